@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The `securesense` command. TypeScript sources run directly through tsx (see DESIGN.md:
+// "Run TypeScript directly with tsx"), so a checkout works after `npm install` with no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/index.ts');
+const code = await main(process.argv.slice(2));
+if (typeof code === 'number') process.exitCode = code;
