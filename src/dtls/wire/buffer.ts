@@ -1,0 +1,134 @@
+/**
+ * Bounds-checked reading and writing of TLS presentation-language structures (RFC 5246 §4).
+ * Every length read from the wire goes through `Reader`, which throws `DtlsDecodeError` instead of
+ * reading past the end: no codec indexes a Buffer directly with a wire-supplied length.
+ */
+import { DtlsDecodeError } from '../errors.ts';
+
+export class Reader {
+  private off = 0;
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what = 'structure',
+  ) {}
+
+  get offset(): number {
+    return this.off;
+  }
+  get remaining(): number {
+    return this.buf.length - this.off;
+  }
+  private need(n: number, field: string): void {
+    if (n < 0 || this.off + n > this.buf.length) {
+      throw new DtlsDecodeError(`${this.what}: ${field} needs ${n} bytes, ${this.remaining} left`);
+    }
+  }
+  u8(field = 'uint8'): number {
+    this.need(1, field);
+    return this.buf[this.off++];
+  }
+  u16(field = 'uint16'): number {
+    this.need(2, field);
+    const v = this.buf.readUInt16BE(this.off);
+    this.off += 2;
+    return v;
+  }
+  u24(field = 'uint24'): number {
+    this.need(3, field);
+    const v = this.buf.readUIntBE(this.off, 3);
+    this.off += 3;
+    return v;
+  }
+  u48(field = 'uint48'): number {
+    this.need(6, field);
+    const v = this.buf.readUIntBE(this.off, 6);
+    this.off += 6;
+    return v;
+  }
+  bytes(n: number, field = 'bytes'): Buffer {
+    this.need(n, field);
+    const v = this.buf.subarray(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+  /** opaque<0..2^8-1> */
+  vec8(field = 'vector', min = 0, max = 0xff): Buffer {
+    const n = this.u8(`${field} length`);
+    return this.checked(this.bytes(n, field), field, min, max);
+  }
+  /** opaque<0..2^16-1> */
+  vec16(field = 'vector', min = 0, max = 0xffff): Buffer {
+    const n = this.u16(`${field} length`);
+    return this.checked(this.bytes(n, field), field, min, max);
+  }
+  /** opaque<0..2^24-1> */
+  vec24(field = 'vector', min = 0, max = 0xffffff): Buffer {
+    const n = this.u24(`${field} length`);
+    return this.checked(this.bytes(n, field), field, min, max);
+  }
+  rest(): Buffer {
+    const v = this.buf.subarray(this.off);
+    this.off = this.buf.length;
+    return v;
+  }
+  /** Throws unless every byte was consumed (trailing garbage is a decode_error). */
+  end(): void {
+    if (this.remaining !== 0) throw new DtlsDecodeError(`${this.what}: ${this.remaining} trailing bytes`);
+  }
+  private checked(v: Buffer, field: string, min: number, max: number): Buffer {
+    if (v.length < min || v.length > max) {
+      throw new DtlsDecodeError(`${this.what}: ${field} length ${v.length} outside ${min}..${max}`);
+    }
+    return v;
+  }
+}
+
+export class Writer {
+  private readonly parts: Buffer[] = [];
+  private len = 0;
+
+  get length(): number {
+    return this.len;
+  }
+  private push(b: Buffer): this {
+    this.parts.push(b);
+    this.len += b.length;
+    return this;
+  }
+  u8(v: number): this {
+    return this.push(Buffer.of(v & 0xff));
+  }
+  u16(v: number): this {
+    const b = Buffer.allocUnsafe(2);
+    b.writeUInt16BE(v);
+    return this.push(b);
+  }
+  u24(v: number): this {
+    const b = Buffer.allocUnsafe(3);
+    b.writeUIntBE(v, 0, 3);
+    return this.push(b);
+  }
+  u48(v: number): this {
+    const b = Buffer.allocUnsafe(6);
+    b.writeUIntBE(v, 0, 6);
+    return this.push(b);
+  }
+  bytes(b: Buffer | Uint8Array): this {
+    return this.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  }
+  vec8(b: Buffer): this {
+    if (b.length > 0xff) throw new RangeError('vec8 too long');
+    return this.u8(b.length).bytes(b);
+  }
+  vec16(b: Buffer): this {
+    if (b.length > 0xffff) throw new RangeError('vec16 too long');
+    return this.u16(b.length).bytes(b);
+  }
+  vec24(b: Buffer): this {
+    if (b.length > 0xffffff) throw new RangeError('vec24 too long');
+    return this.u24(b.length).bytes(b);
+  }
+  finish(): Buffer {
+    return Buffer.concat(this.parts, this.len);
+  }
+}
