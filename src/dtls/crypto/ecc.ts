@@ -1,0 +1,197 @@
+/**
+ * Elliptic-curve crypto for `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8` (RFC 7251) on secp256r1 (P-256),
+ * over node:crypto:
+ * - ephemeral ECDH (RFC 8422 §5.4, §5.10): the public value travels as an uncompressed point
+ *   (0x04 ‖ X ‖ Y, 65 bytes, RFC 8422 §5.4.1 — the only format RFC 8422 §5.1.2 leaves in use), the
+ *   premaster secret is the X coordinate of the shared point (32 bytes);
+ * - ECDSA with SHA-256 whose signatures are DER `Ecdsa-Sig-Value` SEQUENCE{r,s} (RFC 8422 §5.4),
+ *   the form TLS puts on the wire;
+ * - loading keys: PEM or DER, PKCS#8 or SEC1 ("EC PRIVATE KEY", RFC 5915) private keys and
+ *   SubjectPublicKeyInfo (RFC 5480) public keys, each checked to be on P-256.
+ *
+ * Every operation reports itself to the optional meter (issue 7) so that a transcript can be
+ * replayed on a constrained-device profile.
+ */
+import {
+  createECDH,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type ECDH,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
+import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import type { DtlsMeter } from '../meter.ts';
+
+/** NamedCurve secp256r1 in the IANA "TLS Supported Groups" registry (RFC 8422 §5.1.1). */
+export const NAMED_CURVE_SECP256R1 = 23;
+/** OpenSSL's (and Node's) name for P-256. */
+const NODE_CURVE = 'prime256v1';
+/** Uncompressed P-256 point: 0x04 ‖ X(32) ‖ Y(32). */
+export const P256_POINT_LENGTH = 65;
+/** The ECDH premaster secret is the 32-byte X coordinate (RFC 8422 §5.10). */
+export const P256_SECRET_LENGTH = 32;
+
+/** An ephemeral ECDHE key pair; `publicPoint` is what goes into ServerKeyExchange/ClientKeyExchange. */
+export interface EcdhKeyPair {
+  /** Uncompressed point, 65 bytes. */
+  readonly publicPoint: Buffer;
+  /** Computes the premaster secret with the peer's point; see {@link ecdhSharedSecret}. */
+  readonly ecdh: ECDH;
+}
+
+/** A fresh ephemeral P-256 key pair (one `ecdh_keygen`). */
+export function generateEcdhKeyPair(meter?: DtlsMeter, context?: string): EcdhKeyPair {
+  const ecdh = createECDH(NODE_CURVE);
+  const publicPoint = ecdh.generateKeys();
+  meter?.crypto('ecdh_keygen', 1, context);
+  return { publicPoint, ecdh };
+}
+
+/**
+ * An ECDH key pair from a known 32-byte private scalar: for test vectors and replayed transcripts,
+ * never for live handshakes (those use {@link generateEcdhKeyPair}).
+ */
+export function ecdhKeyPairFromPrivate(d: Buffer): EcdhKeyPair {
+  const ecdh = createECDH(NODE_CURVE);
+  ecdh.setPrivateKey(d);
+  return { publicPoint: ecdh.getPublicKey(), ecdh };
+}
+
+/**
+ * The ECDH premaster secret with the peer's uncompressed point (one `ecdh_agree`). A point that is
+ * not 65 bytes starting 0x04, or not on the curve, is refused with `illegal_parameter`
+ * (RFC 8422 §5.4: compressed points are no longer used; RFC 5246 §7.2.2 for the alert).
+ */
+export function ecdhSharedSecret(own: EcdhKeyPair, peerPoint: Buffer, meter?: DtlsMeter, context?: string): Buffer {
+  if (peerPoint.length !== P256_POINT_LENGTH || peerPoint[0] !== 0x04) {
+    throw new DtlsAlertError(
+      AlertDescription.illegal_parameter,
+      `peer ECDH point must be an uncompressed P-256 point (65 bytes, 0x04…), got ${peerPoint.length} bytes`,
+    );
+  }
+  let secret: Buffer;
+  try {
+    secret = own.ecdh.computeSecret(peerPoint);
+  } catch {
+    throw new DtlsAlertError(AlertDescription.illegal_parameter, 'peer ECDH point is not on P-256');
+  }
+  meter?.crypto('ecdh_agree', 1, context);
+  return secret;
+}
+
+/** ECDSA-SHA256 over `data`, DER-encoded signature (one `ecdsa_sign`). */
+export function ecdsaSign(key: KeyObject, data: Buffer, meter?: DtlsMeter, context?: string): Buffer {
+  assertP256(key, 'signing key');
+  const sig = sign('sha256', data, { key, dsaEncoding: 'der' });
+  meter?.crypto('ecdsa_sign', 1, context);
+  return sig;
+}
+
+/**
+ * Verifies a DER ECDSA-SHA256 signature (one `ecdsa_verify`). Returns false for a wrong or
+ * malformed signature rather than throwing: the caller decides the alert (`decrypt_error` for
+ * CertificateVerify and ServerKeyExchange, RFC 5246 §7.2.2).
+ */
+export function ecdsaVerify(
+  key: KeyObject,
+  data: Buffer,
+  signature: Buffer,
+  meter?: DtlsMeter,
+  context?: string,
+): boolean {
+  meter?.crypto('ecdsa_verify', 1, context);
+  try {
+    return verify('sha256', data, { key, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** True when `key` (public or private) is an EC key on P-256. */
+export function isP256(key: KeyObject): boolean {
+  return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === NODE_CURVE;
+}
+
+/** Throws `unsupported_certificate` unless `key` is on P-256 (the only curve this suite set uses, RFC 7251). */
+export function assertP256(key: KeyObject, what = 'key'): void {
+  if (!isP256(key)) {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    throw new DtlsAlertError(
+      AlertDescription.unsupported_certificate,
+      `${what} is ${key.asymmetricKeyType}${curve ? ` on ${curve}` : ''}, need EC on P-256 (secp256r1)`,
+    );
+  }
+}
+
+function isPem(input: Buffer | string): boolean {
+  const head = typeof input === 'string' ? input : input.subarray(0, 64).toString('latin1');
+  return head.includes('-----BEGIN ');
+}
+
+/**
+ * Loads a P-256 private key from PEM (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY") or DER
+ * (PKCS#8 tried first, then SEC1). Throws a plain Error for unreadable input (a configuration
+ * problem, not a peer's) and for keys not on P-256.
+ */
+export function loadPrivateKey(input: Buffer | string): KeyObject {
+  let key: KeyObject | undefined;
+  if (isPem(input)) {
+    try {
+      key = createPrivateKey({ key: input, format: 'pem' });
+    } catch (err) {
+      throw new Error(`cannot read PEM private key: ${(err as Error).message}`);
+    }
+  } else {
+    const der = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+    for (const type of ['pkcs8', 'sec1'] as const) {
+      try {
+        key = createPrivateKey({ key: der, format: 'der', type });
+        break;
+      } catch {
+        // try the next encoding
+      }
+    }
+    if (!key) throw new Error('cannot read DER private key: neither PKCS#8 nor SEC1');
+  }
+  if (!isP256(key)) throw new Error(`private key is ${key.asymmetricKeyType}, need EC on P-256`);
+  return key;
+}
+
+/**
+ * Loads a public key from a SubjectPublicKeyInfo in DER or PEM ("PUBLIC KEY"). Throws
+ * `bad_certificate` when it cannot be parsed (it may come from a peer's RPK Certificate message,
+ * RFC 7250 §3) and `unsupported_certificate` when it is not P-256.
+ */
+export function loadPublicKey(input: Buffer | string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = isPem(input)
+      ? createPublicKey({ key: input, format: 'pem' })
+      : createPublicKey({
+          key: typeof input === 'string' ? Buffer.from(input, 'latin1') : input,
+          format: 'der',
+          type: 'spki',
+        });
+  } catch (err) {
+    throw new DtlsAlertError(
+      AlertDescription.bad_certificate,
+      `cannot parse SubjectPublicKeyInfo: ${(err as Error).message}`,
+    );
+  }
+  assertP256(key, 'public key');
+  return key;
+}
+
+/** The DER SubjectPublicKeyInfo of a public key, or of the public half of a private key. */
+export function spkiDer(key: KeyObject): Buffer {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return pub.export({ type: 'spki', format: 'der' });
+}
+
+/** Lower-case hex SHA-256 of a DER blob (SPKI or certificate): the fingerprints in PeerIdentity. */
+export function sha256Hex(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
+}
