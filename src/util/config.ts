@@ -1,0 +1,235 @@
+/**
+ * The one typed configuration object (DESIGN.md, "Conventions"). Layers, later wins:
+ * built-in defaults < a JSON file (`--config FILE` or `SECURESENSE_CONFIG`) < `SECURESENSE_*`
+ * environment variables < explicit overrides (command-line flags).
+ *
+ * Everything is validated at start; every bad value gets its own line in the thrown
+ * {@link ConfigError}, naming where it came from (file key or environment variable).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type SignupPolicy = 'open' | 'admin';
+
+export interface SecureSenseConfig {
+  /** A SQLite file path (default `./data/securesense.db`, `:memory:` for a throw-away store) or a `postgres://` URL. */
+  db: string;
+  http: {
+    host: string;
+    /** TCP port of the plain HTTP API; null turns it off; 0 picks a free port. */
+    port: number | null;
+  };
+  https: {
+    host: string;
+    /** TCP port of the HTTPS API; null (the default) turns it off. Needs `cert` and `key`. */
+    port: number | null;
+    /** PEM certificate chain file. */
+    cert: string | null;
+    /** PEM private key file. */
+    key: string | null;
+  };
+  /** The CoAP/CoAPs API (issue 6); null turns a listener off. */
+  coap: {
+    host: string;
+    port: number | null;
+    coapsPort: number | null;
+  };
+  api: {
+    /** Largest request body in bytes (JSON or raw payload). */
+    bodyLimit: number;
+    /** `open`: anyone may POST /users. `admin`: only a caller with `adminToken`. */
+    signup: SignupPolicy;
+    adminToken: string | null;
+    /** Upper bound of `limit` on stream-data reads. */
+    maxReadLimit: number;
+  };
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_CONFIG: SecureSenseConfig = {
+  db: './data/securesense.db',
+  http: { host: '0.0.0.0', port: 8080 },
+  https: { host: '0.0.0.0', port: null, cert: null, key: null },
+  coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684 },
+  api: { bodyLimit: 1_048_576, signup: 'open', adminToken: null, maxReadLimit: 100_000 },
+  logLevel: 'info',
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A deep-partial config as found in a file or built from flags. */
+export type ConfigInput = {
+  [K in keyof SecureSenseConfig]?: SecureSenseConfig[K] extends object
+    ? { [J in keyof SecureSenseConfig[K]]?: unknown }
+    : unknown;
+};
+
+type Parse = (raw: unknown) => unknown;
+
+interface Field {
+  path: [keyof SecureSenseConfig] | [keyof SecureSenseConfig, string];
+  env: string;
+  parse: Parse;
+}
+
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function port(raw: unknown): number | null {
+  if (raw === null || raw === 'off' || raw === 'none' || raw === '') return null;
+  const n =
+    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`must be a port 0–65535 or "off", got ${show(raw)}`);
+  return n;
+}
+
+function positiveInt(max: number): Parse {
+  return (raw) => {
+    const n =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`must be an integer 1–${max}, got ${show(raw)}`);
+    return n;
+  };
+}
+
+function nonEmpty(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`must be a non-empty string, got ${show(raw)}`);
+  return raw;
+}
+
+function optionalFile(raw: unknown): string | null {
+  if (raw === null || raw === '') return null;
+  const f = nonEmpty(raw);
+  if (!existsSync(f)) throw new Error(`file ${f} does not exist`);
+  return f;
+}
+
+function oneOf<T extends string>(values: readonly T[]): Parse {
+  return (raw) => {
+    if (typeof raw !== 'string' || !values.includes(raw as T)) {
+      throw new Error(`must be one of ${values.join(', ')}, got ${show(raw)}`);
+    }
+    return raw;
+  };
+}
+
+function db(raw: unknown): string {
+  const s = nonEmpty(raw);
+  if (/^postgres(ql)?:/i.test(s)) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw new Error(`is not a valid postgres:// URL: ${s}`);
+    }
+    if (!u.hostname || u.pathname.length < 2) throw new Error(`postgres URL needs a host and a database name: ${s}`);
+  }
+  return s;
+}
+
+function adminToken(raw: unknown): string | null {
+  if (raw === null || raw === '') return null;
+  const s = nonEmpty(raw);
+  if (s.length < 16) throw new Error('must be at least 16 characters long');
+  return s;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+const FIELDS: Field[] = [
+  { path: ['db'], env: 'SECURESENSE_DB', parse: db },
+  { path: ['http', 'host'], env: 'SECURESENSE_HTTP_HOST', parse: nonEmpty },
+  { path: ['http', 'port'], env: 'SECURESENSE_HTTP_PORT', parse: port },
+  { path: ['https', 'host'], env: 'SECURESENSE_HTTPS_HOST', parse: nonEmpty },
+  { path: ['https', 'port'], env: 'SECURESENSE_HTTPS_PORT', parse: port },
+  { path: ['https', 'cert'], env: 'SECURESENSE_HTTPS_CERT', parse: optionalFile },
+  { path: ['https', 'key'], env: 'SECURESENSE_HTTPS_KEY', parse: optionalFile },
+  { path: ['coap', 'host'], env: 'SECURESENSE_COAP_HOST', parse: nonEmpty },
+  { path: ['coap', 'port'], env: 'SECURESENSE_COAP_PORT', parse: port },
+  { path: ['coap', 'coapsPort'], env: 'SECURESENSE_COAPS_PORT', parse: port },
+  { path: ['api', 'bodyLimit'], env: 'SECURESENSE_BODY_LIMIT', parse: positiveInt(64 * 1024 * 1024) },
+  { path: ['api', 'signup'], env: 'SECURESENSE_SIGNUP', parse: oneOf(['open', 'admin'] as const) },
+  { path: ['api', 'adminToken'], env: 'SECURESENSE_ADMIN_TOKEN', parse: adminToken },
+  { path: ['api', 'maxReadLimit'], env: 'SECURESENSE_MAX_READ_LIMIT', parse: positiveInt(10_000_000) },
+  { path: ['logLevel'], env: 'SECURESENSE_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
+];
+
+export interface LoadConfigOptions {
+  /** JSON config file; defaults to `env.SECURESENSE_CONFIG` when set. */
+  file?: string;
+  /** The environment to read `SECURESENSE_*` from; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Highest-priority values (e.g. from command-line flags). */
+  overrides?: ConfigInput;
+}
+
+function get(obj: unknown, path: string[]): unknown {
+  let cur: unknown = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object' || !(k in cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Builds and validates the configuration. Throws {@link ConfigError} listing every bad value. */
+export function loadConfig(opts: LoadConfigOptions = {}): SecureSenseConfig {
+  const env = opts.env ?? process.env;
+  const problems: string[] = [];
+  let fileInput: unknown = {};
+  const file = opts.file ?? env.SECURESENSE_CONFIG;
+  if (file) {
+    try {
+      fileInput = JSON.parse(readFileSync(file, 'utf8'));
+      if (fileInput === null || typeof fileInput !== 'object' || Array.isArray(fileInput)) {
+        problems.push(`${file}: must hold a JSON object`);
+        fileInput = {};
+      }
+    } catch (err) {
+      problems.push(`${file}: ${(err as Error).message}`);
+    }
+    // Unknown keys are most likely typos: say so rather than silently ignoring them.
+    const known = new Set(FIELDS.map((f) => f.path.join('.')));
+    const sections = new Set(FIELDS.filter((f) => f.path.length === 2).map((f) => f.path[0] as string));
+    for (const [k, v] of Object.entries(fileInput as Record<string, unknown>)) {
+      if (sections.has(k) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        for (const j of Object.keys(v)) if (!known.has(`${k}.${j}`)) problems.push(`${file}: unknown key "${k}.${j}"`);
+      } else if (!known.has(k)) problems.push(`${file}: unknown key "${k}"`);
+    }
+  }
+
+  const cfg = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, Record<string, unknown> | unknown>;
+  for (const f of FIELDS) {
+    const key = f.path.join('.');
+    const layers: Array<[string, unknown]> = [
+      [`${file}: "${key}"`, get(fileInput, f.path as string[])],
+      [f.env, env[f.env]],
+      [`option ${key}`, get(opts.overrides, f.path as string[])],
+    ];
+    for (const [where, raw] of layers) {
+      if (raw === undefined) continue;
+      try {
+        const v = f.parse(raw);
+        if (f.path.length === 1) cfg[f.path[0]] = v;
+        else (cfg[f.path[0]] as Record<string, unknown>)[f.path[1]] = v;
+      } catch (err) {
+        problems.push(`${where} ${(err as Error).message}`);
+      }
+    }
+  }
+  const out = cfg as unknown as SecureSenseConfig;
+  if (out.https.port !== null && (!out.https.cert || !out.https.key)) {
+    problems.push('https.port is set but https.cert and https.key (SECURESENSE_HTTPS_CERT/KEY) are not both given');
+  }
+  if (out.api.signup === 'admin' && !out.api.adminToken) {
+    problems.push('api.signup is "admin" but api.adminToken (SECURESENSE_ADMIN_TOKEN) is not set');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
+}
