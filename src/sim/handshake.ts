@@ -1,0 +1,163 @@
+import type { CryptoOp } from '../dtls/meter.ts';
+import { energyJoules, type StateTimes, subStates } from './energy.ts';
+import { makeRdc, type RdcName } from './mac.ts';
+import { Network } from './network.ts';
+import { type DeviceProfile, isEccOp } from './profiles/types.ts';
+import type { CryptoUse, Side, Transcript, TranscriptFlight, TranscriptMessage } from './transcript.ts';
+
+/**
+ * Replays a recorded transcript on a device profile over the network model: the device plays one
+ * role of the handshake, the cloud (a server-class host, fast enough to leave out, paper §5.1.1)
+ * the other. Each DTLS record travels in its own datagram, as tinyDTLS — the paper's device
+ * stack — sends them.
+ */
+export interface DeviceSetup {
+  role: Side;
+  profile: DeviceProfile;
+  rdc: RdcName;
+  phaseLock?: boolean;
+  hops: number;
+  lossRate?: number;
+  /** Cloud CPU seconds per flight it prepares or processes. Default 1 ms. */
+  cloudSecondsPerFlight?: number;
+}
+
+export interface FlightResult {
+  number: number;
+  from: Side;
+  messages: string[];
+  /** Record bytes of the flight on the wire (DTLS records, headers included). */
+  bytes: number;
+  datagrams: number;
+  /** Radio frames per hop. */
+  frames: number;
+  /** Device CPU seconds spent on this flight (preparing or processing it), of which ECC. */
+  deviceCpu: number;
+  deviceEcc: number;
+  /** Seconds from the start of the flight's preparation until it is processed at the far end. */
+  seconds: number;
+  /** Device energy over that window, joules (paper §5.2 formula). */
+  energyJ: number;
+}
+
+export interface HandshakeResult {
+  totalSeconds: number;
+  energyJ: number;
+  device: StateTimes;
+  flights: FlightResult[];
+}
+
+export function cryptoSeconds(profile: DeviceProfile, uses: Iterable<{ op: CryptoOp; count: number }>, ecc?: boolean) {
+  let s = 0;
+  for (const u of uses) {
+    if (ecc === undefined || isEccOp(u.op) === ecc) s += profile.crypto[u.op] * u.count;
+  }
+  return s;
+}
+
+/** CPU seconds to parse or serialise one handshake message, crypto aside. */
+export function codecSeconds(profile: DeviceProfile, m: TranscriptMessage): number {
+  return profile.perMessageSeconds + profile.perByteSeconds * m.bodyBytes;
+}
+
+function deviceUses(f: TranscriptFlight, role: Side): CryptoUse[] {
+  return f.crypto.filter((c) => c.side === role);
+}
+
+export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeResult {
+  const net = new Network({
+    hops: setup.hops,
+    rdc: makeRdc(setup.rdc, { phaseLock: setup.phaseLock }),
+    lossRate: setup.lossRate,
+    profile: setup.profile,
+  });
+  const cloudCpu = setup.cloudSecondsPerFlight ?? 1e-3;
+  const p = setup.profile;
+  const flights: FlightResult[] = [];
+  const power = p.power;
+  for (const f of t.flights) {
+    const before = net.states();
+    const t0 = net.now;
+    const uses = deviceUses(f, setup.role);
+    const codec = f.messages.reduce((s, m) => s + codecSeconds(p, m), 0);
+    const crypto = cryptoSeconds(p, uses);
+    const deviceSends = f.from === setup.role;
+    // Preparation at the sender, transmission record by record, processing at the receiver.
+    if (deviceSends)
+      net.deviceCompute(
+        codec +
+          cryptoSeconds(
+            p,
+            uses.filter((u) => u.phase === 'prepare'),
+          ),
+      );
+    else net.cloudCompute(cloudCpu);
+    let frames = 0;
+    for (const r of f.records) frames += net.sendDatagram(deviceSends ? 'up' : 'down', r.bytes).framesPerHop;
+    if (deviceSends) {
+      net.deviceCompute(
+        cryptoSeconds(
+          p,
+          uses.filter((u) => u.phase === 'process'),
+        ),
+      );
+      net.cloudCompute(cloudCpu);
+    } else net.deviceCompute(codec + crypto);
+    const delta = subStates(net.states(), before);
+    flights.push({
+      number: f.number,
+      from: f.from,
+      messages: f.messages.map((m) => m.type),
+      bytes: f.records.reduce((s, r) => s + r.bytes, 0),
+      datagrams: f.records.length,
+      frames,
+      deviceCpu: codec + crypto,
+      deviceEcc: cryptoSeconds(p, uses, true),
+      seconds: net.now - t0,
+      energyJ: energyJoules(delta, power),
+    });
+  }
+  const device = net.states();
+  return { totalSeconds: net.now, energyJ: energyJoules(device, power), device, flights };
+}
+
+/** Prepare/process time of each handshake message on the device (the paper's Figs. 10–13). */
+export interface MessageTime {
+  flight: number;
+  message: string;
+  phase: 'prepare' | 'process';
+  /** Codec + non-ECC crypto seconds. */
+  withoutEcc: number;
+  ecc: number;
+}
+
+export function messageTimes(t: Transcript, role: Side, profile: DeviceProfile): MessageTime[] {
+  const rows: MessageTime[] = [];
+  for (const f of t.flights) {
+    const phase = f.from === role ? 'prepare' : 'process';
+    const uses = deviceUses(f, role);
+    const named = new Set(f.messages.map((m) => m.type));
+    for (const m of f.messages) {
+      const mine = uses.filter((u) => u.message === m.type);
+      rows.push({
+        flight: f.number,
+        message: m.type,
+        phase,
+        withoutEcc: codecSeconds(profile, m) + cryptoSeconds(profile, mine, false),
+        ecc: cryptoSeconds(profile, mine, true),
+      });
+    }
+    // Crypto the engine did not tie to one of this flight's messages (key block, record layer).
+    const rest = uses.filter((u) => !u.message || !named.has(u.message));
+    if (rest.length) {
+      rows.push({
+        flight: f.number,
+        message: `other (flight ${f.number})`,
+        phase,
+        withoutEcc: cryptoSeconds(profile, rest, false),
+        ecc: cryptoSeconds(profile, rest, true),
+      });
+    }
+  }
+  return rows;
+}

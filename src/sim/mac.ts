@@ -1,0 +1,141 @@
+import {
+  ACK_AIRTIME,
+  airtime,
+  CCA_SECONDS,
+  csmaUnicast,
+  type FrameExchange,
+  NO_RADIO,
+  TURNAROUND_SECONDS,
+} from './radio.ts';
+
+/**
+ * Radio duty cycling (RDC) under CSMA, as Contiki layers them. Two drivers:
+ *  - NullRDC: the radio is always on; a frame goes out after CSMA-CA and is acknowledged at once.
+ *  - ContikiMAC (Dunkels, "The ContikiMAC radio duty cycling protocol", SICS T2011:13): every node
+ *    wakes at a fixed channel-check rate (8 Hz in Contiki's default) and performs two CCAs; a sender
+ *    repeats ("strobes") the full frame back to back until the receiver wakes, hears it and ACKs it.
+ *    With phase-lock the sender learns the receiver's wake-up phase and starts strobing just before it.
+ * Times are seconds; every result is an expected value.
+ */
+export type RdcName = 'nullrdc' | 'contikimac';
+
+export interface RdcModel {
+  readonly name: RdcName;
+  /**
+   * Send one unicast frame of `psduBytes`. `burst` is true for the second and later frames of one
+   * datagram: ContikiMAC sets the frame-pending bit on fragments so the receiver stays awake, and the
+   * burst goes out without strobing.
+   */
+  sendFrame(psduBytes: number, lossRate: number, burst: boolean): FrameExchange;
+  /** Seconds of radio idle listening per second of otherwise idle time (1 for an always-on radio). */
+  idleListenDutyCycle(): number;
+}
+
+export class NullRdc implements RdcModel {
+  readonly name = 'nullrdc' as const;
+  sendFrame(psduBytes: number, lossRate: number): FrameExchange {
+    return csmaUnicast(psduBytes, lossRate);
+  }
+  idleListenDutyCycle(): number {
+    return 1;
+  }
+}
+
+/** Contiki 2.7/3.0 contikimac.c constants (RTIMER_ARCH_SECOND-based) used below. */
+export const CONTIKIMAC = {
+  /** NETSTACK_RDC_CHANNEL_CHECK_RATE default: 8 Hz. */
+  channelCheckRate: 8,
+  /** CCA_CHECK_TIME = RTIMER_ARCH_SECOND / 8192. */
+  ccaCheckSeconds: 1 / 8192,
+  /** CCA_SLEEP_TIME = RTIMER_ARCH_SECOND / 2000: the gap between the two CCAs of a wake-up. */
+  ccaSleepSeconds: 1 / 2000,
+  /** CCA_COUNT_MAX: CCAs per periodic wake-up. */
+  ccaCountMax: 2,
+  /** CCA_COUNT_MAX_TX: CCAs a sender performs to find the channel clear before strobing. */
+  ccaCountMaxTx: 6,
+  /** INTER_PACKET_INTERVAL = RTIMER_ARCH_SECOND / 2500: gap between strobed copies (ACK window). */
+  interPacketSeconds: 1 / 2500,
+  /** GUARD_TIME with phase-lock: strobing starts this early before the receiver's expected wake-up. */
+  phaseLockGuardSeconds: 10 * (2 / 8192 + 1 / 2000) + 1 / 8192,
+} as const;
+
+export interface ContikiMacOptions {
+  channelCheckRate?: number;
+  phaseLock?: boolean;
+}
+
+export class ContikiMac implements RdcModel {
+  readonly name = 'contikimac' as const;
+  readonly checkRate: number;
+  readonly phaseLock: boolean;
+
+  constructor(opts: ContikiMacOptions = {}) {
+    this.checkRate = opts.channelCheckRate ?? CONTIKIMAC.channelCheckRate;
+    this.phaseLock = opts.phaseLock ?? false;
+    if (!(this.checkRate > 0)) throw new RangeError('channel check rate must be positive');
+  }
+
+  /** Radio-on time of one periodic wake-up that finds the channel clear: CCA_COUNT_MAX CCAs. */
+  wakeupRadioSeconds(): number {
+    return CONTIKIMAC.ccaCountMax * CONTIKIMAC.ccaCheckSeconds;
+  }
+
+  idleListenDutyCycle(): number {
+    return this.checkRate * this.wakeupRadioSeconds();
+  }
+
+  /**
+   * Expected wait of a strobing sender for the receiver to wake: uniform over one wake-up interval
+   * (mean T/2) without phase-lock; with phase-lock, the guard time (mean half of it) — the sender
+   * sleeps until then, so the latency is still ~T/2 but the radio is on only for the guard.
+   */
+  private strobeWait(): { latency: number; radioOn: number } {
+    const period = 1 / this.checkRate;
+    if (!this.phaseLock) return { latency: period / 2, radioOn: period / 2 };
+    const guard = CONTIKIMAC.phaseLockGuardSeconds;
+    return { latency: period / 2, radioOn: guard / 2 };
+  }
+
+  sendFrame(psduBytes: number, lossRate: number, burst: boolean): FrameExchange {
+    if (burst) return csmaUnicast(psduBytes, lossRate);
+    if (!(lossRate >= 0 && lossRate < 1)) throw new RangeError(`loss rate ${lossRate} is outside [0, 1)`);
+    const frame = airtime(psduBytes);
+    const unit = frame + CONTIKIMAC.interPacketSeconds;
+    // Clear-channel assessment before the first copy.
+    const ccaPhase = CONTIKIMAC.ccaCountMaxTx * (CONTIKIMAC.ccaCheckSeconds + CONTIKIMAC.ccaSleepSeconds);
+    const ccaRadio = CONTIKIMAC.ccaCountMaxTx * CCA_SECONDS;
+    const wait = this.strobeWait();
+    // After waking, the receiver's CCA catches a copy in flight; it then needs one whole copy
+    // (on average half a unit until the next copy starts, plus the copy itself) and ACKs it.
+    // A lost copy is simply followed by the next one: loss adds 1/(1 − p) − 1 extra units.
+    const extraUnits = lossRate / (1 - lossRate);
+    const catchUp = unit / 2 + frame + extraUnits * unit;
+    const ack = TURNAROUND_SECONDS + ACK_AIRTIME;
+    const strobing = wait.radioOn + catchUp;
+    const txShare = frame / unit;
+    return {
+      duration: ccaPhase + (wait.latency - wait.radioOn) + strobing + ack,
+      sender: {
+        tx: strobing * txShare,
+        rxIdle: ccaRadio + strobing * (1 - txShare) + TURNAROUND_SECONDS,
+        rxActive: ACK_AIRTIME,
+      },
+      receiver: {
+        // The wake-up CCAs are charged by idleListenDutyCycle(); here the time it stays on for the copy.
+        rxIdle: unit / 2 + extraUnits * unit + TURNAROUND_SECONDS,
+        rxActive: frame,
+        tx: ACK_AIRTIME,
+      },
+      attempts: strobing / unit,
+      delivered: 1,
+    };
+  }
+}
+
+export function makeRdc(name: RdcName, opts: ContikiMacOptions = {}): RdcModel {
+  if (name === 'nullrdc') return new NullRdc();
+  if (name === 'contikimac') return new ContikiMac(opts);
+  throw new RangeError(`unknown RDC '${String(name)}' (nullrdc | contikimac)`);
+}
+
+export { NO_RADIO };

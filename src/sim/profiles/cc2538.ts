@@ -1,0 +1,153 @@
+import type { CryptoCosts, DeviceProfile, PowerTable } from './types.ts';
+
+/**
+ * TI CC2538 (ARM Cortex-M3 at 32 MHz, 32 KB RAM, 512 KB flash, IEEE 802.15.4 radio) as used on the
+ * OpenMote in the SecureSense paper (§4.1), with and without its crypto engines.
+ *
+ * Where each figure comes from — in this order of preference:
+ *  1. the paper itself (/work/shared/paper/securesense-paper.md, cited as "paper §x");
+ *  2. published measurements on the same chip;
+ *  3. a stated model estimate, when neither gives a number. These are marked ESTIMATE and the
+ *     reasoning is written beside them, so that a reader can replace them with a measurement.
+ *
+ * The paper's Fig. 14 (ECC functions, hardware vs software) is an image whose bar values are not
+ * in the text we have; the text gives only its shape: verification is the slowest function, the
+ * master-secret computation (ECDH agreement) second, key generation and signing similar, and
+ * software "up to 18 times" slower than hardware (paper §5.1.3); and a certificate handshake with
+ * hardware crypto completes in "less than 4 s" (paper, Evaluation Synthesis).
+ */
+
+/** Paper Table 1: CC2538 at 3 V. Tx 28.3 mA is the paper's linear interpolation to 3 dBm. */
+export const CC2538_POWER: PowerTable = {
+  voltage: 3,
+  currentMa: { cpu: 13, lpm: 0.6, tx: 28.3, rxIdle: 24, rxActive: 20 },
+};
+
+/** Contiki's rtimer on the CC2538/OpenMote: 32 768 ticks per second (paper §5.2). */
+export const CC2538_TICKS_PER_SECOND = 32_768;
+
+const CPU_HZ = 32_000_000;
+const cycles = (n: number): number => n / CPU_HZ;
+
+/**
+ * ESTIMATE — one P-256 scalar multiplication on the CC2538 PKA engine: 0.35 s. The PKA runs the
+ * whole ECC-MUL sequence in hardware (CC2538 user's guide SWRU319, PKA chapter); we size it so that
+ * the five ECC operations of an X.509 mutual handshake on the client (key generation, agreement,
+ * two verifications, one signature ≈ 7 multiplications ≈ 2.5 s) plus the radio stay under the
+ * paper's "< 4 s" with hardware crypto, which is the only absolute figure the paper gives.
+ */
+const PKA_POINT_MUL = 0.35;
+
+const ECC_HW = {
+  // Key generation: one multiplication of the base point (paper: similar to signing).
+  ecdh_keygen: PKA_POINT_MUL,
+  // Signing: one base-point multiplication plus a modular inversion and two field products (PKA).
+  ecdsa_sign: PKA_POINT_MUL + 0.01,
+  // Agreement ("the master secret", paper §5.1.3: second slowest): one multiplication of the peer's
+  // point plus validating that point is on the curve and the premaster/PRF set-up around it.
+  ecdh_agree: PKA_POINT_MUL * 1.5,
+  // Verification (paper: the slowest): u1·G + u2·Q — two multiplications and a point addition.
+  ecdsa_verify: PKA_POINT_MUL * 2 + 0.02,
+} as const;
+
+/**
+ * Software ECC: the paper's BSD-licensed library for Contiki [13] is "up to 18 times" slower
+ * (paper §5.1.3). The text gives only that maximum, so we apply it to every function: the software
+ * profile is therefore an upper bound. For comparison, a modern optimised library is much closer to
+ * the hardware: wolfSSL's published P-256 figures on a 150 MHz Cortex-M4 (keygen 355 ms, agreement
+ * 352 ms, sign 362 ms, verify 703 ms; wolfSSL PR #597) scale to ≈1.7 s / 3.3 s at 32 MHz, i.e.
+ * 4.6× the PKA — docs/evaluation.md discusses the difference.
+ */
+export const SOFTWARE_ECC_FACTOR = 18;
+
+/**
+ * Hardware AES and SHA-256 (CC2538 AES/SHA engine through Contiki's driver). Published measurement:
+ * Contiki-NG PR #2773 (2023) ran the IEEE 802.15.4-2020 CCM* test vector C.2.2.2.1 a thousand times
+ * in 90 ms on a CC2538, i.e. 90 µs per CCM* operation of about four AES blocks, driver overhead
+ * included; hence ≈ 25 µs per AES block. The SHA-256 engine shares the same DMA path; ESTIMATE 30 µs
+ * per 64-byte block, overhead included.
+ */
+const AES_BLOCK_HW = 25e-6;
+const SHA256_BLOCK_HW = 30e-6;
+
+/**
+ * ESTIMATE — software AES-128 and SHA-256 in portable C (tinyDTLS's rijndael.c and sha2.c) on a
+ * Cortex-M3: about 1 800 cycles per AES block (table-based C; optimised assembly reaches ~650,
+ * Schwabe & Stoffelen, SAC 2016) and about 3 500 cycles per SHA-256 compression.
+ */
+const AES_BLOCK_SW = cycles(1_800);
+const SHA256_BLOCK_SW = cycles(3_500);
+
+function costs(ecc: 'hw' | 'sw', sym: 'hw' | 'sw'): CryptoCosts {
+  const f = ecc === 'hw' ? 1 : SOFTWARE_ECC_FACTOR;
+  const sha = sym === 'hw' ? SHA256_BLOCK_HW : SHA256_BLOCK_SW;
+  return {
+    ecdh_keygen: ECC_HW.ecdh_keygen * f,
+    ecdsa_sign: ECC_HW.ecdsa_sign * f,
+    ecdh_agree: ECC_HW.ecdh_agree * f,
+    ecdsa_verify: ECC_HW.ecdsa_verify * f,
+    sha256_block: sha,
+    aes_block: sym === 'hw' ? AES_BLOCK_HW : AES_BLOCK_SW,
+    // Per-call overhead beyond the counted SHA-256 blocks: HMAC keys the inner and outer hash
+    // (RFC 2104: two extra compressions of the padded key); the PRF (RFC 5246 §5) adds its loop.
+    hmac: 2 * sha,
+    prf: 2 * sha + cycles(2_000),
+  };
+}
+
+/**
+ * Protocol processing outside crypto. The paper measures 0.1–2.7 ms per handshake message once the
+ * ECC functions are removed (paper §5.1.2, Fig. 11); a fixed 0.1 ms per message plus ~64 cycles per
+ * byte (parse, copy, state) reproduces that range for messages of 10–600 bytes with the hash blocks
+ * counted separately. ESTIMATE: 0.5 ms per datagram for uIP + 6LoWPAN (compression, checksum,
+ * queueing) and 2 µs per forwarded byte (per-hop reassembly and re-fragmentation in Contiki).
+ */
+const PROCESSING = {
+  perMessageSeconds: 0.1e-3,
+  perByteSeconds: cycles(64),
+  perDatagramSeconds: 0.5e-3,
+  forwardPerByteSeconds: 2e-6,
+};
+
+/** Paper §4.1: 32 KB on-chip RAM and 512 KB flash. */
+const MEMORY = { ramBytes: 32 * 1024, romBytes: 512 * 1024 };
+
+export const CC2538_HW: DeviceProfile = {
+  name: 'cc2538-hw',
+  description: 'CC2538 @ 32 MHz with hardware AES-128, SHA-256 and P-256 ECC (PKA)',
+  cpuHz: CPU_HZ,
+  crypto: costs('hw', 'hw'),
+  ...PROCESSING,
+  ...MEMORY,
+  power: CC2538_POWER,
+  ticksPerSecond: CC2538_TICKS_PER_SECOND,
+};
+
+export const CC2538_SW: DeviceProfile = {
+  name: 'cc2538-sw',
+  description: 'CC2538 @ 32 MHz with software AES-128, SHA-256 and P-256 ECC',
+  cpuHz: CPU_HZ,
+  crypto: costs('sw', 'sw'),
+  ...PROCESSING,
+  ...MEMORY,
+  power: CC2538_POWER,
+  ticksPerSecond: CC2538_TICKS_PER_SECOND,
+};
+
+/**
+ * Static RAM of the paper's firmware images (paper §5.4, Fig. 18), as far as the text states it:
+ * CoAP in certificate mode leaves ~8 KB of 32 KB with a 4 KB stack (⇒ ~20 KB static); DTLS-PSK adds
+ * 3.3 KB to the UDP application and DTLS-certificate 6.6 KB; CoAP adds ~2 KB; UDP → CoAP-certificate
+ * is +75% (⇒ UDP ≈ 20 / 1.75 ≈ 11.4 KB, and 11.4 + 2 + 6.6 = 20.0 agrees). The RPK bar has no number
+ * in the text.
+ */
+export const PAPER_STATIC_RAM_KB: Record<string, number | undefined> = {
+  udp: 11.4,
+  'udp+dtls-psk': 11.4 + 3.3,
+  'udp+dtls-rpk': undefined,
+  'udp+dtls-x509': 11.4 + 6.6,
+  coap: 11.4 + 2,
+  'coap+dtls-psk': 11.4 + 2 + 3.3,
+  'coap+dtls-rpk': undefined,
+  'coap+dtls-x509': 11.4 + 2 + 6.6,
+};

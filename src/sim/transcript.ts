@@ -1,0 +1,267 @@
+import type { SecurityMode } from '../dtls/credentials/identity.ts';
+import type { CryptoOp, Direction, DtlsMeter } from '../dtls/meter.ts';
+
+/**
+ * A transcript: what one real DTLS handshake and one application-data exchange of our engine put on
+ * the wire and computed, flight by flight, recorded through the meter (src/dtls/meter.ts) on both
+ * sides. The device model replays it on a constrained profile; nothing in it is estimated.
+ */
+export type Side = 'client' | 'server';
+
+export interface TranscriptRecord {
+  contentType: string;
+  epoch: number;
+  /** Whole record on the wire, 13-byte header included. */
+  bytes: number;
+}
+
+export interface TranscriptMessage {
+  /** RFC 5246 HandshakeType name, e.g. 'client_hello'; 'change_cipher_spec' for the CCS record. */
+  type: string;
+  bodyBytes: number;
+}
+
+export interface CryptoUse {
+  side: Side;
+  /** Preparing the flight (its sender) or processing it (its receiver). */
+  phase: 'prepare' | 'process';
+  op: CryptoOp;
+  count: number;
+  /** The handshake message the engine named, when it named one. */
+  message?: string;
+}
+
+export interface TranscriptFlight {
+  /** 1-based, in order of occurrence (with a cookie exchange: 1 CH, 2 HVR, 3 CH, 4 …, 5 …, 6 …). */
+  number: number;
+  from: Side;
+  records: TranscriptRecord[];
+  messages: TranscriptMessage[];
+  crypto: CryptoUse[];
+}
+
+export interface Transcript {
+  mode: SecurityMode;
+  /** 'engine' for a recording of our DTLS engine; 'fixture' only in tests. */
+  source: 'engine' | 'fixture';
+  cipherSuite?: string;
+  flights: TranscriptFlight[];
+  /** Application records after the handshake (client → server, then the echo back). */
+  application: TranscriptFlight[];
+}
+
+type LogEvent =
+  | { side: Side; kind: 'hs'; dir: Direction; type: string; bytes: number }
+  | { side: Side; kind: 'record'; dir: Direction; contentType: string; epoch: number; bytes: number }
+  | { side: Side; kind: 'crypto'; op: CryptoOp; count: number; context?: string }
+  | { kind: 'mark' };
+
+/**
+ * Collects the meter calls of both sides in one ordered log (both endpoints run in one process, so
+ * the order of calls is the order of events) and turns them into flights.
+ */
+export class TranscriptRecorder {
+  private readonly log: LogEvent[] = [];
+
+  meter(side: Side): DtlsMeter {
+    return {
+      handshakeMessage: (dir, type, bodyBytes) => this.log.push({ side, kind: 'hs', dir, type, bytes: bodyBytes }),
+      record: (dir, contentType, epoch, bytes) =>
+        this.log.push({ side, kind: 'record', dir, contentType, epoch, bytes }),
+      crypto: (op, count, context) => this.log.push({ side, kind: 'crypto', op, count, context }),
+    };
+  }
+
+  /** Marks the end of the handshake: later records are application exchanges. */
+  markHandshakeDone(): void {
+    this.log.push({ kind: 'mark' });
+  }
+
+  build(mode: SecurityMode, source: Transcript['source'], cipherSuite?: string): Transcript {
+    return buildTranscript(this.log, mode, source, cipherSuite);
+  }
+}
+
+const other = (s: Side): Side => (s === 'client' ? 'server' : 'client');
+
+function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript['source'], cipherSuite?: string) {
+  const flights: TranscriptFlight[] = [];
+  const application: TranscriptFlight[] = [];
+  let inHandshake = true;
+  let current: TranscriptFlight | undefined;
+  // Crypto a side performs before it sends anything of its next flight: preparation of that flight.
+  const pending: Record<Side, CryptoUse[]> = { client: [], server: [] };
+
+  const startFlight = (from: Side): TranscriptFlight => {
+    const list = inHandshake ? flights : application;
+    const f: TranscriptFlight = { number: list.length + 1, from, records: [], messages: [], crypto: pending[from] };
+    pending[from] = [];
+    list.push(f);
+    current = f;
+    return f;
+  };
+
+  for (const e of log) {
+    if (e.kind === 'mark') {
+      inHandshake = false;
+      current = undefined;
+      continue;
+    }
+    if (e.kind === 'crypto') {
+      const use = { op: e.op, count: e.count, ...(e.context ? { message: e.context } : {}) };
+      if (current && current.from === e.side) {
+        current.crypto.push({ side: e.side, phase: 'prepare', ...use });
+      } else if (current && (!e.context || current.messages.some((m) => m.type === e.context))) {
+        // Named a message of the flight it is receiving, or named none: processing that flight.
+        current.crypto.push({ side: e.side, phase: 'process', ...use });
+      } else {
+        pending[e.side].push({ side: e.side, phase: 'prepare', ...use });
+      }
+      continue;
+    }
+    if (e.dir === 'in') continue; // the sender's 'out' already describes the bytes
+    const f = current && current.from === e.side ? current : startFlight(e.side);
+    if (e.kind === 'hs') f.messages.push({ type: e.type, bodyBytes: e.bytes });
+    else {
+      f.records.push({ contentType: e.contentType, epoch: e.epoch, bytes: e.bytes });
+      if (e.contentType === 'change_cipher_spec') f.messages.push({ type: 'change_cipher_spec', bodyBytes: 1 });
+    }
+  }
+  // Preparation crypto never followed by a flight (e.g. keys derived after the last message).
+  for (const side of ['client', 'server'] as const) {
+    const last = [...flights].reverse().find((f) => f.from === other(side));
+    if (pending[side].length && last)
+      last.crypto.push(...pending[side].map((c) => ({ ...c, phase: 'process' as const })));
+  }
+  return { mode, source, ...(cipherSuite ? { cipherSuite } : {}), flights, application } satisfies Transcript;
+}
+
+/** Total count of `op` performed by `side` over the handshake flights. */
+export function cryptoCount(t: Transcript, side: Side, op: CryptoOp): number {
+  let n = 0;
+  for (const f of t.flights) for (const c of f.crypto) if (c.side === side && c.op === op) n += c.count;
+  return n;
+}
+
+/** The engine cannot run this mode yet: experiments print "not yet measured" instead of numbers. */
+export class EngineUnavailableError extends Error {
+  constructor(
+    readonly mode: SecurityMode,
+    reason: string,
+  ) {
+    super(`not yet measured (engine lacks mode ${mode}: ${reason})`);
+    this.name = 'EngineUnavailableError';
+  }
+}
+
+/** The slice of the DTLS engine's public API (src/dtls/index.ts) that a recording needs. */
+interface EngineConnection {
+  readonly cipherSuite: string;
+  send(data: Buffer): void;
+  close(): Promise<void>;
+  on(event: 'data', cb: (d: Buffer) => void): unknown;
+  once(event: 'data', cb: (d: Buffer) => void): unknown;
+}
+interface EngineServer {
+  address(): { address: string; port: number };
+  on(event: 'connection', cb: (c: EngineConnection) => void): unknown;
+  close(): Promise<void>;
+}
+interface Engine {
+  DtlsServer: { listen(opts: Record<string, unknown>): Promise<EngineServer> };
+  connect(opts: Record<string, unknown>): Promise<EngineConnection>;
+}
+
+export interface RecordOptions {
+  /** Application payload of the one data exchange. Default 64 bytes. */
+  payloadBytes?: number;
+  timeoutMs?: number;
+}
+
+/** Credentials per mode, for the recording. PSK works with issue 2; RPK and X.509 need issue 3. */
+function credentialsFor(mode: SecurityMode): { server: Record<string, unknown>; client: Record<string, unknown> } {
+  if (mode === 'psk') {
+    const identity = 'securesense-sim';
+    const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+    return { server: { psk: (id: string) => (id === identity ? key : undefined) }, client: { psk: { identity, key } } };
+  }
+  throw new EngineUnavailableError(mode, 'the engine has no ECDHE (issue 3) credentials option yet');
+}
+
+async function loadEngine(): Promise<Engine> {
+  // Resolved at run time so that the model builds and tests before the engine lands.
+  const spec = '../dtls/index.ts';
+  return (await import(spec)) as Engine;
+}
+
+/**
+ * Runs a real in-process handshake of our engine on loopback in `mode`, then one application
+ * exchange (client sends `payloadBytes`, server echoes), with a meter on each side.
+ * Rejects with EngineUnavailableError when the engine cannot do `mode` yet.
+ */
+export async function recordTranscript(mode: SecurityMode, opts: RecordOptions = {}): Promise<Transcript> {
+  const creds = credentialsFor(mode);
+  const payload = Buffer.alloc(opts.payloadBytes ?? 64, 0x5a);
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  let engine: Engine;
+  try {
+    engine = await loadEngine();
+  } catch (err) {
+    throw new EngineUnavailableError(mode, `cannot load src/dtls/index.ts (${(err as Error).message})`);
+  }
+  const rec = new TranscriptRecorder();
+  let server: EngineServer | undefined;
+  let client: EngineConnection | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const run = async (): Promise<Transcript> => {
+    try {
+      server = await engine.DtlsServer.listen({
+        host: '127.0.0.1',
+        port: 0,
+        meter: rec.meter('server'),
+        ...creds.server,
+      });
+    } catch (err) {
+      throw new EngineUnavailableError(mode, (err as Error).message);
+    }
+    server.on('connection', (c) => c.on('data', (d) => c.send(d)));
+    const { port } = server.address();
+    try {
+      client = await engine.connect({ host: '127.0.0.1', port, meter: rec.meter('client'), ...creds.client });
+    } catch (err) {
+      throw new EngineUnavailableError(mode, (err as Error).message);
+    }
+    rec.markHandshakeDone();
+    const c = client;
+    const echoed = new Promise<Buffer>((resolve) => c.once('data', resolve));
+    c.send(payload);
+    const back = await echoed;
+    if (!back.equals(payload)) throw new Error('recording: the echoed payload differs from the one sent');
+    return rec.build(mode, 'engine', c.cipherSuite);
+  };
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`recording a ${mode} handshake timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([run(), timeout]);
+  } finally {
+    clearTimeout(timer);
+    await client?.close().catch(() => {});
+    await server?.close().catch(() => {});
+  }
+}
+
+const cache = new Map<SecurityMode, Promise<Transcript>>();
+
+/** recordTranscript, once per mode per process (the experiments share one recording per mode). */
+export function transcriptFor(mode: SecurityMode): Promise<Transcript> {
+  let p = cache.get(mode);
+  if (!p) {
+    p = recordTranscript(mode);
+    cache.set(mode, p);
+  }
+  return p;
+}
