@@ -1,0 +1,134 @@
+/**
+ * The platform's data model (SicsthSense's, kept where it works): users own resources; a resource
+ * has parsers that split its raw payloads into points of its streams.
+ *
+ * Times are milliseconds since the Unix epoch everywhere inside the platform.
+ */
+
+/** An HTTP-status-carrying error: the one error type the service throws (DESIGN.md, "Conventions"). */
+export class PlatformError extends Error {
+  constructor(
+    /** HTTP status; the CoAP API maps it to the matching 4.xx/5.xx code. */
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PlatformError';
+  }
+}
+
+export interface User {
+  id: number;
+  username: string;
+  createdAt: number;
+}
+
+/** A user row as stored: the password as an scrypt record, the API token only as its SHA-256. */
+export interface UserRecord extends User {
+  /** `scrypt$N$r$p$salt(base64)$hash(base64)`. */
+  passwordHash: string;
+  /** Lower-case hex SHA-256 of the API token. */
+  tokenHash: string;
+}
+
+export interface Resource {
+  id: number;
+  ownerId: number;
+  label: string;
+  /** `http://`, `https://`, `coap://` or `coaps://` URL pulled by the poller (issue 6), or null. */
+  pollingUrl: string | null;
+  /** Seconds between polls, or null. */
+  pollingPeriod: number | null;
+  createdAt: number;
+}
+
+export interface ResourceRecord extends Resource {
+  /** Lower-case hex SHA-256 of the resource's secret key (`?key=`). */
+  keyHash: string;
+}
+
+export type StreamType = 'numeric' | 'text';
+
+export interface Stream {
+  id: number;
+  resourceId: number;
+  label: string;
+  unit: string | null;
+  type: StreamType;
+  public: boolean;
+  /** Keep at most this many points (the newest), or null for no limit. */
+  retentionMaxPoints: number | null;
+  /** Keep only points younger than this many milliseconds (by their time), or null. */
+  retentionMaxAgeMs: number | null;
+  createdAt: number;
+  /** Time of the newest point, or null when the stream is empty. */
+  lastTime: number | null;
+}
+
+export interface StreamRecord extends Stream {
+  keyHash: string;
+}
+
+export type ParserKind = 'json-path' | 'regex' | 'senml';
+/** How a time found in a payload is read (SenML has its own rules, RFC 8428 §4.5.3, and ignores this). */
+export type TimeFormat = 'unix-s' | 'unix-ms' | 'iso8601';
+
+export interface Parser {
+  id: number;
+  resourceId: number;
+  streamId: number;
+  kind: ParserKind;
+  /**
+   * json-path: a JSON Pointer-like path (`/room1/sensors/temp`, RFC 6901 escaping).
+   * regex: a JavaScript regular expression; named groups `value` and `time`, or groups 1 and 2.
+   * senml: the resolved SenML name (base name + name, RFC 8428 §4.5.1) to take records from.
+   */
+  expression: string;
+  timeFormat: TimeFormat;
+  createdAt: number;
+}
+
+export type PointValue = number | string;
+
+export interface DataPoint {
+  /** Milliseconds since the epoch; (stream, time) is unique. */
+  time: number;
+  value: PointValue;
+}
+
+export interface StreamPoint extends DataPoint {
+  streamId: number;
+}
+
+/**
+ * Who is asking. Every service function takes one; the HTTP API builds it from
+ * `Authorization: Bearer` or `?key=`, the CoAP API (issue 6) from the same or from the DTLS
+ * `PeerIdentity` bound to a resource.
+ *
+ * - `anonymous`: nothing presented; may read public streams, and create a user when signup is open.
+ * - `admin`: presented the configured admin token; may create users when signup is admin-gated.
+ * - `user`: a user's API token; owns everything under `/users/:uid` for its own id.
+ * - `resource`: a resource's secret key (`via: 'key'`) or a device bound to it (`via: 'device'`):
+ *   may read the resource, its streams and their data, and post data (raw and points) to it.
+ * - `stream`: a stream's secret key: may read the stream and its data and post points to it.
+ */
+export type Caller =
+  | { kind: 'anonymous' }
+  | { kind: 'admin' }
+  | { kind: 'user'; userId: number }
+  | { kind: 'resource'; resourceId: number; via: 'key' | 'device' }
+  | { kind: 'stream'; streamId: number };
+
+/** Limits that bound the work one request can cause. */
+export const LIMITS = {
+  labelLength: 200,
+  expressionLength: 1000,
+  /** Leaves of a first JSON payload that become streams; beyond this the payload is refused. */
+  autoStreams: 100,
+  /** Points one request may store. */
+  pointsPerBatch: 10_000,
+  textValueLength: 4096,
+  usernameLength: 64,
+  passwordMinLength: 8,
+  passwordMaxLength: 1024,
+} as const;

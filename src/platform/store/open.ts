@@ -1,0 +1,126 @@
+/**
+ * Opens a Store on SQLite (a file path, default `./data/securesense.db`, or `:memory:`) or on
+ * PostgreSQL (a `postgres://` URL), and runs the migrations before returning.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../../util/log.ts';
+import { type Database, type Engine, migrations } from './schema.ts';
+import { KyselyStore, type Store } from './store.ts';
+
+export interface OpenStoreOptions {
+  /** A SQLite path, `:memory:`, or a `postgres://` / `postgresql://` URL. */
+  db: string;
+  /**
+   * PostgreSQL only: the schema to use (created if missing) instead of the default `public`.
+   * Tests use a fresh one per file.
+   */
+  schema?: string;
+  /** PostgreSQL only: pool size. Default 10. */
+  poolSize?: number;
+  logger?: Logger;
+}
+
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+function checkSchemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
+  return schema;
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly m: Record<string, Migration>) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return this.m;
+  }
+}
+
+async function migrate(db: Kysely<Database>, engine: Engine, logger?: Logger): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticProvider(migrations(engine)) });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const r of results ?? []) {
+    if (r.status === 'Success') logger?.info({ migration: r.migrationName }, 'migration applied');
+    else if (r.status === 'Error') logger?.error({ migration: r.migrationName }, 'migration failed');
+  }
+  if (error) throw error instanceof Error ? error : new Error(`migration failed: ${String(error)}`);
+}
+
+/** Opens the store and brings its schema to the latest version. */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  if (isPostgresUrl(opts.db)) return openPostgres(opts);
+  return openSqlite(opts);
+}
+
+async function openSqlite(opts: OpenStoreOptions): Promise<Store> {
+  if (opts.db !== ':memory:') mkdirSync(dirname(opts.db), { recursive: true });
+  const sqlite = new BetterSqlite3(opts.db);
+  // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL at every commit, so
+  // a point acknowledged after COMMIT survives kill -9 and power loss (sqlite.org/pragma.html#pragma_synchronous).
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await migrate(db, 'sqlite', opts.logger);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new KyselyStore(db, 'sqlite', false, () => db.destroy());
+}
+
+// int8 (OID 20) as a JS number: our bigints are millisecond times and counts, far below 2^53.
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary'
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
+  const schema = opts.schema ? checkSchemaName(opts.schema) : undefined;
+  if (schema) {
+    const c = new pg.Client({ connectionString: opts.db });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } finally {
+      await c.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: opts.db,
+    max: opts.poolSize ?? 10,
+    types,
+    // Every pooled connection works in the chosen schema.
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pool.on('error', (err) => opts.logger?.error({ err }, 'idle PostgreSQL connection failed'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrate(db, 'postgres', opts.logger);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new KyselyStore(db, 'postgres', false, () => db.destroy());
+}
+
+/** Drops a PostgreSQL schema and everything in it (test clean-up). */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${checkSchemaName(schema)}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}

@@ -1,0 +1,564 @@
+/**
+ * The one Store interface and its implementation over Kysely. Every query is written once and
+ * runs on both engines (SQLite through better-sqlite3, PostgreSQL through pg); see `open.ts`.
+ */
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import {
+  type DataPoint,
+  type Parser,
+  type ParserKind,
+  PlatformError,
+  type ResourceRecord,
+  type StreamPoint,
+  type StreamRecord,
+  type StreamType,
+  type TimeFormat,
+  type UserRecord,
+} from '../model.ts';
+import type { Database, Engine, ParsersTable, ResourcesTable, StreamsTable, UsersTable } from './schema.ts';
+
+export interface NewUser {
+  username: string;
+  passwordHash: string;
+  tokenHash: string;
+  createdAt: number;
+}
+export interface NewResource {
+  ownerId: number;
+  label: string;
+  pollingUrl: string | null;
+  pollingPeriod: number | null;
+  keyHash: string;
+  createdAt: number;
+}
+export interface NewStream {
+  resourceId: number;
+  label: string;
+  unit: string | null;
+  type: StreamType;
+  public: boolean;
+  retentionMaxPoints: number | null;
+  retentionMaxAgeMs: number | null;
+  keyHash: string;
+  createdAt: number;
+}
+export interface NewParser {
+  resourceId: number;
+  streamId: number;
+  kind: ParserKind;
+  expression: string;
+  timeFormat: TimeFormat;
+  createdAt: number;
+}
+
+export interface PointQuery {
+  /** Inclusive lower bound, ms. */
+  from?: number;
+  /** Inclusive upper bound, ms. */
+  until?: number;
+  /** The newest `limit` points of the range are returned (oldest first). */
+  limit: number;
+}
+
+/** Storage for the platform. Methods return undefined / false for rows that do not exist. */
+export interface Store {
+  readonly engine: Engine;
+  /** Runs `fn` in one transaction: everything or nothing. Nested calls join the outer one. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  createUser(u: NewUser): Promise<UserRecord>;
+  getUser(id: number): Promise<UserRecord | undefined>;
+  getUserByUsername(username: string): Promise<UserRecord | undefined>;
+  getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined>;
+  updateUser(
+    id: number,
+    patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
+  ): Promise<UserRecord | undefined>;
+  deleteUser(id: number): Promise<boolean>;
+
+  createResource(r: NewResource): Promise<ResourceRecord>;
+  getResource(id: number): Promise<ResourceRecord | undefined>;
+  getResourceByKeyHash(keyHash: string): Promise<ResourceRecord | undefined>;
+  listResources(ownerId: number): Promise<ResourceRecord[]>;
+  /** Resources with a polling URL, for the poller (issue 6). */
+  listPolledResources(): Promise<ResourceRecord[]>;
+  updateResource(
+    id: number,
+    patch: Partial<Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'keyHash'>>,
+  ): Promise<ResourceRecord | undefined>;
+  deleteResource(id: number): Promise<boolean>;
+
+  createStream(s: NewStream): Promise<StreamRecord>;
+  getStream(id: number): Promise<StreamRecord | undefined>;
+  getStreamByKeyHash(keyHash: string): Promise<StreamRecord | undefined>;
+  listStreams(resourceId: number): Promise<StreamRecord[]>;
+  updateStream(
+    id: number,
+    patch: Partial<
+      Pick<StreamRecord, 'label' | 'unit' | 'public' | 'retentionMaxPoints' | 'retentionMaxAgeMs' | 'keyHash'>
+    >,
+  ): Promise<StreamRecord | undefined>;
+  deleteStream(id: number): Promise<boolean>;
+
+  createParser(p: NewParser): Promise<Parser>;
+  getParser(id: number): Promise<Parser | undefined>;
+  listParsers(resourceId: number): Promise<Parser[]>;
+  updateParser(
+    id: number,
+    patch: Partial<Pick<Parser, 'streamId' | 'kind' | 'expression' | 'timeFormat'>>,
+  ): Promise<Parser | undefined>;
+  deleteParser(id: number): Promise<boolean>;
+
+  /**
+   * Stores points (a later point at the same (stream, time) replaces the value), moves each
+   * stream's `lastTime`, and applies each stream's retention — all in one transaction.
+   * Returns how many points were written.
+   */
+  insertPoints(points: StreamPoint[], now: number): Promise<number>;
+  queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]>;
+  /** Deletes points in [from, until] (all when both are absent); returns how many. */
+  deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number>;
+
+  /** Closes the connection(s). Further calls fail. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const user = (r: Selectable<UsersTable>): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  tokenHash: r.token_hash,
+  createdAt: Number(r.created_at),
+});
+
+const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({
+  id: r.id,
+  ownerId: r.owner_id,
+  label: r.label,
+  pollingUrl: r.polling_url,
+  pollingPeriod: r.polling_period,
+  keyHash: r.key_hash,
+  createdAt: Number(r.created_at),
+});
+
+const stream = (r: Selectable<StreamsTable>): StreamRecord => ({
+  id: r.id,
+  resourceId: r.resource_id,
+  label: r.label,
+  unit: r.unit,
+  type: r.type,
+  public: r.public === 1,
+  retentionMaxPoints: r.retention_max_points,
+  retentionMaxAgeMs: r.retention_max_age_ms === null ? null : Number(r.retention_max_age_ms),
+  keyHash: r.key_hash,
+  createdAt: Number(r.created_at),
+  lastTime: r.last_time === null ? null : Number(r.last_time),
+});
+
+const parser = (r: Selectable<ParsersTable>): Parser => ({
+  id: r.id,
+  resourceId: r.resource_id,
+  streamId: r.stream_id,
+  kind: r.kind,
+  expression: r.expression,
+  timeFormat: r.time_format,
+  createdAt: Number(r.created_at),
+});
+
+/** Maps driver errors for constraint violations to PlatformErrors; rethrows anything else. */
+function mapError(err: unknown): never {
+  const e = err as { code?: string; message?: string };
+  // SQLite: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY; PostgreSQL: SQLSTATE 23505 unique_violation.
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505') {
+    throw new PlatformError(409, 'already exists');
+  }
+  // SQLITE_CONSTRAINT_FOREIGNKEY / 23503 foreign_key_violation: the parent went away meanwhile.
+  if (e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || e.code === '23503') {
+    throw new PlatformError(404, 'the parent object no longer exists');
+  }
+  throw err;
+}
+
+/** Rows per INSERT: 4 parameters each stays well under SQLite's and PostgreSQL's parameter limits. */
+const INSERT_CHUNK = 500;
+
+export class KyselyStore implements Store {
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly engine: Engine,
+    private readonly inTransaction = false,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    try {
+      return await this.db
+        .transaction()
+        .execute((trx: Transaction<Database>) => fn(new KyselyStore(trx, this.engine, true)));
+    } catch (err) {
+      if (err instanceof PlatformError) throw err;
+      return mapError(err);
+    }
+  }
+
+  private async run<T>(q: () => Promise<T>): Promise<T> {
+    try {
+      return await q();
+    } catch (err) {
+      return mapError(err);
+    }
+  }
+
+  // --- users
+
+  createUser(u: NewUser): Promise<UserRecord> {
+    return this.run(async () =>
+      user(
+        await this.db
+          .insertInto('users')
+          .values({
+            username: u.username,
+            password_hash: u.passwordHash,
+            token_hash: u.tokenHash,
+            created_at: u.createdAt,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async getUser(id: number): Promise<UserRecord | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && user(r);
+  }
+  async getUserByUsername(username: string): Promise<UserRecord | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    return r && user(r);
+  }
+  async getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return r && user(r);
+  }
+  updateUser(
+    id: number,
+    patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
+  ): Promise<UserRecord | undefined> {
+    const set: Partial<Selectable<UsersTable>> = {};
+    if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
+    if (patch.tokenHash !== undefined) set.token_hash = patch.tokenHash;
+    if (Object.keys(set).length === 0) return this.getUser(id);
+    return this.run(async () => {
+      const r = await this.db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+      return r && user(r);
+    });
+  }
+  async deleteUser(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  // --- resources
+
+  createResource(r: NewResource): Promise<ResourceRecord> {
+    return this.run(async () =>
+      resource(
+        await this.db
+          .insertInto('resources')
+          .values({
+            owner_id: r.ownerId,
+            label: r.label,
+            polling_url: r.pollingUrl,
+            polling_period: r.pollingPeriod,
+            key_hash: r.keyHash,
+            created_at: r.createdAt,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async getResource(id: number): Promise<ResourceRecord | undefined> {
+    const r = await this.db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && resource(r);
+  }
+  async getResourceByKeyHash(keyHash: string): Promise<ResourceRecord | undefined> {
+    const r = await this.db.selectFrom('resources').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+    return r && resource(r);
+  }
+  async listResources(ownerId: number): Promise<ResourceRecord[]> {
+    const rows = await this.db
+      .selectFrom('resources')
+      .selectAll()
+      .where('owner_id', '=', ownerId)
+      .orderBy('id')
+      .execute();
+    return rows.map(resource);
+  }
+  async listPolledResources(): Promise<ResourceRecord[]> {
+    const rows = await this.db
+      .selectFrom('resources')
+      .selectAll()
+      .where('polling_url', 'is not', null)
+      .orderBy('id')
+      .execute();
+    return rows.map(resource);
+  }
+  updateResource(
+    id: number,
+    patch: Partial<Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'keyHash'>>,
+  ): Promise<ResourceRecord | undefined> {
+    const set: Partial<Selectable<ResourcesTable>> = {};
+    if (patch.label !== undefined) set.label = patch.label;
+    if (patch.pollingUrl !== undefined) set.polling_url = patch.pollingUrl;
+    if (patch.pollingPeriod !== undefined) set.polling_period = patch.pollingPeriod;
+    if (patch.keyHash !== undefined) set.key_hash = patch.keyHash;
+    if (Object.keys(set).length === 0) return this.getResource(id);
+    return this.run(async () => {
+      const r = await this.db.updateTable('resources').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+      return r && resource(r);
+    });
+  }
+  async deleteResource(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  // --- streams
+
+  createStream(s: NewStream): Promise<StreamRecord> {
+    return this.run(async () =>
+      stream(
+        await this.db
+          .insertInto('streams')
+          .values({
+            resource_id: s.resourceId,
+            label: s.label,
+            unit: s.unit,
+            type: s.type,
+            public: s.public ? 1 : 0,
+            retention_max_points: s.retentionMaxPoints,
+            retention_max_age_ms: s.retentionMaxAgeMs,
+            key_hash: s.keyHash,
+            created_at: s.createdAt,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async getStream(id: number): Promise<StreamRecord | undefined> {
+    const r = await this.db.selectFrom('streams').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && stream(r);
+  }
+  async getStreamByKeyHash(keyHash: string): Promise<StreamRecord | undefined> {
+    const r = await this.db.selectFrom('streams').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+    return r && stream(r);
+  }
+  async listStreams(resourceId: number): Promise<StreamRecord[]> {
+    const rows = await this.db
+      .selectFrom('streams')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .orderBy('id')
+      .execute();
+    return rows.map(stream);
+  }
+  updateStream(
+    id: number,
+    patch: Partial<
+      Pick<StreamRecord, 'label' | 'unit' | 'public' | 'retentionMaxPoints' | 'retentionMaxAgeMs' | 'keyHash'>
+    >,
+  ): Promise<StreamRecord | undefined> {
+    const set: Partial<Omit<Selectable<StreamsTable>, 'last_time'>> = {};
+    if (patch.label !== undefined) set.label = patch.label;
+    if (patch.unit !== undefined) set.unit = patch.unit;
+    if (patch.public !== undefined) set.public = patch.public ? 1 : 0;
+    if (patch.retentionMaxPoints !== undefined) set.retention_max_points = patch.retentionMaxPoints;
+    if (patch.retentionMaxAgeMs !== undefined) set.retention_max_age_ms = patch.retentionMaxAgeMs;
+    if (patch.keyHash !== undefined) set.key_hash = patch.keyHash;
+    if (Object.keys(set).length === 0) return this.getStream(id);
+    return this.run(async () => {
+      const r = await this.db.updateTable('streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+      return r && stream(r);
+    });
+  }
+  async deleteStream(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('streams').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  // --- parsers
+
+  createParser(p: NewParser): Promise<Parser> {
+    return this.run(async () =>
+      parser(
+        await this.db
+          .insertInto('parsers')
+          .values({
+            resource_id: p.resourceId,
+            stream_id: p.streamId,
+            kind: p.kind,
+            expression: p.expression,
+            time_format: p.timeFormat,
+            created_at: p.createdAt,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async getParser(id: number): Promise<Parser | undefined> {
+    const r = await this.db.selectFrom('parsers').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && parser(r);
+  }
+  async listParsers(resourceId: number): Promise<Parser[]> {
+    const rows = await this.db
+      .selectFrom('parsers')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .orderBy('id')
+      .execute();
+    return rows.map(parser);
+  }
+  updateParser(
+    id: number,
+    patch: Partial<Pick<Parser, 'streamId' | 'kind' | 'expression' | 'timeFormat'>>,
+  ): Promise<Parser | undefined> {
+    const set: Partial<Selectable<ParsersTable>> = {};
+    if (patch.streamId !== undefined) set.stream_id = patch.streamId;
+    if (patch.kind !== undefined) set.kind = patch.kind;
+    if (patch.expression !== undefined) set.expression = patch.expression;
+    if (patch.timeFormat !== undefined) set.time_format = patch.timeFormat;
+    if (Object.keys(set).length === 0) return this.getParser(id);
+    return this.run(async () => {
+      const r = await this.db.updateTable('parsers').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+      return r && parser(r);
+    });
+  }
+  async deleteParser(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('parsers').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  // --- data points
+
+  insertPoints(points: StreamPoint[], now: number): Promise<number> {
+    if (points.length === 0) return Promise.resolve(0);
+    return this.transaction(async (txStore) => {
+      const db = (txStore as KyselyStore).db;
+      const byStream = new Map<number, StreamPoint[]>();
+      for (const p of points) {
+        const list = byStream.get(p.streamId);
+        if (list) list.push(p);
+        else byStream.set(p.streamId, [p]);
+      }
+      for (const [streamId, list] of byStream) {
+        for (let i = 0; i < list.length; i += INSERT_CHUNK) {
+          const rows = list.slice(i, i + INSERT_CHUNK).map((p) => ({
+            stream_id: streamId,
+            time: p.time,
+            num: typeof p.value === 'number' ? p.value : null,
+            txt: typeof p.value === 'string' ? p.value : null,
+          }));
+          await db
+            .insertInto('data_points')
+            .values(rows)
+            // (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
+            .onConflict((oc) =>
+              oc
+                .columns(['stream_id', 'time'])
+                .doUpdateSet((eb) => ({ num: eb.ref('excluded.num'), txt: eb.ref('excluded.txt') })),
+            )
+            .execute();
+        }
+        const newest = list.reduce((m, p) => Math.max(m, p.time), Number.NEGATIVE_INFINITY);
+        const s = await db
+          .updateTable('streams')
+          .set({
+            last_time: sql<number>`case when last_time is null or last_time < ${newest} then ${newest} else last_time end`,
+          })
+          .where('id', '=', streamId)
+          .returning(['retention_max_points', 'retention_max_age_ms'])
+          .executeTakeFirst();
+        if (!s) throw new PlatformError(404, `stream ${streamId} no longer exists`);
+        await applyRetention(db, streamId, s.retention_max_points, s.retention_max_age_ms, now);
+      }
+      return points.length;
+    });
+  }
+
+  async queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]> {
+    let query = this.db.selectFrom('data_points').select(['time', 'num', 'txt']).where('stream_id', '=', streamId);
+    if (q.from !== undefined) query = query.where('time', '>=', q.from);
+    if (q.until !== undefined) query = query.where('time', '<=', q.until);
+    const rows = await query.orderBy('time', 'desc').limit(q.limit).execute();
+    const out: DataPoint[] = new Array(rows.length);
+    // Newest-first from the index; the API returns oldest first.
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[rows.length - 1 - i];
+      out[i] = { time: Number(r.time), value: r.txt ?? (r.num as number) };
+    }
+    return out;
+  }
+
+  deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number> {
+    return this.transaction(async (txStore) => {
+      const db = (txStore as KyselyStore).db;
+      let del = db.deleteFrom('data_points').where('stream_id', '=', streamId);
+      if (q.from !== undefined) del = del.where('time', '>=', q.from);
+      if (q.until !== undefined) del = del.where('time', '<=', q.until);
+      const r = await del.executeTakeFirst();
+      await db
+        .updateTable('streams')
+        .set((eb) => ({
+          last_time: eb
+            .selectFrom('data_points')
+            .select((e) => e.fn.max('time').as('m'))
+            .where('stream_id', '=', streamId),
+        }))
+        .where('id', '=', streamId)
+        .execute();
+      return Number(r.numDeletedRows);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}
+
+/** Keeps the newest `maxPoints` points and those younger than `maxAgeMs` (by their time). */
+async function applyRetention(
+  db: Kysely<Database>,
+  streamId: number,
+  maxPoints: number | null,
+  maxAgeMs: number | string | null,
+  now: number,
+): Promise<void> {
+  if (maxPoints !== null) {
+    // The time of the maxPoints-th newest point; everything older goes. NULL (fewer points) deletes nothing.
+    await db
+      .deleteFrom('data_points')
+      .where('stream_id', '=', streamId)
+      .where('time', '<', (eb) =>
+        eb
+          .selectFrom('data_points')
+          .select('time')
+          .where('stream_id', '=', streamId)
+          .orderBy('time', 'desc')
+          .limit(1)
+          .offset(maxPoints - 1),
+      )
+      .execute();
+  }
+  if (maxAgeMs !== null) {
+    await db
+      .deleteFrom('data_points')
+      .where('stream_id', '=', streamId)
+      .where('time', '<', now - Number(maxAgeMs))
+      .execute();
+  }
+}
