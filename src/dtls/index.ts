@@ -1,15 +1,39 @@
 /**
- * SecureSense DTLS 1.2 (RFC 6347): the public API. Everything exported here is public.
- * First version: the shape is fixed; the engine behind it lands in the following commits.
+ * SecureSense DTLS 1.2 (RFC 6347) for Node.js: a client and a server over `node:dgram` and
+ * `node:crypto`, with TLS_PSK_WITH_AES_128_CCM_8 (RFC 6655, RFC 4279). Everything exported here is
+ * public API.
+ *
+ * ```ts
+ * const server = await DtlsServer.listen({ port: 5684, psk: (id) => (id === 'dev1' ? key : undefined) });
+ * server.on('connection', (c) => c.on('data', (d) => c.send(d)));
+ * const conn = await connect({ host: '127.0.0.1', port: 5684, psk: { identity: 'dev1', key } });
+ * conn.on('data', (d) => console.log(d.toString()));
+ * conn.send(Buffer.from('hello'));
+ * ```
  */
+import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
+import type { Association } from './association.ts';
+import type { SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
+import { DtlsEndpoint } from './endpoint.ts';
+import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 
+export type { AssociationTable, SessionCache } from './cache.ts';
+export { MemorySessionCache } from './cache.ts';
 export type { PeerIdentity } from './credentials/identity.ts';
-export { AlertDescription, AlertLevel, DtlsAlertError, DtlsDecodeError, DtlsTimeoutError } from './errors.ts';
-export type { DtlsMeter } from './meter.ts';
+export {
+  AlertDescription,
+  AlertLevel,
+  alertName,
+  DtlsAlertError,
+  DtlsDecodeError,
+  DtlsTimeoutError,
+} from './errors.ts';
+export type { CryptoOp, Direction, DtlsMeter } from './meter.ts';
 
 /** A UDP peer. */
 export interface PeerAddress {
@@ -18,7 +42,7 @@ export interface PeerAddress {
   family: 'IPv4' | 'IPv6';
 }
 
-/** Server-side PSK lookup: identity → key (or undefined when unknown). May be async (database). */
+/** Server-side PSK lookup: identity → key, or undefined when the identity is unknown. May be async. */
 export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;
 
 /** Options shared by both roles. */
@@ -31,67 +55,178 @@ export interface CommonOptions {
   retransmitMaxMs?: number;
   /** Retransmissions of one flight before the handshake fails with DtlsTimeoutError. Default 6. */
   maxRetransmits?: number;
+  /** Opt-in meter: handshake messages, records and crypto operations. */
   meter?: DtlsMeter;
   logger?: Logger;
 }
 
 export interface DtlsServerOptions extends CommonOptions {
+  /** Bind address (default all IPv4 addresses; an IPv6 address binds udp6). */
   host?: string;
+  /** UDP port (default 0: any free port, see `address()`). */
   port?: number;
+  /** PSK lookup; without it the PSK suite is not offered. */
   psk?: PskLookup;
+  /** PSK identity hint sent in ServerKeyExchange (RFC 4279 §2); omitted when undefined. */
   pskIdentityHint?: string;
+  /** Handshakes in progress at once (default 1000); further ClientHellos are ignored. */
   maxHandshakes?: number;
+  /** Established sessions at once (default 100 000). */
   maxSessions?: number;
+  /** Established sessions silent for this long are dropped (default 300 000 ms; 0 = never). */
   idleTimeoutMs?: number;
+  /** Where resumable sessions are kept (default: in memory). */
+  sessionCache?: SessionCache;
 }
 
-/** Opaque resumable session state: pass it to `connect({ session })` to resume. */
+/** Opaque resumable session state: pass `connection.session` to `connect({ session })` to resume. */
 export interface DtlsSession {
   readonly id: Buffer;
 }
 
+/** An established DTLS association. Events: 'data' (Buffer), 'close' (), 'error' (Error). */
 export interface DtlsConnection extends EventEmitter {
   readonly remote: PeerAddress;
+  /** What the handshake proved about the peer. */
   readonly identity: PeerIdentity;
+  /** IANA name of the negotiated cipher suite. */
   readonly cipherSuite: string;
+  /** True when this connection came from an abbreviated handshake. */
   readonly resumed: boolean;
   readonly session: DtlsSession;
+  /** Sends one application_data record (at most 16 384 bytes). */
   send(data: Buffer): void;
+  /** Sends close_notify and closes. */
   close(): Promise<void>;
 }
 
 export interface DtlsClientOptions extends CommonOptions {
+  /** Server host name or address. */
   host: string;
   port: number;
   psk?: { identity: string; key: Buffer };
+  /** Sent as server_name (RFC 6066) when it is a valid host name; IP literals are never sent. */
   serverName?: string;
+  /** A session from an earlier connection, to resume with an abbreviated handshake. */
   session?: DtlsSession;
+  /** Share one socket among several connections. */
   endpoint?: DtlsClientEndpoint;
 }
 
+function isSessionState(s: DtlsSession): s is SessionState {
+  return 'masterSecret' in s && Buffer.isBuffer((s as SessionState).masterSecret);
+}
+
+/**
+ * A DTLS server on one UDP port. Events: 'connection' (c: DtlsConnection) after each completed
+ * handshake, 'handshakeError' (err: Error, peer: PeerAddress) for each failed one.
+ */
 export class DtlsServer extends EventEmitter {
-  static async listen(_opts: DtlsServerOptions): Promise<DtlsServer> {
-    throw new Error('DtlsServer: not yet');
+  private constructor(private readonly endpoint: DtlsEndpoint) {
+    super();
+    endpoint.on('connection', (a: Association) => this.emit('connection', a as DtlsConnection));
+    endpoint.on('handshakeError', (err: Error, peer: PeerAddress) => this.emit('handshakeError', err, peer));
   }
+
+  static async listen(opts: DtlsServerOptions): Promise<DtlsServer> {
+    if (!opts.psk) throw new Error('DtlsServer: configure at least one credential (psk)');
+    const endpoint = await DtlsEndpoint.open({
+      ...opts,
+      host: opts.host,
+      port: opts.port,
+      sessionCache: opts.sessionCache,
+      server: {
+        psk: opts.psk,
+        pskIdentityHint: opts.pskIdentityHint,
+        maxHandshakes: opts.maxHandshakes,
+        maxSessions: opts.maxSessions,
+        idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
+      },
+    });
+    return new DtlsServer(endpoint);
+  }
+
   address(): PeerAddress {
-    throw new Error('not yet');
+    return this.endpoint.address();
   }
-  connections(): Iterable<DtlsConnection> {
-    return [];
+
+  /** Established connections. */
+  *connections(): Iterable<DtlsConnection> {
+    for (const a of this.endpoint.associations.values()) if (a.state === 'established') yield a as DtlsConnection;
   }
-  async close(): Promise<void> {}
+
+  /** Handshakes in progress and established sessions (for limits and monitoring). */
+  counts(): { handshakes: number; sessions: number } {
+    return this.endpoint.counts();
+  }
+
+  /** Sends close_notify to every peer and closes the socket. */
+  close(): Promise<void> {
+    return this.endpoint.close();
+  }
 }
 
+async function resolve(host: string, family?: 'IPv4' | 'IPv6'): Promise<{ address: string; family: 'IPv4' | 'IPv6' }> {
+  const v = isIP(host);
+  if (v === 4) return { address: host, family: 'IPv4' };
+  if (v === 6) return { address: host, family: 'IPv6' };
+  const r = await lookup(host, { family: family === 'IPv6' ? 6 : family === 'IPv4' ? 4 : 0 });
+  return { address: r.address, family: r.family === 6 ? 'IPv6' : 'IPv4' };
+}
+
+/** One client UDP socket shared by connections to one or more servers. */
 export class DtlsClientEndpoint {
-  static async bind(_opts?: { host?: string; port?: number; family?: 'IPv4' | 'IPv6' }): Promise<DtlsClientEndpoint> {
-    throw new Error('DtlsClientEndpoint: not yet');
+  private constructor(
+    private readonly endpoint: DtlsEndpoint,
+    private readonly family: 'IPv4' | 'IPv6',
+  ) {}
+
+  static async bind(
+    opts: { host?: string; port?: number; family?: 'IPv4' | 'IPv6' } & CommonOptions = {},
+  ): Promise<DtlsClientEndpoint> {
+    const family = opts.family ?? ((opts.host ?? '').includes(':') ? 'IPv6' : 'IPv4');
+    const endpoint = await DtlsEndpoint.open({ ...opts, family });
+    return new DtlsClientEndpoint(endpoint, family);
   }
-  async connect(_opts: Omit<DtlsClientOptions, 'endpoint'>): Promise<DtlsConnection> {
-    throw new Error('not yet');
+
+  /** The local socket address. */
+  address(): PeerAddress {
+    return this.endpoint.address();
   }
-  async close(): Promise<void> {}
+
+  /** Handshakes with a server; rejects with DtlsAlertError or DtlsTimeoutError. */
+  async connect(opts: Omit<DtlsClientOptions, 'endpoint'>): Promise<DtlsConnection> {
+    const r = await resolve(opts.host, this.family);
+    if (r.family !== this.family) throw new Error(`endpoint is ${this.family}, server ${opts.host} is ${r.family}`);
+    if (!opts.psk) throw new Error('connect: configure a credential (psk)');
+    if (opts.session && !isSessionState(opts.session)) throw new TypeError('connect: session is not a DTLS session');
+    const a = await this.endpoint.connect(
+      { address: r.address, port: opts.port, family: r.family },
+      { psk: opts.psk, serverName: opts.serverName, session: opts.session as SessionState | undefined },
+      opts,
+    );
+    return a as DtlsConnection;
+  }
+
+  close(): Promise<void> {
+    return this.endpoint.close();
+  }
 }
 
-export async function connect(_opts: DtlsClientOptions): Promise<DtlsConnection> {
-  throw new Error('connect: not yet');
+/**
+ * Connects to a DTLS server. Without `endpoint`, the connection gets its own socket, closed with it.
+ * A failed handshake rejects with `DtlsAlertError` (which alert, sent or received) or `DtlsTimeoutError`.
+ */
+export async function connect(opts: DtlsClientOptions): Promise<DtlsConnection> {
+  if (opts.endpoint) return opts.endpoint.connect(opts);
+  const r = await resolve(opts.host);
+  const ep = await DtlsClientEndpoint.bind({ ...opts, host: undefined, port: undefined, family: r.family });
+  try {
+    const c = await ep.connect({ ...opts, host: r.address });
+    c.once('close', () => void ep.close());
+    return c;
+  } catch (err) {
+    await ep.close();
+    throw err;
+  }
 }

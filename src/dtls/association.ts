@@ -1,0 +1,325 @@
+/**
+ * One DTLS association with one peer: runs the role's handshake (retransmission, reassembly,
+ * transcript) and then carries application data. It is the `DtlsConnection` the public API hands
+ * out. Records arrive from the endpoint already split from their datagram; they are processed one
+ * datagram at a time in order (a PSK lookup may be async).
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from './../util/log.ts';
+import type { PeerIdentity } from './credentials/identity.ts';
+import { AlertDescription, AlertLevel, alertName, DtlsAlertError, DtlsTimeoutError } from './errors.ts';
+import { type FlightItem, flightDatagrams, meterFlight } from './handshake/flight.ts';
+import { ReassemblyBuffer } from './handshake/reassembly.ts';
+import { RetransmitTimer } from './handshake/retransmit.ts';
+import { Transcript } from './handshake/transcript.ts';
+import type { HandshakeResult, PeerAddress, RoleHandshake, SessionState } from './handshake/types.ts';
+import type { DtlsMeter } from './meter.ts';
+import { RecordLayer } from './session.ts';
+import { encodeAlert, parseAlert } from './wire/alert.ts';
+import { parseChangeCipherSpec } from './wire/change-cipher-spec.ts';
+import { HandshakeType, handshakeTypeName, parseHandshakeFragments } from './wire/handshake.ts';
+import { ContentType, type DtlsRecord } from './wire/record.ts';
+
+export interface AssociationOptions {
+  role: 'client' | 'server';
+  remote: PeerAddress;
+  /** Sends one datagram to the peer. */
+  send: (datagram: Buffer) => void;
+  mtu: number;
+  retransmitInitialMs: number;
+  retransmitMaxMs: number;
+  maxRetransmits: number;
+  meter?: DtlsMeter;
+  logger?: Logger;
+}
+
+export type AssociationState = 'handshake' | 'established' | 'closed';
+
+/** Largest application_data plaintext in one record (RFC 5246 §6.2.1). */
+export const MAX_PLAINTEXT = 16384;
+
+export class Association extends EventEmitter {
+  readonly records: RecordLayer;
+  readonly transcript: Transcript;
+  readonly remote: PeerAddress;
+  readonly meter?: DtlsMeter;
+  state: AssociationState = 'handshake';
+  /** Time of the last authenticated record, for the idle timeout. */
+  lastActivity = Date.now();
+  role!: RoleHandshake;
+  /** Server side: the random of the ClientHello that started this association (spots retransmissions). */
+  clientRandom: Buffer | undefined;
+
+  private readonly buffer = new ReassemblyBuffer();
+  private nextRecvSeq = 0;
+  private flight: FlightItem[] | undefined;
+  private lastFlightSentAt = 0;
+  private readonly timer: RetransmitTimer;
+  private queue: Promise<void> = Promise.resolve();
+  private result: HandshakeResult | undefined;
+  private readonly ready: Promise<HandshakeResult>;
+  private resolveReady!: (r: HandshakeResult) => void;
+  private rejectReady!: (e: Error) => void;
+
+  constructor(readonly opts: AssociationOptions) {
+    super();
+    this.remote = opts.remote;
+    this.meter = opts.meter;
+    this.records = new RecordLayer(opts.meter);
+    this.transcript = new Transcript(opts.meter);
+    this.timer = new RetransmitTimer(
+      { initialMs: opts.retransmitInitialMs, maxMs: opts.retransmitMaxMs, maxRetransmits: opts.maxRetransmits },
+      () => this.resendFlight(),
+      () => this.fail(new DtlsTimeoutError(`DTLS handshake with ${opts.remote.address}:${opts.remote.port} timed out`)),
+    );
+    this.ready = new Promise<HandshakeResult>((res, rej) => {
+      this.resolveReady = res;
+      this.rejectReady = rej;
+    });
+    // A handshake that nobody awaits (server side) must not become an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** Resolves when the handshake completes; rejects with DtlsAlertError or DtlsTimeoutError. */
+  handshakeDone(): Promise<HandshakeResult> {
+    return this.ready;
+  }
+
+  // --- DtlsConnection -------------------------------------------------------------------------
+
+  get identity(): PeerIdentity {
+    if (!this.result) throw new Error('handshake not finished');
+    return this.result.identity;
+  }
+  get cipherSuite(): string {
+    return this.result?.suite.name ?? '';
+  }
+  get resumed(): boolean {
+    return this.result?.resumed ?? false;
+  }
+  get session(): SessionState {
+    if (!this.result) throw new Error('handshake not finished');
+    return this.result.session;
+  }
+
+  /** Sends one application_data record. */
+  send(data: Buffer): void {
+    if (this.state !== 'established') throw new Error(`DTLS connection is ${this.state}`);
+    if (data.length > MAX_PLAINTEXT)
+      throw new RangeError(`application data of ${data.length} bytes exceeds one record`);
+    this.opts.send(this.records.protect(ContentType.application_data, data));
+  }
+
+  /** Sends close_notify (RFC 5246 §7.2.1) and closes. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'established') this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
+    this.shutdown();
+  }
+
+  /** Closes without a word (idle timeout, endpoint shut down). */
+  destroy(): void {
+    this.shutdown();
+  }
+
+  // --- handshake host ---------------------------------------------------------------------------
+
+  sendFlight(items: FlightItem[], final: boolean): void {
+    this.flight = items;
+    meterFlight(items, this.meter);
+    this.transmitFlight();
+    if (final) this.timer.stop();
+    else this.timer.startFlight();
+  }
+
+  setNextRecvSeq(seq: number): void {
+    this.nextRecvSeq = seq;
+  }
+
+  complete(result: HandshakeResult): void {
+    this.result = result;
+    this.state = 'established';
+    this.timer.stop();
+    this.buffer.clear();
+    // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
+    // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
+    this.resolveReady(result);
+    this.emit('established', result);
+  }
+
+  // --- input -----------------------------------------------------------------------------------
+
+  /** True once the handshake completed (even if closed since). */
+  get wasEstablished(): boolean {
+    return this.result !== undefined;
+  }
+
+  /** Runs `fn` in this association's input order; a thrown error ends the association. */
+  runExclusive(fn: () => Promise<void> | void): Promise<void> {
+    this.queue = this.queue.then(fn).catch((err) => this.fail(err as Error));
+    return this.queue;
+  }
+
+  /** Queues the records of one datagram. */
+  receive(records: DtlsRecord[]): Promise<void> {
+    this.queue = this.queue.then(() => this.process(records)).catch((err) => this.fail(err as Error));
+    return this.queue;
+  }
+
+  private async process(records: DtlsRecord[]): Promise<void> {
+    for (const rec of records) {
+      if (this.state === 'closed') return;
+      const pt = this.records.unprotect(rec);
+      if (pt === undefined) {
+        // A handshake record that fails authentication where our Finished is expected means the
+        // keys differ (wrong PSK): end the handshake with bad_record_mac rather than time out.
+        if (
+          this.state === 'handshake' &&
+          this.records.lastFailure === 'auth' &&
+          rec.type === ContentType.handshake &&
+          this.role?.awaitingFinished
+        ) {
+          throw new DtlsAlertError(AlertDescription.bad_record_mac, 'Finished did not authenticate (wrong key?)');
+        }
+        continue; // RFC 6347 §4.1.2.7: invalid records are dropped silently.
+      }
+      if (rec.epoch > 0) this.lastActivity = Date.now();
+      try {
+        await this.onRecord(rec, pt);
+      } catch (err) {
+        // Once established, unauthenticated (epoch 0) input can be forged by anyone: ignore its errors.
+        if (this.state === 'established' && rec.epoch === 0) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async onRecord(rec: DtlsRecord, pt: Buffer): Promise<void> {
+    switch (rec.type) {
+      case ContentType.handshake:
+        return this.onHandshakeRecord(rec.epoch, pt);
+      case ContentType.change_cipher_spec:
+        parseChangeCipherSpec(pt);
+        return;
+      case ContentType.alert:
+        return this.onAlert(rec.epoch, pt);
+      case ContentType.application_data:
+        if (rec.epoch > 0 && this.state === 'established') this.emit('data', pt);
+        return;
+    }
+  }
+
+  private onAlert(epoch: number, pt: Buffer): void {
+    const alert = parseAlert(pt);
+    if (this.state === 'established' && epoch === 0) return;
+    if (alert.description === AlertDescription.close_notify) {
+      if (this.state === 'established') {
+        this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
+        this.shutdown();
+        return;
+      }
+    }
+    if (alert.level === AlertLevel.fatal || alert.description === AlertDescription.close_notify) {
+      this.fail(
+        new DtlsAlertError(
+          alert.description,
+          `${this.remote.address}:${this.remote.port} sent ${alertName(alert.description)}`,
+          {
+            sent: false,
+            level: alert.level,
+          },
+        ),
+        false,
+      );
+    }
+    // Other warnings (no_renegotiation, user_canceled …) are noted and ignored.
+  }
+
+  private async onHandshakeRecord(epoch: number, pt: Buffer): Promise<void> {
+    const frags = parseHandshakeFragments(pt);
+    for (const f of frags) {
+      if (this.state === 'established') {
+        // RFC 5746 §4.2/§4.4: we do not renegotiate; say so with a warning alert.
+        if (epoch > 0 && (f.msgType === HandshakeType.client_hello || f.msgType === HandshakeType.hello_request)) {
+          this.sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+          continue;
+        }
+        if (f.messageSeq < this.nextRecvSeq) this.peerRetransmitted();
+        continue;
+      }
+      if (f.messageSeq < this.nextRecvSeq && !this.role.waitingFirst) {
+        this.peerRetransmitted();
+        continue;
+      }
+      this.buffer.add(f, this.role.waitingFirst ? 0 : this.nextRecvSeq, epoch);
+    }
+    await this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.state !== 'handshake') return;
+    if (this.role.waitingFirst) {
+      await this.role.pickFirst?.(this.buffer);
+      if (this.role.waitingFirst && this.buffer.findComplete(HandshakeType.server_hello) === undefined) return;
+    }
+    for (;;) {
+      if (this.state !== 'handshake') return;
+      const m = this.buffer.take(this.nextRecvSeq);
+      if (!m) return;
+      this.nextRecvSeq++;
+      this.meter?.handshakeMessage('in', handshakeTypeName(m.msgType), m.body.length);
+      await this.role.onMessage(m);
+    }
+  }
+
+  /** The peer sent its previous flight again: it lost ours, so send ours again (RFC 6347 §4.2.4). */
+  private peerRetransmitted(): void {
+    const gap = Math.max(20, this.opts.retransmitInitialMs / 4);
+    if (this.flight && Date.now() - this.lastFlightSentAt >= gap) this.transmitFlight();
+  }
+
+  private resendFlight(): void {
+    if (this.state === 'handshake' && this.flight) this.transmitFlight();
+  }
+
+  private transmitFlight(): void {
+    if (!this.flight) return;
+    this.lastFlightSentAt = Date.now();
+    for (const d of flightDatagrams(this.flight, this.records, this.opts.mtu)) this.opts.send(d);
+  }
+
+  // --- failure and shutdown ----------------------------------------------------------------------
+
+  private sendAlert(level: AlertLevel, description: AlertDescription): void {
+    try {
+      this.opts.send(this.records.protect(ContentType.alert, encodeAlert({ level, description })));
+    } catch {
+      // Nothing more to do: the association is going away.
+    }
+  }
+
+  /** Ends the association with an error; sends our fatal alert when `err` is one we raise. */
+  fail(err: Error, mayAlert = true): void {
+    if (this.state === 'closed') return;
+    if (mayAlert && err instanceof DtlsAlertError && err.sent) this.sendAlert(AlertLevel.fatal, err.description);
+    else if (mayAlert && !(err instanceof DtlsAlertError) && !(err instanceof DtlsTimeoutError)) {
+      this.sendAlert(AlertLevel.fatal, AlertDescription.internal_error);
+    }
+    const wasEstablished = this.state === 'established';
+    this.opts.logger?.debug({ peer: this.remote, err: err.message }, 'dtls association failed');
+    this.rejectReady(err);
+    this.shutdown(err, wasEstablished);
+  }
+
+  private shutdown(err?: Error, wasEstablished = this.state === 'established'): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.timer.stop();
+    this.buffer.clear();
+    this.flight = undefined;
+    this.rejectReady(new Error('DTLS association closed'));
+    if (err && wasEstablished && this.listenerCount('error') > 0) this.emit('error', err);
+    this.emit('closed', err);
+    if (wasEstablished || this.result) this.emit('close');
+  }
+}

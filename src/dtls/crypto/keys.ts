@@ -1,0 +1,60 @@
+/**
+ * Master secret and key block (RFC 5246 §6.3, §8.1; RFC 7627 §4 for the extended master secret).
+ * For the CCM suites the MAC keys are empty and each side has a 16-byte key and a 4-byte implicit IV.
+ */
+import type { DtlsMeter } from '../meter.ts';
+import { prf } from './prf.ts';
+import type { CipherSuite } from './suites.ts';
+
+export const MASTER_SECRET_LENGTH = 48;
+
+export function masterSecret(premaster: Buffer, clientRandom: Buffer, serverRandom: Buffer, meter?: DtlsMeter): Buffer {
+  return prf(premaster, 'master secret', Buffer.concat([clientRandom, serverRandom]), MASTER_SECRET_LENGTH, meter);
+}
+
+/** RFC 7627 §4: master_secret = PRF(pre_master_secret, "extended master secret", session_hash). */
+export function extendedMasterSecret(premaster: Buffer, sessionHash: Buffer, meter?: DtlsMeter): Buffer {
+  return prf(premaster, 'extended master secret', sessionHash, MASTER_SECRET_LENGTH, meter);
+}
+
+export interface KeyBlock {
+  clientWriteKey: Buffer;
+  serverWriteKey: Buffer;
+  clientWriteIv: Buffer;
+  serverWriteIv: Buffer;
+}
+
+/** key_block = PRF(master_secret, "key expansion", server_random + client_random). */
+export function keyBlock(
+  suite: CipherSuite,
+  master: Buffer,
+  clientRandom: Buffer,
+  serverRandom: Buffer,
+  meter?: DtlsMeter,
+): KeyBlock {
+  const k = suite.encKeyLength;
+  const iv = suite.fixedIvLength;
+  const m = suite.macKeyLength;
+  const block = prf(master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), 2 * (m + k + iv), meter);
+  let o = 2 * m;
+  const take = (n: number) => {
+    const b = block.subarray(o, o + n);
+    o += n;
+    return b;
+  };
+  const clientWriteKey = take(k);
+  const serverWriteKey = take(k);
+  const clientWriteIv = take(iv);
+  const serverWriteIv = take(iv);
+  return { clientWriteKey, serverWriteKey, clientWriteIv, serverWriteIv };
+}
+
+/** verify_data = PRF(master_secret, finished_label, Hash(handshake_messages))[0..11] (RFC 5246 §7.4.9). */
+export function verifyData(
+  master: Buffer,
+  label: 'client finished' | 'server finished',
+  hash: Buffer,
+  meter?: DtlsMeter,
+): Buffer {
+  return prf(master, label, hash, 12, meter, 'finished');
+}

@@ -1,0 +1,294 @@
+/**
+ * The client side of the DTLS 1.2 handshake, flight by flight (RFC 6347 §4.2.4, RFC 5246 §7.3):
+ *   flight 1  ClientHello                       → flight 2  HelloVerifyRequest (optional)
+ *   flight 3  ClientHello + cookie              → flight 4  ServerHello [ServerKeyExchange] ServerHelloDone
+ *   flight 5  ClientKeyExchange CCS Finished    → flight 6  CCS Finished
+ * Abbreviated (resumption): flight 4 is ServerHello CCS Finished and the client answers CCS Finished.
+ */
+import { randomBytes } from 'node:crypto';
+import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
+import { pskPremaster } from '../crypto/psk.ts';
+import { type CipherSuite, suiteByCode } from '../crypto/suites.ts';
+import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { encodeClientHello } from '../wire/client-hello.ts';
+import { encodeClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
+import {
+  type Extension,
+  ExtensionType,
+  extendedMasterSecret as emsExtension,
+  findExtension,
+  isEmptyRenegotiationInfo,
+  isValidHostName,
+  renegotiationInfo,
+  serverName as serverNameExtension,
+} from '../wire/extensions.ts';
+import { encodeFinished, parseFinished } from '../wire/finished.ts';
+import { HandshakeType } from '../wire/handshake.ts';
+import { parseHelloVerifyRequest } from '../wire/hello-verify-request.ts';
+import { DTLS1_0, DTLS1_2 } from '../wire/record.ts';
+import { parseServerHello } from '../wire/server-hello.ts';
+import { parseServerHelloDone } from '../wire/server-hello-done.ts';
+import { parseServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
+import type { FlightItem } from './flight.ts';
+import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
+import type { HandshakeHost, RoleHandshake, SessionState } from './types.ts';
+
+export interface ClientConfig {
+  psk?: { identity: string; key: Buffer };
+  serverName?: string;
+  /** A session to resume (abbreviated handshake, RFC 5246 §7.3). */
+  session?: SessionState;
+}
+
+type State = 'hello' | 'server_hello_done' | 'finished' | 'finished_abbreviated' | 'done';
+
+const unexpected = (m: HandshakeMessage, state: string) =>
+  new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
+
+export class ClientHandshake implements RoleHandshake {
+  private state: State = 'hello';
+  private readonly clientRandom = randomBytes(32);
+  private cookie: Buffer = Buffer.alloc(0);
+  private sendSeq = 0;
+  private helloSeq = 0;
+  private helloBody: Buffer = Buffer.alloc(0);
+  private readonly offered: CipherSuite[];
+  private suite: CipherSuite | undefined;
+  private serverRandom: Buffer = Buffer.alloc(0);
+  private sessionId: Buffer = Buffer.alloc(0);
+  private ems = false;
+  private master: Buffer = Buffer.alloc(0);
+  private identityHint: string | undefined;
+
+  constructor(
+    private readonly host: HandshakeHost,
+    private readonly cfg: ClientConfig,
+  ) {
+    const offered: CipherSuite[] = [];
+    const psk = suiteByCode(0xc0a8);
+    if (cfg.psk && psk) offered.push(psk);
+    if (offered.length === 0) throw new Error('DTLS client: no credentials configured (psk)');
+    this.offered = offered;
+  }
+
+  get waitingFirst(): boolean {
+    return this.state === 'hello';
+  }
+  get awaitingFinished(): boolean {
+    return this.state === 'finished' || this.state === 'finished_abbreviated';
+  }
+  /** The PSK identity hint the server sent, if any (RFC 4279 §2). */
+  get hint(): string | undefined {
+    return this.identityHint;
+  }
+
+  start(): void {
+    this.sendHello();
+  }
+
+  private sendHello(): void {
+    const extensions: Extension[] = [renegotiationInfo(), emsExtension()];
+    if (this.cfg.serverName && isValidHostName(this.cfg.serverName)) {
+      extensions.push(serverNameExtension(this.cfg.serverName));
+    }
+    this.helloBody = encodeClientHello({
+      clientVersion: DTLS1_2,
+      random: this.clientRandom,
+      sessionId: this.cfg.session?.id ?? Buffer.alloc(0),
+      cookie: this.cookie,
+      cipherSuites: this.offered.map((s) => s.code),
+      compressionMethods: [0],
+      extensions,
+    });
+    this.helloSeq = this.sendSeq++;
+    this.host.sendFlight(
+      [
+        {
+          kind: 'handshake',
+          msgType: HandshakeType.client_hello,
+          messageSeq: this.helloSeq,
+          body: this.helloBody,
+          epoch: 0,
+        },
+      ],
+      false,
+    );
+  }
+
+  pickFirst(buf: ReassemblyBuffer): void {
+    const hvr = buf.findComplete(HandshakeType.hello_verify_request);
+    const sh = buf.findComplete(HandshakeType.server_hello);
+    if (sh !== undefined) {
+      buf.discardBelow(sh);
+      this.host.setNextRecvSeq(sh);
+      return;
+    }
+    if (hvr === undefined) return;
+    const m = buf.take(hvr)!;
+    this.host.meter?.handshakeMessage('in', 'hello_verify_request', m.body.length);
+    const v = parseHelloVerifyRequest(m.body);
+    if (v.serverVersion !== DTLS1_0 && v.serverVersion !== DTLS1_2) {
+      throw new DtlsAlertError(AlertDescription.protocol_version, 'HelloVerifyRequest with an unknown version');
+    }
+    // A duplicate of the HelloVerifyRequest we already answered: our retransmission timer covers it.
+    if (v.cookie.equals(this.cookie)) return;
+    if (this.sendSeq > 1) {
+      // A second, different cookie: answer once more but never loop forever.
+      if (this.sendSeq > 4)
+        throw new DtlsAlertError(AlertDescription.handshake_failure, 'too many HelloVerifyRequests');
+    }
+    this.cookie = Buffer.from(v.cookie);
+    // The server numbers its records afresh after a stateless HelloVerifyRequest (RFC 6347 §4.2.1).
+    this.host.records.resetReadWindow(0);
+    this.sendHello();
+  }
+
+  onMessage(m: HandshakeMessage): void {
+    switch (this.state) {
+      case 'hello':
+        if (m.msgType === HandshakeType.hello_verify_request) return; // handled in pickFirst; stale copy
+        if (m.msgType !== HandshakeType.server_hello) throw unexpected(m, this.state);
+        this.onServerHello(m);
+        return;
+      case 'server_hello_done':
+        if (m.msgType === HandshakeType.server_key_exchange) {
+          this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+          if (this.suite?.keyExchange !== 'psk') throw unexpected(m, this.state);
+          this.identityHint = parseServerKeyExchangePsk(m.body).identityHint.toString('utf8');
+          return;
+        }
+        if (m.msgType !== HandshakeType.server_hello_done) throw unexpected(m, this.state);
+        parseServerHelloDone(m.body);
+        this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+        this.sendKeyExchange();
+        return;
+      case 'finished':
+      case 'finished_abbreviated':
+        if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.state);
+        this.onFinished(m);
+        return;
+      default:
+        throw unexpected(m, this.state);
+    }
+  }
+
+  private onServerHello(m: HandshakeMessage): void {
+    const sh = parseServerHello(m.body);
+    if (sh.serverVersion !== DTLS1_2) {
+      throw new DtlsAlertError(AlertDescription.protocol_version, 'server chose a version other than DTLS 1.2');
+    }
+    const suite = this.offered.find((s) => s.code === sh.cipherSuite);
+    if (!suite)
+      throw new DtlsAlertError(AlertDescription.illegal_parameter, 'server chose a cipher suite we did not offer');
+    if (sh.compressionMethod !== 0) {
+      throw new DtlsAlertError(AlertDescription.illegal_parameter, 'server chose a compression method');
+    }
+    const allowed = new Set<number>([
+      ExtensionType.renegotiation_info,
+      ExtensionType.extended_master_secret,
+      ExtensionType.server_name,
+    ]);
+    for (const e of sh.extensions) {
+      // RFC 5246 §7.4.1.4: a server must not send an extension the client did not offer.
+      if (!allowed.has(e.type))
+        throw new DtlsAlertError(AlertDescription.unsupported_extension, `unsolicited extension ${e.type}`);
+    }
+    const ri = findExtension(sh.extensions, ExtensionType.renegotiation_info);
+    if (ri && !isEmptyRenegotiationInfo(ri)) {
+      throw new DtlsAlertError(
+        AlertDescription.handshake_failure,
+        'renegotiation_info not empty in an initial handshake',
+      );
+    }
+    this.suite = suite;
+    this.serverRandom = Buffer.from(sh.random);
+    this.sessionId = Buffer.from(sh.sessionId);
+    this.ems = findExtension(sh.extensions, ExtensionType.extended_master_secret) !== undefined;
+    const t = this.host.transcript;
+    t.reset();
+    t.add(HandshakeType.client_hello, this.helloSeq, this.helloBody);
+    t.add(m.msgType, m.messageSeq, m.body);
+    const s = this.cfg.session;
+    if (s && sh.sessionId.length > 0 && sh.sessionId.equals(s.id)) {
+      // RFC 7627 §5.3: a session resumes only with the same extended-master-secret setting.
+      if (s.extendedMasterSecret !== this.ems || s.cipherSuite !== suite.code) {
+        throw new DtlsAlertError(AlertDescription.handshake_failure, 'resumed session parameters differ');
+      }
+      this.master = s.masterSecret;
+      this.installKeys();
+      this.state = 'finished_abbreviated';
+      return;
+    }
+    this.state = 'server_hello_done';
+  }
+
+  private installKeys(): void {
+    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter);
+    this.host.records.installKeys(
+      1,
+      { key: kb.clientWriteKey, iv: kb.clientWriteIv },
+      { key: kb.serverWriteKey, iv: kb.serverWriteIv },
+    );
+  }
+
+  private sendKeyExchange(): void {
+    const psk = this.cfg.psk!;
+    const cke = encodeClientKeyExchangePsk({ identity: Buffer.from(psk.identity, 'utf8') });
+    const ckeSeq = this.sendSeq++;
+    const t = this.host.transcript;
+    t.add(HandshakeType.client_key_exchange, ckeSeq, cke);
+    const pms = pskPremaster(psk.key);
+    this.master = this.ems
+      ? extendedMasterSecret(pms, t.digest('client_key_exchange'), this.host.meter)
+      : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
+    this.installKeys();
+    const fin = encodeFinished(verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter));
+    const finSeq = this.sendSeq++;
+    t.add(HandshakeType.finished, finSeq, fin);
+    const items: FlightItem[] = [
+      { kind: 'handshake', msgType: HandshakeType.client_key_exchange, messageSeq: ckeSeq, body: cke, epoch: 0 },
+      { kind: 'change_cipher_spec', epoch: 0 },
+      { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: finSeq, body: fin, epoch: 1 },
+    ];
+    this.host.records.writeEpoch = 1;
+    this.state = 'finished';
+    this.host.sendFlight(items, false);
+  }
+
+  private onFinished(m: HandshakeMessage): void {
+    if (m.epoch === 0)
+      throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
+    const t = this.host.transcript;
+    const expected = verifyData(this.master, 'server finished', t.digest('finished'), this.host.meter);
+    if (!parseFinished(m.body).equals(expected)) {
+      throw new DtlsAlertError(AlertDescription.decrypt_error, 'server Finished does not verify');
+    }
+    const psk = this.cfg.psk!;
+    const session: SessionState =
+      this.state === 'finished_abbreviated'
+        ? this.cfg.session!
+        : {
+            id: this.sessionId,
+            masterSecret: this.master,
+            cipherSuite: this.suite!.code,
+            extendedMasterSecret: this.ems,
+            identity: { mode: 'psk', identity: psk.identity },
+            createdAt: Date.now(),
+          };
+    if (this.state === 'finished_abbreviated') {
+      t.add(m.msgType, m.messageSeq, m.body);
+      const fin = encodeFinished(verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter));
+      this.host.records.writeEpoch = 1;
+      this.host.sendFlight(
+        [
+          { kind: 'change_cipher_spec', epoch: 0 },
+          { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: this.sendSeq++, body: fin, epoch: 1 },
+        ],
+        true,
+      );
+    }
+    const resumed = this.state === 'finished_abbreviated';
+    this.state = 'done';
+    this.host.complete({ suite: this.suite!, identity: session.identity, resumed, session });
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The server side of the DTLS 1.2 handshake, after the stateless cookie exchange has been passed
+ * (the endpoint answers flight 1 with a HelloVerifyRequest and creates the association only for a
+ * ClientHello with a valid cookie, RFC 6347 §4.2.1):
+ *   ClientHello+cookie → ServerHello [ServerKeyExchange(hint)] ServerHelloDone
+ *   ClientKeyExchange CCS Finished → CCS Finished
+ * Abbreviated (a cached session ID): ClientHello → ServerHello CCS Finished; CCS Finished.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SessionCache } from '../cache.ts';
+import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
+import { pskPremaster } from '../crypto/psk.ts';
+import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
+import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import type { ClientHello } from '../wire/client-hello.ts';
+import { parseClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
+import {
+  type Extension,
+  ExtensionType,
+  extendedMasterSecret as emsExtension,
+  findExtension,
+  isEmptyRenegotiationInfo,
+  parseServerName,
+  renegotiationInfo,
+} from '../wire/extensions.ts';
+import { encodeFinished, parseFinished } from '../wire/finished.ts';
+import { HandshakeType } from '../wire/handshake.ts';
+import { DTLS1_2 } from '../wire/record.ts';
+import { encodeServerHello } from '../wire/server-hello.ts';
+import { encodeServerHelloDone } from '../wire/server-hello-done.ts';
+import { encodeServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
+import type { FlightItem } from './flight.ts';
+import type { HandshakeMessage } from './reassembly.ts';
+import type { HandshakeHost, PeerAddress, RoleHandshake, SessionState } from './types.ts';
+
+export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;
+
+export interface ServerConfig {
+  psk?: PskLookup;
+  pskIdentityHint?: string;
+  sessionCache?: SessionCache;
+}
+
+type State = 'client_key_exchange' | 'finished' | 'finished_abbreviated' | 'done';
+
+const unexpected = (m: HandshakeMessage, state: string) =>
+  new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
+
+export class ServerHandshake implements RoleHandshake {
+  private state: State = 'client_key_exchange';
+  private sendSeq = 0;
+  private readonly serverRandom = randomBytes(32);
+  private clientRandom: Buffer = Buffer.alloc(0);
+  private suite: CipherSuite | undefined;
+  private sessionId: Buffer = Buffer.alloc(0);
+  private ems = false;
+  private master: Buffer = Buffer.alloc(0);
+  private resumedSession: SessionState | undefined;
+  private identity = '';
+  /** The server_name the client asked for, when it was a valid host name (RFC 6066 §3). */
+  serverName: string | undefined;
+
+  constructor(
+    private readonly host: HandshakeHost,
+    private readonly cfg: ServerConfig,
+  ) {}
+
+  get waitingFirst(): boolean {
+    return false;
+  }
+  get awaitingFinished(): boolean {
+    return this.state === 'finished' || this.state === 'finished_abbreviated';
+  }
+
+  /** Answers the ClientHello that carried a valid cookie. */
+  async onClientHello(ch: ClientHello, m: HandshakeMessage): Promise<void> {
+    // The server continues the message numbering of the client's ClientHello (RFC 6347 §4.2.2).
+    this.sendSeq = m.messageSeq;
+    this.host.setNextRecvSeq(m.messageSeq + 1);
+    this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+    this.clientRandom = Buffer.from(ch.random);
+    // DTLS versions count down: 1.2 is 0xfefd, 1.0 0xfeff. A client that cannot do 1.2 is refused.
+    if (ch.clientVersion > DTLS1_2) {
+      throw new DtlsAlertError(AlertDescription.protocol_version, 'client does not offer DTLS 1.2');
+    }
+    if (!ch.compressionMethods.includes(0)) {
+      throw new DtlsAlertError(AlertDescription.illegal_parameter, 'client does not offer the null compression method');
+    }
+    const suite = CIPHER_SUITES.find((s) => ch.cipherSuites.includes(s.code) && this.canServe(s));
+    if (!suite) throw new DtlsAlertError(AlertDescription.handshake_failure, 'no cipher suite in common');
+    this.suite = suite;
+    const ri = findExtension(ch.extensions, ExtensionType.renegotiation_info);
+    if (ri && !isEmptyRenegotiationInfo(ri)) {
+      throw new DtlsAlertError(
+        AlertDescription.handshake_failure,
+        'renegotiation_info not empty in an initial handshake',
+      );
+    }
+    const secureRenegotiation = ri !== undefined || ch.cipherSuites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+    this.ems = findExtension(ch.extensions, ExtensionType.extended_master_secret) !== undefined;
+    const sni = findExtension(ch.extensions, ExtensionType.server_name);
+    if (sni) this.serverName = parseServerName(sni);
+
+    const extensions: Extension[] = [];
+    if (secureRenegotiation) extensions.push(renegotiationInfo());
+    if (this.ems) extensions.push(emsExtension());
+
+    let cached: SessionState | undefined;
+    if (ch.sessionId.length > 0 && this.cfg.sessionCache) cached = await this.cfg.sessionCache.get(ch.sessionId);
+    // RFC 7627 §5.3: resume only with the same EMS setting; otherwise fall back to a full handshake.
+    if (
+      cached &&
+      cached.cipherSuite === suite.code &&
+      cached.extendedMasterSecret === this.ems &&
+      suiteByCode(cached.cipherSuite)
+    ) {
+      return this.resume(cached, extensions);
+    }
+    this.sessionId = this.cfg.sessionCache ? randomBytes(32) : Buffer.alloc(0);
+    const items: FlightItem[] = [];
+    const push = (msgType: number, body: Buffer) => {
+      const messageSeq = this.sendSeq++;
+      this.host.transcript.add(msgType, messageSeq, body);
+      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch: 0 });
+    };
+    push(HandshakeType.server_hello, this.serverHello(this.sessionId, extensions));
+    // RFC 4279 §2: the ServerKeyExchange is sent only when there is an identity hint.
+    if (this.cfg.pskIdentityHint !== undefined) {
+      push(
+        HandshakeType.server_key_exchange,
+        encodeServerKeyExchangePsk({ identityHint: Buffer.from(this.cfg.pskIdentityHint, 'utf8') }),
+      );
+    }
+    push(HandshakeType.server_hello_done, encodeServerHelloDone());
+    this.state = 'client_key_exchange';
+    this.host.sendFlight(items, false);
+  }
+
+  private canServe(s: CipherSuite): boolean {
+    return s.keyExchange === 'psk' && this.cfg.psk !== undefined;
+  }
+
+  private serverHello(sessionId: Buffer, extensions: Extension[]): Buffer {
+    return encodeServerHello({
+      serverVersion: DTLS1_2,
+      random: this.serverRandom,
+      sessionId,
+      cipherSuite: this.suite!.code,
+      compressionMethod: 0,
+      extensions,
+    });
+  }
+
+  private installKeys(): void {
+    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter);
+    this.host.records.installKeys(
+      1,
+      { key: kb.serverWriteKey, iv: kb.serverWriteIv },
+      { key: kb.clientWriteKey, iv: kb.clientWriteIv },
+    );
+  }
+
+  private resume(s: SessionState, extensions: Extension[]): void {
+    this.resumedSession = s;
+    this.sessionId = s.id;
+    this.master = s.masterSecret;
+    const t = this.host.transcript;
+    const shSeq = this.sendSeq++;
+    const sh = this.serverHello(s.id, extensions);
+    t.add(HandshakeType.server_hello, shSeq, sh);
+    this.installKeys();
+    const fin = encodeFinished(verifyData(this.master, 'server finished', t.digest('finished'), this.host.meter));
+    const finSeq = this.sendSeq++;
+    t.add(HandshakeType.finished, finSeq, fin);
+    this.host.records.writeEpoch = 1;
+    this.state = 'finished_abbreviated';
+    this.host.sendFlight(
+      [
+        { kind: 'handshake', msgType: HandshakeType.server_hello, messageSeq: shSeq, body: sh, epoch: 0 },
+        { kind: 'change_cipher_spec', epoch: 0 },
+        { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: finSeq, body: fin, epoch: 1 },
+      ],
+      false,
+    );
+  }
+
+  async onMessage(m: HandshakeMessage): Promise<void> {
+    switch (this.state) {
+      case 'client_key_exchange':
+        if (m.msgType !== HandshakeType.client_key_exchange) throw unexpected(m, this.state);
+        return this.onClientKeyExchange(m);
+      case 'finished':
+      case 'finished_abbreviated':
+        if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.state);
+        return this.onFinished(m);
+      default:
+        throw unexpected(m, this.state);
+    }
+  }
+
+  private async onClientKeyExchange(m: HandshakeMessage): Promise<void> {
+    const { identity } = parseClientKeyExchangePsk(m.body);
+    this.identity = identity.toString('utf8');
+    const key = await this.cfg.psk!(this.identity, this.host.remote);
+    // RFC 4279 §2: an unknown identity is refused with unknown_psk_identity.
+    if (!key)
+      throw new DtlsAlertError(AlertDescription.unknown_psk_identity, `unknown PSK identity '${this.identity}'`);
+    const t = this.host.transcript;
+    t.add(m.msgType, m.messageSeq, m.body);
+    const pms = pskPremaster(key);
+    this.master = this.ems
+      ? extendedMasterSecret(pms, t.digest('client_key_exchange'), this.host.meter)
+      : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
+    this.installKeys();
+    this.state = 'finished';
+  }
+
+  private onFinished(m: HandshakeMessage): void {
+    if (m.epoch === 0)
+      throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
+    const t = this.host.transcript;
+    const expected = verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter);
+    if (!parseFinished(m.body).equals(expected)) {
+      throw new DtlsAlertError(AlertDescription.decrypt_error, 'client Finished does not verify');
+    }
+    if (this.state === 'finished_abbreviated') {
+      const s = this.resumedSession!;
+      this.state = 'done';
+      this.host.complete({ suite: this.suite!, identity: s.identity, resumed: true, session: s });
+      return;
+    }
+    t.add(m.msgType, m.messageSeq, m.body);
+    const fin = encodeFinished(verifyData(this.master, 'server finished', t.digest('finished'), this.host.meter));
+    this.host.records.writeEpoch = 1;
+    this.host.sendFlight(
+      [
+        { kind: 'change_cipher_spec', epoch: 0 },
+        { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: this.sendSeq++, body: fin, epoch: 1 },
+      ],
+      true,
+    );
+    const session: SessionState = {
+      id: this.sessionId,
+      masterSecret: this.master,
+      cipherSuite: this.suite!.code,
+      extendedMasterSecret: this.ems,
+      identity: { mode: 'psk', identity: this.identity },
+      createdAt: Date.now(),
+    };
+    if (this.sessionId.length > 0 && this.cfg.sessionCache) {
+      Promise.resolve(this.cfg.sessionCache.set(session)).catch(() => {});
+    }
+    this.state = 'done';
+    this.host.complete({ suite: this.suite!, identity: session.identity, resumed: false, session });
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The handshake transcript (RFC 6347 §4.2.6): every handshake message from the ClientHello that
+ * carries the cookie on, reassembled and hashed with its 12-byte DTLS header written as if it were
+ * unfragmented (fragment_offset 0, fragment_length = length). The first ClientHello and the
+ * HelloVerifyRequest are left out.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { DtlsMeter } from '../meter.ts';
+import { encodeHandshakeMessage } from '../wire/handshake.ts';
+
+export class Transcript {
+  private hash: Hash = createHash('sha256');
+  private bytes = 0;
+  private meteredBlocks = 0;
+  constructor(private readonly meter?: DtlsMeter) {}
+
+  add(msgType: number, messageSeq: number, body: Buffer): void {
+    const m = encodeHandshakeMessage(msgType, messageSeq, body);
+    this.hash.update(m);
+    this.bytes += m.length;
+  }
+
+  /** Hash of everything added so far (the running hash continues). */
+  digest(context?: string): Buffer {
+    if (this.meter) {
+      // A device hashes incrementally: the compressions so far plus one to finalise a copy.
+      const full = Math.floor(this.bytes / 64);
+      this.meter.crypto('sha256_block', full - this.meteredBlocks + 1, context);
+      this.meteredBlocks = full;
+    }
+    return this.hash.copy().digest();
+  }
+
+  reset(): void {
+    this.hash = createHash('sha256');
+    this.bytes = 0;
+    this.meteredBlocks = 0;
+  }
+}

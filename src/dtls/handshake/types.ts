@@ -1,0 +1,56 @@
+/** What the role state machines (client.ts, server.ts) need from the association that runs them. */
+import type { PeerIdentity } from '../credentials/identity.ts';
+import type { CipherSuite } from '../crypto/suites.ts';
+import type { DtlsMeter } from '../meter.ts';
+import type { RecordLayer } from '../session.ts';
+import type { FlightItem } from './flight.ts';
+import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
+import type { Transcript } from './transcript.ts';
+
+export interface PeerAddress {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** Resumable state of a finished full handshake (RFC 5246 §7.3 "session"), kept by both roles. */
+export interface SessionState {
+  id: Buffer;
+  masterSecret: Buffer;
+  cipherSuite: number;
+  /** The session was created with the extended master secret (RFC 7627 §5.3). */
+  extendedMasterSecret: boolean;
+  identity: PeerIdentity;
+  createdAt: number;
+}
+
+export interface HandshakeResult {
+  suite: CipherSuite;
+  identity: PeerIdentity;
+  resumed: boolean;
+  session: SessionState;
+}
+
+export interface HandshakeHost {
+  readonly records: RecordLayer;
+  readonly transcript: Transcript;
+  readonly meter?: DtlsMeter;
+  readonly remote: PeerAddress;
+  /** Sends a flight; a non-final flight runs the retransmission timer until the peer's next flight. */
+  sendFlight(items: FlightItem[], final: boolean): void;
+  /** Sets the message_seq expected next from the peer. */
+  setNextRecvSeq(seq: number): void;
+  /** The handshake finished: the association becomes established. */
+  complete(result: HandshakeResult): void;
+}
+
+export interface RoleHandshake {
+  /** Handles the next in-order handshake message. Throws DtlsAlertError to end the handshake. */
+  onMessage(m: HandshakeMessage): Promise<void> | void;
+  /** Client only: before message order is known, pick HelloVerifyRequest/ServerHello out of the buffer. */
+  pickFirst?(buf: ReassemblyBuffer): Promise<void> | void;
+  /** True while the role's first expected message may come at any message_seq. */
+  readonly waitingFirst: boolean;
+  /** True while the next message is a Finished protected under the new epoch. */
+  readonly awaitingFinished: boolean;
+}
