@@ -1,0 +1,270 @@
+/**
+ * `securesense coap …`: a CoAP client and the demo server (issue 4).
+ *
+ *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
+ *        [-s SECONDS] [--non] [-v] [--psk ID:HEX]
+ *   coap serve [--host H] [--port P] [--dtls-port P] [--psk ID:HEX …]
+ *
+ * Output: one JSON line per event on stdout (DESIGN.md "Tools at the command line"), errors on
+ * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx, 3 on timeout or Reset, 2 on bad usage.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CoapClient, type CoapResponse } from '../coap/client.ts';
+import { createDemoServer } from '../coap/demo.ts';
+import { CoapCancelledError, CoapResetError, CoapTimeoutError } from '../coap/errors.ts';
+import { formatOptionValue } from '../coap/message.ts';
+import { type Method, optionName, parseContentFormat } from '../coap/options.ts';
+import type { CoapsSecurity } from '../coap/transport-dtls.ts';
+import { UdpTransport } from '../coap/transport-udp.ts';
+import { parseCoapUri } from '../coap/uri.ts';
+
+export const summary = 'CoAP client (get/post/put/delete) and demo server';
+
+const USAGE = `usage: securesense coap <get|post|put|delete> URI [options]
+       securesense coap serve [--host H] [--port P] [--dtls-port P] [security]
+
+client options:
+  -e TEXT         payload text            -f FILE     payload from a file ('-' = stdin)
+  -t FORMAT       Content-Format (number, media type, or json/cbor/text/senml/…)
+  -A FORMAT       Accept                  -b SIZE     block size 16..1024
+  -s SECONDS      observe for SECONDS     --non       Non-confirmable request
+  -v              print the options too   --timeout S give up after S seconds (default 95)
+security (coaps://):
+  --psk ID:HEX    pre-shared key identity and key (hex); repeatable for serve
+  --cert/--key/--ca, --rpk-key/--trust-rpk: once the DTLS engine has those modes
+`;
+
+/** Parses `ID:HEX` (the identity may contain ':'; the key is after the last one). */
+export function parsePsk(s: string): { identity: string; key: Buffer } {
+  const i = s.lastIndexOf(':');
+  if (i <= 0) throw new Error(`--psk wants ID:HEX, got '${s}'`);
+  const hex = s.slice(i + 1);
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new Error(`--psk key must be hex, got '${hex}'`);
+  return { identity: s.slice(0, i), key: Buffer.from(hex, 'hex') };
+}
+
+const TEXT_FORMATS = new Set([0, 40, 50, 110]);
+
+function render(event: string, r: CoapResponse, verbose: boolean): string {
+  const out: Record<string, unknown> = { event, code: r.status };
+  if (r.observe !== undefined) out.observe = r.observe;
+  if (verbose) {
+    out.type = r.type;
+    out.options = r.options.map((o) => ({ name: optionName(o.number), number: o.number, value: formatOptionValue(o) }));
+    if (r.peer.identity)
+      out.identity =
+        r.peer.identity.mode === 'psk'
+          ? r.peer.identity
+          : { mode: r.peer.identity.mode, fingerprint: r.peer.identity.fingerprint };
+  }
+  const text = r.payload.toString('utf8');
+  const printable =
+    (r.contentFormat !== undefined && TEXT_FORMATS.has(r.contentFormat)) ||
+    (Buffer.from(text, 'utf8').equals(r.payload) && ![...r.payload].some((b) => b < 0x09 || (b > 0x0d && b < 0x20)));
+  if (printable) out.payload = text;
+  else out.payloadHex = r.payload.toString('hex');
+  out.bytes = r.payload.length;
+  return `${JSON.stringify(out)}\n`;
+}
+
+function security(values: {
+  psk?: string[];
+  cert?: string;
+  key?: string;
+  ca?: string;
+  'rpk-key'?: string;
+  'trust-rpk'?: string[];
+}): CoapsSecurity | undefined {
+  if (values.cert || values.key || values.ca || values['rpk-key'] || values['trust-rpk']?.length) {
+    throw new Error(
+      '--cert/--key/--ca and --rpk-key/--trust-rpk need the DTLS engine certificate modes, which are not available yet',
+    );
+  }
+  if (values.psk?.length) return { psk: parsePsk(values.psk[0]) };
+  return undefined;
+}
+
+const SECURITY_FLAGS = {
+  psk: { type: 'string', multiple: true },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  ca: { type: 'string' },
+  'rpk-key': { type: 'string' },
+  'trust-rpk': { type: 'string', multiple: true },
+} as const;
+
+async function client(method: Method, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      e: { type: 'string', short: 'e' },
+      f: { type: 'string', short: 'f' },
+      t: { type: 'string', short: 't' },
+      A: { type: 'string', short: 'A' },
+      b: { type: 'string', short: 'b' },
+      s: { type: 'string', short: 's' },
+      non: { type: 'boolean' },
+      v: { type: 'boolean', short: 'v' },
+      timeout: { type: 'string' },
+      ...SECURITY_FLAGS,
+    },
+  });
+  if (positionals.length !== 1) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const uri = parseCoapUri(positionals[0]);
+  if (values.e !== undefined && values.f !== undefined) throw new Error('-e and -f exclude each other');
+  const payload =
+    values.e !== undefined
+      ? Buffer.from(values.e)
+      : values.f !== undefined
+        ? readFileSync(values.f === '-' ? 0 : values.f)
+        : undefined;
+  const blockSize = values.b !== undefined ? Number(values.b) : undefined;
+  const observeFor = values.s !== undefined ? Number(values.s) : undefined;
+  if (observeFor !== undefined && (!Number.isFinite(observeFor) || observeFor <= 0))
+    throw new Error('-s wants a number of seconds');
+  const timeoutS = values.timeout !== undefined ? Number(values.timeout) : 95;
+  const sec = security(values);
+  if (uri.scheme === 'coaps' && !sec) throw new Error('coaps:// needs --psk ID:HEX');
+  const c = new CoapClient({ security: sec, blockSize, responseTimeout: timeoutS * 1000 });
+  const verbose = values.v ?? false;
+  const req = {
+    contentFormat: values.t !== undefined ? parseContentFormat(values.t) : undefined,
+    accept: values.A !== undefined ? parseContentFormat(values.A) : undefined,
+    confirmable: !values.non,
+    blockSize,
+  };
+  const deadline = setTimeout(
+    () => {
+      process.stderr.write(`securesense coap: no answer within ${timeoutS} s\n`);
+      process.exit(3);
+    },
+    (timeoutS + (observeFor ?? 0)) * 1000,
+  );
+  deadline.unref();
+  try {
+    if (observeFor !== undefined) {
+      if (method !== 'GET') throw new Error('-s (observe) works with get');
+      const o = await c.observe(uri, req);
+      process.stdout.write(render('response', o.first!, verbose));
+      if (!o.first!.ok) return 1;
+      let ended = false;
+      o.on('notification', (r: CoapResponse) => process.stdout.write(render('notification', r, verbose)));
+      o.on('error', (err: Error) => process.stderr.write(`securesense coap: ${err.message}\n`));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, observeFor * 1000);
+        o.on('end', (r: CoapResponse) => {
+          ended = true;
+          process.stdout.write(render('end', r, verbose));
+          clearTimeout(t);
+          resolve();
+        });
+        if (!o.isActive) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      if (!ended) await o.cancel();
+      return 0;
+    }
+    const r = await c.request(uri, { ...req, method, payload });
+    process.stdout.write(render('response', r, verbose));
+    return r.ok ? 0 : 1;
+  } catch (err) {
+    if (err instanceof CoapTimeoutError || err instanceof CoapResetError || err instanceof CoapCancelledError) {
+      process.stderr.write(`securesense coap: ${err.message}\n`);
+      return 3;
+    }
+    throw err;
+  } finally {
+    clearTimeout(deadline);
+    await c.close();
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'dtls-port': { type: 'string' },
+      ...SECURITY_FLAGS,
+    },
+  });
+  const host = values.host ?? '::';
+  const port = values.port !== undefined ? Number(values.port) : 5683;
+  const demo = createDemoServer({
+    onRequest: (req) => {
+      const line: Record<string, unknown> = {
+        event: 'request',
+        method: req.method,
+        path: req.path,
+        scheme: req.scheme,
+        peer: `${req.peer.address}:${req.peer.port}`,
+        bytes: req.payload.length,
+      };
+      if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
+      else if (req.peer.identity) line.identity = req.peer.identity.fingerprint;
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    },
+  });
+  let udp: UdpTransport;
+  try {
+    udp = await UdpTransport.bind({ host, port });
+  } catch (err) {
+    if (host === '::') udp = await UdpTransport.bind({ host: '0.0.0.0', port });
+    else throw err;
+  }
+  demo.server.listen(udp);
+  const listening: Record<string, unknown> = { event: 'listening', coap: udp.address() };
+  if (values.psk?.length || values['dtls-port'] !== undefined) {
+    if (values.cert || values.key || values.ca || values['rpk-key'] || values['trust-rpk']?.length) {
+      throw new Error(
+        '--cert/--key/--ca and --rpk-key/--trust-rpk need the DTLS engine certificate modes, which are not available yet',
+      );
+    }
+    if (!values.psk?.length) throw new Error('--dtls-port needs credentials: --psk ID:HEX');
+    const keys = new Map(
+      values.psk.map((p) => {
+        const k = parsePsk(p);
+        return [k.identity, k.key] as const;
+      }),
+    );
+    const { DtlsServerTransport } = await import('../coap/transport-dtls.ts');
+    const dtls = await DtlsServerTransport.listen({
+      host: udp.address().address,
+      port: values['dtls-port'] !== undefined ? Number(values['dtls-port']) : 5684,
+      psk: (identity) => keys.get(identity),
+    });
+    demo.server.listen(dtls);
+    listening.coaps = dtls.address();
+  }
+  process.stdout.write(`${JSON.stringify(listening)}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await demo.close();
+  return 0;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  switch (cmd) {
+    case 'get':
+    case 'post':
+    case 'put':
+    case 'delete':
+      return client(cmd.toUpperCase() as Method, rest);
+    case 'serve':
+      return serve(rest);
+    default:
+      process.stderr.write(USAGE);
+      return cmd === 'help' || cmd === '--help' || cmd === '-h' ? 0 : 2;
+  }
+}

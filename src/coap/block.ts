@@ -1,0 +1,162 @@
+/**
+ * Block-wise transfer (RFC 7959) state that outlives one message: the server's reassembly of Block1
+ * request bodies (§2.5) and its cache of large representations served in Block2 slices (§2.4), plus
+ * the slicing itself. The client's loops live in client.ts and use {@link sliceBlock}.
+ */
+import { type BlockValue, blockSize, Code } from './options.ts';
+
+/** The `num`-th block of `body` at size exponent `szx`, and whether more follow (RFC 7959 §2.2). */
+export function sliceBlock(body: Buffer, num: number, szx: number): { payload: Buffer; more: boolean } | undefined {
+  const size = blockSize(szx);
+  const start = num * size;
+  // §2.4: a request for a block beyond the end is answered 4.02 by the caller; an empty body still has block 0.
+  if (start > body.length || (start === body.length && num > 0)) return undefined;
+  const end = Math.min(start + size, body.length);
+  return { payload: body.subarray(start, end), more: end < body.length };
+}
+
+export type Block1Outcome =
+  /** Send 2.31 Continue with this Block1 (the same num, M=1, our SZX). */
+  | { status: 'continue'; block: BlockValue }
+  /** The whole body has arrived. */
+  | { status: 'complete'; body: Buffer }
+  /** Send this error code; `size1` tells the client our limit with 4.13 (§4). */
+  | { status: 'error'; code: number; reason: string; size1?: number };
+
+interface Reassembly {
+  parts: Buffer[];
+  length: number;
+  szx: number;
+  contentFormat?: number;
+  expires: number;
+}
+
+/**
+ * Collects Block1 bodies per (peer, method, target). Blocks must arrive in order (a client that
+ * restarts sends block 0 again); out-of-order blocks get 4.08 Request Entity Incomplete (§2.9.2),
+ * bodies beyond `maxBodySize` 4.13 Request Entity Too Large with Size1 (§2.9.3, §4).
+ */
+export class Block1Assembler {
+  private readonly pending = new Map<string, Reassembly>();
+
+  constructor(
+    readonly maxBodySize: number,
+    private readonly lifetimeMs: number,
+    /** The largest SZX we accept per block; a larger one is answered with ours (§2.3 "the server … MAY use a smaller SZX"). */
+    private readonly maxSzx = 6,
+  ) {}
+
+  accept(
+    key: string,
+    block: BlockValue,
+    payload: Buffer,
+    size1: number | undefined,
+    contentFormat?: number,
+  ): Block1Outcome {
+    this.sweep();
+    if (size1 !== undefined && size1 > this.maxBodySize) {
+      this.pending.delete(key);
+      return {
+        status: 'error',
+        code: Code.RequestEntityTooLarge,
+        reason: `body of ${size1} bytes exceeds ${this.maxBodySize}`,
+        size1: this.maxBodySize,
+      };
+    }
+    const size = blockSize(block.szx);
+    // §2.2: with M set, the payload is exactly the block size; only the last block may be shorter.
+    if (block.more && payload.length !== size) {
+      return {
+        status: 'error',
+        code: Code.BadRequest,
+        reason: `Block1 ${block.num} has ${payload.length} bytes, not ${size}`,
+      };
+    }
+    if (!block.more && payload.length > size) {
+      return { status: 'error', code: Code.BadRequest, reason: `Block1 ${block.num} payload exceeds the block size` };
+    }
+    let r = this.pending.get(key);
+    const offset = block.num * size;
+    if (block.num === 0) {
+      r = { parts: [], length: 0, szx: block.szx, contentFormat, expires: 0 };
+      this.pending.set(key, r);
+    }
+    if (!r || offset !== r.length || (r.contentFormat !== contentFormat && block.num > 0)) {
+      this.pending.delete(key);
+      return {
+        status: 'error',
+        code: Code.RequestEntityIncomplete,
+        reason: `Block1 ${block.num} does not continue the body`,
+      };
+    }
+    if (r.length + payload.length > this.maxBodySize) {
+      this.pending.delete(key);
+      return {
+        status: 'error',
+        code: Code.RequestEntityTooLarge,
+        reason: `body exceeds ${this.maxBodySize} bytes`,
+        size1: this.maxBodySize,
+      };
+    }
+    r.parts.push(Buffer.from(payload));
+    r.length += payload.length;
+    r.expires = Date.now() + this.lifetimeMs;
+    if (block.more) {
+      // A smaller SZX than the client's is a hint for its next blocks; our num stays the client's (§2.3).
+      return { status: 'continue', block: { num: block.num, more: true, szx: Math.min(block.szx, this.maxSzx) } };
+    }
+    this.pending.delete(key);
+    return { status: 'complete', body: Buffer.concat(r.parts, r.length) };
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, r] of this.pending) if (r.expires && r.expires < now) this.pending.delete(k);
+  }
+}
+
+/** A large response body kept for the Block2 requests that follow the first (§2.4, §2.5). */
+export interface CachedRepresentation {
+  code: number;
+  body: Buffer;
+  contentFormat?: number;
+  etag?: Buffer;
+  maxAge?: number;
+  expires: number;
+}
+
+/** Bounded, expiring cache of representations being transferred block by block. */
+export class Block2Cache {
+  private readonly entries = new Map<string, CachedRepresentation>();
+  constructor(
+    private readonly lifetimeMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  set(key: string, rep: Omit<CachedRepresentation, 'expires'>): void {
+    this.entries.delete(key);
+    this.entries.set(key, { ...rep, expires: Date.now() + this.lifetimeMs });
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+
+  get(key: string): CachedRepresentation | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.expires < Date.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+}

@@ -1,0 +1,556 @@
+/**
+ * The CoAP client: requests to `coap://` and `coaps://` URIs with token matching (RFC 7252 §5.3.2),
+ * piggybacked and separate responses, Block1 uploads and Block2 downloads (RFC 7959 §2.5, §3) and
+ * observations (RFC 7641 §3). `coap://` goes over one shared UDP socket per address family;
+ * `coaps://` over one DTLS session per (server, credentials), kept and reused for later requests.
+ */
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import type { Logger } from '../util/log.ts';
+import { childLogger } from '../util/log.ts';
+import { CoapCancelledError, CoapError, CoapTimeoutError } from './errors.ts';
+import {
+  type CoapMessage,
+  type CoapOption,
+  checkOptions,
+  getOption,
+  getOptions,
+  getUintOption,
+  withoutOptions,
+} from './message.ts';
+import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
+import { isFresher } from './observe.ts';
+import {
+  type BlockValue,
+  blockSize,
+  Code,
+  codeString,
+  decodeBlock,
+  encodeBlock,
+  encodeUint,
+  type Method,
+  methodCode,
+  OptionNumber,
+  szxFor,
+} from './options.ts';
+import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+import type { CoapsSecurity } from './transport-dtls.ts';
+import { UdpTransport } from './transport-udp.ts';
+import { type CoapUri, parseCoapUri, uriOptions } from './uri.ts';
+
+export interface CoapClientOptions {
+  params?: Partial<TransmissionParameters>;
+  /** Block size for Block1 uploads and the Block2 size we ask for (16..1024). Default 1024. */
+  blockSize?: number;
+  /** Bound on a body reassembled from Block2 blocks. Default 16 MiB. */
+  maxBodySize?: number;
+  /** Token length in bytes, 1..8. Default 8 (RFC 7252 §5.3.1: at least 32 random bits off-path). */
+  tokenLength?: number;
+  /** How long to wait for a separate (or Non-confirmable) response after the ACK. Default 60 s. */
+  responseTimeout?: number;
+  /** Use this transport for every `coap://` request instead of the client's own sockets. */
+  transport?: Transport;
+  /** Credentials for `coaps://`. */
+  security?: CoapsSecurity;
+  logger?: Logger;
+}
+
+export interface RequestOptions {
+  method?: Method;
+  payload?: Buffer | Uint8Array | string;
+  contentFormat?: number;
+  accept?: number;
+  /** Extra options (ETag, If-Match, …). */
+  options?: CoapOption[];
+  /** Confirmable (default) or Non-confirmable. */
+  confirmable?: boolean;
+  /** Block size for this request (Block1 upload, and the Block2 size asked for up front). */
+  blockSize?: number;
+}
+
+export interface CoapResponse {
+  code: number;
+  /** "2.05" */
+  status: string;
+  /** True for 2.xx. */
+  ok: boolean;
+  options: CoapOption[];
+  /** The whole body (reassembled from Block2 blocks). */
+  payload: Buffer;
+  contentFormat?: number;
+  etag?: Buffer;
+  maxAge?: number;
+  observe?: number;
+  locationPath: string[];
+  peer: TransportPeer;
+  /** The type of the message that carried the (last part of the) response. */
+  type: CoapMessage['type'];
+}
+
+interface Endpoint {
+  id: number;
+  layer: MessageLayer;
+  transport: Transport;
+  peer: { address: string; port: number };
+}
+
+type TokenListener = (m: CoapMessage, peer: TransportPeer) => void;
+
+const EMPTY = Buffer.alloc(0);
+
+function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
+  if (p === undefined) return EMPTY;
+  if (typeof p === 'string') return Buffer.from(p, 'utf8');
+  return Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+}
+
+export function toCoapResponse(m: CoapMessage, peer: TransportPeer, payload = m.payload): CoapResponse {
+  return {
+    code: m.code,
+    status: codeString(m.code),
+    ok: m.code >> 5 === 2,
+    options: m.options,
+    payload,
+    contentFormat: getUintOption(m, OptionNumber.ContentFormat),
+    etag: getOption(m, OptionNumber.ETag),
+    maxAge: getUintOption(m, OptionNumber.MaxAge),
+    observe: getUintOption(m, OptionNumber.Observe),
+    locationPath: getOptions(m, OptionNumber.LocationPath).map((b) => b.toString('utf8')),
+    peer,
+    type: m.type,
+  };
+}
+
+export class CoapClient {
+  private readonly log: Logger;
+  private readonly params: Partial<TransmissionParameters>;
+  private readonly szx: number;
+  private readonly maxBodySize: number;
+  private readonly tokenLength: number;
+  private readonly responseTimeout: number;
+  private readonly nonTimeout: number;
+  private readonly tokens = new Map<string, TokenListener>();
+  private readonly udp = new Map<string, Promise<{ layer: MessageLayer; transport: Transport; id: number }>>();
+  private readonly secure = new Map<string, Promise<{ layer: MessageLayer; transport: Transport; id: number }>>();
+  private readonly ownedTransports: Transport[] = [];
+  private readonly layers: MessageLayer[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: CoapClientOptions = {}) {
+    this.log = opts.logger ?? childLogger('coap.client');
+    this.params = opts.params ?? {};
+    this.szx = szxFor(opts.blockSize ?? 1024);
+    this.maxBodySize = opts.maxBodySize ?? 16 * 1024 * 1024;
+    this.tokenLength = opts.tokenLength ?? 8;
+    if (this.tokenLength < 1 || this.tokenLength > 8) throw new RangeError('tokenLength must be 1..8');
+    this.responseTimeout = opts.responseTimeout ?? 60_000;
+    const full: TransmissionParameters = {
+      ackTimeout: 2000,
+      ackRandomFactor: 1.5,
+      maxRetransmit: 4,
+      nstart: 1,
+      maxLatency: 100_000,
+      maxDedupEntries: 0,
+      ...this.params,
+    };
+    this.nonTimeout = Math.min(derivedTimes(full).maxTransmitWait, this.responseTimeout);
+  }
+
+  private attach(transport: Transport): { layer: MessageLayer; transport: Transport; id: number } {
+    const id = this.nextId++;
+    const layer = new MessageLayer(transport, { params: this.params, logger: this.log });
+    // A client serves no requests: a request to it is rejected by the layer (no request listener).
+    layer.onResponse((m, peer) => {
+      const key = `${id}|${peerKey(peer)}|${m.token.toString('hex')}`;
+      const listener = this.tokens.get(key);
+      if (!listener) return false;
+      // RFC 7252 §5.4.1: a response with an unrecognized critical option is rejected.
+      if (!checkOptions(m).ok) return false;
+      listener(m, peer);
+      return true;
+    });
+    this.layers.push(layer);
+    return { layer, transport, id };
+  }
+
+  /** The endpoint (message layer + peer address) for a URI; sockets and DTLS sessions are reused. */
+  private async endpoint(uri: CoapUri): Promise<Endpoint> {
+    if (this.closed) throw new CoapCancelledError('client closed');
+    let address = uri.host;
+    if (isIP(address) === 0) address = (await lookup(address)).address;
+    const peer = { address, port: uri.port };
+    if (uri.scheme === 'coap') {
+      const family = isIP(address) === 6 ? 'udp6' : 'udp4';
+      let p = this.udp.get(family);
+      if (!p) {
+        p = (async () => {
+          const transport = this.opts.transport ?? (await UdpTransport.bind({ type: family }));
+          if (!this.opts.transport) this.ownedTransports.push(transport);
+          return this.attach(transport);
+        })();
+        this.udp.set(family, p);
+      }
+      const e = await p;
+      return { ...e, peer };
+    }
+    const security = this.opts.security;
+    if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+    const { createDtlsClientTransport, securityKey } = await import('./transport-dtls.ts');
+    const key = `${address}|${uri.port}|${securityKey(security)}`;
+    let p = this.secure.get(key);
+    if (!p) {
+      p = (async () => {
+        const transport = await createDtlsClientTransport({
+          host: address,
+          port: uri.port,
+          serverName: isIP(uri.host) === 0 ? uri.host : undefined,
+          security,
+          logger: this.log,
+          onClose: () => this.secure.delete(key),
+        });
+        this.ownedTransports.push(transport);
+        return this.attach(transport);
+      })();
+      p.catch(() => this.secure.delete(key));
+      this.secure.set(key, p);
+    }
+    const e = await p;
+    return { ...e, peer };
+  }
+
+  /**
+   * One request/response exchange on the wire (no block-wise logic): resolves with the response,
+   * piggybacked or separate. `persistent` keeps the token registered afterwards (observations).
+   */
+  private exchange(
+    ep: Endpoint,
+    msg: { code: number; options: CoapOption[]; payload: Buffer },
+    confirmable: boolean,
+    token: Buffer = randomToken(this.tokenLength),
+    persistent?: TokenListener,
+  ): Promise<CoapMessage> {
+    const key = `${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`;
+    return new Promise<CoapMessage>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      let cancel: (() => void) | undefined;
+      const finish = (err: Error | undefined, m?: CoapMessage) => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        if (persistent && !err) this.tokens.set(key, persistent);
+        else this.tokens.delete(key);
+        // §5.2.2: a separate response before the ACK implies the ACK was lost: stop retransmitting.
+        cancel?.();
+        if (err) reject(err);
+        else resolve(m!);
+      };
+      this.tokens.set(key, (m) => finish(undefined, m));
+      const wait = (ms: number) => {
+        timer = setTimeout(() => finish(new CoapTimeoutError('no response')), ms);
+      };
+      const out = { code: msg.code, token, options: msg.options, payload: msg.payload };
+      if (confirmable) {
+        const h = ep.layer.sendConfirmable(out, ep.peer);
+        cancel = () => h.cancel();
+        h.acknowledged.then(
+          (ack) => {
+            if (ack.code !== Code.Empty) {
+              if (!checkOptions(ack).ok)
+                finish(new CoapError(Code.BadOption, 'response with an unrecognized critical option'));
+              else finish(undefined, ack);
+            } else if (!done) wait(this.responseTimeout);
+          },
+          (err: Error) => finish(err),
+        );
+      } else {
+        ep.layer.sendNonConfirmable(out, ep.peer);
+        wait(this.nonTimeout);
+      }
+    });
+  }
+
+  /** Sends a request and returns the whole response, doing Block1 and Block2 as needed. */
+  async request(uri: string | CoapUri, opts: RequestOptions = {}): Promise<CoapResponse> {
+    const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
+    const ep = await this.endpoint(u);
+    const method = opts.method ?? 'GET';
+    const confirmable = opts.confirmable ?? true;
+    const base = this.baseOptions(u, opts);
+    const payload = toBuffer(opts.payload);
+    const szx = opts.blockSize ? szxFor(opts.blockSize) : this.szx;
+    let first: CoapMessage;
+    if (payload.length > blockSize(szx)) {
+      first = await this.block1Upload(ep, method, base, payload, szx, confirmable);
+    } else {
+      const options = [...base];
+      // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller set one.
+      if (opts.blockSize && (method === 'GET' || method === 'FETCH')) {
+        options.push({ number: OptionNumber.Block2, value: encodeBlock({ num: 0, more: false, szx }) });
+      }
+      first = await this.exchange(ep, { code: methodCode(method), options, payload }, confirmable);
+    }
+    const body = await this.block2Download(ep, method, base, first, confirmable);
+    return toCoapResponse(first, { ...ep.peer }, body);
+  }
+
+  get(uri: string | CoapUri, opts: Omit<RequestOptions, 'method'> = {}): Promise<CoapResponse> {
+    return this.request(uri, { ...opts, method: 'GET' });
+  }
+  post(
+    uri: string | CoapUri,
+    payload?: RequestOptions['payload'],
+    opts: Omit<RequestOptions, 'method' | 'payload'> = {},
+  ): Promise<CoapResponse> {
+    return this.request(uri, { ...opts, payload, method: 'POST' });
+  }
+  put(
+    uri: string | CoapUri,
+    payload?: RequestOptions['payload'],
+    opts: Omit<RequestOptions, 'method' | 'payload'> = {},
+  ): Promise<CoapResponse> {
+    return this.request(uri, { ...opts, payload, method: 'PUT' });
+  }
+  delete(uri: string | CoapUri, opts: Omit<RequestOptions, 'method'> = {}): Promise<CoapResponse> {
+    return this.request(uri, { ...opts, method: 'DELETE' });
+  }
+
+  private baseOptions(u: CoapUri, opts: RequestOptions): CoapOption[] {
+    const options = [...uriOptions(u), ...(opts.options ?? [])];
+    if (opts.contentFormat !== undefined)
+      options.push({ number: OptionNumber.ContentFormat, value: encodeUint(opts.contentFormat) });
+    if (opts.accept !== undefined) options.push({ number: OptionNumber.Accept, value: encodeUint(opts.accept) });
+    return options;
+  }
+
+  /** RFC 7959 §2.5: sends the body block by block, each after the server's 2.31 Continue. */
+  private async block1Upload(
+    ep: Endpoint,
+    method: Method,
+    base: CoapOption[],
+    body: Buffer,
+    szx: number,
+    confirmable: boolean,
+  ): Promise<CoapMessage> {
+    let offset = 0;
+    while (true) {
+      const size = blockSize(szx);
+      const num = offset / size;
+      const chunk = body.subarray(offset, offset + size);
+      const more = offset + size < body.length;
+      const options = [...base, { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) }];
+      // RFC 7959 §4: Size1 announces the whole size with the first block.
+      if (num === 0) options.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
+      const res = await this.exchange(ep, { code: methodCode(method), options, payload: chunk }, confirmable);
+      if (!more) return res;
+      if (res.code !== Code.Continue) return res; // The server ended the transfer early (4.13, 4.08, …).
+      const echoed = getOption(res, OptionNumber.Block1);
+      let next = szx;
+      if (echoed) {
+        const b = decodeBlock(echoed);
+        // §2.3: the server may ask for smaller blocks; later block numbers follow the new size.
+        if (b.szx < szx) next = b.szx;
+      }
+      offset += size;
+      szx = next;
+      if (offset % blockSize(szx) !== 0) throw new Error('Block1 size change does not align');
+    }
+  }
+
+  /** RFC 7959 §2.4, §3.2: fetches the remaining Block2 blocks and returns the whole body. */
+  private async block2Download(
+    ep: Endpoint,
+    method: Method,
+    base: CoapOption[],
+    first: CoapMessage,
+    confirmable: boolean,
+  ): Promise<Buffer> {
+    const raw = getOption(first, OptionNumber.Block2);
+    if (!raw || first.code >> 5 !== 2) return first.payload;
+    let b: BlockValue = decodeBlock(raw);
+    if (!b.more) return first.payload;
+    const etag = getOption(first, OptionNumber.ETag);
+    const parts: Buffer[] = [first.payload];
+    let length = first.payload.length;
+    let offset = b.num * blockSize(b.szx) + first.payload.length;
+    const options = withoutOptions(base, OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1);
+    // Follow-up requests for a POST/PUT response carry no body (RFC 7959 §2.7 example, Figure 8).
+    while (b.more) {
+      const szx = b.szx;
+      const num = offset / blockSize(szx);
+      const res = await this.exchange(
+        ep,
+        {
+          code: methodCode(method),
+          options: [...options, { number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
+          payload: EMPTY,
+        },
+        confirmable,
+      );
+      if (res.code >> 5 !== 2) throw new CoapError(res.code, `block ${num} failed with ${codeString(res.code)}`);
+      const r = getOption(res, OptionNumber.Block2);
+      if (!r) throw new CoapError(Code.BadGateway, `block ${num} came back without Block2`);
+      b = decodeBlock(r);
+      if (b.num * blockSize(b.szx) !== offset)
+        throw new CoapError(Code.BadGateway, `asked for block ${num}, got ${b.num}`);
+      const tag = getOption(res, OptionNumber.ETag);
+      if (etag && tag && !tag.equals(etag)) {
+        throw new CoapError(
+          Code.RequestEntityIncomplete,
+          'the representation changed during the Block2 transfer (ETag)',
+        );
+      }
+      length += res.payload.length;
+      if (length > this.maxBodySize)
+        throw new CoapError(Code.RequestEntityTooLarge, `body exceeds ${this.maxBodySize} bytes`);
+      parts.push(res.payload);
+      offset += res.payload.length;
+      if (b.more && res.payload.length !== blockSize(b.szx))
+        throw new CoapError(Code.BadGateway, 'short Block2 block with M set');
+    }
+    return Buffer.concat(parts, length);
+  }
+
+  /**
+   * Registers an observation (RFC 7641 §3.1) and resolves once the first response arrived.
+   * Notifications then come as 'notification' events, in order of freshness (§3.4).
+   */
+  async observe(uri: string | CoapUri, opts: Omit<RequestOptions, 'method' | 'payload'> = {}): Promise<Observation> {
+    const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
+    const ep = await this.endpoint(u);
+    const base = this.baseOptions(u, opts);
+    const obs = new Observation(this, ep, base, opts.confirmable ?? true, randomToken(this.tokenLength));
+    await obs.start();
+    return obs;
+  }
+
+  /** @internal */
+  _exchange(
+    ep: Endpoint,
+    msg: { code: number; options: CoapOption[]; payload: Buffer },
+    confirmable: boolean,
+    token?: Buffer,
+    persistent?: TokenListener,
+  ): Promise<CoapMessage> {
+    return this.exchange(ep, msg, confirmable, token, persistent);
+  }
+  /** @internal */
+  _block2(ep: Endpoint, base: CoapOption[], first: CoapMessage, confirmable: boolean): Promise<Buffer> {
+    return this.block2Download(ep, 'GET', base, first, confirmable);
+  }
+  /** @internal */
+  _forget(ep: Endpoint, token: Buffer): void {
+    this.tokens.delete(`${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`);
+  }
+
+  /** CoAP ping (RFC 7252 §4.3): resolves true when the server answers. */
+  async ping(uri: string | CoapUri): Promise<boolean> {
+    const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
+    const ep = await this.endpoint(u);
+    return ep.layer.ping(ep.peer);
+  }
+
+  /** Closes sockets and DTLS sessions the client opened; pending requests fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.layers) l.close();
+    this.tokens.clear();
+    await Promise.all(this.ownedTransports.map((t) => t.close().catch(() => {})));
+  }
+}
+
+/**
+ * A running observation (RFC 7641 §3). Events: `notification` (CoapResponse), `error` (Error),
+ * `end` (the server ended it: a response without Observe or an error code).
+ */
+export class Observation extends EventEmitter {
+  /** The first response (the registration's answer). */
+  first?: CoapResponse;
+  /** Notifications delivered, including the first response. */
+  count = 0;
+  private lastSeq?: number;
+  private lastAt = 0;
+  private active = true;
+
+  constructor(
+    private readonly client: CoapClient,
+    private readonly ep: Endpoint,
+    private readonly base: CoapOption[],
+    private readonly confirmable: boolean,
+    readonly token: Buffer,
+  ) {
+    super();
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(0) }];
+    const first = await this.client._exchange(
+      this.ep,
+      { code: Code.GET, options, payload: EMPTY },
+      this.confirmable,
+      this.token,
+      (m, peer) => {
+        this.onNotification(m, peer).catch((err: unknown) => this.emit('error', err));
+      },
+    );
+    const body = await this.client._block2(this.ep, this.base, first, this.confirmable);
+    this.first = toCoapResponse(first, { ...this.ep.peer }, body);
+    this.count = 1;
+    const seq = getUintOption(first, OptionNumber.Observe);
+    if (seq === undefined || first.code >> 5 !== 2) {
+      // §3.1: no Observe in the response: the server did not register us.
+      this.stop();
+      return;
+    }
+    this.lastSeq = seq;
+    this.lastAt = Date.now();
+  }
+
+  private async onNotification(m: CoapMessage, peer: TransportPeer): Promise<void> {
+    if (!this.active) return;
+    const seq = getUintOption(m, OptionNumber.Observe);
+    const now = Date.now();
+    if (seq === undefined || m.code >> 5 !== 2) {
+      // §3.2: a notification without Observe, or with an error code, ends the observation.
+      this.stop();
+      this.emit('end', toCoapResponse(m, peer));
+      return;
+    }
+    if (this.lastSeq !== undefined && !isFresher(seq, now, this.lastSeq, this.lastAt)) return; // §3.4: stale.
+    this.lastSeq = seq;
+    this.lastAt = now;
+    const body = await this.client._block2(this.ep, this.base, m, true);
+    this.count++;
+    this.emit('notification', toCoapResponse(m, peer, body));
+  }
+
+  private stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.client._forget(this.ep, this.token);
+  }
+
+  /**
+   * Ends the observation. `proactive` (default) sends a GET with Observe 1 and the same token
+   * (RFC 7641 §3.6); otherwise the token is forgotten and the next notification gets a Reset.
+   */
+  async cancel(proactive = true): Promise<void> {
+    if (!this.active) return;
+    this.stop();
+    if (!proactive) return;
+    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(1) }];
+    try {
+      await this.client._exchange(this.ep, { code: Code.GET, options, payload: EMPTY }, this.confirmable, this.token);
+    } catch {
+      // The server may be gone; the observation is over on our side either way.
+    }
+  }
+}

@@ -1,0 +1,587 @@
+/**
+ * The CoAP server: a router of method + path patterns (`/users/:uid/resources`) over one or more
+ * transports at once (plain UDP and DTLS), with Block1/Block2 (RFC 7959), Observe (RFC 7641),
+ * `/.well-known/core` (RFC 6690) and the request checks of RFC 7252 §5.4 (4.02 Bad Option for
+ * critical options we do not understand, 4.00 for malformed Block values) — a malformed request
+ * gets an answer, never an exception out of the server.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from '../util/log.ts';
+import { childLogger } from '../util/log.ts';
+import { Block1Assembler, Block2Cache, sliceBlock } from './block.ts';
+import { CoapError } from './errors.ts';
+import { formatLinks, type Link } from './linkformat.ts';
+import { type CoapMessage, type CoapOption, checkOptions, getOption, getOptions, getUintOption } from './message.ts';
+import {
+  derivedTimes,
+  MessageLayer,
+  type OutgoingMessage,
+  type ServerExchange,
+  type TransmissionParameters,
+} from './messaging.ts';
+import { DEFAULT_OBSERVE_OPTIONS, type Observer, ObserverRegistry, type ObserveServerOptions } from './observe.ts';
+import {
+  type BlockValue,
+  blockSize,
+  Code,
+  ContentFormat,
+  codeString,
+  decodeBlock,
+  encodeBlock,
+  encodeUint,
+  type Method,
+  methodName,
+  OptionNumber,
+  szxFor,
+} from './options.ts';
+import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+
+/** What a handler sees of a request. */
+export interface CoapRequest {
+  method: Method;
+  /** "/users/7/resources" (decoded segments joined with "/"). */
+  path: string;
+  pathSegments: string[];
+  /** Values of `:name` segments of the route pattern; `*` for the rest after a trailing wildcard. */
+  params: Record<string, string>;
+  /** Uri-Query items as key → value (the last wins; `k` alone gives ""). */
+  query: Record<string, string>;
+  queryItems: string[];
+  options: CoapOption[];
+  /** The whole body (reassembled when it came in Block1 blocks). */
+  payload: Buffer;
+  contentFormat?: number;
+  accept?: number;
+  /** Observe option value of the request (0 register, 1 deregister). */
+  observe?: number;
+  /** True when this handler call produces a notification for an existing observer. */
+  notification: boolean;
+  peer: TransportPeer;
+  scheme: 'coap' | 'coaps';
+  token: Buffer;
+}
+
+export interface CoapResponseInit {
+  /** Default: 2.05 for GET, 2.04 for POST/PUT, 2.02 for DELETE, 2.01 when locationPath is set. */
+  code?: number;
+  payload?: Buffer | Uint8Array | string;
+  contentFormat?: number;
+  etag?: Buffer;
+  maxAge?: number;
+  locationPath?: string[];
+  locationQuery?: string[];
+  /** Further options, sent as given. */
+  options?: CoapOption[];
+}
+
+export type CoapHandler = (req: CoapRequest) => CoapResponseInit | undefined | Promise<CoapResponseInit | undefined>;
+
+export interface RouteOptions {
+  /** GET on this route may be observed (RFC 7641); `server.notify(path)` sends notifications. */
+  observable?: boolean;
+  /** Link attributes for `/.well-known/core` (RFC 6690 §3). */
+  title?: string;
+  rt?: string;
+  if?: string;
+  /** Content formats the handler can produce: a request with another Accept gets 4.06 (RFC 7252 §5.10.4). */
+  produces?: number[];
+  /** Content formats the handler takes: a request with another Content-Format gets 4.15. */
+  consumes?: number[];
+  /** Leave out of `/.well-known/core`. */
+  hidden?: boolean;
+}
+
+interface Route {
+  method: Method;
+  pattern: string;
+  segments: string[];
+  handler: CoapHandler;
+  opts: RouteOptions;
+}
+
+export interface CoapServerOptions {
+  params?: Partial<TransmissionParameters>;
+  /** Largest Block2 size we send (16..1024). Default 1024. */
+  blockSize?: number;
+  /** Bound on a request body reassembled from Block1 blocks; beyond → 4.13. Default 1 MiB. */
+  maxBodySize?: number;
+  observe?: Partial<ObserveServerOptions>;
+  /** Serve `/.well-known/core` from the routes. Default true. */
+  wellKnownCore?: boolean;
+  logger?: Logger;
+}
+
+interface Layer {
+  id: number;
+  layer: MessageLayer;
+  transport: Transport;
+  owned: boolean;
+}
+
+interface ObserveState {
+  route: Route;
+  req: CoapRequest;
+  szx: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
+  if (p === undefined) return EMPTY;
+  if (typeof p === 'string') return Buffer.from(p, 'utf8');
+  return Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+}
+
+export class CoapServer {
+  private readonly routes: Route[] = [];
+  private readonly layers: Layer[] = [];
+  private nextLayerId = 1;
+  private readonly log: Logger;
+  private readonly szx: number;
+  private readonly block1: Block1Assembler;
+  private readonly block2: Block2Cache;
+  readonly observers: ObserverRegistry;
+  private readonly params: Partial<TransmissionParameters>;
+  private closed = false;
+
+  constructor(opts: CoapServerOptions = {}) {
+    this.log = opts.logger ?? childLogger('coap.server');
+    this.params = opts.params ?? {};
+    this.szx = szxFor(opts.blockSize ?? 1024);
+    const lifetime = derivedTimes({
+      ackTimeout: 2000,
+      ackRandomFactor: 1.5,
+      maxRetransmit: 4,
+      nstart: 1,
+      maxLatency: 100_000,
+      maxDedupEntries: 0,
+      ...this.params,
+    }).exchangeLifetime;
+    this.block1 = new Block1Assembler(opts.maxBodySize ?? 1024 * 1024, lifetime, this.szx);
+    this.block2 = new Block2Cache(lifetime);
+    this.observers = new ObserverRegistry({ ...DEFAULT_OBSERVE_OPTIONS, ...opts.observe });
+    if (opts.wellKnownCore !== false) {
+      this.route('GET', '/.well-known/core', (req) => this.wellKnownCore(req), {
+        hidden: true,
+        produces: [ContentFormat['application/link-format']],
+      });
+    }
+  }
+
+  /** Adds a route. Patterns: `/a/b`, `/users/:uid/resources`, `/files/*` (the rest, in params['*']). */
+  route(method: Method, pattern: string, handler: CoapHandler, opts: RouteOptions = {}): this {
+    const segments = pattern === '/' ? [] : pattern.replace(/^\//, '').split('/');
+    this.routes.push({ method, pattern, segments, handler, opts });
+    return this;
+  }
+  get(pattern: string, handler: CoapHandler, opts?: RouteOptions): this {
+    return this.route('GET', pattern, handler, opts);
+  }
+  post(pattern: string, handler: CoapHandler, opts?: RouteOptions): this {
+    return this.route('POST', pattern, handler, opts);
+  }
+  put(pattern: string, handler: CoapHandler, opts?: RouteOptions): this {
+    return this.route('PUT', pattern, handler, opts);
+  }
+  delete(pattern: string, handler: CoapHandler, opts?: RouteOptions): this {
+    return this.route('DELETE', pattern, handler, opts);
+  }
+
+  /** Serves requests arriving on `transport`. The server closes it on close() unless `owned` is false. */
+  listen(transport: Transport, owned = true): MessageLayer {
+    const id = this.nextLayerId++;
+    const layer = new MessageLayer(transport, { params: this.params, logger: this.log });
+    const entry: Layer = { id, layer, transport, owned };
+    layer.onRequest((ex) => {
+      this.handle(ex, entry).catch((err: unknown) => {
+        this.log.error({ err }, 'request handling failed');
+        if (!ex.isAnswered)
+          ex.respond({ code: Code.InternalServerError, token: ex.request.token, options: [], payload: EMPTY });
+      });
+    });
+    // A server expects no responses; any that arrive are rejected (the layer sends Reset).
+    layer.onResponse(() => false);
+    this.layers.push(entry);
+    return layer;
+  }
+
+  private match(
+    method: Method,
+    segs: string[],
+  ): { route: Route; params: Record<string, string> } | 'method' | undefined {
+    let pathMatched = false;
+    for (const r of this.routes) {
+      const params = matchPattern(r.segments, segs);
+      if (!params) continue;
+      if (r.method === method) return { route: r, params };
+      pathMatched = true;
+    }
+    return pathMatched ? 'method' : undefined;
+  }
+
+  private async handle(ex: ServerExchange, layer: Layer): Promise<void> {
+    const m = ex.request;
+    const fail = (code: number, reason: string, extra: CoapOption[] = []) => {
+      this.log.debug({ code: codeString(code), reason }, 'request refused');
+      // §5.5.2: a diagnostic payload, human-readable, without Content-Format.
+      ex.respond({ code, token: m.token, options: extra, payload: Buffer.from(reason) });
+    };
+    const chk = checkOptions(m);
+    if (!chk.ok) return fail(chk.code, chk.reason);
+    const msg: CoapMessage = { ...m, options: chk.options };
+    const method = methodName(m.code);
+    if (!method) return fail(Code.MethodNotAllowed, `method code ${codeString(m.code)} not supported`);
+    let block1: BlockValue | undefined;
+    let block2: BlockValue | undefined;
+    try {
+      const b1 = getOption(msg, OptionNumber.Block1);
+      const b2 = getOption(msg, OptionNumber.Block2);
+      block1 = b1 ? decodeBlock(b1) : undefined;
+      block2 = b2 ? decodeBlock(b2) : undefined;
+    } catch (err) {
+      // RFC 7959 §2.2: the reserved SZX 7 leads to 4.00.
+      return fail(Code.BadRequest, (err as Error).message);
+    }
+    const pathSegments = getOptions(msg, OptionNumber.UriPath).map((b) => b.toString('utf8'));
+    // RFC 7252 §6.4 step 8 removes "." and ".." when building options: receiving them is an error.
+    if (pathSegments.some((s) => s === '.' || s === '..')) return fail(Code.BadRequest, 'Uri-Path with . or ..');
+    const queryItems = getOptions(msg, OptionNumber.UriQuery).map((b) => b.toString('utf8'));
+    const path = `/${pathSegments.join('/')}`;
+    const matched = this.match(method, pathSegments);
+    if (matched === undefined) return fail(Code.NotFound, `no resource ${path}`);
+    if (matched === 'method') return fail(Code.MethodNotAllowed, `${method} not allowed on ${path}`);
+    const { route, params } = matched;
+    const contentFormat = getUintOption(msg, OptionNumber.ContentFormat);
+    const accept = getUintOption(msg, OptionNumber.Accept);
+    if (accept !== undefined && route.opts.produces && !route.opts.produces.includes(accept)) {
+      return fail(Code.NotAcceptable, `cannot produce content format ${accept}`);
+    }
+    if (contentFormat !== undefined && route.opts.consumes && !route.opts.consumes.includes(contentFormat)) {
+      return fail(Code.UnsupportedContentFormat, `content format ${contentFormat} not supported here`);
+    }
+    const cacheKey = `${layer.id}|${peerKey(ex.peer)}|${method}|${path}?${queryItems.join('&')}`;
+
+    // RFC 7959 §2.4: a later Block2 block of a representation we are serving comes from the cache.
+    if (block2 && block2.num > 0 && !block1) {
+      const rep = this.block2.get(cacheKey);
+      if (rep) {
+        return this.sendRepresentation(ex, { ...rep, extra: [] }, block2, cacheKey, undefined);
+      }
+      if (method !== 'GET' && method !== 'FETCH') {
+        return fail(Code.RequestEntityIncomplete, 'no representation in transfer for this Block2 request');
+      }
+    }
+
+    let payload = msg.payload;
+    let block1Echo: BlockValue | undefined;
+    if (block1) {
+      const out = this.block1.accept(
+        cacheKey,
+        block1,
+        msg.payload,
+        getUintOption(msg, OptionNumber.Size1),
+        contentFormat,
+      );
+      if (out.status === 'error') {
+        const extra = out.size1 !== undefined ? [{ number: OptionNumber.Size1, value: encodeUint(out.size1) }] : [];
+        return fail(out.code, out.reason, extra);
+      }
+      if (out.status === 'continue') {
+        ex.respond({
+          code: Code.Continue,
+          token: m.token,
+          options: [{ number: OptionNumber.Block1, value: encodeBlock(out.block) }],
+          payload: EMPTY,
+        });
+        return;
+      }
+      payload = out.body;
+      block1Echo = { ...block1, more: false };
+    } else if (payload.length > this.block1.maxBodySize) {
+      return fail(Code.RequestEntityTooLarge, `body exceeds ${this.block1.maxBodySize} bytes`, [
+        { number: OptionNumber.Size1, value: encodeUint(this.block1.maxBodySize) },
+      ]);
+    }
+
+    const observe = getUintOption(msg, OptionNumber.Observe);
+    const req: CoapRequest = {
+      method,
+      path,
+      pathSegments,
+      params,
+      query: Object.fromEntries(
+        queryItems.map((q) => {
+          const i = q.indexOf('=');
+          return i < 0 ? [q, ''] : [q.slice(0, i), q.slice(i + 1)];
+        }),
+      ),
+      queryItems,
+      options: msg.options,
+      payload,
+      contentFormat,
+      accept,
+      observe,
+      notification: false,
+      peer: ex.peer,
+      scheme: layer.transport.scheme,
+      token: m.token,
+    };
+    const res = await this.runHandler(route, req);
+    const observerKey = ObserverRegistry.keyOf(layer.id, ex.peer, m.token);
+    let observeSeq: number | undefined;
+    if (method === 'GET' && observe === 1) {
+      // RFC 7641 §3.6: a GET with Observe 1 deregisters and is otherwise a normal GET.
+      const o = this.observers.get(observerKey);
+      if (o) this.observers.remove(o);
+    } else if (method === 'GET' && observe === 0 && route.opts.observable && res.code >> 5 === 2) {
+      const szx = Math.min(this.szx, block2?.szx ?? 6);
+      const state: ObserveState = { route, req, szx };
+      const added = this.observers.add({
+        key: observerKey,
+        layer: layer.layer,
+        peer: ex.peer,
+        token: Buffer.from(m.token),
+        path,
+        requestState: state,
+        sinceCon: 0,
+        lastConAt: Date.now(),
+        inFlight: false,
+        pending: false,
+        removed: false,
+      });
+      if (added) observeSeq = this.observers.nextSequence();
+    } else if (observe === 0) {
+      // Not observable (or failed): a normal response without Observe means "not added" (§4.1).
+      const o = this.observers.get(observerKey);
+      if (o) this.observers.remove(o);
+    }
+    // RFC 7252 §5.10.6.2: a GET naming the current ETag gets 2.03 Valid without the body.
+    if (method === 'GET' && res.code === Code.Content && res.etag && observeSeq === undefined) {
+      const tags = getOptions(msg, OptionNumber.ETag);
+      if (tags.some((t) => t.equals(res.etag!))) {
+        ex.respond({
+          code: Code.Valid,
+          token: m.token,
+          options: [{ number: OptionNumber.ETag, value: res.etag }],
+          payload: EMPTY,
+        });
+        return;
+      }
+    }
+    return this.sendRepresentation(ex, res, block2, cacheKey, observeSeq, block1Echo);
+  }
+
+  private async runHandler(route: Route, req: CoapRequest): Promise<Normalised> {
+    try {
+      const init = await route.handler(req);
+      return normalise(init ?? {}, req.method);
+    } catch (err) {
+      if (err instanceof CoapError) {
+        return { code: err.code, body: Buffer.from(err.message), extra: [] };
+      }
+      this.log.error({ err, path: req.path }, 'handler threw');
+      return { code: Code.InternalServerError, body: Buffer.from('internal error'), extra: [] };
+    }
+  }
+
+  /** Sends a representation whole or as the requested Block2 slice, caching it for the next blocks. */
+  private sendRepresentation(
+    ex: ServerExchange,
+    rep: Normalised,
+    block2: BlockValue | undefined,
+    cacheKey: string,
+    observeSeq: number | undefined,
+    block1Echo?: BlockValue,
+  ): void {
+    const built = this.build(rep, block2, cacheKey, observeSeq, block1Echo);
+    if (!built) {
+      ex.respond({
+        code: Code.BadOption,
+        token: ex.request.token,
+        options: [],
+        payload: Buffer.from('Block2 beyond the end'),
+      });
+      return;
+    }
+    ex.respond({ ...built, token: ex.request.token });
+  }
+
+  private build(
+    rep: Normalised,
+    block2: BlockValue | undefined,
+    cacheKey: string,
+    observeSeq: number | undefined,
+    block1Echo?: BlockValue,
+  ): Omit<OutgoingMessage, 'token'> | undefined {
+    const options: CoapOption[] = [...rep.extra];
+    if (observeSeq !== undefined) options.push({ number: OptionNumber.Observe, value: encodeUint(observeSeq) });
+    if (rep.contentFormat !== undefined)
+      options.push({ number: OptionNumber.ContentFormat, value: encodeUint(rep.contentFormat) });
+    if (rep.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: encodeUint(rep.maxAge) });
+    if (block1Echo) options.push({ number: OptionNumber.Block1, value: encodeBlock(block1Echo) });
+    let body = rep.body;
+    const szx = Math.min(this.szx, block2?.szx ?? 6);
+    let etag = rep.etag;
+    if (body.length > blockSize(szx) || (block2 && block2.num > 0)) {
+      // §2.4: without an ETag a client cannot tell whether blocks belong to one representation.
+      if (!etag) etag = createHash('sha256').update(body).digest().subarray(0, 8);
+      const num = block2?.num ?? 0;
+      const slice = sliceBlock(body, num, szx);
+      if (!slice) return undefined;
+      options.push({ number: OptionNumber.Block2, value: encodeBlock({ num, more: slice.more, szx }) });
+      // RFC 7959 §4: Size2 tells the client the whole size up front.
+      if (num === 0) options.push({ number: OptionNumber.Size2, value: encodeUint(body.length) });
+      if (slice.more) {
+        this.block2.set(cacheKey, { code: rep.code, body, contentFormat: rep.contentFormat, etag, maxAge: rep.maxAge });
+      }
+      body = slice.payload;
+    }
+    if (etag) options.push({ number: OptionNumber.ETag, value: etag });
+    return { code: rep.code, options, payload: body };
+  }
+
+  /**
+   * Sends a notification to every observer of `path` (RFC 7641 §4.2): the route's handler runs
+   * again for each. Every `conEvery`-th notification (and one per `conIntervalMs`) is Confirmable;
+   * an observer that does not acknowledge it, or answers any notification with Reset, is removed.
+   */
+  async notify(path: string): Promise<void> {
+    await Promise.all(this.observers.forPath(path).map((o) => this.notifyOne(o)));
+  }
+
+  /** Observers of `path` (or all). */
+  observerCount(path?: string): number {
+    return this.observers.count(path);
+  }
+
+  private async notifyOne(o: Observer): Promise<void> {
+    if (o.removed || this.closed) return;
+    if (o.inFlight) {
+      o.pending = true;
+      return;
+    }
+    const state = o.requestState as ObserveState;
+    const rep = await this.runHandler(state.route, { ...state.req, notification: true });
+    if (o.removed || this.closed) return;
+    const success = rep.code >> 5 === 2;
+    const seq = success ? this.observers.nextSequence() : undefined;
+    const cacheKey = `${this.layerIdOf(o.layer)}|${peerKey(o.peer)}|GET|${state.req.path}?${state.req.queryItems.join('&')}`;
+    const built = this.build(rep, { num: 0, more: false, szx: state.szx }, cacheKey, seq);
+    if (!built) return;
+    const message: OutgoingMessage = { ...built, token: o.token };
+    // §3.2/§4.2: an error response ends the observation.
+    if (!success) this.observers.remove(o);
+    const con = !success || this.observers.wantsConfirmable(o);
+    if (con) {
+      o.sinceCon = 0;
+      o.lastConAt = Date.now();
+      o.inFlight = true;
+      try {
+        await o.layer.sendConfirmable(message, o.peer).acknowledged;
+        o.inFlight = false;
+        if (o.pending && !o.removed) {
+          o.pending = false;
+          await this.notifyOne(o);
+        }
+      } catch {
+        // §4.5: no ACK (timeout) or a Reset: the client is no longer interested.
+        o.inFlight = false;
+        this.observers.remove(o);
+      }
+    } else {
+      o.sinceCon++;
+      o.layer.sendNonConfirmable(message, o.peer, () => this.observers.remove(o));
+    }
+  }
+
+  private layerIdOf(layer: MessageLayer): number {
+    return this.layers.find((l) => l.layer === layer)?.id ?? 0;
+  }
+
+  private wellKnownCore(req: CoapRequest): CoapResponseInit {
+    const seen = new Set<string>();
+    const links: Link[] = [];
+    for (const r of this.routes) {
+      if (r.opts.hidden || r.segments.some((s) => s.startsWith(':') || s === '*') || seen.has(r.pattern)) continue;
+      seen.add(r.pattern);
+      const attrs: Link['attrs'] = {};
+      const all = this.routes.filter((x) => x.pattern === r.pattern);
+      const opts = Object.assign({}, ...all.map((x) => x.opts)) as RouteOptions;
+      if (opts.title) attrs.title = opts.title;
+      if (opts.rt) attrs.rt = opts.rt;
+      if (opts.if) attrs.if = opts.if;
+      if (opts.produces?.length) attrs.ct = opts.produces.length === 1 ? opts.produces[0] : opts.produces;
+      if (all.some((x) => x.opts.observable)) attrs.obs = true;
+      links.push({ href: r.pattern, attrs });
+    }
+    // RFC 6690 §4.1: a query filters by one attribute; a trailing '*' matches a prefix.
+    const filters = Object.entries(req.query);
+    const kept = links.filter((l) =>
+      filters.every(([k, v]) => {
+        const val = k === 'href' ? l.href : l.attrs[k];
+        if (val === undefined) return false;
+        const values = (Array.isArray(val) ? val : [val]).flatMap((x) => String(x).split(' '));
+        return values.some((x) => (v.endsWith('*') ? x.startsWith(v.slice(0, -1)) : x === v));
+      }),
+    );
+    return { payload: formatLinks(kept), contentFormat: ContentFormat['application/link-format'] };
+  }
+
+  /** Stops serving; closes the transports handed to listen() as owned. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.layers) l.layer.close();
+    await Promise.all(this.layers.filter((l) => l.owned).map((l) => l.transport.close()));
+  }
+}
+
+interface Normalised {
+  code: number;
+  body: Buffer;
+  contentFormat?: number;
+  etag?: Buffer;
+  maxAge?: number;
+  extra: CoapOption[];
+}
+
+function normalise(init: CoapResponseInit, method: Method): Normalised {
+  const extra: CoapOption[] = [...(init.options ?? [])];
+  for (const p of init.locationPath ?? []) extra.push({ number: OptionNumber.LocationPath, value: Buffer.from(p) });
+  for (const q of init.locationQuery ?? []) extra.push({ number: OptionNumber.LocationQuery, value: Buffer.from(q) });
+  const code =
+    init.code ??
+    (init.locationPath
+      ? Code.Created
+      : method === 'GET' || method === 'FETCH'
+        ? Code.Content
+        : method === 'DELETE'
+          ? Code.Deleted
+          : Code.Changed);
+  return {
+    code,
+    body: toBuffer(init.payload),
+    contentFormat: init.contentFormat,
+    etag: init.etag,
+    maxAge: init.maxAge,
+    extra,
+  };
+}
+
+/** Matches path segments against a pattern's; returns the params or undefined. */
+export function matchPattern(pattern: string[], segs: string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    if (p === '*' && i === pattern.length - 1) {
+      params['*'] = segs.slice(i).join('/');
+      return params;
+    }
+    if (i >= segs.length) return undefined;
+    if (p.startsWith(':')) {
+      if (segs[i] === '') return undefined;
+      params[p.slice(1)] = segs[i];
+    } else if (p !== segs[i]) return undefined;
+  }
+  return pattern.length === segs.length ? params : undefined;
+}

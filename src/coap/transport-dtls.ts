@@ -1,0 +1,150 @@
+/**
+ * `coaps://` (RFC 7252 §9.1) over the project's DTLS engine (src/dtls). The server side maps each
+ * DTLS connection to its peer address and hands every decrypted datagram up with the connection's
+ * {@link PeerIdentity}; the client side is one DTLS connection to one server, which the CoAP client
+ * keeps per (server, credentials) and reuses. CoAP never sees DTLS records.
+ */
+import { createHash } from 'node:crypto';
+import {
+  connect,
+  type DtlsClientOptions,
+  type DtlsConnection,
+  DtlsServer,
+  type DtlsServerOptions,
+  type DtlsSession,
+} from '../dtls/index.ts';
+import type { Logger } from '../util/log.ts';
+import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+
+export const COAPS_PORT = 5684;
+
+/** The client's credentials for `coaps://`: whatever the DTLS engine's `connect` takes. */
+export type CoapsSecurity = Omit<DtlsClientOptions, 'host' | 'port' | 'endpoint' | 'session' | 'serverName'>;
+
+/** A stable key for a set of credentials (secrets are hashed, never kept as a string). */
+export function securityKey(s: CoapsSecurity): string {
+  const h = createHash('sha256');
+  const walk = (v: unknown): void => {
+    if (Buffer.isBuffer(v)) h.update(v);
+    else if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (v && typeof v === 'object') {
+      for (const k of Object.keys(v).sort()) {
+        if (k === 'logger' || k === 'meter') continue;
+        h.update(`${k}:`);
+        walk((v as Record<string, unknown>)[k]);
+      }
+    } else h.update(String(v));
+  };
+  walk(s);
+  return h.digest('hex').slice(0, 32);
+}
+
+/** Server side: a DTLS server whose connections carry CoAP datagrams. */
+export class DtlsServerTransport implements Transport {
+  readonly scheme = 'coaps' as const;
+  private readonly connections = new Map<string, DtlsConnection>();
+  private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
+
+  private constructor(readonly server: DtlsServer) {
+    server.on('connection', (c: DtlsConnection) => {
+      const key = peerKey(c.remote);
+      this.connections.set(key, c);
+      c.on('data', (d: Buffer) => {
+        this.receiver?.(d, { address: c.remote.address, port: c.remote.port, identity: c.identity });
+      });
+      c.on('close', () => {
+        if (this.connections.get(key) === c) this.connections.delete(key);
+      });
+      c.on('error', () => {});
+    });
+    server.on('error', () => {});
+  }
+
+  static async listen(opts: DtlsServerOptions): Promise<DtlsServerTransport> {
+    return new DtlsServerTransport(await DtlsServer.listen(opts));
+  }
+
+  address(): { address: string; port: number; family: string } {
+    return this.server.address();
+  }
+
+  send(datagram: Buffer, peer: { address: string; port: number }): void {
+    // No association, no way to send: the peer's retransmission (or ours) copes, as with a lost datagram.
+    this.connections.get(peerKey(peer))?.send(datagram);
+  }
+
+  onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
+    this.receiver = cb;
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+  }
+}
+
+/** Resumable sessions by (server, credentials), so that a new connection can resume (RFC 5246 §7.3). */
+const sessions = new Map<string, DtlsSession>();
+
+export interface DtlsClientTransportOptions {
+  host: string;
+  port: number;
+  serverName?: string;
+  security: CoapsSecurity;
+  logger?: Logger;
+  /** Called when the DTLS connection closes (the client then forgets this transport). */
+  onClose?: () => void;
+}
+
+/** Client side: one DTLS connection to one server. */
+export class DtlsClientTransport implements Transport {
+  readonly scheme = 'coaps' as const;
+  private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
+  private closed = false;
+
+  constructor(
+    readonly connection: DtlsConnection,
+    onClose?: () => void,
+  ) {
+    connection.on('data', (d: Buffer) => {
+      this.receiver?.(d, {
+        address: connection.remote.address,
+        port: connection.remote.port,
+        identity: connection.identity,
+      });
+    });
+    connection.on('close', () => {
+      this.closed = true;
+      onClose?.();
+    });
+    connection.on('error', () => {});
+  }
+
+  send(datagram: Buffer): void {
+    if (!this.closed) this.connection.send(datagram);
+  }
+
+  onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
+    this.receiver = cb;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+}
+
+export async function createDtlsClientTransport(o: DtlsClientTransportOptions): Promise<DtlsClientTransport> {
+  const key = `${o.host}|${o.port}|${securityKey(o.security)}`;
+  const session = sessions.get(key);
+  const connection = await connect({
+    ...o.security,
+    host: o.host,
+    port: o.port,
+    serverName: o.serverName,
+    session,
+    logger: o.security.logger ?? o.logger,
+  });
+  sessions.set(key, connection.session);
+  return new DtlsClientTransport(connection, o.onClose);
+}

@@ -1,0 +1,66 @@
+/** `coap://` over a plain UDP socket (RFC 7252 §6.1), IPv4 or IPv6. */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Transport, TransportPeer } from './transport.ts';
+
+export const COAP_PORT = 5683;
+
+export interface UdpTransportOptions {
+  /** Address to bind; `::` binds both families where the OS allows. Default `0.0.0.0` (udp4). */
+  host?: string;
+  /** Port to bind; 0 (the default) picks a free one. */
+  port?: number;
+  /** Force the socket type; by default it follows `host`. */
+  type?: 'udp4' | 'udp6';
+}
+
+export class UdpTransport implements Transport {
+  readonly scheme = 'coap' as const;
+  private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
+  private closed = false;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('message', (msg, rinfo) => {
+      this.receiver?.(msg, { address: rinfo.address, port: rinfo.port });
+    });
+    // A send to an unreachable port surfaces as an ICMP error on some systems; CoAP's own timers
+    // deal with the loss, so errors are not fatal here.
+    socket.on('error', () => {});
+  }
+
+  /** Binds a socket and resolves once it listens. */
+  static async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
+    const host = opts.host ?? (opts.type === 'udp6' ? '::' : '0.0.0.0');
+    const type = opts.type ?? (isIPv6(host) ? 'udp6' : 'udp4');
+    const socket = createSocket({ type, reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(opts.port ?? 0, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpTransport(socket);
+  }
+
+  address(): { address: string; port: number; family: string } {
+    return this.socket.address();
+  }
+
+  send(datagram: Buffer, peer: { address: string; port: number }): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.socket.send(datagram, peer.port, peer.address, () => resolve());
+    });
+  }
+
+  onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
+    this.receiver = cb;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
