@@ -1,0 +1,108 @@
+/**
+ * Credentials of the public-key DTLS modes (RFC 7250 raw public keys, X.509 certificates) — the
+ * API the handshake codes against. Everything exported here is public; the rest of the folder is
+ * implementation.
+ *
+ * ## Configuration (keys.ts)
+ *
+ *   interface PublicKeyCredentials {
+ *     certificate?: { key: KeyObject; chain: Buffer[] }   // our chain, DER, leaf first
+ *     rpk?: { key: KeyObject; spki: Buffer }              // our raw public key
+ *     trust?: {
+ *       anchors?: TrustAnchors                            // loadTrustAnchors(pem | pem[])
+ *       pinnedKeys?: PinnedKeys                           // new PinnedKeys([spkiDer | pem | 'hex sha256'])
+ *       rpkLookup?: (spki, fingerprint) => boolean | undefined | Promise<…>
+ *       verifyName?: boolean                              // client: default true
+ *     }
+ *     clientAuth?: 'none' | 'want' | 'need'               // server: default 'none'
+ *   }
+ *
+ *   ownCertificate(keyPemOrKeyObject, chainPemOrDers)  → OwnCertificate  (throws if key ≠ leaf)
+ *   ownRawPublicKey(keyPemOrKeyObject)                 → OwnRawPublicKey (SPKI derived)
+ *   loadCredentialFiles({ cert, key, ca[], rpkKey, trustRpk[], clientAuth, verifyName })
+ *                                                      → PublicKeyCredentials (the CLI flags)
+ *
+ * ## Negotiation helpers (RFC 7250 §4; CertificateType.X509 = 0, .RawPublicKey = 2)
+ *
+ *   presentableCertificateTypes(creds)   types we can send, preferred first (RPK before X.509):
+ *                                        the client's client_certificate_type list; the set a
+ *                                        server chooses server_certificate_type from.
+ *   verifiableCertificateTypes(trust)    types we can verify: the client's
+ *                                        server_certificate_type list; the set a server chooses
+ *                                        client_certificate_type from.
+ *   selectCertificateType(clientList | undefined, ours)  (wire/extensions-ecc.ts) the server's
+ *                                        pick; undefined → unsupported_certificate. An absent
+ *                                        extension means X.509 only (RFC 7250 §4).
+ *   ownCertificateMessage(creds, type)   the Certificate message to send (empty when we have none
+ *                                        of that type: a client declining client auth).
+ *   signingKey(creds, type)              the KeyObject that signs ServerKeyExchange or
+ *                                        CertificateVerify (with ecc.ts `ecdsaSign`).
+ *   trustAnchorNames(anchors)            DER subject names for CertificateRequest
+ *                                        .certificate_authorities (empty for RPK-only servers).
+ *
+ * ## Verifying the peer
+ *
+ *   verifyPeerCertificate(certificateMessage, trust, { peerRole: 'server'|'client', serverName?, now? })
+ *     → Promise<{ identity: PeerIdentity, publicKey: KeyObject }>
+ *   identity is { mode: 'rpk', spki, fingerprint } or { mode: 'x509', subject, sans, fingerprint, chain };
+ *   publicKey verifies the peer's ServerKeyExchange / CertificateVerify signature (ecc.ts
+ *   `ecdsaVerify`; a bad signature is `decrypt_error`, RFC 5246 §7.2.2).
+ *   It rejects with DtlsAlertError carrying the alert to send:
+ *     handshake_failure        empty Certificate (the engine decides first whether that is allowed:
+ *                              clientAuth 'want' accepts an empty client Certificate)
+ *     unknown_ca               no trusted issuer, untrusted self-signed root, issuer not a CA,
+ *                              chain too long, no anchors configured
+ *     decrypt_error            a certificate signature that does not verify
+ *     certificate_expired      any certificate on the path expired
+ *     bad_certificate          unparsable, not yet valid, issuer lacks keyCertSign, path length
+ *                              exceeded, server-name mismatch, raw public key not trusted
+ *     unsupported_certificate  leaf key not P-256, keyUsage without digitalSignature, EKU without
+ *                              serverAuth/clientAuth, unhandled critical extension
+ *     internal_error           the rpkLookup threw
+ *   serverName: the name the client connected to (host name or IP literal); checked against
+ *   DNS/IP subjectAltNames unless trust.verifyName === false.
+ *
+ * The lower-level pieces (verifyCertificateChain, verifyRawPublicKey, parseCertificateDer,
+ * subjectAltNames) are exported for tools and tests.
+ */
+export type { PeerIdentity, SecurityMode } from './identity.ts';
+export {
+  type ClientAuth,
+  type CredentialFiles,
+  loadCredentialFiles,
+  type OwnCertificate,
+  type OwnRawPublicKey,
+  ownCertificate,
+  ownCertificateMessage,
+  ownRawPublicKey,
+  type PeerCertificateContext,
+  type PeerTrust,
+  type PublicKeyCredentials,
+  pinsFromFile,
+  presentableCertificateTypes,
+  signingKey,
+  verifiableCertificateTypes,
+  verifyPeerCertificate,
+} from './keys.ts';
+export {
+  PinnedKeys,
+  pinFingerprint,
+  type RpkIdentity,
+  type RpkLookup,
+  type RpkTrust,
+  type VerifiedRawPublicKey,
+  verifyRawPublicKey,
+} from './rpk.ts';
+export {
+  certificatesFromPem,
+  loadTrustAnchors,
+  type ParsedCertificate,
+  parseCertificateDer,
+  subjectAltNames,
+  type TrustAnchors,
+  trustAnchorNames,
+  type VerifiedChain,
+  type VerifyChainOptions,
+  verifyCertificateChain,
+  type X509Identity,
+} from './x509.ts';

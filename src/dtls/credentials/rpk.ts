@@ -1,0 +1,104 @@
+/**
+ * Raw public keys (RFC 7250): the peer sends only its SubjectPublicKeyInfo, so trust is a decision
+ * about that key alone — a set of pinned keys, or a lookup function (e.g. a device registry in the
+ * platform's database, hence possibly async).
+ *
+ * Alerts: RFC 7250 defines none of its own. A key we do not trust gets `bad_certificate`, as
+ * OpenSSL 3.2+ sends for an untrusted raw key (X509_V_ERR_RPK_UNTRUSTED) and GnuTLS for a failed
+ * verification; a key on another curve or of another type gets `unsupported_certificate`; an SPKI
+ * that does not parse gets `bad_certificate`; a lookup that throws (database down) gets
+ * `internal_error` — the peer is not at fault.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { loadPrivateKey, loadPublicKey, sha256Hex, spkiDer } from '../crypto/ecc.ts';
+import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import type { PeerIdentity } from './identity.ts';
+
+export type RpkIdentity = Extract<PeerIdentity, { mode: 'rpk' }>;
+
+/**
+ * Decides whether a raw public key is trusted. `fingerprint` is the lower-case hex SHA-256 of
+ * `spki` (DER). Return true to accept; false or undefined to refuse.
+ */
+export type RpkLookup = (spki: Buffer, fingerprint: string) => boolean | undefined | Promise<boolean | undefined>;
+
+/** A set of trusted raw public keys, keyed by the SHA-256 of their SPKI. */
+export class PinnedKeys {
+  private readonly fingerprints = new Set<string>();
+
+  /** Each entry: SPKI DER, PEM ("PUBLIC KEY" or a private key, whose public half is pinned), or a 64-hex SHA-256 fingerprint. */
+  constructor(entries: Iterable<Buffer | string> = []) {
+    for (const e of entries) this.add(e);
+  }
+
+  add(entry: Buffer | string): this {
+    this.fingerprints.add(pinFingerprint(entry));
+    return this;
+  }
+
+  has(fingerprint: string): boolean {
+    return this.fingerprints.has(fingerprint.toLowerCase());
+  }
+
+  get size(): number {
+    return this.fingerprints.size;
+  }
+}
+
+const HEX_FINGERPRINT = /^(?:sha256:)?([0-9a-fA-F]{64})$|^((?:[0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2})$/;
+
+/** The SHA-256 fingerprint an entry pins (see {@link PinnedKeys}). Throws a plain Error for input that is no key. */
+export function pinFingerprint(entry: Buffer | string): string {
+  if (typeof entry === 'string') {
+    const t = entry.trim();
+    const m = HEX_FINGERPRINT.exec(t);
+    if (m) return (m[1] ?? m[2].replace(/:/g, '')).toLowerCase();
+    // A private key pins its public half (loadPrivateKey refuses non-P-256 keys).
+    if (t.includes('PRIVATE KEY-----')) return sha256Hex(spkiDer(createPublicKey(loadPrivateKey(t))));
+  }
+  try {
+    return sha256Hex(spkiDer(loadPublicKey(entry)));
+  } catch (err) {
+    throw new Error(`not a P-256 public key, PEM key or SHA-256 fingerprint: ${(err as Error).message}`);
+  }
+}
+
+export interface RpkTrust {
+  pinnedKeys?: PinnedKeys;
+  rpkLookup?: RpkLookup;
+}
+
+export interface VerifiedRawPublicKey {
+  identity: RpkIdentity;
+  /** Verifies the peer's CertificateVerify / ServerKeyExchange signatures. */
+  publicKey: KeyObject;
+}
+
+/**
+ * Checks a raw public key the peer sent (the SPKI from its Certificate message, RFC 7250 §3):
+ * it must parse, be P-256, and be pinned or accepted by the lookup.
+ */
+export async function verifyRawPublicKey(spki: Buffer, trust: RpkTrust): Promise<VerifiedRawPublicKey> {
+  if (spki.length === 0) {
+    throw new DtlsAlertError(AlertDescription.handshake_failure, 'the peer sent no raw public key');
+  }
+  const publicKey = loadPublicKey(spki); // bad_certificate / unsupported_certificate
+  // Fingerprint the canonical re-encoding, so that a non-minimal encoding of a pinned key still matches.
+  const canonical = spkiDer(publicKey);
+  const fingerprint = sha256Hex(canonical);
+  let trusted = trust.pinnedKeys?.has(fingerprint) ?? false;
+  if (!trusted && trust.rpkLookup) {
+    try {
+      trusted = (await trust.rpkLookup(canonical, fingerprint)) === true;
+    } catch (err) {
+      throw new DtlsAlertError(
+        AlertDescription.internal_error,
+        `raw public key lookup failed: ${(err as Error).message}`,
+      );
+    }
+  }
+  if (!trusted) {
+    throw new DtlsAlertError(AlertDescription.bad_certificate, `raw public key sha256:${fingerprint} is not trusted`);
+  }
+  return { identity: { mode: 'rpk', spki: canonical, fingerprint }, publicKey };
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import {
+  loadCredentialFiles,
+  ownCertificate,
+  ownCertificateMessage,
+  ownRawPublicKey,
+  presentableCertificateTypes,
+  signingKey,
+  verifiableCertificateTypes,
+  verifyPeerCertificate,
+} from '../../../src/dtls/credentials/index.ts';
+import { ecdsaSign, ecdsaVerify } from '../../../src/dtls/crypto/ecc.ts';
+import { AlertDescription, DtlsAlertError } from '../../../src/dtls/errors.ts';
+import { encodeCertificate, parseCertificate } from '../../../src/dtls/wire/certificate.ts';
+import { CertificateType } from '../../../src/dtls/wire/extensions-ecc.ts';
+import { makeTempPki, type TempPki } from '../../support/pki.ts';
+
+let pki: TempPki;
+test.before(async () => {
+  pki = await makeTempPki();
+});
+test.after(() => pki.cleanup());
+
+test('loadCredentialFiles reads the CLI files; the types each side offers follow from them', () => {
+  const server = loadCredentialFiles({
+    cert: pki.server.chain,
+    key: pki.server.key,
+    ca: [pki.root.cert],
+    rpkKey: pki.rpkServer.key,
+    trustRpk: [pki.rpkClient.spki],
+    clientAuth: 'need',
+  });
+  assert.equal(server.certificate?.chain.length, 2);
+  assert.deepEqual(server.rpk?.spki, pki.rpkServer.spkiDer);
+  assert.equal(server.clientAuth, 'need');
+  assert.deepEqual(presentableCertificateTypes(server), [CertificateType.RawPublicKey, CertificateType.X509]);
+  assert.deepEqual(verifiableCertificateTypes(server.trust), [CertificateType.RawPublicKey, CertificateType.X509]);
+
+  const rpkOnly = loadCredentialFiles({ rpkKey: pki.rpkClient.key, trustRpk: [pki.rpkServer.spki], verifyName: false });
+  assert.deepEqual(presentableCertificateTypes(rpkOnly), [CertificateType.RawPublicKey]);
+  assert.deepEqual(verifiableCertificateTypes(rpkOnly.trust), [CertificateType.RawPublicKey]);
+  assert.equal(rpkOnly.trust?.verifyName, false);
+  assert.deepEqual(presentableCertificateTypes(undefined), []);
+  assert.deepEqual(verifiableCertificateTypes({ anchors: { certificates: [] } }), []);
+});
+
+test('configuration errors name the file: mismatched key, missing file, lone --cert', () => {
+  assert.throws(() => loadCredentialFiles({ cert: pki.server.cert, key: pki.device.key }), /does not match/);
+  assert.throws(() => loadCredentialFiles({ cert: pki.server.cert }), /go together/);
+  assert.throws(() => loadCredentialFiles({ ca: ['/nonexistent/ca.pem'] }), /cannot read \/nonexistent\/ca.pem/);
+  assert.throws(() => loadCredentialFiles({ ca: [pki.server.key] }), new RegExp(pki.server.key.replace(/[.]/g, '\\.')));
+  assert.throws(() => ownCertificate(pki.server.keyPem, []), /empty/);
+});
+
+test('an offline mutual exchange: each side sends its Certificate, signs, and the other verifies', async () => {
+  const client = {
+    certificate: ownCertificate(pki.device.keyPem, pki.device.chainPem),
+    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
+  };
+  const serverTrust = loadCredentialFiles({ ca: [pki.root.cert], trustRpk: [pki.rpkClient.spki] }).trust;
+  const transcript = randomBytes(200);
+  for (const type of [CertificateType.X509, CertificateType.RawPublicKey]) {
+    const wire = encodeCertificate(ownCertificateMessage(client, type));
+    const received = parseCertificate(wire, type);
+    const { identity, publicKey } = await verifyPeerCertificate(received, serverTrust, { peerRole: 'client' });
+    assert.equal(identity.mode, type === CertificateType.X509 ? 'x509' : 'rpk');
+    const sig = ecdsaSign(signingKey(client, type)!, transcript);
+    assert.ok(ecdsaVerify(publicKey, transcript, sig));
+  }
+  // A client without a key of the negotiated type sends an empty Certificate.
+  const empty = ownCertificateMessage({ rpk: client.rpk }, CertificateType.X509);
+  assert.deepEqual(encodeCertificate(empty), Buffer.from('000000', 'hex'));
+  await assert.rejects(
+    verifyPeerCertificate(empty, serverTrust, { peerRole: 'client' }),
+    (e: unknown) => e instanceof DtlsAlertError && e.description === AlertDescription.handshake_failure,
+  );
+});
+
+test('the server name is checked on the client side unless verifyName is false', async () => {
+  const trust = loadCredentialFiles({ ca: [pki.root.cert] }).trust!;
+  const msg = ownCertificateMessage(
+    { certificate: ownCertificate(pki.server.keyPem, pki.server.chainPem) },
+    CertificateType.X509,
+  );
+  const ok = await verifyPeerCertificate(msg, trust, { peerRole: 'server', serverName: '127.0.0.1' });
+  assert.equal(ok.identity.mode, 'x509');
+  await assert.rejects(
+    verifyPeerCertificate(msg, trust, { peerRole: 'server', serverName: 'wrong.example' }),
+    (e: unknown) => e instanceof DtlsAlertError && e.description === AlertDescription.bad_certificate,
+  );
+  assert.ok(
+    await verifyPeerCertificate(
+      msg,
+      { ...trust, verifyName: false },
+      { peerRole: 'server', serverName: 'wrong.example' },
+    ),
+  );
+  // Without anchors no chain is trusted.
+  await assert.rejects(
+    verifyPeerCertificate(msg, { pinnedKeys: undefined }, { peerRole: 'server' }),
+    (e: unknown) => e instanceof DtlsAlertError && e.description === AlertDescription.unknown_ca,
+  );
+});
