@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { test } from 'node:test';
+import { CoapClient, type CoapResponse } from '../../src/coap/client.ts';
+import { CoapTimeoutError } from '../../src/coap/errors.ts';
+import { isFresher } from '../../src/coap/observe.ts';
+import { CoapServer } from '../../src/coap/server.ts';
+import { UdpTransport } from '../../src/coap/transport-udp.ts';
+import { parseCoapUri } from '../../src/coap/uri.ts';
+
+async function start(server: CoapServer) {
+  const t = await UdpTransport.bind({ host: '127.0.0.1' });
+  server.listen(t);
+  return t.address().port;
+}
+
+const body = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+
+test('Block2 downloads and Block1 uploads at every block size, whole bodies both ways', async (t) => {
+  const server = new CoapServer({ blockSize: 512 });
+  server.get('/b/:n', (req) => ({ payload: body(Number(req.params.n)) }));
+  server.put('/echo', (req) => ({ payload: req.payload }));
+  const port = await start(server);
+  t.after(() => server.close());
+  const c = new CoapClient();
+  t.after(() => c.close());
+  for (const n of [0, 1, 511, 512, 513, 3000]) {
+    const r = await c.get(`coap://127.0.0.1:${port}/b/${n}`);
+    assert.ok(r.payload.equals(body(n)), `GET ${n}`);
+  }
+  for (const size of [16, 64, 1024]) {
+    const r = await c.get(`coap://127.0.0.1:${port}/b/2000`, { blockSize: size });
+    assert.ok(r.payload.equals(body(2000)), `GET with ${size}-byte blocks`);
+    const e = await c.put(`coap://127.0.0.1:${port}/echo`, body(2500), { blockSize: size });
+    assert.equal(e.status, '2.04');
+    assert.ok(e.payload.equals(body(2500)), `PUT+echo with ${size}-byte blocks`);
+  }
+});
+
+test('observe: first response, ordered notifications, Block2 notifications, proactive and Reset deregistration', async (t) => {
+  const server = new CoapServer({ blockSize: 64 });
+  let v = 0;
+  server.get('/v', () => ({ payload: `value ${v} `.repeat(v === 3 ? 20 : 1) }), { observable: true });
+  server.get('/plain', () => ({ payload: 'no' }));
+  const port = await start(server);
+  t.after(() => server.close());
+  const c = new CoapClient();
+  t.after(() => c.close());
+  const o = await c.observe(`coap://127.0.0.1:${port}/v`);
+  assert.equal(o.first?.payload.toString(), 'value 0 ');
+  const got: CoapResponse[] = [];
+  o.on('notification', (r: CoapResponse) => got.push(r));
+  for (let i = 1; i <= 4; i++) {
+    v = i;
+    await server.notify('/v');
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  assert.deepEqual(
+    got.map((r) => r.payload.toString()),
+    ['value 1 ', 'value 2 ', 'value 3 '.repeat(20), 'value 4 '],
+  );
+  assert.ok(got.every((r, i) => i === 0 || r.observe! > got[i - 1].observe!));
+  assert.equal(server.observerCount('/v'), 1);
+  await o.cancel();
+  assert.equal(server.observerCount('/v'), 0);
+
+  // Forgetting without telling the server: the next notification is answered with Reset, which removes us.
+  const o2 = await c.observe(`coap://127.0.0.1:${port}/v`);
+  assert.equal(server.observerCount('/v'), 1);
+  await o2.cancel(false);
+  await server.notify('/v');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(server.observerCount('/v'), 0);
+
+  // Not observable: the response carries no Observe and the observation is inactive.
+  const o3 = await c.observe(`coap://127.0.0.1:${port}/plain`);
+  assert.equal(o3.isActive, false);
+  assert.equal(o3.first?.observe, undefined);
+});
+
+test('a CON notification nobody ACKs removes the observer (RFC 7641 §4.5)', async (t) => {
+  const server = new CoapServer({ params: { ackTimeout: 50, maxRetransmit: 1 }, observe: { conEvery: 1 } });
+  server.get('/v', () => ({ payload: 'x' }), { observable: true });
+  const port = await start(server);
+  t.after(() => server.close());
+  const c = new CoapClient();
+  const o = await c.observe(`coap://127.0.0.1:${port}/v`);
+  assert.ok(o.isActive);
+  await c.close(); // The client vanishes without a word.
+  await server.notify('/v');
+  assert.equal(server.observerCount('/v'), 0);
+});
+
+test('RFC 7641 §3.4 freshness with wrap-around', () => {
+  assert.equal(isFresher(2, 0, 1, 0), true);
+  assert.equal(isFresher(1, 0, 2, 0), false);
+  assert.equal(isFresher(5, 0, (1 << 24) - 3, 0), true);
+  assert.equal(isFresher((1 << 24) - 3, 0, 5, 0), false);
+  assert.equal(isFresher(1, 200_000, 2, 0), true);
+});
+
+test('a CON to a silent peer times out after MAX_RETRANSMIT retransmissions', async (t) => {
+  const sink = createSocket('udp4');
+  let seen = 0;
+  sink.on('message', () => seen++);
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
+  t.after(() => sink.close());
+  const c = new CoapClient({ params: { ackTimeout: 40, maxRetransmit: 3 } });
+  t.after(() => c.close());
+  await assert.rejects(c.get(`coap://127.0.0.1:${sink.address().port}/x`), CoapTimeoutError);
+  assert.equal(seen, 4);
+});
+
+test('NON requests get NON responses; ping answers', async (t) => {
+  const server = new CoapServer();
+  server.get('/x', () => ({ payload: 'non' }));
+  const port = await start(server);
+  t.after(() => server.close());
+  const c = new CoapClient();
+  t.after(() => c.close());
+  const r = await c.get(`coap://127.0.0.1:${port}/x`, { confirmable: false });
+  assert.equal(r.type, 'NON');
+  assert.equal(r.payload.toString(), 'non');
+  assert.equal(await c.ping(`coap://127.0.0.1:${port}`), true);
+});
+
+test('IPv6 literal URIs work end to end', async (t) => {
+  const server = new CoapServer();
+  server.get('/six', (req) => ({ payload: req.peer.address }));
+  let tr: UdpTransport;
+  try {
+    tr = await UdpTransport.bind({ host: '::1' });
+  } catch {
+    t.skip('no IPv6 loopback here');
+    return;
+  }
+  server.listen(tr);
+  t.after(() => server.close());
+  const c = new CoapClient();
+  t.after(() => c.close());
+  const r = await c.get(`coap://[::1]:${tr.address().port}/six`);
+  assert.equal(r.payload.toString(), '::1');
+  assert.equal(parseCoapUri('coaps://[fe80::1]/a%20b/c?x=1&y').path[0], 'a b');
+});
