@@ -1,0 +1,94 @@
+/** Interop with OpenSSL 3 (`openssl s_client` / `s_server -dtls1_2`), PSK with AES-128-CCM-8, both roles. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
+import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
+import { launchFor, requireBinary } from '../support/peers.ts';
+import { freeUdpPort } from '../support/ports.ts';
+
+const PSK_ARGS = ['-psk', KEY_HEX, '-psk_identity', IDENTITY, '-cipher', 'PSK-AES128-CCM8'];
+
+test('our server ← openssl s_client: PSK handshake and echo', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const conn = once(srv.server, 'connection');
+  const peer = launchFor(t, 'openssl', [
+    's_client',
+    '-dtls1_2',
+    '-connect',
+    `127.0.0.1:${srv.port}`,
+    '-quiet',
+    ...PSK_ARGS,
+  ]);
+  const [c] = (await conn) as [DtlsConnection];
+  assert.deepEqual(c.identity, { mode: 'psk', identity: IDENTITY });
+  assert.equal(c.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
+  peer.write('ping-from-openssl\n');
+  await peer.waitFor('ping-from-openssl');
+  assert.equal(Buffer.concat(srv.received).toString(), 'ping-from-openssl\n');
+});
+
+test('our server ← openssl s_client: session resumption with -sess_out/-sess_in', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const sess = join(mkdtempSync(join(tmpdir(), 'dtls-')), 'sess.pem');
+  const base = ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${srv.port}`, ...PSK_ARGS];
+  const first = launchFor(t, 'openssl', [...base, '-sess_out', sess]);
+  await first.waitFor(/New, TLSv1.2, Cipher is PSK-AES128-CCM8/);
+  first.write('one\n');
+  await first.waitFor(/\none\n/);
+  first.proc.stdin?.end();
+  await first.exited;
+  const second = launchFor(t, 'openssl', [...base, '-sess_in', sess]);
+  await second.waitFor(/Reused, TLSv1.2, Cipher is PSK-AES128-CCM8/);
+  second.write('two\n');
+  await second.waitFor(/\ntwo\n/);
+  assert.equal(srv.connections.length, 2);
+  assert.equal(srv.connections[0].resumed, false);
+  assert.equal(srv.connections[1].resumed, true);
+  assert.deepEqual(srv.connections[1].identity, { mode: 'psk', identity: IDENTITY });
+});
+
+test('our server refuses an unknown identity with unknown_psk_identity (openssl sees the alert)', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const err = once(srv.server, 'handshakeError');
+  const peer = launchFor(t, 'openssl', [
+    's_client',
+    '-dtls1_2',
+    '-connect',
+    `127.0.0.1:${srv.port}`,
+    '-psk',
+    KEY_HEX,
+    '-psk_identity',
+    'stranger',
+    '-cipher',
+    'PSK-AES128-CCM8',
+  ]);
+  const [e] = (await err) as [Error];
+  assert.match(e.message, /unknown_psk_identity/);
+  await peer.waitFor(/unknown psk identity/i);
+});
+
+test('our client → openssl s_server: PSK handshake and data both ways', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const port = await freeUdpPort();
+  const peer = launchFor(t, 'openssl', ['s_server', '-dtls1_2', '-accept', String(port), '-nocert', ...PSK_ARGS]);
+  await peer.waitFor('ACCEPT');
+  const c = await connect({ host: '127.0.0.1', port, psk: { identity: IDENTITY, key: KEY }, retransmitInitialMs: 300 });
+  assert.equal(c.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
+  await peer.waitFor('CIPHER is PSK-AES128-CCM8');
+  c.send(Buffer.from('hello-openssl-server\n'));
+  await peer.waitFor('hello-openssl-server');
+  const reply = nextData(c);
+  peer.write('reply-from-s_server\n');
+  assert.equal((await reply).toString(), 'reply-from-s_server\n');
+  await c.close();
+});
