@@ -32,7 +32,10 @@ function key(name: string, type: 'ec' | 'rsa' = 'ec'): void {
 /** A certificate for `name` signed by `issuer` (or self-signed when issuer is undefined), with extension lines. */
 function cert(name: string, issuer: string | undefined, ext: string[], opts: { type?: 'ec' | 'rsa' } = {}): Buffer {
   key(name, opts.type);
-  writeFileSync(join(dir, `${name}.ext`), `[req]\ndistinguished_name=dn\nx509_extensions=v3\n[dn]\n[v3]\n${ext.join('\n')}\n`);
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    `[req]\ndistinguished_name=dn\nx509_extensions=v3\n[dn]\n[v3]\n${ext.join('\n')}\n`,
+  );
   if (!issuer) {
     ossl(
       'req',
