@@ -152,7 +152,7 @@ export function messageTimes(t: Transcript, role: Side, profile: DeviceProfile):
     if (rest.length) {
       rows.push({
         flight: f.number,
-        message: `other (flight ${f.number})`,
+        message: `other crypto (flight ${f.number})`,
         phase,
         withoutEcc: cryptoSeconds(profile, rest, false),
         ecc: cryptoSeconds(profile, rest, true),

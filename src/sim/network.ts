@@ -82,7 +82,12 @@ export class Network {
   constructor(opts: NetworkOptions) {
     if (!Number.isInteger(opts.hops) || opts.hops < 1)
       throw new RangeError(`hops must be an integer ≥ 1, got ${opts.hops}`);
-    this.opts = { lossRate: 0, serialBaud: 115_200, cloudStackSeconds: 0.2e-3, ...opts };
+    this.opts = {
+      ...opts,
+      lossRate: opts.lossRate ?? 0,
+      serialBaud: opts.serialBaud ?? 115_200,
+      cloudStackSeconds: opts.cloudStackSeconds ?? 0.2e-3,
+    };
     const names = ['device'];
     for (let i = 1; i < opts.hops; i++) names.push(`router${i}`);
     names.push('border-router');

@@ -101,6 +101,10 @@ function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript
     return f;
   };
 
+  // Per flight, the (op, message) pairs the receiver has already used to process it: a repeat of one
+  // is the receiver preparing its own message of the same type (e.g. verifying the peer's Finished,
+  // then computing its own), which belongs to its next flight.
+  let processed = new Set<string>();
   for (const e of log) {
     if (e.kind === 'mark') {
       inHandshake = false;
@@ -109,18 +113,39 @@ function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript
     }
     if (e.kind === 'crypto') {
       const use = { op: e.op, count: e.count, ...(e.context ? { message: e.context } : {}) };
+      const key = `${e.op}:${e.context ?? ''}`;
+      const repeatable = e.context !== undefined || e.op === 'aes_block';
       if (current && current.from === e.side) {
         current.crypto.push({ side: e.side, phase: 'prepare', ...use });
-      } else if (current && (!e.context || current.messages.some((m) => m.type === e.context))) {
+      } else if (
+        current &&
+        (!e.context || current.messages.some((m) => m.type === e.context)) &&
+        !(repeatable && processed.has(key))
+      ) {
         // Named a message of the flight it is receiving, or named none: processing that flight.
         current.crypto.push({ side: e.side, phase: 'process', ...use });
+        processed.add(key);
       } else {
         pending[e.side].push({ side: e.side, phase: 'prepare', ...use });
       }
       continue;
     }
-    if (e.dir === 'in') continue; // the sender's 'out' already describes the bytes
+    if (e.dir === 'in') {
+      // The sender's 'out' describes the bytes; an 'in' only fills in a message the sender did not
+      // report (a stateless HelloVerifyRequest is sent outside any handshake state).
+      if (
+        e.kind === 'hs' &&
+        current &&
+        current.from === other(e.side) &&
+        !current.messages.some((m) => m.type === e.type)
+      ) {
+        current.messages.push({ type: e.type, bodyBytes: e.bytes });
+      }
+      continue;
+    }
+    const before = current;
     const f = current && current.from === e.side ? current : startFlight(e.side);
+    if (f !== before) processed = new Set();
     if (e.kind === 'hs') f.messages.push({ type: e.type, bodyBytes: e.bytes });
     else {
       f.records.push({ contentType: e.contentType, epoch: e.epoch, bytes: e.bytes });

@@ -88,10 +88,13 @@ function costs(ecc: 'hw' | 'sw', sym: 'hw' | 'sw'): CryptoCosts {
     ecdsa_verify: ECC_HW.ecdsa_verify * f,
     sha256_block: sha,
     aes_block: sym === 'hw' ? AES_BLOCK_HW : AES_BLOCK_SW,
-    // Per-call overhead beyond the counted SHA-256 blocks: HMAC keys the inner and outer hash
-    // (RFC 2104: two extra compressions of the padded key); the PRF (RFC 5246 §5) adds its loop.
-    hmac: 2 * sha,
-    prf: 2 * sha + cycles(2_000),
+    // The engine counts HMAC calls without their SHA-256 compressions (src/dtls/crypto/prf.ts), so one
+    // call carries them: HMAC-SHA256 (RFC 2104) of a PRF step (≤ 64-byte input) is the inner hash over
+    // the padded key block and the message (2 compressions) plus the outer hash over the padded key
+    // block and the 32-byte inner digest (2 compressions) — 4 in all.
+    hmac: 4 * sha,
+    // Per PRF call: label/seed concatenation and output copying; its HMACs are counted separately.
+    prf: cycles(2_000),
   };
 }
 

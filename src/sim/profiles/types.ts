@@ -28,8 +28,8 @@ export interface DeviceProfile {
   cpuHz: number;
   /**
    * CPU seconds per crypto operation. `sha256_block` is one 64-byte compression; `aes_block` one
-   * 16-byte AES-128 block; `hmac` and `prf` are the per-call overhead beyond the SHA-256 blocks the
-   * meter already counts separately (key padding, context set-up).
+   * 16-byte AES-128 block; `hmac` one whole HMAC-SHA256 call (the engine counts its compressions
+   * under the call, not as sha256_block); `prf` the per-call overhead beyond its counted HMACs.
    */
   crypto: CryptoCosts;
   /** Fixed CPU seconds to prepare or process one handshake message (state machine, buffers). */

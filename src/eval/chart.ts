@@ -1,0 +1,192 @@
+/**
+ * A small dependency-free SVG chart writer: grouped or stacked bars and lines over named categories,
+ * with a value axis of round ticks (linear or log10), a legend, and explicit gaps for missing values
+ * ("n/a" — e.g. a mode the engine cannot run yet). Output is deterministic text, fit to commit.
+ */
+export interface Series {
+  name: string;
+  /** One value per category; null for "not measured". */
+  values: (number | null)[];
+}
+
+export interface ChartSpec {
+  title: string;
+  kind: 'bar' | 'stacked' | 'line';
+  categories: string[];
+  series: Series[];
+  yLabel: string;
+  xLabel?: string;
+  logY?: boolean;
+  /** A line of small print under the chart (source, model caveats). */
+  note?: string;
+  width?: number;
+  height?: number;
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Round tick values covering 0..max: steps of 1, 2 or 5 × 10^k, about five of them. */
+export function niceTicks(max: number, target = 5): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
+  const raw = max / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = 0; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  if (ticks[ticks.length - 1] < max) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  return ticks;
+}
+
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1000 || a < 0.01) return v.toExponential(1).replace('e+', 'e');
+  return String(Number(v.toPrecision(3)));
+}
+
+export function renderChart(spec: ChartSpec): string {
+  const W = spec.width ?? 760;
+  const H = spec.height ?? 420;
+  const m = { top: 40, right: 20, bottom: 90 + (spec.note ? 16 : 0), left: 70 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const n = spec.categories.length;
+  for (const s of spec.series) {
+    if (s.values.length !== n)
+      throw new RangeError(`series '${s.name}' has ${s.values.length} values for ${n} categories`);
+  }
+  const present = spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  let max = 0;
+  if (spec.kind === 'stacked') {
+    for (let i = 0; i < n; i++)
+      max = Math.max(
+        max,
+        spec.series.reduce((a, s) => a + (s.values[i] ?? 0), 0),
+      );
+  } else max = Math.max(0, ...present);
+
+  // Value → y pixel.
+  let ticks: number[];
+  let y: (v: number) => number;
+  if (spec.logY) {
+    const positive = present.filter((v) => v > 0);
+    const lo = Math.floor(Math.log10(Math.min(...(positive.length ? positive : [1]))));
+    const hi = Math.ceil(Math.log10(Math.max(...(positive.length ? positive : [10]))));
+    const top = hi > lo ? hi : lo + 1;
+    ticks = [];
+    for (let e = lo; e <= top; e++) ticks.push(10 ** e);
+    y = (v) => m.top + ph - ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (top - lo)) * ph;
+  } else {
+    ticks = niceTicks(max);
+    const tmax = ticks[ticks.length - 1];
+    y = (v) => m.top + ph - (v / tmax) * ph;
+  }
+  const base = spec.logY ? m.top + ph : y(0);
+
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
+  );
+  // Grid and value axis.
+  for (const t of ticks) {
+    const ty = y(t).toFixed(1);
+    out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${ty}" y2="${ty}" stroke="#ddd"/>`);
+    out.push(`<text x="${m.left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle">${fmt(t)}</text>`);
+  }
+  out.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" stroke="#333"/>`);
+  out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${base}" y2="${base}" stroke="#333"/>`);
+  out.push(
+    `<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel)}${spec.logY ? ' (log scale)' : ''}</text>`,
+  );
+
+  const band = pw / Math.max(1, n);
+  const cx = (i: number) => m.left + band * (i + 0.5);
+  // Category labels (rotated when many or long).
+  const rotate = n > 6 || spec.categories.some((c) => c.length > 12);
+  spec.categories.forEach((c, i) => {
+    const lx = cx(i).toFixed(1);
+    const ly = m.top + ph + 14;
+    out.push(
+      rotate
+        ? `<text transform="translate(${lx} ${ly}) rotate(-35)" text-anchor="end">${escapeXml(c)}</text>`
+        : `<text x="${lx}" y="${ly}" text-anchor="middle">${escapeXml(c)}</text>`,
+    );
+  });
+  if (spec.xLabel) {
+    out.push(
+      `<text x="${m.left + pw / 2}" y="${H - 30 - (spec.note ? 16 : 0)}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
+    );
+  }
+
+  const color = (k: number) => PALETTE[k % PALETTE.length];
+  const na = (x: number) =>
+    `<text x="${x.toFixed(1)}" y="${base - 4}" text-anchor="middle" font-size="9" fill="#999">n/a</text>`;
+  if (spec.kind === 'bar') {
+    const k = spec.series.length;
+    const bw = (band * 0.8) / k;
+    spec.series.forEach((s, j) => {
+      s.values.forEach((v, i) => {
+        const x = m.left + band * i + band * 0.1 + bw * j;
+        if (v === null || !Number.isFinite(v)) {
+          out.push(na(x + bw / 2));
+          return;
+        }
+        const top = y(v);
+        out.push(
+          `<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.max(0, base - top).toFixed(1)}" fill="${color(j)}"><title>${escapeXml(`${s.name} · ${spec.categories[i]}: ${fmt(v)}`)}</title></rect>`,
+        );
+      });
+    });
+  } else if (spec.kind === 'stacked') {
+    const bw = band * 0.6;
+    for (let i = 0; i < n; i++) {
+      let acc = 0;
+      const x = m.left + band * i + band * 0.2;
+      if (spec.series.every((s) => s.values[i] === null)) {
+        out.push(na(x + bw / 2));
+        continue;
+      }
+      spec.series.forEach((s, j) => {
+        const v = s.values[i] ?? 0;
+        const y0 = y(acc);
+        const y1 = y(acc + v);
+        acc += v;
+        out.push(
+          `<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.max(0, y0 - y1).toFixed(1)}" fill="${color(j)}"><title>${escapeXml(`${s.name} · ${spec.categories[i]}: ${fmt(v)}`)}</title></rect>`,
+        );
+      });
+    }
+  } else {
+    spec.series.forEach((s, j) => {
+      const pts = s.values
+        .map((v, i) => (v === null || !Number.isFinite(v) ? null : `${cx(i).toFixed(1)},${y(v).toFixed(1)}`))
+        .filter((p): p is string => p !== null);
+      if (pts.length)
+        out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color(j)}" stroke-width="2"/>`);
+      for (const p of pts) {
+        const [px, py] = p.split(',');
+        out.push(`<circle cx="${px}" cy="${py}" r="3.5" fill="${color(j)}"/>`);
+      }
+    });
+  }
+
+  // Legend, top right inside the plot.
+  spec.series.forEach((s, j) => {
+    const ly = m.top + 6 + j * 16;
+    const lx = m.left + pw - 170;
+    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${color(j)}"/>`);
+    out.push(`<text x="${lx + 18}" y="${ly + 10}">${escapeXml(s.name)}</text>`);
+  });
+  if (spec.note)
+    out.push(`<text x="${m.left}" y="${H - 10}" font-size="10" fill="#555">${escapeXml(spec.note)}</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,191 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { SecurityMode } from '../dtls/credentials/identity.ts';
+import { PAPER_STATIC_RAM_KB } from '../sim/profiles/index.ts';
+import { EngineUnavailableError, type Side, type Transcript } from '../sim/transcript.ts';
+import { type Experiment, MODES, NOT_MEASURED } from './experiment.ts';
+
+/**
+ * The counterpart of the paper's Fig. 18 (static RAM per firmware image): what each mode must keep
+ * per session on a device, what it must hold while a handshake runs (derived from the RFCs and from
+ * our engine's largest handshake message), and our cloud side's measured heap per session.
+ */
+
+/** Per-session state after the handshake, bytes (RFC 5246 §6.1/§8.1, RFC 6347 §4.1, RFC 6655 §3). */
+export const SESSION_STATE_BYTES = {
+  masterSecret: 48,
+  // client_write_key + server_write_key (AES-128) + the two 4-byte implicit nonce salts (CCM).
+  keyBlock: 16 + 16 + 4 + 4,
+  // write epoch (2) + next sequence number (6)
+  writeState: 2 + 6,
+  // read epoch (2) + highest sequence number seen (6) + 64-bit replay window (RFC 6347 §4.1.2.6)
+  readState: 2 + 6 + 8,
+  sessionId: 32,
+  cipherSuite: 2,
+  // IPv6 address + UDP port of the peer
+  peerAddress: 16 + 2,
+} as const;
+
+/** What names the peer after the handshake, per mode. */
+export const PEER_IDENTITY_BYTES: Record<SecurityMode, number> = {
+  // the PSK identity of our recording, 'securesense-sim', with its 2-byte length (RFC 4279 §2)
+  psk: 2 + 15,
+  // the peer's raw P-256 public key, uncompressed point without the 0x04 prefix (RFC 7250)
+  rpk: 64,
+  // the peer certificate's public key plus its SHA-256 fingerprint
+  x509: 64 + 32,
+};
+
+/** Transient handshake state besides the reassembly buffer. */
+export const HANDSHAKE_STATE_BYTES = {
+  // SHA-256 context over the handshake messages: 32 state + 64 block buffer + 8 length
+  transcriptHash: 32 + 64 + 8,
+  randoms: 32 + 32,
+  cookie: 32,
+} as const;
+/** ECDHE: own ephemeral private key (32) and public point (64), the peer's point (64). */
+export const ECDHE_STATE_BYTES = 32 + 64 + 64;
+
+const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+
+export function sessionBytes(mode: SecurityMode): number {
+  return sum(SESSION_STATE_BYTES) + PEER_IDENTITY_BYTES[mode];
+}
+
+/** Largest handshake message a device in `role` must reassemble (it receives from the other side). */
+export function largestReceived(t: Transcript, role: Side): number {
+  let max = 0;
+  for (const f of t.flights) if (f.from !== role) for (const m of f.messages) max = Math.max(max, m.bodyBytes + 12);
+  return max;
+}
+
+export function handshakeBytes(t: Transcript, role: Side): number {
+  const ecdhe = t.mode === 'psk' ? 0 : ECDHE_STATE_BYTES;
+  return sessionBytes(t.mode) + sum(HANDSHAKE_STATE_BYTES) + ecdhe + largestReceived(t, role);
+}
+
+/**
+ * Heap per session of our DTLS server, measured in a child process (so the clients' own memory is
+ * not counted): it listens, we open `sessions` PSK connections, it reports heapUsed after a GC
+ * before and after. Resolves to bytes per session, or an EngineUnavailableError.
+ */
+export async function measureCloudHeap(mode: SecurityMode, sessions = 40): Promise<number | EngineUnavailableError> {
+  if (mode !== 'psk') return new EngineUnavailableError(mode, 'heap probe drives PSK sessions only until issue 3');
+  const probe = fileURLToPath(new URL('./heap-probe.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', probe], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let buf = '';
+  const waiters: ((l: string) => void)[] = [];
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const w = waiters.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const next = (ms = 15_000) =>
+    new Promise<string>((resolve, reject) => {
+      const l = lines.shift();
+      if (l !== undefined) return resolve(l);
+      const timer = setTimeout(() => reject(new Error('heap probe did not answer')), ms);
+      waiters.push((x) => {
+        clearTimeout(timer);
+        resolve(x);
+      });
+    });
+  try {
+    const hello = JSON.parse(await next()) as { port?: number; error?: string };
+    if (!hello.port) return new EngineUnavailableError(mode, hello.error ?? 'heap probe failed');
+    const { connect } = (await import('../dtls/index.ts' as string)) as {
+      connect(o: Record<string, unknown>): Promise<{ close(): Promise<void> }>;
+    };
+    child.stdin.write('heap\n');
+    const before = (JSON.parse(await next()) as { heap: number }).heap;
+    const conns = [];
+    for (let i = 0; i < sessions; i++) {
+      conns.push(
+        await connect({
+          host: '127.0.0.1',
+          port: hello.port,
+          psk: { identity: 'securesense-sim', key: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex') },
+        }),
+      );
+    }
+    child.stdin.write('heap\n');
+    const after = (JSON.parse(await next()) as { heap: number }).heap;
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    return Math.round((after - before) / sessions);
+  } catch (err) {
+    return new EngineUnavailableError(mode, (err as Error).message);
+  } finally {
+    child.kill();
+  }
+}
+
+export const memory: Experiment = {
+  name: 'memory',
+  title: 'Memory per session and per handshake, device and cloud — counterpart of Fig. 18',
+  async run(ctx) {
+    const rows: (string | number | null)[][] = [];
+    const notes: string[] = [];
+    const session: (number | null)[] = [];
+    const hsClient: (number | null)[] = [];
+    const cloud: (number | null)[] = [];
+    for (const mode of MODES) {
+      const t = await ctx.transcript(mode);
+      const heap = await measureCloudHeap(mode);
+      const s = sessionBytes(mode);
+      const hc = t instanceof EngineUnavailableError ? null : handshakeBytes(t, 'client');
+      const hs = t instanceof EngineUnavailableError ? null : handshakeBytes(t, 'server');
+      rows.push([
+        mode,
+        s,
+        hc ?? NOT_MEASURED,
+        hs ?? NOT_MEASURED,
+        heap instanceof EngineUnavailableError ? NOT_MEASURED : heap,
+        PAPER_STATIC_RAM_KB[`coap+dtls-${mode}`] ?? 'not stated',
+      ]);
+      session.push(s);
+      hsClient.push(hc);
+      cloud.push(heap instanceof EngineUnavailableError ? null : heap);
+      if (t instanceof EngineUnavailableError) notes.push(`${mode}: ${t.message}`);
+      if (heap instanceof EngineUnavailableError) notes.push(`${mode} cloud heap: ${heap.message}`);
+    }
+    notes.push(
+      `paper static RAM (KB, §5.4): UDP ${PAPER_STATIC_RAM_KB.udp}, CoAP ${PAPER_STATIC_RAM_KB.coap}, ` +
+        `UDP+DTLS-PSK ${PAPER_STATIC_RAM_KB['udp+dtls-psk']?.toFixed(1)}, UDP+DTLS-cert ${PAPER_STATIC_RAM_KB['udp+dtls-x509']?.toFixed(1)} (derived from the text).`,
+    );
+    return {
+      name: this.name,
+      title: this.title,
+      table: {
+        columns: [
+          'mode',
+          'device session state B',
+          'device handshake peak B (client)',
+          'device handshake peak B (server)',
+          'cloud heap per session B',
+          'paper CoAPs static RAM KB',
+        ],
+        rows,
+      },
+      chart: {
+        title: 'Memory per session by mode',
+        kind: 'bar',
+        categories: MODES,
+        series: [
+          { name: 'device: session state', values: session },
+          { name: 'device: handshake peak (client)', values: hsClient },
+          { name: 'cloud: heap per session', values: cloud },
+        ],
+        yLabel: 'bytes',
+        logY: true,
+        note: 'Device figures from RFC state sizes and our engine’s largest handshake message; cloud measured.',
+      },
+      notes,
+    };
+  },
+};

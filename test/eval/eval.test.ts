@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { run as evalCli } from '../../src/cli/eval.ts';
+import { niceTicks, renderChart } from '../../src/eval/chart.ts';
+import {
+  EXPERIMENTS,
+  engineContext,
+  findExperiment,
+  fixedContext,
+  NOT_MEASURED,
+  runExperiment,
+} from '../../src/eval/index.ts';
+import { plan } from '../../src/eval/plan.ts';
+import { formatTable } from '../../src/eval/table.ts';
+import { CC2538_HW, CC2538_SW } from '../../src/sim/profiles/index.ts';
+import { EngineUnavailableError } from '../../src/sim/transcript.ts';
+
+describe('SVG chart', () => {
+  it('draws one bar per value and marks missing values n/a', () => {
+    const svg = renderChart({
+      title: 'T <&>',
+      kind: 'bar',
+      categories: ['a', 'b', 'c'],
+      series: [
+        { name: 's1', values: [1, 2, 3] },
+        { name: 's2', values: [4, null, 6] },
+      ],
+      yLabel: 'ms',
+    });
+    assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+    assert.ok(svg.trimEnd().endsWith('</svg>'));
+    assert.ok(svg.includes('T &lt;&amp;&gt;'));
+    // 5 bars + background + 2 legend swatches
+    assert.equal((svg.match(/<rect /g) ?? []).length, 8);
+    assert.equal((svg.match(/>n\/a</g) ?? []).length, 1);
+  });
+  it('line and stacked charts, log scale; a series of the wrong length is refused', () => {
+    const line = renderChart({
+      title: 'L',
+      kind: 'line',
+      categories: ['1', '2'],
+      series: [{ name: 'x', values: [1, 2] }],
+      yLabel: 'y',
+    });
+    assert.equal((line.match(/<circle /g) ?? []).length, 2);
+    const log = renderChart({
+      title: 'G',
+      kind: 'bar',
+      logY: true,
+      categories: ['1'],
+      series: [{ name: 'x', values: [500] }],
+      yLabel: 'y',
+    });
+    assert.ok(log.includes('(log scale)'));
+    assert.throws(
+      () =>
+        renderChart({
+          title: 'X',
+          kind: 'stacked',
+          categories: ['1', '2'],
+          series: [{ name: 'x', values: [1] }],
+          yLabel: 'y',
+        }),
+      /1 values for 2 categories/,
+    );
+  });
+  it('round ticks', () => {
+    assert.deepEqual(niceTicks(9.3), [0, 2, 4, 6, 8, 10]);
+    assert.deepEqual(niceTicks(0.42), [0, 0.1, 0.2, 0.3, 0.4, 0.5]);
+    assert.deepEqual(formatTable({ columns: ['a', 'b'], rows: [['x', 1.5]] }).split('\n')[2], 'x  1.500');
+  });
+});
+
+describe('experiments', () => {
+  it('ecc: hardware vs software straight from the profiles, software up to 18× slower', async () => {
+    const r = await findExperiment('ecc')!.run(fixedContext({}));
+    assert.equal(r.table.rows.length, 4);
+    for (const row of r.table.rows) assert.equal(row[4], 18);
+    const verify = r.table.rows.find((x) => x[0] === 'ecdsa_verify')!;
+    assert.equal(verify[2], CC2538_HW.crypto.ecdsa_verify * 1000);
+    assert.equal(verify[3], Number((CC2538_SW.crypto.ecdsa_verify * 1000).toFixed(3)));
+  });
+
+  it('modes without a transcript print "not yet measured", never a number', async () => {
+    for (const name of ['handshake-time', 'energy', 'message-time']) {
+      const r = await findExperiment(name)!.run(fixedContext({}));
+      assert.ok(r.table.rows.length > 0);
+      for (const row of r.table.rows) assert.ok(row.includes(NOT_MEASURED), `${name}: ${row.join(' | ')}`);
+      for (const s of r.chart.series)
+        assert.ok(
+          s.values.every((v) => v === null),
+          `${name} chart`,
+        );
+    }
+  });
+
+  it('handshake-time with our engine: PSK measured under both RDCs, ContikiMAC slower than NullRDC', async () => {
+    const r = await findExperiment('handshake-time')!.run(engineContext());
+    const psk = r.table.rows.filter((x) => x[0] === 'psk');
+    assert.equal(psk.length, 2);
+    const [cm, nr] = psk.map((x) => x[2] as number);
+    assert.ok(typeof cm === 'number' && typeof nr === 'number' && cm > nr && nr > 0, `${cm} vs ${nr}`);
+    assert.equal(psk[0][3], 0); // no ECC in PSK
+  });
+
+  it('rtt-size: DTLS fragments at 64 B where UDP does not', async () => {
+    const r = await findExperiment('rtt-size')!.run(fixedContext({}));
+    const row64 = r.table.rows.find((x) => x[0] === 64)!;
+    assert.deepEqual([row64[1], row64[2]], [1, 2]);
+    assert.ok((row64[4] as number) > (row64[3] as number));
+  });
+
+  it('rtt-hops: the RTT grows faster per hop with DTLS than with UDP', async () => {
+    const r = await findExperiment('rtt-hops')!.run(fixedContext({}));
+    const last = r.table.rows[r.table.rows.length - 1];
+    assert.ok((last[4] as number) > (last[3] as number));
+  });
+
+  it('runExperiment writes the SVG and the Markdown table; the CLI refuses unknown names', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ss-eval-'));
+    try {
+      await runExperiment(findExperiment('rtt-hops')!, { ctx: fixedContext({}), outDir: dir });
+      assert.ok((await readFile(join(dir, 'rtt-hops.svg'), 'utf8')).startsWith('<svg'));
+      assert.ok((await readFile(join(dir, 'rtt-hops.md'), 'utf8')).includes('| hops |'));
+      assert.equal(await evalCli(['nope', '--out', dir]), 2);
+      assert.equal(await evalCli([]), 2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(
+      EXPERIMENTS.map((e) => e.name),
+      ['handshake-time', 'message-time', 'ecc', 'energy', 'rtt-size', 'rtt-hops', 'memory'],
+    );
+  });
+});
+
+describe('plan', () => {
+  const base = {
+    mode: 'x509' as const,
+    role: 'client' as const,
+    hops: 1,
+    payloadBytes: 64,
+    intervalSeconds: 60,
+    profile: CC2538_HW,
+    batteryMah: 2400,
+    rehandshakeHours: 24,
+    lossRate: 0,
+  };
+  it('NullRDC: the always-on radio (24 mA · 3 V = 72 mW) bounds a 2400 mAh battery to ~4.17 days', () => {
+    const r = plan({ ...base, rdc: 'nullrdc' }, new EngineUnavailableError('x509', 'test'));
+    assert.ok('notMeasured' in r.handshake);
+    assert.ok(Math.abs(r.idlePowerMw - 72) < 1e-9);
+    // 2.4 Ah · 3600 · 3 V = 25 920 J; / 0.072 W = 360 000 s = 4.1667 days, less the reports.
+    assert.ok(r.batteryDays < 25920 / 0.072 / 86400 && r.batteryDays > 4.1, String(r.batteryDays));
+  });
+  it('ContikiMAC lives far longer; longer intervals live longer; bad input is refused', () => {
+    const u = new EngineUnavailableError('x509', 'test');
+    const cm = plan({ ...base, rdc: 'contikimac' }, u);
+    const sparse = plan({ ...base, rdc: 'contikimac', intervalSeconds: 600 }, u);
+    assert.ok(cm.batteryDays > 30 * 4.17);
+    assert.ok(sparse.batteryDays > cm.batteryDays);
+    assert.equal(cm.report.framesUp, 2);
+    assert.throws(() => plan({ ...base, rdc: 'contikimac', intervalSeconds: 0 }, u), /interval/);
+  });
+});

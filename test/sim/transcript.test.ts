@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CryptoOp } from '../../src/dtls/meter.ts';
+import { messageTimes, simulateHandshake } from '../../src/sim/handshake.ts';
+import { CC2538_HW, CC2538_SW, ECC_OPS } from '../../src/sim/profiles/index.ts';
+import {
+  cryptoCount,
+  EngineUnavailableError,
+  recordTranscript,
+  type Transcript,
+  TranscriptRecorder,
+} from '../../src/sim/transcript.ts';
+
+describe('transcripts recorded from our DTLS engine', () => {
+  it('a PSK handshake performs no ECC operation on either side, and its records carry 29 bytes of overhead', async () => {
+    const t = await recordTranscript('psk', { payloadBytes: 64 });
+    assert.equal(t.source, 'engine');
+    assert.equal(t.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
+    for (const side of ['client', 'server'] as const) {
+      for (const op of ECC_OPS) assert.equal(cryptoCount(t, side, op), 0, `${side} ${op}`);
+      // …but it does run the PRF and hashes the handshake.
+      assert.ok(cryptoCount(t, side, 'prf') >= 3, `${side} prf`);
+      assert.ok(cryptoCount(t, side, 'sha256_block') >= 1, `${side} sha256`);
+    }
+    // Cookie exchange, then the full handshake: CH, HVR, CH, SH+SHD, CKE+CCS+Fin, CCS+Fin.
+    assert.deepEqual(
+      t.flights.map((f) => f.from),
+      ['client', 'server', 'client', 'server', 'client', 'server'],
+    );
+    assert.deepEqual(
+      t.flights[3].messages.map((m) => m.type),
+      ['server_hello', 'server_hello_done'],
+    );
+    assert.equal(t.flights[1].messages[0]?.type, 'hello_verify_request');
+    const app = t.application.flatMap((f) => f.records);
+    assert.deepEqual(
+      app.map((r) => [r.contentType, r.bytes]),
+      [
+        ['application_data', 93],
+        ['application_data', 93],
+      ],
+    );
+    // Every record on the wire starts with its 13-byte header.
+    for (const f of t.flights) for (const r of f.records) assert.ok(r.bytes > 13);
+  });
+
+  it('an X.509 mutual handshake performs the expected signatures and verifications per side (once issue 3 lands)', async (t) => {
+    let tr: Transcript;
+    try {
+      tr = await recordTranscript('x509');
+    } catch (err) {
+      if (err instanceof EngineUnavailableError) return t.skip(err.message);
+      throw err;
+    }
+    // Client: verifies the server's certificate and its ServerKeyExchange signature, signs CertificateVerify.
+    assert.equal(cryptoCount(tr, 'client', 'ecdsa_sign'), 1);
+    assert.equal(cryptoCount(tr, 'client', 'ecdsa_verify'), 2);
+    // Server: signs ServerKeyExchange, verifies the client's certificate and CertificateVerify.
+    assert.equal(cryptoCount(tr, 'server', 'ecdsa_sign'), 1);
+    assert.equal(cryptoCount(tr, 'server', 'ecdsa_verify'), 2);
+    for (const side of ['client', 'server'] as const) {
+      assert.equal(cryptoCount(tr, side, 'ecdh_keygen'), 1);
+      assert.equal(cryptoCount(tr, side, 'ecdh_agree'), 1);
+    }
+  });
+});
+
+/**
+ * TEST FIXTURE — a hand-written meter sequence shaped like an ECDHE-ECDSA mutual handshake (message
+ * sizes typical of a one-certificate chain). It exercises the recorder and the model; it is never a
+ * result: the experiments only use transcripts recorded from the engine.
+ */
+function x509Fixture(): Transcript {
+  const r = new TranscriptRecorder();
+  const c = r.meter('client');
+  const s = r.meter('server');
+  const send = (m: ReturnType<typeof r.meter>, type: string, body: number, epoch = 0) => {
+    m.handshakeMessage('out', type, body);
+    m.record('out', 'handshake', epoch, body + 12 + 13 + (epoch ? 16 : 0));
+  };
+  const crypto = (m: ReturnType<typeof r.meter>, op: CryptoOp, n: number, ctx?: string) => m.crypto(op, n, ctx);
+  send(c, 'client_hello', 120);
+  send(s, 'hello_verify_request', 35);
+  send(c, 'client_hello', 152);
+  crypto(s, 'ecdh_keygen', 1, 'server_key_exchange');
+  crypto(s, 'ecdsa_sign', 1, 'server_key_exchange');
+  send(s, 'server_hello', 90);
+  send(s, 'certificate', 420);
+  send(s, 'server_key_exchange', 145);
+  send(s, 'certificate_request', 40);
+  send(s, 'server_hello_done', 0);
+  crypto(c, 'ecdsa_verify', 1, 'certificate');
+  crypto(c, 'ecdsa_verify', 1, 'server_key_exchange');
+  crypto(c, 'ecdh_keygen', 1, 'client_key_exchange');
+  crypto(c, 'ecdh_agree', 1, 'client_key_exchange');
+  crypto(c, 'ecdsa_sign', 1, 'certificate_verify');
+  crypto(c, 'sha256_block', 1, 'finished');
+  crypto(c, 'prf', 1, 'finished');
+  send(c, 'certificate', 400);
+  send(c, 'client_key_exchange', 66);
+  send(c, 'certificate_verify', 72);
+  c.record('out', 'change_cipher_spec', 0, 14);
+  send(c, 'finished', 12, 1);
+  crypto(s, 'ecdsa_verify', 1, 'certificate');
+  crypto(s, 'ecdh_agree', 1, 'client_key_exchange');
+  crypto(s, 'ecdsa_verify', 1, 'certificate_verify');
+  crypto(s, 'sha256_block', 1, 'finished'); // verifying the client's Finished
+  crypto(s, 'sha256_block', 1, 'finished'); // computing its own: belongs to flight 6
+  s.record('out', 'change_cipher_spec', 0, 14);
+  send(s, 'finished', 12, 1);
+  crypto(c, 'sha256_block', 1, 'finished');
+  return { ...r.build('x509', 'fixture'), source: 'fixture' };
+}
+
+describe('transcript recorder and replay (hand-made fixture)', () => {
+  const t = x509Fixture();
+
+  it('splits flights by sender and attributes crypto to preparing or processing them', () => {
+    assert.equal(t.flights.length, 6);
+    assert.deepEqual(
+      t.flights[3].messages.map((m) => m.type),
+      ['server_hello', 'certificate', 'server_key_exchange', 'certificate_request', 'server_hello_done'],
+    );
+    const f4 = t.flights[3].crypto;
+    // The server's keygen and signature ran before flight 4 was sent: its preparation.
+    assert.ok(f4.some((u) => u.side === 'server' && u.phase === 'prepare' && u.op === 'ecdsa_sign'));
+    assert.ok(f4.some((u) => u.side === 'client' && u.phase === 'process' && u.op === 'ecdsa_verify'));
+    // The second server 'finished' hash is its own Finished, i.e. flight 6.
+    assert.equal(t.flights[4].crypto.filter((u) => u.side === 'server' && u.op === 'sha256_block').length, 1);
+    assert.ok(t.flights[5].crypto.some((u) => u.side === 'server' && u.phase === 'prepare' && u.op === 'sha256_block'));
+    assert.equal(cryptoCount(t, 'client', 'ecdsa_verify'), 2);
+    assert.equal(cryptoCount(t, 'server', 'ecdsa_verify'), 2);
+  });
+
+  it('replayed on the CC2538: ECC dominates, and software crypto is slower', () => {
+    const hw = simulateHandshake(t, { role: 'client', profile: CC2538_HW, rdc: 'nullrdc', hops: 1 });
+    const sw = simulateHandshake(t, { role: 'client', profile: CC2538_SW, rdc: 'nullrdc', hops: 1 });
+    const cpu = hw.flights.reduce((a, f) => a + f.deviceCpu, 0);
+    const ecc = hw.flights.reduce((a, f) => a + f.deviceEcc, 0);
+    assert.ok(ecc / cpu > 0.9, `ECC share ${ecc / cpu}`);
+    assert.ok(sw.totalSeconds > 10 * hw.totalSeconds);
+    // The flights' windows add up to the whole handshake, in time and in energy.
+    const sumT = hw.flights.reduce((a, f) => a + f.seconds, 0);
+    const sumE = hw.flights.reduce((a, f) => a + f.energyJ, 0);
+    assert.ok(Math.abs(sumT - hw.totalSeconds) < 1e-9);
+    assert.ok(Math.abs(sumE - hw.energyJ) < 1e-9);
+  });
+
+  it('per-message times put each ECC function on the message the engine named', () => {
+    const rows = messageTimes(t, 'client', CC2538_HW);
+    const cv = rows.find((r) => r.message === 'certificate_verify');
+    assert.ok(cv && cv.phase === 'prepare');
+    assert.equal(cv.ecc, CC2538_HW.crypto.ecdsa_sign);
+    const ske = rows.find((r) => r.message === 'server_key_exchange');
+    assert.ok(ske && ske.phase === 'process');
+    assert.equal(ske.ecc, CC2538_HW.crypto.ecdsa_verify);
+  });
+});
