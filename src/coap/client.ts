@@ -34,7 +34,7 @@ import {
   OptionNumber,
   szxFor,
 } from './options.ts';
-import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+import { type PeerIdentity, peerKey, type Transport, type TransportPeer } from './transport.ts';
 import type { CoapsSecurity } from './transport-dtls.ts';
 import { UdpTransport } from './transport-udp.ts';
 import { type CoapUri, parseCoapUri, uriOptions } from './uri.ts';
@@ -93,6 +93,8 @@ interface Endpoint {
   layer: MessageLayer;
   transport: Transport;
   peer: { address: string; port: number };
+  /** What the DTLS handshake proved about the server (coaps:// only). */
+  identity?: PeerIdentity;
 }
 
 type TokenListener = (m: CoapMessage, peer: TransportPeer) => void;
@@ -132,7 +134,7 @@ export class CoapClient {
   private readonly nonTimeout: number;
   private readonly tokens = new Map<string, TokenListener>();
   private readonly udp = new Map<string, Promise<{ layer: MessageLayer; transport: Transport; id: number }>>();
-  private readonly secure = new Map<string, Promise<{ layer: MessageLayer; transport: Transport; id: number }>>();
+  private readonly secure = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
   private readonly ownedTransports: Transport[] = [];
   private readonly layers: MessageLayer[] = [];
   private nextId = 1;
@@ -211,7 +213,7 @@ export class CoapClient {
           onClose: () => this.secure.delete(key),
         });
         this.ownedTransports.push(transport);
-        return this.attach(transport);
+        return { ...this.attach(transport), identity: transport.connection.identity };
       })();
       p.catch(() => this.secure.delete(key));
       this.secure.set(key, p);
@@ -293,7 +295,7 @@ export class CoapClient {
       first = await this.exchange(ep, { code: methodCode(method), options, payload }, confirmable);
     }
     const body = await this.block2Download(ep, method, base, first, confirmable);
-    return toCoapResponse(first, { ...ep.peer }, body);
+    return toCoapResponse(first, { ...ep.peer, identity: ep.identity }, body);
   }
 
   get(uri: string | CoapUri, opts: Omit<RequestOptions, 'method'> = {}): Promise<CoapResponse> {
@@ -502,7 +504,7 @@ export class Observation extends EventEmitter {
       },
     );
     const body = await this.client._block2(this.ep, this.base, first, this.confirmable);
-    this.first = toCoapResponse(first, { ...this.ep.peer }, body);
+    this.first = toCoapResponse(first, { ...this.ep.peer, identity: this.ep.identity }, body);
     this.count = 1;
     const seq = getUintOption(first, OptionNumber.Observe);
     if (seq === undefined || first.code >> 5 !== 2) {

@@ -44,3 +44,41 @@ test('over a relay that drops 20 % and duplicates 10 %: CON requests and block-w
   assert.ok(relay.stats.dropped > 10, `relay dropped ${relay.stats.dropped}`);
   assert.ok(relay.stats.duplicated > 5, `relay duplicated ${relay.stats.duplicated}`);
 });
+
+test('the same over coaps:// (PSK): the DTLS handshake and then CoAP survive the lossy relay', async (t) => {
+  const { DtlsServerTransport } = await import('../../src/coap/transport-dtls.ts');
+  const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  const dtlsTimers = { retransmitInitialMs: 100, maxRetransmits: 10 };
+  const demo = createDemoServer({ params, tickMs: 60_000 });
+  const tr = await DtlsServerTransport.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: (id) => (id === 'lossy' ? key : undefined),
+    ...dtlsTimers,
+  });
+  demo.server.listen(tr);
+  t.after(() => demo.close());
+  const relay = await startLossyRelay({
+    targetHost: '127.0.0.1',
+    targetPort: tr.address().port,
+    drop: 0.2,
+    duplicate: 0.1,
+    seed: 1234,
+  });
+  t.after(() => relay.close());
+  const c = new CoapClient({ params, blockSize: 256, security: { psk: { identity: 'lossy', key }, ...dtlsTimers } });
+  t.after(() => c.close());
+  const base = `coaps://127.0.0.1:${relay.port}`;
+  const posts = 25;
+  for (let i = 0; i < posts; i++) {
+    const r = await c.post(`${base}/echo`, `secure ${i}`);
+    assert.equal(r.payload.toString(), `secure ${i}`);
+  }
+  const large = await c.get(`${base}/large`);
+  assert.ok(large.payload.equals(largeBody()), 'Block2 body intact over DTLS');
+  const upload = Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 3) & 0xff));
+  assert.ok((await c.post(`${base}/echo`, upload)).payload.equals(upload), 'Block1 upload intact over DTLS');
+  assert.equal(demo.hits.get('POST /echo'), posts + 1);
+  assert.ok(relay.stats.dropped > 10, `relay dropped ${relay.stats.dropped}`);
+  assert.ok(relay.stats.duplicated > 5, `relay duplicated ${relay.stats.duplicated}`);
+});

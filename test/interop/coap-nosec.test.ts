@@ -1,113 +1,11 @@
 /**
  * CoAP interop in NoSec mode (RFC 7252 §9) with libcoap 4.3 — its notls, GnuTLS and OpenSSL builds —
- * in both roles: a GET, a POST, a Block2 download over 1 KiB, a Block1 upload and an observation
- * with at least three notifications, each checking the payloads that crossed.
+ * in both roles (scenarios in test/coap/interop-scenarios.ts).
  */
-import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { CoapClient, type CoapResponse } from '../../src/coap/client.ts';
-import { createDemoServer, largeBody } from '../../src/coap/demo.ts';
-import { UdpTransport } from '../../src/coap/transport-udp.ts';
-import { launchFor, requireBinary } from '../support/peers.ts';
-import { freeUdpPort, sleep } from '../support/ports.ts';
+import { test } from 'node:test';
+import { libcoapClientAgainstUs, ourClientAgainstLibcoap } from '../coap/interop-scenarios.ts';
 
-const BUILDS = ['notls', 'gnutls', 'openssl'] as const;
-const uploadBody = () => Buffer.from(Array.from({ length: 3000 }, (_, i) => 65 + (i % 26)));
-
-/** Waits until a CoAP server answers a ping. */
-async function waitForServer(uri: string): Promise<void> {
-  const deadline = Date.now() + 8000;
-  while (Date.now() < deadline) {
-    const c = new CoapClient({ params: { ackTimeout: 100, maxRetransmit: 1 } });
-    try {
-      if (await c.ping(uri)) return;
-    } catch {
-      await sleep(100);
-    } finally {
-      await c.close();
-    }
-  }
-  throw new Error(`no CoAP server at ${uri}`);
-}
-
-async function ourClientAgainstLibcoap(t: TestContext, build: (typeof BUILDS)[number]) {
-  const bin = `coap-server-${build}`;
-  if (!requireBinary(t, bin)) return;
-  const port = await freeUdpPort();
-  launchFor(t, bin, ['-A', '127.0.0.1', '-p', String(port), '-d', '10'], { timeoutMs: 40_000 });
-  const base = `coap://127.0.0.1:${port}`;
-  await waitForServer(base);
-  const c = new CoapClient({ blockSize: 256 });
-  t.after(() => c.close());
-  // GET: libcoap's /time is "Mon DD HH:MM:SS".
-  const time = await c.get(`${base}/time`);
-  assert.equal(time.status, '2.05');
-  assert.match(time.payload.toString(), /^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d$/);
-  // POST creates a resource (-d), and GET reads back what crossed.
-  const post = await c.post(`${base}/posted`, 'hello from securesense', { contentFormat: 0 });
-  assert.equal(post.status, '2.01');
-  assert.deepEqual(post.locationPath, ['posted']);
-  assert.equal((await c.get(`${base}/posted`)).payload.toString(), 'hello from securesense');
-  // Block1 upload of 3000 bytes in 256-byte blocks, then a Block2 download of it.
-  const body = uploadBody();
-  const put = await c.put(`${base}/example_data`, body);
-  assert.ok(['2.01', '2.04'].includes(put.status), put.status);
-  const back = await c.get(`${base}/example_data`, { blockSize: 256 });
-  assert.equal(back.payload.length, 3000);
-  assert.ok(back.payload.equals(body), 'Block2 download equals the Block1 upload');
-  // Observe /time: at least three notifications, each a time of day, in increasing order.
-  const o = await c.observe(`${base}/time`);
-  const notes: CoapResponse[] = [];
-  o.on('notification', (r: CoapResponse) => notes.push(r));
-  const until = Date.now() + 8000;
-  while (notes.length < 3 && Date.now() < until) await sleep(100);
-  await o.cancel();
-  assert.ok(notes.length >= 3, `got ${notes.length} notifications`);
-  for (const n of notes) assert.match(n.payload.toString(), /^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d$/);
-  assert.notEqual(notes[0].payload.toString(), notes[2].payload.toString());
-}
-
-async function libcoapClientAgainstUs(t: TestContext, build: (typeof BUILDS)[number]) {
-  const bin = `coap-client-${build}`;
-  if (!requireBinary(t, bin)) return;
-  const demo = createDemoServer({ tickMs: 300 });
-  const tr = await UdpTransport.bind({ host: '127.0.0.1' });
-  demo.server.listen(tr);
-  t.after(() => demo.close());
-  const base = `coap://127.0.0.1:${tr.address().port}`;
-  const dir = join(tmpdir(), `coap-interop-${process.pid}-${build}`);
-  const run = async (args: string[]) => {
-    const p = launchFor(t, bin, ['-B', '10', ...args], { timeoutMs: 20_000 });
-    const code = await p.exited;
-    assert.equal(code, 0, `${bin} ${args.join(' ')} failed: ${p.stderr()}`);
-    return p.stdout();
-  };
-  // GET
-  assert.match(await run(['-m', 'get', `${base}/time`]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z/);
-  // POST, echoed
-  assert.equal((await run(['-m', 'post', '-e', 'ping from libcoap', `${base}/echo`])).trim(), 'ping from libcoap');
-  assert.equal(demo.hits.get('POST /echo'), 1);
-  // Block2 download of 4 KiB
-  const largeOut = `${dir}-large`;
-  await run(['-m', 'get', '-o', largeOut, `${base}/large`]);
-  assert.ok(readFileSync(largeOut).equals(largeBody()), 'libcoap received /large intact');
-  // Block1 upload (256-byte blocks) with the echo coming back in Block2
-  const upIn = `${dir}-up`;
-  const upOut = `${dir}-up-back`;
-  writeFileSync(upIn, uploadBody());
-  await run(['-m', 'put', '-b', '256', '-f', upIn, '-o', upOut, `${base}/echo`]);
-  assert.ok(readFileSync(upOut).equals(uploadBody()), 'the upload came back intact');
-  // Observe /counter for 2 s at 300 ms ticks: the first response plus ≥ 3 notifications, increasing.
-  const out = await run(['-m', 'get', '-s', '2', '-w', `${base}/counter`]);
-  const values = out.split('\n').filter(Boolean).map(Number);
-  assert.ok(values.length >= 4, `libcoap printed ${JSON.stringify(out)}`);
-  for (let i = 1; i < values.length; i++) assert.ok(values[i] > values[i - 1], `increasing: ${values}`);
-}
-
-for (const build of BUILDS) {
+for (const build of ['notls', 'gnutls', 'openssl'] as const) {
   test(`our client → coap-server-${build} (NoSec)`, (t) => ourClientAgainstLibcoap(t, build));
   test(`coap-client-${build} → our server (NoSec)`, (t) => libcoapClientAgainstUs(t, build));
 }

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CoapClient } from '../../src/coap/client.ts';
+import { CoapServer } from '../../src/coap/server.ts';
+import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
+import { UdpTransport } from '../../src/coap/transport-udp.ts';
+import type { DtlsConnection } from '../../src/dtls/index.ts';
+
+const keys = new Map([
+  ['dev-a', Buffer.from('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hex')],
+  ['dev-b', Buffer.from('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'hex')],
+]);
+
+test('coaps://: each request carries the PSK identity; one DTLS session per (server, credentials), reused', async (t) => {
+  const server = new CoapServer();
+  server.get('/whoami', (req) => ({
+    payload: `${req.scheme} ${req.peer.identity?.mode === 'psk' ? req.peer.identity.identity : 'anonymous'}`,
+  }));
+  const dtls = await DtlsServerTransport.listen({ host: '127.0.0.1', port: 0, psk: (id) => keys.get(id) });
+  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
+  server.listen(dtls);
+  server.listen(udp);
+  t.after(() => server.close());
+  const handshakes: DtlsConnection[] = [];
+  dtls.server.on('connection', (c: DtlsConnection) => handshakes.push(c));
+  const s = `coaps://127.0.0.1:${dtls.address().port}/whoami`;
+
+  const a = new CoapClient({ security: { psk: { identity: 'dev-a', key: keys.get('dev-a')! } } });
+  t.after(() => a.close());
+  for (let i = 0; i < 5; i++) assert.equal((await a.get(s)).payload.toString(), 'coaps dev-a');
+  assert.equal(handshakes.length, 1, 'five requests, one DTLS session');
+  const r = await a.get(s);
+  assert.deepEqual(r.peer.identity, { mode: 'psk', identity: 'dev-a' });
+
+  // Other credentials: another session, another identity.
+  const b = new CoapClient({ security: { psk: { identity: 'dev-b', key: keys.get('dev-b')! } } });
+  t.after(() => b.close());
+  assert.equal((await b.get(s)).payload.toString(), 'coaps dev-b');
+  assert.equal(handshakes.length, 2);
+
+  // Plain UDP on the same server: no identity.
+  const plain = new CoapClient();
+  t.after(() => plain.close());
+  assert.equal((await plain.get(`coap://127.0.0.1:${udp.address().port}/whoami`)).payload.toString(), 'coap anonymous');
+
+  // A wrong key never reaches CoAP: the handshake fails and the request rejects.
+  const bad = new CoapClient({
+    security: { psk: { identity: 'dev-a', key: Buffer.alloc(16, 1) }, maxRetransmits: 1, retransmitInitialMs: 100 },
+  });
+  t.after(() => bad.close());
+  await assert.rejects(bad.get(s));
+});
