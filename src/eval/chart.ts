@@ -51,7 +51,18 @@ function fmt(v: number): string {
 export function renderChart(spec: ChartSpec): string {
   const W = spec.width ?? 760;
   const H = spec.height ?? 420;
-  const m = { top: 40, right: 20, bottom: 90 + (spec.note ? 16 : 0), left: 70 };
+  if (spec.categories.length === 0) throw new RangeError('a chart needs at least one category');
+  const n0 = spec.categories.length;
+  const rotate = n0 > 6 || spec.categories.some((c) => c.length > 12);
+  // Rotated labels need room below the axis: ~6.5 px per character at 35°.
+  const longest = Math.max(1, ...spec.categories.map((c) => c.length));
+  const labelRoom = rotate ? Math.ceil(longest * 6.5 * Math.sin((35 * Math.PI) / 180)) + 24 : 24;
+  const m = {
+    top: 40,
+    right: 20,
+    bottom: labelRoom + (spec.xLabel ? 22 : 0) + (spec.note ? 20 : 0) + 8,
+    left: rotate ? 110 : 70,
+  };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const n = spec.categories.length;
@@ -110,7 +121,6 @@ export function renderChart(spec: ChartSpec): string {
   const band = pw / Math.max(1, n);
   const cx = (i: number) => m.left + band * (i + 0.5);
   // Category labels (rotated when many or long).
-  const rotate = n > 6 || spec.categories.some((c) => c.length > 12);
   spec.categories.forEach((c, i) => {
     const lx = cx(i).toFixed(1);
     const ly = m.top + ph + 14;
@@ -181,7 +191,7 @@ export function renderChart(spec: ChartSpec): string {
   // Legend, top right inside the plot.
   spec.series.forEach((s, j) => {
     const ly = m.top + 6 + j * 16;
-    const lx = m.left + pw - 170;
+    const lx = m.left + pw - Math.max(...spec.series.map((x) => x.name.length)) * 6.8 - 30;
     out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${color(j)}"/>`);
     out.push(`<text x="${lx + 18}" y="${ly + 10}">${escapeXml(s.name)}</text>`);
   });

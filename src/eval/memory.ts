@@ -69,7 +69,7 @@ export function handshakeBytes(t: Transcript, role: Side): number {
  * not counted): it listens, we open `sessions` PSK connections, it reports heapUsed after a GC
  * before and after. Resolves to bytes per session, or an EngineUnavailableError.
  */
-export async function measureCloudHeap(mode: SecurityMode, sessions = 40): Promise<number | EngineUnavailableError> {
+export async function measureCloudHeap(mode: SecurityMode, sessions = 100): Promise<number | EngineUnavailableError> {
   if (mode !== 'psk') return new EngineUnavailableError(mode, 'heap probe drives PSK sessions only until issue 3');
   const probe = fileURLToPath(new URL('./heap-probe.ts', import.meta.url));
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', probe], { stdio: ['pipe', 'pipe', 'pipe'] });

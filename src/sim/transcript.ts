@@ -182,6 +182,7 @@ export class EngineUnavailableError extends Error {
 /** The slice of the DTLS engine's public API (src/dtls/index.ts) that a recording needs. */
 interface EngineConnection {
   readonly cipherSuite: string;
+  readonly identity?: { mode: string };
   send(data: Buffer): void;
   close(): Promise<void>;
   on(event: 'data', cb: (d: Buffer) => void): unknown;
@@ -203,14 +204,52 @@ export interface RecordOptions {
   timeoutMs?: number;
 }
 
-/** Credentials per mode, for the recording. PSK works with issue 2; RPK and X.509 need issue 3. */
-function credentialsFor(mode: SecurityMode): { server: Record<string, unknown>; client: Record<string, unknown> } {
+type Credentials = { server: Record<string, unknown>; client: Record<string, unknown> };
+
+/**
+ * Credentials per mode for the recording: a PSK; for RPK a P-256 key pair per side, each pinning the
+ * other's; for X.509 a root CA issuing one server and one device certificate directly (one signature
+ * to check per chain), with mutual authentication (clientAuth 'need'). The option names are those of
+ * src/dtls/credentials (PublicKeyCredentials), which the engine takes for issue 3.
+ */
+async function credentialsFor(mode: SecurityMode): Promise<Credentials> {
   if (mode === 'psk') {
     const identity = 'securesense-sim';
     const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
     return { server: { psk: (id: string) => (id === identity ? key : undefined) }, client: { psk: { identity, key } } };
   }
-  throw new EngineUnavailableError(mode, 'the engine has no ECDHE (issue 3) credentials option yet');
+  const pki = await import('../pki/index.ts');
+  const creds = await import('../dtls/credentials/index.ts');
+  if (mode === 'rpk') {
+    const serverKey = await pki.generateKeyPem();
+    const clientKey = await pki.generateKeyPem();
+    const serverRpk = creds.ownRawPublicKey(serverKey);
+    const clientRpk = creds.ownRawPublicKey(clientKey);
+    return {
+      server: { rpk: serverRpk, trust: { pinnedKeys: new creds.PinnedKeys([clientRpk.spki]) }, clientAuth: 'need' },
+      client: {
+        rpk: clientRpk,
+        trust: { pinnedKeys: new creds.PinnedKeys([serverRpk.spki]) },
+        serverName: '127.0.0.1',
+      },
+    };
+  }
+  const ca = await pki.createCa({ cn: 'SecureSense Sim Root' });
+  const server = await pki.issueCertificate({ ca, cn: 'cloud', ip: ['127.0.0.1'], usage: 'server' });
+  const device = await pki.issueCertificate({ ca, cn: 'device', usage: 'client' });
+  const anchors = creds.loadTrustAnchors(ca.rootPem);
+  return {
+    server: {
+      certificate: creds.ownCertificate(server.keyPem, server.certPem),
+      trust: { anchors },
+      clientAuth: 'need',
+    },
+    client: {
+      certificate: creds.ownCertificate(device.keyPem, device.certPem),
+      trust: { anchors },
+      serverName: '127.0.0.1',
+    },
+  };
 }
 
 async function loadEngine(): Promise<Engine> {
@@ -225,7 +264,7 @@ async function loadEngine(): Promise<Engine> {
  * Rejects with EngineUnavailableError when the engine cannot do `mode` yet.
  */
 export async function recordTranscript(mode: SecurityMode, opts: RecordOptions = {}): Promise<Transcript> {
-  const creds = credentialsFor(mode);
+  const creds = await credentialsFor(mode);
   const payload = Buffer.alloc(opts.payloadBytes ?? 64, 0x5a);
   const timeoutMs = opts.timeoutMs ?? 15_000;
   let engine: Engine;
@@ -258,6 +297,13 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
     }
     rec.markHandshakeDone();
     const c = client;
+    // An engine without the mode may still complete some other handshake: only a real one counts.
+    if (c.identity?.mode !== mode) {
+      throw new EngineUnavailableError(
+        mode,
+        `the handshake negotiated ${c.identity?.mode ?? 'no'} mode (${c.cipherSuite})`,
+      );
+    }
     const echoed = new Promise<Buffer>((resolve) => c.once('data', resolve));
     c.send(payload);
     const back = await echoed;
