@@ -112,7 +112,8 @@ class Decoded {
 // ---------------------------------------------------------------------------------------------
 // Values and times
 
-function toValue(raw: unknown, type: StreamType, where: string): PointValue {
+/** Coerces a raw value to the stream's type: numbers (and numeric text, booleans as 1/0) or text. */
+export function toValue(raw: unknown, type: StreamType, where: string): PointValue {
   if (type === 'numeric') {
     let n: number;
     if (typeof raw === 'number') n = raw;

@@ -41,8 +41,14 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-async function migrate(db: Kysely<Database>, engine: Engine, logger?: Logger): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticProvider(migrations(engine)) });
+async function migrate(db: Kysely<Database>, engine: Engine, logger?: Logger, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticProvider(migrations(engine)),
+    // PostgreSQL: name the schema of Kysely's bookkeeping tables, or its existence check sees
+    // those of another schema in the same database and skips creating ours.
+    ...(engine === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   for (const r of results ?? []) {
     if (r.status === 'Success') logger?.info({ migration: r.migrationName }, 'migration applied');
@@ -106,7 +112,7 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
   pool.on('error', (err) => opts.logger?.error({ err }, 'idle PostgreSQL connection failed'));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
-    await migrate(db, 'postgres', opts.logger);
+    await migrate(db, 'postgres', opts.logger, schema);
   } catch (err) {
     await db.destroy();
     throw err;

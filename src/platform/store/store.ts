@@ -87,6 +87,11 @@ export interface Store {
     patch: Partial<Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'keyHash'>>,
   ): Promise<ResourceRecord | undefined>;
   deleteResource(id: number): Promise<boolean>;
+  /**
+   * Inside a transaction: takes the resource's row lock (a no-op UPDATE, portable to both engines)
+   * so that two first payloads cannot both create its streams. Returns false when it is gone.
+   */
+  lockResource(id: number): Promise<boolean>;
 
   createStream(s: NewStream): Promise<StreamRecord>;
   getStream(id: number): Promise<StreamRecord | undefined>;
@@ -324,6 +329,15 @@ export class KyselyStore implements Store {
   async deleteResource(id: number): Promise<boolean> {
     const r = await this.db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
     return r.numDeletedRows > 0n;
+  }
+
+  async lockResource(id: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('resources')
+      .set((eb) => ({ label: eb.ref('label') }))
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   // --- streams

@@ -1,0 +1,630 @@
+/**
+ * The HTTP(S) API: Fastify routes in SicsthSense's shape over the service layer. Each route
+ * parses (by its JSON schema), calls one service function with the caller, and renders a view.
+ *
+ * Authentication: `Authorization: Bearer SECRET` or `?key=SECRET`, where SECRET is a user's API
+ * token, a resource's key or a stream's key (SicsthSense compatible). Every 4xx/5xx answers a JSON
+ * body `{ error, message }`.
+ */
+import { STATUS_CODES } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from '../../util/log.ts';
+import { type Caller, PlatformError } from '../model.ts';
+import { parseTime } from '../parsers.ts';
+import type { PlatformService, PointInput } from '../service.ts';
+import { parserView, pointsCsv, resourceView, streamView, userView } from '../views.ts';
+import * as S from './schemas.ts';
+
+export interface HttpAppOptions {
+  /** Largest request body in bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /** TLS certificate chain and key (PEM) to serve HTTPS. */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  logger?: Logger;
+  /** Serve the OpenAPI document (/docs/json) and its browsable reference (/docs). Default true. */
+  docs?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The secret presented by header or ?key=, read before validation. */
+    secret?: string;
+  }
+}
+
+type Uid = { uid: number };
+type Rid = Uid & { rid: number };
+type Sid = Rid & { sid: number };
+type Pid = Rid & { pid: number };
+
+/** A `from`/`until` query value: digits are ms since the epoch, anything else ISO 8601. */
+function queryTime(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  return parseTime(v, /^\d+$/.test(v) ? 'unix-ms' : 'iso8601', name);
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (!m) throw new PlatformError(401, 'Authorization must be "Bearer TOKEN"');
+    return m[1];
+  }
+  const q = req.query as { key?: unknown } | undefined;
+  return typeof q?.key === 'string' ? q.key : undefined;
+}
+
+/** Builds the Fastify app (not listening). */
+export async function buildHttpApp(service: PlatformService, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit ?? 1_048_576,
+    ...(opts.logger ? { loggerInstance: opts.logger } : {}),
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+    // Ids in paths are small integers; this bounds the router's work on hostile URLs.
+    routerOptions: { maxParamLength: 100 },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+        allowUnionTypes: true,
+      },
+    },
+  }) as unknown as FastifyInstance;
+
+  for (const s of S.sharedSchemas) app.addSchema(s);
+
+  app.setErrorHandler((err: FastifyError | PlatformError, req, reply) => {
+    let status: number;
+    let message: string;
+    if (err instanceof PlatformError) {
+      status = err.status;
+      message = err.message;
+    } else if ((err as FastifyError).validation) {
+      status = 400;
+      message = err.message;
+    } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
+      // Fastify's own client errors: malformed JSON (400), body too large (413), media type (415).
+      status = (err as FastifyError).statusCode!;
+      message = err.message;
+    } else {
+      status = 500;
+      message = 'internal error';
+      req.log.error({ err }, 'request failed');
+    }
+    if (status >= 500 && err instanceof PlatformError) req.log.error({ err }, 'request failed');
+    reply
+      .status(status)
+      .type('application/json')
+      .send({ error: STATUS_CODES[status] ?? 'Error', message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  // The secret is taken before validation, so a bad Authorization header is a 401 on every route.
+  app.addHook('preValidation', async (req) => {
+    req.secret = bearer(req);
+  });
+  const caller = (req: FastifyRequest): Promise<Caller> => service.authenticate(req.secret);
+
+  if (opts.docs !== false) {
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: 'SecureSense platform API',
+          version: '0.1.0',
+          description:
+            'Users, resources, parsers, streams and data points (SicsthSense shape). Authenticate with ' +
+            '`Authorization: Bearer TOKEN` or `?key=` (user token, resource key or stream key).',
+        },
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer' },
+            key: { type: 'apiKey', in: 'query', name: 'key' },
+          },
+        },
+        security: [{ bearer: [] }, { key: [] }],
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  }
+
+  await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576));
+  return app;
+}
+
+async function routes(
+  app: FastifyInstance,
+  service: PlatformService,
+  caller: (req: FastifyRequest) => Promise<Caller>,
+  bodyLimit: number,
+): Promise<void> {
+  // --- users
+
+  app.post<{ Body: { username: string; password: string } }>(
+    '/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user (open, or admin-gated by config); returns the API token once',
+        body: S.credentialsBody,
+        querystring: S.authQuery,
+        response: { 201: S.userWithToken, ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      const { user, token } = await service.createUser(await caller(req), req.body);
+      reply.status(201);
+      return { ...userView(user), token };
+    },
+  );
+
+  app.post<{ Body: { username: string; password: string } }>(
+    '/login',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Exchange username and password for a new API token (the previous token stops working)',
+        body: S.credentialsBody,
+        response: { 200: S.userWithToken, ...S.errors },
+      },
+    },
+    async (req) => {
+      const { user, token } = await service.login(req.body);
+      return { ...userView(user), token };
+    },
+  );
+
+  app.get<{ Params: Uid }>(
+    '/users/:uid',
+    {
+      schema: {
+        tags: ['users'],
+        params: S.uidParams,
+        querystring: S.authQuery,
+        response: { 200: { $ref: 'User#' }, ...S.errors },
+      },
+    },
+    async (req) => userView(await service.getUser(await caller(req), req.params.uid)),
+  );
+
+  app.put<{ Params: Uid; Body: { password?: string; rotate_token?: boolean } }>(
+    '/users/:uid',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Change the password and/or rotate the API token (the new token is returned once)',
+        params: S.uidParams,
+        querystring: S.authQuery,
+        body: S.userPatchBody,
+        response: { 200: S.userWithToken, ...S.errors },
+      },
+    },
+    async (req) => {
+      const r = await service.updateUser(await caller(req), req.params.uid, {
+        password: req.body.password,
+        rotateToken: req.body.rotate_token,
+      });
+      return r.token ? { ...userView(r.user), token: r.token } : userView(r.user);
+    },
+  );
+
+  app.delete<{ Params: Uid }>(
+    '/users/:uid',
+    { schema: { tags: ['users'], params: S.uidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    async (req, reply) => {
+      await service.deleteUser(await caller(req), req.params.uid);
+      reply.status(204).send();
+    },
+  );
+
+  // --- resources
+
+  const R = '/users/:uid/resources';
+  app.get<{ Params: Uid }>(
+    R,
+    {
+      schema: {
+        tags: ['resources'],
+        params: S.uidParams,
+        querystring: S.authQuery,
+        response: { 200: { type: 'array', items: { $ref: 'Resource#' } }, ...S.errors },
+      },
+    },
+    async (req) => (await service.listResources(await caller(req), req.params.uid)).map(resourceView),
+  );
+
+  app.post<{ Params: Uid; Body: { label: string; polling_url?: string | null; polling_period?: number | null } }>(
+    R,
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Create a resource; returns its secret key once',
+        params: S.uidParams,
+        querystring: S.authQuery,
+        body: S.resourceBody,
+        response: { 201: S.resourceWithKey, ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      const { resource, key } = await service.createResource(await caller(req), req.params.uid, {
+        label: req.body.label,
+        pollingUrl: req.body.polling_url,
+        pollingPeriod: req.body.polling_period,
+      });
+      reply.status(201);
+      return { ...resourceView(resource), key };
+    },
+  );
+
+  app.get<{ Params: Rid }>(
+    `${R}/:rid`,
+    {
+      schema: {
+        tags: ['resources'],
+        params: S.ridParams,
+        querystring: S.authQuery,
+        response: { 200: { $ref: 'Resource#' }, ...S.errors },
+      },
+    },
+    async (req) => resourceView(await service.getResource(await caller(req), req.params.uid, req.params.rid)),
+  );
+
+  app.put<{
+    Params: Rid;
+    Body: { label?: string; polling_url?: string | null; polling_period?: number | null; rotate_key?: boolean };
+  }>(
+    `${R}/:rid`,
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Change a resource; rotate_key returns a new key once',
+        params: S.ridParams,
+        querystring: S.authQuery,
+        body: S.resourcePatchBody,
+        response: { 200: S.resourceWithKey, ...S.errors },
+      },
+    },
+    async (req) => {
+      const r = await service.updateResource(await caller(req), req.params.uid, req.params.rid, {
+        label: req.body.label,
+        pollingUrl: req.body.polling_url,
+        pollingPeriod: req.body.polling_period,
+        rotateKey: req.body.rotate_key,
+      });
+      return r.key ? { ...resourceView(r.resource), key: r.key } : resourceView(r.resource);
+    },
+  );
+
+  app.delete<{ Params: Rid }>(
+    `${R}/:rid`,
+    { schema: { tags: ['resources'], params: S.ridParams, querystring: S.authQuery, response: { ...S.errors } } },
+    async (req, reply) => {
+      await service.deleteResource(await caller(req), req.params.uid, req.params.rid);
+      reply.status(204).send();
+    },
+  );
+
+  // --- parsers
+
+  const P = `${R}/:rid/parsers`;
+  type ParserBody = {
+    stream_id: number;
+    kind: 'json-path' | 'regex' | 'senml';
+    expression: string;
+    time_format?: 'unix-s' | 'unix-ms' | 'iso8601';
+  };
+  app.get<{ Params: Rid }>(
+    P,
+    {
+      schema: {
+        tags: ['parsers'],
+        params: S.ridParams,
+        querystring: S.authQuery,
+        response: { 200: { type: 'array', items: { $ref: 'Parser#' } }, ...S.errors },
+      },
+    },
+    async (req) => (await service.listParsers(await caller(req), req.params.uid, req.params.rid)).map(parserView),
+  );
+
+  app.post<{ Params: Rid; Body: ParserBody }>(
+    P,
+    {
+      schema: {
+        tags: ['parsers'],
+        params: S.ridParams,
+        querystring: S.authQuery,
+        body: S.parserBody,
+        response: { 201: { $ref: 'Parser#' }, ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      const p = await service.createParser(await caller(req), req.params.uid, req.params.rid, {
+        streamId: req.body.stream_id,
+        kind: req.body.kind,
+        expression: req.body.expression,
+        timeFormat: req.body.time_format,
+      });
+      reply.status(201);
+      return parserView(p);
+    },
+  );
+
+  app.get<{ Params: Pid }>(
+    `${P}/:pid`,
+    {
+      schema: {
+        tags: ['parsers'],
+        params: S.pidParams,
+        querystring: S.authQuery,
+        response: { 200: { $ref: 'Parser#' }, ...S.errors },
+      },
+    },
+    async (req) =>
+      parserView(await service.getParser(await caller(req), req.params.uid, req.params.rid, req.params.pid)),
+  );
+
+  app.put<{ Params: Pid; Body: Partial<ParserBody> }>(
+    `${P}/:pid`,
+    {
+      schema: {
+        tags: ['parsers'],
+        params: S.pidParams,
+        querystring: S.authQuery,
+        body: S.parserPatchBody,
+        response: { 200: { $ref: 'Parser#' }, ...S.errors },
+      },
+    },
+    async (req) =>
+      parserView(
+        await service.updateParser(await caller(req), req.params.uid, req.params.rid, req.params.pid, {
+          streamId: req.body.stream_id,
+          kind: req.body.kind,
+          expression: req.body.expression,
+          timeFormat: req.body.time_format,
+        }),
+      ),
+  );
+
+  app.delete<{ Params: Pid }>(
+    `${P}/:pid`,
+    { schema: { tags: ['parsers'], params: S.pidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    async (req, reply) => {
+      await service.deleteParser(await caller(req), req.params.uid, req.params.rid, req.params.pid);
+      reply.status(204).send();
+    },
+  );
+
+  // --- raw resource data: any content type, kept as bytes for the parsers
+
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    raw.post<{ Params: Rid; Body: Buffer }>(
+      `${R}/:rid/data`,
+      {
+        schema: {
+          tags: ['data'],
+          summary: "A raw payload through the resource's parsers (JSON, text, SenML JSON/CBOR)",
+          description:
+            'All points of the payload are stored in one transaction, or none. The first JSON or SenML payload ' +
+            'to a resource with no parsers creates one stream and parser per value.',
+          params: S.ridParams,
+          querystring: S.authQuery,
+          response: { 200: S.ingestResponse, ...S.errors },
+        },
+      },
+      async (req) => {
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        if (body.length === 0) throw new PlatformError(400, 'empty payload');
+        const r = await service.postResourceData(await caller(req), req.params.uid, req.params.rid, {
+          body,
+          contentType: req.headers['content-type'] ?? null,
+        });
+        return { stored: r.stored, created: r.created.map(streamView) };
+      },
+    );
+  });
+
+  // --- streams
+
+  const ST = `${R}/:rid/streams`;
+  type StreamBody = {
+    label?: string;
+    unit?: string | null;
+    type?: 'numeric' | 'text';
+    public?: boolean;
+    retention_max_points?: number | null;
+    retention_max_age_ms?: number | null;
+    rotate_key?: boolean;
+  };
+  app.get<{ Params: Rid }>(
+    ST,
+    {
+      schema: {
+        tags: ['streams'],
+        params: S.ridParams,
+        querystring: S.authQuery,
+        response: { 200: { type: 'array', items: { $ref: 'Stream#' } }, ...S.errors },
+      },
+    },
+    async (req) => (await service.listStreams(await caller(req), req.params.uid, req.params.rid)).map(streamView),
+  );
+
+  app.post<{ Params: Rid; Body: StreamBody & { label: string } }>(
+    ST,
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Create a stream; returns its secret key once',
+        params: S.ridParams,
+        querystring: S.authQuery,
+        body: S.streamBody,
+        response: { 201: S.streamWithKey, ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const { stream, key } = await service.createStream(await caller(req), req.params.uid, req.params.rid, {
+        label: b.label,
+        unit: b.unit,
+        type: b.type,
+        public: b.public,
+        retentionMaxPoints: b.retention_max_points,
+        retentionMaxAgeMs: b.retention_max_age_ms,
+      });
+      reply.status(201);
+      return { ...streamView(stream), key };
+    },
+  );
+
+  app.get<{ Params: Sid }>(
+    `${ST}/:sid`,
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'A stream (public streams are readable by anyone)',
+        params: S.sidParams,
+        querystring: S.authQuery,
+        response: { 200: { $ref: 'Stream#' }, ...S.errors },
+      },
+    },
+    async (req) =>
+      streamView(await service.getStream(await caller(req), req.params.uid, req.params.rid, req.params.sid)),
+  );
+
+  app.put<{ Params: Sid; Body: StreamBody }>(
+    `${ST}/:sid`,
+    {
+      schema: {
+        tags: ['streams'],
+        params: S.sidParams,
+        querystring: S.authQuery,
+        body: S.streamPatchBody,
+        response: { 200: S.streamWithKey, ...S.errors },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      const r = await service.updateStream(await caller(req), req.params.uid, req.params.rid, req.params.sid, {
+        label: b.label,
+        unit: b.unit,
+        public: b.public,
+        retentionMaxPoints: b.retention_max_points,
+        retentionMaxAgeMs: b.retention_max_age_ms,
+        rotateKey: b.rotate_key,
+      });
+      return r.key ? { ...streamView(r.stream), key: r.key } : streamView(r.stream);
+    },
+  );
+
+  app.delete<{ Params: Sid }>(
+    `${ST}/:sid`,
+    { schema: { tags: ['streams'], params: S.sidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    async (req, reply) => {
+      await service.deleteStream(await caller(req), req.params.uid, req.params.rid, req.params.sid);
+      reply.status(204).send();
+    },
+  );
+
+  // --- stream data
+
+  app.get<{ Params: Sid; Querystring: { from?: string; until?: string; limit?: number; format?: 'json' | 'csv' } }>(
+    `${ST}/:sid/data`,
+    {
+      schema: {
+        tags: ['data'],
+        summary: 'The newest `limit` points in [from, until], oldest first, as JSON or CSV',
+        params: S.sidParams,
+        querystring: S.dataQuery,
+        response: {
+          200: {
+            description: 'JSON (application/json) or RFC 4180 CSV (text/csv) with a `time,value` header',
+            content: {
+              'application/json': { schema: S.pointsResponse },
+              'text/csv': { schema: { type: 'string' } },
+            },
+          },
+          ...S.errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const { stream, points } = await service.getStreamData(
+        await caller(req),
+        req.params.uid,
+        req.params.rid,
+        req.params.sid,
+        {
+          from: queryTime(q.from, 'from'),
+          until: queryTime(q.until, 'until'),
+          limit: q.limit,
+        },
+      );
+      if (q.format === 'csv') {
+        reply.type('text/csv; charset=utf-8');
+        return pointsCsv(points);
+      }
+      reply.type('application/json');
+      return { stream_id: stream.id, label: stream.label, unit: stream.unit, points };
+    },
+  );
+
+  app.post<{ Params: Sid; Body: PointInput | PointInput[] | { points: PointInput[] } }>(
+    `${ST}/:sid/data`,
+    {
+      schema: {
+        tags: ['data'],
+        summary: 'Store points: {value, time?}, an array of them, or {points: [...]}; time is ms or ISO 8601',
+        params: S.sidParams,
+        querystring: S.authQuery,
+        body: S.pointsBody,
+        response: { 200: S.countResponse, ...S.errors },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      const list = Array.isArray(b) ? b : 'points' in b ? b.points : [b];
+      const stored = await service.postStreamData(
+        await caller(req),
+        req.params.uid,
+        req.params.rid,
+        req.params.sid,
+        list,
+      );
+      return { stored };
+    },
+  );
+
+  app.delete<{ Params: Sid; Querystring: { from?: string; until?: string } }>(
+    `${ST}/:sid/data`,
+    {
+      schema: {
+        tags: ['data'],
+        summary: 'Delete the points in [from, until] (all without bounds)',
+        params: S.sidParams,
+        querystring: S.rangeQuery,
+        response: { 200: S.countResponse, ...S.errors },
+      },
+    },
+    async (req) => {
+      const deleted = await service.deleteStreamData(
+        await caller(req),
+        req.params.uid,
+        req.params.rid,
+        req.params.sid,
+        {
+          from: queryTime(req.query.from, 'from'),
+          until: queryTime(req.query.until, 'until'),
+        },
+      );
+      return { deleted };
+    },
+  );
+}

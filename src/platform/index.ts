@@ -1,0 +1,128 @@
+/**
+ * The SecureSense platform: public API (`securesense/platform`).
+ *
+ * ```ts
+ * import { createPlatform } from 'securesense/platform';
+ * import { loadConfig } from 'securesense/util/config'; // or build a SecureSenseConfig yourself
+ *
+ * const platform = await createPlatform(loadConfig());
+ * console.log(platform.http.url);           // http://0.0.0.0:8080
+ * const { token, user } = await platform.service.createUser({ kind: 'anonymous' }, { username: 'ann', password: 'correct horse' });
+ * await platform.close();
+ * ```
+ *
+ * The layers: {@link PlatformService} (use cases, one for every API) over a {@link Store}
+ * (SQLite or PostgreSQL), with the HTTP(S) API from {@link buildHttpApp} in front.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { SecureSenseConfig } from '../util/config.ts';
+import type { Logger } from '../util/log.ts';
+import { buildHttpApp } from './http/app.ts';
+import { PlatformService } from './service.ts';
+import { openStore, type Store } from './store/index.ts';
+
+export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
+export * from './model.ts';
+export { proposeStreams, runParsers } from './parsers.ts';
+export * from './service.ts';
+export { dropPostgresSchema, type Engine, isPostgresUrl, openStore, type Store } from './store/index.ts';
+export * from './views.ts';
+
+/** One listening Fastify app and the URL it answers on. */
+export interface HttpListener {
+  app: FastifyInstance;
+  /** e.g. `http://127.0.0.1:8080`; the real port when 0 was asked for. */
+  url: string;
+  port: number;
+}
+
+export interface Platform {
+  service: PlatformService;
+  store: Store;
+  http: {
+    /** The plain HTTP API, unless `config.http.port` is null. */
+    plain?: HttpListener;
+    /** The HTTPS API, when `config.https.port`, `cert` and `key` are set. */
+    secure?: HttpListener;
+  };
+  /** Stops the listeners (in-flight requests finish) and closes the store. */
+  close(): Promise<void>;
+}
+
+export interface CreatePlatformOptions {
+  logger?: Logger;
+  /** PostgreSQL only: the schema to use instead of `public` (tests use a fresh one). */
+  pgSchema?: string;
+  /** Do not start listeners even when ports are configured (e.g. for `inject()` tests). */
+  listen?: boolean;
+}
+
+async function listen(
+  app: FastifyInstance,
+  host: string,
+  port: number,
+  scheme: 'http' | 'https',
+): Promise<HttpListener> {
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const real = typeof addr === 'object' && addr ? addr.port : port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return { app, url: `${scheme}://${shown}:${real}`, port: real };
+}
+
+/**
+ * Opens the store (running migrations), builds the service and starts the HTTP and HTTPS
+ * listeners the config asks for.
+ */
+export async function createPlatform(config: SecureSenseConfig, opts: CreatePlatformOptions = {}): Promise<Platform> {
+  const store = await openStore({ db: config.db, schema: opts.pgSchema, logger: opts.logger });
+  const service = new PlatformService({
+    store,
+    signup: config.api.signup,
+    adminToken: config.api.adminToken,
+    maxReadLimit: config.api.maxReadLimit,
+    logger: opts.logger,
+  });
+  const http: Platform['http'] = {};
+  const apps: FastifyInstance[] = [];
+  try {
+    if (config.http.port !== null) {
+      const app = await buildHttpApp(service, { bodyLimit: config.api.bodyLimit, logger: opts.logger });
+      apps.push(app);
+      http.plain =
+        opts.listen === false
+          ? { app, url: '', port: 0 }
+          : await listen(app, config.http.host, config.http.port, 'http');
+    }
+    if (config.https.port !== null && config.https.cert && config.https.key) {
+      const app = await buildHttpApp(service, {
+        bodyLimit: config.api.bodyLimit,
+        logger: opts.logger,
+        https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
+      });
+      apps.push(app);
+      http.secure =
+        opts.listen === false
+          ? { app, url: '', port: 0 }
+          : await listen(app, config.https.host, config.https.port, 'https');
+    }
+  } catch (err) {
+    for (const a of apps) await a.close();
+    await store.close();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    service,
+    store,
+    http,
+    close() {
+      closed ??= (async () => {
+        for (const a of apps) await a.close();
+        await store.close();
+      })();
+      return closed;
+    },
+  };
+}

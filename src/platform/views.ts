@@ -1,0 +1,84 @@
+/**
+ * The wire views of the model, shared by the HTTP API and (issue 6) the CoAP API: SicsthSense's
+ * snake_case field names, secrets never included except the one-time `key`/`token` fields.
+ */
+import type { DataPoint, Parser, Resource, Stream, User } from './model.ts';
+
+export interface UserView {
+  id: number;
+  username: string;
+  created_at: number;
+}
+export interface ResourceView {
+  id: number;
+  owner_id: number;
+  label: string;
+  polling_url: string | null;
+  polling_period: number | null;
+  created_at: number;
+}
+export interface StreamView {
+  id: number;
+  resource_id: number;
+  label: string;
+  unit: string | null;
+  type: 'numeric' | 'text';
+  public: boolean;
+  retention_max_points: number | null;
+  retention_max_age_ms: number | null;
+  created_at: number;
+  last_time: number | null;
+}
+export interface ParserView {
+  id: number;
+  resource_id: number;
+  stream_id: number;
+  kind: Parser['kind'];
+  expression: string;
+  time_format: Parser['timeFormat'];
+  created_at: number;
+}
+
+export const userView = (u: User): UserView => ({ id: u.id, username: u.username, created_at: u.createdAt });
+
+export const resourceView = (r: Resource): ResourceView => ({
+  id: r.id,
+  owner_id: r.ownerId,
+  label: r.label,
+  polling_url: r.pollingUrl,
+  polling_period: r.pollingPeriod,
+  created_at: r.createdAt,
+});
+
+export const streamView = (s: Stream): StreamView => ({
+  id: s.id,
+  resource_id: s.resourceId,
+  label: s.label,
+  unit: s.unit,
+  type: s.type,
+  public: s.public,
+  retention_max_points: s.retentionMaxPoints,
+  retention_max_age_ms: s.retentionMaxAgeMs,
+  created_at: s.createdAt,
+  last_time: s.lastTime,
+});
+
+export const parserView = (p: Parser): ParserView => ({
+  id: p.id,
+  resource_id: p.resourceId,
+  stream_id: p.streamId,
+  kind: p.kind,
+  expression: p.expression,
+  time_format: p.timeFormat,
+  created_at: p.createdAt,
+});
+
+/** RFC 4180 CSV of points: a `time,value` header, CRLF line ends, text values quoted. */
+export function pointsCsv(points: DataPoint[]): string {
+  const lines = ['time,value'];
+  for (const p of points) {
+    const v = typeof p.value === 'number' ? String(p.value) : `"${p.value.replace(/"/g, '""')}"`;
+    lines.push(`${p.time},${v}`);
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
