@@ -2,7 +2,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { PAPER_STATIC_RAM_KB } from '../sim/profiles/index.ts';
-import { EngineUnavailableError, type Side, type Transcript } from '../sim/transcript.ts';
+import {
+  credentialMaterial,
+  credentialsFrom,
+  EngineUnavailableError,
+  type Side,
+  type Transcript,
+} from '../sim/transcript.ts';
 import { type Experiment, MODES, NOT_MEASURED } from './experiment.ts';
 
 /**
@@ -66,13 +72,15 @@ export function handshakeBytes(t: Transcript, role: Side): number {
 
 /**
  * Heap per session of our DTLS server, measured in a child process (so the clients' own memory is
- * not counted): it listens, we open `sessions` PSK connections, it reports heapUsed after a GC
- * before and after. Resolves to bytes per session, or an EngineUnavailableError.
+ * not counted): it listens with the mode's credentials, we open `sessions` connections, it reports
+ * heapUsed after a full GC before and after. Resolves to bytes per session, or an
+ * EngineUnavailableError when the engine cannot run the mode.
  */
 export async function measureCloudHeap(mode: SecurityMode, sessions = 100): Promise<number | EngineUnavailableError> {
-  if (mode !== 'psk') return new EngineUnavailableError(mode, 'heap probe drives PSK sessions only until issue 3');
   const probe = fileURLToPath(new URL('./heap-probe.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', probe], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', probe], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
   const lines: string[] = [];
   let buf = '';
   const waiters: ((l: string) => void)[] = [];
@@ -86,7 +94,7 @@ export async function measureCloudHeap(mode: SecurityMode, sessions = 100): Prom
       else lines.push(line);
     }
   });
-  const next = (ms = 15_000) =>
+  const next = (ms = 30_000) =>
     new Promise<string>((resolve, reject) => {
       const l = lines.shift();
       if (l !== undefined) return resolve(l);
@@ -97,22 +105,25 @@ export async function measureCloudHeap(mode: SecurityMode, sessions = 100): Prom
       });
     });
   try {
+    const material = await credentialMaterial(mode);
+    child.stdin.write(`${JSON.stringify(material)}\n`);
     const hello = JSON.parse(await next()) as { port?: number; error?: string };
     if (!hello.port) return new EngineUnavailableError(mode, hello.error ?? 'heap probe failed');
-    const { connect } = (await import('../dtls/index.ts' as string)) as {
-      connect(o: Record<string, unknown>): Promise<{ close(): Promise<void> }>;
+    const creds = await credentialsFrom(material);
+    const spec = '../dtls/index.ts';
+    const { connect } = (await import(spec)) as {
+      connect(o: Record<string, unknown>): Promise<{ close(): Promise<void>; identity?: { mode: string } }>;
     };
     child.stdin.write('heap\n');
     const before = (JSON.parse(await next()) as { heap: number }).heap;
-    const conns = [];
+    const conns: { close(): Promise<void> }[] = [];
     for (let i = 0; i < sessions; i++) {
-      conns.push(
-        await connect({
-          host: '127.0.0.1',
-          port: hello.port,
-          psk: { identity: 'securesense-sim', key: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex') },
-        }),
-      );
+      const c = await connect({ host: '127.0.0.1', port: hello.port, ...creds.client });
+      conns.push(c);
+      if (c.identity?.mode !== mode) {
+        await Promise.all(conns.map((x) => x.close().catch(() => {})));
+        return new EngineUnavailableError(mode, `the handshake negotiated ${c.identity?.mode ?? 'no'} mode`);
+      }
     }
     child.stdin.write('heap\n');
     const after = (JSON.parse(await next()) as { heap: number }).heap;
@@ -121,6 +132,7 @@ export async function measureCloudHeap(mode: SecurityMode, sessions = 100): Prom
   } catch (err) {
     return new EngineUnavailableError(mode, (err as Error).message);
   } finally {
+    child.stdin.end();
     child.kill();
   }
 }

@@ -204,27 +204,65 @@ export interface RecordOptions {
   timeoutMs?: number;
 }
 
-type Credentials = { server: Record<string, unknown>; client: Record<string, unknown> };
+export type Credentials = { server: Record<string, unknown>; client: Record<string, unknown> };
+
+/** PEM material for one recording, serialisable (the memory experiment hands it to a child process). */
+export interface CredentialMaterial {
+  mode: SecurityMode;
+  serverKeyPem?: string;
+  clientKeyPem?: string;
+  serverCertPem?: string;
+  clientCertPem?: string;
+  rootPem?: string;
+}
+
+export const SIM_PSK = { identity: 'securesense-sim', keyHex: '000102030405060708090a0b0c0d0e0f' } as const;
 
 /**
- * Credentials per mode for the recording: a PSK; for RPK a P-256 key pair per side, each pinning the
- * other's; for X.509 a root CA issuing one server and one device certificate directly (one signature
- * to check per chain), with mutual authentication (clientAuth 'need'). The option names are those of
- * src/dtls/credentials (PublicKeyCredentials), which the engine takes for issue 3.
+ * Key material per mode: nothing to generate for PSK; for RPK a P-256 key pair per side; for X.509 a
+ * root CA issuing one cloud and one device certificate directly (one signature to check per chain).
  */
-async function credentialsFor(mode: SecurityMode): Promise<Credentials> {
-  if (mode === 'psk') {
-    const identity = 'securesense-sim';
-    const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
-    return { server: { psk: (id: string) => (id === identity ? key : undefined) }, client: { psk: { identity, key } } };
-  }
+export async function credentialMaterial(mode: SecurityMode): Promise<CredentialMaterial> {
+  if (mode === 'psk') return { mode };
   const pki = await import('../pki/index.ts');
+  if (mode === 'rpk')
+    return { mode, serverKeyPem: await pki.generateKeyPem(), clientKeyPem: await pki.generateKeyPem() };
+  const ca = await pki.createCa({ cn: 'SecureSense Sim Root' });
+  const server = await pki.issueCertificate({ ca, cn: 'cloud', ip: ['127.0.0.1'], usage: 'server' });
+  const device = await pki.issueCertificate({ ca, cn: 'device', usage: 'client' });
+  return {
+    mode,
+    serverKeyPem: server.keyPem,
+    serverCertPem: server.certPem,
+    clientKeyPem: device.keyPem,
+    clientCertPem: device.certPem,
+    rootPem: ca.rootPem,
+  };
+}
+
+function need(v: string | undefined, what: string): string {
+  if (!v) throw new Error(`credential material lacks ${what}`);
+  return v;
+}
+
+/**
+ * Engine options of both sides for `material`: a PSK; for RPK each side pins the other's key; for
+ * X.509 both trust the root and the server requires a client certificate (clientAuth 'need'). The
+ * option names are those of src/dtls/credentials (PublicKeyCredentials), which the engine takes for
+ * issue 3.
+ */
+export async function credentialsFrom(material: CredentialMaterial): Promise<Credentials> {
+  if (material.mode === 'psk') {
+    const key = Buffer.from(SIM_PSK.keyHex, 'hex');
+    return {
+      server: { psk: (id: string) => (id === SIM_PSK.identity ? key : undefined) },
+      client: { psk: { identity: SIM_PSK.identity, key } },
+    };
+  }
   const creds = await import('../dtls/credentials/index.ts');
-  if (mode === 'rpk') {
-    const serverKey = await pki.generateKeyPem();
-    const clientKey = await pki.generateKeyPem();
-    const serverRpk = creds.ownRawPublicKey(serverKey);
-    const clientRpk = creds.ownRawPublicKey(clientKey);
+  if (material.mode === 'rpk') {
+    const serverRpk = creds.ownRawPublicKey(need(material.serverKeyPem, 'the server key'));
+    const clientRpk = creds.ownRawPublicKey(need(material.clientKeyPem, 'the client key'));
     return {
       server: { rpk: serverRpk, trust: { pinnedKeys: new creds.PinnedKeys([clientRpk.spki]) }, clientAuth: 'need' },
       client: {
@@ -234,18 +272,21 @@ async function credentialsFor(mode: SecurityMode): Promise<Credentials> {
       },
     };
   }
-  const ca = await pki.createCa({ cn: 'SecureSense Sim Root' });
-  const server = await pki.issueCertificate({ ca, cn: 'cloud', ip: ['127.0.0.1'], usage: 'server' });
-  const device = await pki.issueCertificate({ ca, cn: 'device', usage: 'client' });
-  const anchors = creds.loadTrustAnchors(ca.rootPem);
+  const anchors = creds.loadTrustAnchors(need(material.rootPem, 'the root'));
   return {
     server: {
-      certificate: creds.ownCertificate(server.keyPem, server.certPem),
+      certificate: creds.ownCertificate(
+        need(material.serverKeyPem, 'the server key'),
+        need(material.serverCertPem, 'the server certificate'),
+      ),
       trust: { anchors },
       clientAuth: 'need',
     },
     client: {
-      certificate: creds.ownCertificate(device.keyPem, device.certPem),
+      certificate: creds.ownCertificate(
+        need(material.clientKeyPem, 'the client key'),
+        need(material.clientCertPem, 'the client certificate'),
+      ),
       trust: { anchors },
       serverName: '127.0.0.1',
     },
@@ -264,7 +305,7 @@ async function loadEngine(): Promise<Engine> {
  * Rejects with EngineUnavailableError when the engine cannot do `mode` yet.
  */
 export async function recordTranscript(mode: SecurityMode, opts: RecordOptions = {}): Promise<Transcript> {
-  const creds = await credentialsFor(mode);
+  const creds = await credentialsFrom(await credentialMaterial(mode));
   const payload = Buffer.alloc(opts.payloadBytes ?? 64, 0x5a);
   const timeoutMs = opts.timeoutMs ?? 15_000;
   let engine: Engine;
