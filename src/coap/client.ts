@@ -260,7 +260,11 @@ export class CoapClient {
         h.acknowledged.then(
           (ack) => {
             if (ack.code !== Code.Empty) {
-              if (!checkOptions(ack).ok)
+              // §5.3.2: a piggybacked response carries the request's token; another one means the
+              // Message ID was reused within EXCHANGE_LIFETIME and the ACK belongs to another exchange.
+              if (!ack.token.equals(token))
+                finish(new CoapError(Code.BadGateway, 'ACK carries a response with another token'));
+              else if (!checkOptions(ack).ok)
                 finish(new CoapError(Code.BadOption, 'response with an unrecognized critical option'));
               else finish(undefined, ack);
             } else if (!done) wait(this.responseTimeout);
