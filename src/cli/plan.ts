@@ -8,14 +8,14 @@ import { EngineUnavailableError, transcriptFor } from '../sim/transcript.ts';
 /**
  * `securesense plan --mode psk|rpk|x509 --role client|server --hops N --payload B --interval S
  *  --rdc nullrdc|contikimac --profile cc2538-hw|cc2538-sw --battery-mah MAH [--rehandshake-hours H]
- *  [--loss P] [--json]` — handshake time and energy, energy per report and battery life for one
+ *  [--loss P] [--phase-lock] [--json]` — handshake time and energy, energy per report and battery life for one
  * device of a deployment, from a real transcript of our engine replayed on the device model.
  */
 export const summary = 'handshake time, energy and battery life for a deployment';
 
 const USAGE = `usage: securesense plan [--mode psk|rpk|x509] [--role client|server] [--hops N] [--payload BYTES]
                        [--interval SECONDS] [--rdc nullrdc|contikimac] [--profile ${Object.keys(PROFILES).join('|')}]
-                       [--battery-mah MAH] [--rehandshake-hours H] [--loss P] [--json]
+                       [--battery-mah MAH] [--rehandshake-hours H] [--loss P] [--phase-lock] [--json]
 defaults: --mode psk --role client --hops 1 --payload 64 --interval 60 --rdc contikimac --profile cc2538-hw
           --battery-mah 2400 --rehandshake-hours 24 --loss 0
 `;
@@ -48,6 +48,7 @@ export async function run(args: string[]): Promise<number> {
   let rehandshakeHours = 24;
   let lossRate = 0;
   let json = false;
+  let phaseLock = false;
   try {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
@@ -96,6 +97,9 @@ export async function run(args: string[]): Promise<number> {
         case '--json':
           json = true;
           break;
+        case '--phase-lock':
+          phaseLock = true;
+          break;
         case '-h':
         case '--help':
           process.stdout.write(USAGE);
@@ -104,6 +108,7 @@ export async function run(args: string[]): Promise<number> {
           throw new UsageError(`unknown option ${a}`);
       }
     }
+    if (phaseLock && rdc !== 'contikimac') throw new UsageError('--phase-lock applies to --rdc contikimac only');
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`securesense plan: ${err.message}\n${USAGE}`);
@@ -123,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
       payloadBytes,
       intervalSeconds,
       rdc,
+      phaseLock,
       profile: getProfile(profileName),
       batteryMah,
       rehandshakeHours,
@@ -136,7 +142,10 @@ export async function run(args: string[]): Promise<number> {
   }
   const hs = r.handshake;
   const rows: (string | number)[][] = [
-    ['deployment', `${mode}, device as ${role}, ${hops} hop(s), ${rdc}, ${profileName}`],
+    [
+      'deployment',
+      `${mode}, device as ${role}, ${hops} hop(s), ${rdc}${phaseLock ? ' (phase-lock)' : ''}, ${profileName}`,
+    ],
     'notMeasured' in hs
       ? ['handshake', hs.notMeasured]
       : ['handshake time', `${(hs.seconds * 1000).toFixed(1)} ms (${hs.bytes} bytes of records)`],

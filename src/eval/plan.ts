@@ -20,6 +20,8 @@ export interface PlanInput {
   payloadBytes: number;
   intervalSeconds: number;
   rdc: RdcName;
+  /** ContikiMAC only: senders know their neighbours' wake-up phase (after a first exchange). */
+  phaseLock?: boolean;
   profile: DeviceProfile;
   batteryMah: number;
   rehandshakeHours: number;
@@ -49,7 +51,7 @@ export function plan(input: PlanInput, transcript: Transcript | EngineUnavailabl
   if (!(input.batteryMah > 0)) throw new RangeError('--battery-mah must be positive');
   if (!Number.isInteger(input.payloadBytes) || input.payloadBytes < 0)
     throw new RangeError('--payload must be a byte count');
-  const rdc = makeRdc(input.rdc);
+  const rdc = makeRdc(input.rdc, { phaseLock: input.phaseLock });
 
   // Idle power: LPM plus the RDC's background listening (always-on radio under NullRDC).
   const idle = energyJoules({ cpu: 0, lpm: 1, tx: 0, rxIdle: rdc.idleListenDutyCycle(), rxActive: 0 }, p.power);
@@ -82,6 +84,7 @@ export function plan(input: PlanInput, transcript: Transcript | EngineUnavailabl
       role: input.role,
       profile: p,
       rdc: input.rdc,
+      phaseLock: input.phaseLock,
       hops: input.hops,
       lossRate: input.lossRate,
     });

@@ -166,3 +166,47 @@ describe('plan', () => {
     assert.throws(() => plan({ ...base, rdc: 'contikimac', intervalSeconds: 0 }, u), /interval/);
   });
 });
+
+describe('securesense plan (CLI)', () => {
+  async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    const { run } = await import('../../src/cli/plan.ts');
+    let out = '';
+    let err = '';
+    const o = process.stdout.write.bind(process.stdout);
+    const e = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((c: string | Uint8Array) => {
+      out += String(c);
+      return true;
+    }) as typeof process.stdout.write;
+    process.stderr.write = ((c: string | Uint8Array) => {
+      err += String(c);
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      return { code: await run(args), out, err };
+    } finally {
+      process.stdout.write = o;
+      process.stderr.write = e;
+    }
+  }
+
+  it('--json prints one object with the PSK handshake measured from our engine', async () => {
+    const r = await capture(['--mode', 'psk', '--hops', '2', '--payload', '32', '--rdc', 'nullrdc', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const o = JSON.parse(r.out) as { handshake: { seconds: number; bytes: number }; report: { framesUp: number } };
+    assert.ok(o.handshake.seconds > 0 && o.handshake.bytes > 0);
+    assert.equal(o.report.framesUp, 1); // 32 + 29 = 61 B record: 18 + 61 = 79 ≤ 104
+  });
+
+  it('phase-lock cuts ContikiMAC energy but not latency; bad flags exit 2 with a clear message', async () => {
+    const plain = JSON.parse((await capture(['--json'])).out) as { handshake: { seconds: number; energyMj: number } };
+    const locked = JSON.parse((await capture(['--json', '--phase-lock'])).out) as typeof plain;
+    assert.ok(locked.handshake.energyMj < plain.handshake.energyMj / 2);
+    assert.ok(Math.abs(locked.handshake.seconds - plain.handshake.seconds) < 1e-9);
+    const bad = await capture(['--hops', 'x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /bad value for --hops: x/);
+    assert.equal((await capture(['--rdc', 'nullrdc', '--phase-lock'])).code, 2);
+    assert.equal((await capture(['--frobnicate'])).code, 2);
+  });
+});
