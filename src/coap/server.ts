@@ -231,6 +231,10 @@ export class CoapServer {
     const msg: CoapMessage = { ...m, options: chk.options };
     const method = methodName(m.code);
     if (!method) return fail(Code.MethodNotAllowed, `method code ${codeString(m.code)} not supported`);
+    // RFC 7252 §5.7.2: we are no forward-proxy.
+    if (getOption(msg, OptionNumber.ProxyUri) || getOption(msg, OptionNumber.ProxyScheme)) {
+      return fail(Code.ProxyingNotSupported, 'this server is not a proxy');
+    }
     let block1: BlockValue | undefined;
     let block2: BlockValue | undefined;
     try {

@@ -102,6 +102,17 @@ test('malformed requests get Reset (CON) or silence (NON), bad options 4.02/4.00
   p.send({ type: 'CON', code: 20, messageId: 404, token: Buffer.from('t4'), options: [], payload: Buffer.alloc(0) });
   r = await p.next();
   assert.equal(codeString(r!.code), '4.05');
+  // Proxy-Uri: we are no proxy → 5.05.
+  p.send({
+    type: 'CON',
+    code: Code.GET,
+    messageId: 406,
+    token: Buffer.from('t6'),
+    options: [{ number: OptionNumber.ProxyUri, value: Buffer.from('coap://elsewhere/x') }],
+    payload: Buffer.alloc(0),
+  });
+  r = await p.next();
+  assert.equal(codeString(r!.code), '5.05');
   // Ping: Empty CON → RST.
   p.send(hdr(0, 0, 0, 405));
   r = await p.next();

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { largeBody } from '../../src/coap/demo.ts';
+import { launchFor } from '../support/peers.ts';
+import { freeUdpPort } from '../support/ports.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, 'coap', ...args]);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK)', async (t) => {
+  const port = await freeUdpPort();
+  const dtlsPort = await freeUdpPort();
+  const psk = `cli-dev:${Buffer.from('cli-secret-key!!').toString('hex')}`;
+  const server = launchFor(
+    t,
+    process.execPath,
+    [
+      BIN,
+      'coap',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dtls-port',
+      String(dtlsPort),
+      '--psk',
+      psk,
+    ],
+    { timeoutMs: 50_000 },
+  );
+  await server.waitFor('"event":"listening"', 15_000);
+  const base = `coap://127.0.0.1:${port}`;
+
+  let r = await cli(['get', `${base}/large`, '-v']);
+  assert.equal(r.code, 0, r.stderr);
+  const [ev] = lines(r.stdout);
+  assert.equal(ev.code, '2.05');
+  assert.equal(ev.payload, largeBody().toString());
+  assert.ok((ev.options as { name: string }[]).some((o) => o.name === 'Size2'));
+
+  r = await cli(['post', `${base}/echo`, '-e', 'hi there', '-t', 'text/plain']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lines(r.stdout)[0].payload, 'hi there');
+
+  r = await cli(['put', `coaps://127.0.0.1:${dtlsPort}/echo`, '-e', 'secret', '--psk', psk, '-b', '16']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lines(r.stdout)[0].payload, 'secret');
+  await server.waitFor('"identity":"cli-dev"');
+
+  r = await cli(['get', `${base}/counter`, '-s', '2.5']);
+  assert.equal(r.code, 0, r.stderr);
+  const evs = lines(r.stdout);
+  assert.equal(evs[0].event, 'response');
+  assert.ok(evs.filter((e) => e.event === 'notification').length >= 2, r.stdout);
+
+  r = await cli(['get', `${base}/missing`]);
+  assert.equal(r.code, 1);
+  assert.equal(lines(r.stdout)[0].code, '4.04');
+
+  const silent = await freeUdpPort();
+  r = await cli(['get', `coap://127.0.0.1:${silent}/x`, '--timeout', '1']);
+  assert.equal(r.code, 3);
+
+  r = await cli(['get', `${base}/x`, '-e', 'a', '-f', 'b']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /exclude/);
+});
