@@ -3,11 +3,13 @@
  * about that key alone — a set of pinned keys, or a lookup function (e.g. a device registry in the
  * platform's database, hence possibly async).
  *
- * Alerts: RFC 7250 defines none of its own. A key we do not trust gets `bad_certificate`, as
- * OpenSSL 3.2+ sends for an untrusted raw key (X509_V_ERR_RPK_UNTRUSTED) and GnuTLS for a failed
- * verification; a key on another curve or of another type gets `unsupported_certificate`; an SPKI
- * that does not parse gets `bad_certificate`; a lookup that throws (database down) gets
- * `internal_error` — the peer is not at fault.
+ * Alerts: RFC 7250 defines none of its own. A well-formed key we do not trust gets
+ * `bad_certificate`: gnutls-cli 3.7 sends exactly that when it cannot verify a server's raw key
+ * (seen in test/pki/gnutls-libcoap.test.ts), and OpenSSL 3.2+ maps an untrusted raw key there
+ * too. (gnutls-serv answers any client credential its callback rejects with `access_denied`, an
+ * application choice rather than the library's.) A key on another curve or of another type gets
+ * `unsupported_certificate`; an SPKI that does not parse gets `bad_certificate`; a lookup that
+ * throws (database down) gets `internal_error` — the peer is not at fault.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { loadPrivateKey, loadPublicKey, sha256Hex, spkiDer } from '../crypto/ecc.ts';
