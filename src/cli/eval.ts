@@ -41,12 +41,12 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(usage());
     return 2;
   }
-  const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => findExperiment(n));
-  const unknown = names.filter((n, i) => n !== 'all' && !chosen[i]);
-  if (unknown.length && !names.includes('all')) {
+  const unknown = names.filter((n) => n !== 'all' && !findExperiment(n));
+  if (unknown.length) {
     process.stderr.write(`securesense eval: unknown experiment ${unknown.join(', ')}\n${usage()}`);
     return 2;
   }
+  const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => findExperiment(n));
   for (const e of chosen) {
     if (!e) continue;
     const started = Date.now();

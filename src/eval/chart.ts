@@ -44,7 +44,8 @@ export function niceTicks(max: number, target = 5): number[] {
 function fmt(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  if (a >= 1000 || a < 0.01) return v.toExponential(1).replace('e+', 'e');
+  if (a >= 1e6 || a < 0.01) return v.toExponential(1).replace('e+', 'e');
+  if (a >= 1000) return Math.round(v).toLocaleString('en-US');
   return String(Number(v.toPrecision(3)));
 }
 
