@@ -6,14 +6,7 @@
  * (INTEGER on SQLite, which is 64-bit); a point's value sits in `num` (double) or `txt` by the
  * stream's type.
  */
-import {
-  type ColumnDefinitionBuilder,
-  type ColumnType,
-  type Generated,
-  type Kysely,
-  type Migration,
-  sql,
-} from 'kysely';
+import { type ColumnDefinitionBuilder, type Generated, type Kysely, type Migration, sql } from 'kysely';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -46,7 +39,6 @@ export interface StreamsTable {
   retention_max_age_ms: number | null;
   key_hash: string;
   created_at: number;
-  last_time: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ParsersTable {
@@ -121,7 +113,6 @@ export function migrations(engine: Engine): Record<string, Migration> {
           .addColumn('retention_max_age_ms', big)
           .addColumn('key_hash', 'text', (c) => c.notNull().unique())
           .addColumn('created_at', big, (c) => c.notNull())
-          .addColumn('last_time', big)
           .execute();
         await db.schema.createIndex('streams_resource').on('streams').column('resource_id').execute();
         await db.schema

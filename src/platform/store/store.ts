@@ -2,7 +2,7 @@
  * The one Store interface and its implementation over Kysely. Every query is written once and
  * runs on both engines (SQLite through better-sqlite3, PostgreSQL through pg); see `open.ts`.
  */
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import {
   type DataPoint,
   type Parser,
@@ -148,7 +148,7 @@ const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({
   createdAt: Number(r.created_at),
 });
 
-const stream = (r: Selectable<StreamsTable>): StreamRecord => ({
+const stream = (r: Selectable<StreamsTable> & { last_time: number | string | null }): StreamRecord => ({
   id: r.id,
   resourceId: r.resource_id,
   label: r.label,
@@ -359,25 +359,37 @@ export class KyselyStore implements Store {
             created_at: s.createdAt,
           })
           .returningAll()
-          .executeTakeFirstOrThrow(),
+          .executeTakeFirstOrThrow()
+          .then((r) => ({ ...r, last_time: null })),
       ),
     );
   }
+  /**
+   * Streams with `last_time`, the newest point's time: a max() over the (stream_id, time) primary
+   * key is one index probe, cheaper than keeping a column up to date on every insert.
+   */
+  private streams() {
+    return this.db
+      .selectFrom('streams')
+      .selectAll('streams')
+      .select((eb) =>
+        eb
+          .selectFrom('data_points')
+          .select((e) => e.fn.max('data_points.time').as('m'))
+          .whereRef('data_points.stream_id', '=', 'streams.id')
+          .as('last_time'),
+      );
+  }
   async getStream(id: number): Promise<StreamRecord | undefined> {
-    const r = await this.db.selectFrom('streams').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await this.streams().where('streams.id', '=', id).executeTakeFirst();
     return r && stream(r);
   }
   async getStreamByKeyHash(keyHash: string): Promise<StreamRecord | undefined> {
-    const r = await this.db.selectFrom('streams').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+    const r = await this.streams().where('streams.key_hash', '=', keyHash).executeTakeFirst();
     return r && stream(r);
   }
   async listStreams(resourceId: number): Promise<StreamRecord[]> {
-    const rows = await this.db
-      .selectFrom('streams')
-      .selectAll()
-      .where('resource_id', '=', resourceId)
-      .orderBy('id')
-      .execute();
+    const rows = await this.streams().where('streams.resource_id', '=', resourceId).orderBy('streams.id').execute();
     return rows.map(stream);
   }
   updateStream(
@@ -386,7 +398,7 @@ export class KyselyStore implements Store {
       Pick<StreamRecord, 'label' | 'unit' | 'public' | 'retentionMaxPoints' | 'retentionMaxAgeMs' | 'keyHash'>
     >,
   ): Promise<StreamRecord | undefined> {
-    const set: Partial<Omit<Selectable<StreamsTable>, 'last_time'>> = {};
+    const set: Partial<Selectable<StreamsTable>> = {};
     if (patch.label !== undefined) set.label = patch.label;
     if (patch.unit !== undefined) set.unit = patch.unit;
     if (patch.public !== undefined) set.public = patch.public ? 1 : 0;
@@ -395,8 +407,8 @@ export class KyselyStore implements Store {
     if (patch.keyHash !== undefined) set.key_hash = patch.keyHash;
     if (Object.keys(set).length === 0) return this.getStream(id);
     return this.run(async () => {
-      const r = await this.db.updateTable('streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-      return r && stream(r);
+      const r = await this.db.updateTable('streams').set(set).where('id', '=', id).executeTakeFirst();
+      return r.numUpdatedRows > 0n ? this.getStream(id) : undefined;
     });
   }
   async deleteStream(id: number): Promise<boolean> {
@@ -463,43 +475,33 @@ export class KyselyStore implements Store {
     if (points.length === 0) return Promise.resolve(0);
     return this.transaction(async (txStore) => {
       const db = (txStore as KyselyStore).db;
-      const byStream = new Map<number, StreamPoint[]>();
-      for (const p of points) {
-        const list = byStream.get(p.streamId);
-        if (list) list.push(p);
-        else byStream.set(p.streamId, [p]);
+      for (let i = 0; i < points.length; i += INSERT_CHUNK) {
+        const rows = points.slice(i, i + INSERT_CHUNK).map((p) => ({
+          stream_id: p.streamId,
+          time: p.time,
+          num: typeof p.value === 'number' ? p.value : null,
+          txt: typeof p.value === 'string' ? p.value : null,
+        }));
+        await db
+          .insertInto('data_points')
+          .values(rows)
+          // (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
+          .onConflict((oc) =>
+            oc
+              .columns(['stream_id', 'time'])
+              .doUpdateSet((eb) => ({ num: eb.ref('excluded.num'), txt: eb.ref('excluded.txt') })),
+          )
+          .execute();
       }
-      for (const [streamId, list] of byStream) {
-        for (let i = 0; i < list.length; i += INSERT_CHUNK) {
-          const rows = list.slice(i, i + INSERT_CHUNK).map((p) => ({
-            stream_id: streamId,
-            time: p.time,
-            num: typeof p.value === 'number' ? p.value : null,
-            txt: typeof p.value === 'string' ? p.value : null,
-          }));
-          await db
-            .insertInto('data_points')
-            .values(rows)
-            // (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
-            .onConflict((oc) =>
-              oc
-                .columns(['stream_id', 'time'])
-                .doUpdateSet((eb) => ({ num: eb.ref('excluded.num'), txt: eb.ref('excluded.txt') })),
-            )
-            .execute();
-        }
-        const newest = list.reduce((m, p) => Math.max(m, p.time), Number.NEGATIVE_INFINITY);
-        const s = await db
-          .updateTable('streams')
-          .set({
-            last_time: sql<number>`case when last_time is null or last_time < ${newest} then ${newest} else last_time end`,
-          })
-          .where('id', '=', streamId)
-          .returning(['retention_max_points', 'retention_max_age_ms'])
-          .executeTakeFirst();
-        if (!s) throw new PlatformError(404, `stream ${streamId} no longer exists`);
-        await applyRetention(db, streamId, s.retention_max_points, s.retention_max_age_ms, now);
-      }
+      // One look-up for the retention of all streams touched; most have none.
+      const ids = [...new Set(points.map((p) => p.streamId))];
+      const kept = await db
+        .selectFrom('streams')
+        .select(['id', 'retention_max_points', 'retention_max_age_ms'])
+        .where('id', 'in', ids)
+        .where((eb) => eb.or([eb('retention_max_points', 'is not', null), eb('retention_max_age_ms', 'is not', null)]))
+        .execute();
+      for (const s of kept) await applyRetention(db, s.id, s.retention_max_points, s.retention_max_age_ms, now);
       return points.length;
     });
   }
@@ -518,25 +520,12 @@ export class KyselyStore implements Store {
     return out;
   }
 
-  deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number> {
-    return this.transaction(async (txStore) => {
-      const db = (txStore as KyselyStore).db;
-      let del = db.deleteFrom('data_points').where('stream_id', '=', streamId);
-      if (q.from !== undefined) del = del.where('time', '>=', q.from);
-      if (q.until !== undefined) del = del.where('time', '<=', q.until);
-      const r = await del.executeTakeFirst();
-      await db
-        .updateTable('streams')
-        .set((eb) => ({
-          last_time: eb
-            .selectFrom('data_points')
-            .select((e) => e.fn.max('time').as('m'))
-            .where('stream_id', '=', streamId),
-        }))
-        .where('id', '=', streamId)
-        .execute();
-      return Number(r.numDeletedRows);
-    });
+  async deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number> {
+    let del = this.db.deleteFrom('data_points').where('stream_id', '=', streamId);
+    if (q.from !== undefined) del = del.where('time', '>=', q.from);
+    if (q.until !== undefined) del = del.where('time', '<=', q.until);
+    const r = await del.executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   close(): Promise<void> {
