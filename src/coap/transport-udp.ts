@@ -47,11 +47,11 @@ export class UdpTransport implements Transport {
     return this.socket.address();
   }
 
-  send(datagram: Buffer, peer: { address: string; port: number }): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.socket.send(datagram, peer.port, peer.address, () => resolve());
-    });
+  send(datagram: Buffer, peer: { address: string; port: number }): void {
+    if (this.closed) return;
+    // Fire and forget: a lost datagram is CoAP's to recover (§4.2); send errors reach the 'error'
+    // handler. No per-datagram callback or promise on the hot path.
+    this.socket.send(datagram, peer.port, peer.address);
   }
 
   onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
