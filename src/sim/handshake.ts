@@ -20,7 +20,14 @@ export interface DeviceSetup {
   lossRate?: number;
   /** Cloud CPU seconds per flight it prepares or processes. Default 1 ms. */
   cloudSecondsPerFlight?: number;
+  /** DTLS initial retransmission timeout, seconds (RFC 6347 §4.2.4.1 and our engine: 1 s). */
+  retransmitInitialSeconds?: number;
+  /** Retransmissions before the handshake fails (our engine's default: 6). */
+  maxRetransmits?: number;
 }
+
+/** Cap of the doubling retransmission timeout (RFC 6347 §4.2.4.1: at least 60 s). */
+const RETRANSMIT_MAX_SECONDS = 60;
 
 export interface FlightResult {
   number: number;
@@ -38,6 +45,10 @@ export interface FlightResult {
   seconds: number;
   /** Device energy over that window, joules (paper §5.2 formula). */
   energyJ: number;
+  /** Probability that a datagram of the flight was lost beyond the MAC's retries. */
+  lossProbability: number;
+  /** Expected number of DTLS retransmissions of the flight. */
+  expectedRetransmissions: number;
 }
 
 export interface HandshakeResult {
@@ -93,7 +104,41 @@ export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeR
       );
     else net.cloudCompute(cloudCpu);
     let frames = 0;
-    for (const r of f.records) frames += net.sendDatagram(deviceSends ? 'up' : 'down', r.bytes).framesPerHop;
+    let delivered = 1;
+    const sendStart = net.now;
+    const radioBefore = { ...net.device.radio };
+    for (const r of f.records) {
+      const d = net.sendDatagram(deviceSends ? 'up' : 'down', r.bytes);
+      frames += d.framesPerHop;
+      delivered *= d.delivered;
+    }
+    // A datagram lost beyond the MAC's retries costs the flight's sender a DTLS timeout and a resend
+    // of the whole flight (RFC 6347 §4.2.4), the timeout doubling each time: expected values.
+    const pFail = 1 - delivered;
+    let retransmissions = 0;
+    if (pFail > 0) {
+      const sendTime = net.now - sendStart;
+      const r0 = net.device.radio;
+      const radio = {
+        tx: r0.tx - radioBefore.tx,
+        rxIdle: r0.rxIdle - radioBefore.rxIdle,
+        rxActive: r0.rxActive - radioBefore.rxActive,
+      };
+      let wait = 0;
+      let rto = setup.retransmitInitialSeconds ?? 1;
+      for (let k = 1; k <= (setup.maxRetransmits ?? 6); k++) {
+        const w = pFail ** k;
+        retransmissions += w;
+        wait += w * (rto + sendTime);
+        rto = Math.min(2 * rto, RETRANSMIT_MAX_SECONDS);
+      }
+      net.charge(net.device, {
+        tx: radio.tx * retransmissions,
+        rxIdle: radio.rxIdle * retransmissions,
+        rxActive: radio.rxActive * retransmissions,
+      });
+      net.clock.idle(wait);
+    }
     if (deviceSends) {
       net.deviceCompute(
         cryptoSeconds(
@@ -115,6 +160,8 @@ export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeR
       deviceEcc: cryptoSeconds(p, uses, true),
       seconds: net.now - t0,
       energyJ: energyJoules(delta, power),
+      lossProbability: pFail,
+      expectedRetransmissions: retransmissions,
     });
   }
   const device = net.states();

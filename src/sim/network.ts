@@ -61,6 +61,8 @@ export interface Mote {
   readonly ledger: EnergestLedger;
   /** Radio time already charged by exchanges (background listening fills the rest). */
   radioBusy: number;
+  /** The radio state times charged by exchanges so far. */
+  radio: RadioTimes;
 }
 
 export interface DatagramDelivery {
@@ -91,7 +93,7 @@ export class Network {
     const names = ['device'];
     for (let i = 1; i < opts.hops; i++) names.push(`router${i}`);
     names.push('border-router');
-    this.motes = names.map((name) => ({ name, ledger: new EnergestLedger(), radioBusy: 0 }));
+    this.motes = names.map((name) => ({ name, ledger: new EnergestLedger(), radioBusy: 0, radio: { ...NO_RADIO } }));
   }
 
   get device(): Mote {
@@ -119,8 +121,10 @@ export class Network {
     return ((UNCOMPRESSED_IPV6_UDP_BYTES + udpPayloadBytes + 2) * 10) / this.opts.serialBaud;
   }
 
-  private charge(m: Mote, r: RadioTimes): void {
+  /** Charge radio time of an exchange to a mote (also used for expected retransmissions). */
+  charge(m: Mote, r: RadioTimes): void {
     m.ledger.radio(r);
+    m.radio = addRadio(m.radio, r);
     m.radioBusy += r.tx + r.rxIdle + r.rxActive;
   }
 
