@@ -146,6 +146,22 @@ describe('transcript recorder and replay (hand-made fixture)', () => {
     assert.ok(Math.abs(sumE - hw.energyJ) < 1e-9);
   });
 
+  it('frames lost beyond CSMA retries cost a DTLS timeout and a resend, in expectation', () => {
+    const clean = simulateHandshake(t, { role: 'client', profile: CC2538_HW, rdc: 'nullrdc', hops: 1 });
+    const lossy = simulateHandshake(t, { role: 'client', profile: CC2538_HW, rdc: 'nullrdc', hops: 1, lossRate: 0.3 });
+    assert.ok(clean.flights.every((f) => f.lossProbability === 0 && f.expectedRetransmissions === 0));
+    for (const f of lossy.flights) {
+      // p = 1 − (1 − 0.3⁴)^frames; expected retransmissions Σ_{k=1..6} p^k
+      const p = 1 - (1 - 0.3 ** 4) ** f.frames;
+      assert.ok(Math.abs(f.lossProbability - p) < 1e-12);
+      const expected = [1, 2, 3, 4, 5, 6].reduce((a, k) => a + p ** k, 0);
+      assert.ok(Math.abs(f.expectedRetransmissions - expected) < 1e-12);
+    }
+    // The timer (≥ 1 s) dominates: the extra time is at least Σ p_flight · 1 s.
+    const extra = lossy.totalSeconds - clean.totalSeconds;
+    assert.ok(extra >= lossy.flights.reduce((a, f) => a + f.lossProbability, 0) * 1.0);
+  });
+
   it('per-message times put each ECC function on the message the engine named', () => {
     const rows = messageTimes(t, 'client', CC2538_HW);
     const cv = rows.find((r) => r.message === 'certificate_verify');
