@@ -38,13 +38,28 @@ interface Reassembly {
  */
 export class Block1Assembler {
   private readonly pending = new Map<string, Reassembly>();
+  /** Bytes held across all reassemblies. */
+  private held = 0;
 
   constructor(
     readonly maxBodySize: number,
     private readonly lifetimeMs: number,
     /** The largest SZX we accept per block; a larger one is answered with ours (§2.3 "the server … MAY use a smaller SZX"). */
     private readonly maxSzx = 6,
+    /**
+     * Bound on the bytes of all unfinished bodies together, so that many peers each starting an
+     * upload cannot exhaust memory; beyond it new blocks get 5.03. Default 64 × maxBodySize.
+     */
+    private readonly maxHeldBytes = 64 * maxBodySize,
   ) {}
+
+  private drop(key: string): void {
+    const r = this.pending.get(key);
+    if (r) {
+      this.held -= r.length;
+      this.pending.delete(key);
+    }
+  }
 
   accept(
     key: string,
@@ -55,7 +70,7 @@ export class Block1Assembler {
   ): Block1Outcome {
     this.sweep();
     if (size1 !== undefined && size1 > this.maxBodySize) {
-      this.pending.delete(key);
+      this.drop(key);
       return {
         status: 'error',
         code: Code.RequestEntityTooLarge,
@@ -78,11 +93,12 @@ export class Block1Assembler {
     let r = this.pending.get(key);
     const offset = block.num * size;
     if (block.num === 0) {
+      this.drop(key);
       r = { parts: [], length: 0, szx: block.szx, contentFormat, expires: 0 };
       this.pending.set(key, r);
     }
     if (!r || offset !== r.length || (r.contentFormat !== contentFormat && block.num > 0)) {
-      this.pending.delete(key);
+      this.drop(key);
       return {
         status: 'error',
         code: Code.RequestEntityIncomplete,
@@ -90,7 +106,7 @@ export class Block1Assembler {
       };
     }
     if (r.length + payload.length > this.maxBodySize) {
-      this.pending.delete(key);
+      this.drop(key);
       return {
         status: 'error',
         code: Code.RequestEntityTooLarge,
@@ -98,14 +114,19 @@ export class Block1Assembler {
         size1: this.maxBodySize,
       };
     }
+    if (this.held + payload.length > this.maxHeldBytes) {
+      this.drop(key);
+      return { status: 'error', code: Code.ServiceUnavailable, reason: 'too many uploads in progress' };
+    }
     r.parts.push(Buffer.from(payload));
     r.length += payload.length;
+    this.held += payload.length;
     r.expires = Date.now() + this.lifetimeMs;
     if (block.more) {
       // A smaller SZX than the client's is a hint for its next blocks; our num stays the client's (§2.3).
       return { status: 'continue', block: { num: block.num, more: true, szx: Math.min(block.szx, this.maxSzx) } };
     }
-    this.pending.delete(key);
+    this.drop(key);
     return { status: 'complete', body: Buffer.concat(r.parts, r.length) };
   }
 
@@ -115,7 +136,7 @@ export class Block1Assembler {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [k, r] of this.pending) if (r.expires && r.expires < now) this.pending.delete(k);
+    for (const [k, r] of this.pending) if (r.expires && r.expires < now) this.drop(k);
   }
 }
 
