@@ -183,7 +183,7 @@ export function parseCertificateDer(der: Buffer): ParsedCertificate {
         extensions.set(oid, { critical, value: der.subarray(octets.start, octets.end) });
       }
     }
-    return {
+    const parsed: ParsedCertificate = {
       der,
       x509,
       issuerDer: der.subarray(issuer.head, issuer.end),
@@ -192,6 +192,13 @@ export function parseCertificateDer(der: Buffer): ParsedCertificate {
       notAfter: decodeTime(der, na),
       extensions,
     };
+    // Read the extensions we enforce now, so that a malformed one is bad_certificate here and the
+    // checks below never meet a DER error.
+    basicConstraints(parsed);
+    keyUsageHas(parsed, 0);
+    extendedKeyUsage(parsed);
+    subjectAltNames(parsed);
+    return parsed;
   } catch (err) {
     if (err instanceof DtlsAlertError) throw err;
     throw fail(AlertDescription.bad_certificate, `cannot parse certificate: ${(err as Error).message}`);
@@ -387,12 +394,7 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
   // pathLenConstraint counted in intermediates below them (§6.1.4 (m)).
   for (let i = 1; i < path.length; i++) {
     const c = path[i];
-    let bc: ReturnType<typeof basicConstraints>;
-    try {
-      bc = basicConstraints(c);
-    } catch {
-      throw fail(AlertDescription.bad_certificate, `${describe(c)} has a malformed basicConstraints`);
-    }
+    const bc = basicConstraints(c);
     if (!bc?.ca)
       throw fail(AlertDescription.unknown_ca, `issuer ${describe(c)} is not a CA (basicConstraints CA:TRUE missing)`);
     if (keyUsageHas(c, KU_KEY_CERT_SIGN) === false) {
