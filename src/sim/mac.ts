@@ -55,8 +55,12 @@ export const CONTIKIMAC = {
   ccaCountMaxTx: 6,
   /** INTER_PACKET_INTERVAL = RTIMER_ARCH_SECOND / 2500: gap between strobed copies (ACK window). */
   interPacketSeconds: 1 / 2500,
-  /** GUARD_TIME with phase-lock: strobing starts this early before the receiver's expected wake-up. */
-  phaseLockGuardSeconds: 10 * (2 / 8192 + 1 / 2000) + 1 / 8192,
+  /**
+   * GUARD_TIME = 10·CHECK_TIME + CHECK_TIME_TX, with CHECK_TIME = CCA_COUNT_MAX·(CCA_CHECK_TIME +
+   * CCA_SLEEP_TIME) and CHECK_TIME_TX = CCA_COUNT_MAX_TX·(…): with phase-lock, strobing starts this
+   * early before the receiver's expected wake-up (≈ 16.2 ms).
+   */
+  phaseLockGuardSeconds: 10 * (2 * (1 / 8192 + 1 / 2000)) + 6 * (1 / 8192 + 1 / 2000),
 } as const;
 
 export interface ContikiMacOptions {
