@@ -25,6 +25,8 @@ export interface HttpAppOptions {
   logger?: Logger;
   /** Serve the OpenAPI document (/docs/json) and its browsable reference (/docs). Default true. */
   docs?: boolean;
+  /** Log every request and response at info level (Fastify's default). Default false: errors only. */
+  logRequests?: boolean;
 }
 
 declare module 'fastify' {
@@ -61,6 +63,7 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   const app = Fastify({
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     ...(opts.logger ? { loggerInstance: opts.logger } : {}),
+    disableRequestLogging: opts.logRequests !== true,
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     // Ids in paths are small integers; this bounds the router's work on hostile URLs.
     routerOptions: { maxParamLength: 100 },
