@@ -4,7 +4,9 @@
  * notifications, in both roles, each checking the payloads that crossed.
  */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -24,6 +26,37 @@ export interface Psk {
 
 const uploadBody = () => Buffer.from(Array.from({ length: 3000 }, (_, i) => 65 + (i % 26)));
 const LIBCOAP_TIME = /^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d$/;
+
+/** True when `port` can be bound on 127.0.0.1 for UDP and TCP right now. */
+async function bindable(port: number): Promise<boolean> {
+  const udp = createSocket('udp4');
+  const tcp = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(port, '127.0.0.1', () => resolve());
+    });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, '127.0.0.1', () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await new Promise<void>((r) => udp.close(() => r())).catch(() => {});
+    await new Promise<void>((r) => tcp.close(() => r()));
+  }
+}
+
+/** A port P with P and P+1 free for UDP and TCP: libcoap's server takes both (coap, coaps, +tcp). */
+export async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const p = await freeUdpPort();
+    if (p < 65535 && (await bindable(p)) && (await bindable(p + 1))) return p;
+  }
+  throw new Error('no free port pair');
+}
 
 /** Waits until a CoAP server answers a ping on plain UDP. */
 export async function waitForServer(uri: string): Promise<void> {
@@ -45,7 +78,7 @@ export async function waitForServer(uri: string): Promise<void> {
 export async function ourClientAgainstLibcoap(t: TestContext, build: Build, psk?: Psk): Promise<void> {
   const bin = `coap-server-${build}`;
   if (!requireBinary(t, bin)) return;
-  const port = await freeUdpPort();
+  const port = await freePortPair();
   // libcoap listens for DTLS on port+1.
   const args = ['-A', '127.0.0.1', '-p', String(port), '-d', '10'];
   if (psk) args.push('-k', psk.key);

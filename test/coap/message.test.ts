@@ -65,8 +65,8 @@ test('sorts options on encode, keeping repeated ones in their given order', () =
 
 test('malformed datagrams are reported with the reaction RFC 7252 §4.2/§4.3 asks for', () => {
   const cases: Array<[string, string, 'reset' | 'ignore']> = [
-    ['token length 9', '49011234' + '00'.repeat(9), 'reset'],
-    ['token length 15', '4f011234' + '00'.repeat(15), 'reset'],
+    ['token length 9', `49011234${'00'.repeat(9)}`, 'reset'],
+    ['token length 15', `4f011234${'00'.repeat(15)}`, 'reset'],
     ['token truncated', '44011234cafe', 'reset'],
     ['option delta nibble 15', '40011234f1', 'reset'],
     ['option length nibble 15', '400112341f', 'reset'],
@@ -76,7 +76,7 @@ test('malformed datagrams are reported with the reaction RFC 7252 §4.2/§4.3 as
     ['payload marker with no payload', '40011234ff', 'reset'],
     ['reserved class 1', '40201234', 'reset'],
     ['Empty message with a token', '41001234aa', 'reset'],
-    ['NON with bad token length', '59011234' + '00'.repeat(9), 'ignore'],
+    ['NON with bad token length', `59011234${'00'.repeat(9)}`, 'ignore'],
     ['ACK with payload marker alone', '60451234ff', 'ignore'],
     ['version 2', '80011234', 'ignore'],
     ['three bytes', '400112', 'ignore'],
