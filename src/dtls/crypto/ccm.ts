@@ -34,6 +34,31 @@ function ccmBlocks(aadLength: number, length: number): number {
   return 1 + Math.ceil((aadLength + 2) / 16) + payload + payload + 1;
 }
 
+/** AES-128-CCM with an 8-byte tag: ciphertext ‖ tag. The primitive under the record protection (NIST SP 800-38C). */
+export function ccm8Encrypt(key: Buffer, nonce: Buffer, additionalData: Buffer, plaintext: Buffer): Buffer {
+  const c = createCipheriv('aes-128-ccm', key, nonce, { authTagLength: CCM8_TAG_LENGTH });
+  c.setAAD(additionalData, { plaintextLength: plaintext.length });
+  const ct = c.update(plaintext);
+  c.final();
+  return Buffer.concat([ct, c.getAuthTag()]);
+}
+
+/** Inverse of {@link ccm8Encrypt}; undefined when the tag does not verify. */
+export function ccm8Decrypt(key: Buffer, nonce: Buffer, additionalData: Buffer, sealed: Buffer): Buffer | undefined {
+  if (sealed.length < CCM8_TAG_LENGTH) return undefined;
+  const ct = sealed.subarray(0, sealed.length - CCM8_TAG_LENGTH);
+  try {
+    const d = createDecipheriv('aes-128-ccm', key, nonce, { authTagLength: CCM8_TAG_LENGTH });
+    d.setAuthTag(sealed.subarray(sealed.length - CCM8_TAG_LENGTH));
+    d.setAAD(additionalData, { plaintextLength: ct.length });
+    const pt = d.update(ct);
+    d.final();
+    return pt;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface RecordKeys {
   key: Buffer;
   iv: Buffer;
@@ -50,12 +75,9 @@ export function ccm8Seal(
 ): Buffer {
   const explicit = seqNum(epoch, seq);
   const nonce = Buffer.concat([k.iv, explicit]);
-  const c = createCipheriv('aes-128-ccm', k.key, nonce, { authTagLength: CCM8_TAG_LENGTH });
-  c.setAAD(aad(explicit, type, version, plaintext.length), { plaintextLength: plaintext.length });
-  const ct = c.update(plaintext);
-  c.final();
+  const sealed = ccm8Encrypt(k.key, nonce, aad(explicit, type, version, plaintext.length), plaintext);
   meter?.crypto('aes_block', ccmBlocks(13, plaintext.length));
-  return Buffer.concat([explicit, ct, c.getAuthTag()]);
+  return Buffer.concat([explicit, sealed]);
 }
 
 /** Returns the plaintext, or undefined when the record does not authenticate (to be dropped silently). */
@@ -70,20 +92,11 @@ export function ccm8Open(
 ): Buffer | undefined {
   if (fragment.length < CCM8_OVERHEAD) return undefined;
   const explicit = fragment.subarray(0, EXPLICIT_NONCE_LENGTH);
-  const ct = fragment.subarray(EXPLICIT_NONCE_LENGTH, fragment.length - CCM8_TAG_LENGTH);
-  const tag = fragment.subarray(fragment.length - CCM8_TAG_LENGTH);
+  const sealed = fragment.subarray(EXPLICIT_NONCE_LENGTH);
+  const ctLength = sealed.length - CCM8_TAG_LENGTH;
   // The explicit nonce is whatever the sender chose (RFC 6655 §3 only asks that it never repeat);
   // the record's own epoch and sequence number enter through the additional data.
   const nonce = Buffer.concat([k.iv, explicit]);
-  meter?.crypto('aes_block', ccmBlocks(13, ct.length));
-  try {
-    const d = createDecipheriv('aes-128-ccm', k.key, nonce, { authTagLength: CCM8_TAG_LENGTH });
-    d.setAuthTag(tag);
-    d.setAAD(aad(seqNum(epoch, seq), type, version, ct.length), { plaintextLength: ct.length });
-    const pt = d.update(ct);
-    d.final();
-    return pt;
-  } catch {
-    return undefined;
-  }
+  meter?.crypto('aes_block', ccmBlocks(13, ctLength));
+  return ccm8Decrypt(k.key, nonce, aad(seqNum(epoch, seq), type, version, ctLength), sealed);
 }

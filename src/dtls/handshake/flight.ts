@@ -8,7 +8,7 @@ import { CCM8_OVERHEAD } from '../crypto/ccm.ts';
 import type { DtlsMeter } from '../meter.ts';
 import type { RecordLayer } from '../session.ts';
 import { CHANGE_CIPHER_SPEC } from '../wire/change-cipher-spec.ts';
-import { encodeHandshakeFragment, HANDSHAKE_HEADER_LENGTH, handshakeTypeName } from '../wire/handshake.ts';
+import { encodeHandshakeFragment, HANDSHAKE_HEADER_LENGTH, HandshakeType, handshakeTypeName } from '../wire/handshake.ts';
 import { ContentType, RECORD_HEADER_LENGTH } from '../wire/record.ts';
 
 export type FlightItem =
@@ -29,7 +29,9 @@ export function flightDatagrams(items: FlightItem[], records: RecordLayer, mtu: 
       continue;
     }
     const overhead = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH + (it.epoch > 0 ? CCM8_OVERHEAD : 0);
-    const room = Math.max(1, mtu - overhead);
+    // The ClientHello is never fragmented: a server answers it statelessly with a cookie and cannot
+    // reassemble before it has state (RFC 6347 §4.2.1). It is small enough for any real path.
+    const room = it.msgType === HandshakeType.client_hello ? it.body.length : Math.max(1, mtu - overhead);
     let off = 0;
     do {
       const n = Math.min(room, it.body.length - off);

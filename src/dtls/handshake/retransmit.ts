@@ -54,7 +54,7 @@ export class RetransmitTimer {
       this.onExpire();
       if (this.timer === undefined) this.arm();
     }, this.timeoutMs);
-    this.timer.unref?.();
+    // Not unref'd: a handshake in progress keeps the process alive until it completes or gives up.
   }
 
   stop(): void {

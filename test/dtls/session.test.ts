@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RecordLayer, ReplayWindow } from '../../src/dtls/session.ts';
+import { parseRecords } from '../../src/dtls/wire/record.ts';
+
+test('replay window: fresh, duplicate, inside the window, too old (RFC 6347 §4.1.2.6)', () => {
+  const w = new ReplayWindow(64);
+  assert.ok(w.check(0));
+  w.accept(0);
+  assert.equal(w.check(0), false, 'duplicate');
+  assert.ok(w.check(5));
+  w.accept(5);
+  assert.ok(w.check(3), 'a gap below the right edge is still acceptable');
+  w.accept(3);
+  assert.equal(w.check(3), false);
+  w.accept(100);
+  assert.equal(w.check(36), false, '100 − 36 = 64: left of the window');
+  assert.ok(w.check(37), 'inside the window, never seen');
+  assert.equal(w.check(100), false);
+  w.accept(37);
+  assert.equal(w.check(37), false);
+  w.accept(100 + 1000);
+  assert.ok(w.check(1099));
+  assert.equal(w.check(100), false);
+  // 48-bit sequence numbers near the top of the space.
+  const big = new ReplayWindow();
+  big.accept(2 ** 48 - 2);
+  assert.equal(big.check(2 ** 48 - 2), false);
+  assert.ok(big.check(2 ** 48 - 1));
+});
+
+test('record layer: protect/unprotect across epochs, replay and forgery dropped', () => {
+  const a = new RecordLayer();
+  const b = new RecordLayer();
+  const k1 = { key: Buffer.alloc(16, 1), iv: Buffer.alloc(4, 2) };
+  const k2 = { key: Buffer.alloc(16, 3), iv: Buffer.alloc(4, 4) };
+  a.installKeys(1, k1, k2);
+  b.installKeys(1, k2, k1);
+  a.writeEpoch = 1;
+  const rec = a.protect(23, Buffer.from('data'));
+  const [parsed] = parseRecords(rec);
+  assert.equal(parsed.epoch, 1);
+  assert.equal(b.unprotect(parsed)?.toString(), 'data');
+  assert.equal(b.unprotect(parsed), undefined, 'replayed');
+  assert.equal(b.lastFailure, 'replay');
+  const forged = Buffer.from(a.protect(23, Buffer.from('more')));
+  forged[forged.length - 1] ^= 0x55;
+  assert.equal(b.unprotect(parseRecords(forged)[0]), undefined);
+  assert.equal(b.lastFailure, 'auth');
+  // The forged record did not move the window: the genuine one with that number still passes.
+  const next = a.protect(23, Buffer.from('after'));
+  assert.equal(b.unprotect(parseRecords(next)[0])?.toString(), 'after');
+  const epoch0 = a.protect(22, Buffer.from('plain'), 0);
+  assert.equal(b.unprotect(parseRecords(epoch0)[0])?.toString(), 'plain');
+  assert.equal(b.unprotect({ type: 23, version: 0xfefd, epoch: 7, seq: 0, fragment: Buffer.alloc(30) }), undefined);
+  assert.equal(b.lastFailure, 'epoch');
+});
