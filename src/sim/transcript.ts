@@ -85,79 +85,101 @@ export class TranscriptRecorder {
 const other = (s: Side): Side => (s === 'client' ? 'server' : 'client');
 
 function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript['source'], cipherSuite?: string) {
-  const flights: TranscriptFlight[] = [];
-  const application: TranscriptFlight[] = [];
+  // Pass 1: flights from what each side sent ('out'), in order; crypto calls remembered with the
+  // flight that was current when they happened.
+  const all: { flight: TranscriptFlight; handshake: boolean }[] = [];
+  const calls: { side: Side; op: CryptoOp; count: number; context?: string; at: number }[] = [];
   let inHandshake = true;
-  let current: TranscriptFlight | undefined;
-  // Crypto a side performs before it sends anything of its next flight: preparation of that flight.
-  const pending: Record<Side, CryptoUse[]> = { client: [], server: [] };
-
-  const startFlight = (from: Side): TranscriptFlight => {
-    const list = inHandshake ? flights : application;
-    const f: TranscriptFlight = { number: list.length + 1, from, records: [], messages: [], crypto: pending[from] };
-    pending[from] = [];
-    list.push(f);
-    current = f;
-    return f;
-  };
-
-  // Per flight, the (op, message) pairs the receiver has already used to process it: a repeat of one
-  // is the receiver preparing its own message of the same type (e.g. verifying the peer's Finished,
-  // then computing its own), which belongs to its next flight.
-  let processed = new Set<string>();
+  let current = -1;
   for (const e of log) {
     if (e.kind === 'mark') {
       inHandshake = false;
-      current = undefined;
       continue;
     }
     if (e.kind === 'crypto') {
-      const use = { op: e.op, count: e.count, ...(e.context ? { message: e.context } : {}) };
-      const key = `${e.op}:${e.context ?? ''}`;
-      const repeatable = e.context !== undefined || e.op === 'aes_block';
-      if (current && current.from === e.side) {
-        current.crypto.push({ side: e.side, phase: 'prepare', ...use });
-      } else if (
-        current &&
-        (!e.context || current.messages.some((m) => m.type === e.context)) &&
-        !(repeatable && processed.has(key))
-      ) {
-        // Named a message of the flight it is receiving, or named none: processing that flight.
-        current.crypto.push({ side: e.side, phase: 'process', ...use });
-        processed.add(key);
-      } else {
-        pending[e.side].push({ side: e.side, phase: 'prepare', ...use });
-      }
+      calls.push({ side: e.side, op: e.op, count: e.count, context: e.context, at: current });
       continue;
     }
+    const cur = current >= 0 ? all[current] : undefined;
     if (e.dir === 'in') {
       // The sender's 'out' describes the bytes; an 'in' only fills in a message the sender did not
       // report (a stateless HelloVerifyRequest is sent outside any handshake state).
       if (
         e.kind === 'hs' &&
-        current &&
-        current.from === other(e.side) &&
-        !current.messages.some((m) => m.type === e.type)
+        cur &&
+        cur.flight.from === other(e.side) &&
+        !cur.flight.messages.some((m) => m.type === e.type)
       ) {
-        current.messages.push({ type: e.type, bodyBytes: e.bytes });
+        cur.flight.messages.push({ type: e.type, bodyBytes: e.bytes });
       }
       continue;
     }
-    const before = current;
-    const f = current && current.from === e.side ? current : startFlight(e.side);
-    if (f !== before) processed = new Set();
+    let f = cur?.flight;
+    if (!cur || cur.flight.from !== e.side || cur.handshake !== inHandshake) {
+      f = { number: 0, from: e.side, records: [], messages: [], crypto: [] };
+      all.push({ flight: f, handshake: inHandshake });
+      current = all.length - 1;
+    }
+    if (!f) continue;
     if (e.kind === 'hs') f.messages.push({ type: e.type, bodyBytes: e.bytes });
     else {
       f.records.push({ contentType: e.contentType, epoch: e.epoch, bytes: e.bytes });
       if (e.contentType === 'change_cipher_spec') f.messages.push({ type: 'change_cipher_spec', bodyBytes: 1 });
     }
   }
-  // Preparation crypto never followed by a flight (e.g. keys derived after the last message).
-  for (const side of ['client', 'server'] as const) {
-    const last = [...flights].reverse().find((f) => f.from === other(side));
-    if (pending[side].length && last)
-      last.crypto.push(...pending[side].map((c) => ({ ...c, phase: 'process' as const })));
+
+  // Pass 2: each crypto call prepares the side's own flight or processes the one it received.
+  // Between receiving flight k and sending its next flight a side may do either; the message the
+  // engine named decides: one only in the received flight → processing, one only in the side's next
+  // flight → preparing. A message type in both (Finished) goes to processing the first time each
+  // operation is seen and to preparing when the same operation repeats (verify the peer's Finished,
+  // then compute one's own). Unnamed calls process the received flight, except a repeated AES use
+  // (decrypt the peer's record, then encrypt one's own).
+  const seen = new Map<number, Set<string>>();
+  for (const c of calls) {
+    const use = { op: c.op, count: c.count, ...(c.context ? { message: c.context } : {}) };
+    const cur = c.at >= 0 ? all[c.at] : undefined;
+    const nextIdx = all.findIndex((x, i) => i > c.at && x.flight.from === c.side);
+    const next = nextIdx >= 0 ? all[nextIdx] : undefined;
+    const prepareNext = () => next?.flight.crypto.push({ side: c.side, phase: 'prepare', ...use });
+    if (!cur) {
+      prepareNext();
+      continue;
+    }
+    if (cur.flight.from === c.side) {
+      cur.flight.crypto.push({ side: c.side, phase: 'prepare', ...use });
+      continue;
+    }
+    const has = (f: TranscriptFlight | undefined) => !!c.context && !!f?.messages.some((m) => m.type === c.context);
+    const inReceived = has(cur.flight);
+    const inNext = has(next?.flight);
+    const key = `${c.side}:${c.op}:${c.context ?? ''}`;
+    let set = seen.get(c.at);
+    if (!set) {
+      set = new Set();
+      seen.set(c.at, set);
+    }
+    let process: boolean;
+    if (inReceived && !inNext) process = true;
+    else if (inNext && !inReceived) process = false;
+    else if (inReceived && inNext) process = !set.has(key);
+    else if (!c.context && c.op === 'aes_block') process = !set.has(key);
+    else process = true;
+    if (!process && next) prepareNext();
+    else {
+      cur.flight.crypto.push({ side: c.side, phase: 'process', ...use });
+      set.add(key);
+    }
   }
+
+  const flights = all.filter((x) => x.handshake).map((x) => x.flight);
+  const application = all.filter((x) => !x.handshake).map((x) => x.flight);
+  flights.forEach((f, i) => {
+    f.number = i + 1;
+  });
+  application.forEach((f, i) => {
+    f.number = i + 1;
+  });
   return { mode, source, ...(cipherSuite ? { cipherSuite } : {}), flights, application } satisfies Transcript;
 }
 

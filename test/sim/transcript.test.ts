@@ -132,6 +132,31 @@ describe('transcript recorder and replay (hand-made fixture)', () => {
     assert.equal(cryptoCount(t, 'server', 'ecdsa_verify'), 2);
   });
 
+  it('a chain of two certificates: both verifications process the received flight', () => {
+    const r = new TranscriptRecorder();
+    const c = r.meter('client');
+    const s = r.meter('server');
+    s.handshakeMessage('out', 'certificate', 900);
+    s.record('out', 'handshake', 0, 925);
+    c.crypto('ecdsa_verify', 1, 'certificate');
+    c.crypto('ecdsa_verify', 1, 'certificate');
+    c.crypto('ecdsa_sign', 1, 'certificate_verify');
+    c.handshakeMessage('out', 'certificate_verify', 72);
+    c.record('out', 'handshake', 0, 97);
+    const tr = r.build('x509', 'fixture');
+    assert.deepEqual(
+      tr.flights[0].crypto.map((u) => [u.side, u.phase, u.op]),
+      [
+        ['client', 'process', 'ecdsa_verify'],
+        ['client', 'process', 'ecdsa_verify'],
+      ],
+    );
+    assert.deepEqual(
+      tr.flights[1].crypto.map((u) => [u.side, u.phase, u.op]),
+      [['client', 'prepare', 'ecdsa_sign']],
+    );
+  });
+
   it('replayed on the CC2538: ECC dominates, and software crypto is slower', () => {
     const hw = simulateHandshake(t, { role: 'client', profile: CC2538_HW, rdc: 'nullrdc', hops: 1 });
     const sw = simulateHandshake(t, { role: 'client', profile: CC2538_SW, rdc: 'nullrdc', hops: 1 });
