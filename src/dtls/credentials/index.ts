@@ -62,6 +62,31 @@
  *   serverName: the name the client connected to (host name or IP literal); checked against
  *   DNS/IP subjectAltNames unless trust.verifyName === false.
  *
+ * ## The key exchange itself (crypto/ecc.ts), one helper per handshake message
+ *
+ *   server: makeServerKeyExchange(signingKey, clientRandom, serverRandom, meter?)
+ *             → { ephemeral, body }                          ServerKeyExchange body
+ *           premasterFromClientKeyExchange(body, ephemeral, meter?) → premaster (32 bytes)
+ *           checkCertificateVerify(body, clientPublicKey, handshakeMessages, meter?)  throws
+ *   client: checkServerKeyExchange(body, serverPublicKey, clientRandom, serverRandom, meter?)
+ *             → { serverPoint }                             throws decrypt_error / illegal_parameter
+ *           makeClientKeyExchange(serverPoint, meter?) → { body, premasterSecret }
+ *           makeCertificateVerify(signingKey, handshakeMessages, meter?) → body
+ *   handshakeMessages: the concatenated handshake messages from ClientHello up to (not including)
+ *   CertificateVerify, as the transcript holds them. Each helper reports its ECDH/ECDSA operations
+ *   to the meter with the message name as context.
+ *
+ * ## Message codecs (wire/)
+ *
+ *   certificate.ts                  encodeCertificate / parseCertificate(body, certificateType)
+ *   certificate-request.ts          ecdsaCertificateRequest(trustAnchorNames(anchors)), encode/parse
+ *   certificate-verify.ts           encode/parse (used by the helpers above)
+ *   server-key-exchange-ecdhe.ts    encode/parse, serverKeyExchangeSignedBlob
+ *   client-key-exchange-ecdhe.ts    encode/parse
+ *   extensions-ecc.ts               supported_groups, ec_point_formats, signature_algorithms,
+ *                                   client_/server_certificate_type (list in ClientHello, one byte
+ *                                   in ServerHello), selectCertificateType
+ *
  * The lower-level pieces (verifyCertificateChain, verifyRawPublicKey, parseCertificateDer,
  * subjectAltNames) are exported for tools and tests.
  */

@@ -24,6 +24,15 @@ import {
 } from 'node:crypto';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import type { DtlsMeter } from '../meter.ts';
+import { encodeCertificateVerify, parseCertificateVerify } from '../wire/certificate-verify.ts';
+import { encodeClientKeyExchangeEcdhe, parseClientKeyExchangeEcdhe } from '../wire/client-key-exchange-ecdhe.ts';
+import { ECDSA_SHA256, isEcdsaSha256 } from '../wire/extensions-ecc.ts';
+import {
+  encodeServerECDHParams,
+  encodeServerKeyExchangeEcdhe,
+  parseServerKeyExchangeEcdhe,
+  serverKeyExchangeSignedBlob,
+} from '../wire/server-key-exchange-ecdhe.ts';
 
 /** NamedCurve secp256r1 in the IANA "TLS Supported Groups" registry (RFC 8422 §5.1.1). */
 export const NAMED_CURVE_SECP256R1 = 23;
@@ -194,4 +203,100 @@ export function spkiDer(key: KeyObject): Buffer {
 /** Lower-case hex SHA-256 of a DER blob (SPKI or certificate): the fingerprints in PeerIdentity. */
 export function sha256Hex(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ECDHE_ECDSA key exchange, message by message (RFC 8422 §5.4, §5.7, §5.10; RFC 5246 §7.4.8):
+// each helper builds or checks one handshake body with the codecs of wire/, so that the handshake
+// state machines only move bytes and state.
+
+/** The server's ServerKeyExchange: a fresh ephemeral key on secp256r1 and its params signed with `signingKey`. */
+export function makeServerKeyExchange(
+  signingKey: KeyObject,
+  clientRandom: Buffer,
+  serverRandom: Buffer,
+  meter?: DtlsMeter,
+): { ephemeral: EcdhKeyPair; body: Buffer } {
+  const ephemeral = generateEcdhKeyPair(meter, 'server_key_exchange');
+  const params = { namedCurve: NAMED_CURVE_SECP256R1, publicPoint: ephemeral.publicPoint };
+  const blob = serverKeyExchangeSignedBlob(clientRandom, serverRandom, encodeServerECDHParams(params));
+  const signature = ecdsaSign(signingKey, blob, meter, 'server_key_exchange');
+  return { ephemeral, body: encodeServerKeyExchangeEcdhe({ params, algorithm: ECDSA_SHA256, signature }) };
+}
+
+/**
+ * The client's check of ServerKeyExchange against the key from the server's Certificate. Another
+ * curve or signature algorithm than offered is `illegal_parameter` (RFC 8422 §5.4, RFC 5246
+ * §7.4.3); a signature that does not verify is `decrypt_error` (RFC 5246 §7.2.2). Returns the
+ * server's ephemeral point.
+ */
+export function checkServerKeyExchange(
+  body: Buffer,
+  serverPublicKey: KeyObject,
+  clientRandom: Buffer,
+  serverRandom: Buffer,
+  meter?: DtlsMeter,
+): { serverPoint: Buffer } {
+  const m = parseServerKeyExchangeEcdhe(body);
+  if (m.params.namedCurve !== NAMED_CURVE_SECP256R1) {
+    throw new DtlsAlertError(
+      AlertDescription.illegal_parameter,
+      `server chose curve ${m.params.namedCurve}, we offered secp256r1 only`,
+    );
+  }
+  if (!isEcdsaSha256(m.algorithm)) {
+    throw new DtlsAlertError(
+      AlertDescription.illegal_parameter,
+      `ServerKeyExchange signed with ${m.algorithm.hash}/${m.algorithm.signature}, we offered ecdsa_secp256r1_sha256 only`,
+    );
+  }
+  const blob = serverKeyExchangeSignedBlob(clientRandom, serverRandom, m.paramsBytes);
+  if (!ecdsaVerify(serverPublicKey, blob, m.signature, meter, 'server_key_exchange')) {
+    throw new DtlsAlertError(AlertDescription.decrypt_error, 'ServerKeyExchange signature does not verify');
+  }
+  return { serverPoint: m.params.publicPoint };
+}
+
+/** The client's ClientKeyExchange and premaster secret, from the server's ephemeral point. */
+export function makeClientKeyExchange(
+  serverPoint: Buffer,
+  meter?: DtlsMeter,
+): { body: Buffer; premasterSecret: Buffer } {
+  const ephemeral = generateEcdhKeyPair(meter, 'client_key_exchange');
+  const premasterSecret = ecdhSharedSecret(ephemeral, serverPoint, meter, 'client_key_exchange');
+  return { body: encodeClientKeyExchangeEcdhe({ publicPoint: ephemeral.publicPoint }), premasterSecret };
+}
+
+/** The server's premaster secret from the client's ClientKeyExchange (`illegal_parameter` for a bad point). */
+export function premasterFromClientKeyExchange(body: Buffer, ephemeral: EcdhKeyPair, meter?: DtlsMeter): Buffer {
+  const { publicPoint } = parseClientKeyExchangeEcdhe(body);
+  return ecdhSharedSecret(ephemeral, publicPoint, meter, 'client_key_exchange');
+}
+
+/**
+ * CertificateVerify over `handshakeMessages` — every handshake message from ClientHello up to,
+ * not including, this one, concatenated as the transcript holds them (RFC 5246 §7.4.8).
+ */
+export function makeCertificateVerify(signingKey: KeyObject, handshakeMessages: Buffer, meter?: DtlsMeter): Buffer {
+  const signature = ecdsaSign(signingKey, handshakeMessages, meter, 'certificate_verify');
+  return encodeCertificateVerify({ algorithm: ECDSA_SHA256, signature });
+}
+
+/** The server's check of CertificateVerify: `illegal_parameter` for another algorithm, `decrypt_error` for a bad signature. */
+export function checkCertificateVerify(
+  body: Buffer,
+  clientPublicKey: KeyObject,
+  handshakeMessages: Buffer,
+  meter?: DtlsMeter,
+): void {
+  const m = parseCertificateVerify(body);
+  if (!isEcdsaSha256(m.algorithm)) {
+    throw new DtlsAlertError(
+      AlertDescription.illegal_parameter,
+      `CertificateVerify signed with ${m.algorithm.hash}/${m.algorithm.signature}, we asked for ecdsa_secp256r1_sha256`,
+    );
+  }
+  if (!ecdsaVerify(clientPublicKey, handshakeMessages, m.signature, meter, 'certificate_verify')) {
+    throw new DtlsAlertError(AlertDescription.decrypt_error, 'CertificateVerify signature does not verify');
+  }
 }
