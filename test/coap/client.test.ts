@@ -3,7 +3,9 @@ import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { CoapClient, type CoapResponse } from '../../src/coap/client.ts';
 import { CoapTimeoutError } from '../../src/coap/errors.ts';
+import { decodeMessage, encodeMessage } from '../../src/coap/message.ts';
 import { isFresher } from '../../src/coap/observe.ts';
+import { Code, encodeUint, OptionNumber } from '../../src/coap/options.ts';
 import { CoapServer } from '../../src/coap/server.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
 import { parseCoapUri } from '../../src/coap/uri.ts';
@@ -141,4 +143,51 @@ test('IPv6 literal URIs work end to end', async (t) => {
   const r = await c.get(`coap://[::1]:${tr.address().port}/six`);
   assert.equal(r.payload.toString(), '::1');
   assert.equal(parseCoapUri('coaps://[fe80::1]/a%20b/c?x=1&y').path[0], 'a b');
+});
+
+test('the client drops a notification older than the last one (RFC 7641 §3.4 reordering)', async (t) => {
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  const serverPort = sock.address().port;
+  await new Promise<void>((r) => sock.close(() => r()));
+  const c = new CoapClient();
+  t.after(() => c.close());
+  // A hand-driven server on a raw socket: it answers the registration, then sends 12, 11 (stale), 13.
+  const raw = createSocket('udp4');
+  await new Promise<void>((r) => raw.bind(serverPort, '127.0.0.1', () => r()));
+  t.after(() => raw.close());
+  const got: string[] = [];
+  const registered = new Promise<{ port: number; token: Buffer; mid: number }>((resolve) => {
+    raw.once('message', (d, rinfo) => {
+      const r = decodeMessage(d);
+      if (r.ok) resolve({ port: rinfo.port, token: r.message.token, mid: r.message.messageId });
+    });
+  });
+  const obsP = c.observe(`coap://127.0.0.1:${serverPort}/v`);
+  const reg = await registered;
+  const send = (type: 'ACK' | 'NON', mid: number, seq: number, payload: string) =>
+    raw.send(
+      encodeMessage({
+        type,
+        code: Code.Content,
+        messageId: mid,
+        token: reg.token,
+        options: [{ number: OptionNumber.Observe, value: encodeUint(seq) }],
+        payload: Buffer.from(payload),
+      }),
+      reg.port,
+      '127.0.0.1',
+    );
+  send('ACK', reg.mid, 10, 'a');
+  const o = await obsP;
+  o.on('notification', (r: CoapResponse) => got.push(r.payload.toString()));
+  send('NON', 501, 12, 'c');
+  await new Promise((r) => setTimeout(r, 30));
+  send('NON', 502, 11, 'b');
+  await new Promise((r) => setTimeout(r, 30));
+  send('NON', 503, 13, 'd');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(o.first?.payload.toString(), 'a');
+  assert.deepEqual(got, ['c', 'd']);
+  await o.cancel(false);
 });
