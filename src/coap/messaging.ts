@@ -336,6 +336,11 @@ export class MessageLayer {
     const datagram = encodeMessage({ type: 'NON', messageId, ...m });
     if (onReset) {
       this.sentNon.set(`${peerKey(peer)}|${messageId}`, { expires: Date.now() + this.nonLifetime, onReset });
+      // Bounded like the deduplication tables: a Reset to a long-forgotten NON is then ignored.
+      if (this.sentNon.size > this.params.maxDedupEntries) {
+        const oldest = this.sentNon.keys().next().value;
+        if (oldest !== undefined) this.sentNon.delete(oldest);
+      }
     }
     this.sendRaw(datagram, peer);
     return messageId;
