@@ -2,12 +2,12 @@
  * The SecureSense platform: public API (`securesense/platform`).
  *
  * ```ts
- * import { createPlatform } from 'securesense/platform';
- * import { loadConfig } from 'securesense/util/config'; // or build a SecureSenseConfig yourself
+ * import { createPlatform, loadConfig } from 'securesense/platform';
  *
- * const platform = await createPlatform(loadConfig());
- * console.log(platform.http.url);           // http://0.0.0.0:8080
- * const { token, user } = await platform.service.createUser({ kind: 'anonymous' }, { username: 'ann', password: 'correct horse' });
+ * // Defaults < SECURESENSE_* environment < overrides; throws ConfigError listing every bad value.
+ * const platform = await createPlatform(loadConfig({ overrides: { db: ':memory:', http: { port: 0 } } }));
+ * console.log(platform.http.plain?.url);    // http://0.0.0.0:40123
+ * const { user, token } = await platform.service.createUser({ kind: 'anonymous' }, { username: 'ann', password: 'correct horse' });
  * await platform.close();
  * ```
  *
@@ -22,6 +22,7 @@ import { buildHttpApp } from './http/app.ts';
 import { PlatformService } from './service.ts';
 import { openStore, type Store } from './store/index.ts';
 
+export { ConfigError, DEFAULT_CONFIG, loadConfig, type SecureSenseConfig } from '../util/config.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export * from './model.ts';
 export { proposeStreams, runParsers } from './parsers.ts';

@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from '../../util/log.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
@@ -63,7 +63,7 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   const app = Fastify({
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     ...(opts.logger ? { loggerInstance: opts.logger } : {}),
-    disableRequestLogging: opts.logRequests !== true,
+    logController: new LogController({ disableRequestLogging: opts.logRequests !== true }),
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     // Ids in paths are small integers; this bounds the router's work on hostile URLs.
     routerOptions: { maxParamLength: 100 },
