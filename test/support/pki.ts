@@ -12,7 +12,8 @@
  *   pki.rpkServer / rpkClient / rpkStranger   raw-public-key pairs: {key, spki (PEM file), spkiDer, fingerprint}
  *
  * By default leaves are issued by an intermediate, so every chain sent has two certificates (and is
- * long enough to need fragmentation at a 256-byte MTU); `{ intermediate: false }` issues from the root.
+ * long enough to need fragmentation at a 256-byte MTU); `{ intermediate: false }` issues from the
+ * root, `{ intermediates: n }` puts n intermediate CAs in between (chains of n + 1 certificates).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,8 +83,10 @@ export interface TempPki {
 }
 
 export interface TempPkiOptions {
-  /** Issue leaves from an intermediate CA (default true). */
+  /** Issue leaves from an intermediate CA (default true); false issues them from the root. */
   intermediate?: boolean;
+  /** How many intermediate CAs stand between the root and the leaves (default 1; 0 = `intermediate: false`). */
+  intermediates?: number;
 }
 
 function caInfo(dir: string, material: CaMaterial): CaFilesInfo {
@@ -109,13 +112,12 @@ export async function makeTempPki(t?: { after(fn: () => void): void }, opts: Tem
   try {
     const rootMaterial = await createCa({ cn: 'SecureSense Test Root' });
     const root = caInfo(join(dir, 'root'), rootMaterial);
-    const issuer =
-      opts.intermediate === false
-        ? root
-        : caInfo(
-            join(dir, 'intermediate'),
-            await createCa({ cn: 'SecureSense Test Intermediate', parent: rootMaterial }),
-          );
+    const depth = opts.intermediates ?? (opts.intermediate === false ? 0 : 1);
+    let issuer = root;
+    for (let i = 1; i <= depth; i++) {
+      const material = await createCa({ cn: `SecureSense Test Intermediate ${i}`, parent: issuer.material });
+      issuer = caInfo(join(dir, i === 1 ? 'intermediate' : `intermediate-${i}`), material);
+    }
     const issue: TempPki['issue'] = async (name, o = {}) => {
       const issued = await issueCertificate({ ...o, ca: issuer.material, cn: o.cn ?? name });
       const files = writeIssued(join(dir, name), issued);

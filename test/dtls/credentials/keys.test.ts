@@ -103,3 +103,17 @@ test('the server name is checked on the client side unless verifyName is false',
     (e: unknown) => e instanceof DtlsAlertError && e.description === AlertDescription.unknown_ca,
   );
 });
+
+test('the temp PKI can make longer chains, and they verify', async (t) => {
+  const deep = await makeTempPki(t, { intermediates: 3 });
+  const creds = loadCredentialFiles({ cert: deep.server.chain, key: deep.server.key, ca: [deep.root.cert] });
+  assert.equal(creds.certificate?.chain.length, 4);
+  const msg = ownCertificateMessage(creds, CertificateType.X509);
+  const wire = encodeCertificate(msg);
+  assert.ok(wire.length > 4 * 256, `a ${wire.length}-byte Certificate needs fragments at a 256-byte MTU`);
+  const v = await verifyPeerCertificate(parseCertificate(wire, CertificateType.X509), creds.trust, {
+    peerRole: 'server',
+    serverName: 'localhost',
+  });
+  assert.equal(v.identity.mode === 'x509' && v.identity.chain.length, 4);
+});
