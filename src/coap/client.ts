@@ -49,8 +49,16 @@ export interface CoapClientOptions {
   tokenLength?: number;
   /** How long to wait for a separate (or Non-confirmable) response after the ACK. Default 60 s. */
   responseTimeout?: number;
-  /** Use this transport for every `coap://` request instead of the client's own sockets. */
+  /**
+   * Use this transport for every `coap://` request instead of the client's own sockets. It must be
+   * the client's alone (a transport has one receiver); to share a port with a server, use `layer`.
+   */
   transport?: Transport;
+  /**
+   * Send `coap://` requests through this message layer — the one `CoapServer.listen()` returned —
+   * so that a device serves and requests from one UDP port. The client does not close it.
+   */
+  layer?: MessageLayer;
   /** Credentials for `coaps://`. */
   security?: CoapsSecurity;
   logger?: Logger;
@@ -160,10 +168,14 @@ export class CoapClient {
     this.nonTimeout = Math.min(derivedTimes(full).maxTransmitWait, this.responseTimeout);
   }
 
-  private attach(transport: Transport): { layer: MessageLayer; transport: Transport; id: number } {
+  private attach(
+    transport: Transport,
+    shared?: MessageLayer,
+  ): { layer: MessageLayer; transport: Transport; id: number } {
     const id = this.nextId++;
-    const layer = new MessageLayer(transport, { params: this.params, logger: this.log });
-    // A client serves no requests: a request to it is rejected by the layer (no request listener).
+    // A client of its own serves no requests: a request to it is rejected by the layer (no request
+    // listener). A shared layer keeps the server's request listener and gains our response listener.
+    const layer = shared ?? new MessageLayer(transport, { params: this.params, logger: this.log });
     layer.onResponse((m, peer) => {
       const key = `${id}|${peerKey(peer)}|${m.token.toString('hex')}`;
       const listener = this.tokens.get(key);
@@ -188,6 +200,8 @@ export class CoapClient {
       let p = this.udp.get(family);
       if (!p) {
         p = (async () => {
+          const shared = this.opts.layer;
+          if (shared) return this.attach(shared.transport, shared);
           const transport = this.opts.transport ?? (await UdpTransport.bind({ type: family }));
           if (!this.opts.transport) this.ownedTransports.push(transport);
           return this.attach(transport);
@@ -462,7 +476,7 @@ export class CoapClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const l of this.layers) l.close();
+    for (const l of this.layers) if (l !== this.opts.layer) l.close();
     this.tokens.clear();
     await Promise.all(this.ownedTransports.map((t) => t.close().catch(() => {})));
   }

@@ -191,3 +191,27 @@ test('the client drops a notification older than the last one (RFC 7641 §3.4 re
   assert.deepEqual(got, ['c', 'd']);
   await o.cancel(false);
 });
+
+test("a device serves and requests from one UDP port (client on the server's message layer)", async (t) => {
+  const cloud = new CoapServer();
+  let seenPort = 0;
+  cloud.post('/data', (req) => {
+    seenPort = req.peer.port;
+    return { payload: 'stored' };
+  });
+  const cloudPort = await start(cloud);
+  t.after(() => cloud.close());
+  const device = new CoapServer();
+  device.get('/sensor', () => ({ payload: '21.5' }));
+  const deviceTransport = await UdpTransport.bind({ host: '127.0.0.1' });
+  const layer = device.listen(deviceTransport);
+  t.after(() => device.close());
+  const push = new CoapClient({ layer });
+  t.after(() => push.close());
+  assert.equal((await push.post(`coap://127.0.0.1:${cloudPort}/data`, '1')).payload.toString(), 'stored');
+  assert.equal(seenPort, deviceTransport.address().port, "the push came from the device's server port");
+  // The cloud pulls from the same port.
+  const pull = new CoapClient();
+  t.after(() => pull.close());
+  assert.equal((await pull.get(`coap://127.0.0.1:${seenPort}/sensor`)).payload.toString(), '21.5');
+});
