@@ -112,6 +112,17 @@ class Decoded {
 // ---------------------------------------------------------------------------------------------
 // Values and times
 
+/** A value for an error message, cut short: a payload may be large. */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
 /** Coerces a raw value to the stream's type: numbers (and numeric text, booleans as 1/0) or text. */
 export function toValue(raw: unknown, type: StreamType, where: string): PointValue {
   if (type === 'numeric') {
@@ -119,14 +130,14 @@ export function toValue(raw: unknown, type: StreamType, where: string): PointVal
     if (typeof raw === 'number') n = raw;
     else if (typeof raw === 'boolean') n = raw ? 1 : 0;
     else if (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))) n = Number(raw);
-    else throw bad(`${where}: ${JSON.stringify(raw)} is not a number (the stream is numeric)`);
+    else throw bad(`${where}: ${show(raw)} is not a number (the stream is numeric)`);
     if (!Number.isFinite(n)) throw bad(`${where}: value is not finite`);
     return n;
   }
   let s: string;
   if (typeof raw === 'string') s = raw;
   else if (typeof raw === 'number' || typeof raw === 'boolean') s = String(raw);
-  else throw bad(`${where}: ${JSON.stringify(raw)} is not a text value`);
+  else throw bad(`${where}: ${show(raw)} is not a text value`);
   if (s.length > LIMITS.textValueLength) throw bad(`${where}: text value longer than ${LIMITS.textValueLength}`);
   return s;
 }
@@ -137,16 +148,15 @@ const ISO8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[
 export function parseTime(raw: unknown, format: TimeFormat, where = 'time'): number {
   let ms: number;
   if (format === 'iso8601') {
-    if (typeof raw !== 'string' || !ISO8601.test(raw.trim()))
-      throw bad(`${where}: ${JSON.stringify(raw)} is not ISO 8601`);
+    if (typeof raw !== 'string' || !ISO8601.test(raw.trim())) throw bad(`${where}: ${show(raw)} is not ISO 8601`);
     ms = Date.parse(raw.trim());
   } else {
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
-    if (!Number.isFinite(n)) throw bad(`${where}: ${JSON.stringify(raw)} is not a ${format} time`);
+    if (!Number.isFinite(n)) throw bad(`${where}: ${show(raw)} is not a ${format} time`);
     ms = format === 'unix-s' ? n * 1000 : n;
   }
   ms = Math.round(ms);
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME) throw bad(`${where}: ${JSON.stringify(raw)} is out of range`);
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME) throw bad(`${where}: ${show(raw)} is out of range`);
   return ms;
 }
 
@@ -203,6 +213,8 @@ function jsonPathPoints(doc: Json, p: Parser, stream: Stream, now: number): Stre
   };
   if (Array.isArray(found)) {
     if (!found.every(isValueObject)) throw bad(`${where}: an array must hold {value, time} objects`);
+    if (found.length > LIMITS.pointsPerBatch)
+      throw new PlatformError(413, `more than ${LIMITS.pointsPerBatch} points in one payload`);
     return found.map(one);
   }
   return [one(found)];
@@ -412,10 +424,10 @@ export function runParsers(parsers: Parser[], streams: Map<number, Stream>, payl
     if (!stream) throw new PlatformError(500, `parser ${p.id} targets missing stream ${p.streamId}`);
     switch (p.kind) {
       case 'json-path':
-        out.push(...jsonPathPoints(d.asJson(), p, stream, payload.now));
+        for (const pt of jsonPathPoints(d.asJson(), p, stream, payload.now)) out.push(pt);
         break;
       case 'regex':
-        out.push(...regexPoints(d.asText(), p, stream, payload.now));
+        for (const pt of regexPoints(d.asText(), p, stream, payload.now)) out.push(pt);
         break;
       case 'senml': {
         senml ??= resolveSenml(d.asSenml(), payload.now);
@@ -439,6 +451,9 @@ export interface AutoStream {
   type: StreamType;
   parser: { kind: ParserKind; expression: string; timeFormat: TimeFormat };
 }
+
+/** Deepest JSON leaf that becomes a stream (bounds the recursion over a hostile payload). */
+const MAX_AUTO_DEPTH = 32;
 
 function guessTimeFormat(t: Json | undefined): TimeFormat {
   if (typeof t === 'string' && !/^\d+(\.\d+)?$/.test(t)) return 'iso8601';
@@ -487,6 +502,7 @@ export function proposeStreams(payload: Payload): AutoStream[] {
   }
   const walk = (v: Json, tokens: string[]) => {
     if (v === null) return;
+    if (tokens.length > MAX_AUTO_DEPTH) throw bad(`the first payload nests deeper than ${MAX_AUTO_DEPTH} levels`);
     const path = tokens.length === 0 ? '' : `/${tokens.map(escapeToken).join('/')}`;
     const label = tokens.length === 0 ? 'value' : tokens.join('/');
     if (isValueObject(v)) {

@@ -273,3 +273,25 @@ test('time formats', () => {
   assert.throws(() => parseTime(-1, 'unix-ms'), /out of range/);
   assert.throws(() => parseTime(1e20, 'unix-s'), /out of range/);
 });
+
+test('hostile payloads are refused with a 4xx, not a crash', () => {
+  const deep = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`;
+  assert.throws(
+    () => proposeStreams({ body: Buffer.from(deep), contentType: 'application/json', now: NOW }),
+    status(400),
+  );
+  assert.throws(() => run([parser(1, 1, 'json-path', '/0/0/0')], [stream(1)], deep), /must hold \{value, time\}/);
+  assert.deepEqual(run([parser(1, 1, 'json-path', '/x')], [stream(1)], deep), []);
+  const many = JSON.stringify({ a: Array.from({ length: 10_001 }, (_, i) => ({ value: i, time: i })) });
+  assert.throws(() => run([parser(1, 1, 'json-path', '/a')], [stream(1)], many), status(413));
+  const big = JSON.stringify({ a: 'x'.repeat(100_000) });
+  assert.throws(
+    () => run([parser(1, 1, 'json-path', '/a')], [stream(1)], big),
+    (e: unknown) => e instanceof PlatformError && e.status === 400 && e.message.length < 200,
+  );
+  assert.throws(() => run([parser(1, 1, 'json-path', '/a')], [stream(1, 'text')], big), /longer than 4096/);
+  assert.throws(
+    () => run([parser(1, 1, 'regex', '(\\d+)')], [stream(1)], Buffer.from([0xff, 0xfe]), 'text/plain'),
+    /UTF-8/,
+  );
+});
