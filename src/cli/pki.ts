@@ -36,7 +36,7 @@ const USAGE = `usage: securesense pki <command> [options]
          [--days N] [--not-before ISO --not-after ISO] [--key FILE] --out PREFIX
          a P-256 end-entity certificate: PREFIX.pem, PREFIX.key, PREFIX-chain.pem
   rpk    --key FILE [--out FILE]
-         the raw public key (SubjectPublicKeyInfo PEM) of a key; prints its SHA-256
+         the raw public key (SubjectPublicKeyInfo PEM) of a key or certificate; prints its SHA-256
   keygen --out FILE
          a P-256 private key (PKCS#8 PEM); prints its raw-public-key SHA-256
   psk    [--identity ID] [--bytes 16]

@@ -12,7 +12,7 @@
  *   subjectAltName with the DNS names and IP addresses, SKI and AKI.
  * - ECDSA with SHA-256 on P-256, random 128-bit positive serial numbers.
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Extension } from '@peculiar/x509';
 import { x509 } from './x509-lib.ts';
@@ -195,9 +195,16 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertAndKey &
   return { certPem, keyPem, chainPem: certPem + opts.ca.chainPem };
 }
 
-/** The raw public key (RFC 7250) of a private or public key PEM: SPKI PEM and DER, and its SHA-256. */
+/**
+ * The raw public key (RFC 7250) of a PEM private key, public key or certificate: SPKI PEM and DER,
+ * and its SHA-256.
+ */
 export function rawPublicKey(keyPem: string): { spkiPem: string; spkiDer: Buffer; fingerprint: string } {
-  const pub = keyPem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(keyPem)) : createPublicKey(keyPem);
+  const pub = keyPem.includes('-----BEGIN CERTIFICATE-----')
+    ? new X509Certificate(keyPem).publicKey
+    : keyPem.includes('PRIVATE KEY')
+      ? createPublicKey(createPrivateKey(keyPem))
+      : createPublicKey(keyPem);
   if (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error('the key must be an EC key on P-256');
   }

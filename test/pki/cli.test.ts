@@ -164,9 +164,17 @@ test('keygen, rpk (SPKI PEM + SHA-256 that OpenSSL agrees with) and psk', (t) =>
   const der = execFileSync('openssl', ['pkey', '-pubin', '-in', p('k.pub'), '-outform', 'DER']);
   const digest = execFileSync('openssl', ['dgst', '-sha256', '-r'], { input: der }).toString().split(' ')[0];
   assert.equal(digest, fp);
-  // Without --out the PEM goes to stdout before the fingerprint; a certificate's key works too.
+  // Without --out the PEM goes to stdout before the fingerprint.
   const both = ok('rpk', '--key', p('k.pem'));
   assert.match(both, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n[0-9a-f]{64}\n$/);
+  ok('ca', '--out', p('kroot'));
+  ok('issue', '--ca', p('kroot'), '--cn', 'rekeyed', '--key', p('k.pem'), '--out', p('kcert'));
+  assert.equal(
+    ok('rpk', '--key', p('kcert.pem')).trim().split('\n').at(-1),
+    fp,
+    'the key of a certificate, same fingerprint',
+  );
+  assert.equal(readFileSync(p('kcert.key'), 'utf8'), readFileSync(p('k.pem'), 'utf8'), '--key certifies the given key');
 
   assert.match(ok('psk', '--identity', 'sensor-7', '--bytes', '16').trim(), /^sensor-7:[0-9a-f]{32}$/);
   assert.match(ok('psk').trim(), /^device-[0-9a-f]{8}:[0-9a-f]{32}$/);

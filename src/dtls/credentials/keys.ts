@@ -9,7 +9,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadPrivateKey, spkiDer } from '../crypto/ecc.ts';
+import { isP256, loadPrivateKey, spkiDer } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import type { CertificateMessage } from '../wire/certificate.ts';
 import { CertificateType } from '../wire/extensions-ecc.ts';
@@ -64,6 +64,7 @@ export function ownCertificate(
   chain: string | Buffer | readonly Buffer[],
 ): OwnCertificate {
   const k = isKeyObject(key) ? key : loadPrivateKey(key);
+  if (!isP256(k)) throw new Error('the private key must be an EC key on P-256');
   const ders = Array.isArray(chain) ? [...(chain as readonly Buffer[])] : certificatesFromPem(chain as string | Buffer);
   if (ders.length === 0) throw new Error('the certificate chain is empty');
   const leaf = parseCertificateDer(ders[0]);
@@ -76,6 +77,7 @@ export function ownCertificate(
 /** An OwnRawPublicKey from a P-256 private key (PEM or DER, PKCS#8 or SEC1); the SPKI is derived. */
 export function ownRawPublicKey(key: KeyObject | string | Buffer): OwnRawPublicKey {
   const k = isKeyObject(key) ? key : loadPrivateKey(key);
+  if (!isP256(k)) throw new Error('the private key must be an EC key on P-256');
   return { key: k, spki: spkiDer(k) };
 }
 

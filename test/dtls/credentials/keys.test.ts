@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import {
   loadCredentialFiles,
@@ -116,4 +116,10 @@ test('the temp PKI can make longer chains, and they verify', async (t) => {
     serverName: 'localhost',
   });
   assert.equal(v.identity.mode === 'x509' && v.identity.chain.length, 4);
+});
+
+test('own credentials must be P-256', () => {
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
+  assert.throws(() => ownRawPublicKey(p384), /P-256/);
+  assert.throws(() => ownCertificate(p384, pki.server.chainPem), /P-256/);
 });
