@@ -372,6 +372,15 @@ bothEngines('OpenAPI document at /docs/json and the reference at /docs', async (
     assert.ok(doc.json.paths[p], `OpenAPI lacks ${p}`);
   }
   assert.ok(doc.json.paths['/users/{uid}/resources/{rid}/streams/{sid}/data'].delete);
+  const page = await call(base, 'GET', '/');
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  assert.match(page.text, /\/web\/app\.js/);
+  const js = await call(base, 'GET', '/web/app.js');
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  assert.match(js.text, /textContent/);
+  assert.equal(doc.json.paths['/'], undefined, 'the dashboard is not part of the API document');
   const ui = await fetch(`${base}/docs/`, { redirect: 'follow' });
   assert.equal(ui.status, 200);
   assert.match(await ui.text(), /swagger/i);

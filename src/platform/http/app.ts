@@ -6,6 +6,7 @@
  * token, a resource's key or a stream's key (SicsthSense compatible). Every 4xx/5xx answers a JSON
  * body `{ error, message }`.
  */
+import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -27,6 +28,38 @@ export interface HttpAppOptions {
   docs?: boolean;
   /** Log every request and response at info level (Fastify's default). Default false: errors only. */
   logRequests?: boolean;
+  /** Serve the dashboard in `web/` at `/`. Default true (skipped when the files are absent). */
+  dashboard?: boolean;
+}
+
+const WEB_DIR = new URL('../../../web/', import.meta.url);
+const WEB_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/web/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/web/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+/** The static dashboard: three files read once, served with a CSP that allows only this origin. */
+function dashboard(app: FastifyInstance): void {
+  const bodies = new Map<string, Buffer>();
+  try {
+    for (const [path, { file }] of Object.entries(WEB_FILES)) bodies.set(path, readFileSync(new URL(file, WEB_DIR)));
+  } catch {
+    return; // an installation without web/: the API alone
+  }
+  for (const [path, { type }] of Object.entries(WEB_FILES)) {
+    const body = bodies.get(path)!;
+    app.get(path, { schema: { hide: true } }, async (_req, reply) => {
+      reply
+        .type(type)
+        .header(
+          'content-security-policy',
+          "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        )
+        .header('x-content-type-options', 'nosniff');
+      return body;
+    });
+  }
 }
 
 declare module 'fastify' {
@@ -138,6 +171,7 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   }
 
   await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576));
+  if (opts.dashboard !== false) dashboard(app);
   return app;
 }
 
