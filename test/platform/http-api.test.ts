@@ -3,6 +3,8 @@
  * (Parsers through POST …/data are in http-ingest.test.ts.)
  */
 import assert from 'node:assert/strict';
+import { createPlatform } from '../../src/platform/index.ts';
+import { loadConfig } from '../../src/util/config.ts';
 import { bothEngines } from './engines.ts';
 import { call, newResource, newStream, newUser, startPlatform } from './helpers.ts';
 
@@ -384,4 +386,38 @@ bothEngines('OpenAPI document at /docs/json and the reference at /docs', async (
   const ui = await fetch(`${base}/docs/`, { redirect: 'follow' });
   assert.equal(ui.status, 200);
   assert.match(await ui.text(), /swagger/i);
+});
+
+bothEngines('the same API through inject(), without a socket', async (t, tg) => {
+  const cfg = loadConfig({ env: {}, overrides: { db: tg.db } });
+  const p = await createPlatform(cfg, { pgSchema: tg.schema, listen: false });
+  t.after(() => p.close());
+  const app = p.http.plain!.app;
+  const u = await app.inject({
+    method: 'POST',
+    url: '/users',
+    payload: { username: 'ann', password: 'a good password' },
+  });
+  assert.equal(u.statusCode, 201);
+  const { id, token } = u.json();
+  const headers = { authorization: `Bearer ${token}` };
+  const r = await app.inject({ method: 'POST', url: `/users/${id}/resources`, headers, payload: { label: 'r' } });
+  const rid = r.json().id;
+  const d = await app.inject({
+    method: 'POST',
+    url: `/users/${id}/resources/${rid}/data`,
+    headers: { ...headers, 'content-type': 'application/json' },
+    payload: '{"temp": {"value": 21.5, "time": 1700000000000}}',
+  });
+  assert.equal(d.statusCode, 200, d.body);
+  const sid = d.json().created[0].id;
+  const csv = await app.inject({
+    method: 'GET',
+    url: `/users/${id}/resources/${rid}/streams/${sid}/data?format=csv`,
+    headers,
+  });
+  assert.equal(csv.body, 'time,value\r\n1700000000000,21.5\r\n');
+  const other = await app.inject({ method: 'GET', url: `/users/${id + 1}/resources`, headers });
+  assert.equal(other.statusCode, 403);
+  assert.deepEqual(Object.keys(other.json()).sort(), ['error', 'message']);
 });
