@@ -33,6 +33,14 @@
  *   selectCertificateType(clientList | undefined, ours)  (wire/extensions-ecc.ts) the server's
  *                                        pick; undefined → unsupported_certificate. An absent
  *                                        extension means X.509 only (RFC 7250 §4).
+ *   clientHelloEccExtensions(creds)      client: the ClientHello's ECC + RFC 7250 extensions.
+ *   chooseCertificateTypes({ clientCertificateTypes?, serverCertificateTypes? }, creds)
+ *                                        server: { server, client?, serverHelloExtensions }; client
+ *                                        undefined → send no CertificateRequest; throws
+ *                                        unsupported_certificate when there is no overlap.
+ *   acceptServerCertificateTypes(sentLists, serverHelloAnswers)
+ *                                        client: the negotiated { server, client } types; throws
+ *                                        unsupported_extension / illegal_parameter.
  *   ownCertificateMessage(creds, type)   the Certificate message to send (empty when we have none
  *                                        of that type: a client declining client auth).
  *   signingKey(creds, type)              the KeyObject that signs ServerKeyExchange or
@@ -92,8 +100,11 @@
  */
 export type { PeerIdentity, SecurityMode } from './identity.ts';
 export {
+  acceptServerCertificateTypes,
   type ClientAuth,
   type CredentialFiles,
+  chooseCertificateTypes,
+  clientHelloEccExtensions,
   loadCredentialFiles,
   type OwnCertificate,
   type OwnRawPublicKey,
@@ -105,6 +116,7 @@ export {
   type PublicKeyCredentials,
   pinsFromFile,
   presentableCertificateTypes,
+  type ServerCertificateTypes,
   signingKey,
   verifiableCertificateTypes,
   verifyPeerCertificate,

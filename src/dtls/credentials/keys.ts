@@ -12,7 +12,15 @@ import { readFileSync } from 'node:fs';
 import { isP256, loadPrivateKey, spkiDer } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import type { CertificateMessage } from '../wire/certificate.ts';
-import { CertificateType } from '../wire/extensions-ecc.ts';
+import {
+  CertificateType,
+  clientCertificateTypeExtension,
+  ecPointFormatsExtension,
+  selectCertificateType,
+  serverCertificateTypeExtension,
+  signatureAlgorithmsExtension,
+  supportedGroupsExtension,
+} from '../wire/extensions-ecc.ts';
 import type { PeerIdentity } from './identity.ts';
 import { PinnedKeys, type RpkLookup, verifyRawPublicKey } from './rpk.ts';
 import {
@@ -231,4 +239,97 @@ export async function verifyPeerCertificate(
     now: ctx.now,
   });
   return { identity: v.identity, publicKey: v.publicKey };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificate-type negotiation (RFC 7250 §4), both roles.
+
+/** What the server decided for one handshake of the ECDHE_ECDSA suite. */
+export interface ServerCertificateTypes {
+  /** The type of the Certificate the server sends. */
+  server: CertificateType;
+  /** The type the client must send; undefined when the server sends no CertificateRequest. */
+  client?: CertificateType;
+  /** Extensions to add to the ServerHello (only answers to what the client sent, RFC 7250 §4). */
+  serverHelloExtensions: Array<{ type: number; data: Buffer }>;
+}
+
+/**
+ * The server's choice from the ClientHello's certificate-type lists (undefined when the client
+ * did not send that extension, which means X.509 only). Throws `unsupported_certificate` when
+ * the server has nothing of a type the client accepts, or when client authentication is 'need'
+ * and the client can send nothing the server can verify (RFC 7250 §4). With 'want' and no
+ * overlap the server simply asks for no certificate. A server that also serves PSK may prefer to
+ * choose the PSK suite instead of calling this when the client offered it.
+ */
+export function chooseCertificateTypes(
+  offer: { clientCertificateTypes?: readonly number[]; serverCertificateTypes?: readonly number[] },
+  creds: PublicKeyCredentials | undefined,
+): ServerCertificateTypes {
+  const serverHelloExtensions: Array<{ type: number; data: Buffer }> = [];
+  const server = selectCertificateType(offer.serverCertificateTypes, presentableCertificateTypes(creds));
+  if (server === undefined) {
+    throw new DtlsAlertError(
+      AlertDescription.unsupported_certificate,
+      `client accepts server certificate types [${(offer.serverCertificateTypes ?? [CertificateType.X509]).join(',')}], we have [${presentableCertificateTypes(creds).join(',')}]`,
+    );
+  }
+  if (offer.serverCertificateTypes) serverHelloExtensions.push(serverCertificateTypeExtension('server', server));
+  const auth = creds?.clientAuth ?? 'none';
+  let client: CertificateType | undefined;
+  if (auth !== 'none') {
+    client = selectCertificateType(offer.clientCertificateTypes, verifiableCertificateTypes(creds?.trust));
+    if (client === undefined && auth === 'need') {
+      throw new DtlsAlertError(
+        AlertDescription.unsupported_certificate,
+        `client can send certificate types [${(offer.clientCertificateTypes ?? [CertificateType.X509]).join(',')}], we verify [${verifiableCertificateTypes(creds?.trust).join(',')}]`,
+      );
+    }
+    // RFC 7250 §4: client_certificate_type goes in the ServerHello only with a CertificateRequest.
+    if (client !== undefined && offer.clientCertificateTypes) {
+      serverHelloExtensions.push(clientCertificateTypeExtension('server', client));
+    }
+  }
+  return { server, client, serverHelloExtensions };
+}
+
+/**
+ * The ClientHello extensions a client with these credentials sends for the ECDHE_ECDSA suite:
+ * supported_groups (secp256r1), ec_point_formats (uncompressed), signature_algorithms
+ * (ecdsa_secp256r1_sha256), and the RFC 7250 lists — server_certificate_type when we can verify a
+ * raw key (omitted when X.509 is all we verify: absence means X.509), client_certificate_type when
+ * we hold a raw key.
+ */
+export function clientHelloEccExtensions(
+  creds: PublicKeyCredentials | undefined,
+): Array<{ type: number; data: Buffer }> {
+  const out = [supportedGroupsExtension(), ecPointFormatsExtension(), signatureAlgorithmsExtension()];
+  const verify = verifiableCertificateTypes(creds?.trust);
+  if (verify.includes(CertificateType.RawPublicKey)) out.push(serverCertificateTypeExtension('client', verify));
+  const present = presentableCertificateTypes(creds);
+  if (present.includes(CertificateType.RawPublicKey)) out.push(clientCertificateTypeExtension('client', present));
+  return out;
+}
+
+/**
+ * The client's reading of the ServerHello's certificate-type answers. An answer to an extension
+ * we did not send is `unsupported_extension` (RFC 5246 §7.4.1.4); a type we did not offer is
+ * `illegal_parameter`. Absent answers mean X.509 (RFC 7250 §4).
+ */
+export function acceptServerCertificateTypes(
+  sent: { clientCertificateTypes?: readonly number[]; serverCertificateTypes?: readonly number[] },
+  answered: { clientCertificateType?: number; serverCertificateType?: number },
+): { server: CertificateType; client: CertificateType } {
+  const check = (name: string, list: readonly number[] | undefined, v: number | undefined): CertificateType => {
+    if (v === undefined) return CertificateType.X509;
+    if (!list)
+      throw new DtlsAlertError(AlertDescription.unsupported_extension, `server answered ${name} we did not send`);
+    if (!list.includes(v))
+      throw new DtlsAlertError(AlertDescription.illegal_parameter, `server chose ${name} ${v}, not offered`);
+    return v as CertificateType;
+  };
+  return {
+    server: check('server_certificate_type', sent.serverCertificateTypes, answered.serverCertificateType),
+    client: check('client_certificate_type', sent.clientCertificateTypes, answered.clientCertificateType),
+  };
 }

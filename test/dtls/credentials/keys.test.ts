@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import {
+  acceptServerCertificateTypes,
+  chooseCertificateTypes,
+  clientHelloEccExtensions,
   loadCredentialFiles,
   ownCertificate,
   ownCertificateMessage,
@@ -122,4 +125,81 @@ test('own credentials must be P-256', () => {
   const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
   assert.throws(() => ownRawPublicKey(p384), /P-256/);
   assert.throws(() => ownCertificate(p384, pki.server.chainPem), /P-256/);
+});
+
+test('certificate-type negotiation (RFC 7250 §4), server and client side', () => {
+  const X = CertificateType.X509;
+  const R = CertificateType.RawPublicKey;
+  const both = loadCredentialFiles({
+    cert: pki.server.chain,
+    key: pki.server.key,
+    ca: [pki.root.cert],
+    rpkKey: pki.rpkServer.key,
+    trustRpk: [pki.rpkClient.spki],
+    clientAuth: 'need',
+  });
+  // An RPK client: both lists say RawPublicKey; the ServerHello answers each with one byte.
+  const rpk = chooseCertificateTypes({ clientCertificateTypes: [R], serverCertificateTypes: [R] }, both);
+  assert.equal(rpk.server, R);
+  assert.equal(rpk.client, R);
+  assert.deepEqual(
+    rpk.serverHelloExtensions.map((e) => [e.type, e.data.toString('hex')]),
+    [
+      [20, '02'],
+      [19, '02'],
+    ],
+  );
+  // A plain X.509 client sends neither extension, and gets no answers.
+  const x509 = chooseCertificateTypes({}, both);
+  assert.deepEqual([x509.server, x509.client, x509.serverHelloExtensions.length], [X, X, 0]);
+  // Client preference order wins when the server has both.
+  assert.equal(chooseCertificateTypes({ serverCertificateTypes: [X, R] }, both).server, X);
+  // No overlap: unsupported_certificate; with clientAuth 'want' the server just skips the request.
+  const isUnsupported = (e: unknown) =>
+    e instanceof DtlsAlertError && e.description === AlertDescription.unsupported_certificate;
+  const rpkOnlyServer = { rpk: both.rpk, trust: { pinnedKeys: both.trust?.pinnedKeys }, clientAuth: 'need' as const };
+  assert.throws(() => chooseCertificateTypes({}, rpkOnlyServer), isUnsupported);
+  assert.throws(
+    () => chooseCertificateTypes({ serverCertificateTypes: [R], clientCertificateTypes: [X] }, rpkOnlyServer),
+    isUnsupported,
+  );
+  const want = chooseCertificateTypes(
+    { serverCertificateTypes: [R], clientCertificateTypes: [X] },
+    { ...rpkOnlyServer, clientAuth: 'want' },
+  );
+  assert.equal(want.client, undefined);
+  assert.deepEqual(
+    want.serverHelloExtensions.map((e) => e.type),
+    [20],
+  );
+  assert.equal(
+    chooseCertificateTypes({ serverCertificateTypes: [R] }, { ...rpkOnlyServer, clientAuth: 'none' }).client,
+    undefined,
+  );
+
+  // Client side: what it offers, and how it reads the answers.
+  const rpkClient = loadCredentialFiles({ rpkKey: pki.rpkClient.key, trustRpk: [pki.rpkServer.spki] });
+  const exts = clientHelloEccExtensions(rpkClient);
+  assert.deepEqual(
+    exts.map((e) => e.type),
+    [10, 11, 13, 20, 19],
+  );
+  assert.deepEqual(
+    clientHelloEccExtensions(loadCredentialFiles({ ca: [pki.root.cert] })).map((e) => e.type),
+    [10, 11, 13],
+  );
+  const sent = { clientCertificateTypes: [R], serverCertificateTypes: [R] };
+  assert.deepEqual(acceptServerCertificateTypes(sent, { serverCertificateType: R, clientCertificateType: R }), {
+    server: R,
+    client: R,
+  });
+  assert.deepEqual(acceptServerCertificateTypes({}, {}), { server: X, client: X });
+  assert.throws(
+    () => acceptServerCertificateTypes({}, { serverCertificateType: R }),
+    (e: unknown) => e instanceof DtlsAlertError && e.description === AlertDescription.unsupported_extension,
+  );
+  assert.throws(
+    () => acceptServerCertificateTypes(sent, { serverCertificateType: X }),
+    (e: unknown) => e instanceof DtlsAlertError && e.description === AlertDescription.illegal_parameter,
+  );
 });
