@@ -103,11 +103,9 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
     }
   }
   const pool = new pg.Pool({
-    connectionString: opts.db,
+    connectionString: schema ? withSearchPath(opts.db, schema) : opts.db,
     max: opts.poolSize ?? 10,
     types,
-    // Every pooled connection works in the chosen schema.
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', (err) => opts.logger?.error({ err }, 'idle PostgreSQL connection failed'));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -118,6 +116,17 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
     throw err;
   }
   return new KyselyStore(db, 'postgres', false, () => db.destroy());
+}
+
+/**
+ * Every pooled connection works in the chosen schema: `-c search_path=…` joins any `options` the
+ * URL already has (pg lets the URL's parameters override the config object's).
+ */
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url);
+  const prior = u.searchParams.get('options');
+  u.searchParams.set('options', `${prior ? `${prior} ` : ''}-c search_path=${schema}`);
+  return u.toString();
 }
 
 /** Drops a PostgreSQL schema and everything in it (test clean-up). */
