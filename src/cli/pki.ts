@@ -3,7 +3,7 @@
  *
  *   pki ca --out DIR [--cn NAME] [--days N] [--parent DIR] [--path-length N]
  *   pki issue --ca DIR --cn NAME [--dns H …] [--ip A …] [--server|--client] [--days N]
- *             [--not-before ISO --not-after ISO] [--key FILE] --out PREFIX
+ *             [--not-before ISO --not-after ISO] [--key FILE | --csr FILE] --out PREFIX
  *   pki rpk --key FILE [--out FILE]
  *   pki keygen --out FILE
  *   pki psk [--identity ID] [--bytes 16]
@@ -33,8 +33,10 @@ const USAGE = `usage: securesense pki <command> [options]
          a root CA (or an intermediate signed by the CA in --parent DIR):
          DIR/ca.pem, DIR/ca.key, DIR/root.pem (+ DIR/chain.pem for an intermediate)
   issue  --ca DIR --cn NAME [--dns HOST …] [--ip ADDR …] [--server|--client]
-         [--days N] [--not-before ISO --not-after ISO] [--key FILE] --out PREFIX
+         [--days N] [--not-before ISO --not-after ISO] [--key FILE | --csr FILE] --out PREFIX
          a P-256 end-entity certificate: PREFIX.pem, PREFIX.key, PREFIX-chain.pem
+         (--key certifies an existing key, --csr the key of a PKCS#10 request: no PREFIX.key,
+         and --cn may be left out to keep the request's subject)
   rpk    --key FILE [--out FILE]
          the raw public key (SubjectPublicKeyInfo PEM) of a key or certificate; prints its SHA-256
   keygen --out FILE
@@ -110,6 +112,7 @@ async function issue(args: string[]): Promise<number> {
       'not-before': { type: 'string' },
       'not-after': { type: 'string' },
       key: { type: 'string' },
+      csr: { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -117,7 +120,7 @@ async function issue(args: string[]): Promise<number> {
   const usage = values.server && !values.client ? 'server' : values.client && !values.server ? 'client' : 'both';
   const issued = await issueCertificate({
     ca: readCaDir(required(values.ca, '--ca')),
-    cn: required(values.cn, '--cn'),
+    cn: values.csr ? values.cn : required(values.cn, '--cn'),
     dns: values.dns,
     ip: values.ip,
     usage,
@@ -125,6 +128,7 @@ async function issue(args: string[]): Promise<number> {
     notBefore: date(values['not-before'], '--not-before'),
     notAfter: date(values['not-after'], '--not-after'),
     keyPem: values.key ? readFileSync(values.key, 'utf8') : undefined,
+    csrPem: values.csr ? readFileSync(values.csr) : undefined,
   });
   const files = writeIssued(required(values.out, '--out'), issued);
   line({ ...files, usage, ...describeCertificate(issued.certPem) });

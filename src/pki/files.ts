@@ -60,11 +60,13 @@ export function issuedFilePaths(prefix: string): { cert: string; key: string; ch
   return { cert: `${prefix}.pem`, key: `${prefix}.key`, chain: `${prefix}-chain.pem` };
 }
 
-export function writeIssued(prefix: string, issued: { certPem: string; keyPem: string; chainPem: string }) {
+/** Writes PREFIX.pem, PREFIX-chain.pem and, when there is a key (not for a CSR), PREFIX.key. */
+export function writeIssued(prefix: string, issued: { certPem: string; keyPem?: string; chainPem: string }) {
   const p = issuedFilePaths(prefix);
   mkdirSync(dirname(p.cert), { recursive: true });
   writeFileSync(p.cert, issued.certPem);
-  writeFileSync(p.key, issued.keyPem, { mode: 0o600 });
   writeFileSync(p.chain, issued.chainPem);
+  if (issued.keyPem === undefined) return { cert: p.cert, chain: p.chain };
+  writeFileSync(p.key, issued.keyPem, { mode: 0o600 });
   return p;
 }

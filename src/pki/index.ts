@@ -11,6 +11,7 @@ export {
   describeCertificate,
   generateKeyPem,
   generatePsk,
+  type IssuedCertificate,
   type IssueOptions,
   issueCertificate,
   rawPublicKey,

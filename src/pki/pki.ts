@@ -53,13 +53,24 @@ export interface CreateCaOptions extends Validity {
 
 export interface IssueOptions extends Validity {
   ca: CaMaterial;
-  cn: string;
+  /** Common name or full DN; with `csrPem` it may be left out to keep the request's subject. */
+  cn?: string;
   dns?: string[];
   ip?: string[];
   /** Extended key usage: 'server' (serverAuth), 'client' (clientAuth) or 'both' (default). */
   usage?: 'server' | 'client' | 'both';
   /** Certify this existing private key (PEM) instead of generating one. */
   keyPem?: string;
+  /** Certify the key of this PKCS#10 request (PEM or DER; its signature is checked). No key is returned then. */
+  csrPem?: string | Buffer;
+}
+
+/** An issued certificate; `keyPem` is absent when the key came with a certificate request. */
+export interface IssuedCertificate {
+  certPem: string;
+  keyPem?: string;
+  /** The certificate followed by the issuing CA's intermediates. */
+  chainPem: string;
 }
 
 /** A fresh P-256 private key, PKCS#8 PEM. */
@@ -155,12 +166,40 @@ export async function createCa(opts: CreateCaOptions = {}): Promise<CaMaterial> 
   return { certPem, keyPem, chainPem: certPem + opts.parent.chainPem, rootPem: opts.parent.rootPem };
 }
 
-/** An end-entity certificate (device or server) issued by `ca`, with a new key unless `keyPem` is given. */
-export async function issueCertificate(opts: IssueOptions): Promise<CertAndKey & { chainPem: string }> {
+/**
+ * An end-entity certificate (device or server) issued by `ca`: for a new key, for `keyPem`, or for
+ * the key in a certificate request `csrPem` (RFC 2986).
+ */
+export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertificate> {
   const lib = x509();
   for (const a of opts.ip ?? []) if (isIP(a) === 0) throw new Error(`not an IP address: ${a}`);
-  const keyPem = opts.keyPem ?? (await generateKeyPem());
-  const subjectKeys = await importKeyPair(keyPem);
+  let keyPem: string | undefined;
+  let subjectPublicKey: webcrypto.CryptoKey | InstanceType<typeof lib.PublicKey>;
+  let subject: ReturnType<typeof subjectName> | InstanceType<typeof lib.Name>;
+  if (opts.csrPem) {
+    if (opts.keyPem) throw new Error('give a key or a certificate request, not both');
+    let csr: InstanceType<typeof lib.Pkcs10CertificateRequest>;
+    try {
+      csr = new lib.Pkcs10CertificateRequest(
+        typeof opts.csrPem === 'string' ? opts.csrPem : new Uint8Array(opts.csrPem),
+      );
+    } catch (err) {
+      throw new Error(`cannot read the certificate request: ${(err as Error).message}`);
+    }
+    // Proof of possession: the request must be signed by the key it asks to certify (RFC 2986 §3).
+    if (!(await csr.verify())) throw new Error('the certificate request signature does not verify');
+    const pub = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+    if (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new Error('the certificate request is not for an EC key on P-256');
+    }
+    subjectPublicKey = csr.publicKey;
+    subject = opts.cn ? subjectName(opts.cn) : csr.subjectName;
+  } else {
+    if (!opts.cn) throw new Error('a common name is required');
+    keyPem = opts.keyPem ?? (await generateKeyPem());
+    subjectPublicKey = (await importKeyPair(keyPem)).publicKey;
+    subject = subjectName(opts.cn);
+  }
   const caKeys = await importKeyPair(opts.ca.keyPem);
   const caCert = new lib.X509Certificate(opts.ca.certPem);
   const { notBefore, notAfter } = validity(opts, 365);
@@ -172,7 +211,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertAndKey &
     new lib.BasicConstraintsExtension(false, undefined, true),
     new lib.KeyUsagesExtension(lib.KeyUsageFlags.digitalSignature, true),
     new lib.ExtendedKeyUsageExtension(eku, false),
-    await lib.SubjectKeyIdentifierExtension.create(subjectKeys.publicKey),
+    await lib.SubjectKeyIdentifierExtension.create(subjectPublicKey),
     await lib.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
   ];
   const sans = [
@@ -182,12 +221,12 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertAndKey &
   if (sans.length > 0) extensions.push(new lib.SubjectAlternativeNameExtension(sans, false));
   const cert = await lib.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
-    subject: subjectName(opts.cn),
+    subject,
     issuer: caCert.subjectName,
     notBefore,
     notAfter,
     signingAlgorithm: SIGNING,
-    publicKey: subjectKeys.publicKey,
+    publicKey: subjectPublicKey,
     signingKey: caKeys.privateKey,
     extensions,
   });

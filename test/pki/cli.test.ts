@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -197,4 +197,49 @@ test('bad invocations fail with a message and a non-zero exit', () => {
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr, re, args.join(' '));
   }
+});
+
+test('issue --csr certifies the key of an OpenSSL-made request, keeping its subject; bad requests are refused', (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  ok('ca', '--out', p('csr-ca'));
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p('req.key')]);
+  execFileSync('openssl', [
+    'req',
+    '-new',
+    '-key',
+    p('req.key'),
+    '-subj',
+    '/CN=sensor-99/O=Field Unit',
+    '-out',
+    p('req.csr'),
+  ]);
+  const out = JSON.parse(ok('issue', '--ca', p('csr-ca'), '--csr', p('req.csr'), '--client', '--out', p('fromcsr')));
+  assert.equal(out.subject, 'CN=sensor-99, O=Field Unit');
+  assert.equal(out.key, undefined, 'no key file for a request');
+  const v = openssl('verify', '-CAfile', p('csr-ca/ca.pem'), p('fromcsr.pem'));
+  assert.equal(v.status, 0, v.stdout + v.stderr);
+  const certKey = openssl('x509', '-in', p('fromcsr.pem'), '-noout', '-pubkey').stdout;
+  const reqKey = openssl('req', '-in', p('req.csr'), '-noout', '-pubkey').stdout;
+  assert.equal(certKey, reqKey, 'the certificate carries the requested key');
+  // --cn overrides the request's subject.
+  assert.equal(
+    JSON.parse(ok('issue', '--ca', p('csr-ca'), '--csr', p('req.csr'), '--cn', 'renamed', '--out', p('renamed')))
+      .subject,
+    'CN=renamed',
+  );
+  // A request whose signature was tampered with, and one for an RSA key.
+  const der = execFileSync('openssl', ['req', '-in', p('req.csr'), '-outform', 'DER']);
+  der[der.length - 5] ^= 0x01;
+  writeFileSync(p('bad.csr'), der);
+  const bad = pki('issue', '--ca', p('csr-ca'), '--csr', p('bad.csr'), '--out', p('bad'));
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /does not verify|cannot read/);
+  execFileSync(
+    'openssl',
+    ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('rsa.key'), '-subj', '/CN=rsa', '-out', p('rsa.csr')],
+    { stdio: 'ignore' },
+  );
+  const rsa = pki('issue', '--ca', p('csr-ca'), '--csr', p('rsa.csr'), '--out', p('rsa'));
+  assert.notEqual(rsa.code, 0);
+  assert.match(rsa.stderr, /P-256/);
 });

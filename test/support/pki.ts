@@ -23,6 +23,7 @@ import {
   createCa,
   generateKeyPem,
   issueCertificate,
+  issuedFilePaths,
   rawPublicKey,
   writeCaDir,
   writeIssued,
@@ -121,7 +122,14 @@ export async function makeTempPki(t?: { after(fn: () => void): void }, opts: Tem
     const issue: TempPki['issue'] = async (name, o = {}) => {
       const issued = await issueCertificate({ ...o, ca: issuer.material, cn: o.cn ?? name });
       const files = writeIssued(join(dir, name), issued);
-      return { ...files, certPem: issued.certPem, keyPem: issued.keyPem, chainPem: issued.chainPem };
+      return {
+        cert: files.cert,
+        key: issuedFilePaths(join(dir, name)).key,
+        chain: files.chain,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem!,
+        chainPem: issued.chainPem,
+      };
     };
     const untrustedMaterial = await createCa({ cn: 'Untrusted CA' });
     const untrustedCa = caInfo(join(dir, 'untrusted-ca'), untrustedMaterial);
@@ -149,9 +157,11 @@ export async function makeTempPki(t?: { after(fn: () => void): void }, opts: Tem
       }),
       untrustedCa,
       untrusted: {
-        ...untrustedFiles,
+        cert: untrustedFiles.cert,
+        key: issuedFilePaths(join(dir, 'untrusted')).key,
+        chain: untrustedFiles.chain,
         certPem: untrustedIssued.certPem,
-        keyPem: untrustedIssued.keyPem,
+        keyPem: untrustedIssued.keyPem!,
         chainPem: untrustedIssued.chainPem,
       },
       rpkServer: await rpkPair(dir, 'rpk-server'),
