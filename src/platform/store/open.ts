@@ -5,7 +5,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresDialect,
+  type SqliteDatabase,
+  SqliteDialect,
+  type SqliteStatement,
+} from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../../util/log.ts';
 import { type Database, type Engine, migrations } from './schema.ts';
@@ -72,7 +81,7 @@ async function openSqlite(opts: OpenStoreOptions): Promise<Store> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   try {
     await migrate(db, 'sqlite', opts.logger);
   } catch (err) {
@@ -80,6 +89,29 @@ async function openSqlite(opts: OpenStoreOptions): Promise<Store> {
     throw err;
   }
   return new KyselyStore(db, 'sqlite', false, () => db.destroy());
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; compiling the SQL was a large share of the
+ * CPU per request. Our queries are a small fixed set (multi-row inserts vary by row count), so
+ * prepared statements are kept by their SQL text, least recently used dropped beyond `max`.
+ */
+function cachingStatements(sqlite: BetterSqlite3.Database, max = 256): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        cache.delete(sql); // re-insert: Map order is the recency order
+      } else {
+        stmt = sqlite.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, stmt);
+      return stmt as unknown as SqliteStatement;
+    },
+  };
 }
 
 // int8 (OID 20) as a JS number: our bigints are millisecond times and counts, far below 2^53.
