@@ -440,7 +440,9 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
   // when there are none), IP literals against iPAddress SANs.
   if (opts.serverName && opts.verifyName !== false) {
     const name = opts.serverName.replace(/^\[|\]$/g, '');
-    const ok = isIP(name) ? leaf.x509.checkIP(name) !== undefined : leaf.x509.checkHost(name) !== undefined;
+    const ok = isIP(name)
+      ? leaf.x509.checkIP(name) !== undefined
+      : leaf.x509.checkHost(name, { partialWildcards: false, multiLabelWildcards: false }) !== undefined;
     if (!ok) {
       throw fail(AlertDescription.bad_certificate, `${describe(leaf)} is not valid for the name "${opts.serverName}"`);
     }

@@ -152,3 +152,15 @@ test('mutated certificates never crash the verifier: every outcome is a DtlsAler
   }
   assert.ok(refused > 550, `only ${refused} of 600 mutations refused`);
 });
+
+test('wildcard SANs match one whole label only (RFC 6125 §6.4.3)', async (t) => {
+  const wild = await pki.issue('wild', { cn: 'wild', dns: ['*.devices.example', 'gw*.example'], usage: 'server' });
+  const anchors = loadTrustAnchors(pki.root.certPem);
+  const check = (serverName: string) => () =>
+    verifyCertificateChain(chainOf(wild.chainPem), { anchors, peerRole: 'server', serverName });
+  assert.ok(check('s1.devices.example')());
+  assert.throws(check('a.b.devices.example'), alert(AlertDescription.bad_certificate));
+  assert.throws(check('devices.example'), alert(AlertDescription.bad_certificate));
+  assert.throws(check('gw1.example'), alert(AlertDescription.bad_certificate), 'no partial-label wildcards');
+  t.diagnostic('wildcards checked');
+});
