@@ -490,6 +490,11 @@ export class PlatformService {
       const streams = new Map((await tx.listStreams(rid)).map((s) => [s.id, strip(s)]));
       const points = runParsers(parsers, streams, input);
       await tx.insertPoints(points, now);
+      // The new streams were read before their first points: give them their newest time.
+      for (const c of created) {
+        for (const p of points)
+          if (p.streamId === c.id && (c.lastTime === null || p.time > c.lastTime)) c.lastTime = p.time;
+      }
       return { points, created };
     });
     this.emit(result.points);

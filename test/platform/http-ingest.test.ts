@@ -170,6 +170,7 @@ bothEngines('the first JSON payload creates a stream and parser per leaf; later 
   );
   assert.equal(second.json.stored, 3);
   assert.deepEqual(second.json.created, []);
+  assert.ok(first.json.created.every((c: { last_time: number | null }) => typeof c.last_time === 'number'));
   const tempId = first.json.created[0].id;
   assert.deepEqual(
     (await s.points(tempId)).map((p) => p.value),
