@@ -1,10 +1,15 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { EXPERIMENTS, findExperiment, renderText, runExperiment } from '../eval/index.ts';
+import { formatTable } from '../eval/table.ts';
+import { EngineUnavailableError, recordTranscript, type Transcript } from '../sim/transcript.ts';
 
 /**
  * `securesense eval NAME|all [--out DIR] [--json]` — runs the paper's experiments (issue 7): prints
  * each table and writes DIR/NAME.svg and DIR/NAME.md (default docs/evaluation/ of this checkout).
+ * `securesense eval transcript [psk|rpk|x509] [--json]` prints the recorded transcript itself: what
+ * our engine put on the wire and computed, flight by flight — the input of every experiment.
  */
 export const summary = "the paper's experiments as tables and charts";
 
@@ -12,7 +17,7 @@ const DEFAULT_OUT = fileURLToPath(new URL('../../docs/evaluation/', import.meta.
 
 function usage(): string {
   const list = EXPERIMENTS.map((e) => `  ${e.name.padEnd(15)} ${e.title}`).join('\n');
-  return `usage: securesense eval <name>|all [--out DIR] [--json]\n\n${list}\n`;
+  return `usage: securesense eval <name>|all [--out DIR] [--json]\n       securesense eval transcript [psk|rpk|x509] [--json]\n\n${list}\n`;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -41,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(usage());
     return 2;
   }
+  if (names[0] === 'transcript') return printTranscript(names[1] ?? 'psk', json);
   const unknown = names.filter((n) => n !== 'all' && !findExperiment(n));
   if (unknown.length) {
     process.stderr.write(`securesense eval: unknown experiment ${unknown.join(', ')}\n${usage()}`);
@@ -56,5 +62,56 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write(`${renderText(r)}  → ${resolve(out, `${e.name}.svg`)} (${Date.now() - started} ms)\n\n`);
     }
   }
+  return 0;
+}
+
+function cryptoText(t: Transcript['flights'][number], side: 'client' | 'server', phase: 'prepare' | 'process'): string {
+  const counts = new Map<string, number>();
+  for (const c of t.crypto) {
+    if (c.side !== side || c.phase !== phase) continue;
+    counts.set(c.op, (counts.get(c.op) ?? 0) + c.count);
+  }
+  return [...counts].map(([op, n]) => `${op}×${n}`).join(' ') || '-';
+}
+
+async function printTranscript(mode: string, json: boolean): Promise<number> {
+  if (mode !== 'psk' && mode !== 'rpk' && mode !== 'x509') {
+    process.stderr.write(`securesense eval transcript: unknown mode '${mode}' (psk | rpk | x509)\n`);
+    return 2;
+  }
+  let t: Transcript;
+  try {
+    t = await recordTranscript(mode as SecurityMode);
+  } catch (err) {
+    if (err instanceof EngineUnavailableError) {
+      process.stderr.write(`securesense eval transcript: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(t)}\n`);
+    return 0;
+  }
+  const rows = [
+    ...t.flights.map((f) => ['handshake', f] as const),
+    ...t.application.map((f) => ['application', f] as const),
+  ].map(([phase, f]) => {
+    const receiver = f.from === 'client' ? 'server' : 'client';
+    return [
+      `${phase} ${f.number}`,
+      f.from,
+      f.messages.map((m) => `${m.type}(${m.bodyBytes})`).join(' ') || '-',
+      f.records.map((r) => r.bytes).join('+'),
+      cryptoText(f, f.from, 'prepare'),
+      cryptoText(f, receiver, 'process'),
+    ];
+  });
+  process.stdout.write(
+    `${t.mode} transcript of our engine (${t.cipherSuite ?? 'unknown suite'})\n\n${formatTable({
+      columns: ['flight', 'from', 'messages (body bytes)', 'record bytes', 'sender crypto', 'receiver crypto'],
+      rows,
+    })}\n`,
+  );
   return 0;
 }

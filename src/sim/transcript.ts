@@ -124,7 +124,12 @@ function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript
     if (e.kind === 'hs') f.messages.push({ type: e.type, bodyBytes: e.bytes });
     else {
       f.records.push({ contentType: e.contentType, epoch: e.epoch, bytes: e.bytes });
-      if (e.contentType === 'change_cipher_spec') f.messages.push({ type: 'change_cipher_spec', bodyBytes: 1 });
+      if (e.contentType === 'change_cipher_spec') {
+        // ChangeCipherSpec precedes Finished on the wire (RFC 5246 §7.1), even when the engine
+        // reported Finished first.
+        const fin = f.messages.findIndex((m) => m.type === 'finished');
+        f.messages.splice(fin >= 0 ? fin : f.messages.length, 0, { type: 'change_cipher_spec', bodyBytes: 1 });
+      }
     }
   }
 

@@ -172,29 +172,46 @@ describe('plan', () => {
   });
 });
 
-describe('securesense plan (CLI)', () => {
-  async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const { run } = await import('../../src/cli/plan.ts');
-    let out = '';
-    let err = '';
-    const o = process.stdout.write.bind(process.stdout);
-    const e = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((c: string | Uint8Array) => {
-      out += String(c);
-      return true;
-    }) as typeof process.stdout.write;
-    process.stderr.write = ((c: string | Uint8Array) => {
-      err += String(c);
-      return true;
-    }) as typeof process.stderr.write;
-    try {
-      return { code: await run(args), out, err };
-    } finally {
-      process.stdout.write = o;
-      process.stderr.write = e;
-    }
+async function capture(
+  args: string[],
+  cli: 'plan' | 'eval' = 'plan',
+): Promise<{ code: number; out: string; err: string }> {
+  const { run } = cli === 'plan' ? await import('../../src/cli/plan.ts') : await import('../../src/cli/eval.ts');
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string | Uint8Array) => {
+    out += String(c);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => {
+    err += String(c);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { code: await run(args), out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
   }
+}
 
+describe('securesense eval transcript (CLI)', () => {
+  it('prints the recorded PSK transcript as JSON; an unknown mode exits 2', async () => {
+    const r = await capture(['transcript', 'psk', '--json'], 'eval');
+    assert.equal(r.code, 0, r.err);
+    const t = JSON.parse(r.out) as { source: string; flights: { messages: { type: string }[] }[] };
+    assert.equal(t.source, 'engine');
+    assert.deepEqual(
+      t.flights[4].messages.map((m) => m.type),
+      ['client_key_exchange', 'change_cipher_spec', 'finished'],
+    );
+    assert.equal((await capture(['transcript', 'tls13'], 'eval')).code, 2);
+  });
+});
+
+describe('securesense plan (CLI)', () => {
   it('--json prints one object with the PSK handshake measured from our engine', async () => {
     const r = await capture(['--mode', 'psk', '--hops', '2', '--payload', '32', '--rdc', 'nullrdc', '--json']);
     assert.equal(r.code, 0, r.err);
