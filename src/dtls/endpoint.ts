@@ -137,6 +137,19 @@ export class DtlsEndpoint extends EventEmitter {
     return { address: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4' };
   }
 
+  private pendingSends = 0;
+  private flushed: (() => void) | undefined;
+
+  /** Sends a datagram; close() waits for the ones in flight (a close_notify must leave before the socket closes). */
+  private sendDatagram(d: Buffer, port: number, address: string): void {
+    if (this.closed) return;
+    this.pendingSends++;
+    this.socket.send(d, port, address, () => {
+      this.pendingSends--;
+      if (this.pendingSends === 0) this.flushed?.();
+    });
+  }
+
   /** Handshakes in progress and established sessions. */
   counts(): { handshakes: number; sessions: number } {
     return { handshakes: this.handshakes, sessions: this.associations.size - this.handshakes };
@@ -151,9 +164,7 @@ export class DtlsEndpoint extends EventEmitter {
     const a = new Association({
       role,
       remote,
-      send: (d) => {
-        if (!this.closed) this.socket.send(d, remote.port, remote.address);
-      },
+      send: (d) => this.sendDatagram(d, remote.port, remote.address),
       mtu: Math.max(MIN_MTU, o.mtu ?? this.mtu),
       retransmitInitialMs: o.retransmitInitialMs ?? 1000,
       retransmitMaxMs: o.retransmitMaxMs ?? 60_000,
@@ -264,7 +275,7 @@ export class DtlsEndpoint extends EventEmitter {
       });
       this.stats.helloVerifyRequests++;
       this.opts.meter?.record('out', 'handshake', 0, rec2.length);
-      this.socket.send(rec2, rinfo.port, rinfo.address);
+      this.sendDatagram(rec2, rinfo.port, rinfo.address);
       return true;
     }
     const srv = this.opts.server!;
@@ -304,6 +315,11 @@ export class DtlsEndpoint extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     for (const a of [...this.associations.values()]) await a.close();
+    if (this.pendingSends > 0) {
+      await new Promise<void>((resolve) => {
+        this.flushed = resolve;
+      });
+    }
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));

@@ -8,7 +8,12 @@ import { CCM8_OVERHEAD } from '../crypto/ccm.ts';
 import type { DtlsMeter } from '../meter.ts';
 import type { RecordLayer } from '../session.ts';
 import { CHANGE_CIPHER_SPEC } from '../wire/change-cipher-spec.ts';
-import { encodeHandshakeFragment, HANDSHAKE_HEADER_LENGTH, HandshakeType, handshakeTypeName } from '../wire/handshake.ts';
+import {
+  encodeHandshakeFragment,
+  HANDSHAKE_HEADER_LENGTH,
+  HandshakeType,
+  handshakeTypeName,
+} from '../wire/handshake.ts';
 import { ContentType, RECORD_HEADER_LENGTH } from '../wire/record.ts';
 
 export type FlightItem =

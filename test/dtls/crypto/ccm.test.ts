@@ -29,7 +29,7 @@ test('record protection: explicit nonce is epoch+seq, AAD binds type/version/epo
   assert.equal(ccm8Open(k, 23, 0xfefd, 2, 5, frag), undefined);
   assert.equal(ccm8Open(k, 23, 0xfefd, 1, 5, frag.subarray(0, 10)), undefined);
   // Matches the primitive with nonce = IV ‖ explicit and AAD = seq_num ‖ type ‖ version ‖ length.
-  const aad = Buffer.from(`0001000000000005` + '17' + 'fefd' + pt.length.toString(16).padStart(4, '0'), 'hex');
+  const aad = Buffer.from(`000100000000000517fefd${pt.length.toString(16).padStart(4, '0')}`, 'hex');
   const nonce = Buffer.concat([k.iv, frag.subarray(0, 8)]);
   assert.deepEqual(frag.subarray(8), ccm8Encrypt(k.key, nonce, aad, pt));
 });

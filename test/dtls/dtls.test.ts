@@ -1,0 +1,199 @@
+/** Our client against our server: the API, IPv6, limits, alerts, close_notify, idle timeout. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import {
+  connect,
+  DtlsAlertError,
+  DtlsClientEndpoint,
+  type DtlsConnection,
+  type DtlsMeter,
+  DtlsServer,
+  DtlsTimeoutError,
+} from '../../src/dtls/index.ts';
+import { sleep } from '../support/ports.ts';
+import { echoServer, IDENTITY, KEY, nextData } from './helpers.ts';
+
+const psk = { identity: IDENTITY, key: KEY };
+
+test('PSK handshake, echo, identity hint, resumption keeps the identity', async (t) => {
+  const srv = await echoServer({ pskIdentityHint: 'hint-for-devices' });
+  t.after(() => srv.server.close());
+  const c = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  assert.equal(c.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
+  assert.equal(c.resumed, false);
+  const echo = nextData(c);
+  c.send(Buffer.from('hello'));
+  assert.equal((await echo).toString(), 'hello');
+  const closed = once(srv.connections[0], 'close');
+  const session = c.session;
+  await c.close();
+  await closed; // the server saw close_notify
+  const serverSide = once(srv.server, 'connection');
+  const c2 = await connect({ host: '127.0.0.1', port: srv.port, psk, session });
+  assert.equal(c2.resumed, true);
+  // In an abbreviated handshake the server finishes last (on the client's Finished).
+  await serverSide;
+  assert.equal(srv.connections[1].resumed, true);
+  assert.deepEqual(srv.connections[1].identity, { mode: 'psk', identity: IDENTITY });
+  const e2 = nextData(c2);
+  c2.send(Buffer.from('again'));
+  assert.equal((await e2).toString(), 'again');
+  await c2.close();
+});
+
+test('async PSK lookup; unknown identity → unknown_psk_identity; wrong key → bad_record_mac', async (t) => {
+  const srv = await echoServer({
+    psk: async (id) => {
+      await sleep(5);
+      return id === IDENTITY ? KEY : undefined;
+    },
+  });
+  t.after(() => srv.server.close());
+  const c = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  await c.close();
+  await assert.rejects(
+    connect({ host: '127.0.0.1', port: srv.port, psk: { identity: 'nobody', key: KEY } }),
+    (e: unknown) => e instanceof DtlsAlertError && e.description === 115 && e.sent === false,
+  );
+  await assert.rejects(
+    connect({ host: '127.0.0.1', port: srv.port, psk: { identity: IDENTITY, key: Buffer.alloc(16) } }),
+    (e: unknown) => e instanceof DtlsAlertError && /bad_record_mac|decrypt_error/.test(e.message),
+  );
+  assert.equal(srv.errors.length, 2);
+});
+
+test('IPv6 (::1) with a server_name that is an IP literal (ignored)', async (t) => {
+  const srv = await echoServer({ host: '::1' });
+  t.after(() => srv.server.close());
+  assert.equal(srv.server.address().family, 'IPv6');
+  const c = await connect({ host: '::1', port: srv.port, psk, serverName: '::1' });
+  assert.equal(c.remote.family, 'IPv6');
+  const echo = nextData(c);
+  c.send(Buffer.from('v6'));
+  assert.equal((await echo).toString(), 'v6');
+  await c.close();
+});
+
+test('one client endpoint shares its socket among connections to two servers', async (t) => {
+  const a = await echoServer();
+  const b = await echoServer();
+  const ep = await DtlsClientEndpoint.bind();
+  t.after(async () => {
+    await ep.close();
+    await a.server.close();
+    await b.server.close();
+  });
+  const [ca, cb] = await Promise.all([
+    ep.connect({ host: '127.0.0.1', port: a.port, psk }),
+    ep.connect({ host: '127.0.0.1', port: b.port, psk }),
+  ]);
+  assert.equal(a.connections[0].remote.port, b.connections[0].remote.port);
+  const ea = nextData(ca);
+  const eb = nextData(cb);
+  ca.send(Buffer.from('to-a'));
+  cb.send(Buffer.from('to-b'));
+  assert.equal((await ea).toString(), 'to-a');
+  assert.equal((await eb).toString(), 'to-b');
+});
+
+test('a silent server times out with DtlsTimeoutError after the bounded retransmissions', async () => {
+  const dead = await echoServer();
+  const port = dead.port;
+  await dead.server.close();
+  const start = Date.now();
+  await assert.rejects(
+    connect({ host: '127.0.0.1', port, psk, retransmitInitialMs: 20, maxRetransmits: 3 }),
+    DtlsTimeoutError,
+  );
+  assert.ok(Date.now() - start >= 20 + 40 + 80 + 160 - 10);
+});
+
+test('limits: sessions and idle timeout', async (t) => {
+  const srv = await echoServer({ maxSessions: 2, idleTimeoutMs: 300 });
+  t.after(() => srv.server.close());
+  const c1 = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  const c2 = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  assert.equal(srv.server.counts().sessions, 2);
+  await assert.rejects(
+    connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 20, maxRetransmits: 2 }),
+    DtlsTimeoutError,
+  );
+  // Idle sessions are dropped by the server; then there is room again.
+  await sleep(800);
+  assert.equal(srv.server.counts().sessions, 0);
+  const c3 = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  const echo = nextData(c3);
+  c3.send(Buffer.from('room again'));
+  assert.equal((await echo).toString(), 'room again');
+  for (const c of [c1, c2, c3]) await c.close();
+});
+
+test('limits: handshakes in progress', async (t) => {
+  // The server waits on its PSK lookup, so handshakes stay in progress.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const srv = await echoServer({
+    maxHandshakes: 1,
+    psk: async () => {
+      await gate;
+      return KEY;
+    },
+  });
+  t.after(() => srv.server.close());
+  const first = connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 100 });
+  await sleep(100);
+  assert.equal(srv.server.counts().handshakes, 1);
+  await assert.rejects(
+    connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 20, maxRetransmits: 2 }),
+    DtlsTimeoutError,
+  );
+  release();
+  const c = await first;
+  await c.close();
+});
+
+test('the meter sees whole handshake messages, records and crypto operations', async (t) => {
+  const seen = { messages: [] as string[], records: 0, prf: 0, aes: 0, sha: 0 };
+  const meter: DtlsMeter = {
+    handshakeMessage: (dir, type) => seen.messages.push(`${dir}:${type}`),
+    record: () => {
+      seen.records++;
+    },
+    crypto: (op, n) => {
+      if (op === 'prf') seen.prf += n;
+      if (op === 'aes_block') seen.aes += n;
+      if (op === 'sha256_block') seen.sha += n;
+    },
+  };
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const c = await connect({ host: '127.0.0.1', port: srv.port, psk, meter });
+  await c.close();
+  assert.deepEqual(seen.messages, [
+    'out:client_hello',
+    'in:hello_verify_request',
+    'out:client_hello',
+    'in:server_hello',
+    'in:server_hello_done',
+    'out:client_key_exchange',
+    'out:finished',
+    'in:finished',
+  ]);
+  assert.equal(seen.prf, 4, 'master secret, key block, two Finished');
+  assert.ok(seen.records >= 8 && seen.aes > 0 && seen.sha > 0);
+});
+
+test('server close sends close_notify to its peers', async () => {
+  const srv = await echoServer();
+  const c: DtlsConnection = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  const closed = once(c, 'close');
+  await srv.server.close();
+  await closed;
+});
+
+test('DtlsServer.listen without credentials is refused', async () => {
+  await assert.rejects(DtlsServer.listen({ port: 0 }), /credential/);
+});
