@@ -1,0 +1,107 @@
+/** The `securesense dtls` tools, spawned as a user runs them, against gnutls-cli and each other. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { launchFor, requireBinary } from '../support/peers.ts';
+import { freeUdpPort } from '../support/ports.ts';
+
+const BIN = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
+const KEY = '00112233445566778899aabbccddeeff';
+const PRIORITY = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8';
+
+const events = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('securesense dtls server ← gnutls-cli: JSON events for handshake, data, close', async (t) => {
+  if (!requireBinary(t, 'gnutls-cli')) return;
+  const port = await freeUdpPort();
+  const srv = launchFor(t, process.execPath, [
+    BIN,
+    'dtls',
+    'server',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--psk',
+    `dev1:${KEY}`,
+  ]);
+  await srv.waitFor('"event":"listening"', 20_000);
+  const cli = launchFor(t, 'gnutls-cli', [
+    '--udp',
+    '--port',
+    String(port),
+    '--pskusername',
+    'dev1',
+    '--pskkey',
+    KEY,
+    '--priority',
+    PRIORITY,
+    '127.0.0.1',
+  ]);
+  await cli.waitFor('Handshake was completed');
+  cli.write('hello-cli\n');
+  await srv.waitFor('"event":"data"');
+  await cli.waitFor(/Simple Client Mode:[\s\S]*hello-cli/);
+  cli.proc.stdin?.end();
+  await srv.waitFor('"event":"close"');
+  const ev = events(srv.stdout());
+  const hs = ev.find((e) => e.event === 'handshake');
+  assert.equal(hs?.mode, 'psk');
+  assert.equal(hs?.identity, 'dev1');
+  assert.equal(hs?.cipher, 'TLS_PSK_WITH_AES_128_CCM_8');
+  assert.equal(hs?.resumed, false);
+  assert.equal(ev.find((e) => e.event === 'data')?.text, 'hello-cli\n');
+});
+
+test('securesense dtls client → securesense dtls server: --send, --resume, and a refused identity', async (t) => {
+  const port = await freeUdpPort();
+  const srv = launchFor(t, process.execPath, [
+    BIN,
+    'dtls',
+    'server',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--psk',
+    `dev1:${KEY}`,
+  ]);
+  await srv.waitFor('"event":"listening"', 20_000);
+  const cli = launchFor(t, process.execPath, [
+    BIN,
+    'dtls',
+    'client',
+    `127.0.0.1:${port}`,
+    '--psk',
+    `dev1:${KEY}`,
+    '--send',
+    'ping',
+    '--resume',
+  ]);
+  assert.equal(await cli.exited, 0, cli.stderr());
+  const ev = events(cli.stdout());
+  assert.deepEqual(
+    ev.filter((e) => e.event === 'handshake').map((e) => e.resumed),
+    [false, true],
+  );
+  assert.deepEqual(
+    ev.filter((e) => e.event === 'data').map((e) => e.text),
+    ['ping', 'ping'],
+  );
+  const bad = launchFor(t, process.execPath, [
+    BIN,
+    'dtls',
+    'client',
+    `127.0.0.1:${port}`,
+    '--psk',
+    `stranger:${KEY}`,
+    '--send',
+    'x',
+  ]);
+  assert.equal(await bad.exited, 1);
+  assert.match(bad.stderr(), /unknown_psk_identity/);
+  await srv.waitFor('"alert":"unknown_psk_identity"');
+});
