@@ -32,6 +32,7 @@ client options:
   -v              print the options too   --timeout S give up after S seconds (default 95)
 security (coaps://):
   --psk ID:HEX    pre-shared key identity and key (hex); repeatable for serve
+  --hint TEXT     (serve) PSK identity hint      --mtu N   largest DTLS datagram
   --cert/--key/--ca, --rpk-key/--trust-rpk: once the DTLS engine has those modes
 `;
 
@@ -75,13 +76,14 @@ function security(values: {
   ca?: string;
   'rpk-key'?: string;
   'trust-rpk'?: string[];
+  mtu?: string;
 }): CoapsSecurity | undefined {
   if (values.cert || values.key || values.ca || values['rpk-key'] || values['trust-rpk']?.length) {
     throw new Error(
       '--cert/--key/--ca and --rpk-key/--trust-rpk need the DTLS engine certificate modes, which are not available yet',
     );
   }
-  if (values.psk?.length) return { psk: parsePsk(values.psk[0]) };
+  if (values.psk?.length) return { psk: parsePsk(values.psk[0]), mtu: mtu(values.mtu) };
   return undefined;
 }
 
@@ -92,7 +94,15 @@ const SECURITY_FLAGS = {
   ca: { type: 'string' },
   'rpk-key': { type: 'string' },
   'trust-rpk': { type: 'string', multiple: true },
+  mtu: { type: 'string' },
 } as const;
+
+function mtu(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 64 || n > 65507) throw new Error(`--mtu must be 64..65507, got '${v}'`);
+  return n;
+}
 
 async function client(method: Method, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -193,6 +203,7 @@ async function serve(args: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       'dtls-port': { type: 'string' },
+      hint: { type: 'string' },
       ...SECURITY_FLAGS,
     },
   });
@@ -240,6 +251,8 @@ async function serve(args: string[]): Promise<number> {
       host: udp.address().address,
       port: values['dtls-port'] !== undefined ? Number(values['dtls-port']) : 5684,
       psk: (identity) => keys.get(identity),
+      pskIdentityHint: values.hint,
+      mtu: mtu(values.mtu),
     });
     demo.server.listen(dtls);
     listening.coaps = dtls.address();
