@@ -33,6 +33,13 @@ export interface AssociationOptions {
   logger?: Logger;
 }
 
+/** The role state once the handshake is over (the real one is released). */
+const FINISHED: RoleHandshake = {
+  onMessage: () => {},
+  waitingFirst: false,
+  awaitingFinished: false,
+};
+
 export type AssociationState = 'handshake' | 'established' | 'closed';
 
 /** Largest application_data plaintext in one record (RFC 5246 §6.2.1). */
@@ -141,6 +148,9 @@ export class Association extends EventEmitter {
     this.state = 'established';
     this.timer.stop();
     this.buffer.clear();
+    // An idle session should cost little memory: the handshake state is not needed any more.
+    this.role = FINISHED;
+    this.transcript.free();
     // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
     // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
     this.resolveReady(result);

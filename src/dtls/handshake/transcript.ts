@@ -8,6 +8,8 @@ import { createHash, type Hash } from 'node:crypto';
 import type { DtlsMeter } from '../meter.ts';
 import { encodeHandshakeMessage } from '../wire/handshake.ts';
 
+const EMPTY: Hash = createHash('sha256');
+
 export class Transcript {
   private hash: Hash = createHash('sha256');
   private bytes = 0;
@@ -29,6 +31,11 @@ export class Transcript {
       this.meteredBlocks = full;
     }
     return this.hash.copy().digest();
+  }
+
+  /** Releases the hash state once the handshake is over. */
+  free(): void {
+    this.hash = EMPTY;
   }
 
   reset(): void {
