@@ -39,6 +39,10 @@ export interface Resource {
   pollingUrl: string | null;
   /** Seconds between polls, or null. */
   pollingPeriod: number | null;
+  /** CoAP MAX_RETRANSMIT of a poll (RFC 7252 §4.8), or null for the default 4. */
+  pollingRetransmits: number | null;
+  /** CoAP ACK_TIMEOUT of a poll in ms (RFC 7252 §4.8; the DTLS handshake's first timeout too), or null for 2000. */
+  pollingTimeoutMs: number | null;
   createdAt: number;
 }
 
@@ -86,6 +90,51 @@ export interface Parser {
   expression: string;
   timeFormat: TimeFormat;
   createdAt: number;
+}
+
+/** How a device proves itself in the DTLS handshake (the modes of PeerIdentity). */
+export type DeviceMode = 'psk' | 'rpk' | 'x509';
+
+/**
+ * A device identity bound to one resource (issue 6). A request over coaps:// whose handshake
+ * proved this identity acts as that resource (Caller `resource`, `via: 'device'`).
+ * - `psk`: `pskIdentity` (the key is kept for the handshake but never shown again);
+ * - `rpk`: `rpkFingerprint`, SHA-256 of the device's SubjectPublicKeyInfo;
+ * - `x509`: a pinned leaf `x509Fingerprint`, or `x509Name` (subject or SAN) under `x509Ca`.
+ */
+export interface DeviceCredential {
+  id: number;
+  resourceId: number;
+  mode: DeviceMode;
+  label: string | null;
+  pskIdentity: string | null;
+  rpkFingerprint: string | null;
+  x509Fingerprint: string | null;
+  x509Name: string | null;
+  /** PEM of the issuing CA (public). */
+  x509Ca: string | null;
+  createdAt: number;
+}
+
+export interface DeviceCredentialRecord extends DeviceCredential {
+  pskKey: Buffer | null;
+}
+
+/** One poll of a resource's `pollingUrl` and its outcome (issue 6). */
+export interface PollLogEntry {
+  id: number;
+  resourceId: number;
+  time: number;
+  url: string;
+  ok: boolean;
+  /** "2.05", "200", or the failure kind: "timeout", "handshake", "network", "parse", "http", "coap". */
+  status: string;
+  message: string | null;
+  /** Points stored from this poll. */
+  points: number;
+  /** True when this poll made a new DTLS session (the first poll over coaps://, or after a change). */
+  newSession: boolean;
+  durationMs: number;
 }
 
 export type PointValue = number | string;

@@ -20,14 +20,17 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import type { Logger } from '../util/log.ts';
+import { type DeviceCredentialInput, prepareDeviceCredential, publicCredential } from './devices.ts';
 import {
   type Caller,
   type DataPoint,
+  type DeviceCredential,
   LIMITS,
   type Parser,
   type ParserKind,
   PlatformError,
   type PointValue,
+  type PollLogEntry,
   type Resource,
   type ResourceRecord,
   type Stream,
@@ -103,11 +106,17 @@ export interface NewResourceInput {
   label: string;
   pollingUrl?: string | null;
   pollingPeriod?: number | null;
+  /** CoAP MAX_RETRANSMIT of each poll (0–20), null for the default. */
+  pollingRetransmits?: number | null;
+  /** CoAP ACK_TIMEOUT / HTTP timeout of each poll in ms (100–60000), null for the default. */
+  pollingTimeoutMs?: number | null;
 }
 export interface ResourcePatch {
   label?: string;
   pollingUrl?: string | null;
   pollingPeriod?: number | null;
+  pollingRetransmits?: number | null;
+  pollingTimeoutMs?: number | null;
   /** Issue a new secret key; the old one stops working. */
   rotateKey?: boolean;
 }
@@ -152,6 +161,19 @@ export interface IngestResult {
   /** Streams created for this payload (the first payload to a resource with no parsers). */
   created: Stream[];
 }
+
+/**
+ * A change the poller (and anyone keeping per-resource state) must react to: a resource created,
+ * changed or deleted (`resource` undefined), or its device credentials changed.
+ */
+export interface ResourceChange {
+  resourceId: number;
+  resource?: Resource;
+  what: 'created' | 'updated' | 'deleted' | 'credentials';
+}
+
+/** Poll outcomes kept per resource. */
+export const POLL_LOG_KEEP = 1000;
 
 /** What `need` of an object the caller wants: look at it, push data into it, or change it. */
 type Need = 'read' | 'data' | 'owner';
@@ -351,14 +373,17 @@ export class PlatformService {
     await this.userRecord(uid);
     checkLabel(input.label);
     const polling = checkPolling(input.pollingUrl ?? null, input.pollingPeriod ?? null);
+    const tuning = checkPollTuning(input.pollingRetransmits ?? null, input.pollingTimeoutMs ?? null);
     const key = newSecret('ssr');
     const r = await this.store.createResource({
       ownerId: uid,
       label: input.label,
       ...polling,
+      ...tuning,
       keyHash: hashSecret(key),
       createdAt: this.now(),
     });
+    this.changed({ resourceId: r.id, resource: strip(r), what: 'created' });
     return { resource: strip(r), key };
   }
 
@@ -378,8 +403,12 @@ export class PlatformService {
       patch.pollingUrl !== undefined ? patch.pollingUrl : cur.pollingUrl,
       patch.pollingPeriod !== undefined ? patch.pollingPeriod : cur.pollingPeriod,
     );
+    const tuning = checkPollTuning(
+      patch.pollingRetransmits !== undefined ? patch.pollingRetransmits : cur.pollingRetransmits,
+      patch.pollingTimeoutMs !== undefined ? patch.pollingTimeoutMs : cur.pollingTimeoutMs,
+    );
     let key: string | undefined;
-    const set: Parameters<Store['updateResource']>[1] = { ...polling };
+    const set: Parameters<Store['updateResource']>[1] = { ...polling, ...tuning };
     if (patch.label !== undefined) set.label = patch.label;
     if (patch.rotateKey) {
       key = newSecret('ssr');
@@ -387,12 +416,79 @@ export class PlatformService {
     }
     const r = await this.store.updateResource(rid, set);
     if (!r) throw new PlatformError(404, `no resource ${rid}`);
+    this.changed({ resourceId: rid, resource: strip(r), what: 'updated' });
     return key ? { resource: strip(r), key } : { resource: strip(r) };
   }
 
   async deleteResource(caller: Caller, uid: number, rid: number): Promise<void> {
     await this.resource(caller, uid, rid, 'owner');
     await this.store.deleteResource(rid);
+    this.changed({ resourceId: rid, what: 'deleted' });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Device credentials (issue 6): the DTLS identities that act as a resource
+
+  /**
+   * Binds a device identity to a resource (owner only). The PSK key is returned only when it was
+   * generated here, and only now; no later call shows it.
+   */
+  async addDeviceCredential(
+    caller: Caller,
+    uid: number,
+    rid: number,
+    input: DeviceCredentialInput,
+  ): Promise<{ credential: DeviceCredential; pskKey?: string }> {
+    await this.resource(caller, uid, rid, 'owner');
+    const { row, generatedKey } = prepareDeviceCredential(rid, input, this.now());
+    const c = await this.store.createDeviceCredential(row);
+    this.changed({ resourceId: rid, what: 'credentials' });
+    return generatedKey
+      ? { credential: publicCredential(c), pskKey: generatedKey }
+      : { credential: publicCredential(c) };
+  }
+
+  async listDeviceCredentials(caller: Caller, uid: number, rid: number): Promise<DeviceCredential[]> {
+    await this.resource(caller, uid, rid, 'owner');
+    return (await this.store.listDeviceCredentials(rid)).map(publicCredential);
+  }
+
+  async deleteDeviceCredential(caller: Caller, uid: number, rid: number, cid: number): Promise<void> {
+    await this.resource(caller, uid, rid, 'owner');
+    const c = await this.store.getDeviceCredential(cid);
+    if (!c || c.resourceId !== rid) throw new PlatformError(404, `no device credential ${cid} in resource ${rid}`);
+    await this.store.deleteDeviceCredential(cid);
+    this.changed({ resourceId: rid, what: 'credentials' });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Poll log (issue 6)
+
+  /** The newest poll outcomes of a resource, newest first. */
+  async getPollLog(caller: Caller, uid: number, rid: number, limit = 100): Promise<PollLogEntry[]> {
+    await this.resource(caller, uid, rid, 'read');
+    if (!Number.isInteger(limit) || limit < 1 || limit > POLL_LOG_KEEP)
+      throw new PlatformError(400, `limit must be 1–${POLL_LOG_KEEP}`);
+    return this.store.listPollLog(rid, limit);
+  }
+
+  /** The poller's record of one poll (no caller: the platform itself polled). */
+  async recordPoll(entry: Omit<PollLogEntry, 'id'>): Promise<PollLogEntry> {
+    return this.store.addPollLog(entry, POLL_LOG_KEEP);
+  }
+
+  /** Calls `listener` after each change to a resource or its device credentials. */
+  watchResources(listener: (change: ResourceChange) => void): () => void {
+    this.events.on('resource', listener);
+    return () => this.events.off('resource', listener);
+  }
+
+  private changed(change: ResourceChange): void {
+    try {
+      this.events.emit('resource', change);
+    } catch (err) {
+      this.log?.error({ err, resource: change.resourceId }, 'resource listener failed');
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -672,6 +768,19 @@ function checkRetention(points: number | null | undefined, ageMs: number | null 
   if (ageMs !== undefined && ageMs !== null && (!Number.isInteger(ageMs) || ageMs < 1)) {
     throw new PlatformError(400, 'retention_max_age_ms must be a positive integer');
   }
+}
+
+function checkPollTuning(
+  retransmits: number | null,
+  timeoutMs: number | null,
+): { pollingRetransmits: number | null; pollingTimeoutMs: number | null } {
+  // RFC 7252 §4.8 leaves MAX_RETRANSMIT and ACK_TIMEOUT to the deployment; these bounds keep a
+  // poll's worst case (ACK_TIMEOUT · 1.5 · (2^(MAX_RETRANSMIT+1) − 1)) finite and sane.
+  if (retransmits !== null && (!Number.isInteger(retransmits) || retransmits < 0 || retransmits > 20))
+    throw new PlatformError(400, 'polling_retransmits must be 0–20');
+  if (timeoutMs !== null && (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000))
+    throw new PlatformError(400, 'polling_timeout_ms must be 100–60000');
+  return { pollingRetransmits: retransmits, pollingTimeoutMs: timeoutMs };
 }
 
 const POLL_SCHEMES = ['http:', 'https:', 'coap:', 'coaps:'];

@@ -2,7 +2,7 @@
  * The wire views of the model, shared by the HTTP API and (issue 6) the CoAP API: SicsthSense's
  * snake_case field names, secrets never included except the one-time `key`/`token` fields.
  */
-import type { DataPoint, Parser, Resource, Stream, User } from './model.ts';
+import type { DataPoint, DeviceCredential, Parser, PollLogEntry, Resource, Stream, User } from './model.ts';
 
 export interface UserView {
   id: number;
@@ -15,6 +15,8 @@ export interface ResourceView {
   label: string;
   polling_url: string | null;
   polling_period: number | null;
+  polling_retransmits: number | null;
+  polling_timeout_ms: number | null;
   created_at: number;
 }
 export interface StreamView {
@@ -47,6 +49,8 @@ export const resourceView = (r: Resource): ResourceView => ({
   label: r.label,
   polling_url: r.pollingUrl,
   polling_period: r.pollingPeriod,
+  polling_retransmits: r.pollingRetransmits,
+  polling_timeout_ms: r.pollingTimeoutMs,
   created_at: r.createdAt,
 });
 
@@ -71,6 +75,57 @@ export const parserView = (p: Parser): ParserView => ({
   expression: p.expression,
   time_format: p.timeFormat,
   created_at: p.createdAt,
+});
+
+export interface DeviceCredentialView {
+  id: number;
+  resource_id: number;
+  mode: DeviceCredential['mode'];
+  label: string | null;
+  psk_identity: string | null;
+  rpk_fingerprint: string | null;
+  x509_fingerprint: string | null;
+  x509_name: string | null;
+  x509_ca: string | null;
+  created_at: number;
+}
+
+/** A device credential as shown: identities and fingerprints, never a key. */
+export const deviceCredentialView = (c: DeviceCredential): DeviceCredentialView => ({
+  id: c.id,
+  resource_id: c.resourceId,
+  mode: c.mode,
+  label: c.label,
+  psk_identity: c.pskIdentity,
+  rpk_fingerprint: c.rpkFingerprint,
+  x509_fingerprint: c.x509Fingerprint,
+  x509_name: c.x509Name,
+  x509_ca: c.x509Ca,
+  created_at: c.createdAt,
+});
+
+export interface PollLogView {
+  id: number;
+  time: number;
+  url: string;
+  ok: boolean;
+  status: string;
+  message: string | null;
+  points: number;
+  new_session: boolean;
+  duration_ms: number;
+}
+
+export const pollLogView = (e: PollLogEntry): PollLogView => ({
+  id: e.id,
+  time: e.time,
+  url: e.url,
+  ok: e.ok,
+  status: e.status,
+  message: e.message,
+  points: e.points,
+  new_session: e.newSession,
+  duration_ms: e.durationMs,
 });
 
 /** RFC 4180 CSV of points: a `time,value` header, CRLF line ends, text values quoted. */

@@ -15,7 +15,15 @@ import type { Logger } from '../../util/log.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import type { PlatformService, PointInput } from '../service.ts';
-import { parserView, pointsCsv, resourceView, streamView, userView } from '../views.ts';
+import {
+  deviceCredentialView,
+  parserView,
+  pointsCsv,
+  pollLogView,
+  resourceView,
+  streamView,
+  userView,
+} from '../views.ts';
 import * as S from './schemas.ts';
 
 export interface HttpAppOptions {
@@ -111,7 +119,7 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     },
   }) as unknown as FastifyInstance;
 
-  for (const s of S.sharedSchemas) app.addSchema(s);
+  for (const s of [...S.sharedSchemas, S.deviceCredential]) app.addSchema(s);
 
   app.setErrorHandler((err: FastifyError | PlatformError, req, reply) => {
     let status: number;
@@ -276,7 +284,13 @@ async function routes(
     async (req) => (await service.listResources(await caller(req), req.params.uid)).map(resourceView),
   );
 
-  app.post<{ Params: Uid; Body: { label: string; polling_url?: string | null; polling_period?: number | null } }>(
+  type PollingBody = {
+    polling_url?: string | null;
+    polling_period?: number | null;
+    polling_retransmits?: number | null;
+    polling_timeout_ms?: number | null;
+  };
+  app.post<{ Params: Uid; Body: { label: string } & PollingBody }>(
     R,
     {
       schema: {
@@ -293,6 +307,8 @@ async function routes(
         label: req.body.label,
         pollingUrl: req.body.polling_url,
         pollingPeriod: req.body.polling_period,
+        pollingRetransmits: req.body.polling_retransmits,
+        pollingTimeoutMs: req.body.polling_timeout_ms,
       });
       reply.status(201);
       return { ...resourceView(resource), key };
@@ -314,7 +330,7 @@ async function routes(
 
   app.put<{
     Params: Rid;
-    Body: { label?: string; polling_url?: string | null; polling_period?: number | null; rotate_key?: boolean };
+    Body: { label?: string; rotate_key?: boolean } & PollingBody;
   }>(
     `${R}/:rid`,
     {
@@ -332,6 +348,8 @@ async function routes(
         label: req.body.label,
         pollingUrl: req.body.polling_url,
         pollingPeriod: req.body.polling_period,
+        pollingRetransmits: req.body.polling_retransmits,
+        pollingTimeoutMs: req.body.polling_timeout_ms,
         rotateKey: req.body.rotate_key,
       });
       return r.key ? { ...resourceView(r.resource), key: r.key } : resourceView(r.resource);
@@ -345,6 +363,93 @@ async function routes(
       await service.deleteResource(await caller(req), req.params.uid, req.params.rid);
       reply.status(204).send();
     },
+  );
+
+  // --- device credentials (issue 6): the DTLS identities that act as a resource
+
+  type DeviceBody = {
+    mode: 'psk' | 'rpk' | 'x509';
+    label?: string | null;
+    psk_identity?: string;
+    psk_key?: string;
+    rpk_fingerprint?: string;
+    rpk?: string;
+    x509_fingerprint?: string;
+    x509_certificate?: string;
+    x509_name?: string;
+    x509_ca?: string;
+  };
+  app.get<{ Params: Rid }>(
+    `${R}/:rid/devices`,
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "The resource's device credentials (identities and fingerprints; keys are never shown)",
+        params: S.ridParams,
+        querystring: S.authQuery,
+        response: { 200: { type: 'array', items: { $ref: 'DeviceCredential#' } }, ...S.errors },
+      },
+    },
+    async (req) =>
+      (await service.listDeviceCredentials(await caller(req), req.params.uid, req.params.rid)).map(
+        deviceCredentialView,
+      ),
+  );
+
+  app.post<{ Params: Rid; Body: DeviceBody }>(
+    `${R}/:rid/devices`,
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Bind a device identity (PSK, raw public key or X.509) to the resource; usable at once over coaps://',
+        params: S.ridParams,
+        querystring: S.authQuery,
+        body: S.deviceCredentialBody,
+        response: { 201: S.deviceCredentialCreated, ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const r = await service.addDeviceCredential(await caller(req), req.params.uid, req.params.rid, {
+        mode: b.mode,
+        label: b.label,
+        pskIdentity: b.psk_identity,
+        pskKey: b.psk_key,
+        rpkFingerprint: b.rpk_fingerprint,
+        rpk: b.rpk,
+        x509Fingerprint: b.x509_fingerprint,
+        x509Certificate: b.x509_certificate,
+        x509Name: b.x509_name,
+        x509Ca: b.x509_ca,
+      });
+      reply.status(201);
+      const view = deviceCredentialView(r.credential);
+      return r.pskKey ? { ...view, psk_key: r.pskKey } : view;
+    },
+  );
+
+  app.delete<{ Params: Rid & { cid: number } }>(
+    `${R}/:rid/devices/:cid`,
+    { schema: { tags: ['devices'], params: S.cidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    async (req, reply) => {
+      await service.deleteDeviceCredential(await caller(req), req.params.uid, req.params.rid, req.params.cid);
+      reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: Rid; Querystring: { limit?: number } }>(
+    `${R}/:rid/log`,
+    {
+      schema: {
+        tags: ['resources'],
+        summary: "The resource's newest poll outcomes, newest first",
+        params: S.ridParams,
+        querystring: S.pollLogQuery,
+        response: { 200: S.pollLogResponse, ...S.errors },
+      },
+    },
+    async (req) =>
+      (await service.getPollLog(await caller(req), req.params.uid, req.params.rid, req.query.limit)).map(pollLogView),
   );
 
   // --- parsers

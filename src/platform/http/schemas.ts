@@ -36,6 +36,8 @@ export const resource = {
     label: { type: 'string' },
     polling_url: nullableString,
     polling_period: nullableInt,
+    polling_retransmits: nullableInt,
+    polling_timeout_ms: nullableInt,
     created_at: { type: 'integer' },
   },
 } as const;
@@ -142,6 +144,18 @@ export const userPatchBody = {
 const pollingProps = {
   polling_url: { type: ['string', 'null'], maxLength: 2048 },
   polling_period: { type: ['integer', 'null'], minimum: 1 },
+  polling_retransmits: {
+    type: ['integer', 'null'],
+    minimum: 0,
+    maximum: 20,
+    description: 'CoAP MAX_RETRANSMIT of a poll',
+  },
+  polling_timeout_ms: {
+    type: ['integer', 'null'],
+    minimum: 100,
+    maximum: 60000,
+    description: 'CoAP ACK_TIMEOUT (and HTTP timeout) of a poll, ms',
+  },
 } as const;
 
 export const resourceBody = {
@@ -254,4 +268,82 @@ export const ingestResponse = {
 export const countResponse = {
   type: 'object',
   properties: { stored: { type: 'integer' }, deleted: { type: 'integer' } },
+} as const;
+
+// --- device credentials and the poll log (issue 6)
+
+export const cidParams = {
+  type: 'object',
+  required: ['uid', 'rid', 'cid'],
+  properties: { uid: id, rid: id, cid: id },
+} as const;
+
+export const deviceCredential = {
+  $id: 'DeviceCredential',
+  type: 'object',
+  properties: {
+    id,
+    resource_id: id,
+    mode: { type: 'string', enum: ['psk', 'rpk', 'x509'] },
+    label: nullableString,
+    psk_identity: nullableString,
+    rpk_fingerprint: nullableString,
+    x509_fingerprint: nullableString,
+    x509_name: nullableString,
+    x509_ca: nullableString,
+    created_at: { type: 'integer' },
+  },
+} as const;
+
+export const deviceCredentialBody = {
+  type: 'object',
+  required: ['mode'],
+  additionalProperties: false,
+  properties: {
+    mode: { type: 'string', enum: ['psk', 'rpk', 'x509'] },
+    label: { type: ['string', 'null'], maxLength: 200 },
+    psk_identity: { type: 'string', minLength: 1, maxLength: 128 },
+    psk_key: {
+      type: 'string',
+      maxLength: 200,
+      description: 'hex, 16–64 bytes; generated (and shown once) when absent',
+    },
+    rpk_fingerprint: { type: 'string', maxLength: 100, description: 'hex SHA-256 of the SubjectPublicKeyInfo' },
+    rpk: { type: 'string', maxLength: 4096, description: 'PEM SubjectPublicKeyInfo (its fingerprint is kept)' },
+    x509_fingerprint: { type: 'string', maxLength: 100, description: 'hex SHA-256 of the pinned certificate (DER)' },
+    x509_certificate: { type: 'string', maxLength: 16384, description: 'PEM certificate to pin' },
+    x509_name: { type: 'string', maxLength: 512, description: 'subject ("CN=dev1") or SAN ("DNS:dev1.example")' },
+    x509_ca: { type: 'string', maxLength: 16384, description: 'PEM CA certificate that issued the device' },
+  },
+} as const;
+
+export const deviceCredentialCreated = {
+  type: 'object',
+  properties: {
+    ...deviceCredential.properties,
+    psk_key: { type: 'string', description: 'the generated PSK (hex): shown only now' },
+  },
+} as const;
+
+export const pollLogQuery = {
+  type: 'object',
+  properties: { ...keyQuery, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+} as const;
+
+export const pollLogResponse = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {
+      id,
+      time: { type: 'integer' },
+      url: { type: 'string' },
+      ok: { type: 'boolean' },
+      status: { type: 'string' },
+      message: nullableString,
+      points: { type: 'integer' },
+      new_session: { type: 'boolean' },
+      duration_ms: { type: 'integer' },
+    },
+  },
 } as const;

@@ -1,4 +1,14 @@
 /** The storage layer: one Store interface, SQLite and PostgreSQL engines, versioned migrations. */
 export { dropPostgresSchema, isPostgresUrl, type OpenStoreOptions, openStore } from './open.ts';
 export type { Engine } from './schema.ts';
-export type { NewParser, NewResource, NewStream, NewUser, PointQuery, Store } from './store.ts';
+export type {
+  NewDeviceCredential,
+  NewParser,
+  NewPollLogEntry,
+  NewResource,
+  NewStream,
+  NewUser,
+  PointQuery,
+  ResourceUpdate,
+  Store,
+} from './store.ts';

@@ -24,6 +24,10 @@ export interface ResourcesTable {
   label: string;
   polling_url: string | null;
   polling_period: number | null;
+  /** CoAP MAX_RETRANSMIT for polls of this resource (0002), or null for the default. */
+  polling_retransmits: number | null;
+  /** CoAP ACK_TIMEOUT (ms) for polls of this resource; also the HTTP request timeout (0002). */
+  polling_timeout_ms: number | null;
   key_hash: string;
   created_at: number;
 }
@@ -58,12 +62,51 @@ export interface DataPointsTable {
   txt: string | null;
 }
 
+/** A device identity bound to one resource (issue 6): one of the three DTLS modes per row. */
+export interface DeviceCredentialsTable {
+  id: Generated<number>;
+  resource_id: number;
+  mode: 'psk' | 'rpk' | 'x509';
+  label: string | null;
+  /** PSK identity (unique across the platform: it selects the key at handshake time). */
+  psk_identity: string | null;
+  /** The PSK itself, hex: the DTLS server needs it, so it cannot be a hash. Never returned. */
+  psk_key: string | null;
+  /** Lower-case hex SHA-256 of the device's SubjectPublicKeyInfo. */
+  rpk_fingerprint: string | null;
+  /** Lower-case hex SHA-256 of a pinned leaf certificate. */
+  x509_fingerprint: string | null;
+  /** A subject ("CN=dev1, O=Acme") or SAN ("DNS:dev1.example") the leaf must carry, with x509_ca. */
+  x509_name: string | null;
+  /** PEM of the CA that must have issued the device's certificate, with x509_name. */
+  x509_ca: string | null;
+  created_at: number;
+}
+
+/** One poll of a resource's polling_url and how it went (issue 6). */
+export interface PollLogTable {
+  id: Generated<number>;
+  resource_id: number;
+  time: number;
+  url: string;
+  ok: number;
+  /** The response status ("2.05", "200") or the failure kind ("timeout", "handshake", …). */
+  status: string;
+  message: string | null;
+  points: number;
+  /** 1 when this poll had to make a new DTLS session (coaps://). */
+  new_session: number;
+  duration_ms: number;
+}
+
 export interface Database {
   users: UsersTable;
   resources: ResourcesTable;
   streams: StreamsTable;
   parsers: ParsersTable;
   data_points: DataPointsTable;
+  device_credentials: DeviceCredentialsTable;
+  poll_log: PollLogTable;
 }
 
 // Migrations see the database without our table types: the schema is what they create.
@@ -72,7 +115,8 @@ type AnyDb = Kysely<any>;
 
 /**
  * Migrations in order; names sort lexically. Never edit one that has shipped: add the next
- * (issue 6 adds device credentials as `0002_…`).
+ * `0002` adds device credentials, the poll log and per-resource poll
+ * retransmission settings (issue 6).
  */
 export function migrations(engine: Engine): Record<string, Migration> {
   const id = engine === 'sqlite' ? 'integer' : 'serial';
@@ -139,6 +183,57 @@ export function migrations(engine: Engine): Record<string, Migration> {
       async down(db: AnyDb) {
         for (const t of ['data_points', 'parsers', 'streams', 'resources', 'users'])
           await db.schema.dropTable(t).execute();
+      },
+    },
+    '0002_devices_and_polling': {
+      async up(db: AnyDb) {
+        await db.schema.alterTable('resources').addColumn('polling_retransmits', 'integer').execute();
+        await db.schema.alterTable('resources').addColumn('polling_timeout_ms', 'integer').execute();
+        await db.schema
+          .createTable('device_credentials')
+          .addColumn('id', id, pk)
+          .addColumn('resource_id', 'integer', (c) => c.notNull().references('resources.id').onDelete('cascade'))
+          .addColumn('mode', 'text', (c) => c.notNull().check(sql`mode in ('psk', 'rpk', 'x509')`))
+          .addColumn('label', 'text')
+          // NULLs do not collide in a UNIQUE column on either engine: one column per mode.
+          .addColumn('psk_identity', 'text', (c) => c.unique())
+          .addColumn('psk_key', 'text')
+          .addColumn('rpk_fingerprint', 'text', (c) => c.unique())
+          .addColumn('x509_fingerprint', 'text', (c) => c.unique())
+          .addColumn('x509_name', 'text')
+          .addColumn('x509_ca', 'text')
+          .addColumn('created_at', big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('device_credentials_resource')
+          .on('device_credentials')
+          .column('resource_id')
+          .execute();
+        await db.schema
+          .createIndex('device_credentials_x509_name')
+          .on('device_credentials')
+          .column('x509_name')
+          .execute();
+        await db.schema
+          .createTable('poll_log')
+          .addColumn('id', id, pk)
+          .addColumn('resource_id', 'integer', (c) => c.notNull().references('resources.id').onDelete('cascade'))
+          .addColumn('time', big, (c) => c.notNull())
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('ok', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('message', 'text')
+          .addColumn('points', 'integer', (c) => c.notNull())
+          .addColumn('new_session', 'integer', (c) => c.notNull())
+          .addColumn('duration_ms', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('poll_log_resource').on('poll_log').columns(['resource_id', 'id']).execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.dropTable('poll_log').execute();
+        await db.schema.dropTable('device_credentials').execute();
+        await db.schema.alterTable('resources').dropColumn('polling_timeout_ms').execute();
+        await db.schema.alterTable('resources').dropColumn('polling_retransmits').execute();
       },
     },
   };

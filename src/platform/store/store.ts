@@ -5,9 +5,12 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import {
   type DataPoint,
+  type DeviceCredentialRecord,
+  type DeviceMode,
   type Parser,
   type ParserKind,
   PlatformError,
+  type PollLogEntry,
   type ResourceRecord,
   type StreamPoint,
   type StreamRecord,
@@ -15,7 +18,16 @@ import {
   type TimeFormat,
   type UserRecord,
 } from '../model.ts';
-import type { Database, Engine, ParsersTable, ResourcesTable, StreamsTable, UsersTable } from './schema.ts';
+import type {
+  Database,
+  DeviceCredentialsTable,
+  Engine,
+  ParsersTable,
+  PollLogTable,
+  ResourcesTable,
+  StreamsTable,
+  UsersTable,
+} from './schema.ts';
 
 export interface NewUser {
   username: string;
@@ -28,9 +40,24 @@ export interface NewResource {
   label: string;
   pollingUrl: string | null;
   pollingPeriod: number | null;
+  pollingRetransmits?: number | null;
+  pollingTimeoutMs?: number | null;
   keyHash: string;
   createdAt: number;
 }
+export interface NewDeviceCredential {
+  resourceId: number;
+  mode: DeviceMode;
+  label: string | null;
+  pskIdentity?: string | null;
+  pskKey?: Buffer | null;
+  rpkFingerprint?: string | null;
+  x509Fingerprint?: string | null;
+  x509Name?: string | null;
+  x509Ca?: string | null;
+  createdAt: number;
+}
+export type NewPollLogEntry = Omit<PollLogEntry, 'id'>;
 export interface NewStream {
   resourceId: number;
   label: string;
@@ -82,10 +109,7 @@ export interface Store {
   listResources(ownerId: number): Promise<ResourceRecord[]>;
   /** Resources with a polling URL, for the poller (issue 6). */
   listPolledResources(): Promise<ResourceRecord[]>;
-  updateResource(
-    id: number,
-    patch: Partial<Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'keyHash'>>,
-  ): Promise<ResourceRecord | undefined>;
+  updateResource(id: number, patch: ResourceUpdate): Promise<ResourceRecord | undefined>;
   deleteResource(id: number): Promise<boolean>;
   /**
    * Inside a transaction: takes the resource's row lock (a no-op UPDATE, portable to both engines)
@@ -124,9 +148,29 @@ export interface Store {
   /** Deletes points in [from, until] (all when both are absent); returns how many. */
   deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number>;
 
+  /** Binds a device identity to a resource; a taken PSK identity or fingerprint is a 409. */
+  createDeviceCredential(c: NewDeviceCredential): Promise<DeviceCredentialRecord>;
+  getDeviceCredential(id: number): Promise<DeviceCredentialRecord | undefined>;
+  listDeviceCredentials(resourceId: number): Promise<DeviceCredentialRecord[]>;
+  deleteDeviceCredential(id: number): Promise<boolean>;
+  /** The PSK credential with this identity (the DTLS server's key lookup). */
+  findPskCredential(identity: string): Promise<DeviceCredentialRecord | undefined>;
+  findRpkCredential(fingerprint: string): Promise<DeviceCredentialRecord | undefined>;
+  /** X.509 credentials pinning `fingerprint` or naming one of `names` (subject, SANs). */
+  findX509Credentials(fingerprint: string, names: string[]): Promise<DeviceCredentialRecord[]>;
+
+  /** Appends a poll outcome and keeps only the newest `keep` entries of that resource. */
+  addPollLog(e: NewPollLogEntry, keep: number): Promise<PollLogEntry>;
+  /** The newest `limit` poll outcomes of a resource, newest first. */
+  listPollLog(resourceId: number, limit: number): Promise<PollLogEntry[]>;
+
   /** Closes the connection(s). Further calls fail. */
   close(): Promise<void>;
 }
+
+export type ResourceUpdate = Partial<
+  Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'pollingRetransmits' | 'pollingTimeoutMs' | 'keyHash'>
+>;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -144,6 +188,8 @@ const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({
   label: r.label,
   pollingUrl: r.polling_url,
   pollingPeriod: r.polling_period,
+  pollingRetransmits: r.polling_retransmits,
+  pollingTimeoutMs: r.polling_timeout_ms,
   keyHash: r.key_hash,
   createdAt: Number(r.created_at),
 });
@@ -170,6 +216,33 @@ const parser = (r: Selectable<ParsersTable>): Parser => ({
   expression: r.expression,
   timeFormat: r.time_format,
   createdAt: Number(r.created_at),
+});
+
+const deviceCredential = (r: Selectable<DeviceCredentialsTable>): DeviceCredentialRecord => ({
+  id: r.id,
+  resourceId: r.resource_id,
+  mode: r.mode,
+  label: r.label,
+  pskIdentity: r.psk_identity,
+  pskKey: r.psk_key === null ? null : Buffer.from(r.psk_key, 'hex'),
+  rpkFingerprint: r.rpk_fingerprint,
+  x509Fingerprint: r.x509_fingerprint,
+  x509Name: r.x509_name,
+  x509Ca: r.x509_ca,
+  createdAt: Number(r.created_at),
+});
+
+const pollLog = (r: Selectable<PollLogTable>): PollLogEntry => ({
+  id: r.id,
+  resourceId: r.resource_id,
+  time: Number(r.time),
+  url: r.url,
+  ok: r.ok === 1,
+  status: r.status,
+  message: r.message,
+  points: r.points,
+  newSession: r.new_session === 1,
+  durationMs: r.duration_ms,
 });
 
 /** Maps driver errors for constraint violations to PlatformErrors; rethrows anything else. */
@@ -277,6 +350,8 @@ export class KyselyStore implements Store {
             label: r.label,
             polling_url: r.pollingUrl,
             polling_period: r.pollingPeriod,
+            polling_retransmits: r.pollingRetransmits ?? null,
+            polling_timeout_ms: r.pollingTimeoutMs ?? null,
             key_hash: r.keyHash,
             created_at: r.createdAt,
           })
@@ -311,14 +386,13 @@ export class KyselyStore implements Store {
       .execute();
     return rows.map(resource);
   }
-  updateResource(
-    id: number,
-    patch: Partial<Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'keyHash'>>,
-  ): Promise<ResourceRecord | undefined> {
+  updateResource(id: number, patch: ResourceUpdate): Promise<ResourceRecord | undefined> {
     const set: Partial<Selectable<ResourcesTable>> = {};
     if (patch.label !== undefined) set.label = patch.label;
     if (patch.pollingUrl !== undefined) set.polling_url = patch.pollingUrl;
     if (patch.pollingPeriod !== undefined) set.polling_period = patch.pollingPeriod;
+    if (patch.pollingRetransmits !== undefined) set.polling_retransmits = patch.pollingRetransmits;
+    if (patch.pollingTimeoutMs !== undefined) set.polling_timeout_ms = patch.pollingTimeoutMs;
     if (patch.keyHash !== undefined) set.key_hash = patch.keyHash;
     if (Object.keys(set).length === 0) return this.getResource(id);
     return this.run(async () => {
@@ -526,6 +600,122 @@ export class KyselyStore implements Store {
     if (q.until !== undefined) del = del.where('time', '<=', q.until);
     const r = await del.executeTakeFirst();
     return Number(r.numDeletedRows);
+  }
+
+  // --- device credentials
+
+  createDeviceCredential(c: NewDeviceCredential): Promise<DeviceCredentialRecord> {
+    return this.run(async () =>
+      deviceCredential(
+        await this.db
+          .insertInto('device_credentials')
+          .values({
+            resource_id: c.resourceId,
+            mode: c.mode,
+            label: c.label,
+            psk_identity: c.pskIdentity ?? null,
+            psk_key: c.pskKey ? c.pskKey.toString('hex') : null,
+            rpk_fingerprint: c.rpkFingerprint ?? null,
+            x509_fingerprint: c.x509Fingerprint ?? null,
+            x509_name: c.x509Name ?? null,
+            x509_ca: c.x509Ca ?? null,
+            created_at: c.createdAt,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async getDeviceCredential(id: number): Promise<DeviceCredentialRecord | undefined> {
+    const r = await this.db.selectFrom('device_credentials').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && deviceCredential(r);
+  }
+  async listDeviceCredentials(resourceId: number): Promise<DeviceCredentialRecord[]> {
+    const rows = await this.db
+      .selectFrom('device_credentials')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .orderBy('id')
+      .execute();
+    return rows.map(deviceCredential);
+  }
+  async deleteDeviceCredential(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('device_credentials').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+  async findPskCredential(identity: string): Promise<DeviceCredentialRecord | undefined> {
+    const r = await this.db
+      .selectFrom('device_credentials')
+      .selectAll()
+      .where('psk_identity', '=', identity)
+      .executeTakeFirst();
+    return r && deviceCredential(r);
+  }
+  async findRpkCredential(fingerprint: string): Promise<DeviceCredentialRecord | undefined> {
+    const r = await this.db
+      .selectFrom('device_credentials')
+      .selectAll()
+      .where('rpk_fingerprint', '=', fingerprint)
+      .executeTakeFirst();
+    return r && deviceCredential(r);
+  }
+  async findX509Credentials(fingerprint: string, names: string[]): Promise<DeviceCredentialRecord[]> {
+    const rows = await this.db
+      .selectFrom('device_credentials')
+      .selectAll()
+      .where((eb) =>
+        names.length > 0
+          ? eb.or([eb('x509_fingerprint', '=', fingerprint), eb('x509_name', 'in', names)])
+          : eb('x509_fingerprint', '=', fingerprint),
+      )
+      .orderBy('id')
+      .execute();
+    return rows.map(deviceCredential);
+  }
+
+  // --- poll log
+
+  addPollLog(e: NewPollLogEntry, keep: number): Promise<PollLogEntry> {
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).db;
+      const row = await db
+        .insertInto('poll_log')
+        .values({
+          resource_id: e.resourceId,
+          time: e.time,
+          url: e.url,
+          ok: e.ok ? 1 : 0,
+          status: e.status,
+          message: e.message,
+          points: e.points,
+          new_session: e.newSession ? 1 : 0,
+          duration_ms: e.durationMs,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      // Keep the newest `keep`: everything at or below the keep-th newest id minus one goes.
+      const edge = await db
+        .selectFrom('poll_log')
+        .select('id')
+        .where('resource_id', '=', e.resourceId)
+        .orderBy('id', 'desc')
+        .offset(keep)
+        .limit(1)
+        .executeTakeFirst();
+      if (edge)
+        await db.deleteFrom('poll_log').where('resource_id', '=', e.resourceId).where('id', '<=', edge.id).execute();
+      return pollLog(row);
+    });
+  }
+  async listPollLog(resourceId: number, limit: number): Promise<PollLogEntry[]> {
+    const rows = await this.db
+      .selectFrom('poll_log')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(pollLog);
   }
 
   close(): Promise<void> {

@@ -1,0 +1,197 @@
+/**
+ * Device identity (issue 6): which resource a DTLS peer acts as. A resource can be bound to any
+ * number of device credentials, one DTLS mode each:
+ *
+ * - `psk`: an identity and its key (RFC 4279). The DTLS server asks {@link DeviceDirectory.pskKey}
+ *   for the key during the handshake, so a credential added through the API works at once.
+ * - `rpk`: the SHA-256 fingerprint of the device's SubjectPublicKeyInfo (RFC 7250).
+ * - `x509`: a pinned leaf certificate fingerprint, or a subject/SAN name under a trusted CA
+ *   (RFC 5280 path validation against that one CA; RFC 7925 §4.4.2 for the names).
+ *
+ * A request over coaps:// is allowed on exactly what its PeerIdentity is bound to: the CoAP API
+ * asks {@link DeviceDirectory.callerFor} and gets a `resource` caller (`via: 'device'`) or nothing.
+ * Keys are never returned after creation; only the PSK identity and fingerprints are shown.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  certificatesFromPem,
+  loadTrustAnchors,
+  type PeerIdentity,
+  pinFingerprint,
+  verifyCertificateChain,
+} from '../dtls/credentials/index.ts';
+import type { Logger } from '../util/log.ts';
+import {
+  type Caller,
+  type DeviceCredential,
+  type DeviceCredentialRecord,
+  type DeviceMode,
+  PlatformError,
+} from './model.ts';
+import type { NewDeviceCredential, Store } from './store/index.ts';
+
+/** What a client asks to bind (HTTP body `{ mode, psk_identity, psk_key, … }` after renaming). */
+export interface DeviceCredentialInput {
+  mode: DeviceMode;
+  label?: string | null;
+  pskIdentity?: string;
+  /** Hex (or `0x…`); absent → 16 random bytes, returned once. */
+  pskKey?: string;
+  /** Hex SHA-256 of the SPKI, or the SPKI itself as PEM. */
+  rpkFingerprint?: string;
+  rpk?: string;
+  /** Pinned leaf: hex SHA-256 of its DER, or the certificate as PEM. */
+  x509Fingerprint?: string;
+  x509Certificate?: string;
+  /** Subject ("CN=dev1, O=Acme") or SAN ("DNS:dev1.example", "IP:10.0.0.7") the leaf must carry… */
+  x509Name?: string;
+  /** …issued under this CA (PEM). */
+  x509Ca?: string;
+}
+
+/** RFC 4279 §5.1: identities up to 2^16-1 bytes; we keep them short and printable. */
+const PSK_IDENTITY = /^[\x21-\x7e]{1,128}$/;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+function hexKey(s: string): Buffer {
+  const h = s.replace(/^0x/i, '').replace(/[:\s]/g, '').toLowerCase();
+  // RFC 4279 §5.3: PSKs up to 64 octets; fewer than 16 would be too weak to accept.
+  if (!/^[0-9a-f]*$/.test(h) || h.length % 2 !== 0 || h.length < 32 || h.length > 128) {
+    throw new PlatformError(400, 'psk_key must be 16–64 bytes as hex');
+  }
+  return Buffer.from(h, 'hex');
+}
+
+function fingerprint(name: string, s: string): string {
+  const f = s.replace(/:/g, '').toLowerCase();
+  if (!HEX_SHA256.test(f)) throw new PlatformError(400, `${name} must be a hex SHA-256 (64 hex digits)`);
+  return f;
+}
+
+/**
+ * Checks a binding request and turns it into a row. Returns the generated PSK (hex) when the
+ * client did not give one, for the one-time answer.
+ */
+export function prepareDeviceCredential(
+  resourceId: number,
+  input: DeviceCredentialInput,
+  now: number,
+): { row: NewDeviceCredential; generatedKey?: string } {
+  const label = input.label ?? null;
+  if (label !== null && label.length > 200) throw new PlatformError(400, 'label must be at most 200 characters');
+  const base = { resourceId, mode: input.mode, label, createdAt: now };
+  switch (input.mode) {
+    case 'psk': {
+      if (!input.pskIdentity || !PSK_IDENTITY.test(input.pskIdentity))
+        throw new PlatformError(400, 'psk_identity must be 1–128 printable ASCII characters');
+      const generated = input.pskKey === undefined ? randomBytes(16) : undefined;
+      const key = generated ?? hexKey(input.pskKey as string);
+      return {
+        row: { ...base, pskIdentity: input.pskIdentity, pskKey: key },
+        generatedKey: generated?.toString('hex'),
+      };
+    }
+    case 'rpk': {
+      let fp: string;
+      if (input.rpk !== undefined) {
+        try {
+          fp = pinFingerprint(input.rpk);
+        } catch (err) {
+          throw new PlatformError(400, `rpk: ${(err as Error).message}`);
+        }
+      } else if (input.rpkFingerprint !== undefined) fp = fingerprint('rpk_fingerprint', input.rpkFingerprint);
+      else throw new PlatformError(400, 'mode rpk needs rpk_fingerprint or rpk (PEM SubjectPublicKeyInfo)');
+      return { row: { ...base, rpkFingerprint: fp } };
+    }
+    case 'x509': {
+      if (input.x509Certificate !== undefined || input.x509Fingerprint !== undefined) {
+        let fp: string;
+        if (input.x509Certificate !== undefined) {
+          const ders = certificatesFromPem(input.x509Certificate);
+          if (ders.length === 0) throw new PlatformError(400, 'x509_certificate holds no PEM certificate');
+          fp = createHash('sha256').update(ders[0]).digest('hex');
+        } else fp = fingerprint('x509_fingerprint', input.x509Fingerprint as string);
+        return { row: { ...base, x509Fingerprint: fp } };
+      }
+      if (!input.x509Name || !input.x509Ca)
+        throw new PlatformError(
+          400,
+          'mode x509 needs x509_fingerprint (or x509_certificate), or x509_name with x509_ca',
+        );
+      if (input.x509Name.length > 512) throw new PlatformError(400, 'x509_name is too long');
+      try {
+        if (loadTrustAnchors(input.x509Ca).certificates.length === 0) throw new Error('no certificate');
+      } catch (err) {
+        throw new PlatformError(400, `x509_ca is not a PEM CA certificate: ${(err as Error).message}`);
+      }
+      return { row: { ...base, x509Name: input.x509Name, x509Ca: input.x509Ca } };
+    }
+    default:
+      throw new PlatformError(400, 'mode must be psk, rpk or x509');
+  }
+}
+
+/** The public view of a credential: never the key. */
+export function publicCredential(r: DeviceCredentialRecord): DeviceCredential {
+  const { pskKey: _k, ...rest } = r;
+  return rest;
+}
+
+/**
+ * Maps DTLS identities to resources, reading the store on every handshake and request so that
+ * additions and removals take effect at once. Small positive caches would be the next step if
+ * the lookups ever show in a profile; a removal must then flush them.
+ */
+export class DeviceDirectory {
+  constructor(
+    private readonly store: Store,
+    private readonly log?: Logger,
+  ) {}
+
+  /** The DTLS server's PSK lookup (RFC 4279 §2): the key for `identity`, or undefined (→ unknown_psk_identity). */
+  async pskKey(identity: string): Promise<Buffer | undefined> {
+    const c = await this.store.findPskCredential(identity);
+    return c?.pskKey ?? undefined;
+  }
+
+  /** For the DTLS server's raw-public-key check: is this fingerprint bound to any resource? */
+  async knowsRpk(fingerprint: string): Promise<boolean> {
+    return (await this.store.findRpkCredential(fingerprint)) !== undefined;
+  }
+
+  /** The resource a handshake's identity is bound to, or undefined. */
+  async resourceFor(identity: PeerIdentity): Promise<number | undefined> {
+    switch (identity.mode) {
+      case 'psk':
+        return (await this.store.findPskCredential(identity.identity))?.resourceId;
+      case 'rpk':
+        return (await this.store.findRpkCredential(identity.fingerprint))?.resourceId;
+      case 'x509': {
+        const names = [identity.subject, ...identity.sans];
+        for (const c of await this.store.findX509Credentials(identity.fingerprint, names)) {
+          if (c.x509Fingerprint === identity.fingerprint) return c.resourceId;
+          if (c.x509Name && c.x509Ca && names.includes(c.x509Name) && this.issuedUnder(identity, c.x509Ca))
+            return c.resourceId;
+        }
+        return undefined;
+      }
+    }
+  }
+
+  /** The caller of a request whose DTLS handshake proved `identity`, or undefined when it is bound to nothing. */
+  async callerFor(identity: PeerIdentity): Promise<Caller | undefined> {
+    const rid = await this.resourceFor(identity);
+    return rid === undefined ? undefined : { kind: 'resource', resourceId: rid, via: 'device' };
+  }
+
+  /** RFC 5280 §6 path validation of the chain the device sent against this one CA. */
+  private issuedUnder(identity: Extract<PeerIdentity, { mode: 'x509' }>, caPem: string): boolean {
+    try {
+      verifyCertificateChain(identity.chain, { anchors: loadTrustAnchors(caPem), peerRole: 'client' });
+      return true;
+    } catch (err) {
+      this.log?.debug({ err, subject: identity.subject }, 'x509 device not issued under the bound CA');
+      return false;
+    }
+  }
+}
