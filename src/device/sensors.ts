@@ -157,3 +157,20 @@ export function toSenml(baseName: string, readings: Reading[], now = new Date())
 export function toJson(readings: Reading[]): Record<string, number> {
   return Object.fromEntries(readings.map((r) => [r.name, r.value]));
 }
+
+/**
+ * Readings as a JSON object of `{ value, time, unit }` per key — what the agent pushes as
+ * `application/json`. The platform's auto-parser still makes one stream per key (a `{value, time}`
+ * leaf is one point, RFC 6901 path `/temperature`), and each point keeps the time it was measured
+ * even when it was queued while the cloud was unreachable (a flat `{ temperature: 21.5 }` would be
+ * stamped with its arrival time). `time` is in ms since the epoch.
+ */
+export function toTimedJson(
+  readings: Reading[],
+  now = new Date(),
+): Record<string, { value: number; time: number; unit?: string }> {
+  const t = now.getTime();
+  return Object.fromEntries(
+    readings.map((r) => [r.name, r.unit ? { value: r.value, time: t, unit: r.unit } : { value: r.value, time: t }]),
+  );
+}
