@@ -1,7 +1,8 @@
 /**
  * SecureSense DTLS 1.2 (RFC 6347) for Node.js: a client and a server over `node:dgram` and
- * `node:crypto`, with TLS_PSK_WITH_AES_128_CCM_8 (RFC 6655, RFC 4279). Everything exported here is
- * public API.
+ * `node:crypto`, with TLS_PSK_WITH_AES_128_CCM_8 (RFC 6655, RFC 4279) and
+ * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (RFC 7251) with raw public keys (RFC 7250) or X.509
+ * certificates. Everything exported here is public API.
  *
  * ```ts
  * const server = await DtlsServer.listen({ port: 5684, psk: (id) => (id === 'dev1' ? key : undefined) });
@@ -18,6 +19,7 @@ import type { Logger } from '../util/log.ts';
 import type { Association } from './association.ts';
 import type { SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
+import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
 import { DtlsEndpoint } from './endpoint.ts';
 import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
@@ -25,6 +27,20 @@ import type { DtlsMeter } from './meter.ts';
 export type { AssociationTable, SessionCache } from './cache.ts';
 export { MemorySessionCache } from './cache.ts';
 export type { PeerIdentity } from './credentials/identity.ts';
+export {
+  type ClientAuth,
+  type CredentialFiles,
+  loadCredentialFiles,
+  loadTrustAnchors,
+  type OwnCertificate,
+  type OwnRawPublicKey,
+  ownCertificate,
+  ownRawPublicKey,
+  type PeerTrust,
+  PinnedKeys,
+  type RpkLookup,
+  type TrustAnchors,
+} from './credentials/index.ts';
 export {
   AlertDescription,
   AlertLevel,
@@ -60,7 +76,22 @@ export interface CommonOptions {
   logger?: Logger;
 }
 
-export interface DtlsServerOptions extends CommonOptions {
+/**
+ * The public-key modes (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 on P-256, RFC 7251): what this side
+ * presents and what it trusts. The mode is chosen per handshake from what both sides support.
+ */
+export interface PublicKeyOptions {
+  /** Our X.509 chain and key (see `ownCertificate`). */
+  certificate?: OwnCertificate;
+  /** Our raw public key (RFC 7250; see `ownRawPublicKey`). */
+  rpk?: OwnRawPublicKey;
+  /** Trust anchors for X.509 peers, pinned keys or a lookup for RPK peers, the client's name check. */
+  trust?: PeerTrust;
+}
+
+export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
+  /** Ask clients for a certificate ('want'), require one ('need') or not ('none', default). */
+  clientAuth?: ClientAuth;
   /** Bind address (default all IPv4 addresses; an IPv6 address binds udp6). */
   host?: string;
   /** UDP port (default 0: any free port, see `address()`). */
@@ -100,7 +131,7 @@ export interface DtlsConnection extends EventEmitter {
   close(): Promise<void>;
 }
 
-export interface DtlsClientOptions extends CommonOptions {
+export interface DtlsClientOptions extends CommonOptions, PublicKeyOptions {
   /** Server host name or address. */
   host: string;
   port: number;
@@ -129,7 +160,9 @@ export class DtlsServer extends EventEmitter {
   }
 
   static async listen(opts: DtlsServerOptions): Promise<DtlsServer> {
-    if (!opts.psk) throw new Error('DtlsServer: configure at least one credential (psk)');
+    if (!opts.psk && !opts.certificate && !opts.rpk) {
+      throw new Error('DtlsServer: configure at least one credential (psk, certificate or rpk)');
+    }
     const endpoint = await DtlsEndpoint.open({
       ...opts,
       host: opts.host,
@@ -137,6 +170,10 @@ export class DtlsServer extends EventEmitter {
       sessionCache: opts.sessionCache,
       server: {
         psk: opts.psk,
+        pki:
+          opts.certificate || opts.rpk
+            ? { certificate: opts.certificate, rpk: opts.rpk, trust: opts.trust, clientAuth: opts.clientAuth }
+            : undefined,
         pskIdentityHint: opts.pskIdentityHint,
         maxHandshakes: opts.maxHandshakes,
         maxSessions: opts.maxSessions,
@@ -198,11 +235,18 @@ export class DtlsClientEndpoint {
   async connect(opts: Omit<DtlsClientOptions, 'endpoint'>): Promise<DtlsConnection> {
     const r = await resolve(opts.host, this.family);
     if (r.family !== this.family) throw new Error(`endpoint is ${this.family}, server ${opts.host} is ${r.family}`);
-    if (!opts.psk) throw new Error('connect: configure a credential (psk)');
+    const pki = opts.trust ? { certificate: opts.certificate, rpk: opts.rpk, trust: opts.trust } : undefined;
+    if (!opts.psk && !pki) throw new Error('connect: configure a credential (psk, or trust for the public-key modes)');
     if (opts.session && !isSessionState(opts.session)) throw new TypeError('connect: session is not a DTLS session');
     const a = await this.endpoint.connect(
       { address: r.address, port: opts.port, family: r.family },
-      { psk: opts.psk, serverName: opts.serverName, session: opts.session as SessionState | undefined },
+      {
+        psk: opts.psk,
+        pki,
+        peerName: opts.host,
+        serverName: opts.serverName,
+        session: opts.session as SessionState | undefined,
+      },
       opts,
     );
     return a as DtlsConnection;
@@ -222,7 +266,8 @@ export async function connect(opts: DtlsClientOptions): Promise<DtlsConnection> 
   const r = await resolve(opts.host);
   const ep = await DtlsClientEndpoint.bind({ ...opts, host: undefined, port: undefined, family: r.family });
   try {
-    const c = await ep.connect({ ...opts, host: r.address });
+    // The endpoint resolves the name again: the original name is what the server certificate must match.
+    const c = await ep.connect(opts);
     c.once('close', () => void ep.close());
     return c;
   } catch (err) {

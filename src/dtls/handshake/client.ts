@@ -5,11 +5,23 @@
  *   flight 5  ClientKeyExchange CCS Finished    → flight 6  CCS Finished
  * Abbreviated (resumption): flight 4 is ServerHello CCS Finished and the client answers CCS Finished.
  */
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
+import type { PeerIdentity } from '../credentials/identity.ts';
+import {
+  acceptServerCertificateTypes,
+  clientHelloEccExtensions,
+  ownCertificateMessage,
+  type PublicKeyCredentials,
+  signingKey,
+  verifyPeerCertificate,
+} from '../credentials/keys.ts';
+import { checkServerKeyExchange, makeCertificateVerify, makeClientKeyExchange } from '../crypto/ecc.ts';
 import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
 import { type CipherSuite, suiteByCode } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
+import { parseCertificateRequest } from '../wire/certificate-request.ts';
 import { encodeClientHello } from '../wire/client-hello.ts';
 import { encodeClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
 import {
@@ -22,6 +34,14 @@ import {
   renegotiationInfo,
   serverName as serverNameExtension,
 } from '../wire/extensions.ts';
+import {
+  CertificateType,
+  EXT_CLIENT_CERTIFICATE_TYPE,
+  EXT_EC_POINT_FORMATS,
+  EXT_SERVER_CERTIFICATE_TYPE,
+  parseCertificateTypeList,
+  parseCertificateTypeSelected,
+} from '../wire/extensions-ecc.ts';
 import { encodeFinished, parseFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { parseHelloVerifyRequest } from '../wire/hello-verify-request.ts';
@@ -35,12 +55,23 @@ import type { HandshakeHost, RoleHandshake, SessionState } from './types.ts';
 
 export interface ClientConfig {
   psk?: { identity: string; key: Buffer };
+  /** Public-key credentials: what we can present (client authentication) and what we trust. */
+  pki?: PublicKeyCredentials;
+  /** The host name or address we connect to, for the server certificate's name check. */
+  peerName?: string;
   serverName?: string;
   /** A session to resume (abbreviated handshake, RFC 5246 §7.3). */
   session?: SessionState;
 }
 
-type State = 'hello' | 'server_hello_done' | 'finished' | 'finished_abbreviated' | 'done';
+type State =
+  | 'hello'
+  | 'server_certificate'
+  | 'server_key_exchange'
+  | 'server_hello_done'
+  | 'finished'
+  | 'finished_abbreviated'
+  | 'done';
 
 const unexpected = (m: HandshakeMessage, state: string) =>
   new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
@@ -59,6 +90,12 @@ export class ClientHandshake implements RoleHandshake {
   private ems = false;
   private master: Buffer = Buffer.alloc(0);
   private identityHint: string | undefined;
+  private sentTypes: { clientCertificateTypes?: number[]; serverCertificateTypes?: number[] } = {};
+  private types = { server: CertificateType.X509 as number, client: CertificateType.X509 as number };
+  private serverIdentity: PeerIdentity | undefined;
+  private serverPublicKey: KeyObject | undefined;
+  private serverPoint: Buffer | undefined;
+  private certificateRequested = false;
 
   constructor(
     private readonly host: HandshakeHost,
@@ -66,9 +103,17 @@ export class ClientHandshake implements RoleHandshake {
   ) {
     const offered: CipherSuite[] = [];
     const psk = suiteByCode(0xc0a8);
+    const ecdhe = suiteByCode(0xc0ae);
     if (cfg.psk && psk) offered.push(psk);
-    if (offered.length === 0) throw new Error('DTLS client: no credentials configured (psk)');
+    // The public-key suite needs something to verify the server with.
+    if (ecdhe && (cfg.pki?.trust?.anchors || cfg.pki?.trust?.pinnedKeys || cfg.pki?.trust?.rpkLookup)) {
+      offered.push(ecdhe);
+    }
+    if (offered.length === 0) {
+      throw new Error('DTLS client: no credentials configured (psk, or trust anchors / pinned keys)');
+    }
     this.offered = offered;
+    if (offered.some((s) => s.keyExchange === 'ecdhe_ecdsa')) this.host.transcript.keepMessages();
   }
 
   get waitingFirst(): boolean {
@@ -88,8 +133,20 @@ export class ClientHandshake implements RoleHandshake {
 
   private sendHello(): void {
     const extensions: Extension[] = [renegotiationInfo(), emsExtension()];
-    if (this.cfg.serverName && isValidHostName(this.cfg.serverName)) {
-      extensions.push(serverNameExtension(this.cfg.serverName));
+    // server_name: the name given, else the host connected to, when it is a host name (RFC 6066 §3).
+    const sni = this.cfg.serverName ?? this.cfg.peerName;
+    if (sni && isValidHostName(sni)) extensions.push(serverNameExtension(sni));
+    if (this.offered.some((s) => s.keyExchange === 'ecdhe_ecdsa')) {
+      const ecc = clientHelloEccExtensions(this.cfg.pki);
+      extensions.push(...ecc);
+      const list = (type: number) => {
+        const e = ecc.find((x) => x.type === type);
+        return e ? parseCertificateTypeList(e.data) : undefined;
+      };
+      this.sentTypes = {
+        clientCertificateTypes: list(EXT_CLIENT_CERTIFICATE_TYPE),
+        serverCertificateTypes: list(EXT_SERVER_CERTIFICATE_TYPE),
+      };
     }
     this.helloBody = encodeClientHello({
       clientVersion: DTLS1_2,
@@ -143,14 +200,49 @@ export class ClientHandshake implements RoleHandshake {
     this.sendHello();
   }
 
-  onMessage(m: HandshakeMessage): void {
+  async onMessage(m: HandshakeMessage): Promise<void> {
     switch (this.state) {
+      case 'server_certificate': {
+        if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.state);
+        this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+        const cert = parseCertificate(m.body, this.types.server);
+        if (isEmptyCertificate(cert)) {
+          throw new DtlsAlertError(AlertDescription.handshake_failure, 'the server sent no certificate');
+        }
+        const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, {
+          peerRole: 'server',
+          serverName: this.cfg.serverName ?? this.cfg.peerName,
+        });
+        this.serverIdentity = v.identity;
+        this.serverPublicKey = v.publicKey;
+        this.state = 'server_key_exchange';
+        return;
+      }
+      case 'server_key_exchange': {
+        if (m.msgType !== HandshakeType.server_key_exchange) throw unexpected(m, this.state);
+        this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+        this.serverPoint = checkServerKeyExchange(
+          m.body,
+          this.serverPublicKey!,
+          this.clientRandom,
+          this.serverRandom,
+          this.host.meter,
+        ).serverPoint;
+        this.state = 'server_hello_done';
+        return;
+      }
       case 'hello':
         if (m.msgType === HandshakeType.hello_verify_request) return; // handled in pickFirst; stale copy
         if (m.msgType !== HandshakeType.server_hello) throw unexpected(m, this.state);
         this.onServerHello(m);
         return;
       case 'server_hello_done':
+        if (m.msgType === HandshakeType.certificate_request && this.suite?.keyExchange === 'ecdhe_ecdsa') {
+          this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+          parseCertificateRequest(m.body);
+          this.certificateRequested = true;
+          return;
+        }
         if (m.msgType === HandshakeType.server_key_exchange) {
           this.host.transcript.add(m.msgType, m.messageSeq, m.body);
           if (this.suite?.keyExchange !== 'psk') throw unexpected(m, this.state);
@@ -188,6 +280,11 @@ export class ClientHandshake implements RoleHandshake {
       ExtensionType.extended_master_secret,
       ExtensionType.server_name,
     ]);
+    if (suite.keyExchange === 'ecdhe_ecdsa') {
+      allowed.add(EXT_EC_POINT_FORMATS);
+      allowed.add(EXT_CLIENT_CERTIFICATE_TYPE);
+      allowed.add(EXT_SERVER_CERTIFICATE_TYPE);
+    }
     for (const e of sh.extensions) {
       // RFC 5246 §7.4.1.4: a server must not send an extension the client did not offer.
       if (!allowed.has(e.type))
@@ -219,6 +316,18 @@ export class ClientHandshake implements RoleHandshake {
       this.state = 'finished_abbreviated';
       return;
     }
+    if (suite.keyExchange === 'ecdhe_ecdsa') {
+      const answer = (type: number, what: string) => {
+        const e = findExtension(sh.extensions, type);
+        return e ? parseCertificateTypeSelected(e.data, what) : undefined;
+      };
+      this.types = acceptServerCertificateTypes(this.sentTypes, {
+        clientCertificateType: answer(EXT_CLIENT_CERTIFICATE_TYPE, 'client_certificate_type'),
+        serverCertificateType: answer(EXT_SERVER_CERTIFICATE_TYPE, 'server_certificate_type'),
+      });
+      this.state = 'server_certificate';
+      return;
+    }
     this.state = 'server_hello_done';
   }
 
@@ -232,24 +341,45 @@ export class ClientHandshake implements RoleHandshake {
   }
 
   private sendKeyExchange(): void {
-    const psk = this.cfg.psk!;
-    const cke = encodeClientKeyExchangePsk({ identity: Buffer.from(psk.identity, 'utf8') });
-    const ckeSeq = this.sendSeq++;
     const t = this.host.transcript;
-    t.add(HandshakeType.client_key_exchange, ckeSeq, cke);
-    const pms = pskPremaster(psk.key);
+    const items: FlightItem[] = [];
+    const push = (msgType: number, body: Buffer, epoch = 0) => {
+      const messageSeq = this.sendSeq++;
+      t.add(msgType, messageSeq, body);
+      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch });
+    };
+    let cke: Buffer;
+    let pms: Buffer;
+    let certificateVerifyKey: KeyObject | undefined;
+    if (this.suite!.keyExchange === 'ecdhe_ecdsa') {
+      if (this.certificateRequested) {
+        // RFC 5246 §7.4.6: answer a CertificateRequest with our Certificate, empty when we have none of that type.
+        const own = ownCertificateMessage(this.cfg.pki, this.types.client);
+        push(HandshakeType.certificate, encodeCertificate(own));
+        if (!isEmptyCertificate(own)) certificateVerifyKey = signingKey(this.cfg.pki, this.types.client);
+      }
+      const kx = makeClientKeyExchange(this.serverPoint!, this.host.meter);
+      cke = kx.body;
+      pms = kx.premasterSecret;
+    } else {
+      const psk = this.cfg.psk!;
+      cke = encodeClientKeyExchangePsk({ identity: Buffer.from(psk.identity, 'utf8') });
+      pms = pskPremaster(psk.key);
+    }
+    push(HandshakeType.client_key_exchange, cke);
     this.master = this.ems
       ? extendedMasterSecret(pms, t.digest('client_key_exchange'), this.host.meter)
       : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
     this.installKeys();
+    if (certificateVerifyKey) {
+      push(
+        HandshakeType.certificate_verify,
+        makeCertificateVerify(certificateVerifyKey, t.messages(), this.host.meter),
+      );
+    }
+    items.push({ kind: 'change_cipher_spec', epoch: 0 });
     const fin = encodeFinished(verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter));
-    const finSeq = this.sendSeq++;
-    t.add(HandshakeType.finished, finSeq, fin);
-    const items: FlightItem[] = [
-      { kind: 'handshake', msgType: HandshakeType.client_key_exchange, messageSeq: ckeSeq, body: cke, epoch: 0 },
-      { kind: 'change_cipher_spec', epoch: 0 },
-      { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: finSeq, body: fin, epoch: 1 },
-    ];
+    push(HandshakeType.finished, fin, 1);
     this.host.records.writeEpoch = 1;
     this.state = 'finished';
     this.host.sendFlight(items, false);
@@ -263,7 +393,7 @@ export class ClientHandshake implements RoleHandshake {
     if (!parseFinished(m.body).equals(expected)) {
       throw new DtlsAlertError(AlertDescription.decrypt_error, 'server Finished does not verify');
     }
-    const psk = this.cfg.psk!;
+    const identity: PeerIdentity = this.serverIdentity ?? { mode: 'psk', identity: this.cfg.psk?.identity ?? '' };
     const session: SessionState =
       this.state === 'finished_abbreviated'
         ? this.cfg.session!
@@ -272,7 +402,7 @@ export class ClientHandshake implements RoleHandshake {
             masterSecret: this.master,
             cipherSuite: this.suite!.code,
             extendedMasterSecret: this.ems,
-            identity: { mode: 'psk', identity: psk.identity },
+            identity,
             createdAt: Date.now(),
           };
     if (this.state === 'finished_abbreviated') {

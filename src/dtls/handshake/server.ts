@@ -6,12 +6,29 @@
  *   ClientKeyExchange CCS Finished → CCS Finished
  * Abbreviated (a cached session ID): ClientHello → ServerHello CCS Finished; CCS Finished.
  */
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import type { SessionCache } from '../cache.ts';
+import type { PeerIdentity } from '../credentials/identity.ts';
+import {
+  chooseCertificateTypes,
+  ownCertificateMessage,
+  type PublicKeyCredentials,
+  signingKey,
+  verifyPeerCertificate,
+} from '../credentials/keys.ts';
+import { trustAnchorNames } from '../credentials/x509.ts';
+import {
+  checkCertificateVerify,
+  type EcdhKeyPair,
+  makeServerKeyExchange,
+  premasterFromClientKeyExchange,
+} from '../crypto/ecc.ts';
 import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
 import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
+import { ecdsaCertificateRequest, encodeCertificateRequest } from '../wire/certificate-request.ts';
 import type { ClientHello } from '../wire/client-hello.ts';
 import { parseClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
 import {
@@ -23,6 +40,19 @@ import {
   parseServerName,
   renegotiationInfo,
 } from '../wire/extensions.ts';
+import {
+  CertificateType,
+  ECPointFormat,
+  EXT_CLIENT_CERTIFICATE_TYPE,
+  EXT_EC_POINT_FORMATS,
+  EXT_SERVER_CERTIFICATE_TYPE,
+  EXT_SUPPORTED_GROUPS,
+  ecPointFormatsExtension,
+  NamedGroup,
+  parseCertificateTypeList,
+  parseEcPointFormats,
+  parseSupportedGroups,
+} from '../wire/extensions-ecc.ts';
 import { encodeFinished, parseFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { DTLS1_2 } from '../wire/record.ts';
@@ -37,11 +67,19 @@ export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefi
 
 export interface ServerConfig {
   psk?: PskLookup;
+  /** Public-key credentials: our certificate and/or raw public key, trust for clients, clientAuth. */
+  pki?: PublicKeyCredentials;
   pskIdentityHint?: string;
   sessionCache?: SessionCache;
 }
 
-type State = 'client_key_exchange' | 'finished' | 'finished_abbreviated' | 'done';
+type State =
+  | 'client_certificate'
+  | 'client_key_exchange'
+  | 'certificate_verify'
+  | 'finished'
+  | 'finished_abbreviated'
+  | 'done';
 
 const unexpected = (m: HandshakeMessage, state: string) =>
   new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
@@ -57,6 +95,14 @@ export class ServerHandshake implements RoleHandshake {
   private master: Buffer = Buffer.alloc(0);
   private resumedSession: SessionState | undefined;
   private identity = '';
+  private peerIdentity: PeerIdentity | undefined;
+  private clientPublicKey: KeyObject | undefined;
+  private ephemeral: EcdhKeyPair | undefined;
+  /** The certificate type the client must send; undefined when we sent no CertificateRequest. */
+  private clientType: number | undefined;
+  private serverType: number = CertificateType.X509;
+  /** ECC-capable client: the supported_groups / ec_point_formats it sent (undefined when absent). */
+  private eccOffer: { groups?: number[]; formats?: number[] } = {};
   /** The server_name the client asked for, when it was a valid host name (RFC 6066 §3). */
   serverName: string | undefined;
 
@@ -86,6 +132,12 @@ export class ServerHandshake implements RoleHandshake {
     if (!ch.compressionMethods.includes(0)) {
       throw new DtlsAlertError(AlertDescription.illegal_parameter, 'client does not offer the null compression method');
     }
+    const groups = findExtension(ch.extensions, EXT_SUPPORTED_GROUPS);
+    const formats = findExtension(ch.extensions, EXT_EC_POINT_FORMATS);
+    this.eccOffer = {
+      groups: groups ? parseSupportedGroups(groups.data) : undefined,
+      formats: formats ? parseEcPointFormats(formats.data) : undefined,
+    };
     const suite = CIPHER_SUITES.find((s) => ch.cipherSuites.includes(s.code) && this.canServe(s));
     if (!suite) throw new DtlsAlertError(AlertDescription.handshake_failure, 'no cipher suite in common');
     this.suite = suite;
@@ -123,6 +175,47 @@ export class ServerHandshake implements RoleHandshake {
       this.host.transcript.add(msgType, messageSeq, body);
       items.push({ kind: 'handshake', msgType, messageSeq, body, epoch: 0 });
     };
+    if (suite.keyExchange === 'ecdhe_ecdsa') {
+      this.host.transcript.keepMessages();
+      // The transcript so far holds the ClientHello; keepMessages starts empty, so add it again there.
+      this.host.transcript.reset();
+      this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+      const certTypes = (type: number) => {
+        const e = findExtension(ch.extensions, type);
+        return e ? parseCertificateTypeList(e.data) : undefined;
+      };
+      const choice = chooseCertificateTypes(
+        {
+          clientCertificateTypes: certTypes(EXT_CLIENT_CERTIFICATE_TYPE),
+          serverCertificateTypes: certTypes(EXT_SERVER_CERTIFICATE_TYPE),
+        },
+        this.cfg.pki,
+      );
+      // RFC 8422 §5.2: answer ec_point_formats when the client sent it.
+      if (this.eccOffer.formats) extensions.push(ecPointFormatsExtension());
+      extensions.push(...choice.serverHelloExtensions);
+      push(HandshakeType.server_hello, this.serverHello(this.sessionId, extensions));
+      push(HandshakeType.certificate, encodeCertificate(ownCertificateMessage(this.cfg.pki, choice.server)));
+      const ske = makeServerKeyExchange(
+        signingKey(this.cfg.pki, choice.server)!,
+        this.clientRandom,
+        this.serverRandom,
+        this.host.meter,
+      );
+      this.ephemeral = ske.ephemeral;
+      push(HandshakeType.server_key_exchange, ske.body);
+      this.clientType = choice.client;
+      this.serverType = choice.server;
+      if (choice.client !== undefined) {
+        const anchors = this.cfg.pki?.trust?.anchors;
+        const names = choice.client === CertificateType.X509 && anchors ? trustAnchorNames(anchors) : [];
+        push(HandshakeType.certificate_request, encodeCertificateRequest(ecdsaCertificateRequest(names)));
+      }
+      push(HandshakeType.server_hello_done, encodeServerHelloDone());
+      this.state = choice.client !== undefined ? 'client_certificate' : 'client_key_exchange';
+      this.host.sendFlight(items, false);
+      return;
+    }
     push(HandshakeType.server_hello, this.serverHello(this.sessionId, extensions));
     // RFC 4279 §2: the ServerKeyExchange is sent only when there is an identity hint.
     if (this.cfg.pskIdentityHint !== undefined) {
@@ -137,7 +230,15 @@ export class ServerHandshake implements RoleHandshake {
   }
 
   private canServe(s: CipherSuite): boolean {
-    return s.keyExchange === 'psk' && this.cfg.psk !== undefined;
+    if (s.keyExchange === 'psk') return this.cfg.psk !== undefined;
+    // ECDHE_ECDSA: we need a key to sign with, and the client must accept P-256 uncompressed
+    // points (RFC 8422 §5.1: absent extensions mean "anything").
+    const { groups, formats } = this.eccOffer;
+    return (
+      (this.cfg.pki?.certificate !== undefined || this.cfg.pki?.rpk !== undefined) &&
+      (groups === undefined || groups.includes(NamedGroup.secp256r1)) &&
+      (formats === undefined || formats.includes(ECPointFormat.uncompressed))
+    );
   }
 
   private serverHello(sessionId: Buffer, extensions: Extension[]): Buffer {
@@ -186,6 +287,17 @@ export class ServerHandshake implements RoleHandshake {
 
   async onMessage(m: HandshakeMessage): Promise<void> {
     switch (this.state) {
+      case 'client_certificate':
+        if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.state);
+        return this.onClientCertificate(m);
+      case 'certificate_verify': {
+        if (m.msgType !== HandshakeType.certificate_verify) throw unexpected(m, this.state);
+        const t = this.host.transcript;
+        checkCertificateVerify(m.body, this.clientPublicKey!, t.messages(), this.host.meter);
+        t.add(m.msgType, m.messageSeq, m.body);
+        this.state = 'finished';
+        return;
+      }
       case 'client_key_exchange':
         if (m.msgType !== HandshakeType.client_key_exchange) throw unexpected(m, this.state);
         return this.onClientKeyExchange(m);
@@ -198,21 +310,67 @@ export class ServerHandshake implements RoleHandshake {
     }
   }
 
+  private async onClientCertificate(m: HandshakeMessage): Promise<void> {
+    this.host.transcript.add(m.msgType, m.messageSeq, m.body);
+    const type = this.clientType!;
+    const cert = parseCertificate(m.body, type);
+    if (isEmptyCertificate(cert)) {
+      // RFC 5246 §7.4.6: an empty Certificate; with 'need' that ends the handshake.
+      if ((this.cfg.pki?.clientAuth ?? 'none') === 'need') {
+        throw new DtlsAlertError(AlertDescription.handshake_failure, 'client authentication required, none sent');
+      }
+      // 'want': the client stays anonymous; its identity is the negotiated mode with nothing in it.
+      this.peerIdentity =
+        type === CertificateType.RawPublicKey
+          ? { mode: 'rpk', spki: Buffer.alloc(0), fingerprint: '' }
+          : { mode: 'x509', subject: '', sans: [], fingerprint: '', chain: [] };
+      this.state = 'client_key_exchange';
+      return;
+    }
+    const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, { peerRole: 'client' });
+    this.peerIdentity = v.identity;
+    this.clientPublicKey = v.publicKey;
+    this.state = 'client_key_exchange';
+  }
+
   private async onClientKeyExchange(m: HandshakeMessage): Promise<void> {
+    if (this.suite!.keyExchange === 'ecdhe_ecdsa') {
+      const pms = premasterFromClientKeyExchange(m.body, this.ephemeral!, this.host.meter);
+      this.ephemeral = undefined;
+      this.deriveFromPremaster(m, pms);
+      // RFC 5246 §7.4.8: a client that sent a certificate proves it with CertificateVerify.
+      this.state = this.clientPublicKey ? 'certificate_verify' : 'finished';
+      if (!this.peerIdentity) {
+        this.peerIdentity =
+          this.chosenServerType() === CertificateType.RawPublicKey
+            ? { mode: 'rpk', spki: Buffer.alloc(0), fingerprint: '' }
+            : { mode: 'x509', subject: '', sans: [], fingerprint: '', chain: [] };
+      }
+      return;
+    }
     const { identity } = parseClientKeyExchangePsk(m.body);
     this.identity = identity.toString('utf8');
     const key = await this.cfg.psk!(this.identity, this.host.remote);
     // RFC 4279 §2: an unknown identity is refused with unknown_psk_identity.
     if (!key)
       throw new DtlsAlertError(AlertDescription.unknown_psk_identity, `unknown PSK identity '${this.identity}'`);
+    this.peerIdentity = { mode: 'psk', identity: this.identity };
+    this.deriveFromPremaster(m, pskPremaster(key));
+    this.state = 'finished';
+  }
+
+  /** The mode of this handshake (our certificate type): an anonymous client gets an empty identity of that mode. */
+  private chosenServerType(): number {
+    return this.serverType;
+  }
+
+  private deriveFromPremaster(m: HandshakeMessage, pms: Buffer): void {
     const t = this.host.transcript;
     t.add(m.msgType, m.messageSeq, m.body);
-    const pms = pskPremaster(key);
     this.master = this.ems
       ? extendedMasterSecret(pms, t.digest('client_key_exchange'), this.host.meter)
       : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
     this.installKeys();
-    this.state = 'finished';
   }
 
   private onFinished(m: HandshakeMessage): void {
@@ -244,7 +402,7 @@ export class ServerHandshake implements RoleHandshake {
       masterSecret: this.master,
       cipherSuite: this.suite!.code,
       extendedMasterSecret: this.ems,
-      identity: { mode: 'psk', identity: this.identity },
+      identity: this.peerIdentity!,
       createdAt: Date.now(),
     };
     if (this.sessionId.length > 0 && this.cfg.sessionCache) {

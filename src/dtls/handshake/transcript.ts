@@ -14,12 +14,26 @@ export class Transcript {
   private hash: Hash = createHash('sha256');
   private bytes = 0;
   private meteredBlocks = 0;
+  /** The messages themselves, kept while a CertificateVerify may need them (RFC 5246 §7.4.8). */
+  private kept: Buffer[] | undefined;
   constructor(private readonly meter?: DtlsMeter) {}
 
   add(msgType: number, messageSeq: number, body: Buffer): void {
     const m = encodeHandshakeMessage(msgType, messageSeq, body);
     this.hash.update(m);
     this.bytes += m.length;
+    this.kept?.push(m);
+  }
+
+  /** Starts keeping the messages (from the current point: call it before the first add). */
+  keepMessages(): void {
+    this.kept ??= [];
+  }
+
+  /** The handshake messages added so far, concatenated (what CertificateVerify signs). */
+  messages(): Buffer {
+    if (!this.kept) throw new Error('transcript: messages were not kept');
+    return Buffer.concat(this.kept);
   }
 
   /** Hash of everything added so far (the running hash continues). */
@@ -36,10 +50,12 @@ export class Transcript {
   /** Releases the hash state once the handshake is over. */
   free(): void {
     this.hash = EMPTY;
+    this.kept = undefined;
   }
 
   reset(): void {
     this.hash = createHash('sha256');
+    if (this.kept) this.kept = [];
     this.bytes = 0;
     this.meteredBlocks = 0;
   }
