@@ -1,0 +1,251 @@
+/**
+ * X.509 mode (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 with certificate chains) against OpenSSL and
+ * GnuTLS, both roles, mutual authentication, and the refusals (untrusted CA, expired certificate)
+ * with the right alert on both sides.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import {
+  connect,
+  DtlsAlertError,
+  type DtlsConnection,
+  DtlsServer,
+  loadTrustAnchors,
+  ownCertificate,
+} from '../../src/dtls/index.ts';
+import { nextData } from '../dtls/helpers.ts';
+import { launchFor, requireBinary } from '../support/peers.ts';
+import { makeTempPki, type TempPki } from '../support/pki.ts';
+import { freeUdpPort, sleep } from '../support/ports.ts';
+
+const OSSL = ['-dtls1_2', '-cipher', 'ECDHE-ECDSA-AES128-CCM8'];
+const GNUTLS_PRIORITY =
+  'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-CCM-8:-KX-ALL:+ECDHE-ECDSA:-GROUP-ALL:+GROUP-SECP256R1';
+
+async function x509Server(pki: TempPki, clientAuth: 'none' | 'want' | 'need' = 'need') {
+  const server = await DtlsServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    certificate: ownCertificate(pki.server.keyPem, pki.server.chainPem),
+    trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+    clientAuth,
+  });
+  const received: string[] = [];
+  const errors: Error[] = [];
+  server.on('connection', (c: DtlsConnection) =>
+    c.on('data', (d: Buffer) => {
+      received.push(d.toString());
+      c.send(d);
+    }),
+  );
+  server.on('handshakeError', (e: Error) => errors.push(e));
+  return { server, port: server.address().port, received, errors };
+}
+
+test('our server ← openssl s_client: X.509 mutual authentication, echo', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const pki = await makeTempPki(t);
+  const srv = await x509Server(pki, 'need');
+  t.after(() => srv.server.close());
+  const conn = once(srv.server, 'connection');
+  const peer = launchFor(t, 'openssl', [
+    's_client',
+    ...OSSL,
+    '-groups',
+    'P-256',
+    '-connect',
+    `127.0.0.1:${srv.port}`,
+    '-CAfile',
+    pki.root.cert,
+    '-verify_return_error',
+    '-cert',
+    pki.device.cert,
+    '-key',
+    pki.device.key,
+    '-cert_chain',
+    pki.issuer.cert,
+  ]);
+  const [c] = (await conn) as [DtlsConnection];
+  assert.equal(c.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
+  assert.equal(c.identity.mode, 'x509');
+  assert.equal(c.identity.mode === 'x509' && c.identity.subject, 'CN=device-1');
+  assert.equal(c.identity.mode === 'x509' && c.identity.chain.length, 2);
+  await peer.waitFor('Verify return code: 0 (ok)');
+  peer.write('x509-ping\n');
+  await peer.waitFor(/x509-ping\n[\s\S]*x509-ping|Verify return code: 0 \(ok\)[\s\S]*x509-ping/);
+  assert.deepEqual(srv.received, ['x509-ping\n']);
+});
+
+test('our client → openssl s_server -Verify: X.509 mutual authentication, data both ways', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const pki = await makeTempPki(t);
+  const port = await freeUdpPort();
+  const peer = launchFor(t, 'openssl', [
+    's_server',
+    ...OSSL,
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-cert',
+    pki.server.cert,
+    '-key',
+    pki.server.key,
+    '-cert_chain',
+    pki.issuer.cert,
+    '-CAfile',
+    pki.root.cert,
+    '-Verify',
+    '3',
+    '-verify_return_error',
+  ]);
+  await peer.waitFor('ACCEPT');
+  const c = await connect({
+    host: '127.0.0.1',
+    port,
+    certificate: ownCertificate(pki.device.keyPem, pki.device.chainPem),
+    trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+    retransmitInitialMs: 300,
+  });
+  assert.equal(c.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
+  assert.equal(c.identity.mode === 'x509' && c.identity.subject, 'CN=localhost');
+  await peer.waitFor(/subject=\/?CN ?= ?device-1/);
+  c.send(Buffer.from('hello-x509-server\n'));
+  await peer.waitFor('hello-x509-server');
+  const reply = nextData(c);
+  peer.write('reply-x509\n');
+  assert.equal((await reply).toString(), 'reply-x509\n');
+  await c.close();
+});
+
+for (const kind of ['untrusted', 'expired'] as const) {
+  const alert = kind === 'untrusted' ? 'unknown_ca' : 'certificate_expired';
+  const opensslText = kind === 'untrusted' ? /unknown ca/i : /certificate expired/i;
+
+  test(`our client refuses openssl s_server's ${kind} certificate with ${alert}; openssl sees it`, async (t) => {
+    if (!requireBinary(t, 'openssl')) return;
+    const pki = await makeTempPki(t);
+    const port = await freeUdpPort();
+    const files = kind === 'untrusted' ? pki.untrusted : pki.expired;
+    const peer = launchFor(t, 'openssl', [
+      's_server',
+      ...OSSL,
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-cert',
+      files.cert,
+      '-key',
+      files.key,
+      '-cert_chain',
+      kind === 'untrusted' ? pki.untrustedCa.cert : pki.issuer.cert,
+    ]);
+    await peer.waitFor('ACCEPT');
+    await assert.rejects(
+      connect({
+        host: '127.0.0.1',
+        port,
+        trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+        retransmitInitialMs: 300,
+      }),
+      (e: unknown) => e instanceof DtlsAlertError && e.sent && e.message.includes(alert),
+    );
+    await peer.waitFor(opensslText);
+  });
+
+  test(`our server refuses openssl s_client's ${kind} certificate with ${alert}; openssl sees it`, async (t) => {
+    if (!requireBinary(t, 'openssl')) return;
+    const pki = await makeTempPki(t);
+    const srv = await x509Server(pki, 'need');
+    t.after(() => srv.server.close());
+    const client =
+      kind === 'untrusted'
+        ? pki.untrusted
+        : await pki.issue('old-device', {
+            notBefore: new Date('2020-01-01T00:00:00Z'),
+            notAfter: new Date('2021-01-01T00:00:00Z'),
+          });
+    const failed = once(srv.server, 'handshakeError');
+    const peer = launchFor(t, 'openssl', [
+      's_client',
+      ...OSSL,
+      '-groups',
+      'P-256',
+      '-connect',
+      `127.0.0.1:${srv.port}`,
+      '-CAfile',
+      pki.root.cert,
+      '-cert',
+      client.cert,
+      '-key',
+      client.key,
+      '-cert_chain',
+      kind === 'untrusted' ? pki.untrustedCa.cert : pki.issuer.cert,
+    ]);
+    const [e] = (await failed) as [Error];
+    assert.match(e.message, new RegExp(alert));
+    await peer.waitFor(opensslText);
+  });
+}
+
+test('our server ← gnutls-cli: X.509 with a client certificate, echo', async (t) => {
+  if (!requireBinary(t, 'gnutls-cli')) return;
+  const pki = await makeTempPki(t);
+  const srv = await x509Server(pki, 'want');
+  t.after(() => srv.server.close());
+  const conn = once(srv.server, 'connection');
+  const peer = launchFor(t, 'gnutls-cli', [
+    '--udp',
+    '-p',
+    String(srv.port),
+    'localhost',
+    '--priority',
+    GNUTLS_PRIORITY,
+    '--x509cafile',
+    pki.root.cert,
+    '--x509certfile',
+    pki.device.chain,
+    '--x509keyfile',
+    pki.device.key,
+  ]);
+  const [c] = (await conn) as [DtlsConnection];
+  assert.equal(c.identity.mode === 'x509' && c.identity.subject, 'CN=device-1');
+  await peer.waitFor('Handshake was completed');
+  peer.write('gnutls-x509\n');
+  await peer.waitFor(/Simple Client Mode:[\s\S]*gnutls-x509/);
+  assert.deepEqual(srv.received, ['gnutls-x509\n']);
+});
+
+test('our client → gnutls-serv: X.509 with client authentication required, echo', async (t) => {
+  if (!requireBinary(t, 'gnutls-serv')) return;
+  const pki = await makeTempPki(t);
+  const port = await freeUdpPort();
+  const peer = launchFor(t, 'gnutls-serv', [
+    '--udp',
+    '--echo',
+    '-p',
+    String(port),
+    '--priority',
+    GNUTLS_PRIORITY,
+    '--x509certfile',
+    pki.server.chain,
+    '--x509keyfile',
+    pki.server.key,
+    '--x509cafile',
+    pki.root.cert,
+    '--require-client-cert',
+    '--verify-client-cert',
+  ]);
+  await peer.waitFor('listening on IPv4');
+  await sleep(50);
+  const c = await connect({
+    host: 'localhost',
+    port,
+    certificate: ownCertificate(pki.device.keyPem, pki.device.chainPem),
+    trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+    retransmitInitialMs: 300,
+  });
+  assert.equal(c.identity.mode === 'x509' && c.identity.subject, 'CN=localhost');
+  const echo = nextData(c);
+  c.send(Buffer.from('to-gnutls-serv'));
+  assert.equal((await echo).toString(), 'to-gnutls-serv');
+  await c.close();
+});
