@@ -1,0 +1,156 @@
+/**
+ * Raw public keys (RFC 7250) against GnuTLS, both roles, and an unpinned key refused with
+ * bad_certificate on both sides.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import {
+  connect,
+  DtlsAlertError,
+  type DtlsConnection,
+  DtlsServer,
+  ownRawPublicKey,
+  PinnedKeys,
+} from '../../src/dtls/index.ts';
+import { nextData } from '../dtls/helpers.ts';
+import { launchFor, requireBinary } from '../support/peers.ts';
+import { makeTempPki, type TempPki } from '../support/pki.ts';
+import { freeUdpPort, sleep } from '../support/ports.ts';
+
+const PRIORITY =
+  'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-CCM-8:-KX-ALL:+ECDHE-ECDSA:-GROUP-ALL:+GROUP-SECP256R1:-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK';
+
+async function rpkServer(pki: TempPki) {
+  const server = await DtlsServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    rpk: ownRawPublicKey(pki.rpkServer.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkClient.spkiPem]) },
+    clientAuth: 'need',
+  });
+  const received: string[] = [];
+  server.on('connection', (c: DtlsConnection) =>
+    c.on('data', (d: Buffer) => {
+      received.push(d.toString());
+      c.send(d);
+    }),
+  );
+  return { server, port: server.address().port, received };
+}
+
+test('our server ← gnutls-cli: raw public keys both ways, the client key pinned, echo', async (t) => {
+  if (!requireBinary(t, 'gnutls-cli')) return;
+  const pki = await makeTempPki(t, { intermediate: false });
+  const srv = await rpkServer(pki);
+  t.after(() => srv.server.close());
+  const conn = once(srv.server, 'connection');
+  const peer = launchFor(t, 'gnutls-cli', [
+    '--udp',
+    '-p',
+    String(srv.port),
+    '127.0.0.1',
+    '--priority',
+    PRIORITY,
+    '--rawpkkeyfile',
+    pki.rpkClient.key,
+    '--rawpkfile',
+    pki.rpkClient.spki,
+    '--insecure',
+  ]);
+  const [c] = (await conn) as [DtlsConnection];
+  assert.deepEqual(c.identity.mode === 'rpk' && c.identity.fingerprint, pki.rpkClient.fingerprint);
+  assert.ok(c.identity.mode === 'rpk' && c.identity.spki.equals(pki.rpkClient.spkiDer));
+  await peer.waitFor('Handshake was completed');
+  peer.write('rpk-ping\n');
+  await peer.waitFor(/Simple Client Mode:[\s\S]*rpk-ping/);
+  assert.deepEqual(srv.received, ['rpk-ping\n']);
+});
+
+test('our server refuses an unpinned raw public key with bad_certificate; gnutls-cli sees it', async (t) => {
+  if (!requireBinary(t, 'gnutls-cli')) return;
+  const pki = await makeTempPki(t, { intermediate: false });
+  const srv = await rpkServer(pki);
+  t.after(() => srv.server.close());
+  const failed = once(srv.server, 'handshakeError');
+  const peer = launchFor(t, 'gnutls-cli', [
+    '--udp',
+    '-p',
+    String(srv.port),
+    '127.0.0.1',
+    '--priority',
+    PRIORITY,
+    '--rawpkkeyfile',
+    pki.rpkStranger.key,
+    '--rawpkfile',
+    pki.rpkStranger.spki,
+    '--insecure',
+  ]);
+  const [e] = (await failed) as [Error];
+  assert.match(e.message, /bad_certificate/);
+  await peer.waitFor(/Certificate is bad|bad certificate/i);
+});
+
+test('our client → gnutls-serv: raw public keys, the server key pinned, echo', async (t) => {
+  if (!requireBinary(t, 'gnutls-serv')) return;
+  const pki = await makeTempPki(t, { intermediate: false });
+  const port = await freeUdpPort();
+  const peer = launchFor(t, 'gnutls-serv', [
+    '--udp',
+    '--echo',
+    '-p',
+    String(port),
+    '--priority',
+    PRIORITY,
+    '--rawpkkeyfile',
+    pki.rpkServer.key,
+    '--rawpkfile',
+    pki.rpkServer.spki,
+  ]);
+  await peer.waitFor('listening on IPv4');
+  await sleep(50);
+  const c = await connect({
+    host: '127.0.0.1',
+    port,
+    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+    retransmitInitialMs: 300,
+  });
+  assert.equal(c.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
+  assert.equal(c.identity.mode === 'rpk' && c.identity.fingerprint, pki.rpkServer.fingerprint);
+  const echo = nextData(c);
+  c.send(Buffer.from('to-gnutls-rpk'));
+  assert.equal((await echo).toString(), 'to-gnutls-rpk');
+  await c.close();
+});
+
+test('our client refuses gnutls-serv with an unpinned raw public key (bad_certificate); gnutls-serv sees it', async (t) => {
+  if (!requireBinary(t, 'gnutls-serv')) return;
+  const pki = await makeTempPki(t, { intermediate: false });
+  const port = await freeUdpPort();
+  const peer = launchFor(t, 'gnutls-serv', [
+    '--udp',
+    '--echo',
+    '-p',
+    String(port),
+    '--priority',
+    PRIORITY,
+    '--rawpkkeyfile',
+    pki.rpkStranger.key,
+    '--rawpkfile',
+    pki.rpkStranger.spki,
+  ]);
+  await peer.waitFor('listening on IPv4');
+  await sleep(50);
+  await assert.rejects(
+    connect({
+      host: '127.0.0.1',
+      port,
+      trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+      retransmitInitialMs: 300,
+    }),
+    (e: unknown) => e instanceof DtlsAlertError && e.sent && /bad_certificate/.test(e.message),
+  );
+  // gnutls-serv reports only that a fatal alert arrived (it does not print which one).
+  await peer.waitFor('A TLS fatal alert has been received');
+});
