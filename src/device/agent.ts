@@ -36,6 +36,7 @@ import { type CoapRequest, type CoapResponseInit, CoapServer } from '../coap/ser
 import { type CoapsSecurity, DtlsClientTransport, DtlsServerTransport, securityKey } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { type CoapUri, parseCoapUri } from '../coap/uri.ts';
+import type { PublicKeyCredentials } from '../dtls/credentials/index.ts';
 import { connect, DtlsAlertError, type DtlsConnection, type DtlsSession, type PskLookup } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
@@ -72,7 +73,12 @@ export interface ServeOptions {
 
 export interface ServeDtlsOptions extends ServeOptions {
   /** The PSKs clients may use: a list, or a lookup function (identity → key). */
-  psk: PskLookup | readonly PskCredential[];
+  psk?: PskLookup | readonly PskCredential[];
+  /**
+   * Our certificate or raw public key and what we trust, for the ECDHE_ECDSA modes; passed to the
+   * DTLS server as they are (the engine takes them with issue 3).
+   */
+  publicKey?: PublicKeyCredentials;
 }
 
 export interface DeviceAgentOptions {
@@ -276,7 +282,8 @@ export class DeviceAgent extends EventEmitter {
         this.report({ event: 'error', where: 'state', message: `${describe(err)}; starting with a full handshake` });
       }
     }
-    await this.sample();
+    // The first sample names the sensors (a command may print several keys), hence the served routes.
+    const first = await this.read();
     if (this.opts.serve || this.opts.serveDtls) {
       try {
         await this.openServer();
@@ -296,6 +303,7 @@ export class DeviceAgent extends EventEmitter {
       intervalMs: this.intervalMs,
       queueLimit: this.queue.limit,
     });
+    if (first) this.accept(first);
   }
 
   /**
@@ -323,38 +331,49 @@ export class DeviceAgent extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // Sampling
 
+  /** Reads every sensor; undefined when none gave a reading (their errors are reported). */
+  private async read(): Promise<Sample | undefined> {
+    const time = new Date();
+    const { readings, errors } = await readAll(this.sensors, time);
+    for (const e of errors) this.report({ event: 'error', where: 'sensor', message: e.message });
+    if (readings.length === 0 || this.stopping) return undefined;
+    this.counters.samples++;
+    const s: Sample = { seq: ++this.seq, time, readings };
+    this.latest = s;
+    return s;
+  }
+
+  /** Reports a sample, queues it for the push and notifies the observers of the served resources. */
+  private accept(s: Sample): void {
+    if (this.pushUri) {
+      const dropped = this.queue.push(s);
+      if (dropped)
+        this.report({
+          event: 'dropped',
+          seq: dropped.seq,
+          time: dropped.time.toISOString(),
+          reason: `queue full (${this.queue.limit} samples)`,
+          queued: this.queue.length,
+        });
+    }
+    this.report({
+      event: 'reading',
+      seq: s.seq,
+      time: s.time.toISOString(),
+      values: Object.fromEntries(s.readings.map((r) => [r.name, r.value])),
+      queued: this.queue.length,
+    });
+    if (this.server) this.notifyObservers(s);
+    if (this.pushUri) this.kick();
+  }
+
   private async sample(): Promise<void> {
     // A slow command sensor must not pile up overlapping reads.
     if (this.sampling || this.stopping) return;
     this.sampling = true;
     try {
-      const time = new Date();
-      const { readings, errors } = await readAll(this.sensors, time);
-      for (const e of errors) this.report({ event: 'error', where: 'sensor', message: e.message });
-      if (readings.length === 0 || this.stopping) return;
-      const s: Sample = { seq: ++this.seq, time, readings };
-      this.counters.samples++;
-      this.latest = s;
-      if (this.pushUri) {
-        const dropped = this.queue.push(s);
-        if (dropped)
-          this.report({
-            event: 'dropped',
-            seq: dropped.seq,
-            time: dropped.time.toISOString(),
-            reason: `queue full (${this.queue.limit} samples)`,
-            queued: this.queue.length,
-          });
-      }
-      this.report({
-        event: 'reading',
-        seq: s.seq,
-        time: time.toISOString(),
-        values: Object.fromEntries(readings.map((r) => [r.name, r.value])),
-        queued: this.queue.length,
-      });
-      if (this.server) this.notifyObservers(s);
-      if (this.pushUri) this.kick();
+      const s = await this.read();
+      if (s && !this.stopping) this.accept(s);
     } finally {
       this.sampling = false;
     }
@@ -594,11 +613,12 @@ export class DeviceAgent extends EventEmitter {
       server.listen(this.udp);
     }
     if (this.opts.serveDtls) {
-      const p = this.opts.serveDtls.psk;
+      const { psk: p, publicKey, host, port } = this.opts.serveDtls;
       this.dtls = await DtlsServerTransport.listen({
-        host: this.opts.serveDtls.host,
-        port: this.opts.serveDtls.port,
-        psk: typeof p === 'function' ? p : pskLookup(p),
+        ...publicKey,
+        host,
+        port,
+        psk: p === undefined ? undefined : typeof p === 'function' ? p : pskLookup(p),
         logger: this.log,
       });
       server.listen(this.dtls);

@@ -1,0 +1,153 @@
+/**
+ * `securesense device run` as a process: JSON lines on stdout, a push over coaps:// (PSK) that
+ * reaches our server, Ctrl-C closing the session with close_notify, the state file resuming the
+ * session in the next run, and clear usage errors.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CoapServer } from '../../src/coap/server.ts';
+import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
+import type { DtlsConnection } from '../../src/dtls/index.ts';
+import { launchFor } from '../support/peers.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
+const KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, 'device', 'run', ...args]);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('device run --push coaps:// with --state: Ctrl-C sends close_notify, the next run resumes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'securesense-device-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bodies: string[] = [];
+  const server = new CoapServer();
+  server.post('/users/1/resources/9/data', (req) => {
+    bodies.push(req.payload.toString());
+    return {};
+  });
+  const dtls = await DtlsServerTransport.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: (id) => (id === 'cli-device' ? KEY : undefined),
+  });
+  const conns: Array<{ resumed: boolean; closed: boolean }> = [];
+  dtls.server.on('connection', (c: DtlsConnection) => {
+    const rec = { resumed: c.resumed, closed: false };
+    conns.push(rec);
+    c.on('close', () => {
+      rec.closed = true;
+    });
+  });
+  server.listen(dtls);
+  t.after(() => server.close());
+  const state = join(dir, 'device.state');
+  const args = [
+    BIN,
+    'device',
+    'run',
+    '--push',
+    `coaps://127.0.0.1:${dtls.address().port}/users/1/resources/9/data`,
+    '--psk',
+    `cli-device:${KEY.toString('hex')}`,
+    '--interval',
+    '0.2',
+    '--sensors',
+    'temperature,power',
+    '--state',
+    state,
+  ];
+  for (const run of [1, 2]) {
+    const before = bodies.length;
+    const agent = launchFor(t, process.execPath, args, { timeoutMs: 30_000 });
+    await agent.waitFor(/"event":"sent"[\s\S]*"event":"sent"/, 20_000);
+    agent.proc.kill('SIGINT');
+    assert.equal(await agent.exited, 0, agent.stderr());
+    const events = lines(agent.stdout());
+    assert.equal(events[0].event, 'started');
+    const hs = events.filter((e) => e.event === 'handshake');
+    assert.equal(hs.length, 1);
+    assert.equal(hs[0].mode, 'psk');
+    assert.equal(hs[0].resumed, run === 2, `run ${run}: ${JSON.stringify(hs[0])}`);
+    assert.equal(conns.length, run);
+    assert.equal(conns[run - 1].resumed, run === 2);
+    // Ctrl-C closed the association with close_notify: the server saw it close.
+    const end = Date.now() + 3000;
+    while (!conns[run - 1].closed && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(conns[run - 1].closed, 'the server saw the close_notify');
+    assert.equal(events.at(-1)?.event, 'stopped');
+    // What was sent is what the server got.
+    const sent = events.filter((e) => e.event === 'sent').length;
+    assert.ok(bodies.length - before >= sent, `${sent} sent, ${bodies.length - before} received`);
+    const doc = JSON.parse(bodies[before]) as Record<string, { value: number; unit: string }>;
+    assert.deepEqual(Object.keys(doc).sort(), ['power', 'temperature']);
+  }
+  assert.equal(statSync(state).mode & 0o777, 0o600);
+});
+
+test('device run: usage errors exit 2 with a message on stderr', async () => {
+  for (const [args, msg] of [
+    [[], /--push URI, --serve PORT or --serve-dtls PORT/],
+    [['--push', 'coaps://127.0.0.1/x'], /needs --psk/],
+    [['--push', 'http://x/y'], /not a coap/],
+    [['--serve', '70000'], /UDP port/],
+    [['--serve', '0', '--sensors', 'pressure'], /unknown sensor 'pressure'/],
+    [['--serve', '0', '--format', 'xml'], /json or senml/],
+    [['--push', 'coap://127.0.0.1/x', '--state', 'f'], /--state keeps a DTLS session/],
+    [['--serve-dtls', '0'], /--serve-dtls needs --psk/],
+    [['--push', 'coaps://127.0.0.1/x', '--psk', 'dev:xyz'], /hex/],
+  ] as const) {
+    const r = await cli([...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('device run --serve --command: serves the command output and stops after --duration', async () => {
+  const r = await cli([
+    '--serve',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--command',
+    'echo 7.5',
+    '--command-name',
+    'load',
+    '--interval',
+    '0.1',
+    '--duration',
+    '0.5',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const events = lines(r.stdout);
+  assert.equal(events[0].event, 'started');
+  assert.deepEqual(events[0].sensors, ['load']);
+  const readings = events.filter((e) => e.event === 'reading');
+  assert.ok(readings.length >= 3);
+  assert.deepEqual(readings[0].values, { load: 7.5 });
+  assert.equal(events.at(-1)?.event, 'stopped');
+});
