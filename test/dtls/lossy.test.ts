@@ -5,8 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
+import {
+  connect,
+  type DtlsConnection,
+  DtlsServer,
+  loadTrustAnchors,
+  ownCertificate,
+  ownRawPublicKey,
+  PinnedKeys,
+} from '../../src/dtls/index.ts';
 import { startLossyRelay } from '../support/lossy-relay.ts';
+import { makeTempPki } from '../support/pki.ts';
 import { echoServer, IDENTITY, KEY } from './helpers.ts';
 
 async function roundTrip(c: DtlsConnection, text: string): Promise<void> {
@@ -73,5 +82,63 @@ for (const mtu of [1232, 64]) {
       for (let k = 0; k < 3; k++) {
         assert.ok(srv.received.some((d) => d.toString() === `msg-${i}-${k}`));
       }
+  });
+}
+
+for (const mode of ['rpk', 'x509'] as const) {
+  test(`lossy link, MTU 256: ${mode} handshakes (fragmented flights) and data both ways`, async (t) => {
+    const pki = await makeTempPki(t);
+    const server = await DtlsServer.listen({
+      host: '127.0.0.1',
+      port: 0,
+      mtu: 256,
+      retransmitInitialMs: 150,
+      maxRetransmits: 12,
+      certificate: ownCertificate(pki.server.keyPem, pki.server.chainPem),
+      rpk: ownRawPublicKey(pki.rpkServer.keyPem),
+      trust: { anchors: loadTrustAnchors(pki.root.certPem), pinnedKeys: new PinnedKeys([pki.rpkClient.spkiPem]) },
+      clientAuth: 'need',
+    });
+    t.after(() => server.close());
+    const identities: string[] = [];
+    server.on('connection', (c: DtlsConnection) => {
+      identities.push(c.identity.mode);
+      c.on('data', (d: Buffer) => c.send(d));
+    });
+    const relay = await startLossyRelay({
+      targetHost: '127.0.0.1',
+      targetPort: server.address().port,
+      drop: 0.3,
+      duplicate: 0.2,
+      reorder: 0.2,
+      seed: mode === 'rpk' ? 7 : 11,
+    });
+    t.after(() => relay.close());
+    const creds =
+      mode === 'rpk'
+        ? { rpk: ownRawPublicKey(pki.rpkClient.keyPem), trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) } }
+        : {
+            certificate: ownCertificate(pki.device.keyPem, pki.device.chainPem),
+            trust: { anchors: loadTrustAnchors(pki.root.certPem), verifyName: false },
+          };
+    let session: DtlsConnection['session'] | undefined;
+    for (let i = 0; i < 2; i++) {
+      const c = await connect({
+        host: '127.0.0.1',
+        port: relay.port,
+        mtu: 256,
+        retransmitInitialMs: 150,
+        maxRetransmits: 12,
+        session,
+        ...creds,
+      });
+      assert.equal(c.identity.mode, mode);
+      assert.equal(c.resumed, i > 0);
+      for (let k = 0; k < 3; k++) await roundTrip(c, `${mode}-${i}-${k}`);
+      session = c.session;
+      await c.close();
+    }
+    assert.ok(identities.includes(mode));
+    assert.ok(relay.stats.dropped > 0);
   });
 }
