@@ -3,6 +3,7 @@
  * They print one JSON line per event on stdout and human-readable errors on stderr.
  */
 import { createInterface } from 'node:readline';
+import { loadCredentialFiles, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
 import {
   alertName,
   connect,
@@ -14,14 +15,20 @@ import {
   type PeerAddress,
 } from '../dtls/index.ts';
 
-export const summary = 'DTLS 1.2 server and client tools (PSK)';
+export const summary = 'DTLS 1.2 server and client tools (PSK, RPK, X.509)';
 
 const USAGE = `usage:
-  securesense dtls server --port P [--host H] --psk IDENTITY:HEXKEY [--psk …] [--hint TEXT] [--mtu N]
-  securesense dtls client HOST:PORT --psk IDENTITY:HEXKEY [--send TEXT] [--resume] [--server-name NAME]
-                          [--mtu N] [--timeout MS]
+  securesense dtls server --port P [--host H] [--psk IDENTITY:HEXKEY …] [--hint TEXT]
+                          [--cert FILE --key FILE] [--rpk-key FILE] [--ca FILE …] [--trust-rpk FILE …]
+                          [--client-auth none|want|need] [--mtu N]
+  securesense dtls client HOST:PORT [--psk IDENTITY:HEXKEY] [--cert FILE --key FILE] [--rpk-key FILE]
+                          [--ca FILE …] [--trust-rpk FILE …] [--no-verify-name] [--server-name NAME]
+                          [--send TEXT] [--resume] [--mtu N] [--timeout MS]
 The server echoes every application-data record to its sender. Both print one JSON line per event
-(handshake, data, alert, close) on stdout.
+(handshake, data, alert, close) on stdout. --cert is a PEM certificate (its chain may follow it in the
+file), --rpk-key a P-256 private key whose public key is our raw public key, --ca a trust anchor,
+--trust-rpk a file of pinned public keys (PEM) or SHA-256 fingerprints. The mode (psk, rpk, x509) is
+chosen per handshake from what both sides have.
 `;
 
 class UsageError extends Error {}
@@ -32,7 +39,7 @@ interface Parsed {
   switches: Set<string>;
 }
 
-const SWITCHES = new Set(['--resume', '--help']);
+const SWITCHES = new Set(['--resume', '--help', '--no-verify-name']);
 
 function parseArgs(args: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), switches: new Set() };
@@ -82,14 +89,47 @@ export function parseHostPort(s: string): { host: string; port: number } {
 const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const peerName = (p: PeerAddress) => (p.family === 'IPv6' ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`);
 
+/** The identity fields of a handshake line: psk identity; rpk fingerprint and SPKI; x509 subject, SANs, fingerprint. */
+function identityFields(c: DtlsConnection): Record<string, unknown> {
+  const id = c.identity;
+  if (id.mode === 'psk') return { mode: 'psk', identity: id.identity };
+  if (id.mode === 'rpk') return { mode: 'rpk', fingerprint: id.fingerprint, spki: id.spki.toString('base64') };
+  return { mode: 'x509', subject: id.subject, sans: id.sans, fingerprint: id.fingerprint, chain: id.chain.length };
+}
+
 function handshakeEvent(c: DtlsConnection): Record<string, unknown> {
   return {
     event: 'handshake',
     peer: peerName(c.remote),
-    ...c.identity,
+    ...identityFields(c),
     cipher: c.cipherSuite,
     resumed: c.resumed,
   };
+}
+
+/** The public-key flags, read from their files (errors name the file). */
+function publicKeyFlags(p: Parsed, role: 'server' | 'client'): PublicKeyCredentials {
+  const clientAuth = one(p, '--client-auth');
+  if (clientAuth !== undefined && (role !== 'server' || !['none', 'want', 'need'].includes(clientAuth))) {
+    throw new UsageError(
+      role === 'server' ? '--client-auth must be none, want or need' : '--client-auth is a server flag',
+    );
+  }
+  if (role === 'server' && p.switches.has('--no-verify-name'))
+    throw new UsageError('--no-verify-name is a client flag');
+  try {
+    return loadCredentialFiles({
+      cert: one(p, '--cert'),
+      key: one(p, '--key'),
+      ca: p.flags.get('--ca'),
+      rpkKey: one(p, '--rpk-key'),
+      trustRpk: p.flags.get('--trust-rpk'),
+      clientAuth: clientAuth as 'none' | 'want' | 'need' | undefined,
+      verifyName: p.switches.has('--no-verify-name') ? false : undefined,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 function alertEvent(err: Error, peer?: PeerAddress): Record<string, unknown> {
@@ -112,13 +152,18 @@ export async function runEchoServer(opts: {
   keys: Map<string, Buffer>;
   hint?: string;
   mtu?: number;
+  pki?: PublicKeyCredentials;
 }): Promise<DtlsServer> {
   const server = await DtlsServer.listen({
     host: opts.host,
     port: opts.port,
-    psk: (id) => opts.keys.get(id),
+    psk: opts.keys.size > 0 ? (id) => opts.keys.get(id) : undefined,
     pskIdentityHint: opts.hint,
     mtu: opts.mtu,
+    certificate: opts.pki?.certificate,
+    rpk: opts.pki?.rpk,
+    trust: opts.pki?.trust,
+    clientAuth: opts.pki?.clientAuth,
   });
   const a = server.address();
   emit({ event: 'listening', address: a.address, port: a.port, family: a.family });
@@ -143,14 +188,18 @@ async function server(p: Parsed): Promise<number> {
   const port = intFlag(p, '--port', 0, 65535);
   if (port === undefined) throw new UsageError('--port is required');
   const specs = p.flags.get('--psk') ?? [];
-  if (specs.length === 0) throw new UsageError('at least one --psk IDENTITY:HEXKEY is required');
   const keys = new Map(specs.map((s) => parsePsk(s)).map((k) => [k.identity, k.key] as const));
+  const pki = publicKeyFlags(p, 'server');
+  if (keys.size === 0 && !pki.certificate && !pki.rpk) {
+    throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
+  }
   const srv = await runEchoServer({
     host: one(p, '--host'),
     port,
     keys,
     hint: one(p, '--hint'),
     mtu: intFlag(p, '--mtu', 64, 65507),
+    pki,
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -194,11 +243,25 @@ async function client(p: Parsed): Promise<number> {
   if (!target) throw new UsageError('HOST:PORT is required');
   const { host, port } = parseHostPort(target);
   const pskSpec = one(p, '--psk');
-  if (!pskSpec) throw new UsageError('--psk IDENTITY:HEXKEY is required');
-  const psk = parsePsk(pskSpec);
+  const psk = pskSpec ? parsePsk(pskSpec) : undefined;
+  const pki = publicKeyFlags(p, 'client');
+  if (!psk && !pki.trust) {
+    throw new UsageError(
+      'give --psk, or --ca / --trust-rpk to verify the server (with --cert/--key or --rpk-key to authenticate)',
+    );
+  }
   const send = one(p, '--send');
   const timeout = intFlag(p, '--timeout', 1, 3_600_000) ?? 10_000;
-  const base = { host, port, psk, serverName: one(p, '--server-name'), mtu: intFlag(p, '--mtu', 64, 65507) };
+  const base = {
+    host,
+    port,
+    psk,
+    certificate: pki.certificate,
+    rpk: pki.rpk,
+    trust: pki.trust,
+    serverName: one(p, '--server-name'),
+    mtu: intFlag(p, '--mtu', 64, 65507),
+  };
   const rounds = p.switches.has('--resume') ? 2 : 1;
   let session: DtlsSession | undefined;
   for (let round = 0; round < rounds; round++) {

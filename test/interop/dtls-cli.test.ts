@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { launchFor, requireBinary } from '../support/peers.ts';
+import { makeTempPki } from '../support/pki.ts';
 import { freeUdpPort } from '../support/ports.ts';
 
 const BIN = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
@@ -104,4 +105,76 @@ test('securesense dtls client → securesense dtls server: --send, --resume, and
   assert.equal(await bad.exited, 1);
   assert.match(bad.stderr(), /unknown_psk_identity/);
   await srv.waitFor('"alert":"unknown_psk_identity"');
+});
+
+test('securesense dtls server with --psk, --cert/--key, --rpk-key and --client-auth need: rpk and x509 CLI clients', async (t) => {
+  const pki = await makeTempPki(t);
+  const port = await freeUdpPort();
+  const srv = launchFor(t, process.execPath, [
+    BIN,
+    'dtls',
+    'server',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--psk',
+    `dev1:${KEY}`,
+    '--cert',
+    pki.server.chain,
+    '--key',
+    pki.server.key,
+    '--rpk-key',
+    pki.rpkServer.key,
+    '--ca',
+    pki.root.cert,
+    '--trust-rpk',
+    pki.rpkClient.spki,
+    '--client-auth',
+    'need',
+  ]);
+  await srv.waitFor('"event":"listening"', 20_000);
+  const run = async (args: string[]) => {
+    const c = launchFor(t, process.execPath, [BIN, 'dtls', 'client', `127.0.0.1:${port}`, '--send', 'hi', ...args]);
+    const code = await c.exited;
+    return { code, ev: events(c.stdout()), stderr: c.stderr() };
+  };
+  const rpk = await run(['--rpk-key', pki.rpkClient.key, '--trust-rpk', pki.rpkServer.spki]);
+  assert.equal(rpk.code, 0, rpk.stderr);
+  const rh = rpk.ev.find((e) => e.event === 'handshake');
+  assert.equal(rh?.mode, 'rpk');
+  assert.equal(rh?.fingerprint, pki.rpkServer.fingerprint);
+  assert.equal(rpk.ev.find((e) => e.event === 'data')?.text, 'hi');
+  const x509 = await run(['--cert', pki.device.chain, '--key', pki.device.key, '--ca', pki.root.cert]);
+  assert.equal(x509.code, 0, x509.stderr);
+  const xh = x509.ev.find((e) => e.event === 'handshake');
+  assert.equal(xh?.mode, 'x509');
+  assert.equal(xh?.subject, 'CN=localhost');
+  // A name the certificate does not carry fails, unless --no-verify-name.
+  const wrongName = await run([
+    '--cert',
+    pki.device.chain,
+    '--key',
+    pki.device.key,
+    '--ca',
+    pki.root.cert,
+    '--server-name',
+    'other.example',
+  ]);
+  assert.equal(wrongName.code, 1);
+  assert.match(wrongName.stderr, /bad_certificate/);
+  const noVerify = await run([
+    '--cert',
+    pki.device.chain,
+    '--key',
+    pki.device.key,
+    '--ca',
+    pki.root.cert,
+    '--server-name',
+    'other.example',
+    '--no-verify-name',
+  ]);
+  assert.equal(noVerify.code, 0, noVerify.stderr);
+  await srv.waitFor(/"mode":"x509","subject":"CN=device-1"/);
+  await srv.waitFor(/"mode":"rpk","fingerprint":"[0-9a-f]{64}"/);
 });
