@@ -12,20 +12,34 @@
  * ```
  *
  * The layers: {@link PlatformService} (use cases, one for every API) over a {@link Store}
- * (SQLite or PostgreSQL), with the HTTP(S) API from {@link buildHttpApp} in front.
+ * (SQLite or PostgreSQL), with the HTTP(S) API from {@link buildHttpApp} and, when asked
+ * (`{ coap: true, poller: true }`), the CoAP/CoAPs API and the poller in front (docs/platform-coap.md).
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { SecureSenseConfig } from '../util/config.ts';
 import type { Logger } from '../util/log.ts';
+import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
+import { DeviceDirectory } from './devices.ts';
 import { buildHttpApp } from './http/app.ts';
+import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export { ConfigError, DEFAULT_CONFIG, loadConfig, type SecureSenseConfig } from '../util/config.ts';
+export {
+  buildCoapApi,
+  type CoapApi,
+  type CoapApiListenOptions,
+  type CoapApiOptions,
+  coapCodeOf,
+  startCoapApi,
+} from './coap/api.ts';
+export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export * from './model.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
+export { Poller, type PollerOptions } from './poller/index.ts';
 export * from './service.ts';
 export { dropPostgresSchema, type Engine, isPostgresUrl, openStore, type Store } from './store/index.ts';
 export * from './views.ts';
@@ -41,6 +55,12 @@ export interface HttpListener {
 export interface Platform {
   service: PlatformService;
   store: Store;
+  /** Maps DTLS identities to the resources they are bound to. */
+  devices: DeviceDirectory;
+  /** The CoAP/CoAPs API, when `coap` was asked for. */
+  coap?: CoapApi;
+  /** The poller, when asked for. */
+  poller?: Poller;
   http: {
     /** The plain HTTP API, unless `config.http.port` is null. */
     plain?: HttpListener;
@@ -57,6 +77,13 @@ export interface CreatePlatformOptions {
   pgSchema?: string;
   /** Do not start listeners even when ports are configured (e.g. for `inject()` tests). */
   listen?: boolean;
+  /**
+   * Start the CoAP (`config.coap.port`) and CoAPs (`config.coap.coapsPort`) API (issue 6).
+   * Default false, so that embedding the platform binds no UDP port unasked; `npm start` turns it on.
+   */
+  coap?: boolean | Omit<CoapApiListenOptions, 'host' | 'port' | 'coapsPort'>;
+  /** Run the poller (issue 6). Default false. */
+  poller?: boolean | PollerOptions;
 }
 
 async function listen(
@@ -85,8 +112,11 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     maxReadLimit: config.api.maxReadLimit,
     logger: opts.logger,
   });
+  const devices = new DeviceDirectory(store, opts.logger);
   const http: Platform['http'] = {};
   const apps: FastifyInstance[] = [];
+  let coap: CoapApi | undefined;
+  let poller: Poller | undefined;
   try {
     if (config.http.port !== null) {
       const app = await buildHttpApp(service, { bodyLimit: config.api.bodyLimit, logger: opts.logger });
@@ -108,7 +138,22 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
           ? { app, url: '', port: 0 }
           : await listen(app, config.https.host, config.https.port, 'https');
     }
+    if (opts.coap && opts.listen !== false) {
+      coap = await startCoapApi(service, devices, {
+        ...(typeof opts.coap === 'object' ? opts.coap : {}),
+        logger: opts.logger,
+        host: config.coap.host,
+        port: config.coap.port,
+        coapsPort: config.coap.coapsPort,
+      });
+    }
+    if (opts.poller) {
+      poller = new Poller(service, { logger: opts.logger, ...(typeof opts.poller === 'object' ? opts.poller : {}) });
+      await poller.start();
+    }
   } catch (err) {
+    await poller?.stop();
+    await coap?.close();
     for (const a of apps) await a.close();
     await store.close();
     throw err;
@@ -117,9 +162,14 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   return {
     service,
     store,
+    devices,
+    coap,
+    poller,
     http,
     close() {
       closed ??= (async () => {
+        await poller?.stop();
+        await coap?.close();
         for (const a of apps) await a.close();
         await store.close();
       })();

@@ -1,0 +1,528 @@
+/**
+ * The platform's CoAP API (issue 6): the HTTP API's functions as CoAP resources over the same
+ * service layer, on `coap://` (5683) and `coaps://` (5684). Five resource types, paths as in HTTP:
+ *
+ *   Users          POST /users, POST /login, GET|PUT|DELETE /users/:uid
+ *   Resources      GET|POST /users/:uid/resources, GET|PUT|DELETE …/resources/:rid
+ *   Resource data  POST …/resources/:rid/data           (a raw payload through the parsers)
+ *   Streams        GET|POST …/resources/:rid/streams, GET|PUT|DELETE …/streams/:sid
+ *   Stream data    GET|POST|DELETE …/streams/:sid/data  (GET observable, RFC 7641)
+ *
+ * Who is asking: over coaps:// the DTLS handshake's PeerIdentity, mapped through the device
+ * credentials to the one resource it is bound to (nothing else: a `?key=` is ignored there); over
+ * coap:// a `?key=` query item as in HTTP (user token, resource key or stream key). Bodies are
+ * JSON (Content-Format 50) with the HTTP API's field names; answers are JSON; large answers go
+ * out block-wise (RFC 7959 Block2, done by the CoAP server). A PlatformError's HTTP status becomes
+ * the CoAP code with the same class and detail (400 → 4.00, 403 → 4.03, 409 → 4.09, 413 → 4.13),
+ * with its message as diagnostic payload (RFC 7252 §5.5.2).
+ */
+import {
+  CoapError,
+  type CoapRequest,
+  type CoapResponseInit,
+  CoapServer,
+  type CoapServerOptions,
+  Code,
+  ContentFormat,
+  contentFormatName,
+  DtlsServerTransport,
+  UdpTransport,
+} from '../../coap/index.ts';
+import type { DtlsServerOptions } from '../../dtls/index.ts';
+import type { Logger } from '../../util/log.ts';
+import type { DeviceDirectory } from '../devices.ts';
+import { type Caller, type DataPoint, PlatformError } from '../model.ts';
+import { parseTime } from '../parsers.ts';
+import type { PlatformService, PointInput } from '../service.ts';
+import { pointsCsv, resourceView, streamView, userView } from '../views.ts';
+
+const JSON_CF = ContentFormat['application/json'];
+
+export interface CoapApiOptions extends Pick<CoapServerOptions, 'params' | 'blockSize' | 'maxBodySize' | 'observe'> {
+  logger?: Logger;
+}
+
+/** HTTP status → CoAP code of the same class and detail (RFC 7252 §12.1.2; 4.09 from RFC 8132). */
+export function coapCodeOf(status: number): number {
+  const cls = Math.floor(status / 100);
+  const detail = status % 100;
+  if ((cls === 4 || cls === 5) && detail < 32) return (cls << 5) | detail;
+  return Code.InternalServerError;
+}
+
+function fail(err: unknown): never {
+  if (err instanceof PlatformError) throw new CoapError(coapCodeOf(err.status), err.message);
+  throw err;
+}
+
+type Json = Record<string, unknown>;
+
+/** The request body as a JSON object; 4.15 for another content format, 4.00 for bad JSON. */
+function jsonBody(req: CoapRequest, required = true): Json {
+  if (req.payload.length === 0) {
+    if (required) throw new CoapError(Code.BadRequest, 'a JSON body is required');
+    return {};
+  }
+  if (req.contentFormat !== undefined && req.contentFormat !== JSON_CF)
+    throw new CoapError(Code.UnsupportedContentFormat, 'the body must be JSON (Content-Format 50)');
+  let v: unknown;
+  try {
+    v = JSON.parse(req.payload.toString('utf8'));
+  } catch {
+    throw new CoapError(Code.BadRequest, 'the body is not valid JSON');
+  }
+  if (v === null || typeof v !== 'object') throw new CoapError(Code.BadRequest, 'the body must be a JSON object');
+  return v as Json;
+}
+
+/** Typed reads of body fields: a wrong type is a 4.00 naming the field. */
+const field = {
+  str(o: Json, k: string, required = false): string | undefined {
+    const v = o[k];
+    if (v === undefined) {
+      if (required) throw new CoapError(Code.BadRequest, `${k} is required`);
+      return undefined;
+    }
+    if (typeof v !== 'string') throw new CoapError(Code.BadRequest, `${k} must be a string`);
+    return v;
+  },
+  nullableStr(o: Json, k: string): string | null | undefined {
+    return o[k] === null ? null : field.str(o, k);
+  },
+  nullableInt(o: Json, k: string): number | null | undefined {
+    const v = o[k];
+    if (v === undefined || v === null) return v as null | undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new CoapError(Code.BadRequest, `${k} must be an integer`);
+    return v;
+  },
+  bool(o: Json, k: string): boolean | undefined {
+    const v = o[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw new CoapError(Code.BadRequest, `${k} must be a boolean`);
+    return v;
+  },
+  only(o: Json, allowed: string[]): void {
+    for (const k of Object.keys(o))
+      if (!allowed.includes(k)) throw new CoapError(Code.BadRequest, `unknown field ${k}`);
+  },
+};
+
+/** A path id: 1..2^31-1 decimal digits, else 4.04 as no such object. */
+function id(req: CoapRequest, name: string): number {
+  const s = req.params[name];
+  if (!/^[1-9]\d{0,9}$/.test(s) || Number(s) > 2_147_483_647) throw new CoapError(Code.NotFound, `bad ${name} ${s}`);
+  return Number(s);
+}
+
+function json(value: unknown, code?: number): CoapResponseInit {
+  return { code, payload: JSON.stringify(value), contentFormat: JSON_CF };
+}
+
+function queryTime(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  return parseTime(v, /^\d+$/.test(v) ? 'unix-ms' : 'iso8601', name);
+}
+
+/** The CoAP server with the platform's routes (not listening). */
+export function buildCoapApi(
+  service: PlatformService,
+  devices: DeviceDirectory,
+  opts: CoapApiOptions = {},
+): CoapServer {
+  const server = new CoapServer({ ...opts, maxBodySize: opts.maxBodySize ?? 1024 * 1024, logger: opts.logger });
+
+  const caller = async (req: CoapRequest): Promise<Caller> => {
+    if (req.scheme === 'coaps') {
+      const identity = req.peer.identity;
+      if (!identity) throw new CoapError(Code.Unauthorized, 'no DTLS identity');
+      const c = await devices.callerFor(identity);
+      if (!c) throw new CoapError(Code.Unauthorized, 'this DTLS identity is bound to no resource');
+      return c;
+    }
+    return service.authenticate(req.query.key);
+  };
+
+  /** Wraps a handler: PlatformErrors become CoAP codes. */
+  const h =
+    (fn: (req: CoapRequest) => Promise<CoapResponseInit>) =>
+    async (req: CoapRequest): Promise<CoapResponseInit> => {
+      try {
+        return await fn(req);
+      } catch (err) {
+        return fail(err);
+      }
+    };
+  const opt = { produces: [JSON_CF] };
+
+  // --- Users
+
+  server.post(
+    '/users',
+    h(async (req) => {
+      const b = jsonBody(req);
+      field.only(b, ['username', 'password']);
+      const { user, token } = await service.createUser(await caller(req), {
+        username: field.str(b, 'username', true) as string,
+        password: field.str(b, 'password', true) as string,
+      });
+      return { ...json({ ...userView(user), token }), code: Code.Created, locationPath: ['users', String(user.id)] };
+    }),
+    { ...opt, title: 'Users', rt: 'securesense.users' },
+  );
+  server.post(
+    '/login',
+    h(async (req) => {
+      const b = jsonBody(req);
+      const { user, token } = await service.login({
+        username: field.str(b, 'username', true) as string,
+        password: field.str(b, 'password', true) as string,
+      });
+      return json({ ...userView(user), token }, Code.Changed);
+    }),
+    opt,
+  );
+  server.get(
+    '/users/:uid',
+    h(async (req) => json(userView(await service.getUser(await caller(req), id(req, 'uid'))))),
+    opt,
+  );
+  server.put(
+    '/users/:uid',
+    h(async (req) => {
+      const b = jsonBody(req);
+      field.only(b, ['password', 'rotate_token']);
+      const r = await service.updateUser(await caller(req), id(req, 'uid'), {
+        password: field.str(b, 'password'),
+        rotateToken: field.bool(b, 'rotate_token'),
+      });
+      return json(r.token ? { ...userView(r.user), token: r.token } : userView(r.user), Code.Changed);
+    }),
+    opt,
+  );
+  server.delete(
+    '/users/:uid',
+    h(async (req) => {
+      await service.deleteUser(await caller(req), id(req, 'uid'));
+      return { code: Code.Deleted };
+    }),
+  );
+
+  // --- Resources
+
+  const R = '/users/:uid/resources';
+  const resourceFields = (b: Json) => ({
+    pollingUrl: field.nullableStr(b, 'polling_url'),
+    pollingPeriod: field.nullableInt(b, 'polling_period'),
+    pollingRetransmits: field.nullableInt(b, 'polling_retransmits'),
+    pollingTimeoutMs: field.nullableInt(b, 'polling_timeout_ms'),
+  });
+  const resourceKeys = ['label', 'polling_url', 'polling_period', 'polling_retransmits', 'polling_timeout_ms'];
+  server.get(
+    R,
+    h(async (req) => json((await service.listResources(await caller(req), id(req, 'uid'))).map(resourceView))),
+    opt,
+  );
+  server.post(
+    R,
+    h(async (req) => {
+      const b = jsonBody(req);
+      field.only(b, resourceKeys);
+      const uid = id(req, 'uid');
+      const { resource, key } = await service.createResource(await caller(req), uid, {
+        label: field.str(b, 'label', true) as string,
+        ...resourceFields(b),
+      });
+      return {
+        ...json({ ...resourceView(resource), key }),
+        code: Code.Created,
+        locationPath: ['users', String(uid), 'resources', String(resource.id)],
+      };
+    }),
+    opt,
+  );
+  server.get(
+    `${R}/:rid`,
+    h(async (req) => json(resourceView(await service.getResource(await caller(req), id(req, 'uid'), id(req, 'rid'))))),
+    opt,
+  );
+  server.put(
+    `${R}/:rid`,
+    h(async (req) => {
+      const b = jsonBody(req);
+      field.only(b, [...resourceKeys, 'rotate_key']);
+      const r = await service.updateResource(await caller(req), id(req, 'uid'), id(req, 'rid'), {
+        label: field.str(b, 'label'),
+        ...resourceFields(b),
+        rotateKey: field.bool(b, 'rotate_key'),
+      });
+      return json(r.key ? { ...resourceView(r.resource), key: r.key } : resourceView(r.resource), Code.Changed);
+    }),
+    opt,
+  );
+  server.delete(
+    `${R}/:rid`,
+    h(async (req) => {
+      await service.deleteResource(await caller(req), id(req, 'uid'), id(req, 'rid'));
+      return { code: Code.Deleted };
+    }),
+  );
+
+  // --- Resource data: any content format, as bytes for the parsers
+
+  server.post(
+    `${R}/:rid/data`,
+    h(async (req) => {
+      if (req.payload.length === 0) throw new CoapError(Code.BadRequest, 'empty payload');
+      const r = await service.postResourceData(await caller(req), id(req, 'uid'), id(req, 'rid'), {
+        body: req.payload,
+        contentType: req.contentFormat === undefined ? null : contentFormatName(req.contentFormat),
+      });
+      return json({ stored: r.stored, created: r.created.map(streamView) }, Code.Changed);
+    }),
+    { ...opt, title: 'Resource data', rt: 'securesense.resource-data' },
+  );
+
+  // --- Streams
+
+  const ST = `${R}/:rid/streams`;
+  const streamFields = (b: Json) => ({
+    unit: field.nullableStr(b, 'unit'),
+    public: field.bool(b, 'public'),
+    retentionMaxPoints: field.nullableInt(b, 'retention_max_points'),
+    retentionMaxAgeMs: field.nullableInt(b, 'retention_max_age_ms'),
+  });
+  const streamKeys = ['label', 'unit', 'public', 'retention_max_points', 'retention_max_age_ms'];
+  server.get(
+    ST,
+    h(async (req) =>
+      json((await service.listStreams(await caller(req), id(req, 'uid'), id(req, 'rid'))).map(streamView)),
+    ),
+    opt,
+  );
+  server.post(
+    ST,
+    h(async (req) => {
+      const b = jsonBody(req);
+      field.only(b, [...streamKeys, 'type']);
+      const uid = id(req, 'uid');
+      const rid = id(req, 'rid');
+      const type = field.str(b, 'type');
+      if (type !== undefined && type !== 'numeric' && type !== 'text')
+        throw new CoapError(Code.BadRequest, 'type must be numeric or text');
+      const { stream, key } = await service.createStream(await caller(req), uid, rid, {
+        label: field.str(b, 'label', true) as string,
+        type,
+        ...streamFields(b),
+      });
+      return {
+        ...json({ ...streamView(stream), key }),
+        code: Code.Created,
+        locationPath: ['users', String(uid), 'resources', String(rid), 'streams', String(stream.id)],
+      };
+    }),
+    opt,
+  );
+  server.get(
+    `${ST}/:sid`,
+    h(async (req) =>
+      json(streamView(await service.getStream(await caller(req), id(req, 'uid'), id(req, 'rid'), id(req, 'sid')))),
+    ),
+    opt,
+  );
+  server.put(
+    `${ST}/:sid`,
+    h(async (req) => {
+      const b = jsonBody(req);
+      field.only(b, [...streamKeys, 'rotate_key']);
+      const r = await service.updateStream(await caller(req), id(req, 'uid'), id(req, 'rid'), id(req, 'sid'), {
+        label: field.str(b, 'label'),
+        ...streamFields(b),
+        rotateKey: field.bool(b, 'rotate_key'),
+      });
+      return json(r.key ? { ...streamView(r.stream), key: r.key } : streamView(r.stream), Code.Changed);
+    }),
+    opt,
+  );
+  server.delete(
+    `${ST}/:sid`,
+    h(async (req) => {
+      await service.deleteStream(await caller(req), id(req, 'uid'), id(req, 'rid'), id(req, 'sid'));
+      return { code: Code.Deleted };
+    }),
+  );
+
+  // --- Stream data, observable (RFC 7641)
+
+  // Per observed path: the service subscription and the batch being notified. The server re-runs
+  // the GET handler for each observer (RFC 7641 §4.2); a notification carries the points of the
+  // batch that caused it, read before the handler's first await so that every observer of one
+  // notify() sees the same batch. A notification delayed behind an unacknowledged Confirmable one
+  // carries the newest batch (RFC 7641 §4.5.2 lets a server skip intermediate states).
+  const watched = new Map<string, { stop: () => void; batch: DataPoint[] }>();
+  const watch = (path: string, sid: number) => {
+    if (watched.has(path)) return;
+    const entry = {
+      batch: [] as DataPoint[],
+      stop: service.subscribe(sid, (points) => {
+        if (server.observerCount(path) === 0) {
+          entry.stop();
+          watched.delete(path);
+          return;
+        }
+        entry.batch = points;
+        void server.notify(path);
+      }),
+    };
+    watched.set(path, entry);
+  };
+
+  server.get(
+    `${ST}/:sid/data`,
+    async (req) => {
+      const batch = req.notification ? watched.get(req.path)?.batch : undefined;
+      try {
+        const uid = id(req, 'uid');
+        const rid = id(req, 'rid');
+        const sid = id(req, 'sid');
+        const q = req.query;
+        const limit = q.limit === undefined ? undefined : Number(q.limit);
+        if (limit !== undefined && !Number.isInteger(limit))
+          throw new CoapError(Code.BadRequest, 'limit must be an integer');
+        // Authorization runs again for every notification: an unbound device stops hearing.
+        const r = await service.getStreamData(await caller(req), uid, rid, sid, {
+          from: queryTime(q.from, 'from'),
+          until: queryTime(q.until, 'until'),
+          // A registration answers with the newest point only, unless asked for more.
+          limit: limit ?? (req.observe === 0 ? 1 : undefined),
+        });
+        if (req.observe === 0 && !req.notification) watch(req.path, sid);
+        const points = batch ?? r.points;
+        if (q.format === 'csv') return { payload: pointsCsv(points), contentFormat: ContentFormat['text/plain'] };
+        return json({ stream_id: r.stream.id, label: r.stream.label, unit: r.stream.unit, points });
+      } catch (err) {
+        return fail(err);
+      }
+    },
+    { observable: true, title: 'Stream data', rt: 'securesense.stream-data', produces: [JSON_CF, 0] },
+  );
+  server.post(
+    `${ST}/:sid/data`,
+    h(async (req) => {
+      if (req.contentFormat !== undefined && req.contentFormat !== JSON_CF)
+        throw new CoapError(Code.UnsupportedContentFormat, 'points must be JSON (Content-Format 50)');
+      let b: unknown;
+      try {
+        b = JSON.parse(req.payload.toString('utf8'));
+      } catch {
+        throw new CoapError(Code.BadRequest, 'the body is not valid JSON');
+      }
+      const list = Array.isArray(b)
+        ? b
+        : b && typeof b === 'object' && Array.isArray((b as Json).points)
+          ? ((b as Json).points as unknown[])
+          : [b];
+      const points: PointInput[] = list.map((p, i) => {
+        if (!p || typeof p !== 'object' || !('value' in p))
+          throw new CoapError(Code.BadRequest, `point ${i} has no value`);
+        const { value, time } = p as { value: unknown; time?: unknown };
+        if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean')
+          throw new CoapError(Code.BadRequest, `point ${i}: value must be a number, string or boolean`);
+        if (time !== undefined && typeof time !== 'number' && typeof time !== 'string')
+          throw new CoapError(Code.BadRequest, `point ${i}: time must be ms or ISO 8601`);
+        return time === undefined ? { value } : { value, time: time as number | string };
+      });
+      const stored = await service.postStreamData(
+        await caller(req),
+        id(req, 'uid'),
+        id(req, 'rid'),
+        id(req, 'sid'),
+        points,
+      );
+      return json({ stored }, Code.Changed);
+    }),
+    opt,
+  );
+  server.delete(
+    `${ST}/:sid/data`,
+    h(async (req) => {
+      const deleted = await service.deleteStreamData(
+        await caller(req),
+        id(req, 'uid'),
+        id(req, 'rid'),
+        id(req, 'sid'),
+        {
+          from: queryTime(req.query.from, 'from'),
+          until: queryTime(req.query.until, 'until'),
+        },
+      );
+      return json({ deleted }, Code.Deleted);
+    }),
+  );
+
+  const close = server.close.bind(server);
+  server.close = async () => {
+    for (const w of watched.values()) w.stop();
+    watched.clear();
+    await close();
+  };
+  return server;
+}
+
+export interface CoapApiListenOptions extends CoapApiOptions {
+  host?: string;
+  /** coap:// UDP port; null: none. 0: any free port. */
+  port: number | null;
+  /** coaps:// UDP port; null: none. */
+  coapsPort: number | null;
+  /** Further DTLS server options (limits, timeouts); the PSK lookup is the device directory's. */
+  dtls?: Omit<DtlsServerOptions, 'host' | 'port' | 'psk'>;
+}
+
+/** The CoAP API, listening. */
+export interface CoapApi {
+  server: CoapServer;
+  /** `coap://127.0.0.1:5683` style URLs (the host as bound). */
+  coap?: { url: string; port: number };
+  coaps?: { url: string; port: number; transport: DtlsServerTransport };
+  close(): Promise<void>;
+}
+
+function urlOf(scheme: string, host: string, port: number): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Builds the API and binds its coap:// and coaps:// listeners. */
+export async function startCoapApi(
+  service: PlatformService,
+  devices: DeviceDirectory,
+  opts: CoapApiListenOptions,
+): Promise<CoapApi> {
+  const server = buildCoapApi(service, devices, opts);
+  const host = opts.host ?? '0.0.0.0';
+  const api: CoapApi = { server, close: () => server.close() };
+  try {
+    if (opts.port !== null) {
+      const udp = await UdpTransport.bind({ host, port: opts.port });
+      server.listen(udp);
+      const port = udp.address().port;
+      api.coap = { url: urlOf('coap', host, port), port };
+    }
+    if (opts.coapsPort !== null) {
+      const dtls = await DtlsServerTransport.listen({
+        ...opts.dtls,
+        host,
+        port: opts.coapsPort,
+        logger: opts.dtls?.logger ?? opts.logger,
+        // RFC 4279 §2: the key is looked up at handshake time, so a credential added through the API works at once.
+        psk: (identity) => devices.pskKey(identity),
+      });
+      server.listen(dtls);
+      const port = dtls.address().port;
+      api.coaps = { url: urlOf('coaps', host, port), port, transport: dtls };
+    }
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return api;
+}
