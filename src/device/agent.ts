@@ -113,6 +113,14 @@ export interface DeviceAgentOptions {
   coap?: Partial<TransmissionParameters>;
   /** How long to wait for a separate response after an Empty ACK. Default 30 000 ms. */
   responseTimeoutMs?: number;
+  /**
+   * A DTLS session silent for this long is resumed afresh before the next push instead of being
+   * used: servers drop idle associations without telling the client (ours after 300 s, libcoap's
+   * after 300 s by default), and a record sent into a forgotten association is only noticed after
+   * CoAP's whole retransmission sequence (≈ 45 s with the RFC 7252 defaults). An abbreviated
+   * handshake costs one round trip and no public-key operation. Default 240 000 ms; 0 = never.
+   */
+  idleResumeMs?: number;
   logger?: Logger;
 }
 
@@ -162,6 +170,8 @@ interface Link {
   extraOptions: CoapOption[];
   connection?: DtlsConnection;
   transport?: DtlsClientTransport;
+  /** When the server last answered on this link (performance.now()). */
+  lastHeard: number;
 }
 
 /** A CoAP error that says the cloud answered: the link is fine, the request was not. */
@@ -410,6 +420,8 @@ export class DeviceAgent extends EventEmitter {
       const { body, contentFormat } = this.payload(s);
       const t0 = performance.now();
       try {
+        const idle = this.opts.idleResumeMs ?? 240_000;
+        if (this.link?.connection && idle > 0 && performance.now() - this.link.lastHeard > idle) await this.dropLink();
         const link = await this.connectLink();
         const res = await link.client.request(link.uri, {
           method: 'POST',
@@ -419,6 +431,7 @@ export class DeviceAgent extends EventEmitter {
           options: link.extraOptions,
         });
         if (this.stopping) return;
+        link.lastHeard = performance.now();
         if (res.ok) {
           this.queue.remove(s);
           this.counters.sent++;
@@ -486,7 +499,12 @@ export class DeviceAgent extends EventEmitter {
     const params = this.opts.coap;
     const responseTimeout = this.opts.responseTimeoutMs ?? 30_000;
     if (uri.scheme === 'coap') {
-      this.link = { client: new CoapClient({ params, responseTimeout, logger: this.log }), uri, extraOptions: [] };
+      this.link = {
+        client: new CoapClient({ params, responseTimeout, logger: this.log }),
+        uri,
+        extraOptions: [],
+        lastHeard: performance.now(),
+      };
       return this.link;
     }
     // coaps://: we hold the DTLS connection ourselves (rather than letting CoapClient keep it) so
@@ -554,6 +572,7 @@ export class DeviceAgent extends EventEmitter {
       // name goes in Uri-Host ourselves (RFC 7252 §6.4 step 5).
       extraOptions: serverName ? [{ number: OptionNumber.UriHost, value: Buffer.from(serverName) }] : [],
       connection,
+      lastHeard: performance.now(),
     };
     // The server closed the association (close_notify, idle timeout): the next send reconnects.
     link.transport = new DtlsClientTransport(connection, () => {

@@ -306,3 +306,27 @@ test('a bounded queue drops the oldest samples when the cloud stays away', async
     [1, 2, 3],
   );
 });
+
+test('a session idle longer than idleResumeMs is resumed before the next push', async (t) => {
+  const { server, received } = ingestServer();
+  const dtls = await DtlsServerTransport.listen({ host: '127.0.0.1', port: 0, psk: () => PSK.key });
+  const conns: boolean[] = [];
+  dtls.server.on('connection', (c: { resumed: boolean }) => conns.push(c.resumed));
+  server.listen(dtls);
+  t.after(() => server.close());
+  const agent = new DeviceAgent({
+    push: `coaps://127.0.0.1:${dtls.address().port}${PATH}`,
+    security: { psk: PSK },
+    sensors: ['temperature'],
+    intervalMs: 250,
+    idleResumeMs: 100,
+  });
+  await agent.start();
+  t.after(() => agent.stop());
+  await until('3 POSTs', () => received.length >= 3);
+  await agent.stop();
+  // One full handshake, then an abbreviated one before each later push.
+  assert.equal(conns[0], false);
+  assert.ok(conns.length >= 3, `${conns.length} connections`);
+  assert.ok(conns.slice(1).every((r) => r));
+});
