@@ -3,6 +3,10 @@
  *
  *   - PSK full handshakes/s and resumed (abbreviated) handshakes/s: our client against our server
  *     on loopback, in one process, `--concurrency` handshakes in flight (default 4).
+ *   - RPK and X.509 full handshakes/s with client authentication (X.509: mutual, leaf issued by an
+ *     intermediate, so each side verifies two certificate signatures), same set-up, and beside them
+ *     the P-256 ceiling from `openssl speed ecdhp256 ecdsap256`: the handshakes/s that the
+ *     signature and key-agreement operations alone would allow on one core (src/bench/p256-ceiling.ts).
  *   - Heap bytes per established idle session: a server in a child process (run with --expose-gc)
  *     holds `--sessions` sessions (default 10 000); its heap (JS heap + ArrayBuffers) before and
  *     after, divided by the sessions it holds.
@@ -17,9 +21,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PinnedKeys, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
 import { DtlsEndpoint } from '../dtls/endpoint.ts';
+import type { ClientConfig } from '../dtls/handshake/client.ts';
 import type { SessionState } from '../dtls/handshake/types.ts';
-import { DtlsServer } from '../dtls/index.ts';
+import { DtlsServer, loadTrustAnchors, ownCertificate, ownRawPublicKey } from '../dtls/index.ts';
+import { createCa, generateKeyPem, issueCertificate } from '../pki/index.ts';
+import { formatCeiling, measureP256Ceiling } from './p256-ceiling.ts';
 
 const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
 const IDENTITY = 'bench';
@@ -32,11 +40,45 @@ interface Row {
   note?: string;
 }
 
-async function startServer(): Promise<DtlsServer> {
+interface Pki {
+  server: PublicKeyCredentials;
+  rpkClient: ClientConfig;
+  x509Client: ClientConfig;
+}
+
+/** A root, an intermediate, a server and a device certificate, and raw key pairs for both sides. */
+async function makePki(): Promise<Pki> {
+  const root = await createCa({ cn: 'Bench Root' });
+  const intermediate = await createCa({ cn: 'Bench Intermediate', parent: root });
+  const server = await issueCertificate({ ca: intermediate, cn: 'localhost', dns: ['localhost'], ip: ['127.0.0.1'] });
+  const device = await issueCertificate({ ca: intermediate, cn: 'bench-device' });
+  const serverRpk = ownRawPublicKey(await generateKeyPem());
+  const clientRpk = ownRawPublicKey(await generateKeyPem());
+  const anchors = loadTrustAnchors(root.certPem);
+  return {
+    server: {
+      certificate: ownCertificate(server.keyPem!, server.chainPem),
+      rpk: serverRpk,
+      trust: { anchors, pinnedKeys: new PinnedKeys([clientRpk.spki]) },
+      clientAuth: 'need',
+    },
+    rpkClient: { pki: { rpk: clientRpk, trust: { pinnedKeys: new PinnedKeys([serverRpk.spki]) } } },
+    x509Client: {
+      pki: { certificate: ownCertificate(device.keyPem!, device.chainPem), trust: { anchors } },
+      peerName: '127.0.0.1',
+    },
+  };
+}
+
+async function startServer(pki?: PublicKeyCredentials): Promise<DtlsServer> {
   return DtlsServer.listen({
     host: '127.0.0.1',
     port: 0,
     psk: (id) => (id === IDENTITY ? KEY : undefined),
+    certificate: pki?.certificate,
+    rpk: pki?.rpk,
+    trust: pki?.trust,
+    clientAuth: pki?.clientAuth,
     maxHandshakes: 100_000,
     maxSessions: 1_000_000,
     idleTimeoutMs: 0,
@@ -44,10 +86,15 @@ async function startServer(): Promise<DtlsServer> {
 }
 
 /** Handshakes/s with `concurrency` client endpoints each connecting, closing, connecting again. */
-async function handshakeRate(port: number, seconds: number, concurrency: number, resume: boolean): Promise<number> {
+async function handshakeRate(
+  port: number,
+  seconds: number,
+  concurrency: number,
+  resume: boolean,
+  cfg: ClientConfig = { psk: { identity: IDENTITY, key: KEY } },
+): Promise<number> {
   const remote = { address: '127.0.0.1', port, family: 'IPv4' as const };
   const endpoints = await Promise.all(Array.from({ length: concurrency }, () => DtlsEndpoint.open({})));
-  const cfg = { psk: { identity: IDENTITY, key: KEY } };
   // One full handshake each gives the sessions to resume.
   const sessions: SessionState[] = [];
   for (const ep of endpoints) {
@@ -170,8 +217,10 @@ export async function run(args: string[]): Promise<number> {
   const concurrency = Number(values.concurrency);
   const sessions = Number(values.sessions);
   const rows: Row[] = [];
-  const server = await startServer();
+  const pki = await makePki();
+  const server = await startServer(pki.server);
   const port = server.address().port;
+  let ceiling: ReturnType<typeof measureP256Ceiling> | undefined;
   try {
     rows.push({
       name: 'psk full handshakes (ours ↔ ours)',
@@ -183,6 +232,34 @@ export async function run(args: string[]): Promise<number> {
       value: await handshakeRate(port, seconds, concurrency, true),
       unit: '/s',
     });
+    rows.push({
+      name: 'rpk full handshakes, client auth (ours ↔ ours)',
+      value: await handshakeRate(port, seconds, concurrency, false, pki.rpkClient),
+      unit: '/s',
+    });
+    rows.push({
+      name: 'x509 full handshakes, mutual auth (ours ↔ ours)',
+      value: await handshakeRate(port, seconds, concurrency, false, pki.x509Client),
+      unit: '/s',
+      note: 'chains of 2 certificates each way',
+    });
+    try {
+      ceiling = measureP256Ceiling({ seconds: Math.max(1, Math.min(seconds, 2)), chainSignatures: 2 });
+      rows.push({
+        name: 'rpk ceiling: P-256 ops alone, both sides, one core',
+        value: ceiling.rpk.bothSides,
+        unit: '/s',
+        note: 'openssl speed',
+      });
+      rows.push({
+        name: 'x509 ceiling: P-256 ops alone, both sides, one core',
+        value: ceiling.x509Mutual.bothSides,
+        unit: '/s',
+        note: 'openssl speed',
+      });
+    } catch (err) {
+      process.stderr.write(`P-256 ceiling not measured: ${(err as Error).message}\n`);
+    }
     if (!values['no-peers']) {
       const hex = KEY.toString('hex');
       const g = await peerRate(
@@ -246,14 +323,15 @@ export async function run(args: string[]): Promise<number> {
     unit: 'bytes',
     note: 'server process, heapUsed + arrayBuffers, after gc',
   });
-  if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify({ rows, ceiling })}\n`);
   else {
     process.stdout.write(`DTLS benchmark (loopback, ${seconds} s per row, concurrency ${concurrency})\n`);
     for (const r of rows) {
       process.stdout.write(
-        `  ${r.name.padEnd(52)} ${r.value.toFixed(r.unit === '/s' ? 1 : 0).padStart(10)} ${r.unit}${r.note ? `   (${r.note})` : ''}\n`,
+        `  ${r.name.padEnd(56)} ${r.value.toFixed(r.unit === '/s' ? 1 : 0).padStart(10)} ${r.unit}${r.note ? `   (${r.note})` : ''}\n`,
       );
     }
+    if (ceiling) process.stdout.write(`${formatCeiling(ceiling)}\n`);
   }
   return 0;
 }
