@@ -75,8 +75,8 @@ export interface ServeDtlsOptions extends ServeOptions {
   /** The PSKs clients may use: a list, or a lookup function (identity → key). */
   psk?: PskLookup | readonly PskCredential[];
   /**
-   * Our certificate or raw public key and what we trust, for the ECDHE_ECDSA modes; passed to the
-   * DTLS server as they are (the engine takes them with issue 3).
+   * Our certificate or raw public key, what we trust and whether we ask clients for theirs
+   * (`clientAuth`), for the ECDHE_ECDSA modes; passed to the DTLS server as they are.
    */
   publicKey?: PublicKeyCredentials;
 }
@@ -637,7 +637,7 @@ export class DeviceAgent extends EventEmitter {
         ...publicKey,
         host,
         port,
-        psk: p === undefined ? undefined : typeof p === 'function' ? p : pskLookup(p),
+        psk: typeof p === 'function' ? p : p?.length ? pskLookup(p) : undefined,
         logger: this.log,
       });
       server.listen(this.dtls);

@@ -1,13 +1,13 @@
 /**
  * The agent's security flags, the same as `securesense coap`'s: `--psk ID:HEX` (repeatable: the
  * first is the client's identity for `--push coaps://`, all of them are accepted by `--serve-dtls`),
- * `--cert/--key/--ca` (X.509) and `--rpk-key/--trust-rpk` (RFC 7250 raw public keys).
+ * `--cert/--key/--ca` (X.509), `--rpk-key/--trust-rpk` (RFC 7250 raw public keys),
+ * `--no-verify-name` (client) and `--client-auth none|want|need` (server).
  *
  * The CoAP CLI's own parser (src/cli/coap.ts) keeps its `security()` private and lives under cli/,
  * which nothing may import (DESIGN.md), hence this small one until the two are merged into a shared
  * module. Public-key files are loaded and checked with the engine's own loader
- * (`loadCredentialFiles`); the engine's `connect`/`DtlsServer.listen` accept them once the
- * ECDHE_ECDSA handshake lands (issue 3) — until then a coaps:// connection needs a PSK.
+ * (`loadCredentialFiles`), whose result the engine's `connect`/`DtlsServer.listen` take as they are.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
@@ -27,6 +27,10 @@ export interface SecurityFlags {
   ca?: string[];
   'rpk-key'?: string;
   'trust-rpk'?: string[];
+  /** Client: do not check the server certificate's name against the host connected to. */
+  'no-verify-name'?: boolean;
+  /** Server (--serve-dtls): ask clients for a certificate or raw public key (none|want|need). */
+  'client-auth'?: string;
 }
 
 /** parseArgs option specs for {@link SecurityFlags}. */
@@ -37,6 +41,8 @@ export const SECURITY_FLAGS = {
   ca: { type: 'string', multiple: true },
   'rpk-key': { type: 'string' },
   'trust-rpk': { type: 'string', multiple: true },
+  'no-verify-name': { type: 'boolean' },
+  'client-auth': { type: 'string' },
 } as const;
 
 /** What the agent needs on each side. */
@@ -76,6 +82,9 @@ export function parseSecurityFlags(f: SecurityFlags): DeviceSecurity {
     if (ids.has(p.identity)) throw new Error(`--psk identity '${p.identity}' given twice`);
     ids.add(p.identity);
   }
+  const clientAuth = f['client-auth'];
+  if (clientAuth !== undefined && clientAuth !== 'none' && clientAuth !== 'want' && clientAuth !== 'need')
+    throw new Error(`--client-auth is none, want or need, got '${clientAuth}'`);
   let publicKey: PublicKeyCredentials | undefined;
   if (f.cert || f.key || f.ca?.length || f['rpk-key'] || f['trust-rpk']?.length) {
     publicKey = loadCredentialFiles({
@@ -84,14 +93,18 @@ export function parseSecurityFlags(f: SecurityFlags): DeviceSecurity {
       ca: f.ca,
       rpkKey: f['rpk-key'],
       trustRpk: f['trust-rpk'],
+      clientAuth,
+      verifyName: f['no-verify-name'] ? false : undefined,
     });
+  } else if (clientAuth || f['no-verify-name']) {
+    throw new Error('--client-auth/--no-verify-name go with --cert/--key, --ca, --rpk-key or --trust-rpk');
   }
   let client: CoapsSecurity | undefined;
   if (psks.length > 0 || publicKey) {
-    // The public-key fields are those the engine's options take with issue 3 (certificate, rpk,
-    // trust); until then the engine uses the PSK and ignores them.
-    const merged: CoapsSecurity = Object.assign({}, publicKey ?? {}, psks[0] ? { psk: psks[0] } : {});
-    client = merged;
+    // The engine's client options take the public-key fields as loadCredentialFiles returns them
+    // (certificate, rpk, trust); the server-only clientAuth stays out.
+    const { clientAuth: _serverOnly, ...pk } = publicKey ?? {};
+    client = psks[0] ? { ...pk, psk: psks[0] } : pk;
   }
   return { client, psks, publicKey };
 }
