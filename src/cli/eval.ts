@@ -66,12 +66,15 @@ export async function run(args: string[]): Promise<number> {
 }
 
 function cryptoText(t: Transcript['flights'][number], side: 'client' | 'server', phase: 'prepare' | 'process'): string {
-  const counts = new Map<string, number>();
+  const counts = new Map<string, { n: number; inferred: number }>();
   for (const c of t.crypto) {
     if (c.side !== side || c.phase !== phase) continue;
-    counts.set(c.op, (counts.get(c.op) ?? 0) + c.count);
+    const e = counts.get(c.op) ?? { n: 0, inferred: 0 };
+    e.n += c.count;
+    if (c.inferred) e.inferred += c.count;
+    counts.set(c.op, e);
   }
-  return [...counts].map(([op, n]) => `${op}×${n}`).join(' ') || '-';
+  return [...counts].map(([op, e]) => `${op}×${e.n}${e.inferred ? ` (${e.inferred} inferred)` : ''}`).join(' ') || '-';
 }
 
 async function printTranscript(mode: string, json: boolean): Promise<number> {

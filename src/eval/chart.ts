@@ -58,9 +58,12 @@ export function renderChart(spec: ChartSpec): string {
   // Rotated labels need room below the axis: ~6.5 px per character at 35°.
   const longest = Math.max(1, ...spec.categories.map((c) => c.length));
   const labelRoom = rotate ? Math.ceil(longest * 6.5 * Math.sin((35 * Math.PI) / 180)) + 24 : 24;
+  // Many series or categories: the legend goes to the right of the plot instead of over the bars.
+  const legendRight = spec.series.length > 3 || spec.categories.length > 12;
+  const legendWidth = Math.max(...spec.series.map((x) => x.name.length)) * 6.8 + 30;
   const m = {
     top: 40,
-    right: 20,
+    right: legendRight ? legendWidth + 10 : 20,
     bottom: labelRoom + (spec.xLabel ? 22 : 0) + (spec.note ? 20 : 0) + 8,
     left: rotate ? 110 : 70,
   };
@@ -86,7 +89,8 @@ export function renderChart(spec: ChartSpec): string {
   let y: (v: number) => number;
   if (spec.logY) {
     const positive = present.filter((v) => v > 0);
-    const lo = Math.floor(Math.log10(Math.min(...(positive.length ? positive : [1]))));
+    // Keep the smallest bar visible: its decade's floor, one lower when the value sits on it.
+    const lo = Math.floor(Math.log10(Math.min(...(positive.length ? positive : [1]))) - 0.2);
     const hi = Math.ceil(Math.log10(Math.max(...(positive.length ? positive : [10]))));
     const top = hi > lo ? hi : lo + 1;
     ticks = [];
@@ -192,7 +196,7 @@ export function renderChart(spec: ChartSpec): string {
   // Legend, top right inside the plot.
   spec.series.forEach((s, j) => {
     const ly = m.top + 6 + j * 16;
-    const lx = m.left + pw - Math.max(...spec.series.map((x) => x.name.length)) * 6.8 - 30;
+    const lx = legendRight ? m.left + pw + 14 : m.left + pw - legendWidth;
     out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${color(j)}"/>`);
     out.push(`<text x="${lx + 18}" y="${ly + 10}">${escapeXml(s.name)}</text>`);
   });

@@ -64,6 +64,7 @@ export const energy: Experiment = {
         categories,
         series,
         yLabel: 'mJ',
+        width: 900,
         note: 'Energy = Σ I·V·t over Energest states (paper §5.2), Table 1 currents at 3 V.',
       },
       notes,

@@ -29,6 +29,12 @@ export interface CryptoUse {
   count: number;
   /** The handshake message the engine named, when it named one. */
   message?: string;
+  /**
+   * Set when the engine performed the operation without reporting it and the recorder added it:
+   * the signature checks of an X.509 chain (src/dtls/credentials/x509.ts verifies each link with
+   * node:crypto but takes no meter). Switches off by itself once the engine reports them.
+   */
+  inferred?: true;
 }
 
 export interface TranscriptFlight {
@@ -320,6 +326,36 @@ export async function credentialsFrom(material: CredentialMaterial): Promise<Cre
   };
 }
 
+const pemCount = (pem: string | undefined) => (pem?.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
+
+/**
+ * The receiver of an X.509 Certificate message checks one signature per certificate of the chain
+ * up to the trust anchor (RFC 5280 §6.1; our chains: the leaf, issued by the root). When the
+ * engine did not report those checks, add them, marked `inferred`.
+ */
+function addChainVerifications(t: Transcript, material: CredentialMaterial): void {
+  for (const f of t.flights) {
+    const cert = f.messages.find((m) => m.type === 'certificate');
+    if (!cert || cert.bodyBytes <= 3) continue; // an empty certificate_list (RFC 5246 §7.4.6)
+    const receiver = other(f.from);
+    const reported = f.crypto.some(
+      (c) => c.side === receiver && c.op === 'ecdsa_verify' && c.message === 'certificate',
+    );
+    if (reported) continue;
+    const signatures = pemCount(f.from === 'server' ? material.serverCertPem : material.clientCertPem);
+    if (signatures > 0) {
+      f.crypto.push({
+        side: receiver,
+        phase: 'process',
+        op: 'ecdsa_verify',
+        count: signatures,
+        message: 'certificate',
+        inferred: true,
+      });
+    }
+  }
+}
+
 async function loadEngine(): Promise<Engine> {
   // Resolved at run time so that the model builds and tests before the engine lands.
   const spec = '../dtls/index.ts';
@@ -332,7 +368,8 @@ async function loadEngine(): Promise<Engine> {
  * Rejects with EngineUnavailableError when the engine cannot do `mode` yet.
  */
 export async function recordTranscript(mode: SecurityMode, opts: RecordOptions = {}): Promise<Transcript> {
-  const creds = await credentialsFrom(await credentialMaterial(mode));
+  const material = await credentialMaterial(mode);
+  const creds = await credentialsFrom(material);
   const payload = Buffer.alloc(opts.payloadBytes ?? 64, 0x5a);
   const timeoutMs = opts.timeoutMs ?? 15_000;
   let engine: Engine;
@@ -376,7 +413,9 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
     c.send(payload);
     const back = await echoed;
     if (!back.equals(payload)) throw new Error('recording: the echoed payload differs from the one sent');
-    return rec.build(mode, 'engine', c.cipherSuite);
+    const t = rec.build(mode, 'engine', c.cipherSuite);
+    if (mode === 'x509') addChainVerifications(t, material);
+    return t;
   };
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

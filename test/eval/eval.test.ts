@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { run as evalCli } from '../../src/cli/eval.ts';
 import { niceTicks, renderChart } from '../../src/eval/chart.ts';
 import {
@@ -172,29 +174,16 @@ describe('plan', () => {
   });
 });
 
-async function capture(
-  args: string[],
-  cli: 'plan' | 'eval' = 'plan',
-): Promise<{ code: number; out: string; err: string }> {
-  const { run } = cli === 'plan' ? await import('../../src/cli/plan.ts') : await import('../../src/cli/eval.ts');
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await run(args), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
+const BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
+
+/** Runs the real `securesense` command in a child process (the test runner owns this one's stdout). */
+function capture(args: string[], cli: 'plan' | 'eval' = 'plan'): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, cli, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, out: stdout, err: stderr });
+    });
+  });
 }
 
 describe('securesense eval transcript (CLI)', () => {
