@@ -178,16 +178,18 @@ async function heapPerSession(sessions: number, concurrency: number): Promise<{ 
     const before = await next();
     const remote = { address: '127.0.0.1', port, family: 'IPv4' as const };
     let made = 0;
+    // A socket per session (the server keys sessions by address and port), all kept open until the
+    // measurement so that no port is reused; the client side is dropped silently so that the server
+    // keeps every session, idle.
+    const sockets: DtlsEndpoint[] = [];
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (made < sessions) {
           made++;
-          // A fresh socket per session (the server keys sessions by address and port); the client
-          // side is dropped silently so that the server keeps the session, idle.
           const ep = await DtlsEndpoint.open({});
+          sockets.push(ep);
           const a = await ep.connect(remote, { psk: { identity: IDENTITY, key: KEY } });
           a.destroy();
-          await ep.close();
         }
       }),
     );
@@ -195,6 +197,7 @@ async function heapPerSession(sessions: number, concurrency: number): Promise<{ 
     child.stdin.write('measure\n');
     const after = await next();
     child.stdin.write('exit\n');
+    await Promise.all(sockets.map((e) => e.close()));
     const held = after.sessions - before.sessions;
     return { bytes: (after.heap - before.heap) / held, held };
   } finally {

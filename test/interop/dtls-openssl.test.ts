@@ -55,6 +55,27 @@ test('our server ← openssl s_client: session resumption with -sess_out/-sess_i
   assert.deepEqual(srv.connections[1].identity, { mode: 'psk', identity: IDENTITY });
 });
 
+test('our server ignores a server_name that is an IP literal (as some CoAP clients send)', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const conn = once(srv.server, 'connection');
+  const peer = launchFor(t, 'openssl', [
+    's_client',
+    '-dtls1_2',
+    '-connect',
+    `127.0.0.1:${srv.port}`,
+    '-servername',
+    '192.0.2.1',
+    '-quiet',
+    ...PSK_ARGS,
+  ]);
+  await conn;
+  peer.write('sni-ip\n');
+  await peer.waitFor('sni-ip');
+  assert.equal(Buffer.concat(srv.received).toString(), 'sni-ip\n');
+});
+
 test('our server refuses an unknown identity with unknown_psk_identity (openssl sees the alert)', async (t) => {
   if (!requireBinary(t, 'openssl')) return;
   const srv = await echoServer();
