@@ -221,3 +221,19 @@ describe('securesense plan (CLI)', () => {
     assert.equal((await capture(['--frobnicate'])).code, 2);
   });
 });
+
+describe('memory', () => {
+  it('per-session state by the RFCs: 164 bytes common + what names the peer', async () => {
+    const { sessionBytes } = await import('../../src/eval/memory.ts');
+    // 48 master secret + 40 keys/salts + 8 write + 16 read/replay + 32 session id + 2 suite + 18 address
+    assert.equal(sessionBytes('psk'), 164 + 17);
+    assert.equal(sessionBytes('rpk'), 164 + 64);
+    assert.equal(sessionBytes('x509'), 164 + 96);
+  });
+  it('our DTLS server keeps some heap per PSK session (measured in a child process)', async () => {
+    const { measureCloudHeap } = await import('../../src/eval/memory.ts');
+    const perSession = await measureCloudHeap('psk', 30);
+    assert.equal(typeof perSession, 'number', String(perSession));
+    assert.ok((perSession as number) > 1000, `${perSession} bytes per session`);
+  });
+});
