@@ -70,7 +70,37 @@ test('PSK, RPK and X.509 handshakes at once on one port, each reported with its 
   assert.ok(r?.mode === 'rpk' && r.fingerprint === pki.rpkClient.fingerprint && r.spki.equals(pki.rpkClient.spkiDer));
   const x = byMode.get('x509');
   assert.ok(x?.mode === 'x509' && x.subject === 'CN=device-1' && x.chain.length === 2 && x.fingerprint.length === 64);
-  for (const c of [psk, rpk, x509]) await c.close();
+  // Resumption keeps the identity on both sides (RPK and X.509 sessions).
+  for (const [c, mode] of [
+    [rpk, 'rpk'],
+    [x509, 'x509'],
+  ] as const) {
+    const session = c.session;
+    const before = c.identity;
+    await c.close();
+    const serverSide = new Promise<DtlsConnection>((resolve) => server.once('connection', resolve));
+    const again = await connect({
+      host: mode === 'x509' ? 'localhost' : '127.0.0.1',
+      port,
+      session,
+      ...(mode === 'rpk'
+        ? {
+            rpk: ownRawPublicKey(pki.rpkClient.keyPem),
+            trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+          }
+        : {
+            certificate: ownCertificate(pki.device.keyPem, pki.device.chainPem),
+            trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+          }),
+    });
+    assert.equal(again.resumed, true);
+    assert.deepEqual(again.identity, before);
+    const s = await serverSide;
+    assert.equal(s.resumed, true);
+    assert.deepEqual(s.identity, byMode.get(mode));
+    await again.close();
+  }
+  await psk.close();
 });
 
 test('client authentication: want accepts a client without a certificate, need refuses it', async (t) => {
