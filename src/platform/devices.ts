@@ -16,10 +16,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   certificatesFromPem,
   loadTrustAnchors,
+  type ParsedCertificate,
   type PeerIdentity,
+  type PeerTrust,
+  parseCertificateDer,
   pinFingerprint,
   verifyCertificateChain,
 } from '../dtls/credentials/index.ts';
+import type { SessionState } from '../dtls/handshake/types.ts';
+import { MemorySessionCache, type SessionCache } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import {
   type Caller,
@@ -105,13 +110,25 @@ export function prepareDeviceCredential(
     }
     case 'x509': {
       if (input.x509Certificate !== undefined || input.x509Fingerprint !== undefined) {
-        let fp: string;
         if (input.x509Certificate !== undefined) {
-          const ders = certificatesFromPem(input.x509Certificate);
-          if (ders.length === 0) throw new PlatformError(400, 'x509_certificate holds no PEM certificate');
-          fp = createHash('sha256').update(ders[0]).digest('hex');
-        } else fp = fingerprint('x509_fingerprint', input.x509Fingerprint as string);
-        return { row: { ...base, x509Fingerprint: fp } };
+          let der: Buffer;
+          try {
+            der = certificatesFromPem(input.x509Certificate)[0];
+            parseCertificateDer(der);
+          } catch (err) {
+            throw new PlatformError(400, `x509_certificate: ${(err as Error).message}`);
+          }
+          if (!der) throw new PlatformError(400, 'x509_certificate holds no PEM certificate');
+          const pem = `-----BEGIN CERTIFICATE-----\n${der
+            .toString('base64')
+            .replace(/(.{64})/g, '$1\n')
+            .replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+          // The certificate itself is kept so that the DTLS server can trust it as it is (self-signed devices).
+          return {
+            row: { ...base, x509Fingerprint: createHash('sha256').update(der).digest('hex'), x509Certificate: pem },
+          };
+        }
+        return { row: { ...base, x509Fingerprint: fingerprint('x509_fingerprint', input.x509Fingerprint as string) } };
       }
       if (!input.x509Name || !input.x509Ca)
         throw new PlatformError(
@@ -141,12 +158,78 @@ export function publicCredential(r: DeviceCredentialRecord): DeviceCredential {
  * Maps DTLS identities to resources, reading the store on every handshake and request so that
  * additions and removals take effect at once. Small positive caches would be the next step if
  * the lookups ever show in a profile; a removal must then flush them.
+ *
+ * The X.509 trust anchors are the one thing held in memory: chain validation is synchronous in
+ * the engine, so {@link refresh} reloads every bound CA and pinned certificate after each change
+ * (the service awaits it before answering the request that made the change).
  */
 export class DeviceDirectory {
+  private anchors: ParsedCertificate[] = [];
+  /**
+   * The DTLS server's trust for devices in the public-key modes: the bound CAs and pinned
+   * certificates as X.509 anchors (read per handshake), and raw public keys looked up in the store.
+   */
+  readonly trust: PeerTrust;
+
   constructor(
     private readonly store: Store,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    const self = this;
+    this.trust = {
+      anchors: {
+        get certificates() {
+          return self.anchors;
+        },
+      },
+      // RFC 7250: a raw public key is trusted when some resource is bound to its fingerprint.
+      rpkLookup: (_spki, fingerprint) => this.knowsRpk(fingerprint),
+    };
+  }
+
+  /** Reloads the X.509 anchors from the store. */
+  async refresh(): Promise<void> {
+    const seen = new Set<string>();
+    const out: ParsedCertificate[] = [];
+    for (const pem of await this.store.listX509TrustMaterial()) {
+      try {
+        for (const c of loadTrustAnchors(pem).certificates) {
+          const key = c.der.toString('base64');
+          if (!seen.has(key)) {
+            seen.add(key);
+            out.push(c);
+          }
+        }
+      } catch (err) {
+        this.log?.warn({ err }, 'a bound CA or pinned certificate does not parse; skipped');
+      }
+    }
+    this.anchors = out;
+  }
+
+  /**
+   * A session cache for the DTLS server that resumes only sessions whose identity is still bound
+   * (RFC 5246 §7.4.1.2 lets the server refuse any resumption): an unbound device then has to do
+   * a full handshake, which its credentials no longer pass.
+   */
+  sessionCache(inner: SessionCache = new MemorySessionCache()): SessionCache {
+    return {
+      get: async (id: Buffer): Promise<SessionState | undefined> => {
+        const s = await inner.get(id);
+        if (!s) return undefined;
+        if ((await this.resourceFor(s.identity)) !== undefined) return s;
+        await inner.delete(id);
+        return undefined;
+      },
+      set: (session) => inner.set(session),
+      delete: (id) => inner.delete(id),
+    };
+  }
+
+  /** X.509 anchors in use. */
+  get anchorCount(): number {
+    return this.anchors.length;
+  }
 
   /** The DTLS server's PSK lookup (RFC 4279 §2): the key for `identity`, or undefined (→ unknown_psk_identity). */
   async pskKey(identity: string): Promise<Buffer | undefined> {

@@ -113,6 +113,8 @@ export interface DeviceCredential {
   x509Name: string | null;
   /** PEM of the issuing CA (public). */
   x509Ca: string | null;
+  /** PEM of the pinned certificate (public), when it was given rather than its fingerprint. */
+  x509Certificate: string | null;
   createdAt: number;
 }
 

@@ -383,7 +383,7 @@ export class PlatformService {
       keyHash: hashSecret(key),
       createdAt: this.now(),
     });
-    this.changed({ resourceId: r.id, resource: strip(r), what: 'created' });
+    await this.changed({ resourceId: r.id, resource: strip(r), what: 'created' });
     return { resource: strip(r), key };
   }
 
@@ -416,14 +416,14 @@ export class PlatformService {
     }
     const r = await this.store.updateResource(rid, set);
     if (!r) throw new PlatformError(404, `no resource ${rid}`);
-    this.changed({ resourceId: rid, resource: strip(r), what: 'updated' });
+    await this.changed({ resourceId: rid, resource: strip(r), what: 'updated' });
     return key ? { resource: strip(r), key } : { resource: strip(r) };
   }
 
   async deleteResource(caller: Caller, uid: number, rid: number): Promise<void> {
     await this.resource(caller, uid, rid, 'owner');
     await this.store.deleteResource(rid);
-    this.changed({ resourceId: rid, what: 'deleted' });
+    await this.changed({ resourceId: rid, what: 'deleted' });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -442,7 +442,7 @@ export class PlatformService {
     await this.resource(caller, uid, rid, 'owner');
     const { row, generatedKey } = prepareDeviceCredential(rid, input, this.now());
     const c = await this.store.createDeviceCredential(row);
-    this.changed({ resourceId: rid, what: 'credentials' });
+    await this.changed({ resourceId: rid, what: 'credentials' });
     return generatedKey
       ? { credential: publicCredential(c), pskKey: generatedKey }
       : { credential: publicCredential(c) };
@@ -458,7 +458,7 @@ export class PlatformService {
     const c = await this.store.getDeviceCredential(cid);
     if (!c || c.resourceId !== rid) throw new PlatformError(404, `no device credential ${cid} in resource ${rid}`);
     await this.store.deleteDeviceCredential(cid);
-    this.changed({ resourceId: rid, what: 'credentials' });
+    await this.changed({ resourceId: rid, what: 'credentials' });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -477,17 +477,23 @@ export class PlatformService {
     return this.store.addPollLog(entry, POLL_LOG_KEEP);
   }
 
-  /** Calls `listener` after each change to a resource or its device credentials. */
-  watchResources(listener: (change: ResourceChange) => void): () => void {
+  /**
+   * Calls `listener` after each change to a resource or its device credentials. A listener that
+   * returns a promise is awaited before the use case returns (the DTLS trust store uses this so
+   * that a device bound through the API can connect as soon as the API has answered).
+   */
+  watchResources(listener: (change: ResourceChange) => void | Promise<void>): () => void {
     this.events.on('resource', listener);
     return () => this.events.off('resource', listener);
   }
 
-  private changed(change: ResourceChange): void {
-    try {
-      this.events.emit('resource', change);
-    } catch (err) {
-      this.log?.error({ err, resource: change.resourceId }, 'resource listener failed');
+  private async changed(change: ResourceChange): Promise<void> {
+    for (const l of this.events.listeners('resource') as Array<(c: ResourceChange) => void | Promise<void>>) {
+      try {
+        await l(change);
+      } catch (err) {
+        this.log?.error({ err, resource: change.resourceId }, 'resource listener failed');
+      }
     }
   }
 

@@ -87,6 +87,7 @@ export interface DeviceCredentialView {
   x509_fingerprint: string | null;
   x509_name: string | null;
   x509_ca: string | null;
+  x509_certificate: string | null;
   created_at: number;
 }
 
@@ -101,6 +102,7 @@ export const deviceCredentialView = (c: DeviceCredential): DeviceCredentialView 
   x509_fingerprint: c.x509Fingerprint,
   x509_name: c.x509Name,
   x509_ca: c.x509Ca,
+  x509_certificate: c.x509Certificate,
   created_at: c.createdAt,
 });
 

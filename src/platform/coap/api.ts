@@ -474,8 +474,13 @@ export interface CoapApiListenOptions extends CoapApiOptions {
   port: number | null;
   /** coaps:// UDP port; null: none. */
   coapsPort: number | null;
-  /** Further DTLS server options (limits, timeouts); the PSK lookup is the device directory's. */
-  dtls?: Omit<DtlsServerOptions, 'host' | 'port' | 'psk'>;
+  /**
+   * Further DTLS server options: the platform's own `certificate` and/or `rpk` (without them only
+   * PSK devices can connect), limits, timeouts. The PSK lookup and the trust for device keys and
+   * certificates are the device directory's; `clientAuth` defaults to 'need' (a device in a
+   * public-key mode must prove its identity).
+   */
+  dtls?: Omit<DtlsServerOptions, 'host' | 'port' | 'psk' | 'trust'>;
 }
 
 /** The CoAP API, listening. */
@@ -499,7 +504,18 @@ export async function startCoapApi(
 ): Promise<CoapApi> {
   const server = buildCoapApi(service, devices, opts);
   const host = opts.host ?? '0.0.0.0';
-  const api: CoapApi = { server, close: () => server.close() };
+  // X.509 anchors follow the bound CAs and pinned certificates; the service awaits the reload.
+  await devices.refresh();
+  const unwatch = service.watchResources((c) =>
+    c.what === 'credentials' || c.what === 'deleted' ? devices.refresh() : undefined,
+  );
+  const api: CoapApi = {
+    server,
+    close: async () => {
+      unwatch();
+      await server.close();
+    },
+  };
   try {
     if (opts.port !== null) {
       const udp = await UdpTransport.bind({ host, port: opts.port });
@@ -508,11 +524,14 @@ export async function startCoapApi(
       api.coap = { url: urlOf('coap', host, port), port };
     }
     if (opts.coapsPort !== null) {
+      const publicKey = opts.dtls?.certificate !== undefined || opts.dtls?.rpk !== undefined;
       const dtls = await DtlsServerTransport.listen({
         ...opts.dtls,
         host,
         port: opts.coapsPort,
         logger: opts.dtls?.logger ?? opts.logger,
+        ...(publicKey ? { trust: devices.trust, clientAuth: opts.dtls?.clientAuth ?? 'need' } : {}),
+        sessionCache: devices.sessionCache(opts.dtls?.sessionCache),
         // RFC 4279 §2: the key is looked up at handshake time, so a credential added through the API works at once.
         psk: (identity) => devices.pskKey(identity),
       });
@@ -521,7 +540,7 @@ export async function startCoapApi(
       api.coaps = { url: urlOf('coaps', host, port), port, transport: dtls };
     }
   } catch (err) {
-    await server.close();
+    await api.close();
     throw err;
   }
   return api;

@@ -291,6 +291,7 @@ export const deviceCredential = {
     x509_fingerprint: nullableString,
     x509_name: nullableString,
     x509_ca: nullableString,
+    x509_certificate: nullableString,
     created_at: { type: 'integer' },
   },
 } as const;

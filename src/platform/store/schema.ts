@@ -80,6 +80,8 @@ export interface DeviceCredentialsTable {
   x509_name: string | null;
   /** PEM of the CA that must have issued the device's certificate, with x509_name. */
   x509_ca: string | null;
+  /** PEM of the pinned certificate, when it was given (0003): the DTLS server trusts it as it is. */
+  x509_certificate: Generated<string | null>;
   created_at: number;
 }
 
@@ -116,7 +118,7 @@ type AnyDb = Kysely<any>;
 /**
  * Migrations in order; names sort lexically. Never edit one that has shipped: add the next
  * `0002` adds device credentials, the poll log and per-resource poll
- * retransmission settings (issue 6).
+ * retransmission settings, `0003` the pinned certificate itself (issue 6).
  */
 export function migrations(engine: Engine): Record<string, Migration> {
   const id = engine === 'sqlite' ? 'integer' : 'serial';
@@ -234,6 +236,14 @@ export function migrations(engine: Engine): Record<string, Migration> {
         await db.schema.dropTable('device_credentials').execute();
         await db.schema.alterTable('resources').dropColumn('polling_timeout_ms').execute();
         await db.schema.alterTable('resources').dropColumn('polling_retransmits').execute();
+      },
+    },
+    '0003_pinned_certificates': {
+      async up(db: AnyDb) {
+        await db.schema.alterTable('device_credentials').addColumn('x509_certificate', 'text').execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.alterTable('device_credentials').dropColumn('x509_certificate').execute();
       },
     },
   };

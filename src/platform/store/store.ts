@@ -55,6 +55,7 @@ export interface NewDeviceCredential {
   x509Fingerprint?: string | null;
   x509Name?: string | null;
   x509Ca?: string | null;
+  x509Certificate?: string | null;
   createdAt: number;
 }
 export type NewPollLogEntry = Omit<PollLogEntry, 'id'>;
@@ -158,6 +159,8 @@ export interface Store {
   findRpkCredential(fingerprint: string): Promise<DeviceCredentialRecord | undefined>;
   /** X.509 credentials pinning `fingerprint` or naming one of `names` (subject, SANs). */
   findX509Credentials(fingerprint: string, names: string[]): Promise<DeviceCredentialRecord[]>;
+  /** Every bound CA and pinned certificate (PEM, distinct): the DTLS server's X.509 trust anchors. */
+  listX509TrustMaterial(): Promise<string[]>;
 
   /** Appends a poll outcome and keeps only the newest `keep` entries of that resource. */
   addPollLog(e: NewPollLogEntry, keep: number): Promise<PollLogEntry>;
@@ -229,6 +232,7 @@ const deviceCredential = (r: Selectable<DeviceCredentialsTable>): DeviceCredenti
   x509Fingerprint: r.x509_fingerprint,
   x509Name: r.x509_name,
   x509Ca: r.x509_ca,
+  x509Certificate: r.x509_certificate,
   createdAt: Number(r.created_at),
 });
 
@@ -619,6 +623,7 @@ export class KyselyStore implements Store {
             x509_fingerprint: c.x509Fingerprint ?? null,
             x509_name: c.x509Name ?? null,
             x509_ca: c.x509Ca ?? null,
+            x509_certificate: c.x509Certificate ?? null,
             created_at: c.createdAt,
           })
           .returningAll()
@@ -671,6 +676,20 @@ export class KyselyStore implements Store {
       .orderBy('id')
       .execute();
     return rows.map(deviceCredential);
+  }
+
+  async listX509TrustMaterial(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('device_credentials')
+      .select(['x509_ca', 'x509_certificate'])
+      .where('mode', '=', 'x509')
+      .execute();
+    const out = new Set<string>();
+    for (const r of rows) {
+      if (r.x509_ca) out.add(r.x509_ca);
+      if (r.x509_certificate) out.add(r.x509_certificate);
+    }
+    return [...out];
   }
 
   // --- poll log

@@ -1,14 +1,14 @@
 /** A platform with its CoAP API on free ports, and CoAP clients that are closed after the test. */
 import type { TestContext } from 'node:test';
 import { CoapClient, type CoapClientOptions } from '../../../src/coap/index.ts';
-import { startCoapApi } from '../../../src/platform/coap/api.ts';
+import { type CoapApiListenOptions, startCoapApi } from '../../../src/platform/coap/api.ts';
 import type { EngineTarget } from '../engines.ts';
 import { call, startPlatform } from '../helpers.ts';
 
-export async function startCoapPlatform(t: TestContext, tg: EngineTarget) {
+export async function startCoapPlatform(t: TestContext, tg: EngineTarget, dtls?: CoapApiListenOptions['dtls']) {
   const p = await startPlatform(t, tg);
   // startPlatform does not start the CoAP API: start it on the same service, on free ports.
-  const coap = await startCoapApi(p.service, p.devices, { host: '127.0.0.1', port: 0, coapsPort: 0 });
+  const coap = await startCoapApi(p.service, p.devices, { host: '127.0.0.1', port: 0, coapsPort: 0, dtls });
   t.after(() => coap.close());
   return Object.assign(p, {
     coapApi: coap,
