@@ -2,8 +2,10 @@
  * `securesense coap …`: a CoAP client and the demo server (issue 4).
  *
  *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
- *        [-s SECONDS] [--non] [-v] [--psk ID:HEX]
- *   coap serve [--host H] [--port P] [--dtls-port P] [--psk ID:HEX …]
+ *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]
+ *        [--trust-rpk F …] [--no-verify-name]
+ *   coap serve [--host H] [--port P] [--dtls-port P] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
+ *        [--ca F …] [--trust-rpk F …] [--client-auth none|want|need]
  *
  * Output: one JSON line per event on stdout (DESIGN.md "Tools at the command line"), errors on
  * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx, 3 on timeout or Reset, 2 on bad usage.
@@ -18,6 +20,7 @@ import { type Method, optionName, parseContentFormat } from '../coap/options.ts'
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
+import { type ClientAuth, loadCredentialFiles, type PeerIdentity } from '../dtls/index.ts';
 
 export const summary = 'CoAP client (get/post/put/delete) and demo server';
 
@@ -33,7 +36,10 @@ client options:
 security (coaps://):
   --psk ID:HEX    pre-shared key identity and key (hex); repeatable for serve
   --hint TEXT     (serve) PSK identity hint      --mtu N   largest DTLS datagram
-  --cert/--key/--ca, --rpk-key/--trust-rpk: once the DTLS engine has those modes
+  --cert FILE --key FILE   our X.509 certificate (chain may follow it) and key
+  --rpk-key FILE  a P-256 private key whose public key is our raw public key (RFC 7250)
+  --ca FILE       trust anchor (repeatable)  --trust-rpk FILE  pinned raw public keys (repeatable)
+  --no-verify-name  (client) skip the server-name check   --client-auth none|want|need  (serve)
 `;
 
 /** Parses `ID:HEX` (the identity may contain ':'; the key is after the last one). */
@@ -47,17 +53,20 @@ export function parsePsk(s: string): { identity: string; key: Buffer } {
 
 const TEXT_FORMATS = new Set([0, 40, 50, 110]);
 
+/** What a DTLS handshake proved, for a JSON line: the PSK identity, RPK fingerprint or X.509 subject. */
+function identityJson(id: PeerIdentity): Record<string, unknown> {
+  if (id.mode === 'psk') return { mode: 'psk', identity: id.identity };
+  if (id.mode === 'rpk') return { mode: 'rpk', fingerprint: id.fingerprint };
+  return { mode: 'x509', subject: id.subject, sans: id.sans, fingerprint: id.fingerprint };
+}
+
 function render(event: string, r: CoapResponse, verbose: boolean): string {
   const out: Record<string, unknown> = { event, code: r.status };
   if (r.observe !== undefined) out.observe = r.observe;
   if (verbose) {
     out.type = r.type;
     out.options = r.options.map((o) => ({ name: optionName(o.number), number: o.number, value: formatOptionValue(o) }));
-    if (r.peer.identity)
-      out.identity =
-        r.peer.identity.mode === 'psk'
-          ? r.peer.identity
-          : { mode: r.peer.identity.mode, fingerprint: r.peer.identity.fingerprint };
+    if (r.peer.identity) out.identity = identityJson(r.peer.identity);
   }
   const text = r.payload.toString('utf8');
   const printable =
@@ -69,29 +78,51 @@ function render(event: string, r: CoapResponse, verbose: boolean): string {
   return `${JSON.stringify(out)}\n`;
 }
 
-function security(values: {
+interface SecurityFlags {
   psk?: string[];
   cert?: string;
   key?: string;
-  ca?: string;
+  ca?: string[];
   'rpk-key'?: string;
   'trust-rpk'?: string[];
   mtu?: string;
-}): CoapsSecurity | undefined {
-  if (values.cert || values.key || values.ca || values['rpk-key'] || values['trust-rpk']?.length) {
+}
+
+/** The public-key credentials of the flags, read through the DTLS engine's loader (as `securesense dtls` does). */
+function publicKeyCredentials(values: SecurityFlags & { 'no-verify-name'?: boolean; 'client-auth'?: string }) {
+  const clientAuth = values['client-auth'];
+  if (clientAuth !== undefined && !['none', 'want', 'need'].includes(clientAuth)) {
+    throw new Error(`--client-auth must be none, want or need, got '${clientAuth}'`);
+  }
+  return loadCredentialFiles({
+    cert: values.cert,
+    key: values.key,
+    ca: values.ca,
+    rpkKey: values['rpk-key'],
+    trustRpk: values['trust-rpk'],
+    verifyName: values['no-verify-name'] ? false : undefined,
+    clientAuth: clientAuth as ClientAuth | undefined,
+  });
+}
+
+/** The client's coaps:// credentials: a PSK, and/or our certificate or raw public key with what we trust. */
+function security(values: SecurityFlags & { 'no-verify-name'?: boolean }): CoapsSecurity | undefined {
+  const pki = publicKeyCredentials(values);
+  const psk = values.psk?.length ? parsePsk(values.psk[0]) : undefined;
+  if (!psk && !pki.certificate && !pki.rpk && !pki.trust) return undefined;
+  if (!psk && !pki.trust) {
     throw new Error(
-      '--cert/--key/--ca and --rpk-key/--trust-rpk need the DTLS engine certificate modes, which are not available yet',
+      'coaps:// needs --psk, or --ca / --trust-rpk to verify the server (with --cert/--key or --rpk-key to authenticate)',
     );
   }
-  if (values.psk?.length) return { psk: parsePsk(values.psk[0]), mtu: mtu(values.mtu) };
-  return undefined;
+  return { psk, certificate: pki.certificate, rpk: pki.rpk, trust: pki.trust, mtu: mtu(values.mtu) };
 }
 
 const SECURITY_FLAGS = {
   psk: { type: 'string', multiple: true },
   cert: { type: 'string' },
   key: { type: 'string' },
-  ca: { type: 'string' },
+  ca: { type: 'string', multiple: true },
   'rpk-key': { type: 'string' },
   'trust-rpk': { type: 'string', multiple: true },
   mtu: { type: 'string' },
@@ -118,6 +149,7 @@ async function client(method: Method, args: string[]): Promise<number> {
       non: { type: 'boolean' },
       v: { type: 'boolean', short: 'v' },
       timeout: { type: 'string' },
+      'no-verify-name': { type: 'boolean' },
       ...SECURITY_FLAGS,
     },
   });
@@ -139,7 +171,7 @@ async function client(method: Method, args: string[]): Promise<number> {
     throw new Error('-s wants a number of seconds');
   const timeoutS = values.timeout !== undefined ? Number(values.timeout) : 95;
   const sec = security(values);
-  if (uri.scheme === 'coaps' && !sec) throw new Error('coaps:// needs --psk ID:HEX');
+  if (uri.scheme === 'coaps' && !sec) throw new Error('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
   const c = new CoapClient({ security: sec, blockSize, responseTimeout: timeoutS * 1000 });
   const verbose = values.v ?? false;
   const req = {
@@ -204,6 +236,7 @@ async function serve(args: string[]): Promise<number> {
       port: { type: 'string' },
       'dtls-port': { type: 'string' },
       hint: { type: 'string' },
+      'client-auth': { type: 'string' },
       ...SECURITY_FLAGS,
     },
   });
@@ -220,7 +253,7 @@ async function serve(args: string[]): Promise<number> {
         bytes: req.payload.length,
       };
       if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
-      else if (req.peer.identity) line.identity = req.peer.identity.fingerprint;
+      else if (req.peer.identity) line.identity = identityJson(req.peer.identity);
       process.stdout.write(`${JSON.stringify(line)}\n`);
     },
   });
@@ -233,15 +266,13 @@ async function serve(args: string[]): Promise<number> {
   }
   demo.server.listen(udp);
   const listening: Record<string, unknown> = { event: 'listening', coap: udp.address() };
-  if (values.psk?.length || values['dtls-port'] !== undefined) {
-    if (values.cert || values.key || values.ca || values['rpk-key'] || values['trust-rpk']?.length) {
-      throw new Error(
-        '--cert/--key/--ca and --rpk-key/--trust-rpk need the DTLS engine certificate modes, which are not available yet',
-      );
+  const pki = publicKeyCredentials(values);
+  if (values.psk?.length || pki.certificate || pki.rpk || values['dtls-port'] !== undefined) {
+    if (!values.psk?.length && !pki.certificate && !pki.rpk) {
+      throw new Error('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
     }
-    if (!values.psk?.length) throw new Error('--dtls-port needs credentials: --psk ID:HEX');
     const keys = new Map(
-      values.psk.map((p) => {
+      (values.psk ?? []).map((p) => {
         const k = parsePsk(p);
         return [k.identity, k.key] as const;
       }),
@@ -250,8 +281,12 @@ async function serve(args: string[]): Promise<number> {
     const dtls = await DtlsServerTransport.listen({
       host: udp.address().address,
       port: values['dtls-port'] !== undefined ? Number(values['dtls-port']) : 5684,
-      psk: (identity) => keys.get(identity),
+      psk: keys.size ? (identity) => keys.get(identity) : undefined,
       pskIdentityHint: values.hint,
+      certificate: pki.certificate,
+      rpk: pki.rpk,
+      trust: pki.trust,
+      clientAuth: pki.clientAuth,
       mtu: mtu(values.mtu),
     });
     demo.server.listen(dtls);

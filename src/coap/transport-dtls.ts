@@ -21,21 +21,29 @@ export const COAPS_PORT = 5684;
 /** The client's credentials for `coaps://`: whatever the DTLS engine's `connect` takes. */
 export type CoapsSecurity = Omit<DtlsClientOptions, 'host' | 'port' | 'endpoint' | 'session' | 'serverName'>;
 
-/** A stable key for a set of credentials (secrets are hashed, never kept as a string). */
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 1;
+function objectId(o: object): number {
+  let id = objectIds.get(o);
+  if (id === undefined) {
+    id = nextObjectId++;
+    objectIds.set(o, id);
+  }
+  return id;
+}
+
+/**
+ * A stable key for a set of credentials, naming what we present: the PSK identity and a hash of its
+ * key, our certificate chain or raw public key. Trust settings (anchors, pins) are keyed by object,
+ * as they hold no bytes of their own to compare. Secrets are hashed, never kept as a string.
+ */
 export function securityKey(s: CoapsSecurity): string {
   const h = createHash('sha256');
-  const walk = (v: unknown): void => {
-    if (Buffer.isBuffer(v)) h.update(v);
-    else if (Array.isArray(v)) for (const x of v) walk(x);
-    else if (v && typeof v === 'object') {
-      for (const k of Object.keys(v).sort()) {
-        if (k === 'logger' || k === 'meter') continue;
-        h.update(`${k}:`);
-        walk((v as Record<string, unknown>)[k]);
-      }
-    } else h.update(String(v));
-  };
-  walk(s);
+  if (s.psk) h.update(`psk:${s.psk.identity.length}:${s.psk.identity}:`).update(s.psk.key);
+  if (s.certificate) for (const der of s.certificate.chain) h.update('cert:').update(der);
+  if (s.rpk) h.update('rpk:').update(s.rpk.spki);
+  if (s.trust) h.update(`trust:${objectId(s.trust)}`);
+  h.update(`mtu:${s.mtu ?? ''}`);
   return h.digest('hex').slice(0, 32);
 }
 

@@ -12,9 +12,18 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { CoapClient, type CoapResponse } from '../../src/coap/client.ts';
 import { createDemoServer, largeBody } from '../../src/coap/demo.ts';
-import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
+import { type CoapsSecurity, DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
+import {
+  type DtlsServerOptions,
+  loadTrustAnchors,
+  ownCertificate,
+  ownRawPublicKey,
+  type PeerIdentity,
+  PinnedKeys,
+} from '../../src/dtls/index.ts';
 import { launchFor, requireBinary } from '../support/peers.ts';
+import type { TempPki } from '../support/pki.ts';
 import { freeUdpPort, sleep } from '../support/ports.ts';
 
 export type Build = 'notls' | 'gnutls' | 'openssl';
@@ -22,6 +31,80 @@ export interface Psk {
   identity: string;
   /** libcoap takes the key as a string on its command line. */
   key: string;
+}
+
+/**
+ * How a scenario secures coaps://. For x509 the temp PKI must issue straight from the root
+ * (`makeTempPki(t, { intermediate: false })`): libcoap sends only the first certificate of `-c`.
+ */
+export type Security = { mode: 'psk'; psk: Psk } | { mode: 'x509'; pki: TempPki } | { mode: 'rpk'; pki: TempPki };
+
+/** libcoap's -M wants the private key and the public key in one PEM file. */
+function rpkFile(dir: string, name: string, keyPem: string, spkiPem: string): string {
+  const f = join(dir, `${name}-rpk-both.pem`);
+  writeFileSync(f, `${keyPem}${spkiPem}`, { mode: 0o600 });
+  return f;
+}
+
+/** Arguments for libcoap's server or client in a mode. */
+function libcoapArgs(sec: Security, role: 'server' | 'client'): string[] {
+  if (sec.mode === 'psk') return role === 'server' ? ['-k', sec.psk.key] : ['-u', sec.psk.identity, '-k', sec.psk.key];
+  const pki = sec.pki;
+  if (sec.mode === 'x509') {
+    const own = role === 'server' ? pki.server : pki.device;
+    return ['-c', own.cert, '-j', own.key, '-C', pki.root.cert];
+  }
+  const own = role === 'server' ? pki.rpkServer : pki.rpkClient;
+  return ['-M', rpkFile(pki.dir, role, own.keyPem, own.spkiPem)];
+}
+
+/** Our client's credentials in a mode. */
+function clientSecurity(sec: Security): CoapsSecurity {
+  if (sec.mode === 'psk') return { psk: { identity: sec.psk.identity, key: Buffer.from(sec.psk.key) } };
+  const pki = sec.pki;
+  if (sec.mode === 'x509') {
+    return {
+      certificate: ownCertificate(pki.device.keyPem, pki.device.chainPem),
+      trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+    };
+  }
+  return { rpk: ownRawPublicKey(pki.rpkClient.keyPem), trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) } };
+}
+
+/** Our server's credentials in a mode; public-key modes require the client to authenticate. */
+function serverSecurity(sec: Security): Partial<DtlsServerOptions> {
+  if (sec.mode === 'psk') {
+    return { psk: (id) => (id === sec.psk.identity ? Buffer.from(sec.psk.key) : undefined) };
+  }
+  const pki = sec.pki;
+  if (sec.mode === 'x509') {
+    return {
+      certificate: ownCertificate(pki.server.keyPem, pki.server.chainPem),
+      trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+      clientAuth: 'need',
+    };
+  }
+  return {
+    rpk: ownRawPublicKey(pki.rpkServer.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkClient.spkiPem]) },
+    clientAuth: 'need',
+  };
+}
+
+/** Checks that a request carried the identity the libcoap client proved. */
+function assertClientIdentity(sec: Security, id: PeerIdentity | undefined): void {
+  assert.equal(id?.mode, sec.mode);
+  if (sec.mode === 'psk' && id?.mode === 'psk') assert.equal(id.identity, sec.psk.identity);
+  if (sec.mode === 'x509' && id?.mode === 'x509') assert.equal(id.subject, 'CN=device-1');
+  if (sec.mode === 'rpk' && id?.mode === 'rpk') assert.equal(id.fingerprint, sec.pki.rpkClient.fingerprint);
+}
+
+/** Checks the identity our client saw of libcoap's server. */
+function assertServerIdentity(sec: Security, id: PeerIdentity | undefined): void {
+  if (sec.mode === 'psk') return; // A PSK client knows the identity it sent; nothing new to check.
+  assert.equal(id?.mode, sec.mode);
+  if (sec.mode === 'x509' && id?.mode === 'x509') assert.equal(id.subject, 'CN=localhost');
+  if (sec.mode === 'rpk' && id?.mode === 'rpk') assert.equal(id.fingerprint, sec.pki.rpkServer.fingerprint);
 }
 
 const uploadBody = () => Buffer.from(Array.from({ length: 3000 }, (_, i) => 65 + (i % 26)));
@@ -75,24 +158,22 @@ export async function waitForServer(uri: string): Promise<void> {
 }
 
 /** Our client against libcoap's coap-server-BUILD (over coaps:// when psk is given). */
-export async function ourClientAgainstLibcoap(t: TestContext, build: Build, psk?: Psk): Promise<void> {
+export async function ourClientAgainstLibcoap(t: TestContext, build: Build, sec?: Security): Promise<void> {
   const bin = `coap-server-${build}`;
   if (!requireBinary(t, bin)) return;
   const port = await freePortPair();
   // libcoap listens for DTLS on port+1.
   const args = ['-A', '127.0.0.1', '-p', String(port), '-d', '10'];
-  if (psk) args.push('-k', psk.key);
+  if (sec) args.push(...libcoapArgs(sec, 'server'));
   launchFor(t, bin, args, { timeoutMs: 40_000 });
   await waitForServer(`coap://127.0.0.1:${port}`);
-  const base = psk ? `coaps://127.0.0.1:${port + 1}` : `coap://127.0.0.1:${port}`;
-  const c = new CoapClient({
-    blockSize: 256,
-    security: psk ? { psk: { identity: psk.identity, key: Buffer.from(psk.key) } } : undefined,
-  });
+  const base = sec ? `coaps://127.0.0.1:${port + 1}` : `coap://127.0.0.1:${port}`;
+  const c = new CoapClient({ blockSize: 256, security: sec ? clientSecurity(sec) : undefined });
   t.after(() => c.close());
   // GET: libcoap's /time is "Mon DD HH:MM:SS".
   const time = await c.get(`${base}/time`);
   assert.equal(time.status, '2.05');
+  if (sec) assertServerIdentity(sec, time.peer.identity);
   assert.match(time.payload.toString(), LIBCOAP_TIME);
   // POST creates a resource (-d); a GET reads back what crossed.
   const post = await c.post(`${base}/posted`, 'hello from securesense', { contentFormat: 0 });
@@ -119,24 +200,15 @@ export async function ourClientAgainstLibcoap(t: TestContext, build: Build, psk?
 }
 
 /** libcoap's coap-client-BUILD against our demo server (over coaps:// when psk is given). */
-export async function libcoapClientAgainstUs(t: TestContext, build: Build, psk?: Psk): Promise<void> {
+export async function libcoapClientAgainstUs(t: TestContext, build: Build, sec?: Security): Promise<void> {
   const bin = `coap-client-${build}`;
   if (!requireBinary(t, bin)) return;
-  const identities: string[] = [];
-  const demo = createDemoServer({
-    tickMs: 300,
-    onRequest: (req) => {
-      if (req.peer.identity?.mode === 'psk') identities.push(req.peer.identity.identity);
-    },
-  });
+  const identities: Array<PeerIdentity | undefined> = [];
+  const demo = createDemoServer({ tickMs: 300, onRequest: (req) => identities.push(req.peer.identity) });
   t.after(() => demo.close());
   let base: string;
-  if (psk) {
-    const dtls = await DtlsServerTransport.listen({
-      host: '127.0.0.1',
-      port: 0,
-      psk: (id) => (id === psk.identity ? Buffer.from(psk.key) : undefined),
-    });
+  if (sec) {
+    const dtls = await DtlsServerTransport.listen({ host: '127.0.0.1', port: 0, ...serverSecurity(sec) });
     demo.server.listen(dtls);
     base = `coaps://127.0.0.1:${dtls.address().port}`;
   } else {
@@ -144,10 +216,10 @@ export async function libcoapClientAgainstUs(t: TestContext, build: Build, psk?:
     demo.server.listen(tr);
     base = `coap://127.0.0.1:${tr.address().port}`;
   }
-  const dir = join(tmpdir(), `coap-interop-${process.pid}-${build}-${psk ? 'psk' : 'nosec'}`);
-  const sec = psk ? ['-u', psk.identity, '-k', psk.key] : [];
+  const dir = join(tmpdir(), `coap-interop-${process.pid}-${build}-${sec?.mode ?? 'nosec'}`);
+  const secArgs = sec ? libcoapArgs(sec, 'client') : [];
   const run = async (args: string[]) => {
-    const p = launchFor(t, bin, ['-B', '10', ...sec, ...args], { timeoutMs: 20_000 });
+    const p = launchFor(t, bin, ['-B', '10', ...secArgs, ...args], { timeoutMs: 20_000 });
     const code = await p.exited;
     assert.equal(code, 0, `${bin} ${args.join(' ')} failed: ${p.stderr()}`);
     return p.stdout();
@@ -172,9 +244,10 @@ export async function libcoapClientAgainstUs(t: TestContext, build: Build, psk?:
   const values = out.split('\n').filter(Boolean).map(Number);
   assert.ok(values.length >= 4, `libcoap printed ${JSON.stringify(out)}`);
   for (let i = 1; i < values.length; i++) assert.ok(values[i] > values[i - 1], `increasing: ${values}`);
-  // Over DTLS every request carried the PSK identity the handshake proved.
-  if (psk) {
-    assert.ok(identities.length >= 5);
-    assert.ok(identities.every((id) => id === psk.identity));
+  // Over DTLS every request carried the identity the handshake proved; over UDP none.
+  assert.ok(identities.length >= 5);
+  for (const id of identities) {
+    if (sec) assertClientIdentity(sec, id);
+    else assert.equal(id, undefined);
   }
 }

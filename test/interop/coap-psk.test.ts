@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import { libcoapClientAgainstUs, ourClientAgainstLibcoap } from '../coap/interop-scenarios.ts';
 
-const psk = { identity: 'sensor-17', key: 'secretPSK-0123456789' };
+const sec = { mode: 'psk', psk: { identity: 'sensor-17', key: 'secretPSK-0123456789' } } as const;
 
 for (const build of ['gnutls', 'openssl'] as const) {
-  test(`our client → coap-server-${build} (PSK)`, (t) => ourClientAgainstLibcoap(t, build, psk));
-  test(`coap-client-${build} → our server (PSK)`, (t) => libcoapClientAgainstUs(t, build, psk));
+  test(`our client → coap-server-${build} (PSK)`, (t) => ourClientAgainstLibcoap(t, build, sec));
+  test(`coap-client-${build} → our server (PSK)`, (t) => libcoapClientAgainstUs(t, build, sec));
 }
