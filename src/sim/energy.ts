@@ -91,7 +91,14 @@ export function energyFromTicks(ticks: StateTimes, power: PowerTable, ticksPerSe
   return energyJoules(ticksToSeconds(ticks, ticksPerSecond), power);
 }
 
-/** A node's running Energest counters (seconds), with the elapsed time they cover. */
+/**
+ * A node's running Energest counters (seconds), with the elapsed time they cover.
+ *
+ * As on the device, the MCU stays in CPU mode while it drives the radio through a frame exchange
+ * (Contiki busy-waits on the CC2538's transmit, CCA and ACK), so Energest's CPU counter includes
+ * those radio periods — which is exactly why the paper's formula takes radio time out of CPU time.
+ * Background listening (an always-on NullRDC radio while the MCU sleeps) does not count as CPU.
+ */
 export class EnergestLedger {
   private times: StateTimes = { ...ZERO_STATES };
   private elapsed = 0;
@@ -101,11 +108,12 @@ export class EnergestLedger {
     this.times = addStates(this.times, { cpu: seconds });
   }
 
+  /** A frame exchange: the radio states, with the MCU awake (CPU) throughout. */
   radio(r: RadioTimes): void {
-    this.times = addStates(this.times, r);
+    this.times = addStates(this.times, { ...r, cpu: r.tx + r.rxIdle + r.rxActive });
   }
 
-  /** Background idle listening (RDC wake-ups, or an always-on radio). */
+  /** Background idle listening with the MCU asleep (an always-on radio, RDC channel checks). */
   listen(seconds: number): void {
     this.times = addStates(this.times, { rxIdle: seconds });
   }
