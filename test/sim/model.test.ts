@@ -162,6 +162,22 @@ describe('network and round trips', () => {
     close(s.tx + s.rxIdle + s.rxActive, n.now, 1e-9);
     close(s.cpu + s.lpm, n.now, 1e-9);
   });
+  it('Energest CPU includes the frame exchanges the MCU drives, not NullRDC background listening', () => {
+    const n = new Network({ hops: 1, rdc: new ContikiMac(), profile: CC2538_HW });
+    n.deviceCompute(0.5);
+    n.sendDatagram('up', 64);
+    const s = n.states();
+    const exchange = n.device.radio.tx + n.device.radio.rxIdle + n.device.radio.rxActive;
+    close(s.cpu, 0.5 + CC2538_HW.perDatagramSeconds + exchange, 1e-12);
+    const nr = new Network({ hops: 1, rdc: new NullRdc(), profile: CC2538_HW });
+    nr.sendDatagram('up', 64);
+    nr.deviceCompute(1);
+    const x = nr.states();
+    const ex = nr.device.radio.tx + nr.device.radio.rxIdle + nr.device.radio.rxActive;
+    close(x.cpu, 1 + CC2538_HW.perDatagramSeconds + ex, 1e-12);
+    assert.ok(x.rxIdle > 1); // listening through the second of processing as well
+  });
+
   it('RTT: DTLS is longer than UDP; 64 B is where DTLS fragments and UDP does not', () => {
     const base = { profile: CC2538_HW, rdc: 'nullrdc' as const, hops: 1 };
     const u64 = simulateRtt({ ...base, protocol: 'udp', payloadBytes: 64 });
