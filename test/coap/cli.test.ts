@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { largeBody } from '../../src/coap/demo.ts';
 import { launchFor } from '../support/peers.ts';
+import { makeTempPki } from '../support/pki.ts';
 import { freeUdpPort } from '../support/ports.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
@@ -88,4 +89,80 @@ test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK
   r = await cli(['get', `${base}/x`, '-e', 'a', '-f', 'b']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /exclude/);
+});
+
+test('securesense coap over coaps:// with X.509 and raw public keys (mutual authentication)', async (t) => {
+  const pki = await makeTempPki(t);
+  const port = await freeUdpPort();
+  const dtlsPort = await freeUdpPort();
+  const server = launchFor(
+    t,
+    process.execPath,
+    [
+      BIN,
+      'coap',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dtls-port',
+      String(dtlsPort),
+      '--cert',
+      pki.server.chain,
+      '--key',
+      pki.server.key,
+      '--rpk-key',
+      pki.rpkServer.key,
+      '--ca',
+      pki.root.cert,
+      '--trust-rpk',
+      pki.rpkClient.spki,
+      '--client-auth',
+      'need',
+    ],
+    { timeoutMs: 50_000 },
+  );
+  await server.waitFor('"event":"listening"', 15_000);
+  const uri = `coaps://127.0.0.1:${dtlsPort}/echo`;
+
+  let r = await cli([
+    'post',
+    uri,
+    '-e',
+    'by certificate',
+    '-v',
+    '--cert',
+    pki.device.chain,
+    '--key',
+    pki.device.key,
+    '--ca',
+    pki.root.cert,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  let [ev] = lines(r.stdout);
+  assert.equal(ev.payload, 'by certificate');
+  assert.deepEqual((ev.identity as { mode: string; subject: string }).subject, 'CN=localhost');
+  await server.waitFor('"subject":"CN=device-1"');
+
+  r = await cli([
+    'post',
+    uri,
+    '-e',
+    'by raw key',
+    '-v',
+    '--rpk-key',
+    pki.rpkClient.key,
+    '--trust-rpk',
+    pki.rpkServer.spki,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  [ev] = lines(r.stdout);
+  assert.equal(ev.payload, 'by raw key');
+  assert.deepEqual(ev.identity, { mode: 'rpk', fingerprint: pki.rpkServer.fingerprint });
+  await server.waitFor(pki.rpkClient.fingerprint);
+
+  // A server key we do not trust: the handshake fails, no CoAP exchange, non-zero exit.
+  r = await cli(['get', uri, '--rpk-key', pki.rpkClient.key, '--trust-rpk', pki.rpkStranger.spki, '--timeout', '10']);
+  assert.notEqual(r.code, 0);
 });
