@@ -1,6 +1,6 @@
 import { CC2538_HW, CC2538_SW } from '../sim/profiles/index.ts';
 import { simulateRtt } from '../sim/rtt.ts';
-import { DTLS_CCM8_OVERHEAD_BYTES } from '../sim/sixlowpan.ts';
+import { ccmAesBlocks, DTLS_CCM8_OVERHEAD_BYTES } from '../sim/sixlowpan.ts';
 import { EngineUnavailableError } from '../sim/transcript.ts';
 import { type Experiment, ms } from './experiment.ts';
 
@@ -42,9 +42,10 @@ export const rttSize: Experiment = {
     if (t instanceof EngineUnavailableError) notes.push(`record overhead not cross-checked: ${t.message}`);
     else {
       const app = t.application.flatMap((f) => f.records.filter((r) => r.contentType === 'application_data'));
+      const aes = t.application[0]?.crypto.find((c) => c.phase === 'prepare' && c.op === 'aes_block')?.count;
       if (app.length) {
         notes.push(
-          `engine cross-check: a 64-byte payload left our engine as a ${app[0].bytes}-byte record (model: 64 + ${DTLS_CCM8_OVERHEAD_BYTES} = ${64 + DTLS_CCM8_OVERHEAD_BYTES}).`,
+          `engine cross-check: a 64-byte payload left our engine as a ${app[0].bytes}-byte record (model: 64 + ${DTLS_CCM8_OVERHEAD_BYTES} = ${64 + DTLS_CCM8_OVERHEAD_BYTES}), sealed with ${aes ?? 'n/a'} AES blocks (model, RFC 3610: ${ccmAesBlocks(64)}).`,
         );
       }
     }

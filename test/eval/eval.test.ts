@@ -113,6 +113,14 @@ describe('experiments', () => {
     assert.ok((lossy[1][3] as number) > nr);
   });
 
+  it('rtt-size cross-checks the record size and AES block count against our engine', async () => {
+    const r = await findExperiment('rtt-size')!.run(engineContext());
+    assert.ok(
+      r.notes.some((n) => n.includes('as a 93-byte record') && n.includes('sealed with 11 AES blocks')),
+      r.notes.join('\n'),
+    );
+  });
+
   it('rtt-size: DTLS fragments at 64 B where UDP does not', async () => {
     const r = await findExperiment('rtt-size')!.run(fixedContext({}));
     const row64 = r.table.rows.find((x) => x[0] === 64)!;
