@@ -16,6 +16,7 @@ import type { HandshakeResult, PeerAddress, RoleHandshake, SessionState } from '
 import type { DtlsMeter } from './meter.ts';
 import { RecordLayer } from './session.ts';
 import { encodeAlert, parseAlert } from './wire/alert.ts';
+import { ownCopy } from './wire/buffer.ts';
 import { parseChangeCipherSpec } from './wire/change-cipher-spec.ts';
 import { HandshakeType, handshakeTypeName, parseHandshakeFragments } from './wire/handshake.ts';
 import { ContentType, type DtlsRecord } from './wire/record.ts';
@@ -148,9 +149,11 @@ export class Association extends EventEmitter {
     this.state = 'established';
     this.timer.stop();
     this.buffer.clear();
-    // An idle session should cost little memory: the handshake state is not needed any more.
+    // An idle session should cost little memory: the handshake state is not needed any more, and
+    // the flight kept for retransmission gets its own memory instead of pinning buffer pools.
     this.role = FINISHED;
     this.transcript.free();
+    this.flight = this.flight?.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it));
     // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
     // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
     this.resolveReady(result);

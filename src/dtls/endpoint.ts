@@ -18,6 +18,7 @@ import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
+import { ownCopy } from './wire/buffer.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
 import { encodeHandshakeMessage, HandshakeType, parseHandshakeFragments } from './wire/handshake.ts';
 import { encodeHelloVerifyRequest } from './wire/hello-verify-request.ts';
@@ -180,6 +181,9 @@ export class DtlsEndpoint extends EventEmitter {
       counted = false;
     };
     a.once('established', uncount);
+    // Registered here, not where the ClientHello is parsed: a long-lived listener must not share a
+    // closure scope with the ClientHello and the handshake state (it would keep them alive).
+    if (role === 'server') a.once('established', () => this.emit('connection', a));
     a.once('closed', (err?: Error) => {
       uncount();
       if (this.associations.get(key) === a) this.associations.delete(key);
@@ -292,12 +296,11 @@ export class DtlsEndpoint extends EventEmitter {
       family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
     };
     const a = this.newAssociation('server', remote);
-    a.clientRandom = Buffer.from(ch.random);
+    a.clientRandom = ownCopy(ch.random);
     const hs = new ServerHandshake(a, { ...srv, sessionCache: this.sessionCache });
     a.role = hs;
     a.records.unprotect(rec); // enters the ClientHello's sequence number into the replay window
     a.records.setWriteSeq(0, rec.seq);
-    a.on('established', () => this.emit('connection', a));
     const m = { msgType: f.msgType, messageSeq: f.messageSeq, body: f.fragment, epoch: 0 };
     this.opts.meter?.handshakeMessage('in', 'client_hello', f.length);
     void a.runExclusive(() => hs.onClientHello(ch, m));

@@ -20,6 +20,7 @@ import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../cry
 import { pskPremaster } from '../crypto/psk.ts';
 import { type CipherSuite, suiteByCode } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { ownCopy } from '../wire/buffer.ts';
 import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
 import { parseCertificateRequest } from '../wire/certificate-request.ts';
 import { encodeClientHello } from '../wire/client-hello.ts';
@@ -298,8 +299,8 @@ export class ClientHandshake implements RoleHandshake {
       );
     }
     this.suite = suite;
-    this.serverRandom = Buffer.from(sh.random);
-    this.sessionId = Buffer.from(sh.sessionId);
+    this.serverRandom = ownCopy(sh.random);
+    this.sessionId = ownCopy(sh.sessionId);
     this.ems = findExtension(sh.extensions, ExtensionType.extended_master_secret) !== undefined;
     const t = this.host.transcript;
     t.reset();

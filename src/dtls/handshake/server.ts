@@ -27,6 +27,7 @@ import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../cry
 import { pskPremaster } from '../crypto/psk.ts';
 import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { ownCopy } from '../wire/buffer.ts';
 import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
 import { ecdsaCertificateRequest, encodeCertificateRequest } from '../wire/certificate-request.ts';
 import type { ClientHello } from '../wire/client-hello.ts';
@@ -124,7 +125,7 @@ export class ServerHandshake implements RoleHandshake {
     this.sendSeq = m.messageSeq;
     this.host.setNextRecvSeq(m.messageSeq + 1);
     this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-    this.clientRandom = Buffer.from(ch.random);
+    this.clientRandom = ownCopy(ch.random);
     // DTLS versions count down: 1.2 is 0xfefd, 1.0 0xfeff. A client that cannot do 1.2 is refused.
     if (ch.clientVersion > DTLS1_2) {
       throw new DtlsAlertError(AlertDescription.protocol_version, 'client does not offer DTLS 1.2');

@@ -132,3 +132,14 @@ export class Writer {
     return Buffer.concat(this.parts, this.len);
   }
 }
+
+/**
+ * A copy with its own memory. Node's small Buffers (Buffer.from, concat, allocUnsafe) are slices
+ * of shared 8 KiB pools: a long-lived slice keeps its whole pool alive. State that outlives a
+ * handshake (session IDs, randoms, a kept flight) is copied out with this.
+ */
+export function ownCopy(b: Buffer): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  b.copy(c);
+  return c;
+}
