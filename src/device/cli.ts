@@ -5,6 +5,7 @@
  *       [--interval SECONDS] [--sensors temperature,humidity,power] [--command 'CMD' [--command-name NAME]]
  *       [--format json|senml] [--con|--non] [--state FILE] [--queue N] [--duration SECONDS]
  *       [--psk ID:HEX …] [--cert F --key F] [--ca F …] [--rpk-key F] [--trust-rpk F …]
+ *       [--no-verify-name] [--client-auth none|want|need]
  *
  * One JSON line per event on stdout (DESIGN.md "Tools at the command line"), a human line on
  * stderr for each error. Ctrl-C (SIGINT) or SIGTERM stops the agent, which closes its DTLS session
@@ -40,6 +41,8 @@ security:
   --psk ID:HEX          PSK identity and key (hex); repeatable for --serve-dtls
   --cert F --key F      X.509 certificate (chain) and key;  --ca F  trust anchors (repeatable)
   --rpk-key F           raw public key (RFC 7250);  --trust-rpk F  pinned peer keys (repeatable)
+  --no-verify-name      (push) accept a server certificate whatever names it carries
+  --client-auth MODE    (--serve-dtls) none, want or need a client certificate / raw public key
 `;
 
 function seconds(name: string, v: string | undefined, min: number): number | undefined {
