@@ -165,3 +165,48 @@ test('the client checks the server name: a certificate for localhost does not pa
   const byIp = await connect({ host: '127.0.0.1', port, trust: { anchors } });
   await byIp.close();
 });
+
+test('the meter sees the RPK flights and their P-256 operations (client side, client auth)', async (t) => {
+  const pki = await makeTempPki(t, { intermediate: false });
+  const server = await DtlsServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    rpk: ownRawPublicKey(pki.rpkServer.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkClient.spkiPem]) },
+    clientAuth: 'need',
+  });
+  t.after(() => server.close());
+  const messages: string[] = [];
+  const ops = new Map<string, number>();
+  const c = await connect({
+    host: '127.0.0.1',
+    port: server.address().port,
+    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+    meter: {
+      handshakeMessage: (dir, type) => messages.push(`${dir}:${type}`),
+      record: () => {},
+      crypto: (op, n) => ops.set(op, (ops.get(op) ?? 0) + n),
+    },
+  });
+  await c.close();
+  assert.deepEqual(messages, [
+    'out:client_hello',
+    'in:hello_verify_request',
+    'out:client_hello',
+    'in:server_hello',
+    'in:certificate',
+    'in:server_key_exchange',
+    'in:certificate_request',
+    'in:server_hello_done',
+    'out:certificate',
+    'out:client_key_exchange',
+    'out:certificate_verify',
+    'out:finished',
+    'in:finished',
+  ]);
+  assert.equal(ops.get('ecdh_keygen'), 1);
+  assert.equal(ops.get('ecdh_agree'), 1);
+  assert.equal(ops.get('ecdsa_sign'), 1);
+  assert.equal(ops.get('ecdsa_verify'), 1);
+});
