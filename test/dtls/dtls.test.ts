@@ -61,6 +61,9 @@ test('async PSK lookup; unknown identity → unknown_psk_identity; wrong key →
     (e: unknown) => e instanceof DtlsAlertError && /bad_record_mac|decrypt_error/.test(e.message),
   );
   assert.equal(srv.errors.length, 2);
+  // Failed handshakes leave nothing behind.
+  await sleep(50);
+  assert.deepEqual(srv.server.counts(), { handshakes: 0, sessions: 0 });
 });
 
 test('IPv6 (::1) with a server_name that is an IP literal (ignored)', async (t) => {
