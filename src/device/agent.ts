@@ -298,7 +298,7 @@ export class DeviceAgent extends EventEmitter {
       try {
         await this.openServer();
       } catch (err) {
-        await this.stop();
+        await this.shutdown(false);
         throw err;
       }
     }
@@ -321,6 +321,10 @@ export class DeviceAgent extends EventEmitter {
    * servers. Samples still queued are not sent; the session stays in the state file for the next start.
    */
   async stop(): Promise<void> {
+    await this.shutdown(true);
+  }
+
+  private async shutdown(report: boolean): Promise<void> {
     if (!this.running || this.stopping) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
@@ -330,6 +334,7 @@ export class DeviceAgent extends EventEmitter {
     await this.dropLink();
     await this.sending?.catch(() => {});
     await this.server?.close().catch(() => {});
+    if (!report) return;
     this.report({
       event: 'stopped',
       queued: this.queue.length,

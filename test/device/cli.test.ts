@@ -151,3 +151,14 @@ test('device run --serve --command: serves the command output and stops after --
   assert.deepEqual(readings[0].values, { load: 7.5 });
   assert.equal(events.at(-1)?.event, 'stopped');
 });
+
+test('device run: a serve port in use exits 1 and prints no event', async (t) => {
+  const { createSocket } = await import('node:dgram');
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.after(() => sock.close());
+  const r = await cli(['--serve', String(sock.address().port), '--host', '127.0.0.1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot start: .*EADDRINUSE/);
+  assert.equal(r.stdout, '');
+});
