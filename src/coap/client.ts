@@ -494,6 +494,7 @@ export class Observation extends EventEmitter {
   private lastSeq?: number;
   private lastAt = 0;
   private active = true;
+  private refresh?: NodeJS.Timeout;
 
   constructor(
     private readonly client: CoapClient,
@@ -518,7 +519,7 @@ export class Observation extends EventEmitter {
       this.confirmable,
       this.token,
       (m, peer) => {
-        this.onNotification(m, peer).catch((err: unknown) => this.emit('error', err));
+        this.onNotification(m, peer).catch((err: unknown) => this.fail(err));
       },
     );
     const body = await this.client._block2(this.ep, this.base, first, this.confirmable);
@@ -532,6 +533,79 @@ export class Observation extends EventEmitter {
     }
     this.lastSeq = seq;
     this.lastAt = Date.now();
+    this.armRefresh(first);
+  }
+
+  private fail(err: unknown): void {
+    // An 'error' event without a listener would throw: report only to those who listen.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /**
+   * RFC 7641 §3.3.1: when no notification came within Max-Age (default 60 s, RFC 7252 §5.10.5)
+   * plus some slack, the server may have lost our registration (a reboot): register again with the
+   * same token. The answer is a fresh response, accepted whatever its sequence number (§3.4 orders
+   * notifications of one registration).
+   */
+  private armRefresh(m: CoapMessage): void {
+    if (this.refresh) clearTimeout(this.refresh);
+    if (!this.active) return;
+    const maxAge = getUintOption(m, OptionNumber.MaxAge) ?? 60;
+    this.refresh = setTimeout(
+      () => {
+        this.reregister().catch((err: unknown) => this.fail(err));
+      },
+      (maxAge + Math.max(2, maxAge / 10)) * 1000,
+    );
+    this.refresh.unref();
+  }
+
+  private async reregister(): Promise<void> {
+    if (!this.active) return;
+    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(0) }];
+    let m: CoapMessage;
+    try {
+      m = await this.client._exchange(
+        this.ep,
+        { code: Code.GET, options, payload: EMPTY },
+        this.confirmable,
+        this.token,
+        (n, peer) => {
+          this.onNotification(n, peer).catch((err: unknown) => this.fail(err));
+        },
+      );
+    } catch (err) {
+      if (err instanceof CoapCancelledError) {
+        this.stop(); // The client closed.
+        return;
+      }
+      // The server is unreachable: try again after the same delay.
+      if (this.active)
+        this.armRefresh({
+          type: 'ACK',
+          code: Code.Content,
+          messageId: 0,
+          token: this.token,
+          options: [],
+          payload: EMPTY,
+        });
+      this.fail(err);
+      return;
+    }
+    if (!this.active) return;
+    const peer = { ...this.ep.peer, identity: this.ep.identity };
+    const seq = getUintOption(m, OptionNumber.Observe);
+    if (seq === undefined || m.code >> 5 !== 2) {
+      this.stop();
+      this.emit('end', toCoapResponse(m, peer));
+      return;
+    }
+    this.lastSeq = seq;
+    this.lastAt = Date.now();
+    this.armRefresh(m);
+    const body = await this.client._block2(this.ep, this.base, m, this.confirmable);
+    this.count++;
+    this.emit('notification', toCoapResponse(m, peer, body));
   }
 
   private async onNotification(m: CoapMessage, peer: TransportPeer): Promise<void> {
@@ -547,6 +621,7 @@ export class Observation extends EventEmitter {
     if (this.lastSeq !== undefined && !isFresher(seq, now, this.lastSeq, this.lastAt)) return; // §3.4: stale.
     this.lastSeq = seq;
     this.lastAt = now;
+    this.armRefresh(m);
     const body = await this.client._block2(this.ep, this.base, m, true);
     this.count++;
     this.emit('notification', toCoapResponse(m, peer, body));
@@ -555,6 +630,7 @@ export class Observation extends EventEmitter {
   private stop(): void {
     if (!this.active) return;
     this.active = false;
+    if (this.refresh) clearTimeout(this.refresh);
     this.client._forget(this.ep, this.token);
   }
 

@@ -215,3 +215,33 @@ test("a device serves and requests from one UDP port (client on the server's mes
   t.after(() => pull.close());
   assert.equal((await pull.get(`coap://127.0.0.1:${seenPort}/sensor`)).payload.toString(), '21.5');
 });
+
+test('an observer re-registers when Max-Age lapses without a notification (a rebooted server)', async (t) => {
+  const first = new CoapServer();
+  first.get('/v', () => ({ payload: 'before', maxAge: 1 }), { observable: true });
+  const tr = await UdpTransport.bind({ host: '127.0.0.1' });
+  const port = tr.address().port;
+  first.listen(tr);
+  const c = new CoapClient();
+  t.after(() => c.close());
+  const o = await c.observe(`coap://127.0.0.1:${port}/v`);
+  assert.equal(o.first?.payload.toString(), 'before');
+  const got: string[] = [];
+  o.on('notification', (r: CoapResponse) => got.push(r.payload.toString()));
+  // The server "reboots": a new one on the same port that knows nothing of the observation.
+  await first.close();
+  const second = new CoapServer();
+  let n = 0;
+  second.get('/v', () => ({ payload: `after ${n}`, maxAge: 1 }), { observable: true });
+  second.listen(await UdpTransport.bind({ host: '127.0.0.1', port }));
+  t.after(() => second.close());
+  // Max-Age 1 s + 2 s slack: the client registers again, then gets the new server's notifications.
+  const deadline = Date.now() + 6000;
+  while (second.observerCount('/v') === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(second.observerCount('/v'), 1);
+  n = 1;
+  await second.notify('/v');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(got, ['after 0', 'after 1']);
+  await o.cancel();
+});
