@@ -103,6 +103,8 @@ interface Endpoint {
   peer: { address: string; port: number };
   /** What the DTLS handshake proved about the server (coaps:// only). */
   identity?: PeerIdentity;
+  /** coaps:// only: this session's cache key and how to drop it from the cache. */
+  dtls?: { key: string; forget: () => void };
 }
 
 type TokenListener = (m: CoapMessage, peer: TransportPeer) => void;
@@ -217,23 +219,40 @@ export class CoapClient {
     const key = `${address}|${uri.port}|${securityKey(security)}`;
     let p = this.secure.get(key);
     if (!p) {
-      p = (async () => {
+      const forget = () => {
+        if (this.secure.get(key) === created) this.secure.delete(key);
+      };
+      const created: Promise<Omit<Endpoint, 'peer'>> = (async () => {
         const transport = await createDtlsClientTransport({
           host: address,
           port: uri.port,
           serverName: isIP(uri.host) === 0 ? uri.host : undefined,
           security,
           logger: this.log,
-          onClose: () => this.secure.delete(key),
+          onClose: forget,
         });
         this.ownedTransports.push(transport);
-        return { ...this.attach(transport), identity: transport.connection.identity };
+        const e = this.attach(transport);
+        return { ...e, identity: transport.connection.identity, dtls: { key, forget } };
       })();
-      p.catch(() => this.secure.delete(key));
-      this.secure.set(key, p);
+      created.catch(forget);
+      this.secure.set(key, created);
+      p = created;
     }
     const e = await p;
     return { ...e, peer };
+  }
+
+  /**
+   * A coaps:// request went unanswered through all retransmissions: the server has probably lost
+   * the association (an idle timeout, a reboot) without telling us, and every later record on it
+   * would vanish too. Forget the session so that the next request makes a new handshake.
+   */
+  private dropSecure(ep: Endpoint): void {
+    if (!ep.dtls) return;
+    ep.dtls.forget();
+    ep.layer.close();
+    ep.transport.close().catch(() => {});
   }
 
   /**
@@ -283,7 +302,10 @@ export class CoapClient {
               else finish(undefined, ack);
             } else if (!done) wait(this.responseTimeout);
           },
-          (err: Error) => finish(err),
+          (err: Error) => {
+            if (err instanceof CoapTimeoutError) this.dropSecure(ep);
+            finish(err);
+          },
         );
       } else {
         ep.layer.sendNonConfirmable(out, ep.peer);

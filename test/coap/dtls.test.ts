@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoapClient } from '../../src/coap/client.ts';
+import { CoapTimeoutError } from '../../src/coap/errors.ts';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
@@ -49,4 +50,30 @@ test('coaps://: each request carries the PSK identity; one DTLS session per (ser
   });
   t.after(() => bad.close());
   await assert.rejects(bad.get(s));
+});
+
+test('coaps://: when the server silently drops the association, a timeout makes the next request handshake again', async (t) => {
+  const server = new CoapServer();
+  server.get('/x', () => ({ payload: 'ok' }));
+  const dtls = await DtlsServerTransport.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: (id) => keys.get(id),
+    idleTimeoutMs: 300,
+  });
+  server.listen(dtls);
+  t.after(() => server.close());
+  let handshakes = 0;
+  dtls.server.on('connection', () => handshakes++);
+  const c = new CoapClient({
+    security: { psk: { identity: 'dev-a', key: keys.get('dev-a')! } },
+    params: { ackTimeout: 100, maxRetransmit: 2 },
+  });
+  t.after(() => c.close());
+  const uri = `coaps://127.0.0.1:${dtls.address().port}/x`;
+  assert.equal((await c.get(uri)).payload.toString(), 'ok');
+  await new Promise((r) => setTimeout(r, 1200)); // The server forgets the idle association.
+  await assert.rejects(c.get(uri), CoapTimeoutError);
+  assert.equal((await c.get(uri)).payload.toString(), 'ok');
+  assert.equal(handshakes, 2);
 });
