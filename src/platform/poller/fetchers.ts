@@ -10,6 +10,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { CoapClient, CoapError, type CoapsSecurity, CoapTimeoutError, contentFormatName } from '../../coap/index.ts';
 import { DtlsAlertError, type DtlsMeter, DtlsTimeoutError } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
@@ -66,7 +67,12 @@ export interface HttpFetcherOptions {
 
 /** http:// and https:// with a timeout and a body bound. */
 export class HttpFetcher implements Fetcher {
-  constructor(private readonly opts: HttpFetcherOptions = {}) {}
+  /** Node replaces its CA store with `ca` when given one: keep the defaults beside the extra CAs. */
+  private readonly ca?: Array<string | Buffer>;
+
+  constructor(opts: HttpFetcherOptions = {}) {
+    if (opts.ca !== undefined) this.ca = [...rootCertificates, ...(Array.isArray(opts.ca) ? opts.ca : [opts.ca])];
+  }
 
   fetch(t: PollTarget): Promise<FetchResult> {
     const https = t.url.protocol === 'https:';
@@ -80,7 +86,7 @@ export class HttpFetcher implements Fetcher {
           method: 'GET',
           timeout,
           headers: { accept: 'application/json, */*' },
-          ...(https ? { ca: this.opts.ca } : {}),
+          ...(https && this.ca ? { ca: this.ca } : {}),
         },
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
