@@ -150,20 +150,26 @@ export interface CachedRepresentation {
   expires: number;
 }
 
-/** Bounded, expiring cache of representations being transferred block by block. */
+/** Bounded (entries and bytes), expiring cache of representations being transferred block by block. */
 export class Block2Cache {
   private readonly entries = new Map<string, CachedRepresentation>();
+  private bytes = 0;
   constructor(
     private readonly lifetimeMs: number,
     private readonly maxEntries = 10_000,
+    private readonly maxBytes = 64 * 1024 * 1024,
   ) {}
 
   set(key: string, rep: Omit<CachedRepresentation, 'expires'>): void {
-    this.entries.delete(key);
+    this.delete(key);
     this.entries.set(key, { ...rep, expires: Date.now() + this.lifetimeMs });
-    if (this.entries.size > this.maxEntries) {
+    this.bytes += rep.body.length;
+    // Oldest first: a client that stalls mid-transfer loses its entry and, for a GET, the block is
+    // produced again by the handler.
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
       const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      if (oldest === undefined) break;
+      this.delete(oldest);
     }
   }
 
@@ -171,13 +177,17 @@ export class Block2Cache {
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (e.expires < Date.now()) {
-      this.entries.delete(key);
+      this.delete(key);
       return undefined;
     }
     return e;
   }
 
   delete(key: string): void {
-    this.entries.delete(key);
+    const e = this.entries.get(key);
+    if (e) {
+      this.bytes -= e.body.length;
+      this.entries.delete(key);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Block1Assembler, sliceBlock } from '../../src/coap/block.ts';
+import { Block1Assembler, Block2Cache, sliceBlock } from '../../src/coap/block.ts';
 import { Code } from '../../src/coap/options.ts';
 
 test('sliceBlock: block boundaries, the M flag, beyond the end', () => {
@@ -37,4 +37,15 @@ test('Block1Assembler: in-order reassembly, wrong sizes 4.00, gaps 4.08, body bo
     ['continue', 'continue', 'continue', 'continue', Code.ServiceUnavailable],
   );
   assert.equal(a.size, 4);
+});
+
+test('Block2Cache: bounded by bytes, oldest evicted first, entries expire', async () => {
+  const c = new Block2Cache(60_000, 100, 250);
+  for (const k of ['a', 'b', 'c']) c.set(k, { code: 69, body: Buffer.alloc(100) });
+  assert.equal(c.get('a'), undefined, 'evicted when 300 bytes exceeded 250');
+  assert.ok(c.get('b') && c.get('c'));
+  const short = new Block2Cache(1);
+  short.set('x', { code: 69, body: Buffer.alloc(1) });
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(short.get('x'), undefined);
 });
