@@ -377,12 +377,19 @@ export class CoapClient {
     confirmable: boolean,
   ): Promise<CoapMessage> {
     let offset = 0;
+    // RFC 9175 §3.3: one Request-Tag for all blocks of this body, so that a server can keep it apart
+    // from another upload of ours to the same resource.
+    const requestTag = randomToken(4);
     while (true) {
       const size = blockSize(szx);
       const num = offset / size;
       const chunk = body.subarray(offset, offset + size);
       const more = offset + size < body.length;
-      const options = [...base, { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) }];
+      const options = [
+        ...base,
+        { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) },
+        { number: OptionNumber.RequestTag, value: requestTag },
+      ];
       // RFC 7959 §4: Size1 announces the whole size with the first block.
       if (num === 0) options.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
       const res = await this.exchange(ep, { code: methodCode(method), options, payload: chunk }, confirmable);

@@ -26,6 +26,7 @@ export const OptionNumber = {
   ProxyScheme: 39,
   Size1: 60,
   NoResponse: 258,
+  RequestTag: 292,
 } as const;
 export type OptionNumber = (typeof OptionNumber)[keyof typeof OptionNumber];
 
@@ -39,7 +40,7 @@ export interface OptionDefinition {
   repeatable: boolean;
 }
 
-/** RFC 7252 §5.10 table 4, RFC 7641 §2, RFC 7959 §2.1 and §4, RFC 7967 §2. */
+/** RFC 7252 §5.10 table 4, RFC 7641 §2, RFC 7959 §2.1 and §4, RFC 7967 §2, RFC 9175 §3.2. */
 const DEFINITIONS: Record<number, OptionDefinition> = {
   1: { name: 'If-Match', format: 'opaque', minLength: 0, maxLength: 8, repeatable: true },
   3: { name: 'Uri-Host', format: 'string', minLength: 1, maxLength: 255, repeatable: false },
@@ -61,6 +62,8 @@ const DEFINITIONS: Record<number, OptionDefinition> = {
   39: { name: 'Proxy-Scheme', format: 'string', minLength: 1, maxLength: 255, repeatable: false },
   60: { name: 'Size1', format: 'uint', minLength: 0, maxLength: 4, repeatable: false },
   258: { name: 'No-Response', format: 'uint', minLength: 0, maxLength: 1, repeatable: false },
+  // RFC 9175 §3.2: elective, safe to forward, repeatable, opaque 0..8.
+  292: { name: 'Request-Tag', format: 'opaque', minLength: 0, maxLength: 8, repeatable: true },
 };
 
 export function optionDefinition(num: number): OptionDefinition | undefined {

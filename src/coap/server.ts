@@ -279,8 +279,10 @@ export class CoapServer {
     let payload = msg.payload;
     let block1Echo: BlockValue | undefined;
     if (block1) {
+      // RFC 9175 §3.3: the Request-Tag tells concurrent block-wise uploads to one resource apart.
+      const tags = getOptions(msg, OptionNumber.RequestTag).map((t) => t.toString('hex'));
       const out = this.block1.accept(
-        cacheKey,
+        tags.length ? `${cacheKey}#${tags.join(',')}` : cacheKey,
         block1,
         msg.payload,
         getUintOption(msg, OptionNumber.Size1),

@@ -245,3 +245,20 @@ test('an observer re-registers when Max-Age lapses without a notification (a reb
   assert.deepEqual(got, ['after 0', 'after 1']);
   await o.cancel();
 });
+
+test('two concurrent Block1 uploads to one resource stay apart (Request-Tag, RFC 9175)', async (t) => {
+  const server = new CoapServer();
+  server.put('/up', (req) => ({ payload: req.payload }));
+  const port = await start(server);
+  t.after(() => server.close());
+  const c = new CoapClient({ blockSize: 64, params: { nstart: 4 } });
+  t.after(() => c.close());
+  const a = Buffer.alloc(1000, 0x61);
+  const b = Buffer.alloc(900, 0x62);
+  const [ra, rb] = await Promise.all([
+    c.put(`coap://127.0.0.1:${port}/up`, a),
+    c.put(`coap://127.0.0.1:${port}/up`, b),
+  ]);
+  assert.ok(ra.payload.equals(a));
+  assert.ok(rb.payload.equals(b));
+});
