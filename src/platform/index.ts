@@ -140,6 +140,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     }
     if (opts.coap && opts.listen !== false) {
       coap = await startCoapApi(service, devices, {
+        maxBodySize: config.api.bodyLimit,
         ...(typeof opts.coap === 'object' ? opts.coap : {}),
         logger: opts.logger,
         host: config.coap.host,

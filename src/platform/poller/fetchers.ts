@@ -145,19 +145,38 @@ interface CoapSlot {
   key: string;
   client: CoapClient;
   meter: HandshakeCounter;
+  /** When the last answer came (ms, Date.now()). */
+  lastAnswer: number;
+}
+
+export interface CoapFetcherOptions {
+  logger?: Logger;
+  /**
+   * A coaps:// session silent for longer than this is closed and made afresh (resumed when the
+   * device allows) before the next poll: DTLS servers drop idle associations without telling the
+   * client (ours and libcoap's after 300 s), and a request sent into a forgotten association is
+   * noticed only after CoAP's whole retransmission sequence. Default 240 000 ms; 0 = never.
+   */
+  idleRenewMs?: number;
 }
 
 /** coap:// and coaps://: one client (and DTLS session) per resource, kept between polls. */
 export class CoapFetcher implements Fetcher {
   private readonly slots = new Map<number, CoapSlot>();
+  private readonly log?: Logger;
+  private readonly idleRenewMs: number;
 
-  constructor(private readonly log?: Logger) {}
+  constructor(opts: CoapFetcherOptions = {}) {
+    this.log = opts.logger;
+    this.idleRenewMs = opts.idleRenewMs ?? 240_000;
+  }
 
   private slot(t: PollTarget): CoapSlot {
     const creds = t.psk ? `${t.psk.identity}:${t.psk.key.toString('hex')}` : '';
     const key = `${t.url.protocol}//${t.url.host}|${t.timeoutMs}|${t.retransmits}|${creds}`;
     const cur = this.slots.get(t.resourceId);
-    if (cur && cur.key === key) return cur;
+    const stale = cur !== undefined && this.idleRenewMs > 0 && Date.now() - cur.lastAnswer > this.idleRenewMs;
+    if (cur && cur.key === key && !stale) return cur;
     if (cur) void this.forget(t.resourceId);
     const meter = new HandshakeCounter();
     let security: CoapsSecurity | undefined;
@@ -178,7 +197,7 @@ export class CoapFetcher implements Fetcher {
       responseTimeout: t.timeoutMs * 8,
       logger: this.log,
     });
-    const slot = { key, client, meter };
+    const slot = { key, client, meter, lastAnswer: Date.now() };
     this.slots.set(t.resourceId, slot);
     return slot;
   }
@@ -189,7 +208,8 @@ export class CoapFetcher implements Fetcher {
     const fullBefore = slot.meter.full;
     const session = () => slot.meter.completed > before;
     try {
-      const res = await slot.client.get(t.url.href, { accept: undefined });
+      const res = await slot.client.get(t.url.href);
+      slot.lastAnswer = Date.now();
       if (!res.ok)
         throw new PollError('coap', `CoAP ${res.status} ${res.payload.toString('utf8').slice(0, 200)}`, session());
       return {
@@ -206,7 +226,11 @@ export class CoapFetcher implements Fetcher {
         await this.forget(t.resourceId);
         throw new PollError('handshake', err.message);
       }
-      if (err instanceof CoapTimeoutError) throw new PollError('timeout', err.message, session());
+      if (err instanceof CoapTimeoutError) {
+        // The device may have lost our association: the next poll starts a new session.
+        if (t.url.protocol === 'coaps:') await this.forget(t.resourceId);
+        throw new PollError('timeout', err.message, session());
+      }
       if (err instanceof CoapError) throw new PollError('coap', err.message, session());
       throw new PollError('network', (err as Error).message, session());
     }

@@ -34,6 +34,8 @@ export interface PollerOptions {
   httpsCa?: HttpFetcherOptions['ca'];
   /** The first poll of a resource comes after a random delay up to this (ms), so that a restart does not poll everything at once. Default 1000. */
   startJitterMs?: number;
+  /** See {@link CoapFetcherOptions.idleRenewMs}. Default 240 000 ms. */
+  idleRenewMs?: number;
   /** The clock, ms. */
   now?: () => number;
 }
@@ -60,7 +62,7 @@ export class Poller {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.http = new HttpFetcher({ ca: opts.httpsCa });
-    this.coap = new CoapFetcher(opts.logger);
+    this.coap = new CoapFetcher({ logger: opts.logger, idleRenewMs: opts.idleRenewMs });
   }
 
   /** Loads every polled resource, schedules them, and follows changes from then on. */

@@ -131,6 +131,36 @@ test('coaps:// polls reuse one DTLS session; a URL change sends close_notify and
   assert.equal(poller.coap.size, 0);
 });
 
+test('a coaps:// session idle past idleRenewMs is renewed before the next poll, by resumption', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startPlatform(t, tg);
+  const poller = new Poller(p.service, { idleRenewMs: 50 });
+  t.after(() => poller.stop());
+  const dev = await coapsDevice(t);
+  const { uid, token } = await newUser(p.base, 'ann');
+  const R = `/users/${uid}/resources`;
+  const r = await call(p.base, 'POST', R, {
+    token,
+    body: { label: 'polled', polling_url: `coaps://127.0.0.1:${dev.port}/sensors`, polling_period: 3600 },
+  });
+  await call(p.base, 'POST', `${R}/${r.json.id}/devices`, {
+    token,
+    body: { mode: 'psk', psk_identity: PSK.identity, psk_key: PSK.key.toString('hex') },
+  });
+  for (let i = 0; i < 3; i++) {
+    const o = await poller.pollNow(r.json.id);
+    assert.ok(o.ok, o.message ?? '');
+    assert.equal(o.newSession, true);
+    await new Promise((res) => setTimeout(res, 120));
+  }
+  assert.deepEqual(
+    dev.seen.connections.map((c) => c.resumed),
+    [false, true, true],
+  );
+  await until(() => dev.seen.alertsIn >= 2, 'close_notify for the renewed sessions');
+});
+
 test('coaps:// without a PSK credential, or with a wrong one, is logged as a failed poll', async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
