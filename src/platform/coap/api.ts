@@ -129,7 +129,14 @@ export function buildCoapApi(
   devices: DeviceDirectory,
   opts: CoapApiOptions = {},
 ): CoapServer {
-  const server = new CoapServer({ ...opts, maxBodySize: opts.maxBodySize ?? 1024 * 1024, logger: opts.logger });
+  // Closing the server also ends the service subscriptions of observed streams.
+  const server = new (class extends CoapServer {
+    override async close(): Promise<void> {
+      for (const w of watched.values()) w.stop();
+      watched.clear();
+      await super.close();
+    }
+  })({ ...opts, maxBodySize: opts.maxBodySize ?? 1024 * 1024, logger: opts.logger });
 
   const caller = async (req: CoapRequest): Promise<Caller> => {
     if (req.scheme === 'coaps') {
@@ -459,12 +466,6 @@ export function buildCoapApi(
     }),
   );
 
-  const close = server.close.bind(server);
-  server.close = async () => {
-    for (const w of watched.values()) w.stop();
-    watched.clear();
-    await close();
-  };
   return server;
 }
 
