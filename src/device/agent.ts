@@ -37,7 +37,7 @@ import { type CoapsSecurity, DtlsClientTransport, DtlsServerTransport, securityK
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { type CoapUri, parseCoapUri } from '../coap/uri.ts';
 import type { PublicKeyCredentials } from '../dtls/credentials/index.ts';
-import { connect, DtlsAlertError, type DtlsConnection, type DtlsSession, type PskLookup } from '../dtls/index.ts';
+import { connect, DtlsAlertError, type DtlsConnection, type PskLookup } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { Backoff } from './backoff.ts';
@@ -53,7 +53,7 @@ import {
   toSenml,
   toTimedJson,
 } from './sensors.ts';
-import { clearState, loadState, saveState } from './state.ts';
+import { clearState, loadState, type SavedSession, saveState } from './state.ts';
 
 /** The simulated sensors the agent knows by name. */
 export type SimulatedSensorName = keyof typeof SIMULATED;
@@ -103,7 +103,11 @@ export interface DeviceAgentOptions {
   confirmable?: boolean;
   /** Credentials for a `coaps://` push: whatever the DTLS engine's `connect` takes (`psk`, …). */
   security?: CoapsSecurity;
-  /** File that keeps the push connection's resumable DTLS session across restarts (mode 0600). */
+  /**
+   * File that keeps, across restarts, the push connection's resumable DTLS session (written after
+   * each full handshake) and the samples still queued when the agent stopped (written by `stop()`;
+   * sent first after the next start). Mode 0600.
+   */
   stateFile?: string;
   /** Samples kept while the cloud is unreachable; the oldest is dropped beyond. Default 1000. */
   queueLimit?: number;
@@ -150,7 +154,8 @@ export type AgentEvent =
   | { event: 'backoff'; ms: number; failures: number; queued: number; reason: string }
   | { event: 'dropped'; seq: number; time: string; reason: string; queued: number }
   | { event: 'error'; where: 'sensor' | 'push' | 'handshake' | 'state' | 'serve'; message: string }
-  | { event: 'stopped'; queued: number; sent: number; dropped: number };
+  | { event: 'restored'; samples: number; queued: number }
+  | { event: 'stopped'; queued: number; sent: number; dropped: number; saved: number };
 
 /** Counters for monitoring and tests. */
 export interface AgentStats {
@@ -207,7 +212,7 @@ export class DeviceAgent extends EventEmitter {
   private readonly pushUri?: CoapUri;
   private link?: Link;
   /** The session to offer on the next handshake (from the last connection or the state file). */
-  private session?: { server: string; credentials: string; session: DtlsSession };
+  private session?: SavedSession;
   private server?: CoapServer;
   private udp?: UdpTransport;
   private dtls?: DtlsServerTransport;
@@ -217,6 +222,8 @@ export class DeviceAgent extends EventEmitter {
   private backoffTimer?: NodeJS.Timeout;
   private sending?: Promise<void>;
   private sampling = false;
+  /** Samples taken over from the state file at start. */
+  private restored = 0;
   private seq = 0;
   private running = false;
   private stopping = false;
@@ -231,8 +238,7 @@ export class DeviceAgent extends EventEmitter {
       if (this.pushUri.scheme === 'coaps' && !opts.security)
         throw new Error('DeviceAgent: a coaps:// push needs security (e.g. { psk: { identity, key } })');
     }
-    if (opts.stateFile && this.pushUri?.scheme !== 'coaps')
-      throw new Error('DeviceAgent: stateFile keeps a DTLS session and needs a coaps:// push');
+    if (opts.stateFile && !this.pushUri) throw new Error('DeviceAgent: stateFile goes with push');
     this.intervalMs = opts.intervalMs ?? 10_000;
     if (!Number.isFinite(this.intervalMs) || this.intervalMs < 10) throw new RangeError('intervalMs must be ≥ 10');
     this.format = opts.format ?? 'json';
@@ -287,7 +293,10 @@ export class DeviceAgent extends EventEmitter {
     if (this.opts.stateFile && this.pushUri) {
       try {
         const st = await loadState(this.opts.stateFile);
-        if (st) this.session = { server: st.server, credentials: st.credentials, session: st.session };
+        if (st?.session) this.session = st.session;
+        for (const q of st?.queue ?? [])
+          this.queue.push({ seq: ++this.seq, time: new Date(q.time), readings: q.readings });
+        if (st?.queue?.length) this.restored = st.queue.length;
       } catch (err) {
         this.report({ event: 'error', where: 'state', message: `${describe(err)}; starting with a full handshake` });
       }
@@ -313,12 +322,15 @@ export class DeviceAgent extends EventEmitter {
       intervalMs: this.intervalMs,
       queueLimit: this.queue.limit,
     });
+    if (this.restored > 0) this.report({ event: 'restored', samples: this.restored, queued: this.queue.length });
+    if (this.pushUri && this.queue.length > 0) this.kick();
     if (first) this.accept(first);
   }
 
   /**
    * Stops sampling, closes the push connection (close_notify on DTLS, RFC 5246 §7.2.1) and the
-   * servers. Samples still queued are not sent; the session stays in the state file for the next start.
+   * servers. Samples still queued are not sent now: with a state file they are saved there, with
+   * the session, for the next start; without one they are lost (`stopped.queued` says how many).
    */
   async stop(): Promise<void> {
     await this.shutdown(true);
@@ -334,12 +346,24 @@ export class DeviceAgent extends EventEmitter {
     await this.dropLink();
     await this.sending?.catch(() => {});
     await this.server?.close().catch(() => {});
+    // Keep what was not delivered (and the session) for the next start.
+    let saved = 0;
+    if (this.opts.stateFile) {
+      const queue = this.queue.toArray().map((q) => ({ time: q.time.getTime(), readings: q.readings }));
+      try {
+        await saveState(this.opts.stateFile, { savedAt: Date.now(), session: this.session, queue });
+        saved = queue.length;
+      } catch (err) {
+        this.report({ event: 'error', where: 'state', message: describe(err) });
+      }
+    }
     if (!report) return;
     this.report({
       event: 'stopped',
       queued: this.queue.length,
       sent: this.counters.sent,
       dropped: this.stats().dropped,
+      saved,
     });
   }
 
@@ -563,10 +587,8 @@ export class DeviceAgent extends EventEmitter {
       this.session = { server, credentials, session: connection.session };
       if (this.opts.stateFile && !connection.resumed) {
         await saveState(this.opts.stateFile, {
-          server,
-          credentials,
           savedAt: Date.now(),
-          session: connection.session,
+          session: { server, credentials, session: connection.session },
         }).catch((err: unknown) => this.report({ event: 'error', where: 'state', message: describe(err) }));
       }
     }

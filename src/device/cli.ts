@@ -32,7 +32,8 @@ const USAGE = `usage: securesense device run --push coap[s]://HOST[:PORT]/PATH |
   --format json|senml   push payload: application/json (default) or application/senml+json
   --base-name BN        SenML base name (e.g. urn:dev:mac:0024befffe804ff1:)
   --con | --non         Confirmable (default) or Non-confirmable pushes
-  --state FILE          keep the resumable DTLS session here (mode 0600) to resume after a restart
+  --state FILE          keep the resumable DTLS session and, on exit, the unsent samples here
+                        (mode 0600): a restart resumes the session and sends them first
   --queue N             samples kept while the cloud is unreachable (default ${DEFAULT_QUEUE_LIMIT})
   --ack-timeout SECONDS CoAP ACK_TIMEOUT (default 2)
   --backoff-max SECONDS longest wait between attempts when the cloud is unreachable (default 300)
@@ -112,8 +113,7 @@ export function agentOptions(args: string[]): { options: DeviceAgentOptions; dur
   const sec = parseSecurityFlags(values);
   if (values.push?.toLowerCase().startsWith('coaps:') && !sec.client)
     throw new UsageError('--push coaps://… needs --psk ID:HEX (or --cert/--key, --rpk-key)');
-  if (values.state && !values.push?.toLowerCase().startsWith('coaps:'))
-    throw new UsageError('--state keeps a DTLS session: it goes with --push coaps://…');
+  if (values.state && !values.push) throw new UsageError('--state goes with --push');
   const servePort = port('serve', values.serve);
   const dtlsPort = port('serve-dtls', values['serve-dtls']);
   if (dtlsPort !== undefined && sec.psks.length === 0 && !sec.publicKey)

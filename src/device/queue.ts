@@ -49,6 +49,11 @@ export class SampleQueue {
     }
   }
 
+  /** The queued samples, oldest first (a copy). */
+  toArray(): Sample[] {
+    return [...this.items];
+  }
+
   get length(): number {
     return this.items.length;
   }

@@ -1,7 +1,8 @@
 /**
  * The agent's state file: the resumable DTLS session of its push connection, so that an agent
  * restarted within the server's session lifetime resumes with an abbreviated handshake (RFC 5246
- * §7.3; RFC 6347 §4.2.4 flights 1–3 of 3 instead of 6) instead of a full one.
+ * §7.3: three flights instead of six, no public-key operation) instead of a full one; and the
+ * samples still queued when it stopped, so that a restart loses none.
  *
  * The file holds the master secret: it is written with mode 0600 through a temporary file and a
  * rename (so that a crash never leaves half a file), and a file that others may read is not used.
@@ -11,21 +12,39 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { DtlsSession } from '../dtls/index.ts';
+import type { Reading } from './sensors.ts';
 
 export const STATE_VERSION = 1;
 
-/** What the file says, once decoded. */
-export interface AgentState {
+/** The resumable DTLS session of the push connection and what it belongs to. */
+export interface SavedSession {
   /** `host:port` of the server the session belongs to. */
   server: string;
   /** `securityKey()` of the credentials the session was made with. */
   credentials: string;
-  /** When the session was saved (ms since the epoch). */
-  savedAt: number;
   session: DtlsSession;
 }
 
-const MAX_STATE_BYTES = 64 * 1024;
+/** A sample that was not delivered when the agent stopped. */
+export interface SavedSample {
+  /** When it was measured, ms since the epoch. */
+  time: number;
+  readings: Reading[];
+}
+
+/** What the file says, once decoded. */
+export interface AgentState {
+  /** When the file was written (ms since the epoch). */
+  savedAt: number;
+  /** Absent for a `coap://` push, or before the first handshake. */
+  session?: SavedSession;
+  /** Samples still queued at the last stop, oldest first; sent first after the next start. */
+  queue?: SavedSample[];
+}
+
+/** Bound on the file: a full default queue (1000 samples of three readings) takes about 150 KB. */
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
+const MAX_SAVED_SAMPLES = 100_000;
 
 /**
  * Buffers become `{ "$base64": "…" }` so that any field the engine keeps in a session (today the
@@ -61,7 +80,7 @@ function decodeValue(v: unknown): unknown {
 
 /** The file's text for a state. */
 export function encodeState(s: AgentState): string {
-  return `${JSON.stringify({ version: STATE_VERSION, ...(encodeValue(s) as object) }, null, 2)}\n`;
+  return `${JSON.stringify({ version: STATE_VERSION, ...(encodeValue(s) as object) })}\n`;
 }
 
 /** Parses the file's text; throws a clear error for anything that is not a state we wrote. */
@@ -76,19 +95,40 @@ export function decodeState(text: string): AgentState {
   const o = raw as Record<string, unknown>;
   if (o.version !== STATE_VERSION) throw new Error(`version ${String(o.version)}, expected ${STATE_VERSION}`);
   const d = decodeValue(o) as Record<string, unknown>;
-  if (typeof d.server !== 'string' || typeof d.credentials !== 'string' || typeof d.savedAt !== 'number')
-    throw new Error('server, credentials or savedAt missing');
+  if (typeof d.savedAt !== 'number') throw new Error('savedAt missing');
+  const out: AgentState = { savedAt: d.savedAt };
+  if (d.session !== undefined) out.session = decodeSession(d.session);
+  if (d.queue !== undefined) out.queue = decodeQueue(d.queue);
+  return out;
+}
+
+function decodeSession(v: unknown): SavedSession {
+  const d = v as Record<string, unknown> | null;
+  if (!d || typeof d !== 'object' || typeof d.server !== 'string' || typeof d.credentials !== 'string')
+    throw new Error('session: server or credentials missing');
   const session = d.session as Record<string, unknown> | undefined;
   // The engine checks the rest of the session when it is used; the ID must be 1..32 bytes (RFC 5246 §7.4.1.2).
   if (!session || typeof session !== 'object' || !Buffer.isBuffer(session.id))
     throw new Error('session missing or without an ID');
   if (session.id.length === 0 || session.id.length > 32) throw new Error('session ID must be 1..32 bytes');
-  return {
-    server: d.server,
-    credentials: d.credentials,
-    savedAt: d.savedAt,
-    session: session as unknown as DtlsSession,
-  };
+  return { server: d.server, credentials: d.credentials, session: session as unknown as DtlsSession };
+}
+
+function decodeQueue(v: unknown): SavedSample[] {
+  if (!Array.isArray(v)) throw new Error('queue is not a list');
+  if (v.length > MAX_SAVED_SAMPLES) throw new Error(`queue longer than ${MAX_SAVED_SAMPLES} samples`);
+  return v.map((x, i) => {
+    const s = x as { time?: unknown; readings?: unknown } | null;
+    if (!s || typeof s.time !== 'number' || !Number.isFinite(s.time) || !Array.isArray(s.readings))
+      throw new Error(`queue[${i}]: time or readings missing`);
+    const readings = s.readings.map((r: unknown, j: number) => {
+      const rr = r as Partial<Reading> | null;
+      if (!rr || typeof rr.name !== 'string' || typeof rr.value !== 'number' || !Number.isFinite(rr.value))
+        throw new Error(`queue[${i}].readings[${j}]: name or value missing`);
+      return { name: rr.name, value: rr.value, unit: typeof rr.unit === 'string' ? rr.unit : '' };
+    });
+    return { time: s.time, readings };
+  });
 }
 
 /**

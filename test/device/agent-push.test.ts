@@ -330,3 +330,48 @@ test('a session idle longer than idleResumeMs is resumed before the next push', 
   assert.ok(conns.length >= 3, `${conns.length} connections`);
   assert.ok(conns.slice(1).every((r) => r));
 });
+
+test('samples unsent at stop are saved in the state file and delivered after the restart', async (t) => {
+  const stateFile = join(tempDir(t), 'agent.state');
+  // The cloud is down during the first run: its port is free but nobody listens.
+  const probe = await UdpTransport.bind({ host: '127.0.0.1' });
+  const port = probe.address().port;
+  await probe.close();
+  const opts = {
+    push: `coap://127.0.0.1:${port}${PATH}`,
+    sensors: ['humidity' as const],
+    intervalMs: 50,
+    stateFile,
+    ...FAST,
+    backoff: { baseMs: 2000, maxMs: 2000 },
+  };
+  const first = new DeviceAgent(opts);
+  const ev1 = collect(first);
+  await first.start();
+  await until('5 readings', () => readings(ev1).length >= 5);
+  await first.stop();
+  const stopped = ev1.at(-1);
+  assert.equal(stopped?.event, 'stopped');
+  assert.ok(stopped?.event === 'stopped' && stopped.saved >= 5 && stopped.saved === stopped.queued);
+  assert.equal(statSync(stateFile).mode & 0o777, 0o600);
+
+  // The cloud is back; a new agent process takes over the file.
+  const { server, received } = ingestServer();
+  server.listen(await UdpTransport.bind({ host: '127.0.0.1', port }));
+  t.after(() => server.close());
+  const second = new DeviceAgent({ ...opts, backoff: FAST.backoff });
+  const ev2 = collect(second);
+  await second.start();
+  t.after(() => second.stop());
+  const restored = ev2.find((e) => e.event === 'restored');
+  assert.ok(restored?.event === 'restored' && stopped?.event === 'stopped' && restored.samples === stopped.saved);
+  const firstTimes = readings(ev1).map((r) => Date.parse(r.time));
+  const got = () => new Set(received.map((r) => (JSON.parse(r.body) as { humidity: { time: number } }).humidity.time));
+  await until('every first-run reading delivered', () => firstTimes.every((x) => got().has(x)));
+  // Sent oldest first: the restored samples before the new run's own.
+  const order = received.map((r) => (JSON.parse(r.body) as { humidity: { time: number } }).humidity.time);
+  assert.deepEqual(order.slice(0, firstTimes.length), firstTimes);
+  await second.stop();
+  const last = ev2.at(-1);
+  assert.ok(last?.event === 'stopped' && last.saved === last.queued);
+});

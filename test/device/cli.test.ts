@@ -116,7 +116,7 @@ test('device run: usage errors exit 2 with a message on stderr', async () => {
     [['--serve', '70000'], /UDP port/],
     [['--serve', '0', '--sensors', 'pressure'], /unknown sensor 'pressure'/],
     [['--serve', '0', '--format', 'xml'], /json or senml/],
-    [['--push', 'coap://127.0.0.1/x', '--state', 'f'], /--state keeps a DTLS session/],
+    [['--serve', '0', '--state', 'f'], /--state goes with --push/],
     [['--serve-dtls', '0'], /--serve-dtls needs --psk/],
     [['--push', 'coaps://127.0.0.1/x', '--psk', 'dev:xyz'], /hex/],
   ] as const) {

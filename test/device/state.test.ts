@@ -16,7 +16,14 @@ const session = {
   identity: { mode: 'psk', identity: 'dev1' },
   createdAt: 1_700_000_000_000,
 };
-const state: AgentState = { server: '127.0.0.1:5684', credentials: 'abc', savedAt: 1, session };
+const state: AgentState = {
+  savedAt: 1,
+  session: { server: '127.0.0.1:5684', credentials: 'abc', session },
+  queue: [
+    { time: 1_700_000_000_000, readings: [{ name: 'temperature', value: 21.5, unit: 'Cel' }] },
+    { time: 1_700_000_010_000, readings: [{ name: 'load', value: 3, unit: '' }] },
+  ],
+};
 
 test('state round trip keeps every Buffer and field of the session', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'securesense-state-'));
@@ -27,7 +34,7 @@ test('state round trip keeps every Buffer and field of the session', async (t) =
   assert.equal(statSync(file).mode & 0o777, 0o600);
   const back = await loadState(file);
   assert.deepEqual(back, state);
-  assert.ok(back && Buffer.isBuffer((back.session as unknown as typeof session).masterSecret));
+  assert.ok(back?.session && Buffer.isBuffer((back.session.session as unknown as typeof session).masterSecret));
   // Rewriting replaces the file (atomic rename), still 0600.
   await saveState(file, { ...state, savedAt: 2 });
   assert.equal((await loadState(file))?.savedAt, 2);
@@ -49,10 +56,20 @@ test('a state file others can read, or a malformed one, is refused with a clear 
     ['not json', /not JSON/],
     ['[]', /not a JSON object/],
     ['{"version":99}', /version 99/],
-    ['{"version":1,"server":"x","credentials":"y"}', /missing/],
-    ['{"version":1,"server":"x","credentials":"y","savedAt":1,"session":{}}', /without an ID/],
-    ['{"version":1,"server":"x","credentials":"y","savedAt":1,"session":{"id":{"$base64":""}}}', /1\.\.32 bytes/],
-    ['{"version":1,"server":"x","credentials":"y","savedAt":1,"session":{"id":{"$base64":"!!"}}}', /base64/],
+    ['{"version":1}', /savedAt missing/],
+    ['{"version":1,"savedAt":1,"session":{"server":"x"}}', /server or credentials missing/],
+    ['{"version":1,"savedAt":1,"session":{"server":"x","credentials":"y","session":{}}}', /without an ID/],
+    [
+      '{"version":1,"savedAt":1,"session":{"server":"x","credentials":"y","session":{"id":{"$base64":""}}}}',
+      /1\.\.32 bytes/,
+    ],
+    [
+      '{"version":1,"savedAt":1,"session":{"server":"x","credentials":"y","session":{"id":{"$base64":"!!"}}}}',
+      /base64/,
+    ],
+    ['{"version":1,"savedAt":1,"queue":{}}', /not a list/],
+    ['{"version":1,"savedAt":1,"queue":[{"time":1}]}', /queue\[0\]: time or readings missing/],
+    ['{"version":1,"savedAt":1,"queue":[{"time":1,"readings":[{"name":"a","value":"x"}]}]}', /readings\[0\]/],
   ] as const) {
     assert.throws(() => decodeState(text), msg);
   }
