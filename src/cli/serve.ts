@@ -1,13 +1,21 @@
 /**
  * `securesense serve [--config FILE] [--db URL|PATH] [--host H] [--http-port 8080|off]
- *                    [--https-port P --cert F --key F]`
+ *                    [--https-port P --cert F --key F] [--coap-port 5683|off] [--coaps-port 5684|off]
+ *                    [--dtls-cert F --dtls-key F] [--rpk-key F] [--no-poller]`
  *
- * Starts the platform's HTTP(S) API on the configured store (SQLite `./data/securesense.db` by
- * default). Prints one JSON line on stdout when listening (`{"event":"listening",...}`), logs with
+ * Starts the platform — HTTP(S) API, CoAP/CoAPs API and the poller — on the configured store
+ * (SQLite `./data/securesense.db` by default). Prints one JSON line on stdout when listening (`{"event":"listening",...}`), logs with
  * pino on stderr, and closes cleanly on SIGINT/SIGTERM (Ctrl-C).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import {
+  type OwnCertificate,
+  type OwnRawPublicKey,
+  ownCertificate,
+  ownRawPublicKey,
+} from '../dtls/credentials/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
 
@@ -22,10 +30,17 @@ const USAGE = `usage: securesense serve [options]
   --https-port N       HTTPS port (needs --cert and --key)
   --cert FILE          PEM certificate chain for HTTPS
   --key FILE           PEM private key for HTTPS
+  --coap-port N|off    coap:// UDP port (default 5683)
+  --coaps-port N|off   coaps:// UDP port (default 5684)
+  --dtls-cert FILE     PEM certificate (chain) the coaps:// server shows X.509 devices
+  --dtls-key FILE      its PEM private key (P-256)
+  --rpk-key FILE       PEM P-256 key whose public key the server shows RPK devices (RFC 7250)
+  --no-poller          do not pull the resources' polling URLs
   --log-level LEVEL    trace|debug|info|warn|error|fatal|silent (default info)
 
 Environment: SECURESENSE_DB, SECURESENSE_HTTP_PORT, SECURESENSE_HTTPS_PORT, SECURESENSE_HTTPS_CERT,
-SECURESENSE_HTTPS_KEY, SECURESENSE_SIGNUP (open|admin), SECURESENSE_ADMIN_TOKEN, SECURESENSE_BODY_LIMIT, …
+SECURESENSE_HTTPS_KEY, SECURESENSE_COAP_PORT, SECURESENSE_COAPS_PORT, SECURESENSE_COAPS_CERT,
+SECURESENSE_COAPS_KEY, SECURESENSE_COAPS_RPK_KEY, SECURESENSE_POLLER (true|false), SECURESENSE_SIGNUP (open|admin), SECURESENSE_ADMIN_TOKEN, SECURESENSE_BODY_LIMIT, …
 (see docs/platform.md).
 `;
 
@@ -42,6 +57,12 @@ export async function run(args: string[]): Promise<number> {
         'https-port': { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
+        'coap-port': { type: 'string' },
+        'coaps-port': { type: 'string' },
+        'dtls-cert': { type: 'string' },
+        'dtls-key': { type: 'string' },
+        'rpk-key': { type: 'string' },
+        'no-poller': { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -55,15 +76,23 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const overrides: ConfigInput = { http: {}, https: {} };
+  const overrides: ConfigInput = { http: {}, https: {}, coap: {}, poller: {} };
   const http = overrides.http as Record<string, unknown>;
   const https = overrides.https as Record<string, unknown>;
+  const coap = overrides.coap as Record<string, unknown>;
   if (values.db !== undefined) overrides.db = values.db;
   if (values['log-level'] !== undefined) overrides.logLevel = values['log-level'];
   if (values.host !== undefined) {
     http.host = values.host;
     https.host = values.host;
+    coap.host = values.host;
   }
+  if (values['coap-port'] !== undefined) coap.port = values['coap-port'];
+  if (values['coaps-port'] !== undefined) coap.coapsPort = values['coaps-port'];
+  if (values['dtls-cert'] !== undefined) coap.cert = values['dtls-cert'];
+  if (values['dtls-key'] !== undefined) coap.key = values['dtls-key'];
+  if (values['rpk-key'] !== undefined) coap.rpkKey = values['rpk-key'];
+  if (values['no-poller']) (overrides.poller as Record<string, unknown>).enabled = false;
   if (values['http-port'] !== undefined) http.port = values['http-port'];
   if (values['https-port'] !== undefined) https.port = values['https-port'];
   if (values.cert !== undefined) https.cert = values.cert;
@@ -80,12 +109,33 @@ export async function run(args: string[]): Promise<number> {
     throw err;
   }
 
+  let dtls: { certificate?: OwnCertificate; rpk?: OwnRawPublicKey };
+  try {
+    dtls = {
+      ...(config.coap.cert && config.coap.key
+        ? { certificate: ownCertificate(readFileSync(config.coap.key), readFileSync(config.coap.cert)) }
+        : {}),
+      ...(config.coap.rpkKey ? { rpk: ownRawPublicKey(readFileSync(config.coap.rpkKey)) } : {}),
+    };
+  } catch (err) {
+    process.stderr.write(`securesense serve: coaps:// credentials: ${(err as Error).message}\n`);
+    return 2;
+  }
   const logger = pino({ level: config.logLevel }, pino.destination(2));
-  const platform = await createPlatform(config, { logger });
+  const useCoap = config.coap.port !== null || config.coap.coapsPort !== null;
+  const platform = await createPlatform(config, {
+    logger,
+    coap: useCoap ? { dtls } : false,
+    poller: config.poller.enabled,
+  });
   const where = {
     event: 'listening',
     http: platform.http.plain?.url ?? null,
     https: platform.http.secure?.url ?? null,
+    coap: platform.coap?.coap?.url ?? null,
+    coaps: platform.coap?.coaps?.url ?? null,
+    coapsModes: ['psk', ...(dtls.rpk ? ['rpk'] : []), ...(dtls.certificate ? ['x509'] : [])],
+    poller: config.poller.enabled,
     db: platform.store.engine === 'sqlite' ? config.db : 'postgres',
     docs: platform.http.plain
       ? `${platform.http.plain.url}/docs`

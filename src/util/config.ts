@@ -33,7 +33,17 @@ export interface SecureSenseConfig {
     host: string;
     port: number | null;
     coapsPort: number | null;
+    /**
+     * The platform's own DTLS credentials for devices in the public-key modes: a PEM certificate
+     * (chain) and its key for X.509, a PEM P-256 key for raw public keys (RFC 7250). Without them
+     * only PSK devices can connect over coaps://.
+     */
+    cert: string | null;
+    key: string | null;
+    rpkKey: string | null;
   };
+  /** The poller that pulls resources' polling URLs (issue 6). */
+  poller: { enabled: boolean };
   api: {
     /** Largest request body in bytes (JSON or raw payload). */
     bodyLimit: number;
@@ -50,7 +60,8 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   db: './data/securesense.db',
   http: { host: '0.0.0.0', port: 8080 },
   https: { host: '0.0.0.0', port: null, cert: null, key: null },
-  coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684 },
+  coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
+  poller: { enabled: true },
   api: { bodyLimit: 1_048_576, signup: 'open', adminToken: null, maxReadLimit: 100_000 },
   logLevel: 'info',
 };
@@ -108,6 +119,12 @@ function optionalFile(raw: unknown): string | null {
   return f;
 }
 
+function bool(raw: unknown): boolean {
+  if (raw === true || raw === 'true' || raw === '1' || raw === 'on' || raw === 'yes') return true;
+  if (raw === false || raw === 'false' || raw === '0' || raw === 'off' || raw === 'no') return false;
+  throw new Error(`must be true or false, got ${show(raw)}`);
+}
+
 function oneOf<T extends string>(values: readonly T[]): Parse {
   return (raw) => {
     if (typeof raw !== 'string' || !values.includes(raw as T)) {
@@ -153,6 +170,10 @@ const FIELDS: Field[] = [
   { path: ['coap', 'host'], env: 'SECURESENSE_COAP_HOST', parse: nonEmpty },
   { path: ['coap', 'port'], env: 'SECURESENSE_COAP_PORT', parse: port },
   { path: ['coap', 'coapsPort'], env: 'SECURESENSE_COAPS_PORT', parse: port },
+  { path: ['coap', 'cert'], env: 'SECURESENSE_COAPS_CERT', parse: optionalFile },
+  { path: ['coap', 'key'], env: 'SECURESENSE_COAPS_KEY', parse: optionalFile },
+  { path: ['coap', 'rpkKey'], env: 'SECURESENSE_COAPS_RPK_KEY', parse: optionalFile },
+  { path: ['poller', 'enabled'], env: 'SECURESENSE_POLLER', parse: bool },
   { path: ['api', 'bodyLimit'], env: 'SECURESENSE_BODY_LIMIT', parse: positiveInt(64 * 1024 * 1024) },
   { path: ['api', 'signup'], env: 'SECURESENSE_SIGNUP', parse: oneOf(['open', 'admin'] as const) },
   { path: ['api', 'adminToken'], env: 'SECURESENSE_ADMIN_TOKEN', parse: adminToken },
@@ -226,6 +247,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): SecureSenseConfig {
   const out = cfg as unknown as SecureSenseConfig;
   if (out.https.port !== null && (!out.https.cert || !out.https.key)) {
     problems.push('https.port is set but https.cert and https.key (SECURESENSE_HTTPS_CERT/KEY) are not both given');
+  }
+  if ((out.coap.cert === null) !== (out.coap.key === null)) {
+    problems.push('coap.cert and coap.key (SECURESENSE_COAPS_CERT/KEY) must be given together');
   }
   if (out.api.signup === 'admin' && !out.api.adminToken) {
     problems.push('api.signup is "admin" but api.adminToken (SECURESENSE_ADMIN_TOKEN) is not set');

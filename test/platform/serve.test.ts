@@ -4,11 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { CoapClient } from '../../src/coap/index.ts';
+import { createCa, generateKeyPem, issueCertificate } from '../../src/pki/index.ts';
 import { launchFor, type Peer, requireBinary } from '../support/peers.ts';
 import { call, newResource, newStream, newUser } from './helpers.ts';
 
@@ -20,16 +22,22 @@ function tmp(t: TestContext): string {
   return dir;
 }
 
-async function serve(
-  t: TestContext,
-  args: string[],
-): Promise<{ peer: Peer; http: string | null; https: string | null }> {
-  const peer = launchFor(t, process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--log-level', 'warn', ...args], {
-    timeoutMs: 60_000,
-  });
+interface ListeningEvent {
+  http: string | null;
+  https: string | null;
+  coap: string | null;
+  coaps: string | null;
+  coapsModes: string[];
+  poller: boolean;
+}
+
+async function serve(t: TestContext, args: string[]): Promise<{ peer: Peer } & ListeningEvent> {
+  // CoAP ports 0 so that tests running side by side do not fight over 5683/5684.
+  const base = [BIN, 'serve', '--host', '127.0.0.1', '--log-level', 'warn', '--coap-port', '0', '--coaps-port', '0'];
+  const peer = launchFor(t, process.execPath, [...base, ...args], { timeoutMs: 60_000 });
   const line = await peer.waitFor(/\{"event":"listening"[^\n]*\}/, 20_000);
-  const ev = JSON.parse(line) as { http: string | null; https: string | null };
-  return { peer, http: ev.http, https: ev.https };
+  const ev = JSON.parse(line) as ListeningEvent;
+  return { peer, ...ev };
 }
 
 test('points acknowledged over HTTP survive kill -9 and restart', async (t) => {
@@ -154,4 +162,56 @@ test('HTTPS with a certificate and key', async (t) => {
   });
   assert.equal(reply.status, 201, reply.body);
   assert.match(JSON.parse(reply.body).token, /^sst_/);
+});
+
+test('serve starts the CoAP and CoAPs APIs and the poller: a PSK device added over HTTP posts over coaps:// at once', async (t) => {
+  const dir = tmp(t);
+  const ca = await createCa({ cn: 'Serve Test CA' });
+  const server = await issueCertificate({ ca, cn: 'localhost', ip: ['127.0.0.1'], usage: 'server' });
+  writeFileSync(join(dir, 'cert.pem'), server.certPem);
+  writeFileSync(join(dir, 'key.pem'), server.keyPem as string);
+  writeFileSync(join(dir, 'rpk.pem'), await generateKeyPem());
+  const ev = await serve(t, [
+    '--db',
+    join(dir, 'coap.db'),
+    '--http-port',
+    '0',
+    '--dtls-cert',
+    join(dir, 'cert.pem'),
+    '--dtls-key',
+    join(dir, 'key.pem'),
+    '--rpk-key',
+    join(dir, 'rpk.pem'),
+  ]);
+  assert.match(ev.coap!, /^coap:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(ev.coaps!, /^coaps:\/\/127\.0\.0\.1:\d+$/);
+  assert.deepEqual(ev.coapsModes, ['psk', 'rpk', 'x509']);
+  assert.equal(ev.poller, true);
+
+  const { uid, token } = await newUser(ev.http!, 'dora');
+  const { rid } = await newResource(ev.http!, uid, token, 'kitchen');
+  const key = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+  const dev = await call(ev.http!, 'POST', `/users/${uid}/resources/${rid}/devices`, {
+    token,
+    body: { mode: 'psk', psk_identity: 'kitchen-1', psk_key: key },
+  });
+  assert.equal(dev.status, 201, dev.text);
+
+  const client = new CoapClient({ security: { psk: { identity: 'kitchen-1', key: Buffer.from(key, 'hex') } } });
+  t.after(() => client.close());
+  const res = await client.post(
+    `${ev.coaps}/users/${uid}/resources/${rid}/data`,
+    Buffer.from(JSON.stringify({ temperature: 21.5 })),
+    { contentFormat: 50 },
+  );
+  assert.ok(res.ok, `${res.status} ${res.payload.toString()}`);
+  const streams = await call(ev.http!, 'GET', `/users/${uid}/resources/${rid}/streams`, { token });
+  assert.equal(streams.status, 200);
+  const temp = (streams.json as Array<{ id: number; label: string }>).find((s) => s.label.includes('temperature'));
+  assert.ok(temp, streams.text);
+  const data = await call(ev.http!, 'GET', `/users/${uid}/resources/${rid}/streams/${temp.id}/data`, { token });
+  assert.match(data.text, /"value":21\.5\b/, data.text);
+  // Plain coap:// answers too (without a key: 4.01).
+  const anon = await client.get(`${ev.coap}/users/${uid}/resources/${rid}`);
+  assert.equal(anon.status, '4.01');
 });
