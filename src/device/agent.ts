@@ -43,16 +43,7 @@ import { childLogger } from '../util/log.ts';
 import { Backoff } from './backoff.ts';
 import { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
 import { type PskCredential, pskLookup } from './security.ts';
-import {
-  CommandSensor,
-  type Reading,
-  readAll,
-  type Sensor,
-  SIMULATED,
-  SimulatedSensor,
-  toSenml,
-  toTimedJson,
-} from './sensors.ts';
+import { type Reading, readAll, type Sensor, SIMULATED, SimulatedSensor, toSenml, toTimedJson } from './sensors.ts';
 import { clearState, loadState, type SavedSession, saveState } from './state.ts';
 
 /** The simulated sensors the agent knows by name. */
@@ -739,5 +730,3 @@ export class DeviceAgent extends EventEmitter {
     }
   }
 }
-
-export { CommandSensor, SimulatedSensor };
