@@ -375,3 +375,55 @@ test('samples unsent at stop are saved in the state file and delivered after the
   const last = ev2.at(-1);
   assert.ok(last?.event === 'stopped' && last.saved === last.queued);
 });
+
+test('a resumption that fails with an alert is followed by a full handshake at once', async (t) => {
+  const stateFile = join(tempDir(t), 'agent.state');
+  const inner = new MemorySessionCache();
+  // A server whose cached copy of the session went bad: the abbreviated handshake's Finished
+  // cannot verify and the resumption ends in a fatal alert.
+  let corrupt = false;
+  const cache = {
+    get: (id: Buffer) => {
+      const s = inner.get(id);
+      return s && corrupt ? { ...s, masterSecret: Buffer.alloc(48, 1) } : s;
+    },
+    set: (s: Parameters<MemorySessionCache['set']>[0]) => inner.set(s),
+    delete: (id: Buffer) => inner.delete(id),
+  };
+  const { server, received } = ingestServer();
+  const dtls = await DtlsServerTransport.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: () => PSK.key,
+    sessionCache: cache,
+  });
+  server.listen(dtls);
+  t.after(() => server.close());
+  const opts = {
+    push: `coaps://127.0.0.1:${dtls.address().port}${PATH}`,
+    security: { psk: PSK, ...FAST_DTLS },
+    sensors: ['temperature' as const],
+    intervalMs: 100,
+    stateFile,
+  };
+  const first = new DeviceAgent(opts);
+  await first.start();
+  await until('a POST', () => received.length >= 1);
+  await first.stop();
+  corrupt = true;
+  const before = received.length;
+  const second = new DeviceAgent(opts);
+  const ev = collect(second);
+  await second.start();
+  t.after(() => second.stop());
+  await until('a POST after the fallback', () => received.length > before);
+  await second.stop();
+  const refused = ev.find((e) => e.event === 'error' && e.where === 'handshake');
+  assert.match(refused?.event === 'error' ? refused.message : '', /resumption refused/);
+  assert.deepEqual(
+    ev.flatMap((e) => (e.event === 'handshake' ? [[e.resumed]] : [])),
+    [[false]],
+  );
+  // No back-off: the full handshake followed straight away.
+  assert.equal(ev.filter((e) => e.event === 'backoff').length, 0);
+});
