@@ -583,23 +583,23 @@ export class DeviceAgent extends EventEmitter {
         }).catch((err: unknown) => this.report({ event: 'error', where: 'state', message: describe(err) }));
       }
     }
-    const link: Link = {
-      client: undefined as unknown as CoapClient,
-      uri: { ...uri, scheme: 'coap', host: address },
-      // The CoAP client gets an IP literal (the DTLS connection is already made), so the host
-      // name goes in Uri-Host ourselves (RFC 7252 §6.4 step 5).
-      extraOptions: serverName ? [{ number: OptionNumber.UriHost, value: Buffer.from(serverName) }] : [],
-      connection,
-      lastHeard: performance.now(),
-    };
     // The server closed the association (close_notify, idle timeout): the next send reconnects.
-    link.transport = new DtlsClientTransport(connection, () => {
+    const transport = new DtlsClientTransport(connection, () => {
       if (this.link === link) {
         this.link = undefined;
         void link.client.close();
       }
     });
-    link.client = new CoapClient({ transport: link.transport, params, responseTimeout, logger: this.log });
+    const link: Link = {
+      client: new CoapClient({ transport, params, responseTimeout, logger: this.log }),
+      uri: { ...uri, scheme: 'coap', host: address },
+      // The CoAP client gets an IP literal (the DTLS connection is already made), so the host
+      // name goes in Uri-Host ourselves (RFC 7252 §6.4 step 5).
+      extraOptions: serverName ? [{ number: OptionNumber.UriHost, value: Buffer.from(serverName) }] : [],
+      connection,
+      transport,
+      lastHeard: performance.now(),
+    };
     this.link = link;
     return link;
   }
