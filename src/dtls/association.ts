@@ -61,6 +61,8 @@ export class Association extends EventEmitter {
   private readonly buffer = new ReassemblyBuffer();
   private nextRecvSeq = 0;
   private flight: FlightItem[] | undefined;
+  /** The flight in `flight` ends the handshake (the peer sends nothing after it). */
+  private flightFinal = false;
   private lastFlightSentAt = 0;
   private readonly timer: RetransmitTimer;
   private queue: Promise<void> = Promise.resolve();
@@ -134,6 +136,7 @@ export class Association extends EventEmitter {
 
   sendFlight(items: FlightItem[], final: boolean): void {
     this.flight = items;
+    this.flightFinal = final;
     meterFlight(items, this.meter);
     this.transmitFlight();
     if (final) this.timer.stop();
@@ -153,7 +156,12 @@ export class Association extends EventEmitter {
     // the flight kept for retransmission gets its own memory instead of pinning buffer pools.
     this.role = FINISHED;
     this.transcript.free();
-    this.flight = this.flight?.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it));
+    // Only the side that sent the final flight answers a repeated peer flight after completion; the
+    // other side's last flight was acknowledged by the peer's final one (otherwise both would
+    // answer each other's retransmissions forever).
+    this.flight = this.flightFinal
+      ? this.flight?.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it))
+      : undefined;
     // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
     // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
     this.resolveReady(result);

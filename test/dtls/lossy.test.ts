@@ -4,6 +4,7 @@
  * retransmitted by DTLS, so the test retries each message until its echo comes back, as CoAP would.
  */
 import assert from 'node:assert/strict';
+import { createSocket, type RemoteInfo } from 'node:dgram';
 import { test } from 'node:test';
 import {
   connect,
@@ -142,3 +143,55 @@ for (const mode of ['rpk', 'x509'] as const) {
     assert.ok(relay.stats.dropped > 0);
   });
 }
+
+/** A relay that holds every client→server datagram back for `delayMs` (longer than a retransmission timeout). */
+async function slowUplinkRelay(targetPort: number, delayMs: number) {
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  let client: RemoteInfo | undefined;
+  let forwarded = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  front.on('message', (m, r) => {
+    client = r;
+    const t = setTimeout(() => {
+      timers.delete(t);
+      forwarded++;
+      back.send(m, targetPort, '127.0.0.1');
+    }, delayMs);
+    timers.add(t);
+  });
+  back.on('message', (m) => {
+    const c = client;
+    forwarded++;
+    if (c) front.send(m, c.port, c.address);
+  });
+  await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => back.bind(0, '127.0.0.1', () => r()));
+  return {
+    port: front.address().port,
+    forwarded: () => forwarded,
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      front.close();
+      back.close();
+    },
+  };
+}
+
+test('retransmissions crossing a slow link end with the handshake (no endless ping-pong of flights)', async (t) => {
+  const srv = await echoServer({ retransmitInitialMs: 100 });
+  t.after(() => srv.server.close());
+  // The server's timer fires before each client flight arrives, so both sides retransmit.
+  const relay = await slowUplinkRelay(srv.port, 150);
+  t.after(() => relay.close());
+  const opts = { host: '127.0.0.1', port: relay.port, psk: { identity: IDENTITY, key: KEY }, retransmitInitialMs: 100 };
+  const full = await connect(opts);
+  await new Promise((r) => setTimeout(r, 300));
+  const resumed = await connect({ ...opts, session: full.session });
+  assert.equal(resumed.resumed, true);
+  await new Promise((r) => setTimeout(r, 600));
+  const settled = relay.forwarded();
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(relay.forwarded(), settled, 'no datagrams once both handshakes are done');
+  await resumed.close();
+});
