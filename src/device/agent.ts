@@ -176,6 +176,8 @@ class RejectedError extends Error {
     readonly code: number,
     readonly status: string,
     detail: string,
+    /** 5.03's Max-Age: when to try again (RFC 7252 §5.9.3.4). */
+    readonly retryAfterMs?: number,
   ) {
     super(`the server answered ${status}${detail ? `: ${detail}` : ''}`);
   }
@@ -488,7 +490,9 @@ export class DeviceAgent extends EventEmitter {
           continue;
         }
         // 5.xx (5.03 Service Unavailable, …): the link works, the cloud cannot take data now.
-        throw new RejectedError(res.code, res.status, detail);
+        const retryAfterMs =
+          res.code === Code.ServiceUnavailable && res.maxAge !== undefined ? res.maxAge * 1000 : undefined;
+        throw new RejectedError(res.code, res.status, detail, retryAfterMs);
       } catch (err) {
         if (this.stopping) return;
         const rejected = err instanceof RejectedError;
@@ -496,7 +500,8 @@ export class DeviceAgent extends EventEmitter {
         // A timeout or a failed handshake may mean that the network changed under us (new address,
         // NAT rebinding, the server restarted): start a new connection — resuming — next time.
         if (!rejected) await this.dropLink();
-        const ms = this.backoff.fail();
+        // A 5.03 that says when to come back is obeyed, unless our own back-off is longer.
+        const ms = Math.max(this.backoff.fail(), rejected ? (err.retryAfterMs ?? 0) : 0);
         this.report({
           event: 'backoff',
           ms,

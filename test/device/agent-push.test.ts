@@ -427,3 +427,46 @@ test('a resumption that fails with an alert is followed by a full handshake at o
   // No back-off: the full handshake followed straight away.
   assert.equal(ev.filter((e) => e.event === 'backoff').length, 0);
 });
+
+test('4.xx drops the sample (no retry); 5.03 with Max-Age keeps it and waits that long', async (t) => {
+  const bodies: string[] = [];
+  let mode: 'forbid' | 'busy' | 'ok' = 'forbid';
+  const server = new CoapServer();
+  server.post(PATH, (req) => {
+    bodies.push(req.payload.toString());
+    if (mode === 'forbid') return { code: 0x83, payload: 'device not allowed' }; // 4.03
+    if (mode === 'busy') return { code: 0xa3, maxAge: 1 }; // 5.03, come back in 1 s
+    return {};
+  });
+  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
+  server.listen(udp);
+  t.after(() => server.close());
+  const agent = new DeviceAgent({
+    push: `coap://127.0.0.1:${udp.address().port}${PATH}`,
+    sensors: ['temperature'],
+    intervalMs: 100,
+    backoff: { baseMs: 10, maxMs: 20 },
+  });
+  const events = collect(agent);
+  await agent.start();
+  t.after(() => agent.stop());
+  await until('2 rejected', () => events.filter((e) => e.event === 'dropped').length >= 2);
+  const dropped = events.filter((e) => e.event === 'dropped');
+  assert.ok(dropped.every((e) => e.event === 'dropped' && e.reason === 'rejected with 4.03'));
+  assert.match(JSON.stringify(events.find((e) => e.event === 'error')), /4\.03: device not allowed/);
+  assert.equal(events.filter((e) => e.event === 'backoff').length, 0);
+
+  mode = 'busy';
+  await until('a 5.03 back-off', () => events.some((e) => e.event === 'backoff'));
+  const backoff = events.find((e) => e.event === 'backoff');
+  assert.ok(backoff?.event === 'backoff' && backoff.ms >= 1000, JSON.stringify(backoff));
+  mode = 'ok';
+  await until('queue drained', () => agent.stats().queued === 0 && events.some((e) => e.event === 'sent'));
+  await agent.stop();
+  // The busy samples were kept and delivered: the 4.03'd ones are the only losses (a reading
+  // taken just before stop may still be queued).
+  const taken = readings(events).length;
+  const s = agent.stats();
+  assert.equal(s.sent + s.dropped + s.queued, taken);
+  assert.equal(s.dropped, events.filter((e) => e.event === 'dropped').length);
+});
