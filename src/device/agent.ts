@@ -113,7 +113,8 @@ export interface DeviceAgentOptions {
    * used: servers drop idle associations without telling the client (ours after 300 s, libcoap's
    * after 300 s by default), and a record sent into a forgotten association is only noticed after
    * CoAP's whole retransmission sequence (≈ 45 s with the RFC 7252 defaults). An abbreviated
-   * handshake costs one round trip and no public-key operation. Default 240 000 ms; 0 = never.
+   * handshake costs one round trip less than a full one and no key exchange or public-key
+   * operation. Default 240 000 ms; 0 = never.
    */
   idleResumeMs?: number;
   logger?: Logger;

@@ -1,7 +1,7 @@
 /**
  * The agent's state file: the resumable DTLS session of its push connection, so that an agent
  * restarted within the server's session lifetime resumes with an abbreviated handshake (RFC 5246
- * §7.3: three flights instead of six, no public-key operation) instead of a full one; and the
+ * §7.3: a round trip less, no key exchange, no public-key operation) instead of a full one; and the
  * samples still queued when it stopped, so that a restart loses none.
  *
  * The file holds the master secret: it is written with mode 0600 through a temporary file and a
