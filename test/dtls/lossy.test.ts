@@ -194,4 +194,5 @@ test('retransmissions crossing a slow link end with the handshake (no endless pi
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(relay.forwarded(), settled, 'no datagrams once both handshakes are done');
   await resumed.close();
+  await full.close();
 });
