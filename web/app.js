@@ -300,6 +300,7 @@ async function showStream() {
   markCurrent();
   $('intro').hidden = r !== null;
   if (!r) {
+    document.title = 'SecureSense';
     $('stream').hidden = true;
     shown = null;
     status('');
@@ -330,6 +331,7 @@ async function showStream() {
   shown = r.path;
   const unit = data.unit ?? '';
   $('title').textContent = data.label;
+  document.title = `${data.label} · SecureSense`;
   $('meta').textContent = [
     `stream ${stream.id} of resource ${r.rid}`,
     stream.type === 'text' ? 'text values' : 'numeric',
@@ -379,6 +381,10 @@ async function refresh() {
 }
 
 window.addEventListener('hashchange', () => showStream());
+// A background tab skips its refreshes; coming back shows the newest points at once.
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) refresh();
+});
 setInterval(refresh, REFRESH_MS);
 renderAccount();
 refresh();

@@ -112,7 +112,19 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
   });
   assert.equal(older.json.stored, 2, older.text);
   const door = await newStream(base, uid, rid, token, { label: 'door' });
-  await newResource(base, uid, token, 'garage');
+  // A label is user data: markup in it must show as text, never run (and the CSP would report it).
+  const garage = await newResource(base, uid, token, 'garage <img src=x onerror="window.__xss=1">');
+  const state = await newStream(base, uid, garage.rid, token, { label: 'state', type: 'text' });
+  const statePath = `/users/${uid}/resources/${garage.rid}/streams/${state.sid}`;
+  const texts = await call(base, 'POST', `${statePath}/data`, {
+    token,
+    body: [
+      { time: now - 30_000, value: 'closed' },
+      { time: now - 10_000, value: 'open <b>wide</b>' },
+    ],
+  });
+  assert.equal(texts.json?.stored, 2, texts.text);
+  await newResource(base, uid, token, 'attic');
 
   // The favicon is linked from the page; until the platform serves web/favicon.svg (a route in
   // src/platform/http/app.ts, asked for), its 404 is the one console error tolerated.
@@ -133,8 +145,10 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
     await page.click('#login-token button[type=submit]');
     await waitText(page, '#tree', 'temperature');
     const tree = (await page.textContent('#tree')) ?? '';
-    for (const want of ['kitchen', 'temperature', '°C', 'public', 'humidity', 'door', 'garage', 'no streams yet'])
+    for (const want of ['kitchen', 'temperature', '°C', 'public', 'humidity', 'door', 'attic', 'no streams yet'])
       assert.ok(tree.includes(want), `tree lacks ${want}: ${tree}`);
+    assert.ok(tree.includes('garage <img src=x onerror="window.__xss=1">'), 'markup in a label shows as text');
+    assert.equal(await page.locator('#tree img').count(), 0);
     assert.equal(await page.textContent('#who'), `alice (id ${uid})`);
 
     await page.click('#tree a:text-is("temperature")');
@@ -161,6 +175,18 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
     assert.equal((await rows(page)).length, 4);
     assert.equal(await page.getAttribute('#chart', 'data-points'), '4');
     await page.screenshot({ path: join(tmpdir(), 'securesense-dashboard.png'), fullPage: true });
+
+    // A text stream: its values in the table and as the last value, no chart.
+    await page.click('#tree a:text-is("state")');
+    await waitText(page, '#title', 'state');
+    assert.equal(await page.textContent('#last-value'), 'open <b>wide</b>');
+    assert.match((await page.textContent('#meta')) ?? '', /text values/);
+    assert.equal(await page.isVisible('#chart'), false);
+    assert.deepEqual(
+      (await rows(page)).map((r) => r.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, '')),
+      ['open <b>wide</b>', 'closed'],
+    );
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
 
     // A stream without points: an empty state instead of a chart.
     await page.click('#tree a:text-is("door")');
