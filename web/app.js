@@ -240,7 +240,10 @@ function ticks(lo, hi, count) {
   return out;
 }
 
+let drawn = null; // the last draw's arguments, to draw again at a new width
+
 function draw(points, unit) {
+  drawn = { points, unit };
   const chart = $('chart');
   const nums = points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
   chart.replaceChildren();
@@ -248,8 +251,11 @@ function draw(points, unit) {
   // SVG elements have no `hidden` property: the attribute itself (styled in style.css) hides it.
   chart.toggleAttribute('hidden', nums.length === 0);
   if (nums.length === 0) return;
-  const W = 800;
-  const H = 280;
+  // The drawing is as wide as the element, one SVG unit per CSS pixel, so that the axis text keeps
+  // its size on a phone as on a wide screen.
+  const W = Math.round(Math.min(1600, Math.max(280, chart.getBoundingClientRect().width || 800)));
+  const H = W < 500 ? 220 : 280;
+  chart.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const L = 64;
   const R = 16;
   const T = 14;
@@ -277,7 +283,11 @@ function draw(points, unit) {
   const sameDay = day(t0) === day(t1);
   const label = (t) => (sameDay ? clock(t) : `${day(t)} ${clock(t).slice(0, 5)}`);
   chart.append(svg('text', { class: 'axis', x: L, y: H - 8, 'text-anchor': 'start' }, label(t0)));
-  if (t1 !== t0) chart.append(svg('text', { class: 'axis', x: W - R, y: H - 8, 'text-anchor': 'end' }, label(t1)));
+  if (t1 !== t0) {
+    const tm = (t0 + t1) / 2;
+    chart.append(svg('text', { class: 'axis', x: x(tm), y: H - 8, 'text-anchor': 'middle' }, label(tm)));
+    chart.append(svg('text', { class: 'axis', x: W - R, y: H - 8, 'text-anchor': 'end' }, label(t1)));
+  }
   if (nums.length > 1) {
     const pts = nums.map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
     chart.append(svg('polyline', { class: 'line', points: pts }));
@@ -345,6 +355,7 @@ async function showStream() {
     $('last-unit').textContent = unit;
     $('last-time').textContent = `at ${stamp(newest.time)} (${ago(newest.time)})`;
   }
+  $('stream').hidden = false; // before drawing, which measures the chart's width
   draw(points, unit);
   const empty = $('empty');
   empty.hidden = points.length > 0;
@@ -360,7 +371,6 @@ async function showStream() {
     });
   $('points').hidden = rows.length === 0;
   document.querySelector('#points tbody').replaceChildren(...rows);
-  $('stream').hidden = false;
   status(
     `${points.length} newest point${points.length === 1 ? '' : 's'} · updated ${clock(Date.now())} · refreshes every ${REFRESH_MS / 1000} s`,
   );
@@ -381,6 +391,11 @@ async function refresh() {
 }
 
 window.addEventListener('hashchange', () => showStream());
+let resizing = 0;
+window.addEventListener('resize', () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit), 100);
+});
 // A background tab skips its refreshes; coming back shows the newest points at once.
 document.addEventListener('visibilitychange', () => {
   if (!document.hidden) refresh();

@@ -218,6 +218,18 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
     assert.match((await page.textContent('#meta')) ?? '', /public/);
     assert.equal(await page.getAttribute('#chart', 'data-points'), '4');
     assert.equal(await page.isVisible('#login-token'), true, 'still signed out');
+
+    // On a phone-sized screen the stream comes first and the chart is drawn at its real width (one
+    // SVG unit per CSS pixel), so its axis text is not shrunk.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.waitForFunction(() => {
+      const c = document.getElementById('chart');
+      const w = c?.getBoundingClientRect().width ?? 0;
+      return w > 0 && Math.abs(Number(c?.getAttribute('viewBox')?.split(' ')[2]) - w) <= 1;
+    });
+    const view = await page.locator('#view').boundingBox();
+    const side = await page.locator('#side').boundingBox();
+    assert.ok(view && side && view.y < side.y, 'the open stream is above the sign-in form');
     assert.deepEqual(realErrors(problems), []);
     assert.deepEqual(problems.pageErrors, []);
     assert.deepEqual(await problems.csp(), []);
