@@ -126,10 +126,10 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
   assert.equal(texts.json?.stored, 2, texts.text);
   await newResource(base, uid, token, 'attic');
 
-  // The favicon is linked from the page; until the platform serves web/favicon.svg (a route in
-  // src/platform/http/app.ts, asked for), its 404 is the one console error tolerated.
-  const faviconServed = (await call(base, 'GET', '/web/favicon.svg')).status === 200;
-  const realErrors = (pr: Problems) => pr.console.filter((c) => faviconServed || !c.url.endsWith('/web/favicon.svg'));
+  // The favicon the page links is served like the rest of web/: no console error is tolerated.
+  const favicon = await call(base, 'GET', '/web/favicon.svg');
+  assert.equal(favicon.status, 200);
+  const realErrors = (pr: Problems) => pr.console;
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.after(() => browser.close());

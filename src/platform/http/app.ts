@@ -45,9 +45,10 @@ const WEB_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/web/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/web/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/web/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
-/** The static dashboard: three files read once, served with a CSP that allows only this origin. */
+/** The static dashboard: its files read once, served with a CSP that allows only this origin. */
 function dashboard(app: FastifyInstance): void {
   const bodies = new Map<string, Buffer>();
   try {
