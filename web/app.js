@@ -128,19 +128,16 @@ $('login-password').addEventListener('submit', async (ev) => {
 $('login-token').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   loginError(null);
-  const uid = Number($('uid').value);
   const token = $('token').value.trim();
-  if (!Number.isInteger(uid) || uid < 1) return loginError('The user id is a whole number from 1.');
   try {
-    // Checked before it is kept: GET /users/:uid answers only its owner.
-    const u = await api(`/users/${uid}`, { token });
+    // Checked before it is kept: GET /users/me names the token's user, or refuses the token.
+    const u = await api('/users/me', { token });
     $('token').value = '';
-    saveAuth({ uid, token, username: u.username });
+    saveAuth({ uid: u.id, token, username: u.username });
     await signedIn();
   } catch (err) {
     if (err.status === 401) loginError(`This token was not accepted (${err.message}).`);
-    else if (err.status === 403) loginError(`This token is not user ${uid}'s (${err.message}).`);
-    else if (err.status === 404) loginError(`There is no user ${uid}.`);
+    else if (err.status === 403) loginError(`This is not a user's API token (${err.message}).`);
     else loginError(`Cannot sign in: ${err.message}`);
   }
 });

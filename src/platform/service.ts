@@ -316,6 +316,13 @@ export class PlatformService {
     return { user: strip(rec), token };
   }
 
+  /** The user a user token belongs to (`GET /users/me`): lets a client that holds only a token find its id. */
+  async whoami(caller: Caller): Promise<User> {
+    if (caller.kind === 'anonymous') throw new PlatformError(401, 'credentials required');
+    if (caller.kind !== 'user') throw new PlatformError(403, 'only a user token names a user');
+    return strip(await this.userRecord(caller.userId));
+  }
+
   async getUser(caller: Caller, uid: number): Promise<User> {
     this.authorize(caller, uid, undefined, undefined, 'owner');
     return strip(await this.userRecord(uid));

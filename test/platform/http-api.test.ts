@@ -35,6 +35,14 @@ bothEngines('users: create, login, read, rotate token, change password, delete',
   // ?key= works like the header.
   assert.equal((await call(base, 'GET', `/users/${uid}?key=${token}`)).status, 200);
 
+  // A token alone finds its user; a resource key or no credentials do not name a user.
+  const who = await call(base, 'GET', '/users/me', { token });
+  assert.equal(who.status, 200);
+  assert.deepEqual(who.json, me.json);
+  isError(await call(base, 'GET', '/users/me'), 401);
+  const { key: resourceKey } = await newResource(base, uid, token, 'for-whoami');
+  isError(await call(base, 'GET', `/users/me?key=${resourceKey}`), 403);
+
   const rotated = await call(base, 'PUT', `/users/${uid}`, { token, body: { rotate_token: true } });
   assert.equal(rotated.status, 200);
   assert.notEqual(rotated.json.token, token);

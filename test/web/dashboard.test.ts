@@ -133,13 +133,12 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.after(() => browser.close());
 
-  await t.test('sign in with user id and token, list, chart, refresh, empty state, log out', async (t) => {
+  await t.test('sign in with a token, list, chart, refresh, empty state, log out', async (t) => {
     const { page, problems } = await openPage(browser, t);
     await page.goto(`${base}/`);
     await page.waitForSelector('#login-token');
     assert.equal(await page.isVisible('#tree'), false, 'no tree before signing in');
 
-    await page.fill('#uid', String(uid));
     await page.fill('#token', token);
     await page.click('#login-token button[type=submit]');
     await waitText(page, '#tree', 'temperature');
@@ -237,7 +236,6 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
   await t.test('a wrong token and a private stream give clear errors', async (t) => {
     const { page, problems } = await openPage(browser, t);
     await page.goto(`${base}/`);
-    await page.fill('#uid', String(uid));
     await page.fill('#token', 'sst_this-is-not-the-token');
     await page.click('#login-token button[type=submit]');
     await waitText(page, '#login-error', 'This token was not accepted');

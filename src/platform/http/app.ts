@@ -226,6 +226,20 @@ async function routes(
     },
   );
 
+  // A static segment wins over `:uid` in Fastify's router, so `/users/me` never reaches the id route.
+  app.get(
+    '/users/me',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'The user whose token this is',
+        querystring: S.authQuery,
+        response: { 200: { $ref: 'User#' }, ...S.errors },
+      },
+    },
+    async (req) => userView(await service.whoami(await caller(req))),
+  );
+
   app.get<{ Params: Uid }>(
     '/users/:uid',
     {
