@@ -20,7 +20,14 @@ import { type Method, optionName, parseContentFormat } from '../coap/options.ts'
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
-import { type ClientAuth, loadCredentialFiles, type PeerIdentity } from '../dtls/index.ts';
+import {
+  dtlsClientSecurity,
+  dtlsServerSecurity,
+  readSecurityFlags,
+  SECURITY_FLAG_SPECS,
+  type SecurityFlags,
+} from '../dtls/credentials/flags.ts';
+import type { PeerIdentity } from '../dtls/index.ts';
 
 export const summary = 'CoAP client (get/post/put/delete) and demo server';
 
@@ -41,15 +48,6 @@ security (coaps://):
   --ca FILE       trust anchor (repeatable)  --trust-rpk FILE  pinned raw public keys (repeatable)
   --no-verify-name  (client) skip the server-name check   --client-auth none|want|need  (serve)
 `;
-
-/** Parses `ID:HEX` (the identity may contain ':'; the key is after the last one). */
-export function parsePsk(s: string): { identity: string; key: Buffer } {
-  const i = s.lastIndexOf(':');
-  if (i <= 0) throw new Error(`--psk wants ID:HEX, got '${s}'`);
-  const hex = s.slice(i + 1);
-  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new Error(`--psk key must be hex, got '${hex}'`);
-  return { identity: s.slice(0, i), key: Buffer.from(hex, 'hex') };
-}
 
 const TEXT_FORMATS = new Set([0, 40, 50, 110]);
 
@@ -78,61 +76,9 @@ function render(event: string, r: CoapResponse, verbose: boolean): string {
   return `${JSON.stringify(out)}\n`;
 }
 
-interface SecurityFlags {
-  psk?: string[];
-  cert?: string;
-  key?: string;
-  ca?: string[];
-  'rpk-key'?: string;
-  'trust-rpk'?: string[];
-  mtu?: string;
-}
-
-/** The public-key credentials of the flags, read through the DTLS engine's loader (as `securesense dtls` does). */
-function publicKeyCredentials(values: SecurityFlags & { 'no-verify-name'?: boolean; 'client-auth'?: string }) {
-  const clientAuth = values['client-auth'];
-  if (clientAuth !== undefined && !['none', 'want', 'need'].includes(clientAuth)) {
-    throw new Error(`--client-auth must be none, want or need, got '${clientAuth}'`);
-  }
-  return loadCredentialFiles({
-    cert: values.cert,
-    key: values.key,
-    ca: values.ca,
-    rpkKey: values['rpk-key'],
-    trustRpk: values['trust-rpk'],
-    verifyName: values['no-verify-name'] ? false : undefined,
-    clientAuth: clientAuth as ClientAuth | undefined,
-  });
-}
-
-/** The client's coaps:// credentials: a PSK, and/or our certificate or raw public key with what we trust. */
-function security(values: SecurityFlags & { 'no-verify-name'?: boolean }): CoapsSecurity | undefined {
-  const pki = publicKeyCredentials(values);
-  const psk = values.psk?.length ? parsePsk(values.psk[0]) : undefined;
-  if (!psk && !pki.certificate && !pki.rpk && !pki.trust) return undefined;
-  if (!psk && !pki.trust) {
-    throw new Error(
-      'coaps:// needs --psk, or --ca / --trust-rpk to verify the server (with --cert/--key or --rpk-key to authenticate)',
-    );
-  }
-  return { psk, certificate: pki.certificate, rpk: pki.rpk, trust: pki.trust, mtu: mtu(values.mtu) };
-}
-
-const SECURITY_FLAGS = {
-  psk: { type: 'string', multiple: true },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  ca: { type: 'string', multiple: true },
-  'rpk-key': { type: 'string' },
-  'trust-rpk': { type: 'string', multiple: true },
-  mtu: { type: 'string' },
-} as const;
-
-function mtu(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 64 || n > 65507) throw new Error(`--mtu must be 64..65507, got '${v}'`);
-  return n;
+/** The client's coaps:// credentials from the security flags (undefined when none was given). */
+function clientSecurity(values: SecurityFlags): CoapsSecurity | undefined {
+  return dtlsClientSecurity(readSecurityFlags(values, 'client'));
 }
 
 async function client(method: Method, args: string[]): Promise<number> {
@@ -149,8 +95,7 @@ async function client(method: Method, args: string[]): Promise<number> {
       non: { type: 'boolean' },
       v: { type: 'boolean', short: 'v' },
       timeout: { type: 'string' },
-      'no-verify-name': { type: 'boolean' },
-      ...SECURITY_FLAGS,
+      ...SECURITY_FLAG_SPECS,
     },
   });
   if (positionals.length !== 1) {
@@ -170,7 +115,7 @@ async function client(method: Method, args: string[]): Promise<number> {
   if (observeFor !== undefined && (!Number.isFinite(observeFor) || observeFor <= 0))
     throw new Error('-s wants a number of seconds');
   const timeoutS = values.timeout !== undefined ? Number(values.timeout) : 95;
-  const sec = security(values);
+  const sec = clientSecurity(values);
   if (uri.scheme === 'coaps' && !sec) throw new Error('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
   const c = new CoapClient({ security: sec, blockSize, responseTimeout: timeoutS * 1000 });
   const verbose = values.v ?? false;
@@ -235,11 +180,13 @@ async function serve(args: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       'dtls-port': { type: 'string' },
-      hint: { type: 'string' },
-      'client-auth': { type: 'string' },
-      ...SECURITY_FLAGS,
+      ...SECURITY_FLAG_SPECS,
     },
   });
+  // Flags and files are checked before any socket is bound, so a bad one leaves nothing open.
+  const dtlsSecurity = dtlsServerSecurity(readSecurityFlags(values, 'server'));
+  if (!dtlsSecurity && values['dtls-port'] !== undefined)
+    throw new Error('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
   const host = values.host ?? '::';
   const port = values.port !== undefined ? Number(values.port) : 5683;
   const demo = createDemoServer({
@@ -266,28 +213,12 @@ async function serve(args: string[]): Promise<number> {
   }
   demo.server.listen(udp);
   const listening: Record<string, unknown> = { event: 'listening', coap: udp.address() };
-  const pki = publicKeyCredentials(values);
-  if (values.psk?.length || pki.certificate || pki.rpk || values['dtls-port'] !== undefined) {
-    if (!values.psk?.length && !pki.certificate && !pki.rpk) {
-      throw new Error('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
-    }
-    const keys = new Map(
-      (values.psk ?? []).map((p) => {
-        const k = parsePsk(p);
-        return [k.identity, k.key] as const;
-      }),
-    );
+  if (dtlsSecurity) {
     const { DtlsServerTransport } = await import('../coap/transport-dtls.ts');
     const dtls = await DtlsServerTransport.listen({
       host: udp.address().address,
       port: values['dtls-port'] !== undefined ? Number(values['dtls-port']) : 5684,
-      psk: keys.size ? (identity) => keys.get(identity) : undefined,
-      pskIdentityHint: values.hint,
-      certificate: pki.certificate,
-      rpk: pki.rpk,
-      trust: pki.trust,
-      clientAuth: pki.clientAuth,
-      mtu: mtu(values.mtu),
+      ...dtlsSecurity,
     });
     demo.server.listen(dtls);
     listening.coaps = dtls.address();

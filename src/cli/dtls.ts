@@ -3,7 +3,16 @@
  * They print one JSON line per event on stdout and human-readable errors on stderr.
  */
 import { createInterface } from 'node:readline';
-import { loadCredentialFiles, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
+import { parseArgs } from 'node:util';
+import {
+  type DtlsClientSecurity,
+  type DtlsServerSecurity,
+  dtlsClientSecurity,
+  dtlsServerSecurity,
+  type ParsedSecurityFlags,
+  readSecurityFlags,
+  SECURITY_FLAG_SPECS,
+} from '../dtls/credentials/flags.ts';
 import {
   alertName,
   connect,
@@ -33,49 +42,58 @@ chosen per handshake from what both sides have.
 
 class UsageError extends Error {}
 
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'server-name': { type: 'string' },
+  send: { type: 'string' },
+  resume: { type: 'boolean' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean' },
+  ...SECURITY_FLAG_SPECS,
+} as const;
+
+const parseTokens = (args: string[]) =>
+  parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+
 interface Parsed {
   positional: string[];
-  flags: Map<string, string[]>;
-  switches: Set<string>;
+  values: ReturnType<typeof parseTokens>['values'];
 }
 
-const SWITCHES = new Set(['--resume', '--help', '--no-verify-name']);
-
-function parseArgs(args: string[]): Parsed {
-  const out: Parsed = { positional: [], flags: new Map(), switches: new Set() };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (SWITCHES.has(a)) out.switches.add(a);
-    else if (a.startsWith('--')) {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      out.flags.set(a, [...(out.flags.get(a) ?? []), v]);
-    } else out.positional.push(a);
+function parse(args: string[]): Parsed {
+  let r: ReturnType<typeof parseTokens>;
+  try {
+    r = parseTokens(args);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  return out;
+  // parseArgs keeps the last of a repeated single-valued flag; a repeated --port is a mistake worth saying.
+  const seen = new Set<string>();
+  for (const tok of r.tokens) {
+    if (tok.kind !== 'option') continue;
+    if ('multiple' in OPTIONS[tok.name as keyof typeof OPTIONS]) continue;
+    if (seen.has(tok.name)) throw new UsageError(`${tok.rawName} given twice`);
+    seen.add(tok.name);
+  }
+  return { positional: r.positionals, values: r.values };
 }
 
-function one(p: Parsed, flag: string): string | undefined {
-  const v = p.flags.get(flag);
-  if (v && v.length > 1) throw new UsageError(`${flag} given twice`);
-  return v?.[0];
-}
-
-function intFlag(p: Parsed, flag: string, min: number, max: number): number | undefined {
-  const v = one(p, flag);
+function intFlag(v: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer in ${min}..${max}`);
   return n;
 }
 
-/** IDENTITY:HEXKEY (the identity may itself contain ':'; the key is after the last one). */
-export function parsePsk(spec: string): { identity: string; key: Buffer } {
-  const i = spec.lastIndexOf(':');
-  const identity = spec.slice(0, i);
-  const hex = spec.slice(i + 1);
-  if (i <= 0 || !/^([0-9a-fA-F]{2})+$/.test(hex)) throw new UsageError(`--psk '${spec}': expected IDENTITY:HEXKEY`);
-  return { identity, key: Buffer.from(hex, 'hex') };
+/** The security flags for one role, checked and read (errors name the flag and the file). */
+function securityFlags(p: Parsed, role: 'server' | 'client'): ParsedSecurityFlags {
+  try {
+    return readSecurityFlags(p.values, role);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** HOST:PORT or [IPv6]:PORT. */
@@ -107,31 +125,6 @@ function handshakeEvent(c: DtlsConnection): Record<string, unknown> {
   };
 }
 
-/** The public-key flags, read from their files (errors name the file). */
-function publicKeyFlags(p: Parsed, role: 'server' | 'client'): PublicKeyCredentials {
-  const clientAuth = one(p, '--client-auth');
-  if (clientAuth !== undefined && (role !== 'server' || !['none', 'want', 'need'].includes(clientAuth))) {
-    throw new UsageError(
-      role === 'server' ? '--client-auth must be none, want or need' : '--client-auth is a server flag',
-    );
-  }
-  if (role === 'server' && p.switches.has('--no-verify-name'))
-    throw new UsageError('--no-verify-name is a client flag');
-  try {
-    return loadCredentialFiles({
-      cert: one(p, '--cert'),
-      key: one(p, '--key'),
-      ca: p.flags.get('--ca'),
-      rpkKey: one(p, '--rpk-key'),
-      trustRpk: p.flags.get('--trust-rpk'),
-      clientAuth: clientAuth as 'none' | 'want' | 'need' | undefined,
-      verifyName: p.switches.has('--no-verify-name') ? false : undefined,
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
 function alertEvent(err: Error, peer?: PeerAddress): Record<string, unknown> {
   if (err instanceof DtlsAlertError) {
     return {
@@ -145,26 +138,13 @@ function alertEvent(err: Error, peer?: PeerAddress): Record<string, unknown> {
   return { event: 'error', ...(peer ? { peer: peerName(peer) } : {}), message: err.message };
 }
 
-/** `npm start` and `securesense dtls server` share this: an echo server printing JSON events. */
+/** `securesense dtls server`: an echo server printing JSON events. */
 export async function runEchoServer(opts: {
   host?: string;
   port: number;
-  keys: Map<string, Buffer>;
-  hint?: string;
-  mtu?: number;
-  pki?: PublicKeyCredentials;
+  security: DtlsServerSecurity;
 }): Promise<DtlsServer> {
-  const server = await DtlsServer.listen({
-    host: opts.host,
-    port: opts.port,
-    psk: opts.keys.size > 0 ? (id) => opts.keys.get(id) : undefined,
-    pskIdentityHint: opts.hint,
-    mtu: opts.mtu,
-    certificate: opts.pki?.certificate,
-    rpk: opts.pki?.rpk,
-    trust: opts.pki?.trust,
-    clientAuth: opts.pki?.clientAuth,
-  });
+  const server = await DtlsServer.listen({ host: opts.host, port: opts.port, ...opts.security });
   const a = server.address();
   emit({ event: 'listening', address: a.address, port: a.port, family: a.family });
   server.on('connection', (c: DtlsConnection) => {
@@ -185,22 +165,11 @@ export async function runEchoServer(opts: {
 }
 
 async function server(p: Parsed): Promise<number> {
-  const port = intFlag(p, '--port', 0, 65535);
+  const port = intFlag(p.values.port, '--port', 0, 65535);
   if (port === undefined) throw new UsageError('--port is required');
-  const specs = p.flags.get('--psk') ?? [];
-  const keys = new Map(specs.map((s) => parsePsk(s)).map((k) => [k.identity, k.key] as const));
-  const pki = publicKeyFlags(p, 'server');
-  if (keys.size === 0 && !pki.certificate && !pki.rpk) {
-    throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
-  }
-  const srv = await runEchoServer({
-    host: one(p, '--host'),
-    port,
-    keys,
-    hint: one(p, '--hint'),
-    mtu: intFlag(p, '--mtu', 64, 65507),
-    pki,
-  });
+  const security = dtlsServerSecurity(securityFlags(p, 'server'));
+  if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
+  const srv = await runEchoServer({ host: p.values.host, port, security });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -242,27 +211,21 @@ async function client(p: Parsed): Promise<number> {
   const target = p.positional[0];
   if (!target) throw new UsageError('HOST:PORT is required');
   const { host, port } = parseHostPort(target);
-  const pskSpec = one(p, '--psk');
-  const psk = pskSpec ? parsePsk(pskSpec) : undefined;
-  const pki = publicKeyFlags(p, 'client');
-  if (!psk && !pki.trust) {
+  let security: DtlsClientSecurity | undefined;
+  try {
+    security = dtlsClientSecurity(securityFlags(p, 'client'));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!security) {
     throw new UsageError(
       'give --psk, or --ca / --trust-rpk to verify the server (with --cert/--key or --rpk-key to authenticate)',
     );
   }
-  const send = one(p, '--send');
-  const timeout = intFlag(p, '--timeout', 1, 3_600_000) ?? 10_000;
-  const base = {
-    host,
-    port,
-    psk,
-    certificate: pki.certificate,
-    rpk: pki.rpk,
-    trust: pki.trust,
-    serverName: one(p, '--server-name'),
-    mtu: intFlag(p, '--mtu', 64, 65507),
-  };
-  const rounds = p.switches.has('--resume') ? 2 : 1;
+  const send = p.values.send;
+  const timeout = intFlag(p.values.timeout, '--timeout', 1, 3_600_000) ?? 10_000;
+  const base = { host, port, ...security, serverName: p.values['server-name'] };
+  const rounds = p.values.resume ? 2 : 1;
   let session: DtlsSession | undefined;
   for (let round = 0; round < rounds; round++) {
     let c: DtlsConnection;
@@ -305,13 +268,12 @@ async function client(p: Parsed): Promise<number> {
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
-    const p = parseArgs(rest);
-    if (p.switches.has('--help') || !sub || sub === 'help') {
+    if (!sub || sub === 'help' || sub === '--help' || rest.includes('--help')) {
       process.stdout.write(USAGE);
       return sub ? 0 : 2;
     }
-    if (sub === 'server') return await server(p);
-    if (sub === 'client') return await client(p);
+    if (sub === 'server') return await server(parse(rest));
+    if (sub === 'client') return await client(parse(rest));
     throw new UsageError(`unknown sub-command '${sub}'`);
   } catch (err) {
     if (err instanceof UsageError) {

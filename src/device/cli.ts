@@ -112,7 +112,7 @@ export function agentOptions(args: string[]): { options: DeviceAgentOptions; dur
 
   const sec = parseSecurityFlags(values);
   if (values.push?.toLowerCase().startsWith('coaps:') && !sec.client)
-    throw new UsageError('--push coaps://… needs --psk ID:HEX (or --cert/--key, --rpk-key)');
+    throw new UsageError('--push coaps://… needs --psk ID:HEX, or --ca / --trust-rpk to verify the server');
   if (values.state && !values.push) throw new UsageError('--state goes with --push');
   const servePort = port('serve', values.serve);
   const dtlsPort = port('serve-dtls', values['serve-dtls']);
