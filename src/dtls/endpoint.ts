@@ -72,17 +72,23 @@ class CookieSecrets {
       .update(suites)
       .digest();
   }
-  make(peer: RemoteInfo, ch: ClientHello): Buffer {
+  /** A cookie for a HelloVerifyRequest: one HMAC, reported to the meter as preparing that message. */
+  make(peer: RemoteInfo, ch: ClientHello, meter: DtlsMeter | undefined): Buffer {
     this.maybeRotate();
+    meter?.crypto('hmac', 1, 'hello_verify_request', 'cookie');
     return this.mac(this.current, peer, ch);
   }
-  verify(peer: RemoteInfo, ch: ClientHello): boolean {
+  /**
+   * Checks the cookie a ClientHello returns: one HMAC under the current secret, a second under the
+   * previous one when the first does not match; each reported as processing the ClientHello.
+   */
+  verify(peer: RemoteInfo, ch: ClientHello, meter: DtlsMeter | undefined): boolean {
     this.maybeRotate();
     if (ch.cookie.length !== 32) return false;
-    return (
-      timingSafeEqual(ch.cookie, this.mac(this.current, peer, ch)) ||
-      timingSafeEqual(ch.cookie, this.mac(this.previous, peer, ch))
-    );
+    meter?.crypto('hmac', 1, 'client_hello', 'cookie');
+    if (timingSafeEqual(ch.cookie, this.mac(this.current, peer, ch))) return true;
+    meter?.crypto('hmac', 1, 'client_hello', 'cookie');
+    return timingSafeEqual(ch.cookie, this.mac(this.previous, peer, ch));
   }
 }
 
@@ -267,8 +273,9 @@ export class DtlsEndpoint extends EventEmitter {
       // A retransmitted ClientHello of the handshake that established this association: ignore.
       if (existing.clientRandom?.equals(ch.random)) return true;
     }
-    if (!this.cookies.verify(rinfo, ch)) {
-      const hvr = encodeHelloVerifyRequest({ serverVersion: DTLS1_0, cookie: this.cookies.make(rinfo, ch) });
+    const meter = this.opts.meter;
+    if (!this.cookies.verify(rinfo, ch, meter)) {
+      const hvr = encodeHelloVerifyRequest({ serverVersion: DTLS1_0, cookie: this.cookies.make(rinfo, ch, meter) });
       // §4.2.1: the HelloVerifyRequest reuses the ClientHello's record sequence number and message_seq.
       const rec2 = encodeRecord({
         type: ContentType.handshake,
@@ -278,7 +285,9 @@ export class DtlsEndpoint extends EventEmitter {
         fragment: encodeHandshakeMessage(HandshakeType.hello_verify_request, f.messageSeq, hvr),
       });
       this.stats.helloVerifyRequests++;
-      this.opts.meter?.record('out', 'handshake', 0, rec2.length);
+      // Stateless, so outside any association: the endpoint reports the message and its record.
+      meter?.handshakeMessage('out', 'hello_verify_request', hvr.length);
+      meter?.record('out', 'handshake', 0, rec2.length);
       this.sendDatagram(rec2, rinfo.port, rinfo.address);
       return true;
     }
@@ -302,7 +311,7 @@ export class DtlsEndpoint extends EventEmitter {
     a.records.unprotect(rec); // enters the ClientHello's sequence number into the replay window
     a.records.setWriteSeq(0, rec.seq);
     const m = { msgType: f.msgType, messageSeq: f.messageSeq, body: f.fragment, epoch: 0 };
-    this.opts.meter?.handshakeMessage('in', 'client_hello', f.length);
+    meter?.handshakeMessage('in', 'client_hello', f.length);
     void a.runExclusive(() => hs.onClientHello(ch, m));
     return true;
   }

@@ -49,7 +49,7 @@ export {
   DtlsDecodeError,
   DtlsTimeoutError,
 } from './errors.ts';
-export type { CryptoOp, Direction, DtlsMeter } from './meter.ts';
+export type { CryptoOp, CryptoPurpose, Direction, DtlsMeter } from './meter.ts';
 
 /** A UDP peer. */
 export interface PeerAddress {

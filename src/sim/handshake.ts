@@ -1,4 +1,4 @@
-import type { CryptoOp } from '../dtls/meter.ts';
+import type { CryptoOp, CryptoPurpose } from '../dtls/meter.ts';
 import { energyJoules, type StateTimes, subStates } from './energy.ts';
 import { makeRdc, type RdcName } from './mac.ts';
 import { Network } from './network.ts';
@@ -171,6 +171,7 @@ export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeR
 /** Prepare/process time of each handshake message on the device (the paper's Figs. 10–13). */
 export interface MessageTime {
   flight: number;
+  /** A handshake message type, or an item of its own: 'master secret', 'key block', 'record protection'. */
   message: string;
   phase: 'prepare' | 'process';
   /** Codec + non-ECC crypto seconds. */
@@ -178,33 +179,48 @@ export interface MessageTime {
   ecc: number;
 }
 
+/**
+ * Crypto the per-message table shows as items of their own rather than inside the message the
+ * engine charged it to (ClientKeyExchange, or ServerHello on resumption): the paper's Figs. 10–13
+ * show the master secret apart. With the extended master secret (RFC 7627) the session hash over
+ * the handshake messages is its input, so it belongs to that item too.
+ */
+const ITEMS: Partial<Record<CryptoPurpose, string>> = {
+  session_hash: 'master secret',
+  master_secret: 'master secret',
+  key_block: 'key block',
+  record: 'record protection',
+};
+
 export function messageTimes(t: Transcript, role: Side, profile: DeviceProfile): MessageTime[] {
   const rows: MessageTime[] = [];
   for (const f of t.flights) {
     const phase = f.from === role ? 'prepare' : 'process';
     const uses = deviceUses(f, role);
     const named = new Set(f.messages.map((m) => m.type));
-    for (const m of f.messages) {
-      const mine = uses.filter((u) => u.message === m.type);
+    const itemOf = (u: CryptoUse) => (u.purpose ? ITEMS[u.purpose] : undefined);
+    const row = (message: string, codec: number, mine: CryptoUse[]) =>
       rows.push({
         flight: f.number,
-        message: m.type,
+        message,
         phase,
-        withoutEcc: codecSeconds(profile, m) + cryptoSeconds(profile, mine, false),
+        withoutEcc: codec + cryptoSeconds(profile, mine, false),
         ecc: cryptoSeconds(profile, mine, true),
       });
+    for (const m of f.messages) {
+      row(
+        m.type,
+        codecSeconds(profile, m),
+        uses.filter((u) => u.message === m.type && !itemOf(u)),
+      );
     }
-    // Crypto the engine did not tie to one of this flight's messages (key block, record layer).
-    const rest = uses.filter((u) => !u.message || !named.has(u.message));
-    if (rest.length) {
-      rows.push({
-        flight: f.number,
-        message: `other crypto (flight ${f.number})`,
-        phase,
-        withoutEcc: cryptoSeconds(profile, rest, false),
-        ecc: cryptoSeconds(profile, rest, true),
-      });
+    const items = new Map<string, CryptoUse[]>();
+    for (const u of uses) {
+      // Crypto tied to no message of this flight, nor to an item, is shown as what it is not: other.
+      const item = itemOf(u) ?? (u.message && named.has(u.message) ? undefined : `other crypto (flight ${f.number})`);
+      if (item) items.set(item, [...(items.get(item) ?? []), u]);
     }
+    for (const [item, mine] of items) row(item, 0, mine);
   }
   return rows;
 }

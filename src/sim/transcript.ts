@@ -1,5 +1,5 @@
 import type { SecurityMode } from '../dtls/credentials/identity.ts';
-import type { CryptoOp, Direction, DtlsMeter } from '../dtls/meter.ts';
+import type { CryptoOp, CryptoPurpose, Direction, DtlsMeter } from '../dtls/meter.ts';
 
 /**
  * A transcript: what one real DTLS handshake and one application-data exchange of our engine put on
@@ -29,10 +29,12 @@ export interface CryptoUse {
   count: number;
   /** The handshake message the engine named, when it named one. */
   message?: string;
+  /** What the operation computes, when the engine said (master secret, key block, cookie …). */
+  purpose?: CryptoPurpose;
   /**
-   * Set when the engine performed the operation without reporting it and the recorder added it:
-   * the signature checks of an X.509 chain (src/dtls/credentials/x509.ts verifies each link with
-   * node:crypto but takes no meter). Switches off by itself once the engine reports them.
+   * @deprecated Never set any more: the engine reports every operation itself, the chain signature
+   * checks included (src/dtls/credentials/x509.ts takes the meter). Kept so that readers written
+   * for older transcripts still type-check.
    */
   inferred?: true;
 }
@@ -59,7 +61,7 @@ export interface Transcript {
 type LogEvent =
   | { side: Side; kind: 'hs'; dir: Direction; type: string; bytes: number }
   | { side: Side; kind: 'record'; dir: Direction; contentType: string; epoch: number; bytes: number }
-  | { side: Side; kind: 'crypto'; op: CryptoOp; count: number; context?: string }
+  | { side: Side; kind: 'crypto'; op: CryptoOp; count: number; context?: string; purpose?: CryptoPurpose }
   | { kind: 'mark' };
 
 /**
@@ -74,7 +76,7 @@ export class TranscriptRecorder {
       handshakeMessage: (dir, type, bodyBytes) => this.log.push({ side, kind: 'hs', dir, type, bytes: bodyBytes }),
       record: (dir, contentType, epoch, bytes) =>
         this.log.push({ side, kind: 'record', dir, contentType, epoch, bytes }),
-      crypto: (op, count, context) => this.log.push({ side, kind: 'crypto', op, count, context }),
+      crypto: (op, count, context, purpose) => this.log.push({ side, kind: 'crypto', op, count, context, purpose }),
     };
   }
 
@@ -94,7 +96,8 @@ function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript
   // Pass 1: flights from what each side sent ('out'), in order; crypto calls remembered with the
   // flight that was current when they happened.
   const all: { flight: TranscriptFlight; handshake: boolean }[] = [];
-  const calls: { side: Side; op: CryptoOp; count: number; context?: string; at: number }[] = [];
+  const calls: { side: Side; op: CryptoOp; count: number; context?: string; purpose?: CryptoPurpose; at: number }[] =
+    [];
   let inHandshake = true;
   let current = -1;
   for (const e of log) {
@@ -103,13 +106,13 @@ function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript
       continue;
     }
     if (e.kind === 'crypto') {
-      calls.push({ side: e.side, op: e.op, count: e.count, context: e.context, at: current });
+      calls.push({ side: e.side, op: e.op, count: e.count, context: e.context, purpose: e.purpose, at: current });
       continue;
     }
     const cur = current >= 0 ? all[current] : undefined;
     if (e.dir === 'in') {
       // The sender's 'out' describes the bytes; an 'in' only fills in a message the sender did not
-      // report (a stateless HelloVerifyRequest is sent outside any handshake state).
+      // report (an engine that predates the endpoint's report of its stateless HelloVerifyRequest).
       if (
         e.kind === 'hs' &&
         cur &&
@@ -148,7 +151,12 @@ function buildTranscript(log: LogEvent[], mode: SecurityMode, source: Transcript
   // (decrypt the peer's record, then encrypt one's own).
   const seen = new Map<number, Set<string>>();
   for (const c of calls) {
-    const use = { op: c.op, count: c.count, ...(c.context ? { message: c.context } : {}) };
+    const use = {
+      op: c.op,
+      count: c.count,
+      ...(c.context ? { message: c.context } : {}),
+      ...(c.purpose ? { purpose: c.purpose } : {}),
+    };
     const cur = c.at >= 0 ? all[c.at] : undefined;
     const nextIdx = all.findIndex((x, i) => i > c.at && x.flight.from === c.side);
     const next = nextIdx >= 0 ? all[nextIdx] : undefined;
@@ -326,36 +334,6 @@ export async function credentialsFrom(material: CredentialMaterial): Promise<Cre
   };
 }
 
-const pemCount = (pem: string | undefined) => (pem?.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
-
-/**
- * The receiver of an X.509 Certificate message checks one signature per certificate of the chain
- * up to the trust anchor (RFC 5280 §6.1; our chains: the leaf, issued by the root). When the
- * engine did not report those checks, add them, marked `inferred`.
- */
-function addChainVerifications(t: Transcript, material: CredentialMaterial): void {
-  for (const f of t.flights) {
-    const cert = f.messages.find((m) => m.type === 'certificate');
-    if (!cert || cert.bodyBytes <= 3) continue; // an empty certificate_list (RFC 5246 §7.4.6)
-    const receiver = other(f.from);
-    const reported = f.crypto.some(
-      (c) => c.side === receiver && c.op === 'ecdsa_verify' && c.message === 'certificate',
-    );
-    if (reported) continue;
-    const signatures = pemCount(f.from === 'server' ? material.serverCertPem : material.clientCertPem);
-    if (signatures > 0) {
-      f.crypto.push({
-        side: receiver,
-        phase: 'process',
-        op: 'ecdsa_verify',
-        count: signatures,
-        message: 'certificate',
-        inferred: true,
-      });
-    }
-  }
-}
-
 async function loadEngine(): Promise<Engine> {
   // Resolved at run time so that the model builds and tests before the engine lands.
   const spec = '../dtls/index.ts';
@@ -413,9 +391,7 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
     c.send(payload);
     const back = await echoed;
     if (!back.equals(payload)) throw new Error('recording: the echoed payload differs from the one sent');
-    const t = rec.build(mode, 'engine', c.cipherSuite);
-    if (mode === 'x509') addChainVerifications(t, material);
-    return t;
+    return rec.build(mode, 'engine', c.cipherSuite);
   };
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

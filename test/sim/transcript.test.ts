@@ -66,12 +66,73 @@ describe('transcripts recorded from our DTLS engine', () => {
     assert.ok(f4.messages.some((m) => m.type === 'certificate' && m.bodyBytes > 300));
     assert.ok(f4.crypto.some((c) => c.side === 'server' && c.phase === 'prepare' && c.op === 'ecdsa_sign'));
     assert.ok(f4.crypto.some((c) => c.side === 'client' && c.phase === 'process' && c.op === 'ecdsa_verify'));
-    // The engine reports the handshake signatures itself; the chain check is added, marked, until
-    // src/dtls/credentials takes a meter.
-    const reported = (side: 'client' | 'server') =>
-      tr.flights.flatMap((f) => f.crypto).filter((c) => c.side === side && c.op === 'ecdsa_verify' && !c.inferred);
-    assert.ok(reported('client').some((c) => c.message === 'server_key_exchange'));
-    assert.ok(reported('server').some((c) => c.message === 'certificate_verify'));
+    // The engine reports every verification itself, the chain signature (leaf ← root) included:
+    // nothing in the transcript is inferred.
+    const uses = tr.flights.flatMap((f) => f.crypto);
+    assert.ok(uses.every((c) => !c.inferred));
+    const verifies = (side: 'client' | 'server') => uses.filter((c) => c.side === side && c.op === 'ecdsa_verify');
+    assert.ok(verifies('client').some((c) => c.message === 'server_key_exchange'));
+    assert.ok(verifies('server').some((c) => c.message === 'certificate_verify'));
+    for (const side of ['client', 'server'] as const) {
+      const chain = verifies(side).filter((c) => c.purpose === 'certificate_chain');
+      assert.deepEqual(
+        chain.map((c) => [c.phase, c.message, c.count]),
+        [['process', 'certificate', 1]],
+      );
+    }
+    assert.ok(f4.crypto.some((c) => c.side === 'client' && c.purpose === 'certificate_chain'));
+    assert.ok(tr.flights[4].crypto.some((c) => c.side === 'server' && c.purpose === 'certificate_chain'));
+  });
+
+  it('the cookie HMAC and the PRF calls are measured, each where it happens', async () => {
+    const tr = await recordTranscript('psk');
+    const [, hvr, ch2, , f5, f6] = tr.flights;
+    // The server makes the cookie while preparing flight 2 and checks it while processing flight 3.
+    assert.deepEqual(
+      hvr.crypto.map((c) => [c.side, c.phase, c.op, c.purpose]),
+      [['server', 'prepare', 'hmac', 'cookie']],
+    );
+    assert.deepEqual(
+      ch2.crypto.map((c) => [c.side, c.phase, c.op, c.purpose]),
+      [['server', 'process', 'hmac', 'cookie']],
+    );
+    // The master secret and key block: the client's in preparing flight 5, the server's in processing it.
+    for (const purpose of ['master_secret', 'key_block'] as const) {
+      const prf = f5.crypto.filter((c) => c.op === 'prf' && c.purpose === purpose);
+      assert.deepEqual(
+        prf.map((c) => [c.side, c.phase]),
+        [
+          ['client', 'prepare'],
+          ['server', 'process'],
+        ],
+      );
+    }
+    // Finished: both sides' own in their last flight, the peer's where it arrives.
+    const fin = (f: typeof f5) => f.crypto.filter((c) => c.op === 'prf' && c.purpose === 'finished');
+    assert.deepEqual(
+      fin(f5).map((c) => [c.side, c.phase]),
+      [
+        ['client', 'prepare'],
+        ['server', 'process'],
+      ],
+    );
+    assert.deepEqual(
+      fin(f6).map((c) => [c.side, c.phase]),
+      [
+        ['server', 'prepare'],
+        ['client', 'process'],
+      ],
+    );
+    // …so the per-message table shows the master secret as an item of its own, on both roles.
+    for (const role of ['client', 'server'] as const) {
+      const rows = messageTimes(tr, role, CC2538_HW);
+      const ms = rows.filter((r) => r.message === 'master secret');
+      assert.equal(ms.length, 1, role);
+      assert.equal(ms[0].flight, 5);
+      assert.equal(ms[0].phase, role === 'client' ? 'prepare' : 'process');
+      assert.ok(ms[0].withoutEcc >= CC2538_HW.crypto.prf && ms[0].ecc === 0);
+      assert.ok(!rows.some((r) => r.message.startsWith('other crypto')), role);
+    }
   });
 
   it('an RPK handshake verifies no certificate: one signature check per side', async (t) => {

@@ -11,6 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isP256, loadPrivateKey, spkiDer } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import type { DtlsMeter } from '../meter.ts';
 import type { CertificateMessage } from '../wire/certificate.ts';
 import {
   CertificateType,
@@ -211,6 +212,8 @@ export interface PeerCertificateContext {
   /** Client side: the host name or IP the client connected to. */
   serverName?: string;
   now?: Date;
+  /** Told of each signature checked on the peer's certificate chain (issue 7). */
+  meter?: DtlsMeter;
 }
 
 /**
@@ -237,6 +240,7 @@ export async function verifyPeerCertificate(
     serverName: ctx.serverName,
     verifyName: trust.verifyName,
     now: ctx.now,
+    meter: ctx.meter,
   });
   return { identity: v.identity, publicKey: v.publicKey };
 }

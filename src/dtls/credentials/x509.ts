@@ -24,6 +24,7 @@ import { createHash, type KeyObject, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isP256 } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import type { DtlsMeter } from '../meter.ts';
 import type { PeerIdentity } from './identity.ts';
 
 export type X509Identity = Extract<PeerIdentity, { mode: 'x509' }>;
@@ -57,6 +58,8 @@ export interface VerifyChainOptions {
   now?: Date;
   /** Most certificates in a path, anchor included (default 10). */
   maxPathLength?: number;
+  /** Told of each certificate signature checked (`ecdsa_verify`, context `certificate`, issue 7). */
+  meter?: DtlsMeter;
 }
 
 export interface VerifiedChain {
@@ -317,7 +320,12 @@ export function trustAnchorNames(anchors: TrustAnchors): Buffer[] {
   return out;
 }
 
-function signedBy(c: ParsedCertificate, issuer: ParsedCertificate): boolean {
+/**
+ * Whether `issuer`'s key verifies the signature on `c` (RFC 5280 §6.1.3 (a)(1)). Every check is one
+ * signature verification on a device, whether it succeeds or not, so each is reported.
+ */
+function signedBy(c: ParsedCertificate, issuer: ParsedCertificate, meter: DtlsMeter | undefined): boolean {
+  meter?.crypto('ecdsa_verify', 1, 'certificate', 'certificate_chain');
   try {
     return c.x509.verify(issuer.x509.publicKey);
   } catch {
@@ -351,7 +359,7 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
   let current = sent[0];
   while (!isAnchor(current)) {
     const fromAnchors = anchors.filter((a) => a.subjectDer.equals(current.issuerDer));
-    const anchor = fromAnchors.find((a) => signedBy(current, a));
+    const anchor = fromAnchors.find((a) => signedBy(current, a, opts.meter));
     if (anchor) {
       path.push(anchor);
       break;
@@ -359,7 +367,7 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
     const candidates = sent
       .map((c, i) => ({ c, i }))
       .filter(({ c, i }) => !used.has(i) && c.subjectDer.equals(current.issuerDer));
-    const next = candidates.find(({ c }) => signedBy(current, c));
+    const next = candidates.find(({ c }) => signedBy(current, c, opts.meter));
     if (!next) {
       if (fromAnchors.length + candidates.length > 0) {
         throw fail(AlertDescription.decrypt_error, `the signature on ${describe(current)} does not verify`);

@@ -76,7 +76,7 @@ export function ccm8Seal(
   const explicit = seqNum(epoch, seq);
   const nonce = Buffer.concat([k.iv, explicit]);
   const sealed = ccm8Encrypt(k.key, nonce, aad(explicit, type, version, plaintext.length), plaintext);
-  meter?.crypto('aes_block', ccmBlocks(13, plaintext.length));
+  meter?.crypto('aes_block', ccmBlocks(13, plaintext.length), undefined, 'record');
   return Buffer.concat([explicit, sealed]);
 }
 
@@ -97,6 +97,6 @@ export function ccm8Open(
   // The explicit nonce is whatever the sender chose (RFC 6655 §3 only asks that it never repeat);
   // the record's own epoch and sequence number enter through the additional data.
   const nonce = Buffer.concat([k.iv, explicit]);
-  meter?.crypto('aes_block', ccmBlocks(13, ctLength));
+  meter?.crypto('aes_block', ccmBlocks(13, ctLength), undefined, 'record');
   return ccm8Decrypt(k.key, nonce, aad(seqNum(epoch, seq), type, version, ctLength), sealed);
 }

@@ -8,13 +8,37 @@ import type { CipherSuite } from './suites.ts';
 
 export const MASTER_SECRET_LENGTH = 48;
 
-export function masterSecret(premaster: Buffer, clientRandom: Buffer, serverRandom: Buffer, meter?: DtlsMeter): Buffer {
-  return prf(premaster, 'master secret', Buffer.concat([clientRandom, serverRandom]), MASTER_SECRET_LENGTH, meter);
+/**
+ * master_secret = PRF(pre_master_secret, "master secret", ClientHello.random + ServerHello.random)
+ * (RFC 5246 §8.1). `context` names the handshake message the meter charges it to (the
+ * ClientKeyExchange, which the client prepares and the server processes).
+ */
+export function masterSecret(
+  premaster: Buffer,
+  clientRandom: Buffer,
+  serverRandom: Buffer,
+  meter?: DtlsMeter,
+  context = 'client_key_exchange',
+): Buffer {
+  return prf(
+    premaster,
+    'master secret',
+    Buffer.concat([clientRandom, serverRandom]),
+    MASTER_SECRET_LENGTH,
+    meter,
+    context,
+    'master_secret',
+  );
 }
 
 /** RFC 7627 §4: master_secret = PRF(pre_master_secret, "extended master secret", session_hash). */
-export function extendedMasterSecret(premaster: Buffer, sessionHash: Buffer, meter?: DtlsMeter): Buffer {
-  return prf(premaster, 'extended master secret', sessionHash, MASTER_SECRET_LENGTH, meter);
+export function extendedMasterSecret(
+  premaster: Buffer,
+  sessionHash: Buffer,
+  meter?: DtlsMeter,
+  context = 'client_key_exchange',
+): Buffer {
+  return prf(premaster, 'extended master secret', sessionHash, MASTER_SECRET_LENGTH, meter, context, 'master_secret');
 }
 
 export interface KeyBlock {
@@ -24,18 +48,31 @@ export interface KeyBlock {
   serverWriteIv: Buffer;
 }
 
-/** key_block = PRF(master_secret, "key expansion", server_random + client_random). */
+/**
+ * key_block = PRF(master_secret, "key expansion", server_random + client_random) (RFC 5246 §6.3).
+ * `context`: the message the meter charges it to — ClientKeyExchange in a full handshake, the
+ * ServerHello in an abbreviated one (the keys are installed when the session is resumed).
+ */
 export function keyBlock(
   suite: CipherSuite,
   master: Buffer,
   clientRandom: Buffer,
   serverRandom: Buffer,
   meter?: DtlsMeter,
+  context?: string,
 ): KeyBlock {
   const k = suite.encKeyLength;
   const iv = suite.fixedIvLength;
   const m = suite.macKeyLength;
-  const block = prf(master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), 2 * (m + k + iv), meter);
+  const block = prf(
+    master,
+    'key expansion',
+    Buffer.concat([serverRandom, clientRandom]),
+    2 * (m + k + iv),
+    meter,
+    context,
+    'key_block',
+  );
   let o = 2 * m;
   const take = (n: number) => {
     const b = block.subarray(o, o + n);
@@ -56,5 +93,5 @@ export function verifyData(
   hash: Buffer,
   meter?: DtlsMeter,
 ): Buffer {
-  return prf(master, label, hash, 12, meter, 'finished');
+  return prf(master, label, hash, 12, meter, 'finished', 'finished');
 }

@@ -3,11 +3,18 @@
  * P_hash(secret, seed) = HMAC(secret, A(1) + seed) + HMAC(secret, A(2) + seed) + …, A(i) = HMAC(secret, A(i-1)).
  */
 import { createHmac } from 'node:crypto';
-import type { DtlsMeter } from '../meter.ts';
+import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
 
 const SHA256_LENGTH = 32;
 
-export function pSha256(secret: Buffer, seed: Buffer, length: number, meter?: DtlsMeter, context?: string): Buffer {
+export function pSha256(
+  secret: Buffer,
+  seed: Buffer,
+  length: number,
+  meter?: DtlsMeter,
+  context?: string,
+  purpose?: CryptoPurpose,
+): Buffer {
   const out = Buffer.alloc(length);
   let a = seed;
   let filled = 0;
@@ -19,7 +26,7 @@ export function pSha256(secret: Buffer, seed: Buffer, length: number, meter?: Dt
     block.copy(out, filled, 0, Math.min(SHA256_LENGTH, length - filled));
     filled += SHA256_LENGTH;
   }
-  meter?.crypto('hmac', hmacs, context);
+  meter?.crypto('hmac', hmacs, context, purpose);
   return out;
 }
 
@@ -30,7 +37,8 @@ export function prf(
   length: number,
   meter?: DtlsMeter,
   context?: string,
+  purpose?: CryptoPurpose,
 ): Buffer {
-  meter?.crypto('prf', 1, context);
-  return pSha256(secret, Buffer.concat([Buffer.from(label, 'ascii'), seed]), length, meter, context);
+  meter?.crypto('prf', 1, context, purpose);
+  return pSha256(secret, Buffer.concat([Buffer.from(label, 'ascii'), seed]), length, meter, context, purpose);
 }

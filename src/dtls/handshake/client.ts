@@ -213,6 +213,7 @@ export class ClientHandshake implements RoleHandshake {
         const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, {
           peerRole: 'server',
           serverName: this.cfg.serverName ?? this.cfg.peerName,
+          meter: this.host.meter,
         });
         this.serverIdentity = v.identity;
         this.serverPublicKey = v.publicKey;
@@ -313,7 +314,7 @@ export class ClientHandshake implements RoleHandshake {
         throw new DtlsAlertError(AlertDescription.handshake_failure, 'resumed session parameters differ');
       }
       this.master = s.masterSecret;
-      this.installKeys();
+      this.installKeys('server_hello');
       this.state = 'finished_abbreviated';
       return;
     }
@@ -332,8 +333,9 @@ export class ClientHandshake implements RoleHandshake {
     this.state = 'server_hello_done';
   }
 
-  private installKeys(): void {
-    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter);
+  /** `context`: the message the key block is charged to (ClientKeyExchange, or ServerHello on resumption). */
+  private installKeys(context: 'client_key_exchange' | 'server_hello'): void {
+    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter, context);
     this.host.records.installKeys(
       1,
       { key: kb.clientWriteKey, iv: kb.clientWriteIv },
@@ -369,9 +371,9 @@ export class ClientHandshake implements RoleHandshake {
     }
     push(HandshakeType.client_key_exchange, cke);
     this.master = this.ems
-      ? extendedMasterSecret(pms, t.digest('client_key_exchange'), this.host.meter)
+      ? extendedMasterSecret(pms, t.digest('client_key_exchange', 'session_hash'), this.host.meter)
       : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
-    this.installKeys();
+    this.installKeys('client_key_exchange');
     if (certificateVerifyKey) {
       push(
         HandshakeType.certificate_verify,
@@ -379,7 +381,9 @@ export class ClientHandshake implements RoleHandshake {
       );
     }
     items.push({ kind: 'change_cipher_spec', epoch: 0 });
-    const fin = encodeFinished(verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter));
+    const fin = encodeFinished(
+      verifyData(this.master, 'client finished', t.digest('finished', 'handshake_hash'), this.host.meter),
+    );
     push(HandshakeType.finished, fin, 1);
     this.host.records.writeEpoch = 1;
     this.state = 'finished';
@@ -390,7 +394,12 @@ export class ClientHandshake implements RoleHandshake {
     if (m.epoch === 0)
       throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
     const t = this.host.transcript;
-    const expected = verifyData(this.master, 'server finished', t.digest('finished'), this.host.meter);
+    const expected = verifyData(
+      this.master,
+      'server finished',
+      t.digest('finished', 'handshake_hash'),
+      this.host.meter,
+    );
     if (!parseFinished(m.body).equals(expected)) {
       throw new DtlsAlertError(AlertDescription.decrypt_error, 'server Finished does not verify');
     }
@@ -408,7 +417,9 @@ export class ClientHandshake implements RoleHandshake {
           };
     if (this.state === 'finished_abbreviated') {
       t.add(m.msgType, m.messageSeq, m.body);
-      const fin = encodeFinished(verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter));
+      const fin = encodeFinished(
+        verifyData(this.master, 'client finished', t.digest('finished', 'handshake_hash'), this.host.meter),
+      );
       this.host.records.writeEpoch = 1;
       this.host.sendFlight(
         [

@@ -253,8 +253,9 @@ export class ServerHandshake implements RoleHandshake {
     });
   }
 
-  private installKeys(): void {
-    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter);
+  /** `context`: the message the key block is charged to (ClientKeyExchange, or ServerHello on resumption). */
+  private installKeys(context: 'client_key_exchange' | 'server_hello'): void {
+    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter, context);
     this.host.records.installKeys(
       1,
       { key: kb.serverWriteKey, iv: kb.serverWriteIv },
@@ -270,8 +271,10 @@ export class ServerHandshake implements RoleHandshake {
     const shSeq = this.sendSeq++;
     const sh = this.serverHello(s.id, extensions);
     t.add(HandshakeType.server_hello, shSeq, sh);
-    this.installKeys();
-    const fin = encodeFinished(verifyData(this.master, 'server finished', t.digest('finished'), this.host.meter));
+    this.installKeys('server_hello');
+    const fin = encodeFinished(
+      verifyData(this.master, 'server finished', t.digest('finished', 'handshake_hash'), this.host.meter),
+    );
     const finSeq = this.sendSeq++;
     t.add(HandshakeType.finished, finSeq, fin);
     this.host.records.writeEpoch = 1;
@@ -328,7 +331,7 @@ export class ServerHandshake implements RoleHandshake {
       this.state = 'client_key_exchange';
       return;
     }
-    const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, { peerRole: 'client' });
+    const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, { peerRole: 'client', meter: this.host.meter });
     this.peerIdentity = v.identity;
     this.clientPublicKey = v.publicKey;
     this.state = 'client_key_exchange';
@@ -369,16 +372,21 @@ export class ServerHandshake implements RoleHandshake {
     const t = this.host.transcript;
     t.add(m.msgType, m.messageSeq, m.body);
     this.master = this.ems
-      ? extendedMasterSecret(pms, t.digest('client_key_exchange'), this.host.meter)
+      ? extendedMasterSecret(pms, t.digest('client_key_exchange', 'session_hash'), this.host.meter)
       : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
-    this.installKeys();
+    this.installKeys('client_key_exchange');
   }
 
   private onFinished(m: HandshakeMessage): void {
     if (m.epoch === 0)
       throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
     const t = this.host.transcript;
-    const expected = verifyData(this.master, 'client finished', t.digest('finished'), this.host.meter);
+    const expected = verifyData(
+      this.master,
+      'client finished',
+      t.digest('finished', 'handshake_hash'),
+      this.host.meter,
+    );
     if (!parseFinished(m.body).equals(expected)) {
       throw new DtlsAlertError(AlertDescription.decrypt_error, 'client Finished does not verify');
     }
@@ -389,7 +397,9 @@ export class ServerHandshake implements RoleHandshake {
       return;
     }
     t.add(m.msgType, m.messageSeq, m.body);
-    const fin = encodeFinished(verifyData(this.master, 'server finished', t.digest('finished'), this.host.meter));
+    const fin = encodeFinished(
+      verifyData(this.master, 'server finished', t.digest('finished', 'handshake_hash'), this.host.meter),
+    );
     this.host.records.writeEpoch = 1;
     this.host.sendFlight(
       [

@@ -5,7 +5,7 @@
  * HelloVerifyRequest are left out.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { DtlsMeter } from '../meter.ts';
+import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
 import { encodeHandshakeMessage } from '../wire/handshake.ts';
 
 const EMPTY: Hash = createHash('sha256');
@@ -36,12 +36,15 @@ export class Transcript {
     return Buffer.concat(this.kept);
   }
 
-  /** Hash of everything added so far (the running hash continues). */
-  digest(context?: string): Buffer {
+  /**
+   * Hash of everything added so far (the running hash continues). `context` and `purpose` are what
+   * the meter is told: the Finished's handshake hash, or the extended master secret's session hash.
+   */
+  digest(context: string, purpose: CryptoPurpose): Buffer {
     if (this.meter) {
       // A device hashes incrementally: the compressions so far plus one to finalise a copy.
       const full = Math.floor(this.bytes / 64);
-      this.meter.crypto('sha256_block', full - this.meteredBlocks + 1, context);
+      this.meter.crypto('sha256_block', full - this.meteredBlocks + 1, context, purpose);
       this.meteredBlocks = full;
     }
     return this.hash.copy().digest();
