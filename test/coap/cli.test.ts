@@ -1,59 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { largeBody } from '../../src/coap/demo.ts';
-import { launchFor } from '../support/peers.ts';
+import { jsonLines, runCli, startCli } from '../support/cli.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { freeUdpPort } from '../support/ports.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, 'coap', ...args]);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const lines = (s: string) =>
-  s
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const cli = (args: string[]) => runCli(['coap', ...args]);
+const lines = jsonLines;
 
 test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK)', async (t) => {
   const port = await freeUdpPort();
   const dtlsPort = await freeUdpPort();
   const psk = `cli-dev:${Buffer.from('cli-secret-key!!').toString('hex')}`;
-  const server = launchFor(
+  const server = await startCli(
     t,
-    process.execPath,
-    [
-      BIN,
-      'coap',
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--dtls-port',
-      String(dtlsPort),
-      '--psk',
-      psk,
-    ],
-    { timeoutMs: 50_000 },
+    ['coap', 'serve', '--host', '127.0.0.1', '--port', String(port), '--dtls-port', String(dtlsPort), '--psk', psk],
+    { timeoutMs: 50_000, readyTimeoutMs: 15_000 },
   );
-  await server.waitFor('"event":"listening"', 15_000);
   const base = `coap://127.0.0.1:${port}`;
 
   let r = await cli(['get', `${base}/large`, '-v']);
@@ -95,11 +58,9 @@ test('securesense coap over coaps:// with X.509 and raw public keys (mutual auth
   const pki = await makeTempPki(t);
   const port = await freeUdpPort();
   const dtlsPort = await freeUdpPort();
-  const server = launchFor(
+  const server = await startCli(
     t,
-    process.execPath,
     [
-      BIN,
       'coap',
       'serve',
       '--host',
@@ -121,9 +82,8 @@ test('securesense coap over coaps:// with X.509 and raw public keys (mutual auth
       '--client-auth',
       'need',
     ],
-    { timeoutMs: 50_000 },
+    { timeoutMs: 50_000, readyTimeoutMs: 15_000 },
   );
-  await server.waitFor('"event":"listening"', 15_000);
   const uri = `coaps://127.0.0.1:${dtlsPort}/echo`;
 
   let r = await cli([

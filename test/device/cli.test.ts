@@ -4,41 +4,19 @@
  * session in the next run, and clear usage errors.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import type { DtlsConnection } from '../../src/dtls/index.ts';
-import { launchFor } from '../support/peers.ts';
+import { jsonLines, runCli, spawnCli } from '../support/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
 const KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, 'device', 'run', ...args]);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const lines = (s: string) =>
-  s
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const cli = (args: string[]) => runCli(['device', 'run', ...args]);
+const lines = jsonLines;
 
 test('device run --push coaps:// with --state: Ctrl-C sends close_notify, the next run resumes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'securesense-device-cli-'));
@@ -66,7 +44,6 @@ test('device run --push coaps:// with --state: Ctrl-C sends close_notify, the ne
   t.after(() => server.close());
   const state = join(dir, 'device.state');
   const args = [
-    BIN,
     'device',
     'run',
     '--push',
@@ -82,7 +59,7 @@ test('device run --push coaps:// with --state: Ctrl-C sends close_notify, the ne
   ];
   for (const run of [1, 2]) {
     const before = bodies.length;
-    const agent = launchFor(t, process.execPath, args, { timeoutMs: 30_000 });
+    const agent = spawnCli(t, args, { timeoutMs: 30_000 });
     await agent.waitFor(/"event":"sent"[\s\S]*"event":"sent"/, 20_000);
     agent.proc.kill('SIGINT');
     assert.equal(await agent.exited, 0, agent.stderr());

@@ -1,25 +1,18 @@
 /** The `securesense dtls` tools, spawned as a user runs them, against gnutls-cli and each other. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { launchFor, requireBinary } from '../support/peers.ts';
+import { jsonLines as events, spawnCli, startCli } from '../support/cli.ts';
+import { gnutlsCli, gnutlsPskArgs } from '../support/dtls-peers.ts';
+import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { freeUdpPort } from '../support/ports.ts';
 
-const BIN = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
 const KEY = '00112233445566778899aabbccddeeff';
-const PRIORITY = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8';
-
-const events = (out: string) =>
-  out
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test('securesense dtls server ← gnutls-cli: JSON events for handshake, data, close', async (t) => {
   if (!requireBinary(t, 'gnutls-cli')) return;
   const port = await freeUdpPort();
-  const srv = launchFor(t, process.execPath, [
-    BIN,
+  const srv = await startCli(t, [
     'dtls',
     'server',
     '--port',
@@ -29,19 +22,7 @@ test('securesense dtls server ← gnutls-cli: JSON events for handshake, data, c
     '--psk',
     `dev1:${KEY}`,
   ]);
-  await srv.waitFor('"event":"listening"', 20_000);
-  const cli = launchFor(t, 'gnutls-cli', [
-    '--udp',
-    '--port',
-    String(port),
-    '--pskusername',
-    'dev1',
-    '--pskkey',
-    KEY,
-    '--priority',
-    PRIORITY,
-    '127.0.0.1',
-  ]);
+  const cli = gnutlsCli(t, port, gnutlsPskArgs({ identity: 'dev1', keyHex: KEY }));
   await cli.waitFor('Handshake was completed');
   cli.write('hello-cli\n');
   await srv.waitFor('"event":"data"');
@@ -59,8 +40,7 @@ test('securesense dtls server ← gnutls-cli: JSON events for handshake, data, c
 
 test('securesense dtls client → securesense dtls server: --send, --resume, and a refused identity', async (t) => {
   const port = await freeUdpPort();
-  const srv = launchFor(t, process.execPath, [
-    BIN,
+  const srv = await startCli(t, [
     'dtls',
     'server',
     '--port',
@@ -70,9 +50,7 @@ test('securesense dtls client → securesense dtls server: --send, --resume, and
     '--psk',
     `dev1:${KEY}`,
   ]);
-  await srv.waitFor('"event":"listening"', 20_000);
-  const cli = launchFor(t, process.execPath, [
-    BIN,
+  const cli = spawnCli(t, [
     'dtls',
     'client',
     `127.0.0.1:${port}`,
@@ -92,16 +70,7 @@ test('securesense dtls client → securesense dtls server: --send, --resume, and
     ev.filter((e) => e.event === 'data').map((e) => e.text),
     ['ping', 'ping'],
   );
-  const bad = launchFor(t, process.execPath, [
-    BIN,
-    'dtls',
-    'client',
-    `127.0.0.1:${port}`,
-    '--psk',
-    `stranger:${KEY}`,
-    '--send',
-    'x',
-  ]);
+  const bad = spawnCli(t, ['dtls', 'client', `127.0.0.1:${port}`, '--psk', `stranger:${KEY}`, '--send', 'x']);
   assert.equal(await bad.exited, 1);
   assert.match(bad.stderr(), /unknown_psk_identity/);
   await srv.waitFor('"alert":"unknown_psk_identity"');
@@ -110,8 +79,7 @@ test('securesense dtls client → securesense dtls server: --send, --resume, and
 test('securesense dtls server with --psk, --cert/--key, --rpk-key and --client-auth need: rpk and x509 CLI clients', async (t) => {
   const pki = await makeTempPki(t);
   const port = await freeUdpPort();
-  const srv = launchFor(t, process.execPath, [
-    BIN,
+  const srv = await startCli(t, [
     'dtls',
     'server',
     '--port',
@@ -133,9 +101,8 @@ test('securesense dtls server with --psk, --cert/--key, --rpk-key and --client-a
     '--client-auth',
     'need',
   ]);
-  await srv.waitFor('"event":"listening"', 20_000);
   const run = async (args: string[]) => {
-    const c = launchFor(t, process.execPath, [BIN, 'dtls', 'client', `127.0.0.1:${port}`, '--send', 'hi', ...args]);
+    const c = spawnCli(t, ['dtls', 'client', `127.0.0.1:${port}`, '--send', 'hi', ...args]);
     const code = await c.exited;
     return { code, ev: events(c.stdout()), stderr: c.stderr() };
   };

@@ -7,24 +7,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
 import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
-import { launchFor, requireBinary } from '../support/peers.ts';
-import { freeUdpPort } from '../support/ports.ts';
+import { opensslDtlsClient, startOpensslDtlsServer } from '../support/dtls-peers.ts';
+import { requireBinary } from '../support/peers.ts';
 
-const PSK_ARGS = ['-psk', KEY_HEX, '-psk_identity', IDENTITY, '-cipher', 'PSK-AES128-CCM8'];
+const PSK = { identity: IDENTITY, keyHex: KEY_HEX };
 
 test('our server ← openssl s_client: PSK handshake and echo', async (t) => {
   if (!requireBinary(t, 'openssl')) return;
   const srv = await echoServer();
   t.after(() => srv.server.close());
   const conn = once(srv.server, 'connection');
-  const peer = launchFor(t, 'openssl', [
-    's_client',
-    '-dtls1_2',
-    '-connect',
-    `127.0.0.1:${srv.port}`,
-    '-quiet',
-    ...PSK_ARGS,
-  ]);
+  const peer = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-quiet'] });
   const [c] = (await conn) as [DtlsConnection];
   assert.deepEqual(c.identity, { mode: 'psk', identity: IDENTITY });
   assert.equal(c.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
@@ -38,14 +31,13 @@ test('our server ← openssl s_client: session resumption with -sess_out/-sess_i
   const srv = await echoServer();
   t.after(() => srv.server.close());
   const sess = join(mkdtempSync(join(tmpdir(), 'dtls-')), 'sess.pem');
-  const base = ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${srv.port}`, ...PSK_ARGS];
-  const first = launchFor(t, 'openssl', [...base, '-sess_out', sess]);
+  const first = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-sess_out', sess] });
   await first.waitFor(/New, TLSv1.2, Cipher is PSK-AES128-CCM8/);
   first.write('one\n');
   await first.waitFor(/\none\n/);
   first.proc.stdin?.end();
   await first.exited;
-  const second = launchFor(t, 'openssl', [...base, '-sess_in', sess]);
+  const second = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-sess_in', sess] });
   await second.waitFor(/Reused, TLSv1.2, Cipher is PSK-AES128-CCM8/);
   second.write('two\n');
   await second.waitFor(/\ntwo\n/);
@@ -60,16 +52,7 @@ test('our server ignores a server_name that is an IP literal (as some CoAP clien
   const srv = await echoServer();
   t.after(() => srv.server.close());
   const conn = once(srv.server, 'connection');
-  const peer = launchFor(t, 'openssl', [
-    's_client',
-    '-dtls1_2',
-    '-connect',
-    `127.0.0.1:${srv.port}`,
-    '-servername',
-    '192.0.2.1',
-    '-quiet',
-    ...PSK_ARGS,
-  ]);
+  const peer = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-servername', '192.0.2.1', '-quiet'] });
   await conn;
   peer.write('sni-ip\n');
   await peer.waitFor('sni-ip');
@@ -81,18 +64,7 @@ test('our server refuses an unknown identity with unknown_psk_identity (openssl 
   const srv = await echoServer();
   t.after(() => srv.server.close());
   const err = once(srv.server, 'handshakeError');
-  const peer = launchFor(t, 'openssl', [
-    's_client',
-    '-dtls1_2',
-    '-connect',
-    `127.0.0.1:${srv.port}`,
-    '-psk',
-    KEY_HEX,
-    '-psk_identity',
-    'stranger',
-    '-cipher',
-    'PSK-AES128-CCM8',
-  ]);
+  const peer = opensslDtlsClient(t, srv.port, { psk: { identity: 'stranger', keyHex: KEY_HEX } });
   const [e] = (await err) as [Error];
   assert.match(e.message, /unknown_psk_identity/);
   await peer.waitFor(/unknown psk identity/i);
@@ -100,9 +72,7 @@ test('our server refuses an unknown identity with unknown_psk_identity (openssl 
 
 test('our client → openssl s_server: PSK handshake and data both ways', async (t) => {
   if (!requireBinary(t, 'openssl')) return;
-  const port = await freeUdpPort();
-  const peer = launchFor(t, 'openssl', ['s_server', '-dtls1_2', '-accept', String(port), '-nocert', ...PSK_ARGS]);
-  await peer.waitFor('ACCEPT');
+  const { peer, port } = await startOpensslDtlsServer(t, { psk: PSK });
   const c = await connect({ host: '127.0.0.1', port, psk: { identity: IDENTITY, key: KEY }, retransmitInitialMs: 300 });
   assert.equal(c.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
   await peer.waitFor('CIPHER is PSK-AES128-CCM8');

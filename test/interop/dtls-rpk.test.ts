@@ -14,12 +14,9 @@ import {
   PinnedKeys,
 } from '../../src/dtls/index.ts';
 import { nextData } from '../dtls/helpers.ts';
-import { launchFor, requireBinary } from '../support/peers.ts';
+import { gnutlsCli, gnutlsRpkArgs, startGnutlsServ } from '../support/dtls-peers.ts';
+import { requireBinary } from '../support/peers.ts';
 import { makeTempPki, type TempPki } from '../support/pki.ts';
-import { freeUdpPort, sleep } from '../support/ports.ts';
-
-const PRIORITY =
-  'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-CCM-8:-KX-ALL:+ECDHE-ECDSA:-GROUP-ALL:+GROUP-SECP256R1:-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK';
 
 async function rpkServer(pki: TempPki) {
   const server = await DtlsServer.listen({
@@ -45,19 +42,7 @@ test('our server ← gnutls-cli: raw public keys both ways, the client key pinne
   const srv = await rpkServer(pki);
   t.after(() => srv.server.close());
   const conn = once(srv.server, 'connection');
-  const peer = launchFor(t, 'gnutls-cli', [
-    '--udp',
-    '-p',
-    String(srv.port),
-    '127.0.0.1',
-    '--priority',
-    PRIORITY,
-    '--rawpkkeyfile',
-    pki.rpkClient.key,
-    '--rawpkfile',
-    pki.rpkClient.spki,
-    '--insecure',
-  ]);
+  const peer = gnutlsCli(t, srv.port, [...gnutlsRpkArgs(pki.rpkClient), '--insecure']);
   const [c] = (await conn) as [DtlsConnection];
   assert.deepEqual(c.identity.mode === 'rpk' && c.identity.fingerprint, pki.rpkClient.fingerprint);
   assert.ok(c.identity.mode === 'rpk' && c.identity.spki.equals(pki.rpkClient.spkiDer));
@@ -73,19 +58,7 @@ test('our server refuses an unpinned raw public key with bad_certificate; gnutls
   const srv = await rpkServer(pki);
   t.after(() => srv.server.close());
   const failed = once(srv.server, 'handshakeError');
-  const peer = launchFor(t, 'gnutls-cli', [
-    '--udp',
-    '-p',
-    String(srv.port),
-    '127.0.0.1',
-    '--priority',
-    PRIORITY,
-    '--rawpkkeyfile',
-    pki.rpkStranger.key,
-    '--rawpkfile',
-    pki.rpkStranger.spki,
-    '--insecure',
-  ]);
+  const peer = gnutlsCli(t, srv.port, [...gnutlsRpkArgs(pki.rpkStranger), '--insecure']);
   const [e] = (await failed) as [Error];
   assert.match(e.message, /bad_certificate/);
   await peer.waitFor(/Certificate is bad|bad certificate/i);
@@ -94,21 +67,7 @@ test('our server refuses an unpinned raw public key with bad_certificate; gnutls
 test('our client → gnutls-serv: raw public keys, the server key pinned, echo', async (t) => {
   if (!requireBinary(t, 'gnutls-serv')) return;
   const pki = await makeTempPki(t, { intermediate: false });
-  const port = await freeUdpPort();
-  const peer = launchFor(t, 'gnutls-serv', [
-    '--udp',
-    '--echo',
-    '-p',
-    String(port),
-    '--priority',
-    PRIORITY,
-    '--rawpkkeyfile',
-    pki.rpkServer.key,
-    '--rawpkfile',
-    pki.rpkServer.spki,
-  ]);
-  await peer.waitFor('listening on IPv4');
-  await sleep(50);
+  const { port } = await startGnutlsServ(t, gnutlsRpkArgs(pki.rpkServer));
   const c = await connect({
     host: '127.0.0.1',
     port,
@@ -127,21 +86,7 @@ test('our client → gnutls-serv: raw public keys, the server key pinned, echo',
 test('our client refuses gnutls-serv with an unpinned raw public key (bad_certificate); gnutls-serv sees it', async (t) => {
   if (!requireBinary(t, 'gnutls-serv')) return;
   const pki = await makeTempPki(t, { intermediate: false });
-  const port = await freeUdpPort();
-  const peer = launchFor(t, 'gnutls-serv', [
-    '--udp',
-    '--echo',
-    '-p',
-    String(port),
-    '--priority',
-    PRIORITY,
-    '--rawpkkeyfile',
-    pki.rpkStranger.key,
-    '--rawpkfile',
-    pki.rpkStranger.spki,
-  ]);
-  await peer.waitFor('listening on IPv4');
-  await sleep(50);
+  const { peer, port } = await startGnutlsServ(t, gnutlsRpkArgs(pki.rpkStranger));
   await assert.rejects(
     connect({
       host: '127.0.0.1',

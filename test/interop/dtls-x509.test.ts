@@ -15,13 +15,15 @@ import {
   ownCertificate,
 } from '../../src/dtls/index.ts';
 import { nextData } from '../dtls/helpers.ts';
-import { launchFor, requireBinary } from '../support/peers.ts';
+import {
+  GNUTLS_PRIORITY,
+  gnutlsCli,
+  opensslDtlsClient,
+  startGnutlsServ,
+  startOpensslDtlsServer,
+} from '../support/dtls-peers.ts';
+import { requireBinary } from '../support/peers.ts';
 import { makeTempPki, type TempPki } from '../support/pki.ts';
-import { freeUdpPort, sleep } from '../support/ports.ts';
-
-const OSSL = ['-dtls1_2', '-cipher', 'ECDHE-ECDSA-AES128-CCM8'];
-const GNUTLS_PRIORITY =
-  'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-CCM-8:-KX-ALL:+ECDHE-ECDSA:-GROUP-ALL:+GROUP-SECP256R1';
 
 async function x509Server(pki: TempPki, clientAuth: 'none' | 'want' | 'need' = 'need') {
   const server = await DtlsServer.listen({
@@ -49,23 +51,11 @@ test('our server ← openssl s_client: X.509 mutual authentication, echo', async
   const srv = await x509Server(pki, 'need');
   t.after(() => srv.server.close());
   const conn = once(srv.server, 'connection');
-  const peer = launchFor(t, 'openssl', [
-    's_client',
-    ...OSSL,
-    '-groups',
-    'P-256',
-    '-connect',
-    `127.0.0.1:${srv.port}`,
-    '-CAfile',
-    pki.root.cert,
-    '-verify_return_error',
-    '-cert',
-    pki.device.cert,
-    '-key',
-    pki.device.key,
-    '-cert_chain',
-    pki.issuer.cert,
-  ]);
+  const peer = opensslDtlsClient(t, srv.port, {
+    caFile: pki.root.cert,
+    verifyReturnError: true,
+    cert: { cert: pki.device.cert, key: pki.device.key, chain: pki.issuer.cert },
+  });
   const [c] = (await conn) as [DtlsConnection];
   assert.equal(c.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
   assert.equal(c.identity.mode, 'x509');
@@ -80,25 +70,11 @@ test('our server ← openssl s_client: X.509 mutual authentication, echo', async
 test('our client → openssl s_server -Verify: X.509 mutual authentication, data both ways', async (t) => {
   if (!requireBinary(t, 'openssl')) return;
   const pki = await makeTempPki(t);
-  const port = await freeUdpPort();
-  const peer = launchFor(t, 'openssl', [
-    's_server',
-    ...OSSL,
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-cert',
-    pki.server.cert,
-    '-key',
-    pki.server.key,
-    '-cert_chain',
-    pki.issuer.cert,
-    '-CAfile',
-    pki.root.cert,
-    '-Verify',
-    '3',
-    '-verify_return_error',
-  ]);
-  await peer.waitFor('ACCEPT');
+  const { peer, port } = await startOpensslDtlsServer(t, {
+    cert: { cert: pki.server.cert, key: pki.server.key, chain: pki.issuer.cert },
+    caFile: pki.root.cert,
+    requireClientCert: true,
+  });
   const c = await connect({
     host: '127.0.0.1',
     port,
@@ -124,21 +100,10 @@ for (const kind of ['untrusted', 'expired'] as const) {
   test(`our client refuses openssl s_server's ${kind} certificate with ${alert}; openssl sees it`, async (t) => {
     if (!requireBinary(t, 'openssl')) return;
     const pki = await makeTempPki(t);
-    const port = await freeUdpPort();
     const files = kind === 'untrusted' ? pki.untrusted : pki.expired;
-    const peer = launchFor(t, 'openssl', [
-      's_server',
-      ...OSSL,
-      '-accept',
-      `127.0.0.1:${port}`,
-      '-cert',
-      files.cert,
-      '-key',
-      files.key,
-      '-cert_chain',
-      kind === 'untrusted' ? pki.untrustedCa.cert : pki.issuer.cert,
-    ]);
-    await peer.waitFor('ACCEPT');
+    const { peer, port } = await startOpensslDtlsServer(t, {
+      cert: { cert: files.cert, key: files.key, chain: kind === 'untrusted' ? pki.untrustedCa.cert : pki.issuer.cert },
+    });
     await assert.rejects(
       connect({
         host: '127.0.0.1',
@@ -164,22 +129,14 @@ for (const kind of ['untrusted', 'expired'] as const) {
             notAfter: new Date('2021-01-01T00:00:00Z'),
           });
     const failed = once(srv.server, 'handshakeError');
-    const peer = launchFor(t, 'openssl', [
-      's_client',
-      ...OSSL,
-      '-groups',
-      'P-256',
-      '-connect',
-      `127.0.0.1:${srv.port}`,
-      '-CAfile',
-      pki.root.cert,
-      '-cert',
-      client.cert,
-      '-key',
-      client.key,
-      '-cert_chain',
-      kind === 'untrusted' ? pki.untrustedCa.cert : pki.issuer.cert,
-    ]);
+    const peer = opensslDtlsClient(t, srv.port, {
+      caFile: pki.root.cert,
+      cert: {
+        cert: client.cert,
+        key: client.key,
+        chain: kind === 'untrusted' ? pki.untrustedCa.cert : pki.issuer.cert,
+      },
+    });
     const [e] = (await failed) as [Error];
     assert.match(e.message, new RegExp(alert));
     await peer.waitFor(opensslText);
@@ -192,20 +149,21 @@ test('our server ← gnutls-cli: X.509 with a client certificate, echo', async (
   const srv = await x509Server(pki, 'want');
   t.after(() => srv.server.close());
   const conn = once(srv.server, 'connection');
-  const peer = launchFor(t, 'gnutls-cli', [
-    '--udp',
-    '-p',
-    String(srv.port),
-    'localhost',
-    '--priority',
-    GNUTLS_PRIORITY,
-    '--x509cafile',
-    pki.root.cert,
-    '--x509certfile',
-    pki.device.chain,
-    '--x509keyfile',
-    pki.device.key,
-  ]);
+  const peer = gnutlsCli(
+    t,
+    srv.port,
+    [
+      '--priority',
+      GNUTLS_PRIORITY.x509,
+      '--x509cafile',
+      pki.root.cert,
+      '--x509certfile',
+      pki.device.chain,
+      '--x509keyfile',
+      pki.device.key,
+    ],
+    { host: 'localhost' },
+  );
   const [c] = (await conn) as [DtlsConnection];
   assert.equal(c.identity.mode === 'x509' && c.identity.subject, 'CN=device-1');
   await peer.waitFor('Handshake was completed');
@@ -217,14 +175,9 @@ test('our server ← gnutls-cli: X.509 with a client certificate, echo', async (
 test('our client → gnutls-serv: X.509 with client authentication required, echo', async (t) => {
   if (!requireBinary(t, 'gnutls-serv')) return;
   const pki = await makeTempPki(t);
-  const port = await freeUdpPort();
-  const peer = launchFor(t, 'gnutls-serv', [
-    '--udp',
-    '--echo',
-    '-p',
-    String(port),
+  const { port } = await startGnutlsServ(t, [
     '--priority',
-    GNUTLS_PRIORITY,
+    GNUTLS_PRIORITY.x509,
     '--x509certfile',
     pki.server.chain,
     '--x509keyfile',
@@ -234,8 +187,6 @@ test('our client → gnutls-serv: X.509 with client authentication required, ech
     '--require-client-cert',
     '--verify-client-cert',
   ]);
-  await peer.waitFor('listening on IPv4');
-  await sleep(50);
   const c = await connect({
     host: 'localhost',
     port,
