@@ -12,7 +12,7 @@
  * throws (database down) gets `internal_error` — the peer is not at fault.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { loadPrivateKey, loadPublicKey, sha256Hex, spkiDer } from '../crypto/ecc.ts';
+import { loadPrivateKey, loadPublicKey, type ParsedSpki, parseSpki, sha256Hex, spkiDer } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import type { PeerIdentity } from './identity.ts';
 
@@ -24,9 +24,14 @@ export type RpkIdentity = Extract<PeerIdentity, { mode: 'rpk' }>;
  */
 export type RpkLookup = (spki: Buffer, fingerprint: string) => boolean | undefined | Promise<boolean | undefined>;
 
-/** A set of trusted raw public keys, keyed by the SHA-256 of their SPKI. */
+/**
+ * A set of trusted raw public keys, keyed by the SHA-256 of their SPKI. Keys pinned as key
+ * material (not as a bare fingerprint) are also kept parsed, by their canonical DER: a peer that
+ * sends exactly that encoding — every well-behaved one — needs no parsing at all.
+ */
 export class PinnedKeys {
   private readonly fingerprints = new Set<string>();
+  private readonly parsed = new Map<string, ParsedSpki>();
 
   /** Each entry: SPKI DER, PEM ("PUBLIC KEY" or a private key, whose public half is pinned), or a 64-hex SHA-256 fingerprint. */
   constructor(entries: Iterable<Buffer | string> = []) {
@@ -34,12 +39,23 @@ export class PinnedKeys {
   }
 
   add(entry: Buffer | string): this {
-    this.fingerprints.add(pinFingerprint(entry));
+    const key = pinnedKey(entry);
+    if (typeof key === 'string') {
+      this.fingerprints.add(key);
+    } else {
+      this.fingerprints.add(key.fingerprint);
+      this.parsed.set(key.spki.toString('latin1'), key);
+    }
     return this;
   }
 
   has(fingerprint: string): boolean {
     return this.fingerprints.has(fingerprint.toLowerCase());
+  }
+
+  /** The parsed key whose canonical SPKI is exactly `spki`, when one was pinned as key material. */
+  parsedKey(spki: Buffer): ParsedSpki | undefined {
+    return this.parsed.get(spki.toString('latin1'));
   }
 
   get size(): number {
@@ -51,15 +67,25 @@ const HEX_FINGERPRINT = /^(?:sha256:)?([0-9a-fA-F]{64})$|^((?:[0-9a-fA-F]{2}:){3
 
 /** The SHA-256 fingerprint an entry pins (see {@link PinnedKeys}). Throws a plain Error for input that is no key. */
 export function pinFingerprint(entry: Buffer | string): string {
+  const key = pinnedKey(entry);
+  return typeof key === 'string' ? key : key.fingerprint;
+}
+
+/** An entry of {@link PinnedKeys}: a bare fingerprint (lower-case hex), or the parsed public key. */
+function pinnedKey(entry: Buffer | string): string | ParsedSpki {
   if (typeof entry === 'string') {
     const t = entry.trim();
     const m = HEX_FINGERPRINT.exec(t);
     if (m) return (m[1] ?? m[2].replace(/:/g, '')).toLowerCase();
-    // A private key pins its public half (loadPrivateKey refuses non-P-256 keys).
-    if (t.includes('PRIVATE KEY-----')) return sha256Hex(spkiDer(createPublicKey(loadPrivateKey(t))));
   }
   try {
-    return sha256Hex(spkiDer(loadPublicKey(entry)));
+    // A private key pins its public half (loadPrivateKey refuses non-P-256 keys).
+    const pub =
+      typeof entry === 'string' && entry.includes('PRIVATE KEY-----')
+        ? createPublicKey(loadPrivateKey(entry.trim()))
+        : loadPublicKey(entry);
+    const spki = spkiDer(pub);
+    return { key: pub, spki, fingerprint: sha256Hex(spki) };
   } catch (err) {
     throw new Error(`not a P-256 public key, PEM key or SHA-256 fingerprint: ${(err as Error).message}`);
   }
@@ -84,10 +110,13 @@ export async function verifyRawPublicKey(spki: Buffer, trust: RpkTrust): Promise
   if (spki.length === 0) {
     throw new DtlsAlertError(AlertDescription.handshake_failure, 'the peer sent no raw public key');
   }
-  const publicKey = loadPublicKey(spki); // bad_certificate / unsupported_certificate
-  // Fingerprint the canonical re-encoding, so that a non-minimal encoding of a pinned key still matches.
-  const canonical = spkiDer(publicKey);
-  const fingerprint = sha256Hex(canonical);
+  // Parsed keys are reused (pinned ones, and a bounded cache of those seen lately); the trust
+  // decision below is taken afresh every time. Fingerprint the canonical re-encoding, so that a
+  // non-minimal encoding of a pinned key still matches.
+  const parsed = trust.pinnedKeys?.parsedKey(spki) ?? parseSpki(spki); // bad_certificate / unsupported_certificate
+  const { key: publicKey, fingerprint } = parsed;
+  // The identity is handed to the application: its own copy, never the cache's.
+  const canonical = Buffer.from(parsed.spki);
   let trusted = trust.pinnedKeys?.has(fingerprint) ?? false;
   if (!trusted && trust.rpkLookup) {
     try {

@@ -24,6 +24,7 @@ import { createHash, type KeyObject, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isP256 } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { LruCache } from '../lru.ts';
 import type { DtlsMeter } from '../meter.ts';
 import type { PeerIdentity } from './identity.ts';
 
@@ -159,8 +160,31 @@ function decodeTime(buf: Buffer, t: Tlv): Date {
   return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
 }
 
-/** Parses a DER certificate; throws `bad_certificate` when it cannot be read (RFC 5246 §7.2.2: "corrupt"). */
+/**
+ * Certificates parsed lately, by their exact DER bytes. Parsing (node:crypto's X509Certificate and
+ * our DER walk) was a quarter of an X.509 handshake's CPU time, and a peer sends the same chain at
+ * every handshake. A parse is a pure function of the bytes, so a hit cannot differ from a fresh
+ * parse; everything that decides trust — signatures, validity at this moment, purposes, names —
+ * is checked afresh on every handshake. Bounded, oldest use dropped first.
+ */
+export const CERTIFICATE_CACHE_SIZE = 256;
+const CERTIFICATE_CACHE = new LruCache<string, ParsedCertificate>(CERTIFICATE_CACHE_SIZE);
+
+/**
+ * Parses a DER certificate; throws `bad_certificate` when it cannot be read (RFC 5246 §7.2.2:
+ * "corrupt"). The result is shared (cached, see above) and must not be modified; it keeps its own
+ * copy of the bytes, never the caller's buffer (a datagram's, say).
+ */
 export function parseCertificateDer(der: Buffer): ParsedCertificate {
+  const cacheKey = der.toString('latin1');
+  const hit = CERTIFICATE_CACHE.get(cacheKey);
+  if (hit) return hit;
+  const parsed = parseCertificateBytes(Buffer.from(der));
+  CERTIFICATE_CACHE.set(cacheKey, parsed);
+  return parsed;
+}
+
+function parseCertificateBytes(der: Buffer): ParsedCertificate {
   try {
     const x509 = new X509Certificate(der);
     const cert = readTlv(der, 0);
@@ -327,10 +351,36 @@ export function trustAnchorNames(anchors: TrustAnchors): Buffer[] {
 function signedBy(c: ParsedCertificate, issuer: ParsedCertificate, meter: DtlsMeter | undefined): boolean {
   meter?.crypto('ecdsa_verify', 1, 'certificate', 'certificate_chain');
   try {
-    return c.x509.verify(issuer.x509.publicKey);
+    return c.x509.verify(certificateKey(issuer));
   } catch {
     return false;
   }
+}
+
+/** The certificate's public key, made once per parsed certificate (X509Certificate.publicKey builds a new KeyObject at each read). */
+const CERTIFICATE_KEYS = new WeakMap<ParsedCertificate, KeyObject>();
+function certificateKey(c: ParsedCertificate): KeyObject {
+  let key = CERTIFICATE_KEYS.get(c);
+  if (!key) {
+    key = c.x509.publicKey;
+    CERTIFICATE_KEYS.set(c, key);
+  }
+  return key;
+}
+
+/** What a leaf contributes to a PeerIdentity, worked out once per parsed certificate. */
+const LEAF_NAMES = new WeakMap<ParsedCertificate, { subject: string; sans: readonly string[]; fingerprint: string }>();
+function leafNames(c: ParsedCertificate): { subject: string; sans: readonly string[]; fingerprint: string } {
+  let names = LEAF_NAMES.get(c);
+  if (!names) {
+    names = {
+      subject: c.x509.subject.split('\n').join(', '),
+      sans: subjectAltNames(c),
+      fingerprint: createHash('sha256').update(c.der).digest('hex'),
+    };
+    LEAF_NAMES.set(c, names);
+  }
+  return names;
 }
 
 function describe(c: ParsedCertificate): string {
@@ -416,7 +466,7 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
   // The leaf: a P-256 key (the only one TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 on P-256 can use,
   // RFC 7251, RFC 8422 §5.3), digitalSignature and the right purpose when restricted.
   const leaf = path[0];
-  const publicKey = leaf.x509.publicKey;
+  const publicKey = certificateKey(leaf);
   if (!isP256(publicKey)) {
     throw fail(AlertDescription.unsupported_certificate, `${describe(leaf)} does not carry a P-256 ECDSA key`);
   }
@@ -456,12 +506,13 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
     }
   }
 
+  const names = leafNames(leaf);
   return {
     identity: {
       mode: 'x509',
-      subject: leaf.x509.subject.split('\n').join(', '),
-      sans: subjectAltNames(leaf),
-      fingerprint: createHash('sha256').update(leaf.der).digest('hex'),
+      subject: names.subject,
+      sans: [...names.sans],
+      fingerprint: names.fingerprint,
       chain: [...chain],
     },
     publicKey,

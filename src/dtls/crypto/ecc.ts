@@ -23,6 +23,7 @@ import {
   verify,
 } from 'node:crypto';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { LruCache } from '../lru.ts';
 import type { DtlsMeter } from '../meter.ts';
 import { encodeCertificateVerify, parseCertificateVerify } from '../wire/certificate-verify.ts';
 import { encodeClientKeyExchangeEcdhe, parseClientKeyExchangeEcdhe } from '../wire/client-key-exchange-ecdhe.ts';
@@ -119,9 +120,19 @@ export function ecdsaVerify(
   }
 }
 
+/**
+ * KeyObjects already found to be on P-256. A KeyObject is immutable, and reading
+ * `asymmetricKeyDetails` builds a fresh object each time: signing keys are checked on every
+ * signature, so the answer is remembered (weakly: the set keeps no key alive).
+ */
+const P256_KEYS = new WeakSet<KeyObject>();
+
 /** True when `key` (public or private) is an EC key on P-256. */
 export function isP256(key: KeyObject): boolean {
-  return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === NODE_CURVE;
+  if (P256_KEYS.has(key)) return true;
+  const ok = key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === NODE_CURVE;
+  if (ok) P256_KEYS.add(key);
+  return ok;
 }
 
 /** Throws `unsupported_certificate` unless `key` is on P-256 (the only curve this suite set uses, RFC 7251). */
@@ -194,10 +205,54 @@ export function loadPublicKey(input: Buffer | string): KeyObject {
   return key;
 }
 
-/** The DER SubjectPublicKeyInfo of a public key, or of the public half of a private key. */
+/** SPKI encodings already made, per (immutable) KeyObject; weak, so no key is kept alive by it. */
+const SPKI_OF = new WeakMap<KeyObject, Buffer>();
+
+/**
+ * The DER SubjectPublicKeyInfo of a public key, or of the public half of a private key. Encoded
+ * once per KeyObject (our own key's, a pinned key's); the caller gets its own copy.
+ */
 export function spkiDer(key: KeyObject): Buffer {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return pub.export({ type: 'spki', format: 'der' });
+  let der = SPKI_OF.get(key);
+  if (!der) {
+    const pub = key.type === 'private' ? createPublicKey(key) : key;
+    der = pub.export({ type: 'spki', format: 'der' });
+    SPKI_OF.set(key, der);
+  }
+  return Buffer.from(der);
+}
+
+/** A peer's raw public key, parsed: the key, its canonical DER re-encoding and that encoding's SHA-256. */
+export interface ParsedSpki {
+  readonly key: KeyObject;
+  /** The canonical DER SubjectPublicKeyInfo (a non-minimal encoding of the same key maps to this). */
+  readonly spki: Buffer;
+  /** Lower-case hex SHA-256 of `spki`. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Peers' raw public keys by the exact bytes they sent, most recently used kept. Parsing an SPKI
+ * into a KeyObject and re-encoding it was about a third of an RPK handshake's CPU time, and a
+ * device sends the same key at every handshake. Only the parse is cached — a pure function of the
+ * bytes, so a hit cannot differ from a fresh parse; whether the key is trusted and whether its
+ * signatures verify is decided afresh every handshake. Bounded, so a peer cycling through keys
+ * costs at most SPKI_CACHE_SIZE entries.
+ */
+export const SPKI_CACHE_SIZE = 512;
+const SPKI_CACHE = new LruCache<string, ParsedSpki>(SPKI_CACHE_SIZE);
+
+/** {@link loadPublicKey} for DER SPKI bytes, with the canonical encoding and fingerprint; cached (see above). Errors are not cached. */
+export function parseSpki(der: Buffer): ParsedSpki {
+  const cacheKey = der.toString('latin1');
+  const hit = SPKI_CACHE.get(cacheKey);
+  if (hit) return hit;
+  const key = loadPublicKey(der); // bad_certificate / unsupported_certificate
+  const spki = key.export({ type: 'spki', format: 'der' });
+  const parsed: ParsedSpki = { key, spki, fingerprint: sha256Hex(spki) };
+  SPKI_OF.set(key, spki);
+  SPKI_CACHE.set(cacheKey, parsed);
+  return parsed;
 }
 
 /** Lower-case hex SHA-256 of a DER blob (SPKI or certificate): the fingerprints in PeerIdentity. */
