@@ -8,15 +8,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runCliSync } from '../support/cli.ts';
 import { requireBinary } from '../support/peers.ts';
 
-const bin = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'pki-cli-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 function pki(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, 'pki', ...args], { encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  const r = runCliSync(['pki', ...args]);
+  return { ...r, code: r.code ?? -1 };
 }
 function ok(...args: string[]): string {
   const r = pki(...args);

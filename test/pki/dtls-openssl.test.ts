@@ -5,19 +5,18 @@
  * the anchor on both sides), and application data crosses.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { launchFor, requireBinary } from '../support/peers.ts';
-import { freeUdpPort, sleep } from '../support/ports.ts';
-
-const bin = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
+import { runCliSync } from '../support/cli.ts';
+import { opensslDtlsClient, startOpensslDtlsServer } from '../support/dtls-peers.ts';
+import { requireBinary } from '../support/peers.ts';
+import { sleep } from '../support/ports.ts';
 
 function pki(...args: string[]): void {
-  const r = spawnSync(process.execPath, [bin, 'pki', ...args], { encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `pki ${args.join(' ')}: ${r.stderr}`);
+  const r = runCliSync(['pki', ...args]);
+  assert.equal(r.code, 0, `pki ${args.join(' ')}: ${r.stderr}`);
 }
 
 test('openssl s_server ↔ s_client, DTLS 1.2, ECDHE-ECDSA-AES128-CCM8, mutual auth, with our files', async (t) => {
@@ -43,45 +42,18 @@ test('openssl s_server ↔ s_client, DTLS 1.2, ECDHE-ECDSA-AES128-CCM8, mutual a
   );
   pki('issue', '--ca', p('inter'), '--cn', 'device-1', '--client', '--out', p('device'));
 
-  const port = await freeUdpPort();
-  const common = [
-    '-dtls1_2',
-    '-cipher',
-    'ECDHE-ECDSA-AES128-CCM8',
-    '-CAfile',
-    p('root/ca.pem'),
-    '-verify_return_error',
-  ];
-  const server = launchFor(t, 'openssl', [
-    's_server',
-    ...common,
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-cert',
-    p('server.pem'),
-    '-key',
-    p('server.key'),
-    '-cert_chain',
-    p('inter/chain.pem'),
-    '-Verify',
-    '3', // require a client certificate
-  ]);
-  await server.waitFor('ACCEPT');
+  const { peer: server, port } = await startOpensslDtlsServer(t, {
+    cert: { cert: p('server.pem'), key: p('server.key'), chain: p('inter/chain.pem') },
+    caFile: p('root/ca.pem'),
+    requireClientCert: true, // -Verify 3 -verify_return_error
+  });
   await sleep(100);
-  const client = launchFor(t, 'openssl', [
-    's_client',
-    ...common,
-    '-connect',
-    `127.0.0.1:${port}`,
-    '-verify_hostname',
-    'localhost',
-    '-cert',
-    p('device.pem'),
-    '-key',
-    p('device.key'),
-    '-cert_chain',
-    p('inter/chain.pem'),
-  ]);
+  const client = opensslDtlsClient(t, port, {
+    cert: { cert: p('device.pem'), key: p('device.key'), chain: p('inter/chain.pem') },
+    caFile: p('root/ca.pem'),
+    verifyReturnError: true,
+    args: ['-verify_hostname', 'localhost'],
+  });
   await client.waitFor(/Verify return code: 0 \(ok\)/, 15_000);
   assert.match(client.stdout(), /Cipher is ECDHE-ECDSA-AES128-CCM8/);
   assert.match(client.stdout(), /subject=CN = localhost/);

@@ -14,22 +14,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runCliSync } from '../support/cli.ts';
+import { gnutlsCli, gnutlsRpkArgs, startGnutlsServ } from '../support/dtls-peers.ts';
 import { launchFor, requireBinary } from '../support/peers.ts';
 import { freeUdpPort, sleep } from '../support/ports.ts';
 
-const bin = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'pki-gnutls-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 const p = (n: string) => join(dir, n);
 
 function pki(...args: string[]): string {
-  const r = spawnSync(process.execPath, [bin, 'pki', ...args], { encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `pki ${args.join(' ')}: ${r.stderr}`);
+  const r = runCliSync(['pki', ...args]);
+  assert.equal(r.code, 0, `pki ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
-
-const RPK_PRIORITY =
-  'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-CCM-8:-KX-ALL:+ECDHE-ECDSA:-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK';
 
 /** A UDP port P with P+1 free too (libcoap serves coap on P and coaps on P+1). */
 async function freePortPair(): Promise<number> {
@@ -54,37 +52,12 @@ test('gnutls-serv ↔ gnutls-cli: DTLS 1.2 with our raw public keys; an untruste
   }
   // gnutls-serv --udp serves one client at a time and keeps a killed client's session: one server per client.
   const serve = async () => {
-    const port = await freeUdpPort();
-    const server = launchFor(t, 'gnutls-serv', [
-      '--udp',
-      '--echo',
-      '-p',
-      String(port),
-      '--priority',
-      RPK_PRIORITY,
-      '--rawpkkeyfile',
-      p('srv.key'),
-      '--rawpkfile',
-      p('srv.pub'),
-    ]);
-    await server.waitFor('listening on IPv4');
-    const rpkArgs = [
-      '--udp',
-      '-p',
-      String(port),
-      '127.0.0.1',
-      '--priority',
-      RPK_PRIORITY,
-      '--rawpkkeyfile',
-      p('cli.key'),
-      '--rawpkfile',
-      p('cli.pub'),
-    ];
-    return { server, rpkArgs };
+    const { peer: server, port } = await startGnutlsServ(t, gnutlsRpkArgs({ key: p('srv.key'), spki: p('srv.pub') }));
+    return { server, port, rpkArgs: gnutlsRpkArgs({ key: p('cli.key'), spki: p('cli.pub') }) };
   };
-  const { server, rpkArgs } = await serve();
+  const { server, port, rpkArgs } = await serve();
   // --insecure: gnutls-cli has no way to pin a raw key, so it cannot verify one; that is the next case.
-  const client = launchFor(t, 'gnutls-cli', [...rpkArgs, '--insecure']);
+  const client = gnutlsCli(t, port, [...rpkArgs, '--insecure']);
   await client.waitFor('Handshake was completed', 15_000);
   assert.match(client.stdout(), /Certificate type: Raw Public Key/);
   assert.match(client.stdout(), /\(DTLS1\.2-Raw Public Key\)-\(ECDHE-SECP256R1\)-\(ECDSA-SHA256\)-\(AES-128-CCM-8\)/);
@@ -94,7 +67,7 @@ test('gnutls-serv ↔ gnutls-cli: DTLS 1.2 with our raw public keys; an untruste
   await server.waitFor(/Processing \d+ bytes command: raw public keys work/);
 
   const second = await serve();
-  const refusing = launchFor(t, 'gnutls-cli', ['-d', '6', ...second.rpkArgs], { timeoutMs: 15_000 });
+  const refusing = gnutlsCli(t, second.port, ['-d', '6', ...second.rpkArgs], { timeoutMs: 15_000 });
   await refusing.exited;
   assert.match(refusing.stderr() + refusing.stdout(), /Sending Alert\[2\|42\]/);
 });

@@ -6,7 +6,7 @@
  *   const r = await runCli(['coap', 'get', 'coap://127.0.0.1:5683/x']);   // { code, stdout, stderr }
  *   jsonLines(r.stdout)                                                  // one object per JSON line
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type LaunchOptions, launchFor, type Peer } from './peers.ts';
@@ -62,6 +62,12 @@ export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promi
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** {@link runCli} for quick tools (`securesense pki …`): blocks until the tool exits (or is killed after `timeoutMs`, default 30 s). */
+export function runCliSync(args: string[], opts: { timeoutMs?: number } = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI_BIN, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /**

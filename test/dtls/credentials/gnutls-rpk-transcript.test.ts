@@ -22,9 +22,9 @@ import {
   parseCertificateTypeList,
   parseCertificateTypeSelected,
 } from '../../../src/dtls/wire/extensions-ecc.ts';
-import { launchFor, requireBinary } from '../../support/peers.ts';
+import { gnutlsCli, gnutlsRpkArgs, startGnutlsServ } from '../../support/dtls-peers.ts';
+import { requireBinary } from '../../support/peers.ts';
 import { makeTempPki } from '../../support/pki.ts';
-import { freeUdpPort } from '../../support/ports.ts';
 
 interface Msg {
   dir: 'c2s' | 's2c';
@@ -85,27 +85,10 @@ function helloExtensions(body: Buffer, isClient: boolean): Map<number, Buffer> {
   return map;
 }
 
-const PRIORITY =
-  'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-CCM-8:-KX-ALL:+ECDHE-ECDSA:-GROUP-ALL:+GROUP-SECP256R1:-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK';
-
 test('a GnuTLS raw-public-key handshake, decoded and re-checked with our code', async (t) => {
   if (!requireBinary(t, 'gnutls-serv') || !requireBinary(t, 'gnutls-cli')) return;
   const pki = await makeTempPki(t, { intermediate: false });
-  const serverPort = await freeUdpPort();
-  const server = launchFor(t, 'gnutls-serv', [
-    '--udp',
-    '--echo',
-    '-p',
-    String(serverPort),
-    '--priority',
-    PRIORITY,
-    '--rawpkkeyfile',
-    pki.rpkServer.key,
-    '--rawpkfile',
-    pki.rpkServer.spki,
-    '--verify-client-cert',
-  ]);
-  await server.waitFor('listening on IPv4');
+  const { port: serverPort } = await startGnutlsServ(t, [...gnutlsRpkArgs(pki.rpkServer), '--verify-client-cert']);
 
   // The recording relay.
   const relay = createSocket('udp4');
@@ -124,19 +107,7 @@ test('a GnuTLS raw-public-key handshake, decoded and re-checked with our code', 
   await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
   t.after(() => relay.close());
 
-  const client = launchFor(t, 'gnutls-cli', [
-    '--udp',
-    '-p',
-    String(relay.address().port),
-    '127.0.0.1',
-    '--priority',
-    PRIORITY,
-    '--rawpkkeyfile',
-    pki.rpkClient.key,
-    '--rawpkfile',
-    pki.rpkClient.spki,
-    '--insecure',
-  ]);
+  const client = gnutlsCli(t, relay.address().port, [...gnutlsRpkArgs(pki.rpkClient), '--insecure']);
   await client.waitFor(/Successfully sent 1 certificate|Received alert/, 15_000);
   await client.exited.catch(() => undefined);
 

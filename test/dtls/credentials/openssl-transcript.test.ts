@@ -36,9 +36,10 @@ import {
   parseSignatureAlgorithms,
   parseSupportedGroups,
 } from '../../../src/dtls/wire/extensions-ecc.ts';
-import { launchFor, requireBinary } from '../../support/peers.ts';
+import { opensslDtlsClient, startOpensslDtlsServer } from '../../support/dtls-peers.ts';
+import { requireBinary } from '../../support/peers.ts';
 import { makeTempPki } from '../../support/pki.ts';
-import { freeUdpPort, sleep } from '../../support/ports.ts';
+import { sleep } from '../../support/ports.ts';
 
 interface DumpedMessage {
   dir: 'out' | 'in';
@@ -90,39 +91,19 @@ function clientHelloExtensions(body: Buffer): Map<number, Buffer> {
 test('an OpenSSL mutual-auth DTLS handshake, re-checked message by message with our code', async (t) => {
   if (!requireBinary(t, 'openssl')) return;
   const pki = await makeTempPki(t);
-  const port = await freeUdpPort();
-  const common = ['-dtls1_2', '-cipher', 'ECDHE-ECDSA-AES128-CCM8', '-CAfile', pki.root.cert, '-verify_return_error'];
-  const server = launchFor(t, 'openssl', [
-    's_server',
-    ...common,
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-cert',
-    pki.server.cert,
-    '-key',
-    pki.server.key,
-    '-cert_chain',
-    pki.issuer.cert,
-    '-Verify',
-    '3',
-  ]);
-  await server.waitFor('ACCEPT');
+  const { peer: server, port } = await startOpensslDtlsServer(t, {
+    cert: { cert: pki.server.cert, key: pki.server.key, chain: pki.issuer.cert },
+    caFile: pki.root.cert,
+    requireClientCert: true,
+  });
   await sleep(100);
-  const client = launchFor(t, 'openssl', [
-    's_client',
-    ...common,
-    '-msg',
-    '-groups',
-    'P-256', // the only curve our suite uses (RFC 7251); OpenSSL would pick X25519 first
-    '-connect',
-    `127.0.0.1:${port}`,
-    '-cert',
-    pki.device.cert,
-    '-key',
-    pki.device.key,
-    '-cert_chain',
-    pki.issuer.cert,
-  ]);
+  // x509 mode offers only P-256, the one curve our suite uses (RFC 7251); OpenSSL would pick X25519 first.
+  const client = opensslDtlsClient(t, port, {
+    cert: { cert: pki.device.cert, key: pki.device.key, chain: pki.issuer.cert },
+    caFile: pki.root.cert,
+    verifyReturnError: true,
+    args: ['-msg'],
+  });
   await client.waitFor(/Verify return code: 0 \(ok\)/, 15_000);
   await server.waitFor('subject=CN = device-1', 10_000);
 
