@@ -1,27 +1,24 @@
 /** The `securesense dtls` tools, spawned as a user runs them, against gnutls-cli and each other. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { jsonLines as events, spawnCli, startCli } from '../support/cli.ts';
 import { gnutlsCli, gnutlsPskArgs } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
-import { freeUdpPort } from '../support/ports.ts';
 
 const KEY = '00112233445566778899aabbccddeeff';
 
+/** `securesense dtls server` on a port the system picks (read from its listening event), plus ARGS. */
+async function dtlsServer(t: TestContext, args: string[]) {
+  const srv = await startCli(t, ['dtls', 'server', '--port', '0', '--host', '127.0.0.1', ...args]);
+  const port = Number(/"event":"listening"[^\n]*"port":(\d+)/.exec(srv.stdout())?.[1]);
+  assert.ok(port > 0, srv.stdout());
+  return { srv, port };
+}
+
 test('securesense dtls server ← gnutls-cli: JSON events for handshake, data, close', async (t) => {
   if (!requireBinary(t, 'gnutls-cli')) return;
-  const port = await freeUdpPort();
-  const srv = await startCli(t, [
-    'dtls',
-    'server',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--psk',
-    `dev1:${KEY}`,
-  ]);
+  const { srv, port } = await dtlsServer(t, ['--psk', `dev1:${KEY}`]);
   const cli = gnutlsCli(t, port, gnutlsPskArgs({ identity: 'dev1', keyHex: KEY }));
   await cli.waitFor('Handshake was completed');
   cli.write('hello-cli\n');
@@ -39,17 +36,7 @@ test('securesense dtls server ← gnutls-cli: JSON events for handshake, data, c
 });
 
 test('securesense dtls client → securesense dtls server: --send, --resume, and a refused identity', async (t) => {
-  const port = await freeUdpPort();
-  const srv = await startCli(t, [
-    'dtls',
-    'server',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--psk',
-    `dev1:${KEY}`,
-  ]);
+  const { srv, port } = await dtlsServer(t, ['--psk', `dev1:${KEY}`]);
   const cli = spawnCli(t, [
     'dtls',
     'client',
@@ -78,14 +65,7 @@ test('securesense dtls client → securesense dtls server: --send, --resume, and
 
 test('securesense dtls server with --psk, --cert/--key, --rpk-key and --client-auth need: rpk and x509 CLI clients', async (t) => {
   const pki = await makeTempPki(t);
-  const port = await freeUdpPort();
-  const srv = await startCli(t, [
-    'dtls',
-    'server',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
+  const { srv, port } = await dtlsServer(t, [
     '--psk',
     `dev1:${KEY}`,
     '--cert',
