@@ -69,15 +69,12 @@ function spawnServer(cmd: string, args: string[]): { proc: ChildProcess; stop: (
   return { proc, stop };
 }
 
-/** Waits for a server to answer a GET on plain UDP (or a ping over coaps). */
-async function waitReady(uri: string, security = false): Promise<void> {
+/** Waits for a server to answer a GET on plain UDP. */
+async function waitReady(uri: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const c = new CoapClient({
       params: { ackTimeout: 200, maxRetransmit: 1 },
-      security: security
-        ? { psk: { identity: PSK_IDENTITY, key: Buffer.from(PSK_KEY) }, maxRetransmits: 1, retransmitInitialMs: 200 }
-        : undefined,
     });
     try {
       const r = await c.get(uri);
@@ -91,91 +88,86 @@ async function waitReady(uri: string, security = false): Promise<void> {
   throw new Error(`server at ${uri} did not answer`);
 }
 
-const TARGETS: Target[] = [
-  {
-    name: 'securesense',
-    transport: 'udp',
+/**
+ * A server in its own process, started on a free port and ready once `GET coap://…:port/time`
+ * answers (every server here serves /time on plain UDP, the coaps ones as well). `coapsPort` says
+ * where its coaps:// listens, for the coaps-psk targets.
+ */
+function processTarget(
+  name: string,
+  transport: Target['transport'],
+  command: { cmd: string; needs?: string; args: (port: number, dtlsPort: number) => string[] },
+  coapsPort?: (port: number, dtlsPort: number) => number,
+): Target {
+  return {
+    name,
+    transport,
+    needs: command.needs,
     async start() {
       const port = await freePort();
-      const s = spawnServer(process.execPath, [BIN, 'coap', 'serve', '--host', '127.0.0.1', '--port', String(port)]);
-      const uri = `coap://127.0.0.1:${port}/time`;
-      await waitReady(uri);
+      const dtlsPort = transport === 'coaps-psk' ? await freePort() : 0;
+      const s = spawnServer(command.cmd, command.args(port, dtlsPort));
+      await waitReady(`coap://127.0.0.1:${port}/time`);
+      const uri =
+        transport === 'coaps-psk' && coapsPort
+          ? `coaps://127.0.0.1:${coapsPort(port, dtlsPort)}/time`
+          : `coap://127.0.0.1:${port}/time`;
       return { uri, stop: s.stop };
     },
-  },
-  {
-    name: 'libcoap coap-server-notls',
-    transport: 'udp',
-    needs: 'coap-server-notls',
-    async start() {
-      const port = await freePort();
-      const s = spawnServer('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-v', '0']);
-      const uri = `coap://127.0.0.1:${port}/time`;
-      await waitReady(uri);
-      return { uri, stop: s.stop };
-    },
-  },
-  {
-    name: 'libcoap coap-server-gnutls',
-    transport: 'udp',
-    needs: 'coap-server-gnutls',
-    async start() {
-      const port = await freePort();
-      const s = spawnServer('coap-server-gnutls', ['-A', '127.0.0.1', '-p', String(port), '-v', '0']);
-      const uri = `coap://127.0.0.1:${port}/time`;
-      await waitReady(uri);
-      return { uri, stop: s.stop };
-    },
-  },
-  {
-    name: 'coap (npm) server',
-    transport: 'udp',
-    async start() {
-      const port = await freePort();
-      // The npm package's server in its own node process, answering like the others: a short text.
-      const code = `const coap = require('coap');
+  };
+}
+
+const ours = (args: (port: number, dtlsPort: number) => string[]) => ({
+  cmd: process.execPath,
+  args: (port: number, dtlsPort: number) => [
+    BIN,
+    'coap',
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    ...args(port, dtlsPort),
+  ],
+});
+const libcoap = (cmd: string, extra: string[] = []) => ({
+  cmd,
+  needs: cmd,
+  args: (port: number) => ['-A', '127.0.0.1', '-p', String(port), ...extra, '-v', '0'],
+});
+
+// The npm package's server in its own node process, answering like the others: a short text.
+const npmCoapServer = (port: number) => `const coap = require('coap');
         const s = coap.createServer((req, res) => { res.setOption('Content-Format', 'text/plain'); res.end(new Date().toISOString()); });
         s.listen(${port}, '127.0.0.1');`;
-      const s = spawnServer(process.execPath, ['-e', code]);
-      const uri = `coap://127.0.0.1:${port}/time`;
-      await waitReady(uri);
-      return { uri, stop: s.stop };
-    },
-  },
-  {
-    name: 'securesense',
-    transport: 'coaps-psk',
-    async start() {
-      const port = await freePort();
-      const dtlsPort = await freePort();
-      const s = spawnServer(process.execPath, [
-        BIN,
-        'coap',
-        'serve',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--dtls-port',
-        String(dtlsPort),
-        '--psk',
-        `${PSK_IDENTITY}:${Buffer.from(PSK_KEY).toString('hex')}`,
-      ]);
-      await waitReady(`coap://127.0.0.1:${port}/time`);
-      return { uri: `coaps://127.0.0.1:${dtlsPort}/time`, stop: s.stop };
-    },
-  },
-  {
-    name: 'libcoap coap-server-gnutls',
-    transport: 'coaps-psk',
-    needs: 'coap-server-gnutls',
-    async start() {
-      const port = await freePort();
-      const s = spawnServer('coap-server-gnutls', ['-A', '127.0.0.1', '-p', String(port), '-k', PSK_KEY, '-v', '0']);
-      await waitReady(`coap://127.0.0.1:${port}/time`);
-      return { uri: `coaps://127.0.0.1:${port + 1}/time`, stop: s.stop };
-    },
-  },
+
+const TARGETS: Target[] = [
+  processTarget(
+    'securesense',
+    'udp',
+    ours(() => []),
+  ),
+  processTarget('libcoap coap-server-notls', 'udp', libcoap('coap-server-notls')),
+  processTarget('libcoap coap-server-gnutls', 'udp', libcoap('coap-server-gnutls')),
+  processTarget('coap (npm) server', 'udp', { cmd: process.execPath, args: (port) => ['-e', npmCoapServer(port)] }),
+  processTarget(
+    'securesense',
+    'coaps-psk',
+    ours((_, dtlsPort) => [
+      '--dtls-port',
+      String(dtlsPort),
+      '--psk',
+      `${PSK_IDENTITY}:${Buffer.from(PSK_KEY).toString('hex')}`,
+    ]),
+    (_, dtlsPort) => dtlsPort,
+  ),
+  // libcoap serves coaps:// on the port after its coap:// one.
+  processTarget(
+    'libcoap coap-server-gnutls',
+    'coaps-psk',
+    libcoap('coap-server-gnutls', ['-k', PSK_KEY]),
+    (port) => port + 1,
+  ),
 ];
 
 /**
