@@ -7,15 +7,9 @@
  * (SQLite `./data/securesense.db` by default). Prints one JSON line on stdout when listening (`{"event":"listening",...}`), logs with
  * pino on stderr, and closes cleanly on SIGINT/SIGTERM (Ctrl-C).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import {
-  type OwnCertificate,
-  type OwnRawPublicKey,
-  ownCertificate,
-  ownRawPublicKey,
-} from '../dtls/credentials/index.ts';
+import { type Logger, pino } from 'pino';
+import { loadCredentialFiles, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
 
@@ -109,14 +103,14 @@ export async function run(args: string[]): Promise<number> {
     throw err;
   }
 
-  let dtls: { certificate?: OwnCertificate; rpk?: OwnRawPublicKey };
+  let dtls: Pick<PublicKeyCredentials, 'certificate' | 'rpk'>;
   try {
-    dtls = {
-      ...(config.coap.cert && config.coap.key
-        ? { certificate: ownCertificate(readFileSync(config.coap.key), readFileSync(config.coap.cert)) }
-        : {}),
-      ...(config.coap.rpkKey ? { rpk: ownRawPublicKey(readFileSync(config.coap.rpkKey)) } : {}),
-    };
+    // The engine's own loader: it checks the key against the certificate and names the file at fault.
+    dtls = loadCredentialFiles({
+      cert: config.coap.cert ?? undefined,
+      key: config.coap.key ?? undefined,
+      rpkKey: config.coap.rpkKey ?? undefined,
+    });
   } catch (err) {
     process.stderr.write(`securesense serve: coaps:// credentials: ${(err as Error).message}\n`);
     return 2;
@@ -146,15 +140,29 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(`${JSON.stringify(where)}\n`);
   logger.info(where, 'platform started');
 
+  return stopOnSignal(
+    logger,
+    () => platform.close(),
+    () => {
+      process.stdout.write(`${JSON.stringify({ event: 'stopped' })}\n`);
+    },
+  );
+}
+
+/**
+ * Waits for SIGINT or SIGTERM (Ctrl-C), then runs `close` once; resolves with the exit code: 0
+ * after `stopped` has said so, 1 when closing failed (logged). `securesense start` shares it.
+ */
+export function stopOnSignal(logger: Logger, close: () => Promise<void>, stopped: () => void): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping');
-      platform.close().then(
+      close().then(
         () => {
-          process.stdout.write(`${JSON.stringify({ event: 'stopped' })}\n`);
+          stopped();
           resolve(0);
         },
         (err: unknown) => {

@@ -25,6 +25,7 @@ import { loadTrustAnchors, ownCertificate, ownRawPublicKey, PinnedKeys } from '.
 import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki/index.ts';
 import { createPlatform, type Platform, PlatformError } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
+import { stopOnSignal } from './serve.ts';
 
 export const summary = 'the main job: the platform on SQLite with a demo fleet over coaps://';
 
@@ -323,24 +324,7 @@ export async function run(args: string[]): Promise<number> {
     throw err;
   }
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'stopping');
-      stopAll().then(
-        () => {
-          process.stdout.write('stopped\n');
-          resolve(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'close failed');
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  return stopOnSignal(logger, stopAll, () => {
+    process.stdout.write('stopped\n');
   });
 }
