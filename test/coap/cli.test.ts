@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { largeBody } from '../../src/coap/demo.ts';
-import { jsonLines, runCli, startCli } from '../support/cli.ts';
+import { jsonLines, pkiFlags, runCli, startCli } from '../support/cli.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { freeUdpPort } from '../support/ports.ts';
 
@@ -69,53 +69,20 @@ test('securesense coap over coaps:// with X.509 and raw public keys (mutual auth
       String(port),
       '--dtls-port',
       String(dtlsPort),
-      '--cert',
-      pki.server.chain,
-      '--key',
-      pki.server.key,
-      '--rpk-key',
-      pki.rpkServer.key,
-      '--ca',
-      pki.root.cert,
-      '--trust-rpk',
-      pki.rpkClient.spki,
-      '--client-auth',
-      'need',
+      ...pkiFlags.server(pki),
     ],
     { timeoutMs: 50_000, readyTimeoutMs: 15_000 },
   );
   const uri = `coaps://127.0.0.1:${dtlsPort}/echo`;
 
-  let r = await cli([
-    'post',
-    uri,
-    '-e',
-    'by certificate',
-    '-v',
-    '--cert',
-    pki.device.chain,
-    '--key',
-    pki.device.key,
-    '--ca',
-    pki.root.cert,
-  ]);
+  let r = await cli(['post', uri, '-e', 'by certificate', '-v', ...pkiFlags.x509Client(pki)]);
   assert.equal(r.code, 0, r.stderr);
   let [ev] = lines(r.stdout);
   assert.equal(ev.payload, 'by certificate');
   assert.deepEqual((ev.identity as { mode: string; subject: string }).subject, 'CN=localhost');
   await server.waitFor('"subject":"CN=device-1"');
 
-  r = await cli([
-    'post',
-    uri,
-    '-e',
-    'by raw key',
-    '-v',
-    '--rpk-key',
-    pki.rpkClient.key,
-    '--trust-rpk',
-    pki.rpkServer.spki,
-  ]);
+  r = await cli(['post', uri, '-e', 'by raw key', '-v', ...pkiFlags.rpkClient(pki)]);
   assert.equal(r.code, 0, r.stderr);
   [ev] = lines(r.stdout);
   assert.equal(ev.payload, 'by raw key');

@@ -1,7 +1,7 @@
 /** The `securesense dtls` tools, spawned as a user runs them, against gnutls-cli and each other. */
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { jsonLines as events, spawnCli, startCli } from '../support/cli.ts';
+import { jsonLines as events, pkiFlags, spawnCli, startCli } from '../support/cli.ts';
 import { gnutlsCli, gnutlsPskArgs } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
@@ -65,62 +65,28 @@ test('securesense dtls client → securesense dtls server: --send, --resume, and
 
 test('securesense dtls server with --psk, --cert/--key, --rpk-key and --client-auth need: rpk and x509 CLI clients', async (t) => {
   const pki = await makeTempPki(t);
-  const { srv, port } = await dtlsServer(t, [
-    '--psk',
-    `dev1:${KEY}`,
-    '--cert',
-    pki.server.chain,
-    '--key',
-    pki.server.key,
-    '--rpk-key',
-    pki.rpkServer.key,
-    '--ca',
-    pki.root.cert,
-    '--trust-rpk',
-    pki.rpkClient.spki,
-    '--client-auth',
-    'need',
-  ]);
+  const { srv, port } = await dtlsServer(t, ['--psk', `dev1:${KEY}`, ...pkiFlags.server(pki)]);
   const run = async (args: string[]) => {
     const c = spawnCli(t, ['dtls', 'client', `127.0.0.1:${port}`, '--send', 'hi', ...args]);
     const code = await c.exited;
     return { code, ev: events(c.stdout()), stderr: c.stderr() };
   };
-  const rpk = await run(['--rpk-key', pki.rpkClient.key, '--trust-rpk', pki.rpkServer.spki]);
+  const rpk = await run(pkiFlags.rpkClient(pki));
   assert.equal(rpk.code, 0, rpk.stderr);
   const rh = rpk.ev.find((e) => e.event === 'handshake');
   assert.equal(rh?.mode, 'rpk');
   assert.equal(rh?.fingerprint, pki.rpkServer.fingerprint);
   assert.equal(rpk.ev.find((e) => e.event === 'data')?.text, 'hi');
-  const x509 = await run(['--cert', pki.device.chain, '--key', pki.device.key, '--ca', pki.root.cert]);
+  const x509 = await run(pkiFlags.x509Client(pki));
   assert.equal(x509.code, 0, x509.stderr);
   const xh = x509.ev.find((e) => e.event === 'handshake');
   assert.equal(xh?.mode, 'x509');
   assert.equal(xh?.subject, 'CN=localhost');
   // A name the certificate does not carry fails, unless --no-verify-name.
-  const wrongName = await run([
-    '--cert',
-    pki.device.chain,
-    '--key',
-    pki.device.key,
-    '--ca',
-    pki.root.cert,
-    '--server-name',
-    'other.example',
-  ]);
+  const wrongName = await run([...pkiFlags.x509Client(pki), '--server-name', 'other.example']);
   assert.equal(wrongName.code, 1);
   assert.match(wrongName.stderr, /bad_certificate/);
-  const noVerify = await run([
-    '--cert',
-    pki.device.chain,
-    '--key',
-    pki.device.key,
-    '--ca',
-    pki.root.cert,
-    '--server-name',
-    'other.example',
-    '--no-verify-name',
-  ]);
+  const noVerify = await run([...pkiFlags.x509Client(pki), '--server-name', 'other.example', '--no-verify-name']);
   assert.equal(noVerify.code, 0, noVerify.stderr);
   await srv.waitFor(/"mode":"x509","subject":"CN=device-1"/);
   await srv.waitFor(/"mode":"rpk","fingerprint":"[0-9a-f]{64}"/);

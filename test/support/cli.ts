@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type LaunchOptions, launchFor, type Peer } from './peers.ts';
+import type { TempPki } from './pki.ts';
 
 /** The package's own bin script. */
 export const CLI_BIN = fileURLToPath(new URL('../../bin/securesense.mjs', import.meta.url));
@@ -86,3 +87,28 @@ export function jsonLines(out: string): Array<Record<string, unknown>> {
       }
     });
 }
+
+/**
+ * The security flags of a temp PKI (test/support/pki.ts) as the tools take them. The server shows
+ * its X.509 chain and its raw public key and trusts the root and the client's pinned key.
+ */
+export const pkiFlags = {
+  server: (pki: TempPki, clientAuth: 'none' | 'want' | 'need' = 'need'): string[] => [
+    '--cert',
+    pki.server.chain,
+    '--key',
+    pki.server.key,
+    '--rpk-key',
+    pki.rpkServer.key,
+    '--ca',
+    pki.root.cert,
+    '--trust-rpk',
+    pki.rpkClient.spki,
+    '--client-auth',
+    clientAuth,
+  ],
+  /** The device's certificate chain and key, trusting the root. */
+  x509Client: (pki: TempPki): string[] => ['--cert', pki.device.chain, '--key', pki.device.key, '--ca', pki.root.cert],
+  /** The client's raw public key, pinning the server's. */
+  rpkClient: (pki: TempPki): string[] => ['--rpk-key', pki.rpkClient.key, '--trust-rpk', pki.rpkServer.spki],
+};
