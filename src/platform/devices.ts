@@ -252,9 +252,7 @@ export class DeviceDirectory {
       case 'x509': {
         const names = [identity.subject, ...identity.sans];
         for (const c of await this.store.findX509Credentials(identity.fingerprint, names)) {
-          if (c.x509Fingerprint === identity.fingerprint) return c.resourceId;
-          if (c.x509Name && c.x509Ca && names.includes(c.x509Name) && this.issuedUnder(identity, c.x509Ca))
-            return c.resourceId;
+          if (x509BindingMatches(identity, c, 'client', this.log)) return c.resourceId;
         }
         return undefined;
       }
@@ -266,15 +264,30 @@ export class DeviceDirectory {
     const rid = await this.resourceFor(identity);
     return rid === undefined ? undefined : { kind: 'resource', resourceId: rid, via: 'device' };
   }
+}
 
-  /** RFC 5280 §6 path validation of the chain the device sent against this one CA. */
-  private issuedUnder(identity: Extract<PeerIdentity, { mode: 'x509' }>, caPem: string): boolean {
-    try {
-      verifyCertificateChain(identity.chain, { anchors: loadTrustAnchors(caPem), peerRole: 'client' });
-      return true;
-    } catch (err) {
-      this.log?.debug({ err, subject: identity.subject }, 'x509 device not issued under the bound CA');
-      return false;
-    }
+/**
+ * Whether a certificate identity satisfies one X.509 binding: its leaf is the pinned certificate
+ * (by fingerprint), or its subject or one of its subjectAltNames is the bound name and its chain
+ * validates against the bound CA alone (RFC 5280 §6) — with several bindings under several CAs,
+ * passing the handshake against the union of anchors does not say which CA issued it.
+ * `peerRole` is the device's role in the handshake (RFC 5280 §4.2.1.12: clientAuth when it
+ * connected to us, serverAuth when the poller connected to it).
+ */
+export function x509BindingMatches(
+  identity: Extract<PeerIdentity, { mode: 'x509' }>,
+  binding: Pick<DeviceCredential, 'x509Fingerprint' | 'x509Name' | 'x509Ca'>,
+  peerRole: 'client' | 'server',
+  log?: Logger,
+): boolean {
+  if (binding.x509Fingerprint !== null && binding.x509Fingerprint === identity.fingerprint) return true;
+  if (!binding.x509Name || !binding.x509Ca) return false;
+  if (binding.x509Name !== identity.subject && !identity.sans.includes(binding.x509Name)) return false;
+  try {
+    verifyCertificateChain(identity.chain, { anchors: loadTrustAnchors(binding.x509Ca), peerRole, verifyName: false });
+    return true;
+  } catch (err) {
+    log?.debug({ err, subject: identity.subject }, 'x509 device not issued under the bound CA');
+    return false;
   }
 }

@@ -39,7 +39,7 @@ export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export * from './model.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
-export { Poller, type PollerOptions } from './poller/index.ts';
+export { type PlatformDtlsCredentials, Poller, type PollerOptions } from './poller/index.ts';
 export * from './service.ts';
 export { dropPostgresSchema, type Engine, isPostgresUrl, openStore, type Store } from './store/index.ts';
 export * from './views.ts';
@@ -149,7 +149,13 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       });
     }
     if (opts.poller) {
-      poller = new Poller(service, { logger: opts.logger, ...(typeof opts.poller === 'object' ? opts.poller : {}) });
+      // The poller shows coaps:// devices the same raw public key and certificate as the CoAPs API.
+      const own = typeof opts.coap === 'object' ? opts.coap.dtls : undefined;
+      poller = new Poller(service, {
+        logger: opts.logger,
+        ...(own?.certificate || own?.rpk ? { dtls: { certificate: own.certificate, rpk: own.rpk } } : {}),
+        ...(typeof opts.poller === 'object' ? opts.poller : {}),
+      });
       await poller.start();
     }
   } catch (err) {

@@ -8,12 +8,24 @@
  * the credentials change, or the resource goes away, {@link CoapFetcher.forget} closes that client:
  * the DTLS connection ends with close_notify (RFC 5246 §7.2.1) and the next poll handshakes anew.
  */
+import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { CoapClient, CoapError, type CoapsSecurity, CoapTimeoutError, contentFormatName } from '../../coap/index.ts';
-import { DtlsAlertError, type DtlsMeter, DtlsTimeoutError } from '../../dtls/index.ts';
+import {
+  CoapClient,
+  CoapError,
+  CoapTimeoutError,
+  type CoapUri,
+  contentFormatName,
+  DtlsClientTransport,
+  OptionNumber,
+  parseCoapUri,
+} from '../../coap/index.ts';
+import { alertName, connect, DtlsAlertError, type DtlsSession, DtlsTimeoutError } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
+import type { CoapsPollSecurity } from './coaps-security.ts';
 
 /** What a poll asks for. */
 export interface PollTarget {
@@ -23,8 +35,8 @@ export interface PollTarget {
   timeoutMs: number;
   /** CoAP MAX_RETRANSMIT and DTLS flight retransmissions. */
   retransmits: number;
-  /** coaps:// only: the PSK the device server knows this platform by. */
-  psk?: { identity: string; key: Buffer };
+  /** coaps:// only: what the platform shows the device and how it checks the device (see coaps-security.ts). */
+  security?: CoapsPollSecurity;
 }
 
 export interface FetchResult {
@@ -126,25 +138,12 @@ export class HttpFetcher implements Fetcher {
   async close(): Promise<void> {}
 }
 
-/** Counts completed DTLS handshakes of one client (the meter sees every handshake message). */
-class HandshakeCounter implements DtlsMeter {
-  completed = 0;
-  full = 0;
-  handshakeMessage(dir: 'out' | 'in', type: string): void {
-    // RFC 6347 §4.2.4: the client's handshake ends with the server's Finished (full) or sends its
-    // own last (abbreviated); ServerHelloDone appears only in a full handshake.
-    if (dir === 'in' && type === 'server_hello_done') this.full++;
-    if (type === 'finished' && dir === 'in') this.completed++;
-  }
-  record(): void {}
-  crypto(): void {}
-}
-
 interface CoapSlot {
-  /** URL origin, transmission settings and credentials this client was made for. */
+  /** What this client was made for: scheme, address, port, transmission settings, credentials. */
   key: string;
   client: CoapClient;
-  meter: HandshakeCounter;
+  /** coaps:// only: the DTLS connection the client's requests travel over. */
+  dtls?: DtlsClientTransport;
   /** When the last answer came (ms, Date.now()). */
   lastAnswer: number;
 }
@@ -160,9 +159,25 @@ export interface CoapFetcherOptions {
   idleRenewMs?: number;
 }
 
-/** coap:// and coaps://: one client (and DTLS session) per resource, kept between polls. */
+/**
+ * coap:// and coaps://: one client (and DTLS session) per resource, kept between polls.
+ *
+ * Over coaps:// the fetcher makes the DTLS connection itself rather than leaving it to the CoAP
+ * client, so that what the handshake proved about the device is checked against the resource's
+ * bindings before the first request goes out, and so that it knows whether each new session was
+ * a full handshake or a resumption. The CoAP client then runs over that one connection as its
+ * transport (CoAP never sees a DTLS record).
+ */
 export class CoapFetcher implements Fetcher {
   private readonly slots = new Map<number, CoapSlot>();
+  /**
+   * The newest session per resource and the credentials key it was made under: a new connection
+   * under the same key (after a URL change or an idle renewal) resumes it with an abbreviated
+   * handshake (RFC 5246 §7.3, §7.4.1.2); close_notify does not end a session's resumability.
+   */
+  private readonly resumable = new Map<number, { key: string; session: DtlsSession }>();
+  /** Handshakes in progress per resource; forget() marks them void. */
+  private readonly connecting = new Map<number, { cancelled: boolean }>();
   private readonly log?: Logger;
   private readonly idleRenewMs: number;
 
@@ -171,77 +186,162 @@ export class CoapFetcher implements Fetcher {
     this.idleRenewMs = opts.idleRenewMs ?? 240_000;
   }
 
-  private slot(t: PollTarget): CoapSlot {
-    const creds = t.psk ? `${t.psk.identity}:${t.psk.key.toString('hex')}` : '';
-    const key = `${t.url.protocol}//${t.url.host}|${t.timeoutMs}|${t.retransmits}|${creds}`;
+  private plainSlot(t: PollTarget): CoapSlot {
+    const key = `coap|${t.url.host}|${t.timeoutMs}|${t.retransmits}`;
     const cur = this.slots.get(t.resourceId);
-    const stale = cur !== undefined && this.idleRenewMs > 0 && Date.now() - cur.lastAnswer > this.idleRenewMs;
-    if (cur && cur.key === key && !stale) return cur;
-    if (cur) void this.forget(t.resourceId);
-    const meter = new HandshakeCounter();
-    let security: CoapsSecurity | undefined;
-    if (t.url.protocol === 'coaps:') {
-      if (!t.psk) throw new PollError('credentials', 'coaps:// polls need a PSK device credential on the resource');
-      security = {
-        psk: t.psk,
-        meter,
-        retransmitInitialMs: t.timeoutMs,
-        maxRetransmits: t.retransmits,
-        logger: this.log,
-      };
-    }
-    const client = new CoapClient({
-      params: { ackTimeout: t.timeoutMs, maxRetransmit: t.retransmits },
-      security,
-      maxBodySize: MAX_POLL_BODY,
-      responseTimeout: t.timeoutMs * 8,
-      logger: this.log,
-    });
-    const slot = { key, client, meter, lastAnswer: Date.now() };
+    if (cur && cur.key === key) return cur;
+    if (cur) void this.closeSlot(t.resourceId);
+    const slot: CoapSlot = { key, client: this.client(t), lastAnswer: Date.now() };
     this.slots.set(t.resourceId, slot);
     return slot;
   }
 
-  async fetch(t: PollTarget): Promise<FetchResult> {
-    const slot = this.slot(t);
-    const before = slot.meter.completed;
-    const fullBefore = slot.meter.full;
-    const session = () => slot.meter.completed > before;
-    try {
-      const res = await slot.client.get(t.url.href);
-      slot.lastAnswer = Date.now();
-      if (!res.ok)
-        throw new PollError('coap', `CoAP ${res.status} ${res.payload.toString('utf8').slice(0, 200)}`, session());
-      return {
-        status: res.status,
-        body: res.payload,
-        contentType: res.contentFormat === undefined ? null : contentFormatName(res.contentFormat),
-        newSession: session(),
-        fullHandshake: slot.meter.full > fullBefore,
-      };
-    } catch (err) {
-      if (err instanceof PollError) throw err;
-      if (err instanceof DtlsAlertError || err instanceof DtlsTimeoutError) {
-        // A failed handshake leaves nothing worth keeping.
-        await this.forget(t.resourceId);
-        throw new PollError('handshake', err.message);
-      }
-      if (err instanceof CoapTimeoutError) {
-        // The device may have lost our association: the next poll starts a new session.
-        if (t.url.protocol === 'coaps:') await this.forget(t.resourceId);
-        throw new PollError('timeout', err.message, session());
-      }
-      if (err instanceof CoapError) throw new PollError('coap', err.message, session());
-      throw new PollError('network', (err as Error).message, session());
-    }
+  private client(t: PollTarget, transport?: DtlsClientTransport): CoapClient {
+    return new CoapClient({
+      params: { ackTimeout: t.timeoutMs, maxRetransmit: t.retransmits },
+      transport,
+      maxBodySize: MAX_POLL_BODY,
+      responseTimeout: t.timeoutMs * 8,
+      logger: this.log,
+    });
   }
 
-  /** Closes the resource's client: over coaps:// the device gets close_notify. */
-  async forget(resourceId: number): Promise<void> {
+  /**
+   * The resource's coaps:// client, reused when it was made for the same device address and
+   * credentials and has not been idle too long; otherwise a new DTLS connection (resumed when a
+   * session under the same credentials is at hand). `made` tells whether this call handshook.
+   */
+  private async secureSlot(
+    t: PollTarget,
+    u: CoapUri,
+    address: string,
+  ): Promise<{ slot: CoapSlot; made?: { resumed: boolean } }> {
+    const sec = t.security;
+    if (!sec) throw new PollError('credentials', 'coaps:// polls need a device credential on the resource');
+    const rid = t.resourceId;
+    const resumeKey = `${address}|${u.port}|${sec.key}`;
+    const key = `coaps|${resumeKey}|${t.timeoutMs}|${t.retransmits}`;
+    const cur = this.slots.get(rid);
+    const stale = cur !== undefined && this.idleRenewMs > 0 && Date.now() - cur.lastAnswer > this.idleRenewMs;
+    if (cur && cur.key === key && !stale) return { slot: cur };
+    if (cur) await this.closeSlot(rid);
+
+    const prev = this.resumable.get(rid);
+    const pending = { cancelled: false };
+    this.connecting.set(rid, pending);
+    let conn: Awaited<ReturnType<typeof connect>>;
+    try {
+      conn = await connect({
+        ...sec.options,
+        host: address,
+        port: u.port,
+        // Sent as server_name (RFC 6066) when the URL names the device; never checked (see coaps-security.ts).
+        serverName: isIP(u.host) === 0 ? u.host : undefined,
+        session: prev?.key === resumeKey ? prev.session : undefined,
+        retransmitInitialMs: t.timeoutMs,
+        maxRetransmits: t.retransmits,
+        logger: this.log,
+      });
+    } catch (err) {
+      // A failed handshake leaves nothing worth keeping, nor resuming.
+      this.resumable.delete(rid);
+      throw handshakeError(err, sec);
+    } finally {
+      if (this.connecting.get(rid) === pending) this.connecting.delete(rid);
+    }
+    const refused = sec.check(conn.identity);
+    if (refused) {
+      this.resumable.delete(rid);
+      await conn.close();
+      throw new PollError('handshake', `${refused}; the session was closed (offered: ${sec.modes.join(', ')})`);
+    }
+    if (pending.cancelled) {
+      // The resource changed or went away while we handshook: this session belongs to nothing.
+      await conn.close();
+      throw new PollError('network', 'the resource changed during the DTLS handshake');
+    }
+    this.resumable.set(rid, { key: resumeKey, session: conn.session });
+    const transport: DtlsClientTransport = new DtlsClientTransport(conn, () => {
+      // The device closed the session (close_notify, or a fatal alert): the next poll handshakes.
+      const s = this.slots.get(rid);
+      if (s?.dtls === transport) {
+        this.slots.delete(rid);
+        void s.client.close();
+      }
+    });
+    const slot: CoapSlot = { key, client: this.client(t, transport), dtls: transport, lastAnswer: Date.now() };
+    this.slots.set(rid, slot);
+    return { slot, made: { resumed: conn.resumed } };
+  }
+
+  async fetch(t: PollTarget): Promise<FetchResult> {
+    let u: CoapUri;
+    try {
+      u = parseCoapUri(t.url.href);
+    } catch (err) {
+      throw new PollError('scheme', (err as Error).message);
+    }
+    let made: { resumed: boolean } | undefined;
+    let slot: CoapSlot;
+    let res: Awaited<ReturnType<CoapClient['get']>>;
+    try {
+      if (u.scheme === 'coaps') {
+        const address = isIP(u.host) === 0 ? (await lookup(u.host)).address : u.host;
+        ({ slot, made } = await this.secureSlot(t, u, address));
+        // The client's transport is the DTLS connection; the URI's host is its address, and a
+        // name goes in Uri-Host (RFC 7252 §6.4) as it would over the client's own sockets.
+        const named = isIP(u.host) === 0 ? [{ number: OptionNumber.UriHost, value: Buffer.from(u.host) }] : [];
+        res = await slot.client.get({ ...u, scheme: 'coap', host: address }, { options: named });
+      } else {
+        slot = this.plainSlot(t);
+        res = await slot.client.get(u);
+      }
+    } catch (err) {
+      if (err instanceof PollError) throw err;
+      const session = made !== undefined;
+      if (err instanceof CoapTimeoutError) {
+        // The device may have lost our association: the next poll starts a new session.
+        if (u.scheme === 'coaps') await this.closeSlot(t.resourceId);
+        throw new PollError('timeout', err.message, session);
+      }
+      if (err instanceof CoapError) throw new PollError('coap', err.message, session);
+      throw new PollError('network', (err as Error).message, session);
+    }
+    slot.lastAnswer = Date.now();
+    if (!res.ok)
+      throw new PollError(
+        'coap',
+        `CoAP ${res.status} ${res.payload.toString('utf8').slice(0, 200)}`,
+        made !== undefined,
+      );
+    return {
+      status: res.status,
+      body: res.payload,
+      contentType: res.contentFormat === undefined ? null : contentFormatName(res.contentFormat),
+      newSession: made !== undefined,
+      fullHandshake: made !== undefined && !made.resumed,
+    };
+  }
+
+  /** Closes the client; over coaps:// the device gets close_notify. */
+  private async closeSlot(resourceId: number): Promise<void> {
     const s = this.slots.get(resourceId);
     if (!s) return;
     this.slots.delete(resourceId);
     await s.client.close();
+    await s.dtls?.close();
+  }
+
+  /**
+   * Closes the resource's client (over coaps:// the device gets close_notify) and voids a
+   * handshake in progress. `resumable: false` (credentials changed, resource deleted) also drops
+   * the session kept for resumption.
+   */
+  async forget(resourceId: number, opts: { resumable?: boolean } = {}): Promise<void> {
+    const pending = this.connecting.get(resourceId);
+    if (pending) pending.cancelled = true;
+    if (opts.resumable === false) this.resumable.delete(resourceId);
+    await this.closeSlot(resourceId);
   }
 
   /** Open clients (one per polled CoAP resource). */
@@ -250,6 +350,21 @@ export class CoapFetcher implements Fetcher {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.slots.keys()].map((rid) => this.forget(rid)));
+    await Promise.all([...this.slots.keys()].map((rid) => this.forget(rid, { resumable: false })));
+    this.resumable.clear();
   }
+}
+
+/** A failed handshake as the poll log shows it: which alert, sent by whom, and what was offered. */
+function handshakeError(err: unknown, sec: CoapsPollSecurity): PollError {
+  const offered = `offered: ${sec.modes.join(', ')}`;
+  if (err instanceof DtlsAlertError) {
+    const by = err.sent ? 'sent by the platform' : 'sent by the device';
+    return new PollError(
+      'handshake',
+      `DTLS handshake failed: alert ${alertName(err.description)} ${by} — ${err.message} (${offered})`,
+    );
+  }
+  if (err instanceof DtlsTimeoutError) return new PollError('handshake', `${err.message} (${offered})`);
+  return new PollError('network', (err as Error).message);
 }

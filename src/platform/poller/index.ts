@@ -4,15 +4,18 @@
  * through the resource's parsers into its streams (the same `postResourceData` as a push); each
  * poll's outcome is kept in the resource's poll log.
  *
- * Over coaps:// the platform is the DTLS client and authenticates with the resource's PSK device
- * credential; the client and its session are made at the first poll and reused for every later
- * one. A change of the URL, the poll settings or the credentials, or the resource's deletion,
- * closes the session with close_notify and the next poll makes a new one — the flow of the
- * paper's Fig. 5.
+ * Over coaps:// the platform is the DTLS client, in whichever of the three modes the resource's
+ * device credentials bind: the PSK itself, or the platform's own raw public key / certificate
+ * (`PollerOptions.dtls`, the ones its coaps:// server shows) with the device's key or certificate
+ * checked against the binding (coaps-security.ts). The client and its session are made at the
+ * first poll and reused for every later one. A change of the URL, the poll settings or the
+ * credentials, or the resource's deletion, closes the session with close_notify and the next poll
+ * makes a new one — the flow of the paper's Fig. 5.
  */
 import type { Logger } from '../../util/log.ts';
 import type { PollLogEntry, Resource } from '../model.ts';
 import type { PlatformService, ResourceChange } from '../service.ts';
+import { coapsPollSecurity, type PlatformDtlsCredentials } from './coaps-security.ts';
 import {
   CoapFetcher,
   type Fetcher,
@@ -22,6 +25,7 @@ import {
   type PollTarget,
 } from './fetchers.ts';
 
+export { type CoapsPollSecurity, coapsPollSecurity, type PlatformDtlsCredentials } from './coaps-security.ts';
 export { CoapFetcher, type FetchResult, HttpFetcher, MAX_POLL_BODY, PollError, type PollTarget } from './fetchers.ts';
 
 /** RFC 7252 §4.8 defaults, used when a resource does not set its own. */
@@ -34,6 +38,12 @@ export interface PollerOptions {
   httpsCa?: HttpFetcherOptions['ca'];
   /** The first poll of a resource comes after a random delay up to this (ms), so that a restart does not poll everything at once. Default 1000. */
   startJitterMs?: number;
+  /**
+   * The platform's own raw public key and/or certificate, shown to coaps:// devices bound by RPK or
+   * X.509. `createPlatform` passes the ones its coaps:// server has. Without the kind a device
+   * needs, its polls fail with a `credentials` entry saying so.
+   */
+  dtls?: PlatformDtlsCredentials;
   /** See {@link CoapFetcherOptions.idleRenewMs}. Default 240 000 ms. */
   idleRenewMs?: number;
   /** The clock, ms. */
@@ -118,12 +128,13 @@ export class Poller {
     if (c.what === 'deleted') {
       if (cur?.timer) clearTimeout(cur.timer);
       this.scheduled.delete(c.resourceId);
-      await this.coap.forget(c.resourceId);
+      await this.coap.forget(c.resourceId, { resumable: false });
       return;
     }
     if (c.what === 'credentials') {
-      // New credentials: the old session was made with the old key. The next poll handshakes anew.
-      await this.coap.forget(c.resourceId);
+      // New credentials: the old session was made (and the device checked) under the old ones.
+      // The next poll makes a full handshake.
+      await this.coap.forget(c.resourceId, { resumable: false });
       return;
     }
     const r = c.resource;
@@ -147,8 +158,7 @@ export class Poller {
       retransmits: r.pollingRetransmits ?? DEFAULT_POLL_RETRANSMITS,
     };
     if (url.protocol === 'coaps:') {
-      const psk = (await this.service.store.listDeviceCredentials(r.id)).find((c) => c.mode === 'psk' && c.pskKey);
-      if (psk?.pskIdentity && psk.pskKey) t.psk = { identity: psk.pskIdentity, key: psk.pskKey };
+      t.security = coapsPollSecurity(await this.service.store.listDeviceCredentials(r.id), this.opts.dtls ?? {});
     }
     return t;
   }
