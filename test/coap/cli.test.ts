@@ -52,6 +52,19 @@ test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK
   r = await cli(['get', `${base}/x`, '-e', 'a', '-f', 'b']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /exclude/);
+
+  // The security flags are checked for the client's role, each error naming its flag.
+  for (const [flags, msg] of [
+    [['--psk', 'a:01', '--hint', 'h'], /--hint is a server flag/],
+    [['--psk', 'a:01', '--client-auth', 'need'], /--client-auth is a server flag/],
+    [['--rpk-key', '/nonexistent/k.pem', '--trust-rpk', '/nonexistent/s.pem'], /--rpk-key: .*\/nonexistent\/k\.pem/],
+    [['--psk', 'a:01', '--mtu', '10'], /--mtu must be an integer in 64\.\.65507/],
+  ] as const) {
+    r = await cli(['get', 'coaps://127.0.0.1:9/x', ...flags]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stdout, '');
+  }
 });
 
 test('securesense coap over coaps:// with X.509 and raw public keys (mutual authentication)', async (t) => {

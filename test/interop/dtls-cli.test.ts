@@ -1,7 +1,7 @@
 /** The `securesense dtls` tools, spawned as a user runs them, against gnutls-cli and each other. */
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { jsonLines as events, pkiFlags, spawnCli, startCli } from '../support/cli.ts';
+import { jsonLines as events, pkiFlags, runCli, spawnCli, startCli } from '../support/cli.ts';
 import { gnutlsCli, gnutlsPskArgs } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
@@ -90,4 +90,24 @@ test('securesense dtls server with --psk, --cert/--key, --rpk-key and --client-a
   assert.equal(noVerify.code, 0, noVerify.stderr);
   await srv.waitFor(/"mode":"x509","subject":"CN=device-1"/);
   await srv.waitFor(/"mode":"rpk","fingerprint":"[0-9a-f]{64}"/);
+});
+
+test('securesense dtls: bad security flags exit 2 with a message naming the flag', async () => {
+  for (const [args, msg] of [
+    [['server', '--port', '0'], /give at least one credential: --psk, --cert\/--key or --rpk-key/],
+    [['server', '--port', '0', '--port', '1', '--psk', `dev1:${KEY}`], /--port given twice/],
+    [['server', '--port', '0', '--psk', `dev1:${KEY}`, '--no-verify-name'], /--no-verify-name is a client flag/],
+    [['server', '--port', '0', '--psk', `dev1:${KEY}`, '--psk', `dev1:${KEY}`], /--psk identity 'dev1' given twice/],
+    [['server', '--port', '0', '--psk', `dev1:${KEY}`, '--client-auth', 'need'], /--client-auth goes with/],
+    [['client', '127.0.0.1:9', '--psk', `dev1:${KEY}`, '--client-auth', 'need'], /--client-auth is a server flag/],
+    [['client', '127.0.0.1:9', '--psk', 'dev1:0'], /--psk key must be an even number of hex digits/],
+    [['client', '127.0.0.1:9', '--rpk-key', '/nonexistent/k.pem'], /--rpk-key: .*\/nonexistent\/k\.pem/],
+    [['client', '127.0.0.1:9', '--psk', `dev1:${KEY}`, '--mtu', '70000'], /--mtu must be an integer in 64\.\.65507/],
+    [['client', '127.0.0.1:9', '--bogus', 'x'], /Unknown option '--bogus'/],
+  ] as const) {
+    const r = await runCli(['dtls', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stdout, '');
+  }
 });
