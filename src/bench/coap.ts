@@ -243,16 +243,18 @@ export async function run(args: string[]): Promise<number> {
   );
   for (const target of TARGETS) {
     if (only && !only.some((o) => target.name.toLowerCase().includes(o) || target.transport.includes(o))) continue;
+    // A row that did not run says why, in place of its figures.
+    const notRun = (note: string): Result => ({
+      name: target.name,
+      transport: target.transport,
+      requests: 0,
+      seconds: 0,
+      perSecond: 0,
+      errors: 0,
+      note,
+    });
     if (target.needs && !hasBinary(target.needs)) {
-      results.push({
-        name: target.name,
-        transport: target.transport,
-        requests: 0,
-        seconds: 0,
-        perSecond: 0,
-        errors: 0,
-        note: `${target.needs} not installed`,
-      });
+      results.push(notRun(`${target.needs} not installed`));
       continue;
     }
     let stop: (() => Promise<void>) | undefined;
@@ -269,15 +271,7 @@ export async function run(args: string[]): Promise<number> {
         errors: r.errors,
       });
     } catch (err) {
-      results.push({
-        name: target.name,
-        transport: target.transport,
-        requests: 0,
-        seconds: 0,
-        perSecond: 0,
-        errors: 0,
-        note: (err as Error).message,
-      });
+      results.push(notRun((err as Error).message));
     } finally {
       await stop?.();
     }

@@ -5,35 +5,20 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import {
-  connect,
-  DtlsAlertError,
-  type DtlsConnection,
-  DtlsServer,
-  ownRawPublicKey,
-  PinnedKeys,
-} from '../../src/dtls/index.ts';
-import { nextData } from '../dtls/helpers.ts';
+import { connect, DtlsAlertError, type DtlsConnection, ownRawPublicKey, PinnedKeys } from '../../src/dtls/index.ts';
+import { echoServer, nextData } from '../dtls/helpers.ts';
 import { gnutlsCli, gnutlsRpkArgs, startGnutlsServ } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki, type TempPki } from '../support/pki.ts';
 
+/** Our echo server with a raw public key, requiring the client's, which it pins. */
 async function rpkServer(pki: TempPki) {
-  const server = await DtlsServer.listen({
-    host: '127.0.0.1',
-    port: 0,
+  return echoServer({
+    psk: undefined,
     rpk: ownRawPublicKey(pki.rpkServer.keyPem),
     trust: { pinnedKeys: new PinnedKeys([pki.rpkClient.spkiPem]) },
     clientAuth: 'need',
   });
-  const received: string[] = [];
-  server.on('connection', (c: DtlsConnection) =>
-    c.on('data', (d: Buffer) => {
-      received.push(d.toString());
-      c.send(d);
-    }),
-  );
-  return { server, port: server.address().port, received };
 }
 
 test('our server ← gnutls-cli: raw public keys both ways, the client key pinned, echo', async (t) => {
@@ -49,7 +34,7 @@ test('our server ← gnutls-cli: raw public keys both ways, the client key pinne
   await peer.waitFor('Handshake was completed');
   peer.write('rpk-ping\n');
   await peer.waitFor(/Simple Client Mode:[\s\S]*rpk-ping/);
-  assert.deepEqual(srv.received, ['rpk-ping\n']);
+  assert.deepEqual(srv.received.map(String), ['rpk-ping\n']);
 });
 
 test('our server refuses an unpinned raw public key with bad_certificate; gnutls-cli sees it', async (t) => {
