@@ -91,12 +91,14 @@ export async function platformWith(t: TestContext, dtls?: PlatformDtlsCredential
     base,
     token,
     R,
-    /** A resource bound to `binding`, then given the polling URL (so no poll runs unbound). */
-    async polled(url: string, binding: Record<string, unknown>): Promise<number> {
+    /** A resource bound to the bindings, then given the polling URL (so that no poll runs before). */
+    async polled(url: string, ...bindings: Array<Record<string, unknown>>): Promise<number> {
       const r = await call(base, 'POST', R, { token, body: { label: 'device' } });
       assert.equal(r.status, 201, r.text);
-      const b = await call(base, 'POST', `${R}/${r.json.id}/devices`, { token, body: binding });
-      assert.equal(b.status, 201, b.text);
+      for (const binding of bindings) {
+        const b = await call(base, 'POST', `${R}/${r.json.id}/devices`, { token, body: binding });
+        assert.equal(b.status, 201, b.text);
+      }
       const u = await call(base, 'PUT', `${R}/${r.json.id}`, {
         token,
         body: { polling_url: url, polling_period: 3600, polling_timeout_ms: 300, polling_retransmits: 2 },

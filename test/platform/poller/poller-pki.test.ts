@@ -203,3 +203,40 @@ test('RPK: an idle session is renewed by resumption, as in PSK mode', async (t) 
     [false, true, true],
   );
 });
+
+test('X.509: a session the device closes is made afresh at the next poll (resumed)', async (t) => {
+  const pki = await makeTempPki(t);
+  const h = await x509Harness(t, pki);
+  const dev = await pkDevice(t, {
+    certificate: ownCertificate(pki.server.keyPem, pki.server.chainPem),
+    trust: { anchors: loadTrustAnchors(pki.root.certPem) },
+  });
+  const rid = await h.polled(dev.url, { mode: 'x509', x509_name: 'CN=localhost', x509_ca: pki.root.certPem });
+  assert.ok((await h.poller.pollNow(rid)).ok);
+  // The device ends the session (close_notify): the poller forgets it at once rather than
+  // sending the next request into a closed association.
+  await dev.seen.connections[0].close();
+  await until(() => h.poller.coap.size === 0, 'the poller to drop the closed session');
+  const o = await h.poller.pollNow(rid);
+  assert.ok(o.ok && o.newSession, o.message ?? '');
+  assert.equal(dev.seen.connections.length, 2);
+  assert.equal(dev.seen.connections[1].resumed, true, 'the session survives close_notify: resumed');
+});
+
+test('a resource bound in two modes offers both in one ClientHello: an RPK-only device picks RPK', async (t) => {
+  const pki = await makeTempPki(t);
+  const h = await platformWith(t, { rpk: ownRawPublicKey(pki.rpkServer.keyPem) });
+  const dev = await pkDevice(t, {
+    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+  });
+  const rid = await h.polled(
+    dev.url,
+    { mode: 'psk', psk_identity: 'poller-1', psk_key: '00'.repeat(16) },
+    { mode: 'rpk', rpk: pki.rpkClient.spkiPem },
+  );
+  const o = await h.poller.pollNow(rid);
+  assert.ok(o.ok, o.message ?? '');
+  assert.equal(dev.seen.connections.at(-1)?.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
+  assert.equal(dev.seen.connections.at(-1)?.identity.mode, 'rpk');
+});
