@@ -65,16 +65,19 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `op×n` per operation, with what the engine said it computed: `prf×4 (master_secret 1, key_block 1, finished 2)`. */
 function cryptoText(t: Transcript['flights'][number], side: 'client' | 'server', phase: 'prepare' | 'process'): string {
-  const counts = new Map<string, { n: number; inferred: number }>();
+  const counts = new Map<string, { n: number; purposes: Map<string, number> }>();
   for (const c of t.crypto) {
     if (c.side !== side || c.phase !== phase) continue;
-    const e = counts.get(c.op) ?? { n: 0, inferred: 0 };
+    const e = counts.get(c.op) ?? { n: 0, purposes: new Map<string, number>() };
     e.n += c.count;
-    if (c.inferred) e.inferred += c.count;
+    if (c.purpose) e.purposes.set(c.purpose, (e.purposes.get(c.purpose) ?? 0) + c.count);
     counts.set(c.op, e);
   }
-  return [...counts].map(([op, e]) => `${op}×${e.n}${e.inferred ? ` (${e.inferred} inferred)` : ''}`).join(' ') || '-';
+  const purposes = (m: Map<string, number>) =>
+    m.size === 0 ? '' : ` (${[...m].map(([p, n]) => `${p} ${n}`).join(', ')})`;
+  return [...counts].map(([op, e]) => `${op}×${e.n}${purposes(e.purposes)}`).join(' ') || '-';
 }
 
 async function printTranscript(mode: string, json: boolean): Promise<number> {

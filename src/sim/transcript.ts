@@ -31,12 +31,6 @@ export interface CryptoUse {
   message?: string;
   /** What the operation computes, when the engine said (master secret, key block, cookie …). */
   purpose?: CryptoPurpose;
-  /**
-   * @deprecated Never set any more: the engine reports every operation itself, the chain signature
-   * checks included (src/dtls/credentials/x509.ts takes the meter). Kept so that readers written
-   * for older transcripts still type-check.
-   */
-  inferred?: true;
 }
 
 export interface TranscriptFlight {

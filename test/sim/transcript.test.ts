@@ -66,10 +66,15 @@ describe('transcripts recorded from our DTLS engine', () => {
     assert.ok(f4.messages.some((m) => m.type === 'certificate' && m.bodyBytes > 300));
     assert.ok(f4.crypto.some((c) => c.side === 'server' && c.phase === 'prepare' && c.op === 'ecdsa_sign'));
     assert.ok(f4.crypto.some((c) => c.side === 'client' && c.phase === 'process' && c.op === 'ecdsa_verify'));
-    // The engine reports every verification itself, the chain signature (leaf ← root) included:
-    // nothing in the transcript is inferred.
+    // The engine reports every verification itself, the chain signature (leaf ← root) included,
+    // named as such by the certificate validator.
     const uses = tr.flights.flatMap((f) => f.crypto);
-    assert.ok(uses.every((c) => !c.inferred));
+    for (const side of ['client', 'server'] as const) {
+      assert.ok(
+        uses.some((c) => c.side === side && c.op === 'ecdsa_verify' && c.purpose === 'certificate_chain'),
+        `${side} reports its chain check`,
+      );
+    }
     const verifies = (side: 'client' | 'server') => uses.filter((c) => c.side === side && c.op === 'ecdsa_verify');
     assert.ok(verifies('client').some((c) => c.message === 'server_key_exchange'));
     assert.ok(verifies('server').some((c) => c.message === 'certificate_verify'));
@@ -147,7 +152,8 @@ describe('transcripts recorded from our DTLS engine', () => {
       assert.equal(cryptoCount(tr, side, 'ecdsa_sign'), 1, `${side} sign`);
       assert.equal(cryptoCount(tr, side, 'ecdsa_verify'), 1, `${side} verify`);
     }
-    assert.ok(tr.flights.flatMap((f) => f.crypto).every((c) => !c.inferred));
+    // A raw public key is trusted by being pinned: no chain signature is checked.
+    assert.ok(tr.flights.flatMap((f) => f.crypto).every((c) => c.purpose !== 'certificate_chain'));
     // The raw public key is ~91 bytes of SubjectPublicKeyInfo, not a certificate.
     const cert = tr.flights[3].messages.find((m) => m.type === 'certificate');
     assert.ok(cert && cert.bodyBytes < 120, String(cert?.bodyBytes));
