@@ -288,8 +288,9 @@ export class CoapFetcher implements Fetcher {
       if (u.scheme === 'coaps') {
         const address = isIP(u.host) === 0 ? (await lookup(u.host)).address : u.host;
         ({ slot, made } = await this.secureSlot(t, u, address));
-        // The client's transport is the DTLS connection; the URI's host is its address, and a
-        // name goes in Uri-Host (RFC 7252 §6.4) as it would over the client's own sockets.
+        // The DTLS connection is the client's transport, which the client uses for requests it
+        // sees as coap:// (it would otherwise make its own session); the URI's host is the
+        // connection's address, and a name goes in Uri-Host (RFC 7252 §6.4) as it would have.
         const named = isIP(u.host) === 0 ? [{ number: OptionNumber.UriHost, value: Buffer.from(u.host) }] : [];
         res = await slot.client.get({ ...u, scheme: 'coap', host: address }, { options: named });
       } else {
