@@ -294,6 +294,7 @@ export async function run(args: string[]): Promise<number> {
     const out = (s: string) => process.stdout.write(`${s}\n`);
     out('SecureSense is running (Ctrl-C stops it).');
     out(`  HTTP API   ${http ?? '(off)'}    reference ${http ? `${http}/docs` : '-'}`);
+    if (http) out(`  dashboard  ${http}/    (sign in with the token below)`);
     out(
       `  CoAP API   ${platform.coap?.coap?.url.replace('0.0.0.0', '127.0.0.1') ?? '(off)'}    CoAPs API ${platform.coap?.coaps?.url.replace('0.0.0.0', '127.0.0.1')}`,
     );
