@@ -44,7 +44,7 @@ import { Backoff } from './backoff.ts';
 import { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
 import { type PskCredential, pskLookup } from './security.ts';
 import { type Reading, readAll, type Sensor, SIMULATED, SimulatedSensor, toSenml, toTimedJson } from './sensors.ts';
-import { clearState, loadState, type SavedSession, saveState } from './state.ts';
+import { loadState, type SavedSession, saveState } from './state.ts';
 
 /** The simulated sensors the agent knows by name. */
 export type SimulatedSensorName = keyof typeof SIMULATED;
@@ -215,6 +215,11 @@ export class DeviceAgent extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private backoffTimer?: NodeJS.Timeout;
   private sending?: Promise<void>;
+  /** The state-file write in flight, and whether the state changed again meanwhile (see persist()). */
+  private persisting?: Promise<void>;
+  private persistAgain = false;
+  /** Whether the state file's last write listed unsent samples. */
+  private fileHasQueue = false;
   private sampling = false;
   /** Samples taken over from the state file at start. */
   private restored = 0;
@@ -341,6 +346,7 @@ export class DeviceAgent extends EventEmitter {
     await this.sending?.catch(() => {});
     await this.server?.close().catch(() => {});
     // Keep what was not delivered (and the session) for the next start.
+    await this.persisting;
     let saved = 0;
     if (this.opts.stateFile) {
       const queue = this.queue.toArray().map((q) => ({ time: q.time.getTime(), readings: q.readings }));
@@ -359,6 +365,36 @@ export class DeviceAgent extends EventEmitter {
       dropped: this.stats().dropped,
       saved,
     });
+  }
+
+  /**
+   * Writes the state file (session and unsent samples) so that a crash or `kill -9` loses at most
+   * the write in flight. Writes never overlap; changes that arrive during a write are coalesced into
+   * one more write after it. `backlogOnly`: write only when samples are at risk — a backlog, a
+   * back-off, or a file that still lists samples — so that a healthy link, where each sample leaves
+   * at once, costs no flash write per interval.
+   */
+  private persist(backlogOnly = false): void {
+    if (!this.opts.stateFile || !this.pushUri) return;
+    if (backlogOnly && this.queue.length <= 1 && !this.backoffTimer && !this.fileHasQueue) return;
+    if (this.persisting) {
+      this.persistAgain = true;
+      return;
+    }
+    const file = this.opts.stateFile;
+    this.persisting = (async () => {
+      do {
+        this.persistAgain = false;
+        const queue = this.queue.toArray().map((q) => ({ time: q.time.getTime(), readings: q.readings }));
+        await saveState(file, { savedAt: Date.now(), session: this.session, queue }).then(
+          () => {
+            this.fileHasQueue = queue.length > 0;
+          },
+          (err: unknown) => this.report({ event: 'error', where: 'state', message: describe(err) }),
+        );
+      } while (this.persistAgain && !this.stopping);
+      this.persisting = undefined;
+    })();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -397,7 +433,10 @@ export class DeviceAgent extends EventEmitter {
       queued: this.queue.length,
     });
     if (this.server) this.notifyObservers(s);
-    if (this.pushUri) this.kick();
+    if (this.pushUri) {
+      this.persist(true);
+      this.kick();
+    }
   }
 
   private async sample(): Promise<void> {
@@ -457,6 +496,7 @@ export class DeviceAgent extends EventEmitter {
         link.lastHeard = performance.now();
         if (res.ok) {
           this.queue.remove(s);
+          this.persist(true);
           this.counters.sent++;
           this.backoff.succeed();
           this.report({
@@ -475,6 +515,7 @@ export class DeviceAgent extends EventEmitter {
           // 4.xx: the cloud will not take this sample however often it is sent (bad payload, no
           // such resource, not allowed); keeping it would block every later one.
           this.queue.remove(s);
+          this.persist(true);
           this.counters.rejected++;
           this.report({
             event: 'error',
@@ -514,6 +555,8 @@ export class DeviceAgent extends EventEmitter {
           this.backoffTimer = undefined;
           this.kick();
         }, ms);
+        // The cloud is unreachable: from now on the queued samples are at risk, so they go to the file.
+        this.persist(true);
         return;
       }
     }
@@ -582,12 +625,7 @@ export class DeviceAgent extends EventEmitter {
     }
     if (connection.session.id.length > 0) {
       this.session = { server, credentials, session: connection.session };
-      if (this.opts.stateFile && !connection.resumed) {
-        await saveState(this.opts.stateFile, {
-          savedAt: Date.now(),
-          session: { server, credentials, session: connection.session },
-        }).catch((err: unknown) => this.report({ event: 'error', where: 'state', message: describe(err) }));
-      }
+      if (!connection.resumed) this.persist();
     }
     // The server closed the association (close_notify, idle timeout): the next send reconnects.
     const transport = new DtlsClientTransport(connection, () => {
@@ -621,10 +659,9 @@ export class DeviceAgent extends EventEmitter {
 
   private async forgetSession(): Promise<void> {
     this.session = undefined;
-    if (this.opts.stateFile)
-      await clearState(this.opts.stateFile).catch((err: unknown) =>
-        this.report({ event: 'error', where: 'state', message: describe(err) }),
-      );
+    // The unsent samples stay in the file; only the session goes.
+    this.persist();
+    await this.persisting;
   }
 
   // ---------------------------------------------------------------------------------------------

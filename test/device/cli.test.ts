@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
+import { UdpTransport } from '../../src/coap/transport-udp.ts';
 import type { DtlsConnection } from '../../src/dtls/index.ts';
 import { jsonLines, runCli, spawnCli } from '../support/cli.ts';
+import { freeUdpPort, sleep } from '../support/ports.ts';
 
 const KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -138,4 +140,59 @@ test('device run: a serve port in use exits 1 and prints no event', async (t) =>
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot start: .*EADDRINUSE/);
   assert.equal(r.stdout, '');
+});
+
+test('device run: samples queued while the cloud is down survive kill -9 and are sent after the restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'securesense-device-crash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freeUdpPort();
+  const state = join(dir, 'device.state');
+  const args = [
+    'device',
+    'run',
+    '--push',
+    `coap://127.0.0.1:${port}/data`,
+    '--interval',
+    '0.1',
+    '--sensors',
+    'temperature',
+    '--ack-timeout',
+    '0.2',
+    '--backoff-max',
+    '0.5',
+    '--state',
+    state,
+  ];
+  // Nothing listens: every reading stays queued. Then the agent dies without a chance to save.
+  const first = spawnCli(t, args);
+  await first.waitFor(/("event":"reading"[^\n]*\n[^\n]*){6}/, 20_000);
+  first.proc.kill('SIGKILL');
+  await first.exited;
+  const taken = lines(first.stdout().slice(0, first.stdout().lastIndexOf('\n') + 1))
+    .filter((e) => e.event === 'reading')
+    .map((e) => Date.parse(e.time as string));
+  assert.ok(taken.length >= 6, `readings before the kill: ${taken.length}`);
+
+  // The cloud comes back; a new agent with the same state file delivers what the dead one took.
+  const received = new Set<number>();
+  const server = new CoapServer();
+  server.post('/data', (req) => {
+    const body = JSON.parse(req.payload.toString()) as { temperature: { time: number } };
+    received.add(body.temperature.time);
+    return {};
+  });
+  server.listen(await UdpTransport.bind({ host: '127.0.0.1', port }));
+  t.after(() => server.close());
+  const second = spawnCli(t, args);
+  const deadline = Date.now() + 20_000;
+  while (!taken.slice(0, -1).every((time) => received.has(time)) && Date.now() < deadline) await sleep(50);
+  await sleep(300);
+  await second.kill();
+  // The state file is rewritten (fsync + rename) after each reading, so a kill -9 can take at most
+  // the newest reading with it — the one whose write was in flight.
+  const lost = taken.filter((time) => !received.has(time));
+  assert.ok(
+    lost.length === 0 || (lost.length === 1 && lost[0] === taken.at(-1)),
+    `lost ${lost.length} of ${taken.length} readings taken before kill -9: ${lost.map((x) => taken.indexOf(x))}`,
+  );
 });
