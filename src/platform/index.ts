@@ -21,6 +21,7 @@ import type { SecureSenseConfig } from '../util/config.ts';
 import type { Logger } from '../util/log.ts';
 import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
 import { DeviceDirectory } from './devices.ts';
+import { StoreSessionCache } from './dtls-sessions.ts';
 import { buildHttpApp } from './http/app.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
@@ -36,6 +37,7 @@ export {
   startCoapApi,
 } from './coap/api.ts';
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
+export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export * from './model.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
@@ -61,6 +63,8 @@ export interface Platform {
   coap?: CoapApi;
   /** The poller, when asked for. */
   poller?: Poller;
+  /** The coaps:// API's session cache in the store, when `config.dtls.sessionKey` is set. */
+  dtlsSessions?: StoreSessionCache;
   http: {
     /** The plain HTTP API, unless `config.http.port` is null. */
     plain?: HttpListener;
@@ -117,6 +121,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   const apps: FastifyInstance[] = [];
   let coap: CoapApi | undefined;
   let poller: Poller | undefined;
+  let dtlsSessions: StoreSessionCache | undefined;
   try {
     if (config.http.port !== null) {
       const app = await buildHttpApp(service, { bodyLimit: config.api.bodyLimit, logger: opts.logger });
@@ -139,9 +144,32 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
           : await listen(app, config.https.host, config.https.port, 'https');
     }
     if (opts.coap && opts.listen !== false) {
+      const given = typeof opts.coap === 'object' ? opts.coap : {};
+      let dtls = given.dtls;
+      if (config.coap.coapsPort !== null && !dtls?.sessionCache) {
+        if (config.dtls.sessionKey) {
+          // Several front ends over one store resume each other's sessions (docs/platform-coap.md).
+          dtlsSessions = new StoreSessionCache({
+            store,
+            secret: config.dtls.sessionKey,
+            lifetimeMs: config.dtls.sessionLifetime * 1000,
+            logger: opts.logger,
+          });
+          dtls = { ...dtls, sessionCache: dtlsSessions };
+          opts.logger?.info(
+            { engine: store.engine, lifetimeS: config.dtls.sessionLifetime },
+            'DTLS sessions are kept in the store, sealed: front ends with the same session key resume them',
+          );
+        } else {
+          opts.logger?.info(
+            'DTLS sessions are kept in memory: a device resumes only with this process (set SECURESENSE_SESSION_KEY to share them through the store)',
+          );
+        }
+      }
       coap = await startCoapApi(service, devices, {
         maxBodySize: config.api.bodyLimit,
-        ...(typeof opts.coap === 'object' ? opts.coap : {}),
+        ...given,
+        dtls,
         logger: opts.logger,
         host: config.coap.host,
         port: config.coap.port,
@@ -161,6 +189,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   } catch (err) {
     await poller?.stop();
     await coap?.close();
+    await dtlsSessions?.close();
     for (const a of apps) await a.close();
     await store.close();
     throw err;
@@ -172,11 +201,13 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     devices,
     coap,
     poller,
+    dtlsSessions,
     http,
     close() {
       closed ??= (async () => {
         await poller?.stop();
         await coap?.close();
+        await dtlsSessions?.close();
         for (const a of apps) await a.close();
         await store.close();
       })();

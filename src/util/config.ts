@@ -42,6 +42,17 @@ export interface SecureSenseConfig {
     key: string | null;
     rpkKey: string | null;
   };
+  /** DTLS sessions of the coaps:// API shared between front ends through the store (docs/platform-coap.md). */
+  dtls: {
+    /**
+     * Hex secret (at least 32 hex digits = 128 bits) from which the key that seals stored sessions
+     * is derived. Every front end over one store needs the same one. Null (the default) keeps the
+     * session cache in memory, per process.
+     */
+    sessionKey: string | null;
+    /** How long a session may be resumed after its full handshake, seconds (default 24 h). */
+    sessionLifetime: number;
+  };
   /** The poller that pulls resources' polling URLs (issue 6). */
   poller: { enabled: boolean };
   api: {
@@ -61,6 +72,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   http: { host: '0.0.0.0', port: 8080 },
   https: { host: '0.0.0.0', port: null, cert: null, key: null },
   coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
+  dtls: { sessionKey: null, sessionLifetime: 86_400 },
   poller: { enabled: true },
   api: { bodyLimit: 1_048_576, signup: 'open', adminToken: null, maxReadLimit: 100_000 },
   logLevel: 'info',
@@ -155,6 +167,17 @@ function adminToken(raw: unknown): string | null {
   return s;
 }
 
+/** The session-sealing secret: hex, ≥ 128 bits. Never echoed in an error: it is a secret. */
+function sessionKey(raw: unknown): string | null {
+  if (raw === null || raw === '') return null;
+  if (typeof raw !== 'string') throw new Error('must be a string of hex digits');
+  const s = raw.trim();
+  if (!/^[0-9a-fA-F]*$/.test(s)) throw new Error('must be hex digits only (0-9, a-f)');
+  if (s.length % 2 !== 0) throw new Error('must have an even number of hex digits (whole bytes)');
+  if (s.length < 32) throw new Error(`must be at least 32 hex digits (128 bits), got ${s.length}`);
+  return s.toLowerCase();
+}
+
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
@@ -173,6 +196,8 @@ const FIELDS: Field[] = [
   { path: ['coap', 'cert'], env: 'SECURESENSE_COAPS_CERT', parse: optionalFile },
   { path: ['coap', 'key'], env: 'SECURESENSE_COAPS_KEY', parse: optionalFile },
   { path: ['coap', 'rpkKey'], env: 'SECURESENSE_COAPS_RPK_KEY', parse: optionalFile },
+  { path: ['dtls', 'sessionKey'], env: 'SECURESENSE_SESSION_KEY', parse: sessionKey },
+  { path: ['dtls', 'sessionLifetime'], env: 'SECURESENSE_SESSION_LIFETIME', parse: positiveInt(365 * 86_400) },
   { path: ['poller', 'enabled'], env: 'SECURESENSE_POLLER', parse: bool },
   { path: ['api', 'bodyLimit'], env: 'SECURESENSE_BODY_LIMIT', parse: positiveInt(64 * 1024 * 1024) },
   { path: ['api', 'signup'], env: 'SECURESENSE_SIGNUP', parse: oneOf(['open', 'admin'] as const) },

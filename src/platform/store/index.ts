@@ -2,6 +2,7 @@
 export { dropPostgresSchema, isPostgresUrl, type OpenStoreOptions, openStore } from './open.ts';
 export type { Engine } from './schema.ts';
 export type {
+  DtlsSessionRecord,
   NewDeviceCredential,
   NewParser,
   NewPollLogEntry,

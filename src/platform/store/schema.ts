@@ -101,7 +101,22 @@ export interface PollLogTable {
   duration_ms: number;
 }
 
+/**
+ * A resumable DTLS session shared by the platform's front ends (0004; src/platform/dtls-sessions.ts).
+ * `state` is sealed (AES-256-GCM) before it gets here: the store never sees a master secret.
+ */
+export interface DtlsSessionsTable {
+  /** The session ID (RFC 5246 §7.4.1.2), lower-case hex. */
+  session_id: string;
+  /** The sealed session state: opaque bytes to the store. */
+  state: Buffer;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+}
+
 export interface Database {
+  dtls_sessions: DtlsSessionsTable;
   users: UsersTable;
   resources: ResourcesTable;
   streams: StreamsTable;
@@ -118,12 +133,14 @@ type AnyDb = Kysely<any>;
 /**
  * Migrations in order; names sort lexically. Never edit one that has shipped: add the next
  * `0002` adds device credentials, the poll log and per-resource poll
- * retransmission settings, `0003` the pinned certificate itself (issue 6).
+ * retransmission settings, `0003` the pinned certificate itself (issue 6), `0004` the DTLS
+ * sessions shared between front ends.
  */
 export function migrations(engine: Engine): Record<string, Migration> {
   const id = engine === 'sqlite' ? 'integer' : 'serial';
   const big = engine === 'sqlite' ? 'integer' : 'bigint';
   const dbl = engine === 'sqlite' ? 'real' : 'double precision';
+  const blob = engine === 'sqlite' ? 'blob' : 'bytea';
   const pk = (c: ColumnDefinitionBuilder) => (engine === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey());
   return {
     '0001_core': {
@@ -244,6 +261,23 @@ export function migrations(engine: Engine): Record<string, Migration> {
       },
       async down(db: AnyDb) {
         await db.schema.alterTable('device_credentials').dropColumn('x509_certificate').execute();
+      },
+    },
+    '0004_dtls_sessions': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('dtls_sessions')
+          .addColumn('session_id', 'text', (c) => c.primaryKey())
+          .addColumn('state', blob, (c) => c.notNull())
+          .addColumn('created_at', big, (c) => c.notNull())
+          .addColumn('last_used_at', big, (c) => c.notNull())
+          .addColumn('expires_at', big, (c) => c.notNull())
+          .execute();
+        // The clean-up deletes by expiry, a bounded batch at a time.
+        await db.schema.createIndex('dtls_sessions_expires').on('dtls_sessions').column('expires_at').execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.dropTable('dtls_sessions').execute();
       },
     },
   };

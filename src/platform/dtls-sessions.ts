@@ -1,0 +1,271 @@
+/**
+ * Resumable DTLS sessions shared by several platform front ends through the store (DESIGN.md,
+ * "Growing past one machine"): a device that made a full handshake with one process can resume
+ * (RFC 5246 §7.3, an abbreviated handshake with no public-key operation) with another, after a
+ * load balancer or a restart sent it there.
+ *
+ * The state holds the master secret, so it is sealed before it reaches the store: AES-256-GCM
+ * under a key derived with HKDF-SHA256 (RFC 5869) from the configured secret, with the session ID
+ * as associated data, so that a row moved to another ID does not open. A row that does not open
+ * (another key, tampering, a format we do not know) is a cache miss: the server then makes a full
+ * handshake, as RFC 5246 §7.4.1.2 lets it do for any session ID.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import type { SessionCache } from '../dtls/cache.ts';
+import type { PeerIdentity } from '../dtls/credentials/identity.ts';
+import type { SessionState } from '../dtls/handshake/types.ts';
+import { Reader, Writer } from '../dtls/wire/buffer.ts';
+import type { Logger } from '../util/log.ts';
+import type { Store } from './store/index.ts';
+
+/** Version byte of the sealed row; a row of another version is a miss. */
+const SEALED_V1 = 1;
+/** Version byte of the serialized state inside the seal. */
+const STATE_V1 = 1;
+const NONCE_LEN = 12; // NIST SP 800-38D §8.2: 96-bit IVs
+const TAG_LEN = 16;
+/** RFC 5246 §7.4.1.2: a session ID is at most 32 bytes. */
+const MAX_SESSION_ID = 32;
+/** RFC 5246 §8.1: the master secret is always 48 bytes. */
+const MASTER_SECRET_LEN = 48;
+
+const MODE_CODE = { psk: 1, rpk: 2, x509: 3 } as const;
+
+/** HKDF's fixed inputs: a change of either yields another key, so old rows stop opening. */
+const HKDF_SALT = Buffer.from('securesense dtls session cache', 'utf8');
+const HKDF_INFO = Buffer.from('dtls_sessions aes-256-gcm v1', 'utf8');
+
+/** The AES-256 key that seals sessions, from the configured secret (hex, ≥ 16 bytes). */
+export function deriveSessionSealingKey(secret: Buffer | string): Buffer {
+  const ikm = typeof secret === 'string' ? Buffer.from(secret, 'hex') : secret;
+  if (ikm.length < 16) throw new RangeError('the session key must be at least 16 bytes (32 hex digits)');
+  return Buffer.from(hkdfSync('sha256', ikm, HKDF_SALT, HKDF_INFO, 32));
+}
+
+// --- the state, serialized (TLS presentation language style, every length checked on the way back)
+
+/**
+ * struct {
+ *   uint8 version = 1; uint16 cipher_suite; uint8 extended_master_secret; uint48 created_at;
+ *   opaque master_secret<48>; uint8 mode;
+ *   select (mode) {
+ *     psk:  opaque identity<0..2^16-1>;                         (UTF-8)
+ *     rpk:  opaque spki<1..2^16-1>; opaque fingerprint<0..255>;
+ *     x509: opaque subject<0..2^16-1>; uint16 n; opaque san<0..2^16-1>[n];
+ *           opaque fingerprint<0..255>; uint8 m; opaque certificate<1..2^24-1>[m];
+ *   };
+ * }
+ */
+export function encodeSessionState(s: SessionState): Buffer {
+  const w = new Writer()
+    .u8(STATE_V1)
+    .u16(s.cipherSuite)
+    .u8(s.extendedMasterSecret ? 1 : 0)
+    .u48(s.createdAt)
+    .vec8(s.masterSecret);
+  const utf8 = (v: string) => Buffer.from(v, 'utf8');
+  const id = s.identity;
+  w.u8(MODE_CODE[id.mode]);
+  switch (id.mode) {
+    case 'psk':
+      w.vec16(utf8(id.identity));
+      break;
+    case 'rpk':
+      w.vec16(id.spki).vec8(utf8(id.fingerprint));
+      break;
+    case 'x509':
+      w.vec16(utf8(id.subject)).u16(id.sans.length);
+      for (const san of id.sans) w.vec16(utf8(san));
+      w.vec8(utf8(id.fingerprint));
+      if (id.chain.length > 0xff) throw new RangeError('certificate chain too long to store');
+      w.u8(id.chain.length);
+      for (const der of id.chain) w.vec24(der);
+      break;
+  }
+  return w.finish();
+}
+
+/** The inverse of {@link encodeSessionState}; `id` comes from the row. Throws on any malformed input. */
+export function decodeSessionState(id: Buffer, b: Buffer): SessionState {
+  const r = new Reader(b, 'stored DTLS session');
+  const version = r.u8('version');
+  if (version !== STATE_V1) throw new Error(`stored DTLS session: unknown version ${version}`);
+  const cipherSuite = r.u16('cipher_suite');
+  const ems = r.u8('extended_master_secret');
+  if (ems > 1) throw new Error('stored DTLS session: extended_master_secret is not 0 or 1');
+  const createdAt = r.u48('created_at');
+  const masterSecret = Buffer.from(r.vec8('master_secret', MASTER_SECRET_LEN, MASTER_SECRET_LEN));
+  const mode = r.u8('mode');
+  const text = (field: string) => r.vec16(field).toString('utf8');
+  let identity: PeerIdentity;
+  switch (mode) {
+    case MODE_CODE.psk:
+      identity = { mode: 'psk', identity: text('identity') };
+      break;
+    case MODE_CODE.rpk:
+      identity = { mode: 'rpk', spki: Buffer.from(r.vec16('spki', 1)), fingerprint: r.vec8('fingerprint').toString() };
+      break;
+    case MODE_CODE.x509: {
+      const subject = text('subject');
+      const sans: string[] = [];
+      for (let n = r.u16('san count'); n > 0; n--) sans.push(text('san'));
+      const fingerprint = r.vec8('fingerprint').toString('utf8');
+      const chain: Buffer[] = [];
+      for (let m = r.u8('chain length'); m > 0; m--) chain.push(Buffer.from(r.vec24('certificate', 1)));
+      identity = { mode: 'x509', subject, sans, fingerprint, chain };
+      break;
+    }
+    default:
+      throw new Error(`stored DTLS session: unknown mode ${mode}`);
+  }
+  r.end();
+  return { id: Buffer.from(id), masterSecret, cipherSuite, extendedMasterSecret: ems === 1, identity, createdAt };
+}
+
+// --- the seal
+
+/** version(1) ‖ nonce(12) ‖ AES-256-GCM(state) ‖ tag(16), the session ID as associated data. */
+export function sealSessionState(key: Buffer, id: Buffer, plain: Buffer): Buffer {
+  const nonce = randomBytes(NONCE_LEN);
+  const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LEN });
+  c.setAAD(id);
+  const body = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([Buffer.of(SEALED_V1), nonce, body, c.getAuthTag()]);
+}
+
+/** Opens a sealed row; throws when it is not ours (another key, another ID, altered bytes). */
+export function unsealSessionState(key: Buffer, id: Buffer, sealed: Buffer): Buffer {
+  if (sealed.length < 1 + NONCE_LEN + TAG_LEN) throw new Error('sealed DTLS session too short');
+  if (sealed[0] !== SEALED_V1) throw new Error(`sealed DTLS session: unknown version ${sealed[0]}`);
+  const nonce = sealed.subarray(1, 1 + NONCE_LEN);
+  const tag = sealed.subarray(sealed.length - TAG_LEN);
+  const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LEN });
+  d.setAAD(id);
+  d.setAuthTag(tag);
+  return Buffer.concat([d.update(sealed.subarray(1 + NONCE_LEN, sealed.length - TAG_LEN)), d.final()]);
+}
+
+// --- the cache
+
+export interface StoreSessionCacheOptions {
+  store: Store;
+  /** The configured secret (hex string or bytes, ≥ 16 bytes); the sealing key is derived from it. */
+  secret: Buffer | string;
+  /** How long a session may be resumed after its full handshake. Default 24 h. */
+  lifetimeMs?: number;
+  /** How often expired rows are cleaned up. Default 60 s; 0 turns the timer off (call `cleanup()`). */
+  cleanupIntervalMs?: number;
+  /** Most rows one clean-up deletes. Default 1000. */
+  cleanupBatch?: number;
+  logger?: Logger;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/**
+ * A {@link SessionCache} over the platform's store (SQLite or PostgreSQL), shared by every process
+ * on that store with the same secret. Store failures and rows that do not open are misses (a full
+ * handshake), never handshake errors.
+ */
+export class StoreSessionCache implements SessionCache {
+  private readonly store: Store;
+  private readonly key: Buffer;
+  readonly lifetimeMs: number;
+  private readonly batch: number;
+  private readonly log?: Logger;
+  private readonly now: () => number;
+  private timer?: NodeJS.Timeout;
+  private cleaning?: Promise<number>;
+
+  constructor(o: StoreSessionCacheOptions) {
+    this.store = o.store;
+    this.key = deriveSessionSealingKey(o.secret);
+    this.lifetimeMs = o.lifetimeMs ?? 24 * 3600_000;
+    if (!(this.lifetimeMs > 0)) throw new RangeError('lifetimeMs must be positive');
+    this.batch = o.cleanupBatch ?? 1000;
+    this.log = o.logger;
+    this.now = o.now ?? Date.now;
+    const every = o.cleanupIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.timer = setInterval(() => void this.cleanup(), every);
+      this.timer.unref();
+    }
+  }
+
+  async get(id: Buffer): Promise<SessionState | undefined> {
+    if (id.length === 0 || id.length > MAX_SESSION_ID) return undefined;
+    const now = this.now();
+    let sealed: Buffer;
+    try {
+      const row = await this.store.getDtlsSession(id.toString('hex'), now);
+      if (!row) return undefined;
+      sealed = row.state;
+    } catch (err) {
+      this.log?.warn({ err }, 'DTLS session lookup failed; a full handshake instead');
+      return undefined;
+    }
+    let s: SessionState;
+    try {
+      s = decodeSessionState(id, unsealSessionState(this.key, id, sealed));
+    } catch (err) {
+      // Another front end with another key, or an altered row: not ours to resume, not an error.
+      this.log?.info(
+        { sessionId: id.toString('hex').slice(0, 16), reason: (err as Error).message },
+        'stored DTLS session does not open; a full handshake instead',
+      );
+      return undefined;
+    }
+    if (now - s.createdAt > this.lifetimeMs) return undefined;
+    return s;
+  }
+
+  async set(session: SessionState): Promise<void> {
+    if (session.id.length === 0 || session.id.length > MAX_SESSION_ID) return;
+    try {
+      const state = sealSessionState(this.key, session.id, encodeSessionState(session));
+      await this.store.putDtlsSession({
+        sessionId: session.id.toString('hex'),
+        state,
+        createdAt: session.createdAt,
+        lastUsedAt: session.createdAt,
+        expiresAt: session.createdAt + this.lifetimeMs,
+      });
+    } catch (err) {
+      // The device still has its session; it just cannot resume it elsewhere.
+      this.log?.warn({ err }, 'DTLS session not stored');
+    }
+  }
+
+  async delete(id: Buffer): Promise<void> {
+    if (id.length === 0 || id.length > MAX_SESSION_ID) return;
+    try {
+      await this.store.deleteDtlsSession(id.toString('hex'));
+    } catch (err) {
+      this.log?.warn({ err }, 'DTLS session not deleted');
+    }
+  }
+
+  /** Deletes at most one batch of expired sessions; one clean-up at a time. Returns how many went. */
+  cleanup(): Promise<number> {
+    this.cleaning ??= (async () => {
+      try {
+        const n = await this.store.deleteExpiredDtlsSessions(this.now(), this.batch);
+        if (n > 0) this.log?.debug({ deleted: n }, 'expired DTLS sessions deleted');
+        return n;
+      } catch (err) {
+        this.log?.warn({ err }, 'expired DTLS sessions not cleaned up');
+        return 0;
+      } finally {
+        this.cleaning = undefined;
+      }
+    })();
+    return this.cleaning;
+  }
+
+  /** Stops the clean-up timer and waits for a clean-up in progress (before the store closes). */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.cleaning;
+  }
+}
