@@ -112,15 +112,41 @@ class Decoded {
 // ---------------------------------------------------------------------------------------------
 // Values and times
 
-/** A value for an error message, cut short: a payload may be large. */
+/** How deep {@link show} looks into a value before it writes "…". */
+const SHOW_DEPTH = 3;
+
+/**
+ * A value for an error message, cut short: a payload may be large, and deep. JSON.parse builds a
+ * value nested 100 000 levels without complaint, but JSON.stringify (and String(), which joins
+ * arrays recursively) then overflows the stack: the client would get a 500 instead of the 400
+ * naming its bad field. So only the first few levels and characters are rendered, by hand.
+ */
 function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
+  const s = preview(v, SHOW_DEPTH, 64);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function preview(v: unknown, depth: number, budget: number): string {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'string') return JSON.stringify(v.length > budget ? v.slice(0, budget) : v);
+    return String(v);
+  }
+  if (depth === 0) return Array.isArray(v) ? '[…]' : '{…}';
+  const parts: string[] = [];
+  let used = 0;
+  const entries: Array<[string | undefined, unknown]> = Array.isArray(v)
+    ? v.map((x) => [undefined, x])
+    : Object.keys(v).map((k) => [k, (v as Record<string, unknown>)[k]]);
+  for (const [k, x] of entries) {
+    if (used > budget) {
+      parts.push('…');
+      break;
+    }
+    const item = `${k === undefined ? '' : `${JSON.stringify(k)}:`}${preview(x, depth - 1, budget - used)}`;
+    parts.push(item);
+    used += item.length + 1;
+  }
+  return Array.isArray(v) ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
 }
 
 /** Coerces a raw value to the stream's type: numbers (and numeric text, booleans as 1/0) or text. */
