@@ -225,6 +225,10 @@ function parseCertificateBytes(der: Buffer): ParsedCertificate {
     keyUsageHas(parsed, 0);
     extendedKeyUsage(parsed);
     subjectAltNames(parsed);
+    // Node builds the certificate without looking into its SubjectPublicKeyInfo; an algorithm or
+    // curve OpenSSL cannot load (a damaged OID) only fails when the key is read. Read it now, so
+    // that such a certificate is bad_certificate here instead of an internal error at the leaf check.
+    certificateKey(parsed);
     return parsed;
   } catch (err) {
     if (err instanceof DtlsAlertError) throw err;
