@@ -227,7 +227,16 @@ export class CoapServer {
       ex.respond({ code, token: m.token, options: extra, payload: Buffer.from(reason) });
     };
     const chk = checkOptions(m);
-    if (!chk.ok) return fail(chk.code, chk.reason);
+    if (!chk.ok) {
+      // RFC 7252 §5.4.1: a bad critical option in a Confirmable request gets 4.02 Bad Option; in a
+      // Non-confirmable one the message is rejected (§4.3): a Reset, and no response at all.
+      if (m.type === 'NON') {
+        this.log.debug({ reason: chk.reason }, 'NON request rejected');
+        ex.reject();
+        return;
+      }
+      return fail(chk.code, chk.reason);
+    }
     const msg: CoapMessage = { ...m, options: chk.options };
     const method = methodName(m.code);
     if (!method) return fail(Code.MethodNotAllowed, `method code ${codeString(m.code)} not supported`);
