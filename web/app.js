@@ -1,9 +1,14 @@
 // The SecureSense dashboard: a user's resources and streams, and a chart of a stream's newest
-// points, refreshed every 5 s. It uses only the public HTTP API (docs/platform.md) and loads
+// points, refreshed every 5 s; and the management of what the user owns: creating and deleting
+// resources, binding and removing device credentials (PSK, RPK, X.509), a resource's poll log and
+// the command line that runs a device for it. It uses only the public HTTP API (docs/platform.md) and loads
 // nothing from elsewhere: the page is served with `default-src 'self'`, so no inline script or
 // style, no CDN. Public streams open without signing in by their address:
 //   /#/users/1/resources/2/streams/3
+// A resource's page (signed in as its owner) is /#/users/1/resources/2.
 // User data (labels, units, text values) only ever goes into the page through textContent.
+// Nothing is kept in the browser but the session (sessionStorage); a key the platform shows once
+// (a resource key, a generated PSK) lives in the page until the user leaves the resource's page.
 
 const REFRESH_MS = 5000;
 /** Points fetched for the chart; the table shows the newest TABLE_ROWS of them. */
@@ -11,6 +16,10 @@ const CHART_POINTS = 200;
 const TABLE_ROWS = 20;
 const STORAGE_KEY = 'securesense';
 const SVG_NS = 'http://www.w3.org/2000/svg';
+/** The poll log entries shown on a resource's page (the API keeps the newest 1000). */
+const LOG_ROWS = 50;
+/** RFC 7252 §6.2: the default port of coaps://. The API does not say which port the platform uses. */
+const DEFAULT_COAPS_PORT = 5684;
 
 const $ = (id) => document.getElementById(id);
 
@@ -80,11 +89,15 @@ function ago(t) {
 /** Numbers as the API gave them, but without float noise such as 0.30000000000000004. */
 const show = (v) => (typeof v === 'number' ? String(Number(v.toPrecision(12))) : String(v));
 
-// --- the route: #/users/UID/resources/RID/streams/SID names the open stream
+// --- the route: #/users/UID/resources/RID/streams/SID names the open stream,
+// #/users/UID/resources/RID a resource's page
 
 function route() {
   const m = /^#\/users\/(\d+)\/resources\/(\d+)\/streams\/(\d+)$/.exec(location.hash);
-  return m ? { uid: Number(m[1]), rid: Number(m[2]), sid: Number(m[3]), path: m[0].slice(1) } : null;
+  if (m) return { kind: 'stream', uid: Number(m[1]), rid: Number(m[2]), sid: Number(m[3]), path: m[0].slice(1) };
+  const r = /^#\/users\/(\d+)\/resources\/(\d+)$/.exec(location.hash);
+  if (r) return { kind: 'resource', uid: Number(r[1]), rid: Number(r[2]), path: r[0].slice(1) };
+  return null;
 }
 
 // --- signing in and out
@@ -106,6 +119,7 @@ function renderAccount() {
   $('tree').hidden = auth === null;
   $('who').hidden = auth === null;
   $('logout').hidden = auth === null;
+  $('create').hidden = auth === null;
   $('who').textContent = auth ? `${auth.username ?? 'user'} (id ${auth.uid})` : '';
   if (!auth) $('tree').replaceChildren();
 }
@@ -150,14 +164,14 @@ function logout(message) {
   loginError(message);
   // A private stream stays on screen no longer than its owner does.
   if (route()) location.hash = '';
-  showStream();
+  showRoute();
 }
 
 async function signedIn() {
   loginError(null);
   renderAccount();
   await loadTree();
-  await showStream();
+  await showRoute();
 }
 
 // --- the resources and streams of the signed-in user
@@ -180,8 +194,8 @@ async function loadTree() {
   if (!auth || auth.uid !== uid) return; // signed out meanwhile
   const heading = el('h2', 'Resources');
   if (resources.length === 0) {
-    const p = el('p', 'No resources yet. Create one with ', 'empty');
-    p.append(el('code', `POST /users/${uid}/resources`), ' (see the API reference); its streams appear here.');
+    const p = el('p', 'No resources yet: create one below (or with ', 'empty');
+    p.append(el('code', `POST /users/${uid}/resources`), '); its streams appear here.');
     tree.replaceChildren(heading, p);
     return;
   }
@@ -189,14 +203,19 @@ async function loadTree() {
   const top = el('ul');
   resources.forEach((r, i) => {
     const li = el('li');
-    li.append(el('div', r.label, 'resource'));
+    const head = el('a', r.label, 'resource');
+    head.href = `#/users/${uid}/resources/${r.id}`;
+    head.title = 'devices, poll log and settings of this resource';
+    if (current && current.kind === 'resource' && current.rid === r.id) head.setAttribute('aria-current', 'page');
+    li.append(head);
     const sub = el('ul');
     if (streams[i].length === 0) sub.append(el('li', 'no streams yet', 'hint'));
     for (const s of streams[i]) {
       const item = el('li');
       const a = el('a', s.label);
       a.href = `#/users/${uid}/resources/${r.id}/streams/${s.id}`;
-      if (current && current.rid === r.id && current.sid === s.id) a.setAttribute('aria-current', 'page');
+      if (current?.kind === 'stream' && current.rid === r.id && current.sid === s.id)
+        a.setAttribute('aria-current', 'page');
       item.append(a);
       if (s.unit) item.append(' ', el('span', s.unit, 'unit'));
       if (s.public) item.append(el('span', 'public', 'badge'));
@@ -302,10 +321,25 @@ function draw(points, unit) {
 
 let shown = null; // the path of the stream on screen, to clear it only when another is opened
 
-async function showStream() {
+/** Shows what the address names: a stream, a resource's page, or the introduction. */
+async function showRoute() {
   const r = route();
   markCurrent();
   $('intro').hidden = r !== null;
+  if (r?.path !== secret?.path) hideSecret();
+  if (r?.kind !== 'resource') {
+    $('resource').hidden = true;
+    shownResource = null;
+  }
+  if (r?.kind === 'resource') {
+    $('stream').hidden = true;
+    shown = null;
+    return showResource(r);
+  }
+  return showStream(r);
+}
+
+async function showStream(r) {
   if (!r) {
     document.title = 'SecureSense';
     $('stream').hidden = true;
@@ -373,6 +407,374 @@ async function showStream() {
   );
 }
 
+// --- a resource's page: its streams, the device command line, device credentials, poll log
+
+/** The secret on screen ({ path, ... }): shown once, kept only while its resource's page is open. */
+let secret = null;
+/** The path of the resource on screen, and the credential whose removal awaits confirmation. */
+let shownResource = null;
+let confirmingDevice = null;
+/** The first PSK identity of the open resource, for its command line. */
+let commandIdentity = null;
+
+function message(id, text) {
+  const p = $(id);
+  p.textContent = text ?? '';
+  p.hidden = !text;
+}
+
+function hideSecret() {
+  secret = null;
+  $('secret').hidden = true;
+  // Cleared, not only hidden: a key that was shown once does not linger in the DOM.
+  for (const id of ['secret-title', 'secret-value', 'secret-cmd', 'secret-copied']) $(id).textContent = '';
+}
+
+function renderSecret() {
+  if (!secret) return hideSecret();
+  $('secret-title').textContent = secret.title;
+  $('secret-value').textContent = secret.value;
+  $('secret-cmd-row').hidden = !secret.command;
+  $('secret-cmd').textContent = secret.command ?? '';
+  $('secret').hidden = false;
+}
+
+/** The coaps:// host as this page sees the platform: the page's own host name. */
+function coapsHost() {
+  const port = Number($('coaps-port').value);
+  const p = Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_COAPS_PORT;
+  return `${location.hostname}:${p}`;
+}
+
+/** `securesense device run` pushing to a resource over coaps:// with a PSK (docs/device.md). */
+function deviceCommand(uid, rid, identity, key) {
+  const psk = `${identity}:${key}`;
+  // A shell word: identities are free text, so anything but safe characters is single-quoted.
+  const word = /^[\w.:@%+=,/-]+$/.test(psk) ? psk : `'${psk.replace(/'/g, `'\\''`)}'`;
+  return `npx securesense device run --push coaps://${coapsHost()}/users/${uid}/resources/${rid}/data --psk ${word}`;
+}
+
+function renderCommand() {
+  const r = route();
+  if (r?.kind !== 'resource') return;
+  $('r-command').textContent = deviceCommand(r.uid, r.rid, commandIdentity ?? 'IDENTITY', 'KEY');
+  if (secret?.identity) secret.command = deviceCommand(r.uid, r.rid, secret.identity, secret.value);
+  if (secret?.command) $('secret-cmd').textContent = secret.command;
+}
+
+/** What names a device in the list: its identity, fingerprint or bound name. */
+function deviceName(c) {
+  if (c.mode === 'psk') return c.psk_identity ?? '';
+  if (c.mode === 'rpk') return `SHA-256 ${c.rpk_fingerprint ?? ''}`;
+  if (c.x509_name) return `${c.x509_name} under a CA`;
+  return `pinned certificate SHA-256 ${c.x509_fingerprint ?? ''}`;
+}
+
+function apiFailure(err, what) {
+  if (err.status === 401) {
+    logout(`Signed out: your token is no longer valid (${err.message}).`);
+    return null;
+  }
+  if (err.status === 403) return `${what}: this is not yours (${err.message}).`;
+  if (err.status === 404) return `${what}: it no longer exists (${err.message}).`;
+  return `${what}: ${err.message}`;
+}
+
+async function showResource(r) {
+  status('');
+  if (!auth || auth.uid !== r.uid) {
+    $('resource').hidden = true;
+    shownResource = null;
+    if (!auth) status("Sign in as this resource's owner to manage it.", true);
+    else status(`This resource is not yours: you are signed in as user ${auth.uid}.`, true);
+    return;
+  }
+  let resource;
+  let devices;
+  let streams;
+  let log = [];
+  try {
+    [resource, devices, streams] = await Promise.all([
+      api(r.path),
+      api(`${r.path}/devices`),
+      api(`${r.path}/streams`),
+    ]);
+    if (resource.polling_url) log = await api(`${r.path}/log?limit=${LOG_ROWS}`);
+  } catch (err) {
+    if (route()?.path !== r.path) return;
+    $('resource').hidden = true;
+    shownResource = null;
+    const text = apiFailure(err, 'Cannot open this resource');
+    if (text) status(text, true);
+    return;
+  }
+  if (route()?.path !== r.path) return;
+  if (shownResource !== r.path) {
+    // Another resource than before: its forms and messages start empty.
+    confirmingDevice = null;
+    $('r-delete-confirm').hidden = true;
+    $('r-delete').hidden = false;
+    message('r-error', null);
+    message('device-error', null);
+  }
+  shownResource = r.path;
+  document.title = `${resource.label} · SecureSense`;
+  $('r-title').textContent = resource.label;
+  $('r-meta').textContent = [
+    `resource ${resource.id}`,
+    `created ${stamp(resource.created_at)}`,
+    resource.polling_url
+      ? `polled every ${resource.polling_period} s from ${resource.polling_url}`
+      : 'not polled: devices push to it',
+  ].join(' · ');
+
+  const items = streams.map((s) => {
+    const li = el('li');
+    const a = el('a', s.label);
+    a.href = `#${r.path}/streams/${s.id}`;
+    li.append(a);
+    if (s.unit) li.append(' ', el('span', s.unit, 'unit'));
+    li.append(' ', el('span', s.last_time === null ? '· no points yet' : `· ${ago(s.last_time)}`, 'age'));
+    return li;
+  });
+  if (items.length === 0) items.push(el('li', 'No streams yet: the first JSON or SenML payload makes them.', 'hint'));
+  $('r-streams').replaceChildren(...items);
+
+  commandIdentity = devices.find((c) => c.mode === 'psk')?.psk_identity ?? null;
+  renderCommand();
+  renderDevices(r, devices);
+  renderLog(resource, log);
+  renderSecret();
+  $('resource').hidden = false;
+}
+
+function renderDevices(r, devices) {
+  if (confirmingDevice !== null && !devices.some((c) => c.id === confirmingDevice)) confirmingDevice = null;
+  const rows = devices.map((c) => {
+    const tr = el('tr');
+    tr.dataset.id = String(c.id);
+    const cell = el('td');
+    if (confirmingDevice === c.id) {
+      const yes = el('button', 'Remove', 'danger');
+      yes.type = 'button';
+      yes.addEventListener('click', () => removeDevice(r, c));
+      const no = el('button', 'Cancel');
+      no.type = 'button';
+      no.addEventListener('click', () => {
+        confirmingDevice = null;
+        renderDevices(r, devices);
+      });
+      cell.append(el('span', 'It will no longer connect. ', 'confirm'), yes, ' ', no);
+    } else {
+      const ask = el('button', 'Remove…');
+      ask.type = 'button';
+      ask.addEventListener('click', () => {
+        confirmingDevice = c.id;
+        renderDevices(r, devices);
+      });
+      cell.append(ask);
+    }
+    tr.append(el('td', c.mode.toUpperCase()), el('td', deviceName(c), 'mono'), el('td', c.label ?? ''));
+    tr.append(el('td', stamp(c.created_at)), cell);
+    return tr;
+  });
+  document.querySelector('#devices tbody').replaceChildren(...rows);
+  $('devices').hidden = rows.length === 0;
+  $('devices-empty').hidden = rows.length > 0;
+}
+
+async function removeDevice(r, c) {
+  message('device-error', null);
+  try {
+    await api(`${r.path}/devices/${c.id}`, { method: 'DELETE' });
+  } catch (err) {
+    const text = apiFailure(err, `Cannot remove ${deviceName(c)}`);
+    if (text) message('device-error', text);
+    return;
+  }
+  confirmingDevice = null;
+  status(`Removed ${c.mode.toUpperCase()} device ${deviceName(c)}: its next handshake is refused.`);
+  await showResource(r);
+}
+
+function renderLog(resource, log) {
+  $('r-log').hidden = !resource.polling_url;
+  if (!resource.polling_url) return;
+  $('r-log-meta').textContent = `Every ${resource.polling_period} s from ${resource.polling_url} · newest ${LOG_ROWS} polls, newest first`;
+  const rows = log.map((e) => {
+    const tr = el('tr', undefined, e.ok ? 'ok' : 'failed');
+    const st = el('td', e.ok ? `${e.status} ok` : `${e.status} failed`, e.ok ? 'good' : 'bad');
+    const extra = e.new_session ? ' · new DTLS session' : '';
+    tr.append(el('td', stamp(e.time)), st, el('td', String(e.points)), el('td', String(e.duration_ms)));
+    tr.append(el('td', `${e.message ?? ''}${extra}`, 'message'));
+    return tr;
+  });
+  document.querySelector('#poll-log tbody').replaceChildren(...rows);
+  $('poll-log').hidden = rows.length === 0;
+  $('r-log-empty').hidden = rows.length > 0;
+}
+
+// Create a resource.
+$('create-resource').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  message('create-error', null);
+  if (!auth) return;
+  const body = { label: $('new-label').value.trim() };
+  const url = $('new-url').value.trim();
+  const period = $('new-period').value.trim();
+  if (url) body.polling_url = url;
+  if (period) body.polling_period = Number(period);
+  let created;
+  try {
+    created = await api(`/users/${auth.uid}/resources`, { method: 'POST', body });
+  } catch (err) {
+    const text = apiFailure(err, 'Cannot create the resource');
+    if (text) message('create-error', text);
+    return;
+  }
+  $('create-resource').reset();
+  const path = `/users/${auth.uid}/resources/${created.id}`;
+  secret = {
+    path,
+    title: `The key of resource "${created.label}"`,
+    value: created.key,
+    command: null,
+  };
+  await loadTree();
+  if (location.hash === `#${path}`) await showRoute();
+  else location.hash = path; // hashchange shows it, with the key
+});
+
+// Delete a resource, after a confirmation on the page.
+$('r-delete').addEventListener('click', () => {
+  $('r-delete-question').textContent = `Delete "${$('r-title').textContent}" with its streams, their data and its device credentials? This cannot be undone.`;
+  $('r-delete').hidden = true;
+  $('r-delete-confirm').hidden = false;
+});
+$('r-delete-no').addEventListener('click', () => {
+  $('r-delete-confirm').hidden = true;
+  $('r-delete').hidden = false;
+});
+$('r-delete-yes').addEventListener('click', async () => {
+  const r = route();
+  if (r?.kind !== 'resource') return;
+  const label = $('r-title').textContent;
+  try {
+    await api(r.path, { method: 'DELETE' });
+  } catch (err) {
+    const text = apiFailure(err, 'Cannot delete the resource');
+    if (text) message('r-error', text);
+    return;
+  }
+  $('r-delete-confirm').hidden = true;
+  $('r-delete').hidden = false;
+  location.hash = '';
+  await loadTree();
+  status(`Deleted resource "${label}".`);
+});
+
+// The add-device form: one fieldset per mode; the hidden ones are disabled, so that their
+// `required` fields do not block the form and their values are not sent.
+function deviceMode() {
+  const mode = $('d-mode').value;
+  for (const m of ['psk', 'rpk', 'x509']) {
+    $(`d-${m}`).hidden = m !== mode;
+    $(`d-${m}`).disabled = m !== mode;
+  }
+  const ca = $('d-x509-how').value === 'ca';
+  $('d-x509-pin').hidden = ca;
+  $('d-x509-cert').disabled = ca;
+  $('d-x509-ca-fields').hidden = !ca;
+  $('d-x509-name').disabled = !ca;
+  $('d-x509-ca').disabled = !ca;
+}
+$('d-mode').addEventListener('change', deviceMode);
+$('d-x509-how').addEventListener('change', deviceMode);
+
+const isPem = (s) => /^-----BEGIN [A-Z ]+-----/.test(s);
+
+function deviceBody() {
+  const mode = $('d-mode').value;
+  const body = { mode };
+  const label = $('d-label').value.trim();
+  if (label) body.label = label;
+  if (mode === 'psk') body.psk_identity = $('d-psk-identity').value.trim();
+  if (mode === 'rpk') {
+    const v = $('d-rpk-value').value.trim();
+    if (isPem(v)) body.rpk = v;
+    else body.rpk_fingerprint = v.replace(/\s+/g, '');
+  }
+  if (mode === 'x509' && $('d-x509-how').value === 'ca') {
+    body.x509_name = $('d-x509-name').value.trim();
+    body.x509_ca = $('d-x509-ca').value.trim();
+  } else if (mode === 'x509') {
+    const v = $('d-x509-cert').value.trim();
+    if (isPem(v)) body.x509_certificate = v;
+    else body.x509_fingerprint = v.replace(/\s+/g, '');
+  }
+  return body;
+}
+
+$('add-device').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  message('device-error', null);
+  const r = route();
+  if (r?.kind !== 'resource' || !auth) return;
+  let added;
+  try {
+    added = await api(`${r.path}/devices`, { method: 'POST', body: deviceBody() });
+  } catch (err) {
+    const text = apiFailure(err, 'Cannot add the device');
+    if (text) message('device-error', text);
+    return;
+  }
+  const mode = $('d-mode').value;
+  const how = $('d-x509-how').value;
+  $('add-device').reset();
+  $('d-mode').value = mode;
+  $('d-x509-how').value = how;
+  deviceMode();
+  if (added.psk_key) {
+    secret = {
+      path: r.path,
+      title: `The key of PSK device "${added.psk_identity}"`,
+      value: added.psk_key,
+      identity: added.psk_identity,
+      command: deviceCommand(r.uid, r.rid, added.psk_identity, added.psk_key),
+    };
+  }
+  status(`Added ${added.mode.toUpperCase()} device ${deviceName(added)}.`);
+  await showResource(r);
+});
+
+$('secret-done').addEventListener('click', () => hideSecret());
+$('coaps-port').addEventListener('input', () => renderCommand());
+
+// Copy buttons copy the text of the element their data-copy names. The clipboard API needs a
+// secure context (https or localhost); elsewhere the text is selected for Ctrl-C instead.
+document.addEventListener('click', async (ev) => {
+  const button = ev.target instanceof Element ? ev.target.closest('button[data-copy]') : null;
+  if (!button) return;
+  const source = $(button.dataset.copy);
+  const text = source.textContent ?? '';
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const sel = getSelection();
+    sel?.removeAllRanges();
+    sel?.addRange(range);
+  }
+  button.textContent = copied ? 'Copied' : 'Selected: press Ctrl-C';
+  setTimeout(() => {
+    button.textContent = 'Copy';
+  }, 2000);
+  if (button.closest('#secret')) $('secret-copied').textContent = copied ? 'Copied to the clipboard.' : '';
+});
+
 // --- refresh: the open stream and the tree, never two refreshes at once
 
 let busy = false;
@@ -381,13 +783,13 @@ async function refresh() {
   busy = true;
   try {
     await loadTree();
-    await showStream();
+    await showRoute();
   } finally {
     busy = false;
   }
 }
 
-window.addEventListener('hashchange', () => showStream());
+window.addEventListener('hashchange', () => showRoute());
 let resizing = 0;
 window.addEventListener('resize', () => {
   clearTimeout(resizing);
@@ -398,5 +800,6 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden) refresh();
 });
 setInterval(refresh, REFRESH_MS);
+deviceMode();
 renderAccount();
 refresh();
