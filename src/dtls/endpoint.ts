@@ -265,6 +265,11 @@ export class DtlsEndpoint extends EventEmitter {
       if (f.fragmentOffset !== 0 || f.fragment.length !== f.length) return true;
       ch = parseClientHello(f.fragment);
     } catch {
+      // Not a ClientHello we can read. With no association it is dropped here; an association
+      // gets the datagram's records as they are, so that this one record is dropped (or, in a
+      // handshake, answered) there and the valid records behind it in the same datagram
+      // (RFC 6347 §4.1.1) are not lost with it (§4.1.2.7 discards invalid records one by one).
+      if (existing) return false;
       this.stats.dropped++;
       return true;
     }

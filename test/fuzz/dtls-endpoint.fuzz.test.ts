@@ -84,10 +84,14 @@ async function recordingRelay(targetPort: number) {
   const toServer: Buffer[] = [];
   const toClient: Buffer[] = [];
   let client: RemoteInfo | undefined;
+  let holder: ((d: Buffer) => void) | undefined;
   front.on('message', (m, r) => {
     client = r;
     toServer.push(m);
-    back.send(m, targetPort, '127.0.0.1');
+    if (holder) {
+      holder(m);
+      holder = undefined;
+    } else back.send(m, targetPort, '127.0.0.1');
   });
   back.on('message', (m) => {
     toClient.push(m);
@@ -99,6 +103,11 @@ async function recordingRelay(targetPort: number) {
     port: front.address().port,
     toServer,
     toClient,
+    /** The client's next datagram, kept from the server. */
+    hold: () =>
+      new Promise<Buffer>((resolve) => {
+        holder = resolve;
+      }),
     /** Sends to the server as the client (from the relay's back socket). */
     inject: (d: Buffer) => back.send(d, targetPort, '127.0.0.1'),
     close: async () => {
@@ -445,4 +454,36 @@ test('a DtlsClient answered with mutated copies of real server flights: an alert
   assert.equal(outcomes.get('established') ?? 0, 0, 'a mutated flight from another handshake completed one');
   assert.deepEqual(failures, []);
   assert.deepEqual(uncaught, []);
+});
+
+test('in an established session, a malformed epoch-0 handshake record ahead of a valid record costs only itself (RFC 6347 §4.1.1, §4.1.2.7)', async (t) => {
+  const server = await DtlsServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: (id) => (id === IDENTITY ? KEY : undefined),
+  });
+  t.after(() => server.close());
+  const got: string[] = [];
+  server.on('connection', (c: DtlsConnection) =>
+    c.on('data', (d: Buffer) => {
+      got.push(d.toString());
+      c.send(d);
+    }),
+  );
+  const relay = await recordingRelay(server.address().port);
+  t.after(() => relay.close());
+  const c = await connect({ host: '127.0.0.1', port: relay.port, psk: { identity: IDENTITY, key: KEY } });
+  t.after(() => c.close());
+  c.send(Buffer.from('one'));
+  assert.equal((await nextData(c)).toString(), 'one');
+  // The client's next data record, held back, then sent behind a record that is not a ClientHello.
+  const held = relay.hold();
+  c.send(Buffer.from('two'));
+  const record = await held;
+  for (const junk of [Buffer.from('01000005', 'hex'), Buffer.from('ff'.repeat(20), 'hex')]) {
+    const bad = encodeRecord({ type: ContentType.handshake, version: DTLS1_2, epoch: 0, seq: 99, fragment: junk });
+    relay.inject(Buffer.concat([bad, record]));
+  }
+  assert.equal((await nextData(c)).toString(), 'two');
+  assert.deepEqual(got, ['one', 'two']);
 });
