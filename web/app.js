@@ -516,6 +516,11 @@ async function showResource(r) {
     $('r-delete').hidden = false;
     message('r-error', null);
     message('device-error', null);
+    message('settings-error', null);
+    // Filled when the page opens, not at each refresh: that would undo what the user is typing.
+    $('s-label').value = resource.label;
+    $('s-url').value = resource.polling_url ?? '';
+    $('s-period').value = resource.polling_period === null ? '' : String(resource.polling_period);
   }
   shownResource = r.path;
   document.title = `${resource.label} · SecureSense`;
@@ -744,6 +749,32 @@ $('add-device').addEventListener('submit', async (ev) => {
     };
   }
   status(`Added ${added.mode.toUpperCase()} device ${deviceName(added)}.`);
+  await showResource(r);
+});
+
+// Change the label and the polling settings (PUT): an empty URL stops the polls.
+$('r-settings').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  message('settings-error', null);
+  const r = route();
+  if (r?.kind !== 'resource' || !auth) return;
+  const url = $('s-url').value.trim();
+  const period = $('s-period').value.trim();
+  const body = {
+    label: $('s-label').value.trim(),
+    polling_url: url || null,
+    polling_period: url && period ? Number(period) : null,
+  };
+  let changed;
+  try {
+    changed = await api(r.path, { method: 'PUT', body });
+  } catch (err) {
+    const text = apiFailure(err, 'Cannot save the settings');
+    if (text) message('settings-error', text);
+    return;
+  }
+  status(`Saved the settings of "${changed.label}".`);
+  await loadTree();
   await showResource(r);
 });
 

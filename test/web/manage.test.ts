@@ -286,6 +286,30 @@ test('managing resources and devices from the page, with a real coaps:// device'
   const times = await page.locator('#poll-log tbody tr td:first-child').allTextContents();
   assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
   await page.screenshot({ path: join(tmpdir(), 'securesense-manage.png'), fullPage: true });
+  // On a phone the resource's page comes first, and nothing is wider than the screen.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.waitForFunction(() => {
+    const view = document.getElementById('view')?.getBoundingClientRect();
+    const side = document.getElementById('side')?.getBoundingClientRect();
+    return view && side && view.y < side.y;
+  });
+  await page.screenshot({ path: join(tmpdir(), 'securesense-manage-phone.png'), fullPage: true });
+  assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, 'no sideways scrolling');
+  await page.screenshot({ path: join(tmpdir(), 'securesense-manage-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // --- its settings: a URL without a period is refused in words; an empty URL stops the polls
+  assert.equal(await page.inputValue('#s-url'), `http://127.0.0.1:${closedPort}/sensors`);
+  await page.fill('#s-period', '');
+  await page.click('#r-settings button[type=submit]');
+  assert.match(await waitText(page, '#settings-error', 'Cannot save the settings'), /polling_period/);
+  await page.fill('#s-url', '');
+  await page.click('#r-settings button[type=submit]');
+  await waitText(page, '#status', 'Saved the settings of "unreachable"');
+  await page.waitForSelector('#r-log', { state: 'hidden' });
+  const stopped = await call(base, 'GET', `/users/${uid}/resources/${rid2}`, { token });
+  assert.equal(stopped.json.polling_url, null, stopped.text);
+  assert.equal(await page.isVisible('#settings-error'), false);
 
   // --- deleting a resource: cancel first, then confirm
   await page.click('#r-delete');
