@@ -182,7 +182,7 @@ test('managing resources and devices from the page, with a real coaps:// device'
   await page.fill('#d-psk-identity', 'greenhouse-1');
   await page.click('#add-device button[type=submit]');
   const dup = await waitText(page, '#device-error', 'Cannot add the device');
-  assert.match(dup, /greenhouse-1|already|bound|exists/i, dup);
+  assert.match(dup, /already exists/, dup);
   assert.equal(await page.textContent('#secret-value'), key, 'the shown key stays until the user leaves');
 
   // --- a real device with what the page showed: the command's URL and --psk ID:KEY
