@@ -482,6 +482,12 @@ export interface CoapApiListenOptions extends CoapApiOptions {
    * public-key mode must prove its identity).
    */
   dtls?: Omit<DtlsServerOptions, 'host' | 'port' | 'psk' | 'trust'>;
+  /**
+   * How often the X.509 trust anchors (bound CAs, pinned certificates) are reloaded from the store,
+   * ms. A binding made through this process reloads them at once; one made through another front
+   * end over the same store is seen within this interval. Default 30 000; 0: never.
+   */
+  trustRefreshMs?: number;
 }
 
 /** The CoAP API, listening. */
@@ -510,9 +516,19 @@ export async function startCoapApi(
   const unwatch = service.watchResources((c) =>
     c.what === 'credentials' || c.what === 'deleted' ? devices.refresh() : undefined,
   );
+  // Several front ends over one store (docs/platform-coap.md "Several front ends"): another
+  // process may bind a CA that our DTLS server must then trust, and it cannot tell us.
+  const refreshMs = opts.trustRefreshMs ?? 30_000;
+  const refresher =
+    refreshMs > 0 && opts.coapsPort !== null
+      ? setInterval(() => {
+          devices.refresh().catch((err) => opts.logger?.warn({ err }, 'X.509 trust anchors not reloaded'));
+        }, refreshMs).unref()
+      : undefined;
   const api: CoapApi = {
     server,
     close: async () => {
+      if (refresher) clearInterval(refresher);
       unwatch();
       await server.close();
     },
