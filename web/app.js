@@ -322,8 +322,14 @@ function draw(points, unit) {
 let shown = null; // the path of the stream on screen, to clear it only when another is opened
 
 /** Shows what the address names: a stream, a resource's page, or the introduction. */
+let routePath = null; // the address last shown: a message on screen stays until it changes
+
 async function showRoute() {
   const r = route();
+  if ((r?.path ?? '') !== routePath) {
+    routePath = r?.path ?? '';
+    status('');
+  }
   markCurrent();
   $('intro').hidden = r !== null;
   if (r?.path !== secret?.path) hideSecret();
@@ -344,7 +350,6 @@ async function showStream(r) {
     document.title = 'SecureSense';
     $('stream').hidden = true;
     shown = null;
-    status('');
     return;
   }
   // Someone else's stream (a public one) is read without our token: it is not ours to use there.
@@ -481,7 +486,6 @@ function apiFailure(err, what) {
 }
 
 async function showResource(r) {
-  status('');
   if (!auth || auth.uid !== r.uid) {
     $('resource').hidden = true;
     shownResource = null;
@@ -509,6 +513,7 @@ async function showResource(r) {
     return;
   }
   if (route()?.path !== r.path) return;
+  if ($('status').className === 'error') status(''); // a failure of an earlier refresh is over
   if (shownResource !== r.path) {
     // Another resource than before: its forms and messages start empty.
     confirmingDevice = null;
@@ -609,9 +614,9 @@ function renderLog(resource, log) {
   const rows = log.map((e) => {
     const tr = el('tr', undefined, e.ok ? 'ok' : 'failed');
     const st = el('td', e.ok ? `${e.status} ok` : `${e.status} failed`, e.ok ? 'good' : 'bad');
-    const extra = e.new_session ? ' · new DTLS session' : '';
+    const note = [e.message, e.new_session ? 'new DTLS session' : null].filter(Boolean).join(' · ');
     tr.append(el('td', stamp(e.time)), st, el('td', String(e.points)), el('td', String(e.duration_ms)));
-    tr.append(el('td', `${e.message ?? ''}${extra}`, 'message'));
+    tr.append(el('td', note, 'message'));
     return tr;
   });
   document.querySelector('#poll-log tbody').replaceChildren(...rows);
@@ -674,6 +679,7 @@ $('r-delete-yes').addEventListener('click', async () => {
   $('r-delete-confirm').hidden = true;
   $('r-delete').hidden = false;
   location.hash = '';
+  await showRoute(); // at once, so that the hashchange that follows has nothing left to clear
   await loadTree();
   status(`Deleted resource "${label}".`);
 });
