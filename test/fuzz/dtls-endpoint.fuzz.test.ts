@@ -229,7 +229,7 @@ test('a DtlsServer fed mutated copies of real PSK and X.509 flights from many po
   t.after(() => clearInterval(watch));
 
   const blindPerSeed = fuzzIterations(600);
-  const deepPerSeed = Math.max(1, Math.round(blindPerSeed / 12));
+  const deepPerSeed = Math.max(1, Math.round(blindPerSeed / 6));
   let blind = 0;
   let deep = 0;
   let deepReached = 0;
@@ -247,40 +247,54 @@ test('a DtlsServer fed mutated copies of real PSK and X.509 flights from many po
     }
 
     // --- deep: through the cookie exchange, then the mutated key-exchange flight ----------------------
-    for (let i = 0; i < deepPerSeed; i++) {
-      const mode = rng.chance(0.5) ? 'psk' : 'x509';
-      const sock = rng.pick(sockets);
-      sock.queue.length = 0;
+    // Planned from the seed up front, then run four at a time on distinct sockets.
+    const plans = Array.from({ length: deepPerSeed }, () => {
+      const mode = rng.chance(0.5) ? ('psk' as const) : ('x509' as const);
       const ch = clientHelloOf(flights[mode][0]);
       assert.ok(ch);
       let body = encodeClientHello(ch);
       if (rng.chance(0.3)) body = mutate(rng, body);
-      deep++;
-      sock.send(clientHelloDatagram(body, 0, 0), port);
-      let cookie: Buffer | undefined;
-      for (let d = await sock.next(60); d && !cookie; d = await sock.next(20)) {
-        const [rec] = parseRecords(d);
-        const [f] = rec ? parseHandshakeFragments(rec.fragment) : [];
-        if (f?.msgType === HandshakeType.hello_verify_request) cookie = parseHelloVerifyRequest(f.fragment).cookie;
-      }
-      let parsed: ClientHello;
-      try {
-        parsed = parseClientHello(body);
-      } catch {
-        continue;
-      }
-      if (!cookie) continue;
-      sock.queue.length = 0;
-      sock.send(clientHelloDatagram(encodeClientHello({ ...parsed, cookie }), 1, 1), port);
-      // The server's flight (ServerHello … ServerHelloDone) or an alert.
-      if (!(await sock.next(150))) continue;
-      deepReached++;
       const kf = keyFlight(flights[mode]);
       const out = kf.map((d) => (rng.chance(0.6) ? mutate(rng, d, { others: kf }) : d));
       if (rng.chance(0.2)) out.push(...out); // the flight repeated
       if (rng.chance(0.2)) out.reverse();
-      for (const d of out) sock.send(d, port);
+      return { body, out };
+    });
+    const cookieOf = (d: Buffer): Buffer | undefined => {
+      try {
+        const [rec] = parseRecords(d);
+        if (rec?.type !== ContentType.handshake || rec.epoch !== 0) return undefined;
+        const [f] = parseHandshakeFragments(rec.fragment);
+        return f?.msgType === HandshakeType.hello_verify_request
+          ? parseHelloVerifyRequest(f.fragment).cookie
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const runDeep = async (plan: (typeof plans)[number], sock: RawSocket) => {
+      sock.queue.length = 0;
+      deep++;
+      sock.send(clientHelloDatagram(plan.body, 0, 0), port);
+      let cookie: Buffer | undefined;
+      for (let d = await sock.next(60); d && !cookie; d = await sock.next(20)) cookie = cookieOf(d);
+      let parsed: ClientHello;
+      try {
+        parsed = parseClientHello(plan.body);
+      } catch {
+        return;
+      }
+      if (!cookie) return;
+      sock.queue.length = 0;
+      sock.send(clientHelloDatagram(encodeClientHello({ ...parsed, cookie }), 1, 1), port);
+      // The server's flight (ServerHello … ServerHelloDone) or an alert.
+      if (!(await sock.next(150))) return;
+      deepReached++;
+      for (const d of plan.out) sock.send(d, port);
       await sleep(5);
+    };
+    for (let i = 0; i < plans.length; i += 4) {
+      await Promise.all(plans.slice(i, i + 4).map((plan, k) => runDeep(plan, sockets[(i + k) % sockets.length])));
     }
 
     // --- established: mutated and replayed epoch-1 records from the session's own address -------------
