@@ -215,10 +215,15 @@ export class DeviceDirectory {
   sessionCache(inner: SessionCache = new MemorySessionCache()): SessionCache {
     return {
       get: async (id: Buffer): Promise<SessionState | undefined> => {
-        const s = await inner.get(id);
-        if (!s) return undefined;
-        if ((await this.resourceFor(s.identity)) !== undefined) return s;
-        await inner.delete(id);
+        // A store that fails here costs the device a full handshake, never the handshake itself.
+        try {
+          const s = await inner.get(id);
+          if (!s) return undefined;
+          if ((await this.resourceFor(s.identity)) !== undefined) return s;
+          await inner.delete(id);
+        } catch (err) {
+          this.log?.warn({ err }, 'session lookup failed; a full handshake instead');
+        }
         return undefined;
       },
       set: (session) => inner.set(session),

@@ -206,3 +206,16 @@ bothEngines('poll settings and the poll log', async (t, tg) => {
     [2000, 1004],
   );
 });
+
+bothEngines('a session store that fails means a full handshake, not a failed one', async (t, tg) => {
+  const p = await startPlatform(t, tg);
+  const dir = new DeviceDirectory(p.store);
+  const broken = {
+    get: async () => {
+      throw new Error('store down');
+    },
+    set: async () => {},
+    delete: async () => {},
+  };
+  assert.equal(await dir.sessionCache(broken).get(Buffer.alloc(32, 1)), undefined);
+});
