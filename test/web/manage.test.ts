@@ -19,6 +19,7 @@ import { DtlsAlertError } from '../../src/dtls/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { loadConfig } from '../../src/util/config.ts';
 import { call, newUser } from '../platform/helpers.ts';
+import { spawnCli } from '../support/cli.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { freeTcpPort } from '../support/ports.ts';
@@ -206,9 +207,23 @@ test('managing resources and devices from the page, with a real coaps:// device'
   assert.equal(((await page.textContent('body')) ?? '').includes(key), false);
   await page.screenshot({ path: join(tmpdir(), 'securesense-manage-stream.png'), fullPage: true });
 
-  // --- RPK and X.509 devices, pasted as PEM
+  // The command line itself, run as the page gives it (without `npx`, from this checkout): our
+  // device agent pushes over coaps:// a reading of a command sensor named after the stream, and
+  // the open stream's next refresh shows it.
+  const words = command.split(' ');
+  assert.deepEqual(words.slice(0, 4), ['npx', 'securesense', 'device', 'run']);
+  const agent = spawnCli(
+    t,
+    [...words.slice(2), '--interval', '0.5', '--command', 'echo 42.5', '--command-name', 'soil_moisture'],
+    { timeoutMs: 30_000 },
+  );
+  await agent.waitFor(/"event":"sent".*"code":"2\.04"/, 20_000);
+  await agent.kill();
+  await waitText(page, '#last-value', '42.5');
   await page.click(`#tree a[href="#/users/${uid}/resources/${rid}"]`);
   await waitText(page, '#r-title', 'greenhouse');
+
+  // --- RPK and X.509 devices, pasted as PEM
   await page.selectOption('#d-mode', 'rpk');
   assert.equal(await page.isVisible('#d-psk-identity'), false);
   await page.fill('#d-rpk-value', pki.rpkClient.spkiPem);
