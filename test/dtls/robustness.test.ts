@@ -7,9 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { DtlsEndpoint } from '../../src/dtls/endpoint.ts';
+import { AlertDescription } from '../../src/dtls/errors.ts';
+import { parseAlert } from '../../src/dtls/wire/alert.ts';
 import { encodeClientHello } from '../../src/dtls/wire/client-hello.ts';
-import { encodeHandshakeFragment } from '../../src/dtls/wire/handshake.ts';
-import { encodeRecord } from '../../src/dtls/wire/record.ts';
+import { encodeHandshakeFragment, parseHandshakeFragments } from '../../src/dtls/wire/handshake.ts';
+import { parseHelloVerifyRequest } from '../../src/dtls/wire/hello-verify-request.ts';
+import { encodeRecord, parseRecords } from '../../src/dtls/wire/record.ts';
 import { sleep } from '../support/ports.ts';
 import { echoServer, IDENTITY, KEY, nextData } from './helpers.ts';
 
@@ -225,4 +228,45 @@ test('renegotiation is refused with a no_renegotiation warning and the session g
   const echo = nextData(a);
   a.send(Buffer.from('after renegotiation attempt'));
   assert.equal((await echo).toString(), 'after renegotiation attempt');
+});
+
+test('a ClientHello that is not DTLS (TLS 1.2 version 0x0303) gets a protocol_version alert after the cookie', async (t) => {
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const s = createSocket('udp4');
+  t.after(() => s.close());
+  const replies: Buffer[] = [];
+  s.on('message', (m) => replies.push(m));
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const random = randomBytes(32);
+  const hello = (cookie: Buffer, seq: number) => {
+    const body = encodeClientHello({
+      clientVersion: 0x0303,
+      random,
+      sessionId: Buffer.alloc(0),
+      cookie,
+      cipherSuites: [0xc0a8],
+      compressionMethods: [0],
+      extensions: [],
+    });
+    const frag = encodeHandshakeFragment({
+      msgType: 1,
+      length: body.length,
+      messageSeq: seq,
+      fragmentOffset: 0,
+      fragment: body,
+    });
+    s.send(record(22, 0, seq, frag), srv.port, '127.0.0.1');
+  };
+  hello(Buffer.alloc(0), 0);
+  const deadline = Date.now() + 2000;
+  while (replies.length === 0 && Date.now() < deadline) await sleep(10);
+  const hvr = parseHandshakeFragments(parseRecords(replies[0])[0].fragment)[0];
+  assert.equal(hvr.msgType, 3, 'HelloVerifyRequest');
+  hello(parseHelloVerifyRequest(hvr.fragment).cookie, 1);
+  while (replies.length < 2 && Date.now() < deadline + 2000) await sleep(10);
+  const rec = parseRecords(replies[1])[0];
+  assert.equal(rec.type, 21, 'an alert record');
+  assert.equal(parseAlert(rec.fragment).description, AlertDescription.protocol_version);
+  assert.deepEqual(srv.server.counts().sessions, 0);
 });

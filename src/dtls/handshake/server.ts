@@ -127,7 +127,8 @@ export class ServerHandshake implements RoleHandshake {
     this.host.transcript.add(m.msgType, m.messageSeq, m.body);
     this.clientRandom = ownCopy(ch.random);
     // DTLS versions count down: 1.2 is 0xfefd, 1.0 0xfeff. A client that cannot do 1.2 is refused.
-    if (ch.clientVersion > DTLS1_2) {
+    // DTLS versions are 0xfeXX (RFC 6347 §4.1); anything else (TLS's 0x0303) is not DTLS at all.
+    if (ch.clientVersion >> 8 !== 0xfe || ch.clientVersion > DTLS1_2) {
       throw new DtlsAlertError(AlertDescription.protocol_version, 'client does not offer DTLS 1.2');
     }
     if (!ch.compressionMethods.includes(0)) {
