@@ -24,9 +24,12 @@ interface Partial {
 }
 
 export interface ReassemblyOptions {
-  /** Largest single handshake message accepted (default 64 KiB). */
+  /**
+   * Largest single handshake message accepted (default 32 KiB: a P-256 chain of a few certificates
+   * is 1–3 KiB; the bound keeps a peer that passed the cookie exchange from reserving much memory).
+   */
   maxMessageLength?: number;
-  /** Bytes buffered across all pending messages (default 128 KiB). */
+  /** Bytes buffered across all pending messages (default 48 KiB; × maxHandshakes is the worst case). */
   maxBufferedBytes?: number;
   /** How many message_seq values ahead of the next expected one are buffered (default 16). */
   maxAhead?: number;
@@ -40,8 +43,8 @@ export class ReassemblyBuffer {
   private readonly maxAhead: number;
 
   constructor(opts: ReassemblyOptions = {}) {
-    this.maxMessageLength = opts.maxMessageLength ?? 65536;
-    this.maxBufferedBytes = opts.maxBufferedBytes ?? 131072;
+    this.maxMessageLength = opts.maxMessageLength ?? 32 * 1024;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? 48 * 1024;
     this.maxAhead = opts.maxAhead ?? 16;
   }
 
