@@ -43,13 +43,14 @@ import {
   parseCertificateTypeList,
   parseCertificateTypeSelected,
 } from '../wire/extensions-ecc.ts';
-import { encodeFinished, parseFinished } from '../wire/finished.ts';
+import { encodeFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { parseHelloVerifyRequest } from '../wire/hello-verify-request.ts';
 import { DTLS1_0, DTLS1_2 } from '../wire/record.ts';
 import { parseServerHello } from '../wire/server-hello.ts';
 import { parseServerHelloDone } from '../wire/server-hello-done.ts';
 import { parseServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
+import { checkPeerFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
 import type { HandshakeHost, RoleHandshake, SessionState } from './types.ts';
@@ -391,18 +392,8 @@ export class ClientHandshake implements RoleHandshake {
   }
 
   private onFinished(m: HandshakeMessage): void {
-    if (m.epoch === 0)
-      throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
+    checkPeerFinished(m, this.master, 'server finished', this.host);
     const t = this.host.transcript;
-    const expected = verifyData(
-      this.master,
-      'server finished',
-      t.digest('finished', 'handshake_hash'),
-      this.host.meter,
-    );
-    if (!parseFinished(m.body).equals(expected)) {
-      throw new DtlsAlertError(AlertDescription.decrypt_error, 'server Finished does not verify');
-    }
     const identity: PeerIdentity = this.serverIdentity ?? { mode: 'psk', identity: this.cfg.psk?.identity ?? '' };
     const session: SessionState =
       this.state === 'finished_abbreviated'

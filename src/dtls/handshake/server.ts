@@ -54,12 +54,13 @@ import {
   parseEcPointFormats,
   parseSupportedGroups,
 } from '../wire/extensions-ecc.ts';
-import { encodeFinished, parseFinished } from '../wire/finished.ts';
+import { encodeFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { DTLS1_2 } from '../wire/record.ts';
 import { encodeServerHello } from '../wire/server-hello.ts';
 import { encodeServerHelloDone } from '../wire/server-hello-done.ts';
 import { encodeServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
+import { checkPeerFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage } from './reassembly.ts';
 import type { HandshakeHost, PeerAddress, RoleHandshake, SessionState } from './types.ts';
@@ -379,18 +380,8 @@ export class ServerHandshake implements RoleHandshake {
   }
 
   private onFinished(m: HandshakeMessage): void {
-    if (m.epoch === 0)
-      throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
+    checkPeerFinished(m, this.master, 'client finished', this.host);
     const t = this.host.transcript;
-    const expected = verifyData(
-      this.master,
-      'client finished',
-      t.digest('finished', 'handshake_hash'),
-      this.host.meter,
-    );
-    if (!parseFinished(m.body).equals(expected)) {
-      throw new DtlsAlertError(AlertDescription.decrypt_error, 'client Finished does not verify');
-    }
     if (this.state === 'finished_abbreviated') {
       const s = this.resumedSession!;
       this.state = 'done';

@@ -1,0 +1,23 @@
+/**
+ * The peer's Finished, checked the same way in both roles (RFC 5246 §7.4.9, RFC 6347 §4.2.6): it
+ * must arrive under the new epoch (after ChangeCipherSpec), and its verify_data must equal the PRF
+ * over the master secret and the transcript hash so far with the peer's label.
+ */
+import { verifyData } from '../crypto/keys.ts';
+import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import { parseFinished } from '../wire/finished.ts';
+import type { HandshakeMessage } from './reassembly.ts';
+import type { HandshakeHost } from './types.ts';
+
+export function checkPeerFinished(
+  m: HandshakeMessage,
+  master: Buffer,
+  peerLabel: 'client finished' | 'server finished',
+  host: HandshakeHost,
+): void {
+  if (m.epoch === 0) throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
+  const expected = verifyData(master, peerLabel, host.transcript.digest('finished', 'handshake_hash'), host.meter);
+  if (!parseFinished(m.body).equals(expected)) {
+    throw new DtlsAlertError(AlertDescription.decrypt_error, `${peerLabel.split(' ')[0]} Finished does not verify`);
+  }
+}
