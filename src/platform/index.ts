@@ -22,10 +22,11 @@ import type { Logger } from '../util/log.ts';
 import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
-import { buildHttpApp } from './http/app.ts';
+import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
 import { openStore, type Store } from './store/index.ts';
+import type { PlatformInfo } from './views.ts';
 
 export { ConfigError, DEFAULT_CONFIG, loadConfig, type SecureSenseConfig } from '../util/config.ts';
 export {
@@ -114,17 +115,31 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     signup: config.api.signup,
     adminToken: config.api.adminToken,
     maxReadLimit: config.api.maxReadLimit,
+    sessionLifetimeMs: config.api.sessionLifetime * 1000,
     logger: opts.logger,
   });
   const devices = new DeviceDirectory(store, opts.logger);
   const http: Platform['http'] = {};
+  // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
+  const given = typeof opts.coap === 'object' ? opts.coap : {};
+  let coapApi: CoapApi | undefined;
+  const info = (): PlatformInfo => ({
+    version: PLATFORM_VERSION,
+    coap: coapApi?.coap ? { port: coapApi.coap.port } : null,
+    coaps: coapApi?.coaps ? { port: coapApi.coaps.port } : null,
+    modes: [
+      'psk',
+      ...(given.dtls?.rpk ? (['rpk'] as const) : []),
+      ...(given.dtls?.certificate ? (['x509'] as const) : []),
+    ],
+  });
   const apps: FastifyInstance[] = [];
   let coap: CoapApi | undefined;
   let poller: Poller | undefined;
   let dtlsSessions: StoreSessionCache | undefined;
   try {
     if (config.http.port !== null) {
-      const app = await buildHttpApp(service, { bodyLimit: config.api.bodyLimit, logger: opts.logger });
+      const app = await buildHttpApp(service, { bodyLimit: config.api.bodyLimit, logger: opts.logger, info });
       apps.push(app);
       http.plain =
         opts.listen === false
@@ -135,6 +150,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       const app = await buildHttpApp(service, {
         bodyLimit: config.api.bodyLimit,
         logger: opts.logger,
+        info,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -144,7 +160,6 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
           : await listen(app, config.https.host, config.https.port, 'https');
     }
     if (opts.coap && opts.listen !== false) {
-      const given = typeof opts.coap === 'object' ? opts.coap : {};
       let dtls = given.dtls;
       if (config.coap.coapsPort !== null && !dtls?.sessionCache) {
         if (config.dtls.sessionKey) {
@@ -175,6 +190,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         port: config.coap.port,
         coapsPort: config.coap.coapsPort,
       });
+      coapApi = coap;
     }
     if (opts.poller) {
       // The poller shows coaps:// devices the same raw public key and certificate as the CoAPs API.

@@ -27,8 +27,31 @@ export interface User {
 export interface UserRecord extends User {
   /** `scrypt$N$r$p$salt(base64)$hash(base64)`. */
   passwordHash: string;
-  /** Lower-case hex SHA-256 of the API token. */
+  /** Lower-case hex SHA-256 of the `default` API token (a copy; the api_tokens table decides). */
   tokenHash: string;
+}
+
+/** A named API token of a user, without its secret (`GET /users/:uid/tokens`). */
+export interface ApiToken {
+  id: number;
+  userId: number;
+  name: string;
+  createdAt: number;
+  /** Last request it authenticated (to within a minute), or null. */
+  lastUsedAt: number | null;
+}
+export interface ApiTokenRecord extends ApiToken {
+  /** Lower-case hex SHA-256 of the token. */
+  tokenHash: string;
+}
+
+/** A sign-in session (`POST /login`), stored only as the SHA-256 of its token. */
+export interface UserSessionRecord {
+  id: number;
+  userId: number;
+  tokenHash: string;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface Resource {
@@ -158,7 +181,8 @@ export interface StreamPoint extends DataPoint {
  *
  * - `anonymous`: nothing presented; may read public streams, and create a user when signup is open.
  * - `admin`: presented the configured admin token; may create users when signup is admin-gated.
- * - `user`: a user's API token; owns everything under `/users/:uid` for its own id.
+ * - `user`: one of a user's API tokens or a sign-in session; owns everything under `/users/:uid`
+ *   for its own id.
  * - `resource`: a resource's secret key (`via: 'key'`) or a device bound to it (`via: 'device'`):
  *   may read the resource, its streams and their data, and post data (raw and points) to it.
  * - `stream`: a stream's secret key: may read the stream and its data and post points to it.

@@ -12,8 +12,10 @@
  *    that user's) → 404.
  * What each caller kind may do is described on {@link Caller}.
  *
- * Secrets: the user's API token and the resource and stream keys are 192-bit random strings
- * shown once (at creation or rotation) and stored only as SHA-256 (see {@link hashSecret}).
+ * Secrets: the user's API tokens, sign-in sessions and the resource and stream keys are 192-bit
+ * random strings shown once (at creation or rotation) and stored only as SHA-256 (see
+ * {@link hashSecret}). A sign-in (`login`) makes a session that expires; it never touches the API
+ * tokens that scripts and device tools hold.
  * Passwords are stored as scrypt records with their salt and parameters.
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
@@ -22,6 +24,7 @@ import { promisify } from 'node:util';
 import type { Logger } from '../util/log.ts';
 import { type DeviceCredentialInput, prepareDeviceCredential, publicCredential } from './devices.ts';
 import {
+  type ApiToken,
   type Caller,
   type DataPoint,
   type DeviceCredential,
@@ -55,10 +58,10 @@ export function hashSecret(secret: string): string {
 }
 
 /**
- * A new random secret with a prefix that says what it unlocks (user token `sst_`, resource key
- * `ssr_`, stream key `sss_`), so that a lookup hits one table.
+ * A new random secret with a prefix that says what it unlocks (user API token `sst_`, sign-in
+ * session `ssn_`, resource key `ssr_`, stream key `sss_`), so that a lookup hits one table.
  */
-export function newSecret(prefix: 'sst' | 'ssr' | 'sss'): string {
+export function newSecret(prefix: 'sst' | 'ssn' | 'ssr' | 'sss'): string {
   return `${prefix}_${randomBytes(24).toString('base64url')}`;
 }
 
@@ -97,10 +100,21 @@ export interface ServiceOptions {
   adminToken?: string | null;
   /** Largest `limit` a stream-data read may ask for. Default 100 000. */
   maxReadLimit?: number;
+  /** How long a sign-in session (`login`) is accepted, ms. Default 12 h. */
+  sessionLifetimeMs?: number;
   /** The clock, ms (tests pin it). */
   now?: () => number;
   logger?: Logger;
 }
+
+/** Default lifetime of a sign-in session: a working day. */
+export const DEFAULT_SESSION_LIFETIME_MS = 12 * 3600 * 1000;
+/** An API token's `last_used_at` is written at most this often: not one UPDATE per request. */
+const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+/** Named API tokens per user: bounds what one user can make the store hold. */
+export const MAX_API_TOKENS = 100;
+/** Expired sessions deleted per sign-in (a bounded batch; an expired one is also deleted when shown). */
+const SESSION_SWEEP = 100;
 
 export interface NewResourceInput {
   label: string;
@@ -178,6 +192,14 @@ export const POLL_LOG_KEEP = 1000;
 /** What `need` of an object the caller wants: look at it, push data into it, or change it. */
 type Need = 'read' | 'data' | 'owner';
 
+/** The name of the token `POST /users` returns and `rotate_token` rotates. */
+export const DEFAULT_TOKEN_NAME = 'default';
+
+const stripToken = (t: ApiToken & { tokenHash: string }): ApiToken => {
+  const { tokenHash: _t, ...rest } = t;
+  return rest;
+};
+
 const strip = <T extends { keyHash?: string; tokenHash?: string; passwordHash?: string }>(r: T) => {
   const { keyHash: _k, tokenHash: _t, passwordHash: _p, ...rest } = r;
   return rest;
@@ -188,6 +210,7 @@ export class PlatformService {
   private readonly signup: 'open' | 'admin';
   private readonly adminTokenHash: string | null;
   private readonly maxReadLimit: number;
+  private readonly sessionLifetimeMs: number;
   private readonly now: () => number;
   private readonly events = new EventEmitter();
   private readonly log?: Logger;
@@ -197,6 +220,7 @@ export class PlatformService {
     this.signup = opts.signup ?? 'open';
     this.adminTokenHash = opts.adminToken ? hashSecret(opts.adminToken) : null;
     this.maxReadLimit = opts.maxReadLimit ?? 100_000;
+    this.sessionLifetimeMs = opts.sessionLifetimeMs ?? DEFAULT_SESSION_LIFETIME_MS;
     this.now = opts.now ?? Date.now;
     this.log = opts.logger;
     this.events.setMaxListeners(0);
@@ -218,15 +242,34 @@ export class PlatformService {
     const h = hashSecret(secret);
     if (this.adminTokenHash && sameHash(h, this.adminTokenHash)) return { kind: 'admin' };
     const prefix = secret.slice(0, 4);
-    if (prefix === 'sst_' || !['ssr_', 'sss_'].includes(prefix)) {
-      const u = await this.store.getUserByTokenHash(h);
-      if (u && sameHash(u.tokenHash, h)) return { kind: 'user', userId: u.id };
+    // A known prefix names the one table to look in; anything else (older secrets) tries each.
+    const known = ['sst_', 'ssn_', 'ssr_', 'sss_'].includes(prefix);
+    const tries = (p: string) => prefix === p || !known;
+    if (tries('sst_')) {
+      const tok = await this.store.getApiTokenByHash(h);
+      if (tok && sameHash(tok.tokenHash, h)) {
+        const now = this.now();
+        if (tok.lastUsedAt === null || now - tok.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
+          await this.store.touchApiToken(tok.id, now);
+        }
+        return { kind: 'user', userId: tok.userId };
+      }
     }
-    if (prefix === 'ssr_' || !['sst_', 'sss_'].includes(prefix)) {
+    if (tries('ssn_')) {
+      const s = await this.store.getUserSessionByHash(h);
+      if (s && sameHash(s.tokenHash, h)) {
+        if (s.expiresAt <= this.now()) {
+          await this.store.deleteUserSession(s.id);
+          throw new PlatformError(401, 'session expired');
+        }
+        return { kind: 'user', userId: s.userId };
+      }
+    }
+    if (tries('ssr_')) {
       const r = await this.store.getResourceByKeyHash(h);
       if (r && sameHash(r.keyHash, h)) return { kind: 'resource', resourceId: r.id, via: 'key' };
     }
-    if (prefix === 'sss_' || !['sst_', 'ssr_'].includes(prefix)) {
+    if (tries('sss_')) {
       const s = await this.store.getStreamByKeyHash(h);
       if (s && sameHash(s.keyHash, h)) return { kind: 'stream', streamId: s.id };
     }
@@ -293,27 +336,98 @@ export class PlatformService {
     }
     checkPassword(input.password);
     const token = newSecret('sst');
-    const rec = await this.store.createUser({
-      username: input.username,
-      passwordHash: await hashPassword(input.password),
-      tokenHash: hashSecret(token),
-      createdAt: this.now(),
+    const passwordHash = await hashPassword(input.password);
+    const createdAt = this.now();
+    // The user and its first named token ("default") together, or neither.
+    const rec = await this.store.transaction(async (tx) => {
+      const u = await tx.createUser({
+        username: input.username,
+        passwordHash,
+        tokenHash: hashSecret(token),
+        createdAt,
+      });
+      await tx.createApiToken({ userId: u.id, name: DEFAULT_TOKEN_NAME, tokenHash: hashSecret(token), createdAt });
+      return u;
     });
     return { user: strip(rec), token };
   }
 
   /**
-   * Exchanges username and password for a new API token (the old one stops working: only its
-   * hash is kept, so it cannot be handed out again).
+   * Exchanges username and password for a new sign-in session (`ssn_…`) that expires after the
+   * configured lifetime. The user's API tokens are left alone: signing in to the dashboard must
+   * not break the scripts and devices that use them.
    */
-  async login(input: { username: string; password: string }): Promise<{ user: User; token: string }> {
+  async login(input: {
+    username: string;
+    password: string;
+  }): Promise<{ user: User; token: string; expiresAt: number }> {
     const rec = await this.store.getUserByUsername(input.username);
     // Check a password even for an unknown user so that timing does not tell which names exist.
     const ok = await verifyPassword(input.password, rec?.passwordHash ?? DUMMY_PASSWORD_RECORD);
     if (!rec || !ok) throw new PlatformError(401, 'wrong username or password');
-    const token = newSecret('sst');
-    await this.store.updateUser(rec.id, { tokenHash: hashSecret(token) });
-    return { user: strip(rec), token };
+    const now = this.now();
+    // Sessions nobody signed out of pile up otherwise; a bounded batch per sign-in keeps up with them.
+    await this.store.deleteExpiredUserSessions(now, SESSION_SWEEP);
+    const token = newSecret('ssn');
+    const expiresAt = now + this.sessionLifetimeMs;
+    await this.store.createUserSession({ userId: rec.id, tokenHash: hashSecret(token), createdAt: now, expiresAt });
+    return { user: strip(rec), token, expiresAt };
+  }
+
+  /** Ends the sign-in session whose token this is (`POST /logout`); an API token is a 400. */
+  async logout(secret: string | undefined): Promise<void> {
+    if (secret === undefined || secret === '')
+      throw new PlatformError(401, 'authentication required: the session token');
+    if (!secret.startsWith('ssn_'))
+      throw new PlatformError(400, 'not a session token: only a session (POST /login) signs out');
+    const h = hashSecret(secret);
+    const s = await this.store.getUserSessionByHash(h);
+    if (!s || !sameHash(s.tokenHash, h)) throw new PlatformError(401, 'invalid token or key');
+    await this.store.deleteUserSession(s.id);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Named API tokens
+
+  /** The user's API tokens, without their secrets. */
+  async listTokens(caller: Caller, uid: number): Promise<ApiToken[]> {
+    this.authorize(caller, uid, undefined, undefined, 'owner');
+    await this.userRecord(uid);
+    return (await this.store.listApiTokens(uid)).map(stripToken);
+  }
+
+  /** A new named API token; its secret is returned only now. A name the user already has is a 409. */
+  async createToken(
+    caller: Caller,
+    uid: number,
+    input: { name: string },
+  ): Promise<{ token: ApiToken; secret: string }> {
+    this.authorize(caller, uid, undefined, undefined, 'owner');
+    await this.userRecord(uid);
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > LIMITS.labelLength) {
+      throw new PlatformError(400, `name must be 1–${LIMITS.labelLength} characters`);
+    }
+    if ((await this.store.listApiTokens(uid)).length >= MAX_API_TOKENS) {
+      throw new PlatformError(409, `at most ${MAX_API_TOKENS} API tokens per user: revoke one first`);
+    }
+    if (await this.store.getApiTokenByName(uid, name)) throw new PlatformError(409, `a token named "${name}" exists`);
+    const secret = newSecret('sst');
+    const rec = await this.store.createApiToken({
+      userId: uid,
+      name,
+      tokenHash: hashSecret(secret),
+      createdAt: this.now(),
+    });
+    return { token: stripToken(rec), secret };
+  }
+
+  /** Revokes one API token: requests that present it get 401 from now on. */
+  async deleteToken(caller: Caller, uid: number, tid: number): Promise<void> {
+    this.authorize(caller, uid, undefined, undefined, 'owner');
+    const t = await this.store.getApiToken(tid);
+    if (!t || t.userId !== uid) throw new PlatformError(404, `no token ${tid} for user ${uid}`);
+    await this.store.deleteApiToken(tid);
   }
 
   /** The user a user token belongs to (`GET /users/me`): lets a client that holds only a token find its id. */
@@ -349,8 +463,15 @@ export class PlatformService {
     }
     let token: string | undefined;
     if (patch.rotateToken) {
+      // Rotates the token named "default" (made with the user), or makes it again if it was revoked;
+      // the user's other named tokens keep working.
       token = newSecret('sst');
       set.tokenHash = hashSecret(token);
+      const h = set.tokenHash;
+      const now = this.now();
+      const old = await this.store.getApiTokenByName(uid, DEFAULT_TOKEN_NAME);
+      if (old) await this.store.setApiTokenHash(old.id, h, now);
+      else await this.store.createApiToken({ userId: uid, name: DEFAULT_TOKEN_NAME, tokenHash: h, createdAt: now });
     }
     const u = await this.store.updateUser(uid, set);
     if (!u) throw new PlatformError(404, `no user ${uid}`);

@@ -2,7 +2,7 @@
  * The wire views of the model, shared by the HTTP API and (issue 6) the CoAP API: SicsthSense's
  * snake_case field names, secrets never included except the one-time `key`/`token` fields.
  */
-import type { DataPoint, DeviceCredential, Parser, PollLogEntry, Resource, Stream, User } from './model.ts';
+import type { ApiToken, DataPoint, DeviceCredential, Parser, PollLogEntry, Resource, Stream, User } from './model.ts';
 
 export interface UserView {
   id: number;
@@ -39,6 +39,33 @@ export interface ParserView {
   expression: string;
   time_format: Parser['timeFormat'];
   created_at: number;
+}
+
+/** A named API token as listed: never its secret (only `POST …/tokens` returns that, once). */
+export interface ApiTokenView {
+  id: number;
+  user_id: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+export const apiTokenView = (t: ApiToken): ApiTokenView => ({
+  id: t.id,
+  user_id: t.userId,
+  name: t.name,
+  created_at: t.createdAt,
+  last_used_at: t.lastUsedAt,
+});
+
+/** What `GET /info` tells a client (the dashboard) about this platform: no secrets, no auth. */
+export interface PlatformInfo {
+  version: string;
+  /** The plain coap:// listener, or null when there is none. */
+  coap: { port: number } | null;
+  /** The coaps:// listener, or null when there is none. */
+  coaps: { port: number } | null;
+  /** DTLS modes the coaps:// listener accepts: always psk; rpk and x509 when it has their credentials. */
+  modes: Array<'psk' | 'rpk' | 'x509'>;
 }
 
 export const userView = (u: User): UserView => ({ id: u.id, username: u.username, created_at: u.createdAt });

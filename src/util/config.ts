@@ -63,6 +63,8 @@ export interface SecureSenseConfig {
     adminToken: string | null;
     /** Upper bound of `limit` on stream-data reads. */
     maxReadLimit: number;
+    /** How long a sign-in session (`POST /login`) is accepted, seconds (default 12 h). */
+    sessionLifetime: number;
   };
   logLevel: LogLevel;
 }
@@ -74,7 +76,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
   dtls: { sessionKey: null, sessionLifetime: 86_400 },
   poller: { enabled: true },
-  api: { bodyLimit: 1_048_576, signup: 'open', adminToken: null, maxReadLimit: 100_000 },
+  api: { bodyLimit: 1_048_576, signup: 'open', adminToken: null, maxReadLimit: 100_000, sessionLifetime: 43_200 },
   logLevel: 'info',
 };
 
@@ -203,6 +205,7 @@ const FIELDS: Field[] = [
   { path: ['api', 'signup'], env: 'SECURESENSE_SIGNUP', parse: oneOf(['open', 'admin'] as const) },
   { path: ['api', 'adminToken'], env: 'SECURESENSE_ADMIN_TOKEN', parse: adminToken },
   { path: ['api', 'maxReadLimit'], env: 'SECURESENSE_MAX_READ_LIMIT', parse: positiveInt(10_000_000) },
+  { path: ['api', 'sessionLifetime'], env: 'SECURESENSE_SESSION_TTL', parse: positiveInt(365 * 86_400) },
   { path: ['logLevel'], env: 'SECURESENSE_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
 ];
 

@@ -56,7 +56,9 @@ bothEngines('users: create, login, read, rotate token, change password, delete',
   isError(await call(base, 'POST', '/login', { body: { username: 'nobody', password: 'a good password' } }), 401);
   const login = await call(base, 'POST', '/login', { body: { username: 'ann', password: 'a newer password' } });
   assert.equal(login.status, 200);
-  isError(await call(base, 'GET', `/users/${uid}`, { token }), 401);
+  // A sign-in is a session of its own: the API token keeps working (tokens-sessions.test.ts).
+  assert.match(login.json.token, /^ssn_/);
+  assert.equal((await call(base, 'GET', `/users/${uid}`, { token })).status, 200);
   token = login.json.token;
   assert.equal((await call(base, 'GET', `/users/${uid}`, { token })).status, 200);
 

@@ -180,11 +180,12 @@ export function buildCoapApi(
     '/login',
     h(async (req) => {
       const b = jsonBody(req);
-      const { user, token } = await service.login({
+      // A sign-in session (ssn_…) that expires, as over HTTP; the API tokens are left alone.
+      const { user, token, expiresAt } = await service.login({
         username: field.str(b, 'username', true) as string,
         password: field.str(b, 'password', true) as string,
       });
-      return json({ ...userView(user), token }, Code.Changed);
+      return json({ ...userView(user), token, expires_at: expiresAt }, Code.Changed);
     }),
     opt,
   );

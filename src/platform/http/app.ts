@@ -2,8 +2,9 @@
  * The HTTP(S) API: Fastify routes in SicsthSense's shape over the service layer. Each route
  * parses (by its JSON schema), calls one service function with the caller, and renders a view.
  *
- * Authentication: `Authorization: Bearer SECRET` or `?key=SECRET`, where SECRET is a user's API
- * token, a resource's key or a stream's key (SicsthSense compatible). Every 4xx/5xx answers a JSON
+ * Authentication: `Authorization: Bearer SECRET` or `?key=SECRET`, where SECRET is one of a user's
+ * API tokens, a sign-in session (`POST /login`), a resource's key or a stream's key (SicsthSense
+ * compatible). Every 4xx/5xx answers a JSON
  * body `{ error, message }`.
  */
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,9 @@ import { type Caller, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import type { PlatformService, PointInput } from '../service.ts';
 import {
+  apiTokenView,
   deviceCredentialView,
+  type PlatformInfo,
   parserView,
   pointsCsv,
   pollLogView,
@@ -38,7 +41,15 @@ export interface HttpAppOptions {
   logRequests?: boolean;
   /** Serve the dashboard in `web/` at `/`. Default true (skipped when the files are absent). */
   dashboard?: boolean;
+  /**
+   * What `GET /info` reports. A function, because the app is built before the CoAP API binds its
+   * ports (src/platform/index.ts); default: no CoAP listeners, PSK only.
+   */
+  info?: () => PlatformInfo;
 }
+
+/** The platform's version, as `GET /info` and the OpenAPI document report it. */
+export const PLATFORM_VERSION = '0.1.0';
 
 const WEB_DIR = new URL('../../../web/', import.meta.url);
 const WEB_FILES: Record<string, { file: string; type: string }> = {
@@ -161,10 +172,10 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
       openapi: {
         info: {
           title: 'SecureSense platform API',
-          version: '0.1.0',
+          version: PLATFORM_VERSION,
           description:
             'Users, resources, parsers, streams and data points (SicsthSense shape). Authenticate with ' +
-            '`Authorization: Bearer TOKEN` or `?key=` (user token, resource key or stream key).',
+            '`Authorization: Bearer TOKEN` or `?key=` (API token, sign-in session, resource key or stream key).',
         },
         components: {
           securitySchemes: {
@@ -179,7 +190,8 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
 
-  await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576));
+  const info = opts.info ?? (() => ({ version: PLATFORM_VERSION, coap: null, coaps: null, modes: ['psk'] }));
+  await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576, info));
   if (opts.dashboard !== false) dashboard(app);
   return app;
 }
@@ -189,7 +201,23 @@ async function routes(
   service: PlatformService,
   caller: (req: FastifyRequest) => Promise<Caller>,
   bodyLimit: number,
+  info: () => PlatformInfo,
 ): Promise<void> {
+  // --- platform
+
+  app.get(
+    '/info',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Version, the CoAP/CoAPs ports and the DTLS modes (no authentication)',
+        security: [],
+        response: { 200: S.infoResponse },
+      },
+    },
+    async () => info(),
+  );
+
   // --- users
 
   app.post<{ Body: { username: string; password: string } }>(
@@ -215,14 +243,31 @@ async function routes(
     {
       schema: {
         tags: ['users'],
-        summary: 'Exchange username and password for a new API token (the previous token stops working)',
+        summary: 'Sign in: a session token that expires (api.sessionLifetime); the API tokens are left alone',
         body: S.credentialsBody,
-        response: { 200: S.userWithToken, ...S.errors },
+        security: [],
+        response: { 200: S.sessionResponse, ...S.errors },
       },
     },
     async (req) => {
-      const { user, token } = await service.login(req.body);
-      return { ...userView(user), token };
+      const { user, token, expiresAt } = await service.login(req.body);
+      return { ...userView(user), token, expires_at: expiresAt };
+    },
+  );
+
+  app.post<{ Querystring: { key?: string } }>(
+    '/logout',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Sign out: the session token presented stops working',
+        querystring: S.authQuery,
+        response: { ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      await service.logout(req.secret);
+      reply.status(204).send();
     },
   );
 
@@ -253,12 +298,64 @@ async function routes(
     async (req) => userView(await service.getUser(await caller(req), req.params.uid)),
   );
 
+  // --- named API tokens
+
+  app.get<{ Params: Uid }>(
+    '/users/:uid/tokens',
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: "The user's API tokens: names, created, last used (never the secrets)",
+        params: S.uidParams,
+        querystring: S.authQuery,
+        response: { 200: S.apiTokenList, ...S.errors },
+      },
+    },
+    async (req) => (await service.listTokens(await caller(req), req.params.uid)).map(apiTokenView),
+  );
+
+  app.post<{ Params: Uid; Body: { name: string } }>(
+    '/users/:uid/tokens',
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: 'A new named API token; its secret is returned only now',
+        params: S.uidParams,
+        querystring: S.authQuery,
+        body: S.tokenBody,
+        response: { 201: S.apiTokenCreated, ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      const { token, secret } = await service.createToken(await caller(req), req.params.uid, req.body);
+      reply.status(201);
+      return { ...apiTokenView(token), token: secret };
+    },
+  );
+
+  app.delete<{ Params: Uid & { tid: number } }>(
+    '/users/:uid/tokens/:tid',
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: 'Revoke an API token: it gets 401 from now on',
+        params: S.tidParams,
+        querystring: S.authQuery,
+        response: { ...S.errors },
+      },
+    },
+    async (req, reply) => {
+      await service.deleteToken(await caller(req), req.params.uid, req.params.tid);
+      reply.status(204).send();
+    },
+  );
+
   app.put<{ Params: Uid; Body: { password?: string; rotate_token?: boolean } }>(
     '/users/:uid',
     {
       schema: {
         tags: ['users'],
-        summary: 'Change the password and/or rotate the API token (the new token is returned once)',
+        summary: 'Change the password and/or rotate the "default" API token (the new token is returned once)',
         params: S.uidParams,
         querystring: S.authQuery,
         body: S.userPatchBody,

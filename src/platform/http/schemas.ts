@@ -135,6 +135,19 @@ export const credentialsBody = {
   properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password },
 } as const;
 
+export const tokenBody = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: { name: { ...label, description: "unique among this user's tokens" } },
+} as const;
+
+export const tidParams = {
+  type: 'object',
+  required: ['uid', 'tid'],
+  properties: { uid: id, tid: id },
+} as const;
+
 export const userPatchBody = {
   type: 'object',
   additionalProperties: false,
@@ -235,6 +248,42 @@ export const userWithToken = {
   type: 'object',
   properties: { ...user.properties, token: { type: 'string', description: 'the API token: shown only now' } },
 } as const;
+export const sessionResponse = {
+  type: 'object',
+  properties: {
+    ...user.properties,
+    token: {
+      type: 'string',
+      description: 'the session token (ssn_…): send it as Bearer; the API tokens are unchanged',
+    },
+    expires_at: { type: 'integer', description: 'ms since the epoch; after it the token gets 401 "session expired"' },
+  },
+} as const;
+const apiTokenProps = {
+  id,
+  user_id: id,
+  name: { type: 'string' },
+  created_at: { type: 'integer' },
+  last_used_at: { ...nullableInt, description: 'last request it authenticated, to within a minute' },
+} as const;
+/** A listed token: the schema has no secret field, so none can be serialized by mistake. */
+export const apiToken = { type: 'object', properties: apiTokenProps } as const;
+export const apiTokenList = { type: 'array', items: apiToken } as const;
+export const apiTokenCreated = {
+  type: 'object',
+  properties: { ...apiTokenProps, token: { type: 'string', description: 'the API token (sst_…): shown only now' } },
+} as const;
+export const infoResponse = {
+  type: 'object',
+  required: ['version', 'coap', 'coaps', 'modes'],
+  properties: {
+    version: { type: 'string' },
+    coap: { type: ['object', 'null'], properties: { port: { type: 'integer' } } },
+    coaps: { type: ['object', 'null'], properties: { port: { type: 'integer' } } },
+    modes: { type: 'array', items: { type: 'string', enum: ['psk', 'rpk', 'x509'] } },
+  },
+} as const;
+
 export const resourceWithKey = {
   type: 'object',
   properties: { ...resource.properties, key: { type: 'string', description: 'the secret key: shown only now' } },

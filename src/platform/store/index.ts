@@ -3,12 +3,14 @@ export { dropPostgresSchema, isPostgresUrl, type OpenStoreOptions, openStore } f
 export type { Engine } from './schema.ts';
 export type {
   DtlsSessionRecord,
+  NewApiToken,
   NewDeviceCredential,
   NewParser,
   NewPollLogEntry,
   NewResource,
   NewStream,
   NewUser,
+  NewUserSession,
   PointQuery,
   ResourceUpdate,
   Store,

@@ -115,7 +115,30 @@ export interface DtlsSessionsTable {
   expires_at: number;
 }
 
+/** A named API token of a user (0005): scripts and device tools; only its SHA-256 is kept. */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** Unique per user; the token `POST /users` returns is named `default`. */
+  name: string;
+  token_hash: string;
+  created_at: number;
+  /** When it last authenticated a request (updated at most once a minute), or null. */
+  last_used_at: number | null;
+}
+
+/** A dashboard sign-in (`POST /login`, 0005): expires, and never touches the API tokens. */
+export interface UserSessionsTable {
+  id: Generated<number>;
+  user_id: number;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
+  api_tokens: ApiTokensTable;
+  user_sessions: UserSessionsTable;
   dtls_sessions: DtlsSessionsTable;
   users: UsersTable;
   resources: ResourcesTable;
@@ -134,7 +157,8 @@ type AnyDb = Kysely<any>;
  * Migrations in order; names sort lexically. Never edit one that has shipped: add the next
  * `0002` adds device credentials, the poll log and per-resource poll
  * retransmission settings, `0003` the pinned certificate itself (issue 6), `0004` the DTLS
- * sessions shared between front ends.
+ * sessions shared between front ends, `0005` named API tokens and sign-in sessions (users.token_hash
+ * stays as a copy of the `default` token's hash: authentication reads api_tokens only).
  */
 export function migrations(engine: Engine): Record<string, Migration> {
   const id = engine === 'sqlite' ? 'integer' : 'serial';
@@ -278,6 +302,42 @@ export function migrations(engine: Engine): Record<string, Migration> {
       },
       async down(db: AnyDb) {
         await db.schema.dropTable('dtls_sessions').execute();
+      },
+    },
+    '0005_api_tokens_and_sessions': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', id, pk)
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', big, (c) => c.notNull())
+          .addColumn('last_used_at', big)
+          .execute();
+        // One name per user; the index also serves the per-user listing.
+        await db.schema
+          .createIndex('api_tokens_user_name')
+          .on('api_tokens')
+          .columns(['user_id', 'name'])
+          .unique()
+          .execute();
+        // Every existing user keeps the token it has, now named `default`.
+        await sql`insert into api_tokens (user_id, name, token_hash, created_at)
+                  select id, 'default', token_hash, created_at from users`.execute(db);
+        await db.schema
+          .createTable('user_sessions')
+          .addColumn('id', id, pk)
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', big, (c) => c.notNull())
+          .addColumn('expires_at', big, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('user_sessions_expires').on('user_sessions').column('expires_at').execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.dropTable('user_sessions').execute();
+        await db.schema.dropTable('api_tokens').execute();
       },
     },
   };

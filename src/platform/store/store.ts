@@ -4,6 +4,7 @@
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import {
+  type ApiTokenRecord,
   type DataPoint,
   type DeviceCredentialRecord,
   type DeviceMode,
@@ -17,8 +18,10 @@ import {
   type StreamType,
   type TimeFormat,
   type UserRecord,
+  type UserSessionRecord,
 } from '../model.ts';
 import type {
+  ApiTokensTable,
   Database,
   DeviceCredentialsTable,
   Engine,
@@ -26,6 +29,7 @@ import type {
   PollLogTable,
   ResourcesTable,
   StreamsTable,
+  UserSessionsTable,
   UsersTable,
 } from './schema.ts';
 
@@ -58,6 +62,8 @@ export interface NewDeviceCredential {
   x509Certificate?: string | null;
   createdAt: number;
 }
+export type NewApiToken = Omit<ApiTokenRecord, 'id' | 'lastUsedAt'>;
+export type NewUserSession = Omit<UserSessionRecord, 'id'>;
 export type NewPollLogEntry = Omit<PollLogEntry, 'id'>;
 /** A shared DTLS session as stored: the state is sealed by src/platform/dtls-sessions.ts, opaque here. */
 export interface DtlsSessionRecord {
@@ -112,6 +118,23 @@ export interface Store {
     patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
   ): Promise<UserRecord | undefined>;
   deleteUser(id: number): Promise<boolean>;
+
+  /** A named API token; a name the user already has is a 409. */
+  createApiToken(t: NewApiToken): Promise<ApiTokenRecord>;
+  listApiTokens(userId: number): Promise<ApiTokenRecord[]>;
+  getApiToken(id: number): Promise<ApiTokenRecord | undefined>;
+  getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined>;
+  /** Replaces the token's secret (rotation): the old one stops working. */
+  setApiTokenHash(id: number, tokenHash: string, createdAt: number): Promise<ApiTokenRecord | undefined>;
+  touchApiToken(id: number, now: number): Promise<void>;
+  deleteApiToken(id: number): Promise<boolean>;
+
+  createUserSession(s: NewUserSession): Promise<UserSessionRecord>;
+  getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined>;
+  deleteUserSession(id: number): Promise<boolean>;
+  /** Deletes at most `limit` sessions expired by `now`; returns how many. */
+  deleteExpiredUserSessions(now: number, limit: number): Promise<number>;
 
   createResource(r: NewResource): Promise<ResourceRecord>;
   getResource(id: number): Promise<ResourceRecord | undefined>;
@@ -202,6 +225,23 @@ const user = (r: Selectable<UsersTable>): UserRecord => ({
   passwordHash: r.password_hash,
   tokenHash: r.token_hash,
   createdAt: Number(r.created_at),
+});
+
+const apiToken = (r: Selectable<ApiTokensTable>): ApiTokenRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  tokenHash: r.token_hash,
+  createdAt: Number(r.created_at),
+  lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+});
+
+const userSession = (r: Selectable<UserSessionsTable>): UserSessionRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  tokenHash: r.token_hash,
+  createdAt: Number(r.created_at),
+  expiresAt: Number(r.expires_at),
 });
 
 const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({
@@ -757,6 +797,98 @@ export class KyselyStore implements Store {
   }
 
   // --- shared DTLS sessions
+
+  // --- API tokens and sign-in sessions (0005)
+
+  createApiToken(t: NewApiToken): Promise<ApiTokenRecord> {
+    return this.run(async () =>
+      apiToken(
+        await this.db
+          .insertInto('api_tokens')
+          .values({ user_id: t.userId, name: t.name, token_hash: t.tokenHash, created_at: t.createdAt })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async listApiTokens(userId: number): Promise<ApiTokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .execute();
+    return rows.map(apiToken);
+  }
+  async getApiToken(id: number): Promise<ApiTokenRecord | undefined> {
+    const r = await this.db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && apiToken(r);
+  }
+  async getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
+    const r = await this.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return r && apiToken(r);
+  }
+  async getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined> {
+    const r = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return r && apiToken(r);
+  }
+  setApiTokenHash(id: number, tokenHash: string, createdAt: number): Promise<ApiTokenRecord | undefined> {
+    return this.run(async () => {
+      const r = await this.db
+        .updateTable('api_tokens')
+        .set({ token_hash: tokenHash, created_at: createdAt, last_used_at: null })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return r && apiToken(r);
+    });
+  }
+  async touchApiToken(id: number, now: number): Promise<void> {
+    await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
+  }
+  async deleteApiToken(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  createUserSession(s: NewUserSession): Promise<UserSessionRecord> {
+    return this.run(async () =>
+      userSession(
+        await this.db
+          .insertInto('user_sessions')
+          .values({ user_id: s.userId, token_hash: s.tokenHash, created_at: s.createdAt, expires_at: s.expiresAt })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
+    );
+  }
+  async getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined> {
+    const r = await this.db
+      .selectFrom('user_sessions')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return r && userSession(r);
+  }
+  async deleteUserSession(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('user_sessions').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+  async deleteExpiredUserSessions(now: number, limit: number): Promise<number> {
+    // A bounded batch, like the DTLS sessions' clean-up.
+    const r = await this.db
+      .deleteFrom('user_sessions')
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('user_sessions').select('id').where('expires_at', '<=', now).orderBy('expires_at').limit(limit),
+      )
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
 
   async putDtlsSession(r: DtlsSessionRecord): Promise<void> {
     const row = {
