@@ -18,7 +18,7 @@ const STORAGE_KEY = 'securesense';
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** The poll log entries shown on a resource's page (the API keeps the newest 1000). */
 const LOG_ROWS = 50;
-/** RFC 7252 §6.2: the default port of coaps://. The API does not say which port the platform uses. */
+/** RFC 7252 §6.2: the default port of coaps://, used until GET /info says the platform's real one. */
 const DEFAULT_COAPS_PORT = 5684;
 
 const $ = (id) => document.getElementById(id);
@@ -31,7 +31,11 @@ class ApiError extends Error {
   }
 }
 
-/** { uid, token, username } while signed in. Kept for the browser tab only (sessionStorage). */
+/**
+ * { uid, token, username } while signed in. Kept for the browser tab only (sessionStorage). The
+ * token is a session (`ssn_…`, from a password sign-in: it expires, and Log out ends it) or an
+ * API token the user pasted (`sst_…`: Log out only forgets it here).
+ */
 let auth = null;
 try {
   const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null');
@@ -156,7 +160,19 @@ $('login-token').addEventListener('submit', async (ev) => {
   }
 });
 
-$('logout').addEventListener('click', () => logout(null));
+$('logout').addEventListener('click', async () => {
+  // A session is ended on the server (POST /logout); a pasted API token is only forgotten here:
+  // scripts and devices may be using it.
+  const token = auth?.token;
+  if (token?.startsWith('ssn_')) await api('/logout', { method: 'POST', token }).catch(() => {});
+  logout(null);
+});
+
+/** What to say when the API refuses our token: an expired session is not an error of the user's. */
+function signedOutText(err) {
+  if (err.message === 'session expired') return 'Signed out: your session expired. Sign in again.';
+  return `Signed out: your token is no longer valid (${err.message}).`;
+}
 
 function logout(message) {
   saveAuth(null);
@@ -186,8 +202,8 @@ async function loadTree() {
     resources = await api(`/users/${uid}/resources`);
     streams = await Promise.all(resources.map((r) => api(`/users/${uid}/resources/${r.id}/streams`)));
   } catch (err) {
-    // A token rotated elsewhere (a password sign-in, PUT /users/:uid) ends this session.
-    if (err.status === 401) return logout(`Signed out: your token is no longer valid (${err.message}).`);
+    // An expired or ended session, or an API token revoked or rotated elsewhere, signs this tab out.
+    if (err.status === 401) return logout(signedOutText(err));
     tree.replaceChildren(el('p', `Cannot list your resources: ${err.message}`, 'error'));
     return;
   }
@@ -367,7 +383,7 @@ async function showStream(r) {
     shown = null;
     if (err.status === 401 && !token)
       status(`This stream is private: sign in as its owner to see it (${err.message}).`, true);
-    else if (err.status === 401) return logout(`Signed out: your token is no longer valid (${err.message}).`);
+    else if (err.status === 401) return logout(signedOutText(err));
     else if (err.status === 403) status(`This stream is not yours and not public (${err.message}).`, true);
     else if (err.status === 404) status(`There is no such stream (${err.message}).`, true);
     else status(`Cannot read this stream: ${err.message}`, true);
@@ -477,7 +493,7 @@ function deviceName(c) {
 
 function apiFailure(err, what) {
   if (err.status === 401) {
-    logout(`Signed out: your token is no longer valid (${err.message}).`);
+    logout(signedOutText(err));
     return null;
   }
   if (err.status === 403) return `${what}: this is not yours (${err.message}).`;
@@ -785,7 +801,35 @@ $('r-settings').addEventListener('submit', async (ev) => {
 });
 
 $('secret-done').addEventListener('click', () => hideSecret());
-$('coaps-port').addEventListener('input', () => renderCommand());
+let portTyped = false;
+$('coaps-port').addEventListener('input', () => {
+  portTyped = true;
+  renderCommand();
+});
+
+/**
+ * GET /info names the platform's real coaps:// port (the one `npm start` or `serve` bound), so the
+ * device command line works as shown; a port the user typed is left alone.
+ */
+async function loadInfo() {
+  let info;
+  try {
+    info = await api('/info', { token: null });
+  } catch {
+    return; // an older platform without /info: the default port and the hint stay
+  }
+  const hint = $('coaps-hint');
+  if (info.coaps) {
+    if (!portTyped) $('coaps-port').value = String(info.coaps.port);
+    hint.textContent =
+      `This platform's coaps:// API listens on port ${info.coaps.port} (DTLS modes: ${info.modes.join(', ')}). ` +
+      'The host is the one this page was opened from.';
+  } else {
+    hint.textContent =
+      'This platform runs no coaps:// API (GET /info): a device cannot push over DTLS until it is started with one.';
+  }
+  renderCommand();
+}
 
 // Copy buttons copy the text of the element their data-copy names. The clipboard API needs a
 // secure context (https or localhost); elsewhere the text is selected for Ctrl-C instead.
@@ -839,4 +883,5 @@ document.addEventListener('visibilitychange', () => {
 setInterval(refresh, REFRESH_MS);
 deviceMode();
 renderAccount();
+loadInfo();
 refresh();

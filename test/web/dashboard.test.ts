@@ -263,16 +263,28 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
     await page.click('#login-password button[type=submit]');
     await waitText(page, '#login-error', 'Wrong username or password.');
 
+    assert.match((await page.textContent('#login-password .hint')) ?? '', /API tokens keep working/);
     await page.fill('#password', 'a good password');
     await page.click('#login-password button[type=submit]');
     await waitText(page, '#tree', 'humidity');
     assert.equal(await page.inputValue('#password'), '', 'the password is not left in the form');
+    // The page holds a session token; Alice's API token (used by her scripts) still works.
+    const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem('securesense') ?? '{}').token);
+    assert.match(session, /^ssn_/);
+    assert.equal((await call(base, 'GET', `/users/${uid}`, { token })).status, 200);
     await page.reload();
     await waitText(page, '#tree', 'humidity');
     await page.click('#tree a:text-is("humidity")');
     await waitText(page, '#title', 'humidity');
     assert.equal(await page.textContent('#last-value'), '40');
     assert.match((await page.textContent('#meta')) ?? '', /private/);
+
+    // Log out ends the session on the server too (POST /logout, awaited before the form shows);
+    // the API token is untouched.
+    await page.click('#logout');
+    await page.waitForSelector('#login-password', { state: 'visible' });
+    assert.equal((await call(base, 'GET', '/users/me', { token: session })).status, 401);
+    assert.equal((await call(base, 'GET', `/users/${uid}`, { token })).status, 200);
 
     const other = problems.console.filter((c) => !/status of 401/.test(c.text));
     assert.deepEqual(other, []);

@@ -156,16 +156,23 @@ test('managing resources and devices from the page, with a real coaps:// device'
   await waitText(page, '#secret-title', 'The key of PSK device "greenhouse-1"');
   const key = (await page.textContent('#secret-value')) ?? '';
   assert.match(key, /^[0-9a-f]{32,128}$/, key);
-  // The ready-to-copy command line: the page's host, the default coaps port, the identity and key.
+  // The ready-to-copy command line: the page's host, the platform's real coaps port (GET /info,
+  // a free port here, not 5684), the identity and key.
+  assert.notEqual(coapsPort, 5684);
+  assert.equal(await page.inputValue('#coaps-port'), String(coapsPort));
+  assert.match((await page.textContent('#coaps-hint')) ?? '', new RegExp(`listens on port ${coapsPort}`));
   assert.equal(
     await page.textContent('#secret-cmd'),
-    `npx securesense device run --push coaps://127.0.0.1:5684/users/${uid}/resources/${rid}/data --psk greenhouse-1:${key}`,
+    `npx securesense device run --push coaps://127.0.0.1:${coapsPort}/users/${uid}/resources/${rid}/data --psk greenhouse-1:${key}`,
   );
   assert.equal(
     await page.textContent('#r-command'),
-    `npx securesense device run --push coaps://127.0.0.1:5684/users/${uid}/resources/${rid}/data --psk greenhouse-1:KEY`,
+    `npx securesense device run --push coaps://127.0.0.1:${coapsPort}/users/${uid}/resources/${rid}/data --psk greenhouse-1:KEY`,
   );
-  // The API does not say which port its CoAPs listener has: the user gives it, and both lines follow.
+  // A port typed in (a NAT in front, say) wins, and both lines follow; then back to the real one.
+  await page.fill('#coaps-port', '15684');
+  await waitText(page, '#secret-cmd', ':15684/');
+  await waitText(page, '#r-command', ':15684/');
   await page.fill('#coaps-port', String(coapsPort));
   const command = await waitText(page, '#secret-cmd', `:${coapsPort}/`);
   await waitText(page, '#r-command', `:${coapsPort}/`);
