@@ -10,14 +10,15 @@
  *   - Heap bytes per established idle session: a server in a child process (run with --expose-gc)
  *     holds `--sessions` sessions (default 10 000); its heap (JS heap + ArrayBuffers) before and
  *     after, divided by the sessions it holds.
- *   - Third-party peers in the same run: gnutls-cli and openssl s_client handshaking with our
- *     server, one process per handshake (so the figure includes their process start; it is a
- *     peer figure, not a ceiling).
+ *   - Servers compared in the same run (src/bench/dtls-servers.ts): our client, one handshake at a
+ *     time, against our server (child process), `openssl s_server -dtls1_2` and `gnutls-serv --udp`,
+ *     per mode (PSK, X.509, mutual X.509, mutual RPK; resumed where the server resumes), printed
+ *     with ours ÷ peer.
  *
- * Options: --seconds S (default 3) --concurrency N (default 4) --sessions N (default 10000)
- *          --no-peers (skip the third-party rows) --json
+ * Options: --seconds S (default 3, the length of every phase) --concurrency N (default 4)
+ *          --sessions N (default 10000) --no-peers (skip the server comparison) --json
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +28,7 @@ import type { ClientConfig } from '../dtls/handshake/client.ts';
 import type { SessionState } from '../dtls/handshake/types.ts';
 import { DtlsServer, loadTrustAnchors, ownCertificate, ownRawPublicKey } from '../dtls/index.ts';
 import { createCa, generateKeyPem, issueCertificate } from '../pki/index.ts';
+import { compareServers, type PhaseResult } from './dtls-servers.ts';
 import { formatCeiling, measureP256Ceiling } from './p256-ceiling.ts';
 
 const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
@@ -120,33 +122,6 @@ async function handshakeRate(
   return count / elapsed;
 }
 
-/**
- * Third-party client handshakes against our server, one process at a time (asynchronously: the
- * server shares this event loop); returns handshakes/s or undefined when the peer is missing.
- */
-async function peerRate(cmd: string, args: string[], seconds: number, parallel: number): Promise<number | undefined> {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) return undefined;
-  let ok = 0;
-  const deadline = Date.now() + seconds * 1000;
-  const start = Date.now();
-  const worker = async () => {
-    while (Date.now() < deadline) {
-      const code = await new Promise<number | null>((resolve) => {
-        const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
-        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-        p.on('exit', (c) => {
-          clearTimeout(t);
-          resolve(c);
-        });
-        p.on('error', () => resolve(-1));
-      });
-      if (code === 0) ok++;
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, worker));
-  return ok / ((Date.now() - start) / 1000);
-}
-
 /** Runs in the child: a server; answers "measure" on stdin with its heap figures. */
 async function childMain(): Promise<void> {
   const server = await startServer();
@@ -203,6 +178,42 @@ async function heapPerSession(sessions: number, concurrency: number): Promise<{ 
   } finally {
     setTimeout(() => child.kill('SIGKILL'), 2000).unref();
   }
+}
+
+const MODE_NAMES: Record<PhaseResult['mode'], string> = {
+  psk: 'psk',
+  x509: 'x509, server auth',
+  'x509-mutual': 'x509, mutual auth',
+  'rpk-mutual': 'rpk, mutual auth',
+};
+
+/** The comparison table: one line per mode, each server's handshakes/s and ours ÷ that server. */
+function formatServers(results: PhaseResult[], seconds: number): string {
+  const peers = ['openssl s_server', 'gnutls-serv'] as const;
+  const fmt = (r: PhaseResult | undefined) =>
+    r === undefined ? '—' : r.rate === undefined ? `failed: ${r.error ?? '?'}` : r.rate.toFixed(1);
+  const lines = [
+    `Servers compared: our client, one handshake in flight, fresh port + close_notify each (${seconds} s per phase)`,
+    `  ${'mode'.padEnd(30)} ${'ours'.padStart(9)} ${'openssl'.padStart(9)} ${'ours÷ossl'.padStart(9)} ${'gnutls'.padStart(9)} ${'ours÷gnutls'.padStart(11)}`,
+  ];
+  const keys = [...new Set(results.map((r) => `${r.mode}|${r.resumed}`))];
+  for (const key of keys) {
+    const [mode, resumed] = key.split('|') as [PhaseResult['mode'], string];
+    const pick = (server: PhaseResult['server']) =>
+      results.find((r) => r.mode === mode && String(r.resumed) === resumed && r.server === server);
+    const ours = pick('ours');
+    const cells = peers.map((p) => {
+      const r = pick(p);
+      const ratio = ours?.rate && r?.rate ? `${(ours.rate / r.rate).toFixed(2)}×` : '—';
+      return [fmt(r), ratio] as const;
+    });
+    lines.push(
+      `  ${`${MODE_NAMES[mode]}${resumed === 'true' ? ', resumed' : ''}`.padEnd(30)} ${fmt(ours).padStart(9)} ${cells[0][0].padStart(9)} ${cells[0][1].padStart(9)} ${cells[1][0].padStart(9)} ${cells[1][1].padStart(11)}`,
+    );
+  }
+  const failures = results.filter((r) => r.error);
+  for (const f of failures) lines.push(`  note: ${f.mode}${f.resumed ? ' resumed' : ''} → ${f.server}: ${f.error}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -263,62 +274,12 @@ export async function run(args: string[]): Promise<number> {
     } catch (err) {
       process.stderr.write(`P-256 ceiling not measured: ${(err as Error).message}\n`);
     }
-    if (!values['no-peers']) {
-      const hex = KEY.toString('hex');
-      const g = await peerRate(
-        'gnutls-cli',
-        [
-          '--udp',
-          '--port',
-          String(port),
-          '--pskusername',
-          IDENTITY,
-          '--pskkey',
-          hex,
-          '--priority',
-          'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8',
-          '127.0.0.1',
-        ],
-        seconds,
-        concurrency,
-      );
-      if (g !== undefined) {
-        rows.push({
-          name: 'psk full handshakes (gnutls-cli → ours)',
-          value: g,
-          unit: '/s',
-          note: `one process per handshake, ${concurrency} at a time`,
-        });
-      }
-      const o = await peerRate(
-        'openssl',
-        [
-          's_client',
-          '-dtls1_2',
-          '-connect',
-          `127.0.0.1:${port}`,
-          '-psk',
-          hex,
-          '-psk_identity',
-          IDENTITY,
-          '-cipher',
-          'PSK-AES128-CCM8',
-        ],
-        seconds,
-        concurrency,
-      );
-      if (o !== undefined) {
-        rows.push({
-          name: 'psk full handshakes (openssl s_client → ours)',
-          value: o,
-          unit: '/s',
-          note: `one process per handshake, ${concurrency} at a time`,
-        });
-      }
-    }
   } finally {
     await server.close();
   }
+  const servers = values['no-peers']
+    ? []
+    : await compareServers({ seconds, progress: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
   const heap = await heapPerSession(sessions, concurrency);
   rows.push({
     name: `heap per idle psk session (${heap.held} sessions held)`,
@@ -326,7 +287,7 @@ export async function run(args: string[]): Promise<number> {
     unit: 'bytes',
     note: 'server process, heapUsed + arrayBuffers, after gc',
   });
-  if (values.json) process.stdout.write(`${JSON.stringify({ rows, ceiling })}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify({ rows, ceiling, servers })}\n`);
   else {
     process.stdout.write(`DTLS benchmark (loopback, ${seconds} s per row, concurrency ${concurrency})\n`);
     for (const r of rows) {
@@ -335,6 +296,7 @@ export async function run(args: string[]): Promise<number> {
       );
     }
     if (ceiling) process.stdout.write(`${formatCeiling(ceiling)}\n`);
+    if (servers.length > 0) process.stdout.write(formatServers(servers, seconds));
   }
   return 0;
 }
