@@ -448,7 +448,10 @@ export class PlatformService {
     return u;
   }
 
-  /** Changes the password and/or rotates the API token (returned once). */
+  /**
+   * Changes the password (which ends all the user's sessions) and/or rotates the `default` API
+   * token (returned once).
+   */
   async updateUser(
     caller: Caller,
     uid: number,
@@ -475,6 +478,9 @@ export class PlatformService {
     }
     const u = await this.store.updateUser(uid, set);
     if (!u) throw new PlatformError(404, `no user ${uid}`);
+    // A new password ends every sign-in made with the old one (someone who learnt it is signed
+    // out); API tokens are separate credentials and are revoked one by one.
+    if (patch.password !== undefined) await this.store.deleteUserSessionsOf(uid);
     return token ? { user: strip(u), token } : { user: strip(u) };
   }
 

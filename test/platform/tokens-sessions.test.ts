@@ -62,6 +62,13 @@ bothEngines('a sign-in leaves the API token working; logout revokes only the ses
 
   // Wrong password: no session.
   assert.equal((await login(base, 'ann', 'not the password')).status, 401);
+
+  // A new password ends every session (s2 and s3), not the API token.
+  const s3 = await login(base, 'ann');
+  const pw = await call(base, 'PUT', `/users/${uid}`, { token: s3.json.token, body: { password: 'a newer password' } });
+  assert.equal(pw.status, 200);
+  for (const s of [s2, s3]) assert.equal((await call(base, 'GET', '/users/me', { token: s.json.token })).status, 401);
+  assert.equal((await call(base, 'GET', '/users/me', { token })).status, 200);
 });
 
 bothEngines('an expired session is refused with "session expired" and its row deleted', async (t, tg) => {

@@ -133,6 +133,8 @@ export interface Store {
   createUserSession(s: NewUserSession): Promise<UserSessionRecord>;
   getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined>;
   deleteUserSession(id: number): Promise<boolean>;
+  /** Ends every session of a user (a password change); returns how many. */
+  deleteUserSessionsOf(userId: number): Promise<number>;
   /** Deletes at most `limit` sessions expired by `now`; returns how many. */
   deleteExpiredUserSessions(now: number, limit: number): Promise<number>;
 
@@ -878,6 +880,10 @@ export class KyselyStore implements Store {
   async deleteUserSession(id: number): Promise<boolean> {
     const r = await this.db.deleteFrom('user_sessions').where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+  async deleteUserSessionsOf(userId: number): Promise<number> {
+    const r = await this.db.deleteFrom('user_sessions').where('user_id', '=', userId).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
   async deleteExpiredUserSessions(now: number, limit: number): Promise<number> {
     // A bounded batch, like the DTLS sessions' clean-up.
