@@ -98,8 +98,13 @@ async function demoUser(platform: Platform): Promise<{ uid: number; token: strin
     return { uid: user.id, token };
   } catch (err) {
     if (!(err instanceof PlatformError) || err.status !== 409) throw err;
-    const { user, token } = await platform.service.login(DEMO_USER);
-    return { uid: user.id, token };
+    // The demo user exists from an earlier start: sign in to find it, then hand out a fresh API
+    // token (its "default" one, rotated) — a sign-in session would expire after hours.
+    const { user } = await platform.service.login(DEMO_USER);
+    const { token } = await platform.service.updateUser({ kind: 'user', userId: user.id }, user.id, {
+      rotateToken: true,
+    });
+    return { uid: user.id, token: token as string };
   }
 }
 
