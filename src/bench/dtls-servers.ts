@@ -341,7 +341,7 @@ interface Plan {
 
 /**
  * Runs every (mode, server) phase. Order: by mode, then ours / openssl / gnutls, so that the
- * figures compared with each other are measured minutes apart at most.
+ * figures compared with each other are measured seconds apart.
  */
 export async function compareServers(opts: {
   seconds: number;
