@@ -376,6 +376,14 @@ export async function compareServers(opts: {
     });
   }
   const results: PhaseResult[] = [];
+  // Ctrl-C or a kill would end this process without its 'exit' handlers: take the peers along.
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const p of live) p.kill('SIGKILL');
+    removeMaterial(m);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const mode of modes) {
       for (const plan of plans) {
@@ -405,6 +413,8 @@ export async function compareServers(opts: {
       }
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     removeMaterial(m);
   }
   return results;
