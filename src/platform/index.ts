@@ -139,7 +139,13 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   let dtlsSessions: StoreSessionCache | undefined;
   try {
     if (config.http.port !== null) {
-      const app = await buildHttpApp(service, { bodyLimit: config.api.bodyLimit, logger: opts.logger, info });
+      const app = await buildHttpApp(service, {
+        bodyLimit: config.api.bodyLimit,
+        logger: opts.logger,
+        info,
+        rateLimit: config.api.rateLimit,
+        rateBurst: config.api.rateBurst,
+      });
       apps.push(app);
       http.plain =
         opts.listen === false
@@ -151,6 +157,8 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         bodyLimit: config.api.bodyLimit,
         logger: opts.logger,
         info,
+        rateLimit: config.api.rateLimit,
+        rateBurst: config.api.rateBurst,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);

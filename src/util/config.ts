@@ -65,6 +65,10 @@ export interface SecureSenseConfig {
     maxReadLimit: number;
     /** How long a sign-in session (`POST /login`) is accepted, seconds (default 12 h). */
     sessionLifetime: number;
+    /** Requests per second per credential (token, session, key, or client IP) on the HTTP API; 0 = off. */
+    rateLimit: number;
+    /** How many requests a credential may make at once before `rateLimit` applies (token bucket size). */
+    rateBurst: number;
   };
   logLevel: LogLevel;
 }
@@ -76,7 +80,15 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
   dtls: { sessionKey: null, sessionLifetime: 86_400 },
   poller: { enabled: true },
-  api: { bodyLimit: 1_048_576, signup: 'open', adminToken: null, maxReadLimit: 100_000, sessionLifetime: 43_200 },
+  api: {
+    bodyLimit: 1_048_576,
+    signup: 'open',
+    adminToken: null,
+    maxReadLimit: 100_000,
+    sessionLifetime: 43_200,
+    rateLimit: 200,
+    rateBurst: 400,
+  },
   logLevel: 'info',
 };
 
@@ -117,6 +129,15 @@ function positiveInt(max: number): Parse {
     const n =
       typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`must be an integer 1–${max}, got ${show(raw)}`);
+    return n;
+  };
+}
+
+function nonNegativeInt(max: number): Parse {
+  return (raw) => {
+    const n =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`must be an integer 0–${max}, got ${show(raw)}`);
     return n;
   };
 }
@@ -206,6 +227,8 @@ const FIELDS: Field[] = [
   { path: ['api', 'adminToken'], env: 'SECURESENSE_ADMIN_TOKEN', parse: adminToken },
   { path: ['api', 'maxReadLimit'], env: 'SECURESENSE_MAX_READ_LIMIT', parse: positiveInt(10_000_000) },
   { path: ['api', 'sessionLifetime'], env: 'SECURESENSE_SESSION_TTL', parse: positiveInt(365 * 86_400) },
+  { path: ['api', 'rateLimit'], env: 'SECURESENSE_RATE_LIMIT', parse: nonNegativeInt(1_000_000) },
+  { path: ['api', 'rateBurst'], env: 'SECURESENSE_RATE_BURST', parse: positiveInt(10_000_000) },
   { path: ['logLevel'], env: 'SECURESENSE_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
 ];
 

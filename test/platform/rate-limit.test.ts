@@ -1,0 +1,87 @@
+/** The per-credential token bucket on the HTTP API, through real HTTP (sqlite; the limiter is engine-free). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RateLimiter } from '../../src/platform/http/rate-limit.ts';
+import { target } from './engines.ts';
+import { call, newUser, startPlatform } from './helpers.ts';
+
+test('a burst over the limit gets 429 + Retry-After; another credential is not affected; after the wait it passes', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startPlatform(t, tg, (c) => {
+    c.api.rateLimit = 1;
+    c.api.rateBurst = 3;
+  });
+  const a = await newUser(p.base, 'alice'); // anonymous POST: one token of 127.0.0.1's bucket
+  const statuses: number[] = [];
+  let last = await call(p.base, 'GET', '/users/me', { token: a.token });
+  statuses.push(last.status);
+  for (let i = 0; i < 3; i++) {
+    last = await call(p.base, 'GET', '/users/me', { token: a.token });
+    statuses.push(last.status);
+  }
+  assert.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
+  assert.equal(last.status, 429);
+  assert.equal(last.json.error, 'Too Many Requests');
+  assert.match(last.json.message, /retry after/);
+  const wait = Number(last.headers.get('retry-after'));
+  assert.ok(Number.isInteger(wait) && wait >= 1, `Retry-After ${last.headers.get('retry-after')}`);
+
+  // Another credential (the ?key= form of a second user's token) has its own bucket.
+  const b = await newUser(p.base, 'bob');
+  const other = await call(p.base, 'GET', `/users/me?key=${b.token}`);
+  assert.equal(other.status, 200);
+  assert.equal(other.json.username, 'bob');
+
+  await new Promise((r) => setTimeout(r, wait * 1000 + 50));
+  const again = await call(p.base, 'GET', '/users/me', { token: a.token });
+  assert.equal(again.status, 200);
+  assert.equal(again.json.username, 'alice');
+});
+
+test('rateLimit 0 turns the limit off', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startPlatform(t, tg, (c) => {
+    c.api.rateLimit = 0;
+    c.api.rateBurst = 1;
+  });
+  const a = await newUser(p.base, 'alice');
+  for (let i = 0; i < 5; i++) assert.equal((await call(p.base, 'GET', '/users/me', { token: a.token })).status, 200);
+});
+
+test('password guessing on /login gets 429 per IP and username; the right password of another user still works', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startPlatform(t, tg);
+  await newUser(p.base, 'alice');
+  await newUser(p.base, 'bob');
+  const seen: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const r = await call(p.base, 'POST', '/login', { body: { username: 'alice', password: `wrong password ${i}` } });
+    seen.push(r.status);
+    if (r.status === 429) {
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      assert.equal(r.json.error, 'Too Many Requests');
+    }
+  }
+  assert.deepEqual(seen, [...Array(10).fill(401), 429]);
+  // Even the right password waits now: the guesser cannot tell.
+  const right = await call(p.base, 'POST', '/login', { body: { username: 'alice', password: 'a good password' } });
+  assert.equal(right.status, 429);
+  const bob = await call(p.base, 'POST', '/login', { body: { username: 'bob', password: 'a good password' } });
+  assert.equal(bob.status, 200);
+});
+
+test('the limiter keeps a bounded number of buckets and drops idle ones first', () => {
+  let now = 0;
+  const l = new RateLimiter({ rate: 10, burst: 2, maxKeys: 4, now: () => now });
+  for (let i = 0; i < 4; i++) assert.equal(l.take(`k${i}`), 0);
+  assert.equal(l.take('k0'), 0);
+  assert.ok(l.take('k0') >= 1, 'k0 is empty');
+  now += 1000; // every bucket refills: all idle
+  assert.equal(l.take('new'), 0);
+  assert.ok(l.size <= 4);
+  for (let i = 0; i < 100; i++) l.take(`x${i}`);
+  assert.ok(l.size <= 4, `size ${l.size}`);
+});
