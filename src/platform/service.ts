@@ -45,7 +45,7 @@ import {
   type UserRecord,
 } from './model.ts';
 import { checkParser, parseTime, proposeStreams, runParsers, toValue } from './parsers.ts';
-import type { Store } from './store/index.ts';
+import type { ListName, Store, StorePage } from './store/index.ts';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
@@ -188,6 +188,30 @@ export interface ResourceChange {
 
 /** Poll outcomes kept per resource. */
 export const POLL_LOG_KEEP = 1000;
+
+/** Largest `limit` of a list page. */
+export const MAX_PAGE_LIMIT = 1000;
+
+/**
+ * A page of a list route: `limit` items (the whole list when absent) after `offset`, in id order.
+ * The service checks it and fills `total` with the list's full length (for `X-Total-Count`).
+ */
+export interface PageRequest {
+  limit?: number;
+  offset?: number;
+  total?: number;
+}
+
+/** A bad limit/offset is a 400 that says which and why. */
+function checkPage(page: PageRequest | undefined): StorePage | undefined {
+  if (!page) return undefined;
+  const { limit, offset } = page;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT))
+    throw new PlatformError(400, `limit must be an integer 1–${MAX_PAGE_LIMIT}`);
+  if (offset !== undefined && (!Number.isInteger(offset) || offset < 0))
+    throw new PlatformError(400, 'offset must be an integer ≥ 0');
+  return { limit, offset };
+}
 
 /** What `need` of an object the caller wants: look at it, push data into it, or change it. */
 type Need = 'read' | 'data' | 'owner';
@@ -390,10 +414,17 @@ export class PlatformService {
   // Named API tokens
 
   /** The user's API tokens, without their secrets. */
-  async listTokens(caller: Caller, uid: number): Promise<ApiToken[]> {
+  /** Fills `page.total` when a page was asked for (a list read without one skips the count). */
+  private async total(page: PageRequest | undefined, list: ListName, parentId: number): Promise<void> {
+    if (page) page.total = await this.store.countList(list, parentId);
+  }
+
+  async listTokens(caller: Caller, uid: number, page?: PageRequest): Promise<ApiToken[]> {
     this.authorize(caller, uid, undefined, undefined, 'owner');
+    const w = checkPage(page);
     await this.userRecord(uid);
-    return (await this.store.listApiTokens(uid)).map(stripToken);
+    await this.total(page, 'api_tokens', uid);
+    return (await this.store.listApiTokens(uid, w)).map(stripToken);
   }
 
   /** A new named API token; its secret is returned only now. A name the user already has is a 409. */
@@ -492,10 +523,12 @@ export class PlatformService {
   // -------------------------------------------------------------------------------------------
   // Resources
 
-  async listResources(caller: Caller, uid: number): Promise<Resource[]> {
+  async listResources(caller: Caller, uid: number, page?: PageRequest): Promise<Resource[]> {
     this.authorize(caller, uid, undefined, undefined, 'owner');
+    const w = checkPage(page);
     await this.userRecord(uid);
-    return (await this.store.listResources(uid)).map(strip);
+    await this.total(page, 'resources', uid);
+    return (await this.store.listResources(uid, w)).map(strip);
   }
 
   async createResource(
@@ -582,9 +615,16 @@ export class PlatformService {
       : { credential: publicCredential(c) };
   }
 
-  async listDeviceCredentials(caller: Caller, uid: number, rid: number): Promise<DeviceCredential[]> {
+  async listDeviceCredentials(
+    caller: Caller,
+    uid: number,
+    rid: number,
+    page?: PageRequest,
+  ): Promise<DeviceCredential[]> {
     await this.resource(caller, uid, rid, 'owner');
-    return (await this.store.listDeviceCredentials(rid)).map(publicCredential);
+    const w = checkPage(page);
+    await this.total(page, 'device_credentials', rid);
+    return (await this.store.listDeviceCredentials(rid, w)).map(publicCredential);
   }
 
   async deleteDeviceCredential(caller: Caller, uid: number, rid: number, cid: number): Promise<void> {
@@ -599,11 +639,13 @@ export class PlatformService {
   // Poll log (issue 6)
 
   /** The newest poll outcomes of a resource, newest first. */
-  async getPollLog(caller: Caller, uid: number, rid: number, limit = 100): Promise<PollLogEntry[]> {
+  async getPollLog(caller: Caller, uid: number, rid: number, limit = 100, page?: PageRequest): Promise<PollLogEntry[]> {
     await this.resource(caller, uid, rid, 'read');
     if (!Number.isInteger(limit) || limit < 1 || limit > POLL_LOG_KEEP)
       throw new PlatformError(400, `limit must be 1–${POLL_LOG_KEEP}`);
-    return this.store.listPollLog(rid, limit);
+    const offset = checkPage(page)?.offset ?? 0;
+    await this.total(page, 'poll_log', rid);
+    return this.store.listPollLog(rid, limit, offset);
   }
 
   /** The poller's record of one poll (no caller: the platform itself polled). */
@@ -634,9 +676,11 @@ export class PlatformService {
   // -------------------------------------------------------------------------------------------
   // Parsers
 
-  async listParsers(caller: Caller, uid: number, rid: number): Promise<Parser[]> {
+  async listParsers(caller: Caller, uid: number, rid: number, page?: PageRequest): Promise<Parser[]> {
     await this.resource(caller, uid, rid, 'read');
-    return this.store.listParsers(rid);
+    const w = checkPage(page);
+    await this.total(page, 'parsers', rid);
+    return this.store.listParsers(rid, w);
   }
 
   async createParser(caller: Caller, uid: number, rid: number, input: NewParserInput): Promise<Parser> {
@@ -742,9 +786,11 @@ export class PlatformService {
   // -------------------------------------------------------------------------------------------
   // Streams
 
-  async listStreams(caller: Caller, uid: number, rid: number): Promise<Stream[]> {
+  async listStreams(caller: Caller, uid: number, rid: number, page?: PageRequest): Promise<Stream[]> {
     await this.resource(caller, uid, rid, 'read');
-    return (await this.store.listStreams(rid)).map(strip);
+    const w = checkPage(page);
+    await this.total(page, 'streams', rid);
+    return (await this.store.listStreams(rid, w)).map(strip);
   }
 
   async createStream(

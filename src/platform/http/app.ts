@@ -22,7 +22,7 @@ import Fastify, {
 import type { Logger } from '../../util/log.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
-import type { PlatformService, PointInput } from '../service.ts';
+import type { PageRequest, PlatformService, PointInput } from '../service.ts';
 import {
   apiTokenView,
   deviceCredentialView,
@@ -134,6 +134,32 @@ function limitKey(req: FastifyRequest): string {
 function tooMany(reply: FastifyReply, wait: number, what: string): never {
   reply.header('retry-after', String(wait));
   throw new PlatformError(429, `${what}: retry after ${wait} s`);
+}
+
+type PageQuery = { limit?: number; offset?: number };
+
+/** The page a list route was asked for (its `total` filled in by the service). */
+function pageOf(req: FastifyRequest): PageRequest {
+  const q = req.query as PageQuery;
+  return { limit: q.limit, offset: q.offset ?? 0 };
+}
+
+/**
+ * `X-Total-Count` and, when items remain after this page, an RFC 8288 `Link` with rel="next":
+ * the same request with `offset` moved on (other query parameters kept; relative to this URL).
+ */
+function pageHeaders<T>(req: FastifyRequest, reply: FastifyReply, page: PageRequest, items: T[]): T[] {
+  const total = page.total ?? items.length;
+  reply.header('x-total-count', String(total));
+  const offset = page.offset ?? 0;
+  if (page.limit !== undefined && offset + items.length < total) {
+    const [path, search = ''] = req.url.split('?');
+    const q = new URLSearchParams(search);
+    q.set('limit', String(page.limit));
+    q.set('offset', String(offset + page.limit));
+    reply.header('link', `<${path}?${q.toString()}>; rel="next"`);
+  }
+  return items;
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -361,11 +387,15 @@ async function routes(
         tags: ['tokens'],
         summary: "The user's API tokens: names, created, last used (never the secrets)",
         params: S.uidParams,
-        querystring: S.authQuery,
+        querystring: S.pageQuery,
         response: { 200: S.apiTokenList, ...S.errors },
       },
     },
-    async (req) => (await service.listTokens(await caller(req), req.params.uid)).map(apiTokenView),
+    async (req, reply) => {
+      const page = pageOf(req);
+      const items = await service.listTokens(await caller(req), req.params.uid, page);
+      return pageHeaders(req, reply, page, items.map(apiTokenView));
+    },
   );
 
   app.post<{ Params: Uid; Body: { name: string } }>(
@@ -443,11 +473,15 @@ async function routes(
       schema: {
         tags: ['resources'],
         params: S.uidParams,
-        querystring: S.authQuery,
+        querystring: S.pageQuery,
         response: { 200: { type: 'array', items: { $ref: 'Resource#' } }, ...S.errors },
       },
     },
-    async (req) => (await service.listResources(await caller(req), req.params.uid)).map(resourceView),
+    async (req, reply) => {
+      const page = pageOf(req);
+      const items = await service.listResources(await caller(req), req.params.uid, page);
+      return pageHeaders(req, reply, page, items.map(resourceView));
+    },
   );
 
   type PollingBody = {
@@ -552,14 +586,15 @@ async function routes(
         tags: ['devices'],
         summary: "The resource's device credentials (identities and fingerprints; keys are never shown)",
         params: S.ridParams,
-        querystring: S.authQuery,
+        querystring: S.pageQuery,
         response: { 200: { type: 'array', items: { $ref: 'DeviceCredential#' } }, ...S.errors },
       },
     },
-    async (req) =>
-      (await service.listDeviceCredentials(await caller(req), req.params.uid, req.params.rid)).map(
-        deviceCredentialView,
-      ),
+    async (req, reply) => {
+      const page = pageOf(req);
+      const items = await service.listDeviceCredentials(await caller(req), req.params.uid, req.params.rid, page);
+      return pageHeaders(req, reply, page, items.map(deviceCredentialView));
+    },
   );
 
   app.post<{ Params: Rid; Body: DeviceBody }>(
@@ -603,7 +638,7 @@ async function routes(
     },
   );
 
-  app.get<{ Params: Rid; Querystring: { limit?: number } }>(
+  app.get<{ Params: Rid; Querystring: { limit?: number; offset?: number } }>(
     `${R}/:rid/log`,
     {
       schema: {
@@ -614,8 +649,11 @@ async function routes(
         response: { 200: S.pollLogResponse, ...S.errors },
       },
     },
-    async (req) =>
-      (await service.getPollLog(await caller(req), req.params.uid, req.params.rid, req.query.limit)).map(pollLogView),
+    async (req, reply) => {
+      const page = pageOf(req);
+      const items = await service.getPollLog(await caller(req), req.params.uid, req.params.rid, page.limit, page);
+      return pageHeaders(req, reply, page, items.map(pollLogView));
+    },
   );
 
   // --- parsers
@@ -633,11 +671,15 @@ async function routes(
       schema: {
         tags: ['parsers'],
         params: S.ridParams,
-        querystring: S.authQuery,
+        querystring: S.pageQuery,
         response: { 200: { type: 'array', items: { $ref: 'Parser#' } }, ...S.errors },
       },
     },
-    async (req) => (await service.listParsers(await caller(req), req.params.uid, req.params.rid)).map(parserView),
+    async (req, reply) => {
+      const page = pageOf(req);
+      const items = await service.listParsers(await caller(req), req.params.uid, req.params.rid, page);
+      return pageHeaders(req, reply, page, items.map(parserView));
+    },
   );
 
   app.post<{ Params: Rid; Body: ParserBody }>(
@@ -757,11 +799,15 @@ async function routes(
       schema: {
         tags: ['streams'],
         params: S.ridParams,
-        querystring: S.authQuery,
+        querystring: S.pageQuery,
         response: { 200: { type: 'array', items: { $ref: 'Stream#' } }, ...S.errors },
       },
     },
-    async (req) => (await service.listStreams(await caller(req), req.params.uid, req.params.rid)).map(streamView),
+    async (req, reply) => {
+      const page = pageOf(req);
+      const items = await service.listStreams(await caller(req), req.params.uid, req.params.rid, page);
+      return pageHeaders(req, reply, page, items.map(streamView));
+    },
   );
 
   app.post<{ Params: Rid; Body: StreamBody & { label: string } }>(

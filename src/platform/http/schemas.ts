@@ -107,6 +107,14 @@ export const sidParams = {
 
 export const authQuery = { type: 'object', properties: keyQuery } as const;
 
+/** Paging of list routes: the body stays an array; `X-Total-Count` and `Link: rel="next"` tell the rest. */
+const pageProps = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'at most this many items (default: all)' },
+  offset: { type: 'integer', minimum: 0, default: 0, description: 'skip this many items first (id order)' },
+} as const;
+
+export const pageQuery = { type: 'object', properties: { ...keyQuery, ...pageProps } } as const;
+
 export const dataQuery = {
   type: 'object',
   properties: {
@@ -377,7 +385,11 @@ export const deviceCredentialCreated = {
 
 export const pollLogQuery = {
   type: 'object',
-  properties: { ...keyQuery, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+  properties: {
+    ...keyQuery,
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    offset: pageProps.offset,
+  },
 } as const;
 
 export const pollLogResponse = {

@@ -3,6 +3,7 @@ export { dropPostgresSchema, isPostgresUrl, type OpenStoreOptions, openStore } f
 export type { Engine } from './schema.ts';
 export type {
   DtlsSessionRecord,
+  ListName,
   NewApiToken,
   NewDeviceCredential,
   NewParser,
@@ -14,4 +15,5 @@ export type {
   PointQuery,
   ResourceUpdate,
   Store,
+  StorePage,
 } from './store.ts';

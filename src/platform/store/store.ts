@@ -65,6 +65,35 @@ export interface NewDeviceCredential {
 export type NewApiToken = Omit<ApiTokenRecord, 'id' | 'lastUsedAt'>;
 export type NewUserSession = Omit<UserSessionRecord, 'id'>;
 export type NewPollLogEntry = Omit<PollLogEntry, 'id'>;
+
+/** A window of a list in id order: `limit` rows (all when absent) after skipping `offset`. */
+export interface StorePage {
+  limit?: number;
+  offset?: number;
+}
+
+/** The lists that page, with the column naming their parent. */
+const LIST_PARENT = {
+  resources: 'owner_id',
+  streams: 'resource_id',
+  parsers: 'resource_id',
+  device_credentials: 'resource_id',
+  api_tokens: 'user_id',
+  poll_log: 'resource_id',
+} as const;
+export type ListName = keyof typeof LIST_PARENT;
+
+/**
+ * LIMIT/OFFSET for a page, done by the database. SQLite accepts OFFSET only after a LIMIT, so an
+ * offset alone gets the largest LIMIT both engines take.
+ */
+function window<Q extends { limit(n: number): Q; offset(n: number): Q }>(q: Q, page: StorePage | undefined): Q {
+  if (!page) return q;
+  const offset = page.offset ?? 0;
+  if (page.limit === undefined && offset === 0) return q;
+  const limited = q.limit(page.limit ?? 2_147_483_647);
+  return offset > 0 ? limited.offset(offset) : limited;
+}
 /** A shared DTLS session as stored: the state is sealed by src/platform/dtls-sessions.ts, opaque here. */
 export interface DtlsSessionRecord {
   /** The session ID, lower-case hex. */
@@ -121,7 +150,7 @@ export interface Store {
 
   /** A named API token; a name the user already has is a 409. */
   createApiToken(t: NewApiToken): Promise<ApiTokenRecord>;
-  listApiTokens(userId: number): Promise<ApiTokenRecord[]>;
+  listApiTokens(userId: number, page?: StorePage): Promise<ApiTokenRecord[]>;
   getApiToken(id: number): Promise<ApiTokenRecord | undefined>;
   getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
   getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined>;
@@ -141,7 +170,7 @@ export interface Store {
   createResource(r: NewResource): Promise<ResourceRecord>;
   getResource(id: number): Promise<ResourceRecord | undefined>;
   getResourceByKeyHash(keyHash: string): Promise<ResourceRecord | undefined>;
-  listResources(ownerId: number): Promise<ResourceRecord[]>;
+  listResources(ownerId: number, page?: StorePage): Promise<ResourceRecord[]>;
   /** Resources with a polling URL, for the poller (issue 6). */
   listPolledResources(): Promise<ResourceRecord[]>;
   updateResource(id: number, patch: ResourceUpdate): Promise<ResourceRecord | undefined>;
@@ -155,7 +184,7 @@ export interface Store {
   createStream(s: NewStream): Promise<StreamRecord>;
   getStream(id: number): Promise<StreamRecord | undefined>;
   getStreamByKeyHash(keyHash: string): Promise<StreamRecord | undefined>;
-  listStreams(resourceId: number): Promise<StreamRecord[]>;
+  listStreams(resourceId: number, page?: StorePage): Promise<StreamRecord[]>;
   updateStream(
     id: number,
     patch: Partial<
@@ -166,7 +195,7 @@ export interface Store {
 
   createParser(p: NewParser): Promise<Parser>;
   getParser(id: number): Promise<Parser | undefined>;
-  listParsers(resourceId: number): Promise<Parser[]>;
+  listParsers(resourceId: number, page?: StorePage): Promise<Parser[]>;
   updateParser(
     id: number,
     patch: Partial<Pick<Parser, 'streamId' | 'kind' | 'expression' | 'timeFormat'>>,
@@ -186,7 +215,7 @@ export interface Store {
   /** Binds a device identity to a resource; a taken PSK identity or fingerprint is a 409. */
   createDeviceCredential(c: NewDeviceCredential): Promise<DeviceCredentialRecord>;
   getDeviceCredential(id: number): Promise<DeviceCredentialRecord | undefined>;
-  listDeviceCredentials(resourceId: number): Promise<DeviceCredentialRecord[]>;
+  listDeviceCredentials(resourceId: number, page?: StorePage): Promise<DeviceCredentialRecord[]>;
   deleteDeviceCredential(id: number): Promise<boolean>;
   /** The PSK credential with this identity (the DTLS server's key lookup). */
   findPskCredential(identity: string): Promise<DeviceCredentialRecord | undefined>;
@@ -199,7 +228,9 @@ export interface Store {
   /** Appends a poll outcome and keeps only the newest `keep` entries of that resource. */
   addPollLog(e: NewPollLogEntry, keep: number): Promise<PollLogEntry>;
   /** The newest `limit` poll outcomes of a resource, newest first. */
-  listPollLog(resourceId: number, limit: number): Promise<PollLogEntry[]>;
+  listPollLog(resourceId: number, limit: number, offset?: number): Promise<PollLogEntry[]>;
+  /** How many rows a list has in all (the `X-Total-Count` of a page). */
+  countList(list: ListName, parentId: number): Promise<number>;
 
   /** Stores a DTLS session for the other front ends; an existing row with the same ID is replaced. */
   putDtlsSession(s: DtlsSessionRecord): Promise<void>;
@@ -433,13 +464,11 @@ export class KyselyStore implements Store {
     const r = await this.db.selectFrom('resources').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
     return r && resource(r);
   }
-  async listResources(ownerId: number): Promise<ResourceRecord[]> {
-    const rows = await this.db
-      .selectFrom('resources')
-      .selectAll()
-      .where('owner_id', '=', ownerId)
-      .orderBy('id')
-      .execute();
+  async listResources(ownerId: number, page?: StorePage): Promise<ResourceRecord[]> {
+    const rows = await window(
+      this.db.selectFrom('resources').selectAll().where('owner_id', '=', ownerId).orderBy('id'),
+      page,
+    ).execute();
     return rows.map(resource);
   }
   async listPolledResources(): Promise<ResourceRecord[]> {
@@ -527,8 +556,11 @@ export class KyselyStore implements Store {
     const r = await this.streams().where('streams.key_hash', '=', keyHash).executeTakeFirst();
     return r && stream(r);
   }
-  async listStreams(resourceId: number): Promise<StreamRecord[]> {
-    const rows = await this.streams().where('streams.resource_id', '=', resourceId).orderBy('streams.id').execute();
+  async listStreams(resourceId: number, page?: StorePage): Promise<StreamRecord[]> {
+    const rows = await window(
+      this.streams().where('streams.resource_id', '=', resourceId).orderBy('streams.id'),
+      page,
+    ).execute();
     return rows.map(stream);
   }
   updateStream(
@@ -579,13 +611,11 @@ export class KyselyStore implements Store {
     const r = await this.db.selectFrom('parsers').selectAll().where('id', '=', id).executeTakeFirst();
     return r && parser(r);
   }
-  async listParsers(resourceId: number): Promise<Parser[]> {
-    const rows = await this.db
-      .selectFrom('parsers')
-      .selectAll()
-      .where('resource_id', '=', resourceId)
-      .orderBy('id')
-      .execute();
+  async listParsers(resourceId: number, page?: StorePage): Promise<Parser[]> {
+    const rows = await window(
+      this.db.selectFrom('parsers').selectAll().where('resource_id', '=', resourceId).orderBy('id'),
+      page,
+    ).execute();
     return rows.map(parser);
   }
   updateParser(
@@ -696,13 +726,11 @@ export class KyselyStore implements Store {
     const r = await this.db.selectFrom('device_credentials').selectAll().where('id', '=', id).executeTakeFirst();
     return r && deviceCredential(r);
   }
-  async listDeviceCredentials(resourceId: number): Promise<DeviceCredentialRecord[]> {
-    const rows = await this.db
-      .selectFrom('device_credentials')
-      .selectAll()
-      .where('resource_id', '=', resourceId)
-      .orderBy('id')
-      .execute();
+  async listDeviceCredentials(resourceId: number, page?: StorePage): Promise<DeviceCredentialRecord[]> {
+    const rows = await window(
+      this.db.selectFrom('device_credentials').selectAll().where('resource_id', '=', resourceId).orderBy('id'),
+      page,
+    ).execute();
     return rows.map(deviceCredential);
   }
   async deleteDeviceCredential(id: number): Promise<boolean> {
@@ -787,15 +815,21 @@ export class KyselyStore implements Store {
       return pollLog(row);
     });
   }
-  async listPollLog(resourceId: number, limit: number): Promise<PollLogEntry[]> {
-    const rows = await this.db
-      .selectFrom('poll_log')
-      .selectAll()
-      .where('resource_id', '=', resourceId)
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute();
+  async listPollLog(resourceId: number, limit: number, offset = 0): Promise<PollLogEntry[]> {
+    const rows = await window(
+      this.db.selectFrom('poll_log').selectAll().where('resource_id', '=', resourceId).orderBy('id', 'desc'),
+      { limit, offset },
+    ).execute();
     return rows.map(pollLog);
+  }
+  async countList(list: ListName, parentId: number): Promise<number> {
+    // The table and column come from LIST_PARENT, never from the caller's text.
+    const r = await this.db
+      .selectFrom(list as 'resources')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .where(LIST_PARENT[list] as 'owner_id', '=', parentId)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
   }
 
   // --- shared DTLS sessions
@@ -813,13 +847,11 @@ export class KyselyStore implements Store {
       ),
     );
   }
-  async listApiTokens(userId: number): Promise<ApiTokenRecord[]> {
-    const rows = await this.db
-      .selectFrom('api_tokens')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .orderBy('id')
-      .execute();
+  async listApiTokens(userId: number, page?: StorePage): Promise<ApiTokenRecord[]> {
+    const rows = await window(
+      this.db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('id'),
+      page,
+    ).execute();
     return rows.map(apiToken);
   }
   async getApiToken(id: number): Promise<ApiTokenRecord | undefined> {
