@@ -33,7 +33,7 @@ import type { Logger } from '../../util/log.ts';
 import type { DeviceDirectory } from '../devices.ts';
 import { type Caller, type DataPoint, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
-import type { PlatformService, PointInput } from '../service.ts';
+import type { PageRequest, PlatformService, PointInput } from '../service.ts';
 import { pointsCsv, resourceView, streamView, userView } from '../views.ts';
 
 const JSON_CF = ContentFormat['application/json'];
@@ -112,6 +112,23 @@ function id(req: CoapRequest, name: string): number {
   const s = req.params[name];
   if (!/^[1-9]\d{0,9}$/.test(s) || Number(s) > 2_147_483_647) throw new CoapError(Code.NotFound, `bad ${name} ${s}`);
   return Number(s);
+}
+
+/**
+ * `limit`/`offset` from Uri-Query, as on the HTTP list routes (the service checks the ranges). CoAP
+ * has no response header for the total, so a client walks until a page comes back short.
+ */
+function page(req: CoapRequest): PageRequest | undefined {
+  const num = (name: 'limit' | 'offset'): number | undefined => {
+    const v = req.query[name];
+    if (v === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(v)) throw new PlatformError(400, `${name} must be an integer ≥ ${name === 'limit' ? 1 : 0}`);
+    return Number(v);
+  };
+  const limit = num('limit');
+  const offset = num('offset');
+  // Without either, no page: the whole list and no count query.
+  return limit === undefined && offset === undefined ? undefined : { limit, offset };
 }
 
 function json(value: unknown, code?: number): CoapResponseInit {
@@ -227,7 +244,9 @@ export function buildCoapApi(
   const resourceKeys = ['label', 'polling_url', 'polling_period', 'polling_retransmits', 'polling_timeout_ms'];
   server.get(
     R,
-    h(async (req) => json((await service.listResources(await caller(req), id(req, 'uid'))).map(resourceView))),
+    h(async (req) =>
+      json((await service.listResources(await caller(req), id(req, 'uid'), page(req))).map(resourceView)),
+    ),
     opt,
   );
   server.post(
@@ -303,7 +322,7 @@ export function buildCoapApi(
   server.get(
     ST,
     h(async (req) =>
-      json((await service.listStreams(await caller(req), id(req, 'uid'), id(req, 'rid'))).map(streamView)),
+      json((await service.listStreams(await caller(req), id(req, 'uid'), id(req, 'rid'), page(req))).map(streamView)),
     ),
     opt,
   );
