@@ -10,56 +10,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { test } from 'node:test';
+import { chromium, type Page } from 'playwright-core';
 import { call, newResource, newStream, newUser, startPlatform } from '../platform/helpers.ts';
+import { CHROMIUM_ARGS, openPage } from '../support/browser.ts';
 import { requireBinary } from '../support/peers.ts';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** What went wrong in a page: console errors (with their source URL), uncaught errors, CSP reports. */
-interface Problems {
-  console: { text: string; url: string }[];
-  pageErrors: string[];
-  csp(): Promise<string[]>;
-}
-
-/** A fresh page in its own context (its own sessionStorage), watched for every kind of failure. */
-async function openPage(browser: Browser, t: TestContext): Promise<{ page: Page; problems: Problems }> {
-  const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  t.after(() => context.close());
-  // The page's own CSP report: every violation fires `securitypolicyviolation` on the document.
-  // Init scripts are injected by the browser, so the CSP does not block this listener itself.
-  await context.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => {
-      w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  const page = await context.newPage();
-  const problems: Problems = {
-    console: [],
-    pageErrors: [],
-    csp: () => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp),
-  };
-  page.on('console', (m) => {
-    if (m.type() === 'error' || /Content[- ]Security[- ]Policy/i.test(m.text())) {
-      problems.console.push({ text: m.text(), url: m.location().url });
-    }
-  });
-  page.on('pageerror', (e) => problems.pageErrors.push(e.message));
-  return { page, problems };
-}
 
 /** Waits until `selector`'s text contains `want`; on timeout says what the text was. */
 async function waitText(page: Page, selector: string, want: string, timeoutMs = 5_000): Promise<void> {

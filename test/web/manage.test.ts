@@ -12,60 +12,20 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { test } from 'node:test';
+import { chromium, type Page } from 'playwright-core';
 import { CoapClient, ContentFormat } from '../../src/coap/index.ts';
 import { DtlsAlertError } from '../../src/dtls/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { loadConfig } from '../../src/util/config.ts';
 import { call, newUser } from '../platform/helpers.ts';
+import { CHROMIUM_ARGS, openPage } from '../support/browser.ts';
 import { spawnCli } from '../support/cli.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { freeTcpPort } from '../support/ports.ts';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const JSON_CF = { contentFormat: ContentFormat['application/json'] };
-
-interface Problems {
-  console: { text: string; url: string }[];
-  pageErrors: string[];
-  csp(): Promise<string[]>;
-}
-
-async function openPage(browser: Browser, t: TestContext): Promise<{ page: Page; problems: Problems }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  t.after(() => context.close());
-  // The document's own CSP report (init scripts are the browser's, so the CSP does not block them).
-  await context.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => {
-      w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  const page = await context.newPage();
-  const problems: Problems = {
-    console: [],
-    pageErrors: [],
-    csp: () => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp),
-  };
-  page.on('console', (m) => {
-    if (m.type() === 'error' || /Content[- ]Security[- ]Policy/i.test(m.text()))
-      problems.console.push({ text: m.text(), url: m.location().url });
-  });
-  page.on('pageerror', (e) => problems.pageErrors.push(e.message));
-  return { page, problems };
-}
 
 async function waitText(page: Page, selector: string, want: string | RegExp, timeoutMs = 8_000): Promise<string> {
   const source = typeof want === 'string' ? null : want.source;
@@ -111,7 +71,7 @@ test('managing resources and devices from the page, with a real coaps:// device'
   const { uid, token } = await newUser(base, 'erin');
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.after(() => browser.close());
-  const { page, problems } = await openPage(browser, t);
+  const { page, problems } = await openPage(browser, t, { width: 1280, height: 900 });
   await page.goto(`${base}/`);
   await page.fill('#token', token);
   await page.click('#login-token button[type=submit]');
