@@ -26,6 +26,9 @@ import {
 import { alertName, connect, DtlsAlertError, type DtlsSession, DtlsTimeoutError } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
 import type { CoapsPollSecurity } from './coaps-security.ts';
+import { PollError } from './errors.ts';
+
+export { PollError, type PollErrorKind } from './errors.ts';
 
 /** What a poll asks for. */
 export interface PollTarget {
@@ -48,18 +51,6 @@ export interface FetchResult {
   newSession: boolean;
   /** coaps:// only: that handshake was a full one (not a resumption). */
   fullHandshake: boolean;
-}
-
-/** A failed poll: `kind` goes into the poll log's status. */
-export class PollError extends Error {
-  constructor(
-    readonly kind: 'timeout' | 'network' | 'handshake' | 'http' | 'coap' | 'too-large' | 'credentials' | 'scheme',
-    message: string,
-    readonly newSession = false,
-  ) {
-    super(message);
-    this.name = 'PollError';
-  }
 }
 
 export interface Fetcher {
