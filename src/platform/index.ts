@@ -23,6 +23,7 @@ import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/ap
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
+import { NetGuard } from './net-guard.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
 import { openStore, type Store } from './store/index.ts';
@@ -41,6 +42,7 @@ export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export * from './model.ts';
+export { type AddressClass, addressClass, ForbiddenAddressError, NetGuard, type NetGuardOptions } from './net-guard.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
 export { type PlatformDtlsCredentials, Poller, type PollerOptions } from './poller/index.ts';
 export * from './service.ts';
@@ -116,6 +118,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     adminToken: config.api.adminToken,
     maxReadLimit: config.api.maxReadLimit,
     sessionLifetimeMs: config.api.sessionLifetime * 1000,
+    netGuard: new NetGuard({ allow: config.poller.allow }),
     logger: opts.logger,
   });
   const devices = new DeviceDirectory(store, opts.logger);

@@ -44,6 +44,7 @@ import {
   type User,
   type UserRecord,
 } from './model.ts';
+import { NetGuard, refuseForbiddenTarget } from './net-guard.ts';
 import { checkParser, parseTime, proposeStreams, runParsers, toValue } from './parsers.ts';
 import type { ListName, Store, StorePage } from './store/index.ts';
 
@@ -102,6 +103,8 @@ export interface ServiceOptions {
   maxReadLimit?: number;
   /** How long a sign-in session (`login`) is accepted, ms. Default 12 h. */
   sessionLifetimeMs?: number;
+  /** Which addresses a polling URL may name (config `poller.allow`); default: public addresses only. */
+  netGuard?: NetGuard;
   /** The clock, ms (tests pin it). */
   now?: () => number;
   logger?: Logger;
@@ -238,9 +241,12 @@ export class PlatformService {
   private readonly now: () => number;
   private readonly events = new EventEmitter();
   private readonly log?: Logger;
+  /** The SSRF guard shared with the poller (net-guard.ts). */
+  readonly netGuard: NetGuard;
 
   constructor(opts: ServiceOptions) {
     this.store = opts.store;
+    this.netGuard = opts.netGuard ?? new NetGuard();
     this.signup = opts.signup ?? 'open';
     this.adminTokenHash = opts.adminToken ? hashSecret(opts.adminToken) : null;
     this.maxReadLimit = opts.maxReadLimit ?? 100_000;
@@ -540,6 +546,7 @@ export class PlatformService {
     await this.userRecord(uid);
     checkLabel(input.label);
     const polling = checkPolling(input.pollingUrl ?? null, input.pollingPeriod ?? null);
+    refuseForbiddenTarget(this.netGuard, polling.pollingUrl);
     const tuning = checkPollTuning(input.pollingRetransmits ?? null, input.pollingTimeoutMs ?? null);
     const key = newSecret('ssr');
     const r = await this.store.createResource({
@@ -570,6 +577,9 @@ export class PlatformService {
       patch.pollingUrl !== undefined ? patch.pollingUrl : cur.pollingUrl,
       patch.pollingPeriod !== undefined ? patch.pollingPeriod : cur.pollingPeriod,
     );
+    // Checked when the URL changes: a resource whose URL the allow-list no longer covers can still
+    // be edited (its polls log the refusal).
+    if (polling.pollingUrl !== cur.pollingUrl) refuseForbiddenTarget(this.netGuard, polling.pollingUrl);
     const tuning = checkPollTuning(
       patch.pollingRetransmits !== undefined ? patch.pollingRetransmits : cur.pollingRetransmits,
       patch.pollingTimeoutMs !== undefined ? patch.pollingTimeoutMs : cur.pollingTimeoutMs,
