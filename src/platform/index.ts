@@ -23,6 +23,7 @@ import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/ap
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
+import { ClientLimits } from './limits.ts';
 import { NetGuard } from './net-guard.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
@@ -41,6 +42,7 @@ export {
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
+export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
 export * from './model.ts';
 export { type AddressClass, addressClass, ForbiddenAddressError, NetGuard, type NetGuardOptions } from './net-guard.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
@@ -122,6 +124,13 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     logger: opts.logger,
   });
   const devices = new DeviceDirectory(store, opts.logger);
+  // One set of rate limits for every front end of this process: HTTP, HTTPS and CoAP share buckets.
+  const limits = new ClientLimits({
+    rate: config.api.rateLimit,
+    burst: config.api.rateBurst,
+    loginPerMinute: 10,
+    failuresPerMinute: config.api.authFailureLimit,
+  });
   const http: Platform['http'] = {};
   // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
   const given = typeof opts.coap === 'object' ? opts.coap : {};
@@ -146,8 +155,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         bodyLimit: config.api.bodyLimit,
         logger: opts.logger,
         info,
-        rateLimit: config.api.rateLimit,
-        rateBurst: config.api.rateBurst,
+        limits,
       });
       apps.push(app);
       http.plain =
@@ -160,8 +168,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         bodyLimit: config.api.bodyLimit,
         logger: opts.logger,
         info,
-        rateLimit: config.api.rateLimit,
-        rateBurst: config.api.rateBurst,
+        limits,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -194,6 +201,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       }
       coap = await startCoapApi(service, devices, {
         maxBodySize: config.api.bodyLimit,
+        limits,
         ...given,
         dtls,
         logger: opts.logger,

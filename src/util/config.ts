@@ -78,6 +78,11 @@ export interface SecureSenseConfig {
     rateLimit: number;
     /** How many requests a credential may make at once before `rateLimit` applies (token bucket size). */
     rateBurst: number;
+    /**
+     * Failed authentications (bad token or key, wrong password) per minute per client address, on
+     * HTTP and CoAP; once spent, the address is refused (429 / 4.29) until its bucket refills. 0 = off.
+     */
+    authFailureLimit: number;
   };
   logLevel: LogLevel;
 }
@@ -97,6 +102,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
     sessionLifetime: 43_200,
     rateLimit: 200,
     rateBurst: 400,
+    authFailureLimit: 60,
   },
   logLevel: 'info',
 };
@@ -239,6 +245,7 @@ const FIELDS: Field[] = [
   { path: ['api', 'sessionLifetime'], env: 'SECURESENSE_SESSION_TTL', parse: positiveInt(365 * 86_400) },
   { path: ['api', 'rateLimit'], env: 'SECURESENSE_RATE_LIMIT', parse: nonNegativeInt(1_000_000) },
   { path: ['api', 'rateBurst'], env: 'SECURESENSE_RATE_BURST', parse: positiveInt(10_000_000) },
+  { path: ['api', 'authFailureLimit'], env: 'SECURESENSE_AUTH_FAILURE_LIMIT', parse: nonNegativeInt(1_000_000) },
   { path: ['logLevel'], env: 'SECURESENSE_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
 ];
 

@@ -85,3 +85,57 @@ test('the limiter keeps a bounded number of buckets and drops idle ones first', 
   for (let i = 0; i < 100; i++) l.take(`x${i}`);
   assert.ok(l.size <= 4, `size ${l.size}`);
 });
+
+test('a flood of bogus tokens is limited by client address: 429s, not 2 000 × 401; the address recovers', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startPlatform(t, tg); // the defaults: 60 failed authentications per minute per address
+  const a = await newUser(p.base, 'alice');
+  const seen = new Map<number, number>();
+  let retryAfter: string | null = null;
+  // 2 000 requests, each with its own bogus token, 20 at a time.
+  for (let i = 0; i < 2000; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: 20 }, (_, j) => call(p.base, 'GET', '/users/me', { token: `sst_bogus${i + j}` })),
+    );
+    for (const r of batch) {
+      seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
+      if (r.status === 429) retryAfter = r.headers.get('retry-after');
+    }
+  }
+  const unauthorized = seen.get(401) ?? 0;
+  const limited = seen.get(429) ?? 0;
+  t.diagnostic(`401: ${unauthorized}, 429: ${limited}`);
+  assert.equal(unauthorized + limited, 2000, JSON.stringify([...seen]));
+  assert.ok(
+    unauthorized <= 60 + 20 + 5,
+    `at most the failure bucket (+ one batch in flight) got a 401: ${unauthorized}`,
+  );
+  assert.ok(limited >= 1900, `${limited} × 429`);
+  assert.ok(Number(retryAfter) >= 1, `Retry-After ${retryAfter}`);
+
+  // Keyed by address before authentication: the address is refused whatever it presents…
+  assert.equal((await call(p.base, 'GET', '/users/me', { token: a.token })).status, 429);
+  // …until its failure bucket refills (one per second at 60 a minute).
+  await new Promise((r) => setTimeout(r, Number(retryAfter) * 1000 + 100));
+  const back = await call(p.base, 'GET', '/users/me', { token: a.token });
+  assert.equal(back.status, 200, back.text);
+  assert.equal(back.json.username, 'alice');
+});
+
+test('authenticated requests are charged to the principal, not the address: one user over its limit does not stop another at the same address', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startPlatform(t, tg, (c) => {
+    c.api.rateLimit = 1;
+    c.api.rateBurst = 5;
+  });
+  const a = await newUser(p.base, 'alice');
+  const b = await newUser(p.base, 'bob');
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) statuses.push((await call(p.base, 'GET', '/users/me', { token: a.token })).status);
+  assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
+  assert.ok(statuses.slice(5).includes(429), statuses.join(' '));
+  // Bob, at the same address: his own bucket; the address's was given back for every authenticated request.
+  for (let i = 0; i < 4; i++) assert.equal((await call(p.base, 'GET', '/users/me', { token: b.token })).status, 200);
+});

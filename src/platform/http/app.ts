@@ -7,7 +7,6 @@
  * compatible). Every 4xx/5xx answers a JSON
  * body `{ error, message }`.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
@@ -20,6 +19,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from '../../util/log.ts';
+import type { ClientLimits } from '../limits.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import type { PageRequest, PlatformService, PointInput } from '../service.ts';
@@ -34,7 +34,7 @@ import {
   streamView,
   userView,
 } from '../views.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { type HttpLimits, installRateLimits } from './rate-limit.ts';
 import * as S from './schemas.ts';
 
 export interface HttpAppOptions {
@@ -55,12 +55,16 @@ export interface HttpAppOptions {
    */
   info?: () => PlatformInfo;
   /**
-   * Requests per second per credential (the secret presented, else the client IP); 0 = off.
-   * Default 200 (config `api.rateLimit`).
+   * Requests per second per client address before authentication and per principal after
+   * (http/rate-limit.ts); 0 = off. Default 200 (config `api.rateLimit`).
    */
   rateLimit?: number;
-  /** Token-bucket size per credential. Default 400 (config `api.rateBurst`). */
+  /** Token-bucket size of `rateLimit`. Default 400 (config `api.rateBurst`). */
   rateBurst?: number;
+  /** Failed authentications per minute per client address before it is refused (bucket of the same size). Default 60; 0 = off. */
+  failedAuthPerMinute?: number;
+  /** Limits shared with other front ends of this process (then the four options above are theirs). */
+  limits?: ClientLimits;
   /** `POST /login` attempts per minute per client IP and username (bucket of the same size). Default 10; 0 = off. */
   loginPerMinute?: number;
 }
@@ -115,25 +119,6 @@ type Pid = Rid & { pid: number };
 function queryTime(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   return parseTime(v, /^\d+$/.test(v) ? 'unix-ms' : 'iso8601', name);
-}
-
-/**
- * The rate-limit key of a request: a digest of the secret it presents (so no secret is kept in
- * the limiter's map), or its client IP when it presents none. Lenient: a malformed header still
- * counts against the IP, and the 401 comes later.
- */
-function limitKey(req: FastifyRequest): string {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  const q = req.query as { key?: unknown } | undefined;
-  const secret = m ? m[1] : typeof q?.key === 'string' ? q.key : undefined;
-  if (secret === undefined || secret === '') return `ip:${req.ip}`;
-  return `s:${createHash('sha256').update(secret).digest('base64url').slice(0, 22)}`;
-}
-
-/** 429 with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
-function tooMany(reply: FastifyReply, wait: number, what: string): never {
-  reply.header('retry-after', String(wait));
-  throw new PlatformError(429, `${what}: retry after ${wait} s`);
 }
 
 type PageQuery = { limit?: number; offset?: number };
@@ -223,21 +208,23 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     reply.status(404).send({ error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  // Per-credential token bucket, before any other work (authentication costs a store lookup).
-  const rate = opts.rateLimit ?? 200;
-  if (rate > 0) {
-    const limiter = new RateLimiter({ rate, burst: Math.max(1, opts.rateBurst ?? 400) });
-    app.addHook('onRequest', async (req, reply) => {
-      const wait = limiter.take(limitKey(req));
-      if (wait > 0) tooMany(reply, wait, 'too many requests');
-    });
-  }
+  // Rate limits by client address, then by principal, before any other work (http/rate-limit.ts).
+  const limits = installRateLimits(
+    app,
+    opts.limits ?? {
+      rate: opts.rateLimit ?? 200,
+      burst: opts.rateBurst ?? 400,
+      loginPerMinute: opts.loginPerMinute ?? 10,
+      failuresPerMinute: opts.failedAuthPerMinute,
+    },
+  );
 
   // The secret is taken before validation, so a bad Authorization header is a 401 on every route.
   app.addHook('preValidation', async (req) => {
     req.secret = bearer(req);
   });
-  const caller = (req: FastifyRequest): Promise<Caller> => service.authenticate(req.secret);
+  const caller = async (req: FastifyRequest): Promise<Caller> =>
+    limits.authenticated(req, await service.authenticate(req.secret));
 
   if (opts.docs !== false) {
     await app.register(swagger, {
@@ -263,9 +250,7 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   }
 
   const info = opts.info ?? (() => ({ version: PLATFORM_VERSION, coap: null, coaps: null, modes: ['psk'] }));
-  const perMinute = opts.loginPerMinute ?? 10;
-  const login = perMinute > 0 ? new RateLimiter({ rate: perMinute / 60, burst: perMinute, maxKeys: 50_000 }) : null;
-  await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576, info, login));
+  await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576, info, limits));
   if (opts.dashboard !== false) dashboard(app);
   return app;
 }
@@ -276,7 +261,7 @@ async function routes(
   caller: (req: FastifyRequest) => Promise<Caller>,
   bodyLimit: number,
   info: () => PlatformInfo,
-  loginLimiter: RateLimiter | null,
+  limits: HttpLimits,
 ): Promise<void> {
   // --- platform
 
@@ -324,10 +309,7 @@ async function routes(
         response: { 200: S.sessionResponse, ...S.errors },
       },
       // Password guessing is slowed per client IP and username, after the body is parsed.
-      preHandler: async (req, reply) => {
-        const wait = loginLimiter?.take(`${req.ip}\u0000${req.body.username}`) ?? 0;
-        if (wait > 0) tooMany(reply, wait, 'too many sign-in attempts');
-      },
+      preHandler: async (req, reply) => limits.login(req, reply, req.body.username),
     },
     async (req) => {
       const { user, token, expiresAt } = await service.login(req.body);
