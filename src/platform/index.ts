@@ -70,6 +70,8 @@ export interface Platform {
   poller?: Poller;
   /** The coaps:// API's session cache in the store, when `config.dtls.sessionKey` is set. */
   dtlsSessions?: StoreSessionCache;
+  /** The rate limits every API of this process shares, with their refusal counters. */
+  limits: ClientLimits;
   http: {
     /** The plain HTTP API, unless `config.http.port` is null. */
     plain?: HttpListener;
@@ -237,6 +239,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     coap,
     poller,
     dtlsSessions,
+    limits,
     http,
     close() {
       closed ??= (async () => {

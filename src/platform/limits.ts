@@ -3,7 +3,7 @@
  * the policy on top ({@link ClientLimits}): who pays for a request, before and after it is
  * authenticated.
  *
- * A token-bucket rate limiter keyed by credential. Each key's bucket holds up to `burst` tokens and
+ * {@link RateLimiter} is a token bucket per key (an address, a principal). Each key's bucket holds up to `burst` tokens and
  * refills at `rate` tokens per second; a request takes one token or is refused with the seconds to
  * wait (the HTTP `Retry-After` value, RFC 9110 §10.2.3; 429 is RFC 6585 §4).
  *
@@ -11,6 +11,8 @@
  * is indistinguishable from a new one, so idle buckets are dropped first; when every bucket is
  * busy, the least recently used is evicted (a Map iterates in insertion order, and a hit re-inserts).
  */
+import { clientKey } from '../util/ip.ts';
+
 export interface RateLimiterOptions {
   /** Tokens per second. */
   rate: number;
@@ -149,7 +151,7 @@ export interface LimitRefusals {
  * stream it proved to be), so that users behind one address do not share a bucket. A failed
  * authentication stays on the address and also spends its failure bucket; an address whose
  * failures are spent is refused before any secret is checked. Sign-in is limited per address and
- * username besides.
+ * username besides. An address is keyed by `clientKey` (IPv6 by its /64).
  */
 export class ClientLimits {
   private readonly requests: RateLimiter | null;
@@ -168,12 +170,12 @@ export class ClientLimits {
 
   /** Before authentication: 0 to go on, else the seconds the address must wait. */
   admit(address: string): number {
-    const failed = this.failures?.peek(`f:${address}`) ?? 0;
+    const failed = this.failures?.peek(`f:${clientKey(address)}`) ?? 0;
     if (failed > 0) {
       this.refused.failures++;
       return failed;
     }
-    const wait = this.requests?.take(`a:${address}`) ?? 0;
+    const wait = this.requests?.take(`a:${clientKey(address)}`) ?? 0;
     if (wait > 0) this.refused.address++;
     return wait;
   }
@@ -181,7 +183,7 @@ export class ClientLimits {
   /** After a successful authentication: the charge moves from the address to the principal. */
   authenticated(address: string, who: Principal): number {
     if (!this.requests) return 0;
-    this.requests.give(`a:${address}`);
+    this.requests.give(`a:${clientKey(address)}`);
     const wait = this.requests.take(principalKey(who));
     if (wait > 0) this.refused.principal++;
     return wait;
@@ -189,12 +191,12 @@ export class ClientLimits {
 
   /** A failed authentication from `address`: it counts against the address. */
   failed(address: string): void {
-    this.failures?.take(`f:${address}`);
+    this.failures?.take(`f:${clientKey(address)}`);
   }
 
   /** A sign-in attempt for `username`: 0 to go on, else the seconds to wait. */
   login(address: string, username: string): number {
-    const wait = this.logins?.take(`${address}\u0000${username}`) ?? 0;
+    const wait = this.logins?.take(`${clientKey(address)}\u0000${username}`) ?? 0;
     if (wait > 0) this.refused.login++;
     return wait;
   }

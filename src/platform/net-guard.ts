@@ -22,6 +22,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { parseCoapUri } from '../coap/index.ts';
+import { ipv6Bytes } from '../util/ip.ts';
 import { type AllowEntry, parseAllowEntry } from '../util/net-allow.ts';
 import { PlatformError } from './model.ts';
 
@@ -78,26 +79,9 @@ const RULES: Array<[AddressClass, BlockList]> = SPECIAL.map(([cls, net, prefix, 
   return [cls, b];
 });
 
-/** The 16 bytes of an IPv6 address (valid per isIP, zone already stripped). */
-function v6Bytes(address: string): Buffer {
-  let a = address;
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (dotted) {
-    const [w, x, y, z] = dotted[1].split('.').map(Number);
-    a = `${a.slice(0, -dotted[1].length)}${((w << 8) | x).toString(16)}:${((y << 8) | z).toString(16)}`;
-  }
-  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
-  const hs = head === '' ? [] : head.split(':');
-  const ts = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? hs : [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts];
-  const out = Buffer.alloc(16);
-  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
-  return out;
-}
-
 /** The IPv4 address inside an IPv4-mapped (::ffff:0:0/96) or NAT64 (64:ff9b::/96) address. */
 function embeddedV4(address: string): string | undefined {
-  const b = v6Bytes(address);
+  const b = ipv6Bytes(address);
   const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
   const nat64 = b.readUInt32BE(0) === 0x0064ff9b && b.subarray(4, 12).every((x) => x === 0);
   return mapped || nat64 ? `${b[12]}.${b[13]}.${b[14]}.${b[15]}` : undefined;
