@@ -16,8 +16,9 @@ const BIN = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
 /** One `securesense start` on `dir`: its HTTP base and token once it is up, and a clean stop. */
 async function start(t: TestContext, dir: string) {
   const args = ['--data', dir, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--report', '600'];
-  const p = launchFor(t, process.execPath, [BIN, 'start', ...args], { timeoutMs: 60_000 });
-  const token = (await p.waitFor(/token\s+sst_\S+/, 40_000)).split(/\s+/)[1];
+  // Generous bounds: four starts on a shared, loaded 2-core machine.
+  const p = launchFor(t, process.execPath, [BIN, 'start', ...args], { timeoutMs: 180_000 });
+  const token = (await p.waitFor(/token\s+sst_\S+/, 120_000)).split(/\s+/)[1];
   const base = (await p.waitFor(/HTTP API\s+http:\/\/\S+/)).split(/\s+/).at(-1) as string;
   return {
     token,

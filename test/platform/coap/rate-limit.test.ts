@@ -52,7 +52,10 @@ test('CoAP login guessing gets 4.29 with Max-Age after ten tries; the right pass
     }
   }
   assert.deepEqual(codes.slice(0, 10), Array(10).fill('4.01'));
-  assert.deepEqual(codes.slice(10), Array(30).fill('4.29'));
+  // Then one every 6 s: a loaded machine (an scrypt per wrong password) may see a refill or two.
+  assert.ok(codes.filter((c) => c === '4.01').length <= 13, codes.join(' '));
+  assert.ok(codes.filter((c) => c === '4.29').length >= 27, codes.join(' '));
+  assert.equal(codes.at(-1), '4.29');
   assert.ok(maxAge !== undefined && maxAge >= 1, `Max-Age ${maxAge}`);
   assert.match(diagnostic, /too many sign-in attempts: retry after \d+ s/);
   const right = await c.post(
