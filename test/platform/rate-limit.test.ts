@@ -99,6 +99,7 @@ test('a flood of bogus tokens is limited by client address: 429s, not 2 000 × 4
   const seen = new Map<number, number>();
   let retryAfter: string | null = null;
   // 2 000 requests, each with its own bogus token, 20 at a time.
+  const t0 = Date.now();
   for (let i = 0; i < 2000; i += 20) {
     const batch = await Promise.all(
       Array.from({ length: 20 }, (_, j) => call(p.base, 'GET', '/users/me', { token: `sst_bogus${i + j}` })),
@@ -112,10 +113,9 @@ test('a flood of bogus tokens is limited by client address: 429s, not 2 000 × 4
   const limited = seen.get(429) ?? 0;
   t.diagnostic(`401: ${unauthorized}, 429: ${limited}`);
   assert.equal(unauthorized + limited, 2000, JSON.stringify([...seen]));
-  assert.ok(
-    unauthorized <= 60 + 20 + 5,
-    `at most the failure bucket (+ one batch in flight) got a 401: ${unauthorized}`,
-  );
+  // The failure bucket (60), one batch in flight, and one refill a second while the flood ran.
+  const refills = Math.ceil((Date.now() - t0) / 1000);
+  assert.ok(unauthorized <= 60 + 20 + refills, `${unauthorized} × 401 in ${refills} s`);
   assert.ok(limited >= 1900, `${limited} × 429`);
   assert.ok(Number(retryAfter) >= 1, `Retry-After ${retryAfter}`);
 
