@@ -63,7 +63,10 @@ export interface HttpAppOptions {
   rateBurst?: number;
   /** Failed authentications per minute per client address before it is refused (bucket of the same size). Default 60; 0 = off. */
   failedAuthPerMinute?: number;
-  /** Limits shared with other front ends of this process (then the four options above are theirs). */
+  /**
+   * Limits shared with the other APIs of this process (createPlatform passes one set to HTTP, HTTPS
+   * and CoAP); when given, `rateLimit`, `rateBurst`, `failedAuthPerMinute` and `loginPerMinute` are not used.
+   */
   limits?: ClientLimits;
   /** `POST /login` attempts per minute per client IP and username (bucket of the same size). Default 10; 0 = off. */
   loginPerMinute?: number;
