@@ -195,7 +195,11 @@ static void fail_and_pause(struct conn *c, const char *what) {
 }
 
 static void step_handshake(struct conn *c, uint32_t index) {
-  int r = gnutls_handshake(c->s);
+  int r;
+  do { /* a warning alert is not the end of a handshake: go on */
+    r = gnutls_handshake(c->s);
+  } while (r < 0 && r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED && r != GNUTLS_E_TIMEDOUT &&
+           !gnutls_error_is_fatal(r));
   if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
     c->due = now_ns() + (uint64_t)gnutls_dtls_get_timeout(c->s) * 1000000ull;
     return;
@@ -209,13 +213,13 @@ static void step_handshake(struct conn *c, uint32_t index) {
       c->due = now_ns();
       return;
     }
-    if (!gnutls_error_is_fatal(r)) return step_handshake(c, index);
     char what[120];
     snprintf(what, sizeof what, "handshake: %s", gnutls_strerror(r));
     if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
       snprintf(what, sizeof what, "handshake: alert %s", gnutls_alert_get_name(gnutls_alert_get(c->s)));
     }
-    return fail_and_pause(c, what);
+    fail_and_pause(c, what);
+    return;
   }
   uint64_t t1 = now_ns();
   c->st = S_OPEN;
@@ -301,7 +305,10 @@ static void on_response(struct conn *c, const unsigned char *m, size_t n) {
 
 static void on_readable(struct conn *c, uint32_t index) {
   unsigned char buf[2048];
-  if (c->st == S_HANDSHAKE) return step_handshake(c, index);
+  if (c->st == S_HANDSHAKE) {
+    step_handshake(c, index);
+    return;
+  }
   if (c->st != S_OPEN) return;
   for (;;) {
     ssize_t n;
@@ -342,7 +349,10 @@ static void check_timers(uint64_t t) {
 }
 
 static void start_conn(struct conn *c, uint32_t index) {
-  if (o.sec != SEC_NONE) return start_handshake(c, index);
+  if (o.sec != SEC_NONE) {
+    start_handshake(c, index);
+    return;
+  }
   open_socket(c, index);
   c->st = S_OPEN;
   start_requests(c);
