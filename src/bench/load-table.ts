@@ -20,6 +20,8 @@ export interface LoadResult {
   perCpuSecond?: number;
   /** The generator processes' CPU, as a share of one core: near 1 per process means it was the bottleneck. */
   genCpu?: number;
+  /** The server's RSS once it answered, before any load, and at the window's end. */
+  serverIdleRssMb?: number;
   serverRssMb?: number;
   ok: number;
   /** Failed handshakes, error responses, timeouts, handshakes that did not resume. */
@@ -52,7 +54,7 @@ export function formatTable(results: readonly LoadResult[]): string {
     'work /CPU-s',
     'ours ÷ this',
     'gen CPU',
-    'RSS MB',
+    'RSS MB idle→end',
     'errors',
     'note',
   ];
@@ -67,7 +69,7 @@ export function formatTable(results: readonly LoadResult[]): string {
     thousands(r.perCpuSecond),
     ratio(results, r),
     pct(r.genCpu),
-    fixed(r.serverRssMb, 0),
+    r.serverRssMb === undefined ? '-' : `${fixed(r.serverIdleRssMb, 0)}→${fixed(r.serverRssMb, 0)}`,
     String(r.errors),
     (r.note ?? '').replaceAll('|', '/'),
   ]);

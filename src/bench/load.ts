@@ -18,6 +18,7 @@
  *          --procs N (generator processes, default 1) --json (the results as one JSON line too)
  */
 import { parseArgs } from 'node:util';
+import { processTree, sampleCpu } from './load-cpu.ts';
 import { buildLoadGen, type GenSpec } from './load-gen.ts';
 import { measureWindow, type WindowOptions } from './load-measure.ts';
 import { formatTable, type LoadResult } from './load-table.ts';
@@ -135,7 +136,13 @@ export interface LoadOptions extends WindowOptions {
   progress?: (line: string) => void;
 }
 
-function resultOf(row: Row, c: number, target: TargetName, w: Awaited<ReturnType<typeof measureWindow>>): LoadResult {
+function resultOf(
+  row: Row,
+  c: number,
+  target: TargetName,
+  w: Awaited<ReturnType<typeof measureWindow>>,
+  idleRssBytes: number,
+): LoadResult {
   let note = w.firstError;
   if (w.notResumed > 0 && w.ok === 0) note = 'does not resume the session';
   return {
@@ -149,6 +156,7 @@ function resultOf(row: Row, c: number, target: TargetName, w: Awaited<ReturnType
     serverCpu: w.serverCpu,
     perCpuSecond: w.ok > 0 ? w.perCpuSecond : undefined,
     genCpu: w.genCpu,
+    serverIdleRssMb: idleRssBytes / 1e6,
     serverRssMb: w.serverRssBytes / 1e6,
     ok: w.ok,
     errors: w.errors,
@@ -190,11 +198,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult[]> {
           notRun((err as Error).message.split('\n')[0]);
           continue;
         }
+        // Before any load: the baseline of the RSS figure.
+        const idleRss = sampleCpu(processTree(server.pid)).rssBytes;
         try {
           for (const c of cs) {
             try {
               const w = await measureWindow(bin, server, row.spec(c, m), opts);
-              const r = resultOf(row, c, target, w);
+              const r = resultOf(row, c, target, w, idleRss);
               results.push(r);
               say(
                 `${row.id} c=${c} → ${target}: ${r.rate?.toFixed(0)} /s, server CPU ${Math.round(w.serverCpu * 100)} %, ` +

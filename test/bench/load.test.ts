@@ -40,6 +40,7 @@ test('bench load: our CoAP server and coap-server-notls under the C generator, a
     assert.ok((r.serverCpu ?? 0) > 0, `${r.target}: server CPU read from /proc`);
     assert.ok((r.perCpuSecond ?? 0) > 0, `${r.target}: work per CPU-second`);
     assert.ok(r.p50Ms !== undefined && r.p99Ms !== undefined && r.p50Ms <= r.p99Ms, `${r.target}: latencies`);
+    assert.ok((r.serverIdleRssMb ?? 0) > 0 && (r.serverRssMb ?? 0) > 0, `${r.target}: RSS before and under load`);
     assert.equal(r.errors, 0, `${r.target}: no errors`);
   }
   const table = formatTable(results);
