@@ -13,11 +13,41 @@ export interface SessionCache {
   delete(id: Buffer): void | Promise<void>;
 }
 
-/** Associations by peer key ("address|port"). */
+/**
+ * A peer's key in the association table: for IPv4 the number address × 65536 + port (made
+ * without allocating a string for every datagram), otherwise the string "address|port".
+ */
+export type PeerKey = number | string;
+
+/** The key of `address` and `port`; a dotted-quad IPv4 address becomes a number. */
+export function peerKey(address: string, port: number): PeerKey {
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part > 255 || ++dots > 3) return `${address}|${port}`;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else {
+      return `${address}|${port}`;
+    }
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return `${address}|${port}`;
+  return (v * 256 + part) * 65536 + port;
+}
+
+/** Associations by {@link PeerKey}. */
 export interface AssociationTable<A> {
-  get(key: string): A | undefined;
-  set(key: string, a: A): void;
-  delete(key: string): void;
+  get(key: PeerKey): A | undefined;
+  set(key: PeerKey, a: A): void;
+  delete(key: PeerKey): void;
   readonly size: number;
   values(): IterableIterator<A>;
 }
@@ -59,14 +89,14 @@ export class MemorySessionCache implements SessionCache {
 
 /** The default association table. */
 export class MapAssociationTable<A> implements AssociationTable<A> {
-  private readonly map = new Map<string, A>();
-  get(key: string): A | undefined {
+  private readonly map = new Map<PeerKey, A>();
+  get(key: PeerKey): A | undefined {
     return this.map.get(key);
   }
-  set(key: string, a: A): void {
+  set(key: PeerKey, a: A): void {
     this.map.set(key, a);
   }
-  delete(key: string): void {
+  delete(key: PeerKey): void {
     this.map.delete(key);
   }
   get size(): number {
