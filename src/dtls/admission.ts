@@ -118,11 +118,17 @@ export class Admission<A extends Admitted> {
   private readonly sessions = new LinkedQueue<A>();
   private readonly handshakes = new LinkedQueue<A>();
   private readonly byAddress = new Map<string, LinkedQueue<A>>();
+  /** Sessions established less than `handshakeTimeoutMs` ago (their final flight is still kept). */
+  private readonly settling = new LinkedQueue<A>();
 
   constructor(
     readonly limits: AdmissionLimits,
-    /** Told of each eviction after it is counted (`count`: evictions for that reason so far), to log it. */
-    private readonly onEvict?: (a: A, reason: EvictionReason, count: number) => void,
+    private readonly hooks: {
+      /** Told of each eviction after it is counted (`count`: evictions for that reason so far), to log it. */
+      onEvict?: (a: A, reason: EvictionReason, count: number) => void;
+      /** A session has been established for `handshakeTimeoutMs`: what it kept for the peer's retransmissions can go. */
+      onSettled?: (a: A) => void;
+    } = {},
   ) {}
 
   private slot(a: A): ListNode<A> | undefined {
@@ -165,7 +171,9 @@ export class Admission<A extends Admitted> {
     while (this.sessions.size >= this.limits.maxSessions && this.sessions.head) {
       this.evict(this.sessions.head.item, 'sessionCapacity');
     }
-    a.admission = this.sessions.push(a, now) as ListNode<unknown>;
+    const node = this.sessions.push(a, now);
+    node.twin = this.settling.push(a, now);
+    a.admission = node as ListNode<unknown>;
     this.stats.sessionsEstablished++;
     this.stats.sessions = this.sessions.size;
   }
@@ -183,6 +191,7 @@ export class Admission<A extends Admitted> {
     a.admission = undefined;
     if (n.list === this.sessions) {
       this.sessions.remove(n);
+      if (n.twin) this.settling.remove(n.twin);
       this.stats.sessions = this.sessions.size;
       return;
     }
@@ -201,6 +210,12 @@ export class Admission<A extends Admitted> {
     for (let n = this.handshakes.head; n && n.at <= hsLimit; n = this.handshakes.head) {
       this.evict(n.item, 'handshakeTimeout');
     }
+    for (let n = this.settling.head; n && n.at <= hsLimit; n = this.settling.head) {
+      this.settling.remove(n);
+      const own = this.slot(n.item);
+      if (own) own.twin = undefined;
+      this.hooks.onSettled?.(n.item);
+    }
     if (this.limits.idleTimeoutMs <= 0) return;
     const idleLimit = now - this.limits.idleTimeoutMs;
     for (let n = this.sessions.head; n && n.at <= idleLimit; n = this.sessions.head) {
@@ -215,7 +230,7 @@ export class Admission<A extends Admitted> {
 
   private evict(a: A, reason: EvictionReason): void {
     const count = ++this.stats.evictions[reason];
-    this.onEvict?.(a, reason, count);
+    this.hooks.onEvict?.(a, reason, count);
     // Freed first, so that the association's close finds nothing left to free and the loops above advance.
     this.remove(a);
     a.evict(reason);

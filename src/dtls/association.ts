@@ -34,6 +34,8 @@ export interface AssociationHost {
   closed(a: Association, err: Error | undefined): void;
   /** An authenticated record arrived. */
   activity(a: Association): void;
+  /** Sends one datagram to `remote`. */
+  send(datagram: Buffer, remote: PeerAddress): void;
 }
 
 export interface AssociationOptions {
@@ -50,6 +52,14 @@ export interface AssociationOptions {
   host?: AssociationHost;
 }
 
+/**
+ * What an established association keeps instead of its handshake's transcript and reassembly
+ * buffer: one empty instance of each, shared (nothing is added to them after the handshake).
+ */
+const RELEASED_TRANSCRIPT = new Transcript();
+RELEASED_TRANSCRIPT.free();
+const RELEASED_BUFFER = new ReassemblyBuffer({ maxBufferedBytes: 0 });
+
 /** The role state once the handshake is over (the real one is released). */
 const FINISHED: RoleHandshake = {
   onMessage: () => {},
@@ -64,21 +74,26 @@ export const MAX_PLAINTEXT = 16384;
 
 export class Association extends EventEmitter {
   readonly records: RecordLayer;
-  readonly transcript: Transcript;
+  /** The handshake's transcript; a shared, empty one once established. */
+  transcript: Transcript;
   readonly remote: PeerAddress;
   readonly meter?: DtlsMeter;
   state: AssociationState = 'handshake';
   /** Time of the last authenticated record, for the idle timeout. */
   lastActivity = Date.now();
   role!: RoleHandshake;
-  /** Server side: the random of the ClientHello that started this association (spots retransmissions). */
-  clientRandom: Buffer | undefined;
+  /**
+   * Server side: the last six bytes of the random of the ClientHello that started this association,
+   * as a number (spots that ClientHello's retransmissions without keeping a buffer per session).
+   */
+  clientRandomTag = -1;
   /** The endpoint's key for this association's peer. */
   key: PeerKey | undefined = undefined;
   /** The endpoint's admission slot (session LRU or half-open handshake list). */
   admission: ListNode<unknown> | undefined = undefined;
 
-  private readonly buffer = new ReassemblyBuffer();
+  /** Handshake reassembly; a shared, empty one once established. */
+  private buffer = new ReassemblyBuffer();
   private nextRecvSeq = 0;
   private flight: FlightItem[] | undefined;
   /** The flight in `flight` ends the handshake (the peer sends nothing after it). */
@@ -233,6 +248,8 @@ export class Association extends EventEmitter {
     // the flight kept for retransmission gets its own memory instead of pinning buffer pools.
     this.role = FINISHED;
     this.transcript.free();
+    this.transcript = RELEASED_TRANSCRIPT;
+    this.buffer = RELEASED_BUFFER;
     // Only the side that sent the final flight answers a repeated peer flight after completion; the
     // other side's last flight was acknowledged by the peer's final one (otherwise both would
     // answer each other's retransmissions forever).
@@ -244,6 +261,14 @@ export class Association extends EventEmitter {
     this.resolveReady(result);
     this.opts.host?.established(this);
     this.emit('established', result);
+  }
+
+  /**
+   * The peer has had time to repeat its last flight: the flight kept to answer it is released
+   * (RFC 6347 §4.2.4 lets the holder of the final flight discard it once the peer has moved on).
+   */
+  releaseFinalFlight(): void {
+    if (this.state === 'established') this.flight = undefined;
   }
 
   // --- input -----------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ export class MemorySessionCache implements SessionCache {
     private readonly lifetimeMs = 24 * 3600_000,
   ) {}
   get(id: Buffer): SessionState | undefined {
-    const k = id.toString('hex');
+    const k = id.toString('latin1');
     const s = this.map.get(k);
     if (s && Date.now() - s.createdAt > this.lifetimeMs) {
       this.map.delete(k);
@@ -70,7 +70,7 @@ export class MemorySessionCache implements SessionCache {
   }
   set(session: SessionState): void {
     if (session.id.length === 0) return;
-    const k = session.id.toString('hex');
+    const k = session.id.toString('latin1');
     this.map.delete(k);
     this.map.set(k, session);
     while (this.map.size > this.maxEntries) {
@@ -80,7 +80,7 @@ export class MemorySessionCache implements SessionCache {
     }
   }
   delete(id: Buffer): void {
-    this.map.delete(id.toString('hex'));
+    this.map.delete(id.toString('latin1'));
   }
   get size(): number {
     return this.map.size;

@@ -19,7 +19,7 @@ import {
   type EndpointStats,
   type EvictionReason,
 } from './admission.ts';
-import { Association, type AssociationHost } from './association.ts';
+import { Association, type AssociationHost, type AssociationOptions } from './association.ts';
 import {
   type AssociationTable,
   MapAssociationTable,
@@ -34,7 +34,6 @@ import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
-import { ownCopy } from './wire/buffer.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
 import { parseHandshakeFragments } from './wire/handshake.ts';
 import { ContentType, parseRecords } from './wire/record.ts';
@@ -62,6 +61,14 @@ export interface EndpointOptions {
     };
   sessionCache?: SessionCache;
   associations?: AssociationTable<Association>;
+}
+
+/**
+ * Every association's `send`: called as `opts.send(d)`, so `this` is the association's options,
+ * which name the remote and the host. One function for all (no closure per association).
+ */
+function sendToRemote(this: AssociationOptions, d: Buffer): void {
+  this.host?.send(d, this.remote);
 }
 
 /** How often the sweep runs: a quarter of the shortest time-out, between 50 ms and 1 s. */
@@ -111,11 +118,15 @@ export class DtlsEndpoint extends EventEmitter {
         );
       }
     }
-    this.admission = new Admission<Association>(this.limits, (a, reason, count) => this.logEviction(a, reason, count));
+    this.admission = new Admission<Association>(this.limits, {
+      onEvict: (a, reason, count) => this.logEviction(a, reason, count),
+      onSettled: (a) => a.releaseFinalFlight(),
+    });
     this.host = {
       established: (a) => this.associationEstablished(a),
       closed: (a, err) => this.associationClosed(a, err),
       activity: (a) => this.admission.touch(a, a.lastActivity),
+      send: (d, remote) => this.sendDatagram(d, remote.port, remote.address),
     };
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', (err) => opts.logger?.warn({ err: err.message }, 'dtls socket error'));
@@ -229,7 +240,7 @@ export class DtlsEndpoint extends EventEmitter {
     const a = new Association({
       role,
       remote,
-      send: (d) => this.sendDatagram(d, remote.port, remote.address),
+      send: sendToRemote,
       mtu: Math.max(MIN_MTU, o.mtu ?? this.mtu),
       retransmitInitialMs: o.retransmitInitialMs ?? 1000,
       retransmitMaxMs: o.retransmitMaxMs ?? 60_000,
@@ -336,10 +347,7 @@ export class DtlsEndpoint extends EventEmitter {
       return true;
     }
     // A retransmitted ClientHello of the handshake that established this association: ignore.
-    if (
-      existing?.state === 'established' &&
-      existing.clientRandom?.compare(msg, scan.randomStart, scan.randomStart + 32) === 0
-    ) {
+    if (existing?.state === 'established' && existing.clientRandomTag === msg.readUIntBE(scan.randomStart + 26, 6)) {
       return true;
     }
     const meter = this.opts.meter;
@@ -382,7 +390,7 @@ export class DtlsEndpoint extends EventEmitter {
     };
     const a = this.newAssociation('server', remote, key);
     this.admission.handshakeStarted(a, Date.now());
-    a.clientRandom = ownCopy(ch.random);
+    a.clientRandomTag = ch.random.readUIntBE(26, 6);
     const hs = new ServerHandshake(a, { ...srv, sessionCache: this.sessionCache });
     a.role = hs;
     a.records.unprotect(rec); // enters the ClientHello's sequence number into the replay window
