@@ -7,6 +7,7 @@ const BENCHES: Record<string, string> = {
   dtls: 'DTLS handshakes/s (psk, rpk, x509), resumptions/s, heap per idle session',
   coap: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
   ingest: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
+  sessions: 'idle PSK sessions one server process holds (RSS, heap per session), ours vs libcoap',
 };
 
 export const summary = 'benchmarks against third-party peers';
