@@ -52,6 +52,20 @@ export interface AssociationTable<A> {
   values(): IterableIterator<A>;
 }
 
+/**
+ * Moves a session's ID and master secret into one allocation of their own (same bytes, same
+ * object): one ArrayBuffer per cached session instead of two, ~150 bytes of heap and native memory
+ * less for each idle association. Not Node's shared pool: one session would pin a whole 8 KiB slab.
+ */
+function packSessionBytes(s: SessionState): void {
+  if (s.id.buffer === s.masterSecret.buffer && s.id.byteOffset + s.id.length === s.masterSecret.byteOffset) return;
+  const packed = Buffer.allocUnsafeSlow(s.id.length + s.masterSecret.length);
+  s.id.copy(packed, 0);
+  s.masterSecret.copy(packed, s.id.length);
+  s.id = packed.subarray(0, s.id.length);
+  s.masterSecret = packed.subarray(s.id.length);
+}
+
 /** An in-memory session cache with a lifetime and a size bound (oldest evicted first). */
 export class MemorySessionCache implements SessionCache {
   private readonly map = new Map<string, SessionState>();
@@ -70,6 +84,7 @@ export class MemorySessionCache implements SessionCache {
   }
   set(session: SessionState): void {
     if (session.id.length === 0) return;
+    packSessionBytes(session);
     const k = session.id.toString('latin1');
     this.map.delete(k);
     this.map.set(k, session);
