@@ -168,14 +168,18 @@ async function ours(n: number, k: number): Promise<string[]> {
       );
     }
     const start = performance.now();
-    const c = await connect({ host: '127.0.0.1', port, psk: { identity: IDENTITY, key: KEY } });
-    const ms = performance.now() - start;
-    const after = await measure(srv);
-    out.push(
-      `  honest client at the cap (${after.stats.sessions} sessions): admitted in ${ms.toFixed(0)} ms, ` +
-        `evictions of the idlest: ${after.stats.evictions.sessionCapacity}`,
-    );
-    await c.close();
+    try {
+      const c = await connect({ host: '127.0.0.1', port, psk: { identity: IDENTITY, key: KEY }, maxRetransmits: 3 });
+      const ms = performance.now() - start;
+      const after = await measure(srv);
+      out.push(
+        `  honest client at the cap (${after.stats.sessions} sessions): admitted in ${ms.toFixed(0)} ms, ` +
+          `evictions of the idlest: ${after.stats.evictions.sessionCapacity}`,
+      );
+      await c.close();
+    } catch (err) {
+      out.push(`  honest client at the cap: NOT admitted (${(err as Error).message})`);
+    }
     srv.proc.stdin?.write('exit\n');
   } finally {
     setTimeout(() => srv.proc.kill('SIGKILL'), 3000).unref();
