@@ -112,11 +112,9 @@ export class DtlsEndpoint extends EventEmitter {
       idleTimeoutMs: srv ? (srv.idleTimeoutMs ?? DEFAULT_LIMITS.idleTimeoutMs) : 0,
     };
     for (const [k, v] of Object.entries(this.limits)) {
-      if (!Number.isFinite(v) || v < 0 || (k.startsWith('max') && v < 1)) {
-        throw new RangeError(
-          `DTLS endpoint: ${k} must be ${k.startsWith('max') ? 'at least 1' : '0 or more'}, got ${v}`,
-        );
-      }
+      // Only the idle time-out may be 0 (never); a zero cap or handshake time-out would admit nobody.
+      const min = k === 'idleTimeoutMs' ? 0 : 1;
+      if (!Number.isFinite(v) || v < min) throw new RangeError(`DTLS endpoint: ${k} must be at least ${min}, got ${v}`);
     }
     this.admission = new Admission<Association>(this.limits, {
       onEvict: (a, reason, count) => this.logEviction(a, reason, count),

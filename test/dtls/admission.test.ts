@@ -166,3 +166,11 @@ test('a truncated ClientHello is dropped and counted, not answered', async (t) =
   assert.equal(srv.server.stats.drops.malformed, 1);
   assert.equal(srv.server.stats.helloVerifyRequests, 0);
 });
+
+test('limits that would admit nobody are refused at listen, naming the option', async () => {
+  await assert.rejects(echoServer({ maxSessions: 0 }), /maxSessions must be at least 1, got 0/);
+  await assert.rejects(echoServer({ handshakeTimeoutMs: 0 }), /handshakeTimeoutMs must be at least 1/);
+  await assert.rejects(echoServer({ maxHandshakes: Number.NaN }), /maxHandshakes must be at least 1/);
+  const never = await echoServer({ idleTimeoutMs: 0 });
+  await never.server.close();
+});
