@@ -8,6 +8,7 @@ const BENCHES: Record<string, string> = {
   coap: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
   ingest: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
   load: 'work per server CPU-second under a C load generator: ours vs libcoap and the coap npm server',
+  sessions: 'idle PSK sessions one server process holds (RSS, heap per session), ours vs libcoap',
 };
 
 export const summary = 'benchmarks against third-party peers';

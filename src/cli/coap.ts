@@ -28,6 +28,7 @@ import {
   type SecurityFlags,
 } from '../dtls/credentials/flags.ts';
 import type { PeerIdentity } from '../dtls/index.ts';
+import { LIMIT_FLAG_SPECS, LIMIT_FLAGS_USAGE, readLimitFlags } from './dtls-limits.ts';
 
 export const summary = 'CoAP client (get/post/put/delete) and demo server';
 
@@ -47,6 +48,7 @@ security (coaps://):
   --rpk-key FILE  a P-256 private key whose public key is our raw public key (RFC 7250)
   --ca FILE       trust anchor (repeatable)  --trust-rpk FILE  pinned raw public keys (repeatable)
   --no-verify-name  (client) skip the server-name check   --client-auth none|want|need  (serve)
+coaps:// server ${LIMIT_FLAGS_USAGE}
 `;
 
 const TEXT_FORMATS = new Set([0, 40, 50, 110]);
@@ -181,12 +183,18 @@ async function serve(args: string[]): Promise<number> {
       port: { type: 'string' },
       'dtls-port': { type: 'string' },
       ...SECURITY_FLAG_SPECS,
+      ...LIMIT_FLAG_SPECS,
     },
   });
   // Flags and files are checked before any socket is bound, so a bad one leaves nothing open.
   const dtlsSecurity = dtlsServerSecurity(readSecurityFlags(values, 'server'));
   if (!dtlsSecurity && values['dtls-port'] !== undefined)
     throw new Error('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
+  const limits = readLimitFlags(values);
+  if (!dtlsSecurity && Object.keys(limits).length > 0)
+    throw new Error(
+      'the DTLS limit flags (--max-sessions …) need credentials: --psk ID:HEX, --cert/--key or --rpk-key',
+    );
   const host = values.host ?? '::';
   const port = values.port !== undefined ? Number(values.port) : 5683;
   const demo = createDemoServer({
@@ -219,6 +227,7 @@ async function serve(args: string[]): Promise<number> {
       host: udp.address().address,
       port: values['dtls-port'] !== undefined ? Number(values['dtls-port']) : 5684,
       ...dtlsSecurity,
+      ...limits,
     });
     demo.server.listen(dtls);
     listening.coaps = dtls.address();

@@ -23,6 +23,7 @@ import {
   DtlsTimeoutError,
   type PeerAddress,
 } from '../dtls/index.ts';
+import { type DtlsLimitOptions, LIMIT_FLAG_SPECS, LIMIT_FLAGS_USAGE, readLimitFlags } from './dtls-limits.ts';
 
 export const summary = 'DTLS 1.2 server and client tools (PSK, RPK, X.509)';
 
@@ -30,6 +31,8 @@ const USAGE = `usage:
   securesense dtls server --port P [--host H] [--psk IDENTITY:HEXKEY …] [--hint TEXT]
                           [--cert FILE --key FILE] [--rpk-key FILE] [--ca FILE …] [--trust-rpk FILE …]
                           [--client-auth none|want|need] [--mtu N]
+                          [--max-sessions N] [--max-handshakes N] [--handshake-timeout MS]
+                          [--idle-timeout MS] [--recv-buffer BYTES]
   securesense dtls client HOST:PORT [--psk IDENTITY:HEXKEY] [--cert FILE --key FILE] [--rpk-key FILE]
                           [--ca FILE …] [--trust-rpk FILE …] [--no-verify-name] [--server-name NAME]
                           [--send TEXT] [--resume] [--mtu N] [--timeout MS]
@@ -38,6 +41,7 @@ The server echoes every application-data record to its sender. Both print one JS
 file), --rpk-key a P-256 private key whose public key is our raw public key, --ca a trust anchor,
 --trust-rpk a file of pinned public keys (PEM) or SHA-256 fingerprints. The mode (psk, rpk, x509) is
 chosen per handshake from what both sides have.
+Server ${LIMIT_FLAGS_USAGE}
 `;
 
 class UsageError extends Error {}
@@ -51,6 +55,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   help: { type: 'boolean' },
   ...SECURITY_FLAG_SPECS,
+  ...LIMIT_FLAG_SPECS,
 } as const;
 
 const parseTokens = (args: string[]) =>
@@ -143,10 +148,11 @@ export async function runEchoServer(opts: {
   host?: string;
   port: number;
   security: DtlsServerSecurity;
+  limits?: DtlsLimitOptions;
 }): Promise<DtlsServer> {
-  const server = await DtlsServer.listen({ host: opts.host, port: opts.port, ...opts.security });
+  const server = await DtlsServer.listen({ host: opts.host, port: opts.port, ...opts.security, ...opts.limits });
   const a = server.address();
-  emit({ event: 'listening', address: a.address, port: a.port, family: a.family });
+  emit({ event: 'listening', address: a.address, port: a.port, family: a.family, recvBuffer: server.recvBufferSize() });
   server.on('connection', (c: DtlsConnection) => {
     emit(handshakeEvent(c));
     c.on('data', (d: Buffer) => {
@@ -169,7 +175,13 @@ async function server(p: Parsed): Promise<number> {
   if (port === undefined) throw new UsageError('--port is required');
   const security = dtlsServerSecurity(securityFlags(p, 'server'));
   if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
-  const srv = await runEchoServer({ host: p.values.host, port, security });
+  let limits: DtlsLimitOptions;
+  try {
+    limits = readLimitFlags(p.values);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const srv = await runEchoServer({ host: p.values.host, port, security, limits });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -211,6 +223,10 @@ async function client(p: Parsed): Promise<number> {
   const target = p.positional[0];
   if (!target) throw new UsageError('HOST:PORT is required');
   const { host, port } = parseHostPort(target);
+  for (const flag of Object.keys(LIMIT_FLAG_SPECS)) {
+    if (p.values[flag as keyof typeof LIMIT_FLAG_SPECS] !== undefined)
+      throw new UsageError(`--${flag} is a server flag`);
+  }
   let security: DtlsClientSecurity | undefined;
   try {
     security = dtlsClientSecurity(securityFlags(p, 'client'));

@@ -6,6 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from './../util/log.ts';
+import type { EvictionReason } from './admission.ts';
+import type { PeerKey } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import { AlertDescription, AlertLevel, alertName, DtlsAlertError, DtlsTimeoutError } from './errors.ts';
 import { type FlightItem, flightDatagrams, meterFlight } from './handshake/flight.ts';
@@ -13,6 +15,7 @@ import { ReassemblyBuffer } from './handshake/reassembly.ts';
 import { RetransmitTimer } from './handshake/retransmit.ts';
 import { Transcript } from './handshake/transcript.ts';
 import type { HandshakeResult, PeerAddress, RoleHandshake, SessionState } from './handshake/types.ts';
+import type { ListNode } from './lru.ts';
 import type { DtlsMeter } from './meter.ts';
 import { RecordLayer } from './session.ts';
 import { encodeAlert, parseAlert } from './wire/alert.ts';
@@ -20,6 +23,20 @@ import { ownCopy } from './wire/buffer.ts';
 import { parseChangeCipherSpec } from './wire/change-cipher-spec.ts';
 import { HandshakeType, handshakeTypeName, parseHandshakeFragments } from './wire/handshake.ts';
 import { ContentType, type DtlsRecord } from './wire/record.ts';
+
+/**
+ * What the endpoint learns of an association's life, through one object it shares among all of
+ * them (no listener or closure per association).
+ */
+export interface AssociationHost {
+  established(a: Association): void;
+  /** The association closed (after a failure when `err` is set). */
+  closed(a: Association, err: Error | undefined): void;
+  /** An authenticated record arrived. */
+  activity(a: Association): void;
+  /** Sends one datagram to `remote`. */
+  send(datagram: Buffer, remote: PeerAddress): void;
+}
 
 export interface AssociationOptions {
   role: 'client' | 'server';
@@ -32,7 +49,16 @@ export interface AssociationOptions {
   maxRetransmits: number;
   meter?: DtlsMeter;
   logger?: Logger;
+  host?: AssociationHost;
 }
+
+/**
+ * What an established association keeps instead of its handshake's transcript and reassembly
+ * buffer: one empty instance of each, shared (nothing is added to them after the handshake).
+ */
+const RELEASED_TRANSCRIPT = new Transcript();
+RELEASED_TRANSCRIPT.free();
+const RELEASED_BUFFER = new ReassemblyBuffer({ maxBufferedBytes: 0 });
 
 /** The role state once the handshake is over (the real one is released). */
 const FINISHED: RoleHandshake = {
@@ -48,28 +74,44 @@ export const MAX_PLAINTEXT = 16384;
 
 export class Association extends EventEmitter {
   readonly records: RecordLayer;
-  readonly transcript: Transcript;
+  /** The handshake's transcript; a shared, empty one once established. */
+  transcript: Transcript;
   readonly remote: PeerAddress;
   readonly meter?: DtlsMeter;
   state: AssociationState = 'handshake';
   /** Time of the last authenticated record, for the idle timeout. */
   lastActivity = Date.now();
   role!: RoleHandshake;
-  /** Server side: the random of the ClientHello that started this association (spots retransmissions). */
-  clientRandom: Buffer | undefined;
+  /**
+   * Server side: the last six bytes of the random of the ClientHello that started this association,
+   * as a number (spots that ClientHello's retransmissions without keeping a buffer per session).
+   */
+  clientRandomTag = -1;
+  /** The endpoint's key for this association's peer. */
+  key: PeerKey | undefined = undefined;
+  /** The endpoint's admission slot (session LRU or half-open handshake list). */
+  admission: ListNode<unknown> | undefined = undefined;
 
-  private readonly buffer = new ReassemblyBuffer();
+  /** Handshake reassembly; a shared, empty one once established. */
+  private buffer = new ReassemblyBuffer();
   private nextRecvSeq = 0;
   private flight: FlightItem[] | undefined;
   /** The flight in `flight` ends the handshake (the peer sends nothing after it). */
   private flightFinal = false;
   private lastFlightSentAt = 0;
-  private readonly timer: RetransmitTimer;
+  /** The flight timer, only while a handshake runs (an established association keeps no timer). */
+  private timer: RetransmitTimer | undefined;
   private queue: Promise<void> = Promise.resolve();
   private result: HandshakeResult | undefined;
-  private readonly ready: Promise<HandshakeResult>;
-  private resolveReady!: (r: HandshakeResult) => void;
-  private rejectReady!: (e: Error) => void;
+  /** Why the handshake failed or the association closed before it finished. */
+  private failure: Error | undefined;
+  /**
+   * Made only when someone awaits the handshake (the client's connect); a server association
+   * keeps no promise and no resolver closures.
+   */
+  private ready:
+    | { promise: Promise<HandshakeResult>; resolve(r: HandshakeResult): void; reject(e: Error): void }
+    | undefined;
 
   constructor(readonly opts: AssociationOptions) {
     super();
@@ -77,22 +119,68 @@ export class Association extends EventEmitter {
     this.meter = opts.meter;
     this.records = new RecordLayer(opts.meter);
     this.transcript = new Transcript(opts.meter);
-    this.timer = new RetransmitTimer(
-      { initialMs: opts.retransmitInitialMs, maxMs: opts.retransmitMaxMs, maxRetransmits: opts.maxRetransmits },
-      () => this.resendFlight(),
-      () => this.fail(new DtlsTimeoutError(`DTLS handshake with ${opts.remote.address}:${opts.remote.port} timed out`)),
-    );
-    this.ready = new Promise<HandshakeResult>((res, rej) => {
-      this.resolveReady = res;
-      this.rejectReady = rej;
-    });
-    // A handshake that nobody awaits (server side) must not become an unhandled rejection.
-    this.ready.catch(() => {});
   }
 
   /** Resolves when the handshake completes; rejects with DtlsAlertError or DtlsTimeoutError. */
   handshakeDone(): Promise<HandshakeResult> {
-    return this.ready;
+    if (this.result) return Promise.resolve(this.result);
+    if (this.state === 'closed') return Promise.reject(this.failure ?? new Error('DTLS association closed'));
+    if (!this.ready) {
+      let resolve!: (r: HandshakeResult) => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<HandshakeResult>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.ready = { promise, resolve, reject };
+    }
+    return this.ready.promise;
+  }
+
+  private resolveReady(r: HandshakeResult): void {
+    const ready = this.ready;
+    this.ready = undefined;
+    ready?.resolve(r);
+  }
+
+  private rejectReady(e: Error): void {
+    this.failure ??= e;
+    const ready = this.ready;
+    this.ready = undefined;
+    ready?.reject(e);
+  }
+
+  private flightTimer(): RetransmitTimer {
+    this.timer ??= new RetransmitTimer(
+      {
+        initialMs: this.opts.retransmitInitialMs,
+        maxMs: this.opts.retransmitMaxMs,
+        maxRetransmits: this.opts.maxRetransmits,
+      },
+      () => this.resendFlight(),
+      () => this.fail(new DtlsTimeoutError(`DTLS handshake with ${this.remote.address}:${this.remote.port} timed out`)),
+    );
+    return this.timer;
+  }
+
+  /** An authenticated record arrived: the session is not idle. */
+  private touch(): void {
+    this.lastActivity = Date.now();
+    this.opts.host?.activity(this);
+  }
+
+  /**
+   * Dropped by the endpoint's admission control: a session with close_notify (the peer learns it
+   * must handshake again), a half-open handshake without a word, as on its time-out.
+   */
+  evict(reason: EvictionReason): void {
+    if (this.state === 'established') {
+      void this.close();
+      return;
+    }
+    this.fail(
+      new DtlsTimeoutError(`DTLS handshake with ${this.remote.address}:${this.remote.port} dropped (${reason})`),
+    );
   }
 
   // --- DtlsConnection -------------------------------------------------------------------------
@@ -135,12 +223,14 @@ export class Association extends EventEmitter {
   // --- handshake host ---------------------------------------------------------------------------
 
   sendFlight(items: FlightItem[], final: boolean): void {
+    // A handshake evicted while it awaited something (a PSK lookup) must not speak again.
+    if (this.state === 'closed') return;
     this.flight = items;
     this.flightFinal = final;
     meterFlight(items, this.meter);
     this.transmitFlight();
-    if (final) this.timer.stop();
-    else this.timer.startFlight();
+    if (final) this.timer?.stop();
+    else this.flightTimer().startFlight();
   }
 
   setNextRecvSeq(seq: number): void {
@@ -148,14 +238,18 @@ export class Association extends EventEmitter {
   }
 
   complete(result: HandshakeResult): void {
+    if (this.state === 'closed') return;
     this.result = result;
     this.state = 'established';
-    this.timer.stop();
+    this.timer?.stop();
+    this.timer = undefined;
     this.buffer.clear();
     // An idle session should cost little memory: the handshake state is not needed any more, and
     // the flight kept for retransmission gets its own memory instead of pinning buffer pools.
     this.role = FINISHED;
     this.transcript.free();
+    this.transcript = RELEASED_TRANSCRIPT;
+    this.buffer = RELEASED_BUFFER;
     // Only the side that sent the final flight answers a repeated peer flight after completion; the
     // other side's last flight was acknowledged by the peer's final one (otherwise both would
     // answer each other's retransmissions forever).
@@ -165,7 +259,16 @@ export class Association extends EventEmitter {
     // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
     // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
     this.resolveReady(result);
+    this.opts.host?.established(this);
     this.emit('established', result);
+  }
+
+  /**
+   * The peer has had time to repeat its last flight: the flight kept to answer it is released
+   * (RFC 6347 §4.2.4 lets the holder of the final flight discard it once the peer has moved on).
+   */
+  releaseFinalFlight(): void {
+    if (this.state === 'established') this.flight = undefined;
   }
 
   // --- input -----------------------------------------------------------------------------------
@@ -204,7 +307,7 @@ export class Association extends EventEmitter {
         }
         continue; // RFC 6347 §4.1.2.7: invalid records are dropped silently.
       }
-      if (rec.epoch > 0) this.lastActivity = Date.now();
+      if (rec.epoch > 0) this.touch();
       try {
         await this.onRecord(rec, pt);
       } catch (err) {
@@ -335,10 +438,12 @@ export class Association extends EventEmitter {
   private shutdown(err?: Error, wasEstablished = this.state === 'established'): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.timer.stop();
+    this.timer?.stop();
+    this.timer = undefined;
     this.buffer.clear();
     this.flight = undefined;
-    this.rejectReady(new Error('DTLS association closed'));
+    this.rejectReady(err ?? new Error('DTLS association closed'));
+    this.opts.host?.closed(this, err);
     if (err && wasEstablished && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('closed', err);
     if (wasEstablished || this.result) this.emit('close');

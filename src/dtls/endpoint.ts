@@ -1,28 +1,45 @@
 /**
  * A DTLS endpoint owns one UDP socket (udp4 or udp6) and demultiplexes its datagrams to
  * associations keyed by peer address and port. As a server it answers a ClientHello without a
- * valid cookie with a stateless HelloVerifyRequest (RFC 6347 §4.2.1): HMAC-SHA256 over the peer's
- * address and the ClientHello, under a secret rotated every few minutes (the previous secret is
- * still accepted), so that no per-peer state exists before the peer proved it can receive at its
- * address. It enforces the limits (handshakes in progress, sessions, idle time) and keeps the
- * session cache.
+ * valid cookie with a stateless HelloVerifyRequest (RFC 6347 §4.2.1, see cookie.ts), so that no
+ * per-peer state exists before the peer proved it can receive at its address. Admission control
+ * (admission.ts) decides what it keeps when full: the idlest session and the oldest half-open
+ * handshake make room, nothing is refused silently, and `stats` counts every eviction, refusal
+ * and drop.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../util/log.ts';
-import { Association } from './association.ts';
-import { type AssociationTable, MapAssociationTable, MemorySessionCache, type SessionCache } from './cache.ts';
+import {
+  Admission,
+  type AdmissionLimits,
+  DEFAULT_LIMITS,
+  type EndpointStats,
+  type EvictionReason,
+} from './admission.ts';
+import { Association, type AssociationHost, type AssociationOptions } from './association.ts';
+import {
+  type AssociationTable,
+  MapAssociationTable,
+  MemorySessionCache,
+  type PeerKey,
+  peerKey,
+  type SessionCache,
+} from './cache.ts';
+import { ClientHelloScan, CookieJar, HELLO_VERIFY_DATAGRAM_LENGTH, scanClientHello } from './cookie.ts';
 import { type ClientConfig, ClientHandshake } from './handshake/client.ts';
 import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
-import { ownCopy } from './wire/buffer.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
-import { encodeHandshakeMessage, HandshakeType, parseHandshakeFragments } from './wire/handshake.ts';
-import { encodeHelloVerifyRequest } from './wire/hello-verify-request.ts';
-import { ContentType, DTLS1_0, type DtlsRecord, encodeRecord, parseRecords } from './wire/record.ts';
+import { parseHandshakeFragments } from './wire/handshake.ts';
+import { ContentType, parseRecords } from './wire/record.ts';
+
+/** A server's receive buffer, requested at bind: room for a burst of ClientHellos (the kernel may grant less). */
+export const DEFAULT_SERVER_RECV_BUFFER = 4 * 1024 * 1024;
 
 export interface EndpointOptions {
   mtu?: number;
@@ -31,78 +48,49 @@ export interface EndpointOptions {
   maxRetransmits?: number;
   meter?: DtlsMeter;
   logger?: Logger;
-  /** Server role: credentials and limits. */
-  server?: ServerConfig & {
-    maxHandshakes?: number;
-    maxSessions?: number;
-    idleTimeoutMs?: number;
-    /** Cookie secret lifetime (default 5 minutes). */
-    cookieRotateMs?: number;
-  };
+  /**
+   * SO_RCVBUF to request at bind, in bytes (server default 4 MiB, client: the system default).
+   * `recvBufferSize()` says what the kernel granted.
+   */
+  recvBufferSize?: number;
+  /** Server role: credentials and limits (see {@link AdmissionLimits}; defaults in DEFAULT_LIMITS). */
+  server?: ServerConfig &
+    Partial<AdmissionLimits> & {
+      /** Cookie secret lifetime (default 5 minutes). */
+      cookieRotateMs?: number;
+    };
   sessionCache?: SessionCache;
   associations?: AssociationTable<Association>;
 }
 
-const peerKey = (address: string, port: number) => `${address}|${port}`;
+/**
+ * Every association's `send`: called as `opts.send(d)`, so `this` is the association's options,
+ * which name the remote and the host. One function for all (no closure per association).
+ */
+function sendToRemote(this: AssociationOptions, d: Buffer): void {
+  this.host?.send(d, this.remote);
+}
 
-/** The cookie secret: current and previous, rotated on a timer (RFC 6347 §4.2.1). */
-class CookieSecrets {
-  private current = randomBytes(32);
-  private previous = randomBytes(32);
-  private rotatedAt = Date.now();
-  constructor(private readonly rotateMs: number) {}
-  private maybeRotate(): void {
-    if (Date.now() - this.rotatedAt >= this.rotateMs) {
-      this.previous = this.current;
-      this.current = randomBytes(32);
-      this.rotatedAt = Date.now();
-    }
-  }
-  private mac(secret: Buffer, peer: RemoteInfo, ch: ClientHello): Buffer {
-    const suites = Buffer.alloc(ch.cipherSuites.length * 2);
-    ch.cipherSuites.forEach((s, i) => {
-      suites.writeUInt16BE(s, i * 2);
-    });
-    return createHmac('sha256', secret)
-      .update(`${peer.address}|${peer.port}|`)
-      .update(Buffer.of(ch.clientVersion >> 8, ch.clientVersion & 0xff))
-      .update(ch.random)
-      .update(Buffer.of(ch.sessionId.length))
-      .update(ch.sessionId)
-      .update(suites)
-      .digest();
-  }
-  /** A cookie for a HelloVerifyRequest: one HMAC, reported to the meter as preparing that message. */
-  make(peer: RemoteInfo, ch: ClientHello, meter: DtlsMeter | undefined): Buffer {
-    this.maybeRotate();
-    meter?.crypto('hmac', 1, 'hello_verify_request', 'cookie');
-    return this.mac(this.current, peer, ch);
-  }
-  /**
-   * Checks the cookie a ClientHello returns: one HMAC under the current secret, a second under the
-   * previous one when the first does not match; each reported as processing the ClientHello.
-   */
-  verify(peer: RemoteInfo, ch: ClientHello, meter: DtlsMeter | undefined): boolean {
-    this.maybeRotate();
-    if (ch.cookie.length !== 32) return false;
-    meter?.crypto('hmac', 1, 'client_hello', 'cookie');
-    if (timingSafeEqual(ch.cookie, this.mac(this.current, peer, ch))) return true;
-    meter?.crypto('hmac', 1, 'client_hello', 'cookie');
-    return timingSafeEqual(ch.cookie, this.mac(this.previous, peer, ch));
-  }
+/** How often the sweep runs: a quarter of the shortest time-out, between 50 ms and 1 s. */
+function sweepInterval(l: AdmissionLimits): number {
+  const shortest = Math.min(l.handshakeTimeoutMs, l.idleTimeoutMs > 0 ? l.idleTimeoutMs : Number.POSITIVE_INFINITY);
+  return Math.max(50, Math.min(1000, shortest / 4));
 }
 
 export class DtlsEndpoint extends EventEmitter {
   readonly socket: Socket;
   readonly associations: AssociationTable<Association>;
   readonly sessionCache: SessionCache;
-  private readonly cookies: CookieSecrets;
+  readonly limits: AdmissionLimits;
+  private readonly admission: Admission<Association>;
+  private readonly cookies: CookieJar;
+  private readonly scan = new ClientHelloScan();
   private readonly mtu: number;
-  private handshakes = 0;
+  /** Client handshakes in progress (server ones are admission's). */
+  private clientHandshakes = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Counters for tests and the benchmark: datagrams dropped before reaching any association. */
-  readonly stats = { dropped: 0, helloVerifyRequests: 0, refusedByLimit: 0 };
+  private readonly host: AssociationHost;
 
   private constructor(
     socket: Socket,
@@ -112,13 +100,36 @@ export class DtlsEndpoint extends EventEmitter {
     this.socket = socket;
     this.associations = opts.associations ?? new MapAssociationTable<Association>();
     this.sessionCache = opts.sessionCache ?? new MemorySessionCache();
-    this.cookies = new CookieSecrets(opts.server?.cookieRotateMs ?? 300_000);
+    this.cookies = new CookieJar(opts.server?.cookieRotateMs ?? 300_000);
     this.mtu = Math.max(MIN_MTU, opts.mtu ?? DEFAULT_MTU);
+    const srv = opts.server;
+    this.limits = {
+      maxSessions: srv?.maxSessions ?? DEFAULT_LIMITS.maxSessions,
+      maxHandshakes: srv?.maxHandshakes ?? DEFAULT_LIMITS.maxHandshakes,
+      maxHandshakesPerAddress: srv?.maxHandshakesPerAddress ?? DEFAULT_LIMITS.maxHandshakesPerAddress,
+      handshakeTimeoutMs: srv?.handshakeTimeoutMs ?? DEFAULT_LIMITS.handshakeTimeoutMs,
+      // A client endpoint keeps its sessions until told otherwise.
+      idleTimeoutMs: srv ? (srv.idleTimeoutMs ?? DEFAULT_LIMITS.idleTimeoutMs) : 0,
+    };
+    for (const [k, v] of Object.entries(this.limits)) {
+      // Only the idle time-out may be 0 (never); a zero cap or handshake time-out would admit nobody.
+      const min = k === 'idleTimeoutMs' ? 0 : 1;
+      if (!Number.isFinite(v) || v < min) throw new RangeError(`DTLS endpoint: ${k} must be at least ${min}, got ${v}`);
+    }
+    this.admission = new Admission<Association>(this.limits, {
+      onEvict: (a, reason, count) => this.logEviction(a, reason, count),
+      onSettled: (a) => a.releaseFinalFlight(),
+    });
+    this.host = {
+      established: (a) => this.associationEstablished(a),
+      closed: (a, err) => this.associationClosed(a, err),
+      activity: (a) => this.admission.touch(a, a.lastActivity),
+      send: (d, remote) => this.sendDatagram(d, remote.port, remote.address),
+    };
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', (err) => opts.logger?.warn({ err: err.message }, 'dtls socket error'));
-    const idle = opts.server?.idleTimeoutMs;
-    if (idle && idle > 0) {
-      this.sweeper = setInterval(() => this.sweep(idle), Math.max(50, Math.min(idle / 2, 30_000)));
+    if (srv) {
+      this.sweeper = setInterval(() => this.admission.sweep(Date.now()), sweepInterval(this.limits));
       this.sweeper.unref();
     }
   }
@@ -136,12 +147,65 @@ export class DtlsEndpoint extends EventEmitter {
         resolve();
       });
     });
-    return new DtlsEndpoint(socket, opts);
+    const want = opts.recvBufferSize ?? (opts.server ? DEFAULT_SERVER_RECV_BUFFER : undefined);
+    if (want !== undefined) {
+      try {
+        socket.setRecvBufferSize(want);
+      } catch (err) {
+        opts.logger?.warn({ err: (err as Error).message, requested: want }, 'dtls receive buffer not set');
+      }
+      const granted = socket.getRecvBufferSize();
+      // Linux reports twice what it reserves for payload (the other half is bookkeeping), capped by net.core.rmem_max.
+      if (granted < want) opts.logger?.warn({ requested: want, granted }, 'dtls receive buffer smaller than requested');
+    }
+    try {
+      return new DtlsEndpoint(socket, opts);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
   }
 
   address(): PeerAddress {
     const a = this.socket.address();
     return { address: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+  }
+
+  /** The socket's receive buffer as the kernel reports it (bytes; Linux counts bookkeeping too, twice the payload room). */
+  recvBufferSize(): number {
+    return this.socket.getRecvBufferSize();
+  }
+
+  /** Counters of what the endpoint held, evicted, refused and dropped (see {@link EndpointStats}). */
+  get stats(): EndpointStats {
+    return this.admission.stats;
+  }
+
+  /**
+   * Reads the kernel's count of datagrams dropped on this socket's full receive queue
+   * (`drops` in /proc/net/udp or udp6, Linux) into `stats.drops.receiveBuffer`. Undefined where
+   * the kernel does not show it.
+   */
+  async readReceiveDrops(): Promise<number | undefined> {
+    const a = this.socket.address();
+    const port = a.port.toString(16).toUpperCase().padStart(4, '0');
+    for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+      let text: string;
+      try {
+        text = await readFile(file, 'latin1');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 13 || !f[1].endsWith(`:${port}`)) continue;
+        const drops = Number(f[f.length - 1]);
+        if (!Number.isFinite(drops)) continue;
+        this.stats.drops.receiveBuffer = drops;
+        return drops;
+      }
+    }
+    return undefined;
   }
 
   private pendingSends = 0;
@@ -151,52 +215,63 @@ export class DtlsEndpoint extends EventEmitter {
   private sendDatagram(d: Buffer, port: number, address: string): void {
     if (this.closed) return;
     this.pendingSends++;
-    this.socket.send(d, port, address, () => {
-      this.pendingSends--;
-      if (this.pendingSends === 0) this.flushed?.();
-    });
+    this.socket.send(d, port, address, this.sent);
   }
+
+  private readonly sent = (): void => {
+    this.pendingSends--;
+    if (this.pendingSends === 0) this.flushed?.();
+  };
 
   /** Handshakes in progress and established sessions. */
   counts(): { handshakes: number; sessions: number } {
-    return { handshakes: this.handshakes, sessions: this.associations.size - this.handshakes };
+    return { handshakes: this.stats.handshakes + this.clientHandshakes, sessions: this.stats.sessions };
   }
 
   private newAssociation(
     role: 'client' | 'server',
     remote: PeerAddress,
+    key: PeerKey,
     overrides: { mtu?: number; retransmitInitialMs?: number; retransmitMaxMs?: number; maxRetransmits?: number } = {},
   ): Association {
     const o = { ...this.opts, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
     const a = new Association({
       role,
       remote,
-      send: (d) => this.sendDatagram(d, remote.port, remote.address),
+      send: sendToRemote,
       mtu: Math.max(MIN_MTU, o.mtu ?? this.mtu),
       retransmitInitialMs: o.retransmitInitialMs ?? 1000,
       retransmitMaxMs: o.retransmitMaxMs ?? 60_000,
       maxRetransmits: o.maxRetransmits ?? 6,
       meter: o.meter,
       logger: o.logger,
+      host: this.host,
     });
-    const key = peerKey(remote.address, remote.port);
-    this.handshakes++;
-    let counted = true;
-    const uncount = () => {
-      if (counted) this.handshakes--;
-      counted = false;
-    };
-    a.once('established', uncount);
-    // Registered here, not where the ClientHello is parsed: a long-lived listener must not share a
-    // closure scope with the ClientHello and the handshake state (it would keep them alive).
-    if (role === 'server') a.once('established', () => this.emit('connection', a));
-    a.once('closed', (err?: Error) => {
-      uncount();
-      if (this.associations.get(key) === a) this.associations.delete(key);
-      if (role === 'server' && err && !a.wasEstablished) this.emit('handshakeError', err, remote);
-    });
+    a.key = key;
     this.associations.set(key, a);
     return a;
+  }
+
+  private associationEstablished(a: Association): void {
+    if (a.opts.role === 'client') this.clientHandshakes--;
+    this.admission.established(a, Date.now());
+    if (a.opts.role === 'server') this.emit('connection', a);
+  }
+
+  private associationClosed(a: Association, err: Error | undefined): void {
+    if (a.opts.role === 'client' && !a.wasEstablished) this.clientHandshakes--;
+    this.admission.remove(a);
+    if (a.key !== undefined && this.associations.get(a.key) === a) this.associations.delete(a.key);
+    if (a.opts.role === 'server' && err && !a.wasEstablished) this.emit('handshakeError', err, a.remote);
+  }
+
+  private logEviction(a: Association, reason: EvictionReason, count: number): void {
+    const log = this.opts.logger;
+    if (!log) return;
+    const peer = `${a.remote.address}:${a.remote.port}`;
+    // Every eviction at debug; at info the first of each reason and then each power of two, so a flood logs a few lines.
+    if ((count & (count - 1)) === 0) log.info({ reason, peer, count }, 'dtls admission evicted');
+    else log.debug({ reason, peer, count }, 'dtls admission evicted');
   }
 
   // --- client role ---------------------------------------------------------------------------------
@@ -210,7 +285,8 @@ export class DtlsEndpoint extends EventEmitter {
     const key = peerKey(remote.address, remote.port);
     const old = this.associations.get(key);
     if (old) old.destroy();
-    const a = this.newAssociation('client', remote, timing);
+    const a = this.newAssociation('client', remote, key, timing);
+    this.clientHandshakes++;
     const hs = new ClientHandshake(a, cfg);
     a.role = hs;
     hs.start();
@@ -222,95 +298,97 @@ export class DtlsEndpoint extends EventEmitter {
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     try {
-      const records = parseRecords(msg);
-      if (records.length === 0) {
-        this.stats.dropped++;
-        return;
-      }
       const key = peerKey(rinfo.address, rinfo.port);
       const a = this.associations.get(key);
-      const first = records[0];
-      if (this.opts.server && first.epoch === 0 && first.type === ContentType.handshake) {
-        // A ClientHello at epoch 0: a new handshake, the retransmission of ours in progress, or a
-        // client that restarted (RFC 6347 §4.2.8).
-        if (a?.state !== 'handshake' || !a.role) {
-          if (this.onClientHello(first, rinfo, a)) return;
-          if (!a) return;
-        }
+      // An epoch-0 handshake record with no handshake of ours in progress: a new ClientHello, or the
+      // ClientHello of a client that restarted (RFC 6347 §4.2.8).
+      if (this.opts.server && (a?.state !== 'handshake' || !a.role) && msg[0] === ContentType.handshake) {
+        if (this.onClientHello(msg, rinfo, key, a)) return;
       }
       if (!a) {
-        this.stats.dropped++;
+        this.stats.drops.noAssociation++;
+        return;
+      }
+      const records = parseRecords(msg);
+      if (records.length === 0) {
+        this.stats.drops.malformed++;
         return;
       }
       void a.receive(records);
     } catch (err) {
       // Nothing a peer sends may take the endpoint down.
-      this.stats.dropped++;
+      this.stats.drops.malformed++;
       this.opts.logger?.debug({ err: (err as Error).message }, 'dtls datagram dropped');
     }
   }
 
   /**
-   * Handles an epoch-0 ClientHello for a peer with no handshake in progress. Returns true when the
-   * record was consumed (HelloVerifyRequest sent, or a new association started).
+   * Handles a datagram that may start with a ClientHello, from a peer with no handshake in
+   * progress. Returns true when it was consumed (answered, refused or dropped, and counted), false
+   * when it belongs to the existing association.
    */
-  private onClientHello(rec: DtlsRecord, rinfo: RemoteInfo, existing: Association | undefined): boolean {
-    let frags: ReturnType<typeof parseHandshakeFragments>;
-    let ch: ClientHello;
-    try {
-      frags = parseHandshakeFragments(rec.fragment);
-      const f = frags[0];
-      if (!f || f.msgType !== HandshakeType.client_hello) return false;
-      // The cookie exchange needs the whole ClientHello in one record.
-      if (f.fragmentOffset !== 0 || f.fragment.length !== f.length) return true;
-      ch = parseClientHello(f.fragment);
-    } catch {
-      // Not a ClientHello we can read. With no association it is dropped here; an association
-      // gets the datagram's records as they are, so that this one record is dropped (or, in a
-      // handshake, answered) there and the valid records behind it in the same datagram
+  private onClientHello(msg: Buffer, rinfo: RemoteInfo, key: PeerKey, existing: Association | undefined): boolean {
+    const scan = this.scan;
+    const kind = scanClientHello(msg, scan);
+    if (kind === 'not_client_hello' || kind === 'malformed') {
+      // An association gets the datagram's records as they are, so that a bad record is dropped (or,
+      // in a handshake, answered) there and the valid records behind it in the same datagram
       // (RFC 6347 §4.1.1) are not lost with it (§4.1.2.7 discards invalid records one by one).
       if (existing) return false;
-      this.stats.dropped++;
+      if (kind === 'malformed') this.stats.drops.malformed++;
+      else this.stats.drops.noAssociation++;
       return true;
     }
-    const f = frags[0];
-    if (existing && existing.state === 'established') {
-      // A retransmitted ClientHello of the handshake that established this association: ignore.
-      if (existing.clientRandom?.equals(ch.random)) return true;
+    if (kind === 'fragmented') {
+      // The cookie exchange needs the whole ClientHello in one record.
+      this.stats.refusals.fragmentedClientHello++;
+      return true;
+    }
+    // A retransmitted ClientHello of the handshake that established this association: ignore.
+    if (existing?.state === 'established' && existing.clientRandomTag === msg.readUIntBE(scan.randomStart + 26, 6)) {
+      return true;
     }
     const meter = this.opts.meter;
-    if (!this.cookies.verify(rinfo, ch, meter)) {
-      const hvr = encodeHelloVerifyRequest({ serverVersion: DTLS1_0, cookie: this.cookies.make(rinfo, ch, meter) });
-      // §4.2.1: the HelloVerifyRequest reuses the ClientHello's record sequence number and message_seq.
-      const rec2 = encodeRecord({
-        type: ContentType.handshake,
-        version: DTLS1_0,
-        epoch: 0,
-        seq: rec.seq,
-        fragment: encodeHandshakeMessage(HandshakeType.hello_verify_request, f.messageSeq, hvr),
-      });
+    if (!this.cookies.verify(rinfo.address, rinfo.port, msg, scan, meter)) {
+      // Never answer with more bytes than came in: the cookie exchange must not amplify.
+      if (msg.length < HELLO_VERIFY_DATAGRAM_LENGTH) {
+        this.stats.refusals.helloVerifyTooLarge++;
+        return true;
+      }
+      const hvr = this.cookies.helloVerifyRequest(rinfo.address, rinfo.port, msg, scan, meter);
       this.stats.helloVerifyRequests++;
       // Stateless, so outside any association: the endpoint reports the message and its record.
-      meter?.handshakeMessage('out', 'hello_verify_request', hvr.length);
-      meter?.record('out', 'handshake', 0, rec2.length);
-      this.sendDatagram(rec2, rinfo.port, rinfo.address);
+      meter?.handshakeMessage('out', 'hello_verify_request', hvr.length - 25);
+      meter?.record('out', 'handshake', 0, hvr.length);
+      this.sendDatagram(hvr, rinfo.port, rinfo.address);
+      return true;
+    }
+    // The cookie is valid: now the full parse.
+    let ch: ClientHello;
+    let f: ReturnType<typeof parseHandshakeFragments>[number];
+    let rec: ReturnType<typeof parseRecords>[number];
+    try {
+      rec = parseRecords(msg)[0];
+      f = parseHandshakeFragments(rec.fragment)[0];
+      ch = parseClientHello(f.fragment);
+    } catch {
+      if (existing) return false;
+      this.stats.drops.malformed++;
       return true;
     }
     const srv = this.opts.server!;
-    if (this.handshakes >= (srv.maxHandshakes ?? 1000) || this.counts().sessions >= (srv.maxSessions ?? 100_000)) {
-      this.stats.refusedByLimit++;
-      return true;
-    }
-    // A valid cookie from a peer that already has an established association: the client lost its
-    // state (rebooted). Start afresh (§4.2.8); the old association is dropped.
+    // A valid cookie from a peer that already has an association: the client lost its state
+    // (rebooted). Start afresh (§4.2.8); the old association is dropped.
     if (existing) existing.destroy();
+    this.admission.makeRoomForHandshake(rinfo.address);
     const remote: PeerAddress = {
       address: rinfo.address,
       port: rinfo.port,
       family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
     };
-    const a = this.newAssociation('server', remote);
-    a.clientRandom = ownCopy(ch.random);
+    const a = this.newAssociation('server', remote, key);
+    this.admission.handshakeStarted(a, Date.now());
+    a.clientRandomTag = ch.random.readUIntBE(26, 6);
     const hs = new ServerHandshake(a, { ...srv, sessionCache: this.sessionCache });
     a.role = hs;
     a.records.unprotect(rec); // enters the ClientHello's sequence number into the replay window
@@ -319,13 +397,6 @@ export class DtlsEndpoint extends EventEmitter {
     meter?.handshakeMessage('in', 'client_hello', f.length);
     void a.runExclusive(() => hs.onClientHello(ch, m));
     return true;
-  }
-
-  private sweep(idleMs: number): void {
-    const now = Date.now();
-    for (const a of [...this.associations.values()]) {
-      if (a.state === 'established' && now - a.lastActivity > idleMs) a.destroy();
-    }
   }
 
   /** Closes every association (close_notify to established peers) and the socket. */

@@ -16,6 +16,7 @@ import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
+import type { EndpointStats } from './admission.ts';
 import type { Association } from './association.ts';
 import type { SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
@@ -24,7 +25,8 @@ import { DtlsEndpoint } from './endpoint.ts';
 import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 
-export type { AssociationTable, SessionCache } from './cache.ts';
+export { type AdmissionLimits, DEFAULT_LIMITS, type EndpointStats } from './admission.ts';
+export type { AssociationTable, PeerKey, SessionCache } from './cache.ts';
 export { MemorySessionCache } from './cache.ts';
 /** The security flags of the command-line tools (`--psk`, `--cert/--key/--ca`, `--rpk-key/--trust-rpk` …) → options. */
 export {
@@ -119,12 +121,24 @@ export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
   psk?: PskLookup;
   /** PSK identity hint sent in ServerKeyExchange (RFC 4279 §2); omitted when undefined. */
   pskIdentityHint?: string;
-  /** Handshakes in progress at once (default 1000); further ClientHellos are ignored. */
+  /**
+   * Half-open handshakes at once (default 1000): a new ClientHello with a valid cookie takes the
+   * slot of the oldest (counted in `stats.evictions.handshakeCapacity`).
+   */
   maxHandshakes?: number;
-  /** Established sessions at once (default 100 000). */
+  /** Half-open handshakes from one IP address (default 100): past it, that address's oldest makes room. */
+  maxHandshakesPerAddress?: number;
+  /** A handshake not finished after this long is dropped (default 10 000 ms). */
+  handshakeTimeoutMs?: number;
+  /**
+   * Established sessions at once (default 100 000): a newly established one evicts the session idle
+   * longest (close_notify; counted in `stats.evictions.sessionCapacity`).
+   */
   maxSessions?: number;
   /** Established sessions silent for this long are dropped (default 300 000 ms; 0 = never). */
   idleTimeoutMs?: number;
+  /** SO_RCVBUF requested for the socket (default 4 MiB, room for bursts; see `recvBufferSize()`). */
+  recvBufferSize?: number;
   /** Where resumable sessions are kept (default: in memory). */
   sessionCache?: SessionCache;
 }
@@ -195,8 +209,10 @@ export class DtlsServer extends EventEmitter {
             : undefined,
         pskIdentityHint: opts.pskIdentityHint,
         maxHandshakes: opts.maxHandshakes,
+        maxHandshakesPerAddress: opts.maxHandshakesPerAddress,
+        handshakeTimeoutMs: opts.handshakeTimeoutMs,
         maxSessions: opts.maxSessions,
-        idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
+        idleTimeoutMs: opts.idleTimeoutMs,
       },
     });
     return new DtlsServer(endpoint);
@@ -214,6 +230,21 @@ export class DtlsServer extends EventEmitter {
   /** Handshakes in progress and established sessions (for limits and monitoring). */
   counts(): { handshakes: number; sessions: number } {
     return this.endpoint.counts();
+  }
+
+  /** What the server held, evicted, refused and dropped: a live object of counters (see {@link EndpointStats}). */
+  get stats(): EndpointStats {
+    return this.endpoint.stats;
+  }
+
+  /** The socket's receive buffer as the kernel granted it (bytes, as getsockopt reports it). */
+  recvBufferSize(): number {
+    return this.endpoint.recvBufferSize();
+  }
+
+  /** Refreshes and returns `stats.drops.receiveBuffer` from the kernel (Linux), undefined where not visible. */
+  readReceiveDrops(): Promise<number | undefined> {
+    return this.endpoint.readReceiveDrops();
   }
 
   /** Sends close_notify to every peer and closes the socket. */

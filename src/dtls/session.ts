@@ -3,6 +3,7 @@
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
 import { ccm8Open, ccm8Seal, type RecordKeys } from './crypto/ccm.ts';
+import { EpochMap } from './epoch-map.ts';
 import type { DtlsMeter } from './meter.ts';
 import { contentTypeName, DTLS1_2, type DtlsRecord, encodeRecord } from './wire/record.ts';
 
@@ -47,9 +48,9 @@ interface ReadState {
 export class RecordLayer {
   /** Epoch of the records we send now. */
   writeEpoch = 0;
-  private readonly writeSeq = new Map<number, number>([[0, 0]]);
-  private readonly writeKeys = new Map<number, RecordKeys>();
-  private readonly read = new Map<number, ReadState>([[0, { keys: undefined, window: new ReplayWindow() }]]);
+  private readonly writeSeq = EpochMap.of<number>(0);
+  private readonly writeKeys = new EpochMap<RecordKeys>();
+  private readonly read = EpochMap.of<ReadState>({ keys: undefined, window: new ReplayWindow() });
 
   /** Why the last `unprotect` returned undefined (the handshake turns an 'auth' failure on its Finished into bad_record_mac). */
   lastFailure: 'epoch' | 'replay' | 'auth' | undefined;

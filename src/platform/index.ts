@@ -180,7 +180,15 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
           : await listen(app, config.https.host, config.https.port, 'https');
     }
     if (opts.coap && opts.listen !== false) {
-      let dtls = given.dtls;
+      // The coaps:// limits from the config; options given in code take precedence.
+      let dtls: typeof given.dtls = {
+        maxSessions: config.dtls.maxSessions,
+        maxHandshakes: config.dtls.maxHandshakes,
+        handshakeTimeoutMs: config.dtls.handshakeTimeout,
+        idleTimeoutMs: config.dtls.idleTimeout,
+        recvBufferSize: config.dtls.recvBuffer,
+        ...given.dtls,
+      };
       if (config.coap.coapsPort !== null && !dtls?.sessionCache) {
         if (config.dtls.sessionKey) {
           // Several front ends over one store resume each other's sessions (docs/platform-coap.md).

@@ -53,6 +53,16 @@ export interface SecureSenseConfig {
     sessionKey: string | null;
     /** How long a session may be resumed after its full handshake, seconds (default 24 h). */
     sessionLifetime: number;
+    /** coaps:// sessions held at once; past it the session idle longest is evicted (docs/dtls.md "Limits"). */
+    maxSessions: number;
+    /** coaps:// half-open handshakes at once; past it the oldest is dropped for a new verified ClientHello. */
+    maxHandshakes: number;
+    /** A coaps:// handshake not finished after this long is dropped, ms. */
+    handshakeTimeout: number;
+    /** A coaps:// session silent for this long is dropped, ms (0 = never). */
+    idleTimeout: number;
+    /** Receive buffer requested for the coaps:// socket, bytes (the kernel may grant less). */
+    recvBuffer: number;
   };
   /** The poller that pulls resources' polling URLs (issue 6). */
   poller: {
@@ -92,7 +102,15 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   http: { host: '0.0.0.0', port: 8080 },
   https: { host: '0.0.0.0', port: null, cert: null, key: null },
   coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
-  dtls: { sessionKey: null, sessionLifetime: 86_400 },
+  dtls: {
+    sessionKey: null,
+    sessionLifetime: 86_400,
+    maxSessions: 100_000,
+    maxHandshakes: 1000,
+    handshakeTimeout: 10_000,
+    idleTimeout: 300_000,
+    recvBuffer: 4 * 1024 * 1024,
+  },
   poller: { enabled: true, allow: [] },
   api: {
     bodyLimit: 1_048_576,
@@ -236,6 +254,11 @@ const FIELDS: Field[] = [
   { path: ['coap', 'rpkKey'], env: 'SECURESENSE_COAPS_RPK_KEY', parse: optionalFile },
   { path: ['dtls', 'sessionKey'], env: 'SECURESENSE_SESSION_KEY', parse: sessionKey },
   { path: ['dtls', 'sessionLifetime'], env: 'SECURESENSE_SESSION_LIFETIME', parse: positiveInt(365 * 86_400) },
+  { path: ['dtls', 'maxSessions'], env: 'SECURESENSE_COAPS_MAX_SESSIONS', parse: positiveInt(10_000_000) },
+  { path: ['dtls', 'maxHandshakes'], env: 'SECURESENSE_COAPS_MAX_HANDSHAKES', parse: positiveInt(1_000_000) },
+  { path: ['dtls', 'handshakeTimeout'], env: 'SECURESENSE_COAPS_HANDSHAKE_TIMEOUT', parse: positiveInt(3_600_000) },
+  { path: ['dtls', 'idleTimeout'], env: 'SECURESENSE_COAPS_IDLE_TIMEOUT', parse: nonNegativeInt(30 * 86_400_000) },
+  { path: ['dtls', 'recvBuffer'], env: 'SECURESENSE_COAPS_RECV_BUFFER', parse: positiveInt(1 << 30) },
   { path: ['poller', 'enabled'], env: 'SECURESENSE_POLLER', parse: bool },
   { path: ['poller', 'allow'], env: 'SECURESENSE_POLLER_ALLOW', parse: parseAllowList },
   { path: ['api', 'bodyLimit'], env: 'SECURESENSE_BODY_LIMIT', parse: positiveInt(64 * 1024 * 1024) },

@@ -112,27 +112,33 @@ test('a silent server times out with DtlsTimeoutError after the bounded retransm
   assert.ok(Date.now() - start >= 20 + 40 + 80 + 160 - 10);
 });
 
-test('limits: sessions and idle timeout', async (t) => {
+test('limits: at the session cap the idlest session makes room; idle sessions time out', async (t) => {
   const srv = await echoServer({ maxSessions: 2, idleTimeoutMs: 300 });
   t.after(() => srv.server.close());
   const c1 = await connect({ host: '127.0.0.1', port: srv.port, psk });
   const c2 = await connect({ host: '127.0.0.1', port: srv.port, psk });
   assert.equal(srv.server.counts().sessions, 2);
-  await assert.rejects(
-    connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 20, maxRetransmits: 2 }),
-    DtlsTimeoutError,
-  );
-  // Idle sessions are dropped by the server; then there is room again.
+  const c1Closed = new Promise<void>((r) => c1.once('close', r));
+  // c2 talks, so c1 is the one idle longest: it is evicted (with close_notify) and c3 gets in.
+  const e2 = nextData(c2);
+  c2.send(Buffer.from('busy'));
+  await e2;
+  const c3 = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  await c1Closed;
+  assert.equal(srv.server.counts().sessions, 2);
+  assert.equal(srv.server.stats.evictions.sessionCapacity, 1);
+  // Idle sessions are dropped by the server.
   await sleep(800);
   assert.equal(srv.server.counts().sessions, 0);
-  const c3 = await connect({ host: '127.0.0.1', port: srv.port, psk });
-  const echo = nextData(c3);
-  c3.send(Buffer.from('room again'));
+  assert.equal(srv.server.stats.evictions.sessionIdle, 2);
+  const c4 = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  const echo = nextData(c4);
+  c4.send(Buffer.from('room again'));
   assert.equal((await echo).toString(), 'room again');
-  for (const c of [c1, c2, c3]) await c.close();
+  for (const c of [c2, c3, c4]) await c.close();
 });
 
-test('limits: handshakes in progress', async (t) => {
+test('limits: a new verified ClientHello takes the slot of the oldest half-open handshake', async (t) => {
   // The server waits on its PSK lookup, so handshakes stay in progress.
   let release!: () => void;
   const gate = new Promise<void>((r) => {
@@ -146,15 +152,18 @@ test('limits: handshakes in progress', async (t) => {
     },
   });
   t.after(() => srv.server.close());
-  const first = connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 100 });
+  // The first client gives up soon after it is pushed out (it would otherwise retransmit and push back).
+  const first = connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 400, maxRetransmits: 0 });
   await sleep(100);
   assert.equal(srv.server.counts().handshakes, 1);
-  await assert.rejects(
-    connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 20, maxRetransmits: 2 }),
-    DtlsTimeoutError,
-  );
+  const second = connect({ host: '127.0.0.1', port: srv.port, psk, retransmitInitialMs: 2000 });
+  await sleep(100);
+  assert.equal(srv.server.counts().handshakes, 1);
+  assert.equal(srv.server.stats.evictions.handshakeCapacity, 1);
   release();
-  const c = await first;
+  const c = await second;
+  await assert.rejects(first, DtlsTimeoutError);
+  assert.equal(srv.server.counts().sessions, 1);
   await c.close();
 });
 

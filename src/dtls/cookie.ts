@@ -1,0 +1,138 @@
+/**
+ * The stateless cookie exchange of a DTLS server (RFC 6347 §4.2.1), built to be cheap under a
+ * flood: a cookieless ClientHello is scanned in place (only the fields the cookie covers are
+ * located, nothing is copied), the cookie is one HMAC-SHA256 over the peer's address and port
+ * and those bytes, and the HelloVerifyRequest is written straight into the one buffer that is
+ * sent. The secret is rotated every few minutes; the previous one is still accepted.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { DtlsMeter } from './meter.ts';
+
+export const COOKIE_LENGTH = 32;
+/** Record header (13) + handshake header (12) + server_version (2) + cookie<0..255> (1 + 32). */
+export const HELLO_VERIFY_DATAGRAM_LENGTH = 13 + 12 + 2 + 1 + COOKIE_LENGTH;
+
+const RECORD_HANDSHAKE = 22;
+const HS_CLIENT_HELLO = 1;
+const HS_HELLO_VERIFY_REQUEST = 3;
+const DTLS1_0 = 0xfeff;
+
+/**
+ * Where the fields of a ClientHello sit in its datagram. Filled in place by {@link scanClientHello}
+ * (one instance per endpoint, reused for every datagram).
+ */
+export class ClientHelloScan {
+  /** client_version, random and session_id are [25, sessionEnd). */
+  sessionEnd = 0;
+  cookieStart = 0;
+  cookieLength = 0;
+  /** cipher_suites with its length: [suitesStart, suitesEnd). */
+  suitesStart = 0;
+  suitesEnd = 0;
+  /** Offset of the 32-byte random. */
+  readonly randomStart = 27;
+}
+
+export type ScanResult = 'client_hello' | 'not_client_hello' | 'fragmented' | 'malformed';
+
+/**
+ * Locates the cookie-relevant fields of a ClientHello carried whole in the datagram's first record
+ * at epoch 0. Reads bounds only; the full parse happens once the cookie is valid.
+ */
+export function scanClientHello(d: Buffer, out: ClientHelloScan): ScanResult {
+  if (d.length < 13 + 12 || d[0] !== RECORD_HANDSHAKE || d[1] !== 0xfe || d[3] !== 0 || d[4] !== 0) {
+    return 'not_client_hello';
+  }
+  const recEnd = 13 + d.readUInt16BE(11);
+  if (recEnd > d.length) return 'malformed';
+  if (d[13] !== HS_CLIENT_HELLO) return 'not_client_hello';
+  const length = d.readUIntBE(14, 3);
+  const fragOffset = d.readUIntBE(19, 3);
+  const fragLength = d.readUIntBE(22, 3);
+  if (fragOffset !== 0 || fragLength !== length) return 'fragmented';
+  const bodyEnd = 25 + length;
+  if (bodyEnd > recEnd) return 'malformed';
+  let p = 25 + 2 + 32;
+  if (p + 1 > bodyEnd) return 'malformed';
+  const sid = d[p];
+  if (sid > 32) return 'malformed';
+  p += 1 + sid;
+  out.sessionEnd = p;
+  if (p + 1 > bodyEnd) return 'malformed';
+  out.cookieLength = d[p];
+  out.cookieStart = p + 1;
+  p += 1 + d[p];
+  if (p + 2 > bodyEnd) return 'malformed';
+  out.suitesStart = p;
+  p += 2 + d.readUInt16BE(p);
+  if (p > bodyEnd) return 'malformed';
+  out.suitesEnd = p;
+  return 'client_hello';
+}
+
+/** The cookie secrets: current and previous, rotated on use once `rotateMs` has passed. */
+export class CookieJar {
+  private current = randomBytes(32);
+  private previous = randomBytes(32);
+  private rotatedAt = Date.now();
+  /** Port as two bytes, for the HMAC input (reused: the endpoint is single-threaded). */
+  private readonly portBytes = Buffer.alloc(2);
+
+  constructor(private readonly rotateMs: number) {}
+
+  private maybeRotate(): void {
+    const now = Date.now();
+    if (now - this.rotatedAt >= this.rotateMs) {
+      this.previous = this.current;
+      this.current = randomBytes(32);
+      this.rotatedAt = now;
+    }
+  }
+
+  private mac(secret: Buffer, address: string, port: number, d: Buffer, s: ClientHelloScan) {
+    this.portBytes.writeUInt16BE(port, 0);
+    const h = createHmac('sha256', secret).update(address, 'latin1').update(this.portBytes);
+    // client_version, random, session_id; then cipher_suites. Ranges of the datagram, no copies.
+    h.update(new Uint8Array(d.buffer, d.byteOffset + 25, s.sessionEnd - 25));
+    h.update(new Uint8Array(d.buffer, d.byteOffset + s.suitesStart, s.suitesEnd - s.suitesStart));
+    return h.digest();
+  }
+
+  /** True when the ClientHello returns a cookie we made for this peer (current or previous secret). */
+  verify(address: string, port: number, d: Buffer, s: ClientHelloScan, meter: DtlsMeter | undefined): boolean {
+    this.maybeRotate();
+    if (s.cookieLength !== COOKIE_LENGTH) return false;
+    const cookie = d.subarray(s.cookieStart, s.cookieStart + COOKIE_LENGTH);
+    meter?.crypto('hmac', 1, 'client_hello', 'cookie');
+    if (timingSafeEqual(cookie, this.mac(this.current, address, port, d, s))) return true;
+    meter?.crypto('hmac', 1, 'client_hello', 'cookie');
+    return timingSafeEqual(cookie, this.mac(this.previous, address, port, d, s));
+  }
+
+  /**
+   * The HelloVerifyRequest datagram answering ClientHello `d`: the ClientHello's record sequence
+   * number and message_seq (§4.2.1), server_version DTLS 1.0 (§4.2.1 allows it for compatibility),
+   * and a fresh cookie. One allocation: the datagram itself.
+   */
+  helloVerifyRequest(address: string, port: number, d: Buffer, s: ClientHelloScan, meter: DtlsMeter | undefined) {
+    this.maybeRotate();
+    meter?.crypto('hmac', 1, 'hello_verify_request', 'cookie');
+    const mac = this.mac(this.current, address, port, d, s);
+    const out = Buffer.allocUnsafe(HELLO_VERIFY_DATAGRAM_LENGTH);
+    out[0] = RECORD_HANDSHAKE;
+    out.writeUInt16BE(DTLS1_0, 1);
+    out.writeUInt16BE(0, 3); // epoch 0
+    d.copy(out, 5, 5, 11); // record sequence number
+    out.writeUInt16BE(HELLO_VERIFY_DATAGRAM_LENGTH - 13, 11);
+    out[13] = HS_HELLO_VERIFY_REQUEST;
+    const bodyLength = 2 + 1 + COOKIE_LENGTH;
+    out.writeUIntBE(bodyLength, 14, 3);
+    d.copy(out, 17, 17, 19); // message_seq
+    out.writeUIntBE(0, 19, 3);
+    out.writeUIntBE(bodyLength, 22, 3);
+    out.writeUInt16BE(DTLS1_0, 25);
+    out[27] = COOKIE_LENGTH;
+    mac.copy(out, 28);
+    return out;
+  }
+}
