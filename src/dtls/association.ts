@@ -41,6 +41,9 @@ const FINISHED: RoleHandshake = {
   awaitingFinished: false,
 };
 
+/** A settled promise: what `receive` returns when it processed the datagram at once. */
+const DONE: Promise<void> = Promise.resolve();
+
 export type AssociationState = 'handshake' | 'established' | 'closed';
 
 /** Largest application_data plaintext in one record (RFC 5246 §6.2.1). */
@@ -65,7 +68,9 @@ export class Association extends EventEmitter {
   private flightFinal = false;
   private lastFlightSentAt = 0;
   private readonly timer: RetransmitTimer;
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<void> = DONE;
+  /** Datagrams (and runExclusive tasks) waiting in `queue`. */
+  private queued = 0;
   private result: HandshakeResult | undefined;
   private readonly ready: Promise<HandshakeResult>;
   private resolveReady!: (r: HandshakeResult) => void;
@@ -177,48 +182,109 @@ export class Association extends EventEmitter {
 
   /** Runs `fn` in this association's input order; a thrown error ends the association. */
   runExclusive(fn: () => Promise<void> | void): Promise<void> {
-    this.queue = this.queue.then(fn).catch((err) => this.fail(err as Error));
+    this.queued++;
+    this.queue = this.queue
+      .then(fn)
+      .catch((err) => this.fail(err as Error))
+      .finally(() => {
+        this.queued--;
+      });
     return this.queue;
   }
 
-  /** Queues the records of one datagram. */
+  /**
+   * Takes the records of one datagram. While a handshake runs (a PSK lookup or a certificate check
+   * may be async) they are queued behind the input before them; once established, with nothing
+   * queued, they are processed at once: no promise or closure per datagram on the data path.
+   */
   receive(records: DtlsRecord[]): Promise<void> {
-    this.queue = this.queue.then(() => this.process(records)).catch((err) => this.fail(err as Error));
+    if (this.queued === 0 && this.state === 'established') {
+      this.processEstablished(records);
+      return DONE;
+    }
+    this.queued++;
+    this.queue = this.queue
+      .then(() => this.process(records))
+      .catch((err) => this.fail(err as Error))
+      .finally(() => {
+        this.queued--;
+      });
     return this.queue;
+  }
+
+  /** The plaintext of `rec`, or undefined when it is dropped; throws when a dropped Finished ends the handshake. */
+  private open(rec: DtlsRecord): Buffer | undefined {
+    const pt = this.records.unprotect(rec);
+    if (pt === undefined) {
+      // A handshake record that fails authentication where our Finished is expected means the
+      // keys differ (wrong PSK): end the handshake with bad_record_mac rather than time out.
+      if (
+        this.state === 'handshake' &&
+        this.records.lastFailure === 'auth' &&
+        rec.type === ContentType.handshake &&
+        this.role?.awaitingFinished
+      ) {
+        throw new DtlsAlertError(AlertDescription.bad_record_mac, 'Finished did not authenticate (wrong key?)');
+      }
+      return undefined; // RFC 6347 §4.1.2.7: invalid records are dropped silently.
+    }
+    if (rec.epoch > 0) this.lastActivity = Date.now();
+    return pt;
   }
 
   private async process(records: DtlsRecord[]): Promise<void> {
     for (const rec of records) {
       if (this.state === 'closed') return;
-      const pt = this.records.unprotect(rec);
-      if (pt === undefined) {
-        // A handshake record that fails authentication where our Finished is expected means the
-        // keys differ (wrong PSK): end the handshake with bad_record_mac rather than time out.
-        if (
-          this.state === 'handshake' &&
-          this.records.lastFailure === 'auth' &&
-          rec.type === ContentType.handshake &&
-          this.role?.awaitingFinished
-        ) {
-          throw new DtlsAlertError(AlertDescription.bad_record_mac, 'Finished did not authenticate (wrong key?)');
-        }
-        continue; // RFC 6347 §4.1.2.7: invalid records are dropped silently.
+      if (this.state === 'established') {
+        // The handshake completed within this datagram: the rest takes the established path.
+        this.processEstablished(records.slice(records.indexOf(rec)));
+        return;
       }
-      if (rec.epoch > 0) this.lastActivity = Date.now();
+      const pt = this.open(rec);
+      if (pt === undefined) continue;
+      await this.onRecord(rec, pt);
+    }
+  }
+
+  /** The established association's input: synchronous, and a thrown error ends the association. */
+  private processEstablished(records: DtlsRecord[]): void {
+    for (const rec of records) {
+      if (this.state === 'closed') return;
       try {
-        await this.onRecord(rec, pt);
+        const pt = this.open(rec);
+        if (pt === undefined) continue;
+        this.onEstablishedRecord(rec, pt);
       } catch (err) {
-        // Once established, unauthenticated (epoch 0) input can be forged by anyone: ignore its errors.
-        if (this.state === 'established' && rec.epoch === 0) continue;
-        throw err;
+        // Unauthenticated (epoch 0) input can be forged by anyone: ignore its errors.
+        if (rec.epoch === 0) continue;
+        this.fail(err as Error);
+        return;
       }
+    }
+  }
+
+  private onEstablishedRecord(rec: DtlsRecord, pt: Buffer): void {
+    switch (rec.type) {
+      case ContentType.application_data:
+        if (rec.epoch > 0) this.emit('data', pt);
+        return;
+      case ContentType.handshake:
+        this.takeHandshakeFragments(rec.epoch, pt);
+        return;
+      case ContentType.change_cipher_spec:
+        parseChangeCipherSpec(pt);
+        return;
+      case ContentType.alert:
+        this.onAlert(rec.epoch, pt);
+        return;
     }
   }
 
   private async onRecord(rec: DtlsRecord, pt: Buffer): Promise<void> {
     switch (rec.type) {
       case ContentType.handshake:
-        return this.onHandshakeRecord(rec.epoch, pt);
+        this.takeHandshakeFragments(rec.epoch, pt);
+        return this.drain();
       case ContentType.change_cipher_spec:
         parseChangeCipherSpec(pt);
         return;
@@ -256,7 +322,8 @@ export class Association extends EventEmitter {
     // Other warnings (no_renegotiation, user_canceled …) are noted and ignored.
   }
 
-  private async onHandshakeRecord(epoch: number, pt: Buffer): Promise<void> {
+  /** Files the handshake fragments of one record: into reassembly, or answered as a peer's retransmission. */
+  private takeHandshakeFragments(epoch: number, pt: Buffer): void {
     const frags = parseHandshakeFragments(pt);
     for (const f of frags) {
       if (this.state === 'established') {
@@ -274,7 +341,6 @@ export class Association extends EventEmitter {
       }
       this.buffer.add(f, this.role.waitingFirst ? 0 : this.nextRecvSeq, epoch);
     }
-    await this.drain();
   }
 
   private async drain(): Promise<void> {

@@ -2,9 +2,16 @@
  * The record layer of an association (RFC 6347 §4.1): epochs, 48-bit sequence numbers, the
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
-import { ccm8Open, ccm8Seal, type RecordKeys } from './crypto/ccm.ts';
+import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
 import type { DtlsMeter } from './meter.ts';
-import { contentTypeName, DTLS1_2, type DtlsRecord, encodeRecord } from './wire/record.ts';
+import {
+  contentTypeName,
+  DTLS1_2,
+  type DtlsRecord,
+  encodeRecord,
+  RECORD_HEADER_LENGTH,
+  writeRecordHeader,
+} from './wire/record.ts';
 
 const MAX_SEQ = 2 ** 48 - 1;
 
@@ -12,30 +19,40 @@ const MAX_SEQ = 2 ** 48 - 1;
  * The sliding anti-replay window of RFC 6347 §4.1.2.6 (after RFC 4303 §3.4.3): a record is fresh
  * when its sequence number is above the right edge or inside the window and not seen yet. Only a
  * record that authenticated may `accept()` (move the window).
+ *
+ * The bitmap is a ring of 32-bit words indexed by sequence number (RFC 6479 §2): moving the right
+ * edge clears the words it passes instead of shifting the whole window, and one spare word keeps
+ * `size` bits below the edge valid. No allocation per record.
  */
 export class ReplayWindow {
   /** Highest sequence number accepted so far, −1 before the first. */
   private top = -1;
-  /** Bit i set: top − i was seen. Kept as a bigint so that the window may be wider than 32. */
-  private bits = 0n;
-  constructor(readonly size = 64) {}
+  private readonly words: Int32Array;
+  constructor(readonly size = 64) {
+    this.words = new Int32Array(Math.ceil(size / 32) + 1);
+  }
+
+  private word(seq: number): number {
+    return Math.floor(seq / 32) % this.words.length;
+  }
 
   /** True when `seq` has not been seen and is not too old. */
   check(seq: number): boolean {
     if (seq > this.top) return true;
-    const d = this.top - seq;
-    if (d >= this.size) return false;
-    return ((this.bits >> BigInt(d)) & 1n) === 0n;
+    if (this.top - seq >= this.size) return false;
+    return (this.words[this.word(seq)] & (1 << (seq & 31))) === 0;
   }
 
   accept(seq: number): void {
     if (seq > this.top) {
-      const shift = this.top < 0 ? this.size : seq - this.top;
-      this.bits = shift >= this.size ? 1n : ((this.bits << BigInt(shift)) | 1n) & ((1n << BigInt(this.size)) - 1n);
+      const n = this.words.length;
+      const from = this.top < 0 ? -1 : Math.floor(this.top / 32);
+      const to = Math.floor(seq / 32);
+      if (this.top < 0 || to - from >= n) this.words.fill(0);
+      else for (let w = from + 1; w <= to; w++) this.words[w % n] = 0;
       this.top = seq;
-    } else {
-      this.bits |= 1n << BigInt(this.top - seq);
     }
+    this.words[this.word(seq)] |= 1 << (seq & 31);
   }
 }
 
@@ -83,10 +100,18 @@ export class RecordLayer {
     const seq = this.writeSeq.get(epoch) ?? 0;
     if (seq > MAX_SEQ) throw new RangeError('DTLS sequence number space exhausted');
     this.writeSeq.set(epoch, seq + 1);
-    const keys = epoch === 0 ? undefined : this.writeKeys.get(epoch);
-    if (epoch !== 0 && !keys) throw new Error(`no write keys for epoch ${epoch}`);
-    const fragment = keys ? ccm8Seal(keys, type, DTLS1_2, epoch, seq, plaintext, this.meter) : plaintext;
-    const rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment });
+    let rec: Buffer;
+    if (epoch === 0) {
+      rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment: plaintext });
+    } else {
+      const keys = this.writeKeys.get(epoch);
+      if (!keys) throw new Error(`no write keys for epoch ${epoch}`);
+      // One buffer for the whole record: header, then the sealed fragment written in place.
+      const length = plaintext.length + CCM8_OVERHEAD;
+      rec = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
+      writeRecordHeader(rec, type, DTLS1_2, epoch, seq, length);
+      ccm8SealInto(keys, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter);
+    }
     this.meter?.record('out', contentTypeName(type), epoch, rec.length);
     return rec;
   }

@@ -29,6 +29,35 @@ test('replay window: fresh, duplicate, inside the window, too old (RFC 6347 §4.
   assert.ok(big.check(2 ** 48 - 1));
 });
 
+test('replay window agrees with the definition for random sequences, window sizes 32, 64 and 100', () => {
+  // The definition (RFC 6347 §4.1.2.6): fresh when above the highest accepted, or within `size`
+  // below it and not accepted before.
+  for (const size of [32, 64, 100]) {
+    let state = 0x1234 + size;
+    const rnd = (n: number) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % n;
+    };
+    const w = new ReplayWindow(size);
+    const seen = new Set<number>();
+    let top = -1;
+    let seq = 2 ** 40; // high numbers: the words are indexed past 2^32
+    for (let i = 0; i < 20000; i++) {
+      // Mostly small steps forward, some jumps, many looks back into and past the window.
+      const r = rnd(10);
+      const candidate = r < 5 ? seq + 1 + rnd(3) : r < 6 ? seq + rnd(5 * size) : Math.max(0, top - rnd(size + 8));
+      const expected = candidate > top || (top - candidate < size && !seen.has(candidate));
+      assert.equal(w.check(candidate), expected, `size ${size}: check(${candidate}) with top ${top}`);
+      if (expected && rnd(4) !== 0) {
+        w.accept(candidate);
+        seen.add(candidate);
+        top = Math.max(top, candidate);
+        seq = Math.max(seq, candidate);
+      }
+    }
+  }
+});
+
 test('record layer: protect/unprotect across epochs, replay and forgery dropped', () => {
   const a = new RecordLayer();
   const b = new RecordLayer();
