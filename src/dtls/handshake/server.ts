@@ -6,7 +6,7 @@
  *   ClientKeyExchange CCS Finished → CCS Finished
  * Abbreviated (a cached session ID): ClientHello → ServerHello CCS Finished; CCS Finished.
  */
-import { type KeyObject, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { SessionCache } from '../cache.ts';
 import type { PeerIdentity } from '../credentials/identity.ts';
 import {
@@ -25,6 +25,7 @@ import {
 } from '../crypto/ecc.ts';
 import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
+import { randomOwnBytes } from '../crypto/random.ts';
 import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { ownCopy } from '../wire/buffer.ts';
@@ -89,7 +90,7 @@ const unexpected = (m: HandshakeMessage, state: string) =>
 export class ServerHandshake implements RoleHandshake {
   private state: State = 'client_key_exchange';
   private sendSeq = 0;
-  private readonly serverRandom = randomBytes(32);
+  private readonly serverRandom = randomOwnBytes(32);
   private clientRandom: Buffer = Buffer.alloc(0);
   private suite: CipherSuite | undefined;
   private sessionId: Buffer = Buffer.alloc(0);
@@ -171,7 +172,7 @@ export class ServerHandshake implements RoleHandshake {
     ) {
       return this.resume(cached, extensions);
     }
-    this.sessionId = this.cfg.sessionCache ? randomBytes(32) : Buffer.alloc(0);
+    this.sessionId = this.cfg.sessionCache ? randomOwnBytes(32) : Buffer.alloc(0);
     const items: FlightItem[] = [];
     const push = (msgType: number, body: Buffer) => {
       const messageSeq = this.sendSeq++;
