@@ -404,7 +404,8 @@ export class Association extends EventEmitter {
     this.timer.stop();
     this.buffer.clear();
     this.flight = undefined;
-    this.rejectReady(new Error('DTLS association closed'));
+    // Only a handshake still pending needs the error (an Error captures a stack: not per session).
+    if (!this.result) this.rejectReady(new Error('DTLS association closed'));
     if (err && wasEstablished && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('closed', err);
     if (wasEstablished || this.result) this.emit('close');
