@@ -402,6 +402,7 @@ export class Association extends EventEmitter {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.timer.stop();
+    this.records.release();
     this.buffer.clear();
     this.flight = undefined;
     // Only a handshake still pending needs the error (an Error captures a stack: not per session).

@@ -3,6 +3,7 @@
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
 import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
+import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
 import type { DtlsMeter } from './meter.ts';
 import {
   contentTypeName,
@@ -56,16 +57,37 @@ export class ReplayWindow {
   }
 }
 
+/**
+ * The keys of one epoch in one direction, and how many records used them since they last asked
+ * the shared cache for a long-lived CCM context (see crypto/ccm-context.ts).
+ */
+interface KeyState {
+  keys: RecordKeys;
+  uses: number;
+}
+
 interface ReadState {
-  keys: RecordKeys | undefined;
+  keys: KeyState | undefined;
   window: ReplayWindow;
+}
+
+/** Records under one key after which it asks for a cached CCM context (a handshake's few never do). */
+const BUSY_RECORDS = 8;
+
+/** The cached context for `ks`, or undefined: the one-shot cipher then protects the record. */
+function contextFor(ks: KeyState): CcmContext | undefined {
+  const now = Date.now();
+  const ctx = ccmContexts.get(ks, now);
+  if (ctx || ++ks.uses < BUSY_RECORDS) return ctx;
+  ks.uses = 0; // a refused key asks again after as many records
+  return ccmContexts.admit(ks, ks.keys.key, now);
 }
 
 export class RecordLayer {
   /** Epoch of the records we send now. */
   writeEpoch = 0;
   private readonly writeSeq = new Map<number, number>([[0, 0]]);
-  private readonly writeKeys = new Map<number, RecordKeys>();
+  private readonly writeKeys = new Map<number, KeyState>();
   private readonly read = new Map<number, ReadState>([[0, { keys: undefined, window: new ReplayWindow() }]]);
 
   /** Why the last `unprotect` returned undefined (the handshake turns an 'auth' failure on its Finished into bad_record_mac). */
@@ -80,9 +102,22 @@ export class RecordLayer {
 
   /** Installs the keys of `epoch` for reading and writing (the epoch takes effect with ChangeCipherSpec). */
   installKeys(epoch: number, write: RecordKeys, read: RecordKeys): void {
-    this.writeKeys.set(epoch, write);
+    this.releaseEpoch(epoch);
+    this.writeKeys.set(epoch, { keys: write, uses: 0 });
     this.writeSeq.set(epoch, 0);
-    this.read.set(epoch, { keys: read, window: new ReplayWindow() });
+    this.read.set(epoch, { keys: { keys: read, uses: 0 }, window: new ReplayWindow() });
+  }
+
+  private releaseEpoch(epoch: number): void {
+    const w = this.writeKeys.get(epoch);
+    const r = this.read.get(epoch)?.keys;
+    if (w) ccmContexts.delete(w);
+    if (r) ccmContexts.delete(r);
+  }
+
+  /** Gives back the cached CCM contexts of every epoch (the association is closed). */
+  release(): void {
+    for (const epoch of this.writeKeys.keys()) this.releaseEpoch(epoch);
   }
 
   /** Forgets what epoch 0 saw (the client after a HelloVerifyRequest, whose servers restart their numbering). */
@@ -104,13 +139,14 @@ export class RecordLayer {
     if (epoch === 0) {
       rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment: plaintext });
     } else {
-      const keys = this.writeKeys.get(epoch);
-      if (!keys) throw new Error(`no write keys for epoch ${epoch}`);
+      const ks = this.writeKeys.get(epoch);
+      if (!ks) throw new Error(`no write keys for epoch ${epoch}`);
       // One buffer for the whole record: header, then the sealed fragment written in place.
       const length = plaintext.length + CCM8_OVERHEAD;
       rec = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
       writeRecordHeader(rec, type, DTLS1_2, epoch, seq, length);
-      ccm8SealInto(keys, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter);
+      const ctx = contextFor(ks);
+      ccm8SealInto(ks.keys, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter, ctx);
     }
     this.meter?.record('out', contentTypeName(type), epoch, rec.length);
     return rec;
@@ -131,8 +167,9 @@ export class RecordLayer {
       this.lastFailure = 'replay';
       return undefined;
     }
-    const pt = st.keys
-      ? ccm8Open(st.keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter)
+    const ks = st.keys;
+    const pt = ks
+      ? ccm8Open(ks.keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(ks))
       : rec.fragment;
     if (pt === undefined) {
       this.lastFailure = 'auth';

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { DtlsMeter } from '../meter.ts';
+import type { CcmContext } from './ccm-context.ts';
 
 export const CCM8_TAG_LENGTH = 8;
 export const EXPLICIT_NONCE_LENGTH = 8;
@@ -17,6 +18,11 @@ export const CCM8_OVERHEAD = EXPLICIT_NONCE_LENGTH + CCM8_TAG_LENGTH;
  * and node:crypto copies both on use, so one pair serves every association without allocating.
  */
 const NONCE = Buffer.alloc(12);
+/**
+ * Zero bytes with memory behind them: OpenSSL's CCM reads an update with no data pointer (what a
+ * zero-length Buffer without a backing store passes) as "set the length", and final() then fails.
+ */
+const EMPTY = Buffer.alloc(16).subarray(0, 0);
 const AAD = Buffer.alloc(13);
 
 /** Writes seq_num (epoch ‖ 48-bit sequence number, RFC 6347 §4.1.2.1) at `off`. */
@@ -52,7 +58,7 @@ function ccmBlocks(aadLength: number, length: number): number {
 export function ccm8Encrypt(key: Buffer, nonce: Buffer, additionalData: Buffer, plaintext: Buffer): Buffer {
   const c = createCipheriv('aes-128-ccm', key, nonce, { authTagLength: CCM8_TAG_LENGTH });
   c.setAAD(additionalData, { plaintextLength: plaintext.length });
-  const ct = c.update(plaintext);
+  const ct = c.update(plaintext.length === 0 ? EMPTY : plaintext);
   c.final();
   return Buffer.concat([ct, c.getAuthTag()]);
 }
@@ -93,15 +99,22 @@ export function ccm8SealInto(
   seq: number,
   plaintext: Buffer,
   meter?: DtlsMeter,
+  ctx?: CcmContext,
 ): void {
   writeSeqNum(out, off, epoch, seq);
-  const c = createCipheriv('aes-128-ccm', k.key, fillNonce(k.iv, out, off), { authTagLength: CCM8_TAG_LENGTH });
-  c.setAAD(fillAad(epoch, seq, type, version, plaintext.length), { plaintextLength: plaintext.length });
-  const ct = c.update(plaintext);
+  const nonce = fillNonce(k.iv, out, off);
+  const aad = fillAad(epoch, seq, type, version, plaintext.length);
+  meter?.crypto('aes_block', ccmBlocks(13, plaintext.length), undefined, 'record');
+  if (ctx) {
+    ctx.seal(nonce, aad, plaintext, out, off + EXPLICIT_NONCE_LENGTH);
+    return;
+  }
+  const c = createCipheriv('aes-128-ccm', k.key, nonce, { authTagLength: CCM8_TAG_LENGTH });
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  const ct = c.update(plaintext.length === 0 ? EMPTY : plaintext);
   c.final();
   ct.copy(out, off + EXPLICIT_NONCE_LENGTH);
   c.getAuthTag().copy(out, off + EXPLICIT_NONCE_LENGTH + plaintext.length);
-  meter?.crypto('aes_block', ccmBlocks(13, plaintext.length), undefined, 'record');
 }
 
 /** The record fragment for `plaintext`: explicit nonce ‖ ciphertext ‖ tag (RFC 6655 §3). */
@@ -128,18 +141,20 @@ export function ccm8Open(
   seq: number,
   fragment: Buffer,
   meter?: DtlsMeter,
+  ctx?: CcmContext,
 ): Buffer | undefined {
   if (fragment.length < CCM8_OVERHEAD) return undefined;
   const ctLength = fragment.length - CCM8_OVERHEAD;
   meter?.crypto('aes_block', ccmBlocks(13, ctLength), undefined, 'record');
   // The explicit nonce is whatever the sender chose (RFC 6655 §3 only asks that it never repeat);
   // the record's own epoch and sequence number enter through the additional data.
+  const nonce = fillNonce(k.iv, fragment, 0);
+  const aad = fillAad(epoch, seq, type, version, ctLength);
+  if (ctx) return ctx.open(nonce, aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
   try {
-    const d = createDecipheriv('aes-128-ccm', k.key, fillNonce(k.iv, fragment, 0), {
-      authTagLength: CCM8_TAG_LENGTH,
-    });
+    const d = createDecipheriv('aes-128-ccm', k.key, nonce, { authTagLength: CCM8_TAG_LENGTH });
     d.setAuthTag(fragment.subarray(fragment.length - CCM8_TAG_LENGTH));
-    d.setAAD(fillAad(epoch, seq, type, version, ctLength), { plaintextLength: ctLength });
+    d.setAAD(aad, { plaintextLength: ctLength });
     const pt = d.update(fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + ctLength));
     d.final();
     return pt;
