@@ -44,6 +44,9 @@ const FINISHED: RoleHandshake = {
 /** A settled promise: what `receive` returns when it processed the datagram at once. */
 const DONE: Promise<void> = Promise.resolve();
 
+/** A step of input processing: done when it returns, or a promise when it had to wait. */
+type Step = Promise<void> | void;
+
 export type AssociationState = 'handshake' | 'established' | 'closed';
 
 /** Largest application_data plaintext in one record (RFC 5246 §6.2.1). */
@@ -181,7 +184,8 @@ export class Association extends EventEmitter {
   }
 
   /** Runs `fn` in this association's input order; a thrown error ends the association. */
-  runExclusive(fn: () => Promise<void> | void): Promise<void> {
+  runExclusive(fn: () => Step): Promise<void> {
+    if (this.queued === 0) return this.settle(fn);
     this.queued++;
     this.queue = this.queue
       .then(fn)
@@ -193,18 +197,34 @@ export class Association extends EventEmitter {
   }
 
   /**
-   * Takes the records of one datagram. While a handshake runs (a PSK lookup or a certificate check
-   * may be async) they are queued behind the input before them; once established, with nothing
-   * queued, they are processed at once: no promise or closure per datagram on the data path.
+   * Takes the records of one datagram, in arrival order behind any input still being processed
+   * (a PSK lookup, a session-cache read or a certificate check may be async). With nothing
+   * pending the datagram is processed at once, and only a step that really awaits something
+   * costs a promise: none on the data path, few in a handshake.
    */
   receive(records: DtlsRecord[]): Promise<void> {
-    if (this.queued === 0 && this.state === 'established') {
-      this.processEstablished(records);
+    if (this.queued === 0) {
+      if (this.state === 'established') {
+        this.processEstablished(records);
+        return DONE;
+      }
+      return this.settle(() => this.process(records, 0));
+    }
+    return this.runExclusive(() => this.process(records, 0));
+  }
+
+  /** Runs `fn` now; if it goes async, later input queues behind it until it settles. */
+  private settle(fn: () => Step): Promise<void> {
+    let pending: Step;
+    try {
+      pending = fn();
+    } catch (err) {
+      this.fail(err as Error);
       return DONE;
     }
+    if (!pending) return DONE;
     this.queued++;
-    this.queue = this.queue
-      .then(() => this.process(records))
+    this.queue = pending
       .catch((err) => this.fail(err as Error))
       .finally(() => {
         this.queued--;
@@ -232,17 +252,20 @@ export class Association extends EventEmitter {
     return pt;
   }
 
-  private async process(records: DtlsRecord[]): Promise<void> {
-    for (const rec of records) {
+  /** Handshake input from `records[from]` on; returns a promise only when a step awaits something. */
+  private process(records: DtlsRecord[], from: number): Step {
+    for (let i = from; i < records.length; i++) {
       if (this.state === 'closed') return;
       if (this.state === 'established') {
         // The handshake completed within this datagram: the rest takes the established path.
-        this.processEstablished(records.slice(records.indexOf(rec)));
+        this.processEstablished(i === 0 ? records : records.slice(i));
         return;
       }
+      const rec = records[i];
       const pt = this.open(rec);
       if (pt === undefined) continue;
-      await this.onRecord(rec, pt);
+      const pending = this.onRecord(rec, pt);
+      if (pending) return pending.then(() => this.process(records, i + 1));
     }
   }
 
@@ -280,7 +303,7 @@ export class Association extends EventEmitter {
     }
   }
 
-  private async onRecord(rec: DtlsRecord, pt: Buffer): Promise<void> {
+  private onRecord(rec: DtlsRecord, pt: Buffer): Step {
     switch (rec.type) {
       case ContentType.handshake:
         this.takeHandshakeFragments(rec.epoch, pt);
@@ -343,19 +366,31 @@ export class Association extends EventEmitter {
     }
   }
 
-  private async drain(): Promise<void> {
+  /** Hands complete messages to the role in order; returns a promise only when the role awaits something. */
+  private drain(): Step {
     if (this.state !== 'handshake') return;
     if (this.role.waitingFirst) {
-      await this.role.pickFirst?.(this.buffer);
-      if (this.role.waitingFirst && this.buffer.findComplete(HandshakeType.server_hello) === undefined) return;
+      const picking = this.role.pickFirst?.(this.buffer);
+      if (picking) return picking.then(() => this.drainAfterFirst());
+      return this.drainAfterFirst();
     }
+    return this.drainMessages();
+  }
+
+  private drainAfterFirst(): Step {
+    if (this.role.waitingFirst && this.buffer.findComplete(HandshakeType.server_hello) === undefined) return;
+    return this.drainMessages();
+  }
+
+  private drainMessages(): Step {
     for (;;) {
       if (this.state !== 'handshake') return;
       const m = this.buffer.take(this.nextRecvSeq);
       if (!m) return;
       this.nextRecvSeq++;
       this.meter?.handshakeMessage('in', handshakeTypeName(m.msgType), m.body.length);
-      await this.role.onMessage(m);
+      const pending = this.role.onMessage(m);
+      if (pending) return pending.then(() => this.drainMessages());
     }
   }
 

@@ -84,6 +84,10 @@ type State =
   | 'finished_abbreviated'
   | 'done';
 
+/** A lookup (PSK store, session cache) may answer at once or with a promise. */
+const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
+  typeof (v as PromiseLike<T> | undefined)?.then === 'function';
+
 const unexpected = (m: HandshakeMessage, state: string) =>
   new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
 
@@ -121,8 +125,8 @@ export class ServerHandshake implements RoleHandshake {
     return this.state === 'finished' || this.state === 'finished_abbreviated';
   }
 
-  /** Answers the ClientHello that carried a valid cookie. */
-  async onClientHello(ch: ClientHello, m: HandshakeMessage): Promise<void> {
+  /** Answers the ClientHello that carried a valid cookie (async only when the session cache is). */
+  onClientHello(ch: ClientHello, m: HandshakeMessage): Promise<void> | void {
     // The server continues the message numbering of the client's ClientHello (RFC 6347 §4.2.2).
     this.sendSeq = m.messageSeq;
     this.host.setNextRecvSeq(m.messageSeq + 1);
@@ -161,8 +165,24 @@ export class ServerHandshake implements RoleHandshake {
     if (secureRenegotiation) extensions.push(renegotiationInfo());
     if (this.ems) extensions.push(emsExtension());
 
-    let cached: SessionState | undefined;
-    if (ch.sessionId.length > 0 && this.cfg.sessionCache) cached = await this.cfg.sessionCache.get(ch.sessionId);
+    if (ch.sessionId.length > 0 && this.cfg.sessionCache) {
+      const cached = this.cfg.sessionCache.get(ch.sessionId);
+      if (isPromiseLike(cached)) {
+        return Promise.resolve(cached).then((c) => this.answerClientHello(ch, m, suite, extensions, c));
+      }
+      return this.answerClientHello(ch, m, suite, extensions, cached);
+    }
+    return this.answerClientHello(ch, m, suite, extensions, undefined);
+  }
+
+  /** The server's flight: resumption of `cached` when it fits, else a full handshake. */
+  private answerClientHello(
+    ch: ClientHello,
+    m: HandshakeMessage,
+    suite: CipherSuite,
+    extensions: Extension[],
+    cached: SessionState | undefined,
+  ): void {
     // RFC 7627 §5.3: resume only with the same EMS setting; otherwise fall back to a full handshake.
     if (
       cached &&
@@ -292,7 +312,7 @@ export class ServerHandshake implements RoleHandshake {
     );
   }
 
-  async onMessage(m: HandshakeMessage): Promise<void> {
+  onMessage(m: HandshakeMessage): Promise<void> | void {
     switch (this.state) {
       case 'client_certificate':
         if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.state);
@@ -340,7 +360,7 @@ export class ServerHandshake implements RoleHandshake {
     this.state = 'client_key_exchange';
   }
 
-  private async onClientKeyExchange(m: HandshakeMessage): Promise<void> {
+  private onClientKeyExchange(m: HandshakeMessage): Promise<void> | void {
     if (this.suite!.keyExchange === 'ecdhe_ecdsa') {
       const pms = premasterFromClientKeyExchange(m.body, this.ephemeral!, this.host.meter);
       this.ephemeral = undefined;
@@ -357,7 +377,12 @@ export class ServerHandshake implements RoleHandshake {
     }
     const { identity } = parseClientKeyExchangePsk(m.body);
     this.identity = identity.toString('utf8');
-    const key = await this.cfg.psk!(this.identity, this.host.remote);
+    const key = this.cfg.psk!(this.identity, this.host.remote);
+    if (isPromiseLike(key)) return Promise.resolve(key).then((k) => this.withPsk(m, k));
+    this.withPsk(m, key);
+  }
+
+  private withPsk(m: HandshakeMessage, key: Buffer | undefined): void {
     // RFC 4279 §2: an unknown identity is refused with unknown_psk_identity.
     if (!key)
       throw new DtlsAlertError(AlertDescription.unknown_psk_identity, `unknown PSK identity '${this.identity}'`);
