@@ -190,7 +190,8 @@ export class ServerHandshake implements RoleHandshake {
       cached.extendedMasterSecret === this.ems &&
       suiteByCode(cached.cipherSuite)
     ) {
-      return this.resume(cached, extensions);
+      this.resume(cached, extensions);
+      return;
     }
     this.sessionId = this.cfg.sessionCache ? randomOwnBytes(32) : Buffer.alloc(0);
     const items: FlightItem[] = [];
