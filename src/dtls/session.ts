@@ -21,39 +21,48 @@ const MAX_SEQ = 2 ** 48 - 1;
  * when its sequence number is above the right edge or inside the window and not seen yet. Only a
  * record that authenticated may `accept()` (move the window).
  *
- * The bitmap is a ring of 32-bit words indexed by sequence number (RFC 6479 §2): moving the right
- * edge clears the words it passes instead of shifting the whole window, and one spare word keeps
- * `size` bits below the edge valid. No allocation per record.
+ * At most 64 wide (RFC 4303's recommended size): the bitmap is two 32-bit halves in plain fields,
+ * so that a record costs no allocation and an idle session's two windows stay small.
  */
 export class ReplayWindow {
   /** Highest sequence number accepted so far, −1 before the first. */
   private top = -1;
-  private readonly words: Int32Array;
+  /** Bit i set: top − i was seen (i < 32). */
+  private lo = 0;
+  /** Bit i set: top − 32 − i was seen. */
+  private hi = 0;
   constructor(readonly size = 64) {
-    this.words = new Int32Array(Math.ceil(size / 32) + 1);
-  }
-
-  private word(seq: number): number {
-    return Math.floor(seq / 32) % this.words.length;
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw new RangeError('replay window size must be 1..64');
   }
 
   /** True when `seq` has not been seen and is not too old. */
   check(seq: number): boolean {
     if (seq > this.top) return true;
-    if (this.top - seq >= this.size) return false;
-    return (this.words[this.word(seq)] & (1 << (seq & 31))) === 0;
+    const d = this.top - seq;
+    if (d >= this.size) return false;
+    return (d < 32 ? (this.lo >>> d) & 1 : (this.hi >>> (d - 32)) & 1) === 0;
   }
 
   accept(seq: number): void {
     if (seq > this.top) {
-      const n = this.words.length;
-      const from = this.top < 0 ? -1 : Math.floor(this.top / 32);
-      const to = Math.floor(seq / 32);
-      if (this.top < 0 || to - from >= n) this.words.fill(0);
-      else for (let w = from + 1; w <= to; w++) this.words[w % n] = 0;
+      const shift = this.top < 0 ? 64 : seq - this.top;
+      if (shift >= 64) {
+        this.hi = 0;
+        this.lo = 0;
+      } else if (shift >= 32) {
+        this.hi = this.lo << (shift - 32);
+        this.lo = 0;
+      } else {
+        this.hi = (this.hi << shift) | (this.lo >>> (32 - shift));
+        this.lo <<= shift;
+      }
+      this.lo |= 1;
       this.top = seq;
+      return;
     }
-    this.words[this.word(seq)] |= 1 << (seq & 31);
+    const d = this.top - seq;
+    if (d < 32) this.lo |= 1 << d;
+    else if (d < 64) this.hi |= 1 << (d - 32);
   }
 }
 
@@ -66,8 +75,10 @@ interface KeyState {
   uses: number;
 }
 
+/** An epoch's read side: its keys (none for epoch 0) and replay window. */
 interface ReadState {
-  keys: KeyState | undefined;
+  keys: RecordKeys | undefined;
+  uses: number;
   window: ReplayWindow;
 }
 
@@ -75,12 +86,12 @@ interface ReadState {
 const BUSY_RECORDS = 8;
 
 /** The cached context for `ks`, or undefined: the one-shot cipher then protects the record. */
-function contextFor(ks: KeyState): CcmContext | undefined {
+function contextFor(owner: { uses: number }, keys: RecordKeys): CcmContext | undefined {
   const now = Date.now();
-  const ctx = ccmContexts.get(ks, now);
-  if (ctx || ++ks.uses < BUSY_RECORDS) return ctx;
-  ks.uses = 0; // a refused key asks again after as many records
-  return ccmContexts.admit(ks, ks.keys.key, now);
+  const ctx = ccmContexts.get(owner, now);
+  if (ctx || ++owner.uses < BUSY_RECORDS) return ctx;
+  owner.uses = 0; // a refused key asks again after as many records
+  return ccmContexts.admit(owner, keys.key, now);
 }
 
 export class RecordLayer {
@@ -88,7 +99,7 @@ export class RecordLayer {
   writeEpoch = 0;
   private readonly writeSeq = new Map<number, number>([[0, 0]]);
   private readonly writeKeys = new Map<number, KeyState>();
-  private readonly read = new Map<number, ReadState>([[0, { keys: undefined, window: new ReplayWindow() }]]);
+  private readonly read = new Map<number, ReadState>([[0, { keys: undefined, uses: 0, window: new ReplayWindow() }]]);
 
   /** Why the last `unprotect` returned undefined (the handshake turns an 'auth' failure on its Finished into bad_record_mac). */
   lastFailure: 'epoch' | 'replay' | 'auth' | undefined;
@@ -105,12 +116,12 @@ export class RecordLayer {
     this.releaseEpoch(epoch);
     this.writeKeys.set(epoch, { keys: write, uses: 0 });
     this.writeSeq.set(epoch, 0);
-    this.read.set(epoch, { keys: { keys: read, uses: 0 }, window: new ReplayWindow() });
+    this.read.set(epoch, { keys: read, uses: 0, window: new ReplayWindow() });
   }
 
   private releaseEpoch(epoch: number): void {
     const w = this.writeKeys.get(epoch);
-    const r = this.read.get(epoch)?.keys;
+    const r = this.read.get(epoch);
     if (w) ccmContexts.delete(w);
     if (r) ccmContexts.delete(r);
   }
@@ -145,7 +156,7 @@ export class RecordLayer {
       const length = plaintext.length + CCM8_OVERHEAD;
       rec = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
       writeRecordHeader(rec, type, DTLS1_2, epoch, seq, length);
-      const ctx = contextFor(ks);
+      const ctx = contextFor(ks, ks.keys);
       ccm8SealInto(ks.keys, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter, ctx);
     }
     this.meter?.record('out', contentTypeName(type), epoch, rec.length);
@@ -167,9 +178,9 @@ export class RecordLayer {
       this.lastFailure = 'replay';
       return undefined;
     }
-    const ks = st.keys;
-    const pt = ks
-      ? ccm8Open(ks.keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(ks))
+    const keys = st.keys;
+    const pt = keys
+      ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st, keys))
       : rec.fragment;
     if (pt === undefined) {
       this.lastFailure = 'auth';
