@@ -5,6 +5,7 @@
  */
 const BENCHES: Record<string, string> = {
   dtls: 'DTLS handshakes/s (psk, rpk, x509), resumptions/s, heap per idle session',
+  'dtls-cpu': 'DTLS PSK handshakes, resumptions and records per server CPU-second, ours vs libcoap',
   coap: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
   ingest: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
   load: 'work per server CPU-second under a C load generator: ours vs libcoap and the coap npm server',

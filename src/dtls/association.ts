@@ -67,6 +67,12 @@ const FINISHED: RoleHandshake = {
   awaitingFinished: false,
 };
 
+/** A settled promise: what `receive` returns when it processed the datagram at once. */
+const DONE: Promise<void> = Promise.resolve();
+
+/** A step of input processing: done when it returns, or a promise when it had to wait. */
+type Step = Promise<void> | void;
+
 export type AssociationState = 'handshake' | 'established' | 'closed';
 
 /** Largest application_data plaintext in one record (RFC 5246 §6.2.1). */
@@ -101,7 +107,9 @@ export class Association extends EventEmitter {
   private lastFlightSentAt = 0;
   /** The flight timer, only while a handshake runs (an established association keeps no timer). */
   private timer: RetransmitTimer | undefined;
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<void> = DONE;
+  /** Datagrams (and runExclusive tasks) waiting in `queue`. */
+  private queued = 0;
   private result: HandshakeResult | undefined;
   /** Why the handshake failed or the association closed before it finished. */
   private failure: Error | undefined;
@@ -279,49 +287,130 @@ export class Association extends EventEmitter {
   }
 
   /** Runs `fn` in this association's input order; a thrown error ends the association. */
-  runExclusive(fn: () => Promise<void> | void): Promise<void> {
-    this.queue = this.queue.then(fn).catch((err) => this.fail(err as Error));
+  runExclusive(fn: () => Step): Promise<void> {
+    if (this.queued === 0) return this.settle(fn);
+    this.queued++;
+    this.queue = this.queue
+      .then(fn)
+      .catch((err) => this.fail(err as Error))
+      .finally(() => {
+        this.queued--;
+      });
     return this.queue;
   }
 
-  /** Queues the records of one datagram. */
+  /**
+   * Takes the records of one datagram, in arrival order behind any input still being processed
+   * (a PSK lookup, a session-cache read or a certificate check may be async). With nothing
+   * pending the datagram is processed at once, and only a step that really awaits something
+   * costs a promise: none on the data path, few in a handshake.
+   */
   receive(records: DtlsRecord[]): Promise<void> {
-    this.queue = this.queue.then(() => this.process(records)).catch((err) => this.fail(err as Error));
+    if (this.queued === 0) {
+      if (this.state === 'established') {
+        this.processEstablished(records);
+        return DONE;
+      }
+      return this.settle(() => this.process(records, 0));
+    }
+    return this.runExclusive(() => this.process(records, 0));
+  }
+
+  /** Runs `fn` now; if it goes async, later input queues behind it until it settles. */
+  private settle(fn: () => Step): Promise<void> {
+    let pending: Step;
+    try {
+      pending = fn();
+    } catch (err) {
+      this.fail(err as Error);
+      return DONE;
+    }
+    if (!pending) return DONE;
+    this.queued++;
+    this.queue = pending
+      .catch((err) => this.fail(err as Error))
+      .finally(() => {
+        this.queued--;
+      });
     return this.queue;
   }
 
-  private async process(records: DtlsRecord[]): Promise<void> {
+  /** The plaintext of `rec`, or undefined when it is dropped; throws when a dropped Finished ends the handshake. */
+  private open(rec: DtlsRecord): Buffer | undefined {
+    const pt = this.records.unprotect(rec);
+    if (pt === undefined) {
+      // A handshake record that fails authentication where our Finished is expected means the
+      // keys differ (wrong PSK): end the handshake with bad_record_mac rather than time out.
+      if (
+        this.state === 'handshake' &&
+        this.records.lastFailure === 'auth' &&
+        rec.type === ContentType.handshake &&
+        this.role?.awaitingFinished
+      ) {
+        throw new DtlsAlertError(AlertDescription.bad_record_mac, 'Finished did not authenticate (wrong key?)');
+      }
+      return undefined; // RFC 6347 §4.1.2.7: invalid records are dropped silently.
+    }
+    if (rec.epoch > 0) this.touch();
+    return pt;
+  }
+
+  /** Handshake input from `records[from]` on; returns a promise only when a step awaits something. */
+  private process(records: DtlsRecord[], from: number): Step {
+    for (let i = from; i < records.length; i++) {
+      if (this.state === 'closed') return;
+      if (this.state === 'established') {
+        // The handshake completed within this datagram: the rest takes the established path.
+        this.processEstablished(i === 0 ? records : records.slice(i));
+        return;
+      }
+      const rec = records[i];
+      const pt = this.open(rec);
+      if (pt === undefined) continue;
+      const pending = this.onRecord(rec, pt);
+      if (pending) return pending.then(() => this.process(records, i + 1));
+    }
+  }
+
+  /** The established association's input: synchronous, and a thrown error ends the association. */
+  private processEstablished(records: DtlsRecord[]): void {
     for (const rec of records) {
       if (this.state === 'closed') return;
-      const pt = this.records.unprotect(rec);
-      if (pt === undefined) {
-        // A handshake record that fails authentication where our Finished is expected means the
-        // keys differ (wrong PSK): end the handshake with bad_record_mac rather than time out.
-        if (
-          this.state === 'handshake' &&
-          this.records.lastFailure === 'auth' &&
-          rec.type === ContentType.handshake &&
-          this.role?.awaitingFinished
-        ) {
-          throw new DtlsAlertError(AlertDescription.bad_record_mac, 'Finished did not authenticate (wrong key?)');
-        }
-        continue; // RFC 6347 §4.1.2.7: invalid records are dropped silently.
-      }
-      if (rec.epoch > 0) this.touch();
       try {
-        await this.onRecord(rec, pt);
+        const pt = this.open(rec);
+        if (pt === undefined) continue;
+        this.onEstablishedRecord(rec, pt);
       } catch (err) {
-        // Once established, unauthenticated (epoch 0) input can be forged by anyone: ignore its errors.
-        if (this.state === 'established' && rec.epoch === 0) continue;
-        throw err;
+        // Unauthenticated (epoch 0) input can be forged by anyone: ignore its errors.
+        if (rec.epoch === 0) continue;
+        this.fail(err as Error);
+        return;
       }
     }
   }
 
-  private async onRecord(rec: DtlsRecord, pt: Buffer): Promise<void> {
+  private onEstablishedRecord(rec: DtlsRecord, pt: Buffer): void {
+    switch (rec.type) {
+      case ContentType.application_data:
+        if (rec.epoch > 0) this.emit('data', pt);
+        return;
+      case ContentType.handshake:
+        this.takeHandshakeFragments(rec.epoch, pt);
+        return;
+      case ContentType.change_cipher_spec:
+        parseChangeCipherSpec(pt);
+        return;
+      case ContentType.alert:
+        this.onAlert(rec.epoch, pt);
+        return;
+    }
+  }
+
+  private onRecord(rec: DtlsRecord, pt: Buffer): Step {
     switch (rec.type) {
       case ContentType.handshake:
-        return this.onHandshakeRecord(rec.epoch, pt);
+        this.takeHandshakeFragments(rec.epoch, pt);
+        return this.drain();
       case ContentType.change_cipher_spec:
         parseChangeCipherSpec(pt);
         return;
@@ -359,7 +448,8 @@ export class Association extends EventEmitter {
     // Other warnings (no_renegotiation, user_canceled …) are noted and ignored.
   }
 
-  private async onHandshakeRecord(epoch: number, pt: Buffer): Promise<void> {
+  /** Files the handshake fragments of one record: into reassembly, or answered as a peer's retransmission. */
+  private takeHandshakeFragments(epoch: number, pt: Buffer): void {
     const frags = parseHandshakeFragments(pt);
     for (const f of frags) {
       if (this.state === 'established') {
@@ -377,22 +467,33 @@ export class Association extends EventEmitter {
       }
       this.buffer.add(f, this.role.waitingFirst ? 0 : this.nextRecvSeq, epoch);
     }
-    await this.drain();
   }
 
-  private async drain(): Promise<void> {
+  /** Hands complete messages to the role in order; returns a promise only when the role awaits something. */
+  private drain(): Step {
     if (this.state !== 'handshake') return;
     if (this.role.waitingFirst) {
-      await this.role.pickFirst?.(this.buffer);
-      if (this.role.waitingFirst && this.buffer.findComplete(HandshakeType.server_hello) === undefined) return;
+      const picking = this.role.pickFirst?.(this.buffer);
+      if (picking) return picking.then(() => this.drainAfterFirst());
+      return this.drainAfterFirst();
     }
+    return this.drainMessages();
+  }
+
+  private drainAfterFirst(): Step {
+    if (this.role.waitingFirst && this.buffer.findComplete(HandshakeType.server_hello) === undefined) return;
+    return this.drainMessages();
+  }
+
+  private drainMessages(): Step {
     for (;;) {
       if (this.state !== 'handshake') return;
       const m = this.buffer.take(this.nextRecvSeq);
       if (!m) return;
       this.nextRecvSeq++;
       this.meter?.handshakeMessage('in', handshakeTypeName(m.msgType), m.body.length);
-      await this.role.onMessage(m);
+      const pending = this.role.onMessage(m);
+      if (pending) return pending.then(() => this.drainMessages());
     }
   }
 
@@ -440,9 +541,11 @@ export class Association extends EventEmitter {
     this.state = 'closed';
     this.timer?.stop();
     this.timer = undefined;
+    this.records.release();
     this.buffer.clear();
     this.flight = undefined;
-    this.rejectReady(err ?? new Error('DTLS association closed'));
+    // Only a handshake still pending needs the error (an Error captures a stack: not per session).
+    if (!this.result) this.rejectReady(err ?? new Error('DTLS association closed'));
     this.opts.host?.closed(this, err);
     if (err && wasEstablished && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('closed', err);

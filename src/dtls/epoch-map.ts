@@ -35,4 +35,11 @@ export class EpochMap<V> {
   has(epoch: number): boolean {
     return this.get(epoch) !== undefined;
   }
+
+  /** Calls `fn` for every epoch that holds a value. */
+  forEachEpoch(fn: (epoch: number, value: V) => void): void {
+    if (this.e0 !== undefined) fn(0, this.e0);
+    if (this.e1 !== undefined) fn(1, this.e1);
+    if (this.more) for (const [epoch, v] of this.more) fn(epoch, v);
+  }
 }

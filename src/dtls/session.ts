@@ -2,10 +2,18 @@
  * The record layer of an association (RFC 6347 §4.1): epochs, 48-bit sequence numbers, the
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
-import { ccm8Open, ccm8Seal, type RecordKeys } from './crypto/ccm.ts';
+import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
+import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
 import { EpochMap } from './epoch-map.ts';
 import type { DtlsMeter } from './meter.ts';
-import { contentTypeName, DTLS1_2, type DtlsRecord, encodeRecord } from './wire/record.ts';
+import {
+  contentTypeName,
+  DTLS1_2,
+  type DtlsRecord,
+  encodeRecord,
+  RECORD_HEADER_LENGTH,
+  writeRecordHeader,
+} from './wire/record.ts';
 
 const MAX_SEQ = 2 ** 48 - 1;
 
@@ -13,44 +21,86 @@ const MAX_SEQ = 2 ** 48 - 1;
  * The sliding anti-replay window of RFC 6347 §4.1.2.6 (after RFC 4303 §3.4.3): a record is fresh
  * when its sequence number is above the right edge or inside the window and not seen yet. Only a
  * record that authenticated may `accept()` (move the window).
+ *
+ * At most 64 wide (RFC 4303's recommended size): the bitmap is two 32-bit halves in plain fields,
+ * so that a record costs no allocation and an idle session's two windows stay small.
  */
 export class ReplayWindow {
   /** Highest sequence number accepted so far, −1 before the first. */
   private top = -1;
-  /** Bit i set: top − i was seen. Kept as a bigint so that the window may be wider than 32. */
-  private bits = 0n;
-  constructor(readonly size = 64) {}
+  /** Bit i set: top − i was seen (i < 32). */
+  private lo = 0;
+  /** Bit i set: top − 32 − i was seen. */
+  private hi = 0;
+  constructor(readonly size = 64) {
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw new RangeError('replay window size must be 1..64');
+  }
 
   /** True when `seq` has not been seen and is not too old. */
   check(seq: number): boolean {
     if (seq > this.top) return true;
     const d = this.top - seq;
     if (d >= this.size) return false;
-    return ((this.bits >> BigInt(d)) & 1n) === 0n;
+    return (d < 32 ? (this.lo >>> d) & 1 : (this.hi >>> (d - 32)) & 1) === 0;
   }
 
   accept(seq: number): void {
     if (seq > this.top) {
-      const shift = this.top < 0 ? this.size : seq - this.top;
-      this.bits = shift >= this.size ? 1n : ((this.bits << BigInt(shift)) | 1n) & ((1n << BigInt(this.size)) - 1n);
+      const shift = this.top < 0 ? 64 : seq - this.top;
+      if (shift >= 64) {
+        this.hi = 0;
+        this.lo = 0;
+      } else if (shift >= 32) {
+        this.hi = this.lo << (shift - 32);
+        this.lo = 0;
+      } else {
+        this.hi = (this.hi << shift) | (this.lo >>> (32 - shift));
+        this.lo <<= shift;
+      }
+      this.lo |= 1;
       this.top = seq;
-    } else {
-      this.bits |= 1n << BigInt(this.top - seq);
+      return;
     }
+    const d = this.top - seq;
+    if (d < 32) this.lo |= 1 << d;
+    else if (d < 64) this.hi |= 1 << (d - 32);
   }
 }
 
+/**
+ * The keys of one epoch in one direction, and how many records used them since they last asked
+ * the shared cache for a long-lived CCM context (see crypto/ccm-context.ts).
+ */
+interface KeyState {
+  keys: RecordKeys;
+  uses: number;
+}
+
+/** An epoch's read side: its keys (none for epoch 0) and replay window. */
 interface ReadState {
   keys: RecordKeys | undefined;
+  uses: number;
   window: ReplayWindow;
+}
+
+/** Records under one key after which it asks for a cached CCM context (a handshake's few never do). */
+const BUSY_RECORDS = 8;
+
+/** The cached context for `ks`, or undefined: the one-shot cipher then protects the record. */
+function contextFor(owner: { uses: number }, keys: RecordKeys): CcmContext | undefined {
+  const now = Date.now();
+  const ctx = ccmContexts.get(owner, now);
+  if (ctx || ++owner.uses < BUSY_RECORDS) return ctx;
+  owner.uses = 0; // a refused key asks again after as many records
+  return ccmContexts.admit(owner, keys.key, now);
 }
 
 export class RecordLayer {
   /** Epoch of the records we send now. */
   writeEpoch = 0;
   private readonly writeSeq = EpochMap.of<number>(0);
-  private readonly writeKeys = new EpochMap<RecordKeys>();
-  private readonly read = EpochMap.of<ReadState>({ keys: undefined, window: new ReplayWindow() });
+  private readonly writeKeys = new EpochMap<KeyState>();
+  private readonly read = EpochMap.of<ReadState>({ keys: undefined, uses: 0, window: new ReplayWindow() });
 
   /** Why the last `unprotect` returned undefined (the handshake turns an 'auth' failure on its Finished into bad_record_mac). */
   lastFailure: 'epoch' | 'replay' | 'auth' | undefined;
@@ -64,9 +114,22 @@ export class RecordLayer {
 
   /** Installs the keys of `epoch` for reading and writing (the epoch takes effect with ChangeCipherSpec). */
   installKeys(epoch: number, write: RecordKeys, read: RecordKeys): void {
-    this.writeKeys.set(epoch, write);
+    this.releaseEpoch(epoch);
+    this.writeKeys.set(epoch, { keys: write, uses: 0 });
     this.writeSeq.set(epoch, 0);
-    this.read.set(epoch, { keys: read, window: new ReplayWindow() });
+    this.read.set(epoch, { keys: read, uses: 0, window: new ReplayWindow() });
+  }
+
+  private releaseEpoch(epoch: number): void {
+    const w = this.writeKeys.get(epoch);
+    const r = this.read.get(epoch);
+    if (w) ccmContexts.delete(w);
+    if (r) ccmContexts.delete(r);
+  }
+
+  /** Gives back the cached CCM contexts of every epoch (the association is closed). */
+  release(): void {
+    this.writeKeys.forEachEpoch((epoch) => this.releaseEpoch(epoch));
   }
 
   /** Forgets what epoch 0 saw (the client after a HelloVerifyRequest, whose servers restart their numbering). */
@@ -84,10 +147,19 @@ export class RecordLayer {
     const seq = this.writeSeq.get(epoch) ?? 0;
     if (seq > MAX_SEQ) throw new RangeError('DTLS sequence number space exhausted');
     this.writeSeq.set(epoch, seq + 1);
-    const keys = epoch === 0 ? undefined : this.writeKeys.get(epoch);
-    if (epoch !== 0 && !keys) throw new Error(`no write keys for epoch ${epoch}`);
-    const fragment = keys ? ccm8Seal(keys, type, DTLS1_2, epoch, seq, plaintext, this.meter) : plaintext;
-    const rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment });
+    let rec: Buffer;
+    if (epoch === 0) {
+      rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment: plaintext });
+    } else {
+      const ks = this.writeKeys.get(epoch);
+      if (!ks) throw new Error(`no write keys for epoch ${epoch}`);
+      // One buffer for the whole record: header, then the sealed fragment written in place.
+      const length = plaintext.length + CCM8_OVERHEAD;
+      rec = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
+      writeRecordHeader(rec, type, DTLS1_2, epoch, seq, length);
+      const ctx = contextFor(ks, ks.keys);
+      ccm8SealInto(ks.keys, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter, ctx);
+    }
     this.meter?.record('out', contentTypeName(type), epoch, rec.length);
     return rec;
   }
@@ -107,8 +179,9 @@ export class RecordLayer {
       this.lastFailure = 'replay';
       return undefined;
     }
-    const pt = st.keys
-      ? ccm8Open(st.keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter)
+    const keys = st.keys;
+    const pt = keys
+      ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st, keys))
       : rec.fragment;
     if (pt === undefined) {
       this.lastFailure = 'auth';

@@ -29,6 +29,47 @@ test('replay window: fresh, duplicate, inside the window, too old (RFC 6347 §4.
   assert.ok(big.check(2 ** 48 - 1));
 });
 
+test('replay window agrees with the definition for random sequences, window sizes 1, 31, 32, 33 and 64', () => {
+  // The definition (RFC 6347 §4.1.2.6): fresh when above the highest accepted, or within `size`
+  // below it and not accepted before.
+  assert.throws(() => new ReplayWindow(65), RangeError);
+  // The edge moving by exactly one half (32) or just under or over it.
+  for (const step of [31, 32, 33]) {
+    const w = new ReplayWindow(64);
+    w.accept(10);
+    w.accept(11);
+    w.accept(11 + step);
+    assert.equal(w.check(11 + step - 1), true, `step ${step}: the number below the new edge is unseen`);
+    assert.equal(w.check(11), false, `step ${step}: 11 was seen`);
+    assert.equal(w.check(10), false, `step ${step}: 10 was seen`);
+    assert.equal(w.check(12), true, `step ${step}: 12 is unseen`);
+  }
+  for (const size of [1, 31, 32, 33, 64]) {
+    let state = 0x1234 + size;
+    const rnd = (n: number) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % n;
+    };
+    const w = new ReplayWindow(size);
+    const seen = new Set<number>();
+    let top = -1;
+    let seq = 2 ** 40; // high numbers: differences, not the numbers, must fit 32 bits
+    for (let i = 0; i < 20000; i++) {
+      // Mostly small steps forward, some jumps, many looks back into and past the window.
+      const r = rnd(10);
+      const candidate = r < 5 ? seq + 1 + rnd(3) : r < 6 ? seq + rnd(5 * size) : Math.max(0, top - rnd(size + 8));
+      const expected = candidate > top || (top - candidate < size && !seen.has(candidate));
+      assert.equal(w.check(candidate), expected, `size ${size}: check(${candidate}) with top ${top}`);
+      if (expected && rnd(4) !== 0) {
+        w.accept(candidate);
+        seen.add(candidate);
+        top = Math.max(top, candidate);
+        seq = Math.max(seq, candidate);
+      }
+    }
+  }
+});
+
 test('record layer: protect/unprotect across epochs, replay and forgery dropped', () => {
   const a = new RecordLayer();
   const b = new RecordLayer();

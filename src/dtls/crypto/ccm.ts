@@ -6,26 +6,46 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { DtlsMeter } from '../meter.ts';
+import type { CcmContext } from './ccm-context.ts';
 
 export const CCM8_TAG_LENGTH = 8;
 export const EXPLICIT_NONCE_LENGTH = 8;
 /** Bytes a protected record adds to its plaintext. */
 export const CCM8_OVERHEAD = EXPLICIT_NONCE_LENGTH + CCM8_TAG_LENGTH;
 
-function seqNum(epoch: number, seq: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeUInt16BE(epoch, 0);
-  b.writeUIntBE(seq, 2, 6);
-  return b;
+/**
+ * Scratch space for one record's nonce and additional data. Record protection runs synchronously
+ * and node:crypto copies both on use, so one pair serves every association without allocating.
+ */
+const NONCE = Buffer.alloc(12);
+/**
+ * Zero bytes with memory behind them: OpenSSL's CCM reads an update with no data pointer (what a
+ * zero-length Buffer without a backing store passes) as "set the length", and final() then fails.
+ */
+const EMPTY = Buffer.alloc(16).subarray(0, 0);
+const AAD = Buffer.alloc(13);
+
+/** Writes seq_num (epoch ‖ 48-bit sequence number, RFC 6347 §4.1.2.1) at `off`. */
+function writeSeqNum(b: Buffer, off: number, epoch: number, seq: number): void {
+  b.writeUInt16BE(epoch, off);
+  b.writeUInt16BE(Math.floor(seq / 0x1_0000_0000), off + 2);
+  b.writeUInt32BE(seq % 0x1_0000_0000, off + 4);
 }
 
-function aad(seqNumber: Buffer, type: number, version: number, length: number): Buffer {
-  const b = Buffer.allocUnsafe(13);
-  seqNumber.copy(b, 0);
-  b[8] = type;
-  b.writeUInt16BE(version, 9);
-  b.writeUInt16BE(length, 11);
-  return b;
+/** Fills AAD: seq_num ‖ type ‖ version ‖ plaintext length (RFC 5246 §6.2.3.3). */
+function fillAad(epoch: number, seq: number, type: number, version: number, length: number): Buffer {
+  writeSeqNum(AAD, 0, epoch, seq);
+  AAD[8] = type;
+  AAD.writeUInt16BE(version, 9);
+  AAD.writeUInt16BE(length, 11);
+  return AAD;
+}
+
+/** Fills NONCE: the implicit IV (4 bytes) ‖ the explicit nonce (8 bytes) from `src` at `off`. */
+function fillNonce(iv: Buffer, src: Buffer, off: number): Buffer {
+  iv.copy(NONCE, 0, 0, 4);
+  src.copy(NONCE, 4, off, off + EXPLICIT_NONCE_LENGTH);
+  return NONCE;
 }
 
 /** AES block operations of one CCM call: CBC-MAC over B0, the AAD blocks and the payload, CTR over payload + tag. */
@@ -38,7 +58,7 @@ function ccmBlocks(aadLength: number, length: number): number {
 export function ccm8Encrypt(key: Buffer, nonce: Buffer, additionalData: Buffer, plaintext: Buffer): Buffer {
   const c = createCipheriv('aes-128-ccm', key, nonce, { authTagLength: CCM8_TAG_LENGTH });
   c.setAAD(additionalData, { plaintextLength: plaintext.length });
-  const ct = c.update(plaintext);
+  const ct = c.update(plaintext.length === 0 ? EMPTY : plaintext);
   c.final();
   return Buffer.concat([ct, c.getAuthTag()]);
 }
@@ -64,6 +84,40 @@ export interface RecordKeys {
   iv: Buffer;
 }
 
+/**
+ * Seals `plaintext` into `out` at `off`: explicit nonce (epoch ‖ seq) ‖ ciphertext ‖ tag, which is
+ * {@link CCM8_OVERHEAD} bytes more than the plaintext. The record layer allocates `out` once with
+ * room for the record header in front, so that a record costs one buffer.
+ */
+export function ccm8SealInto(
+  k: RecordKeys,
+  out: Buffer,
+  off: number,
+  type: number,
+  version: number,
+  epoch: number,
+  seq: number,
+  plaintext: Buffer,
+  meter?: DtlsMeter,
+  ctx?: CcmContext,
+): void {
+  writeSeqNum(out, off, epoch, seq);
+  const nonce = fillNonce(k.iv, out, off);
+  const aad = fillAad(epoch, seq, type, version, plaintext.length);
+  meter?.crypto('aes_block', ccmBlocks(13, plaintext.length), undefined, 'record');
+  if (ctx) {
+    ctx.seal(nonce, aad, plaintext, out, off + EXPLICIT_NONCE_LENGTH);
+    return;
+  }
+  const c = createCipheriv('aes-128-ccm', k.key, nonce, { authTagLength: CCM8_TAG_LENGTH });
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  const ct = c.update(plaintext.length === 0 ? EMPTY : plaintext);
+  c.final();
+  ct.copy(out, off + EXPLICIT_NONCE_LENGTH);
+  c.getAuthTag().copy(out, off + EXPLICIT_NONCE_LENGTH + plaintext.length);
+}
+
+/** The record fragment for `plaintext`: explicit nonce ‖ ciphertext ‖ tag (RFC 6655 §3). */
 export function ccm8Seal(
   k: RecordKeys,
   type: number,
@@ -73,11 +127,9 @@ export function ccm8Seal(
   plaintext: Buffer,
   meter?: DtlsMeter,
 ): Buffer {
-  const explicit = seqNum(epoch, seq);
-  const nonce = Buffer.concat([k.iv, explicit]);
-  const sealed = ccm8Encrypt(k.key, nonce, aad(explicit, type, version, plaintext.length), plaintext);
-  meter?.crypto('aes_block', ccmBlocks(13, plaintext.length), undefined, 'record');
-  return Buffer.concat([explicit, sealed]);
+  const out = Buffer.allocUnsafe(plaintext.length + CCM8_OVERHEAD);
+  ccm8SealInto(k, out, 0, type, version, epoch, seq, plaintext, meter);
+  return out;
 }
 
 /** Returns the plaintext, or undefined when the record does not authenticate (to be dropped silently). */
@@ -89,14 +141,24 @@ export function ccm8Open(
   seq: number,
   fragment: Buffer,
   meter?: DtlsMeter,
+  ctx?: CcmContext,
 ): Buffer | undefined {
   if (fragment.length < CCM8_OVERHEAD) return undefined;
-  const explicit = fragment.subarray(0, EXPLICIT_NONCE_LENGTH);
-  const sealed = fragment.subarray(EXPLICIT_NONCE_LENGTH);
-  const ctLength = sealed.length - CCM8_TAG_LENGTH;
+  const ctLength = fragment.length - CCM8_OVERHEAD;
+  meter?.crypto('aes_block', ccmBlocks(13, ctLength), undefined, 'record');
   // The explicit nonce is whatever the sender chose (RFC 6655 §3 only asks that it never repeat);
   // the record's own epoch and sequence number enter through the additional data.
-  const nonce = Buffer.concat([k.iv, explicit]);
-  meter?.crypto('aes_block', ccmBlocks(13, ctLength), undefined, 'record');
-  return ccm8Decrypt(k.key, nonce, aad(seqNum(epoch, seq), type, version, ctLength), sealed);
+  const nonce = fillNonce(k.iv, fragment, 0);
+  const aad = fillAad(epoch, seq, type, version, ctLength);
+  if (ctx) return ctx.open(nonce, aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
+  try {
+    const d = createDecipheriv('aes-128-ccm', k.key, nonce, { authTagLength: CCM8_TAG_LENGTH });
+    d.setAuthTag(fragment.subarray(fragment.length - CCM8_TAG_LENGTH));
+    d.setAAD(aad, { plaintextLength: ctLength });
+    const pt = d.update(fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + ctLength));
+    d.final();
+    return pt;
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@
  *   flight 5  ClientKeyExchange CCS Finished    → flight 6  CCS Finished
  * Abbreviated (resumption): flight 4 is ServerHello CCS Finished and the client answers CCS Finished.
  */
-import { type KeyObject, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { PeerIdentity } from '../credentials/identity.ts';
 import {
   acceptServerCertificateTypes,
@@ -18,6 +18,7 @@ import {
 import { checkServerKeyExchange, makeCertificateVerify, makeClientKeyExchange } from '../crypto/ecc.ts';
 import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
+import { randomOwnBytes } from '../crypto/random.ts';
 import { type CipherSuite, suiteByCode } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { ownCopy } from '../wire/buffer.ts';
@@ -80,7 +81,7 @@ const unexpected = (m: HandshakeMessage, state: string) =>
 
 export class ClientHandshake implements RoleHandshake {
   private state: State = 'hello';
-  private readonly clientRandom = randomBytes(32);
+  private readonly clientRandom = randomOwnBytes(32);
   private cookie: Buffer = Buffer.alloc(0);
   private sendSeq = 0;
   private helloSeq = 0;

@@ -1,8 +1,9 @@
 /**
  * The peer's Finished, checked the same way in both roles (RFC 5246 §7.4.9, RFC 6347 §4.2.6): it
  * must arrive under the new epoch (after ChangeCipherSpec), and its verify_data must equal the PRF
- * over the master secret and the transcript hash so far with the peer's label.
+ * over the master secret and the transcript hash so far with the peer's label (compared in constant time).
  */
+import { timingSafeEqual } from 'node:crypto';
 import { verifyData } from '../crypto/keys.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { parseFinished } from '../wire/finished.ts';
@@ -17,7 +18,9 @@ export function checkPeerFinished(
 ): void {
   if (m.epoch === 0) throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
   const expected = verifyData(master, peerLabel, host.transcript.digest('finished', 'handshake_hash'), host.meter);
-  if (!parseFinished(m.body).equals(expected)) {
+  const received = parseFinished(m.body);
+  // A MAC is compared in constant time: an early exit would tell the peer how many bytes matched.
+  if (received.length !== expected.length || !timingSafeEqual(received, expected)) {
     throw new DtlsAlertError(AlertDescription.decrypt_error, `${peerLabel.split(' ')[0]} Finished does not verify`);
   }
 }

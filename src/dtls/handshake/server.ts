@@ -6,7 +6,7 @@
  *   ClientKeyExchange CCS Finished → CCS Finished
  * Abbreviated (a cached session ID): ClientHello → ServerHello CCS Finished; CCS Finished.
  */
-import { type KeyObject, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { SessionCache } from '../cache.ts';
 import type { PeerIdentity } from '../credentials/identity.ts';
 import {
@@ -25,6 +25,7 @@ import {
 } from '../crypto/ecc.ts';
 import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
+import { randomOwnBytes } from '../crypto/random.ts';
 import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { ownCopy } from '../wire/buffer.ts';
@@ -83,13 +84,17 @@ type State =
   | 'finished_abbreviated'
   | 'done';
 
+/** A lookup (PSK store, session cache) may answer at once or with a promise. */
+const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
+  typeof (v as PromiseLike<T> | undefined)?.then === 'function';
+
 const unexpected = (m: HandshakeMessage, state: string) =>
   new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
 
 export class ServerHandshake implements RoleHandshake {
   private state: State = 'client_key_exchange';
   private sendSeq = 0;
-  private readonly serverRandom = randomBytes(32);
+  private readonly serverRandom = randomOwnBytes(32);
   private clientRandom: Buffer = Buffer.alloc(0);
   private suite: CipherSuite | undefined;
   private sessionId: Buffer = Buffer.alloc(0);
@@ -120,8 +125,8 @@ export class ServerHandshake implements RoleHandshake {
     return this.state === 'finished' || this.state === 'finished_abbreviated';
   }
 
-  /** Answers the ClientHello that carried a valid cookie. */
-  async onClientHello(ch: ClientHello, m: HandshakeMessage): Promise<void> {
+  /** Answers the ClientHello that carried a valid cookie (async only when the session cache is). */
+  onClientHello(ch: ClientHello, m: HandshakeMessage): Promise<void> | void {
     // The server continues the message numbering of the client's ClientHello (RFC 6347 §4.2.2).
     this.sendSeq = m.messageSeq;
     this.host.setNextRecvSeq(m.messageSeq + 1);
@@ -160,8 +165,24 @@ export class ServerHandshake implements RoleHandshake {
     if (secureRenegotiation) extensions.push(renegotiationInfo());
     if (this.ems) extensions.push(emsExtension());
 
-    let cached: SessionState | undefined;
-    if (ch.sessionId.length > 0 && this.cfg.sessionCache) cached = await this.cfg.sessionCache.get(ch.sessionId);
+    if (ch.sessionId.length > 0 && this.cfg.sessionCache) {
+      const cached = this.cfg.sessionCache.get(ch.sessionId);
+      if (isPromiseLike(cached)) {
+        return Promise.resolve(cached).then((c) => this.answerClientHello(ch, m, suite, extensions, c));
+      }
+      return this.answerClientHello(ch, m, suite, extensions, cached);
+    }
+    return this.answerClientHello(ch, m, suite, extensions, undefined);
+  }
+
+  /** The server's flight: resumption of `cached` when it fits, else a full handshake. */
+  private answerClientHello(
+    ch: ClientHello,
+    m: HandshakeMessage,
+    suite: CipherSuite,
+    extensions: Extension[],
+    cached: SessionState | undefined,
+  ): void {
     // RFC 7627 §5.3: resume only with the same EMS setting; otherwise fall back to a full handshake.
     if (
       cached &&
@@ -169,9 +190,10 @@ export class ServerHandshake implements RoleHandshake {
       cached.extendedMasterSecret === this.ems &&
       suiteByCode(cached.cipherSuite)
     ) {
-      return this.resume(cached, extensions);
+      this.resume(cached, extensions);
+      return;
     }
-    this.sessionId = this.cfg.sessionCache ? randomBytes(32) : Buffer.alloc(0);
+    this.sessionId = this.cfg.sessionCache ? randomOwnBytes(32) : Buffer.alloc(0);
     const items: FlightItem[] = [];
     const push = (msgType: number, body: Buffer) => {
       const messageSeq = this.sendSeq++;
@@ -291,7 +313,7 @@ export class ServerHandshake implements RoleHandshake {
     );
   }
 
-  async onMessage(m: HandshakeMessage): Promise<void> {
+  onMessage(m: HandshakeMessage): Promise<void> | void {
     switch (this.state) {
       case 'client_certificate':
         if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.state);
@@ -339,7 +361,7 @@ export class ServerHandshake implements RoleHandshake {
     this.state = 'client_key_exchange';
   }
 
-  private async onClientKeyExchange(m: HandshakeMessage): Promise<void> {
+  private onClientKeyExchange(m: HandshakeMessage): Promise<void> | void {
     if (this.suite!.keyExchange === 'ecdhe_ecdsa') {
       const pms = premasterFromClientKeyExchange(m.body, this.ephemeral!, this.host.meter);
       this.ephemeral = undefined;
@@ -356,7 +378,12 @@ export class ServerHandshake implements RoleHandshake {
     }
     const { identity } = parseClientKeyExchangePsk(m.body);
     this.identity = identity.toString('utf8');
-    const key = await this.cfg.psk!(this.identity, this.host.remote);
+    const key = this.cfg.psk!(this.identity, this.host.remote);
+    if (isPromiseLike(key)) return Promise.resolve(key).then((k) => this.withPsk(m, k));
+    this.withPsk(m, key);
+  }
+
+  private withPsk(m: HandshakeMessage, key: Buffer | undefined): void {
     // RFC 4279 §2: an unknown identity is refused with unknown_psk_identity.
     if (!key)
       throw new DtlsAlertError(AlertDescription.unknown_psk_identity, `unknown PSK identity '${this.identity}'`);

@@ -6,9 +6,11 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
-import { encodeHandshakeMessage } from '../wire/handshake.ts';
+import { encodeHandshakeMessage, HANDSHAKE_HEADER_LENGTH, writeHandshakeHeader } from '../wire/handshake.ts';
 
 const EMPTY: Hash = createHash('sha256');
+/** Scratch for one message header (hash.update copies it into the hash state at once). */
+const HEADER = Buffer.alloc(HANDSHAKE_HEADER_LENGTH);
 
 export class Transcript {
   private hash: Hash = createHash('sha256');
@@ -19,10 +21,17 @@ export class Transcript {
   constructor(private readonly meter?: DtlsMeter) {}
 
   add(msgType: number, messageSeq: number, body: Buffer): void {
-    const m = encodeHandshakeMessage(msgType, messageSeq, body);
-    this.hash.update(m);
-    this.bytes += m.length;
-    this.kept?.push(m);
+    if (this.kept) {
+      const m = encodeHandshakeMessage(msgType, messageSeq, body);
+      this.hash.update(m);
+      this.kept.push(m);
+    } else {
+      // Header and body are hashed as they are: no copy of the message.
+      writeHandshakeHeader(HEADER, 0, msgType, body.length, messageSeq, 0, body.length);
+      this.hash.update(HEADER);
+      this.hash.update(body);
+    }
+    this.bytes += HANDSHAKE_HEADER_LENGTH + body.length;
   }
 
   /** Starts keeping the messages (from the current point: call it before the first add). */

@@ -3,7 +3,7 @@
  * fragment_offset(3) fragment_length(3), then the fragment. Pure codec.
  */
 import { DtlsDecodeError } from '../errors.ts';
-import { Reader, Writer } from './buffer.ts';
+import { Reader } from './buffer.ts';
 
 export const HANDSHAKE_HEADER_LENGTH = 12;
 
@@ -52,15 +52,31 @@ export function parseHandshakeFragments(data: Buffer): HandshakeFragment[] {
   return out;
 }
 
+/** Writes a handshake header at `off` of `out` (a record layer or transcript builds around it). */
+export function writeHandshakeHeader(
+  out: Buffer,
+  off: number,
+  msgType: number,
+  length: number,
+  messageSeq: number,
+  fragmentOffset: number,
+  fragmentLength: number,
+): void {
+  if (length > 0xffffff || fragmentOffset > 0xffffff || fragmentLength > 0xffffff) {
+    throw new RangeError('handshake message too long');
+  }
+  out[off] = msgType;
+  out.writeUIntBE(length, off + 1, 3);
+  out.writeUInt16BE(messageSeq, off + 4);
+  out.writeUIntBE(fragmentOffset, off + 6, 3);
+  out.writeUIntBE(fragmentLength, off + 9, 3);
+}
+
 export function encodeHandshakeFragment(f: HandshakeFragment): Buffer {
-  return new Writer()
-    .u8(f.msgType)
-    .u24(f.length)
-    .u16(f.messageSeq)
-    .u24(f.fragmentOffset)
-    .u24(f.fragment.length)
-    .bytes(f.fragment)
-    .finish();
+  const out = Buffer.allocUnsafe(HANDSHAKE_HEADER_LENGTH + f.fragment.length);
+  writeHandshakeHeader(out, 0, f.msgType, f.length, f.messageSeq, f.fragmentOffset, f.fragment.length);
+  f.fragment.copy(out, HANDSHAKE_HEADER_LENGTH);
+  return out;
 }
 
 /** A whole message with an unfragmented header: the form that enters the transcript (§4.2.6). */

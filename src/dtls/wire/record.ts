@@ -3,8 +3,6 @@
  * Pure codec. `parseRecords` splits a datagram carrying several records (§4.1.1); a malformed
  * record ends the parse and the rest of the datagram is dropped silently (§4.1.2.7).
  */
-import { Reader, Writer } from './buffer.ts';
-
 export const RECORD_HEADER_LENGTH = 13;
 /** TLSPlaintext/TLSCiphertext length limits (RFC 5246 §6.2): 2^14 plaintext, +2048 expansion. */
 export const MAX_RECORD_FRAGMENT = 16384 + 2048;
@@ -33,23 +31,51 @@ export interface DtlsRecord {
   fragment: Buffer;
 }
 
-/** Splits a datagram into records; stops at the first malformed one (the rest is dropped). */
+/**
+ * Splits a datagram into records; stops at the first malformed one (the rest is dropped). It runs
+ * once per datagram, so it reads the fixed-size header directly; every read is behind the
+ * `off + RECORD_HEADER_LENGTH <= end` check and the fragment behind the length check.
+ */
 export function parseRecords(datagram: Buffer): DtlsRecord[] {
   const out: DtlsRecord[] = [];
-  const r = new Reader(datagram, 'record');
-  while (r.remaining >= RECORD_HEADER_LENGTH) {
-    const type = r.u8();
-    const version = r.u16();
-    const epoch = r.u16();
-    const seq = r.u48();
-    const length = r.u16();
-    if (length > r.remaining || length > MAX_RECORD_FRAGMENT) break;
+  const end = datagram.length;
+  let off = 0;
+  while (off + RECORD_HEADER_LENGTH <= end) {
+    const type = datagram[off];
+    const version = datagram.readUInt16BE(off + 1);
+    const epoch = datagram.readUInt16BE(off + 3);
+    const seq = datagram.readUInt16BE(off + 5) * 0x1_0000_0000 + datagram.readUInt32BE(off + 7);
+    const length = datagram.readUInt16BE(off + 11);
+    off += RECORD_HEADER_LENGTH;
+    if (length > end - off || length > MAX_RECORD_FRAGMENT) break;
     if (type < 20 || type > 23 || version >> 8 !== 0xfe) break;
-    out.push({ type, version, epoch, seq, fragment: r.bytes(length) });
+    out.push({ type, version, epoch, seq, fragment: datagram.subarray(off, off + length) });
+    off += length;
   }
   return out;
 }
 
+/** Writes a record header for a fragment of `length` bytes at the start of `out`. */
+export function writeRecordHeader(
+  out: Buffer,
+  type: number,
+  version: number,
+  epoch: number,
+  seq: number,
+  length: number,
+): void {
+  if (length > 0xffff) throw new RangeError('record fragment too long');
+  out[0] = type;
+  out.writeUInt16BE(version, 1);
+  out.writeUInt16BE(epoch, 3);
+  out.writeUInt16BE(Math.floor(seq / 0x1_0000_0000), 5);
+  out.writeUInt32BE(seq % 0x1_0000_0000, 7);
+  out.writeUInt16BE(length, 11);
+}
+
 export function encodeRecord(rec: DtlsRecord): Buffer {
-  return new Writer().u8(rec.type).u16(rec.version).u16(rec.epoch).u48(rec.seq).vec16(rec.fragment).finish();
+  const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + rec.fragment.length);
+  writeRecordHeader(out, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment.length);
+  rec.fragment.copy(out, RECORD_HEADER_LENGTH);
+  return out;
 }

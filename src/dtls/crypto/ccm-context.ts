@@ -1,0 +1,184 @@
+/**
+ * AES-128-CCM-8 (NIST SP 800-38C, RFC 3610; as used by RFC 6655) on AES contexts kept between
+ * records. node:crypto's `aes-128-ccm` needs a new cipher per record (`createCipheriv` fetches the
+ * algorithm and allocates a context: two thirds of a record's cost in the server profile). CCM is
+ * CBC-MAC plus CTR, so one key needs just two long-lived AES operations:
+ *
+ *   - CBC-MAC over B0 ‖ AAD block ‖ payload: an `aes-128-cbc` cipher whose chain simply continues
+ *     from call to call; XORing the previous call's last ciphertext block into B0 makes each MAC
+ *     start from a zero IV as CBC-MAC requires;
+ *   - the CTR keystream S0 ‖ S1 ‖ …: an `aes-128-ecb` cipher applied to the counter blocks.
+ *
+ * A context costs about 3 KB of native memory (two OpenSSL cipher contexts), too much to give
+ * every idle session, so contexts live in a bounded cache ({@link CcmContextCache}) that only busy
+ * keys enter; the others keep using the one-shot cipher.
+ */
+import { type Cipher, createCipheriv, timingSafeEqual } from 'node:crypto';
+
+const BLOCK = 16;
+/** Largest payload sealed or opened: a record fragment (RFC 5246 §6.2.3, 2^14 + 2048). */
+export const CCM_MAX_PAYLOAD = 16384 + 2048;
+/** The record's additional data is always 13 bytes: seq_num(8) type(1) version(2) length(2). */
+const AAD_LENGTH = 13;
+const NONCE_LENGTH = 12;
+const TAG_LENGTH = 8;
+/** B0 flags: Adata, M = 8 ((8 − 2) / 2 = 3 in bits 3–5), L = 3 (L − 1 = 2 in bits 0–2). */
+const B0_FLAGS = 0x40 | (3 << 3) | 2;
+/** Counter block flags: L − 1. */
+const CTR_FLAGS = 2;
+
+/** Scratch for the MAC input and the counter blocks (synchronous use, one at a time). */
+const MAC_IN = Buffer.alloc(2 * BLOCK + CCM_MAX_PAYLOAD + BLOCK);
+const CTR_IN = Buffer.alloc(BLOCK + CCM_MAX_PAYLOAD + BLOCK);
+const TAG = Buffer.alloc(TAG_LENGTH);
+
+/** AES-128-CCM-8 with a 12-byte nonce and 13-byte additional data under one key. */
+export class CcmContext {
+  private readonly cbc: Cipher;
+  private readonly ecb: Cipher;
+  /** The CBC chain value left by the previous call (zero: the IV the cipher starts from). */
+  private readonly chain = Buffer.alloc(BLOCK);
+  /** Date.now() of the last use (the cache evicts idle contexts). */
+  lastUse = 0;
+
+  constructor(key: Buffer) {
+    this.cbc = createCipheriv('aes-128-cbc', key, Buffer.alloc(BLOCK));
+    this.cbc.setAutoPadding(false);
+    this.ecb = createCipheriv('aes-128-ecb', key, null);
+    this.ecb.setAutoPadding(false);
+  }
+
+  /** CBC-MAC T of (nonce, aad, payload[0..n]); the first 8 bytes of the returned block are the tag before masking. */
+  private mac(nonce: Buffer, aad: Buffer, payload: Buffer, n: number): Buffer {
+    const m = MAC_IN;
+    m[0] = B0_FLAGS;
+    nonce.copy(m, 1, 0, NONCE_LENGTH);
+    m[13] = (n >>> 16) & 0xff;
+    m[14] = (n >>> 8) & 0xff;
+    m[15] = n & 0xff;
+    m[16] = 0;
+    m[17] = AAD_LENGTH;
+    aad.copy(m, 18, 0, AAD_LENGTH);
+    m[31] = 0;
+    payload.copy(m, 2 * BLOCK, 0, n);
+    const end = 2 * BLOCK + ((n + BLOCK - 1) & ~(BLOCK - 1));
+    m.fill(0, 2 * BLOCK + n, end);
+    // The cipher chains from the previous call's last block; cancel it so that this MAC starts at zero.
+    for (let i = 0; i < BLOCK; i++) m[i] ^= this.chain[i];
+    const out = this.cbc.update(m.subarray(0, end));
+    out.copy(this.chain, 0, out.length - BLOCK);
+    return this.chain;
+  }
+
+  /** S0 ‖ S1 ‖ … ‖ Sk: enough keystream for n payload bytes after the 16 bytes that mask the tag. */
+  private keystream(nonce: Buffer, n: number): Buffer {
+    const blocks = ((n + BLOCK - 1) >>> 4) + 1;
+    const c = CTR_IN;
+    for (let i = 0; i < blocks; i++) {
+      const o = i * BLOCK;
+      c[o] = CTR_FLAGS;
+      nonce.copy(c, o + 1, 0, NONCE_LENGTH);
+      c[o + 13] = (i >>> 16) & 0xff;
+      c[o + 14] = (i >>> 8) & 0xff;
+      c[o + 15] = i & 0xff;
+    }
+    return this.ecb.update(c.subarray(0, blocks * BLOCK));
+  }
+
+  /** Writes ciphertext ‖ tag (plaintext length + 8 bytes) at `off` of `out`. */
+  seal(nonce: Buffer, aad: Buffer, plaintext: Buffer, out: Buffer, off: number): void {
+    const n = plaintext.length;
+    if (n > CCM_MAX_PAYLOAD) throw new RangeError('CCM payload too long');
+    const t = this.mac(nonce, aad, plaintext, n);
+    const s = this.keystream(nonce, n);
+    for (let i = 0; i < n; i++) out[off + i] = plaintext[i] ^ s[BLOCK + i];
+    for (let i = 0; i < TAG_LENGTH; i++) out[off + n + i] = t[i] ^ s[i];
+  }
+
+  /** The plaintext of ciphertext ‖ tag, or undefined when the tag does not verify (compared in constant time). */
+  open(nonce: Buffer, aad: Buffer, sealed: Buffer): Buffer | undefined {
+    const n = sealed.length - TAG_LENGTH;
+    if (n < 0 || n > CCM_MAX_PAYLOAD) return undefined;
+    const s = this.keystream(nonce, n);
+    // The keystream buffer is ours: decrypt in place.
+    const pt = s.subarray(BLOCK, BLOCK + n);
+    for (let i = 0; i < n; i++) pt[i] ^= sealed[i];
+    const t = this.mac(nonce, aad, pt, n);
+    for (let i = 0; i < TAG_LENGTH; i++) TAG[i] = t[i] ^ s[i];
+    return timingSafeEqual(TAG, sealed.subarray(n)) ? pt : undefined;
+  }
+}
+
+export interface CcmCacheStats {
+  /** Records protected with a cached context. */
+  hits: number;
+  /** Contexts created (a busy key entered the cache). */
+  created: number;
+  /** Contexts dropped to make room, each idle for at least `idleMs`. */
+  evicted: number;
+  /** Busy keys left on the one-shot cipher because every cached context was in use. */
+  refused: number;
+}
+
+/**
+ * A bounded set of CCM contexts for the keys that carry traffic now. A key asks for a context
+ * once it is busy (the record layer decides: several records under it); it gets one while there is
+ * room, or by replacing the oldest context when that one has been idle for `idleMs`. When every
+ * context is in use the key is refused and keeps the one-shot cipher, so that many sessions taking
+ * turns cannot make every record build a context (slower than the one-shot cipher) and evict
+ * another. Owners are the record layer's per-epoch, per-direction key states.
+ */
+export class CcmContextCache {
+  /** In insertion order: the first entry is the oldest candidate for eviction. */
+  private readonly contexts = new Map<object, CcmContext>();
+  readonly stats: CcmCacheStats = { hits: 0, created: 0, evicted: 0, refused: 0 };
+
+  constructor(
+    readonly capacity = 256,
+    readonly idleMs = 1000,
+  ) {}
+
+  get size(): number {
+    return this.contexts.size;
+  }
+
+  /** The cached context of `owner`, if any. */
+  get(owner: object, now: number): CcmContext | undefined {
+    const ctx = this.contexts.get(owner);
+    if (ctx) {
+      ctx.lastUse = now;
+      this.stats.hits++;
+    }
+    return ctx;
+  }
+
+  /** A new context for a busy `owner`, or undefined when the cache is full of contexts in use. */
+  admit(owner: object, key: Buffer, now: number): CcmContext | undefined {
+    if (this.contexts.size >= this.capacity) {
+      const oldest = this.contexts.entries().next().value;
+      if (!oldest) return undefined;
+      const [oldOwner, oldCtx] = oldest;
+      this.contexts.delete(oldOwner);
+      if (now - oldCtx.lastUse < this.idleMs) {
+        // Still in use: it goes to the back (a second chance) and the newcomer waits.
+        this.contexts.set(oldOwner, oldCtx);
+        this.stats.refused++;
+        return undefined;
+      }
+      this.stats.evicted++;
+    }
+    const ctx = new CcmContext(key);
+    ctx.lastUse = now;
+    this.contexts.set(owner, ctx);
+    this.stats.created++;
+    return ctx;
+  }
+
+  /** Drops the context of `owner` (its keys are replaced or gone). */
+  delete(owner: object): void {
+    this.contexts.delete(owner);
+  }
+}
+
+/** The process's cache: at most 256 keys (≈ 0.75 MB of native memory), shared by every endpoint. */
+export const ccmContexts = new CcmContextCache();
