@@ -133,6 +133,14 @@ interface ObserveState {
 const EMPTY = Buffer.alloc(0);
 const NO_OPTIONS: CoapOption[] = [];
 
+/** Names a block-wise transfer (Block1 reassembly, Block2 cache): layer, peer, method and target. */
+function transferKey(layerId: number, peer: TransportPeer, method: Method, path: string, query: string[]): string {
+  return `${layerId}|${peerKey(peer)}|${method}|${path}?${query.join('&')}`;
+}
+
+/** A transfer key, or what makes one, so that the string is only built when a transfer is in play. */
+type TransferKey = string | { layerId: number; req: CoapRequest };
+
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> =>
   typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
@@ -375,11 +383,10 @@ export class CoapServer {
     }
     const items = queryItems ?? [];
     // Names a block-wise transfer: only built when one is in play.
-    const cacheKey = () => `${layer.id}|${peerKey(ex.peer)}|${method}|${path}?${items.join('&')}`;
 
     // RFC 7959 §2.4: a later Block2 block of a representation we are serving comes from the cache.
     if (block2 && block2.num > 0 && !block1) {
-      const key = cacheKey();
+      const key = transferKey(layer.id, ex.peer, method, path, items);
       const rep = this.block2.get(key);
       if (rep) {
         this.sendRepresentation(ex, { ...rep, extra: [] }, block2, key, undefined);
@@ -394,7 +401,7 @@ export class CoapServer {
     let block1Echo: BlockValue | undefined;
     if (block1) {
       // RFC 9175 §3.3: the Request-Tag tells concurrent block-wise uploads to one resource apart.
-      const key = cacheKey();
+      const key = transferKey(layer.id, ex.peer, method, path, items);
       const out = this.block1.accept(tags ? `${key}#${tags.join(',')}` : key, block1, m.payload, size1, contentFormat);
       if (out.status === 'error') {
         const extra = out.size1 !== undefined ? [{ number: OptionNumber.Size1, value: encodeUint(out.size1) }] : [];
@@ -442,9 +449,9 @@ export class CoapServer {
     };
     const res = this.invoke(route, req);
     if (isPromise(res)) {
-      return res.then((r) => this.answer(ex, layer, route, req, r, block2, block1Echo, cacheKey));
+      return res.then((r) => this.answer(ex, layer, route, req, r, block2, block1Echo));
     }
-    this.answer(ex, layer, route, req, res, block2, block1Echo, cacheKey);
+    this.answer(ex, layer, route, req, res, block2, block1Echo);
     return undefined;
   }
 
@@ -457,7 +464,6 @@ export class CoapServer {
     res: Normalised,
     block2: BlockValue | undefined,
     block1Echo: BlockValue | undefined,
-    cacheKey: () => string,
   ): void {
     const m = ex.request;
     const { method, observe } = req;
@@ -505,7 +511,7 @@ export class CoapServer {
         return;
       }
     }
-    this.sendRepresentation(ex, res, block2, cacheKey, observeSeq, block1Echo);
+    this.sendRepresentation(ex, res, block2, { layerId: layer.id, req }, observeSeq, block1Echo);
   }
 
   /** Runs a handler; the result is a promise only when the handler returned one. */
@@ -542,7 +548,7 @@ export class CoapServer {
     ex: ServerExchange,
     rep: Normalised,
     block2: BlockValue | undefined,
-    cacheKey: string | (() => string),
+    cacheKey: TransferKey,
     observeSeq: number | undefined,
     block1Echo?: BlockValue,
   ): void {
@@ -562,7 +568,7 @@ export class CoapServer {
   private build(
     rep: Normalised,
     block2: BlockValue | undefined,
-    cacheKey: string | (() => string),
+    cacheKey: TransferKey,
     observeSeq: number | undefined,
     block1Echo: BlockValue | undefined,
     token: Buffer,
@@ -586,7 +592,16 @@ export class CoapServer {
       // RFC 7959 §4: Size2 tells the client the whole size up front.
       if (num === 0) options.push({ number: OptionNumber.Size2, value: encodeUint(body.length) });
       if (slice.more) {
-        const key = typeof cacheKey === 'string' ? cacheKey : cacheKey();
+        const key =
+          typeof cacheKey === 'string'
+            ? cacheKey
+            : transferKey(
+                cacheKey.layerId,
+                cacheKey.req.peer,
+                cacheKey.req.method,
+                cacheKey.req.path,
+                cacheKey.req.queryItems,
+              );
         this.block2.set(key, { code: rep.code, body, contentFormat: rep.contentFormat, etag, maxAge: rep.maxAge });
       }
       body = slice.payload;
@@ -620,7 +635,7 @@ export class CoapServer {
     if (o.removed || this.closed) return;
     const success = rep.code >> 5 === 2;
     const seq = success ? this.observers.nextSequence() : undefined;
-    const cacheKey = `${this.layerIdOf(o.layer)}|${peerKey(o.peer)}|GET|${state.req.path}?${state.req.queryItems.join('&')}`;
+    const cacheKey = transferKey(this.layerIdOf(o.layer), o.peer, 'GET', state.req.path, state.req.queryItems);
     const message = this.build(rep, { num: 0, more: false, szx: state.szx }, cacheKey, seq, undefined, o.token);
     if (!message) return;
     // §3.2/§4.2: an error response ends the observation.
