@@ -18,6 +18,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { type Deadline, DeadlineQueue } from './deadlines.ts';
+import { DedupTable } from './dedup.ts';
 import { CoapCancelledError, CoapResetError, CoapTimeoutError } from './errors.ts';
 import {
   type CoapMessage,
@@ -116,40 +117,6 @@ interface PeerState {
   waiting: Array<() => void>;
 }
 
-interface DedupEntry {
-  readonly key: number;
-  readonly peer: PeerState;
-  readonly expires: number;
-  /** The ACK or RST we sent, to send again for a duplicate Confirmable. */
-  reply?: Buffer;
-}
-
-/** A FIFO of dedup entries: insertion order is expiry order, as every entry of one table lives as long. */
-class EntryQueue {
-  private items: DedupEntry[] = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(e: DedupEntry): void {
-    this.items.push(e);
-  }
-  peek(): DedupEntry | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
-  }
-  shift(): DedupEntry | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const e = this.items[this.head];
-    this.items[this.head++] = undefined as unknown as DedupEntry;
-    // Compact once the consumed prefix dominates, so that the array does not grow without bound.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return e;
-  }
-}
-
 /** A received request and the means to answer it exactly once. */
 export class ServerExchange {
   private answered = false;
@@ -161,7 +128,9 @@ export class ServerExchange {
     private readonly layer: MessageLayer,
     readonly request: CoapMessage,
     readonly peer: TransportPeer,
-    private readonly entry: DedupEntry,
+    /** The request's dedup slot and its serial, where the ACK or Reset we send is kept (§4.5). */
+    private readonly slot: number,
+    private readonly serial: number,
   ) {}
 
   get isAnswered(): boolean {
@@ -176,8 +145,7 @@ export class ServerExchange {
     if (this.answered || this.acked || this.request.type !== 'CON') return;
     this.acked = true;
     const ack = encodeMessage(emptyAckFor(this.request.messageId));
-    this.entry.reply = ack;
-    this.layer.sendRaw(ack, this.peer);
+    this.layer.sendReply(this.request, this.slot, this.serial, ack, this.peer);
   }
 
   private settle(): void {
@@ -203,8 +171,7 @@ export class ServerExchange {
         options: response.options,
         payload: response.payload,
       });
-      this.entry.reply = ack;
-      this.layer.sendRaw(ack, this.peer);
+      this.layer.sendReply(this.request, this.slot, this.serial, ack, this.peer);
     } else if (this.request.type === 'CON') {
       // §5.2.2: the separate response is Confirmable (it may be lost; the client cannot ask again).
       this.layer.sendConfirmable(response, this.peer).acknowledged.catch(() => {});
@@ -218,8 +185,7 @@ export class ServerExchange {
     if (this.answered) return;
     this.settle();
     const rst = encodeMessage(resetFor(this.request.messageId));
-    this.entry.reply = rst;
-    this.layer.sendRaw(rst, this.peer);
+    this.layer.sendReply(this.request, this.slot, this.serial, rst, this.peer);
   }
 
   /** Answers nothing (a Non-confirmable that needs no response). */
@@ -258,6 +224,8 @@ export interface MessageLayerStats {
   timeouts: number;
   /** Dedup entries forgotten before their lifetime because the table was full (`maxDedupEntries`). */
   dedupEvicted: number;
+  /** Duplicate Confirmables ignored because their cached reply had been overwritten (see dedup.ts). */
+  dedupRepliesLost: number;
 }
 
 export type RequestListener = (exchange: ServerExchange) => void;
@@ -329,8 +297,6 @@ export interface MessageLayerOptions {
   logger?: Logger;
 }
 
-/** Key of a dedup entry: peer id, CON/NON and Message ID in one number. */
-const dedupKey = (peer: PeerState, non: boolean, mid: number): number => peer.id * 0x20000 + (non ? 0x10000 : 0) + mid;
 /** Key of one of our Confirmables or NONs: peer id and Message ID. */
 const sentKey = (peer: PeerState, mid: number): number => peer.id * 0x10000 + mid;
 
@@ -344,6 +310,7 @@ export class MessageLayer {
     malformed: 0,
     timeouts: 0,
     dedupEvicted: 0,
+    dedupRepliesLost: 0,
   };
   private readonly log: Logger;
   private readonly ids = new MessageIdSequence();
@@ -353,10 +320,9 @@ export class MessageLayer {
   /** Peer endpoints by address, then port. */
   private readonly peers = new Map<string, Map<number, PeerState>>();
   private nextPeerId = 1;
-  /** Received CON and NON by {@link dedupKey}; the queues hold the same entries in expiry order. */
-  private readonly seen = new Map<number, DedupEntry>();
-  private readonly seenConOrder = new EntryQueue();
-  private readonly seenNonOrder = new EntryQueue();
+  /** Received CON and NON by (peer, Message ID), each for its lifetime (§4.5). */
+  private readonly seenCon: DedupTable<PeerState>;
+  private readonly seenNon: DedupTable<PeerState>;
   /** Our outstanding Confirmables by {@link sentKey}. */
   private readonly outstanding = new Map<number, Outstanding>();
   /** Our recent Non-confirmables by {@link sentKey}, so that a Reset to one reaches its sender. */
@@ -378,6 +344,9 @@ export class MessageLayer {
     this.nonLifetime = d.nonLifetime;
     this.separateAfter = this.params.separateResponseAfter ?? this.params.ackTimeout / 2;
     this.log = opts.logger ?? childLogger('coap.messaging');
+    const forget = (p: PeerState) => this.unref(p);
+    this.seenCon = new DedupTable(this.params.maxDedupEntries, this.exchangeLifetime, forget);
+    this.seenNon = new DedupTable(this.params.maxDedupEntries, this.nonLifetime, forget);
     transport.onDatagram((datagram, peer) => this.receive(datagram, peer));
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
@@ -652,38 +621,47 @@ export class MessageLayer {
   private receiveMessage(m: CoapMessage, peer: TransportPeer): void {
     const con = m.type === 'CON';
     const state = this.peerState(peer.address, peer.port);
-    const key = dedupKey(state, !con, m.messageId);
-    const seen = this.seen.get(key);
-    if (seen !== undefined) {
+    const table = con ? this.seenCon : this.seenNon;
+    const seen = table.find(state.id, m.messageId);
+    if (seen >= 0) {
       this.stats.duplicates++;
       // §4.5: acknowledge each duplicate Confirmable the same way, process it only once.
-      if (con && seen.reply) this.sendRaw(seen.reply, peer);
+      if (con) {
+        const reply = table.reply(seen);
+        if (reply) this.sendRaw(reply, peer);
+        else this.stats.dedupRepliesLost = this.seenCon.stats.repliesLost;
+      }
       return;
     }
     if (m.code === Code.Empty) {
       // §4.3: an Empty Confirmable is a ping, answered with Reset; an Empty NON is ignored.
       if (con) {
-        const rst = encodeMessage(resetFor(m.messageId));
-        this.remember(state, key, con).reply = rst;
-        this.sendRaw(rst, peer);
+        const slot = this.remember(table, state, m.messageId);
+        this.sendReply(m, slot, table.serialOf(slot), encodeMessage(resetFor(m.messageId)), peer);
       } else {
         this.dropIfUnused(state);
       }
       return;
     }
-    const entry = this.remember(state, key, con);
+    const slot = this.remember(table, state, m.messageId);
+    const serial = table.serialOf(slot);
     if (isResponse(m)) {
       const matched = this.responseListener?.(m, peer) ?? false;
       if (con) {
-        entry.reply = encodeMessage(matched ? emptyAckFor(m.messageId) : resetFor(m.messageId));
-        this.sendRaw(entry.reply, peer);
+        this.sendReply(
+          m,
+          slot,
+          serial,
+          encodeMessage(matched ? emptyAckFor(m.messageId) : resetFor(m.messageId)),
+          peer,
+        );
       } else if (!matched) {
         this.sendRaw(encodeMessage(resetFor(m.messageId)), peer);
       }
       return;
     }
     if (isRequest(m)) {
-      const ex = new ServerExchange(this, m, peer, entry);
+      const ex = new ServerExchange(this, m, peer, slot, serial);
       if (this.requestListener) this.requestListener(ex);
       else if (con) ex.reject();
       // A handler that did not answer at once gets an Empty ACK after a while (§5.2.2), so that
@@ -694,46 +672,30 @@ export class MessageLayer {
       return;
     }
     // Class 2..5 codes are responses and 0.xx requests; what remains cannot be processed: §4.2/§4.3.
-    if (con) {
-      entry.reply = encodeMessage(resetFor(m.messageId));
-      this.sendRaw(entry.reply, peer);
-    }
+    if (con) this.sendReply(m, slot, serial, encodeMessage(resetFor(m.messageId)), peer);
   }
 
-  private remember(peer: PeerState, key: number, con: boolean): DedupEntry {
-    const entry: DedupEntry = {
-      key,
-      peer,
-      expires: Date.now() + (con ? this.exchangeLifetime : this.nonLifetime),
-      reply: undefined,
-    };
+  /** @internal Sends the ACK or Reset for a received message and keeps it for its duplicates (§4.5). */
+  sendReply(m: CoapMessage, slot: number, serial: number, reply: Buffer, peer: TransportPeer): void {
+    // Only a Confirmable's reply is sent again; a NON's duplicates are silently dropped.
+    if (m.type === 'CON') this.seenCon.setReply(slot, serial, reply);
+    this.sendRaw(reply, peer);
+  }
+
+  private remember(table: DedupTable<PeerState>, peer: PeerState, mid: number): number {
+    const before = table.stats.evicted;
+    // The reference is taken first: the eviction add() may do could otherwise drop this very peer.
     peer.refs++;
-    this.seen.set(key, entry);
-    const order = con ? this.seenConOrder : this.seenNonOrder;
-    order.push(entry);
-    if (order.length > this.params.maxDedupEntries) {
-      const oldest = order.shift();
-      if (oldest) {
-        this.stats.dedupEvicted++;
-        this.forget(oldest);
-      }
-    }
-    return entry;
-  }
-
-  private forget(e: DedupEntry): void {
-    if (this.seen.get(e.key) === e) this.seen.delete(e.key);
-    this.unref(e.peer);
+    const slot = table.add(peer, mid, Date.now());
+    if (slot < 0) this.unref(peer);
+    this.stats.dedupEvicted += table.stats.evicted - before;
+    return slot;
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const order of [this.seenConOrder, this.seenNonOrder]) {
-      for (let e = order.peek(); e !== undefined && e.expires <= now; e = order.peek()) {
-        order.shift();
-        this.forget(e);
-      }
-    }
+    this.seenCon.sweep(now);
+    this.seenNon.sweep(now);
     for (const [k, e] of this.sentNon) {
       if (e.expires > now) break;
       this.forgetNon(k, e);
