@@ -9,24 +9,15 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
+import { downloadBlocks, uploadBlocks } from './block.ts';
 import { CoapCancelledError, CoapError, CoapTimeoutError } from './errors.ts';
-import {
-  type CoapMessage,
-  type CoapOption,
-  checkOptions,
-  getOption,
-  getOptions,
-  getUintOption,
-  withoutOptions,
-} from './message.ts';
+import { type CoapMessage, type CoapOption, checkOptions, getOption, getOptions, getUintOption } from './message.ts';
 import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
 import { isFresher } from './observe.ts';
 import {
-  type BlockValue,
   blockSize,
   Code,
   codeString,
-  decodeBlock,
   encodeBlock,
   encodeUint,
   type Method,
@@ -325,7 +316,15 @@ export class CoapClient {
     const szx = opts.blockSize ? szxFor(opts.blockSize) : this.szx;
     let first: CoapMessage;
     if (payload.length > blockSize(szx)) {
-      first = await this.block1Upload(ep, method, base, payload, szx, confirmable);
+      // RFC 7959 §2.5; RFC 9175 §3.3: one Request-Tag keeps this upload apart from another of ours.
+      first = await uploadBlocks(
+        (m) => this.exchange(ep, m, confirmable),
+        methodCode(method),
+        base,
+        payload,
+        szx,
+        randomToken(4),
+      );
     } else {
       const options = [...base];
       // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller set one.
@@ -367,99 +366,15 @@ export class CoapClient {
     return options;
   }
 
-  /** RFC 7959 §2.5: sends the body block by block, each after the server's 2.31 Continue. */
-  private async block1Upload(
-    ep: Endpoint,
-    method: Method,
-    base: CoapOption[],
-    body: Buffer,
-    szx: number,
-    confirmable: boolean,
-  ): Promise<CoapMessage> {
-    let offset = 0;
-    // RFC 9175 §3.3: one Request-Tag for all blocks of this body, so that a server can keep it apart
-    // from another upload of ours to the same resource.
-    const requestTag = randomToken(4);
-    while (true) {
-      const size = blockSize(szx);
-      const num = offset / size;
-      const chunk = body.subarray(offset, offset + size);
-      const more = offset + size < body.length;
-      const options = [
-        ...base,
-        { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) },
-        { number: OptionNumber.RequestTag, value: requestTag },
-      ];
-      // RFC 7959 §4: Size1 announces the whole size with the first block.
-      if (num === 0) options.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
-      const res = await this.exchange(ep, { code: methodCode(method), options, payload: chunk }, confirmable);
-      if (!more) return res;
-      if (res.code !== Code.Continue) return res; // The server ended the transfer early (4.13, 4.08, …).
-      const echoed = getOption(res, OptionNumber.Block1);
-      let next = szx;
-      if (echoed) {
-        const b = decodeBlock(echoed);
-        // §2.3: the server may ask for smaller blocks; later block numbers follow the new size.
-        if (b.szx < szx) next = b.szx;
-      }
-      offset += size;
-      szx = next;
-      if (offset % blockSize(szx) !== 0) throw new Error('Block1 size change does not align');
-    }
-  }
-
-  /** RFC 7959 §2.4, §3.2: fetches the remaining Block2 blocks and returns the whole body. */
-  private async block2Download(
+  /** RFC 7959 §2.4, §3.2: the whole body of a response whose first block is `first`. */
+  private block2Download(
     ep: Endpoint,
     method: Method,
     base: CoapOption[],
     first: CoapMessage,
     confirmable: boolean,
   ): Promise<Buffer> {
-    const raw = getOption(first, OptionNumber.Block2);
-    if (!raw || first.code >> 5 !== 2) return first.payload;
-    let b: BlockValue = decodeBlock(raw);
-    if (!b.more) return first.payload;
-    const etag = getOption(first, OptionNumber.ETag);
-    const parts: Buffer[] = [first.payload];
-    let length = first.payload.length;
-    let offset = b.num * blockSize(b.szx) + first.payload.length;
-    const options = withoutOptions(base, OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1);
-    // Follow-up requests for a POST/PUT response carry no body (RFC 7959 §2.7 example, Figure 8).
-    while (b.more) {
-      const szx = b.szx;
-      const num = offset / blockSize(szx);
-      const res = await this.exchange(
-        ep,
-        {
-          code: methodCode(method),
-          options: [...options, { number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
-          payload: EMPTY,
-        },
-        confirmable,
-      );
-      if (res.code >> 5 !== 2) throw new CoapError(res.code, `block ${num} failed with ${codeString(res.code)}`);
-      const r = getOption(res, OptionNumber.Block2);
-      if (!r) throw new CoapError(Code.BadGateway, `block ${num} came back without Block2`);
-      b = decodeBlock(r);
-      if (b.num * blockSize(b.szx) !== offset)
-        throw new CoapError(Code.BadGateway, `asked for block ${num}, got ${b.num}`);
-      const tag = getOption(res, OptionNumber.ETag);
-      if (etag && tag && !tag.equals(etag)) {
-        throw new CoapError(
-          Code.RequestEntityIncomplete,
-          'the representation changed during the Block2 transfer (ETag)',
-        );
-      }
-      length += res.payload.length;
-      if (length > this.maxBodySize)
-        throw new CoapError(Code.RequestEntityTooLarge, `body exceeds ${this.maxBodySize} bytes`);
-      parts.push(res.payload);
-      offset += res.payload.length;
-      if (b.more && res.payload.length !== blockSize(b.szx))
-        throw new CoapError(Code.BadGateway, 'short Block2 block with M set');
-    }
-    return Buffer.concat(parts, length);
+    return downloadBlocks((m) => this.exchange(ep, m, confirmable), methodCode(method), base, first, this.maxBodySize);
   }
 
   /**
