@@ -5,30 +5,22 @@
  * `coaps://` over one DTLS session per (server, credentials), kept and reused for later requests.
  */
 import { lookup } from 'node:dns/promises';
-import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { downloadBlocks, uploadBlocks } from './block.ts';
 import { CoapCancelledError, CoapError, CoapTimeoutError } from './errors.ts';
-import { type CoapMessage, type CoapOption, checkOptions, getOption, getOptions, getUintOption } from './message.ts';
+import { type CoapMessage, type CoapOption, checkOptions } from './message.ts';
 import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
-import { isFresher } from './observe.ts';
-import {
-  blockSize,
-  Code,
-  codeString,
-  encodeBlock,
-  encodeUint,
-  type Method,
-  methodCode,
-  OptionNumber,
-  szxFor,
-} from './options.ts';
+import { Observation, type ObservationHost } from './observe.ts';
+import { blockSize, Code, encodeBlock, encodeUint, type Method, methodCode, OptionNumber, szxFor } from './options.ts';
+import { type CoapResponse, toCoapResponse } from './response.ts';
 import { type PeerIdentity, peerKey, type Transport, type TransportPeer } from './transport.ts';
 import type { CoapsSecurity } from './transport-dtls.ts';
 import { UdpTransport } from './transport-udp.ts';
 import { type CoapUri, parseCoapUri, uriOptions } from './uri.ts';
+
+export { type CoapResponse, Observation, toCoapResponse };
 
 export interface CoapClientOptions {
   params?: Partial<TransmissionParameters>;
@@ -68,25 +60,6 @@ export interface RequestOptions {
   blockSize?: number;
 }
 
-export interface CoapResponse {
-  code: number;
-  /** "2.05" */
-  status: string;
-  /** True for 2.xx. */
-  ok: boolean;
-  options: CoapOption[];
-  /** The whole body (reassembled from Block2 blocks). */
-  payload: Buffer;
-  contentFormat?: number;
-  etag?: Buffer;
-  maxAge?: number;
-  observe?: number;
-  locationPath: string[];
-  peer: TransportPeer;
-  /** The type of the message that carried the (last part of the) response. */
-  type: CoapMessage['type'];
-}
-
 interface Endpoint {
   id: number;
   layer: MessageLayer;
@@ -106,23 +79,6 @@ function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
   if (p === undefined) return EMPTY;
   if (typeof p === 'string') return Buffer.from(p, 'utf8');
   return Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-}
-
-export function toCoapResponse(m: CoapMessage, peer: TransportPeer, payload = m.payload): CoapResponse {
-  return {
-    code: m.code,
-    status: codeString(m.code),
-    ok: m.code >> 5 === 2,
-    options: m.options,
-    payload,
-    contentFormat: getUintOption(m, OptionNumber.ContentFormat),
-    etag: getOption(m, OptionNumber.ETag),
-    maxAge: getUintOption(m, OptionNumber.MaxAge),
-    observe: getUintOption(m, OptionNumber.Observe),
-    locationPath: getOptions(m, OptionNumber.LocationPath).map((b) => b.toString('utf8')),
-    peer,
-    type: m.type,
-  };
 }
 
 export class CoapClient {
@@ -385,28 +341,15 @@ export class CoapClient {
     const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
     const ep = await this.endpoint(u);
     const base = this.baseOptions(u, opts);
-    const obs = new Observation(this, ep, base, opts.confirmable ?? true, randomToken(this.tokenLength));
+    const host: ObservationHost = {
+      peer: { ...ep.peer, identity: ep.identity },
+      exchange: (msg, confirmable, token, persistent) => this.exchange(ep, msg, confirmable, token, persistent),
+      block2: (first, confirmable) => this.block2Download(ep, 'GET', base, first, confirmable),
+      forget: (token) => this.tokens.delete(`${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`),
+    };
+    const obs = new Observation(host, base, opts.confirmable ?? true, randomToken(this.tokenLength));
     await obs.start();
     return obs;
-  }
-
-  /** @internal */
-  _exchange(
-    ep: Endpoint,
-    msg: { code: number; options: CoapOption[]; payload: Buffer },
-    confirmable: boolean,
-    token?: Buffer,
-    persistent?: TokenListener,
-  ): Promise<CoapMessage> {
-    return this.exchange(ep, msg, confirmable, token, persistent);
-  }
-  /** @internal */
-  _block2(ep: Endpoint, base: CoapOption[], first: CoapMessage, confirmable: boolean): Promise<Buffer> {
-    return this.block2Download(ep, 'GET', base, first, confirmable);
-  }
-  /** @internal */
-  _forget(ep: Endpoint, token: Buffer): void {
-    this.tokens.delete(`${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`);
   }
 
   /** CoAP ping (RFC 7252 §4.3): resolves true when the server answers. */
@@ -423,174 +366,5 @@ export class CoapClient {
     for (const l of this.layers) if (l !== this.opts.layer) l.close();
     this.tokens.clear();
     await Promise.all(this.ownedTransports.map((t) => t.close().catch(() => {})));
-  }
-}
-
-/**
- * A running observation (RFC 7641 §3). Events: `notification` (CoapResponse), `error` (Error),
- * `end` (the server ended it: a response without Observe or an error code).
- */
-export class Observation extends EventEmitter {
-  /** The first response (the registration's answer). */
-  first?: CoapResponse;
-  /** Notifications delivered, including the first response. */
-  count = 0;
-  private lastSeq?: number;
-  private lastAt = 0;
-  private active = true;
-  private refresh?: NodeJS.Timeout;
-
-  constructor(
-    private readonly client: CoapClient,
-    private readonly ep: Endpoint,
-    private readonly base: CoapOption[],
-    private readonly confirmable: boolean,
-    readonly token: Buffer,
-  ) {
-    super();
-  }
-
-  get isActive(): boolean {
-    return this.active;
-  }
-
-  /** @internal */
-  async start(): Promise<void> {
-    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(0) }];
-    const first = await this.client._exchange(
-      this.ep,
-      { code: Code.GET, options, payload: EMPTY },
-      this.confirmable,
-      this.token,
-      (m, peer) => {
-        this.onNotification(m, peer).catch((err: unknown) => this.fail(err));
-      },
-    );
-    const body = await this.client._block2(this.ep, this.base, first, this.confirmable);
-    this.first = toCoapResponse(first, { ...this.ep.peer, identity: this.ep.identity }, body);
-    this.count = 1;
-    const seq = getUintOption(first, OptionNumber.Observe);
-    if (seq === undefined || first.code >> 5 !== 2) {
-      // §3.1: no Observe in the response: the server did not register us.
-      this.stop();
-      return;
-    }
-    this.lastSeq = seq;
-    this.lastAt = Date.now();
-    this.armRefresh(first);
-  }
-
-  private fail(err: unknown): void {
-    // An 'error' event without a listener would throw: report only to those who listen.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-  }
-
-  /**
-   * RFC 7641 §3.3.1: when no notification came within Max-Age (default 60 s, RFC 7252 §5.10.5)
-   * plus some slack, the server may have lost our registration (a reboot): register again with the
-   * same token. The answer is a fresh response, accepted whatever its sequence number (§3.4 orders
-   * notifications of one registration).
-   */
-  private armRefresh(m: CoapMessage): void {
-    if (this.refresh) clearTimeout(this.refresh);
-    if (!this.active) return;
-    const maxAge = getUintOption(m, OptionNumber.MaxAge) ?? 60;
-    this.refresh = setTimeout(
-      () => {
-        this.reregister().catch((err: unknown) => this.fail(err));
-      },
-      (maxAge + Math.max(2, maxAge / 10)) * 1000,
-    );
-    this.refresh.unref();
-  }
-
-  private async reregister(): Promise<void> {
-    if (!this.active) return;
-    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(0) }];
-    let m: CoapMessage;
-    try {
-      m = await this.client._exchange(
-        this.ep,
-        { code: Code.GET, options, payload: EMPTY },
-        this.confirmable,
-        this.token,
-        (n, peer) => {
-          this.onNotification(n, peer).catch((err: unknown) => this.fail(err));
-        },
-      );
-    } catch (err) {
-      if (err instanceof CoapCancelledError) {
-        this.stop(); // The client closed.
-        return;
-      }
-      // The server is unreachable: try again after the same delay.
-      if (this.active)
-        this.armRefresh({
-          type: 'ACK',
-          code: Code.Content,
-          messageId: 0,
-          token: this.token,
-          options: [],
-          payload: EMPTY,
-        });
-      this.fail(err);
-      return;
-    }
-    if (!this.active) return;
-    const peer = { ...this.ep.peer, identity: this.ep.identity };
-    const seq = getUintOption(m, OptionNumber.Observe);
-    if (seq === undefined || m.code >> 5 !== 2) {
-      this.stop();
-      this.emit('end', toCoapResponse(m, peer));
-      return;
-    }
-    this.lastSeq = seq;
-    this.lastAt = Date.now();
-    this.armRefresh(m);
-    const body = await this.client._block2(this.ep, this.base, m, this.confirmable);
-    this.count++;
-    this.emit('notification', toCoapResponse(m, peer, body));
-  }
-
-  private async onNotification(m: CoapMessage, peer: TransportPeer): Promise<void> {
-    if (!this.active) return;
-    const seq = getUintOption(m, OptionNumber.Observe);
-    const now = Date.now();
-    if (seq === undefined || m.code >> 5 !== 2) {
-      // §3.2: a notification without Observe, or with an error code, ends the observation.
-      this.stop();
-      this.emit('end', toCoapResponse(m, peer));
-      return;
-    }
-    if (this.lastSeq !== undefined && !isFresher(seq, now, this.lastSeq, this.lastAt)) return; // §3.4: stale.
-    this.lastSeq = seq;
-    this.lastAt = now;
-    this.armRefresh(m);
-    const body = await this.client._block2(this.ep, this.base, m, true);
-    this.count++;
-    this.emit('notification', toCoapResponse(m, peer, body));
-  }
-
-  private stop(): void {
-    if (!this.active) return;
-    this.active = false;
-    if (this.refresh) clearTimeout(this.refresh);
-    this.client._forget(this.ep, this.token);
-  }
-
-  /**
-   * Ends the observation. `proactive` (default) sends a GET with Observe 1 and the same token
-   * (RFC 7641 §3.6); otherwise the token is forgotten and the next notification gets a Reset.
-   */
-  async cancel(proactive = true): Promise<void> {
-    if (!this.active) return;
-    this.stop();
-    if (!proactive) return;
-    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(1) }];
-    try {
-      await this.client._exchange(this.ep, { code: Code.GET, options, payload: EMPTY }, this.confirmable, this.token);
-    } catch {
-      // The server may be gone; the observation is over on our side either way.
-    }
   }
 }
