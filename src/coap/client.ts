@@ -9,13 +9,14 @@ import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { downloadBlocks, uploadBlocks } from './block.ts';
-import { CoapCancelledError, CoapError, CoapTimeoutError } from './errors.ts';
-import { type CoapMessage, type CoapOption, checkOptions } from './message.ts';
+import { CoapCancelledError } from './errors.ts';
+import type { CoapMessage, CoapOption } from './message.ts';
 import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
 import { Observation, type ObservationHost } from './observe.ts';
-import { blockSize, Code, encodeBlock, encodeUint, type Method, methodCode, OptionNumber, szxFor } from './options.ts';
+import { blockSize, encodeBlock, encodeUint, type Method, methodCode, OptionNumber, szxFor } from './options.ts';
 import { type CoapResponse, toCoapResponse } from './response.ts';
-import { type PeerIdentity, peerKey, type Transport, type TransportPeer } from './transport.ts';
+import { type RequestContent, type TokenListener, TokenManager } from './tokens.ts';
+import type { PeerIdentity, Transport } from './transport.ts';
 import type { CoapsSecurity } from './transport-dtls.ts';
 import { UdpTransport } from './transport-udp.ts';
 import { type CoapUri, parseCoapUri, uriOptions } from './uri.ts';
@@ -60,18 +61,20 @@ export interface RequestOptions {
   blockSize?: number;
 }
 
-interface Endpoint {
-  id: number;
+/** A message layer of the client with its token layer, on one transport. */
+interface Attached {
   layer: MessageLayer;
   transport: Transport;
+  tokens: TokenManager;
+}
+
+interface Endpoint extends Attached {
   peer: { address: string; port: number };
   /** What the DTLS handshake proved about the server (coaps:// only). */
   identity?: PeerIdentity;
   /** coaps:// only: this session's cache key and how to drop it from the cache. */
   dtls?: { key: string; forget: () => void };
 }
-
-type TokenListener = (m: CoapMessage, peer: TransportPeer) => void;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -89,12 +92,11 @@ export class CoapClient {
   private readonly tokenLength: number;
   private readonly responseTimeout: number;
   private readonly nonTimeout: number;
-  private readonly tokens = new Map<string, TokenListener>();
-  private readonly udp = new Map<string, Promise<{ layer: MessageLayer; transport: Transport; id: number }>>();
+  private readonly tokenManagers: TokenManager[] = [];
+  private readonly udp = new Map<string, Promise<Attached>>();
   private readonly secure = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
   private readonly ownedTransports: Transport[] = [];
   private readonly layers: MessageLayer[] = [];
-  private nextId = 1;
   private closed = false;
 
   constructor(private readonly opts: CoapClientOptions = {}) {
@@ -117,25 +119,14 @@ export class CoapClient {
     this.nonTimeout = Math.min(derivedTimes(full).maxTransmitWait, this.responseTimeout);
   }
 
-  private attach(
-    transport: Transport,
-    shared?: MessageLayer,
-  ): { layer: MessageLayer; transport: Transport; id: number } {
-    const id = this.nextId++;
+  private attach(transport: Transport, shared?: MessageLayer): Attached {
     // A client of its own serves no requests: a request to it is rejected by the layer (no request
-    // listener). A shared layer keeps the server's request listener and gains our response listener.
+    // listener). A shared layer keeps the server's request listener and gains our token layer.
     const layer = shared ?? new MessageLayer(transport, { params: this.params, logger: this.log });
-    layer.onResponse((m, peer) => {
-      const key = `${id}|${peerKey(peer)}|${m.token.toString('hex')}`;
-      const listener = this.tokens.get(key);
-      if (!listener) return false;
-      // RFC 7252 §5.4.1: a response with an unrecognized critical option is rejected.
-      if (!checkOptions(m).ok) return false;
-      listener(m, peer);
-      return true;
-    });
+    const tokens = new TokenManager(layer, { responseTimeout: this.responseTimeout, nonTimeout: this.nonTimeout });
     this.layers.push(layer);
-    return { layer, transport, id };
+    this.tokenManagers.push(tokens);
+    return { layer, transport, tokens };
   }
 
   /** The endpoint (message layer + peer address) for a URI; sockets and DTLS sessions are reused. */
@@ -202,63 +193,15 @@ export class CoapClient {
     ep.transport.close().catch(() => {});
   }
 
-  /**
-   * One request/response exchange on the wire (no block-wise logic): resolves with the response,
-   * piggybacked or separate. `persistent` keeps the token registered afterwards (observations).
-   */
+  /** One request/response exchange with the endpoint's server, through its token layer. */
   private exchange(
     ep: Endpoint,
-    msg: { code: number; options: CoapOption[]; payload: Buffer },
+    msg: RequestContent,
     confirmable: boolean,
     token: Buffer = randomToken(this.tokenLength),
     persistent?: TokenListener,
   ): Promise<CoapMessage> {
-    const key = `${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`;
-    return new Promise<CoapMessage>((resolve, reject) => {
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      let cancel: (() => void) | undefined;
-      const finish = (err: Error | undefined, m?: CoapMessage) => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        if (persistent && !err) this.tokens.set(key, persistent);
-        else this.tokens.delete(key);
-        // §5.2.2: a separate response before the ACK implies the ACK was lost: stop retransmitting.
-        cancel?.();
-        if (err) reject(err);
-        else resolve(m!);
-      };
-      this.tokens.set(key, (m) => finish(undefined, m));
-      const wait = (ms: number) => {
-        timer = setTimeout(() => finish(new CoapTimeoutError('no response')), ms);
-      };
-      const out = { code: msg.code, token, options: msg.options, payload: msg.payload };
-      if (confirmable) {
-        const h = ep.layer.sendConfirmable(out, ep.peer);
-        cancel = () => h.cancel();
-        h.acknowledged.then(
-          (ack) => {
-            if (ack.code !== Code.Empty) {
-              // §5.3.2: a piggybacked response carries the request's token; another one means the
-              // Message ID was reused within EXCHANGE_LIFETIME and the ACK belongs to another exchange.
-              if (!ack.token.equals(token))
-                finish(new CoapError(Code.BadGateway, 'ACK carries a response with another token'));
-              else if (!checkOptions(ack).ok)
-                finish(new CoapError(Code.BadOption, 'response with an unrecognized critical option'));
-              else finish(undefined, ack);
-            } else if (!done) wait(this.responseTimeout);
-          },
-          (err: Error) => {
-            if (err instanceof CoapTimeoutError) this.dropSecure(ep);
-            finish(err);
-          },
-        );
-      } else {
-        ep.layer.sendNonConfirmable(out, ep.peer);
-        wait(this.nonTimeout);
-      }
-    });
+    return ep.tokens.exchange(ep.peer, msg, confirmable, token, persistent, () => this.dropSecure(ep));
   }
 
   /** Sends a request and returns the whole response, doing Block1 and Block2 as needed. */
@@ -345,7 +288,7 @@ export class CoapClient {
       peer: { ...ep.peer, identity: ep.identity },
       exchange: (msg, confirmable, token, persistent) => this.exchange(ep, msg, confirmable, token, persistent),
       block2: (first, confirmable) => this.block2Download(ep, 'GET', base, first, confirmable),
-      forget: (token) => this.tokens.delete(`${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`),
+      forget: (token) => ep.tokens.forget(ep.peer, token),
     };
     const obs = new Observation(host, base, opts.confirmable ?? true, randomToken(this.tokenLength));
     await obs.start();
@@ -364,7 +307,7 @@ export class CoapClient {
     if (this.closed) return;
     this.closed = true;
     for (const l of this.layers) if (l !== this.opts.layer) l.close();
-    this.tokens.clear();
+    for (const t of this.tokenManagers) t.clear();
     await Promise.all(this.ownedTransports.map((t) => t.close().catch(() => {})));
   }
 }
