@@ -45,6 +45,8 @@ export interface CoapClientOptions {
   layer?: MessageLayer;
   /** Credentials for `coaps://`. */
   security?: CoapsSecurity;
+  /** Transport providers by URI scheme, replacing the built-in ones (see {@link TransportProvider}). */
+  transports?: Partial<Record<CoapUri['scheme'], TransportProvider>>;
   logger?: Logger;
 }
 
@@ -70,10 +72,41 @@ interface Attached {
 
 interface Endpoint extends Attached {
   peer: { address: string; port: number };
-  /** What the DTLS handshake proved about the server (coaps:// only). */
+  /** What the transport's handshake proved about the server (coaps:// only). */
   identity?: PeerIdentity;
-  /** coaps:// only: this session's cache key and how to drop it from the cache. */
-  dtls?: { key: string; forget: () => void };
+  /** Drops the transport from the client's cache, when its provider says it can die silently. */
+  forget?: () => void;
+}
+
+/** Where a request goes: the URI's host as written, the address it resolved to, and the port. */
+export interface TransportTarget {
+  host: string;
+  address: string;
+  port: number;
+}
+
+/**
+ * How the client reaches the servers of one URI scheme (option `transports`): `coap` and `coaps`
+ * have built-in providers (a UDP socket per address family; a DTLS session per server and
+ * credentials), which an application can replace — for instance with a DTLS connection it made
+ * and manages itself — while keeping its `coaps://` URIs.
+ */
+export interface TransportProvider {
+  /** Requests whose targets get the same key share one transport (and message layer). */
+  key(target: TransportTarget): string | Promise<string>;
+  /**
+   * Opens the transport for a target. `onClose` is to be called when it closes, so that the client
+   * opens a new one for the next request. `owned: false` keeps the client from closing it.
+   */
+  open(
+    target: TransportTarget,
+    onClose: () => void,
+  ): Promise<{ transport: Transport; identity?: PeerIdentity; owned?: boolean }>;
+  /**
+   * The transport's association can vanish without notice (DTLS: a server's idle timeout or reboot):
+   * a Confirmable unacknowledged through all retransmissions then drops the transport.
+   */
+  dropWhenSilent?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -93,8 +126,8 @@ export class CoapClient {
   private readonly responseTimeout: number;
   private readonly nonTimeout: number;
   private readonly tokenManagers: TokenManager[] = [];
-  private readonly udp = new Map<string, Promise<Attached>>();
-  private readonly secure = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
+  /** Transports in use with their layers, by scheme and provider key. */
+  private readonly transports = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
   private readonly ownedTransports: Transport[] = [];
   private readonly layers: MessageLayer[] = [];
   private closed = false;
@@ -129,66 +162,92 @@ export class CoapClient {
     return { layer, transport, tokens };
   }
 
-  /** The endpoint (message layer + peer address) for a URI; sockets and DTLS sessions are reused. */
+  /** The built-in providers: one UDP socket per address family, one DTLS session per server and credentials. */
+  private builtinProvider(scheme: CoapUri['scheme']): TransportProvider {
+    if (scheme === 'coap') {
+      const given = this.opts.transport;
+      return {
+        key: (t) => (isIP(t.address) === 6 ? 'udp6' : 'udp4'),
+        open: async (t) =>
+          given
+            ? { transport: given, owned: false }
+            : { transport: await UdpTransport.bind({ type: isIP(t.address) === 6 ? 'udp6' : 'udp4' }) },
+      };
+    }
+    const security = this.opts.security;
+    return {
+      dropWhenSilent: true,
+      key: async (t) => {
+        if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+        // The DTLS engine loads only when a coaps:// URI is used.
+        const { securityKey } = await import('./transport-dtls.ts');
+        return `${t.address}|${t.port}|${securityKey(security)}`;
+      },
+      open: async (t, onClose) => {
+        if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+        const { createDtlsClientTransport } = await import('./transport-dtls.ts');
+        const transport = await createDtlsClientTransport({
+          host: t.address,
+          port: t.port,
+          serverName: isIP(t.host) === 0 ? t.host : undefined,
+          security,
+          logger: this.log,
+          onClose,
+        });
+        return { transport, identity: transport.connection.identity };
+      },
+    };
+  }
+
+  /**
+   * The endpoint (message layer + peer address) for a URI. The transport comes from the provider
+   * registered for the URI's scheme (the client's option `transports`, else the built-in one) and
+   * is reused by every request the provider gives the same key.
+   */
   private async endpoint(uri: CoapUri): Promise<Endpoint> {
     if (this.closed) throw new CoapCancelledError('client closed');
     let address = uri.host;
     if (isIP(address) === 0) address = (await lookup(address)).address;
     const peer = { address, port: uri.port };
-    if (uri.scheme === 'coap') {
-      const family = isIP(address) === 6 ? 'udp6' : 'udp4';
-      let p = this.udp.get(family);
+    const shared = this.opts.layer;
+    if (uri.scheme === 'coap' && shared && !this.opts.transports?.coap) {
+      let p = this.transports.get('coap|shared');
       if (!p) {
-        p = (async () => {
-          const shared = this.opts.layer;
-          if (shared) return this.attach(shared.transport, shared);
-          const transport = this.opts.transport ?? (await UdpTransport.bind({ type: family }));
-          if (!this.opts.transport) this.ownedTransports.push(transport);
-          return this.attach(transport);
-        })();
-        this.udp.set(family, p);
+        p = Promise.resolve(this.attach(shared.transport, shared));
+        this.transports.set('coap|shared', p);
       }
-      const e = await p;
-      return { ...e, peer };
+      return { ...(await p), peer };
     }
-    const security = this.opts.security;
-    if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
-    const { createDtlsClientTransport, securityKey } = await import('./transport-dtls.ts');
-    const key = `${address}|${uri.port}|${securityKey(security)}`;
-    let p = this.secure.get(key);
+    const provider = this.opts.transports?.[uri.scheme] ?? this.builtinProvider(uri.scheme);
+    const target: TransportTarget = { host: uri.host, address, port: uri.port };
+    const key = `${uri.scheme}|${await provider.key(target)}`;
+    let p = this.transports.get(key);
     if (!p) {
       const forget = () => {
-        if (this.secure.get(key) === created) this.secure.delete(key);
+        if (this.transports.get(key) === created) this.transports.delete(key);
       };
       const created: Promise<Omit<Endpoint, 'peer'>> = (async () => {
-        const transport = await createDtlsClientTransport({
-          host: address,
-          port: uri.port,
-          serverName: isIP(uri.host) === 0 ? uri.host : undefined,
-          security,
-          logger: this.log,
-          onClose: forget,
-        });
-        this.ownedTransports.push(transport);
-        const e = this.attach(transport);
-        return { ...e, identity: transport.connection.identity, dtls: { key, forget } };
+        const opened = await provider.open(target, forget);
+        if (opened.owned !== false) this.ownedTransports.push(opened.transport);
+        const e = this.attach(opened.transport);
+        return { ...e, identity: opened.identity, forget: provider.dropWhenSilent ? forget : undefined };
       })();
       created.catch(forget);
-      this.secure.set(key, created);
+      this.transports.set(key, created);
       p = created;
     }
-    const e = await p;
-    return { ...e, peer };
+    return { ...(await p), peer };
   }
 
   /**
-   * A coaps:// request went unanswered through all retransmissions: the server has probably lost
-   * the association (an idle timeout, a reboot) without telling us, and every later record on it
-   * would vanish too. Forget the session so that the next request makes a new handshake.
+   * A request went unanswered through all retransmissions over a transport whose provider says an
+   * association can vanish silently (coaps://: the server lost it to an idle timeout or a reboot),
+   * and every later record on it would vanish too. Forget the transport so that the next request
+   * opens a new one (a new handshake).
    */
   private dropSecure(ep: Endpoint): void {
-    if (!ep.dtls) return;
-    ep.dtls.forget();
+    if (!ep.forget) return;
+    ep.forget();
     ep.layer.close();
     ep.transport.close().catch(() => {});
   }

@@ -126,12 +126,17 @@ test('DeadlineQueue: fires in due order on one timer, skips cancelled ones, stop
   });
   q.cancel(dropped);
   assert.equal(q.size, 3);
-  await new Promise((r) => setTimeout(r, 150));
-  assert.deepEqual(fired, [1, 2, 2.5, 3]);
+  await new Promise((r) => setTimeout(r, 200));
+  // Due order; the deadline added at 2 comes after 2 (before or after 3 depends on how late the timer ran).
+  assert.deepEqual(
+    fired.filter((x) => x !== 2.5),
+    [1, 2, 3],
+  );
+  assert.ok(fired.indexOf(2.5) > fired.indexOf(2));
   assert.equal(q.size, 0);
   const never = q.add(Date.now() + 10, () => fired.push(100));
   q.cancel(never);
   q.close();
   await new Promise((r) => setTimeout(r, 30));
-  assert.deepEqual(fired, [1, 2, 2.5, 3]);
+  assert.equal(fired.length, 4, 'nothing fires after cancel and close');
 });
