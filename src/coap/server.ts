@@ -255,8 +255,9 @@ export class CoapServer {
     let found: Route | undefined;
     const statics = this.staticRoutes.get(path);
     // The joined path names the segments exactly when their number agrees (pattern segments hold no '/').
-    if (statics !== undefined && statics[0].segments.length === segs.length) {
+    if (statics !== undefined) {
       for (const r of statics) {
+        if (r.segments.length !== segs.length) continue;
         if (r.method === method) {
           found = r;
           break;
@@ -427,8 +428,12 @@ export class CoapServer {
     const query: Record<string, string> = {};
     for (const q of items) {
       const i = q.indexOf('=');
-      if (i < 0) query[q] = '';
-      else query[q.slice(0, i)] = q.slice(i + 1);
+      const k = i < 0 ? q : q.slice(0, i);
+      const v = i < 0 ? '' : q.slice(i + 1);
+      // An own property even for "__proto__", as Object.fromEntries makes it.
+      if (k === '__proto__')
+        Object.defineProperty(query, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else query[k] = v;
     }
     const req: CoapRequest = {
       method,
@@ -500,7 +505,7 @@ export class CoapServer {
     // RFC 7252 §5.10.6.2: a GET naming the current ETag gets 2.03 Valid without the body.
     if (method === 'GET' && res.code === Code.Content && res.etag && observeSeq === undefined) {
       const etag = res.etag;
-      const tags = getOptions(m, OptionNumber.ETag);
+      const tags = getOptions(req, OptionNumber.ETag);
       if (tags.some((t) => t.equals(etag))) {
         ex.respond({
           code: Code.Valid,
