@@ -55,7 +55,7 @@ interface LoadResult {
   note?: string;
 }
 
-interface Result {
+export interface Result {
   round: number;
   name: string;
   transport: string;
@@ -416,31 +416,22 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      seconds: { type: 'string', default: '5' },
-      concurrency: { type: 'string', default: '64' },
-      sockets: { type: 'string', default: '32' },
-      rounds: { type: 'string', default: '1' },
-      only: { type: 'string' },
-    },
-  });
-  const seconds = Number(values.seconds);
-  const concurrency = Number(values.concurrency);
-  const sockets = Number(values.sockets);
-  const rounds = Number(values.rounds);
-  if (!(seconds > 0) || !(concurrency >= 1) || !(sockets >= 1) || !(rounds >= 1))
-    throw new Error('--seconds, --concurrency, --sockets and --rounds must be positive');
-  const only = values.only?.split(',').map((s) => s.trim().toLowerCase());
+export interface MeasureOptions {
+  seconds: number;
+  concurrency: number;
+  sockets: number;
+  rounds: number;
+  /** Substrings of target names or transports to run; all when absent. */
+  only?: string[];
+}
+
+/** Runs every (selected) target `rounds` times in turn and returns a row for each run. */
+export async function measure(o: MeasureOptions): Promise<Result[]> {
+  const { seconds, concurrency, sockets, rounds, only } = o;
   const results: Result[] = [];
-  process.stdout.write(
-    `CoAP confirmable GET /time, ${concurrency} outstanding, ${seconds} s per server; UDP: raw load from ${sockets} sockets, coaps: securesense CoapClient over one PSK session; work per server CPU-second from /proc\n`,
-  );
   for (let round = 1; round <= rounds; round++) {
     for (const target of TARGETS) {
-      if (only && !only.some((o) => target.name.toLowerCase().includes(o) || target.transport.includes(o))) continue;
+      if (only && !only.some((x) => target.name.toLowerCase().includes(x) || target.transport.includes(x))) continue;
       // A row that did not run says why, in place of its figures.
       const base = { round, name: target.name, transport: target.transport };
       const notRun = (note: string): Result => ({
@@ -494,6 +485,31 @@ export async function run(args: string[]): Promise<number> {
       }
     }
   }
+  return results;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      seconds: { type: 'string', default: '5' },
+      concurrency: { type: 'string', default: '64' },
+      sockets: { type: 'string', default: '32' },
+      rounds: { type: 'string', default: '1' },
+      only: { type: 'string' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  const concurrency = Number(values.concurrency);
+  const sockets = Number(values.sockets);
+  const rounds = Number(values.rounds);
+  if (!(seconds > 0) || !(concurrency >= 1) || !(sockets >= 1) || !(rounds >= 1))
+    throw new Error('--seconds, --concurrency, --sockets and --rounds must be positive');
+  const only = values.only?.split(',').map((s) => s.trim().toLowerCase());
+  process.stdout.write(
+    `CoAP confirmable GET /time, ${concurrency} outstanding, ${seconds} s per server; UDP: raw load from ${sockets} sockets, coaps: securesense CoapClient over one PSK session; work per server CPU-second from /proc\n`,
+  );
+  const results = await measure({ seconds, concurrency, sockets, rounds, only });
   const reference = (r: Result) =>
     results.find(
       (x) =>
