@@ -126,6 +126,7 @@ export class CoapClient {
   private readonly responseTimeout: number;
   private readonly nonTimeout: number;
   private readonly tokenManagers: TokenManager[] = [];
+  private readonly builtins = new Map<CoapUri['scheme'], TransportProvider>();
   /** Transports in use with their layers, by scheme and provider key. */
   private readonly transports = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
   private readonly ownedTransports: Transport[] = [];
@@ -162,6 +163,18 @@ export class CoapClient {
     return { layer, transport, tokens };
   }
 
+  /** The provider for a scheme: the caller's, else the built-in one (made once per client). */
+  private provider(scheme: CoapUri['scheme']): TransportProvider {
+    const given = this.opts.transports?.[scheme];
+    if (given) return given;
+    let p = this.builtins.get(scheme);
+    if (!p) {
+      p = this.builtinProvider(scheme);
+      this.builtins.set(scheme, p);
+    }
+    return p;
+  }
+
   /** The built-in providers: one UDP socket per address family, one DTLS session per server and credentials. */
   private builtinProvider(scheme: CoapUri['scheme']): TransportProvider {
     if (scheme === 'coap') {
@@ -175,13 +188,14 @@ export class CoapClient {
       };
     }
     const security = this.opts.security;
+    // Hashing the credentials once, not per request; the DTLS engine loads only when coaps:// is used.
+    let credentials: string | undefined;
     return {
       dropWhenSilent: true,
       key: async (t) => {
         if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
-        // The DTLS engine loads only when a coaps:// URI is used.
-        const { securityKey } = await import('./transport-dtls.ts');
-        return `${t.address}|${t.port}|${securityKey(security)}`;
+        if (credentials === undefined) credentials = (await import('./transport-dtls.ts')).securityKey(security);
+        return `${t.address}|${t.port}|${credentials}`;
       },
       open: async (t, onClose) => {
         if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
@@ -218,7 +232,7 @@ export class CoapClient {
       }
       return { ...(await p), peer };
     }
-    const provider = this.opts.transports?.[uri.scheme] ?? this.builtinProvider(uri.scheme);
+    const provider = this.provider(uri.scheme);
     const target: TransportTarget = { host: uri.host, address, port: uri.port };
     const key = `${uri.scheme}|${await provider.key(target)}`;
     let p = this.transports.get(key);
