@@ -14,12 +14,13 @@
  * - Message IDs come from a keyed permutation of a counter, so that none repeats within 65536
  *   messages (§4.4) and yet a peer cannot predict the next one; tokens are random (§5.3.1).
  */
-import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { type Deadline, DeadlineQueue } from './deadlines.ts';
 import { DedupTable } from './dedup.ts';
 import { CoapCancelledError, CoapResetError, CoapTimeoutError } from './errors.ts';
+import { ServerExchange } from './exchange.ts';
+import { MessageIdSequence, randomToken } from './ids.ts';
 import {
   type CoapMessage,
   type CoapOption,
@@ -33,6 +34,8 @@ import {
 } from './message.ts';
 import { Code } from './options.ts';
 import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+
+export { randomToken, ServerExchange };
 
 /** RFC 7252 §4.8 transmission parameters (milliseconds where a time). */
 export interface TransmissionParameters {
@@ -117,84 +120,6 @@ interface PeerState {
   waiting: Array<() => void>;
 }
 
-/** A received request and the means to answer it exactly once. */
-export class ServerExchange {
-  private answered = false;
-  private acked = false;
-  /** Armed by the layer when the handler did not answer at once (§5.2.2). */
-  separateAfter?: Deadline;
-
-  constructor(
-    private readonly layer: MessageLayer,
-    readonly request: CoapMessage,
-    readonly peer: TransportPeer,
-    /** The request's dedup slot and its serial, where the ACK or Reset we send is kept (§4.5). */
-    private readonly slot: number,
-    private readonly serial: number,
-  ) {}
-
-  get isAnswered(): boolean {
-    return this.answered;
-  }
-
-  /**
-   * Sends an Empty ACK now, so that the response becomes a separate one (§5.2.2). Called
-   * automatically when the handler is slow.
-   */
-  acceptEmpty(): void {
-    if (this.answered || this.acked || this.request.type !== 'CON') return;
-    this.acked = true;
-    const ack = encodeMessage(emptyAckFor(this.request.messageId));
-    this.layer.sendReply(this.request, this.slot, this.serial, ack, this.peer);
-  }
-
-  private settle(): void {
-    this.answered = true;
-    if (this.separateAfter) this.layer.cancelDeadline(this.separateAfter);
-  }
-
-  /**
-   * Sends the response: piggybacked in the ACK when the request was Confirmable and not yet
-   * acknowledged, as a separate Confirmable after an Empty ACK, and as a Non-confirmable for a
-   * Non-confirmable request (§5.2). Later calls are ignored.
-   */
-  respond(response: OutgoingMessage): void {
-    if (this.answered) return;
-    this.settle();
-    if (this.request.type === 'CON' && !this.acked) {
-      this.acked = true;
-      const ack = encodeMessage({
-        type: 'ACK',
-        code: response.code,
-        messageId: this.request.messageId,
-        token: response.token,
-        options: response.options,
-        payload: response.payload,
-      });
-      this.layer.sendReply(this.request, this.slot, this.serial, ack, this.peer);
-    } else if (this.request.type === 'CON') {
-      // §5.2.2: the separate response is Confirmable (it may be lost; the client cannot ask again).
-      this.layer.sendConfirmable(response, this.peer).acknowledged.catch(() => {});
-    } else {
-      this.layer.sendNonConfirmable(response, this.peer);
-    }
-  }
-
-  /** Rejects the request with a Reset (a Confirmable we cannot process at all, §4.2). */
-  reject(): void {
-    if (this.answered) return;
-    this.settle();
-    const rst = encodeMessage(resetFor(this.request.messageId));
-    this.layer.sendReply(this.request, this.slot, this.serial, rst, this.peer);
-  }
-
-  /** Answers nothing (a Non-confirmable that needs no response). */
-  drop(): void {
-    if (this.answered) return;
-    this.settle();
-  }
-}
-
 interface Outstanding {
   messageId: number;
   peer: { address: string; port: number };
@@ -235,62 +160,6 @@ export type RequestListener = (exchange: ServerExchange) => void;
  * §4.3; RFC 7641 §3.6 relies on this to end observations a client forgot).
  */
 export type ResponseListener = (message: CoapMessage, peer: TransportPeer) => boolean;
-
-/** A 16-bit keyed permutation (4-round Feistel on bytes with random S-boxes). */
-class MessageIdSequence {
-  private counter = randomInt(0, 0x10000);
-  private readonly s0: Uint8Array;
-  private readonly s1: Uint8Array;
-  private readonly s2: Uint8Array;
-  private readonly s3: Uint8Array;
-  constructor() {
-    const k = randomBytes(1024);
-    this.s0 = new Uint8Array(k.subarray(0, 256));
-    this.s1 = new Uint8Array(k.subarray(256, 512));
-    this.s2 = new Uint8Array(k.subarray(512, 768));
-    this.s3 = new Uint8Array(k.subarray(768, 1024));
-  }
-  next(): number {
-    this.counter = (this.counter + 1) & 0xffff;
-    let l = this.counter >> 8;
-    let r = this.counter & 0xff;
-    let t = l ^ this.s0[r];
-    l = r;
-    r = t;
-    t = l ^ this.s1[r];
-    l = r;
-    r = t;
-    t = l ^ this.s2[r];
-    l = r;
-    r = t;
-    t = l ^ this.s3[r];
-    l = r;
-    r = t;
-    return (l << 8) | r;
-  }
-}
-
-/** Random bytes drawn from a pool refilled by crypto.randomBytes (one syscall per 4 KiB). */
-class RandomPool {
-  private pool = randomBytes(4096);
-  private off = 0;
-  take(n: number): Buffer {
-    if (this.off + n > this.pool.length) {
-      this.pool = randomBytes(4096);
-      this.off = 0;
-    }
-    const out = Buffer.from(this.pool.subarray(this.off, this.off + n));
-    this.off += n;
-    return out;
-  }
-}
-
-const randomPool = new RandomPool();
-
-/** A fresh token of `length` (default 8) random bytes (RFC 7252 §5.3.1). */
-export function randomToken(length = 8): Buffer {
-  return randomPool.take(length);
-}
 
 export interface MessageLayerOptions {
   params?: Partial<TransmissionParameters>;
