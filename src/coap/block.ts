@@ -1,9 +1,21 @@
 /**
- * Block-wise transfer (RFC 7959) state that outlives one message: the server's reassembly of Block1
- * request bodies (§2.5) and its cache of large representations served in Block2 slices (§2.4), plus
- * the slicing itself. The client's loops live in client.ts and use {@link sliceBlock}.
+ * Block-wise transfer (RFC 7959) for both roles: the server's reassembly of Block1 request bodies
+ * (§2.5) and its cache of large representations served in Block2 slices (§2.4), the slicing itself,
+ * and the client's loops that upload a body block by block and fetch the remaining blocks of a
+ * response, over whatever request/response exchange the client's token layer provides.
  */
-import { type BlockValue, blockSize, Code } from './options.ts';
+import { CoapError } from './errors.ts';
+import { type CoapMessage, type CoapOption, getOption, withoutOptions } from './message.ts';
+import {
+  type BlockValue,
+  blockSize,
+  Code,
+  codeString,
+  decodeBlock,
+  encodeBlock,
+  encodeUint,
+  OptionNumber,
+} from './options.ts';
 
 /** The `num`-th block of `body` at size exponent `szx`, and whether more follow (RFC 7959 §2.2). */
 export function sliceBlock(body: Buffer, num: number, szx: number): { payload: Buffer; more: boolean } | undefined {
@@ -191,3 +203,101 @@ export class Block2Cache {
     }
   }
 }
+
+/** One request/response exchange on the wire (no block-wise logic), as the client's token layer makes it. */
+export type BlockExchange = (msg: { code: number; options: CoapOption[]; payload: Buffer }) => Promise<CoapMessage>;
+
+/**
+ * Client side of RFC 7959 §2.5: sends `body` block by block, each after the server's 2.31 Continue,
+ * following a smaller block size the server asks for (§2.3). Resolves with the final response, or
+ * with the first one that is not 2.31 (the server ended the transfer: 4.13, 4.08, …).
+ */
+export async function uploadBlocks(
+  exchange: BlockExchange,
+  code: number,
+  base: CoapOption[],
+  body: Buffer,
+  szx: number,
+  /** RFC 9175 §3.3: one Request-Tag for all blocks of this body. */
+  requestTag: Buffer,
+): Promise<CoapMessage> {
+  let offset = 0;
+  while (true) {
+    const size = blockSize(szx);
+    const num = offset / size;
+    const chunk = body.subarray(offset, offset + size);
+    const more = offset + size < body.length;
+    const options = [
+      ...base,
+      { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) },
+      { number: OptionNumber.RequestTag, value: requestTag },
+    ];
+    // RFC 7959 §4: Size1 announces the whole size with the first block.
+    if (num === 0) options.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
+    const res = await exchange({ code, options, payload: chunk });
+    if (!more) return res;
+    if (res.code !== Code.Continue) return res;
+    const echoed = getOption(res, OptionNumber.Block1);
+    let next = szx;
+    if (echoed) {
+      const b = decodeBlock(echoed);
+      // §2.3: the server may ask for smaller blocks; later block numbers follow the new size.
+      if (b.szx < szx) next = b.szx;
+    }
+    offset += size;
+    szx = next;
+    if (offset % blockSize(szx) !== 0) throw new Error('Block1 size change does not align');
+  }
+}
+
+/**
+ * Client side of RFC 7959 §2.4, §3.2: given the first response, fetches the remaining Block2 blocks
+ * and returns the whole body (the first payload alone when it is not block-wise). The ETag must not
+ * change during the transfer; the body is bounded by `maxBodySize`.
+ */
+export async function downloadBlocks(
+  exchange: BlockExchange,
+  code: number,
+  base: CoapOption[],
+  first: CoapMessage,
+  maxBodySize: number,
+): Promise<Buffer> {
+  const raw = getOption(first, OptionNumber.Block2);
+  if (!raw || first.code >> 5 !== 2) return first.payload;
+  let b: BlockValue = decodeBlock(raw);
+  if (!b.more) return first.payload;
+  const etag = getOption(first, OptionNumber.ETag);
+  const parts: Buffer[] = [first.payload];
+  let length = first.payload.length;
+  let offset = b.num * blockSize(b.szx) + first.payload.length;
+  const options = withoutOptions(base, OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1);
+  // Follow-up requests for a POST/PUT response carry no body (RFC 7959 §2.7 example, Figure 8).
+  while (b.more) {
+    const szx = b.szx;
+    const num = offset / blockSize(szx);
+    const res = await exchange({
+      code,
+      options: [...options, { number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
+      payload: NO_BODY,
+    });
+    if (res.code >> 5 !== 2) throw new CoapError(res.code, `block ${num} failed with ${codeString(res.code)}`);
+    const r = getOption(res, OptionNumber.Block2);
+    if (!r) throw new CoapError(Code.BadGateway, `block ${num} came back without Block2`);
+    b = decodeBlock(r);
+    if (b.num * blockSize(b.szx) !== offset)
+      throw new CoapError(Code.BadGateway, `asked for block ${num}, got ${b.num}`);
+    const tag = getOption(res, OptionNumber.ETag);
+    if (etag && tag && !tag.equals(etag)) {
+      throw new CoapError(Code.RequestEntityIncomplete, 'the representation changed during the Block2 transfer (ETag)');
+    }
+    length += res.payload.length;
+    if (length > maxBodySize) throw new CoapError(Code.RequestEntityTooLarge, `body exceeds ${maxBodySize} bytes`);
+    parts.push(res.payload);
+    offset += res.payload.length;
+    if (b.more && res.payload.length !== blockSize(b.szx))
+      throw new CoapError(Code.BadGateway, 'short Block2 block with M set');
+  }
+  return Buffer.concat(parts, length);
+}
+
+const NO_BODY = Buffer.alloc(0);

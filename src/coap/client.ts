@@ -5,39 +5,23 @@
  * `coaps://` over one DTLS session per (server, credentials), kept and reused for later requests.
  */
 import { lookup } from 'node:dns/promises';
-import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
-import { CoapCancelledError, CoapError, CoapTimeoutError } from './errors.ts';
-import {
-  type CoapMessage,
-  type CoapOption,
-  checkOptions,
-  getOption,
-  getOptions,
-  getUintOption,
-  withoutOptions,
-} from './message.ts';
+import { downloadBlocks, uploadBlocks } from './block.ts';
+import { CoapCancelledError } from './errors.ts';
+import type { CoapMessage, CoapOption } from './message.ts';
 import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
-import { isFresher } from './observe.ts';
-import {
-  type BlockValue,
-  blockSize,
-  Code,
-  codeString,
-  decodeBlock,
-  encodeBlock,
-  encodeUint,
-  type Method,
-  methodCode,
-  OptionNumber,
-  szxFor,
-} from './options.ts';
-import { type PeerIdentity, peerKey, type Transport, type TransportPeer } from './transport.ts';
+import { Observation, type ObservationHost } from './observe.ts';
+import { blockSize, encodeBlock, encodeUint, type Method, methodCode, OptionNumber, szxFor } from './options.ts';
+import { type CoapResponse, toCoapResponse } from './response.ts';
+import { type RequestContent, type TokenListener, TokenManager } from './tokens.ts';
+import type { PeerIdentity, Transport } from './transport.ts';
 import type { CoapsSecurity } from './transport-dtls.ts';
 import { UdpTransport } from './transport-udp.ts';
 import { type CoapUri, parseCoapUri, uriOptions } from './uri.ts';
+
+export { type CoapResponse, Observation, toCoapResponse };
 
 export interface CoapClientOptions {
   params?: Partial<TransmissionParameters>;
@@ -61,6 +45,8 @@ export interface CoapClientOptions {
   layer?: MessageLayer;
   /** Credentials for `coaps://`. */
   security?: CoapsSecurity;
+  /** Transport providers by URI scheme, replacing the built-in ones (see {@link TransportProvider}). */
+  transports?: Partial<Record<CoapUri['scheme'], TransportProvider>>;
   logger?: Logger;
 }
 
@@ -77,37 +63,51 @@ export interface RequestOptions {
   blockSize?: number;
 }
 
-export interface CoapResponse {
-  code: number;
-  /** "2.05" */
-  status: string;
-  /** True for 2.xx. */
-  ok: boolean;
-  options: CoapOption[];
-  /** The whole body (reassembled from Block2 blocks). */
-  payload: Buffer;
-  contentFormat?: number;
-  etag?: Buffer;
-  maxAge?: number;
-  observe?: number;
-  locationPath: string[];
-  peer: TransportPeer;
-  /** The type of the message that carried the (last part of the) response. */
-  type: CoapMessage['type'];
-}
-
-interface Endpoint {
-  id: number;
+/** A message layer of the client with its token layer, on one transport. */
+interface Attached {
   layer: MessageLayer;
   transport: Transport;
-  peer: { address: string; port: number };
-  /** What the DTLS handshake proved about the server (coaps:// only). */
-  identity?: PeerIdentity;
-  /** coaps:// only: this session's cache key and how to drop it from the cache. */
-  dtls?: { key: string; forget: () => void };
+  tokens: TokenManager;
 }
 
-type TokenListener = (m: CoapMessage, peer: TransportPeer) => void;
+interface Endpoint extends Attached {
+  peer: { address: string; port: number };
+  /** What the transport's handshake proved about the server (coaps:// only). */
+  identity?: PeerIdentity;
+  /** Drops the transport from the client's cache, when its provider says it can die silently. */
+  forget?: () => void;
+}
+
+/** Where a request goes: the URI's host as written, the address it resolved to, and the port. */
+export interface TransportTarget {
+  host: string;
+  address: string;
+  port: number;
+}
+
+/**
+ * How the client reaches the servers of one URI scheme (option `transports`): `coap` and `coaps`
+ * have built-in providers (a UDP socket per address family; a DTLS session per server and
+ * credentials), which an application can replace — for instance with a DTLS connection it made
+ * and manages itself — while keeping its `coaps://` URIs.
+ */
+export interface TransportProvider {
+  /** Requests whose targets get the same key share one transport (and message layer). */
+  key(target: TransportTarget): string | Promise<string>;
+  /**
+   * Opens the transport for a target. `onClose` is to be called when it closes, so that the client
+   * opens a new one for the next request. `owned: false` keeps the client from closing it.
+   */
+  open(
+    target: TransportTarget,
+    onClose: () => void,
+  ): Promise<{ transport: Transport; identity?: PeerIdentity; owned?: boolean }>;
+  /**
+   * The transport's association can vanish without notice (DTLS: a server's idle timeout or reboot):
+   * a Confirmable unacknowledged through all retransmissions then drops the transport.
+   */
+  dropWhenSilent?: boolean;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -115,23 +115,6 @@ function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
   if (p === undefined) return EMPTY;
   if (typeof p === 'string') return Buffer.from(p, 'utf8');
   return Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-}
-
-export function toCoapResponse(m: CoapMessage, peer: TransportPeer, payload = m.payload): CoapResponse {
-  return {
-    code: m.code,
-    status: codeString(m.code),
-    ok: m.code >> 5 === 2,
-    options: m.options,
-    payload,
-    contentFormat: getUintOption(m, OptionNumber.ContentFormat),
-    etag: getOption(m, OptionNumber.ETag),
-    maxAge: getUintOption(m, OptionNumber.MaxAge),
-    observe: getUintOption(m, OptionNumber.Observe),
-    locationPath: getOptions(m, OptionNumber.LocationPath).map((b) => b.toString('utf8')),
-    peer,
-    type: m.type,
-  };
 }
 
 export class CoapClient {
@@ -142,12 +125,12 @@ export class CoapClient {
   private readonly tokenLength: number;
   private readonly responseTimeout: number;
   private readonly nonTimeout: number;
-  private readonly tokens = new Map<string, TokenListener>();
-  private readonly udp = new Map<string, Promise<{ layer: MessageLayer; transport: Transport; id: number }>>();
-  private readonly secure = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
+  private readonly tokenManagers: TokenManager[] = [];
+  private readonly builtins = new Map<CoapUri['scheme'], TransportProvider>();
+  /** Transports in use with their layers, by scheme and provider key. */
+  private readonly transports = new Map<string, Promise<Omit<Endpoint, 'peer'>>>();
   private readonly ownedTransports: Transport[] = [];
   private readonly layers: MessageLayer[] = [];
-  private nextId = 1;
   private closed = false;
 
   constructor(private readonly opts: CoapClientOptions = {}) {
@@ -170,148 +153,128 @@ export class CoapClient {
     this.nonTimeout = Math.min(derivedTimes(full).maxTransmitWait, this.responseTimeout);
   }
 
-  private attach(
-    transport: Transport,
-    shared?: MessageLayer,
-  ): { layer: MessageLayer; transport: Transport; id: number } {
-    const id = this.nextId++;
+  private attach(transport: Transport, shared?: MessageLayer): Attached {
     // A client of its own serves no requests: a request to it is rejected by the layer (no request
-    // listener). A shared layer keeps the server's request listener and gains our response listener.
+    // listener). A shared layer keeps the server's request listener and gains our token layer.
     const layer = shared ?? new MessageLayer(transport, { params: this.params, logger: this.log });
-    layer.onResponse((m, peer) => {
-      const key = `${id}|${peerKey(peer)}|${m.token.toString('hex')}`;
-      const listener = this.tokens.get(key);
-      if (!listener) return false;
-      // RFC 7252 §5.4.1: a response with an unrecognized critical option is rejected.
-      if (!checkOptions(m).ok) return false;
-      listener(m, peer);
-      return true;
-    });
+    const tokens = new TokenManager(layer, { responseTimeout: this.responseTimeout, nonTimeout: this.nonTimeout });
     this.layers.push(layer);
-    return { layer, transport, id };
+    this.tokenManagers.push(tokens);
+    return { layer, transport, tokens };
   }
 
-  /** The endpoint (message layer + peer address) for a URI; sockets and DTLS sessions are reused. */
+  /** The provider for a scheme: the caller's, else the built-in one (made once per client). */
+  private provider(scheme: CoapUri['scheme']): TransportProvider {
+    const given = this.opts.transports?.[scheme];
+    if (given) return given;
+    let p = this.builtins.get(scheme);
+    if (!p) {
+      p = this.builtinProvider(scheme);
+      this.builtins.set(scheme, p);
+    }
+    return p;
+  }
+
+  /** The built-in providers: one UDP socket per address family, one DTLS session per server and credentials. */
+  private builtinProvider(scheme: CoapUri['scheme']): TransportProvider {
+    if (scheme === 'coap') {
+      const given = this.opts.transport;
+      return {
+        key: (t) => (isIP(t.address) === 6 ? 'udp6' : 'udp4'),
+        open: async (t) =>
+          given
+            ? { transport: given, owned: false }
+            : { transport: await UdpTransport.bind({ type: isIP(t.address) === 6 ? 'udp6' : 'udp4' }) },
+      };
+    }
+    const security = this.opts.security;
+    // Hashing the credentials once, not per request; the DTLS engine loads only when coaps:// is used.
+    let credentials: string | undefined;
+    return {
+      dropWhenSilent: true,
+      key: async (t) => {
+        if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+        if (credentials === undefined) credentials = (await import('./transport-dtls.ts')).securityKey(security);
+        return `${t.address}|${t.port}|${credentials}`;
+      },
+      open: async (t, onClose) => {
+        if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+        const { createDtlsClientTransport } = await import('./transport-dtls.ts');
+        const transport = await createDtlsClientTransport({
+          host: t.address,
+          port: t.port,
+          serverName: isIP(t.host) === 0 ? t.host : undefined,
+          security,
+          logger: this.log,
+          onClose,
+        });
+        return { transport, identity: transport.connection.identity };
+      },
+    };
+  }
+
+  /**
+   * The endpoint (message layer + peer address) for a URI. The transport comes from the provider
+   * registered for the URI's scheme (the client's option `transports`, else the built-in one) and
+   * is reused by every request the provider gives the same key.
+   */
   private async endpoint(uri: CoapUri): Promise<Endpoint> {
     if (this.closed) throw new CoapCancelledError('client closed');
     let address = uri.host;
     if (isIP(address) === 0) address = (await lookup(address)).address;
     const peer = { address, port: uri.port };
-    if (uri.scheme === 'coap') {
-      const family = isIP(address) === 6 ? 'udp6' : 'udp4';
-      let p = this.udp.get(family);
+    const shared = this.opts.layer;
+    if (uri.scheme === 'coap' && shared && !this.opts.transports?.coap) {
+      let p = this.transports.get('coap|shared');
       if (!p) {
-        p = (async () => {
-          const shared = this.opts.layer;
-          if (shared) return this.attach(shared.transport, shared);
-          const transport = this.opts.transport ?? (await UdpTransport.bind({ type: family }));
-          if (!this.opts.transport) this.ownedTransports.push(transport);
-          return this.attach(transport);
-        })();
-        this.udp.set(family, p);
+        p = Promise.resolve(this.attach(shared.transport, shared));
+        this.transports.set('coap|shared', p);
       }
-      const e = await p;
-      return { ...e, peer };
+      return { ...(await p), peer };
     }
-    const security = this.opts.security;
-    if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
-    const { createDtlsClientTransport, securityKey } = await import('./transport-dtls.ts');
-    const key = `${address}|${uri.port}|${securityKey(security)}`;
-    let p = this.secure.get(key);
+    const provider = this.provider(uri.scheme);
+    const target: TransportTarget = { host: uri.host, address, port: uri.port };
+    const key = `${uri.scheme}|${await provider.key(target)}`;
+    let p = this.transports.get(key);
     if (!p) {
       const forget = () => {
-        if (this.secure.get(key) === created) this.secure.delete(key);
+        if (this.transports.get(key) === created) this.transports.delete(key);
       };
       const created: Promise<Omit<Endpoint, 'peer'>> = (async () => {
-        const transport = await createDtlsClientTransport({
-          host: address,
-          port: uri.port,
-          serverName: isIP(uri.host) === 0 ? uri.host : undefined,
-          security,
-          logger: this.log,
-          onClose: forget,
-        });
-        this.ownedTransports.push(transport);
-        const e = this.attach(transport);
-        return { ...e, identity: transport.connection.identity, dtls: { key, forget } };
+        const opened = await provider.open(target, forget);
+        if (opened.owned !== false) this.ownedTransports.push(opened.transport);
+        const e = this.attach(opened.transport);
+        return { ...e, identity: opened.identity, forget: provider.dropWhenSilent ? forget : undefined };
       })();
       created.catch(forget);
-      this.secure.set(key, created);
+      this.transports.set(key, created);
       p = created;
     }
-    const e = await p;
-    return { ...e, peer };
+    return { ...(await p), peer };
   }
 
   /**
-   * A coaps:// request went unanswered through all retransmissions: the server has probably lost
-   * the association (an idle timeout, a reboot) without telling us, and every later record on it
-   * would vanish too. Forget the session so that the next request makes a new handshake.
+   * A request went unanswered through all retransmissions over a transport whose provider says an
+   * association can vanish silently (coaps://: the server lost it to an idle timeout or a reboot),
+   * and every later record on it would vanish too. Forget the transport so that the next request
+   * opens a new one (a new handshake).
    */
   private dropSecure(ep: Endpoint): void {
-    if (!ep.dtls) return;
-    ep.dtls.forget();
+    if (!ep.forget) return;
+    ep.forget();
     ep.layer.close();
     ep.transport.close().catch(() => {});
   }
 
-  /**
-   * One request/response exchange on the wire (no block-wise logic): resolves with the response,
-   * piggybacked or separate. `persistent` keeps the token registered afterwards (observations).
-   */
+  /** One request/response exchange with the endpoint's server, through its token layer. */
   private exchange(
     ep: Endpoint,
-    msg: { code: number; options: CoapOption[]; payload: Buffer },
+    msg: RequestContent,
     confirmable: boolean,
     token: Buffer = randomToken(this.tokenLength),
     persistent?: TokenListener,
   ): Promise<CoapMessage> {
-    const key = `${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`;
-    return new Promise<CoapMessage>((resolve, reject) => {
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      let cancel: (() => void) | undefined;
-      const finish = (err: Error | undefined, m?: CoapMessage) => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        if (persistent && !err) this.tokens.set(key, persistent);
-        else this.tokens.delete(key);
-        // §5.2.2: a separate response before the ACK implies the ACK was lost: stop retransmitting.
-        cancel?.();
-        if (err) reject(err);
-        else resolve(m!);
-      };
-      this.tokens.set(key, (m) => finish(undefined, m));
-      const wait = (ms: number) => {
-        timer = setTimeout(() => finish(new CoapTimeoutError('no response')), ms);
-      };
-      const out = { code: msg.code, token, options: msg.options, payload: msg.payload };
-      if (confirmable) {
-        const h = ep.layer.sendConfirmable(out, ep.peer);
-        cancel = () => h.cancel();
-        h.acknowledged.then(
-          (ack) => {
-            if (ack.code !== Code.Empty) {
-              // §5.3.2: a piggybacked response carries the request's token; another one means the
-              // Message ID was reused within EXCHANGE_LIFETIME and the ACK belongs to another exchange.
-              if (!ack.token.equals(token))
-                finish(new CoapError(Code.BadGateway, 'ACK carries a response with another token'));
-              else if (!checkOptions(ack).ok)
-                finish(new CoapError(Code.BadOption, 'response with an unrecognized critical option'));
-              else finish(undefined, ack);
-            } else if (!done) wait(this.responseTimeout);
-          },
-          (err: Error) => {
-            if (err instanceof CoapTimeoutError) this.dropSecure(ep);
-            finish(err);
-          },
-        );
-      } else {
-        ep.layer.sendNonConfirmable(out, ep.peer);
-        wait(this.nonTimeout);
-      }
-    });
+    return ep.tokens.exchange(ep.peer, msg, confirmable, token, persistent, () => this.dropSecure(ep));
   }
 
   /** Sends a request and returns the whole response, doing Block1 and Block2 as needed. */
@@ -325,7 +288,15 @@ export class CoapClient {
     const szx = opts.blockSize ? szxFor(opts.blockSize) : this.szx;
     let first: CoapMessage;
     if (payload.length > blockSize(szx)) {
-      first = await this.block1Upload(ep, method, base, payload, szx, confirmable);
+      // RFC 7959 §2.5; RFC 9175 §3.3: one Request-Tag keeps this upload apart from another of ours.
+      first = await uploadBlocks(
+        (m) => this.exchange(ep, m, confirmable),
+        methodCode(method),
+        base,
+        payload,
+        szx,
+        randomToken(4),
+      );
     } else {
       const options = [...base];
       // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller set one.
@@ -367,99 +338,15 @@ export class CoapClient {
     return options;
   }
 
-  /** RFC 7959 §2.5: sends the body block by block, each after the server's 2.31 Continue. */
-  private async block1Upload(
-    ep: Endpoint,
-    method: Method,
-    base: CoapOption[],
-    body: Buffer,
-    szx: number,
-    confirmable: boolean,
-  ): Promise<CoapMessage> {
-    let offset = 0;
-    // RFC 9175 §3.3: one Request-Tag for all blocks of this body, so that a server can keep it apart
-    // from another upload of ours to the same resource.
-    const requestTag = randomToken(4);
-    while (true) {
-      const size = blockSize(szx);
-      const num = offset / size;
-      const chunk = body.subarray(offset, offset + size);
-      const more = offset + size < body.length;
-      const options = [
-        ...base,
-        { number: OptionNumber.Block1, value: encodeBlock({ num, more, szx }) },
-        { number: OptionNumber.RequestTag, value: requestTag },
-      ];
-      // RFC 7959 §4: Size1 announces the whole size with the first block.
-      if (num === 0) options.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
-      const res = await this.exchange(ep, { code: methodCode(method), options, payload: chunk }, confirmable);
-      if (!more) return res;
-      if (res.code !== Code.Continue) return res; // The server ended the transfer early (4.13, 4.08, …).
-      const echoed = getOption(res, OptionNumber.Block1);
-      let next = szx;
-      if (echoed) {
-        const b = decodeBlock(echoed);
-        // §2.3: the server may ask for smaller blocks; later block numbers follow the new size.
-        if (b.szx < szx) next = b.szx;
-      }
-      offset += size;
-      szx = next;
-      if (offset % blockSize(szx) !== 0) throw new Error('Block1 size change does not align');
-    }
-  }
-
-  /** RFC 7959 §2.4, §3.2: fetches the remaining Block2 blocks and returns the whole body. */
-  private async block2Download(
+  /** RFC 7959 §2.4, §3.2: the whole body of a response whose first block is `first`. */
+  private block2Download(
     ep: Endpoint,
     method: Method,
     base: CoapOption[],
     first: CoapMessage,
     confirmable: boolean,
   ): Promise<Buffer> {
-    const raw = getOption(first, OptionNumber.Block2);
-    if (!raw || first.code >> 5 !== 2) return first.payload;
-    let b: BlockValue = decodeBlock(raw);
-    if (!b.more) return first.payload;
-    const etag = getOption(first, OptionNumber.ETag);
-    const parts: Buffer[] = [first.payload];
-    let length = first.payload.length;
-    let offset = b.num * blockSize(b.szx) + first.payload.length;
-    const options = withoutOptions(base, OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1);
-    // Follow-up requests for a POST/PUT response carry no body (RFC 7959 §2.7 example, Figure 8).
-    while (b.more) {
-      const szx = b.szx;
-      const num = offset / blockSize(szx);
-      const res = await this.exchange(
-        ep,
-        {
-          code: methodCode(method),
-          options: [...options, { number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
-          payload: EMPTY,
-        },
-        confirmable,
-      );
-      if (res.code >> 5 !== 2) throw new CoapError(res.code, `block ${num} failed with ${codeString(res.code)}`);
-      const r = getOption(res, OptionNumber.Block2);
-      if (!r) throw new CoapError(Code.BadGateway, `block ${num} came back without Block2`);
-      b = decodeBlock(r);
-      if (b.num * blockSize(b.szx) !== offset)
-        throw new CoapError(Code.BadGateway, `asked for block ${num}, got ${b.num}`);
-      const tag = getOption(res, OptionNumber.ETag);
-      if (etag && tag && !tag.equals(etag)) {
-        throw new CoapError(
-          Code.RequestEntityIncomplete,
-          'the representation changed during the Block2 transfer (ETag)',
-        );
-      }
-      length += res.payload.length;
-      if (length > this.maxBodySize)
-        throw new CoapError(Code.RequestEntityTooLarge, `body exceeds ${this.maxBodySize} bytes`);
-      parts.push(res.payload);
-      offset += res.payload.length;
-      if (b.more && res.payload.length !== blockSize(b.szx))
-        throw new CoapError(Code.BadGateway, 'short Block2 block with M set');
-    }
-    return Buffer.concat(parts, length);
+    return downloadBlocks((m) => this.exchange(ep, m, confirmable), methodCode(method), base, first, this.maxBodySize);
   }
 
   /**
@@ -470,28 +357,15 @@ export class CoapClient {
     const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
     const ep = await this.endpoint(u);
     const base = this.baseOptions(u, opts);
-    const obs = new Observation(this, ep, base, opts.confirmable ?? true, randomToken(this.tokenLength));
+    const host: ObservationHost = {
+      peer: { ...ep.peer, identity: ep.identity },
+      exchange: (msg, confirmable, token, persistent) => this.exchange(ep, msg, confirmable, token, persistent),
+      block2: (first, confirmable) => this.block2Download(ep, 'GET', base, first, confirmable),
+      forget: (token) => ep.tokens.forget(ep.peer, token),
+    };
+    const obs = new Observation(host, base, opts.confirmable ?? true, randomToken(this.tokenLength));
     await obs.start();
     return obs;
-  }
-
-  /** @internal */
-  _exchange(
-    ep: Endpoint,
-    msg: { code: number; options: CoapOption[]; payload: Buffer },
-    confirmable: boolean,
-    token?: Buffer,
-    persistent?: TokenListener,
-  ): Promise<CoapMessage> {
-    return this.exchange(ep, msg, confirmable, token, persistent);
-  }
-  /** @internal */
-  _block2(ep: Endpoint, base: CoapOption[], first: CoapMessage, confirmable: boolean): Promise<Buffer> {
-    return this.block2Download(ep, 'GET', base, first, confirmable);
-  }
-  /** @internal */
-  _forget(ep: Endpoint, token: Buffer): void {
-    this.tokens.delete(`${ep.id}|${peerKey(ep.peer)}|${token.toString('hex')}`);
   }
 
   /** CoAP ping (RFC 7252 §4.3): resolves true when the server answers. */
@@ -506,176 +380,7 @@ export class CoapClient {
     if (this.closed) return;
     this.closed = true;
     for (const l of this.layers) if (l !== this.opts.layer) l.close();
-    this.tokens.clear();
+    for (const t of this.tokenManagers) t.clear();
     await Promise.all(this.ownedTransports.map((t) => t.close().catch(() => {})));
-  }
-}
-
-/**
- * A running observation (RFC 7641 §3). Events: `notification` (CoapResponse), `error` (Error),
- * `end` (the server ended it: a response without Observe or an error code).
- */
-export class Observation extends EventEmitter {
-  /** The first response (the registration's answer). */
-  first?: CoapResponse;
-  /** Notifications delivered, including the first response. */
-  count = 0;
-  private lastSeq?: number;
-  private lastAt = 0;
-  private active = true;
-  private refresh?: NodeJS.Timeout;
-
-  constructor(
-    private readonly client: CoapClient,
-    private readonly ep: Endpoint,
-    private readonly base: CoapOption[],
-    private readonly confirmable: boolean,
-    readonly token: Buffer,
-  ) {
-    super();
-  }
-
-  get isActive(): boolean {
-    return this.active;
-  }
-
-  /** @internal */
-  async start(): Promise<void> {
-    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(0) }];
-    const first = await this.client._exchange(
-      this.ep,
-      { code: Code.GET, options, payload: EMPTY },
-      this.confirmable,
-      this.token,
-      (m, peer) => {
-        this.onNotification(m, peer).catch((err: unknown) => this.fail(err));
-      },
-    );
-    const body = await this.client._block2(this.ep, this.base, first, this.confirmable);
-    this.first = toCoapResponse(first, { ...this.ep.peer, identity: this.ep.identity }, body);
-    this.count = 1;
-    const seq = getUintOption(first, OptionNumber.Observe);
-    if (seq === undefined || first.code >> 5 !== 2) {
-      // §3.1: no Observe in the response: the server did not register us.
-      this.stop();
-      return;
-    }
-    this.lastSeq = seq;
-    this.lastAt = Date.now();
-    this.armRefresh(first);
-  }
-
-  private fail(err: unknown): void {
-    // An 'error' event without a listener would throw: report only to those who listen.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-  }
-
-  /**
-   * RFC 7641 §3.3.1: when no notification came within Max-Age (default 60 s, RFC 7252 §5.10.5)
-   * plus some slack, the server may have lost our registration (a reboot): register again with the
-   * same token. The answer is a fresh response, accepted whatever its sequence number (§3.4 orders
-   * notifications of one registration).
-   */
-  private armRefresh(m: CoapMessage): void {
-    if (this.refresh) clearTimeout(this.refresh);
-    if (!this.active) return;
-    const maxAge = getUintOption(m, OptionNumber.MaxAge) ?? 60;
-    this.refresh = setTimeout(
-      () => {
-        this.reregister().catch((err: unknown) => this.fail(err));
-      },
-      (maxAge + Math.max(2, maxAge / 10)) * 1000,
-    );
-    this.refresh.unref();
-  }
-
-  private async reregister(): Promise<void> {
-    if (!this.active) return;
-    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(0) }];
-    let m: CoapMessage;
-    try {
-      m = await this.client._exchange(
-        this.ep,
-        { code: Code.GET, options, payload: EMPTY },
-        this.confirmable,
-        this.token,
-        (n, peer) => {
-          this.onNotification(n, peer).catch((err: unknown) => this.fail(err));
-        },
-      );
-    } catch (err) {
-      if (err instanceof CoapCancelledError) {
-        this.stop(); // The client closed.
-        return;
-      }
-      // The server is unreachable: try again after the same delay.
-      if (this.active)
-        this.armRefresh({
-          type: 'ACK',
-          code: Code.Content,
-          messageId: 0,
-          token: this.token,
-          options: [],
-          payload: EMPTY,
-        });
-      this.fail(err);
-      return;
-    }
-    if (!this.active) return;
-    const peer = { ...this.ep.peer, identity: this.ep.identity };
-    const seq = getUintOption(m, OptionNumber.Observe);
-    if (seq === undefined || m.code >> 5 !== 2) {
-      this.stop();
-      this.emit('end', toCoapResponse(m, peer));
-      return;
-    }
-    this.lastSeq = seq;
-    this.lastAt = Date.now();
-    this.armRefresh(m);
-    const body = await this.client._block2(this.ep, this.base, m, this.confirmable);
-    this.count++;
-    this.emit('notification', toCoapResponse(m, peer, body));
-  }
-
-  private async onNotification(m: CoapMessage, peer: TransportPeer): Promise<void> {
-    if (!this.active) return;
-    const seq = getUintOption(m, OptionNumber.Observe);
-    const now = Date.now();
-    if (seq === undefined || m.code >> 5 !== 2) {
-      // §3.2: a notification without Observe, or with an error code, ends the observation.
-      this.stop();
-      this.emit('end', toCoapResponse(m, peer));
-      return;
-    }
-    if (this.lastSeq !== undefined && !isFresher(seq, now, this.lastSeq, this.lastAt)) return; // §3.4: stale.
-    this.lastSeq = seq;
-    this.lastAt = now;
-    this.armRefresh(m);
-    const body = await this.client._block2(this.ep, this.base, m, true);
-    this.count++;
-    this.emit('notification', toCoapResponse(m, peer, body));
-  }
-
-  private stop(): void {
-    if (!this.active) return;
-    this.active = false;
-    if (this.refresh) clearTimeout(this.refresh);
-    this.client._forget(this.ep, this.token);
-  }
-
-  /**
-   * Ends the observation. `proactive` (default) sends a GET with Observe 1 and the same token
-   * (RFC 7641 §3.6); otherwise the token is forgotten and the next notification gets a Reset.
-   */
-  async cancel(proactive = true): Promise<void> {
-    if (!this.active) return;
-    this.stop();
-    if (!proactive) return;
-    const options = [...this.base, { number: OptionNumber.Observe, value: encodeUint(1) }];
-    try {
-      await this.client._exchange(this.ep, { code: Code.GET, options, payload: EMPTY }, this.confirmable, this.token);
-    } catch {
-      // The server may be gone; the observation is over on our side either way.
-    }
   }
 }

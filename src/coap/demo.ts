@@ -32,11 +32,22 @@ export function createDemoServer(
 ): DemoServer {
   const server = new CoapServer(opts);
   const hits = new Map<string, number>();
-  const count = (req: CoapRequest) => {
+  // Every demo route has a fixed path, so the key of its counter is a constant, not built per request.
+  const count = (req: CoapRequest, k: string) => {
     if (req.notification) return;
-    const k = `${req.method} ${req.path}`;
     hits.set(k, (hits.get(k) ?? 0) + 1);
     opts.onRequest?.(req);
+  };
+  // The time changes once a second: its representation is built once a second, not per request.
+  let second = -1;
+  let now = Buffer.alloc(0);
+  const currentTime = (): Buffer => {
+    const s = Math.floor(Date.now() / 1000);
+    if (s !== second) {
+      second = s;
+      now = Buffer.from(new Date(s * 1000).toISOString());
+    }
+    return now;
   };
   let counter = 0;
   let posts = 0;
@@ -45,15 +56,15 @@ export function createDemoServer(
   server.get(
     '/time',
     (req) => {
-      count(req);
-      return { payload: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(), contentFormat: text, maxAge: 1 };
+      count(req, 'GET /time');
+      return { payload: currentTime(), contentFormat: text, maxAge: 1 };
     },
     { observable: true, title: 'Current time', rt: 'clock', produces: [text] },
   );
   server.get(
     '/counter',
     (req) => {
-      count(req);
+      count(req, 'GET /counter');
       return { payload: String(counter), contentFormat: text, maxAge: 1 };
     },
     { observable: true, title: 'Counter, +1 a second', produces: [text] },
@@ -61,20 +72,20 @@ export function createDemoServer(
   server.get(
     '/large',
     (req) => {
-      count(req);
+      count(req, 'GET /large');
       return { payload: large, contentFormat: text };
     },
     { title: '4 KiB text', produces: [text], rt: 'block' },
   );
   const echo = (req: CoapRequest) => {
-    count(req);
+    count(req, `${req.method} /echo`);
     if (req.method === 'POST') posts++;
     return { payload: req.payload, contentFormat: req.contentFormat };
   };
   server.post('/echo', echo, { title: 'Echo' });
   server.put('/echo', echo);
   server.get('/echo', (req) => {
-    count(req);
+    count(req, 'GET /echo');
     return { payload: `POSTs so far: ${posts}`, contentFormat: text };
   });
   const tick = setInterval(() => {

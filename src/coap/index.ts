@@ -15,7 +15,15 @@
  */
 
 /** The client: requests with Block1/Block2, observations, ping. */
-export { CoapClient, type CoapClientOptions, type CoapResponse, Observation, type RequestOptions } from './client.ts';
+export {
+  CoapClient,
+  type CoapClientOptions,
+  type CoapResponse,
+  Observation,
+  type RequestOptions,
+  type TransportProvider,
+  type TransportTarget,
+} from './client.ts';
 export { CoapCancelledError, CoapError, CoapFormatError, CoapResetError, CoapTimeoutError } from './errors.ts';
 /** RFC 6690 link format. */
 export { formatLinks, type Link, parseLinks } from './linkformat.ts';
@@ -71,6 +79,8 @@ export {
   type CoapServerOptions,
   type RouteOptions,
 } from './server.ts';
+/** The token layer the client sits on (request/response matching by peer and token). */
+export { TokenManager } from './tokens.ts';
 export { type PeerIdentity, peerKey, type Transport, type TransportPeer } from './transport.ts';
 export {
   COAPS_PORT,

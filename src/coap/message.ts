@@ -58,8 +58,19 @@ export type DecodeResult =
     };
 
 const PAYLOAD_MARKER = 0xff;
+/** Shared by every message without a token or payload: a zero-length Buffer cannot be written to. */
+const EMPTY = Buffer.alloc(0);
+const TYPE_BITS: Record<MessageType, number> = { CON: 0, NON: 1, ACK: 2, RST: 3 };
 
-/** Decodes one datagram. Never throws. */
+/** The failure of {@link decodeMessage} once the fixed header has been read. */
+function formatError(error: string, type: MessageType, code: number, messageId: number): DecodeResult {
+  return { ok: false, error, header: { type, code, messageId }, reaction: type === 'CON' ? 'reset' : 'ignore' };
+}
+
+/**
+ * Decodes one datagram. Never throws. The token, option values and payload are views into `buf`
+ * (no copies); the caller must not reuse `buf` while the message is in use.
+ */
 export function decodeMessage(buf: Buffer): DecodeResult {
   if (buf.length < 4)
     return { ok: false, error: `datagram of ${buf.length} bytes is shorter than the header`, reaction: 'ignore' };
@@ -71,122 +82,133 @@ export function decodeMessage(buf: Buffer): DecodeResult {
   const type = TYPES[(b0 >> 4) & 3];
   const tkl = b0 & 0x0f;
   const code = buf[1];
-  const messageId = buf.readUInt16BE(2);
-  const header: PartialHeader = { type, code, messageId };
-  const fail = (error: string): DecodeResult => ({
-    ok: false,
-    error,
-    header,
-    reaction: type === 'CON' ? 'reset' : 'ignore',
-  });
+  const messageId = (buf[2] << 8) | buf[3];
   // §3: "Lengths 9-15 are reserved, MUST NOT be sent, and MUST be processed as a message format error."
-  if (tkl > 8) return fail(`token length ${tkl} is reserved`);
+  if (tkl > 8) return formatError(`token length ${tkl} is reserved`, type, code, messageId);
   const cls = code >> 5;
   // §3 and §12.1: classes 1, 6 and 7 are reserved.
-  if (cls === 1 || cls === 6 || cls === 7) return fail(`code ${cls}.${code & 31} is in a reserved class`);
+  if (cls === 1 || cls === 6 || cls === 7)
+    return formatError(`code ${cls}.${code & 31} is in a reserved class`, type, code, messageId);
   if (code === Code.Empty) {
     // §4.1: an Empty message has TKL 0 and nothing after the header; anything else is a format error.
-    if (tkl !== 0 || buf.length !== 4) return fail('Empty message with a token, options or payload');
-    return {
-      ok: true,
-      message: { type, code, messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) },
-    };
+    if (tkl !== 0 || buf.length !== 4)
+      return formatError('Empty message with a token, options or payload', type, code, messageId);
+    return { ok: true, message: { type, code, messageId, token: EMPTY, options: [], payload: EMPTY } };
   }
-  if (buf.length < 4 + tkl) return fail(`token of ${tkl} bytes truncated`);
-  const token = buf.subarray(4, 4 + tkl);
+  const end = buf.length;
+  if (end < 4 + tkl) return formatError(`token of ${tkl} bytes truncated`, type, code, messageId);
+  const token = tkl === 0 ? EMPTY : buf.subarray(4, 4 + tkl);
   const options: CoapOption[] = [];
   let off = 4 + tkl;
   let number = 0;
-  let payload: Buffer = Buffer.alloc(0);
-  while (off < buf.length) {
+  let payload: Buffer = EMPTY;
+  while (off < end) {
     const byte = buf[off++];
     if (byte === PAYLOAD_MARKER) {
       // §3: "The presence of a marker followed by a zero-length payload MUST be processed as a
       // message format error."
-      if (off >= buf.length) return fail('payload marker with no payload');
+      if (off >= end) return formatError('payload marker with no payload', type, code, messageId);
       payload = buf.subarray(off);
-      off = buf.length;
       break;
     }
     let delta = byte >> 4;
     let length = byte & 0x0f;
     // §3.1: 15 is reserved for the payload marker in both nibbles.
-    if (delta === 15) return fail('option delta nibble 15 without payload marker');
-    if (length === 15) return fail('option length nibble 15 is reserved');
+    if (delta === 15) return formatError('option delta nibble 15 without payload marker', type, code, messageId);
+    if (length === 15) return formatError('option length nibble 15 is reserved', type, code, messageId);
     if (delta === 13) {
-      if (off + 1 > buf.length) return fail('extended option delta truncated');
+      if (off + 1 > end) return formatError('extended option delta truncated', type, code, messageId);
       delta = buf[off++] + 13;
     } else if (delta === 14) {
-      if (off + 2 > buf.length) return fail('extended option delta truncated');
-      delta = buf.readUInt16BE(off) + 269;
+      if (off + 2 > end) return formatError('extended option delta truncated', type, code, messageId);
+      delta = ((buf[off] << 8) | buf[off + 1]) + 269;
       off += 2;
     }
     if (length === 13) {
-      if (off + 1 > buf.length) return fail('extended option length truncated');
+      if (off + 1 > end) return formatError('extended option length truncated', type, code, messageId);
       length = buf[off++] + 13;
     } else if (length === 14) {
-      if (off + 2 > buf.length) return fail('extended option length truncated');
-      length = buf.readUInt16BE(off) + 269;
+      if (off + 2 > end) return formatError('extended option length truncated', type, code, messageId);
+      length = ((buf[off] << 8) | buf[off + 1]) + 269;
       off += 2;
     }
     number += delta;
-    if (number > 0xffff) return fail(`option number ${number} exceeds 65535`);
-    if (off + length > buf.length) return fail(`option ${number} value of ${length} bytes truncated`);
-    options.push({ number, value: buf.subarray(off, off + length) });
+    if (number > 0xffff) return formatError(`option number ${number} exceeds 65535`, type, code, messageId);
+    if (off + length > end)
+      return formatError(`option ${number} value of ${length} bytes truncated`, type, code, messageId);
+    options.push({ number, value: length === 0 ? EMPTY : buf.subarray(off, off + length) });
     off += length;
   }
   return { ok: true, message: { type, code, messageId, token, options, payload } };
 }
 
-function nibble(v: number): { n: number; ext: number; extLen: number } {
-  if (v < 13) return { n: v, ext: 0, extLen: 0 };
-  if (v < 269) return { n: 13, ext: v - 13, extLen: 1 };
-  return { n: 14, ext: v - 269, extLen: 2 };
+/** Bytes of the extended field for an option delta or length `v` (RFC 7252 §3.1). */
+const extLength = (v: number): number => (v < 13 ? 0 : v < 269 ? 1 : 2);
+
+/** True when the options are already in ascending number order (the usual case). */
+function sorted(options: CoapOption[]): boolean {
+  for (let i = 1; i < options.length; i++) if (options[i].number < options[i - 1].number) return false;
+  return true;
 }
 
 /** Encodes a message. Throws `RangeError` on values that cannot be sent (token > 8 bytes, …). */
 export function encodeMessage(m: CoapMessage): Buffer {
-  if (m.token.length > 8) throw new RangeError(`token of ${m.token.length} bytes (at most 8)`);
+  const token = m.token;
+  if (token.length > 8) throw new RangeError(`token of ${token.length} bytes (at most 8)`);
   if (m.messageId < 0 || m.messageId > 0xffff) throw new RangeError(`message ID ${m.messageId} out of range`);
   if (m.code < 0 || m.code > 255) throw new RangeError(`code ${m.code} out of range`);
   // Stable sort keeps the order of repeated options (Uri-Path segments) as given.
-  const opts = m.options.length > 1 ? [...m.options].sort((a, b) => a.number - b.number) : m.options;
-  let size = 4 + m.token.length;
+  const opts = sorted(m.options) ? m.options : [...m.options].sort((a, b) => a.number - b.number);
+  let size = 4 + token.length;
   let prev = 0;
-  for (const o of opts) {
+  for (let i = 0; i < opts.length; i++) {
+    const o = opts[i];
     if (o.number < 0 || o.number > 0xffff) throw new RangeError(`option number ${o.number} out of range`);
-    if (o.value.length > 65535 + 269) throw new RangeError(`option ${o.number} value too long`);
-    size += 1 + nibble(o.number - prev).extLen + nibble(o.value.length).extLen + o.value.length;
+    const len = o.value.length;
+    if (len > 65535 + 269) throw new RangeError(`option ${o.number} value too long`);
+    size += 1 + extLength(o.number - prev) + extLength(len) + len;
     prev = o.number;
   }
-  if (m.payload.length > 0) size += 1 + m.payload.length;
+  const payload = m.payload;
+  if (payload.length > 0) size += 1 + payload.length;
   const out = Buffer.allocUnsafe(size);
-  out[0] = (1 << 6) | (TYPES.indexOf(m.type) << 4) | m.token.length;
+  out[0] = 0x40 | (TYPE_BITS[m.type] << 4) | token.length;
   out[1] = m.code;
-  out.writeUInt16BE(m.messageId, 2);
+  out[2] = m.messageId >> 8;
+  out[3] = m.messageId & 0xff;
   let off = 4;
-  off += m.token.copy(out, off);
+  if (token.length > 0) off += token.copy(out, off);
   prev = 0;
-  for (const o of opts) {
-    const d = nibble(o.number - prev);
-    const l = nibble(o.value.length);
-    out[off++] = (d.n << 4) | l.n;
-    if (d.extLen === 1) out[off++] = d.ext;
-    else if (d.extLen === 2) {
-      out.writeUInt16BE(d.ext, off);
-      off += 2;
+  for (let i = 0; i < opts.length; i++) {
+    const o = opts[i];
+    const d = o.number - prev;
+    const len = o.value.length;
+    const head = off++;
+    let dn = d;
+    let ln = len;
+    if (d >= 269) {
+      dn = 14;
+      out[off++] = (d - 269) >> 8;
+      out[off++] = (d - 269) & 0xff;
+    } else if (d >= 13) {
+      dn = 13;
+      out[off++] = d - 13;
     }
-    if (l.extLen === 1) out[off++] = l.ext;
-    else if (l.extLen === 2) {
-      out.writeUInt16BE(l.ext, off);
-      off += 2;
+    if (len >= 269) {
+      ln = 14;
+      out[off++] = (len - 269) >> 8;
+      out[off++] = (len - 269) & 0xff;
+    } else if (len >= 13) {
+      ln = 13;
+      out[off++] = len - 13;
     }
-    off += o.value.copy(out, off);
+    out[head] = (dn << 4) | ln;
+    if (len > 0) off += o.value.copy(out, off);
     prev = o.number;
   }
-  if (m.payload.length > 0) {
+  if (payload.length > 0) {
     out[off++] = PAYLOAD_MARKER;
-    m.payload.copy(out, off);
+    payload.copy(out, off);
   }
   return out;
 }
@@ -218,6 +240,8 @@ export function withoutOptions(options: CoapOption[], ...nums: number[]): CoapOp
   return options.filter((o) => !nums.includes(o.number));
 }
 
+const NO_NUMBERS: ReadonlySet<number> = new Set();
+
 export type OptionCheck =
   | { ok: true; options: CoapOption[] }
   | {
@@ -234,7 +258,7 @@ export type OptionCheck =
  * in elective options are silently dropped, which the returned `options` reflect.
  * `known` adds option numbers that an application understands beyond the built-in table.
  */
-export function checkOptions(m: CoapMessage, known: ReadonlySet<number> = new Set()): OptionCheck {
+export function checkOptions(m: CoapMessage, known: ReadonlySet<number> = NO_NUMBERS): OptionCheck {
   let dropped = false;
   const kept: CoapOption[] = [];
   let prev = -1;
@@ -261,12 +285,12 @@ export function checkOptions(m: CoapMessage, known: ReadonlySet<number> = new Se
 
 /** An Empty Reset for `messageId` (RFC 7252 §4.2). */
 export function resetFor(messageId: number): CoapMessage {
-  return { type: 'RST', code: Code.Empty, messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) };
+  return { type: 'RST', code: Code.Empty, messageId, token: EMPTY, options: [], payload: EMPTY };
 }
 
 /** An Empty Acknowledgement for `messageId` (RFC 7252 §4.2). */
 export function emptyAckFor(messageId: number): CoapMessage {
-  return { type: 'ACK', code: Code.Empty, messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) };
+  return { type: 'ACK', code: Code.Empty, messageId, token: EMPTY, options: [], payload: EMPTY };
 }
 
 export const isRequest = (m: CoapMessage): boolean => isRequestCode(m.code);

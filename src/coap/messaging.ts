@@ -14,10 +14,13 @@
  * - Message IDs come from a keyed permutation of a counter, so that none repeats within 65536
  *   messages (§4.4) and yet a peer cannot predict the next one; tokens are random (§5.3.1).
  */
-import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
+import { type Deadline, DeadlineQueue } from './deadlines.ts';
+import { DedupTable } from './dedup.ts';
 import { CoapCancelledError, CoapResetError, CoapTimeoutError } from './errors.ts';
+import { ServerExchange } from './exchange.ts';
+import { MessageIdSequence, randomToken } from './ids.ts';
 import {
   type CoapMessage,
   type CoapOption,
@@ -31,6 +34,8 @@ import {
 } from './message.ts';
 import { Code } from './options.ts';
 import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+
+export { randomToken, ServerExchange };
 
 /** RFC 7252 §4.8 transmission parameters (milliseconds where a time). */
 export interface TransmissionParameters {
@@ -99,101 +104,39 @@ export interface ConfirmableHandle {
   cancel(): void;
 }
 
-/** A received request and the means to answer it exactly once. */
-export class ServerExchange {
-  private answered = false;
-  private acked = false;
-  private timer?: NodeJS.Timeout;
-
-  constructor(
-    private readonly layer: MessageLayer,
-    readonly request: CoapMessage,
-    readonly peer: TransportPeer,
-    private readonly entry: DedupEntry,
-    separateAfter: number,
-  ) {
-    if (request.type === 'CON') {
-      this.timer = setTimeout(() => this.acceptEmpty(), separateAfter);
-      this.timer.unref?.();
-    }
-  }
-
-  get isAnswered(): boolean {
-    return this.answered;
-  }
-
-  /**
-   * Sends an Empty ACK now, so that the response becomes a separate one (§5.2.2). Called
-   * automatically when the handler is slow.
-   */
-  acceptEmpty(): void {
-    if (this.answered || this.acked || this.request.type !== 'CON') return;
-    this.acked = true;
-    const ack = encodeMessage(emptyAckFor(this.request.messageId));
-    this.entry.reply = ack;
-    this.layer.sendRaw(ack, this.peer);
-  }
-
-  /**
-   * Sends the response: piggybacked in the ACK when the request was Confirmable and not yet
-   * acknowledged, as a separate Confirmable after an Empty ACK, and as a Non-confirmable for a
-   * Non-confirmable request (§5.2). Later calls are ignored.
-   */
-  respond(response: OutgoingMessage): void {
-    if (this.answered) return;
-    this.answered = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.request.type === 'CON' && !this.acked) {
-      this.acked = true;
-      const ack = encodeMessage({ type: 'ACK', messageId: this.request.messageId, ...response });
-      this.entry.reply = ack;
-      this.layer.sendRaw(ack, this.peer);
-    } else if (this.request.type === 'CON') {
-      // §5.2.2: the separate response is Confirmable (it may be lost; the client cannot ask again).
-      this.layer.sendConfirmable(response, this.peer).acknowledged.catch(() => {});
-    } else {
-      this.layer.sendNonConfirmable(response, this.peer);
-    }
-  }
-
-  /** Rejects the request with a Reset (a Confirmable we cannot process at all, §4.2). */
-  reject(): void {
-    if (this.answered) return;
-    this.answered = true;
-    if (this.timer) clearTimeout(this.timer);
-    const rst = encodeMessage(resetFor(this.request.messageId));
-    this.entry.reply = rst;
-    this.layer.sendRaw(rst, this.peer);
-  }
-
-  /** Answers nothing (a Non-confirmable that needs no response). */
-  drop(): void {
-    this.answered = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-}
-
-interface DedupEntry {
-  expires: number;
-  /** The ACK or RST we sent, to send again for a duplicate Confirmable. */
-  reply?: Buffer;
+/**
+ * What the layer keeps per peer endpoint: its NSTART accounting and a numeric id that keys the
+ * deduplication and outstanding tables (`id × 2^17 + …`), so that no string is built per datagram.
+ * It lives while anything refers to it (dedup entries, Confirmables, remembered NONs).
+ */
+interface PeerState {
+  readonly id: number;
+  readonly address: string;
+  readonly port: number;
+  refs: number;
+  /** Confirmables on the wire (NSTART, §4.7). */
+  outstanding: number;
+  /** Confirmables waiting for a free NSTART slot, in order. */
+  waiting: Array<() => void>;
 }
 
 interface Outstanding {
   messageId: number;
   peer: { address: string; port: number };
-  key: string;
+  state: PeerState;
+  key: number;
   datagram: Buffer;
   timeout: number;
   retransmissions: number;
-  timer?: NodeJS.Timeout;
+  deadline?: Deadline;
   resolve(m: CoapMessage): void;
   reject(e: Error): void;
 }
 
-interface PeerQueue {
-  outstanding: number;
-  waiting: Array<() => void>;
+interface SentNon {
+  peer: PeerState;
+  expires: number;
+  onReset: () => void;
 }
 
 /** Counters for tests, logs and benchmarks. */
@@ -204,6 +147,10 @@ export interface MessageLayerStats {
   duplicates: number;
   malformed: number;
   timeouts: number;
+  /** Dedup entries forgotten before their lifetime because the table was full (`maxDedupEntries`). */
+  dedupEvicted: number;
+  /** Duplicate Confirmables ignored because their cached reply had been overwritten (see dedup.ts). */
+  dedupRepliesLost: number;
 }
 
 export type RequestListener = (exchange: ServerExchange) => void;
@@ -214,52 +161,13 @@ export type RequestListener = (exchange: ServerExchange) => void;
  */
 export type ResponseListener = (message: CoapMessage, peer: TransportPeer) => boolean;
 
-/** A 16-bit keyed permutation (4-round Feistel on bytes with random S-boxes). */
-class MessageIdSequence {
-  private counter = randomInt(0, 0x10000);
-  private readonly sboxes: Uint8Array[] = [];
-  constructor() {
-    for (let r = 0; r < 4; r++) this.sboxes.push(new Uint8Array(randomBytes(256)));
-  }
-  next(): number {
-    this.counter = (this.counter + 1) & 0xffff;
-    let l = this.counter >> 8;
-    let r = this.counter & 0xff;
-    for (const s of this.sboxes) {
-      const t = l ^ s[r];
-      l = r;
-      r = t;
-    }
-    return (l << 8) | r;
-  }
-}
-
-/** Random bytes drawn from a pool refilled by crypto.randomBytes (one syscall per 4 KiB). */
-class RandomPool {
-  private pool = randomBytes(4096);
-  private off = 0;
-  take(n: number): Buffer {
-    if (this.off + n > this.pool.length) {
-      this.pool = randomBytes(4096);
-      this.off = 0;
-    }
-    const out = Buffer.from(this.pool.subarray(this.off, this.off + n));
-    this.off += n;
-    return out;
-  }
-}
-
-const randomPool = new RandomPool();
-
-/** A fresh token of `length` (default 8) random bytes (RFC 7252 §5.3.1). */
-export function randomToken(length = 8): Buffer {
-  return randomPool.take(length);
-}
-
 export interface MessageLayerOptions {
   params?: Partial<TransmissionParameters>;
   logger?: Logger;
 }
+
+/** Key of one of our Confirmables or NONs: peer id and Message ID. */
+const sentKey = (peer: PeerState, mid: number): number => peer.id * 0x10000 + mid;
 
 export class MessageLayer {
   readonly params: TransmissionParameters;
@@ -270,20 +178,26 @@ export class MessageLayer {
     duplicates: 0,
     malformed: 0,
     timeouts: 0,
+    dedupEvicted: 0,
+    dedupRepliesLost: 0,
   };
   private readonly log: Logger;
   private readonly ids = new MessageIdSequence();
   private readonly exchangeLifetime: number;
   private readonly nonLifetime: number;
   private readonly separateAfter: number;
-  /** Received CON by peer|mid. Insertion order ≈ expiry order, so the sweep stops at the first live one. */
-  private readonly seenCon = new Map<string, DedupEntry>();
-  private readonly seenNon = new Map<string, DedupEntry>();
-  /** Our outstanding Confirmables by peer|mid. */
-  private readonly outstanding = new Map<string, Outstanding>();
-  /** Our recent Non-confirmables by peer|mid, so that a Reset to one reaches its sender. */
-  private readonly sentNon = new Map<string, { expires: number; onReset: () => void }>();
-  private readonly queues = new Map<string, PeerQueue>();
+  /** Peer endpoints by address, then port. */
+  private readonly peers = new Map<string, Map<number, PeerState>>();
+  private nextPeerId = 1;
+  /** Received CON and NON by (peer, Message ID), each for its lifetime (§4.5). */
+  private readonly seenCon: DedupTable<PeerState>;
+  private readonly seenNon: DedupTable<PeerState>;
+  /** Our outstanding Confirmables by {@link sentKey}. */
+  private readonly outstanding = new Map<number, Outstanding>();
+  /** Our recent Non-confirmables by {@link sentKey}, so that a Reset to one reaches its sender. */
+  private readonly sentNon = new Map<number, SentNon>();
+  /** Retransmissions and separate-response delays. */
+  private readonly deadlines = new DeadlineQueue();
   private requestListener?: RequestListener;
   private responseListener?: ResponseListener;
   private readonly sweeper: NodeJS.Timeout;
@@ -299,6 +213,9 @@ export class MessageLayer {
     this.nonLifetime = d.nonLifetime;
     this.separateAfter = this.params.separateResponseAfter ?? this.params.ackTimeout / 2;
     this.log = opts.logger ?? childLogger('coap.messaging');
+    const forget = (p: PeerState) => this.unref(p);
+    this.seenCon = new DedupTable(this.params.maxDedupEntries, this.exchangeLifetime, forget);
+    this.seenNon = new DedupTable(this.params.maxDedupEntries, this.nonLifetime, forget);
     transport.onDatagram((datagram, peer) => this.receive(datagram, peer));
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
@@ -316,15 +233,57 @@ export class MessageLayer {
     return this.ids.next();
   }
 
+  /** Peer endpoints the layer holds state for (dedup entries, Confirmables, NONs). */
+  get peerCount(): number {
+    let n = 0;
+    for (const ports of this.peers.values()) n += ports.size;
+    return n;
+  }
+
+  /** @internal Used by {@link ServerExchange}. */
+  cancelDeadline(d: Deadline): void {
+    this.deadlines.cancel(d);
+  }
+
+  private peerState(address: string, port: number): PeerState {
+    let ports = this.peers.get(address);
+    if (ports === undefined) {
+      ports = new Map();
+      this.peers.set(address, ports);
+    }
+    let p = ports.get(port);
+    if (p === undefined) {
+      p = { id: this.nextPeerId++, address, port, refs: 0, outstanding: 0, waiting: [] };
+      ports.set(port, p);
+    }
+    return p;
+  }
+
+  private lookupPeer(address: string, port: number): PeerState | undefined {
+    return this.peers.get(address)?.get(port);
+  }
+
+  private unref(p: PeerState): void {
+    p.refs--;
+    this.dropIfUnused(p);
+  }
+
+  private dropIfUnused(p: PeerState): void {
+    if (p.refs > 0) return;
+    const ports = this.peers.get(p.address);
+    if (ports?.get(p.port) === p) {
+      ports.delete(p.port);
+      if (ports.size === 0) this.peers.delete(p.address);
+    }
+  }
+
   /** Sends an already encoded datagram (ACK/RST replies). */
   sendRaw(datagram: Buffer, peer: { address: string; port: number }): void {
     if (this.closed) return;
     this.stats.sent++;
     try {
       const r = this.transport.send(datagram, peer);
-      if (r && typeof (r as Promise<void>).catch === 'function') {
-        (r as Promise<void>).catch((err: unknown) => this.log.debug({ err }, 'send failed'));
-      }
+      if (r !== undefined) r.catch((err: unknown) => this.log.debug({ err }, 'send failed'));
     } catch (err) {
       this.log.debug({ err }, 'send failed');
     }
@@ -333,67 +292,101 @@ export class MessageLayer {
   /** Sends a Non-confirmable message; `onReset` runs if the peer answers it with Reset. */
   sendNonConfirmable(m: OutgoingMessage, peer: { address: string; port: number }, onReset?: () => void): number {
     const messageId = this.ids.next();
-    const datagram = encodeMessage({ type: 'NON', messageId, ...m });
-    if (onReset) {
-      this.sentNon.set(`${peerKey(peer)}|${messageId}`, { expires: Date.now() + this.nonLifetime, onReset });
+    const datagram = encodeMessage({
+      type: 'NON',
+      code: m.code,
+      messageId,
+      token: m.token,
+      options: m.options,
+      payload: m.payload,
+    });
+    if (onReset && !this.closed) {
+      const state = this.peerState(peer.address, peer.port);
+      const key = sentKey(state, messageId);
+      const old = this.sentNon.get(key);
+      if (old) this.forgetNon(key, old);
+      state.refs++;
+      this.sentNon.set(key, { peer: state, expires: Date.now() + this.nonLifetime, onReset });
       // Bounded like the deduplication tables: a Reset to a long-forgotten NON is then ignored.
       if (this.sentNon.size > this.params.maxDedupEntries) {
-        const oldest = this.sentNon.keys().next().value;
-        if (oldest !== undefined) this.sentNon.delete(oldest);
+        const oldest = this.sentNon.entries().next().value;
+        if (oldest !== undefined) this.forgetNon(oldest[0], oldest[1]);
       }
     }
     this.sendRaw(datagram, peer);
     return messageId;
   }
 
+  private forgetNon(key: number, non: SentNon): void {
+    this.sentNon.delete(key);
+    this.unref(non.peer);
+  }
+
   /** Sends a Confirmable message with retransmission, queued behind NSTART outstanding ones to the peer. */
   sendConfirmable(m: OutgoingMessage, peer: { address: string; port: number }): ConfirmableHandle {
     const messageId = this.ids.next();
-    const pk = peerKey(peer);
-    const key = `${pk}|${messageId}`;
-    const datagram = encodeMessage({ type: 'CON', messageId, ...m });
+    const datagram = encodeMessage({
+      type: 'CON',
+      code: m.code,
+      messageId,
+      token: m.token,
+      options: m.options,
+      payload: m.payload,
+    });
+    const state = this.peerState(peer.address, peer.port);
+    const key = sentKey(state, messageId);
+    state.refs++;
     let cancelled = false;
     let started = false;
+    let settled = false;
     let out: Outstanding | undefined;
     let rejectEarly: ((e: Error) => void) | undefined;
     const acknowledged = new Promise<CoapMessage>((resolve, reject) => {
-      rejectEarly = reject;
+      rejectEarly = (e) => {
+        if (settled) return;
+        settled = true;
+        this.unref(state);
+        reject(e);
+      };
       const start = () => {
         if (cancelled || this.closed) {
-          this.release(pk);
-          reject(new CoapCancelledError(this.closed ? 'message layer closed' : undefined));
+          this.release(state);
+          rejectEarly?.(new CoapCancelledError(this.closed ? 'message layer closed' : undefined));
           return;
         }
         started = true;
         const p = this.params;
-        out = {
+        const o: Outstanding = {
           messageId,
           peer,
+          state,
           key,
           datagram,
           // §4.2: initial timeout random between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR.
           timeout: p.ackTimeout * (1 + Math.random() * (p.ackRandomFactor - 1)),
           retransmissions: 0,
           resolve: (msg) => {
-            this.finish(out!);
+            this.finish(o);
+            settled = true;
             resolve(msg);
           },
           reject: (e) => {
-            this.finish(out!);
+            this.finish(o);
+            settled = true;
             reject(e);
           },
         };
-        this.outstanding.set(key, out);
+        out = o;
+        this.outstanding.set(key, o);
         this.sendRaw(datagram, peer);
-        this.arm(out);
+        this.arm(o);
       };
-      const q = this.queue(pk);
-      if (q.outstanding < this.params.nstart) {
-        q.outstanding++;
+      if (state.outstanding < this.params.nstart) {
+        state.outstanding++;
         start();
       } else {
-        q.waiting.push(() => {
-          q.outstanding++;
+        state.waiting.push(() => {
+          state.outstanding++;
           start();
         });
       }
@@ -410,47 +403,39 @@ export class MessageLayer {
     };
   }
 
-  private queue(pk: string): PeerQueue {
-    let q = this.queues.get(pk);
-    if (!q) {
-      q = { outstanding: 0, waiting: [] };
-      this.queues.set(pk, q);
-    }
-    return q;
-  }
-
-  private release(pk: string): void {
-    const q = this.queues.get(pk);
-    if (!q) return;
-    q.outstanding--;
-    const next = q.waiting.shift();
+  /** Frees an NSTART slot of the peer and starts the next waiting Confirmable. */
+  private release(state: PeerState): void {
+    state.outstanding--;
+    const next = state.waiting.shift();
     if (next) next();
-    else if (q.outstanding <= 0) this.queues.delete(pk);
   }
 
   private arm(out: Outstanding): void {
-    out.timer = setTimeout(() => {
-      if (this.outstanding.get(out.key) !== out) return;
-      if (out.retransmissions >= this.params.maxRetransmit) {
-        this.stats.timeouts++;
-        out.reject(
-          new CoapTimeoutError(`no ACK for message ${out.messageId} after ${out.retransmissions} retransmissions`),
-        );
-        return;
-      }
-      out.retransmissions++;
-      out.timeout *= 2;
-      this.stats.retransmitted++;
-      this.sendRaw(out.datagram, out.peer);
-      this.arm(out);
-    }, out.timeout);
+    out.deadline = this.deadlines.add(Date.now() + out.timeout, () => this.expire(out));
+  }
+
+  private expire(out: Outstanding): void {
+    if (this.outstanding.get(out.key) !== out) return;
+    if (out.retransmissions >= this.params.maxRetransmit) {
+      this.stats.timeouts++;
+      out.reject(
+        new CoapTimeoutError(`no ACK for message ${out.messageId} after ${out.retransmissions} retransmissions`),
+      );
+      return;
+    }
+    out.retransmissions++;
+    out.timeout *= 2;
+    this.stats.retransmitted++;
+    this.sendRaw(out.datagram, out.peer);
+    this.arm(out);
   }
 
   private finish(out: Outstanding): void {
-    if (out.timer) clearTimeout(out.timer);
+    if (out.deadline) this.deadlines.cancel(out.deadline);
     if (this.outstanding.get(out.key) === out) {
       this.outstanding.delete(out.key);
-      this.release(peerKey(out.peer));
+      this.release(out.state);
+      this.unref(out.state);
     }
   }
 
@@ -469,16 +454,8 @@ export class MessageLayer {
     const m = r.message;
     if (this.log.isLevelEnabled('trace')) this.log.trace({ peer: peerKey(peer) }, `recv ${describeMessage(m)}`);
     try {
-      switch (m.type) {
-        case 'ACK':
-        case 'RST':
-          this.receiveReply(m, peer);
-          return;
-        case 'CON':
-        case 'NON':
-          this.receiveMessage(m, peer);
-          return;
-      }
+      if (m.type === 'ACK' || m.type === 'RST') this.receiveReply(m, peer);
+      else this.receiveMessage(m, peer);
     } catch (err) {
       // A bug above us must not take the endpoint down with it.
       this.log.error({ err }, 'error while handling a CoAP message');
@@ -486,7 +463,9 @@ export class MessageLayer {
   }
 
   private receiveReply(m: CoapMessage, peer: TransportPeer): void {
-    const key = `${peerKey(peer)}|${m.messageId}`;
+    const state = this.lookupPeer(peer.address, peer.port);
+    if (state === undefined) return;
+    const key = sentKey(state, m.messageId);
     if (m.type === 'RST') {
       // §4.2: a Reset is always Empty; anything else is silently ignored.
       if (m.code !== Code.Empty) return;
@@ -497,7 +476,7 @@ export class MessageLayer {
       }
       const non = this.sentNon.get(key);
       if (non) {
-        this.sentNon.delete(key);
+        this.forgetNon(key, non);
         non.onReset();
       }
       return;
@@ -509,82 +488,92 @@ export class MessageLayer {
   }
 
   private receiveMessage(m: CoapMessage, peer: TransportPeer): void {
-    const pk = peerKey(peer);
-    const key = `${pk}|${m.messageId}`;
-    const table = m.type === 'CON' ? this.seenCon : this.seenNon;
-    const seen = table.get(key);
-    if (seen) {
+    const con = m.type === 'CON';
+    const state = this.peerState(peer.address, peer.port);
+    const table = con ? this.seenCon : this.seenNon;
+    const seen = table.find(state.id, m.messageId);
+    if (seen >= 0) {
       this.stats.duplicates++;
       // §4.5: acknowledge each duplicate Confirmable the same way, process it only once.
-      if (m.type === 'CON' && seen.reply) this.sendRaw(seen.reply, peer);
+      if (con) {
+        const reply = table.reply(seen);
+        if (reply) this.sendRaw(reply, peer);
+        else this.stats.dedupRepliesLost = this.seenCon.stats.repliesLost;
+      }
       return;
     }
     if (m.code === Code.Empty) {
       // §4.3: an Empty Confirmable is a ping, answered with Reset; an Empty NON is ignored.
-      if (m.type === 'CON') {
-        const rst = encodeMessage(resetFor(m.messageId));
-        this.remember(table, key, m.type, rst);
-        this.sendRaw(rst, peer);
+      if (con) {
+        const slot = this.remember(table, state, m.messageId);
+        this.sendReply(m, slot, table.serialOf(slot), encodeMessage(resetFor(m.messageId)), peer);
+      } else {
+        this.dropIfUnused(state);
       }
       return;
     }
-    const entry = this.remember(table, key, m.type);
+    const slot = this.remember(table, state, m.messageId);
+    const serial = table.serialOf(slot);
     if (isResponse(m)) {
       const matched = this.responseListener?.(m, peer) ?? false;
-      if (m.type === 'CON') {
-        entry.reply = encodeMessage(matched ? emptyAckFor(m.messageId) : resetFor(m.messageId));
-        this.sendRaw(entry.reply, peer);
+      if (con) {
+        this.sendReply(
+          m,
+          slot,
+          serial,
+          encodeMessage(matched ? emptyAckFor(m.messageId) : resetFor(m.messageId)),
+          peer,
+        );
       } else if (!matched) {
         this.sendRaw(encodeMessage(resetFor(m.messageId)), peer);
       }
       return;
     }
     if (isRequest(m)) {
-      const ex = new ServerExchange(this, m, peer, entry, this.separateAfter);
+      const ex = new ServerExchange(this, m, peer, slot, serial);
       if (this.requestListener) this.requestListener(ex);
-      else if (m.type === 'CON') ex.reject();
+      else if (con) ex.reject();
+      // A handler that did not answer at once gets an Empty ACK after a while (§5.2.2), so that
+      // the client does not retransmit; the response then follows as a separate one.
+      if (con && !ex.isAnswered && !this.closed) {
+        ex.separateAfter = this.deadlines.add(Date.now() + this.separateAfter, () => ex.acceptEmpty());
+      }
       return;
     }
     // Class 2..5 codes are responses and 0.xx requests; what remains cannot be processed: §4.2/§4.3.
-    if (m.type === 'CON') {
-      entry.reply = encodeMessage(resetFor(m.messageId));
-      this.sendRaw(entry.reply, peer);
-    }
+    if (con) this.sendReply(m, slot, serial, encodeMessage(resetFor(m.messageId)), peer);
   }
 
-  private remember(table: Map<string, DedupEntry>, key: string, type: string, reply?: Buffer): DedupEntry {
-    const entry: DedupEntry = {
-      expires: Date.now() + (type === 'CON' ? this.exchangeLifetime : this.nonLifetime),
-      reply,
-    };
-    table.set(key, entry);
-    if (table.size > this.params.maxDedupEntries) {
-      const oldest = table.keys().next().value;
-      if (oldest !== undefined) table.delete(oldest);
-    }
-    return entry;
+  /** @internal Sends the ACK or Reset for a received message and keeps it for its duplicates (§4.5). */
+  sendReply(m: CoapMessage, slot: number, serial: number, reply: Buffer, peer: TransportPeer): void {
+    // Only a Confirmable's reply is sent again; a NON's duplicates are silently dropped.
+    if (m.type === 'CON') this.seenCon.setReply(slot, serial, reply);
+    this.sendRaw(reply, peer);
+  }
+
+  private remember(table: DedupTable<PeerState>, peer: PeerState, mid: number): number {
+    const before = table.stats.evicted;
+    // The reference is taken first: the eviction add() may do could otherwise drop this very peer.
+    peer.refs++;
+    const slot = table.add(peer, mid, Date.now());
+    if (slot < 0) this.unref(peer);
+    this.stats.dedupEvicted += table.stats.evicted - before;
+    return slot;
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const table of [this.seenCon, this.seenNon]) {
-      for (const [k, e] of table) {
-        if (e.expires > now) break;
-        table.delete(k);
-      }
-    }
+    this.seenCon.sweep(now);
+    this.seenNon.sweep(now);
     for (const [k, e] of this.sentNon) {
       if (e.expires > now) break;
-      this.sentNon.delete(k);
+      this.forgetNon(k, e);
     }
   }
 
   /** Sends a CoAP ping (Empty CON, §4.3) and resolves true when the peer answers with Reset. */
   async ping(peer: { address: string; port: number }): Promise<boolean> {
-    const h = this.sendConfirmable(
-      { code: Code.Empty, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) },
-      peer,
-    );
+    const h = this.sendConfirmable({ code: Code.Empty, token: EMPTY, options: [], payload: EMPTY }, peer);
     try {
       await h.acknowledged;
       return true; // An Empty ACK also proves liveness.
@@ -599,7 +588,11 @@ export class MessageLayer {
     if (this.closed) return;
     this.closed = true;
     for (const out of [...this.outstanding.values()]) out.reject(new CoapCancelledError('message layer closed'));
-    for (const q of [...this.queues.values()]) for (const start of q.waiting.splice(0)) start();
+    for (const ports of [...this.peers.values()])
+      for (const p of [...ports.values()]) for (const start of p.waiting.splice(0)) start();
+    this.deadlines.close();
     clearInterval(this.sweeper);
   }
 }
+
+const EMPTY = Buffer.alloc(0);

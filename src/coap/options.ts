@@ -140,6 +140,18 @@ export function encodeUint(v: number): Buffer {
   return b;
 }
 
+/** Encoded uint values 0..255, shared: see {@link uintValue}. */
+const SMALL_UINTS: readonly Buffer[] = Array.from({ length: 256 }, (_, v) => encodeUint(v));
+
+/**
+ * Like {@link encodeUint}, but values below 256 come from a shared table instead of a fresh Buffer:
+ * for option values that go straight into the encoder, which only reads them. Never write into
+ * the result.
+ */
+export function uintValue(v: number): Buffer {
+  return v >= 0 && v < 256 && Number.isInteger(v) ? SMALL_UINTS[v] : encodeUint(v);
+}
+
 /** RFC 7252 §3.2: decodes a uint of 0..4 bytes (leading zeros are tolerated). */
 export function decodeUint(b: Buffer): number {
   if (b.length > 4) throw new RangeError(`uint option of ${b.length} bytes`);

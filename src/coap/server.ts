@@ -11,7 +11,7 @@ import { childLogger } from '../util/log.ts';
 import { Block1Assembler, Block2Cache, sliceBlock } from './block.ts';
 import { CoapError } from './errors.ts';
 import { formatLinks, type Link } from './linkformat.ts';
-import { type CoapMessage, type CoapOption, checkOptions, getOption, getOptions, getUintOption } from './message.ts';
+import { type CoapOption, checkOptions, getOptions } from './message.ts';
 import {
   derivedTimes,
   MessageLayer,
@@ -27,12 +27,14 @@ import {
   ContentFormat,
   codeString,
   decodeBlock,
+  decodeUint,
   encodeBlock,
   encodeUint,
   type Method,
   methodName,
   OptionNumber,
   szxFor,
+  uintValue,
 } from './options.ts';
 import { peerKey, type Transport, type TransportPeer } from './transport.ts';
 
@@ -97,6 +99,10 @@ interface Route {
   segments: string[];
   handler: CoapHandler;
   opts: RouteOptions;
+  /** Order of addition: the first matching route wins. */
+  index: number;
+  /** Has `:name` or `*` segments, so it cannot be found by exact path. */
+  dynamic: boolean;
 }
 
 export interface CoapServerOptions {
@@ -125,6 +131,18 @@ interface ObserveState {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_OPTIONS: CoapOption[] = [];
+
+/** Names a block-wise transfer (Block1 reassembly, Block2 cache): layer, peer, method and target. */
+function transferKey(layerId: number, peer: TransportPeer, method: Method, path: string, query: string[]): string {
+  return `${layerId}|${peerKey(peer)}|${method}|${path}?${query.join('&')}`;
+}
+
+/** A transfer key, or what makes one, so that the string is only built when a transfer is in play. */
+type TransferKey = string | { layerId: number; req: CoapRequest };
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
 function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
   if (p === undefined) return EMPTY;
@@ -134,6 +152,9 @@ function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
 
 export class CoapServer {
   private readonly routes: Route[] = [];
+  /** Routes without `:name` or `*`, by their path ("/a/b"). */
+  private readonly staticRoutes = new Map<string, Route[]>();
+  private readonly dynamicRoutes: Route[] = [];
   private readonly layers: Layer[] = [];
   private nextLayerId = 1;
   private readonly log: Logger;
@@ -171,7 +192,16 @@ export class CoapServer {
   /** Adds a route. Patterns: `/a/b`, `/users/:uid/resources`, `/files/*` (the rest, in params['*']). */
   route(method: Method, pattern: string, handler: CoapHandler, opts: RouteOptions = {}): this {
     const segments = pattern === '/' ? [] : pattern.replace(/^\//, '').split('/');
-    this.routes.push({ method, pattern, segments, handler, opts });
+    const dynamic = segments.some((seg) => seg.startsWith(':') || seg === '*');
+    const r: Route = { method, pattern, segments, handler, opts, index: this.routes.length, dynamic };
+    this.routes.push(r);
+    if (dynamic) this.dynamicRoutes.push(r);
+    else {
+      const key = `/${segments.join('/')}`;
+      const list = this.staticRoutes.get(key);
+      if (list) list.push(r);
+      else this.staticRoutes.set(key, [r]);
+    }
     return this;
   }
   get(pattern: string, handler: CoapHandler, opts?: RouteOptions): this {
@@ -193,11 +223,12 @@ export class CoapServer {
     const layer = new MessageLayer(transport, { params: this.params, logger: this.log });
     const entry: Layer = { id, layer, transport, owned };
     layer.onRequest((ex) => {
-      this.handle(ex, entry).catch((err: unknown) => {
-        this.log.error({ err }, 'request handling failed');
-        if (!ex.isAnswered)
-          ex.respond({ code: Code.InternalServerError, token: ex.request.token, options: [], payload: EMPTY });
-      });
+      try {
+        const pending = this.handle(ex, entry);
+        if (pending !== undefined) pending.catch((err: unknown) => this.failed(ex, err));
+      } catch (err) {
+        this.failed(ex, err);
+      }
     });
     // A server expects no responses; any that arrive are rejected (the layer sends Reset).
     layer.onResponse(() => false);
@@ -205,27 +236,62 @@ export class CoapServer {
     return layer;
   }
 
+  private failed(ex: ServerExchange, err: unknown): void {
+    this.log.error({ err }, 'request handling failed');
+    if (!ex.isAnswered)
+      ex.respond({ code: Code.InternalServerError, token: ex.request.token, options: [], payload: EMPTY });
+  }
+
+  /**
+   * The route for a method and path, in the order the routes were added: a path without `:name`
+   * or `*` segments is one Map lookup; the patterns are tried one by one.
+   */
   private match(
     method: Method,
     segs: string[],
+    path: string,
   ): { route: Route; params: Record<string, string> } | 'method' | undefined {
     let pathMatched = false;
-    for (const r of this.routes) {
-      const params = matchPattern(r.segments, segs);
-      if (!params) continue;
-      if (r.method === method) return { route: r, params };
+    let found: Route | undefined;
+    const statics = this.staticRoutes.get(path);
+    // The joined path names the segments exactly when their number agrees (pattern segments hold no '/').
+    if (statics !== undefined) {
+      for (const r of statics) {
+        if (r.segments.length !== segs.length) continue;
+        if (r.method === method) {
+          found = r;
+          break;
+        }
+        pathMatched = true;
+      }
+    }
+    // A pattern added before the exact route still wins, as it always has.
+    const before = found ? found.index : Number.POSITIVE_INFINITY;
+    for (const r of this.dynamicRoutes) {
+      if (r.index > before) break;
+      if (!patternMatches(r.segments, segs)) continue;
+      if (r.method === method) return { route: r, params: matchPattern(r.segments, segs) ?? {} };
       pathMatched = true;
     }
+    if (found) return { route: found, params: {} };
     return pathMatched ? 'method' : undefined;
   }
 
-  private async handle(ex: ServerExchange, layer: Layer): Promise<void> {
+  /** Answers a request with an error code and a diagnostic payload (RFC 7252 §5.5.2, no Content-Format). */
+  private refuse(ex: ServerExchange, code: number, reason: string, extra: CoapOption[] = []): undefined {
+    this.log.debug({ code: codeString(code), reason }, 'request refused');
+    ex.respond({ code, token: ex.request.token, options: extra, payload: Buffer.from(reason) });
+    return undefined;
+  }
+
+  /**
+   * Handles one request. Everything up to the handler runs synchronously, and so does the rest when
+   * the handler answers synchronously: then the response leaves piggybacked before the layer's
+   * receive returns, with no promise, timer or microtask per request. Returns a promise only when
+   * the handler returned one.
+   */
+  private handle(ex: ServerExchange, layer: Layer): Promise<void> | undefined {
     const m = ex.request;
-    const fail = (code: number, reason: string, extra: CoapOption[] = []) => {
-      this.log.debug({ code: codeString(code), reason }, 'request refused');
-      // §5.5.2: a diagnostic payload, human-readable, without Content-Format.
-      ex.respond({ code, token: m.token, options: extra, payload: Buffer.from(reason) });
-    };
     const chk = checkOptions(m);
     if (!chk.ok) {
       // RFC 7252 §5.4.1: a bad critical option in a Confirmable request gets 4.02 Bad Option; in a
@@ -233,73 +299,114 @@ export class CoapServer {
       if (m.type === 'NON') {
         this.log.debug({ reason: chk.reason }, 'NON request rejected');
         ex.reject();
-        return;
+        return undefined;
       }
-      return fail(chk.code, chk.reason);
+      return this.refuse(ex, chk.code, chk.reason);
     }
-    const msg: CoapMessage = { ...m, options: chk.options };
+    const options = chk.options;
     const method = methodName(m.code);
-    if (!method) return fail(Code.MethodNotAllowed, `method code ${codeString(m.code)} not supported`);
-    // RFC 7252 §5.7.2: we are no forward-proxy.
-    if (getOption(msg, OptionNumber.ProxyUri) || getOption(msg, OptionNumber.ProxyScheme)) {
-      return fail(Code.ProxyingNotSupported, 'this server is not a proxy');
+    if (!method) return this.refuse(ex, Code.MethodNotAllowed, `method code ${codeString(m.code)} not supported`);
+    // One pass over the options; for a non-repeatable option the first occurrence counts (a repeated
+    // one was dropped or refused by checkOptions).
+    const pathSegments: string[] = [];
+    let queryItems: string[] | undefined;
+    let b1: Buffer | undefined;
+    let b2: Buffer | undefined;
+    let contentFormat: number | undefined;
+    let accept: number | undefined;
+    let observe: number | undefined;
+    let size1: number | undefined;
+    let proxy = false;
+    let tags: string[] | undefined;
+    for (let i = 0; i < options.length; i++) {
+      const o = options[i];
+      switch (o.number) {
+        case OptionNumber.UriPath:
+          pathSegments.push(o.value.toString('utf8'));
+          break;
+        case OptionNumber.UriQuery:
+          if (queryItems === undefined) queryItems = [];
+          queryItems.push(o.value.toString('utf8'));
+          break;
+        case OptionNumber.Block1:
+          b1 ??= o.value;
+          break;
+        case OptionNumber.Block2:
+          b2 ??= o.value;
+          break;
+        case OptionNumber.ContentFormat:
+          contentFormat ??= decodeUint(o.value);
+          break;
+        case OptionNumber.Accept:
+          accept ??= decodeUint(o.value);
+          break;
+        case OptionNumber.Observe:
+          observe ??= decodeUint(o.value);
+          break;
+        case OptionNumber.Size1:
+          size1 ??= decodeUint(o.value);
+          break;
+        case OptionNumber.ProxyUri:
+        case OptionNumber.ProxyScheme:
+          proxy = true;
+          break;
+        case OptionNumber.RequestTag:
+          if (tags === undefined) tags = [];
+          tags.push(o.value.toString('hex'));
+          break;
+      }
     }
+    // RFC 7252 §5.7.2: we are no forward-proxy.
+    if (proxy) return this.refuse(ex, Code.ProxyingNotSupported, 'this server is not a proxy');
     let block1: BlockValue | undefined;
     let block2: BlockValue | undefined;
     try {
-      const b1 = getOption(msg, OptionNumber.Block1);
-      const b2 = getOption(msg, OptionNumber.Block2);
       block1 = b1 ? decodeBlock(b1) : undefined;
       block2 = b2 ? decodeBlock(b2) : undefined;
     } catch (err) {
       // RFC 7959 §2.2: the reserved SZX 7 leads to 4.00.
-      return fail(Code.BadRequest, (err as Error).message);
+      return this.refuse(ex, Code.BadRequest, (err as Error).message);
     }
-    const pathSegments = getOptions(msg, OptionNumber.UriPath).map((b) => b.toString('utf8'));
     // RFC 7252 §6.4 step 8 removes "." and ".." when building options: receiving them is an error.
-    if (pathSegments.some((s) => s === '.' || s === '..')) return fail(Code.BadRequest, 'Uri-Path with . or ..');
-    const queryItems = getOptions(msg, OptionNumber.UriQuery).map((b) => b.toString('utf8'));
-    const path = `/${pathSegments.join('/')}`;
-    const matched = this.match(method, pathSegments);
-    if (matched === undefined) return fail(Code.NotFound, `no resource ${path}`);
-    if (matched === 'method') return fail(Code.MethodNotAllowed, `${method} not allowed on ${path}`);
+    for (const seg of pathSegments) {
+      if (seg === '.' || seg === '..') return this.refuse(ex, Code.BadRequest, 'Uri-Path with . or ..');
+    }
+    const path = pathSegments.length === 1 ? `/${pathSegments[0]}` : `/${pathSegments.join('/')}`;
+    const matched = this.match(method, pathSegments, path);
+    if (matched === undefined) return this.refuse(ex, Code.NotFound, `no resource ${path}`);
+    if (matched === 'method') return this.refuse(ex, Code.MethodNotAllowed, `${method} not allowed on ${path}`);
     const { route, params } = matched;
-    const contentFormat = getUintOption(msg, OptionNumber.ContentFormat);
-    const accept = getUintOption(msg, OptionNumber.Accept);
     if (accept !== undefined && route.opts.produces && !route.opts.produces.includes(accept)) {
-      return fail(Code.NotAcceptable, `cannot produce content format ${accept}`);
+      return this.refuse(ex, Code.NotAcceptable, `cannot produce content format ${accept}`);
     }
     if (contentFormat !== undefined && route.opts.consumes && !route.opts.consumes.includes(contentFormat)) {
-      return fail(Code.UnsupportedContentFormat, `content format ${contentFormat} not supported here`);
+      return this.refuse(ex, Code.UnsupportedContentFormat, `content format ${contentFormat} not supported here`);
     }
-    const cacheKey = `${layer.id}|${peerKey(ex.peer)}|${method}|${path}?${queryItems.join('&')}`;
+    const items = queryItems ?? [];
+    // Names a block-wise transfer: only built when one is in play.
 
     // RFC 7959 §2.4: a later Block2 block of a representation we are serving comes from the cache.
     if (block2 && block2.num > 0 && !block1) {
-      const rep = this.block2.get(cacheKey);
+      const key = transferKey(layer.id, ex.peer, method, path, items);
+      const rep = this.block2.get(key);
       if (rep) {
-        return this.sendRepresentation(ex, { ...rep, extra: [] }, block2, cacheKey, undefined);
+        this.sendRepresentation(ex, { ...rep, extra: [] }, block2, key, undefined);
+        return undefined;
       }
       if (method !== 'GET' && method !== 'FETCH') {
-        return fail(Code.RequestEntityIncomplete, 'no representation in transfer for this Block2 request');
+        return this.refuse(ex, Code.RequestEntityIncomplete, 'no representation in transfer for this Block2 request');
       }
     }
 
-    let payload = msg.payload;
+    let payload = m.payload;
     let block1Echo: BlockValue | undefined;
     if (block1) {
       // RFC 9175 §3.3: the Request-Tag tells concurrent block-wise uploads to one resource apart.
-      const tags = getOptions(msg, OptionNumber.RequestTag).map((t) => t.toString('hex'));
-      const out = this.block1.accept(
-        tags.length ? `${cacheKey}#${tags.join(',')}` : cacheKey,
-        block1,
-        msg.payload,
-        getUintOption(msg, OptionNumber.Size1),
-        contentFormat,
-      );
+      const key = transferKey(layer.id, ex.peer, method, path, items);
+      const out = this.block1.accept(tags ? `${key}#${tags.join(',')}` : key, block1, m.payload, size1, contentFormat);
       if (out.status === 'error') {
         const extra = out.size1 !== undefined ? [{ number: OptionNumber.Size1, value: encodeUint(out.size1) }] : [];
-        return fail(out.code, out.reason, extra);
+        return this.refuse(ex, out.code, out.reason, extra);
       }
       if (out.status === 'continue') {
         ex.respond({
@@ -308,30 +415,34 @@ export class CoapServer {
           options: [{ number: OptionNumber.Block1, value: encodeBlock(out.block) }],
           payload: EMPTY,
         });
-        return;
+        return undefined;
       }
       payload = out.body;
       block1Echo = { ...block1, more: false };
     } else if (payload.length > this.block1.maxBodySize) {
-      return fail(Code.RequestEntityTooLarge, `body exceeds ${this.block1.maxBodySize} bytes`, [
+      return this.refuse(ex, Code.RequestEntityTooLarge, `body exceeds ${this.block1.maxBodySize} bytes`, [
         { number: OptionNumber.Size1, value: encodeUint(this.block1.maxBodySize) },
       ]);
     }
 
-    const observe = getUintOption(msg, OptionNumber.Observe);
+    const query: Record<string, string> = {};
+    for (const q of items) {
+      const i = q.indexOf('=');
+      const k = i < 0 ? q : q.slice(0, i);
+      const v = i < 0 ? '' : q.slice(i + 1);
+      // An own property even for "__proto__", as Object.fromEntries makes it.
+      if (k === '__proto__')
+        Object.defineProperty(query, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else query[k] = v;
+    }
     const req: CoapRequest = {
       method,
       path,
       pathSegments,
       params,
-      query: Object.fromEntries(
-        queryItems.map((q) => {
-          const i = q.indexOf('=');
-          return i < 0 ? [q, ''] : [q.slice(0, i), q.slice(i + 1)];
-        }),
-      ),
-      queryItems,
-      options: msg.options,
+      query,
+      queryItems: items,
+      options,
       payload,
       contentFormat,
       accept,
@@ -341,62 +452,100 @@ export class CoapServer {
       scheme: layer.transport.scheme,
       token: m.token,
     };
-    const res = await this.runHandler(route, req);
-    const observerKey = ObserverRegistry.keyOf(layer.id, ex.peer, m.token);
+    const res = this.invoke(route, req);
+    if (isPromise(res)) {
+      return res.then((r) => this.answer(ex, layer, route, req, r, block2, block1Echo));
+    }
+    this.answer(ex, layer, route, req, res, block2, block1Echo);
+    return undefined;
+  }
+
+  /** Observe bookkeeping, the 2.03 shortcut and the response, once the handler has answered. */
+  private answer(
+    ex: ServerExchange,
+    layer: Layer,
+    route: Route,
+    req: CoapRequest,
+    res: Normalised,
+    block2: BlockValue | undefined,
+    block1Echo: BlockValue | undefined,
+  ): void {
+    const m = ex.request;
+    const { method, observe } = req;
     let observeSeq: number | undefined;
-    if (method === 'GET' && observe === 1) {
-      // RFC 7641 §3.6: a GET with Observe 1 deregisters and is otherwise a normal GET.
-      const o = this.observers.get(observerKey);
-      if (o) this.observers.remove(o);
-    } else if (method === 'GET' && observe === 0 && route.opts.observable && res.code >> 5 === 2) {
-      const szx = Math.min(this.szx, block2?.szx ?? 6);
-      const state: ObserveState = { route, req, szx };
-      const added = this.observers.add({
-        key: observerKey,
-        layer: layer.layer,
-        peer: ex.peer,
-        token: Buffer.from(m.token),
-        path,
-        requestState: state,
-        sinceCon: 0,
-        lastConAt: Date.now(),
-        inFlight: false,
-        pending: false,
-        removed: false,
-      });
-      if (added) observeSeq = this.observers.nextSequence();
-    } else if (observe === 0) {
-      // Not observable (or failed): a normal response without Observe means "not added" (§4.1).
-      const o = this.observers.get(observerKey);
-      if (o) this.observers.remove(o);
+    if (observe !== undefined) {
+      const observerKey = ObserverRegistry.keyOf(layer.id, ex.peer, m.token);
+      if (method === 'GET' && observe === 1) {
+        // RFC 7641 §3.6: a GET with Observe 1 deregisters and is otherwise a normal GET.
+        const o = this.observers.get(observerKey);
+        if (o) this.observers.remove(o);
+      } else if (method === 'GET' && observe === 0 && route.opts.observable && res.code >> 5 === 2) {
+        const szx = Math.min(this.szx, block2?.szx ?? 6);
+        const state: ObserveState = { route, req, szx };
+        const added = this.observers.add({
+          key: observerKey,
+          layer: layer.layer,
+          peer: ex.peer,
+          token: Buffer.from(m.token),
+          path: req.path,
+          requestState: state,
+          sinceCon: 0,
+          lastConAt: Date.now(),
+          inFlight: false,
+          pending: false,
+          removed: false,
+        });
+        if (added) observeSeq = this.observers.nextSequence();
+      } else if (observe === 0) {
+        // Not observable (or failed): a normal response without Observe means "not added" (§4.1).
+        const o = this.observers.get(observerKey);
+        if (o) this.observers.remove(o);
+      }
     }
     // RFC 7252 §5.10.6.2: a GET naming the current ETag gets 2.03 Valid without the body.
     if (method === 'GET' && res.code === Code.Content && res.etag && observeSeq === undefined) {
-      const tags = getOptions(msg, OptionNumber.ETag);
-      if (tags.some((t) => t.equals(res.etag!))) {
+      const etag = res.etag;
+      const tags = getOptions(req, OptionNumber.ETag);
+      if (tags.some((t) => t.equals(etag))) {
         ex.respond({
           code: Code.Valid,
           token: m.token,
-          options: [{ number: OptionNumber.ETag, value: res.etag }],
+          options: [{ number: OptionNumber.ETag, value: etag }],
           payload: EMPTY,
         });
         return;
       }
     }
-    return this.sendRepresentation(ex, res, block2, cacheKey, observeSeq, block1Echo);
+    this.sendRepresentation(ex, res, block2, { layerId: layer.id, req }, observeSeq, block1Echo);
+  }
+
+  /** Runs a handler; the result is a promise only when the handler returned one. */
+  private invoke(route: Route, req: CoapRequest): Normalised | Promise<Normalised> {
+    let init: ReturnType<CoapHandler>;
+    try {
+      init = route.handler(req);
+    } catch (err) {
+      return this.handlerError(err, req);
+    }
+    if (isPromise(init)) {
+      return init.then(
+        (i) => normalise(i ?? {}, req.method),
+        (err: unknown) => this.handlerError(err, req),
+      );
+    }
+    return normalise(init ?? {}, req.method);
   }
 
   private async runHandler(route: Route, req: CoapRequest): Promise<Normalised> {
-    try {
-      const init = await route.handler(req);
-      return normalise(init ?? {}, req.method);
-    } catch (err) {
-      if (err instanceof CoapError) {
-        return { code: err.code, body: Buffer.from(err.message), extra: [] };
-      }
-      this.log.error({ err, path: req.path }, 'handler threw');
-      return { code: Code.InternalServerError, body: Buffer.from('internal error'), extra: [] };
+    return this.invoke(route, req);
+  }
+
+  private handlerError(err: unknown, req: CoapRequest): Normalised {
+    if (err instanceof CoapError) {
+      return { code: err.code, body: Buffer.from(err.message), extra: NO_OPTIONS };
     }
+    this.log.error({ err, path: req.path }, 'handler threw');
+    return { code: Code.InternalServerError, body: Buffer.from('internal error'), extra: NO_OPTIONS };
   }
 
   /** Sends a representation whole or as the requested Block2 slice, caching it for the next blocks. */
@@ -404,11 +553,11 @@ export class CoapServer {
     ex: ServerExchange,
     rep: Normalised,
     block2: BlockValue | undefined,
-    cacheKey: string,
+    cacheKey: TransferKey,
     observeSeq: number | undefined,
     block1Echo?: BlockValue,
   ): void {
-    const built = this.build(rep, block2, cacheKey, observeSeq, block1Echo);
+    const built = this.build(rep, block2, cacheKey, observeSeq, block1Echo, ex.request.token);
     if (!built) {
       ex.respond({
         code: Code.BadOption,
@@ -418,21 +567,22 @@ export class CoapServer {
       });
       return;
     }
-    ex.respond({ ...built, token: ex.request.token });
+    ex.respond(built);
   }
 
   private build(
     rep: Normalised,
     block2: BlockValue | undefined,
-    cacheKey: string,
+    cacheKey: TransferKey,
     observeSeq: number | undefined,
-    block1Echo?: BlockValue,
-  ): Omit<OutgoingMessage, 'token'> | undefined {
-    const options: CoapOption[] = [...rep.extra];
+    block1Echo: BlockValue | undefined,
+    token: Buffer,
+  ): OutgoingMessage | undefined {
+    const options: CoapOption[] = rep.extra.length > 0 ? rep.extra.slice() : [];
     if (observeSeq !== undefined) options.push({ number: OptionNumber.Observe, value: encodeUint(observeSeq) });
     if (rep.contentFormat !== undefined)
-      options.push({ number: OptionNumber.ContentFormat, value: encodeUint(rep.contentFormat) });
-    if (rep.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: encodeUint(rep.maxAge) });
+      options.push({ number: OptionNumber.ContentFormat, value: uintValue(rep.contentFormat) });
+    if (rep.maxAge !== undefined) options.push({ number: OptionNumber.MaxAge, value: uintValue(rep.maxAge) });
     if (block1Echo) options.push({ number: OptionNumber.Block1, value: encodeBlock(block1Echo) });
     let body = rep.body;
     const szx = Math.min(this.szx, block2?.szx ?? 6);
@@ -447,12 +597,22 @@ export class CoapServer {
       // RFC 7959 §4: Size2 tells the client the whole size up front.
       if (num === 0) options.push({ number: OptionNumber.Size2, value: encodeUint(body.length) });
       if (slice.more) {
-        this.block2.set(cacheKey, { code: rep.code, body, contentFormat: rep.contentFormat, etag, maxAge: rep.maxAge });
+        const key =
+          typeof cacheKey === 'string'
+            ? cacheKey
+            : transferKey(
+                cacheKey.layerId,
+                cacheKey.req.peer,
+                cacheKey.req.method,
+                cacheKey.req.path,
+                cacheKey.req.queryItems,
+              );
+        this.block2.set(key, { code: rep.code, body, contentFormat: rep.contentFormat, etag, maxAge: rep.maxAge });
       }
       body = slice.payload;
     }
     if (etag) options.push({ number: OptionNumber.ETag, value: etag });
-    return { code: rep.code, options, payload: body };
+    return { code: rep.code, token, options, payload: body };
   }
 
   /**
@@ -480,10 +640,9 @@ export class CoapServer {
     if (o.removed || this.closed) return;
     const success = rep.code >> 5 === 2;
     const seq = success ? this.observers.nextSequence() : undefined;
-    const cacheKey = `${this.layerIdOf(o.layer)}|${peerKey(o.peer)}|GET|${state.req.path}?${state.req.queryItems.join('&')}`;
-    const built = this.build(rep, { num: 0, more: false, szx: state.szx }, cacheKey, seq);
-    if (!built) return;
-    const message: OutgoingMessage = { ...built, token: o.token };
+    const cacheKey = transferKey(this.layerIdOf(o.layer), o.peer, 'GET', state.req.path, state.req.queryItems);
+    const message = this.build(rep, { num: 0, more: false, szx: state.szx }, cacheKey, seq, undefined, o.token);
+    if (!message) return;
     // §3.2/§4.2: an error response ends the observation.
     if (!success) this.observers.remove(o);
     const con = !success || this.observers.wantsConfirmable(o);
@@ -561,9 +720,13 @@ interface Normalised {
 }
 
 function normalise(init: CoapResponseInit, method: Method): Normalised {
-  const extra: CoapOption[] = [...(init.options ?? [])];
-  for (const p of init.locationPath ?? []) extra.push({ number: OptionNumber.LocationPath, value: Buffer.from(p) });
-  for (const q of init.locationQuery ?? []) extra.push({ number: OptionNumber.LocationQuery, value: Buffer.from(q) });
+  // `extra` is never modified afterwards (build() copies it), so the handler's own array can serve.
+  let extra: CoapOption[] = init.options ?? NO_OPTIONS;
+  if (init.locationPath || init.locationQuery) {
+    extra = [...extra];
+    for (const p of init.locationPath ?? []) extra.push({ number: OptionNumber.LocationPath, value: Buffer.from(p) });
+    for (const q of init.locationQuery ?? []) extra.push({ number: OptionNumber.LocationQuery, value: Buffer.from(q) });
+  }
   const code =
     init.code ??
     (init.locationPath
@@ -581,6 +744,19 @@ function normalise(init: CoapResponseInit, method: Method): Normalised {
     maxAge: init.maxAge,
     extra,
   };
+}
+
+/** Whether path segments match a pattern's, without building the params. */
+function patternMatches(pattern: string[], segs: string[]): boolean {
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    if (p === '*' && i === pattern.length - 1) return true;
+    if (i >= segs.length) return false;
+    if (p.charCodeAt(0) === 58 /* ':' */) {
+      if (segs[i] === '') return false;
+    } else if (p !== segs[i]) return false;
+  }
+  return pattern.length === segs.length;
 }
 
 /** Matches path segments against a pattern's; returns the params or undefined. */

@@ -51,16 +51,25 @@ export function securityKey(s: CoapsSecurity): string {
 export class DtlsServerTransport implements Transport {
   readonly scheme = 'coaps' as const;
   private readonly connections = new Map<string, DtlsConnection>();
+  /**
+   * The connection behind each peer object this transport handed up: a reply names the peer of its
+   * request, so it finds the connection without building the "address|port" key per datagram.
+   */
+  private readonly byPeer = new WeakMap<object, DtlsConnection>();
   private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
 
   private constructor(readonly server: DtlsServer) {
     server.on('connection', (c: DtlsConnection) => {
       const key = peerKey(c.remote);
       this.connections.set(key, c);
+      // One peer object per connection: its address, port and identity do not change.
+      const peer: TransportPeer = { address: c.remote.address, port: c.remote.port, identity: c.identity };
+      this.byPeer.set(peer, c);
       c.on('data', (d: Buffer) => {
-        this.receiver?.(d, { address: c.remote.address, port: c.remote.port, identity: c.identity });
+        this.receiver?.(d, peer);
       });
       c.on('close', () => {
+        this.byPeer.delete(peer);
         if (this.connections.get(key) === c) this.connections.delete(key);
       });
       c.on('error', () => {});
@@ -78,7 +87,8 @@ export class DtlsServerTransport implements Transport {
 
   send(datagram: Buffer, peer: { address: string; port: number }): void {
     // No association, no way to send: the peer's retransmission (or ours) copes, as with a lost datagram.
-    this.connections.get(peerKey(peer))?.send(datagram);
+    const c = this.byPeer.get(peer) ?? this.connections.get(peerKey(peer));
+    c?.send(datagram);
   }
 
   onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
@@ -113,12 +123,14 @@ export class DtlsClientTransport implements Transport {
     readonly connection: DtlsConnection,
     onClose?: () => void,
   ) {
+    // One peer object for the connection's life: the server's address and identity do not change.
+    const peer: TransportPeer = {
+      address: connection.remote.address,
+      port: connection.remote.port,
+      identity: connection.identity,
+    };
     connection.on('data', (d: Buffer) => {
-      this.receiver?.(d, {
-        address: connection.remote.address,
-        port: connection.remote.port,
-        identity: connection.identity,
-      });
+      this.receiver?.(d, peer);
     });
     connection.on('close', () => {
       this.closed = true;

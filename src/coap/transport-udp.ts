@@ -1,6 +1,7 @@
 /** `coap://` over a plain UDP socket (RFC 7252 §6.1), IPv4 or IPv6. */
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Transport, TransportPeer } from './transport.ts';
 
 export const COAP_PORT = 5683;
@@ -13,6 +14,18 @@ export interface UdpTransportOptions {
   /** Force the socket type; by default it follows `host`. */
   type?: 'udp4' | 'udp6';
 }
+
+/**
+ * dgram resolves every destination through `dns.lookup`, which even for an IP literal costs a
+ * regular expression and a `process.nextTick` per datagram. A server answers the literal address a
+ * datagram came from, so literals are returned at once (as `dns.lookup` would return them, only
+ * without the tick) and names still go to the resolver.
+ */
+const literalFirstLookup: SocketOptions['lookup'] = (hostname, options, callback) => {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
+};
 
 export class UdpTransport implements Transport {
   readonly scheme = 'coap' as const;
@@ -32,7 +45,7 @@ export class UdpTransport implements Transport {
   static async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
     const host = opts.host ?? (opts.type === 'udp6' ? '::' : '0.0.0.0');
     const type = opts.type ?? (isIPv6(host) ? 'udp6' : 'udp4');
-    const socket = createSocket({ type, reuseAddr: false });
+    const socket = createSocket({ type, reuseAddr: false, lookup: literalFirstLookup });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(opts.port ?? 0, host, () => {

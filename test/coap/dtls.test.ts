@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { CoapClient } from '../../src/coap/client.ts';
 import { CoapTimeoutError } from '../../src/coap/errors.ts';
 import { CoapServer } from '../../src/coap/server.ts';
-import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
+import { DtlsClientTransport, DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
-import type { DtlsConnection } from '../../src/dtls/index.ts';
+import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
 
 const keys = new Map([
   ['dev-a', Buffer.from('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hex')],
@@ -76,4 +76,44 @@ test('coaps://: when the server silently drops the association, a timeout makes 
   await assert.rejects(c.get(uri), CoapTimeoutError);
   assert.equal((await c.get(uri)).payload.toString(), 'ok');
   assert.equal(handshakes, 2);
+});
+
+test('coaps:// through a transport provider: the caller makes and keeps the DTLS connection, the URI stays coaps://', async (t) => {
+  const server = new CoapServer();
+  server.get('/whoami', (req) => ({
+    payload: `${req.scheme} ${req.peer.identity?.mode === 'psk' ? req.peer.identity.identity : 'anonymous'}`,
+  }));
+  const dtls = await DtlsServerTransport.listen({ host: '127.0.0.1', port: 0, psk: (id) => keys.get(id) });
+  server.listen(dtls);
+  t.after(() => server.close());
+  const port = dtls.address().port;
+  // The caller's own connection, as the device agent makes it (session persistence, its own events).
+  const connection = await connect({ host: '127.0.0.1', port, psk: { identity: 'dev-b', key: keys.get('dev-b')! } });
+  const mine = new DtlsClientTransport(connection);
+  t.after(() => mine.close());
+  const opened: string[] = [];
+  const client = new CoapClient({
+    transports: {
+      coaps: {
+        key: (target) => `${target.address}|${target.port}`,
+        open: async (target) => {
+          opened.push(`${target.host}:${target.port}`);
+          return { transport: mine, identity: connection.identity, owned: false };
+        },
+      },
+    },
+  });
+  const r1 = await client.get(`coaps://127.0.0.1:${port}/whoami`);
+  const r2 = await client.get(`coaps://127.0.0.1:${port}/whoami`);
+  assert.equal(r1.payload.toString(), 'coaps dev-b');
+  assert.equal(r2.payload.toString(), 'coaps dev-b');
+  assert.deepEqual(r2.peer.identity, { mode: 'psk', identity: 'dev-b' });
+  assert.deepEqual(opened, [`127.0.0.1:${port}`], 'the provider opened one transport for both requests');
+  // The client does not close a transport it does not own.
+  await client.close();
+  const again = new CoapClient({
+    transports: { coaps: { key: () => 'x', open: async () => ({ transport: mine, owned: false }) } },
+  });
+  t.after(() => again.close());
+  assert.equal((await again.get(`coaps://127.0.0.1:${port}/whoami`)).payload.toString(), 'coaps dev-b');
 });

@@ -298,3 +298,31 @@ test('Block1 beyond the body bound → 4.13 with Size1; out-of-order block → 4
   assert.equal(codeString(m!.code), '2.04');
   assert.equal(m!.payload.toString(), '74');
 });
+
+test('router: exact paths by lookup keep the order of addition against patterns; a segment holding "/" is not two segments', async (t) => {
+  const server = new CoapServer({ wellKnownCore: false });
+  server.get('/users/:uid', (req) => ({ payload: `pattern ${req.params.uid}` }));
+  server.get('/users/me', () => ({ payload: 'exact me' }));
+  server.get('/items/all', () => ({ payload: 'exact all' }));
+  server.get('/items/:id', (req) => ({ payload: `pattern ${req.params.id}` }));
+  server.post('/a/b', () => ({ payload: 'post a/b' }));
+  server.get('/', () => ({ payload: 'root' }));
+  server.get('/q', (req) => ({ payload: JSON.stringify(req.query) }));
+  const port = await start(server);
+  t.after(() => server.close());
+  const c = new CoapClient();
+  t.after(() => c.close());
+  const get = async (path: string) => {
+    const r = await c.get(`coap://127.0.0.1:${port}${path}`);
+    return `${r.status} ${r.payload.toString()}`;
+  };
+  // The pattern was added first, so it wins over the later exact route (as a linear router does).
+  assert.equal(await get('/users/me'), '2.05 pattern me');
+  assert.equal(await get('/items/all'), '2.05 exact all');
+  assert.equal(await get('/items/7'), '2.05 pattern 7');
+  assert.equal(await get('/a/b'), '4.05 GET not allowed on /a/b');
+  // One Uri-Path "a/b" names another resource than the two segments "a", "b".
+  assert.equal(await get('/a%2Fb'), '4.04 no resource /a/b');
+  assert.equal(await get('/'), '2.05 root');
+  assert.equal(await get('/q?x=1&flag&x=2&__proto__=p'), '2.05 {"x":"2","flag":"","__proto__":"p"}');
+});
