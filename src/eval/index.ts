@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderChart } from './chart.ts';
 import { ecc } from './ecc.ts';
+import { eccSweep } from './ecc-sweep.ts';
 import { energy } from './energy.ts';
 import { type EvalContext, type Experiment, type ExperimentResult, engineContext } from './experiment.ts';
 import { handshakeTime } from './handshake-time.ts';
@@ -15,7 +16,7 @@ export type { EvalContext, Experiment, ExperimentResult } from './experiment.ts'
 export { engineContext, fixedContext, NOT_MEASURED } from './experiment.ts';
 
 /** The paper's experiments, in the order of its section 5. */
-export const EXPERIMENTS: Experiment[] = [handshakeTime, messageTime, ecc, energy, rttSize, rttHops, memory];
+export const EXPERIMENTS: Experiment[] = [handshakeTime, messageTime, ecc, eccSweep, energy, rttSize, rttHops, memory];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.name === name);
