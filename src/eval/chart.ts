@@ -206,7 +206,7 @@ function renderOne(spec: ChartSpec): string {
   });
   if (spec.xLabel) {
     out.push(
-      `<text x="${m.left + pw / 2}" y="${H - 30 - (spec.note ? 16 : 0)}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
+      `<text x="${m.left + pw / 2}" y="${m.top + ph + labelRoom + 12}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
     );
   }
 

@@ -8,6 +8,7 @@ import { type EvalContext, type Experiment, type ExperimentResult, engineContext
 import { handshakeTime } from './handshake-time.ts';
 import { memory } from './memory.ts';
 import { messageTime } from './message-time.ts';
+import { rdcCrossover } from './rdc-crossover.ts';
 import { rttHops } from './rtt-hops.ts';
 import { rttSize } from './rtt-size.ts';
 import { formatTable, markdownTable } from './table.ts';
@@ -16,7 +17,17 @@ export type { EvalContext, Experiment, ExperimentResult } from './experiment.ts'
 export { engineContext, fixedContext, NOT_MEASURED } from './experiment.ts';
 
 /** The paper's experiments, in the order of its section 5. */
-export const EXPERIMENTS: Experiment[] = [handshakeTime, messageTime, ecc, eccSweep, energy, rttSize, rttHops, memory];
+export const EXPERIMENTS: Experiment[] = [
+  handshakeTime,
+  rdcCrossover,
+  messageTime,
+  ecc,
+  eccSweep,
+  energy,
+  rttSize,
+  rttHops,
+  memory,
+];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

@@ -116,7 +116,7 @@ describe('experiments', () => {
 
   it('handshake-time with our engine: PSK measured under both RDCs, ContikiMAC slower than NullRDC', async () => {
     const r = await findExperiment('handshake-time')!.run(engineContext());
-    const psk = r.table.rows.filter((x) => x[0] === 'psk' && x[2] === 0);
+    const psk = r.table.rows.filter((x) => x[0] === 'psk' && x[2] === 0 && x[8] === 'no');
     assert.equal(psk.length, 2);
     const [cm, nr] = psk.map((x) => x[3] as number);
     assert.ok(typeof cm === 'number' && typeof nr === 'number' && cm > nr && nr > 0, `${cm} vs ${nr}`);
@@ -126,6 +126,24 @@ describe('experiments', () => {
     // ContikiMAC keeps strobing the first frame of each datagram (only burst fragments can fail).
     assert.ok((lossy[1][7] as number) > 3 * (lossy[0][7] as number));
     assert.ok((lossy[1][3] as number) > nr);
+  });
+
+  it('rdc-crossover: with the busy receiver at 8 Hz ContikiMAC beats NullRDC for X.509 on a clean link, not at 4 or 16 Hz', async () => {
+    const r = await findExperiment('rdc-crossover')!.run(engineContext());
+    const row = (mode: string, hz: number) => r.table.rows.find((x) => x[0] === mode && x[1] === hz)!;
+    const pair = (cell: unknown) => String(cell).split(' / ').map(Number);
+    const [nr8, cm8] = pair(row('x509', 8)[4]);
+    assert.ok(cm8 < nr8, `8 Hz: contikimac ${cm8} vs nullrdc ${nr8}`);
+    for (const hz of [4, 16]) {
+      const [nr, cm] = pair(row('x509', hz)[4]);
+      assert.ok(cm > nr, `${hz} Hz: contikimac ${cm} vs nullrdc ${nr}`);
+    }
+    // Without the busy receiver NullRDC wins on a clean link at every rate.
+    for (const hz of [2, 4, 8, 16, 32]) {
+      const [nr, cm] = pair(row('x509', hz)[3]);
+      assert.ok(nr < cm);
+    }
+    assert.ok('panels' in r.chart && r.chart.panels.length === 2);
   });
 
   it('rtt-size cross-checks the record size and AES block count against our engine', async () => {
@@ -162,7 +180,17 @@ describe('experiments', () => {
     }
     assert.deepEqual(
       EXPERIMENTS.map((e) => e.name),
-      ['handshake-time', 'message-time', 'ecc', 'ecc-sweep', 'energy', 'rtt-size', 'rtt-hops', 'memory'],
+      [
+        'handshake-time',
+        'rdc-crossover',
+        'message-time',
+        'ecc',
+        'ecc-sweep',
+        'energy',
+        'rtt-size',
+        'rtt-hops',
+        'memory',
+      ],
     );
   });
 });
