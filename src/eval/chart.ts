@@ -11,6 +11,8 @@ export interface Series {
   ranges?: ([number, number] | null)[];
   /** Draw as an estimate: hatched bars, dashed lines (name it "… (estimate)" too). */
   estimate?: boolean;
+  /** A dashed line, to tell a variant apart (not an estimate). */
+  dashed?: boolean;
 }
 
 /**
@@ -256,7 +258,7 @@ function renderOne(spec: ChartSpec): string {
         .filter((p): p is string => p !== null);
       if (pts.length)
         out.push(
-          `<polyline points="${pts.join(' ')}" fill="none" stroke="${color(j)}" stroke-width="2"${s.estimate ? ' stroke-dasharray="6 4"' : ''}/>`,
+          `<polyline points="${pts.join(' ')}" fill="none" stroke="${color(j)}" stroke-width="2"${s.estimate || s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
         );
       s.ranges?.forEach((r, i) => {
         if (r) out.push(whisker(cx(i), y(r[0]), y(r[1])));

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderChart } from './chart.ts';
+import { distributions } from './distributions.ts';
 import { ecc } from './ecc.ts';
 import { eccSweep } from './ecc-sweep.ts';
 import { energy } from './energy.ts';
@@ -27,6 +28,7 @@ export const EXPERIMENTS: Experiment[] = [
   rttSize,
   rttHops,
   memory,
+  distributions,
 ];
 
 export function findExperiment(name: string): Experiment | undefined {

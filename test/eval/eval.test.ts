@@ -190,6 +190,7 @@ describe('experiments', () => {
         'rtt-size',
         'rtt-hops',
         'memory',
+        'distributions',
       ],
     );
   });
