@@ -164,8 +164,8 @@ function renderOne(spec: ChartSpec): string {
   const base = spec.logY ? m.top + ph : y(0);
 
   const color = (k: number) => PALETTE[k % PALETTE.length];
-  const whisker = (x: number, ya: number, yb: number) =>
-    `<path d="M${(x - 4).toFixed(1)},${ya.toFixed(1)}h8M${x.toFixed(1)},${ya.toFixed(1)}V${yb.toFixed(1)}M${(x - 4).toFixed(1)},${yb.toFixed(1)}h8" stroke="#222" stroke-width="1.2" fill="none"/>`;
+  const whisker = (x: number, ya: number, yb: number, stroke = '#222') =>
+    `<path d="M${(x - 4).toFixed(1)},${ya.toFixed(1)}h8M${x.toFixed(1)},${ya.toFixed(1)}V${yb.toFixed(1)}M${(x - 4).toFixed(1)},${yb.toFixed(1)}h8" stroke="${stroke}" stroke-width="1.2" fill="none"/>`;
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
@@ -260,8 +260,10 @@ function renderOne(spec: ChartSpec): string {
         out.push(
           `<polyline points="${pts.join(' ')}" fill="none" stroke="${color(j)}" stroke-width="2"${s.estimate || s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
         );
+      // Whiskers of a line chart in the series' colour, nudged apart so that they do not overlap.
+      const nudge = (j - (spec.series.length - 1) / 2) * 4;
       s.ranges?.forEach((r, i) => {
-        if (r) out.push(whisker(cx(i), y(r[0]), y(r[1])));
+        if (r) out.push(whisker(cx(i) + nudge, y(r[0]), y(r[1]), color(j)));
       });
       for (const p of pts) {
         const [px, py] = p.split(',');
