@@ -7,6 +7,7 @@ import { eccSweep } from './ecc-sweep.ts';
 import { energy } from './energy.ts';
 import { type EvalContext, type Experiment, type ExperimentResult, engineContext } from './experiment.ts';
 import { handshakeTime } from './handshake-time.ts';
+import { lifetime } from './lifetime.ts';
 import { memory } from './memory.ts';
 import { messageTime } from './message-time.ts';
 import { rdcCrossover } from './rdc-crossover.ts';
@@ -29,6 +30,7 @@ export const EXPERIMENTS: Experiment[] = [
   rttHops,
   memory,
   distributions,
+  lifetime,
 ];
 
 export function findExperiment(name: string): Experiment | undefined {

@@ -25,6 +25,15 @@ export const CC2538_POWER: PowerTable = {
   currentMa: { cpu: 13, lpm: 0.6, tx: 28.3, rxIdle: 24, rxActive: 20 },
 };
 
+/**
+ * CC2538 power-mode currents (datasheet SWRS096, "Electrical characteristics: current consumption"):
+ * PM1 0.6 mA (the paper's LPM: 4 µs wake-up, all RAM kept), PM2 1.3 µA (sleep timer running, 16 KB
+ * RAM kept), PM3 0.4 µA (no sleep timer: only an external interrupt wakes it). The paper allowed PM1
+ * only (§5.2); `plan --sleep` chooses. Wake-up overheads are not modelled.
+ */
+export const CC2538_SLEEP_MA = { pm1: 0.6, pm2: 0.0013, pm3: 0.0004 } as const;
+export type SleepMode = keyof typeof CC2538_SLEEP_MA;
+
 /** Contiki's rtimer on the CC2538/OpenMote: 32 768 ticks per second (paper §5.2). */
 export const CC2538_TICKS_PER_SECOND = 32_768;
 
