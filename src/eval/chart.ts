@@ -13,6 +13,8 @@ export interface Series {
   estimate?: boolean;
   /** A dashed line, to tell a variant apart (not an estimate). */
   dashed?: boolean;
+  /** Per value: draw this bar as an estimate (hatched) even if the series is not one. */
+  estimateAt?: boolean[];
 }
 
 /**
@@ -173,7 +175,7 @@ function renderOne(spec: ChartSpec): string {
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   const hatches = spec.series
     .map((s, j) =>
-      s.estimate
+      s.estimate || s.estimateAt?.some(Boolean)
         ? `<pattern id="hatch${j}" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="${color(j)}" stroke-width="3"/></pattern>`
         : '',
     )
@@ -225,8 +227,9 @@ function renderOne(spec: ChartSpec): string {
           return;
         }
         const top = y(v);
+        const est = s.estimate || s.estimateAt?.[i];
         out.push(
-          `<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.max(0, base - top).toFixed(1)}" fill="${s.estimate ? `url(#hatch${j})` : color(j)}"${s.estimate ? ` stroke="${color(j)}"` : ''}><title>${escapeXml(`${s.name} · ${spec.categories[i]}: ${fmt(v)}`)}</title></rect>`,
+          `<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.max(0, base - top).toFixed(1)}" fill="${est ? `url(#hatch${j})` : color(j)}"${est ? ` stroke="${color(j)}"` : ''}><title>${escapeXml(`${s.name} · ${spec.categories[i]}: ${fmt(v)}`)}</title></rect>`,
         );
         const r = s.ranges?.[i];
         if (r) out.push(whisker(x + bw / 2, y(r[0]), y(r[1])));

@@ -14,6 +14,7 @@ import { rdcCrossover } from './rdc-crossover.ts';
 import { rttHops } from './rtt-hops.ts';
 import { rttSize } from './rtt-size.ts';
 import { formatTable, markdownTable } from './table.ts';
+import { whatIf } from './whatif.ts';
 
 export type { EvalContext, Experiment, ExperimentResult } from './experiment.ts';
 export { engineContext, fixedContext, NOT_MEASURED } from './experiment.ts';
@@ -31,6 +32,7 @@ export const EXPERIMENTS: Experiment[] = [
   memory,
   distributions,
   lifetime,
+  whatIf,
 ];
 
 export function findExperiment(name: string): Experiment | undefined {

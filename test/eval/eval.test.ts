@@ -146,6 +146,15 @@ describe('experiments', () => {
     assert.ok('panels' in r.chart && r.chart.panels.length === 2);
   });
 
+  it('whatif: on-paper protocols are labelled and hatched; EDHOC is far smaller than our DTLS 1.2', async () => {
+    const r = await findExperiment('whatif')!.run(engineContext());
+    const bytes = (label: string) => r.table.rows.find((x) => String(x[0]).startsWith(label))![2] as number;
+    for (const row of r.table.rows.filter((x) => !String(x[0]).includes('(ours)')))
+      assert.match(String(row[1]), /on paper/);
+    assert.ok(bytes('EDHOC method 3') * 5 < bytes('DTLS 1.2, rpk'));
+    assert.ok('panels' in r.chart && r.chart.panels.every((p) => p.series.some((s) => s.estimateAt?.includes(true))));
+  });
+
   it('rtt-size cross-checks the record size and AES block count against our engine', async () => {
     const r = await findExperiment('rtt-size')!.run(engineContext());
     assert.ok(
@@ -192,6 +201,7 @@ describe('experiments', () => {
         'memory',
         'distributions',
         'lifetime',
+        'whatif',
       ],
     );
   });
