@@ -2,22 +2,23 @@ import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { plan } from '../eval/plan.ts';
 import { formatTable } from '../eval/table.ts';
 import type { RdcName } from '../sim/mac.ts';
-import { getProfile, PROFILES } from '../sim/profiles/index.ts';
+import { getProfile, PROFILES, type SleepMode } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, transcriptFor } from '../sim/transcript.ts';
 
 /**
  * `securesense plan --mode psk|rpk|x509 --role client|server --hops N --payload B --interval S
  *  --rdc nullrdc|contikimac --profile cc2538-hw|cc2538-sw --battery-mah MAH [--rehandshake-hours H]
- *  [--loss P] [--phase-lock] [--json]` — handshake time and energy, energy per report and battery life for one
+ *  [--loss P] [--phase-lock] [--sleep pm1|pm2|pm3] [--rehandshake full|resume] [--json]` — handshake time and energy, energy per report and battery life for one
  * device of a deployment, from a real transcript of our engine replayed on the device model.
  */
 export const summary = 'handshake time, energy and battery life for a deployment';
 
 const USAGE = `usage: securesense plan [--mode psk|rpk|x509] [--role client|server] [--hops N] [--payload BYTES]
                        [--interval SECONDS] [--rdc nullrdc|contikimac] [--profile ${Object.keys(PROFILES).join('|')}]
-                       [--battery-mah MAH] [--rehandshake-hours H] [--loss P] [--phase-lock] [--json]
+                       [--battery-mah MAH] [--rehandshake-hours H] [--rehandshake full|resume] [--loss P]
+                       [--phase-lock] [--sleep pm1|pm2|pm3] [--json]
 defaults: --mode psk --role client --hops 1 --payload 64 --interval 60 --rdc contikimac --profile cc2538-hw
-          --battery-mah 2400 --rehandshake-hours 24 --loss 0
+          --battery-mah 2400 --rehandshake-hours 24 --rehandshake full --loss 0 --sleep pm1
 `;
 
 class UsageError extends Error {}
@@ -46,6 +47,8 @@ export async function run(args: string[]): Promise<number> {
   let profileName = 'cc2538-hw';
   let batteryMah = 2400;
   let rehandshakeHours = 24;
+  let sleepMode: SleepMode = 'pm1';
+  let rehandshakeKind: 'full' | 'resume' = 'full';
   let lossRate = 0;
   let json = false;
   let phaseLock = false;
@@ -90,6 +93,14 @@ export async function run(args: string[]): Promise<number> {
           rehandshakeHours = num(a, v, (n) => n >= 0);
           i++;
           break;
+        case '--sleep':
+          sleepMode = oneOf(a, v, ['pm1', 'pm2', 'pm3'] as const);
+          i++;
+          break;
+        case '--rehandshake':
+          rehandshakeKind = oneOf(a, v, ['full', 'resume'] as const);
+          i++;
+          break;
         case '--loss':
           lossRate = num(a, v, (n) => n >= 0 && n < 1);
           i++;
@@ -120,6 +131,12 @@ export async function run(args: string[]): Promise<number> {
   const transcript = await transcriptFor(mode).catch((err: unknown) =>
     err instanceof EngineUnavailableError ? err : new EngineUnavailableError(mode, (err as Error).message),
   );
+  const resumeTranscript =
+    rehandshakeKind === 'resume'
+      ? await transcriptFor(mode, { resume: true }).catch((err: unknown) =>
+          err instanceof EngineUnavailableError ? err : new EngineUnavailableError(mode, (err as Error).message),
+        )
+      : undefined;
   const r = plan(
     {
       mode,
@@ -133,8 +150,11 @@ export async function run(args: string[]): Promise<number> {
       batteryMah,
       rehandshakeHours,
       lossRate,
+      sleepMode,
+      rehandshakeKind,
     },
     transcript,
+    resumeTranscript,
   );
   if (json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -150,9 +170,19 @@ export async function run(args: string[]): Promise<number> {
       ? ['handshake', hs.notMeasured]
       : ['handshake time', `${(hs.seconds * 1000).toFixed(1)} ms (${hs.bytes} bytes of records)`],
     ...('notMeasured' in hs ? [] : [['handshake energy', `${hs.energyMj.toFixed(3)} mJ`]]),
+    ...(r.resumption
+      ? [
+          'notMeasured' in r.resumption
+            ? ['resumption', r.resumption.notMeasured]
+            : [
+                'resumption',
+                `${(r.resumption.seconds * 1000).toFixed(1)} ms, ${r.resumption.energyMj.toFixed(3)} mJ (${r.resumption.bytes} bytes), every ${rehandshakeHours} h`,
+              ],
+        ]
+      : []),
     ['report', `${payloadBytes} B every ${intervalSeconds} s: ${r.report.framesUp} frame(s) per hop up`],
     ['energy per report', `${r.report.energyMj.toFixed(3)} mJ (${(r.report.seconds * 1000).toFixed(1)} ms)`],
-    ['idle power', `${r.idlePowerMw.toFixed(3)} mW (LPM + ${rdc} listening)`],
+    ['idle power', `${r.idlePowerMw.toFixed(3)} mW (${sleepMode.toUpperCase()} + ${rdc} listening)`],
     ['average power', `${r.averagePowerMw.toFixed(3)} mW`],
     ['battery life', `${r.batteryDays.toFixed(1)} days on ${batteryMah} mAh`],
   ];

@@ -13,6 +13,25 @@ import { type Experiment, MODES, mJ, ms, NOT_MEASURED } from './experiment.ts';
  */
 const ROLES: Side[] = ['client', 'server'];
 
+const SHORT: Record<string, string> = {
+  client_hello: 'CH',
+  hello_verify_request: 'HVR',
+  server_hello: 'SH',
+  certificate: 'Cert',
+  server_key_exchange: 'SKE',
+  certificate_request: 'CR',
+  server_hello_done: 'SHD',
+  client_key_exchange: 'CKE',
+  certificate_verify: 'CV',
+  change_cipher_spec: 'CCS',
+  finished: 'Fin',
+};
+
+/** The flight's messages, abbreviated (CH, HVR, SH, Cert, SKE, CR, SHD, CKE, CV, CCS, Fin). */
+function flightLabel(messages: string[]): string {
+  return messages.map((m) => SHORT[m] ?? m).join(' ');
+}
+
 export const energy: Experiment = {
   name: 'energy',
   title: 'Device energy per handshake flight (cc2538-hw, ContikiMAC, 1 hop) — Fig. 15',
@@ -21,6 +40,7 @@ export const energy: Experiment = {
     const series: Series[] = [];
     const notes: string[] = [];
     let flightsMax = 0;
+    const flightNames = new Map<number, string>();
     const perSeries: { name: string; byFlight: Map<number, number> }[] = [];
     for (const mode of MODES) {
       const t = await ctx.transcript(mode);
@@ -43,13 +63,17 @@ export const energy: Experiment = {
             mJ(f.energyJ),
           ]);
           byFlight.set(f.number, mJ(f.energyJ));
+          if (mode === 'x509' || !flightNames.has(f.number)) flightNames.set(f.number, flightLabel(f.messages));
           flightsMax = Math.max(flightsMax, f.number);
         }
         rows.push([mode, role, 'all', 'whole handshake', null, ms(r.totalSeconds), mJ(r.energyJ)]);
         perSeries.push({ name: `${mode}, device = ${role}`, byFlight });
       }
     }
-    const categories = Array.from({ length: Math.max(1, flightsMax) }, (_, i) => `flight ${i + 1}`);
+    const categories = Array.from(
+      { length: Math.max(1, flightsMax) },
+      (_, i) => `${i + 1}: ${flightNames.get(i + 1) ?? 'flight'}`,
+    );
     for (const s of perSeries) {
       series.push({ name: s.name, values: categories.map((_, i) => s.byFlight.get(i + 1) ?? null) });
     }
@@ -64,8 +88,11 @@ export const energy: Experiment = {
         categories,
         series,
         yLabel: 'mJ',
-        width: 900,
-        note: 'Energy = Σ I·V·t over Energest states (paper §5.2), Table 1 currents at 3 V.',
+        width: 1000,
+        height: 480,
+        xLabel:
+          'flight window: from its preparation to its processing at the far end (the paper’s windows spanned a flight and the next)',
+        note: 'Energy = Σ I·V·t over Energest states (paper §5.2, Table 1 at 3 V); PKA = estimate. Paper Fig. 15: no values in its text.',
       },
       notes,
     };

@@ -1,6 +1,6 @@
 import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { EngineUnavailableError, type Transcript, transcriptFor } from '../sim/transcript.ts';
-import type { ChartSpec } from './chart.ts';
+import type { ChartSpec, PanelSpec } from './chart.ts';
 import type { Table } from './table.ts';
 
 /** One of the paper's experiments as a command: a table, a chart, and the notes that go with them. */
@@ -8,7 +8,7 @@ export interface ExperimentResult {
   name: string;
   title: string;
   table: Table;
-  chart: ChartSpec;
+  chart: ChartSpec | PanelSpec;
   notes: string[];
 }
 

@@ -1,21 +1,39 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderChart } from './chart.ts';
+import { distributions } from './distributions.ts';
 import { ecc } from './ecc.ts';
+import { eccSweep } from './ecc-sweep.ts';
 import { energy } from './energy.ts';
 import { type EvalContext, type Experiment, type ExperimentResult, engineContext } from './experiment.ts';
 import { handshakeTime } from './handshake-time.ts';
+import { lifetime } from './lifetime.ts';
 import { memory } from './memory.ts';
 import { messageTime } from './message-time.ts';
+import { rdcCrossover } from './rdc-crossover.ts';
 import { rttHops } from './rtt-hops.ts';
 import { rttSize } from './rtt-size.ts';
 import { formatTable, markdownTable } from './table.ts';
+import { whatIf } from './whatif.ts';
 
 export type { EvalContext, Experiment, ExperimentResult } from './experiment.ts';
 export { engineContext, fixedContext, NOT_MEASURED } from './experiment.ts';
 
 /** The paper's experiments, in the order of its section 5. */
-export const EXPERIMENTS: Experiment[] = [handshakeTime, messageTime, ecc, energy, rttSize, rttHops, memory];
+export const EXPERIMENTS: Experiment[] = [
+  handshakeTime,
+  rdcCrossover,
+  messageTime,
+  ecc,
+  eccSweep,
+  energy,
+  rttSize,
+  rttHops,
+  memory,
+  distributions,
+  lifetime,
+  whatIf,
+];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

@@ -3,6 +3,7 @@ import { energyJoules, subStates } from '../sim/energy.ts';
 import { simulateHandshake } from '../sim/handshake.ts';
 import { makeRdc, type RdcName } from '../sim/mac.ts';
 import { Network } from '../sim/network.ts';
+import { CC2538_SLEEP_MA, type SleepMode } from '../sim/profiles/index.ts';
 import type { DeviceProfile } from '../sim/profiles/types.ts';
 import { ccmAesBlocks, dtlsRecordBytes } from '../sim/sixlowpan.ts';
 import { EngineUnavailableError, type Side, type Transcript } from '../sim/transcript.ts';
@@ -26,11 +27,17 @@ export interface PlanInput {
   batteryMah: number;
   rehandshakeHours: number;
   lossRate: number;
+  /** CC2538 power mode between activities (default pm1, the paper's LPM at 0.6 mA). */
+  sleepMode?: SleepMode;
+  /** What the periodic re-handshake is: a full handshake (default) or a session resumption. */
+  rehandshakeKind?: 'full' | 'resume';
 }
 
 export interface PlanResult {
   input: Omit<PlanInput, 'profile'> & { profile: string };
   handshake: { seconds: number; energyMj: number; bytes: number } | { notMeasured: string };
+  /** The periodic re-handshake when it is a resumption (the first handshake is always full). */
+  resumption?: { seconds: number; energyMj: number; bytes: number } | { notMeasured: string };
   report: { seconds: number; energyMj: number; framesUp: number };
   idlePowerMw: number;
   averagePowerMw: number;
@@ -45,8 +52,18 @@ function batteryJoules(mah: number, volts: number): number {
   return (mah / 1000) * 3600 * volts;
 }
 
-export function plan(input: PlanInput, transcript: Transcript | EngineUnavailableError): PlanResult {
-  const p = input.profile;
+export function plan(
+  input: PlanInput,
+  transcript: Transcript | EngineUnavailableError,
+  resumeTranscript?: Transcript | EngineUnavailableError,
+): PlanResult {
+  const sleep = input.sleepMode ?? 'pm1';
+  if (!(sleep in CC2538_SLEEP_MA))
+    throw new RangeError(`--sleep must be one of ${Object.keys(CC2538_SLEEP_MA).join(', ')}`);
+  const p: DeviceProfile = {
+    ...input.profile,
+    power: { ...input.profile.power, currentMa: { ...input.profile.power.currentMa, lpm: CC2538_SLEEP_MA[sleep] } },
+  };
   if (!(input.intervalSeconds > 0)) throw new RangeError('--interval must be a positive number of seconds');
   if (!(input.batteryMah > 0)) throw new RangeError('--battery-mah must be positive');
   if (!Number.isInteger(input.payloadBytes) || input.payloadBytes < 0)
@@ -74,7 +91,16 @@ export function plan(input: PlanInput, transcript: Transcript | EngineUnavailabl
     'sensor reading and application code are not counted',
     'battery self-discharge is ignored',
   ];
+  if (sleep !== 'pm1')
+    caveats.push(
+      `sleeping in ${sleep.toUpperCase()} (${CC2538_SLEEP_MA[sleep] * 1000} µA); the CPU time of each wake-up is not counted`,
+    );
+  if (sleep === 'pm3')
+    caveats.push('PM3 stops the sleep timer: only an external interrupt (e.g. an RTC) can wake the device');
+  if (sleep !== 'pm1' && input.rdc === 'nullrdc')
+    caveats.push('NullRDC keeps the radio on, so the deep sleep mode barely matters');
   let handshake: PlanResult['handshake'];
+  let resumption: PlanResult['resumption'];
   let hsExtraPerSecond = 0;
   if (transcript instanceof EngineUnavailableError) {
     handshake = { notMeasured: transcript.message };
@@ -93,14 +119,36 @@ export function plan(input: PlanInput, transcript: Transcript | EngineUnavailabl
       energyMj: hs.energyJ * 1000,
       bytes: hs.flights.reduce((s, f) => s + f.bytes, 0),
     };
-    const hsExtra = Math.max(0, hs.energyJ - idle * hs.totalSeconds);
+    let hsExtra = Math.max(0, hs.energyJ - idle * hs.totalSeconds);
+    if (input.rehandshakeKind === 'resume') {
+      if (!resumeTranscript || resumeTranscript instanceof EngineUnavailableError) {
+        resumption = { notMeasured: resumeTranscript?.message ?? 'no resumption transcript given' };
+        caveats.push('resumption not measured: the re-handshakes are counted as full handshakes');
+      } else {
+        const rs = simulateHandshake(resumeTranscript, {
+          role: input.role,
+          profile: p,
+          rdc: input.rdc,
+          phaseLock: input.phaseLock,
+          hops: input.hops,
+          lossRate: input.lossRate,
+        });
+        resumption = {
+          seconds: rs.totalSeconds,
+          energyMj: rs.energyJ * 1000,
+          bytes: rs.flights.reduce((s, f) => s + f.bytes, 0),
+        };
+        hsExtra = Math.max(0, rs.energyJ - idle * rs.totalSeconds);
+      }
+    }
     if (input.rehandshakeHours > 0) hsExtraPerSecond = hsExtra / (input.rehandshakeHours * 3600);
   }
   const avgW = idle + reportExtra / input.intervalSeconds + hsExtraPerSecond;
   const lifeSeconds = batteryJoules(input.batteryMah, p.power.voltage) / avgW;
   return {
-    input: { ...input, profile: p.name },
+    input: { ...input, profile: p.name, sleepMode: sleep },
     handshake,
+    ...(resumption ? { resumption } : {}),
     report: { seconds: reportSeconds, energyMj: reportJ * 1000, framesUp: up.framesPerHop },
     idlePowerMw: idle * 1000,
     averagePowerMw: avgW * 1000,

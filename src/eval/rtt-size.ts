@@ -67,7 +67,7 @@ export const rttSize: Experiment = {
         ],
         yLabel: 'ms',
         xLabel: 'payload bytes',
-        note: 'DTLS adds 29 B per record; 6LoWPAN fragments above 86 B of UDP payload (i.e. DTLS from 58 B).',
+        note: 'DTLS adds 29 B per record (paper: 13 + 8 + 8); fragments from 58 B of DTLS payload. Paper Fig. 16: no values in its text — shape only (gap largest at 64 B).',
       },
       notes,
     };

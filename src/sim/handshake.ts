@@ -24,6 +24,15 @@ export interface DeviceSetup {
   retransmitInitialSeconds?: number;
   /** Retransmissions before the handshake fails (our engine's default: 6). */
   maxRetransmits?: number;
+  /** Channel-check rate, Hz (ContikiMAC's wake-ups; under NullRDC, Contiki CSMA's retry time base). */
+  channelCheckRate?: number;
+  /**
+   * Model the busy receiver: the device handles each record as it arrives and its CPU is blocked
+   * during an ECC operation, so frames sent to it meanwhile are acknowledged only if it is free again
+   * within the sender MAC's retry window; otherwise they are lost and the flight's sender resends
+   * the flight when its DTLS timer fires. Default off.
+   */
+  busyReceiver?: boolean;
 }
 
 /** Cap of the doubling retransmission timeout (RFC 6347 §4.2.4.1: at least 60 s). */
@@ -49,6 +58,43 @@ export interface FlightResult {
   lossProbability: number;
   /** Expected number of DTLS retransmissions of the flight. */
   expectedRetransmissions: number;
+  /** Of those, retransmissions because records reached the device while it was busy (busy-receiver model). */
+  busyRetransmissions: number;
+}
+
+/**
+ * The busy receiver in one flight the device receives: message i keeps the device's CPU busy for
+ * busy[i] seconds; the records behind it wait in the sender's MAC for at most `window` seconds and
+ * are lost if it is busy longer. The flight's sender then resends the whole flight after its DTLS
+ * timer (doubling from `rto`); the device skips what it already handled and resumes at the first
+ * lost message. Returns the extra wait and the number of resends (Infinity if the handshake fails).
+ */
+export function busyReceiverRounds(busy: number[], window: number, rto: number, maxRetransmits: number) {
+  let next = 0;
+  let wait = 0;
+  let resends = 0;
+  while (next < busy.length) {
+    let elapsed = 0;
+    let i = next;
+    for (;;) {
+      elapsed += busy[i];
+      if (i === busy.length - 1) {
+        next = busy.length;
+        break;
+      }
+      if (busy[i] > window) {
+        next = i + 1;
+        break;
+      }
+      i++;
+    }
+    if (next >= busy.length) break;
+    if (resends >= maxRetransmits) return { waitSeconds: wait, resends: Number.POSITIVE_INFINITY };
+    wait += Math.max(0, rto - elapsed);
+    resends++;
+    rto = Math.min(2 * rto, RETRANSMIT_MAX_SECONDS);
+  }
+  return { waitSeconds: wait, resends };
 }
 
 export interface HandshakeResult {
@@ -76,9 +122,10 @@ function deviceUses(f: TranscriptFlight, role: Side): CryptoUse[] {
 }
 
 export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeResult {
+  const rdc = makeRdc(setup.rdc, { phaseLock: setup.phaseLock, channelCheckRate: setup.channelCheckRate });
   const net = new Network({
     hops: setup.hops,
-    rdc: makeRdc(setup.rdc, { phaseLock: setup.phaseLock }),
+    rdc,
     lossRate: setup.lossRate,
     profile: setup.profile,
   });
@@ -112,6 +159,7 @@ export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeR
       frames += d.framesPerHop;
       delivered *= d.delivered;
     }
+    const airSeconds = net.now - sendStart;
     // A datagram lost beyond the MAC's retries costs the flight's sender a DTLS timeout and a resend
     // of the whole flight (RFC 6347 §4.2.4), the timeout doubling each time: expected values.
     const pFail = 1 - delivered;
@@ -139,6 +187,27 @@ export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeR
       });
       net.clock.idle(wait);
     }
+    let busyResends = 0;
+    if (!deviceSends && setup.busyReceiver) {
+      const busy = f.messages.map(
+        (m) =>
+          codecSeconds(p, m) +
+          cryptoSeconds(
+            p,
+            uses.filter((u) => u.phase === 'process' && u.message === m.type),
+          ),
+      );
+      const rounds = busyReceiverRounds(
+        busy,
+        rdc.retryWindowSeconds(),
+        setup.retransmitInitialSeconds ?? 1,
+        setup.maxRetransmits ?? 6,
+      );
+      busyResends = rounds.resends;
+      // Each resend puts the flight on the air again (time and radio energy of one transmission).
+      const resendAir = Number.isFinite(rounds.resends) ? rounds.resends * airSeconds : 0;
+      net.clock.idle(rounds.waitSeconds + resendAir);
+    }
     if (deviceSends) {
       net.deviceCompute(
         cryptoSeconds(
@@ -161,7 +230,8 @@ export function simulateHandshake(t: Transcript, setup: DeviceSetup): HandshakeR
       seconds: net.now - t0,
       energyJ: energyJoules(delta, power),
       lossProbability: pFail,
-      expectedRetransmissions: retransmissions,
+      expectedRetransmissions: retransmissions + busyResends,
+      busyRetransmissions: busyResends,
     });
   }
   const device = net.states();

@@ -29,10 +29,41 @@ export interface RdcModel {
   sendFrame(psduBytes: number, lossRate: number, burst: boolean): FrameExchange;
   /** Seconds of radio idle listening per second of otherwise idle time (1 for an always-on radio). */
   idleListenDutyCycle(): number;
+  /**
+   * How long a sender keeps offering one frame to a receiver that does not acknowledge it (for
+   * instance because its CPU is blocked in an ECC computation and cannot empty the radio's one-frame
+   * receive FIFO) before the MAC gives up and the datagram is lost.
+   */
+  retryWindowSeconds(): number;
+}
+
+/**
+ * Contiki's CSMA MAC layer (core/net/mac/csma.c), which sits on either RDC: up to
+ * CSMA_MAX_MAC_TRANSMISSIONS = 3 transmissions of a frame that is not acknowledged; before
+ * retransmission n it waits T + U[0, min(n + 1, 3)·T) with the time base T = the RDC's channel-check
+ * interval — or, when the RDC never sleeps (NullRDC), CLOCK_SECOND / NETSTACK_RDC_CHANNEL_CHECK_RATE,
+ * i.e. the same 1/8 s by default. Mean waits: 2T after the first transmission, 2.5T after the second.
+ */
+export const CONTIKI_CSMA = { maxTransmissions: 3 } as const;
+
+/** Mean seconds from the first to the last transmission of an unacknowledged frame (sum of the backoffs). */
+export function csmaRetrySpanSeconds(timebase: number): number {
+  let span = 0;
+  for (let n = 1; n < CONTIKI_CSMA.maxTransmissions; n++) span += timebase + (Math.min(n + 1, 3) * timebase) / 2;
+  return span;
 }
 
 export class NullRdc implements RdcModel {
   readonly name = 'nullrdc' as const;
+  /** NETSTACK_RDC_CHANNEL_CHECK_RATE still sets Contiki CSMA's retransmission time base under NullRDC. */
+  readonly checkRate: number;
+  constructor(opts: ContikiMacOptions = {}) {
+    this.checkRate = opts.channelCheckRate ?? CONTIKIMAC.channelCheckRate;
+    if (!(this.checkRate > 0)) throw new RangeError('channel check rate must be positive');
+  }
+  retryWindowSeconds(): number {
+    return csmaRetrySpanSeconds(1 / this.checkRate);
+  }
   sendFrame(psduBytes: number, lossRate: number): FrameExchange {
     return csmaUnicast(psduBytes, lossRate);
   }
@@ -89,6 +120,17 @@ export class ContikiMac implements RdcModel {
   }
 
   /**
+   * Each transmission strobes for STROBE_TIME = the cycle time plus two check times (contikimac.c)
+   * before it counts as not acknowledged; CSMA then backs off as under NullRDC.
+   */
+  retryWindowSeconds(): number {
+    const period = 1 / this.checkRate;
+    const checkTime = CONTIKIMAC.ccaCountMax * (CONTIKIMAC.ccaCheckSeconds + CONTIKIMAC.ccaSleepSeconds);
+    const strobe = period + 2 * checkTime;
+    return CONTIKI_CSMA.maxTransmissions * strobe + csmaRetrySpanSeconds(period);
+  }
+
+  /**
    * Expected wait of a strobing sender for the receiver to wake: uniform over one wake-up interval
    * (mean T/2) without phase-lock; with phase-lock, the guard time (mean half of it) — the sender
    * sleeps until then, so the latency is still ~T/2 but the radio is on only for the guard.
@@ -137,7 +179,7 @@ export class ContikiMac implements RdcModel {
 }
 
 export function makeRdc(name: RdcName, opts: ContikiMacOptions = {}): RdcModel {
-  if (name === 'nullrdc') return new NullRdc();
+  if (name === 'nullrdc') return new NullRdc(opts);
   if (name === 'contikimac') return new ContikiMac(opts);
   throw new RangeError(`unknown RDC '${String(name)}' (nullrdc | contikimac)`);
 }

@@ -79,6 +79,11 @@ export class TranscriptRecorder {
     this.log.push({ kind: 'mark' });
   }
 
+  /** Forgets everything recorded so far (a resumption recording drops its first, full handshake). */
+  clear(): void {
+    this.log.length = 0;
+  }
+
   build(mode: SecurityMode, source: Transcript['source'], cipherSuite?: string): Transcript {
     return buildTranscript(this.log, mode, source, cipherSuite);
   }
@@ -218,6 +223,8 @@ export class EngineUnavailableError extends Error {
 interface EngineConnection {
   readonly cipherSuite: string;
   readonly identity?: { mode: string };
+  readonly resumed?: boolean;
+  readonly session?: unknown;
   send(data: Buffer): void;
   close(): Promise<void>;
   on(event: 'data', cb: (d: Buffer) => void): unknown;
@@ -237,6 +244,11 @@ export interface RecordOptions {
   /** Application payload of the one data exchange. Default 64 bytes. */
   payloadBytes?: number;
   timeoutMs?: number;
+  /**
+   * Record a session resumption (RFC 5246 §7.3 abbreviated handshake) instead: a full handshake
+   * first, unrecorded, then a second connection offering its session.
+   */
+  resume?: boolean;
 }
 
 export type Credentials = { server: Record<string, unknown>; client: Record<string, unknown> };
@@ -369,6 +381,21 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
     const { port } = server.address();
     try {
       client = await engine.connect({ host: '127.0.0.1', port, meter: rec.meter('client'), ...creds.client });
+      if (opts.resume) {
+        const session = client.session;
+        await client.close();
+        // Let the server finish with the first connection (its close_notify) before recording.
+        await new Promise((r) => setTimeout(r, 100));
+        rec.clear();
+        client = await engine.connect({
+          host: '127.0.0.1',
+          port,
+          meter: rec.meter('client'),
+          ...creds.client,
+          session,
+        });
+        if (!client.resumed) throw new Error('the server did not resume the session');
+      }
     } catch (err) {
       throw new EngineUnavailableError(mode, (err as Error).message);
     }
@@ -402,14 +429,15 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
   }
 }
 
-const cache = new Map<SecurityMode, Promise<Transcript>>();
+const cache = new Map<string, Promise<Transcript>>();
 
 /** recordTranscript, once per mode per process (the experiments share one recording per mode). */
-export function transcriptFor(mode: SecurityMode): Promise<Transcript> {
-  let p = cache.get(mode);
+export function transcriptFor(mode: SecurityMode, opts: { resume?: boolean } = {}): Promise<Transcript> {
+  const key = `${mode}${opts.resume ? '+resume' : ''}`;
+  let p = cache.get(key);
   if (!p) {
-    p = recordTranscript(mode);
-    cache.set(mode, p);
+    p = recordTranscript(mode, { resume: opts.resume });
+    cache.set(key, p);
   }
   return p;
 }
