@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Finds every *.test.ts under test/ and runs them with node's test runner through tsx.
-// Node 20's `--test` does not expand globs, hence this small walker.
+// Tests import the TypeScript sources; the tools they spawn run as users run them, through
+// bin/securesense.mjs and the compiled dist/, which is rebuilt first so that it matches the sources.
 // Usage: node scripts/run-tests.mjs [path-substring …]   (filters the files to run)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -23,6 +24,14 @@ const files = walk(join(root, 'test'))
   .sort();
 if (files.length === 0) {
   console.error('no test files matched');
+  process.exit(1);
+}
+const build = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+  cwd: root,
+});
+if (build.status !== 0) {
+  console.error('the build (tsc -p tsconfig.build.json) failed: the tests run the compiled command');
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
