@@ -1,25 +1,68 @@
 /**
  * `securesense bench NAME` (and `npm run bench -- NAME`): each benchmark is `src/bench/<name>.ts`
  * exporting `run(args): Promise<number>`; it prints a table and measures against third-party peers
- * in the same run.
+ * in the same run. The option tables here are what `bench NAME --help` lists and what is checked
+ * before the benchmark starts (a typo exits 2 at once instead of after minutes of measuring).
  */
-const BENCHES: Record<string, string> = {
-  dtls: 'DTLS handshakes/s (psk, rpk, x509), resumptions/s, heap per idle session',
-  coap: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
-  ingest: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
+import { command, dispatch, type OptionTable, type SubCommand } from './args.ts';
+
+const SECONDS = { type: 'string', arg: 'S', help: 'seconds per measurement (default 3)' } as const;
+const JSON_OUT = { type: 'boolean', help: 'print the figures as JSON' } as const;
+
+interface Bench {
+  summary: string;
+  options: OptionTable;
+  load(): Promise<{ run(args: string[]): Promise<number> }>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  dtls: {
+    summary: 'DTLS handshakes/s (psk, rpk, x509), resumptions/s, heap per idle session',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'handshakes in flight (default 4)' },
+      sessions: { type: 'string', arg: 'N', help: 'idle sessions for the heap figure (default 10000)' },
+      'no-peers': { type: 'boolean', help: 'measure our engine only (no OpenSSL/GnuTLS servers)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/dtls.ts'),
+  },
+  coap: {
+    summary: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'requests outstanding (default 16)' },
+      only: { type: 'string', arg: 'LIST', help: 'comma-separated servers to measure (default all)' },
+    },
+    load: () => import('../bench/coap.ts'),
+  },
+  ingest: {
+    summary: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'requests in flight (default 16)' },
+      devices: { type: 'string', arg: 'N', help: 'devices writing (default 100)' },
+      pg: { type: 'string', arg: 'URL', help: 'PostgreSQL to measure (default SECURESENSE_BENCH_PG_URL)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/ingest.ts'),
+  },
 };
 
-export const summary = 'benchmarks against third-party peers';
+/** Each bench checked against its table (`--help`, exit 2 on a bad option), then run with the same arguments. */
+const SUBS: Record<string, SubCommand> = Object.fromEntries(
+  Object.entries(BENCHES).map(([name, b]): [string, SubCommand] => [
+    name,
+    {
+      summary: b.summary,
+      run: (args) =>
+        command({ name: `bench ${name}`, usage: '[options]', about: b.summary, options: b.options }, async () =>
+          (await b.load()).run(args),
+        )(args),
+    },
+  ]),
+);
 
 export async function run(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (!name || !(name in BENCHES)) {
-    const list = Object.entries(BENCHES)
-      .map(([n, s]) => `  ${n.padEnd(8)} ${s}`)
-      .join('\n');
-    process.stderr.write(`usage: securesense bench <name>\n\n${list}\n`);
-    return 2;
-  }
-  const mod = (await import(`../bench/${name}.ts`)) as { run(args: string[]): Promise<number> };
-  return mod.run(rest);
+  return dispatch('bench', SUBS, args);
 }

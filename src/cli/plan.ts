@@ -4,6 +4,7 @@ import { formatTable } from '../eval/table.ts';
 import type { RdcName } from '../sim/mac.ts';
 import { getProfile, PROFILES } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, transcriptFor } from '../sim/transcript.ts';
+import { command, type OptionTable, UsageError } from './args.ts';
 
 /**
  * `securesense plan --mode psk|rpk|x509 --role client|server --hops N --payload B --interval S
@@ -11,112 +12,109 @@ import { EngineUnavailableError, transcriptFor } from '../sim/transcript.ts';
  *  [--loss P] [--phase-lock] [--json]` — handshake time and energy, energy per report and battery life for one
  * device of a deployment, from a real transcript of our engine replayed on the device model.
  */
-export const summary = 'handshake time, energy and battery life for a deployment';
+const OPTIONS = {
+  mode: { type: 'string', arg: 'MODE', help: 'psk, rpk or x509 (default psk)' },
+  role: { type: 'string', arg: 'ROLE', help: 'the device is the DTLS client or server (default client)' },
+  hops: { type: 'string', arg: 'N', help: 'radio hops to the border router, 1..32 (default 1)' },
+  payload: { type: 'string', arg: 'BYTES', help: 'bytes per report, 0..1024 (default 64)' },
+  interval: { type: 'string', arg: 'SECONDS', help: 'seconds between reports (default 60)' },
+  rdc: { type: 'string', arg: 'RDC', help: 'radio duty cycling: nullrdc or contikimac (default contikimac)' },
+  profile: {
+    type: 'string',
+    arg: 'NAME',
+    help: `device profile: ${Object.keys(PROFILES).join(', ')} (default cc2538-hw)`,
+  },
+  'battery-mah': { type: 'string', arg: 'MAH', help: 'battery capacity (default 2400)' },
+  'rehandshake-hours': { type: 'string', arg: 'H', help: 'hours between full handshakes (default 24; 0 = never)' },
+  loss: { type: 'string', arg: 'P', help: 'frame loss rate, 0 <= P < 1 (default 0)' },
+  'phase-lock': { type: 'boolean', help: 'ContikiMAC phase lock (with --rdc contikimac)' },
+  json: { type: 'boolean', help: 'print the result as JSON' },
+} as const satisfies OptionTable;
 
-const USAGE = `usage: securesense plan [--mode psk|rpk|x509] [--role client|server] [--hops N] [--payload BYTES]
-                       [--interval SECONDS] [--rdc nullrdc|contikimac] [--profile ${Object.keys(PROFILES).join('|')}]
-                       [--battery-mah MAH] [--rehandshake-hours H] [--loss P] [--phase-lock] [--json]
-defaults: --mode psk --role client --hops 1 --payload 64 --interval 60 --rdc contikimac --profile cc2538-hw
-          --battery-mah 2400 --rehandshake-hours 24 --loss 0
-`;
-
-class UsageError extends Error {}
-
-function num(name: string, v: string | undefined, check: (n: number) => boolean): number {
+function num(name: string, v: string | undefined, dflt: number, check: (n: number) => boolean): number {
+  if (v === undefined) return dflt;
   const n = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(n) || !check(n))
-    throw new UsageError(`bad value for ${name}: ${v ?? '(missing)'}`);
+  if (v === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`bad value for ${name}: ${v}`);
   return n;
 }
 
-function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T {
-  if (!v || !(allowed as readonly string[]).includes(v)) {
-    throw new UsageError(`bad value for ${name}: ${v ?? '(missing)'} (one of ${allowed.join(', ')})`);
+function oneOf<T extends string>(name: string, v: string | undefined, dflt: T, allowed: readonly T[]): T {
+  if (v === undefined) return dflt;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new UsageError(`bad value for ${name}: ${v} (one of ${allowed.join(', ')})`);
   }
   return v as T;
 }
 
-export async function run(args: string[]): Promise<number> {
-  let mode: SecurityMode = 'psk';
-  let role: 'client' | 'server' = 'client';
-  let hops = 1;
-  let payloadBytes = 64;
-  let intervalSeconds = 60;
-  let rdc: RdcName = 'contikimac';
-  let profileName = 'cc2538-hw';
-  let batteryMah = 2400;
-  let rehandshakeHours = 24;
-  let lossRate = 0;
-  let json = false;
-  let phaseLock = false;
-  try {
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
-      const v = args[i + 1];
-      switch (a) {
-        case '--mode':
-          mode = oneOf(a, v, ['psk', 'rpk', 'x509'] as const);
-          i++;
-          break;
-        case '--role':
-          role = oneOf(a, v, ['client', 'server'] as const);
-          i++;
-          break;
-        case '--hops':
-          hops = num(a, v, (n) => Number.isInteger(n) && n >= 1 && n <= 32);
-          i++;
-          break;
-        case '--payload':
-          payloadBytes = num(a, v, (n) => Number.isInteger(n) && n >= 0 && n <= 1024);
-          i++;
-          break;
-        case '--interval':
-          intervalSeconds = num(a, v, (n) => n > 0);
-          i++;
-          break;
-        case '--rdc':
-          rdc = oneOf(a, v, ['nullrdc', 'contikimac'] as const);
-          i++;
-          break;
-        case '--profile':
-          profileName = oneOf(a, v, Object.keys(PROFILES));
-          i++;
-          break;
-        case '--battery-mah':
-          batteryMah = num(a, v, (n) => n > 0);
-          i++;
-          break;
-        case '--rehandshake-hours':
-          rehandshakeHours = num(a, v, (n) => n >= 0);
-          i++;
-          break;
-        case '--loss':
-          lossRate = num(a, v, (n) => n >= 0 && n < 1);
-          i++;
-          break;
-        case '--json':
-          json = true;
-          break;
-        case '--phase-lock':
-          phaseLock = true;
-          break;
-        case '-h':
-        case '--help':
-          process.stdout.write(USAGE);
-          return 0;
-        default:
-          throw new UsageError(`unknown option ${a}`);
-      }
-    }
+export const run = command(
+  {
+    name: 'plan',
+    usage: '[options]',
+    about:
+      'Handshake time and energy, energy per report and battery life for one device of a deployment, from a\n' +
+      'real transcript of our engine replayed on the device model.',
+    options: OPTIONS,
+  },
+  async ({ values: v }) => {
+    const mode: SecurityMode = oneOf('--mode', v.mode, 'psk', ['psk', 'rpk', 'x509'] as const);
+    const role = oneOf('--role', v.role, 'client', ['client', 'server'] as const);
+    const hops = num('--hops', v.hops, 1, (n) => Number.isInteger(n) && n >= 1 && n <= 32);
+    const payloadBytes = num('--payload', v.payload, 64, (n) => Number.isInteger(n) && n >= 0 && n <= 1024);
+    const intervalSeconds = num('--interval', v.interval, 60, (n) => n > 0);
+    const rdc: RdcName = oneOf('--rdc', v.rdc, 'contikimac', ['nullrdc', 'contikimac'] as const);
+    const profileName = oneOf('--profile', v.profile, 'cc2538-hw', Object.keys(PROFILES));
+    const batteryMah = num('--battery-mah', v['battery-mah'], 2400, (n) => n > 0);
+    const rehandshakeHours = num('--rehandshake-hours', v['rehandshake-hours'], 24, (n) => n >= 0);
+    const lossRate = num('--loss', v.loss, 0, (n) => n >= 0 && n < 1);
+    const json = v.json ?? false;
+    const phaseLock = v['phase-lock'] ?? false;
     if (phaseLock && rdc !== 'contikimac') throw new UsageError('--phase-lock applies to --rdc contikimac only');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`securesense plan: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+    return report({
+      mode,
+      role,
+      hops,
+      payloadBytes,
+      intervalSeconds,
+      rdc,
+      profileName,
+      batteryMah,
+      rehandshakeHours,
+      lossRate,
+      json,
+      phaseLock,
+    });
+  },
+);
 
+interface PlanArgs {
+  mode: SecurityMode;
+  role: 'client' | 'server';
+  hops: number;
+  payloadBytes: number;
+  intervalSeconds: number;
+  rdc: RdcName;
+  profileName: string;
+  batteryMah: number;
+  rehandshakeHours: number;
+  lossRate: number;
+  json: boolean;
+  phaseLock: boolean;
+}
+
+async function report({
+  mode,
+  role,
+  hops,
+  payloadBytes,
+  intervalSeconds,
+  rdc,
+  profileName,
+  batteryMah,
+  rehandshakeHours,
+  lossRate,
+  json,
+  phaseLock,
+}: PlanArgs): Promise<number> {
   const transcript = await transcriptFor(mode).catch((err: unknown) =>
     err instanceof EngineUnavailableError ? err : new EngineUnavailableError(mode, (err as Error).message),
   );

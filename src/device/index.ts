@@ -1,6 +1,6 @@
 /**
  * SecureSense device agent — the public API. Everything exported here is public; the CLI
- * (`securesense device run`, src/device/cli.ts) is a thin wrapper over {@link DeviceAgent}.
+ * (`securesense device run`, src/cli/device-run.ts) is a thin wrapper over {@link DeviceAgent}.
  *
  * ```ts
  * import { DeviceAgent } from './src/device/index.ts';
