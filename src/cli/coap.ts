@@ -252,11 +252,13 @@ async function serveRun(
     demo.server.listen(dtls);
     listening.coaps = dtls.address();
   }
-  process.stdout.write(`${JSON.stringify(listening)}\n`);
-  await new Promise<void>((resolve) => {
+  // Listening for the signals before the `listening` line, so that a stop sent on seeing it is heard.
+  const stop = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.stdout.write(`${JSON.stringify(listening)}\n`);
+  await stop;
   await demo.close();
   return 0;
 }

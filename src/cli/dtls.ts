@@ -136,6 +136,11 @@ const server = command(
     const port = required(intOption(values.port, '--port', 0, 65535), '--port');
     const security = dtlsServerSecurity(securityFlags(values, 'server'));
     if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
+    // Listening for the signals before the `listening` line, so that a stop sent on seeing it is heard.
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
     let srv: DtlsServer;
     try {
       srv = await runEchoServer({ host: values.host, port, security });
@@ -145,10 +150,7 @@ const server = command(
       process.stderr.write(`securesense dtls server: ${(err as Error).message}\n${hint}\n`);
       return 1;
     }
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stop;
     await srv.close();
     return 0;
   },
