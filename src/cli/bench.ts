@@ -47,6 +47,16 @@ const BENCHES: Record<string, Bench> = {
     },
     load: () => import('../bench/ingest.ts'),
   },
+  runtime: {
+    summary: "P-256 keygen+ECDH and CLI start-up on the pinned Node vs the machine's",
+    options: {
+      seconds: { type: 'string', arg: 'S', help: 'seconds per API, Node and round (default 1)' },
+      rounds: { type: 'string', arg: 'N', help: 'rounds, alternating between the Nodes (default 3)' },
+      runs: { type: 'string', arg: 'N', help: 'securesense --version runs per Node (default 10)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/runtime.ts'),
+  },
 };
 
 /** Each bench checked against its table (`--help`, exit 2 on a bad option), then run with the same arguments. */
