@@ -19,12 +19,6 @@ import { type Method, optionName, parseContentFormat } from '../coap/options.ts'
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
-import {
-  dtlsClientSecurity,
-  dtlsServerSecurity,
-  readSecurityFlags,
-  type SecurityFlags,
-} from '../dtls/credentials/flags.ts';
 import type { PeerIdentity } from '../dtls/index.ts';
 import {
   command,
@@ -37,7 +31,13 @@ import {
   UsageError,
 } from './args.ts';
 import { portInUseHint } from './errors.ts';
-import { SECURITY_OPTIONS } from './security-options.ts';
+import {
+  dtlsClientSecurity,
+  dtlsServerSecurity,
+  readSecurityFlags,
+  SECURITY_OPTIONS,
+  type SecurityFlags,
+} from './security-flags.ts';
 
 const CLIENT_OPTIONS = {
   e: { type: 'string', arg: 'TEXT', help: 'payload text' },

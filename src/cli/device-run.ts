@@ -13,10 +13,10 @@
  */
 import { type AgentEvent, DeviceAgent, type DeviceAgentOptions, SIMULATED_SENSOR_NAMES } from '../device/agent.ts';
 import { DEFAULT_QUEUE_LIMIT } from '../device/queue.ts';
-import { parseSecurityFlags } from '../device/security.ts';
 import { CommandSensor, type Sensor } from '../device/sensors.ts';
 import { command, type OptionTable, UsageError, type Values } from './args.ts';
-import { CREDENTIAL_OPTIONS } from './security-options.ts';
+import { parseSecurityFlags } from './device-security.ts';
+import { CREDENTIAL_OPTIONS } from './security-flags.ts';
 
 const OPTIONS = {
   push: { type: 'string', arg: 'URI', help: 'POST every sample to URI (coap:// or coaps://)' },

@@ -4,15 +4,6 @@
  */
 import { createInterface } from 'node:readline';
 import {
-  type DtlsClientSecurity,
-  type DtlsServerSecurity,
-  dtlsClientSecurity,
-  dtlsServerSecurity,
-  type ParsedSecurityFlags,
-  readSecurityFlags,
-  type SecurityFlags,
-} from '../dtls/credentials/flags.ts';
-import {
   alertName,
   connect,
   DtlsAlertError,
@@ -33,7 +24,16 @@ import {
   type Values,
 } from './args.ts';
 import { portInUseHint } from './errors.ts';
-import { SECURITY_OPTIONS } from './security-options.ts';
+import {
+  type DtlsClientSecurity,
+  type DtlsServerSecurity,
+  dtlsClientSecurity,
+  dtlsServerSecurity,
+  type ParsedSecurityFlags,
+  readSecurityFlags,
+  SECURITY_OPTIONS,
+  type SecurityFlags,
+} from './security-flags.ts';
 
 const ABOUT = `The server echoes every application-data record to its sender. Both print one JSON line per
 event (handshake, data, alert, close) on stdout. The mode (psk, rpk, x509) is chosen per handshake
