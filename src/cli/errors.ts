@@ -24,3 +24,27 @@ export function portInUseHint(err: unknown, flags: Record<number, string> = {}):
     ? `${which}: stop the other server, or choose another port with ${flag} (${flag} 0 takes any free port)`
     : `${which}: stop the other server, or choose another port (0 takes any free port)`;
 }
+
+/** The ports of the platform's listeners that a platform command sets by flag. */
+interface PlatformPorts {
+  http: { port: number | null };
+  https: { port: number | null };
+  coap: { port: number | null; coapsPort: number | null };
+}
+
+/**
+ * The flags of a platform config's ports, for {@link portInUseHint}: `--http-port`, `--coap-port`,
+ * `--coaps-port`, and `--https-port` for the commands that take it. Port 0 (any free port) and
+ * disabled listeners cannot collide and are left out.
+ */
+export function platformPortFlags(config: PlatformPorts, opts: { https: boolean }): Record<number, string> {
+  const flags: Record<number, string> = {};
+  const add = (port: number | null, flag: string) => {
+    if (port) flags[port] = flag;
+  };
+  add(config.http.port, '--http-port');
+  if (opts.https) add(config.https.port, '--https-port');
+  add(config.coap.port, '--coap-port');
+  add(config.coap.coapsPort, '--coaps-port');
+  return flags;
+}

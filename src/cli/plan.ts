@@ -69,92 +69,47 @@ export const run = command(
     const json = v.json ?? false;
     const phaseLock = v['phase-lock'] ?? false;
     if (phaseLock && rdc !== 'contikimac') throw new UsageError('--phase-lock applies to --rdc contikimac only');
-    return report({
-      mode,
-      role,
-      hops,
-      payloadBytes,
-      intervalSeconds,
-      rdc,
-      profileName,
-      batteryMah,
-      rehandshakeHours,
-      lossRate,
-      json,
-      phaseLock,
-    });
+    const transcript = await transcriptFor(mode).catch((err: unknown) =>
+      err instanceof EngineUnavailableError ? err : new EngineUnavailableError(mode, (err as Error).message),
+    );
+    const r = plan(
+      {
+        mode,
+        role,
+        hops,
+        payloadBytes,
+        intervalSeconds,
+        rdc,
+        phaseLock,
+        profile: getProfile(profileName),
+        batteryMah,
+        rehandshakeHours,
+        lossRate,
+      },
+      transcript,
+    );
+    if (json) {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    const hs = r.handshake;
+    const rows: (string | number)[][] = [
+      [
+        'deployment',
+        `${mode}, device as ${role}, ${hops} hop(s), ${rdc}${phaseLock ? ' (phase-lock)' : ''}, ${profileName}`,
+      ],
+      'notMeasured' in hs
+        ? ['handshake', hs.notMeasured]
+        : ['handshake time', `${(hs.seconds * 1000).toFixed(1)} ms (${hs.bytes} bytes of records)`],
+      ...('notMeasured' in hs ? [] : [['handshake energy', `${hs.energyMj.toFixed(3)} mJ`]]),
+      ['report', `${payloadBytes} B every ${intervalSeconds} s: ${r.report.framesUp} frame(s) per hop up`],
+      ['energy per report', `${r.report.energyMj.toFixed(3)} mJ (${(r.report.seconds * 1000).toFixed(1)} ms)`],
+      ['idle power', `${r.idlePowerMw.toFixed(3)} mW (LPM + ${rdc} listening)`],
+      ['average power', `${r.averagePowerMw.toFixed(3)} mW`],
+      ['battery life', `${r.batteryDays.toFixed(1)} days on ${batteryMah} mAh`],
+    ];
+    process.stdout.write(`${formatTable({ columns: ['quantity', 'value'], rows })}\n`);
+    for (const c of r.caveats) process.stdout.write(`  note: ${c}\n`);
+    return 0;
   },
 );
-
-interface PlanArgs {
-  mode: SecurityMode;
-  role: 'client' | 'server';
-  hops: number;
-  payloadBytes: number;
-  intervalSeconds: number;
-  rdc: RdcName;
-  profileName: string;
-  batteryMah: number;
-  rehandshakeHours: number;
-  lossRate: number;
-  json: boolean;
-  phaseLock: boolean;
-}
-
-async function report({
-  mode,
-  role,
-  hops,
-  payloadBytes,
-  intervalSeconds,
-  rdc,
-  profileName,
-  batteryMah,
-  rehandshakeHours,
-  lossRate,
-  json,
-  phaseLock,
-}: PlanArgs): Promise<number> {
-  const transcript = await transcriptFor(mode).catch((err: unknown) =>
-    err instanceof EngineUnavailableError ? err : new EngineUnavailableError(mode, (err as Error).message),
-  );
-  const r = plan(
-    {
-      mode,
-      role,
-      hops,
-      payloadBytes,
-      intervalSeconds,
-      rdc,
-      phaseLock,
-      profile: getProfile(profileName),
-      batteryMah,
-      rehandshakeHours,
-      lossRate,
-    },
-    transcript,
-  );
-  if (json) {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
-    return 0;
-  }
-  const hs = r.handshake;
-  const rows: (string | number)[][] = [
-    [
-      'deployment',
-      `${mode}, device as ${role}, ${hops} hop(s), ${rdc}${phaseLock ? ' (phase-lock)' : ''}, ${profileName}`,
-    ],
-    'notMeasured' in hs
-      ? ['handshake', hs.notMeasured]
-      : ['handshake time', `${(hs.seconds * 1000).toFixed(1)} ms (${hs.bytes} bytes of records)`],
-    ...('notMeasured' in hs ? [] : [['handshake energy', `${hs.energyMj.toFixed(3)} mJ`]]),
-    ['report', `${payloadBytes} B every ${intervalSeconds} s: ${r.report.framesUp} frame(s) per hop up`],
-    ['energy per report', `${r.report.energyMj.toFixed(3)} mJ (${(r.report.seconds * 1000).toFixed(1)} ms)`],
-    ['idle power', `${r.idlePowerMw.toFixed(3)} mW (LPM + ${rdc} listening)`],
-    ['average power', `${r.averagePowerMw.toFixed(3)} mW`],
-    ['battery life', `${r.batteryDays.toFixed(1)} days on ${batteryMah} mAh`],
-  ];
-  process.stdout.write(`${formatTable({ columns: ['quantity', 'value'], rows })}\n`);
-  for (const c of r.caveats) process.stdout.write(`  note: ${c}\n`);
-  return 0;
-}

@@ -12,7 +12,7 @@ import { loadCredentialFiles, type PublicKeyCredentials } from '../dtls/credenti
 import { createPlatform, type Platform } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
 import { command, type OptionTable, type Parsed } from './args.ts';
-import { portInUseHint } from './errors.ts';
+import { platformPortFlags, portInUseHint } from './errors.ts';
 
 const OPTIONS = {
   config: { type: 'string', arg: 'FILE', help: 'JSON config file (also SECURESENSE_CONFIG)' },
@@ -105,12 +105,7 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
       poller: config.poller.enabled,
     });
   } catch (err) {
-    const hint = portInUseHint(err, {
-      ...(config.http.port ? { [config.http.port]: '--http-port' } : {}),
-      ...(config.https.port ? { [config.https.port]: '--https-port' } : {}),
-      ...(config.coap.port ? { [config.coap.port]: '--coap-port' } : {}),
-      ...(config.coap.coapsPort ? { [config.coap.coapsPort]: '--coaps-port' } : {}),
-    });
+    const hint = portInUseHint(err, platformPortFlags(config, { https: true }));
     if (!hint) throw err;
     process.stderr.write(`securesense serve: ${(err as Error).message}\n${hint}\n`);
     return 1;

@@ -25,7 +25,7 @@ import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki
 import { createPlatform, type Platform, PlatformError } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
 import { command, type OptionTable, type Parsed } from './args.ts';
-import { portInUseHint } from './errors.ts';
+import { platformPortFlags, portInUseHint } from './errors.ts';
 import { stopOnSignal } from './serve.ts';
 
 const OPTIONS = {
@@ -176,11 +176,7 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
       poller: true,
     });
   } catch (err) {
-    const hint = portInUseHint(err, {
-      ...(config.http.port ? { [config.http.port]: '--http-port' } : {}),
-      ...(config.coap.port ? { [config.coap.port]: '--coap-port' } : {}),
-      ...(config.coap.coapsPort ? { [config.coap.coapsPort]: '--coaps-port' } : {}),
-    });
+    const hint = portInUseHint(err, platformPortFlags(config, { https: false }));
     if (!hint) throw err;
     process.stderr.write(`securesense start: ${(err as Error).message}\n${hint}\n`);
     return 1;
