@@ -1,5 +1,5 @@
 /**
- * `securesense coap …`: a CoAP client and the demo server (issue 4).
+ * `securesense coap …`: a CoAP client and the demo server.
  *
  *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
  *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]

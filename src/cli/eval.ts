@@ -7,7 +7,7 @@ import { EngineUnavailableError, recordTranscript, type Transcript } from '../si
 import { command, type OptionTable, UsageError } from './args.ts';
 
 /**
- * `securesense eval NAME|all [--out DIR] [--json]` — runs the paper's experiments (issue 7): prints
+ * `securesense eval NAME|all [--out DIR] [--json]` — runs the paper's experiments: prints
  * each table and writes DIR/NAME.svg and DIR/NAME.md (default docs/evaluation/ of this checkout).
  * `securesense eval transcript [psk|rpk|x509] [--json]` prints the recorded transcript itself: what
  * our engine put on the wire and computed, flight by flight — the input of every experiment.

@@ -1,7 +1,7 @@
 /**
  * `npm start` (`securesense start`): the main job on the embedded default — the platform on
  * SQLite under ./data with its HTTP, CoAP and CoAPs APIs and the poller, a demo user, and a small
- * fleet of simulated devices in this process (issue 6):
+ * fleet of simulated devices in this process:
  *
  * - three devices push their readings over coaps://, one per DTLS mode: PSK, raw public key
  *   (RFC 7250) and X.509 — each bound to its own resource by its credentials;
