@@ -24,9 +24,17 @@ function pinnedNode() {
   return join(dirname(pkg), bin.node);
 }
 
+/** Set in the pinned Node's environment by the hand-over below. */
+const HANDED_OVER = 'SECURESENSE_HANDED_OVER';
+
 const node = pinnedNode();
 if (node) {
-  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // An IPC channel ties the child's life to ours: if this process is killed outright (SIGKILL
+  // cannot be forwarded), the channel closes and the child stops as if sent SIGTERM.
+  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [HANDED_OVER]: '1' },
+  });
   // Signals go to the process that does the work; it decides how to stop (servers close cleanly).
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('error', (err) => {
@@ -40,6 +48,11 @@ if (node) {
     } else process.exit(code ?? 1);
   });
 } else {
+  if (process.env[HANDED_OVER] && process.channel) {
+    delete process.env[HANDED_OVER];
+    process.channel.unref();
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   // A reader that goes away (`securesense … | head`) is a normal end, not a crash.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err) => {

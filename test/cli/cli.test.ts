@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,4 +183,40 @@ test('started by another Node, the bin hands over to the pinned one and forwards
   await srv.waitFor('"event":"listening"', 15_000);
   srv.proc.kill('SIGTERM');
   assert.equal(await srv.exited, 0, `the server closed cleanly: ${srv.stderr()}`);
+});
+
+/** Pids whose command line contains `marker` (Linux /proc). */
+function pidsWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(marker)) pids.push(Number(d));
+    } catch {}
+  }
+  return pids;
+}
+
+test('killed outright (SIGKILL), the hand-over process takes the pinned Node process with it', async (t) => {
+  const node = otherNode();
+  if (!node || !existsSync('/proc/self/cmdline')) {
+    t.skip('needs another Node beside the pinned one, and /proc');
+    return;
+  }
+  const marker = `handover-${process.pid}-${Date.now()}`;
+  const srv = launchFor(
+    t,
+    node,
+    [CLI_BIN, 'dtls', 'server', '--port', '0', '--host', '127.0.0.1', '--psk', `${marker}:00ff`],
+    {
+      timeoutMs: 20_000,
+    },
+  );
+  await srv.waitFor('"event":"listening"', 15_000);
+  assert.equal(pidsWith(marker).length, 2, 'the hand-over process and the server');
+  srv.proc.kill('SIGKILL');
+  await srv.exited;
+  const deadline = Date.now() + 10_000;
+  while (pidsWith(marker).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(pidsWith(marker), [], 'no server left behind');
 });
