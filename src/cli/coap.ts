@@ -1,5 +1,5 @@
 /**
- * `securesense coap …`: a CoAP client and the demo server (issue 4).
+ * `securesense coap …`: a CoAP client and the demo server.
  *
  *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
  *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]
@@ -11,7 +11,6 @@
  * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx, 3 on timeout or Reset, 2 on bad usage.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { CoapClient, type CoapResponse } from '../coap/client.ts';
 import { createDemoServer } from '../coap/demo.ts';
 import { CoapCancelledError, CoapResetError, CoapTimeoutError } from '../coap/errors.ts';
@@ -20,36 +19,50 @@ import { type Method, optionName, parseContentFormat } from '../coap/options.ts'
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
+import type { PeerIdentity } from '../dtls/index.ts';
+import {
+  command,
+  dispatch,
+  intOption,
+  numberOption,
+  type OptionTable,
+  type Parsed,
+  type SubCommand,
+  UsageError,
+} from './args.ts';
+import { LIMIT_OPTIONS, readLimitFlags } from './dtls-limits.ts';
+import { portInUseHint } from './errors.ts';
 import {
   dtlsClientSecurity,
   dtlsServerSecurity,
   readSecurityFlags,
-  SECURITY_FLAG_SPECS,
+  SECURITY_OPTIONS,
   type SecurityFlags,
-} from '../dtls/credentials/flags.ts';
-import type { PeerIdentity } from '../dtls/index.ts';
-import { LIMIT_FLAG_SPECS, LIMIT_FLAGS_USAGE, readLimitFlags } from './dtls-limits.ts';
+} from './security-flags.ts';
 
-export const summary = 'CoAP client (get/post/put/delete) and demo server';
+const CLIENT_OPTIONS = {
+  e: { type: 'string', arg: 'TEXT', help: 'payload text' },
+  f: { type: 'string', arg: 'FILE', help: "payload from a file ('-' = stdin)" },
+  t: { type: 'string', arg: 'FORMAT', help: 'Content-Format (number, media type, or json/cbor/text/senml/…)' },
+  A: { type: 'string', arg: 'FORMAT', help: 'Accept' },
+  b: { type: 'string', arg: 'SIZE', help: 'block size 16..1024 (RFC 7959)' },
+  s: { type: 'string', arg: 'SECONDS', help: 'observe for SECONDS (RFC 7641; get only)' },
+  non: { type: 'boolean', help: 'Non-confirmable request' },
+  v: { type: 'boolean', help: 'print the options (and the DTLS identity) too' },
+  timeout: { type: 'string', arg: 'S', help: 'give up after S seconds (default 95)' },
+  ...SECURITY_OPTIONS,
+} as const satisfies OptionTable;
 
-const USAGE = `usage: securesense coap <get|post|put|delete> URI [options]
-       securesense coap serve [--host H] [--port P] [--dtls-port P] [security]
+const SERVE_OPTIONS = {
+  host: { type: 'string', arg: 'ADDR', help: "address to bind (default '::', else 0.0.0.0)" },
+  port: { type: 'string', arg: 'N', help: 'coap:// UDP port (default 5683; 0 = any free port)' },
+  'dtls-port': { type: 'string', arg: 'N', help: 'coaps:// UDP port (default 5684; needs credentials)' },
+  ...SECURITY_OPTIONS,
+  ...LIMIT_OPTIONS,
+} as const satisfies OptionTable;
 
-client options:
-  -e TEXT         payload text            -f FILE     payload from a file ('-' = stdin)
-  -t FORMAT       Content-Format (number, media type, or json/cbor/text/senml/…)
-  -A FORMAT       Accept                  -b SIZE     block size 16..1024
-  -s SECONDS      observe for SECONDS     --non       Non-confirmable request
-  -v              print the options too   --timeout S give up after S seconds (default 95)
-security (coaps://):
-  --psk ID:HEX    pre-shared key identity and key (hex); repeatable for serve
-  --hint TEXT     (serve) PSK identity hint      --mtu N   largest DTLS datagram
-  --cert FILE --key FILE   our X.509 certificate (chain may follow it) and key
-  --rpk-key FILE  a P-256 private key whose public key is our raw public key (RFC 7250)
-  --ca FILE       trust anchor (repeatable)  --trust-rpk FILE  pinned raw public keys (repeatable)
-  --no-verify-name  (client) skip the server-name check   --client-auth none|want|need  (serve)
-coaps:// server ${LIMIT_FLAGS_USAGE}
-`;
+const CLIENT_ABOUT = `Prints one JSON line per response (and notification) on stdout. Exits 0 on 2.xx, 1 on 4.xx/5.xx,
+3 on timeout or Reset, 2 on bad usage. coaps:// takes the security flags.`;
 
 const TEXT_FORMATS = new Set([0, 40, 50, 110]);
 
@@ -80,50 +93,50 @@ function render(event: string, r: CoapResponse, verbose: boolean): string {
 
 /** The client's coaps:// credentials from the security flags (undefined when none was given). */
 function clientSecurity(values: SecurityFlags): CoapsSecurity | undefined {
-  return dtlsClientSecurity(readSecurityFlags(values, 'client'));
+  return asUsage(() => dtlsClientSecurity(readSecurityFlags(values, 'client')));
 }
 
-async function client(method: Method, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      e: { type: 'string', short: 'e' },
-      f: { type: 'string', short: 'f' },
-      t: { type: 'string', short: 't' },
-      A: { type: 'string', short: 'A' },
-      b: { type: 'string', short: 'b' },
-      s: { type: 'string', short: 's' },
-      non: { type: 'boolean' },
-      v: { type: 'boolean', short: 'v' },
-      timeout: { type: 'string' },
-      ...SECURITY_FLAG_SPECS,
-    },
-  });
-  if (positionals.length !== 1) {
-    process.stderr.write(USAGE);
-    return 2;
+/** A value read from the command line: its errors are usage errors (exit 2). */
+function asUsage<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw err instanceof UsageError ? err : new UsageError((err as Error).message);
   }
-  const uri = parseCoapUri(positionals[0]);
-  if (values.e !== undefined && values.f !== undefined) throw new Error('-e and -f exclude each other');
+}
+
+function clientCommand(method: Method): SubCommand {
+  const name = `coap ${method.toLowerCase()}`;
+  return {
+    summary: `a ${method} request`,
+    run: command(
+      { name, usage: 'URI [options]', about: CLIENT_ABOUT, options: CLIENT_OPTIONS, positionals: { min: 1, max: 1 } },
+      (p) => client(method, p),
+    ),
+  };
+}
+
+async function client(method: Method, { values, positionals }: Parsed<typeof CLIENT_OPTIONS>): Promise<number> {
+  const uri = asUsage(() => parseCoapUri(positionals[0]));
+  if (values.e !== undefined && values.f !== undefined) throw new UsageError('-e and -f exclude each other');
   const payload =
     values.e !== undefined
       ? Buffer.from(values.e)
       : values.f !== undefined
         ? readFileSync(values.f === '-' ? 0 : values.f)
         : undefined;
-  const blockSize = values.b !== undefined ? Number(values.b) : undefined;
-  const observeFor = values.s !== undefined ? Number(values.s) : undefined;
-  if (observeFor !== undefined && (!Number.isFinite(observeFor) || observeFor <= 0))
-    throw new Error('-s wants a number of seconds');
-  const timeoutS = values.timeout !== undefined ? Number(values.timeout) : 95;
+  const blockSize = intOption(values.b, '-b', 16, 1024);
+  const observeFor = numberOption(values.s, '-s', 0.001, 86_400 * 365);
+  if (observeFor !== undefined && method !== 'GET') throw new UsageError('-s (observe) works with get');
+  const timeoutS = numberOption(values.timeout, '--timeout', 0.001, 86_400) ?? 95;
   const sec = clientSecurity(values);
-  if (uri.scheme === 'coaps' && !sec) throw new Error('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
+  if (uri.scheme === 'coaps' && !sec)
+    throw new UsageError('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
   const c = new CoapClient({ security: sec, blockSize, responseTimeout: timeoutS * 1000 });
   const verbose = values.v ?? false;
   const req = {
-    contentFormat: values.t !== undefined ? parseContentFormat(values.t) : undefined,
-    accept: values.A !== undefined ? parseContentFormat(values.A) : undefined,
+    contentFormat: values.t !== undefined ? asUsage(() => parseContentFormat(values.t as string)) : undefined,
+    accept: values.A !== undefined ? asUsage(() => parseContentFormat(values.A as string)) : undefined,
     confirmable: !values.non,
     blockSize,
   };
@@ -137,7 +150,6 @@ async function client(method: Method, args: string[]): Promise<number> {
   deadline.unref();
   try {
     if (observeFor !== undefined) {
-      if (method !== 'GET') throw new Error('-s (observe) works with get');
       const o = await c.observe(uri, req);
       process.stdout.write(render('response', o.first!, verbose));
       if (!o.first!.ok) return 1;
@@ -175,28 +187,44 @@ async function client(method: Method, args: string[]): Promise<number> {
   }
 }
 
-async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'dtls-port': { type: 'string' },
-      ...SECURITY_FLAG_SPECS,
-      ...LIMIT_FLAG_SPECS,
-    },
-  });
+const serve = command(
+  {
+    name: 'coap serve',
+    usage: '[options]',
+    about: 'The demo server (/time, /sensors, /large, …) over coap://, and over coaps:// with credentials.',
+    options: SERVE_OPTIONS,
+  },
+  async (p) => {
+    const ports = {
+      port: intOption(p.values.port, '--port', 0, 65535) ?? 5683,
+      dtls: intOption(p.values['dtls-port'], '--dtls-port', 0, 65535) ?? 5684,
+    };
+    try {
+      return await serveRun(p, ports);
+    } catch (err) {
+      const hint = portInUseHint(err, { [ports.port]: '--port', [ports.dtls]: '--dtls-port' });
+      if (!hint) throw err;
+      process.stderr.write(`securesense coap serve: ${(err as Error).message}\n${hint}\n`);
+      return 1;
+    }
+  },
+);
+
+async function serveRun(
+  { values }: Parsed<typeof SERVE_OPTIONS>,
+  ports: { port: number; dtls: number },
+): Promise<number> {
   // Flags and files are checked before any socket is bound, so a bad one leaves nothing open.
-  const dtlsSecurity = dtlsServerSecurity(readSecurityFlags(values, 'server'));
+  const dtlsSecurity = asUsage(() => dtlsServerSecurity(readSecurityFlags(values, 'server')));
   if (!dtlsSecurity && values['dtls-port'] !== undefined)
-    throw new Error('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
-  const limits = readLimitFlags(values);
+    throw new UsageError('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
+  const limits = asUsage(() => readLimitFlags(values));
   if (!dtlsSecurity && Object.keys(limits).length > 0)
-    throw new Error(
+    throw new UsageError(
       'the DTLS limit flags (--max-sessions …) need credentials: --psk ID:HEX, --cert/--key or --rpk-key',
     );
   const host = values.host ?? '::';
-  const port = values.port !== undefined ? Number(values.port) : 5683;
+  const port = ports.port;
   const demo = createDemoServer({
     onRequest: (req) => {
       const line: Record<string, unknown> = {
@@ -225,34 +253,32 @@ async function serve(args: string[]): Promise<number> {
     const { DtlsServerTransport } = await import('../coap/transport-dtls.ts');
     const dtls = await DtlsServerTransport.listen({
       host: udp.address().address,
-      port: values['dtls-port'] !== undefined ? Number(values['dtls-port']) : 5684,
+      port: ports.dtls,
       ...dtlsSecurity,
       ...limits,
     });
     demo.server.listen(dtls);
     listening.coaps = dtls.address();
   }
-  process.stdout.write(`${JSON.stringify(listening)}\n`);
-  await new Promise<void>((resolve) => {
+  // Listening for the signals before the `listening` line, so that a stop sent on seeing it is heard.
+  const stop = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.stdout.write(`${JSON.stringify(listening)}\n`);
+  await stop;
   await demo.close();
   return 0;
 }
 
+const SUBS: Record<string, SubCommand> = {
+  get: clientCommand('GET'),
+  post: clientCommand('POST'),
+  put: clientCommand('PUT'),
+  delete: clientCommand('DELETE'),
+  serve: { summary: 'the demo server over coap:// and coaps://', run: serve },
+};
+
 export async function run(args: string[]): Promise<number> {
-  const [cmd, ...rest] = args;
-  switch (cmd) {
-    case 'get':
-    case 'post':
-    case 'put':
-    case 'delete':
-      return client(cmd.toUpperCase() as Method, rest);
-    case 'serve':
-      return serve(rest);
-    default:
-      process.stderr.write(USAGE);
-      return cmd === 'help' || cmd === '--help' || cmd === '-h' ? 0 : 2;
-  }
+  return dispatch('coap', SUBS, args);
 }

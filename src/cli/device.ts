@@ -1,26 +1,21 @@
 /**
- * `securesense device …`: `run` is the device agent (src/device/cli.ts); `add|list|remove` manage a
- * resource's device credentials on the platform (src/platform/devices-cli.ts).
+ * `securesense device …`: `run` is the device agent (src/cli/device-run.ts); `add|list|remove` manage a
+ * resource's device credentials on the platform (src/cli/device-credentials.ts).
  */
-export const summary = 'the device agent and device credentials';
+import { dispatch, type SubCommand } from './args.ts';
 
-const SUB: Record<string, string> = {
-  run: '../device/cli.ts',
-  add: '../platform/devices-cli.ts',
-  list: '../platform/devices-cli.ts',
-  remove: '../platform/devices-cli.ts',
+const credentials = (sub: string) => async (args: string[]) => (await import('./device-credentials.ts')).run(sub, args);
+
+const SUBS: Record<string, SubCommand> = {
+  run: {
+    summary: 'the device agent: push readings to the cloud, or serve them over CoAP/CoAPs',
+    run: async (args) => (await import('./device-run.ts')).run(args),
+  },
+  add: { summary: 'add a device credential (PSK, raw public key, X.509) to a resource', run: credentials('add') },
+  list: { summary: "list a resource's device credentials", run: credentials('list') },
+  remove: { summary: 'remove a device credential', run: credentials('remove') },
 };
 
 export async function run(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  const path = sub ? SUB[sub] : undefined;
-  if (!sub || !path) {
-    process.stderr.write(
-      'usage: securesense device run --push coaps://HOST/PATH | --serve PORT [options]\n' +
-        '       securesense device add|list|remove [options]   (device credentials of a resource)\n',
-    );
-    return 2;
-  }
-  const mod = (await import(path)) as { run(sub: string, args: string[]): Promise<number> };
-  return mod.run(sub, rest);
+  return dispatch('device', SUBS, args);
 }

@@ -4,21 +4,43 @@
  * `--idle-timeout`, `--recv-buffer`. Each is checked here; errors name the flag.
  */
 import type { DtlsServerOptions } from '../dtls/index.ts';
+import type { OptionTable } from './args.ts';
 
-export const LIMIT_FLAG_SPECS = {
-  'max-sessions': { type: 'string' },
-  'max-handshakes': { type: 'string' },
-  'handshake-timeout': { type: 'string' },
-  'idle-timeout': { type: 'string' },
-  'recv-buffer': { type: 'string' },
-} as const;
+/** The limit options of a DTLS server command, in the shape of `args.ts` option tables. */
+export const LIMIT_OPTIONS = {
+  'max-sessions': {
+    type: 'string',
+    arg: 'N',
+    group: 'limits',
+    help: 'sessions held at once; past it the idlest is evicted (default 100000)',
+  },
+  'max-handshakes': {
+    type: 'string',
+    arg: 'N',
+    group: 'limits',
+    help: 'half-open handshakes at once; past it the oldest is dropped (default 1000)',
+  },
+  'handshake-timeout': {
+    type: 'string',
+    arg: 'MS',
+    group: 'limits',
+    help: 'a handshake not finished after this long is dropped (default 10000)',
+  },
+  'idle-timeout': {
+    type: 'string',
+    arg: 'MS',
+    group: 'limits',
+    help: 'a session silent this long is dropped, 0 = never (default 300000)',
+  },
+  'recv-buffer': {
+    type: 'string',
+    arg: 'BYTES',
+    group: 'limits',
+    help: 'socket receive buffer to request (default 4194304; the kernel may grant less)',
+  },
+} as const satisfies OptionTable;
 
-export const LIMIT_FLAGS_USAGE = `limits: --max-sessions N (idlest evicted past it, default 100000)
-        --max-handshakes N (half-open, oldest evicted past it, default 1000)
-        --handshake-timeout MS (default 10000)  --idle-timeout MS (0 = never, default 300000)
-        --recv-buffer BYTES (socket receive buffer requested, default 4194304)`;
-
-export type LimitFlags = { [K in keyof typeof LIMIT_FLAG_SPECS]?: string };
+export type LimitFlags = { [K in keyof typeof LIMIT_OPTIONS]?: string };
 
 export type DtlsLimitOptions = Pick<
   DtlsServerOptions,

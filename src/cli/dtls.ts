@@ -3,16 +3,6 @@
  * They print one JSON line per event on stdout and human-readable errors on stderr.
  */
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
-import {
-  type DtlsClientSecurity,
-  type DtlsServerSecurity,
-  dtlsClientSecurity,
-  dtlsServerSecurity,
-  type ParsedSecurityFlags,
-  readSecurityFlags,
-  SECURITY_FLAG_SPECS,
-} from '../dtls/credentials/flags.ts';
 import {
   alertName,
   connect,
@@ -23,79 +13,52 @@ import {
   DtlsTimeoutError,
   type PeerAddress,
 } from '../dtls/index.ts';
-import { type DtlsLimitOptions, LIMIT_FLAG_SPECS, LIMIT_FLAGS_USAGE, readLimitFlags } from './dtls-limits.ts';
+import {
+  command,
+  dispatch,
+  intOption,
+  type OptionTable,
+  required,
+  type SubCommand,
+  UsageError,
+  type Values,
+} from './args.ts';
+import { type DtlsLimitOptions, LIMIT_OPTIONS, readLimitFlags } from './dtls-limits.ts';
+import { portInUseHint } from './errors.ts';
+import {
+  type DtlsClientSecurity,
+  type DtlsServerSecurity,
+  dtlsClientSecurity,
+  dtlsServerSecurity,
+  type ParsedSecurityFlags,
+  readSecurityFlags,
+  SECURITY_OPTIONS,
+  type SecurityFlags,
+} from './security-flags.ts';
 
-export const summary = 'DTLS 1.2 server and client tools (PSK, RPK, X.509)';
+const ABOUT = `The server echoes every application-data record to its sender. Both print one JSON line per
+event (handshake, data, alert, close) on stdout. The mode (psk, rpk, x509) is chosen per handshake
+from what both sides have.`;
 
-const USAGE = `usage:
-  securesense dtls server --port P [--host H] [--psk IDENTITY:HEXKEY …] [--hint TEXT]
-                          [--cert FILE --key FILE] [--rpk-key FILE] [--ca FILE …] [--trust-rpk FILE …]
-                          [--client-auth none|want|need] [--mtu N]
-                          [--max-sessions N] [--max-handshakes N] [--handshake-timeout MS]
-                          [--idle-timeout MS] [--recv-buffer BYTES]
-  securesense dtls client HOST:PORT [--psk IDENTITY:HEXKEY] [--cert FILE --key FILE] [--rpk-key FILE]
-                          [--ca FILE …] [--trust-rpk FILE …] [--no-verify-name] [--server-name NAME]
-                          [--send TEXT] [--resume] [--mtu N] [--timeout MS]
-The server echoes every application-data record to its sender. Both print one JSON line per event
-(handshake, data, alert, close) on stdout. --cert is a PEM certificate (its chain may follow it in the
-file), --rpk-key a P-256 private key whose public key is our raw public key, --ca a trust anchor,
---trust-rpk a file of pinned public keys (PEM) or SHA-256 fingerprints. The mode (psk, rpk, x509) is
-chosen per handshake from what both sides have.
-Server ${LIMIT_FLAGS_USAGE}
-`;
+const SERVER_OPTIONS = {
+  port: { type: 'string', arg: 'N', help: 'UDP port to listen on (0 = any free port)' },
+  host: { type: 'string', arg: 'ADDR', help: 'address to bind (default all)' },
+  ...SECURITY_OPTIONS,
+  ...LIMIT_OPTIONS,
+} as const satisfies OptionTable;
 
-class UsageError extends Error {}
-
-const OPTIONS = {
-  port: { type: 'string' },
-  host: { type: 'string' },
-  'server-name': { type: 'string' },
-  send: { type: 'string' },
-  resume: { type: 'boolean' },
-  timeout: { type: 'string' },
-  help: { type: 'boolean' },
-  ...SECURITY_FLAG_SPECS,
-  ...LIMIT_FLAG_SPECS,
-} as const;
-
-const parseTokens = (args: string[]) =>
-  parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
-
-interface Parsed {
-  positional: string[];
-  values: ReturnType<typeof parseTokens>['values'];
-}
-
-function parse(args: string[]): Parsed {
-  let r: ReturnType<typeof parseTokens>;
-  try {
-    r = parseTokens(args);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  // parseArgs keeps the last of a repeated single-valued flag; a repeated --port is a mistake worth saying.
-  const seen = new Set<string>();
-  for (const tok of r.tokens) {
-    if (tok.kind !== 'option') continue;
-    if ('multiple' in OPTIONS[tok.name as keyof typeof OPTIONS]) continue;
-    if (seen.has(tok.name)) throw new UsageError(`${tok.rawName} given twice`);
-    seen.add(tok.name);
-  }
-  return { positional: r.positionals, values: r.values };
-}
-
-function intFlag(v: string | undefined, flag: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`${flag} must be an integer in ${min}..${max}`);
-  return n;
-}
+const CLIENT_OPTIONS = {
+  ...SECURITY_OPTIONS,
+  'server-name': { type: 'string', arg: 'NAME', help: 'the name to check the server certificate against' },
+  send: { type: 'string', arg: 'TEXT', help: 'send TEXT, print the reply and close (default: lines of stdin)' },
+  resume: { type: 'boolean', help: 'handshake again, resuming the first session' },
+  timeout: { type: 'string', arg: 'MS', help: 'wait this long for the reply to --send (default 10000)' },
+} as const satisfies OptionTable;
 
 /** The security flags for one role, checked and read (errors name the flag and the file). */
-function securityFlags(p: Parsed, role: 'server' | 'client'): ParsedSecurityFlags {
+function securityFlags(values: SecurityFlags, role: 'server' | 'client'): ParsedSecurityFlags {
   try {
-    return readSecurityFlags(p.values, role);
+    return readSecurityFlags(values, role);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -170,25 +133,37 @@ export async function runEchoServer(opts: {
   return server;
 }
 
-async function server(p: Parsed): Promise<number> {
-  const port = intFlag(p.values.port, '--port', 0, 65535);
-  if (port === undefined) throw new UsageError('--port is required');
-  const security = dtlsServerSecurity(securityFlags(p, 'server'));
-  if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
-  let limits: DtlsLimitOptions;
-  try {
-    limits = readLimitFlags(p.values);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const srv = await runEchoServer({ host: p.values.host, port, security, limits });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await srv.close();
-  return 0;
-}
+const server = command(
+  { name: 'dtls server', usage: '--port N [options]', about: ABOUT, options: SERVER_OPTIONS },
+  async ({ values }) => {
+    const port = required(intOption(values.port, '--port', 0, 65535), '--port');
+    const security = dtlsServerSecurity(securityFlags(values, 'server'));
+    if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
+    let limits: DtlsLimitOptions;
+    try {
+      limits = readLimitFlags(values);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    // Listening for the signals before the `listening` line, so that a stop sent on seeing it is heard.
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    let srv: DtlsServer;
+    try {
+      srv = await runEchoServer({ host: values.host, port, security, limits });
+    } catch (err) {
+      const hint = portInUseHint(err, { [port]: '--port' });
+      if (!hint) throw err;
+      process.stderr.write(`securesense dtls server: ${(err as Error).message}\n${hint}\n`);
+      return 1;
+    }
+    await stop;
+    await srv.close();
+    return 0;
+  },
+);
 
 function failure(err: unknown): number {
   const e = err as Error;
@@ -219,17 +194,22 @@ async function exchange(c: DtlsConnection, text: string, ms: number): Promise<Bu
   });
 }
 
-async function client(p: Parsed): Promise<number> {
-  const target = p.positional[0];
-  if (!target) throw new UsageError('HOST:PORT is required');
+const client = command(
+  {
+    name: 'dtls client',
+    usage: 'HOST:PORT [options]',
+    about: ABOUT,
+    options: CLIENT_OPTIONS,
+    positionals: { min: 1, max: 1 },
+  },
+  async ({ values, positionals }) => clientRun(values, positionals[0]),
+);
+
+async function clientRun(values: Values<typeof CLIENT_OPTIONS>, target: string): Promise<number> {
   const { host, port } = parseHostPort(target);
-  for (const flag of Object.keys(LIMIT_FLAG_SPECS)) {
-    if (p.values[flag as keyof typeof LIMIT_FLAG_SPECS] !== undefined)
-      throw new UsageError(`--${flag} is a server flag`);
-  }
   let security: DtlsClientSecurity | undefined;
   try {
-    security = dtlsClientSecurity(securityFlags(p, 'client'));
+    security = dtlsClientSecurity(securityFlags(values, 'client'));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -238,10 +218,10 @@ async function client(p: Parsed): Promise<number> {
       'give --psk, or --ca / --trust-rpk to verify the server (with --cert/--key or --rpk-key to authenticate)',
     );
   }
-  const send = p.values.send;
-  const timeout = intFlag(p.values.timeout, '--timeout', 1, 3_600_000) ?? 10_000;
-  const base = { host, port, ...security, serverName: p.values['server-name'] };
-  const rounds = p.values.resume ? 2 : 1;
+  const send = values.send;
+  const timeout = intOption(values.timeout, '--timeout', 1, 3_600_000) ?? 10_000;
+  const base = { host, port, ...security, serverName: values['server-name'] };
+  const rounds = values.resume ? 2 : 1;
   let session: DtlsSession | undefined;
   for (let round = 0; round < rounds; round++) {
     let c: DtlsConnection;
@@ -281,21 +261,11 @@ async function client(p: Parsed): Promise<number> {
   return 0;
 }
 
+const SUBS: Record<string, SubCommand> = {
+  server: { summary: 'an echo server printing JSON events (like openssl s_server)', run: server },
+  client: { summary: 'a client: handshake, send, print the reply (like openssl s_client)', run: client },
+};
+
 export async function run(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    if (!sub || sub === 'help' || sub === '--help' || rest.includes('--help')) {
-      process.stdout.write(USAGE);
-      return sub ? 0 : 2;
-    }
-    if (sub === 'server') return await server(parse(rest));
-    if (sub === 'client') return await client(parse(rest));
-    throw new UsageError(`unknown sub-command '${sub}'`);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`securesense dtls: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+  return dispatch('dtls', SUBS, args);
 }

@@ -4,66 +4,51 @@ import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { EXPERIMENTS, findExperiment, renderText, runExperiment } from '../eval/index.ts';
 import { formatTable } from '../eval/table.ts';
 import { EngineUnavailableError, recordTranscript, type Transcript } from '../sim/transcript.ts';
+import { command, type OptionTable, UsageError } from './args.ts';
 
 /**
- * `securesense eval NAME|all [--out DIR] [--json]` — runs the paper's experiments (issue 7): prints
+ * `securesense eval NAME|all [--out DIR] [--json]` — runs the paper's experiments: prints
  * each table and writes DIR/NAME.svg and DIR/NAME.md (default docs/evaluation/ of this checkout).
  * `securesense eval transcript [psk|rpk|x509] [--json]` prints the recorded transcript itself: what
  * our engine put on the wire and computed, flight by flight — the input of every experiment.
  */
-export const summary = "the paper's experiments as tables and charts";
-
 const DEFAULT_OUT = fileURLToPath(new URL('../../docs/evaluation/', import.meta.url));
 
-function usage(): string {
-  const list = EXPERIMENTS.map((e) => `  ${e.name.padEnd(15)} ${e.title}`).join('\n');
-  return `usage: securesense eval <name>|all [--out DIR] [--json]\n       securesense eval transcript [psk|rpk|x509] [--json]\n\n${list}\n`;
-}
+const OPTIONS = {
+  out: { type: 'string', arg: 'DIR', help: 'where the SVG charts and tables go (default docs/evaluation/)' },
+  json: { type: 'boolean', help: 'one JSON line per experiment (or the transcript) instead of tables' },
+} as const satisfies OptionTable;
 
-export async function run(args: string[]): Promise<number> {
-  let out = DEFAULT_OUT;
-  let json = false;
-  const names: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--out') {
-      const v = args[++i];
-      if (!v) {
-        process.stderr.write('securesense eval: --out needs a directory\n');
-        return 2;
-      }
-      out = resolve(v);
-    } else if (a === '--json') json = true;
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write(usage());
-      return 0;
-    } else if (a.startsWith('-')) {
-      process.stderr.write(`securesense eval: unknown option ${a}\n${usage()}`);
-      return 2;
-    } else names.push(a);
-  }
-  if (names.length === 0) {
-    process.stderr.write(usage());
-    return 2;
-  }
-  if (names[0] === 'transcript') return printTranscript(names[1] ?? 'psk', json);
-  const unknown = names.filter((n) => n !== 'all' && !findExperiment(n));
-  if (unknown.length) {
-    process.stderr.write(`securesense eval: unknown experiment ${unknown.join(', ')}\n${usage()}`);
-    return 2;
-  }
-  const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => findExperiment(n));
-  for (const e of chosen) {
-    if (!e) continue;
-    const started = Date.now();
-    const r = await runExperiment(e, { outDir: out });
-    if (json) process.stdout.write(`${JSON.stringify({ name: r.name, table: r.table, notes: r.notes })}\n`);
-    else {
-      process.stdout.write(`${renderText(r)}  → ${resolve(out, `${e.name}.svg`)} (${Date.now() - started} ms)\n\n`);
+export const run = command(
+  {
+    name: 'eval',
+    usage: ['<name>…|all [--out DIR] [--json]', 'transcript [psk|rpk|x509] [--json]'],
+    about: `experiments:\n${EXPERIMENTS.map((e) => `  ${e.name.padEnd(15)} ${e.title}`).join('\n')}`,
+    options: OPTIONS,
+    positionals: { min: 1, max: Number.POSITIVE_INFINITY },
+  },
+  async ({ values, positionals: names }) => {
+    const out = values.out !== undefined ? resolve(values.out) : DEFAULT_OUT;
+    const json = values.json ?? false;
+    if (names[0] === 'transcript') {
+      if (names.length > 2) throw new UsageError(`unexpected argument '${names[2]}'`);
+      return printTranscript(names[1] ?? 'psk', json);
     }
-  }
-  return 0;
-}
+    const unknown = names.filter((n) => n !== 'all' && !findExperiment(n));
+    if (unknown.length) throw new UsageError(`unknown experiment ${unknown.join(', ')}`);
+    const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => findExperiment(n));
+    for (const e of chosen) {
+      if (!e) continue;
+      const started = Date.now();
+      const r = await runExperiment(e, { outDir: out });
+      if (json) process.stdout.write(`${JSON.stringify({ name: r.name, table: r.table, notes: r.notes })}\n`);
+      else {
+        process.stdout.write(`${renderText(r)}  → ${resolve(out, `${e.name}.svg`)} (${Date.now() - started} ms)\n\n`);
+      }
+    }
+    return 0;
+  },
+);
 
 /** `op×n` per operation, with what the engine said it computed: `prf×4 (master_secret 1, key_block 1, finished 2)`. */
 function cryptoText(t: Transcript['flights'][number], side: 'client' | 'server', phase: 'prepare' | 'process'): string {
@@ -82,8 +67,7 @@ function cryptoText(t: Transcript['flights'][number], side: 'client' | 'server',
 
 async function printTranscript(mode: string, json: boolean): Promise<number> {
   if (mode !== 'psk' && mode !== 'rpk' && mode !== 'x509') {
-    process.stderr.write(`securesense eval transcript: unknown mode '${mode}' (psk | rpk | x509)\n`);
-    return 2;
+    throw new UsageError(`transcript: unknown mode '${mode}' (psk | rpk | x509)`);
   }
   let t: Transcript;
   try {

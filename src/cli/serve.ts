@@ -7,71 +7,49 @@
  * (SQLite `./data/securesense.db` by default). Prints one JSON line on stdout when listening (`{"event":"listening",...}`), logs with
  * pino on stderr, and closes cleanly on SIGINT/SIGTERM (Ctrl-C).
  */
-import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { loadCredentialFiles, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
-import { createPlatform } from '../platform/index.ts';
+import { createPlatform, type Platform } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
+import { command, type OptionTable, type Parsed } from './args.ts';
+import { platformPortFlags, portInUseHint } from './errors.ts';
 
-export const summary = 'the platform (HTTP/HTTPS API)';
+const OPTIONS = {
+  config: { type: 'string', arg: 'FILE', help: 'JSON config file (also SECURESENSE_CONFIG)' },
+  db: { type: 'string', arg: 'URL|PATH', help: 'SQLite file or postgres:// URL (default ./data/securesense.db)' },
+  host: { type: 'string', arg: 'HOST', help: 'address to bind (default 0.0.0.0)' },
+  'http-port': { type: 'string', arg: 'N|off', help: 'HTTP port (default 8080; 0 = any free port)' },
+  'https-port': { type: 'string', arg: 'N', help: 'HTTPS port (needs --cert and --key)' },
+  cert: { type: 'string', arg: 'FILE', help: 'PEM certificate chain for HTTPS' },
+  key: { type: 'string', arg: 'FILE', help: 'PEM private key for HTTPS' },
+  'coap-port': { type: 'string', arg: 'N|off', help: 'coap:// UDP port (default 5683)' },
+  'coaps-port': { type: 'string', arg: 'N|off', help: 'coaps:// UDP port (default 5684)' },
+  'dtls-cert': { type: 'string', arg: 'FILE', help: 'PEM certificate (chain) the coaps:// server shows X.509 devices' },
+  'dtls-key': { type: 'string', arg: 'FILE', help: 'its PEM private key (P-256)' },
+  'rpk-key': { type: 'string', arg: 'FILE', help: 'PEM P-256 key whose public key the server shows RPK devices' },
+  'no-poller': { type: 'boolean', help: "do not pull the resources' polling URLs" },
+  'log-level': { type: 'string', arg: 'LEVEL', help: 'trace|debug|info|warn|error|fatal|silent (default info)' },
+} as const satisfies OptionTable;
 
-const USAGE = `usage: securesense serve [options]
-
-  --config FILE        JSON config file (also SECURESENSE_CONFIG)
-  --db URL|PATH        SQLite file or postgres:// URL (default ./data/securesense.db)
-  --host HOST          address to bind (default 0.0.0.0)
-  --http-port N|off    HTTP port (default 8080; 0 = any free port)
-  --https-port N       HTTPS port (needs --cert and --key)
-  --cert FILE          PEM certificate chain for HTTPS
-  --key FILE           PEM private key for HTTPS
-  --coap-port N|off    coap:// UDP port (default 5683)
-  --coaps-port N|off   coaps:// UDP port (default 5684)
-  --dtls-cert FILE     PEM certificate (chain) the coaps:// server shows X.509 devices
-  --dtls-key FILE      its PEM private key (P-256)
-  --rpk-key FILE       PEM P-256 key whose public key the server shows RPK devices (RFC 7250)
-  --no-poller          do not pull the resources' polling URLs
-  --log-level LEVEL    trace|debug|info|warn|error|fatal|silent (default info)
-
-Environment: SECURESENSE_DB, SECURESENSE_HTTP_PORT, SECURESENSE_HTTPS_PORT, SECURESENSE_HTTPS_CERT,
+const NOTES = `Environment: SECURESENSE_DB, SECURESENSE_HTTP_PORT, SECURESENSE_HTTPS_PORT, SECURESENSE_HTTPS_CERT,
 SECURESENSE_HTTPS_KEY, SECURESENSE_COAP_PORT, SECURESENSE_COAPS_PORT, SECURESENSE_COAPS_CERT,
 SECURESENSE_COAPS_KEY, SECURESENSE_COAPS_RPK_KEY, SECURESENSE_POLLER (true|false),
 SECURESENSE_SESSION_KEY (DTLS sessions shared by front ends), SECURESENSE_SESSION_LIFETIME,
 SECURESENSE_SIGNUP (open|admin), SECURESENSE_ADMIN_TOKEN, SECURESENSE_BODY_LIMIT, …
-(see docs/platform.md).
-`;
+(see docs/platform.md).`;
 
-export async function run(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string' },
-        db: { type: 'string' },
-        host: { type: 'string' },
-        'http-port': { type: 'string' },
-        'https-port': { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        'coap-port': { type: 'string' },
-        'coaps-port': { type: 'string' },
-        'dtls-cert': { type: 'string' },
-        'dtls-key': { type: 'string' },
-        'rpk-key': { type: 'string' },
-        'no-poller': { type: 'boolean' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`securesense serve: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+export const run = command(
+  {
+    name: 'serve',
+    usage: '[options]',
+    about: 'The platform: HTTP(S) API, CoAP/CoAPs API and the poller, on the configured store.',
+    options: OPTIONS,
+    notes: NOTES,
+  },
+  serve,
+);
+
+async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
   const overrides: ConfigInput = { http: {}, https: {}, coap: {}, poller: {} };
   const http = overrides.http as Record<string, unknown>;
   const https = overrides.https as Record<string, unknown>;
@@ -96,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
 
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig({ file: values.config as string | undefined, overrides });
+    config = loadConfig({ file: values.config, overrides });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`securesense serve: ${err.message}\n`);
@@ -119,11 +97,19 @@ export async function run(args: string[]): Promise<number> {
   }
   const logger = pino({ level: config.logLevel }, pino.destination(2));
   const useCoap = config.coap.port !== null || config.coap.coapsPort !== null;
-  const platform = await createPlatform(config, {
-    logger,
-    coap: useCoap ? { dtls } : false,
-    poller: config.poller.enabled,
-  });
+  let platform: Platform;
+  try {
+    platform = await createPlatform(config, {
+      logger,
+      coap: useCoap ? { dtls } : false,
+      poller: config.poller.enabled,
+    });
+  } catch (err) {
+    const hint = portInUseHint(err, platformPortFlags(config, { https: true }));
+    if (!hint) throw err;
+    process.stderr.write(`securesense serve: ${(err as Error).message}\n${hint}\n`);
+    return 1;
+  }
   const where = {
     event: 'listening',
     http: platform.http.plain?.url ?? null,

@@ -1,7 +1,7 @@
 /**
  * `npm start` (`securesense start`): the main job on the embedded default — the platform on
  * SQLite under ./data with its HTTP, CoAP and CoAPs APIs and the poller, a demo user, and a small
- * fleet of simulated devices in this process (issue 6):
+ * fleet of simulated devices in this process:
  *
  * - three devices push their readings over coaps://, one per DTLS mode: PSK, raw public key
  *   (RFC 7250) and X.509 — each bound to its own resource by its credentials;
@@ -17,7 +17,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { CoapsSecurity } from '../coap/index.ts';
 import { DeviceAgent } from '../device/agent.ts';
@@ -25,23 +24,22 @@ import { loadTrustAnchors, ownCertificate, ownRawPublicKey, PinnedKeys } from '.
 import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki/index.ts';
 import { createPlatform, type Platform, PlatformError } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
+import { command, type OptionTable, type Parsed } from './args.ts';
 import { demoToken, keepDemoToken } from './demo-token.ts';
+import { platformPortFlags, portInUseHint } from './errors.ts';
 import { stopOnSignal } from './serve.ts';
 
-export const summary = 'the main job: the platform on SQLite with a demo fleet over coaps://';
-
-const USAGE = `usage: securesense start [options]
-
-  --data DIR           where the SQLite file and the demo PKI live (default ./data)
-  --db URL|PATH        another store (default DIR/securesense.db)
-  --host HOST          address to bind (default 0.0.0.0; the fleet talks to 127.0.0.1)
-  --http-port N        HTTP API port (default 8080; 0 = any free port)
-  --coap-port N        coap:// port (default 5683)
-  --coaps-port N       coaps:// port (default 5684)
-  --interval S         seconds between a device's readings (default 5)
-  --report S           seconds between the per-device lines (default 10)
-  --log-level LEVEL    platform log level on stderr (default warn)
-`;
+const OPTIONS = {
+  data: { type: 'string', arg: 'DIR', help: 'where the SQLite file and the demo PKI live (default ./data)' },
+  db: { type: 'string', arg: 'URL|PATH', help: 'another store (default DIR/securesense.db)' },
+  host: { type: 'string', arg: 'HOST', help: 'address to bind (default 0.0.0.0; the fleet talks to 127.0.0.1)' },
+  'http-port': { type: 'string', arg: 'N', help: 'HTTP API port (default 8080; 0 = any free port)' },
+  'coap-port': { type: 'string', arg: 'N', help: 'coap:// port (default 5683)' },
+  'coaps-port': { type: 'string', arg: 'N', help: 'coaps:// port (default 5684)' },
+  interval: { type: 'string', arg: 'S', help: "seconds between a device's readings (default 5)" },
+  report: { type: 'string', arg: 'S', help: 'seconds between the per-device lines (default 10)' },
+  'log-level': { type: 'string', arg: 'LEVEL', help: 'platform log level on stderr (default warn)' },
+} as const satisfies OptionTable;
 
 const DEMO_USER = { username: 'demo', password: 'securesense-demo' };
 
@@ -117,36 +115,22 @@ async function pointsOf(platform: Platform, rid: number): Promise<number> {
   return n;
 }
 
-export async function run(args: string[]): Promise<number> {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    ({ values: v } = parseArgs({
-      args,
-      options: {
-        data: { type: 'string' },
-        db: { type: 'string' },
-        host: { type: 'string' },
-        'http-port': { type: 'string' },
-        'coap-port': { type: 'string' },
-        'coaps-port': { type: 'string' },
-        interval: { type: 'string' },
-        report: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`securesense start: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (v.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const dataDir = (v.data as string | undefined) ?? './data';
-  const seconds = (name: string, dflt: number): number => {
-    const raw = v[name] as string | undefined;
+export const run = command(
+  {
+    name: 'start',
+    usage: '[options]',
+    about:
+      'The main job: the platform on SQLite under --data with its HTTP, CoAP and CoAPs APIs and the poller,\n' +
+      'a demo user, and four simulated devices (PSK, RPK and X.509 pushes; one polled over coaps://).',
+    options: OPTIONS,
+  },
+  start,
+);
+
+async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
+  const dataDir = v.data ?? './data';
+  const seconds = (name: 'interval' | 'report', dflt: number): number => {
+    const raw = v[name];
     const n = raw === undefined ? dflt : Number(raw);
     if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new ConfigError([`--${name} must be 0.1–3600 seconds`]);
     return n;
@@ -158,8 +142,8 @@ export async function run(args: string[]): Promise<number> {
     intervalS = seconds('interval', 5);
     reportS = seconds('report', 10);
     const overrides: ConfigInput = {
-      db: (v.db as string | undefined) ?? join(dataDir, 'securesense.db'),
-      logLevel: (v['log-level'] as string | undefined) ?? 'warn',
+      db: v.db ?? join(dataDir, 'securesense.db'),
+      logLevel: v['log-level'] ?? 'warn',
       http: { ...(v.host ? { host: v.host } : {}), ...(v['http-port'] ? { port: v['http-port'] } : {}) },
       coap: {
         ...(v.host ? { host: v.host } : {}),
@@ -180,16 +164,24 @@ export async function run(args: string[]): Promise<number> {
   const logger = pino({ level: config.logLevel }, pino.destination(2));
   if (!config.db.startsWith('postgres')) mkdirSync(dataDir, { recursive: true });
   const pki = await demoPki(join(dataDir, 'pki'));
-  const platform = await createPlatform(config, {
-    logger,
-    coap: {
-      dtls: {
-        certificate: ownCertificate(pki.server.keyPem, pki.server.certPem),
-        rpk: ownRawPublicKey(pki.server.rpkKeyPem),
+  let platform: Platform;
+  try {
+    platform = await createPlatform(config, {
+      logger,
+      coap: {
+        dtls: {
+          certificate: ownCertificate(pki.server.keyPem, pki.server.certPem),
+          rpk: ownRawPublicKey(pki.server.rpkKeyPem),
+        },
       },
-    },
-    poller: true,
-  });
+      poller: true,
+    });
+  } catch (err) {
+    const hint = portInUseHint(err, platformPortFlags(config, { https: false }));
+    if (!hint) throw err;
+    process.stderr.write(`securesense start: ${(err as Error).message}\n${hint}\n`);
+    return 1;
+  }
   const devices: DemoDevice[] = [];
   let timer: NodeJS.Timeout | undefined;
   const stopAll = async () => {

@@ -37,12 +37,12 @@ import { type CoapsSecurity, DtlsClientTransport, DtlsServerTransport, securityK
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { type CoapUri, parseCoapUri } from '../coap/uri.ts';
 import type { PublicKeyCredentials } from '../dtls/credentials/index.ts';
+import { type PskCredential, pskLookup } from '../dtls/credentials/psk.ts';
 import { connect, DtlsAlertError, type DtlsConnection, type PskLookup } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { Backoff } from './backoff.ts';
 import { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
-import { type PskCredential, pskLookup } from './security.ts';
 import { type Reading, readAll, type Sensor, SIMULATED, SimulatedSensor, toSenml, toTimedJson } from './sensors.ts';
 import { loadState, type SavedSession, saveState } from './state.ts';
 

@@ -1,6 +1,6 @@
 /**
  * SecureSense device agent — the public API. Everything exported here is public; the CLI
- * (`securesense device run`, src/device/cli.ts) is a thin wrapper over {@link DeviceAgent}.
+ * (`securesense device run`, src/cli/device-run.ts) is a thin wrapper over {@link DeviceAgent}.
  *
  * ```ts
  * import { DeviceAgent } from './src/device/index.ts';
@@ -9,6 +9,8 @@
  * await agent.start();
  * ```
  */
+
+export { type PskCredential, pskLookup } from '../dtls/credentials/psk.ts';
 export {
   type AgentEvent,
   type AgentStats,
@@ -22,15 +24,6 @@ export {
 } from './agent.ts';
 export { Backoff } from './backoff.ts';
 export { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
-export {
-  type DeviceSecurity,
-  type PskCredential,
-  parsePskFlag,
-  parseSecurityFlags,
-  pskLookup,
-  SECURITY_FLAGS,
-  type SecurityFlags,
-} from './security.ts';
 export {
   CommandSensor,
   type Reading,

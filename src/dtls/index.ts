@@ -28,25 +28,6 @@ import type { DtlsMeter } from './meter.ts';
 export { type AdmissionLimits, DEFAULT_LIMITS, type EndpointStats } from './admission.ts';
 export type { AssociationTable, PeerKey, SessionCache } from './cache.ts';
 export { MemorySessionCache } from './cache.ts';
-/** The security flags of the command-line tools (`--psk`, `--cert/--key/--ca`, `--rpk-key/--trust-rpk` …) → options. */
-export {
-  CREDENTIAL_FLAG_SPECS,
-  DTLS_SETTING_FLAG_SPECS,
-  type DtlsClientSecurity,
-  type DtlsServerSecurity,
-  dtlsClientSecurity,
-  dtlsServerSecurity,
-  type FlagRole,
-  hasServerCredentials,
-  type ParsedSecurityFlags,
-  type PskCredential,
-  parseMtuFlag,
-  parsePskFlag,
-  pskLookup,
-  readSecurityFlags,
-  SECURITY_FLAG_SPECS,
-  type SecurityFlags,
-} from './credentials/flags.ts';
 export type { PeerIdentity } from './credentials/identity.ts';
 export {
   type ClientAuth,
@@ -62,6 +43,8 @@ export {
   type RpkLookup,
   type TrustAnchors,
 } from './credentials/index.ts';
+/** Pre-shared keys in memory and a constant-time server-side lookup over them. */
+export { type PskCredential, pskLookup } from './credentials/psk.ts';
 export {
   AlertDescription,
   AlertLevel,

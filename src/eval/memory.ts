@@ -80,7 +80,10 @@ export function handshakeBytes(t: Transcript, role: Side): number {
 const WARM_UP_SESSIONS = 10;
 
 export async function measureCloudHeap(mode: SecurityMode, sessions = 300): Promise<number | EngineUnavailableError> {
-  const probe = fileURLToPath(new URL('./heap-probe.ts', import.meta.url));
+  // Beside this module: heap-probe.ts under tsx, heap-probe.js in the compiled dist/.
+  const probe = fileURLToPath(
+    new URL(`./heap-probe${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', probe], {
     stdio: ['pipe', 'pipe', 'ignore'],
   });

@@ -75,11 +75,11 @@ export interface IssuedCertificate {
 
 /** A fresh P-256 private key, PKCS#8 PEM. */
 export async function generateKeyPem(): Promise<string> {
-  const pair = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const pair = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
   return toPkcs8Pem(pair.privateKey);
 }
 
-async function toPkcs8Pem(key: webcrypto.CryptoKey): Promise<string> {
+async function toPkcs8Pem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({
     type: 'pkcs8',
@@ -88,15 +88,16 @@ async function toPkcs8Pem(key: webcrypto.CryptoKey): Promise<string> {
 }
 
 /** Imports a PEM private key (PKCS#8 or SEC1) as a WebCrypto signing key pair; P-256 only. */
-async function importKeyPair(keyPem: string): Promise<webcrypto.CryptoKeyPair> {
+async function importKeyPair(keyPem: string): Promise<CryptoKeyPair> {
   const priv = createPrivateKey(keyPem);
   if (priv.asymmetricKeyType !== 'ec' || priv.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error('the key must be an EC key on P-256');
   }
   const pkcs8 = priv.export({ type: 'pkcs8', format: 'der' });
   const spki = createPublicKey(priv).export({ type: 'spki', format: 'der' });
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, EC_P256, true, ['sign']);
-  const publicKey = await webcrypto.subtle.importKey('spki', spki, EC_P256, true, ['verify']);
+  // @peculiar/x509 is typed against the DOM's CryptoKey, whose usages lag Node 24's (no KEM usages).
+  const privateKey = (await webcrypto.subtle.importKey('pkcs8', pkcs8, EC_P256, true, ['sign'])) as CryptoKey;
+  const publicKey = (await webcrypto.subtle.importKey('spki', spki, EC_P256, true, ['verify'])) as CryptoKey;
   return { privateKey, publicKey };
 }
 
@@ -125,7 +126,7 @@ function serialNumber(): string {
 /** Creates a root CA, or an intermediate when `parent` is given. */
 export async function createCa(opts: CreateCaOptions = {}): Promise<CaMaterial> {
   const lib = x509();
-  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
   const { notBefore, notAfter } = validity(opts, 3650);
   const extensions: Extension[] = [
     new lib.BasicConstraintsExtension(true, opts.pathLength, true),
@@ -174,7 +175,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
   const lib = x509();
   for (const a of opts.ip ?? []) if (isIP(a) === 0) throw new Error(`not an IP address: ${a}`);
   let keyPem: string | undefined;
-  let subjectPublicKey: webcrypto.CryptoKey | InstanceType<typeof lib.PublicKey>;
+  let subjectPublicKey: CryptoKey | InstanceType<typeof lib.PublicKey>;
   let subject: ReturnType<typeof subjectName> | InstanceType<typeof lib.Name>;
   if (opts.csrPem) {
     if (opts.keyPem) throw new Error('give a key or a certificate request, not both');

@@ -50,7 +50,7 @@ test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK
   assert.equal(r.code, 3);
 
   r = await cli(['get', `${base}/x`, '-e', 'a', '-f', 'b']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2, 'a usage error');
   assert.match(r.stderr, /exclude/);
 
   // The security flags are checked for the client's role, each error naming its flag.
@@ -61,7 +61,7 @@ test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK
     [['--psk', 'a:01', '--mtu', '10'], /--mtu must be an integer in 64\.\.65507/],
   ] as const) {
     r = await cli(['get', 'coaps://127.0.0.1:9/x', ...flags]);
-    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, msg);
     assert.equal(r.stdout, '');
   }

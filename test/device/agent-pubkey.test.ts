@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseSecurityFlags } from '../../src/cli/device-security.ts';
 import { CoapClient } from '../../src/coap/client.ts';
 import type { PeerIdentity } from '../../src/coap/index.ts';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { type AgentEvent, DeviceAgent } from '../../src/device/agent.ts';
-import { parseSecurityFlags } from '../../src/device/security.ts';
 import { loadCredentialFiles } from '../../src/dtls/credentials/index.ts';
 import { makeTempPki } from '../support/pki.ts';
 

@@ -4,9 +4,11 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseSecurityFlags } from '../../src/cli/device-security.ts';
+import { parsePskFlag } from '../../src/cli/security-flags.ts';
 import { SampleQueue } from '../../src/device/queue.ts';
-import { parsePskFlag, parseSecurityFlags, pskLookup } from '../../src/device/security.ts';
 import { type AgentState, clearState, decodeState, encodeState, loadState, saveState } from '../../src/device/state.ts';
+import { pskLookup } from '../../src/dtls/credentials/psk.ts';
 
 const session = {
   id: Buffer.alloc(32, 7),

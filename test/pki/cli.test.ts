@@ -157,20 +157,23 @@ test('an expired certificate made with --not-before/--not-after is refused by op
 test('keygen, rpk (SPKI PEM + SHA-256 that OpenSSL agrees with) and psk', (t) => {
   if (!requireBinary(t, 'openssl')) return;
   const kg = JSON.parse(ok('keygen', '--out', p('k.pem')));
-  const out = ok('rpk', '--key', p('k.pem'), '--out', p('k.pub'));
-  const fp = out.trim();
+  const out = JSON.parse(ok('rpk', '--key', p('k.pem'), '--out', p('k.pub')));
+  const fp = out.fingerprint;
+  assert.equal(out.rpk, p('k.pub'));
   assert.match(fp, /^[0-9a-f]{64}$/);
   assert.equal(kg.fingerprint, fp);
   const der = execFileSync('openssl', ['pkey', '-pubin', '-in', p('k.pub'), '-outform', 'DER']);
   const digest = execFileSync('openssl', ['dgst', '-sha256', '-r'], { input: der }).toString().split(' ')[0];
   assert.equal(digest, fp);
-  // Without --out the PEM goes to stdout before the fingerprint.
-  const both = ok('rpk', '--key', p('k.pem'));
-  assert.match(both, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n[0-9a-f]{64}\n$/);
+  // Without --out the PEM is in the JSON line, beside the fingerprint.
+  const both = JSON.parse(ok('rpk', '--key', p('k.pem')));
+  assert.equal(both.spki, readFileSync(p('k.pub'), 'utf8'));
+  assert.match(both.spki, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n$/);
+  assert.equal(both.fingerprint, fp);
   ok('ca', '--out', p('kroot'));
   ok('issue', '--ca', p('kroot'), '--cn', 'rekeyed', '--key', p('k.pem'), '--out', p('kcert'));
   assert.equal(
-    ok('rpk', '--key', p('kcert.pem')).trim().split('\n').at(-1),
+    JSON.parse(ok('rpk', '--key', p('kcert.pem'))).fingerprint,
     fp,
     'the key of a certificate, same fingerprint',
   );

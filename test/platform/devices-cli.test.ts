@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runWith } from '../../src/platform/devices-cli.ts';
+import { runWith } from '../../src/cli/device-credentials.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { target } from './engines.ts';
 import { newResource, newUser, startPlatform } from './helpers.ts';

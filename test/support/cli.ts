@@ -44,11 +44,11 @@ export interface CliResult {
 /**
  * Runs `securesense ARGS…` to its end and resolves with its exit code and output. Killed after
  * `timeoutMs` (default 60 s; the code is then null), so a tool that hangs fails its test instead
- * of hanging the run.
+ * of hanging the run. `node` starts the bin with another Node than the one running the tests.
  */
-export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: { timeoutMs?: number; node?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(opts.node ?? process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => {

@@ -13,7 +13,7 @@
  * every idle session, so contexts live in a bounded cache ({@link CcmContextCache}) that only busy
  * keys enter; the others keep using the one-shot cipher.
  */
-import { type Cipher, createCipheriv, timingSafeEqual } from 'node:crypto';
+import { type Cipheriv, createCipheriv, timingSafeEqual } from 'node:crypto';
 
 const BLOCK = 16;
 /** Largest payload sealed or opened: a record fragment (RFC 5246 §6.2.3, 2^14 + 2048). */
@@ -34,8 +34,8 @@ const TAG = Buffer.alloc(TAG_LENGTH);
 
 /** AES-128-CCM-8 with a 12-byte nonce and 13-byte additional data under one key. */
 export class CcmContext {
-  private readonly cbc: Cipher;
-  private readonly ecb: Cipher;
+  private readonly cbc: Cipheriv;
+  private readonly ecb: Cipheriv;
   /** The CBC chain value left by the previous call (zero: the IV the cipher starts from). */
   private readonly chain = Buffer.alloc(BLOCK);
   /** Date.now() of the last use (the cache evicts idle contexts). */

@@ -1,24 +1,14 @@
 /**
- * The agent's security flags: the shared parser of src/dtls/credentials/flags.ts (the same flags as
+ * The agent's security flags: the shared parser of src/cli/security-flags.ts (the same flags as
  * `securesense dtls` and `securesense coap`), split the way the agent uses them: the first
  * `--psk` and the public-key credentials for `--push coaps://`, every `--psk` and the same
  * public-key credentials for `--serve-dtls`. The agent is both client and server, so it takes the
  * flags of both roles (`--no-verify-name` for its pushes, `--client-auth` for its DTLS server).
  */
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
-import {
-  CREDENTIAL_FLAG_SPECS,
-  dtlsClientSecurity,
-  type PskCredential,
-  readSecurityFlags,
-  type SecurityFlags,
-} from '../dtls/credentials/flags.ts';
 import type { PublicKeyCredentials } from '../dtls/credentials/index.ts';
-
-export { type PskCredential, parsePskFlag, pskLookup, type SecurityFlags } from '../dtls/credentials/flags.ts';
-
-/** parseArgs option specs of the agent's security flags (no --mtu/--hint: the agent's servers do not take them). */
-export const SECURITY_FLAGS = CREDENTIAL_FLAG_SPECS;
+import type { PskCredential } from '../dtls/credentials/psk.ts';
+import { dtlsClientSecurity, readSecurityFlags, type SecurityFlags } from './security-flags.ts';
 
 /** What the agent needs on each side. */
 export interface DeviceSecurity {

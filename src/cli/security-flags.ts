@@ -1,50 +1,73 @@
 /**
  * The DTLS security flags that every SecureSense tool takes (`securesense dtls`, `securesense coap`,
- * `securesense device run`), parsed once: `--psk ID:HEX` (repeatable), `--cert FILE --key FILE`,
- * `--ca FILE …`, `--rpk-key FILE`, `--trust-rpk FILE …`, `--client-auth none|want|need`,
- * `--no-verify-name`, `--mtu N` and `--hint TEXT`.
+ * `securesense device run`): their option tables (with the help lines) and their parser, once:
+ * `--psk ID:HEX` (repeatable), `--cert FILE --key FILE`, `--ca FILE …`, `--rpk-key FILE`,
+ * `--trust-rpk FILE …`, `--client-auth none|want|need`, `--no-verify-name`, `--mtu N`, `--hint TEXT`.
  *
- *   const { values } = parseArgs({ args, options: { port: { type: 'string' }, ...SECURITY_FLAG_SPECS } });
+ *   const OPTIONS = { port: { type: 'string', arg: 'N', help: 'UDP port' }, ...SECURITY_OPTIONS };
  *   const sec = readSecurityFlags(values, 'server');       // throws an Error naming the flag / file
  *   const server = await DtlsServer.listen({ port, ...dtlsServerSecurity(sec) });
  *
- * Library code (DESIGN.md: nothing imports cli), so the CLIs and the device agent share it. It
- * speaks of DTLS only; the client fragment is exactly what `coaps://` takes (`CoapsSecurity` is the
- * same `DtlsClientOptions` minus the address fields). Public-key files are read and checked by
+ * It speaks of DTLS only; the client fragment is exactly what `coaps://` takes (`CoapsSecurity` is
+ * the same `DtlsClientOptions` minus the address fields). Public-key files are read and checked by
  * {@link loadCredentialFiles}, whose messages name the file at fault.
  */
-import { timingSafeEqual } from 'node:crypto';
-import type { DtlsClientOptions, DtlsServerOptions, PskLookup } from '../index.ts';
 import {
   type ClientAuth,
   type CredentialFiles,
   loadCredentialFiles,
   type PeerTrust,
   type PublicKeyCredentials,
-} from './keys.ts';
+} from '../dtls/credentials/keys.ts';
+import { type PskCredential, pskLookup } from '../dtls/credentials/psk.ts';
+import type { DtlsClientOptions, DtlsServerOptions } from '../dtls/index.ts';
+import type { OptionTable } from './args.ts';
 
-/** `node:util` parseArgs specs of the credential flags, for both roles. */
-export const CREDENTIAL_FLAG_SPECS = {
-  psk: { type: 'string', multiple: true },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  ca: { type: 'string', multiple: true },
-  'rpk-key': { type: 'string' },
-  'trust-rpk': { type: 'string', multiple: true },
-  'client-auth': { type: 'string' },
-  'no-verify-name': { type: 'boolean' },
-} as const;
+export type { PskCredential } from '../dtls/credentials/psk.ts';
 
-/** parseArgs specs of the endpoint settings that go with them: `--mtu N` (both roles), `--hint TEXT` (server). */
-export const DTLS_SETTING_FLAG_SPECS = {
-  mtu: { type: 'string' },
-  hint: { type: 'string' },
-} as const;
+const GROUP = 'security';
 
-/** Every security flag: spread into a tool's own parseArgs options. */
-export const SECURITY_FLAG_SPECS = { ...CREDENTIAL_FLAG_SPECS, ...DTLS_SETTING_FLAG_SPECS } as const;
+/** Credentials and trust: both roles. */
+export const CREDENTIAL_OPTIONS = {
+  psk: { type: 'string', multiple: true, arg: 'ID:HEX', help: 'pre-shared key identity and key (hex)', group: GROUP },
+  cert: { type: 'string', arg: 'FILE', help: 'our X.509 certificate (PEM; its chain may follow)', group: GROUP },
+  key: { type: 'string', arg: 'FILE', help: 'the private key of --cert', group: GROUP },
+  ca: { type: 'string', multiple: true, arg: 'FILE', help: 'a trust anchor (PEM)', group: GROUP },
+  'rpk-key': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'a P-256 private key whose public key is our raw public key (RFC 7250)',
+    group: GROUP,
+  },
+  'trust-rpk': {
+    type: 'string',
+    multiple: true,
+    arg: 'FILE',
+    help: 'pinned raw public keys (PEM) or SHA-256 fingerprints',
+    group: GROUP,
+  },
+  'client-auth': {
+    type: 'string',
+    arg: 'MODE',
+    help: '(server) none, want or need a client certificate / raw public key',
+    group: GROUP,
+  },
+  'no-verify-name': {
+    type: 'boolean',
+    help: '(client) accept a server certificate whatever names it carries',
+    group: GROUP,
+  },
+} as const satisfies OptionTable;
 
-/** The raw values of the security flags, as `node:util` parseArgs returns them for {@link SECURITY_FLAG_SPECS}. */
+/** Endpoint settings that go with them. */
+export const DTLS_SETTING_OPTIONS = {
+  mtu: { type: 'string', arg: 'N', help: 'largest DTLS datagram, 64..65507', group: GROUP },
+  hint: { type: 'string', arg: 'TEXT', help: '(server) PSK identity hint', group: GROUP },
+} as const satisfies OptionTable;
+
+export const SECURITY_OPTIONS = { ...CREDENTIAL_OPTIONS, ...DTLS_SETTING_OPTIONS } as const satisfies OptionTable;
+
+/** The raw values of the security flags, as parseArgs returns them for {@link SECURITY_OPTIONS}. */
 export interface SecurityFlags {
   psk?: string[];
   cert?: string;
@@ -68,11 +91,6 @@ export interface SecurityFlags {
  * device agent: a client pushing and a server serving) takes all of them.
  */
 export type FlagRole = 'client' | 'server' | 'both';
-
-export interface PskCredential {
-  identity: string;
-  key: Buffer;
-}
 
 /** The flags, checked and with their files read. */
 export interface ParsedSecurityFlags {
@@ -232,20 +250,6 @@ export function dtlsClientSecurity(s: ParsedSecurityFlags): DtlsClientSecurity |
     );
   }
   return dropUndefined({ psk, certificate, rpk, trust, mtu: s.mtu });
-}
-
-/** A server-side PSK lookup over a fixed list, comparing identities in constant time. */
-export function pskLookup(psks: readonly PskCredential[]): PskLookup {
-  const have = psks.map((p) => ({ id: Buffer.from(p.identity, 'utf8'), key: p.key }));
-  return (identity) => {
-    const want = Buffer.from(identity, 'utf8');
-    let found: Buffer | undefined;
-    // Every entry is compared, so the time taken does not tell which identities exist.
-    for (const p of have) {
-      if (p.id.length === want.length && timingSafeEqual(p.id, want)) found = p.key;
-    }
-    return found;
-  };
 }
 
 function dropUndefined<T extends object>(o: T): T {

@@ -11,40 +11,58 @@
  * stderr for each error. Ctrl-C (SIGINT) or SIGTERM stops the agent, which closes its DTLS session
  * with close_notify, and exits 0. Exit 2 on bad usage, 1 when the agent cannot start.
  */
-import { parseArgs } from 'node:util';
-import { type AgentEvent, DeviceAgent, type DeviceAgentOptions, SIMULATED_SENSOR_NAMES } from './agent.ts';
-import { DEFAULT_QUEUE_LIMIT } from './queue.ts';
-import { parseSecurityFlags, SECURITY_FLAGS } from './security.ts';
-import { CommandSensor, type Sensor } from './sensors.ts';
+import { type AgentEvent, DeviceAgent, type DeviceAgentOptions, SIMULATED_SENSOR_NAMES } from '../device/agent.ts';
+import { DEFAULT_QUEUE_LIMIT } from '../device/queue.ts';
+import { CommandSensor, type Sensor } from '../device/sensors.ts';
+import { command, type OptionTable, UsageError, type Values } from './args.ts';
+import { parseSecurityFlags } from './device-security.ts';
+import { CREDENTIAL_OPTIONS } from './security-flags.ts';
 
-const USAGE = `usage: securesense device run --push coap[s]://HOST[:PORT]/PATH | --serve PORT | --serve-dtls PORT [options]
-
-  --push URI            POST every sample to URI (coap:// or coaps://)
-  --serve PORT          serve /sensors, /sensors/NAME and /.well-known/core over CoAP (UDP)
-  --serve-dtls PORT     the same over CoAP over DTLS (needs --psk)
-  --host ADDR           bind address of the servers (default 0.0.0.0)
-  --interval SECONDS    sampling interval (default 10; fractions allowed)
-  --sensors LIST        simulated sensors, comma-separated: ${SIMULATED_SENSOR_NAMES.join(',')}
-                        (default: all of them, or none when --command is given)
-  --command 'CMD'       a sensor that runs CMD and reads a number or a JSON object of numbers
-  --command-name NAME   the stream name of a command that prints one number (default 'value')
-  --command-unit UNIT   its unit (default none)
-  --format json|senml   push payload: application/json (default) or application/senml+json
-  --base-name BN        SenML base name (e.g. urn:dev:mac:0024befffe804ff1:)
-  --con | --non         Confirmable (default) or Non-confirmable pushes
-  --state FILE          keep the resumable DTLS session and, on exit, the unsent samples here
-                        (mode 0600): a restart resumes the session and sends them first
-  --queue N             samples kept while the cloud is unreachable (default ${DEFAULT_QUEUE_LIMIT})
-  --ack-timeout SECONDS CoAP ACK_TIMEOUT (default 2)
-  --backoff-max SECONDS longest wait between attempts when the cloud is unreachable (default 300)
-  --duration SECONDS    stop after this long (default: run until Ctrl-C)
-security:
-  --psk ID:HEX          PSK identity and key (hex); repeatable for --serve-dtls
-  --cert F --key F      X.509 certificate (chain) and key;  --ca F  trust anchors (repeatable)
-  --rpk-key F           raw public key (RFC 7250);  --trust-rpk F  pinned peer keys (repeatable)
-  --no-verify-name      (push) accept a server certificate whatever names it carries
-  --client-auth MODE    (--serve-dtls) none, want or need a client certificate / raw public key
-`;
+const OPTIONS = {
+  push: { type: 'string', arg: 'URI', help: 'POST every sample to URI (coap:// or coaps://)' },
+  serve: { type: 'string', arg: 'PORT', help: 'serve /sensors, /sensors/NAME and /.well-known/core over CoAP (UDP)' },
+  'serve-dtls': { type: 'string', arg: 'PORT', help: 'the same over CoAP over DTLS (needs --psk)' },
+  host: { type: 'string', arg: 'ADDR', help: 'bind address of the servers (default 0.0.0.0)' },
+  interval: { type: 'string', arg: 'SECONDS', help: 'sampling interval (default 10; fractions allowed)' },
+  sensors: {
+    type: 'string',
+    arg: 'LIST',
+    help: `simulated sensors, comma-separated: ${SIMULATED_SENSOR_NAMES.join(',')} (default all; none with --command)`,
+  },
+  command: {
+    type: 'string',
+    arg: 'CMD',
+    help: 'a sensor that runs CMD and reads a number or a JSON object of numbers',
+  },
+  'command-name': {
+    type: 'string',
+    arg: 'NAME',
+    help: "the stream name of a command that prints one number (default 'value')",
+  },
+  'command-unit': { type: 'string', arg: 'UNIT', help: 'its unit (default none)' },
+  format: { type: 'string', arg: 'FMT', help: 'push payload: json (application/json, default) or senml' },
+  'base-name': { type: 'string', arg: 'BN', help: 'SenML base name (e.g. urn:dev:mac:0024befffe804ff1:)' },
+  con: { type: 'boolean', help: 'Confirmable pushes (the default)' },
+  non: { type: 'boolean', help: 'Non-confirmable pushes' },
+  state: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'keep the resumable DTLS session and, on exit, the unsent samples here (mode 0600)',
+  },
+  queue: {
+    type: 'string',
+    arg: 'N',
+    help: `samples kept while the cloud is unreachable (default ${DEFAULT_QUEUE_LIMIT})`,
+  },
+  'ack-timeout': { type: 'string', arg: 'SECONDS', help: 'CoAP ACK_TIMEOUT (default 2)' },
+  'backoff-max': {
+    type: 'string',
+    arg: 'SECONDS',
+    help: 'longest wait between attempts when the cloud is unreachable (default 300)',
+  },
+  duration: { type: 'string', arg: 'SECONDS', help: 'stop after this long (default: run until Ctrl-C)' },
+  ...CREDENTIAL_OPTIONS,
+} as const satisfies OptionTable;
 
 function seconds(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -61,37 +79,8 @@ function port(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-class UsageError extends Error {}
-
 /** Builds the agent's options from the command line; throws UsageError for bad flags. */
-export function agentOptions(args: string[]): { options: DeviceAgentOptions; durationMs?: number } {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      push: { type: 'string' },
-      serve: { type: 'string' },
-      'serve-dtls': { type: 'string' },
-      host: { type: 'string' },
-      interval: { type: 'string' },
-      sensors: { type: 'string' },
-      command: { type: 'string' },
-      'command-name': { type: 'string' },
-      'command-unit': { type: 'string' },
-      format: { type: 'string' },
-      'base-name': { type: 'string' },
-      con: { type: 'boolean' },
-      non: { type: 'boolean' },
-      state: { type: 'string' },
-      queue: { type: 'string' },
-      'ack-timeout': { type: 'string' },
-      'backoff-max': { type: 'string' },
-      duration: { type: 'string' },
-      ...SECURITY_FLAGS,
-    },
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+export function agentOptions(values: Values<typeof OPTIONS>): { options: DeviceAgentOptions; durationMs?: number } {
   if (!values.push && values.serve === undefined && values['serve-dtls'] === undefined)
     throw new UsageError('give --push URI, --serve PORT or --serve-dtls PORT');
   if (values.con && values.non) throw new UsageError('--con and --non exclude each other');
@@ -110,7 +99,12 @@ export function agentOptions(args: string[]): { options: DeviceAgentOptions; dur
   } else if (!values.command) sensors.push(...SIMULATED_SENSOR_NAMES);
   if (values.command) sensors.push(new CommandSensor(values.command, values['command-name'], values['command-unit']));
 
-  const sec = parseSecurityFlags(values);
+  let sec: ReturnType<typeof parseSecurityFlags>;
+  try {
+    sec = parseSecurityFlags(values);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   if (values.push?.toLowerCase().startsWith('coaps:') && !sec.client)
     throw new UsageError('--push coaps://… needs --psk ID:HEX, or --ca / --trust-rpk to verify the server');
   if (values.state && !values.push) throw new UsageError('--state goes with --push');
@@ -147,22 +141,28 @@ export function agentOptions(args: string[]): { options: DeviceAgentOptions; dur
   return { options, durationMs: duration !== undefined ? Math.round(duration * 1000) : undefined };
 }
 
-export async function run(sub: string, args: string[]): Promise<number> {
-  if (sub !== 'run' || args.includes('-h') || args.includes('--help')) {
-    process.stderr.write(USAGE);
-    return sub === 'run' ? 0 : 2;
-  }
-  let parsed: ReturnType<typeof agentOptions>;
-  let agent: DeviceAgent;
-  try {
-    parsed = agentOptions(args);
-    agent = new DeviceAgent(parsed.options);
-  } catch (err) {
-    process.stderr.write(`securesense device run: ${(err as Error).message}\n`);
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
-      process.stderr.write('(securesense device run --help for the options)\n');
-    return 2;
-  }
+export const run = command(
+  {
+    name: 'device run',
+    usage: '--push coap[s]://HOST[:PORT]/PATH | --serve PORT | --serve-dtls PORT [options]',
+    about:
+      'The device agent: one JSON line per event on stdout. Ctrl-C or SIGTERM stops it (close_notify to the\n' +
+      'cloud) and exits 0; exit 2 on bad usage, 1 when the agent cannot start.',
+    options: OPTIONS,
+  },
+  async ({ values }) => {
+    const parsed = agentOptions(values);
+    let agent: DeviceAgent;
+    try {
+      agent = new DeviceAgent(parsed.options);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    return runAgent(agent, parsed.durationMs);
+  },
+);
+
+async function runAgent(agent: DeviceAgent, durationMs: number | undefined): Promise<number> {
   agent.on('event', (e: AgentEvent) => {
     process.stdout.write(`${JSON.stringify(e)}\n`);
     if (e.event === 'error') process.stderr.write(`securesense device: ${e.where}: ${e.message}\n`);
@@ -180,7 +180,7 @@ export async function run(sub: string, args: string[]): Promise<number> {
       if (timer) clearTimeout(timer);
       resolve();
     };
-    const timer = parsed.durationMs !== undefined ? setTimeout(done, parsed.durationMs) : undefined;
+    const timer = durationMs !== undefined ? setTimeout(done, durationMs) : undefined;
     process.on('SIGINT', done);
     process.on('SIGTERM', done);
   });

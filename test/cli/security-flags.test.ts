@@ -3,18 +3,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseArgs } from 'node:util';
 import {
-  CREDENTIAL_FLAG_SPECS,
+  CREDENTIAL_OPTIONS,
   dtlsClientSecurity,
   dtlsServerSecurity,
   hasServerCredentials,
   parseMtuFlag,
   parsePskFlag,
-  pskLookup,
   readSecurityFlags,
-  SECURITY_FLAG_SPECS,
-} from '../../../src/dtls/credentials/flags.ts';
-import { connect, type DtlsConnection, DtlsServer } from '../../../src/dtls/index.ts';
-import { makeTempPki, type TempPki } from '../../support/pki.ts';
+  SECURITY_OPTIONS,
+} from '../../src/cli/security-flags.ts';
+import { pskLookup } from '../../src/dtls/credentials/psk.ts';
+import { connect, type DtlsConnection, DtlsServer } from '../../src/dtls/index.ts';
+import { makeTempPki, type TempPki } from '../support/pki.ts';
 
 let pki: TempPki;
 test.before(async () => {
@@ -167,7 +167,7 @@ test('client fragment: the first --psk, own credentials and trust; refused when 
 test('the parseArgs specs spread into a tool’s own options', () => {
   const { values } = parseArgs({
     args: ['--port', '0', '--psk', 'a:01', '--psk', 'b:02', '--ca', pki.root.cert, '--no-verify-name', '--mtu', '600'],
-    options: { port: { type: 'string' }, ...SECURITY_FLAG_SPECS },
+    options: { port: { type: 'string' }, ...SECURITY_OPTIONS },
   });
   const s = readSecurityFlags(values, 'both');
   assert.deepEqual(
@@ -177,14 +177,14 @@ test('the parseArgs specs spread into a tool’s own options', () => {
   assert.equal(s.mtu, 600);
   assert.equal(s.publicKey.trust?.anchors?.certificates.length, 1);
   // The credential-only specs leave --mtu/--hint out (the device agent's servers do not take them).
-  assert.throws(() => parseArgs({ args: ['--mtu', '600'], options: CREDENTIAL_FLAG_SPECS }), /Unknown option '--mtu'/);
+  assert.throws(() => parseArgs({ args: ['--mtu', '600'], options: CREDENTIAL_OPTIONS }), /Unknown option '--mtu'/);
 });
 
 async function handshake(
   serverFlags: string[],
   clientFlags: string[],
 ): Promise<{ server: DtlsConnection; client: DtlsConnection }> {
-  const opts = { options: SECURITY_FLAG_SPECS, args: [] as string[] };
+  const opts = { options: SECURITY_OPTIONS, args: [] as string[] };
   const srvSec = dtlsServerSecurity(readSecurityFlags(parseArgs({ ...opts, args: serverFlags }).values, 'server'));
   const cliSec = dtlsClientSecurity(readSecurityFlags(parseArgs({ ...opts, args: clientFlags }).values, 'client'));
   assert.ok(srvSec && cliSec);

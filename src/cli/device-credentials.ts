@@ -11,25 +11,50 @@
  * generated PSK prints the key once (`psk_key`), as the API does.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { helpText, type OptionTable, parse, UsageError } from './args.ts';
 
-const USAGE = `usage: securesense device add|list|remove [options]
+const OPTIONS = {
+  api: { type: 'string', arg: 'URL', help: 'platform HTTP API (SECURESENSE_API, default http://127.0.0.1:8080)' },
+  token: { type: 'string', arg: 'TOKEN', help: "the owner's API token (SECURESENSE_TOKEN)" },
+  user: { type: 'string', arg: 'UID', help: "the owner's user id" },
+  resource: { type: 'string', arg: 'RID', help: 'the resource the device acts as' },
+  'psk-identity': {
+    type: 'string',
+    arg: 'ID',
+    help: 'PSK (a 16-byte key is generated and shown once without --psk-key)',
+    group: 'add, one mode',
+  },
+  'psk-key': { type: 'string', arg: 'HEX', help: 'the PSK, hex', group: 'add, one mode' },
+  rpk: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'raw public key (PEM SubjectPublicKeyInfo, private key or certificate)',
+    group: 'add, one mode',
+  },
+  'rpk-fingerprint': { type: 'string', arg: 'HEX', help: 'raw public key by its SHA-256', group: 'add, one mode' },
+  cert: { type: 'string', arg: 'FILE', help: 'X.509: pin this certificate', group: 'add, one mode' },
+  'x509-fingerprint': {
+    type: 'string',
+    arg: 'HEX',
+    help: 'X.509: pin the certificate with this SHA-256',
+    group: 'add, one mode',
+  },
+  'x509-name': {
+    type: 'string',
+    arg: 'NAME',
+    help: 'X.509: subject ("CN=dev1") or SAN ("DNS:dev1.example") under --ca',
+    group: 'add, one mode',
+  },
+  ca: { type: 'string', arg: 'FILE', help: 'the CA of --x509-name', group: 'add, one mode' },
+  label: { type: 'string', arg: 'TEXT', help: 'a note for people', group: 'add, one mode' },
+  id: { type: 'string', arg: 'CID', help: "the credential's id (from list)", group: 'remove' },
+} as const satisfies OptionTable;
 
-  --api URL              platform HTTP API (SECURESENSE_API, default http://127.0.0.1:8080)
-  --token TOKEN          the owner's API token (SECURESENSE_TOKEN)
-  --user UID             the owner's user id
-  --resource RID         the resource the device acts as
-
-add, one mode:
-  --psk-identity ID [--psk-key HEX]      PSK (a 16-byte key is generated and shown once without --psk-key)
-  --rpk FILE | --rpk-fingerprint HEX     raw public key (PEM SubjectPublicKeyInfo, private key or certificate)
-  --cert FILE | --x509-fingerprint HEX   X.509: pin this certificate
-  --x509-name NAME --ca FILE             X.509: subject ("CN=dev1") or SAN ("DNS:dev1.example") under this CA
-  --label TEXT                           a note for people
-
-remove:
-  --id CID               the credential's id (from list)
-`;
+const USAGES: Record<string, string> = {
+  add: '--user UID --resource RID MODE-OPTIONS [--label TEXT] [--api URL] [--token TOKEN]',
+  list: '--user UID --resource RID [--api URL] [--token TOKEN]',
+  remove: '--user UID --resource RID --id CID [--api URL] [--token TOKEN]',
+};
 
 export interface Io {
   out(line: string): void;
@@ -52,45 +77,27 @@ export async function runWith(
   io: Io,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    ({ values: v } = parseArgs({
-      args,
-      options: {
-        api: { type: 'string' },
-        token: { type: 'string' },
-        user: { type: 'string' },
-        resource: { type: 'string' },
-        id: { type: 'string' },
-        label: { type: 'string' },
-        'psk-identity': { type: 'string' },
-        'psk-key': { type: 'string' },
-        rpk: { type: 'string' },
-        'rpk-fingerprint': { type: 'string' },
-        cert: { type: 'string' },
-        'x509-fingerprint': { type: 'string' },
-        'x509-name': { type: 'string' },
-        ca: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    io.err(`securesense device ${sub}: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (v.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  const api = ((v.api as string | undefined) ?? env.SECURESENSE_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const token = (v.token as string | undefined) ?? env.SECURESENSE_TOKEN;
-  const uid = v.user as string | undefined;
-  const rid = v.resource as string | undefined;
+  const spec = { name: `device ${sub}`, usage: USAGES[sub] ?? '[options]', options: OPTIONS };
   const usage = (why: string) => {
-    io.err(`securesense device ${sub}: ${why}\n${USAGE}`);
+    io.err(`securesense device ${sub}: ${why}\n(see 'securesense device ${sub} --help')`);
     return 2;
   };
+  let parsed: ReturnType<typeof parse<typeof OPTIONS>>;
+  try {
+    parsed = parse(spec, args);
+  } catch (err) {
+    if (err instanceof UsageError) return usage(err.message);
+    throw err;
+  }
+  if (parsed === 'help') {
+    io.out(helpText(spec).trimEnd());
+    return 0;
+  }
+  const v = parsed.values;
+  const api = (v.api ?? env.SECURESENSE_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const token = v.token ?? env.SECURESENSE_TOKEN;
+  const uid = v.user;
+  const rid = v.resource;
   if (!token) return usage('--token (or SECURESENSE_TOKEN) is required');
   if (!uid || !/^\d+$/.test(uid)) return usage('--user UID is required');
   if (!rid || !/^\d+$/.test(rid)) return usage('--resource RID is required');
@@ -128,7 +135,7 @@ export async function runWith(
       return 0;
     }
     if (sub === 'remove') {
-      const id = v.id as string | undefined;
+      const id = v.id;
       if (!id || !/^\d+$/.test(id)) return usage('--id CID is required');
       const r = await request('DELETE', `${base}/${id}`);
       if (r.status !== 204) return failed(r);
@@ -148,13 +155,13 @@ export async function runWith(
     if (v['psk-identity'] !== undefined) {
       body = { mode: 'psk', psk_identity: v['psk-identity'] };
       if (v['psk-key'] !== undefined) body.psk_key = v['psk-key'];
-    } else if (v.rpk !== undefined) body = { mode: 'rpk', rpk: file(v.rpk as string) };
+    } else if (v.rpk !== undefined) body = { mode: 'rpk', rpk: file(v.rpk) };
     else if (v['rpk-fingerprint'] !== undefined) body = { mode: 'rpk', rpk_fingerprint: v['rpk-fingerprint'] };
-    else if (v.cert !== undefined) body = { mode: 'x509', x509_certificate: file(v.cert as string) };
+    else if (v.cert !== undefined) body = { mode: 'x509', x509_certificate: file(v.cert) };
     else if (v['x509-fingerprint'] !== undefined) body = { mode: 'x509', x509_fingerprint: v['x509-fingerprint'] };
     else {
       if (v.ca === undefined) return usage('--x509-name needs --ca FILE');
-      body = { mode: 'x509', x509_name: v['x509-name'], x509_ca: file(v.ca as string) };
+      body = { mode: 'x509', x509_name: v['x509-name'], x509_ca: file(v.ca) };
     }
     if (v.label !== undefined) body.label = v.label;
     const r = await request('POST', base, body);
