@@ -1,5 +1,5 @@
 /**
- * The demo resources of `securesense coap serve` (issue 4): `/.well-known/core`, `/time`
+ * The demo resources of `securesense coap serve`: `/.well-known/core`, `/time`
  * (observable, changes every second), `/echo` (POST/PUT return the payload, of any size), `/large`
  * (4 KiB, so that Block2 is needed) and `/counter` (observable, +1 every second). Also used by the
  * interop tests and the benchmark, so that they exercise the same server the CLI runs.

@@ -36,7 +36,10 @@ import {
   szxFor,
   uintValue,
 } from './options.ts';
+import { matchPattern, parsePattern, Router, type RouteShape } from './router.ts';
 import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+
+export { matchPattern };
 
 /** What a handler sees of a request. */
 export interface CoapRequest {
@@ -93,16 +96,10 @@ export interface RouteOptions {
   hidden?: boolean;
 }
 
-interface Route {
-  method: Method;
+interface Route extends RouteShape {
   pattern: string;
-  segments: string[];
   handler: CoapHandler;
   opts: RouteOptions;
-  /** Order of addition: the first matching route wins. */
-  index: number;
-  /** Has `:name` or `*` segments, so it cannot be found by exact path. */
-  dynamic: boolean;
 }
 
 export interface CoapServerOptions {
@@ -151,10 +148,8 @@ function toBuffer(p: Buffer | Uint8Array | string | undefined): Buffer {
 }
 
 export class CoapServer {
-  private readonly routes: Route[] = [];
-  /** Routes without `:name` or `*`, by their path ("/a/b"). */
-  private readonly staticRoutes = new Map<string, Route[]>();
-  private readonly dynamicRoutes: Route[] = [];
+  private readonly router = new Router<Route>();
+  private readonly routes: readonly Route[] = this.router.routes;
   private readonly layers: Layer[] = [];
   private nextLayerId = 1;
   private readonly log: Logger;
@@ -191,17 +186,8 @@ export class CoapServer {
 
   /** Adds a route. Patterns: `/a/b`, `/users/:uid/resources`, `/files/*` (the rest, in params['*']). */
   route(method: Method, pattern: string, handler: CoapHandler, opts: RouteOptions = {}): this {
-    const segments = pattern === '/' ? [] : pattern.replace(/^\//, '').split('/');
-    const dynamic = segments.some((seg) => seg.startsWith(':') || seg === '*');
-    const r: Route = { method, pattern, segments, handler, opts, index: this.routes.length, dynamic };
-    this.routes.push(r);
-    if (dynamic) this.dynamicRoutes.push(r);
-    else {
-      const key = `/${segments.join('/')}`;
-      const list = this.staticRoutes.get(key);
-      if (list) list.push(r);
-      else this.staticRoutes.set(key, [r]);
-    }
+    const { segments, dynamic } = parsePattern(pattern);
+    this.router.add({ method, pattern, segments, handler, opts, index: this.routes.length, dynamic });
     return this;
   }
   get(pattern: string, handler: CoapHandler, opts?: RouteOptions): this {
@@ -240,41 +226,6 @@ export class CoapServer {
     this.log.error({ err }, 'request handling failed');
     if (!ex.isAnswered)
       ex.respond({ code: Code.InternalServerError, token: ex.request.token, options: [], payload: EMPTY });
-  }
-
-  /**
-   * The route for a method and path, in the order the routes were added: a path without `:name`
-   * or `*` segments is one Map lookup; the patterns are tried one by one.
-   */
-  private match(
-    method: Method,
-    segs: string[],
-    path: string,
-  ): { route: Route; params: Record<string, string> } | 'method' | undefined {
-    let pathMatched = false;
-    let found: Route | undefined;
-    const statics = this.staticRoutes.get(path);
-    // The joined path names the segments exactly when their number agrees (pattern segments hold no '/').
-    if (statics !== undefined) {
-      for (const r of statics) {
-        if (r.segments.length !== segs.length) continue;
-        if (r.method === method) {
-          found = r;
-          break;
-        }
-        pathMatched = true;
-      }
-    }
-    // A pattern added before the exact route still wins, as it always has.
-    const before = found ? found.index : Number.POSITIVE_INFINITY;
-    for (const r of this.dynamicRoutes) {
-      if (r.index > before) break;
-      if (!patternMatches(r.segments, segs)) continue;
-      if (r.method === method) return { route: r, params: matchPattern(r.segments, segs) ?? {} };
-      pathMatched = true;
-    }
-    if (found) return { route: found, params: {} };
-    return pathMatched ? 'method' : undefined;
   }
 
   /** Answers a request with an error code and a diagnostic payload (RFC 7252 §5.5.2, no Content-Format). */
@@ -372,7 +323,7 @@ export class CoapServer {
       if (seg === '.' || seg === '..') return this.refuse(ex, Code.BadRequest, 'Uri-Path with . or ..');
     }
     const path = pathSegments.length === 1 ? `/${pathSegments[0]}` : `/${pathSegments.join('/')}`;
-    const matched = this.match(method, pathSegments, path);
+    const matched = this.router.match(method, pathSegments, path);
     if (matched === undefined) return this.refuse(ex, Code.NotFound, `no resource ${path}`);
     if (matched === 'method') return this.refuse(ex, Code.MethodNotAllowed, `${method} not allowed on ${path}`);
     const { route, params } = matched;
@@ -744,35 +695,4 @@ function normalise(init: CoapResponseInit, method: Method): Normalised {
     maxAge: init.maxAge,
     extra,
   };
-}
-
-/** Whether path segments match a pattern's, without building the params. */
-function patternMatches(pattern: string[], segs: string[]): boolean {
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i];
-    if (p === '*' && i === pattern.length - 1) return true;
-    if (i >= segs.length) return false;
-    if (p.charCodeAt(0) === 58 /* ':' */) {
-      if (segs[i] === '') return false;
-    } else if (p !== segs[i]) return false;
-  }
-  return pattern.length === segs.length;
-}
-
-/** Matches path segments against a pattern's; returns the params or undefined. */
-export function matchPattern(pattern: string[], segs: string[]): Record<string, string> | undefined {
-  const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i];
-    if (p === '*' && i === pattern.length - 1) {
-      params['*'] = segs.slice(i).join('/');
-      return params;
-    }
-    if (i >= segs.length) return undefined;
-    if (p.startsWith(':')) {
-      if (segs[i] === '') return undefined;
-      params[p.slice(1)] = segs[i];
-    } else if (p !== segs[i]) return undefined;
-  }
-  return pattern.length === segs.length ? params : undefined;
 }
