@@ -877,14 +877,14 @@ export class PlatformService {
     const now = this.now();
     const points: StreamPoint[] = input.map((p, i) => ({
       streamId: sid,
-      value: toValue(p.value, s.type, `point ${i}`),
+      value: toValue(p.value, s.type, `points[${i}].value`),
       time:
         p.time === undefined
           ? now
           : parseTime(
               p.time,
               typeof p.time === 'string' && !/^\d+$/.test(p.time) ? 'iso8601' : 'unix-ms',
-              `point ${i} time`,
+              `points[${i}].time`,
             ),
     }));
     await this.store.insertPoints(points, now);

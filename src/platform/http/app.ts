@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { TSchema } from '@sinclair/typebox';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -22,6 +23,7 @@ import Fastify, {
 import type { Logger } from '../../util/log.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
+import { compile, compileText } from '../schema/validate.ts';
 import type { PageRequest, PlatformService, PointInput } from '../service.ts';
 import {
   apiTokenView,
@@ -182,18 +184,23 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     // Ids in paths are small integers; this bounds the router's work on hostile URLs.
     routerOptions: { maxParamLength: 100 },
-    ajv: {
-      customOptions: {
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false,
-        allowUnionTypes: true,
-      },
-    },
   }) as unknown as FastifyInstance;
 
-  for (const s of [...S.sharedSchemas, S.deviceCredential]) app.addSchema(s);
+  // One strict validator for HTTP and CoAP: bodies exactly as typed (no coercion); query strings
+  // and path parameters read declared integers from decimal digits. A refusal is an InvalidInput.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check =
+      httpPart === 'body' ? compile(schema as TSchema) : compileText(schema as TSchema, httpPart ?? 'input');
+    return (data: unknown) => {
+      try {
+        return { value: check(data) };
+      } catch (error) {
+        return { error: error as Error };
+      }
+    };
+  });
+
+  for (const s of S.sharedSchemas) app.addSchema(s);
 
   app.setErrorHandler((err: FastifyError | PlatformError, req, reply) => {
     let status: number;
@@ -204,6 +211,9 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     } else if ((err as FastifyError).validation) {
       status = 400;
       message = err.message;
+    } else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      status = 415;
+      message = `the body must be JSON: send Content-Type: application/json (got ${req.headers['content-type'] ?? 'none'})`;
     } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
       // Fastify's own client errors: malformed JSON (400), body too large (413), media type (415).
       status = (err as FastifyError).statusCode!;
@@ -287,7 +297,7 @@ async function routes(
         tags: ['platform'],
         summary: 'Version, the CoAP/CoAPs ports and the DTLS modes (no authentication)',
         security: [],
-        response: { 200: S.infoResponse },
+        response: { 200: S.InfoView },
       },
     },
     async () => info(),
@@ -301,9 +311,9 @@ async function routes(
       schema: {
         tags: ['users'],
         summary: 'Create a user (open, or admin-gated by config); returns the API token once',
-        body: S.credentialsBody,
-        querystring: S.authQuery,
-        response: { 201: S.userWithToken, ...S.errors },
+        body: S.Credentials,
+        querystring: S.AuthQuery,
+        response: { 201: S.UserWithToken, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -319,9 +329,9 @@ async function routes(
       schema: {
         tags: ['users'],
         summary: 'Sign in: a session token that expires (api.sessionLifetime); the API tokens are left alone',
-        body: S.credentialsBody,
+        body: S.Credentials,
         security: [],
-        response: { 200: S.sessionResponse, ...S.errors },
+        response: { 200: S.SessionView, ...S.errors },
       },
       // Password guessing is slowed per client IP and username, after the body is parsed.
       preHandler: async (req, reply) => {
@@ -341,7 +351,7 @@ async function routes(
       schema: {
         tags: ['users'],
         summary: 'Sign out: the session token presented stops working',
-        querystring: S.authQuery,
+        querystring: S.AuthQuery,
         response: { ...S.errors },
       },
     },
@@ -358,7 +368,7 @@ async function routes(
       schema: {
         tags: ['users'],
         summary: 'The user whose token this is',
-        querystring: S.authQuery,
+        querystring: S.AuthQuery,
         response: { 200: { $ref: 'User#' }, ...S.errors },
       },
     },
@@ -370,8 +380,8 @@ async function routes(
     {
       schema: {
         tags: ['users'],
-        params: S.uidParams,
-        querystring: S.authQuery,
+        params: S.UidParams,
+        querystring: S.AuthQuery,
         response: { 200: { $ref: 'User#' }, ...S.errors },
       },
     },
@@ -386,9 +396,9 @@ async function routes(
       schema: {
         tags: ['tokens'],
         summary: "The user's API tokens: names, created, last used (never the secrets)",
-        params: S.uidParams,
-        querystring: S.pageQuery,
-        response: { 200: S.apiTokenList, ...S.errors },
+        params: S.UidParams,
+        querystring: S.PageQuery,
+        response: { 200: S.ApiTokenList, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -404,10 +414,10 @@ async function routes(
       schema: {
         tags: ['tokens'],
         summary: 'A new named API token; its secret is returned only now',
-        params: S.uidParams,
-        querystring: S.authQuery,
-        body: S.tokenBody,
-        response: { 201: S.apiTokenCreated, ...S.errors },
+        params: S.UidParams,
+        querystring: S.AuthQuery,
+        body: S.TokenCreate,
+        response: { 201: S.ApiTokenCreated, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -423,8 +433,8 @@ async function routes(
       schema: {
         tags: ['tokens'],
         summary: 'Revoke an API token: it gets 401 from now on',
-        params: S.tidParams,
-        querystring: S.authQuery,
+        params: S.TidParams,
+        querystring: S.AuthQuery,
         response: { ...S.errors },
       },
     },
@@ -440,10 +450,10 @@ async function routes(
       schema: {
         tags: ['users'],
         summary: 'Change the password and/or rotate the "default" API token (the new token is returned once)',
-        params: S.uidParams,
-        querystring: S.authQuery,
-        body: S.userPatchBody,
-        response: { 200: S.userWithToken, ...S.errors },
+        params: S.UidParams,
+        querystring: S.AuthQuery,
+        body: S.UserPatch,
+        response: { 200: S.UserWithToken, ...S.errors },
       },
     },
     async (req) => {
@@ -457,7 +467,7 @@ async function routes(
 
   app.delete<{ Params: Uid }>(
     '/users/:uid',
-    { schema: { tags: ['users'], params: S.uidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    { schema: { tags: ['users'], params: S.UidParams, querystring: S.AuthQuery, response: { ...S.errors } } },
     async (req, reply) => {
       await service.deleteUser(await caller(req), req.params.uid);
       reply.status(204).send();
@@ -472,8 +482,8 @@ async function routes(
     {
       schema: {
         tags: ['resources'],
-        params: S.uidParams,
-        querystring: S.pageQuery,
+        params: S.UidParams,
+        querystring: S.PageQuery,
         response: { 200: { type: 'array', items: { $ref: 'Resource#' } }, ...S.errors },
       },
     },
@@ -496,10 +506,10 @@ async function routes(
       schema: {
         tags: ['resources'],
         summary: 'Create a resource; returns its secret key once',
-        params: S.uidParams,
-        querystring: S.authQuery,
-        body: S.resourceBody,
-        response: { 201: S.resourceWithKey, ...S.errors },
+        params: S.UidParams,
+        querystring: S.AuthQuery,
+        body: S.ResourceCreate,
+        response: { 201: S.ResourceWithKey, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -520,8 +530,8 @@ async function routes(
     {
       schema: {
         tags: ['resources'],
-        params: S.ridParams,
-        querystring: S.authQuery,
+        params: S.RidParams,
+        querystring: S.AuthQuery,
         response: { 200: { $ref: 'Resource#' }, ...S.errors },
       },
     },
@@ -537,10 +547,10 @@ async function routes(
       schema: {
         tags: ['resources'],
         summary: 'Change a resource; rotate_key returns a new key once',
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.resourcePatchBody,
-        response: { 200: S.resourceWithKey, ...S.errors },
+        params: S.RidParams,
+        querystring: S.AuthQuery,
+        body: S.ResourcePatch,
+        response: { 200: S.ResourceWithKey, ...S.errors },
       },
     },
     async (req) => {
@@ -558,7 +568,7 @@ async function routes(
 
   app.delete<{ Params: Rid }>(
     `${R}/:rid`,
-    { schema: { tags: ['resources'], params: S.ridParams, querystring: S.authQuery, response: { ...S.errors } } },
+    { schema: { tags: ['resources'], params: S.RidParams, querystring: S.AuthQuery, response: { ...S.errors } } },
     async (req, reply) => {
       await service.deleteResource(await caller(req), req.params.uid, req.params.rid);
       reply.status(204).send();
@@ -585,8 +595,8 @@ async function routes(
       schema: {
         tags: ['devices'],
         summary: "The resource's device credentials (identities and fingerprints; keys are never shown)",
-        params: S.ridParams,
-        querystring: S.pageQuery,
+        params: S.RidParams,
+        querystring: S.PageQuery,
         response: { 200: { type: 'array', items: { $ref: 'DeviceCredential#' } }, ...S.errors },
       },
     },
@@ -603,10 +613,10 @@ async function routes(
       schema: {
         tags: ['devices'],
         summary: 'Bind a device identity (PSK, raw public key or X.509) to the resource; usable at once over coaps://',
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.deviceCredentialBody,
-        response: { 201: S.deviceCredentialCreated, ...S.errors },
+        params: S.RidParams,
+        querystring: S.AuthQuery,
+        body: S.DeviceCredentialCreate,
+        response: { 201: S.DeviceCredentialCreated, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -631,7 +641,7 @@ async function routes(
 
   app.delete<{ Params: Rid & { cid: number } }>(
     `${R}/:rid/devices/:cid`,
-    { schema: { tags: ['devices'], params: S.cidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    { schema: { tags: ['devices'], params: S.CidParams, querystring: S.AuthQuery, response: { ...S.errors } } },
     async (req, reply) => {
       await service.deleteDeviceCredential(await caller(req), req.params.uid, req.params.rid, req.params.cid);
       reply.status(204).send();
@@ -644,9 +654,9 @@ async function routes(
       schema: {
         tags: ['resources'],
         summary: "The resource's newest poll outcomes, newest first",
-        params: S.ridParams,
-        querystring: S.pollLogQuery,
-        response: { 200: S.pollLogResponse, ...S.errors },
+        params: S.RidParams,
+        querystring: S.PollLogQuery,
+        response: { 200: S.PollLogList, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -670,8 +680,8 @@ async function routes(
     {
       schema: {
         tags: ['parsers'],
-        params: S.ridParams,
-        querystring: S.pageQuery,
+        params: S.RidParams,
+        querystring: S.PageQuery,
         response: { 200: { type: 'array', items: { $ref: 'Parser#' } }, ...S.errors },
       },
     },
@@ -687,9 +697,9 @@ async function routes(
     {
       schema: {
         tags: ['parsers'],
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.parserBody,
+        params: S.RidParams,
+        querystring: S.AuthQuery,
+        body: S.ParserCreate,
         response: { 201: { $ref: 'Parser#' }, ...S.errors },
       },
     },
@@ -710,8 +720,8 @@ async function routes(
     {
       schema: {
         tags: ['parsers'],
-        params: S.pidParams,
-        querystring: S.authQuery,
+        params: S.PidParams,
+        querystring: S.AuthQuery,
         response: { 200: { $ref: 'Parser#' }, ...S.errors },
       },
     },
@@ -724,9 +734,9 @@ async function routes(
     {
       schema: {
         tags: ['parsers'],
-        params: S.pidParams,
-        querystring: S.authQuery,
-        body: S.parserPatchBody,
+        params: S.PidParams,
+        querystring: S.AuthQuery,
+        body: S.ParserPatch,
         response: { 200: { $ref: 'Parser#' }, ...S.errors },
       },
     },
@@ -743,7 +753,7 @@ async function routes(
 
   app.delete<{ Params: Pid }>(
     `${P}/:pid`,
-    { schema: { tags: ['parsers'], params: S.pidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    { schema: { tags: ['parsers'], params: S.PidParams, querystring: S.AuthQuery, response: { ...S.errors } } },
     async (req, reply) => {
       await service.deleteParser(await caller(req), req.params.uid, req.params.rid, req.params.pid);
       reply.status(204).send();
@@ -764,9 +774,9 @@ async function routes(
           description:
             'All points of the payload are stored in one transaction, or none. The first JSON or SenML payload ' +
             'to a resource with no parsers creates one stream and parser per value.',
-          params: S.ridParams,
-          querystring: S.authQuery,
-          response: { 200: S.ingestResponse, ...S.errors },
+          params: S.RidParams,
+          querystring: S.AuthQuery,
+          response: { 200: S.IngestResponse, ...S.errors },
         },
       },
       async (req) => {
@@ -798,8 +808,8 @@ async function routes(
     {
       schema: {
         tags: ['streams'],
-        params: S.ridParams,
-        querystring: S.pageQuery,
+        params: S.RidParams,
+        querystring: S.PageQuery,
         response: { 200: { type: 'array', items: { $ref: 'Stream#' } }, ...S.errors },
       },
     },
@@ -816,10 +826,10 @@ async function routes(
       schema: {
         tags: ['streams'],
         summary: 'Create a stream; returns its secret key once',
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.streamBody,
-        response: { 201: S.streamWithKey, ...S.errors },
+        params: S.RidParams,
+        querystring: S.AuthQuery,
+        body: S.StreamCreate,
+        response: { 201: S.StreamWithKey, ...S.errors },
       },
     },
     async (req, reply) => {
@@ -843,8 +853,8 @@ async function routes(
       schema: {
         tags: ['streams'],
         summary: 'A stream (public streams are readable by anyone)',
-        params: S.sidParams,
-        querystring: S.authQuery,
+        params: S.SidParams,
+        querystring: S.AuthQuery,
         response: { 200: { $ref: 'Stream#' }, ...S.errors },
       },
     },
@@ -857,10 +867,10 @@ async function routes(
     {
       schema: {
         tags: ['streams'],
-        params: S.sidParams,
-        querystring: S.authQuery,
-        body: S.streamPatchBody,
-        response: { 200: S.streamWithKey, ...S.errors },
+        params: S.SidParams,
+        querystring: S.AuthQuery,
+        body: S.StreamPatch,
+        response: { 200: S.StreamWithKey, ...S.errors },
       },
     },
     async (req) => {
@@ -879,7 +889,7 @@ async function routes(
 
   app.delete<{ Params: Sid }>(
     `${ST}/:sid`,
-    { schema: { tags: ['streams'], params: S.sidParams, querystring: S.authQuery, response: { ...S.errors } } },
+    { schema: { tags: ['streams'], params: S.SidParams, querystring: S.AuthQuery, response: { ...S.errors } } },
     async (req, reply) => {
       await service.deleteStream(await caller(req), req.params.uid, req.params.rid, req.params.sid);
       reply.status(204).send();
@@ -894,13 +904,13 @@ async function routes(
       schema: {
         tags: ['data'],
         summary: 'The newest `limit` points in [from, until], oldest first, as JSON or CSV',
-        params: S.sidParams,
-        querystring: S.dataQuery,
+        params: S.SidParams,
+        querystring: S.DataQuery,
         response: {
           200: {
             description: 'JSON (application/json) or RFC 4180 CSV (text/csv) with a `time,value` header',
             content: {
-              'application/json': { schema: S.pointsResponse },
+              'application/json': { schema: S.PointsView },
               'text/csv': { schema: { type: 'string' } },
             },
           },
@@ -936,10 +946,10 @@ async function routes(
       schema: {
         tags: ['data'],
         summary: 'Store points: {value, time?}, an array of them, or {points: [...]}; time is ms or ISO 8601',
-        params: S.sidParams,
-        querystring: S.authQuery,
-        body: S.pointsBody,
-        response: { 200: S.countResponse, ...S.errors },
+        params: S.SidParams,
+        querystring: S.AuthQuery,
+        body: S.PointsBody,
+        response: { 200: S.IngestCount, ...S.errors },
       },
     },
     async (req) => {
@@ -962,9 +972,9 @@ async function routes(
       schema: {
         tags: ['data'],
         summary: 'Delete the points in [from, until] (all without bounds)',
-        params: S.sidParams,
-        querystring: S.rangeQuery,
-        response: { 200: S.countResponse, ...S.errors },
+        params: S.SidParams,
+        querystring: S.RangeQuery,
+        response: { 200: S.IngestCount, ...S.errors },
       },
     },
     async (req) => {
