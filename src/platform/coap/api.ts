@@ -212,10 +212,7 @@ export function buildCoapApi(
     h(async (req) => {
       const b = body(req, ResourceCreate);
       const uid = id(req, 'uid');
-      const { resource, key } = await service.createResource(await caller(req), uid, {
-        ...resourceInput(b),
-        label: b.label,
-      });
+      const { resource, key } = await service.createResource(await caller(req), uid, resourceInput(b));
       return {
         ...json({ ...resourceView(resource), key }),
         code: Code.Created,
@@ -277,10 +274,7 @@ export function buildCoapApi(
       const b = body(req, StreamCreate);
       const uid = id(req, 'uid');
       const rid = id(req, 'rid');
-      const { stream, key } = await service.createStream(await caller(req), uid, rid, {
-        ...streamInput(b),
-        label: b.label,
-      });
+      const { stream, key } = await service.createStream(await caller(req), uid, rid, streamInput(b));
       return {
         ...json({ ...streamView(stream), key }),
         code: Code.Created,

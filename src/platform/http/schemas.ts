@@ -45,6 +45,9 @@ export const CidParams = Type.Object({ uid: Id, rid: Id, cid: Id });
 
 // --- responses
 
+/** A route that answers 204 with no body (`reply.status(204).send()`). */
+export const noContent = { 204: Type.Null({ description: 'done; no body' }) };
+
 export const errors = {
   400: { $ref: 'Error#' },
   401: { $ref: 'Error#' },

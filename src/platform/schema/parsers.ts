@@ -40,10 +40,17 @@ export type ParserCreate = Static<typeof ParserCreate>;
 export const ParserPatch = Type.Partial(Type.Object(fields, Strict));
 export type ParserPatch = Static<typeof ParserPatch>;
 
-/** The service's input from either body. */
-export const parserInput = (b: ParserPatch) => ({
-  streamId: b.stream_id,
-  kind: b.kind,
-  expression: b.expression,
-  timeFormat: b.time_format,
-});
+/** What the service takes from either body. */
+export interface ParserInput {
+  streamId?: number;
+  kind?: ParserCreate['kind'];
+  expression?: string;
+  timeFormat?: ParserCreate['time_format'];
+}
+
+/** The service's input from a body; a create body's required fields stay required. */
+export function parserInput(b: ParserCreate): Required<Omit<ParserInput, 'timeFormat'>> & ParserInput;
+export function parserInput(b: ParserPatch): ParserInput;
+export function parserInput(b: ParserPatch): ParserInput {
+  return { streamId: b.stream_id, kind: b.kind, expression: b.expression, timeFormat: b.time_format };
+}

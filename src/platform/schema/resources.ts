@@ -48,15 +48,29 @@ export const ResourcePatch = Type.Object(
 );
 export type ResourcePatch = Static<typeof ResourcePatch>;
 
-/** The service's input from either body (absent fields stay absent: unchanged on a patch). */
-export const resourceInput = (b: ResourcePatch) => ({
-  label: b.label,
-  pollingUrl: b.polling_url,
-  pollingPeriod: b.polling_period,
-  pollingRetransmits: b.polling_retransmits,
-  pollingTimeoutMs: b.polling_timeout_ms,
-  rotateKey: b.rotate_key,
-});
+/** What the service takes from either body (absent fields stay absent: unchanged on a patch). */
+export interface ResourceInput {
+  label?: string;
+  pollingUrl?: string | null;
+  pollingPeriod?: number | null;
+  pollingRetransmits?: number | null;
+  pollingTimeoutMs?: number | null;
+  rotateKey?: boolean;
+}
+
+/** The service's input from a body; a create body's label stays required. */
+export function resourceInput(b: ResourceCreate): ResourceInput & { label: string };
+export function resourceInput(b: ResourcePatch): ResourceInput;
+export function resourceInput(b: ResourcePatch): ResourceInput {
+  return {
+    label: b.label,
+    pollingUrl: b.polling_url,
+    pollingPeriod: b.polling_period,
+    pollingRetransmits: b.polling_retransmits,
+    pollingTimeoutMs: b.polling_timeout_ms,
+    rotateKey: b.rotate_key,
+  };
+}
 
 export const ResourceWithKey = Type.Object({
   ...ResourceView.properties,

@@ -49,16 +49,31 @@ export const StreamPatch = Type.Object(
 );
 export type StreamPatch = Static<typeof StreamPatch>;
 
-/** The service's input from either body. */
-export const streamInput = (b: StreamPatch & { type?: StreamCreate['type'] }) => ({
-  label: b.label,
-  unit: b.unit,
-  type: b.type,
-  public: b.public,
-  retentionMaxPoints: b.retention_max_points,
-  retentionMaxAgeMs: b.retention_max_age_ms,
-  rotateKey: b.rotate_key,
-});
+/** What the service takes from either body (absent fields stay absent: unchanged on a patch). */
+export interface StreamInput {
+  label?: string;
+  unit?: string | null;
+  type?: StreamCreate['type'];
+  public?: boolean;
+  retentionMaxPoints?: number | null;
+  retentionMaxAgeMs?: number | null;
+  rotateKey?: boolean;
+}
+
+/** The service's input from a body; a create body's label stays required. */
+export function streamInput(b: StreamCreate): StreamInput & { label: string };
+export function streamInput(b: StreamPatch): StreamInput;
+export function streamInput(b: StreamPatch & { type?: StreamCreate['type'] }): StreamInput {
+  return {
+    label: b.label,
+    unit: b.unit,
+    type: b.type,
+    public: b.public,
+    retentionMaxPoints: b.retention_max_points,
+    retentionMaxAgeMs: b.retention_max_age_ms,
+    rotateKey: b.rotate_key,
+  };
+}
 
 export const StreamWithKey = Type.Object({
   ...StreamView.properties,
