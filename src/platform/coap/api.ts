@@ -33,6 +33,7 @@ import {
 import type { DtlsServerOptions } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
 import type { DeviceDirectory } from '../devices.ts';
+import { DomainError, type ErrorKind } from '../errors.ts';
 import { type Caller, type DataPoint, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import { PointsBody, pointsOf } from '../schema/points.ts';
@@ -58,7 +59,17 @@ export function coapCodeOf(status: number): number {
   return Code.InternalServerError;
 }
 
+/** The CoAP answer to each kind of domain error (4.09 Conflict from RFC 8132 §6.1). */
+const COAP_CODE: Record<ErrorKind, number> = {
+  invalid: Code.BadRequest,
+  forbidden: Code.Forbidden,
+  'not-found': Code.NotFound,
+  conflict: (4 << 5) | 9,
+};
+
+/** A domain error or service refusal as a CoAP code and diagnostic payload (RFC 7252 §5.5.2). */
 function fail(err: unknown): never {
+  if (err instanceof DomainError) throw new CoapError(COAP_CODE[err.kind], err.message);
   if (err instanceof PlatformError) throw new CoapError(coapCodeOf(err.status), err.message);
   throw err;
 }

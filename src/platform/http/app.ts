@@ -23,6 +23,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from '../../util/log.ts';
+import { DomainError, type ErrorKind } from '../errors.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { compile, compileText } from '../schema/validate.ts';
 import type { PlatformService } from '../service.ts';
@@ -106,6 +107,9 @@ function bearer(req: FastifyRequest): string | undefined {
   return typeof q?.key === 'string' ? q.key : undefined;
 }
 
+/** The HTTP answer to each kind of domain error. */
+const HTTP_STATUS: Record<ErrorKind, number> = { invalid: 400, forbidden: 403, 'not-found': 404, conflict: 409 };
+
 /** Builds the Fastify app (not listening). */
 export async function buildHttpApp(service: PlatformService, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -136,7 +140,10 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   app.setErrorHandler((err: FastifyError | PlatformError, req, reply) => {
     let status: number;
     let message: string;
-    if (err instanceof PlatformError) {
+    if (err instanceof DomainError) {
+      status = HTTP_STATUS[err.kind];
+      message = err.message;
+    } else if (err instanceof PlatformError) {
       status = err.status;
       message = err.message;
     } else if ((err as FastifyError).validation) {
