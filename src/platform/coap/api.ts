@@ -1,5 +1,5 @@
 /**
- * The platform's CoAP API (issue 6): the HTTP API's functions as CoAP resources over the same
+ * The platform's CoAP API: the HTTP API's functions as CoAP resources over the same
  * service layer, on `coap://` (5683) and `coaps://` (5684). Five resource types, paths as in HTTP:
  *
  *   Users          POST /users, POST /login, GET|PUT|DELETE /users/:uid
