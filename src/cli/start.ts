@@ -8,8 +8,8 @@
  * - one device serves its sensors over coaps:// (PSK) and the platform's poller pulls them,
  *   keeping one DTLS session between polls.
  *
- * It prints the URLs and the demo user's token, then every 10 s one line per device with the
- * points that arrived from it. Ctrl-C stops the devices (close_notify) and the platform cleanly.
+ * It prints the URLs and the demo user's token (the same one after a restart: DATA/demo-token.json),
+ * then every 10 s one line per device with the points that arrived from it. Ctrl-C stops the devices (close_notify) and the platform cleanly.
  *
  * The platform's demo PKI (a CA, the server's certificate and raw public key, the devices' keys)
  * is made once under DATA/pki and reused.
@@ -25,6 +25,7 @@ import { loadTrustAnchors, ownCertificate, ownRawPublicKey, PinnedKeys } from '.
 import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki/index.ts';
 import { createPlatform, type Platform, PlatformError } from '../platform/index.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
+import { demoToken, keepDemoToken } from './demo-token.ts';
 import { stopOnSignal } from './serve.ts';
 
 export const summary = 'the main job: the platform on SQLite with a demo fleet over coaps://';
@@ -91,20 +92,20 @@ interface DemoDevice {
   total: number;
 }
 
-/** The demo user's id and a fresh token (created on the first start, logged in afterwards). */
-async function demoUser(platform: Platform): Promise<{ uid: number; token: string }> {
+/**
+ * The demo user's id and token (created on the first start, signed in to afterwards); the token
+ * is kept under DATA and reused, so that it survives restarts (demo-token.ts).
+ */
+async function demoUser(platform: Platform, dataDir: string): Promise<{ uid: number; token: string }> {
+  const file = join(dataDir, 'demo-token.json');
   try {
     const { user, token } = await platform.service.createUser({ kind: 'anonymous' }, DEMO_USER);
+    keepDemoToken(file, user.username, user.id, token);
     return { uid: user.id, token };
   } catch (err) {
     if (!(err instanceof PlatformError) || err.status !== 409) throw err;
-    // The demo user exists from an earlier start: sign in to find it, then hand out a fresh API
-    // token (its "default" one, rotated) — a sign-in session would expire after hours.
     const { user } = await platform.service.login(DEMO_USER);
-    const { token } = await platform.service.updateUser({ kind: 'user', userId: user.id }, user.id, {
-      rotateToken: true,
-    });
-    return { uid: user.id, token: token as string };
+    return { uid: user.id, token: (await demoToken(platform.service, file, user)).token };
   }
 }
 
@@ -198,7 +199,7 @@ export async function run(args: string[]): Promise<number> {
   };
 
   try {
-    const { uid, token } = await demoUser(platform);
+    const { uid, token } = await demoUser(platform, dataDir);
     const owner = { kind: 'user' as const, userId: uid };
     const coapsPort = platform.coap?.coaps?.port as number;
     const cloud = `coaps://127.0.0.1:${coapsPort}`;
@@ -279,6 +280,8 @@ export async function run(args: string[]): Promise<number> {
       logger: agentLog,
     });
     await puller.start();
+    // The poller refuses loopback (no SSRF); the demo allows exactly its own simulated device.
+    platform.service.netGuard.allow(`127.0.0.1:${puller.addresses().serveDtls?.port}`);
     const ridPoll = await resource('demo-polled', {
       mode: 'psk',
       pskIdentity: 'demo-poller',

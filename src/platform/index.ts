@@ -23,6 +23,8 @@ import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/ap
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
+import { ClientLimits } from './limits.ts';
+import { NetGuard } from './net-guard.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
 import { openStore, type Store } from './store/index.ts';
@@ -40,7 +42,9 @@ export {
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
+export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
 export * from './model.ts';
+export { type AddressClass, addressClass, ForbiddenAddressError, NetGuard, type NetGuardOptions } from './net-guard.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
 export { type PlatformDtlsCredentials, Poller, type PollerOptions } from './poller/index.ts';
 export * from './service.ts';
@@ -66,6 +70,8 @@ export interface Platform {
   poller?: Poller;
   /** The coaps:// API's session cache in the store, when `config.dtls.sessionKey` is set. */
   dtlsSessions?: StoreSessionCache;
+  /** The rate limits every API of this process shares, with their refusal counters. */
+  limits: ClientLimits;
   http: {
     /** The plain HTTP API, unless `config.http.port` is null. */
     plain?: HttpListener;
@@ -116,9 +122,17 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     adminToken: config.api.adminToken,
     maxReadLimit: config.api.maxReadLimit,
     sessionLifetimeMs: config.api.sessionLifetime * 1000,
+    netGuard: new NetGuard({ allow: config.poller.allow }),
     logger: opts.logger,
   });
   const devices = new DeviceDirectory(store, opts.logger);
+  // One set of rate limits for every front end of this process: HTTP, HTTPS and CoAP share buckets.
+  const limits = new ClientLimits({
+    rate: config.api.rateLimit,
+    burst: config.api.rateBurst,
+    loginPerMinute: 10,
+    failuresPerMinute: config.api.authFailureLimit,
+  });
   const http: Platform['http'] = {};
   // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
   const given = typeof opts.coap === 'object' ? opts.coap : {};
@@ -143,8 +157,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         bodyLimit: config.api.bodyLimit,
         logger: opts.logger,
         info,
-        rateLimit: config.api.rateLimit,
-        rateBurst: config.api.rateBurst,
+        limits,
       });
       apps.push(app);
       http.plain =
@@ -157,8 +170,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         bodyLimit: config.api.bodyLimit,
         logger: opts.logger,
         info,
-        rateLimit: config.api.rateLimit,
-        rateBurst: config.api.rateBurst,
+        limits,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -191,6 +203,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       }
       coap = await startCoapApi(service, devices, {
         maxBodySize: config.api.bodyLimit,
+        limits,
         ...given,
         dtls,
         logger: opts.logger,
@@ -226,6 +239,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     coap,
     poller,
     dtlsSessions,
+    limits,
     http,
     close() {
       closed ??= (async () => {

@@ -7,6 +7,7 @@
  * {@link ConfigError}, naming where it came from (file key or environment variable).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { parseAllowList } from './net-allow.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type SignupPolicy = 'open' | 'admin';
@@ -54,7 +55,15 @@ export interface SecureSenseConfig {
     sessionLifetime: number;
   };
   /** The poller that pulls resources' polling URLs (issue 6). */
-  poller: { enabled: boolean };
+  poller: {
+    enabled: boolean;
+    /**
+     * Lab addresses the platform may fetch although they are loopback, private or otherwise
+     * special-purpose (refused by default: src/platform/net-guard.ts): addresses, CIDR blocks or
+     * host names, each optionally with a port (src/util/net-allow.ts). Default none.
+     */
+    allow: string[];
+  };
   api: {
     /** Largest request body in bytes (JSON or raw payload). */
     bodyLimit: number;
@@ -69,6 +78,11 @@ export interface SecureSenseConfig {
     rateLimit: number;
     /** How many requests a credential may make at once before `rateLimit` applies (token bucket size). */
     rateBurst: number;
+    /**
+     * Failed authentications (bad token or key, wrong password) per minute per client address, on
+     * HTTP and CoAP; once spent, the address is refused (429 / 4.29) until its bucket refills. 0 = off.
+     */
+    authFailureLimit: number;
   };
   logLevel: LogLevel;
 }
@@ -79,7 +93,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   https: { host: '0.0.0.0', port: null, cert: null, key: null },
   coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
   dtls: { sessionKey: null, sessionLifetime: 86_400 },
-  poller: { enabled: true },
+  poller: { enabled: true, allow: [] },
   api: {
     bodyLimit: 1_048_576,
     signup: 'open',
@@ -88,6 +102,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
     sessionLifetime: 43_200,
     rateLimit: 200,
     rateBurst: 400,
+    authFailureLimit: 60,
   },
   logLevel: 'info',
 };
@@ -222,6 +237,7 @@ const FIELDS: Field[] = [
   { path: ['dtls', 'sessionKey'], env: 'SECURESENSE_SESSION_KEY', parse: sessionKey },
   { path: ['dtls', 'sessionLifetime'], env: 'SECURESENSE_SESSION_LIFETIME', parse: positiveInt(365 * 86_400) },
   { path: ['poller', 'enabled'], env: 'SECURESENSE_POLLER', parse: bool },
+  { path: ['poller', 'allow'], env: 'SECURESENSE_POLLER_ALLOW', parse: parseAllowList },
   { path: ['api', 'bodyLimit'], env: 'SECURESENSE_BODY_LIMIT', parse: positiveInt(64 * 1024 * 1024) },
   { path: ['api', 'signup'], env: 'SECURESENSE_SIGNUP', parse: oneOf(['open', 'admin'] as const) },
   { path: ['api', 'adminToken'], env: 'SECURESENSE_ADMIN_TOKEN', parse: adminToken },
@@ -229,6 +245,7 @@ const FIELDS: Field[] = [
   { path: ['api', 'sessionLifetime'], env: 'SECURESENSE_SESSION_TTL', parse: positiveInt(365 * 86_400) },
   { path: ['api', 'rateLimit'], env: 'SECURESENSE_RATE_LIMIT', parse: nonNegativeInt(1_000_000) },
   { path: ['api', 'rateBurst'], env: 'SECURESENSE_RATE_BURST', parse: positiveInt(10_000_000) },
+  { path: ['api', 'authFailureLimit'], env: 'SECURESENSE_AUTH_FAILURE_LIMIT', parse: nonNegativeInt(1_000_000) },
   { path: ['logLevel'], env: 'SECURESENSE_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
 ];
 

@@ -64,7 +64,10 @@ for (const format of ['json', 'senml'] as const) {
 test("the platform's poller pulls the agent's /sensors over coaps:// with the resource's PSK", async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
-  const p = await startPlatform(t, tg);
+  // The agent is a lab device on loopback: allowed explicitly (the default refuses loopback).
+  const p = await startPlatform(t, tg, (c) => {
+    c.poller.allow = ['127.0.0.1'];
+  });
   const { uid, token } = await newUser(p.base, 'poll-owner');
   const { rid } = await newResource(p.base, uid, token, 'pulled');
   const key = await bindPsk(p.base, token, uid, rid, 'pulled-device');

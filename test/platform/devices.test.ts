@@ -149,7 +149,7 @@ bothEngines('poll settings and the poll log', async (t, tg) => {
     token,
     body: {
       label: 'x',
-      polling_url: 'coap://127.0.0.1/s',
+      polling_url: 'coap://sensor.example/s',
       polling_period: 5,
       polling_retransmits: 2,
       polling_timeout_ms: 500,

@@ -73,11 +73,11 @@ bothEngines('resources, parsers and streams: create, list, read, change, delete'
 
   const r = await call(base, 'POST', R, {
     token,
-    body: { label: 'lab', polling_url: 'coaps://[::1]:5684/sensors', polling_period: 30 },
+    body: { label: 'lab', polling_url: 'coaps://sensor.example:5684/sensors', polling_period: 30 },
   });
   assert.equal(r.status, 201);
   assert.match(r.json.key, /^ssr_/);
-  assert.equal(r.json.polling_url, 'coaps://[::1]:5684/sensors');
+  assert.equal(r.json.polling_url, 'coaps://sensor.example:5684/sensors');
   const rid = r.json.id;
   isError(
     await call(base, 'POST', R, { token, body: { label: 'x', polling_url: 'ftp://a/b', polling_period: 5 } }),

@@ -59,6 +59,7 @@ test('managing resources and devices from the page, with a real coaps:// device'
       db: join(dir, 'web.db'),
       http: { host: '127.0.0.1', port: 0 },
       coap: { host: '127.0.0.1', port: 0, coapsPort: 0 },
+      poller: { allow: ['127.0.0.1'] },
     },
   });
   const p = await createPlatform(cfg, { coap: true, poller: true });

@@ -34,6 +34,7 @@ import type { DtlsServerOptions } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
 import type { DeviceDirectory } from '../devices.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
+import { ClientLimits } from '../limits.ts';
 import { type Caller, type DataPoint, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import { PointsBody, pointsOf } from '../schema/points.ts';
@@ -44,11 +45,14 @@ import { Credentials, UserPatch, userPatchInput, userView } from '../schema/user
 import { type Check, check, compileText } from '../schema/validate.ts';
 import type { PageRequest, PlatformService } from '../service.ts';
 import { pointsCsv } from '../views.ts';
+import { CoapLimits } from './rate-limit.ts';
 
 const JSON_CF = ContentFormat['application/json'];
 
 export interface CoapApiOptions extends Pick<CoapServerOptions, 'params' | 'blockSize' | 'maxBodySize' | 'observe'> {
   logger?: Logger;
+  /** The rate limits (shared with the HTTP API by createPlatform); default: the config defaults, this API's own. */
+  limits?: ClientLimits;
 }
 
 /** HTTP status → CoAP code of the same class and detail (RFC 7252 §12.1.2; 4.09 from RFC 8132). */
@@ -144,25 +148,29 @@ export function buildCoapApi(
     }
   })({ ...opts, maxBodySize: opts.maxBodySize ?? 1024 * 1024, logger: opts.logger });
 
+  // 4.29 Too Many Requests by source address, then by principal (coap/rate-limit.ts).
+  const limits = new CoapLimits(opts.limits ?? new ClientLimits({ rate: 200, burst: 400, loginPerMinute: 10 }));
   const caller = async (req: CoapRequest): Promise<Caller> => {
     if (req.scheme === 'coaps') {
       const identity = req.peer.identity;
       if (!identity) throw new CoapError(Code.Unauthorized, 'no DTLS identity');
       const c = await devices.callerFor(identity);
       if (!c) throw new CoapError(Code.Unauthorized, 'this DTLS identity is bound to no resource');
-      return c;
+      return limits.authenticated(req, c);
     }
-    return service.authenticate(req.query.key);
+    return limits.authenticated(req, await service.authenticate(req.query.key));
   };
 
-  /** Wraps a handler: PlatformErrors become CoAP codes. */
+  /** Wraps a handler: the rate limits first; PlatformErrors become CoAP codes. */
   const h =
     (fn: (req: CoapRequest) => Promise<CoapResponseInit>) =>
     async (req: CoapRequest): Promise<CoapResponseInit> => {
+      const refused = limits.admit(req);
+      if (refused) return refused;
       try {
         return await fn(req);
       } catch (err) {
-        return fail(err);
+        return limits.onError(req, err) ?? fail(err);
       }
     };
   const opt = { produces: [JSON_CF] };
@@ -180,8 +188,10 @@ export function buildCoapApi(
   server.post(
     '/login',
     h(async (req) => {
+      const credentials = body(req, Credentials);
+      limits.login(req, credentials.username);
       // A sign-in session (ssn_…) that expires, as over HTTP; the API tokens are left alone.
-      const { user, token, expiresAt } = await service.login(body(req, Credentials));
+      const { user, token, expiresAt } = await service.login(credentials);
       return json({ ...userView(user), token, expires_at: expiresAt }, Code.Changed);
     }),
     opt,
@@ -353,6 +363,9 @@ export function buildCoapApi(
     `${ST}/:sid/data`,
     async (req) => {
       const batch = req.notification ? watched.get(req.path)?.batch : undefined;
+      // A notification is the server's doing, not the client's: only requests are limited.
+      const refused = req.notification ? undefined : limits.admit(req);
+      if (refused) return refused;
       try {
         const uid = id(req, 'uid');
         const rid = id(req, 'rid');
@@ -371,7 +384,7 @@ export function buildCoapApi(
         if (q.format === 'csv') return { payload: pointsCsv(points), contentFormat: ContentFormat['text/plain'] };
         return json({ stream_id: r.stream.id, label: r.stream.label, unit: r.stream.unit, points });
       } catch (err) {
-        return fail(err);
+        return limits.onError(req, err) ?? fail(err);
       }
     },
     { observable: true, title: 'Stream data', rt: 'securesense.stream-data', produces: [JSON_CF, 0] },

@@ -10,26 +10,20 @@
  * compatible). Every 4xx/5xx answers a JSON
  * body `{ error, message }`.
  */
-import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TSchema } from '@sinclair/typebox';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from '../../util/log.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
+import type { ClientLimits } from '../limits.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { compile, compileText } from '../schema/validate.ts';
 import type { PlatformService } from '../service.ts';
 import type { PlatformInfo } from '../views.ts';
 import { dashboard } from './dashboard.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { installRateLimits } from './rate-limit.ts';
 import type { RouteContext, TypeBoxProvider } from './routes/context.ts';
 import { dataRoutes } from './routes/data.ts';
 import { parserRoutes } from './routes/parsers.ts';
@@ -57,12 +51,19 @@ export interface HttpAppOptions {
    */
   info?: () => PlatformInfo;
   /**
-   * Requests per second per credential (the secret presented, else the client IP); 0 = off.
-   * Default 200 (config `api.rateLimit`).
+   * Requests per second per client address before authentication and per principal after
+   * (http/rate-limit.ts); 0 = off. Default 200 (config `api.rateLimit`).
    */
   rateLimit?: number;
-  /** Token-bucket size per credential. Default 400 (config `api.rateBurst`). */
+  /** Token-bucket size of `rateLimit`. Default 400 (config `api.rateBurst`). */
   rateBurst?: number;
+  /** Failed authentications per minute per client address before it is refused (bucket of the same size). Default 60; 0 = off. */
+  failedAuthPerMinute?: number;
+  /**
+   * Limits shared with the other APIs of this process (createPlatform passes one set to HTTP, HTTPS
+   * and CoAP); when given, `rateLimit`, `rateBurst`, `failedAuthPerMinute` and `loginPerMinute` are not used.
+   */
+  limits?: ClientLimits;
   /** `POST /login` attempts per minute per client IP and username (bucket of the same size). Default 10; 0 = off. */
   loginPerMinute?: number;
 }
@@ -75,25 +76,6 @@ declare module 'fastify' {
     /** The secret presented by header or ?key=, read before validation. */
     secret?: string;
   }
-}
-
-/**
- * The rate-limit key of a request: a digest of the secret it presents (so no secret is kept in
- * the limiter's map), or its client IP when it presents none. Lenient: a malformed header still
- * counts against the IP, and the 401 comes later.
- */
-function limitKey(req: FastifyRequest): string {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  const q = req.query as { key?: unknown } | undefined;
-  const secret = m ? m[1] : typeof q?.key === 'string' ? q.key : undefined;
-  if (secret === undefined || secret === '') return `ip:${req.ip}`;
-  return `s:${createHash('sha256').update(secret).digest('base64url').slice(0, 22)}`;
-}
-
-/** 429 with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
-function tooMany(reply: FastifyReply, wait: number, what: string): never {
-  reply.header('retry-after', String(wait));
-  throw new PlatformError(429, `${what}: retry after ${wait} s`);
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -171,21 +153,23 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     reply.status(404).send({ error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  // Per-credential token bucket, before any other work (authentication costs a store lookup).
-  const rate = opts.rateLimit ?? 200;
-  if (rate > 0) {
-    const limiter = new RateLimiter({ rate, burst: Math.max(1, opts.rateBurst ?? 400) });
-    app.addHook('onRequest', async (req, reply) => {
-      const wait = limiter.take(limitKey(req));
-      if (wait > 0) tooMany(reply, wait, 'too many requests');
-    });
-  }
+  // Rate limits by client address, then by principal, before any other work (http/rate-limit.ts).
+  const limits = installRateLimits(
+    app,
+    opts.limits ?? {
+      rate: opts.rateLimit ?? 200,
+      burst: opts.rateBurst ?? 400,
+      loginPerMinute: opts.loginPerMinute ?? 10,
+      failuresPerMinute: opts.failedAuthPerMinute,
+    },
+  );
 
   // The secret is taken before validation, so a bad Authorization header is a 401 on every route.
   app.addHook('preValidation', async (req) => {
     req.secret = bearer(req);
   });
-  const caller = (req: FastifyRequest): Promise<Caller> => service.authenticate(req.secret);
+  const caller = async (req: FastifyRequest): Promise<Caller> =>
+    limits.authenticated(req, await service.authenticate(req.secret));
 
   if (opts.docs !== false) {
     await app.register(swagger, {
@@ -210,18 +194,13 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
 
-  // Password guessing is slowed per client IP and username (the login route's preHandler).
-  const perMinute = opts.loginPerMinute ?? 10;
-  const login = perMinute > 0 ? new RateLimiter({ rate: perMinute / 60, burst: perMinute, maxKeys: 50_000 }) : null;
+  // Password guessing is slowed per client address and username (the login route's preHandler).
   const ctx: RouteContext = {
     service,
     caller,
     info: opts.info ?? (() => ({ version: PLATFORM_VERSION, coap: null, coaps: null, modes: ['psk'] })),
     bodyLimit: opts.bodyLimit ?? 1_048_576,
-    loginGuard: async (req, reply) => {
-      const wait = login?.take(`${req.ip}\u0000${req.body.username}`) ?? 0;
-      if (wait > 0) tooMany(reply, wait, 'too many sign-in attempts');
-    },
+    loginGuard: async (req, reply) => limits.login(req, reply, req.body.username),
   };
   // One plugin per aggregate (routes/*.ts), each typed from its TypeBox schemas.
   for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes]) {

@@ -1,80 +1,72 @@
 /**
- * A token-bucket rate limiter keyed by credential. Each key's bucket holds up to `burst` tokens and
- * refills at `rate` tokens per second; a request takes one token or is refused with the seconds to
- * wait (the HTTP `Retry-After` value, RFC 9110 §10.2.3; 429 is RFC 6585 §4).
+ * The HTTP API's rate limits ({@link ClientLimits}, limits.ts) as Fastify hooks: every request is
+ * admitted by its client address before anything else (authentication costs a store lookup); a
+ * request that authenticates is charged to its principal instead; every 401 counts against the
+ * address. A refusal is 429 with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3).
  *
- * Memory stays bounded: at most `maxKeys` buckets are kept. A bucket that has refilled to `burst`
- * is indistinguishable from a new one, so idle buckets are dropped first; when every bucket is
- * busy, the least recently used is evicted (a Map iterates in insertion order, and a hit re-inserts).
+ * Why not @fastify/rate-limit: it keys each request once, before the handler, so it cannot move a
+ * charge from the address to the principal once authentication succeeds nor count only failures;
+ * and the CoAP API needs the same policy over the same buckets (coap/rate-limit.ts).
  */
-export interface RateLimiterOptions {
-  /** Tokens per second. */
-  rate: number;
-  /** Bucket size: requests allowed at once. */
-  burst: number;
-  /** Most buckets kept. Default 100 000. */
-  maxKeys?: number;
-  /** Clock in ms (tests). Default `performance.now`. */
-  now?: () => number;
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ClientLimits, type ClientLimitsOptions } from '../limits.ts';
+import { type Caller, PlatformError } from '../model.ts';
+
+export { RateLimiter, type RateLimiterOptions } from '../limits.ts';
+
+export interface HttpLimits {
+  /** The policy and its refusal counters. */
+  limits: ClientLimits;
+  /** After authentication: the caller, or a 429 when its principal's bucket is empty. */
+  authenticated(req: FastifyRequest, caller: Caller): Caller;
+  /** Before a sign-in attempt for `username`: a 429 when the address and username have tried too often. */
+  login(req: FastifyRequest, reply: FastifyReply, username: string): void;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
+/** 429 with `Retry-After` in seconds. */
+function tooMany(reply: FastifyReply, wait: number, what: string): never {
+  reply.header('retry-after', String(wait));
+  throw new PlatformError(429, `${what}: retry after ${wait} s`);
 }
 
-export class RateLimiter {
-  readonly rate: number;
-  readonly burst: number;
-  private readonly maxKeys: number;
-  private readonly now: () => number;
-  private readonly buckets = new Map<string, Bucket>();
+/**
+ * Installs the hooks on `app` (before its routes) and returns what the routes call. Given a
+ * {@link ClientLimits}, the app shares its buckets (createPlatform: HTTP, HTTPS and CoAP share one).
+ */
+export function installRateLimits(app: FastifyInstance, opts: ClientLimitsOptions | ClientLimits): HttpLimits {
+  const limits = opts instanceof ClientLimits ? opts : new ClientLimits(opts);
+  // Waits decided inside a handler, where the reply is out of reach: onSend adds the header.
+  const retryAfter = new WeakMap<FastifyRequest, number>();
+  const charged = new WeakSet<FastifyRequest>();
 
-  constructor(opts: RateLimiterOptions) {
-    if (!(opts.rate > 0) || !(opts.burst >= 1)) throw new Error('rate must be > 0 and burst ≥ 1');
-    this.rate = opts.rate;
-    this.burst = opts.burst;
-    this.maxKeys = opts.maxKeys ?? 100_000;
-    this.now = opts.now ?? (() => performance.now());
-  }
+  app.addHook('onRequest', async (req, reply) => {
+    const wait = limits.admit(req.ip);
+    if (wait > 0) tooMany(reply, wait, 'too many requests');
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    const wait = retryAfter.get(req);
+    if (wait !== undefined) reply.header('retry-after', String(wait));
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode === 401) limits.failed(req.ip);
+  });
 
-  /** Takes one token for `key`: 0 when allowed, else the whole seconds to wait (≥ 1). */
-  take(key: string): number {
-    const t = this.now();
-    let b = this.buckets.get(key);
-    if (b) {
-      b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.rate);
-      b.at = t;
-      this.buckets.delete(key); // re-insert below: the map's order is least recently used first
-    } else {
-      b = { tokens: this.burst, at: t };
-      if (this.buckets.size >= this.maxKeys) this.evict(t);
-    }
-    this.buckets.set(key, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.rate));
-  }
-
-  /** Buckets currently kept (tests). */
-  get size(): number {
-    return this.buckets.size;
-  }
-
-  private evict(t: number): void {
-    // Idle buckets first: full again, so forgetting them changes nothing.
-    for (const [k, b] of this.buckets) {
-      if (b.tokens + ((t - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(k);
-    }
-    // Still full: drop the least recently used quarter.
-    if (this.buckets.size >= this.maxKeys) {
-      let n = Math.max(1, Math.floor(this.maxKeys / 4));
-      for (const k of this.buckets.keys()) {
-        if (n-- <= 0) break;
-        this.buckets.delete(k);
+  return {
+    limits,
+    authenticated(req, caller) {
+      if (caller.kind === 'anonymous' || charged.has(req)) return caller;
+      charged.add(req);
+      const wait = limits.authenticated(req.ip, caller);
+      if (wait > 0) {
+        retryAfter.set(req, wait);
+        throw new PlatformError(429, `too many requests: retry after ${wait} s`);
       }
-    }
-  }
+      return caller;
+    },
+    login(req, reply, username) {
+      const wait = limits.login(req.ip, username);
+      if (wait > 0) tooMany(reply, wait, 'too many sign-in attempts');
+    },
+  };
 }

@@ -32,7 +32,7 @@ import {
 import type { DtlsClientOptions } from '../../dtls/index.ts';
 import { x509BindingMatches } from '../devices.ts';
 import type { DeviceCredentialRecord } from '../model.ts';
-import { PollError } from './fetchers.ts';
+import { PollError } from './errors.ts';
 
 /** The platform's own credentials for the public-key modes: what its coaps:// server shows. */
 export interface PlatformDtlsCredentials {

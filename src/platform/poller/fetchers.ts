@@ -8,10 +8,11 @@
  * the credentials change, or the resource goes away, {@link CoapFetcher.forget} closes that client:
  * the DTLS connection ends with close_notify (RFC 5246 §7.2.1) and the next poll handshakes anew.
  */
-import { lookup } from 'node:dns/promises';
+
+import type { LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import {
   CoapClient,
@@ -25,7 +26,11 @@ import {
 } from '../../coap/index.ts';
 import { alertName, connect, DtlsAlertError, type DtlsSession, DtlsTimeoutError } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
+import { ForbiddenAddressError, NetGuard, UnresolvedHostError } from '../net-guard.ts';
 import type { CoapsPollSecurity } from './coaps-security.ts';
+import { PollError } from './errors.ts';
+
+export { PollError, type PollErrorKind } from './errors.ts';
 
 /** What a poll asks for. */
 export interface PollTarget {
@@ -50,18 +55,6 @@ export interface FetchResult {
   fullHandshake: boolean;
 }
 
-/** A failed poll: `kind` goes into the poll log's status. */
-export class PollError extends Error {
-  constructor(
-    readonly kind: 'timeout' | 'network' | 'handshake' | 'http' | 'coap' | 'too-large' | 'credentials' | 'scheme',
-    message: string,
-    readonly newSession = false,
-  ) {
-    super(message);
-    this.name = 'PollError';
-  }
-}
-
 export interface Fetcher {
   fetch(t: PollTarget): Promise<FetchResult>;
   /** Drops per-resource state (sessions); called on changes and deletion. */
@@ -75,32 +68,92 @@ export const MAX_POLL_BODY = 1024 * 1024;
 export interface HttpFetcherOptions {
   /** Extra trusted CA certificates (PEM) for https://, beside Node's defaults. */
   ca?: string | Buffer | Array<string | Buffer>;
+  /** Which addresses may be fetched; default: public addresses only. */
+  guard?: NetGuard;
 }
 
-/** http:// and https:// with a timeout and a body bound. */
+/** Redirects a poll follows (RFC 9110 §15.4), each one checked like the first URL. */
+export const MAX_POLL_REDIRECTS = 5;
+
+/** The guard's refusals as poll errors. */
+function guardError(err: unknown): PollError {
+  if (err instanceof ForbiddenAddressError) return new PollError('forbidden', err.message);
+  if (err instanceof UnresolvedHostError) return new PollError('network', err.message);
+  return new PollError('network', (err as Error).message);
+}
+
+/**
+ * http:// and https:// with a timeout and a body bound. The host is resolved and checked by the
+ * guard before each request, and the connection goes to that checked address (the request's
+ * `lookup` answers it, so Node resolves nothing itself; TLS still verifies the name in the URL).
+ * Redirects are followed up to {@link MAX_POLL_REDIRECTS}, each new location checked the same way.
+ */
 export class HttpFetcher implements Fetcher {
   /** Node replaces its CA store with `ca` when given one: keep the defaults beside the extra CAs. */
   private readonly ca?: Array<string | Buffer>;
+  private readonly guard: NetGuard;
 
   constructor(opts: HttpFetcherOptions = {}) {
     if (opts.ca !== undefined) this.ca = [...rootCertificates, ...(Array.isArray(opts.ca) ? opts.ca : [opts.ca])];
+    this.guard = opts.guard ?? new NetGuard();
   }
 
-  fetch(t: PollTarget): Promise<FetchResult> {
-    const https = t.url.protocol === 'https:';
+  async fetch(t: PollTarget): Promise<FetchResult> {
+    let url = t.url;
+    for (let hop = 0; ; hop++) {
+      const res = await this.once(url, t.timeoutMs * 8);
+      if ('location' in res) {
+        if (hop >= MAX_POLL_REDIRECTS) throw new PollError('http', `more than ${MAX_POLL_REDIRECTS} redirects`);
+        let next: URL;
+        try {
+          next = new URL(res.location, url);
+        } catch {
+          throw new PollError('http', `HTTP ${res.status} to a bad Location: ${res.location.slice(0, 200)}`);
+        }
+        if (next.protocol !== 'http:' && next.protocol !== 'https:')
+          throw new PollError('scheme', `HTTP ${res.status} redirects to ${next.protocol}, not http or https`);
+        url = next;
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** One GET: the result, or a redirect's status and Location. */
+  private async once(url: URL, timeout: number): Promise<FetchResult | { status: number; location: string }> {
+    const https = url.protocol === 'https:';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = url.port !== '' ? Number(url.port) : https ? 443 : 80;
+    let checked: { address: string; family: 4 | 6 };
+    try {
+      checked = await this.guard.resolve(host, port);
+    } catch (err) {
+      throw guardError(err);
+    }
+    // Connect to the address just checked: a second resolution could answer another one.
+    const lookup: LookupFunction = (_name, opts, cb) => {
+      if (opts.all) (cb as unknown as (e: null, a: LookupAddress[]) => void)(null, [checked]);
+      else cb(null, checked.address, checked.family);
+    };
     const req = https ? httpsRequest : httpRequest;
-    // The CoAP settings bound a poll at ACK_TIMEOUT·1.5·(2^(n+1)−1); HTTP gets one overall timeout.
-    const timeout = t.timeoutMs * 8;
-    return new Promise<FetchResult>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const r = req(
-        t.url,
+        url,
         {
           method: 'GET',
           timeout,
+          lookup,
           headers: { accept: 'application/json, */*' },
           ...(https && this.ca ? { ca: this.ca } : {}),
         },
         (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          const location = res.headers.location;
+          if ([301, 302, 303, 307, 308].includes(status) && location !== undefined) {
+            res.resume();
+            resolve({ status, location });
+            return;
+          }
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
@@ -112,7 +165,6 @@ export class HttpFetcher implements Fetcher {
             chunks.push(c);
           });
           res.on('end', () => {
-            const status = res.statusCode ?? 0;
             if (status < 200 || status > 299) {
               reject(new PollError('http', `HTTP ${status}`));
               return;
@@ -150,6 +202,8 @@ interface CoapSlot {
 
 export interface CoapFetcherOptions {
   logger?: Logger;
+  /** Which addresses may be fetched; default: public addresses only. */
+  guard?: NetGuard;
   /**
    * A coaps:// session silent for longer than this is closed and made afresh (resumed when the
    * device allows) before the next poll: DTLS servers drop idle associations without telling the
@@ -180,14 +234,16 @@ export class CoapFetcher implements Fetcher {
   private readonly connecting = new Map<number, { cancelled: boolean }>();
   private readonly log?: Logger;
   private readonly idleRenewMs: number;
+  private readonly guard: NetGuard;
 
   constructor(opts: CoapFetcherOptions = {}) {
     this.log = opts.logger;
+    this.guard = opts.guard ?? new NetGuard();
     this.idleRenewMs = opts.idleRenewMs ?? 240_000;
   }
 
-  private plainSlot(t: PollTarget): CoapSlot {
-    const key = `coap|${t.url.host}|${t.timeoutMs}|${t.retransmits}`;
+  private plainSlot(t: PollTarget, address: string, port: number): CoapSlot {
+    const key = `coap|${address}|${port}|${t.timeoutMs}|${t.retransmits}`;
     const cur = this.slots.get(t.resourceId);
     if (cur && cur.key === key) return cur;
     if (cur) void this.closeSlot(t.resourceId);
@@ -281,21 +337,27 @@ export class CoapFetcher implements Fetcher {
     } catch (err) {
       throw new PollError('scheme', (err as Error).message);
     }
+    // The guard resolves the name once and checks the address; the request goes to that address
+    // (a name travels in Uri-Host, RFC 7252 §6.4), so a second resolution cannot redirect it.
+    let address: string;
+    try {
+      ({ address } = await this.guard.resolve(u.host, u.port));
+    } catch (err) {
+      throw guardError(err);
+    }
+    const named = isIP(u.host) === 0 ? [{ number: OptionNumber.UriHost, value: Buffer.from(u.host) }] : [];
     let made: { resumed: boolean } | undefined;
     let slot: CoapSlot;
     let res: Awaited<ReturnType<CoapClient['get']>>;
     try {
       if (u.scheme === 'coaps') {
-        const address = isIP(u.host) === 0 ? (await lookup(u.host)).address : u.host;
         ({ slot, made } = await this.secureSlot(t, u, address));
         // The DTLS connection is the client's transport, which the client uses for requests it
-        // sees as coap:// (it would otherwise make its own session); the URI's host is the
-        // connection's address, and a name goes in Uri-Host (RFC 7252 §6.4) as it would have.
-        const named = isIP(u.host) === 0 ? [{ number: OptionNumber.UriHost, value: Buffer.from(u.host) }] : [];
+        // sees as coap:// (it would otherwise make its own session).
         res = await slot.client.get({ ...u, scheme: 'coap', host: address }, { options: named });
       } else {
-        slot = this.plainSlot(t);
-        res = await slot.client.get(u);
+        slot = this.plainSlot(t, address, u.port);
+        res = await slot.client.get({ ...u, host: address }, { options: named });
       }
     } catch (err) {
       if (err instanceof PollError) throw err;

@@ -14,6 +14,7 @@
  */
 import type { Logger } from '../../util/log.ts';
 import type { PollLogEntry, Resource } from '../model.ts';
+import type { NetGuard } from '../net-guard.ts';
 import type { PlatformService, ResourceChange } from '../service.ts';
 import { coapsPollSecurity, type PlatformDtlsCredentials } from './coaps-security.ts';
 import {
@@ -26,7 +27,15 @@ import {
 } from './fetchers.ts';
 
 export { type CoapsPollSecurity, coapsPollSecurity, type PlatformDtlsCredentials } from './coaps-security.ts';
-export { CoapFetcher, type FetchResult, HttpFetcher, MAX_POLL_BODY, PollError, type PollTarget } from './fetchers.ts';
+export {
+  CoapFetcher,
+  type FetchResult,
+  HttpFetcher,
+  MAX_POLL_BODY,
+  MAX_POLL_REDIRECTS,
+  PollError,
+  type PollTarget,
+} from './fetchers.ts';
 
 /** RFC 7252 §4.8 defaults, used when a resource does not set its own. */
 export const DEFAULT_POLL_TIMEOUT_MS = 2000;
@@ -46,6 +55,8 @@ export interface PollerOptions {
   dtls?: PlatformDtlsCredentials;
   /** See {@link CoapFetcherOptions.idleRenewMs}. Default 240 000 ms. */
   idleRenewMs?: number;
+  /** Which addresses polls may reach; default the service's (config `poller.allow`). */
+  guard?: NetGuard;
   /** The clock, ms. */
   now?: () => number;
 }
@@ -71,8 +82,9 @@ export class Poller {
   ) {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
-    this.http = new HttpFetcher({ ca: opts.httpsCa });
-    this.coap = new CoapFetcher({ logger: opts.logger, idleRenewMs: opts.idleRenewMs });
+    const guard = opts.guard ?? service.netGuard;
+    this.http = new HttpFetcher({ ca: opts.httpsCa, guard });
+    this.coap = new CoapFetcher({ logger: opts.logger, idleRenewMs: opts.idleRenewMs, guard });
   }
 
   /** Loads every polled resource, schedules them, and follows changes from then on. */

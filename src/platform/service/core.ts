@@ -11,6 +11,7 @@ import {
   type StreamPoint,
   type StreamRecord,
 } from '../model.ts';
+import { NetGuard } from '../net-guard.ts';
 import type { ListName, Store, StorePage } from '../store/index.ts';
 import { hashSecret, sameHash } from './secrets.ts';
 
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   maxReadLimit?: number;
   /** How long a sign-in session (`login`) is accepted, ms. Default 12 h. */
   sessionLifetimeMs?: number;
+  /** Which addresses a polling URL may name (config `poller.allow`); default: public addresses only. */
+  netGuard?: NetGuard;
   /** The clock, ms (tests pin it). */
   now?: () => number;
   logger?: Logger;
@@ -104,9 +107,12 @@ export class ServiceCore {
   protected readonly now: () => number;
   protected readonly events = new EventEmitter();
   protected readonly log?: Logger;
+  /** The SSRF guard shared with the poller (net-guard.ts). */
+  readonly netGuard: NetGuard;
 
   constructor(opts: ServiceOptions) {
     this.store = opts.store;
+    this.netGuard = opts.netGuard ?? new NetGuard();
     this.signup = opts.signup ?? 'open';
     this.adminTokenHash = opts.adminToken ? hashSecret(opts.adminToken) : null;
     this.maxReadLimit = opts.maxReadLimit ?? 100_000;

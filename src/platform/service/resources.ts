@@ -1,5 +1,6 @@
 import { type DeviceCredentialInput, prepareDeviceCredential, publicCredential } from '../devices.ts';
 import { type Caller, type DeviceCredential, PlatformError, type PollLogEntry, type Resource } from '../model.ts';
+import { refuseForbiddenTarget } from '../net-guard.ts';
 import type { Store } from '../store/index.ts';
 import { checkLabel, checkPage, type PageRequest, POLL_LOG_KEEP, type ResourceChange, strip } from './core.ts';
 import { hashSecret, newSecret } from './secrets.ts';
@@ -46,6 +47,7 @@ export class ResourceService extends UserService {
     await this.userRecord(uid);
     checkLabel(input.label);
     const polling = checkPolling(input.pollingUrl ?? null, input.pollingPeriod ?? null);
+    refuseForbiddenTarget(this.netGuard, polling.pollingUrl);
     const tuning = checkPollTuning(input.pollingRetransmits ?? null, input.pollingTimeoutMs ?? null);
     const key = newSecret('ssr');
     const r = await this.store.createResource({
@@ -76,6 +78,9 @@ export class ResourceService extends UserService {
       patch.pollingUrl !== undefined ? patch.pollingUrl : cur.pollingUrl,
       patch.pollingPeriod !== undefined ? patch.pollingPeriod : cur.pollingPeriod,
     );
+    // Checked when the URL changes: a resource whose URL the allow-list no longer covers can still
+    // be edited (its polls log the refusal).
+    if (polling.pollingUrl !== cur.pollingUrl) refuseForbiddenTarget(this.netGuard, polling.pollingUrl);
     const tuning = checkPollTuning(
       patch.pollingRetransmits !== undefined ? patch.pollingRetransmits : cur.pollingRetransmits,
       patch.pollingTimeoutMs !== undefined ? patch.pollingTimeoutMs : cur.pollingTimeoutMs,

@@ -128,7 +128,7 @@ test('coap:// works with ?key= as in HTTP: users, resources, streams, data; erro
   assert.equal((await c.get(`${B}/users/${uid}/resources/999999?key=${token}`)).status, '4.04');
   const put = await c.put(
     `${B}/users/${uid}/resources/${rid}?key=${token}`,
-    JSON.stringify({ label: 'lab2', polling_url: 'coap://127.0.0.1/x', polling_period: 60 }),
+    JSON.stringify({ label: 'lab2', polling_url: 'coap://sensor.example/x', polling_period: 60 }),
     JSON_CF,
   );
   assert.equal(put.status, '2.04', put.payload.toString());

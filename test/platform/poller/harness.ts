@@ -76,6 +76,8 @@ export async function platformWith(t: TestContext, dtls?: PlatformDtlsCredential
       db: tg.db,
       http: { host: '127.0.0.1', port: 0 },
       coap: { host: '127.0.0.1', port: 0, coapsPort: 0 },
+      // The devices are lab devices on loopback: allowed explicitly (the default refuses loopback).
+      poller: { allow: ['127.0.0.1'] },
     },
   });
   const p = await createPlatform(cfg, { coap: dtls ? { dtls } : true, poller: { startJitterMs: 0 } });

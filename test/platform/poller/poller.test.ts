@@ -11,9 +11,15 @@ import { test } from 'node:test';
 import { CoapServer, ContentFormat, DtlsServerTransport, UdpTransport } from '../../../src/coap/index.ts';
 import type { DtlsConnection, DtlsMeter } from '../../../src/dtls/index.ts';
 import { Poller } from '../../../src/platform/poller/index.ts';
+import type { SecureSenseConfig } from '../../../src/util/config.ts';
 import { makeTempPki } from '../../support/pki.ts';
 import { target } from '../engines.ts';
 import { call, newUser, startPlatform } from '../helpers.ts';
+
+/** The devices here are lab devices on loopback: allowed explicitly (the default refuses loopback). */
+const lab = (c: SecureSenseConfig) => {
+  c.poller.allow = ['127.0.0.1'];
+};
 
 const PSK = { identity: 'platform', key: Buffer.from('00112233445566778899aabbccddeeff', 'hex') };
 
@@ -66,7 +72,7 @@ async function coapsDevice(t: import('node:test').TestContext) {
 test('coaps:// polls reuse one DTLS session; a URL change sends close_notify and handshakes once more; deletion closes', async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
-  const p = await startPlatform(t, tg);
+  const p = await startPlatform(t, tg, lab);
   const poller = new Poller(p.service, { startJitterMs: 0 });
   await poller.start();
   t.after(() => poller.stop());
@@ -134,7 +140,7 @@ test('coaps:// polls reuse one DTLS session; a URL change sends close_notify and
 test('a coaps:// session idle past idleRenewMs is renewed before the next poll, by resumption', async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
-  const p = await startPlatform(t, tg);
+  const p = await startPlatform(t, tg, lab);
   const poller = new Poller(p.service, { idleRenewMs: 50 });
   t.after(() => poller.stop());
   const dev = await coapsDevice(t);
@@ -164,7 +170,7 @@ test('a coaps:// session idle past idleRenewMs is renewed before the next poll, 
 test('coaps:// without a PSK credential, or with a wrong one, is logged as a failed poll', async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
-  const p = await startPlatform(t, tg);
+  const p = await startPlatform(t, tg, lab);
   const poller = new Poller(p.service, { startJitterMs: 0 });
   await poller.start();
   t.after(() => poller.stop());
@@ -198,7 +204,7 @@ test('coaps:// without a PSK credential, or with a wrong one, is logged as a fai
 test('https:// and coap:// sources are polled into streams on their period', async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
-  const p = await startPlatform(t, tg);
+  const p = await startPlatform(t, tg, lab);
   const pki = await makeTempPki(t);
 
   // https:// source: a Node HTTPS server with a certificate from the test PKI.
@@ -267,7 +273,7 @@ test('https:// and coap:// sources are polled into streams on their period', asy
 test('per-resource retransmission settings: MAX_RETRANSMIT 1 sends the request twice, then the poll times out', async (t) => {
   const tg = await target(t, 'sqlite');
   if (!tg) return;
-  const p = await startPlatform(t, tg);
+  const p = await startPlatform(t, tg, lab);
   // A device that receives and never answers.
   const silent = createSocket('udp4');
   let got = 0;
