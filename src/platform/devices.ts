@@ -1,5 +1,5 @@
 /**
- * Device identity (issue 6): which resource a DTLS peer acts as. A resource can be bound to any
+ * Device identity: which resource a DTLS peer acts as. A resource can be bound to any
  * number of device credentials, one DTLS mode each:
  *
  * - `psk`: an identity and its key (RFC 4279). The DTLS server asks {@link DeviceDirectory.pskKey}

@@ -89,11 +89,11 @@ export interface CreatePlatformOptions {
   /** Do not start listeners even when ports are configured (e.g. for `inject()` tests). */
   listen?: boolean;
   /**
-   * Start the CoAP (`config.coap.port`) and CoAPs (`config.coap.coapsPort`) API (issue 6).
+   * Start the CoAP (`config.coap.port`) and CoAPs (`config.coap.coapsPort`) API.
    * Default false, so that embedding the platform binds no UDP port unasked; `npm start` turns it on.
    */
   coap?: boolean | Omit<CoapApiListenOptions, 'host' | 'port' | 'coapsPort'>;
-  /** Run the poller (issue 6). Default false. */
+  /** Run the poller. Default false. */
   poller?: boolean | PollerOptions;
 }
 

@@ -58,7 +58,7 @@ export interface Resource {
   id: number;
   ownerId: number;
   label: string;
-  /** `http://`, `https://`, `coap://` or `coaps://` URL pulled by the poller (issue 6), or null. */
+  /** `http://`, `https://`, `coap://` or `coaps://` URL pulled by the poller, or null. */
   pollingUrl: string | null;
   /** Seconds between polls, or null. */
   pollingPeriod: number | null;
@@ -119,7 +119,7 @@ export interface Parser {
 export type DeviceMode = 'psk' | 'rpk' | 'x509';
 
 /**
- * A device identity bound to one resource (issue 6). A request over coaps:// whose handshake
+ * A device identity bound to one resource. A request over coaps:// whose handshake
  * proved this identity acts as that resource (Caller `resource`, `via: 'device'`).
  * - `psk`: `pskIdentity` (the key is kept for the handshake but never shown again);
  * - `rpk`: `rpkFingerprint`, SHA-256 of the device's SubjectPublicKeyInfo;
@@ -145,7 +145,7 @@ export interface DeviceCredentialRecord extends DeviceCredential {
   pskKey: Buffer | null;
 }
 
-/** One poll of a resource's `pollingUrl` and its outcome (issue 6). */
+/** One poll of a resource's `pollingUrl` and its outcome. */
 export interface PollLogEntry {
   id: number;
   resourceId: number;
@@ -176,7 +176,7 @@ export interface StreamPoint extends DataPoint {
 
 /**
  * Who is asking. Every service function takes one; the HTTP API builds it from
- * `Authorization: Bearer` or `?key=`, the CoAP API (issue 6) from the same or from the DTLS
+ * `Authorization: Bearer` or `?key=`, the CoAP API from the same or from the DTLS
  * `PeerIdentity` bound to a resource.
  *
  * - `anonymous`: nothing presented; may read public streams, and create a user when signup is open.

@@ -149,13 +149,22 @@ function preview(v: unknown, depth: number, budget: number): string {
   return Array.isArray(v) ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
 }
 
-/** Coerces a raw value to the stream's type: numbers (and numeric text, booleans as 1/0) or text. */
+/**
+ * A number written in decimal (`21.5`, `-3`, `1e3`, blanks around allowed), as a payload's text
+ * carries it. Not what `Number()` also reads: `0x1f`, `0b1`, `Infinity`, the empty string.
+ */
+const DECIMAL = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
+
+/**
+ * Reads a raw value as the stream's type: numbers (and decimal text; a parsed payload's booleans
+ * as 1/0 — the points API refuses booleans before this) or text.
+ */
 export function toValue(raw: unknown, type: StreamType, where: string): PointValue {
   if (type === 'numeric') {
     let n: number;
     if (typeof raw === 'number') n = raw;
     else if (typeof raw === 'boolean') n = raw ? 1 : 0;
-    else if (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))) n = Number(raw);
+    else if (typeof raw === 'string' && DECIMAL.test(raw)) n = Number(raw);
     else throw bad(`${where}: ${show(raw)} is not a number (the stream is numeric)`);
     if (!Number.isFinite(n)) throw bad(`${where}: value is not finite`);
     return n;
@@ -177,7 +186,7 @@ export function parseTime(raw: unknown, format: TimeFormat, where = 'time'): num
     if (typeof raw !== 'string' || !ISO8601.test(raw.trim())) throw bad(`${where}: ${show(raw)} is not ISO 8601`);
     ms = Date.parse(raw.trim());
   } else {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && DECIMAL.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isFinite(n)) throw bad(`${where}: ${show(raw)} is not a ${format} time`);
     ms = format === 'unix-s' ? n * 1000 : n;
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PlatformError } from '../../src/platform/model.ts';
+import { Conflict } from '../../src/platform/errors.ts';
 import { openStore, type Store } from '../../src/platform/store/index.ts';
 import { bothEngines, type EngineTarget } from './engines.ts';
 
@@ -47,14 +47,14 @@ async function seed(s: Store) {
   return { u, r, num, txt };
 }
 
-bothEngines('users, resources, streams and parsers round-trip; unique names give 409', async (_t, tg) => {
+bothEngines('users, resources, streams and parsers round-trip; unique names give a Conflict', async (_t, tg) => {
   await withStore(tg, async (s) => {
     const { u, r, num, txt } = await seed(s);
     assert.deepEqual(await s.getUserByTokenHash('th-ann'), u);
     assert.deepEqual(await s.getUserByUsername('ann'), u);
     await assert.rejects(
       s.createUser({ username: 'ann', passwordHash: 'y', tokenHash: 'other', createdAt: 1 }),
-      (e: unknown) => e instanceof PlatformError && e.status === 409,
+      (e: unknown) => e instanceof Conflict && e.kind === 'conflict',
     );
     assert.equal((await s.updateUser(u.id, { tokenHash: 'th2' }))?.tokenHash, 'th2');
     assert.equal(await s.getUserByTokenHash('th-ann'), undefined);
@@ -159,7 +159,7 @@ bothEngines('a failing transaction leaves nothing behind', async (_t, tg) => {
           createdAt: 0,
         });
       }),
-      (e: unknown) => e instanceof PlatformError && e.status === 409,
+      (e: unknown) => e instanceof Conflict && e.kind === 'conflict',
     );
     assert.deepEqual(await s.queryPoints(num.id, { limit: 10 }), []);
     assert.equal((await s.listStreams(num.resourceId)).length, 2);

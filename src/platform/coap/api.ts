@@ -1,5 +1,5 @@
 /**
- * The platform's CoAP API (issue 6): the HTTP API's functions as CoAP resources over the same
+ * The platform's CoAP API: the HTTP API's functions as CoAP resources over the same
  * service layer, on `coap://` (5683) and `coaps://` (5684). Five resource types, paths as in HTTP:
  *
  *   Users          POST /users, POST /login, GET|PUT|DELETE /users/:uid
@@ -16,6 +16,8 @@
  * the CoAP code with the same class and detail (400 → 4.00, 403 → 4.03, 409 → 4.09, 413 → 4.13),
  * with its message as diagnostic payload (RFC 7252 §5.5.2).
  */
+
+import type { Static, TSchema } from '@sinclair/typebox';
 import {
   CoapError,
   type CoapRequest,
@@ -31,11 +33,18 @@ import {
 import type { DtlsServerOptions } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
 import type { DeviceDirectory } from '../devices.ts';
+import { DomainError, type ErrorKind } from '../errors.ts';
 import { ClientLimits } from '../limits.ts';
 import { type Caller, type DataPoint, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
-import type { PageRequest, PlatformService, PointInput } from '../service.ts';
-import { pointsCsv, resourceView, streamView, userView } from '../views.ts';
+import { PointsBody, pointsOf } from '../schema/points.ts';
+import { DataQuery, PageQuery, RangeQuery } from '../schema/queries.ts';
+import { ResourceCreate, ResourcePatch, resourceInput, resourceView } from '../schema/resources.ts';
+import { StreamCreate, StreamPatch, streamInput, streamView } from '../schema/streams.ts';
+import { Credentials, UserPatch, userPatchInput, userView } from '../schema/users.ts';
+import { type Check, check, compileText } from '../schema/validate.ts';
+import type { PageRequest, PlatformService } from '../service.ts';
+import { pointsCsv } from '../views.ts';
 import { CoapLimits } from './rate-limit.ts';
 
 const JSON_CF = ContentFormat['application/json'];
@@ -54,19 +63,28 @@ export function coapCodeOf(status: number): number {
   return Code.InternalServerError;
 }
 
+/** The CoAP answer to each kind of domain error (4.09 Conflict from RFC 8132 §6.1). */
+const COAP_CODE: Record<ErrorKind, number> = {
+  invalid: Code.BadRequest,
+  forbidden: Code.Forbidden,
+  'not-found': Code.NotFound,
+  conflict: (4 << 5) | 9,
+};
+
+/** A domain error or service refusal as a CoAP code and diagnostic payload (RFC 7252 §5.5.2). */
 function fail(err: unknown): never {
+  if (err instanceof DomainError) throw new CoapError(COAP_CODE[err.kind], err.message);
   if (err instanceof PlatformError) throw new CoapError(coapCodeOf(err.status), err.message);
   throw err;
 }
 
-type Json = Record<string, unknown>;
-
-/** The request body as a JSON object; 4.15 for another content format, 4.00 for bad JSON. */
-function jsonBody(req: CoapRequest, required = true): Json {
-  if (req.payload.length === 0) {
-    if (required) throw new CoapError(Code.BadRequest, 'a JSON body is required');
-    return {};
-  }
+/**
+ * The request body as JSON, checked against its entity schema: the same strict validation as the
+ * HTTP API, so the same input gets the same refusal (4.00 naming the field). 4.15 for another
+ * content format.
+ */
+function body<T extends TSchema>(req: CoapRequest, schema: T): Static<T> {
+  if (req.payload.length === 0) return check(schema, undefined);
   if (req.contentFormat !== undefined && req.contentFormat !== JSON_CF)
     throw new CoapError(Code.UnsupportedContentFormat, 'the body must be JSON (Content-Format 50)');
   let v: unknown;
@@ -75,41 +93,19 @@ function jsonBody(req: CoapRequest, required = true): Json {
   } catch {
     throw new CoapError(Code.BadRequest, 'the body is not valid JSON');
   }
-  if (v === null || typeof v !== 'object') throw new CoapError(Code.BadRequest, 'the body must be a JSON object');
-  return v as Json;
+  return check(schema, v);
 }
 
-/** Typed reads of body fields: a wrong type is a 4.00 naming the field. */
-const field = {
-  str(o: Json, k: string, required = false): string | undefined {
-    const v = o[k];
-    if (v === undefined) {
-      if (required) throw new CoapError(Code.BadRequest, `${k} is required`);
-      return undefined;
-    }
-    if (typeof v !== 'string') throw new CoapError(Code.BadRequest, `${k} must be a string`);
-    return v;
-  },
-  nullableStr(o: Json, k: string): string | null | undefined {
-    return o[k] === null ? null : field.str(o, k);
-  },
-  nullableInt(o: Json, k: string): number | null | undefined {
-    const v = o[k];
-    if (v === undefined || v === null) return v as null | undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new CoapError(Code.BadRequest, `${k} must be an integer`);
-    return v;
-  },
-  bool(o: Json, k: string): boolean | undefined {
-    const v = o[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') throw new CoapError(Code.BadRequest, `${k} must be a boolean`);
-    return v;
-  },
-  only(o: Json, allowed: string[]): void {
-    for (const k of Object.keys(o))
-      if (!allowed.includes(k)) throw new CoapError(Code.BadRequest, `unknown field ${k}`);
-  },
-};
+/** Uri-Query items against their schema, as HTTP reads its query string. */
+function query<T extends TSchema>(req: CoapRequest, schema: T): Static<T> {
+  let c = queryChecks.get(schema);
+  if (!c) {
+    c = compileText(schema, 'query');
+    queryChecks.set(schema, c);
+  }
+  return c(req.query) as Static<T>;
+}
+const queryChecks = new WeakMap<TSchema, Check<unknown>>();
 
 /** A path id: 1..2^31-1 decimal digits, else 4.04 as no such object. */
 function id(req: CoapRequest, name: string): number {
@@ -123,16 +119,9 @@ function id(req: CoapRequest, name: string): number {
  * has no response header for the total, so a client walks until a page comes back short.
  */
 function page(req: CoapRequest): PageRequest | undefined {
-  const num = (name: 'limit' | 'offset'): number | undefined => {
-    const v = req.query[name];
-    if (v === undefined) return undefined;
-    if (!/^\d{1,9}$/.test(v)) throw new PlatformError(400, `${name} must be an integer ≥ ${name === 'limit' ? 1 : 0}`);
-    return Number(v);
-  };
-  const limit = num('limit');
-  const offset = num('offset');
+  const q = query(req, PageQuery);
   // Without either, no page: the whole list and no count query.
-  return limit === undefined && offset === undefined ? undefined : { limit, offset };
+  return req.query.limit === undefined && req.query.offset === undefined ? undefined : q;
 }
 
 function json(value: unknown, code?: number): CoapResponseInit {
@@ -191,12 +180,7 @@ export function buildCoapApi(
   server.post(
     '/users',
     h(async (req) => {
-      const b = jsonBody(req);
-      field.only(b, ['username', 'password']);
-      const { user, token } = await service.createUser(await caller(req), {
-        username: field.str(b, 'username', true) as string,
-        password: field.str(b, 'password', true) as string,
-      });
+      const { user, token } = await service.createUser(await caller(req), body(req, Credentials));
       return { ...json({ ...userView(user), token }), code: Code.Created, locationPath: ['users', String(user.id)] };
     }),
     { ...opt, title: 'Users', rt: 'securesense.users' },
@@ -204,14 +188,10 @@ export function buildCoapApi(
   server.post(
     '/login',
     h(async (req) => {
-      const b = jsonBody(req);
-      const username = field.str(b, 'username', true) as string;
-      limits.login(req, username);
+      const credentials = body(req, Credentials);
+      limits.login(req, credentials.username);
       // A sign-in session (ssn_…) that expires, as over HTTP; the API tokens are left alone.
-      const { user, token, expiresAt } = await service.login({
-        username,
-        password: field.str(b, 'password', true) as string,
-      });
+      const { user, token, expiresAt } = await service.login(credentials);
       return json({ ...userView(user), token, expires_at: expiresAt }, Code.Changed);
     }),
     opt,
@@ -224,12 +204,8 @@ export function buildCoapApi(
   server.put(
     '/users/:uid',
     h(async (req) => {
-      const b = jsonBody(req);
-      field.only(b, ['password', 'rotate_token']);
-      const r = await service.updateUser(await caller(req), id(req, 'uid'), {
-        password: field.str(b, 'password'),
-        rotateToken: field.bool(b, 'rotate_token'),
-      });
+      const b = body(req, UserPatch);
+      const r = await service.updateUser(await caller(req), id(req, 'uid'), userPatchInput(b));
       return json(r.token ? { ...userView(r.user), token: r.token } : userView(r.user), Code.Changed);
     }),
     opt,
@@ -245,13 +221,6 @@ export function buildCoapApi(
   // --- Resources
 
   const R = '/users/:uid/resources';
-  const resourceFields = (b: Json) => ({
-    pollingUrl: field.nullableStr(b, 'polling_url'),
-    pollingPeriod: field.nullableInt(b, 'polling_period'),
-    pollingRetransmits: field.nullableInt(b, 'polling_retransmits'),
-    pollingTimeoutMs: field.nullableInt(b, 'polling_timeout_ms'),
-  });
-  const resourceKeys = ['label', 'polling_url', 'polling_period', 'polling_retransmits', 'polling_timeout_ms'];
   server.get(
     R,
     h(async (req) =>
@@ -262,13 +231,9 @@ export function buildCoapApi(
   server.post(
     R,
     h(async (req) => {
-      const b = jsonBody(req);
-      field.only(b, resourceKeys);
+      const b = body(req, ResourceCreate);
       const uid = id(req, 'uid');
-      const { resource, key } = await service.createResource(await caller(req), uid, {
-        label: field.str(b, 'label', true) as string,
-        ...resourceFields(b),
-      });
+      const { resource, key } = await service.createResource(await caller(req), uid, resourceInput(b));
       return {
         ...json({ ...resourceView(resource), key }),
         code: Code.Created,
@@ -285,13 +250,8 @@ export function buildCoapApi(
   server.put(
     `${R}/:rid`,
     h(async (req) => {
-      const b = jsonBody(req);
-      field.only(b, [...resourceKeys, 'rotate_key']);
-      const r = await service.updateResource(await caller(req), id(req, 'uid'), id(req, 'rid'), {
-        label: field.str(b, 'label'),
-        ...resourceFields(b),
-        rotateKey: field.bool(b, 'rotate_key'),
-      });
+      const b = body(req, ResourcePatch);
+      const r = await service.updateResource(await caller(req), id(req, 'uid'), id(req, 'rid'), resourceInput(b));
       return json(r.key ? { ...resourceView(r.resource), key: r.key } : resourceView(r.resource), Code.Changed);
     }),
     opt,
@@ -322,13 +282,6 @@ export function buildCoapApi(
   // --- Streams
 
   const ST = `${R}/:rid/streams`;
-  const streamFields = (b: Json) => ({
-    unit: field.nullableStr(b, 'unit'),
-    public: field.bool(b, 'public'),
-    retentionMaxPoints: field.nullableInt(b, 'retention_max_points'),
-    retentionMaxAgeMs: field.nullableInt(b, 'retention_max_age_ms'),
-  });
-  const streamKeys = ['label', 'unit', 'public', 'retention_max_points', 'retention_max_age_ms'];
   server.get(
     ST,
     h(async (req) =>
@@ -339,18 +292,10 @@ export function buildCoapApi(
   server.post(
     ST,
     h(async (req) => {
-      const b = jsonBody(req);
-      field.only(b, [...streamKeys, 'type']);
+      const b = body(req, StreamCreate);
       const uid = id(req, 'uid');
       const rid = id(req, 'rid');
-      const type = field.str(b, 'type');
-      if (type !== undefined && type !== 'numeric' && type !== 'text')
-        throw new CoapError(Code.BadRequest, 'type must be numeric or text');
-      const { stream, key } = await service.createStream(await caller(req), uid, rid, {
-        label: field.str(b, 'label', true) as string,
-        type,
-        ...streamFields(b),
-      });
+      const { stream, key } = await service.createStream(await caller(req), uid, rid, streamInput(b));
       return {
         ...json({ ...streamView(stream), key }),
         code: Code.Created,
@@ -369,13 +314,14 @@ export function buildCoapApi(
   server.put(
     `${ST}/:sid`,
     h(async (req) => {
-      const b = jsonBody(req);
-      field.only(b, [...streamKeys, 'rotate_key']);
-      const r = await service.updateStream(await caller(req), id(req, 'uid'), id(req, 'rid'), id(req, 'sid'), {
-        label: field.str(b, 'label'),
-        ...streamFields(b),
-        rotateKey: field.bool(b, 'rotate_key'),
-      });
+      const b = body(req, StreamPatch);
+      const r = await service.updateStream(
+        await caller(req),
+        id(req, 'uid'),
+        id(req, 'rid'),
+        id(req, 'sid'),
+        streamInput(b),
+      );
       return json(r.key ? { ...streamView(r.stream), key: r.key } : streamView(r.stream), Code.Changed);
     }),
     opt,
@@ -424,10 +370,8 @@ export function buildCoapApi(
         const uid = id(req, 'uid');
         const rid = id(req, 'rid');
         const sid = id(req, 'sid');
-        const q = req.query;
-        const limit = q.limit === undefined ? undefined : Number(q.limit);
-        if (limit !== undefined && !Number.isInteger(limit))
-          throw new CoapError(Code.BadRequest, 'limit must be an integer');
+        const q = query(req, DataQuery);
+        const limit = q.limit;
         // Authorization runs again for every notification: an unbound device stops hearing.
         const r = await service.getStreamData(await caller(req), uid, rid, sid, {
           from: queryTime(q.from, 'from'),
@@ -448,29 +392,7 @@ export function buildCoapApi(
   server.post(
     `${ST}/:sid/data`,
     h(async (req) => {
-      if (req.contentFormat !== undefined && req.contentFormat !== JSON_CF)
-        throw new CoapError(Code.UnsupportedContentFormat, 'points must be JSON (Content-Format 50)');
-      let b: unknown;
-      try {
-        b = JSON.parse(req.payload.toString('utf8'));
-      } catch {
-        throw new CoapError(Code.BadRequest, 'the body is not valid JSON');
-      }
-      const list = Array.isArray(b)
-        ? b
-        : b && typeof b === 'object' && Array.isArray((b as Json).points)
-          ? ((b as Json).points as unknown[])
-          : [b];
-      const points: PointInput[] = list.map((p, i) => {
-        if (!p || typeof p !== 'object' || !('value' in p))
-          throw new CoapError(Code.BadRequest, `point ${i} has no value`);
-        const { value, time } = p as { value: unknown; time?: unknown };
-        if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean')
-          throw new CoapError(Code.BadRequest, `point ${i}: value must be a number, string or boolean`);
-        if (time !== undefined && typeof time !== 'number' && typeof time !== 'string')
-          throw new CoapError(Code.BadRequest, `point ${i}: time must be ms or ISO 8601`);
-        return time === undefined ? { value } : { value, time: time as number | string };
-      });
+      const points = pointsOf(body(req, PointsBody));
       const stored = await service.postStreamData(
         await caller(req),
         id(req, 'uid'),
@@ -485,14 +407,15 @@ export function buildCoapApi(
   server.delete(
     `${ST}/:sid/data`,
     h(async (req) => {
+      const q = query(req, RangeQuery);
       const deleted = await service.deleteStreamData(
         await caller(req),
         id(req, 'uid'),
         id(req, 'rid'),
         id(req, 'sid'),
         {
-          from: queryTime(req.query.from, 'from'),
-          until: queryTime(req.query.until, 'until'),
+          from: queryTime(q.from, 'from'),
+          until: queryTime(q.until, 'until'),
         },
       );
       return json({ deleted }, Code.Deleted);

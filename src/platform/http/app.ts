@@ -1,40 +1,36 @@
 /**
- * The HTTP(S) API: Fastify routes in SicsthSense's shape over the service layer. Each route
- * parses (by its JSON schema), calls one service function with the caller, and renders a view.
+ * The HTTP(S) API: Fastify routes in SicsthSense's shape over the service layer. This module
+ * builds the app — the strict validator, the error mapping, the rate limits, authentication and
+ * the OpenAPI document — and registers one plugin per aggregate from `routes/*.ts`; each route
+ * parses (by its TypeBox schema), calls one service function with the caller, and renders a view.
+ * A new route goes in its aggregate's plugin; a new aggregate gets a plugin in the list below.
  *
  * Authentication: `Authorization: Bearer SECRET` or `?key=SECRET`, where SECRET is one of a user's
  * API tokens, a sign-in session (`POST /login`), a resource's key or a stream's key (SicsthSense
  * compatible). Every 4xx/5xx answers a JSON
  * body `{ error, message }`.
  */
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import type { TSchema } from '@sinclair/typebox';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from '../../util/log.ts';
+import { DomainError, type ErrorKind } from '../errors.ts';
 import type { ClientLimits } from '../limits.ts';
 import { type Caller, PlatformError } from '../model.ts';
-import { parseTime } from '../parsers.ts';
-import type { PageRequest, PlatformService, PointInput } from '../service.ts';
-import {
-  apiTokenView,
-  deviceCredentialView,
-  type PlatformInfo,
-  parserView,
-  pointsCsv,
-  pollLogView,
-  resourceView,
-  streamView,
-  userView,
-} from '../views.ts';
-import { type HttpLimits, installRateLimits } from './rate-limit.ts';
+import { compile, compileText } from '../schema/validate.ts';
+import type { PlatformService } from '../service.ts';
+import type { PlatformInfo } from '../views.ts';
+import { dashboard } from './dashboard.ts';
+import { installRateLimits } from './rate-limit.ts';
+import type { RouteContext, TypeBoxProvider } from './routes/context.ts';
+import { dataRoutes } from './routes/data.ts';
+import { parserRoutes } from './routes/parsers.ts';
+import { platformRoutes } from './routes/platform.ts';
+import { resourceRoutes } from './routes/resources.ts';
+import { streamRoutes } from './routes/streams.ts';
+import { userRoutes } from './routes/users.ts';
 import * as S from './schemas.ts';
 
 export interface HttpAppOptions {
@@ -75,79 +71,11 @@ export interface HttpAppOptions {
 /** The platform's version, as `GET /info` and the OpenAPI document report it. */
 export const PLATFORM_VERSION = '0.1.0';
 
-const WEB_DIR = new URL('../../../web/', import.meta.url);
-const WEB_FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/web/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/web/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
-  '/web/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
-};
-
-/** The static dashboard: its files read once, served with a CSP that allows only this origin. */
-function dashboard(app: FastifyInstance): void {
-  const bodies = new Map<string, Buffer>();
-  try {
-    for (const [path, { file }] of Object.entries(WEB_FILES)) bodies.set(path, readFileSync(new URL(file, WEB_DIR)));
-  } catch {
-    return; // an installation without web/: the API alone
-  }
-  for (const [path, { type }] of Object.entries(WEB_FILES)) {
-    const body = bodies.get(path)!;
-    app.get(path, { schema: { hide: true } }, async (_req, reply) => {
-      reply
-        .type(type)
-        .header(
-          'content-security-policy',
-          "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        )
-        .header('x-content-type-options', 'nosniff');
-      return body;
-    });
-  }
-}
-
 declare module 'fastify' {
   interface FastifyRequest {
     /** The secret presented by header or ?key=, read before validation. */
     secret?: string;
   }
-}
-
-type Uid = { uid: number };
-type Rid = Uid & { rid: number };
-type Sid = Rid & { sid: number };
-type Pid = Rid & { pid: number };
-
-/** A `from`/`until` query value: digits are ms since the epoch, anything else ISO 8601. */
-function queryTime(v: string | undefined, name: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  return parseTime(v, /^\d+$/.test(v) ? 'unix-ms' : 'iso8601', name);
-}
-
-type PageQuery = { limit?: number; offset?: number };
-
-/** The page a list route was asked for (its `total` filled in by the service). */
-function pageOf(req: FastifyRequest): PageRequest {
-  const q = req.query as PageQuery;
-  return { limit: q.limit, offset: q.offset ?? 0 };
-}
-
-/**
- * `X-Total-Count` and, when items remain after this page, an RFC 8288 `Link` with rel="next":
- * the same request with `offset` moved on (other query parameters kept; relative to this URL).
- */
-function pageHeaders<T>(req: FastifyRequest, reply: FastifyReply, page: PageRequest, items: T[]): T[] {
-  const total = page.total ?? items.length;
-  reply.header('x-total-count', String(total));
-  const offset = page.offset ?? 0;
-  if (page.limit !== undefined && offset + items.length < total) {
-    const [path, search = ''] = req.url.split('?');
-    const q = new URLSearchParams(search);
-    q.set('limit', String(page.limit));
-    q.set('offset', String(offset + page.limit));
-    reply.header('link', `<${path}?${q.toString()}>; rel="next"`);
-  }
-  return items;
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -161,6 +89,9 @@ function bearer(req: FastifyRequest): string | undefined {
   return typeof q?.key === 'string' ? q.key : undefined;
 }
 
+/** The HTTP answer to each kind of domain error. */
+const HTTP_STATUS: Record<ErrorKind, number> = { invalid: 400, forbidden: 403, 'not-found': 404, conflict: 409 };
+
 /** Builds the Fastify app (not listening). */
 export async function buildHttpApp(service: PlatformService, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -170,28 +101,39 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     // Ids in paths are small integers; this bounds the router's work on hostile URLs.
     routerOptions: { maxParamLength: 100 },
-    ajv: {
-      customOptions: {
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false,
-        allowUnionTypes: true,
-      },
-    },
   }) as unknown as FastifyInstance;
 
-  for (const s of [...S.sharedSchemas, S.deviceCredential]) app.addSchema(s);
+  // One strict validator for HTTP and CoAP: bodies exactly as typed (no coercion); query strings
+  // and path parameters read declared integers from decimal digits. A refusal is an InvalidInput.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check =
+      httpPart === 'body' ? compile(schema as TSchema) : compileText(schema as TSchema, httpPart ?? 'input');
+    return (data: unknown) => {
+      try {
+        return { value: check(data) };
+      } catch (error) {
+        return { error: error as Error };
+      }
+    };
+  });
+
+  for (const s of S.sharedSchemas) app.addSchema(s);
 
   app.setErrorHandler((err: FastifyError | PlatformError, req, reply) => {
     let status: number;
     let message: string;
-    if (err instanceof PlatformError) {
+    if (err instanceof DomainError) {
+      status = HTTP_STATUS[err.kind];
+      message = err.message;
+    } else if (err instanceof PlatformError) {
       status = err.status;
       message = err.message;
     } else if ((err as FastifyError).validation) {
       status = 400;
       message = err.message;
+    } else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      status = 415;
+      message = `the body must be JSON: send Content-Type: application/json (got ${req.headers['content-type'] ?? 'none'})`;
     } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
       // Fastify's own client errors: malformed JSON (400), body too large (413), media type (415).
       status = (err as FastifyError).statusCode!;
@@ -252,718 +194,18 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
 
-  const info = opts.info ?? (() => ({ version: PLATFORM_VERSION, coap: null, coaps: null, modes: ['psk'] }));
-  await app.register(async (api) => routes(api, service, caller, opts.bodyLimit ?? 1_048_576, info, limits));
+  // Password guessing is slowed per client address and username (the login route's preHandler).
+  const ctx: RouteContext = {
+    service,
+    caller,
+    info: opts.info ?? (() => ({ version: PLATFORM_VERSION, coap: null, coaps: null, modes: ['psk'] })),
+    bodyLimit: opts.bodyLimit ?? 1_048_576,
+    loginGuard: async (req, reply) => limits.login(req, reply, req.body.username),
+  };
+  // One plugin per aggregate (routes/*.ts), each typed from its TypeBox schemas.
+  for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes]) {
+    await app.register(async (api) => routes(api.withTypeProvider<TypeBoxProvider>(), ctx));
+  }
   if (opts.dashboard !== false) dashboard(app);
   return app;
-}
-
-async function routes(
-  app: FastifyInstance,
-  service: PlatformService,
-  caller: (req: FastifyRequest) => Promise<Caller>,
-  bodyLimit: number,
-  info: () => PlatformInfo,
-  limits: HttpLimits,
-): Promise<void> {
-  // --- platform
-
-  app.get(
-    '/info',
-    {
-      schema: {
-        tags: ['platform'],
-        summary: 'Version, the CoAP/CoAPs ports and the DTLS modes (no authentication)',
-        security: [],
-        response: { 200: S.infoResponse },
-      },
-    },
-    async () => info(),
-  );
-
-  // --- users
-
-  app.post<{ Body: { username: string; password: string } }>(
-    '/users',
-    {
-      schema: {
-        tags: ['users'],
-        summary: 'Create a user (open, or admin-gated by config); returns the API token once',
-        body: S.credentialsBody,
-        querystring: S.authQuery,
-        response: { 201: S.userWithToken, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const { user, token } = await service.createUser(await caller(req), req.body);
-      reply.status(201);
-      return { ...userView(user), token };
-    },
-  );
-
-  app.post<{ Body: { username: string; password: string } }>(
-    '/login',
-    {
-      schema: {
-        tags: ['users'],
-        summary: 'Sign in: a session token that expires (api.sessionLifetime); the API tokens are left alone',
-        body: S.credentialsBody,
-        security: [],
-        response: { 200: S.sessionResponse, ...S.errors },
-      },
-      // Password guessing is slowed per client IP and username, after the body is parsed.
-      preHandler: async (req, reply) => limits.login(req, reply, req.body.username),
-    },
-    async (req) => {
-      const { user, token, expiresAt } = await service.login(req.body);
-      return { ...userView(user), token, expires_at: expiresAt };
-    },
-  );
-
-  app.post<{ Querystring: { key?: string } }>(
-    '/logout',
-    {
-      schema: {
-        tags: ['users'],
-        summary: 'Sign out: the session token presented stops working',
-        querystring: S.authQuery,
-        response: { ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.logout(req.secret);
-      reply.status(204).send();
-    },
-  );
-
-  // A static segment wins over `:uid` in Fastify's router, so `/users/me` never reaches the id route.
-  app.get(
-    '/users/me',
-    {
-      schema: {
-        tags: ['users'],
-        summary: 'The user whose token this is',
-        querystring: S.authQuery,
-        response: { 200: { $ref: 'User#' }, ...S.errors },
-      },
-    },
-    async (req) => userView(await service.whoami(await caller(req))),
-  );
-
-  app.get<{ Params: Uid }>(
-    '/users/:uid',
-    {
-      schema: {
-        tags: ['users'],
-        params: S.uidParams,
-        querystring: S.authQuery,
-        response: { 200: { $ref: 'User#' }, ...S.errors },
-      },
-    },
-    async (req) => userView(await service.getUser(await caller(req), req.params.uid)),
-  );
-
-  // --- named API tokens
-
-  app.get<{ Params: Uid }>(
-    '/users/:uid/tokens',
-    {
-      schema: {
-        tags: ['tokens'],
-        summary: "The user's API tokens: names, created, last used (never the secrets)",
-        params: S.uidParams,
-        querystring: S.pageQuery,
-        response: { 200: S.apiTokenList, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req);
-      const items = await service.listTokens(await caller(req), req.params.uid, page);
-      return pageHeaders(req, reply, page, items.map(apiTokenView));
-    },
-  );
-
-  app.post<{ Params: Uid; Body: { name: string } }>(
-    '/users/:uid/tokens',
-    {
-      schema: {
-        tags: ['tokens'],
-        summary: 'A new named API token; its secret is returned only now',
-        params: S.uidParams,
-        querystring: S.authQuery,
-        body: S.tokenBody,
-        response: { 201: S.apiTokenCreated, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const { token, secret } = await service.createToken(await caller(req), req.params.uid, req.body);
-      reply.status(201);
-      return { ...apiTokenView(token), token: secret };
-    },
-  );
-
-  app.delete<{ Params: Uid & { tid: number } }>(
-    '/users/:uid/tokens/:tid',
-    {
-      schema: {
-        tags: ['tokens'],
-        summary: 'Revoke an API token: it gets 401 from now on',
-        params: S.tidParams,
-        querystring: S.authQuery,
-        response: { ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteToken(await caller(req), req.params.uid, req.params.tid);
-      reply.status(204).send();
-    },
-  );
-
-  app.put<{ Params: Uid; Body: { password?: string; rotate_token?: boolean } }>(
-    '/users/:uid',
-    {
-      schema: {
-        tags: ['users'],
-        summary: 'Change the password and/or rotate the "default" API token (the new token is returned once)',
-        params: S.uidParams,
-        querystring: S.authQuery,
-        body: S.userPatchBody,
-        response: { 200: S.userWithToken, ...S.errors },
-      },
-    },
-    async (req) => {
-      const r = await service.updateUser(await caller(req), req.params.uid, {
-        password: req.body.password,
-        rotateToken: req.body.rotate_token,
-      });
-      return r.token ? { ...userView(r.user), token: r.token } : userView(r.user);
-    },
-  );
-
-  app.delete<{ Params: Uid }>(
-    '/users/:uid',
-    { schema: { tags: ['users'], params: S.uidParams, querystring: S.authQuery, response: { ...S.errors } } },
-    async (req, reply) => {
-      await service.deleteUser(await caller(req), req.params.uid);
-      reply.status(204).send();
-    },
-  );
-
-  // --- resources
-
-  const R = '/users/:uid/resources';
-  app.get<{ Params: Uid }>(
-    R,
-    {
-      schema: {
-        tags: ['resources'],
-        params: S.uidParams,
-        querystring: S.pageQuery,
-        response: { 200: { type: 'array', items: { $ref: 'Resource#' } }, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req);
-      const items = await service.listResources(await caller(req), req.params.uid, page);
-      return pageHeaders(req, reply, page, items.map(resourceView));
-    },
-  );
-
-  type PollingBody = {
-    polling_url?: string | null;
-    polling_period?: number | null;
-    polling_retransmits?: number | null;
-    polling_timeout_ms?: number | null;
-  };
-  app.post<{ Params: Uid; Body: { label: string } & PollingBody }>(
-    R,
-    {
-      schema: {
-        tags: ['resources'],
-        summary: 'Create a resource; returns its secret key once',
-        params: S.uidParams,
-        querystring: S.authQuery,
-        body: S.resourceBody,
-        response: { 201: S.resourceWithKey, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const { resource, key } = await service.createResource(await caller(req), req.params.uid, {
-        label: req.body.label,
-        pollingUrl: req.body.polling_url,
-        pollingPeriod: req.body.polling_period,
-        pollingRetransmits: req.body.polling_retransmits,
-        pollingTimeoutMs: req.body.polling_timeout_ms,
-      });
-      reply.status(201);
-      return { ...resourceView(resource), key };
-    },
-  );
-
-  app.get<{ Params: Rid }>(
-    `${R}/:rid`,
-    {
-      schema: {
-        tags: ['resources'],
-        params: S.ridParams,
-        querystring: S.authQuery,
-        response: { 200: { $ref: 'Resource#' }, ...S.errors },
-      },
-    },
-    async (req) => resourceView(await service.getResource(await caller(req), req.params.uid, req.params.rid)),
-  );
-
-  app.put<{
-    Params: Rid;
-    Body: { label?: string; rotate_key?: boolean } & PollingBody;
-  }>(
-    `${R}/:rid`,
-    {
-      schema: {
-        tags: ['resources'],
-        summary: 'Change a resource; rotate_key returns a new key once',
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.resourcePatchBody,
-        response: { 200: S.resourceWithKey, ...S.errors },
-      },
-    },
-    async (req) => {
-      const r = await service.updateResource(await caller(req), req.params.uid, req.params.rid, {
-        label: req.body.label,
-        pollingUrl: req.body.polling_url,
-        pollingPeriod: req.body.polling_period,
-        pollingRetransmits: req.body.polling_retransmits,
-        pollingTimeoutMs: req.body.polling_timeout_ms,
-        rotateKey: req.body.rotate_key,
-      });
-      return r.key ? { ...resourceView(r.resource), key: r.key } : resourceView(r.resource);
-    },
-  );
-
-  app.delete<{ Params: Rid }>(
-    `${R}/:rid`,
-    { schema: { tags: ['resources'], params: S.ridParams, querystring: S.authQuery, response: { ...S.errors } } },
-    async (req, reply) => {
-      await service.deleteResource(await caller(req), req.params.uid, req.params.rid);
-      reply.status(204).send();
-    },
-  );
-
-  // --- device credentials (issue 6): the DTLS identities that act as a resource
-
-  type DeviceBody = {
-    mode: 'psk' | 'rpk' | 'x509';
-    label?: string | null;
-    psk_identity?: string;
-    psk_key?: string;
-    rpk_fingerprint?: string;
-    rpk?: string;
-    x509_fingerprint?: string;
-    x509_certificate?: string;
-    x509_name?: string;
-    x509_ca?: string;
-  };
-  app.get<{ Params: Rid }>(
-    `${R}/:rid/devices`,
-    {
-      schema: {
-        tags: ['devices'],
-        summary: "The resource's device credentials (identities and fingerprints; keys are never shown)",
-        params: S.ridParams,
-        querystring: S.pageQuery,
-        response: { 200: { type: 'array', items: { $ref: 'DeviceCredential#' } }, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req);
-      const items = await service.listDeviceCredentials(await caller(req), req.params.uid, req.params.rid, page);
-      return pageHeaders(req, reply, page, items.map(deviceCredentialView));
-    },
-  );
-
-  app.post<{ Params: Rid; Body: DeviceBody }>(
-    `${R}/:rid/devices`,
-    {
-      schema: {
-        tags: ['devices'],
-        summary: 'Bind a device identity (PSK, raw public key or X.509) to the resource; usable at once over coaps://',
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.deviceCredentialBody,
-        response: { 201: S.deviceCredentialCreated, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const b = req.body;
-      const r = await service.addDeviceCredential(await caller(req), req.params.uid, req.params.rid, {
-        mode: b.mode,
-        label: b.label,
-        pskIdentity: b.psk_identity,
-        pskKey: b.psk_key,
-        rpkFingerprint: b.rpk_fingerprint,
-        rpk: b.rpk,
-        x509Fingerprint: b.x509_fingerprint,
-        x509Certificate: b.x509_certificate,
-        x509Name: b.x509_name,
-        x509Ca: b.x509_ca,
-      });
-      reply.status(201);
-      const view = deviceCredentialView(r.credential);
-      return r.pskKey ? { ...view, psk_key: r.pskKey } : view;
-    },
-  );
-
-  app.delete<{ Params: Rid & { cid: number } }>(
-    `${R}/:rid/devices/:cid`,
-    { schema: { tags: ['devices'], params: S.cidParams, querystring: S.authQuery, response: { ...S.errors } } },
-    async (req, reply) => {
-      await service.deleteDeviceCredential(await caller(req), req.params.uid, req.params.rid, req.params.cid);
-      reply.status(204).send();
-    },
-  );
-
-  app.get<{ Params: Rid; Querystring: { limit?: number; offset?: number } }>(
-    `${R}/:rid/log`,
-    {
-      schema: {
-        tags: ['resources'],
-        summary: "The resource's newest poll outcomes, newest first",
-        params: S.ridParams,
-        querystring: S.pollLogQuery,
-        response: { 200: S.pollLogResponse, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req);
-      const items = await service.getPollLog(await caller(req), req.params.uid, req.params.rid, page.limit, page);
-      return pageHeaders(req, reply, page, items.map(pollLogView));
-    },
-  );
-
-  // --- parsers
-
-  const P = `${R}/:rid/parsers`;
-  type ParserBody = {
-    stream_id: number;
-    kind: 'json-path' | 'regex' | 'senml';
-    expression: string;
-    time_format?: 'unix-s' | 'unix-ms' | 'iso8601';
-  };
-  app.get<{ Params: Rid }>(
-    P,
-    {
-      schema: {
-        tags: ['parsers'],
-        params: S.ridParams,
-        querystring: S.pageQuery,
-        response: { 200: { type: 'array', items: { $ref: 'Parser#' } }, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req);
-      const items = await service.listParsers(await caller(req), req.params.uid, req.params.rid, page);
-      return pageHeaders(req, reply, page, items.map(parserView));
-    },
-  );
-
-  app.post<{ Params: Rid; Body: ParserBody }>(
-    P,
-    {
-      schema: {
-        tags: ['parsers'],
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.parserBody,
-        response: { 201: { $ref: 'Parser#' }, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const p = await service.createParser(await caller(req), req.params.uid, req.params.rid, {
-        streamId: req.body.stream_id,
-        kind: req.body.kind,
-        expression: req.body.expression,
-        timeFormat: req.body.time_format,
-      });
-      reply.status(201);
-      return parserView(p);
-    },
-  );
-
-  app.get<{ Params: Pid }>(
-    `${P}/:pid`,
-    {
-      schema: {
-        tags: ['parsers'],
-        params: S.pidParams,
-        querystring: S.authQuery,
-        response: { 200: { $ref: 'Parser#' }, ...S.errors },
-      },
-    },
-    async (req) =>
-      parserView(await service.getParser(await caller(req), req.params.uid, req.params.rid, req.params.pid)),
-  );
-
-  app.put<{ Params: Pid; Body: Partial<ParserBody> }>(
-    `${P}/:pid`,
-    {
-      schema: {
-        tags: ['parsers'],
-        params: S.pidParams,
-        querystring: S.authQuery,
-        body: S.parserPatchBody,
-        response: { 200: { $ref: 'Parser#' }, ...S.errors },
-      },
-    },
-    async (req) =>
-      parserView(
-        await service.updateParser(await caller(req), req.params.uid, req.params.rid, req.params.pid, {
-          streamId: req.body.stream_id,
-          kind: req.body.kind,
-          expression: req.body.expression,
-          timeFormat: req.body.time_format,
-        }),
-      ),
-  );
-
-  app.delete<{ Params: Pid }>(
-    `${P}/:pid`,
-    { schema: { tags: ['parsers'], params: S.pidParams, querystring: S.authQuery, response: { ...S.errors } } },
-    async (req, reply) => {
-      await service.deleteParser(await caller(req), req.params.uid, req.params.rid, req.params.pid);
-      reply.status(204).send();
-    },
-  );
-
-  // --- raw resource data: any content type, kept as bytes for the parsers
-
-  await app.register(async (raw) => {
-    raw.removeAllContentTypeParsers();
-    raw.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
-    raw.post<{ Params: Rid; Body: Buffer }>(
-      `${R}/:rid/data`,
-      {
-        schema: {
-          tags: ['data'],
-          summary: "A raw payload through the resource's parsers (JSON, text, SenML JSON/CBOR)",
-          description:
-            'All points of the payload are stored in one transaction, or none. The first JSON or SenML payload ' +
-            'to a resource with no parsers creates one stream and parser per value.',
-          params: S.ridParams,
-          querystring: S.authQuery,
-          response: { 200: S.ingestResponse, ...S.errors },
-        },
-      },
-      async (req) => {
-        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        if (body.length === 0) throw new PlatformError(400, 'empty payload');
-        const r = await service.postResourceData(await caller(req), req.params.uid, req.params.rid, {
-          body,
-          contentType: req.headers['content-type'] ?? null,
-        });
-        return { stored: r.stored, created: r.created.map(streamView) };
-      },
-    );
-  });
-
-  // --- streams
-
-  const ST = `${R}/:rid/streams`;
-  type StreamBody = {
-    label?: string;
-    unit?: string | null;
-    type?: 'numeric' | 'text';
-    public?: boolean;
-    retention_max_points?: number | null;
-    retention_max_age_ms?: number | null;
-    rotate_key?: boolean;
-  };
-  app.get<{ Params: Rid }>(
-    ST,
-    {
-      schema: {
-        tags: ['streams'],
-        params: S.ridParams,
-        querystring: S.pageQuery,
-        response: { 200: { type: 'array', items: { $ref: 'Stream#' } }, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req);
-      const items = await service.listStreams(await caller(req), req.params.uid, req.params.rid, page);
-      return pageHeaders(req, reply, page, items.map(streamView));
-    },
-  );
-
-  app.post<{ Params: Rid; Body: StreamBody & { label: string } }>(
-    ST,
-    {
-      schema: {
-        tags: ['streams'],
-        summary: 'Create a stream; returns its secret key once',
-        params: S.ridParams,
-        querystring: S.authQuery,
-        body: S.streamBody,
-        response: { 201: S.streamWithKey, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const b = req.body;
-      const { stream, key } = await service.createStream(await caller(req), req.params.uid, req.params.rid, {
-        label: b.label,
-        unit: b.unit,
-        type: b.type,
-        public: b.public,
-        retentionMaxPoints: b.retention_max_points,
-        retentionMaxAgeMs: b.retention_max_age_ms,
-      });
-      reply.status(201);
-      return { ...streamView(stream), key };
-    },
-  );
-
-  app.get<{ Params: Sid }>(
-    `${ST}/:sid`,
-    {
-      schema: {
-        tags: ['streams'],
-        summary: 'A stream (public streams are readable by anyone)',
-        params: S.sidParams,
-        querystring: S.authQuery,
-        response: { 200: { $ref: 'Stream#' }, ...S.errors },
-      },
-    },
-    async (req) =>
-      streamView(await service.getStream(await caller(req), req.params.uid, req.params.rid, req.params.sid)),
-  );
-
-  app.put<{ Params: Sid; Body: StreamBody }>(
-    `${ST}/:sid`,
-    {
-      schema: {
-        tags: ['streams'],
-        params: S.sidParams,
-        querystring: S.authQuery,
-        body: S.streamPatchBody,
-        response: { 200: S.streamWithKey, ...S.errors },
-      },
-    },
-    async (req) => {
-      const b = req.body;
-      const r = await service.updateStream(await caller(req), req.params.uid, req.params.rid, req.params.sid, {
-        label: b.label,
-        unit: b.unit,
-        public: b.public,
-        retentionMaxPoints: b.retention_max_points,
-        retentionMaxAgeMs: b.retention_max_age_ms,
-        rotateKey: b.rotate_key,
-      });
-      return r.key ? { ...streamView(r.stream), key: r.key } : streamView(r.stream);
-    },
-  );
-
-  app.delete<{ Params: Sid }>(
-    `${ST}/:sid`,
-    { schema: { tags: ['streams'], params: S.sidParams, querystring: S.authQuery, response: { ...S.errors } } },
-    async (req, reply) => {
-      await service.deleteStream(await caller(req), req.params.uid, req.params.rid, req.params.sid);
-      reply.status(204).send();
-    },
-  );
-
-  // --- stream data
-
-  app.get<{ Params: Sid; Querystring: { from?: string; until?: string; limit?: number; format?: 'json' | 'csv' } }>(
-    `${ST}/:sid/data`,
-    {
-      schema: {
-        tags: ['data'],
-        summary: 'The newest `limit` points in [from, until], oldest first, as JSON or CSV',
-        params: S.sidParams,
-        querystring: S.dataQuery,
-        response: {
-          200: {
-            description: 'JSON (application/json) or RFC 4180 CSV (text/csv) with a `time,value` header',
-            content: {
-              'application/json': { schema: S.pointsResponse },
-              'text/csv': { schema: { type: 'string' } },
-            },
-          },
-          ...S.errors,
-        },
-      },
-    },
-    async (req, reply) => {
-      const q = req.query;
-      const { stream, points } = await service.getStreamData(
-        await caller(req),
-        req.params.uid,
-        req.params.rid,
-        req.params.sid,
-        {
-          from: queryTime(q.from, 'from'),
-          until: queryTime(q.until, 'until'),
-          limit: q.limit,
-        },
-      );
-      if (q.format === 'csv') {
-        reply.type('text/csv; charset=utf-8');
-        return pointsCsv(points);
-      }
-      reply.type('application/json');
-      return { stream_id: stream.id, label: stream.label, unit: stream.unit, points };
-    },
-  );
-
-  app.post<{ Params: Sid; Body: PointInput | PointInput[] | { points: PointInput[] } }>(
-    `${ST}/:sid/data`,
-    {
-      schema: {
-        tags: ['data'],
-        summary: 'Store points: {value, time?}, an array of them, or {points: [...]}; time is ms or ISO 8601',
-        params: S.sidParams,
-        querystring: S.authQuery,
-        body: S.pointsBody,
-        response: { 200: S.countResponse, ...S.errors },
-      },
-    },
-    async (req) => {
-      const b = req.body;
-      const list = Array.isArray(b) ? b : 'points' in b ? b.points : [b];
-      const stored = await service.postStreamData(
-        await caller(req),
-        req.params.uid,
-        req.params.rid,
-        req.params.sid,
-        list,
-      );
-      return { stored };
-    },
-  );
-
-  app.delete<{ Params: Sid; Querystring: { from?: string; until?: string } }>(
-    `${ST}/:sid/data`,
-    {
-      schema: {
-        tags: ['data'],
-        summary: 'Delete the points in [from, until] (all without bounds)',
-        params: S.sidParams,
-        querystring: S.rangeQuery,
-        response: { 200: S.countResponse, ...S.errors },
-      },
-    },
-    async (req) => {
-      const deleted = await service.deleteStreamData(
-        await caller(req),
-        req.params.uid,
-        req.params.rid,
-        req.params.sid,
-        {
-          from: queryTime(req.query.from, 'from'),
-          until: queryTime(req.query.until, 'until'),
-        },
-      );
-      return { deleted };
-    },
-  );
 }

@@ -18,7 +18,7 @@ import {
 import pg from 'pg';
 import type { Logger } from '../../util/log.ts';
 import { type Database, type Engine, migrations } from './schema.ts';
-import { KyselyStore, type Store } from './store.ts';
+import { kyselyStore, type Store } from './store.ts';
 
 export interface OpenStoreOptions {
   /** A SQLite path, `:memory:`, or a `postgres://` / `postgresql://` URL. */
@@ -88,7 +88,7 @@ async function openSqlite(opts: OpenStoreOptions): Promise<Store> {
     await db.destroy();
     throw err;
   }
-  return new KyselyStore(db, 'sqlite', false, () => db.destroy());
+  return kyselyStore(db, 'sqlite', false, () => db.destroy());
 }
 
 /**
@@ -147,7 +147,7 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
     await db.destroy();
     throw err;
   }
-  return new KyselyStore(db, 'postgres', false, () => db.destroy());
+  return kyselyStore(db, 'postgres', false, () => db.destroy());
 }
 
 /**

@@ -62,7 +62,7 @@ export interface DataPointsTable {
   txt: string | null;
 }
 
-/** A device identity bound to one resource (issue 6): one of the three DTLS modes per row. */
+/** A device identity bound to one resource: one of the three DTLS modes per row. */
 export interface DeviceCredentialsTable {
   id: Generated<number>;
   resource_id: number;
@@ -85,7 +85,7 @@ export interface DeviceCredentialsTable {
   created_at: number;
 }
 
-/** One poll of a resource's polling_url and how it went (issue 6). */
+/** One poll of a resource's polling_url and how it went. */
 export interface PollLogTable {
   id: Generated<number>;
   resource_id: number;
@@ -156,7 +156,7 @@ type AnyDb = Kysely<any>;
 /**
  * Migrations in order; names sort lexically. Never edit one that has shipped: add the next
  * `0002` adds device credentials, the poll log and per-resource poll
- * retransmission settings, `0003` the pinned certificate itself (issue 6), `0004` the DTLS
+ * retransmission settings, `0003` the pinned certificate itself, `0004` the DTLS
  * sessions shared between front ends, `0005` named API tokens and sign-in sessions (users.token_hash
  * stays as a copy of the `default` token's hash: authentication reads api_tokens only).
  */

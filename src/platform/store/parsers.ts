@@ -1,0 +1,88 @@
+/** A resource's parsers. */
+import type { Selectable } from 'kysely';
+import type { Parser, ParserKind, TimeFormat } from '../model.ts';
+import { type StoreContext, type StorePage, window } from './context.ts';
+import type { ParsersTable } from './schema.ts';
+
+export interface NewParser {
+  resourceId: number;
+  streamId: number;
+  kind: ParserKind;
+  expression: string;
+  timeFormat: TimeFormat;
+  createdAt: number;
+}
+
+const parser = (r: Selectable<ParsersTable>): Parser => ({
+  id: r.id,
+  resourceId: r.resource_id,
+  streamId: r.stream_id,
+  kind: r.kind,
+  expression: r.expression,
+  timeFormat: r.time_format,
+  createdAt: Number(r.created_at),
+});
+
+export interface ParserStore {
+  createParser(p: NewParser): Promise<Parser>;
+  getParser(id: number): Promise<Parser | undefined>;
+  listParsers(resourceId: number, page?: StorePage): Promise<Parser[]>;
+  updateParser(
+    id: number,
+    patch: Partial<Pick<Parser, 'streamId' | 'kind' | 'expression' | 'timeFormat'>>,
+  ): Promise<Parser | undefined>;
+  deleteParser(id: number): Promise<boolean>;
+}
+
+export function parserStore({ db, run }: StoreContext): ParserStore {
+  return {
+    createParser(p: NewParser): Promise<Parser> {
+      return run(async () =>
+        parser(
+          await db
+            .insertInto('parsers')
+            .values({
+              resource_id: p.resourceId,
+              stream_id: p.streamId,
+              kind: p.kind,
+              expression: p.expression,
+              time_format: p.timeFormat,
+              created_at: p.createdAt,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
+      );
+    },
+    async getParser(id: number): Promise<Parser | undefined> {
+      const r = await db.selectFrom('parsers').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && parser(r);
+    },
+    async listParsers(resourceId: number, page?: StorePage): Promise<Parser[]> {
+      const rows = await window(
+        db.selectFrom('parsers').selectAll().where('resource_id', '=', resourceId).orderBy('id'),
+        page,
+      ).execute();
+      return rows.map(parser);
+    },
+    updateParser(
+      id: number,
+      patch: Partial<Pick<Parser, 'streamId' | 'kind' | 'expression' | 'timeFormat'>>,
+    ): Promise<Parser | undefined> {
+      const set: Partial<Selectable<ParsersTable>> = {};
+      if (patch.streamId !== undefined) set.stream_id = patch.streamId;
+      if (patch.kind !== undefined) set.kind = patch.kind;
+      if (patch.expression !== undefined) set.expression = patch.expression;
+      if (patch.timeFormat !== undefined) set.time_format = patch.timeFormat;
+      if (Object.keys(set).length === 0) return this.getParser(id);
+      return run(async () => {
+        const r = await db.updateTable('parsers').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+        return r && parser(r);
+      });
+    },
+    async deleteParser(id: number): Promise<boolean> {
+      const r = await db.deleteFrom('parsers').where('id', '=', id).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+  };
+}

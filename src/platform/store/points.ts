@@ -1,0 +1,122 @@
+/** Data points: batched upserts with retention, ranged newest-N reads. */
+import type { Kysely } from 'kysely';
+import type { DataPoint, StreamPoint } from '../model.ts';
+import type { StoreContext } from './context.ts';
+import type { Database } from './schema.ts';
+
+export interface PointQuery {
+  /** Inclusive lower bound, ms. */
+  from?: number;
+  /** Inclusive upper bound, ms. */
+  until?: number;
+  /** The newest `limit` points of the range are returned (oldest first). */
+  limit: number;
+}
+
+/** Rows per INSERT: 4 parameters each stays well under SQLite's and PostgreSQL's parameter limits. */
+const INSERT_CHUNK = 500;
+
+/** Keeps the newest `maxPoints` points and those younger than `maxAgeMs` (by their time). */
+async function applyRetention(
+  db: Kysely<Database>,
+  streamId: number,
+  maxPoints: number | null,
+  maxAgeMs: number | string | null,
+  now: number,
+): Promise<void> {
+  if (maxPoints !== null) {
+    // The time of the maxPoints-th newest point; everything older goes. NULL (fewer points) deletes nothing.
+    await db
+      .deleteFrom('data_points')
+      .where('stream_id', '=', streamId)
+      .where('time', '<', (eb) =>
+        eb
+          .selectFrom('data_points')
+          .select('time')
+          .where('stream_id', '=', streamId)
+          .orderBy('time', 'desc')
+          .limit(1)
+          .offset(maxPoints - 1),
+      )
+      .execute();
+  }
+  if (maxAgeMs !== null) {
+    await db
+      .deleteFrom('data_points')
+      .where('stream_id', '=', streamId)
+      .where('time', '<', now - Number(maxAgeMs))
+      .execute();
+  }
+}
+
+export interface PointStore {
+  /**
+   * Stores points (a later point at the same (stream, time) replaces the value), moves each
+   * stream's `lastTime`, and applies each stream's retention — all in one transaction.
+   * Returns how many points were written.
+   */
+  insertPoints(points: StreamPoint[], now: number): Promise<number>;
+  queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]>;
+  /** Deletes points in [from, until] (all when both are absent); returns how many. */
+  deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number>;
+}
+
+export function pointStore({ db, withTransaction }: StoreContext): PointStore {
+  return {
+    insertPoints(points: StreamPoint[], now: number): Promise<number> {
+      if (points.length === 0) return Promise.resolve(0);
+      return withTransaction(async (db) => {
+        for (let i = 0; i < points.length; i += INSERT_CHUNK) {
+          const rows = points.slice(i, i + INSERT_CHUNK).map((p) => ({
+            stream_id: p.streamId,
+            time: p.time,
+            num: typeof p.value === 'number' ? p.value : null,
+            txt: typeof p.value === 'string' ? p.value : null,
+          }));
+          await db
+            .insertInto('data_points')
+            .values(rows)
+            // (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
+            .onConflict((oc) =>
+              oc
+                .columns(['stream_id', 'time'])
+                .doUpdateSet((eb) => ({ num: eb.ref('excluded.num'), txt: eb.ref('excluded.txt') })),
+            )
+            .execute();
+        }
+        // One look-up for the retention of all streams touched; most have none.
+        const ids = [...new Set(points.map((p) => p.streamId))];
+        const kept = await db
+          .selectFrom('streams')
+          .select(['id', 'retention_max_points', 'retention_max_age_ms'])
+          .where('id', 'in', ids)
+          .where((eb) =>
+            eb.or([eb('retention_max_points', 'is not', null), eb('retention_max_age_ms', 'is not', null)]),
+          )
+          .execute();
+        for (const s of kept) await applyRetention(db, s.id, s.retention_max_points, s.retention_max_age_ms, now);
+        return points.length;
+      });
+    },
+    async queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]> {
+      let query = db.selectFrom('data_points').select(['time', 'num', 'txt']).where('stream_id', '=', streamId);
+      if (q.from !== undefined) query = query.where('time', '>=', q.from);
+      if (q.until !== undefined) query = query.where('time', '<=', q.until);
+      const rows = await query.orderBy('time', 'desc').limit(q.limit).execute();
+      const out: DataPoint[] = new Array(rows.length);
+      // Newest-first from the index; the API returns oldest first.
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[rows.length - 1 - i];
+        out[i] = { time: Number(r.time), value: r.txt ?? (r.num as number) };
+      }
+      return out;
+    },
+    async deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number> {
+      let del = db.deleteFrom('data_points').where('stream_id', '=', streamId);
+      if (q.from !== undefined) del = del.where('time', '>=', q.from);
+      if (q.until !== undefined) del = del.where('time', '<=', q.until);
+      const r = await del.executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/** Resources: what a user owns and the poller pulls. */
+import type { Selectable } from 'kysely';
+import type { ResourceRecord } from '../model.ts';
+import { type StoreContext, type StorePage, window } from './context.ts';
+import type { ResourcesTable } from './schema.ts';
+
+export interface NewResource {
+  ownerId: number;
+  label: string;
+  pollingUrl: string | null;
+  pollingPeriod: number | null;
+  pollingRetransmits?: number | null;
+  pollingTimeoutMs?: number | null;
+  keyHash: string;
+  createdAt: number;
+}
+
+export type ResourceUpdate = Partial<
+  Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'pollingRetransmits' | 'pollingTimeoutMs' | 'keyHash'>
+>;
+
+const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({
+  id: r.id,
+  ownerId: r.owner_id,
+  label: r.label,
+  pollingUrl: r.polling_url,
+  pollingPeriod: r.polling_period,
+  pollingRetransmits: r.polling_retransmits,
+  pollingTimeoutMs: r.polling_timeout_ms,
+  keyHash: r.key_hash,
+  createdAt: Number(r.created_at),
+});
+
+export interface ResourceStore {
+  createResource(r: NewResource): Promise<ResourceRecord>;
+  getResource(id: number): Promise<ResourceRecord | undefined>;
+  getResourceByKeyHash(keyHash: string): Promise<ResourceRecord | undefined>;
+  listResources(ownerId: number, page?: StorePage): Promise<ResourceRecord[]>;
+  /** Resources with a polling URL, for the poller. */
+  listPolledResources(): Promise<ResourceRecord[]>;
+  updateResource(id: number, patch: ResourceUpdate): Promise<ResourceRecord | undefined>;
+  deleteResource(id: number): Promise<boolean>;
+  /**
+   * Inside a transaction: takes the resource's row lock (a no-op UPDATE, portable to both engines)
+   * so that two first payloads cannot both create its streams. Returns false when it is gone.
+   */
+  lockResource(id: number): Promise<boolean>;
+}
+
+export function resourceStore({ db, run }: StoreContext): ResourceStore {
+  return {
+    createResource(r: NewResource): Promise<ResourceRecord> {
+      return run(async () =>
+        resource(
+          await db
+            .insertInto('resources')
+            .values({
+              owner_id: r.ownerId,
+              label: r.label,
+              polling_url: r.pollingUrl,
+              polling_period: r.pollingPeriod,
+              polling_retransmits: r.pollingRetransmits ?? null,
+              polling_timeout_ms: r.pollingTimeoutMs ?? null,
+              key_hash: r.keyHash,
+              created_at: r.createdAt,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
+      );
+    },
+    async getResource(id: number): Promise<ResourceRecord | undefined> {
+      const r = await db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && resource(r);
+    },
+    async getResourceByKeyHash(keyHash: string): Promise<ResourceRecord | undefined> {
+      const r = await db.selectFrom('resources').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+      return r && resource(r);
+    },
+    async listResources(ownerId: number, page?: StorePage): Promise<ResourceRecord[]> {
+      const rows = await window(
+        db.selectFrom('resources').selectAll().where('owner_id', '=', ownerId).orderBy('id'),
+        page,
+      ).execute();
+      return rows.map(resource);
+    },
+    async listPolledResources(): Promise<ResourceRecord[]> {
+      const rows = await db
+        .selectFrom('resources')
+        .selectAll()
+        .where('polling_url', 'is not', null)
+        .orderBy('id')
+        .execute();
+      return rows.map(resource);
+    },
+    updateResource(id: number, patch: ResourceUpdate): Promise<ResourceRecord | undefined> {
+      const set: Partial<Selectable<ResourcesTable>> = {};
+      if (patch.label !== undefined) set.label = patch.label;
+      if (patch.pollingUrl !== undefined) set.polling_url = patch.pollingUrl;
+      if (patch.pollingPeriod !== undefined) set.polling_period = patch.pollingPeriod;
+      if (patch.pollingRetransmits !== undefined) set.polling_retransmits = patch.pollingRetransmits;
+      if (patch.pollingTimeoutMs !== undefined) set.polling_timeout_ms = patch.pollingTimeoutMs;
+      if (patch.keyHash !== undefined) set.key_hash = patch.keyHash;
+      if (Object.keys(set).length === 0) return this.getResource(id);
+      return run(async () => {
+        const r = await db.updateTable('resources').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+        return r && resource(r);
+      });
+    },
+    async deleteResource(id: number): Promise<boolean> {
+      const r = await db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    async lockResource(id: number): Promise<boolean> {
+      const r = await db
+        .updateTable('resources')
+        .set((eb) => ({ label: eb.ref('label') }))
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/** Users, their named API tokens and sign-in sessions. */
+import type { Selectable } from 'kysely';
+import type { ApiTokenRecord, UserRecord, UserSessionRecord } from '../model.ts';
+import { type StoreContext, type StorePage, window } from './context.ts';
+import type { ApiTokensTable, UserSessionsTable, UsersTable } from './schema.ts';
+
+export interface NewUser {
+  username: string;
+  passwordHash: string;
+  tokenHash: string;
+  createdAt: number;
+}
+
+export type NewApiToken = Omit<ApiTokenRecord, 'id' | 'lastUsedAt'>;
+
+export type NewUserSession = Omit<UserSessionRecord, 'id'>;
+
+const user = (r: Selectable<UsersTable>): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  tokenHash: r.token_hash,
+  createdAt: Number(r.created_at),
+});
+
+const apiToken = (r: Selectable<ApiTokensTable>): ApiTokenRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  tokenHash: r.token_hash,
+  createdAt: Number(r.created_at),
+  lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+});
+
+const userSession = (r: Selectable<UserSessionsTable>): UserSessionRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  tokenHash: r.token_hash,
+  createdAt: Number(r.created_at),
+  expiresAt: Number(r.expires_at),
+});
+
+export interface UserStore {
+  createUser(u: NewUser): Promise<UserRecord>;
+  getUser(id: number): Promise<UserRecord | undefined>;
+  getUserByUsername(username: string): Promise<UserRecord | undefined>;
+  getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined>;
+  updateUser(
+    id: number,
+    patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
+  ): Promise<UserRecord | undefined>;
+  deleteUser(id: number): Promise<boolean>;
+  /** A named API token; a name the user already has is a Conflict. */
+  createApiToken(t: NewApiToken): Promise<ApiTokenRecord>;
+  listApiTokens(userId: number, page?: StorePage): Promise<ApiTokenRecord[]>;
+  getApiToken(id: number): Promise<ApiTokenRecord | undefined>;
+  getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined>;
+  /** Replaces the token's secret (rotation): the old one stops working. */
+  setApiTokenHash(id: number, tokenHash: string, createdAt: number): Promise<ApiTokenRecord | undefined>;
+  touchApiToken(id: number, now: number): Promise<void>;
+  deleteApiToken(id: number): Promise<boolean>;
+  createUserSession(s: NewUserSession): Promise<UserSessionRecord>;
+  getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined>;
+  deleteUserSession(id: number): Promise<boolean>;
+  /** Ends every session of a user (a password change); returns how many. */
+  deleteUserSessionsOf(userId: number): Promise<number>;
+  /** Deletes at most `limit` sessions expired by `now`; returns how many. */
+  deleteExpiredUserSessions(now: number, limit: number): Promise<number>;
+}
+
+export function userStore({ db, run }: StoreContext): UserStore {
+  return {
+    createUser(u: NewUser): Promise<UserRecord> {
+      return run(async () =>
+        user(
+          await db
+            .insertInto('users')
+            .values({
+              username: u.username,
+              password_hash: u.passwordHash,
+              token_hash: u.tokenHash,
+              created_at: u.createdAt,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
+      );
+    },
+    async getUser(id: number): Promise<UserRecord | undefined> {
+      const r = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && user(r);
+    },
+    async getUserByUsername(username: string): Promise<UserRecord | undefined> {
+      const r = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+      return r && user(r);
+    },
+    async getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined> {
+      const r = await db.selectFrom('users').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return r && user(r);
+    },
+    updateUser(
+      id: number,
+      patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
+    ): Promise<UserRecord | undefined> {
+      const set: Partial<Selectable<UsersTable>> = {};
+      if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
+      if (patch.tokenHash !== undefined) set.token_hash = patch.tokenHash;
+      if (Object.keys(set).length === 0) return this.getUser(id);
+      return run(async () => {
+        const r = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+        return r && user(r);
+      });
+    },
+    async deleteUser(id: number): Promise<boolean> {
+      const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    createApiToken(t: NewApiToken): Promise<ApiTokenRecord> {
+      return run(async () =>
+        apiToken(
+          await db
+            .insertInto('api_tokens')
+            .values({ user_id: t.userId, name: t.name, token_hash: t.tokenHash, created_at: t.createdAt })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
+      );
+    },
+    async listApiTokens(userId: number, page?: StorePage): Promise<ApiTokenRecord[]> {
+      const rows = await window(
+        db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('id'),
+        page,
+      ).execute();
+      return rows.map(apiToken);
+    },
+    async getApiToken(id: number): Promise<ApiTokenRecord | undefined> {
+      const r = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && apiToken(r);
+    },
+    async getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
+      const r = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return r && apiToken(r);
+    },
+    async getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined> {
+      const r = await db
+        .selectFrom('api_tokens')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return r && apiToken(r);
+    },
+    setApiTokenHash(id: number, tokenHash: string, createdAt: number): Promise<ApiTokenRecord | undefined> {
+      return run(async () => {
+        const r = await db
+          .updateTable('api_tokens')
+          .set({ token_hash: tokenHash, created_at: createdAt, last_used_at: null })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        return r && apiToken(r);
+      });
+    },
+    async touchApiToken(id: number, now: number): Promise<void> {
+      await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
+    },
+    async deleteApiToken(id: number): Promise<boolean> {
+      const r = await db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+    createUserSession(s: NewUserSession): Promise<UserSessionRecord> {
+      return run(async () =>
+        userSession(
+          await db
+            .insertInto('user_sessions')
+            .values({ user_id: s.userId, token_hash: s.tokenHash, created_at: s.createdAt, expires_at: s.expiresAt })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
+      );
+    },
+    async getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined> {
+      const r = await db.selectFrom('user_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return r && userSession(r);
+    },
+    async deleteUserSession(id: number): Promise<boolean> {
+      const r = await db.deleteFrom('user_sessions').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+    async deleteUserSessionsOf(userId: number): Promise<number> {
+      const r = await db.deleteFrom('user_sessions').where('user_id', '=', userId).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+    async deleteExpiredUserSessions(now: number, limit: number): Promise<number> {
+      // A bounded batch, like the DTLS sessions' clean-up.
+      const r = await db
+        .deleteFrom('user_sessions')
+        .where('id', 'in', (eb) =>
+          eb.selectFrom('user_sessions').select('id').where('expires_at', '<=', now).orderBy('expires_at').limit(limit),
+        )
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}
