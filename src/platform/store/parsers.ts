@@ -1,17 +1,11 @@
 /** A resource's parsers. */
 import type { Selectable } from 'kysely';
-import type { Parser, ParserKind, TimeFormat } from '../model.ts';
+import type { Parser } from '../model.ts';
 import { type StoreContext, type StorePage, window } from './context.ts';
 import type { ParsersTable } from './schema.ts';
 
-export interface NewParser {
-  resourceId: number;
-  streamId: number;
-  kind: ParserKind;
-  expression: string;
-  timeFormat: TimeFormat;
-  createdAt: number;
-}
+/** A parser as created: all but the id the database gives. */
+export type NewParser = Omit<Parser, 'id'>;
 
 const parser = (r: Selectable<ParsersTable>): Parser => ({
   id: r.id,
