@@ -1,7 +1,7 @@
 /** Device credentials: the DTLS identities bound to a resource, and the lookups a handshake makes. */
 import type { Selectable } from 'kysely';
 import type { DeviceCredentialRecord, DeviceMode } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { DeviceCredentialsTable } from './schema.ts';
 
 export interface NewDeviceCredential {
@@ -74,8 +74,7 @@ export function credentialStore({ db, run }: StoreContext): CredentialStore {
       );
     },
     async getDeviceCredential(id: number): Promise<DeviceCredentialRecord | undefined> {
-      const r = await db.selectFrom('device_credentials').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && deviceCredential(r);
+      return findOne(db, 'device_credentials', 'id', id, deviceCredential);
     },
     async listDeviceCredentials(resourceId: number, page?: StorePage): Promise<DeviceCredentialRecord[]> {
       const rows = await window(
@@ -85,8 +84,7 @@ export function credentialStore({ db, run }: StoreContext): CredentialStore {
       return rows.map(deviceCredential);
     },
     async deleteDeviceCredential(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('device_credentials').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'device_credentials', id);
     },
     async findPskCredential(identity: string): Promise<DeviceCredentialRecord | undefined> {
       const r = await db

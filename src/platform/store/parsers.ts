@@ -1,7 +1,7 @@
 /** A resource's parsers. */
 import type { Selectable } from 'kysely';
 import type { Parser } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ParsersTable } from './schema.ts';
 
 /** A parser as created: all but the id the database gives. */
@@ -49,8 +49,7 @@ export function parserStore({ db, run }: StoreContext): ParserStore {
       );
     },
     async getParser(id: number): Promise<Parser | undefined> {
-      const r = await db.selectFrom('parsers').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && parser(r);
+      return findOne(db, 'parsers', 'id', id, parser);
     },
     async listParsers(resourceId: number, page?: StorePage): Promise<Parser[]> {
       const rows = await window(
@@ -75,8 +74,7 @@ export function parserStore({ db, run }: StoreContext): ParserStore {
       });
     },
     async deleteParser(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('parsers').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'parsers', id);
     },
   };
 }

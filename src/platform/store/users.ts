@@ -1,7 +1,7 @@
 /** Users, their named API tokens and sign-in sessions. */
 import type { Selectable } from 'kysely';
 import type { ApiTokenRecord, UserRecord, UserSessionRecord } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ApiTokensTable, UserSessionsTable, UsersTable } from './schema.ts';
 
 export interface NewUser {
@@ -88,16 +88,13 @@ export function userStore({ db, run }: StoreContext): UserStore {
       );
     },
     async getUser(id: number): Promise<UserRecord | undefined> {
-      const r = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && user(r);
+      return findOne(db, 'users', 'id', id, user);
     },
     async getUserByUsername(username: string): Promise<UserRecord | undefined> {
-      const r = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-      return r && user(r);
+      return findOne(db, 'users', 'username', username, user);
     },
     async getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined> {
-      const r = await db.selectFrom('users').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return r && user(r);
+      return findOne(db, 'users', 'token_hash', tokenHash, user);
     },
     updateUser(
       id: number,
@@ -113,8 +110,7 @@ export function userStore({ db, run }: StoreContext): UserStore {
       });
     },
     async deleteUser(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'users', id);
     },
     createApiToken(t: NewApiToken): Promise<ApiTokenRecord> {
       return run(async () =>
@@ -135,12 +131,10 @@ export function userStore({ db, run }: StoreContext): UserStore {
       return rows.map(apiToken);
     },
     async getApiToken(id: number): Promise<ApiTokenRecord | undefined> {
-      const r = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && apiToken(r);
+      return findOne(db, 'api_tokens', 'id', id, apiToken);
     },
     async getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
-      const r = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return r && apiToken(r);
+      return findOne(db, 'api_tokens', 'token_hash', tokenHash, apiToken);
     },
     async getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined> {
       const r = await db
@@ -166,8 +160,7 @@ export function userStore({ db, run }: StoreContext): UserStore {
       await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
     },
     async deleteApiToken(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      return deleteById(db, 'api_tokens', id);
     },
     createUserSession(s: NewUserSession): Promise<UserSessionRecord> {
       return run(async () =>
@@ -181,12 +174,10 @@ export function userStore({ db, run }: StoreContext): UserStore {
       );
     },
     async getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined> {
-      const r = await db.selectFrom('user_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return r && userSession(r);
+      return findOne(db, 'user_sessions', 'token_hash', tokenHash, userSession);
     },
     async deleteUserSession(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('user_sessions').where('id', '=', id).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      return deleteById(db, 'user_sessions', id);
     },
     async deleteUserSessionsOf(userId: number): Promise<number> {
       const r = await db.deleteFrom('user_sessions').where('user_id', '=', userId).executeTakeFirst();
