@@ -2,7 +2,7 @@
  * What every aggregate's store module is built from: the database handle (the connection pool, or
  * the transaction it runs in), the mapping of driver errors to domain errors, and paging.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { Conflict, NotFound } from '../errors.ts';
 import type { Database } from './schema.ts';
 
@@ -71,4 +71,18 @@ export async function deleteById(db: Kysely<Database>, table: keyof Database, id
     .where('id', '=', id)
     .executeTakeFirst();
   return r.numDeletedRows > 0n;
+}
+
+/** Inserts one row into `table` and returns it as stored (generated id and defaults included). */
+export async function insertOne<T extends keyof Database>(
+  db: Kysely<Database>,
+  table: T,
+  values: Insertable<Database[T]>,
+): Promise<Selectable<Database[T]>> {
+  const row = await db
+    .insertInto(table as 'users')
+    .values(values as Insertable<Database['users']>)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return row as unknown as Selectable<Database[T]>;
 }

@@ -1,7 +1,7 @@
 /** A resource's parsers. */
 import type { Selectable } from 'kysely';
 import type { Parser } from '../model.ts';
-import { deleteById, findOne, type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ParsersTable } from './schema.ts';
 
 /** A parser as created: all but the id the database gives. */
@@ -33,18 +33,14 @@ export function parserStore({ db, run }: StoreContext): ParserStore {
     createParser(p: NewParser): Promise<Parser> {
       return run(async () =>
         parser(
-          await db
-            .insertInto('parsers')
-            .values({
-              resource_id: p.resourceId,
-              stream_id: p.streamId,
-              kind: p.kind,
-              expression: p.expression,
-              time_format: p.timeFormat,
-              created_at: p.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'parsers', {
+            resource_id: p.resourceId,
+            stream_id: p.streamId,
+            kind: p.kind,
+            expression: p.expression,
+            time_format: p.timeFormat,
+            created_at: p.createdAt,
+          }),
         ),
       );
     },

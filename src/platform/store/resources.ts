@@ -1,7 +1,7 @@
 /** Resources: what a user owns and the poller pulls. */
 import type { Selectable } from 'kysely';
 import type { ResourceRecord } from '../model.ts';
-import { deleteById, findOne, type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ResourcesTable } from './schema.ts';
 
 export interface NewResource {
@@ -52,20 +52,16 @@ export function resourceStore({ db, run }: StoreContext): ResourceStore {
     createResource(r: NewResource): Promise<ResourceRecord> {
       return run(async () =>
         resource(
-          await db
-            .insertInto('resources')
-            .values({
-              owner_id: r.ownerId,
-              label: r.label,
-              polling_url: r.pollingUrl,
-              polling_period: r.pollingPeriod,
-              polling_retransmits: r.pollingRetransmits ?? null,
-              polling_timeout_ms: r.pollingTimeoutMs ?? null,
-              key_hash: r.keyHash,
-              created_at: r.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'resources', {
+            owner_id: r.ownerId,
+            label: r.label,
+            polling_url: r.pollingUrl,
+            polling_period: r.pollingPeriod,
+            polling_retransmits: r.pollingRetransmits ?? null,
+            polling_timeout_ms: r.pollingTimeoutMs ?? null,
+            key_hash: r.keyHash,
+            created_at: r.createdAt,
+          }),
         ),
       );
     },

@@ -1,7 +1,7 @@
 /** Users, their named API tokens and sign-in sessions. */
 import type { Selectable } from 'kysely';
 import type { ApiTokenRecord, UserRecord, UserSessionRecord } from '../model.ts';
-import { deleteById, findOne, type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ApiTokensTable, UserSessionsTable, UsersTable } from './schema.ts';
 
 export interface NewUser {
@@ -74,16 +74,12 @@ export function userStore({ db, run }: StoreContext): UserStore {
     createUser(u: NewUser): Promise<UserRecord> {
       return run(async () =>
         user(
-          await db
-            .insertInto('users')
-            .values({
-              username: u.username,
-              password_hash: u.passwordHash,
-              token_hash: u.tokenHash,
-              created_at: u.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'users', {
+            username: u.username,
+            password_hash: u.passwordHash,
+            token_hash: u.tokenHash,
+            created_at: u.createdAt,
+          }),
         ),
       );
     },
@@ -115,11 +111,12 @@ export function userStore({ db, run }: StoreContext): UserStore {
     createApiToken(t: NewApiToken): Promise<ApiTokenRecord> {
       return run(async () =>
         apiToken(
-          await db
-            .insertInto('api_tokens')
-            .values({ user_id: t.userId, name: t.name, token_hash: t.tokenHash, created_at: t.createdAt })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'api_tokens', {
+            user_id: t.userId,
+            name: t.name,
+            token_hash: t.tokenHash,
+            created_at: t.createdAt,
+          }),
         ),
       );
     },
@@ -165,11 +162,12 @@ export function userStore({ db, run }: StoreContext): UserStore {
     createUserSession(s: NewUserSession): Promise<UserSessionRecord> {
       return run(async () =>
         userSession(
-          await db
-            .insertInto('user_sessions')
-            .values({ user_id: s.userId, token_hash: s.tokenHash, created_at: s.createdAt, expires_at: s.expiresAt })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'user_sessions', {
+            user_id: s.userId,
+            token_hash: s.tokenHash,
+            created_at: s.createdAt,
+            expires_at: s.expiresAt,
+          }),
         ),
       );
     },
