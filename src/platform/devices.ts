@@ -136,11 +136,13 @@ export function prepareDeviceCredential(
           'mode x509 needs x509_fingerprint (or x509_certificate), or x509_name with x509_ca',
         );
       if (input.x509Name.length > 512) throw new PlatformError(400, 'x509_name is too long');
+      let anchors: number;
       try {
-        if (loadTrustAnchors(input.x509Ca).certificates.length === 0) throw new Error('no certificate');
+        anchors = loadTrustAnchors(input.x509Ca).certificates.length;
       } catch (err) {
         throw new PlatformError(400, `x509_ca is not a PEM CA certificate: ${(err as Error).message}`);
       }
+      if (anchors === 0) throw new PlatformError(400, 'x509_ca is not a PEM CA certificate: no certificate');
       return { row: { ...base, x509Name: input.x509Name, x509Ca: input.x509Ca } };
     }
     default:

@@ -16,6 +16,7 @@ import type { PeerIdentity } from '../dtls/credentials/identity.ts';
 import type { SessionState } from '../dtls/handshake/types.ts';
 import { Reader, Writer } from '../dtls/wire/buffer.ts';
 import type { Logger } from '../util/log.ts';
+import { SessionStateError } from './errors.ts';
 import type { Store } from './store/index.ts';
 
 /** Version byte of the sealed row; a row of another version is a miss. */
@@ -89,10 +90,10 @@ export function encodeSessionState(s: SessionState): Buffer {
 export function decodeSessionState(id: Buffer, b: Buffer): SessionState {
   const r = new Reader(b, 'stored DTLS session');
   const version = r.u8('version');
-  if (version !== STATE_V1) throw new Error(`stored DTLS session: unknown version ${version}`);
+  if (version !== STATE_V1) throw new SessionStateError(`stored DTLS session: unknown version ${version}`);
   const cipherSuite = r.u16('cipher_suite');
   const ems = r.u8('extended_master_secret');
-  if (ems > 1) throw new Error('stored DTLS session: extended_master_secret is not 0 or 1');
+  if (ems > 1) throw new SessionStateError('stored DTLS session: extended_master_secret is not 0 or 1');
   const createdAt = r.u48('created_at');
   const masterSecret = Buffer.from(r.vec8('master_secret', MASTER_SECRET_LEN, MASTER_SECRET_LEN));
   const mode = r.u8('mode');
@@ -116,7 +117,7 @@ export function decodeSessionState(id: Buffer, b: Buffer): SessionState {
       break;
     }
     default:
-      throw new Error(`stored DTLS session: unknown mode ${mode}`);
+      throw new SessionStateError(`stored DTLS session: unknown mode ${mode}`);
   }
   r.end();
   return { id: Buffer.from(id), masterSecret, cipherSuite, extendedMasterSecret: ems === 1, identity, createdAt };
@@ -135,8 +136,8 @@ export function sealSessionState(key: Buffer, id: Buffer, plain: Buffer): Buffer
 
 /** Opens a sealed row; throws when it is not ours (another key, another ID, altered bytes). */
 export function unsealSessionState(key: Buffer, id: Buffer, sealed: Buffer): Buffer {
-  if (sealed.length < 1 + NONCE_LEN + TAG_LEN) throw new Error('sealed DTLS session too short');
-  if (sealed[0] !== SEALED_V1) throw new Error(`sealed DTLS session: unknown version ${sealed[0]}`);
+  if (sealed.length < 1 + NONCE_LEN + TAG_LEN) throw new SessionStateError('sealed DTLS session too short');
+  if (sealed[0] !== SEALED_V1) throw new SessionStateError(`sealed DTLS session: unknown version ${sealed[0]}`);
   const nonce = sealed.subarray(1, 1 + NONCE_LEN);
   const tag = sealed.subarray(sealed.length - TAG_LEN);
   const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LEN });

@@ -18,46 +18,30 @@ const STATUS: Record<ErrorKind, number> = { invalid: 400, forbidden: 403, 'not-f
 /** Base of the domain errors. */
 export abstract class DomainError extends PlatformError {
   abstract readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, message: string) {
-    super(STATUS[kind], message);
-  }
+}
+
+/** A domain error class of one kind, named `name`. */
+function kindOf<K extends ErrorKind>(kind: K, name: string) {
+  return class extends DomainError {
+    readonly kind: K = kind;
+    constructor(message: string) {
+      super(STATUS[kind], message);
+      this.name = name;
+    }
+  };
 }
 
 /** The object addressed does not exist (or went away meanwhile). */
-export class NotFound extends DomainError {
-  readonly kind = 'not-found';
-  constructor(message: string) {
-    super('not-found', message);
-    this.name = 'NotFound';
-  }
-}
+export class NotFound extends kindOf('not-found', 'NotFound') {}
 
 /** A name, identity or key that must be unique is taken. */
-export class Conflict extends DomainError {
-  readonly kind = 'conflict';
-  constructor(message: string) {
-    super('conflict', message);
-    this.name = 'Conflict';
-  }
-}
+export class Conflict extends kindOf('conflict', 'Conflict') {}
 
 /** The caller is known but may not do this. */
-export class Forbidden extends DomainError {
-  readonly kind = 'forbidden';
-  constructor(message: string) {
-    super('forbidden', message);
-    this.name = 'Forbidden';
-  }
-}
+export class Forbidden extends kindOf('forbidden', 'Forbidden') {}
 
 /** Input that breaks a rule: a wrong type, a value out of range, a malformed key. */
-export class Invalid extends DomainError {
-  readonly kind = 'invalid';
-  constructor(message: string) {
-    super('invalid', message);
-    this.name = 'Invalid';
-  }
-}
+export class Invalid extends kindOf('invalid', 'Invalid') {}
 
 /** A request body, query or path that does not match its schema: names the field. */
 export class InvalidInput extends Invalid {
@@ -68,5 +52,16 @@ export class InvalidInput extends Invalid {
   ) {
     super(message);
     this.name = 'InvalidInput';
+  }
+}
+
+/**
+ * A stored DTLS session that cannot be read back (another format version, a seal that does not
+ * open): not the client's fault; the session cache treats it as absent and a full handshake follows.
+ */
+export class SessionStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionStateError';
   }
 }

@@ -49,7 +49,9 @@ export interface ParserInput {
 }
 
 /** The service's input from a body; a create body's required fields stay required. */
-export function parserInput(b: ParserCreate): Required<Omit<ParserInput, 'timeFormat'>> & ParserInput;
+export function parserInput(
+  b: ParserCreate,
+): Required<Omit<ParserInput, 'timeFormat'>> & Pick<ParserInput, 'timeFormat'>;
 export function parserInput(b: ParserPatch): ParserInput;
 export function parserInput(b: ParserPatch): ParserInput {
   return { streamId: b.stream_id, kind: b.kind, expression: b.expression, timeFormat: b.time_format };

@@ -53,8 +53,11 @@ export interface ResourceInput {
   label?: string;
   pollingUrl?: string | null;
   pollingPeriod?: number | null;
+  /** CoAP MAX_RETRANSMIT of each poll (0–20), null for the default. */
   pollingRetransmits?: number | null;
+  /** CoAP ACK_TIMEOUT / HTTP timeout of each poll in ms (100–60000), null for the default. */
   pollingTimeoutMs?: number | null;
+  /** Issue a new secret key; the old one stops working. */
   rotateKey?: boolean;
 }
 

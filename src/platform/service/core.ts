@@ -1,3 +1,7 @@
+/**
+ * The service's shared core: options, who is asking (authentication) and what they may do
+ * (authorization), paging totals, and the events observers and the poller follow.
+ */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../util/log.ts';
 import {

@@ -1,3 +1,7 @@
+/**
+ * Data in and out: raw payloads through a resource's parsers, points posted to, read from and
+ * deleted from a stream.
+ */
 import {
   type Caller,
   type DataPoint,

@@ -1,23 +1,14 @@
-import {
-  type Caller,
-  type Parser,
-  type ParserKind,
-  PlatformError,
-  type StreamRecord,
-  type TimeFormat,
-} from '../model.ts';
+/** A resource's parsers: checked against the resource's streams before they are stored. */
+import { type Caller, type Parser, PlatformError, type StreamRecord } from '../model.ts';
 import { checkParser } from '../parsers.ts';
+import type { ParserInput } from '../schema/parsers.ts';
 import { checkPage, type Need, type PageRequest } from './core.ts';
-
-export interface NewParserInput {
-  streamId: number;
-  kind: ParserKind;
-  expression: string;
-  timeFormat?: TimeFormat;
-}
-export type ParserPatch = Partial<NewParserInput>;
-
 import { ResourceService } from './resources.ts';
+
+/** A new parser: the API bodies' fields (schema/parsers.ts), all but the time format required. */
+export type NewParserInput = Required<Omit<ParserInput, 'timeFormat'>> & Pick<ParserInput, 'timeFormat'>;
+/** A change to a parser; absent fields stay as they are. */
+export type ParserPatch = ParserInput;
 
 export class ParserService extends ResourceService {
   // -------------------------------------------------------------------------------------------

@@ -1,30 +1,20 @@
+/**
+ * Resources, the device credentials bound to them, their poll log and the change feed the poller
+ * and the CoAP API's trust anchors follow.
+ */
 import { type DeviceCredentialInput, prepareDeviceCredential, publicCredential } from '../devices.ts';
 import { type Caller, type DeviceCredential, PlatformError, type PollLogEntry, type Resource } from '../model.ts';
 import { refuseForbiddenTarget } from '../net-guard.ts';
+import type { ResourceInput } from '../schema/resources.ts';
 import type { Store } from '../store/index.ts';
 import { checkLabel, checkPage, type PageRequest, POLL_LOG_KEEP, type ResourceChange, strip } from './core.ts';
 import { hashSecret, newSecret } from './secrets.ts';
-
-export interface NewResourceInput {
-  label: string;
-  pollingUrl?: string | null;
-  pollingPeriod?: number | null;
-  /** CoAP MAX_RETRANSMIT of each poll (0–20), null for the default. */
-  pollingRetransmits?: number | null;
-  /** CoAP ACK_TIMEOUT / HTTP timeout of each poll in ms (100–60000), null for the default. */
-  pollingTimeoutMs?: number | null;
-}
-export interface ResourcePatch {
-  label?: string;
-  pollingUrl?: string | null;
-  pollingPeriod?: number | null;
-  pollingRetransmits?: number | null;
-  pollingTimeoutMs?: number | null;
-  /** Issue a new secret key; the old one stops working. */
-  rotateKey?: boolean;
-}
-
 import { UserService } from './users.ts';
+
+/** A new resource: the API bodies' fields (schema/resources.ts), the label required, no rotation. */
+export type NewResourceInput = Omit<ResourceInput, 'label' | 'rotateKey'> & { label: string };
+/** A change to a resource; absent fields stay as they are. */
+export type ResourcePatch = ResourceInput;
 
 export class ResourceService extends UserService {
   // -------------------------------------------------------------------------------------------

@@ -1,26 +1,15 @@
-import { type Caller, PlatformError, type Stream, type StreamType } from '../model.ts';
+/** A resource's streams: labels, units, visibility, retention and their secret keys. */
+import { type Caller, PlatformError, type Stream } from '../model.ts';
+import type { StreamInput } from '../schema/streams.ts';
 import type { Store } from '../store/index.ts';
 import { checkLabel, checkPage, type PageRequest, strip } from './core.ts';
+import { ParserService } from './parsers.ts';
 import { hashSecret, newSecret } from './secrets.ts';
 
-export interface NewStreamInput {
-  label: string;
-  unit?: string | null;
-  type?: StreamType;
-  public?: boolean;
-  retentionMaxPoints?: number | null;
-  retentionMaxAgeMs?: number | null;
-}
-export interface StreamPatch {
-  label?: string;
-  unit?: string | null;
-  public?: boolean;
-  retentionMaxPoints?: number | null;
-  retentionMaxAgeMs?: number | null;
-  rotateKey?: boolean;
-}
-
-import { ParserService } from './parsers.ts';
+/** A new stream: the API bodies' fields (schema/streams.ts), the label required, no rotation. */
+export type NewStreamInput = Omit<StreamInput, 'label' | 'rotateKey'> & { label: string };
+/** A change to a stream (its type is fixed at creation); absent fields stay as they are. */
+export type StreamPatch = Omit<StreamInput, 'type'>;
 
 export class StreamService extends ParserService {
   // -------------------------------------------------------------------------------------------

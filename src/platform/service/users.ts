@@ -1,3 +1,4 @@
+/** Users, sign-in sessions (`login`/`logout`) and named API tokens. */
 import { type ApiToken, type Caller, LIMITS, PlatformError, type User, type UserRecord } from '../model.ts';
 import {
   checkPage,

@@ -2,7 +2,7 @@
  * What every aggregate's store module is built from: the database handle (the connection pool, or
  * the transaction it runs in), the mapping of driver errors to domain errors, and paging.
  */
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { Conflict, NotFound } from '../errors.ts';
 import type { Database } from './schema.ts';
 
@@ -43,4 +43,46 @@ export function window<Q extends { limit(n: number): Q; offset(n: number): Q }>(
   if (page.limit === undefined && offset === 0) return q;
   const limited = q.limit(page.limit ?? 2_147_483_647);
   return offset > 0 ? limited.offset(offset) : limited;
+}
+
+/**
+ * The row of `table` whose `column` equals `value`, mapped to its record; undefined when there is
+ * none. (The table and column are the caller's constants, never request text.)
+ */
+export async function findOne<T extends keyof Database, R>(
+  db: Kysely<Database>,
+  table: T,
+  column: keyof Database[T] & string,
+  value: string | number,
+  map: (row: Selectable<Database[T]>) => R,
+): Promise<R | undefined> {
+  const r = await db
+    .selectFrom(table as 'users')
+    .selectAll()
+    .where(column as 'id', '=', value as number)
+    .executeTakeFirst();
+  return r && map(r as unknown as Selectable<Database[T]>);
+}
+
+/** Deletes the row of `table` with this id; whether there was one. */
+export async function deleteById(db: Kysely<Database>, table: keyof Database, id: number): Promise<boolean> {
+  const r = await db
+    .deleteFrom(table as 'users')
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return r.numDeletedRows > 0n;
+}
+
+/** Inserts one row into `table` and returns it as stored (generated id and defaults included). */
+export async function insertOne<T extends keyof Database>(
+  db: Kysely<Database>,
+  table: T,
+  values: Insertable<Database[T]>,
+): Promise<Selectable<Database[T]>> {
+  const row = await db
+    .insertInto(table as 'users')
+    .values(values as Insertable<Database['users']>)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return row as unknown as Selectable<Database[T]>;
 }

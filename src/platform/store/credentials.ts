@@ -1,7 +1,7 @@
 /** Device credentials: the DTLS identities bound to a resource, and the lookups a handshake makes. */
 import type { Selectable } from 'kysely';
 import type { DeviceCredentialRecord, DeviceMode } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { DeviceCredentialsTable } from './schema.ts';
 
 export interface NewDeviceCredential {
@@ -53,29 +53,24 @@ export function credentialStore({ db, run }: StoreContext): CredentialStore {
     createDeviceCredential(c: NewDeviceCredential): Promise<DeviceCredentialRecord> {
       return run(async () =>
         deviceCredential(
-          await db
-            .insertInto('device_credentials')
-            .values({
-              resource_id: c.resourceId,
-              mode: c.mode,
-              label: c.label,
-              psk_identity: c.pskIdentity ?? null,
-              psk_key: c.pskKey ? c.pskKey.toString('hex') : null,
-              rpk_fingerprint: c.rpkFingerprint ?? null,
-              x509_fingerprint: c.x509Fingerprint ?? null,
-              x509_name: c.x509Name ?? null,
-              x509_ca: c.x509Ca ?? null,
-              x509_certificate: c.x509Certificate ?? null,
-              created_at: c.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'device_credentials', {
+            resource_id: c.resourceId,
+            mode: c.mode,
+            label: c.label,
+            psk_identity: c.pskIdentity ?? null,
+            psk_key: c.pskKey ? c.pskKey.toString('hex') : null,
+            rpk_fingerprint: c.rpkFingerprint ?? null,
+            x509_fingerprint: c.x509Fingerprint ?? null,
+            x509_name: c.x509Name ?? null,
+            x509_ca: c.x509Ca ?? null,
+            x509_certificate: c.x509Certificate ?? null,
+            created_at: c.createdAt,
+          }),
         ),
       );
     },
     async getDeviceCredential(id: number): Promise<DeviceCredentialRecord | undefined> {
-      const r = await db.selectFrom('device_credentials').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && deviceCredential(r);
+      return findOne(db, 'device_credentials', 'id', id, deviceCredential);
     },
     async listDeviceCredentials(resourceId: number, page?: StorePage): Promise<DeviceCredentialRecord[]> {
       const rows = await window(
@@ -85,8 +80,7 @@ export function credentialStore({ db, run }: StoreContext): CredentialStore {
       return rows.map(deviceCredential);
     },
     async deleteDeviceCredential(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('device_credentials').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'device_credentials', id);
     },
     async findPskCredential(identity: string): Promise<DeviceCredentialRecord | undefined> {
       const r = await db

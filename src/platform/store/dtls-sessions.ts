@@ -1,3 +1,4 @@
+/** DTLS sessions shared by several front ends (their state sealed elsewhere, opaque here). */
 import type { StoreContext } from './context.ts';
 
 /** A shared DTLS session as stored: the state is sealed by src/platform/dtls-sessions.ts, opaque here. */

@@ -17,6 +17,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../../util/log.ts';
+import { Invalid } from '../errors.ts';
 import { type Database, type Engine, migrations } from './schema.ts';
 import { kyselyStore, type Store } from './store.ts';
 
@@ -39,7 +40,7 @@ export function isPostgresUrl(db: string): boolean {
 
 function checkSchemaName(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
+    throw new Invalid(`invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
   return schema;
 }
 

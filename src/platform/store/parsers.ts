@@ -1,17 +1,11 @@
 /** A resource's parsers. */
 import type { Selectable } from 'kysely';
-import type { Parser, ParserKind, TimeFormat } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import type { Parser } from '../model.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ParsersTable } from './schema.ts';
 
-export interface NewParser {
-  resourceId: number;
-  streamId: number;
-  kind: ParserKind;
-  expression: string;
-  timeFormat: TimeFormat;
-  createdAt: number;
-}
+/** A parser as created: all but the id the database gives. */
+export type NewParser = Omit<Parser, 'id'>;
 
 const parser = (r: Selectable<ParsersTable>): Parser => ({
   id: r.id,
@@ -39,24 +33,19 @@ export function parserStore({ db, run }: StoreContext): ParserStore {
     createParser(p: NewParser): Promise<Parser> {
       return run(async () =>
         parser(
-          await db
-            .insertInto('parsers')
-            .values({
-              resource_id: p.resourceId,
-              stream_id: p.streamId,
-              kind: p.kind,
-              expression: p.expression,
-              time_format: p.timeFormat,
-              created_at: p.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'parsers', {
+            resource_id: p.resourceId,
+            stream_id: p.streamId,
+            kind: p.kind,
+            expression: p.expression,
+            time_format: p.timeFormat,
+            created_at: p.createdAt,
+          }),
         ),
       );
     },
     async getParser(id: number): Promise<Parser | undefined> {
-      const r = await db.selectFrom('parsers').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && parser(r);
+      return findOne(db, 'parsers', 'id', id, parser);
     },
     async listParsers(resourceId: number, page?: StorePage): Promise<Parser[]> {
       const rows = await window(
@@ -81,8 +70,7 @@ export function parserStore({ db, run }: StoreContext): ParserStore {
       });
     },
     async deleteParser(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('parsers').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'parsers', id);
     },
   };
 }

@@ -1,7 +1,7 @@
 /** Resources: what a user owns and the poller pulls. */
 import type { Selectable } from 'kysely';
 import type { ResourceRecord } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ResourcesTable } from './schema.ts';
 
 export interface NewResource {
@@ -52,30 +52,24 @@ export function resourceStore({ db, run }: StoreContext): ResourceStore {
     createResource(r: NewResource): Promise<ResourceRecord> {
       return run(async () =>
         resource(
-          await db
-            .insertInto('resources')
-            .values({
-              owner_id: r.ownerId,
-              label: r.label,
-              polling_url: r.pollingUrl,
-              polling_period: r.pollingPeriod,
-              polling_retransmits: r.pollingRetransmits ?? null,
-              polling_timeout_ms: r.pollingTimeoutMs ?? null,
-              key_hash: r.keyHash,
-              created_at: r.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'resources', {
+            owner_id: r.ownerId,
+            label: r.label,
+            polling_url: r.pollingUrl,
+            polling_period: r.pollingPeriod,
+            polling_retransmits: r.pollingRetransmits ?? null,
+            polling_timeout_ms: r.pollingTimeoutMs ?? null,
+            key_hash: r.keyHash,
+            created_at: r.createdAt,
+          }),
         ),
       );
     },
     async getResource(id: number): Promise<ResourceRecord | undefined> {
-      const r = await db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && resource(r);
+      return findOne(db, 'resources', 'id', id, resource);
     },
     async getResourceByKeyHash(keyHash: string): Promise<ResourceRecord | undefined> {
-      const r = await db.selectFrom('resources').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
-      return r && resource(r);
+      return findOne(db, 'resources', 'key_hash', keyHash, resource);
     },
     async listResources(ownerId: number, page?: StorePage): Promise<ResourceRecord[]> {
       const rows = await window(
@@ -108,8 +102,7 @@ export function resourceStore({ db, run }: StoreContext): ResourceStore {
       });
     },
     async deleteResource(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'resources', id);
     },
     async lockResource(id: number): Promise<boolean> {
       const r = await db

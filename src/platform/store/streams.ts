@@ -1,20 +1,11 @@
 /** Streams of a resource, each read with its newest point's time. */
 import type { Kysely, Selectable } from 'kysely';
-import type { StreamRecord, StreamType } from '../model.ts';
+import type { StreamRecord } from '../model.ts';
 import { type StoreContext, type StorePage, window } from './context.ts';
 import type { Database, StreamsTable } from './schema.ts';
 
-export interface NewStream {
-  resourceId: number;
-  label: string;
-  unit: string | null;
-  type: StreamType;
-  public: boolean;
-  retentionMaxPoints: number | null;
-  retentionMaxAgeMs: number | null;
-  keyHash: string;
-  createdAt: number;
-}
+/** A stream as created: its record without the id the database gives and the newest point's time. */
+export type NewStream = Omit<StreamRecord, 'id' | 'lastTime'>;
 
 const stream = (r: Selectable<StreamsTable> & { last_time: number | string | null }): StreamRecord => ({
   id: r.id,

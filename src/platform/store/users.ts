@@ -1,7 +1,7 @@
 /** Users, their named API tokens and sign-in sessions. */
 import type { Selectable } from 'kysely';
 import type { ApiTokenRecord, UserRecord, UserSessionRecord } from '../model.ts';
-import { type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
 import type { ApiTokensTable, UserSessionsTable, UsersTable } from './schema.ts';
 
 export interface NewUser {
@@ -74,30 +74,23 @@ export function userStore({ db, run }: StoreContext): UserStore {
     createUser(u: NewUser): Promise<UserRecord> {
       return run(async () =>
         user(
-          await db
-            .insertInto('users')
-            .values({
-              username: u.username,
-              password_hash: u.passwordHash,
-              token_hash: u.tokenHash,
-              created_at: u.createdAt,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'users', {
+            username: u.username,
+            password_hash: u.passwordHash,
+            token_hash: u.tokenHash,
+            created_at: u.createdAt,
+          }),
         ),
       );
     },
     async getUser(id: number): Promise<UserRecord | undefined> {
-      const r = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && user(r);
+      return findOne(db, 'users', 'id', id, user);
     },
     async getUserByUsername(username: string): Promise<UserRecord | undefined> {
-      const r = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-      return r && user(r);
+      return findOne(db, 'users', 'username', username, user);
     },
     async getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined> {
-      const r = await db.selectFrom('users').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return r && user(r);
+      return findOne(db, 'users', 'token_hash', tokenHash, user);
     },
     updateUser(
       id: number,
@@ -113,17 +106,17 @@ export function userStore({ db, run }: StoreContext): UserStore {
       });
     },
     async deleteUser(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
+      return deleteById(db, 'users', id);
     },
     createApiToken(t: NewApiToken): Promise<ApiTokenRecord> {
       return run(async () =>
         apiToken(
-          await db
-            .insertInto('api_tokens')
-            .values({ user_id: t.userId, name: t.name, token_hash: t.tokenHash, created_at: t.createdAt })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'api_tokens', {
+            user_id: t.userId,
+            name: t.name,
+            token_hash: t.tokenHash,
+            created_at: t.createdAt,
+          }),
         ),
       );
     },
@@ -135,12 +128,10 @@ export function userStore({ db, run }: StoreContext): UserStore {
       return rows.map(apiToken);
     },
     async getApiToken(id: number): Promise<ApiTokenRecord | undefined> {
-      const r = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && apiToken(r);
+      return findOne(db, 'api_tokens', 'id', id, apiToken);
     },
     async getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
-      const r = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return r && apiToken(r);
+      return findOne(db, 'api_tokens', 'token_hash', tokenHash, apiToken);
     },
     async getApiTokenByName(userId: number, name: string): Promise<ApiTokenRecord | undefined> {
       const r = await db
@@ -166,27 +157,25 @@ export function userStore({ db, run }: StoreContext): UserStore {
       await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
     },
     async deleteApiToken(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      return deleteById(db, 'api_tokens', id);
     },
     createUserSession(s: NewUserSession): Promise<UserSessionRecord> {
       return run(async () =>
         userSession(
-          await db
-            .insertInto('user_sessions')
-            .values({ user_id: s.userId, token_hash: s.tokenHash, created_at: s.createdAt, expires_at: s.expiresAt })
-            .returningAll()
-            .executeTakeFirstOrThrow(),
+          await insertOne(db, 'user_sessions', {
+            user_id: s.userId,
+            token_hash: s.tokenHash,
+            created_at: s.createdAt,
+            expires_at: s.expiresAt,
+          }),
         ),
       );
     },
     async getUserSessionByHash(tokenHash: string): Promise<UserSessionRecord | undefined> {
-      const r = await db.selectFrom('user_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return r && userSession(r);
+      return findOne(db, 'user_sessions', 'token_hash', tokenHash, userSession);
     },
     async deleteUserSession(id: number): Promise<boolean> {
-      const r = await db.deleteFrom('user_sessions').where('id', '=', id).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      return deleteById(db, 'user_sessions', id);
     },
     async deleteUserSessionsOf(userId: number): Promise<number> {
       const r = await db.deleteFrom('user_sessions').where('user_id', '=', userId).executeTakeFirst();

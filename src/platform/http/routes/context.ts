@@ -18,6 +18,7 @@ import { parseTime } from '../../parsers.ts';
 import type { Credentials } from '../../schema/users.ts';
 import type { PageRequest, PlatformService } from '../../service.ts';
 import type { PlatformInfo } from '../../views.ts';
+import * as S from '../schemas.ts';
 
 /** Types each handler's params, query and body from its route's TypeBox schemas. */
 export interface TypeBoxProvider extends FastifyTypeProvider {
@@ -76,4 +77,48 @@ export function paged<T>(req: FastifyRequest, reply: FastifyReply, page: PageReq
     reply.header('link', `<${path}?${q.toString()}>; rel="next"`);
   }
   return items;
+}
+
+interface RouteDoc<P extends TSchema> {
+  tags: string[];
+  params: P;
+  summary?: string;
+}
+
+/**
+ * A paged list route: `GET path?limit=&offset=` → the items of one page, with `X-Total-Count`
+ * and a `Link rel="next"` (see {@link paged}). `items` is the response schema (an array).
+ */
+export function listRoute<P extends TSchema, T>(
+  app: Api,
+  path: string,
+  doc: RouteDoc<P> & { items: object; query?: TSchema },
+  list: (params: Static<P>, page: PageRequest, req: FastifyRequest) => Promise<T[]>,
+): void {
+  const { items, query, ...rest } = doc;
+  app.get(
+    path,
+    { schema: { ...rest, querystring: query ?? S.PageQuery, response: { 200: items, ...S.errors } } },
+    async (req, reply) => {
+      const page = pageOf(req.query as { limit?: number; offset?: number });
+      return paged(req, reply, page, await list(req.params as Static<P>, page, req));
+    },
+  );
+}
+
+/** A delete route: `DELETE path` → the service call, then 204 with no body. */
+export function deleteRoute<P extends TSchema>(
+  app: Api,
+  path: string,
+  doc: RouteDoc<P>,
+  remove: (params: Static<P>, req: FastifyRequest) => Promise<unknown>,
+): void {
+  app.delete(
+    path,
+    { schema: { ...doc, querystring: S.AuthQuery, response: { ...S.noContent, ...S.errors } } },
+    async (req, reply) => {
+      await remove(req.params as Static<P>, req);
+      return reply.status(204).send();
+    },
+  );
 }

@@ -1,27 +1,17 @@
 /** A resource's parsers: how its raw payloads become points of its streams. */
 import { parserInput, parserView } from '../../schema/parsers.ts';
 import * as S from '../schemas.ts';
-import { paged, pageOf, type Routes } from './context.ts';
+import { deleteRoute, listRoute, type Routes } from './context.ts';
 import { R } from './resources.ts';
 
 const P = `${R}/:rid/parsers`;
 
 export const parserRoutes: Routes = async (app, { service, caller }) => {
-  app.get(
+  listRoute(
+    app,
     P,
-    {
-      schema: {
-        tags: ['parsers'],
-        params: S.RidParams,
-        querystring: S.PageQuery,
-        response: { 200: S.listOf('Parser'), ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req.query);
-      const items = await service.listParsers(await caller(req), req.params.uid, req.params.rid, page);
-      return paged(req, reply, page, items.map(parserView));
-    },
+    { tags: ['parsers'], params: S.RidParams, items: S.listOf('Parser') },
+    async ({ uid, rid }, page, req) => (await service.listParsers(await caller(req), uid, rid, page)).map(parserView),
   );
 
   app.post(
@@ -74,19 +64,7 @@ export const parserRoutes: Routes = async (app, { service, caller }) => {
     },
   );
 
-  app.delete(
-    `${P}/:pid`,
-    {
-      schema: {
-        tags: ['parsers'],
-        params: S.PidParams,
-        querystring: S.AuthQuery,
-        response: { ...S.noContent, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteParser(await caller(req), req.params.uid, req.params.rid, req.params.pid);
-      return reply.status(204).send();
-    },
+  deleteRoute(app, `${P}/:pid`, { tags: ['parsers'], params: S.PidParams }, async ({ uid, rid, pid }, req) =>
+    service.deleteParser(await caller(req), uid, rid, pid),
   );
 };

@@ -2,26 +2,16 @@
 import { deviceCredentialInput, deviceCredentialView, pollLogView } from '../../schema/devices.ts';
 import { resourceInput, resourceView } from '../../schema/resources.ts';
 import * as S from '../schemas.ts';
-import { paged, pageOf, type Routes } from './context.ts';
+import { deleteRoute, listRoute, type Routes } from './context.ts';
 
 export const R = '/users/:uid/resources';
 
 export const resourceRoutes: Routes = async (app, { service, caller }) => {
-  app.get(
+  listRoute(
+    app,
     R,
-    {
-      schema: {
-        tags: ['resources'],
-        params: S.UidParams,
-        querystring: S.PageQuery,
-        response: { 200: S.listOf('Resource'), ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req.query);
-      const items = await service.listResources(await caller(req), req.params.uid, page);
-      return paged(req, reply, page, items.map(resourceView));
-    },
+    { tags: ['resources'], params: S.UidParams, items: S.listOf('Resource') },
+    async ({ uid }, page, req) => (await service.listResources(await caller(req), uid, page)).map(resourceView),
   );
 
   app.post(
@@ -75,40 +65,23 @@ export const resourceRoutes: Routes = async (app, { service, caller }) => {
     },
   );
 
-  app.delete(
-    `${R}/:rid`,
-    {
-      schema: {
-        tags: ['resources'],
-        params: S.RidParams,
-        querystring: S.AuthQuery,
-        response: { ...S.noContent, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteResource(await caller(req), req.params.uid, req.params.rid);
-      return reply.status(204).send();
-    },
+  deleteRoute(app, `${R}/:rid`, { tags: ['resources'], params: S.RidParams }, async ({ uid, rid }, req) =>
+    service.deleteResource(await caller(req), uid, rid),
   );
 
   // --- device credentials: the DTLS identities that act as a resource
 
-  app.get(
+  listRoute(
+    app,
     `${R}/:rid/devices`,
     {
-      schema: {
-        tags: ['devices'],
-        summary: "The resource's device credentials (identities and fingerprints; keys are never shown)",
-        params: S.RidParams,
-        querystring: S.PageQuery,
-        response: { 200: S.listOf('DeviceCredential'), ...S.errors },
-      },
+      tags: ['devices'],
+      summary: "The resource's device credentials (identities and fingerprints; keys are never shown)",
+      params: S.RidParams,
+      items: S.listOf('DeviceCredential'),
     },
-    async (req, reply) => {
-      const page = pageOf(req.query);
-      const items = await service.listDeviceCredentials(await caller(req), req.params.uid, req.params.rid, page);
-      return paged(req, reply, page, items.map(deviceCredentialView));
-    },
+    async ({ uid, rid }, page, req) =>
+      (await service.listDeviceCredentials(await caller(req), uid, rid, page)).map(deviceCredentialView),
   );
 
   app.post(
@@ -131,37 +104,24 @@ export const resourceRoutes: Routes = async (app, { service, caller }) => {
     },
   );
 
-  app.delete(
+  deleteRoute(
+    app,
     `${R}/:rid/devices/:cid`,
-    {
-      schema: {
-        tags: ['devices'],
-        params: S.CidParams,
-        querystring: S.AuthQuery,
-        response: { ...S.noContent, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteDeviceCredential(await caller(req), req.params.uid, req.params.rid, req.params.cid);
-      return reply.status(204).send();
-    },
+    { tags: ['devices'], params: S.CidParams },
+    async ({ uid, rid, cid }, req) => service.deleteDeviceCredential(await caller(req), uid, rid, cid),
   );
 
-  app.get(
+  listRoute(
+    app,
     `${R}/:rid/log`,
     {
-      schema: {
-        tags: ['resources'],
-        summary: "The resource's newest poll outcomes, newest first",
-        params: S.RidParams,
-        querystring: S.PollLogQuery,
-        response: { 200: S.PollLogList, ...S.errors },
-      },
+      tags: ['resources'],
+      summary: "The resource's newest poll outcomes, newest first",
+      params: S.RidParams,
+      items: S.PollLogList,
+      query: S.PollLogQuery,
     },
-    async (req, reply) => {
-      const page = pageOf(req.query);
-      const items = await service.getPollLog(await caller(req), req.params.uid, req.params.rid, page.limit, page);
-      return paged(req, reply, page, items.map(pollLogView));
-    },
+    async ({ uid, rid }, page, req) =>
+      (await service.getPollLog(await caller(req), uid, rid, page.limit, page)).map(pollLogView),
   );
 };

@@ -1,27 +1,17 @@
 /** A resource's streams. */
 import { streamInput, streamView } from '../../schema/streams.ts';
 import * as S from '../schemas.ts';
-import { paged, pageOf, type Routes } from './context.ts';
+import { deleteRoute, listRoute, type Routes } from './context.ts';
 import { R } from './resources.ts';
 
 export const ST = `${R}/:rid/streams`;
 
 export const streamRoutes: Routes = async (app, { service, caller }) => {
-  app.get(
+  listRoute(
+    app,
     ST,
-    {
-      schema: {
-        tags: ['streams'],
-        params: S.RidParams,
-        querystring: S.PageQuery,
-        response: { 200: S.listOf('Stream'), ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      const page = pageOf(req.query);
-      const items = await service.listStreams(await caller(req), req.params.uid, req.params.rid, page);
-      return paged(req, reply, page, items.map(streamView));
-    },
+    { tags: ['streams'], params: S.RidParams, items: S.listOf('Stream') },
+    async ({ uid, rid }, page, req) => (await service.listStreams(await caller(req), uid, rid, page)).map(streamView),
   );
 
   app.post(
@@ -78,19 +68,7 @@ export const streamRoutes: Routes = async (app, { service, caller }) => {
     },
   );
 
-  app.delete(
-    `${ST}/:sid`,
-    {
-      schema: {
-        tags: ['streams'],
-        params: S.SidParams,
-        querystring: S.AuthQuery,
-        response: { ...S.noContent, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteStream(await caller(req), req.params.uid, req.params.rid, req.params.sid);
-      return reply.status(204).send();
-    },
+  deleteRoute(app, `${ST}/:sid`, { tags: ['streams'], params: S.SidParams }, async ({ uid, rid, sid }, req) =>
+    service.deleteStream(await caller(req), uid, rid, sid),
   );
 };

@@ -2,7 +2,7 @@
 import { userPatchInput, userView } from '../../schema/users.ts';
 import { apiTokenView } from '../../views.ts';
 import * as S from '../schemas.ts';
-import { paged, pageOf, type Routes } from './context.ts';
+import { deleteRoute, listRoute, type Routes } from './context.ts';
 
 export const userRoutes: Routes = async (app, { service, caller, loginGuard }) => {
   app.post(
@@ -102,40 +102,22 @@ export const userRoutes: Routes = async (app, { service, caller, loginGuard }) =
     },
   );
 
-  app.delete(
-    '/users/:uid',
-    {
-      schema: {
-        tags: ['users'],
-        params: S.UidParams,
-        querystring: S.AuthQuery,
-        response: { ...S.noContent, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteUser(await caller(req), req.params.uid);
-      return reply.status(204).send();
-    },
+  deleteRoute(app, '/users/:uid', { tags: ['users'], params: S.UidParams }, async ({ uid }, req) =>
+    service.deleteUser(await caller(req), uid),
   );
 
   // --- named API tokens
 
-  app.get(
+  listRoute(
+    app,
     '/users/:uid/tokens',
     {
-      schema: {
-        tags: ['tokens'],
-        summary: "The user's API tokens: names, created, last used (never the secrets)",
-        params: S.UidParams,
-        querystring: S.PageQuery,
-        response: { 200: S.ApiTokenList, ...S.errors },
-      },
+      tags: ['tokens'],
+      summary: "The user's API tokens: names, created, last used (never the secrets)",
+      params: S.UidParams,
+      items: S.ApiTokenList,
     },
-    async (req, reply) => {
-      const page = pageOf(req.query);
-      const items = await service.listTokens(await caller(req), req.params.uid, page);
-      return paged(req, reply, page, items.map(apiTokenView));
-    },
+    async ({ uid }, page, req) => (await service.listTokens(await caller(req), uid, page)).map(apiTokenView),
   );
 
   app.post(
@@ -156,20 +138,10 @@ export const userRoutes: Routes = async (app, { service, caller, loginGuard }) =
     },
   );
 
-  app.delete(
+  deleteRoute(
+    app,
     '/users/:uid/tokens/:tid',
-    {
-      schema: {
-        tags: ['tokens'],
-        summary: 'Revoke an API token: it gets 401 from now on',
-        params: S.TidParams,
-        querystring: S.AuthQuery,
-        response: { ...S.noContent, ...S.errors },
-      },
-    },
-    async (req, reply) => {
-      await service.deleteToken(await caller(req), req.params.uid, req.params.tid);
-      return reply.status(204).send();
-    },
+    { tags: ['tokens'], summary: 'Revoke an API token: it gets 401 from now on', params: S.TidParams },
+    async ({ uid, tid }, req) => service.deleteToken(await caller(req), uid, tid),
   );
 };
