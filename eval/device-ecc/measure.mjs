@@ -190,6 +190,12 @@ const data = {
   x86CallgrindInstructions: x86,
 };
 writeFileSync(outFile, `${JSON.stringify(data, null, 2)}\n`);
+// The repository's formatter keeps short arrays on one line: let it, so that a re-measurement diffs only in numbers.
+try {
+  run('npx', ['biome', 'format', '--write', outFile], { cwd: root, stdio: 'ignore' });
+} catch {
+  // formatting is cosmetic
+}
 rmSync(tmp, { recursive: true, force: true });
 console.log(`wrote ${relative(root, outFile)}`);
 for (const [op, s] of Object.entries(instructions)) console.log(`  ${op.padEnd(13)} ${s.mean} instructions (min ${s.min}, max ${s.max})`);

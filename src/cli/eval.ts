@@ -37,15 +37,21 @@ export const run = command(
     const unknown = names.filter((n) => n !== 'all' && !findExperiment(n));
     if (unknown.length) throw new UsageError(`unknown experiment ${unknown.join(', ')}`);
     const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => findExperiment(n));
-    for (const e of chosen) {
+    const t0 = Date.now();
+    for (const [k, e] of chosen.entries()) {
       if (!e) continue;
       const started = Date.now();
+      // Progress on stderr, so that stdout stays the tables (or one JSON line per experiment).
+      process.stderr.write(`[${k + 1}/${chosen.length}] ${e.name} …\n`);
       const r = await runExperiment(e, { outDir: out });
       if (json) process.stdout.write(`${JSON.stringify({ name: r.name, table: r.table, notes: r.notes })}\n`);
       else {
         process.stdout.write(`${renderText(r)}  → ${resolve(out, `${e.name}.svg`)} (${Date.now() - started} ms)\n\n`);
       }
     }
+    process.stderr.write(
+      `eval: ${chosen.length} experiment(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${out}\n`,
+    );
     return 0;
   },
 );

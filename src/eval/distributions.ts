@@ -53,6 +53,7 @@ export const distributions: Experiment = {
     const timeByLoss: Series[] = [];
     const energyByLoss: Series[] = [];
     const timeByHops: Series[] = [];
+    const energyByHops: Series[] = [];
     for (const mode of MODES) {
       const t = await ctx.transcript(mode);
       if (t instanceof EngineUnavailableError) {
@@ -112,6 +113,12 @@ export const distributions: Experiment = {
           name,
           values: hopRuns.map((r) => ms(r.seconds.p50)),
           ranges: hopRuns.map((r) => [ms(r.seconds.p50), ms(r.seconds.p95)]),
+          dashed,
+        });
+        energyByHops.push({
+          name,
+          values: hopRuns.map((r) => mJ(r.energyJ.p50)),
+          ranges: hopRuns.map((r) => [mJ(r.energyJ.p50), mJ(r.energyJ.p95)]),
           dashed,
         });
       }
@@ -175,6 +182,13 @@ export const distributions: Experiment = {
             HOPS.map(String),
             timeByHops,
             'ms',
+            'hops',
+          ),
+          panel(
+            `Device energy vs hops (${HOPS_LOSS * 100}% loss): p50, whisker to p95`,
+            HOPS.map(String),
+            energyByHops,
+            'mJ',
             'hops',
           ),
         ],

@@ -72,7 +72,7 @@ export const messageTime: Experiment = {
         refs: [{ label: 'paper: 0.1–2.7 ms per message without ECC (§5.1.2)', value: 0.1, to: 2.7 }],
         width: Math.max(900, categories.length * 34 + 300),
         height: 560,
-        note: '→ prepared (sent) by the device, ← processed (received). Model on the CC2538 HW profile.',
+        note: '→ prepared (sent) by the device, ← processed (received). ECC: PKA estimate; per-message cost calibrated to the paper’s range (estimate).',
       },
       notes,
     };

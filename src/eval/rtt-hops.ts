@@ -44,7 +44,7 @@ export const rttHops: Experiment = {
         ],
         yLabel: 'ms',
         xLabel: 'hops between device and border router',
-        note: 'Each mote reassembles and re-fragments before forwarding. Paper Fig. 17: no values in its text — shape only (DTLS grows faster per hop).',
+        note: 'Each mote reassembles and re-fragments (forwarding CPU per byte: estimate). Paper Fig. 17: no values in its text — shape only.',
       },
       notes: [],
     };

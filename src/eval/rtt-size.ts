@@ -63,11 +63,11 @@ export const rttSize: Experiment = {
         series: [
           { name: 'UDP', values: udp },
           { name: 'DTLS, HW AES', values: hw },
-          { name: 'DTLS, SW AES', values: sw },
+          { name: 'DTLS, SW AES (estimate: 1 800 cycles/block)', values: sw, estimate: true },
         ],
         yLabel: 'ms',
         xLabel: 'payload bytes',
-        note: 'DTLS adds 29 B per record (paper: 13 + 8 + 8); fragments from 58 B of DTLS payload. Paper Fig. 16: no values in its text — shape only (gap largest at 64 B).',
+        note: 'DTLS adds 29 B per record (paper: 13 + 8 + 8); fragments from 58 B. uIP/6LoWPAN CPU costs: estimate. Paper Fig. 16: no values in its text — shape only.',
       },
       notes,
     };

@@ -45,10 +45,11 @@ const cycles = (n: number): number => n / CPU_HZ;
  * whole ECC-MUL sequence in hardware (CC2538 user's guide SWRU319, PKA chapter). This figure was
  * first sized so that an X.509 handshake stays under the paper's "< 4 s" — so it cannot confirm that
  * claim. What checks it from outside: Mössinger et al., "Towards quantifying the cost of a secure
- * IoT" (IEEE ICC 2016 workshops), measured on a CC2538 (Zolertia RE-Mote, Contiki, PKA) that a
- * secp192r1 signature adds roughly 200 ms; scaled to P-256 by the field-multiplication cost
- * ((256/192)² ≈ 1.8) and the scalar length (× 256/192) that is ≈ 0.36–0.47 s, around this estimate.
- * The ecc experiment also sweeps the PKA's speed-up over our measured software instead of trusting it.
+ * IoT" (2016), report for a CC2538 (Zolertia RE-Mote, Contiki, using "the cryptographic
+ * capabilities" of the chip, in their abstract's words) that a secp192r1 signature adds roughly
+ * 200 ms of runtime; scaled to P-256 by the field-multiplication cost ((256/192)² ≈ 1.8) and the
+ * scalar length (× 256/192) that is ≈ 0.36–0.47 s, around this estimate — a check of scale only.
+ * The ecc-sweep experiment also varies the PKA's speed-up over our measured software instead of trusting it.
  */
 export const PKA_POINT_MUL_SECONDS = 0.35;
 
