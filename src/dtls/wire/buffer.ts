@@ -83,38 +83,56 @@ export class Reader {
   }
 }
 
+/**
+ * Builds a structure in one growing buffer: each field is written in place (no small buffer per
+ * field and no concatenation at the end), and `finish()` returns the bytes written.
+ */
 export class Writer {
-  private readonly parts: Buffer[] = [];
+  private buf: Buffer;
   private len = 0;
+
+  constructor(initialCapacity = 128) {
+    this.buf = Buffer.allocUnsafe(initialCapacity);
+  }
 
   get length(): number {
     return this.len;
   }
-  private push(b: Buffer): this {
-    this.parts.push(b);
-    this.len += b.length;
-    return this;
+  /** Room for `n` more bytes; returns the offset to write them at. */
+  private reserve(n: number): number {
+    const off = this.len;
+    if (off + n > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, off + n));
+      this.buf.copy(grown, 0, 0, off);
+      this.buf = grown;
+    }
+    this.len = off + n;
+    return off;
   }
   u8(v: number): this {
-    return this.push(Buffer.of(v & 0xff));
+    const off = this.reserve(1);
+    this.buf[off] = v & 0xff;
+    return this;
   }
   u16(v: number): this {
-    const b = Buffer.allocUnsafe(2);
-    b.writeUInt16BE(v);
-    return this.push(b);
+    const off = this.reserve(2);
+    this.buf.writeUInt16BE(v, off);
+    return this;
   }
   u24(v: number): this {
-    const b = Buffer.allocUnsafe(3);
-    b.writeUIntBE(v, 0, 3);
-    return this.push(b);
+    const off = this.reserve(3);
+    this.buf.writeUIntBE(v, off, 3);
+    return this;
   }
   u48(v: number): this {
-    const b = Buffer.allocUnsafe(6);
-    b.writeUIntBE(v, 0, 6);
-    return this.push(b);
+    const off = this.reserve(6);
+    this.buf.writeUIntBE(v, off, 6);
+    return this;
   }
   bytes(b: Buffer | Uint8Array): this {
-    return this.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    const off = this.reserve(b.byteLength);
+    this.buf.set(b, off);
+    return this;
   }
   vec8(b: Buffer): this {
     if (b.length > 0xff) throw new RangeError('vec8 too long');
@@ -128,8 +146,9 @@ export class Writer {
     if (b.length > 0xffffff) throw new RangeError('vec24 too long');
     return this.u24(b.length).bytes(b);
   }
+  /** The bytes written (a view of the writer's buffer: do not write to the Writer after this). */
   finish(): Buffer {
-    return Buffer.concat(this.parts, this.len);
+    return this.buf.subarray(0, this.len);
   }
 }
 
