@@ -544,8 +544,9 @@ export class Association extends EventEmitter {
     this.records.release();
     this.buffer.clear();
     this.flight = undefined;
-    // Only a handshake still pending needs the error (an Error captures a stack: not per session).
-    if (!this.result) this.rejectReady(err ?? new Error('DTLS association closed'));
+    // An Error (with its stack) only when there is a failure to tell or someone awaits the handshake.
+    if (err) this.rejectReady(err);
+    else if (this.ready) this.rejectReady(new Error('DTLS association closed'));
     this.opts.host?.closed(this, err);
     if (err && wasEstablished && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('closed', err);
