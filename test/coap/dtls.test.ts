@@ -55,6 +55,27 @@ test('coaps://: each request carries the PSK identity; one DTLS session per (ser
 test('coaps://: when the server silently drops the association, a timeout makes the next request handshake again', async (t) => {
   const server = new CoapServer();
   server.get('/x', () => ({ payload: 'ok' }));
+  const dtls = await DtlsServerTransport.listen({ host: '127.0.0.1', port: 0, psk: (id) => keys.get(id) });
+  server.listen(dtls);
+  t.after(() => server.close());
+  const connections: { destroy(): void }[] = [];
+  dtls.server.on('connection', (c: { destroy(): void }) => connections.push(c));
+  const c = new CoapClient({
+    security: { psk: { identity: 'dev-a', key: keys.get('dev-a')! } },
+    params: { ackTimeout: 100, maxRetransmit: 2 },
+  });
+  t.after(() => c.close());
+  const uri = `coaps://127.0.0.1:${dtls.address().port}/x`;
+  assert.equal((await c.get(uri)).payload.toString(), 'ok');
+  connections[0].destroy(); // The server forgets the association without a word (a restart, say).
+  await assert.rejects(c.get(uri), CoapTimeoutError);
+  assert.equal((await c.get(uri)).payload.toString(), 'ok');
+  assert.equal(connections.length, 2);
+});
+
+test('coaps://: a session idle past the idle time-out is closed with close_notify, and the next request handshakes at once', async (t) => {
+  const server = new CoapServer();
+  server.get('/x', () => ({ payload: 'ok' }));
   const dtls = await DtlsServerTransport.listen({
     host: '127.0.0.1',
     port: 0,
@@ -67,14 +88,13 @@ test('coaps://: when the server silently drops the association, a timeout makes 
   dtls.server.on('connection', () => handshakes++);
   const c = new CoapClient({
     security: { psk: { identity: 'dev-a', key: keys.get('dev-a')! } },
-    params: { ackTimeout: 100, maxRetransmit: 2 },
+    params: { ackTimeout: 2000, maxRetransmit: 0 },
   });
   t.after(() => c.close());
   const uri = `coaps://127.0.0.1:${dtls.address().port}/x`;
   assert.equal((await c.get(uri)).payload.toString(), 'ok');
-  await new Promise((r) => setTimeout(r, 1200)); // The server forgets the idle association.
-  await assert.rejects(c.get(uri), CoapTimeoutError);
-  assert.equal((await c.get(uri)).payload.toString(), 'ok');
+  await new Promise((r) => setTimeout(r, 1200)); // The server evicts the idle session (close_notify).
+  assert.equal((await c.get(uri)).payload.toString(), 'ok'); // no time-out: the client knew
   assert.equal(handshakes, 2);
 });
 

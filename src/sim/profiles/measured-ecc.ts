@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ECC_OPS, type EccOp } from './types.ts';
 
 /**
@@ -58,9 +59,20 @@ export function parseMeasuredEcc(json: unknown): MeasuredEcc {
   return d as MeasuredEcc;
 }
 
-export const MEASURED_ECC: MeasuredEcc = parseMeasuredEcc(
-  JSON.parse(readFileSync(new URL('./cc2538-p256-measured.json', import.meta.url), 'utf8')),
-);
+/**
+ * The data file sits beside this module in src/; the compiled module (dist/sim/profiles/) reads the
+ * same file from src/, which the package ships.
+ */
+function readMeasured(): unknown {
+  const here = new URL('./cc2538-p256-measured.json', import.meta.url);
+  const fromDist = new URL('../../../src/sim/profiles/cc2538-p256-measured.json', import.meta.url);
+  for (const url of [here, fromDist]) {
+    if (existsSync(url)) return JSON.parse(readFileSync(url, 'utf8'));
+  }
+  throw new Error(`measured ECC data not found: ${fileURLToPath(here)}`);
+}
+
+export const MEASURED_ECC: MeasuredEcc = parseMeasuredEcc(readMeasured());
 
 /** Seconds per operation at `hz` for a CPI. */
 export function softwareEccSeconds(op: EccOp, cpi: number, hz: number, which: 'mean' | 'min' | 'max' = 'mean'): number {
