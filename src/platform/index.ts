@@ -24,6 +24,7 @@ import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
 import { ClientLimits } from './limits.ts';
+import { PlatformMetrics } from './metrics.ts';
 import { NetGuard } from './net-guard.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
@@ -43,6 +44,7 @@ export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
+export { dtlsStats, PlatformMetrics, type PlatformMetricsOptions } from './metrics.ts';
 export * from './model.ts';
 export { type AddressClass, addressClass, ForbiddenAddressError, NetGuard, type NetGuardOptions } from './net-guard.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
@@ -72,6 +74,8 @@ export interface Platform {
   dtlsSessions?: StoreSessionCache;
   /** The rate limits every API of this process shares, with their refusal counters. */
   limits: ClientLimits;
+  /** The Prometheus metrics every API of this process reports to (`GET /metrics`). */
+  metrics: PlatformMetrics;
   http: {
     /** The plain HTTP API, unless `config.http.port` is null. */
     plain?: HttpListener;
@@ -115,7 +119,9 @@ async function listen(
  * listeners the config asks for.
  */
 export async function createPlatform(config: SecureSenseConfig, opts: CreatePlatformOptions = {}): Promise<Platform> {
-  const store = await openStore({ db: config.db, schema: opts.pgSchema, logger: opts.logger });
+  // Metrics (GET /metrics) see the store through a timing wrapper: the service, poller and caches use it.
+  const metrics = new PlatformMetrics({ logger: opts.logger });
+  const store = metrics.instrumentStore(await openStore({ db: config.db, schema: opts.pgSchema, logger: opts.logger }));
   const service = new PlatformService({
     store,
     signup: config.api.signup,
@@ -133,6 +139,11 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     loginPerMinute: 10,
     failuresPerMinute: config.api.authFailureLimit,
   });
+  metrics.watchLimits(limits);
+  // GET /ready: the database answers a query (a count on an index; no user data read).
+  const ready = async (): Promise<void> => {
+    await store.countList('resources', 0);
+  };
   const http: Platform['http'] = {};
   // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
   const given = typeof opts.coap === 'object' ? opts.coap : {};
@@ -158,6 +169,8 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         logger: opts.logger,
         info,
         limits,
+        metrics,
+        ready,
       });
       apps.push(app);
       http.plain =
@@ -171,6 +184,8 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         logger: opts.logger,
         info,
         limits,
+        metrics,
+        ready,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -204,6 +219,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       coap = await startCoapApi(service, devices, {
         maxBodySize: config.api.bodyLimit,
         limits,
+        metrics,
         ...given,
         dtls,
         logger: opts.logger,
@@ -240,6 +256,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     poller,
     dtlsSessions,
     limits,
+    metrics,
     http,
     close() {
       closed ??= (async () => {

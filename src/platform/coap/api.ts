@@ -35,6 +35,7 @@ import type { Logger } from '../../util/log.ts';
 import type { DeviceDirectory } from '../devices.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
 import { ClientLimits } from '../limits.ts';
+import type { PlatformMetrics } from '../metrics.ts';
 import { type Caller, type DataPoint, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import { PointsBody, pointsOf } from '../schema/points.ts';
@@ -444,6 +445,8 @@ export interface CoapApiListenOptions extends CoapApiOptions {
    * end over the same store is seen within this interval. Default 30 000; 0: never.
    */
   trustRefreshMs?: number;
+  /** Counts requests by code and transport, DTLS handshakes and sessions, and logs each request (metrics.ts). */
+  metrics?: PlatformMetrics;
 }
 
 /** The CoAP API, listening. */
@@ -481,18 +484,20 @@ export async function startCoapApi(
           devices.refresh().catch((err) => opts.logger?.warn({ err }, 'X.509 trust anchors not reloaded'));
         }, refreshMs).unref()
       : undefined;
+  let unwatchDtls: (() => void) | undefined;
   const api: CoapApi = {
     server,
     close: async () => {
       if (refresher) clearInterval(refresher);
       unwatch();
+      unwatchDtls?.();
       await server.close();
     },
   };
   try {
     if (opts.port !== null) {
       const udp = await UdpTransport.bind({ host, port: opts.port });
-      server.listen(udp);
+      server.listen(opts.metrics ? opts.metrics.coapTransport(udp) : udp);
       const port = udp.address().port;
       api.coap = { url: urlOf('coap', host, port), port };
     }
@@ -508,7 +513,8 @@ export async function startCoapApi(
         // RFC 4279 §2: the key is looked up at handshake time, so a credential added through the API works at once.
         psk: (identity) => devices.pskKey(identity),
       });
-      server.listen(dtls);
+      server.listen(opts.metrics ? opts.metrics.coapTransport(dtls) : dtls);
+      if (opts.metrics) unwatchDtls = opts.metrics.watchDtls(dtls.server);
       const port = dtls.address().port;
       api.coaps = { url: urlOf('coaps', host, port), port, transport: dtls };
     }
