@@ -19,7 +19,7 @@ const USAGE = `usage: securesense serve [options]
 
   --config FILE        JSON config file (also SECURESENSE_CONFIG)
   --db URL|PATH        SQLite file or postgres:// URL (default ./data/securesense.db)
-  --host HOST          address to bind (default 0.0.0.0)
+  --host HOST          address to bind (default ::, IPv6 and IPv4)
   --http-port N|off    HTTP port (default 8080; 0 = any free port)
   --https-port N       HTTPS port (needs --cert and --key)
   --cert FILE          PEM certificate chain for HTTPS

@@ -34,7 +34,7 @@ const USAGE = `usage: securesense start [options]
 
   --data DIR           where the SQLite file and the demo PKI live (default ./data)
   --db URL|PATH        another store (default DIR/securesense.db)
-  --host HOST          address to bind (default 0.0.0.0; the fleet talks to 127.0.0.1)
+  --host HOST          address to bind (default ::, dual-stack; the fleet talks to 127.0.0.1)
   --http-port N        HTTP API port (default 8080; 0 = any free port)
   --coap-port N        coap:// port (default 5683)
   --coaps-port N       coaps:// port (default 5684)
@@ -298,13 +298,13 @@ export async function run(args: string[]): Promise<number> {
     for (const d of devices) d.total = await pointsOf(platform, d.rid);
     for (const d of devices) if (d.how === 'pushes') await d.agent.start();
 
-    const http = platform.http.plain?.url.replace('0.0.0.0', '127.0.0.1');
+    const http = platform.http.plain?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1');
     const out = (s: string) => process.stdout.write(`${s}\n`);
     out('SecureSense is running (Ctrl-C stops it).');
     out(`  HTTP API   ${http ?? '(off)'}    reference ${http ? `${http}/docs` : '-'}`);
     if (http) out(`  dashboard  ${http}/    (sign in with the token below)`);
     out(
-      `  CoAP API   ${platform.coap?.coap?.url.replace('0.0.0.0', '127.0.0.1') ?? '(off)'}    CoAPs API ${platform.coap?.coaps?.url.replace('0.0.0.0', '127.0.0.1')}`,
+      `  CoAP API   ${platform.coap?.coap?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1') ?? '(off)'}    CoAPs API ${platform.coap?.coaps?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1')}`,
     );
     out(`  store      ${platform.store.engine === 'sqlite' ? config.db : 'postgres'}`);
     out(`  demo user  ${DEMO_USER.username} / ${DEMO_USER.password}   id ${uid}`);

@@ -22,6 +22,7 @@ import type { Logger } from '../util/log.ts';
 import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
+import { bindDualStack, urlOf } from './dual-stack.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
 import { ClientLimits } from './limits.ts';
 import { PlatformMetrics } from './metrics.ts';
@@ -107,11 +108,14 @@ async function listen(
   port: number,
   scheme: 'http' | 'https',
 ): Promise<HttpListener> {
-  await app.listen({ host, port });
+  // '::' with ipv6Only false: IPv6 and IPv4 (mapped) clients on one socket (dual-stack.ts).
+  const bound = await bindDualStack(host, scheme, async (h) => {
+    await app.listen({ host: h, port, ipv6Only: false });
+    return h;
+  });
   const addr = app.server.address();
   const real = typeof addr === 'object' && addr ? addr.port : port;
-  const shown = host.includes(':') ? `[${host}]` : host;
-  return { app, url: `${scheme}://${shown}:${real}`, port: real };
+  return { app, url: urlOf(scheme, bound, real), port: real };
 }
 
 /**
