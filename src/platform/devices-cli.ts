@@ -22,6 +22,8 @@ const USAGE = `usage: securesense device add|list|remove [options]
 
 add, one mode:
   --psk-identity ID [--psk-key HEX]      PSK (a 16-byte key is generated and shown once without --psk-key)
+      [--psk-text | --psk-key-text TEXT] a printable key libcoap's -k takes: generated (24 characters,
+                                         shown once as psk_key_text) or given (16–64, no spaces)
   --rpk FILE | --rpk-fingerprint HEX     raw public key (PEM SubjectPublicKeyInfo, private key or certificate)
   --cert FILE | --x509-fingerprint HEX   X.509: pin this certificate
   --x509-name NAME --ca FILE             X.509: subject ("CN=dev1") or SAN ("DNS:dev1.example") under this CA
@@ -65,6 +67,8 @@ export async function runWith(
         label: { type: 'string' },
         'psk-identity': { type: 'string' },
         'psk-key': { type: 'string' },
+        'psk-text': { type: 'boolean' },
+        'psk-key-text': { type: 'string' },
         rpk: { type: 'string' },
         'rpk-fingerprint': { type: 'string' },
         cert: { type: 'string' },
@@ -148,6 +152,8 @@ export async function runWith(
     if (v['psk-identity'] !== undefined) {
       body = { mode: 'psk', psk_identity: v['psk-identity'] };
       if (v['psk-key'] !== undefined) body.psk_key = v['psk-key'];
+      if (v['psk-key-text'] !== undefined) body.psk_key_text = v['psk-key-text'];
+      if (v['psk-text'] === true) body.psk_key_format = 'text';
     } else if (v.rpk !== undefined) body = { mode: 'rpk', rpk: file(v.rpk as string) };
     else if (v['rpk-fingerprint'] !== undefined) body = { mode: 'rpk', rpk_fingerprint: v['rpk-fingerprint'] };
     else if (v.cert !== undefined) body = { mode: 'x509', x509_certificate: file(v.cert as string) };
