@@ -19,19 +19,53 @@ export function noIpv6(host: string, err: unknown): boolean {
   return host === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL' || code === 'EPROTONOSUPPORT');
 }
 
-/** Runs `bind(host)`; on a host without IPv6, `bind('0.0.0.0')` with a warning. */
+/** The option that sets each listener's port (config key and `serve`/`start` flag). */
+const PORT_OPTION: Record<string, string> = {
+  http: '--http-port (http.port)',
+  https: '--https-port (https.port)',
+  coap: '--coap-port (coap.port)',
+  coaps: '--coaps-port (coap.coapsPort)',
+};
+
+/**
+ * A port already taken, said so that the operator knows what to do: which listener, and the
+ * option that moves it (0 = any free port). Keeps the `EADDRINUSE` code and the cause.
+ */
+export class PortInUseError extends Error {
+  readonly code = 'EADDRINUSE';
+  constructor(what: string, host: string, cause: Error) {
+    const port = (cause as NodeJS.ErrnoException & { port?: number }).port;
+    super(
+      `the ${what} port${port !== undefined ? ` ${port}` : ''} on ${host} is already in use (EADDRINUSE; another SecureSense running?): ` +
+        `stop it, or choose another port with ${PORT_OPTION[what] ?? 'its port option'} — 0 takes any free port`,
+      { cause },
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * Runs `bind(host)`; on a host without IPv6, `bind('0.0.0.0')` with a warning. A port in use is
+ * a {@link PortInUseError} naming the option that moves it.
+ */
 export async function bindDualStack<T>(
   host: string,
   what: string,
   bind: (host: string) => Promise<T>,
   logger?: Logger,
 ): Promise<T> {
+  const inUse = (err: unknown, h: string) =>
+    (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' ? new PortInUseError(what, h, err as Error) : err;
   try {
     return await bind(host);
   } catch (err) {
-    if (!noIpv6(host, err)) throw err;
+    if (!noIpv6(host, err)) throw inUse(err, host);
     logger?.warn({ what, err: (err as Error).message }, 'no IPv6 on this host: listening on IPv4 only');
-    return bind(IPV4_ANY);
+    try {
+      return await bind(IPV4_ANY);
+    } catch (err4) {
+      throw inUse(err4, IPV4_ANY);
+    }
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * Dual-stack by default: a platform started with the default hosts (`::`) serves HTTP, coap:// and
  * coaps:// to clients over IPv6 (`::1`) and over IPv4 (`127.0.0.1`, reaching the same sockets as
- * IPv4-mapped addresses); a PSK device stores a point over coaps:// from each family.
+ * IPv4-mapped addresses); a PSK device stores a point over coaps:// from each family. A port in
+ * use fails the start with the option that moves it.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { CoapClient } from '../../src/coap/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
@@ -63,4 +65,20 @@ test('the default hosts are dual-stack: HTTP, coap:// and coaps:// answer over :
     [1, 2],
     'one point from each family',
   );
+});
+
+test('a port in use fails the start with the listener and the option that moves it', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '::', () => r()));
+  t.after(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  const cfg = loadConfig({ env: {}, overrides: { db: tg.db, http: { port } } });
+  await assert.rejects(createPlatform(cfg), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'EADDRINUSE');
+    assert.match(err.message, new RegExp(`the http port ${port} on :: is already in use`));
+    assert.match(err.message, /--http-port \(http\.port\) — 0 takes any free port/);
+    return true;
+  });
 });
