@@ -56,16 +56,28 @@ export function loggablePath(url: string): string {
   return rest === '' ? url.slice(0, q) : `${url.slice(0, q)}?${rest}`;
 }
 
+/** Stats entries that are levels, not counts: the sessions and handshakes gauges read them from `counts()`. */
+const DTLS_LEVELS = new Set(['sessions', 'handshakes']);
+
 /**
- * The DTLS endpoint's counters (dropped datagrams, HelloVerifyRequests, handshakes refused at the
- * limits) when the server offers them as a `stats` object of numbers; undefined when it does not
- * (today's `DtlsServer` keeps its endpoint, and so these counters, to itself).
+ * The DTLS endpoint's counters — evictions, refusals and drops by reason, HelloVerifyRequests —
+ * when the server offers them as a `stats` object, flattened to dotted names
+ * (`evictions.sessionCapacity`, `drops.malformed`, `helloVerifyRequests`); undefined when it does
+ * not. Read by shape, not by type, so that it follows the DTLS engine's counters as they grow.
  */
 export function dtlsStats(server: DtlsServer): Record<string, number> | undefined {
   const s = (server as unknown as { stats?: unknown }).stats;
   if (typeof s !== 'object' || s === null) return undefined;
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(s)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  const walk = (o: object, prefix: string, depth: number) => {
+    for (const [k, v] of Object.entries(o)) {
+      const name = prefix ? `${prefix}.${k}` : k;
+      if (typeof v === 'number' && Number.isFinite(v) && v >= 0) {
+        if (!(prefix === '' && DTLS_LEVELS.has(k))) out[name] = v;
+      } else if (typeof v === 'object' && v !== null && depth < 2) walk(v, name, depth + 1);
+    }
+  };
+  walk(s, '', 0);
   return out;
 }
 
@@ -160,7 +172,7 @@ export class PlatformMetrics {
     });
     new Counter({
       name: 'securesense_dtls_endpoint_events_total',
-      help: 'DTLS endpoint counters, when the endpoint exposes them: dropped datagrams, HelloVerifyRequests, handshakes refused at the limits',
+      help: 'DTLS endpoint counters, when the server exposes them: evictions, refusals and drops by reason (evictions.sessionCapacity, drops.malformed, …), HelloVerifyRequests',
       labelNames: ['event'] as const,
       registers,
       collect() {

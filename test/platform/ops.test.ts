@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
 import { CoapClient } from '../../src/coap/index.ts';
-import { createPlatform } from '../../src/platform/index.ts';
+import type { DtlsServer } from '../../src/dtls/index.ts';
+import { createPlatform, dtlsStats } from '../../src/platform/index.ts';
 import { loadConfig } from '../../src/util/config.ts';
 import { bindPsk } from './coap/helpers.ts';
 import { PG_URL, target } from './engines.ts';
@@ -209,4 +210,25 @@ test('/health answers while /ready follows the database: 503 while PostgreSQL is
   await r.restore();
   const back = await call(base, 'GET', '/ready');
   assert.equal(back.status, 200, back.text);
+});
+
+test('dtlsStats flattens the DTLS server counters by reason and leaves out the levels', () => {
+  // The counters as the DTLS engine's `DtlsServer.stats` presents them (a live object of numbers).
+  const server = {
+    stats: {
+      sessions: 3,
+      handshakes: 1,
+      helloVerifyRequests: 40,
+      evictions: { sessionCapacity: 2, handshakeTimeout: 5 },
+      drops: { malformed: 7, noAssociation: 0 },
+    },
+  } as unknown as DtlsServer;
+  assert.deepEqual(dtlsStats(server), {
+    helloVerifyRequests: 40,
+    'evictions.sessionCapacity': 2,
+    'evictions.handshakeTimeout': 5,
+    'drops.malformed': 7,
+    'drops.noAssociation': 0,
+  });
+  assert.equal(dtlsStats({} as DtlsServer), undefined, 'a server without stats');
 });
