@@ -25,6 +25,17 @@ const OPTIONS = {
     group: 'add, one mode',
   },
   'psk-key': { type: 'string', arg: 'HEX', help: 'the PSK, hex', group: 'add, one mode' },
+  'psk-text': {
+    type: 'boolean',
+    help: "generate a printable PSK libcoap's -k takes (24 characters, shown once as psk_key_text)",
+    group: 'add, one mode',
+  },
+  'psk-key-text': {
+    type: 'string',
+    arg: 'TEXT',
+    help: 'a printable PSK of your own (16–64 characters, no spaces)',
+    group: 'add, one mode',
+  },
   rpk: {
     type: 'string',
     arg: 'FILE',
@@ -155,6 +166,8 @@ export async function runWith(
     if (v['psk-identity'] !== undefined) {
       body = { mode: 'psk', psk_identity: v['psk-identity'] };
       if (v['psk-key'] !== undefined) body.psk_key = v['psk-key'];
+      if (v['psk-key-text'] !== undefined) body.psk_key_text = v['psk-key-text'];
+      if (v['psk-text'] === true) body.psk_key_format = 'text';
     } else if (v.rpk !== undefined) body = { mode: 'rpk', rpk: file(v.rpk) };
     else if (v['rpk-fingerprint'] !== undefined) body = { mode: 'rpk', rpk_fingerprint: v['rpk-fingerprint'] };
     else if (v.cert !== undefined) body = { mode: 'x509', x509_certificate: file(v.cert) };

@@ -17,7 +17,7 @@ import { platformPortFlags, portInUseHint } from './errors.ts';
 const OPTIONS = {
   config: { type: 'string', arg: 'FILE', help: 'JSON config file (also SECURESENSE_CONFIG)' },
   db: { type: 'string', arg: 'URL|PATH', help: 'SQLite file or postgres:// URL (default ./data/securesense.db)' },
-  host: { type: 'string', arg: 'HOST', help: 'address to bind (default 0.0.0.0)' },
+  host: { type: 'string', arg: 'HOST', help: 'address to bind (default ::, IPv6 and IPv4)' },
   'http-port': { type: 'string', arg: 'N|off', help: 'HTTP port (default 8080; 0 = any free port)' },
   'https-port': { type: 'string', arg: 'N', help: 'HTTPS port (needs --cert and --key)' },
   cert: { type: 'string', arg: 'FILE', help: 'PEM certificate chain for HTTPS' },

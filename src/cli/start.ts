@@ -32,7 +32,7 @@ import { stopOnSignal } from './serve.ts';
 const OPTIONS = {
   data: { type: 'string', arg: 'DIR', help: 'where the SQLite file and the demo PKI live (default ./data)' },
   db: { type: 'string', arg: 'URL|PATH', help: 'another store (default DIR/securesense.db)' },
-  host: { type: 'string', arg: 'HOST', help: 'address to bind (default 0.0.0.0; the fleet talks to 127.0.0.1)' },
+  host: { type: 'string', arg: 'HOST', help: 'address to bind (default ::, dual-stack; the fleet talks to 127.0.0.1)' },
   'http-port': { type: 'string', arg: 'N', help: 'HTTP API port (default 8080; 0 = any free port)' },
   'coap-port': { type: 'string', arg: 'N', help: 'coap:// port (default 5683)' },
   'coaps-port': { type: 'string', arg: 'N', help: 'coaps:// port (default 5684)' },
@@ -290,13 +290,13 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
     for (const d of devices) d.total = await pointsOf(platform, d.rid);
     for (const d of devices) if (d.how === 'pushes') await d.agent.start();
 
-    const http = platform.http.plain?.url.replace('0.0.0.0', '127.0.0.1');
+    const http = platform.http.plain?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1');
     const out = (s: string) => process.stdout.write(`${s}\n`);
     out('SecureSense is running (Ctrl-C stops it).');
     out(`  HTTP API   ${http ?? '(off)'}    reference ${http ? `${http}/docs` : '-'}`);
     if (http) out(`  dashboard  ${http}/    (sign in with the token below)`);
     out(
-      `  CoAP API   ${platform.coap?.coap?.url.replace('0.0.0.0', '127.0.0.1') ?? '(off)'}    CoAPs API ${platform.coap?.coaps?.url.replace('0.0.0.0', '127.0.0.1')}`,
+      `  CoAP API   ${platform.coap?.coap?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1') ?? '(off)'}    CoAPs API ${platform.coap?.coaps?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1')}`,
     );
     out(`  store      ${platform.store.engine === 'sqlite' ? config.db : 'postgres'}`);
     out(`  demo user  ${DEMO_USER.username} / ${DEMO_USER.password}   id ${uid}`);

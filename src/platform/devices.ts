@@ -42,6 +42,10 @@ export interface DeviceCredentialInput {
   pskIdentity?: string;
   /** Hex (or `0x…`); absent → 16 random bytes, returned once. */
   pskKey?: string;
+  /** A printable key instead (16–64 ASCII characters, no spaces): its bytes are the key. */
+  pskKeyText?: string;
+  /** The generated key: random bytes (`hex`, default) or printable characters (`text`, for libcoap's `-k`). */
+  pskKeyFormat?: 'hex' | 'text';
   /** Hex SHA-256 of the SPKI, or the SPKI itself as PEM. */
   rpkFingerprint?: string;
   rpk?: string;
@@ -53,6 +57,15 @@ export interface DeviceCredentialInput {
   /** …issued under this CA (PEM). */
   x509Ca?: string;
 }
+
+/**
+ * A key people and libcoap can type (libcoap 4.3's `coap-client -k KEY` takes the key as text):
+ * printable ASCII without spaces, 16–64 characters, so at least as long as our 16-byte keys.
+ */
+const PSK_TEXT = /^[\x21-\x7e]{16,64}$/;
+
+/** Characters of a generated text key: 24 base64url characters carry 144 random bits. */
+const PSK_TEXT_BYTES = 18;
 
 /** RFC 4279 §5.1: identities up to 2^16-1 bytes; we keep them short and printable. */
 const PSK_IDENTITY = /^[\x21-\x7e]{1,128}$/;
@@ -81,7 +94,7 @@ export function prepareDeviceCredential(
   resourceId: number,
   input: DeviceCredentialInput,
   now: number,
-): { row: NewDeviceCredential; generatedKey?: string } {
+): { row: NewDeviceCredential; generatedKey?: string; generatedText?: string } {
   const label = input.label ?? null;
   if (label !== null && label.length > 200) throw new PlatformError(400, 'label must be at most 200 characters');
   const base = { resourceId, mode: input.mode, label, createdAt: now };
@@ -89,11 +102,22 @@ export function prepareDeviceCredential(
     case 'psk': {
       if (!input.pskIdentity || !PSK_IDENTITY.test(input.pskIdentity))
         throw new PlatformError(400, 'psk_identity must be 1–128 printable ASCII characters');
-      const generated = input.pskKey === undefined ? randomBytes(16) : undefined;
-      const key = generated ?? hexKey(input.pskKey as string);
+      if (input.pskKey !== undefined && input.pskKeyText !== undefined)
+        throw new PlatformError(400, 'give psk_key or psk_key_text, not both');
+      if (input.pskKeyText !== undefined) {
+        if (!PSK_TEXT.test(input.pskKeyText))
+          throw new PlatformError(400, 'psk_key_text must be 16–64 printable ASCII characters without spaces');
+        return { row: { ...base, pskIdentity: input.pskIdentity, pskKey: Buffer.from(input.pskKeyText, 'ascii') } };
+      }
+      if (input.pskKey !== undefined) {
+        return { row: { ...base, pskIdentity: input.pskIdentity, pskKey: hexKey(input.pskKey) } };
+      }
+      const text = input.pskKeyFormat === 'text' ? randomBytes(PSK_TEXT_BYTES).toString('base64url') : undefined;
+      const generated = text !== undefined ? Buffer.from(text, 'ascii') : randomBytes(16);
       return {
-        row: { ...base, pskIdentity: input.pskIdentity, pskKey: key },
-        generatedKey: generated?.toString('hex'),
+        row: { ...base, pskIdentity: input.pskIdentity, pskKey: generated },
+        generatedKey: generated.toString('hex'),
+        generatedText: text,
       };
     }
     case 'rpk': {

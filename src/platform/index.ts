@@ -22,8 +22,10 @@ import type { Logger } from '../util/log.ts';
 import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
+import { bindDualStack, urlOf } from './dual-stack.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
 import { ClientLimits } from './limits.ts';
+import { PlatformMetrics } from './metrics.ts';
 import { NetGuard } from './net-guard.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
@@ -43,6 +45,7 @@ export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
+export { dtlsStats, PlatformMetrics, type PlatformMetricsOptions } from './metrics.ts';
 export * from './model.ts';
 export { type AddressClass, addressClass, ForbiddenAddressError, NetGuard, type NetGuardOptions } from './net-guard.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
@@ -72,6 +75,8 @@ export interface Platform {
   dtlsSessions?: StoreSessionCache;
   /** The rate limits every API of this process shares, with their refusal counters. */
   limits: ClientLimits;
+  /** The Prometheus metrics every API of this process reports to (`GET /metrics`). */
+  metrics: PlatformMetrics;
   http: {
     /** The plain HTTP API, unless `config.http.port` is null. */
     plain?: HttpListener;
@@ -103,11 +108,14 @@ async function listen(
   port: number,
   scheme: 'http' | 'https',
 ): Promise<HttpListener> {
-  await app.listen({ host, port });
+  // '::' with ipv6Only false: IPv6 and IPv4 (mapped) clients on one socket (dual-stack.ts).
+  const bound = await bindDualStack(host, scheme, async (h) => {
+    await app.listen({ host: h, port, ipv6Only: false });
+    return h;
+  });
   const addr = app.server.address();
   const real = typeof addr === 'object' && addr ? addr.port : port;
-  const shown = host.includes(':') ? `[${host}]` : host;
-  return { app, url: `${scheme}://${shown}:${real}`, port: real };
+  return { app, url: urlOf(scheme, bound, real), port: real };
 }
 
 /**
@@ -115,7 +123,9 @@ async function listen(
  * listeners the config asks for.
  */
 export async function createPlatform(config: SecureSenseConfig, opts: CreatePlatformOptions = {}): Promise<Platform> {
-  const store = await openStore({ db: config.db, schema: opts.pgSchema, logger: opts.logger });
+  // Metrics (GET /metrics) see the store through a timing wrapper: the service, poller and caches use it.
+  const metrics = new PlatformMetrics({ logger: opts.logger });
+  const store = metrics.instrumentStore(await openStore({ db: config.db, schema: opts.pgSchema, logger: opts.logger }));
   const service = new PlatformService({
     store,
     signup: config.api.signup,
@@ -133,6 +143,11 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     loginPerMinute: 10,
     failuresPerMinute: config.api.authFailureLimit,
   });
+  metrics.watchLimits(limits);
+  // GET /ready: the database answers a query (a count on an index; no user data read).
+  const ready = async (): Promise<void> => {
+    await store.countList('resources', 0);
+  };
   const http: Platform['http'] = {};
   // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
   const given = typeof opts.coap === 'object' ? opts.coap : {};
@@ -158,6 +173,8 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         logger: opts.logger,
         info,
         limits,
+        metrics,
+        ready,
       });
       apps.push(app);
       http.plain =
@@ -171,6 +188,8 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         logger: opts.logger,
         info,
         limits,
+        metrics,
+        ready,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -212,6 +231,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       coap = await startCoapApi(service, devices, {
         maxBodySize: config.api.bodyLimit,
         limits,
+        metrics,
         ...given,
         dtls,
         logger: opts.logger,
@@ -248,6 +268,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     poller,
     dtlsSessions,
     limits,
+    metrics,
     http,
     close() {
       closed ??= (async () => {

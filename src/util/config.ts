@@ -99,9 +99,10 @@ export interface SecureSenseConfig {
 
 export const DEFAULT_CONFIG: SecureSenseConfig = {
   db: './data/securesense.db',
-  http: { host: '0.0.0.0', port: 8080 },
-  https: { host: '0.0.0.0', port: null, cert: null, key: null },
-  coap: { host: '0.0.0.0', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
+  // '::' is dual-stack: IPv6 clients, and IPv4 ones as IPv4-mapped addresses (platform/dual-stack.ts).
+  http: { host: '::', port: 8080 },
+  https: { host: '::', port: null, cert: null, key: null },
+  coap: { host: '::', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
   dtls: {
     sessionKey: null,
     sessionLifetime: 86_400,

@@ -33,8 +33,10 @@ import {
 import type { DtlsServerOptions } from '../../dtls/index.ts';
 import type { Logger } from '../../util/log.ts';
 import type { DeviceDirectory } from '../devices.ts';
+import { bindDualStack, urlOf } from '../dual-stack.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
 import { ClientLimits } from '../limits.ts';
+import type { PlatformMetrics } from '../metrics.ts';
 import { type Caller, type DataPoint, PlatformError } from '../model.ts';
 import { parseTime } from '../parsers.ts';
 import { PointsBody, pointsOf } from '../schema/points.ts';
@@ -444,6 +446,8 @@ export interface CoapApiListenOptions extends CoapApiOptions {
    * end over the same store is seen within this interval. Default 30 000; 0: never.
    */
   trustRefreshMs?: number;
+  /** Counts requests by code and transport, DTLS handshakes and sessions, and logs each request (metrics.ts). */
+  metrics?: PlatformMetrics;
 }
 
 /** The CoAP API, listening. */
@@ -455,10 +459,6 @@ export interface CoapApi {
   close(): Promise<void>;
 }
 
-function urlOf(scheme: string, host: string, port: number): string {
-  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
 /** Builds the API and binds its coap:// and coaps:// listeners. */
 export async function startCoapApi(
   service: PlatformService,
@@ -466,7 +466,8 @@ export async function startCoapApi(
   opts: CoapApiListenOptions,
 ): Promise<CoapApi> {
   const server = buildCoapApi(service, devices, opts);
-  const host = opts.host ?? '0.0.0.0';
+  // Dual-stack by default: '::' takes IPv4 clients too, as IPv4-mapped addresses (dual-stack.ts).
+  const host = opts.host ?? '::';
   // X.509 anchors follow the bound CAs and pinned certificates; the service awaits the reload.
   await devices.refresh();
   const unwatch = service.watchResources((c) =>
@@ -481,36 +482,47 @@ export async function startCoapApi(
           devices.refresh().catch((err) => opts.logger?.warn({ err }, 'X.509 trust anchors not reloaded'));
         }, refreshMs).unref()
       : undefined;
+  let unwatchDtls: (() => void) | undefined;
   const api: CoapApi = {
     server,
     close: async () => {
       if (refresher) clearInterval(refresher);
       unwatch();
+      unwatchDtls?.();
       await server.close();
     },
   };
   try {
     if (opts.port !== null) {
-      const udp = await UdpTransport.bind({ host, port: opts.port });
-      server.listen(udp);
+      const udp = await bindDualStack(
+        host,
+        'coap',
+        (h) => UdpTransport.bind({ host: h, port: opts.port ?? 0 }),
+        opts.logger,
+      );
+      server.listen(opts.metrics ? opts.metrics.coapTransport(udp) : udp);
       const port = udp.address().port;
-      api.coap = { url: urlOf('coap', host, port), port };
+      api.coap = { url: urlOf('coap', udp.address().address, port), port };
     }
     if (opts.coapsPort !== null) {
       const publicKey = opts.dtls?.certificate !== undefined || opts.dtls?.rpk !== undefined;
-      const dtls = await DtlsServerTransport.listen({
-        ...opts.dtls,
-        host,
-        port: opts.coapsPort,
-        logger: opts.dtls?.logger ?? opts.logger,
-        ...(publicKey ? { trust: devices.trust, clientAuth: opts.dtls?.clientAuth ?? 'need' } : {}),
-        sessionCache: devices.sessionCache(opts.dtls?.sessionCache),
-        // RFC 4279 §2: the key is looked up at handshake time, so a credential added through the API works at once.
-        psk: (identity) => devices.pskKey(identity),
-      });
-      server.listen(dtls);
+      const coapsPort = opts.coapsPort;
+      const listen = (h: string) =>
+        DtlsServerTransport.listen({
+          ...opts.dtls,
+          host: h,
+          port: coapsPort,
+          logger: opts.dtls?.logger ?? opts.logger,
+          ...(publicKey ? { trust: devices.trust, clientAuth: opts.dtls?.clientAuth ?? 'need' } : {}),
+          sessionCache: devices.sessionCache(opts.dtls?.sessionCache),
+          // RFC 4279 §2: the key is looked up at handshake time, so a credential added through the API works at once.
+          psk: (identity) => devices.pskKey(identity),
+        });
+      const dtls = await bindDualStack(host, 'coaps', listen, opts.logger);
+      server.listen(opts.metrics ? opts.metrics.coapTransport(dtls) : dtls);
+      if (opts.metrics) unwatchDtls = opts.metrics.watchDtls(dtls.server);
       const port = dtls.address().port;
-      api.coaps = { url: urlOf('coaps', host, port), port, transport: dtls };
+      api.coaps = { url: urlOf('coaps', dtls.address().address, port), port, transport: dtls };
     }
   } catch (err) {
     await api.close();

@@ -18,6 +18,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, 
 import type { Logger } from '../../util/log.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
 import type { ClientLimits } from '../limits.ts';
+import { loggablePath, type PlatformMetrics } from '../metrics.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { compile, compileText } from '../schema/validate.ts';
 import type { PlatformService } from '../service.ts';
@@ -26,6 +27,7 @@ import { dashboard } from './dashboard.ts';
 import { installRateLimits } from './rate-limit.ts';
 import type { RouteContext, TypeBoxProvider } from './routes/context.ts';
 import { dataRoutes } from './routes/data.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { parserRoutes } from './routes/parsers.ts';
 import { platformRoutes } from './routes/platform.ts';
 import { resourceRoutes } from './routes/resources.ts';
@@ -64,6 +66,10 @@ export interface HttpAppOptions {
    * and CoAP); when given, `rateLimit`, `rateBurst`, `failedAuthPerMinute` and `loginPerMinute` are not used.
    */
   limits?: ClientLimits;
+  /** Counts and times every request for `GET /metrics` (metrics.ts); absent: no `/metrics` route. */
+  metrics?: PlatformMetrics;
+  /** What `GET /ready` waits for (createPlatform: a store query); absent: always ready. */
+  ready?: () => Promise<void>;
   /** `POST /login` attempts per minute per client IP and username (bucket of the same size). Default 10; 0 = off. */
   loginPerMinute?: number;
 }
@@ -153,6 +159,23 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     reply.status(404).send({ error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
+  // The access log (info) and the request metrics: the path without secret query values.
+  app.addHook('onResponse', async (req, reply) => {
+    const ms = reply.elapsedTime;
+    const route = req.routeOptions.url ?? 'unmatched';
+    opts.metrics?.httpAnswered({ method: req.method, route, status: reply.statusCode, ms });
+    req.log.info(
+      {
+        method: req.method,
+        path: loggablePath(req.url),
+        status: reply.statusCode,
+        ms: Math.round(ms * 10) / 10,
+        ip: req.ip,
+      },
+      'http request',
+    );
+  });
+
   // Rate limits by client address, then by principal, before any other work (http/rate-limit.ts).
   const limits = installRateLimits(
     app,
@@ -206,6 +229,7 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes]) {
     await app.register(async (api) => routes(api.withTypeProvider<TypeBoxProvider>(), ctx));
   }
+  await app.register(async (api) => opsRoutes(api, { metrics: opts.metrics, ready: opts.ready }));
   if (opts.dashboard !== false) dashboard(app);
   return app;
 }

@@ -44,6 +44,16 @@ export const DeviceCredentialCreate = Type.Object(
     label: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
     psk_identity: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     psk_key: text(200, 'hex, 16–64 bytes; generated (and shown once) when absent'),
+    psk_key_text: text(
+      64,
+      'a printable PSK instead of psk_key: 16–64 ASCII characters without spaces, its bytes are the key',
+    ),
+    psk_key_format: Type.Optional(
+      Type.Union([Type.Literal('hex'), Type.Literal('text')], {
+        description:
+          'the generated key: 16 random bytes (hex, default) or 24 printable characters (text) that libcoap -k takes',
+      }),
+    ),
     rpk_fingerprint: text(100, 'hex SHA-256 of the SubjectPublicKeyInfo'),
     rpk: text(4096, 'PEM SubjectPublicKeyInfo (its fingerprint is kept)'),
     x509_fingerprint: text(100, 'hex SHA-256 of the pinned certificate (DER)'),
@@ -61,6 +71,8 @@ export const deviceCredentialInput = (b: DeviceCredentialCreate) => ({
   label: b.label,
   pskIdentity: b.psk_identity,
   pskKey: b.psk_key,
+  pskKeyText: b.psk_key_text,
+  pskKeyFormat: b.psk_key_format,
   rpkFingerprint: b.rpk_fingerprint,
   rpk: b.rpk,
   x509Fingerprint: b.x509_fingerprint,
@@ -72,6 +84,9 @@ export const deviceCredentialInput = (b: DeviceCredentialCreate) => ({
 export const DeviceCredentialCreated = Type.Object({
   ...DeviceCredentialView.properties,
   psk_key: Type.Optional(Type.String({ description: 'the generated PSK (hex): shown only now' })),
+  psk_key_text: Type.Optional(
+    Type.String({ description: 'the generated PSK as the text it is (psk_key_format text): shown only now' }),
+  ),
 });
 
 export const PollLogView = Type.Object({

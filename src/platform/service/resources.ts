@@ -106,14 +106,15 @@ export class ResourceService extends UserService {
     uid: number,
     rid: number,
     input: DeviceCredentialInput,
-  ): Promise<{ credential: DeviceCredential; pskKey?: string }> {
+  ): Promise<{ credential: DeviceCredential; pskKey?: string; pskKeyText?: string }> {
     await this.resource(caller, uid, rid, 'owner');
-    const { row, generatedKey } = prepareDeviceCredential(rid, input, this.now());
+    const { row, generatedKey, generatedText } = prepareDeviceCredential(rid, input, this.now());
     const c = await this.store.createDeviceCredential(row);
     await this.changed({ resourceId: rid, what: 'credentials' });
-    return generatedKey
-      ? { credential: publicCredential(c), pskKey: generatedKey }
-      : { credential: publicCredential(c) };
+    if (!generatedKey) return { credential: publicCredential(c) };
+    return generatedText
+      ? { credential: publicCredential(c), pskKey: generatedKey, pskKeyText: generatedText }
+      : { credential: publicCredential(c), pskKey: generatedKey };
   }
 
   async listDeviceCredentials(

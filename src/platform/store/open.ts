@@ -141,6 +141,11 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
     types,
   });
   pool.on('error', (err) => opts.logger?.error({ err }, 'idle PostgreSQL connection failed'));
+  // A connection that dies while checked out emits 'error' on its client, which the pool does not
+  // listen to then: unheard, it would end the process. The query in flight fails on its own.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => opts.logger?.warn({ err: err.message }, 'PostgreSQL connection lost')),
+  );
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await migrate(db, 'postgres', opts.logger, schema);

@@ -100,7 +100,9 @@ export const resourceRoutes: Routes = async (app, { service, caller }) => {
       const { uid, rid } = req.params;
       const r = await service.addDeviceCredential(await caller(req), uid, rid, deviceCredentialInput(req.body));
       const view = deviceCredentialView(r.credential);
-      return reply.status(201).send(r.pskKey ? { ...view, psk_key: r.pskKey } : view);
+      if (!r.pskKey) return reply.status(201).send(view);
+      const shown = r.pskKeyText ? { psk_key: r.pskKey, psk_key_text: r.pskKeyText } : { psk_key: r.pskKey };
+      return reply.status(201).send({ ...view, ...shown });
     },
   );
 

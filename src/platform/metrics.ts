@@ -1,0 +1,397 @@
+/**
+ * The platform's Prometheus metrics (prom-client), served at `GET /metrics` by http/routes/ops.ts.
+ * One {@link PlatformMetrics} per platform, with its own registry (two platforms in one process,
+ * as in the tests, do not mix their counts). What it measures, and where from:
+ *
+ * - the store: every operation's latency by method, points stored (counted when their transaction
+ *   commits) and poll outcomes, through {@link PlatformMetrics.instrumentStore} — a wrapper, so
+ *   the service, the poller and the DTLS session cache are measured without knowing it;
+ * - CoAP requests by response code and transport, through {@link PlatformMetrics.coapTransport},
+ *   which reads the datagrams a transport carries (the access log's CoAP lines come from there too);
+ * - DTLS handshakes by mode and result, sessions and handshakes in progress, and the endpoint's
+ *   own counters (drops, HelloVerifyRequests, refusals at the limits) when the server exposes them
+ *   ({@link dtlsStats});
+ * - HTTP requests by method, route and status, with their duration (http/app.ts's access-log hook);
+ * - rate-limit refusals, read from {@link ClientLimits.refused} at each scrape;
+ * - the process (CPU, memory, event-loop lag) from prom-client's default collectors.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { codeString, decodeMessage, OptionNumber, type Transport, type TransportPeer } from '../coap/index.ts';
+import { methodName } from '../coap/options.ts';
+import type { DtlsServer } from '../dtls/index.ts';
+import type { Logger } from '../util/log.ts';
+import type { ClientLimits } from './limits.ts';
+import type { PollErrorKind } from './poller/errors.ts';
+import type { Store } from './store/index.ts';
+
+/** Query parameters whose values are secrets: never logged. */
+const SECRET_PARAMS = new Set(['key', 'token', 'password', 'access_token']);
+
+/** A query string with the values of secret parameters replaced (`?key=…` → `?key=[redacted]`). */
+export function redactQuery(query: string): string {
+  if (query === '') return '';
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = decodeURIComponentSafe(eq < 0 ? pair : pair.slice(0, eq)).toLowerCase();
+      return SECRET_PARAMS.has(name) ? `${pair.slice(0, eq < 0 ? pair.length : eq)}=[redacted]` : pair;
+    })
+    .join('&');
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A URL as the access log shows it: the path and a query without secret values. */
+export function loggablePath(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const rest = redactQuery(url.slice(q + 1));
+  return rest === '' ? url.slice(0, q) : `${url.slice(0, q)}?${rest}`;
+}
+
+/** Stats entries that are levels, not counts: the sessions and handshakes gauges read them from `counts()`. */
+const DTLS_LEVELS = new Set(['sessions', 'handshakes']);
+
+/**
+ * The DTLS endpoint's counters — evictions, refusals and drops by reason, HelloVerifyRequests —
+ * when the server offers them as a `stats` object, flattened to dotted names
+ * (`evictions.sessionCapacity`, `drops.malformed`, `helloVerifyRequests`); undefined when it does
+ * not. Read by shape, not by type, so that it follows the DTLS engine's counters as they grow.
+ */
+export function dtlsStats(server: DtlsServer): Record<string, number> | undefined {
+  const s = (server as unknown as { stats?: unknown }).stats;
+  if (typeof s !== 'object' || s === null) return undefined;
+  const out: Record<string, number> = {};
+  const walk = (o: object, prefix: string, depth: number) => {
+    for (const [k, v] of Object.entries(o)) {
+      const name = prefix ? `${prefix}.${k}` : k;
+      if (typeof v === 'number' && Number.isFinite(v) && v >= 0) {
+        if (!(prefix === '' && DTLS_LEVELS.has(k))) out[name] = v;
+      } else if (typeof v === 'object' && v !== null && depth < 2) walk(v, name, depth + 1);
+    }
+  };
+  walk(s, '', 0);
+  return out;
+}
+
+/** A CoAP request seen arriving, kept until its response leaves (for the duration and the log). */
+interface PendingCoap {
+  at: number;
+  method: string;
+  path: string;
+}
+
+/** Requests awaiting a response, per transport: bounded, the oldest dropped first. */
+const MAX_PENDING_COAP = 10_000;
+
+export interface PlatformMetricsOptions {
+  /** Where the access log goes (info level). */
+  logger?: Logger;
+  /** Collect the process metrics (CPU, memory, event loop). Default true. */
+  processMetrics?: boolean;
+}
+
+export class PlatformMetrics {
+  readonly registry = new Registry();
+  private readonly log?: Logger;
+  private readonly dtlsServers = new Set<DtlsServer>();
+  private readonly limitSets = new Set<ClientLimits>();
+
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly coapRequests: Counter<'code' | 'transport'>;
+  readonly coapDuration: Histogram<'transport'>;
+  readonly handshakes: Counter<'mode' | 'result'>;
+  readonly pointsStored: Counter;
+  readonly polls: Counter<'result'>;
+  readonly storeLatency: Histogram<'op' | 'outcome'>;
+
+  constructor(opts: PlatformMetricsOptions = {}) {
+    this.log = opts.logger;
+    const registers = [this.registry];
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'securesense_' });
+    this.httpRequests = new Counter({
+      name: 'securesense_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'securesense_http_request_duration_seconds',
+      help: 'HTTP request duration, by method and route pattern',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.coapRequests = new Counter({
+      name: 'securesense_coap_requests_total',
+      help: 'CoAP requests answered, by response code (e.g. 2.04) and transport (coap, coaps)',
+      labelNames: ['code', 'transport'] as const,
+      registers,
+    });
+    this.coapDuration = new Histogram({
+      name: 'securesense_coap_request_duration_seconds',
+      help: 'CoAP request duration from the request datagram to the response datagram, by transport',
+      labelNames: ['transport'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.handshakes = new Counter({
+      name: 'securesense_dtls_handshakes_total',
+      help: 'DTLS handshakes of the coaps:// API, by mode (psk, rpk, x509; unknown for a failure) and result (full, resumed, failed)',
+      labelNames: ['mode', 'result'] as const,
+      registers,
+    });
+    const servers = this.dtlsServers;
+    new Gauge({
+      name: 'securesense_dtls_sessions',
+      help: 'Established DTLS sessions of the coaps:// API',
+      registers,
+      collect() {
+        let n = 0;
+        for (const s of servers) n += s.counts().sessions;
+        this.set(n);
+      },
+    });
+    new Gauge({
+      name: 'securesense_dtls_handshakes_in_progress',
+      help: 'DTLS handshakes of the coaps:// API in progress',
+      registers,
+      collect() {
+        let n = 0;
+        for (const s of servers) n += s.counts().handshakes;
+        this.set(n);
+      },
+    });
+    new Counter({
+      name: 'securesense_dtls_endpoint_events_total',
+      help: 'DTLS endpoint counters, when the server exposes them: evictions, refusals and drops by reason (evictions.sessionCapacity, drops.malformed, …), HelloVerifyRequests',
+      labelNames: ['event'] as const,
+      registers,
+      collect() {
+        const sum = new Map<string, number>();
+        for (const s of servers) {
+          for (const [k, v] of Object.entries(dtlsStats(s) ?? {})) sum.set(k, (sum.get(k) ?? 0) + v);
+        }
+        this.reset();
+        for (const [event, v] of sum) this.inc({ event }, v);
+      },
+    });
+    this.pointsStored = new Counter({
+      name: 'securesense_points_stored_total',
+      help: 'Data points stored (HTTP, CoAP and the poller), counted when their transaction commits',
+      registers,
+    });
+    this.polls = new Counter({
+      name: 'securesense_poller_polls_total',
+      help: 'Polls of devices by the poller, by result (ok, or the failure kind: timeout, network, handshake, http, coap, too-large, credentials, scheme, forbidden, parse)',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    this.storeLatency = new Histogram({
+      name: 'securesense_store_operation_seconds',
+      help: 'Store operation latency, by operation and outcome (ok, error)',
+      labelNames: ['op', 'outcome'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    const limitSets = this.limitSets;
+    new Counter({
+      name: 'securesense_rate_limit_refusals_total',
+      help: 'Requests refused by the rate limits (HTTP 429, CoAP 4.29), by bucket: address, principal, failures (failed authentications), login',
+      labelNames: ['bucket'] as const,
+      registers,
+      collect() {
+        const sum = { address: 0, principal: 0, failures: 0, login: 0 };
+        for (const l of limitSets) {
+          sum.address += l.refused.address;
+          sum.principal += l.refused.principal;
+          sum.failures += l.refused.failures;
+          sum.login += l.refused.login;
+        }
+        this.reset();
+        for (const [bucket, v] of Object.entries(sum)) this.inc({ bucket }, v);
+      },
+    });
+  }
+
+  /** The text exposition format, for `GET /metrics`. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** Reads the refusal counters of `limits` at each scrape. */
+  watchLimits(limits: ClientLimits): void {
+    this.limitSets.add(limits);
+  }
+
+  /** Counts the handshakes of a coaps:// server and reads its sessions at each scrape. */
+  watchDtls(server: DtlsServer): () => void {
+    this.dtlsServers.add(server);
+    const ok = (c: { identity: { mode: string }; resumed: boolean }) =>
+      this.handshakes.inc({ mode: c.identity.mode, result: c.resumed ? 'resumed' : 'full' });
+    const failed = () => this.handshakes.inc({ mode: 'unknown', result: 'failed' });
+    server.on('connection', ok);
+    server.on('handshakeError', failed);
+    return () => {
+      this.dtlsServers.delete(server);
+      server.off('connection', ok);
+      server.off('handshakeError', failed);
+    };
+  }
+
+  /** One HTTP request answered: counted and timed (http/app.ts writes the access log). */
+  httpAnswered(r: { method: string; route: string; status: number; ms: number }): void {
+    this.httpRequests.inc({ method: r.method, route: r.route, status: String(r.status) });
+    this.httpDuration.observe({ method: r.method, route: r.route }, r.ms / 1000);
+  }
+
+  /**
+   * A transport that carries `inner`'s datagrams unchanged and reads them on the way: each request
+   * is remembered by (peer, token) and each response is counted by code, timed and logged.
+   * Notifications of an observation (responses with no request pending) are counted too.
+   */
+  coapTransport(inner: Transport): Transport {
+    const pending = new Map<string, PendingCoap>();
+    const scheme = inner.scheme;
+    const key = (peer: { address: string; port: number }, token: Buffer) =>
+      `${peer.address}|${peer.port}|${token.toString('hex')}`;
+    return {
+      scheme,
+      onDatagram: (cb: (datagram: Buffer, peer: TransportPeer) => void) =>
+        inner.onDatagram((datagram, peer) => {
+          const d = decodeMessage(datagram);
+          if (d.ok && d.message.code >= 1 && d.message.code <= 31) {
+            const m = d.message;
+            const path = m.options
+              .filter((o) => o.number === OptionNumber.UriPath)
+              .map((o) => o.value.toString('utf8'))
+              .join('/');
+            const query = m.options
+              .filter((o) => o.number === OptionNumber.UriQuery)
+              .map((o) => o.value.toString('utf8'))
+              .join('&');
+            const k = key(peer, m.token);
+            if (!pending.has(k) && pending.size >= MAX_PENDING_COAP) {
+              pending.delete(pending.keys().next().value as string);
+            }
+            pending.set(k, {
+              at: performance.now(),
+              method: methodName(m.code) ?? codeString(m.code),
+              path: `/${path}${query ? `?${redactQuery(query)}` : ''}`,
+            });
+          }
+          cb(datagram, peer);
+        }),
+      send: (datagram, peer) => {
+        const d = decodeMessage(datagram);
+        // A response: code class 2–5 (an empty ACK or a Reset carries code 0.00).
+        if (d.ok && d.message.code >= 64) {
+          const code = codeString(d.message.code);
+          this.coapRequests.inc({ code, transport: scheme });
+          const k = key(peer, d.message.token);
+          const p = pending.get(k);
+          if (p) {
+            pending.delete(k);
+            const ms = performance.now() - p.at;
+            this.coapDuration.observe({ transport: scheme }, ms / 1000);
+            this.log?.info(
+              {
+                transport: scheme,
+                method: p.method,
+                path: p.path,
+                code,
+                ms: Math.round(ms * 10) / 10,
+                peer: peer.address,
+              },
+              'coap request',
+            );
+          }
+        }
+        return inner.send(datagram, peer);
+      },
+      close: () => inner.close(),
+    };
+  }
+
+  /**
+   * The store with every method timed, points counted when they are committed, and poll outcomes
+   * counted. A transaction's store is wrapped too; its points count once the outermost commits.
+   */
+  instrumentStore(store: Store): Store {
+    return this.wrapStore(store, undefined);
+  }
+
+  private wrapStore(store: Store, tx: { points: number } | undefined): Store {
+    const m = this;
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function' || typeof prop !== 'string') return v;
+        if (prop === 'transaction') {
+          return async <T>(fn: (t: Store) => Promise<T>): Promise<T> => {
+            if (tx) return target.transaction((t) => fn(m.wrapStore(t, tx)));
+            const mine = { points: 0 };
+            const out = await m.timed('transaction', () => target.transaction((t) => fn(m.wrapStore(t, mine))));
+            if (mine.points > 0) m.pointsStored.inc(mine.points);
+            return out;
+          };
+        }
+        return (...args: unknown[]) => {
+          const r: unknown = v.apply(target, args);
+          if (!(r instanceof Promise)) return r;
+          return m
+            .timed(prop, () => r)
+            .then((out: unknown) => {
+              if (prop === 'insertPoints') {
+                const n = (args[0] as unknown[]).length;
+                if (tx) tx.points += n;
+                else m.pointsStored.inc(n);
+              } else if (prop === 'addPollLog') {
+                const e = args[0] as { ok: boolean; status: string };
+                m.polls.inc({ result: e.ok ? 'ok' : pollResult(e.status) });
+              }
+              return out;
+            });
+        };
+      },
+    });
+  }
+
+  private async timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const end = this.storeLatency.startTimer({ op });
+    try {
+      const out = await fn();
+      end({ outcome: 'ok' });
+      return out;
+    } catch (err) {
+      end({ outcome: 'error' });
+      throw err;
+    }
+  }
+}
+
+/** The failure kinds a poll log entry names (model.ts `PollLogEntry.status`); anything else is "other". */
+const POLL_FAILURES = new Set<string>([
+  'timeout',
+  'network',
+  'handshake',
+  'http',
+  'coap',
+  'too-large',
+  'credentials',
+  'scheme',
+  'forbidden',
+  'parse',
+] satisfies Array<PollErrorKind | 'parse'>);
+
+function pollResult(status: string): string {
+  return POLL_FAILURES.has(status) ? status : 'other';
+}
