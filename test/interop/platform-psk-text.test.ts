@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { startCoapApi } from '../../src/platform/coap/api.ts';
 import { runWith } from '../../src/cli/device-credentials.ts';
+import { startCoapApi } from '../../src/platform/coap/api.ts';
 import { target } from '../platform/engines.ts';
 import { call, newResource, newUser, startPlatform } from '../platform/helpers.ts';
 import { launchFor, requireBinary } from '../support/peers.ts';
