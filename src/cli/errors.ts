@@ -18,6 +18,8 @@ function addressInUse(err: unknown): { port?: number } | undefined {
 export function portInUseHint(err: unknown, flags: Record<number, string> = {}): string | undefined {
   const inUse = addressInUse(err);
   if (!inUse) return undefined;
+  // The platform's own message already names the listener and the option that moves it.
+  if (/choose another port/.test((err as Error).message)) return '';
   const flag = inUse.port !== undefined ? flags[inUse.port] : undefined;
   const which = inUse.port !== undefined ? `port ${inUse.port} is already in use` : 'the address is already in use';
   return flag

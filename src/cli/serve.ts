@@ -106,8 +106,8 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
     });
   } catch (err) {
     const hint = portInUseHint(err, platformPortFlags(config, { https: true }));
-    if (!hint) throw err;
-    process.stderr.write(`securesense serve: ${(err as Error).message}\n${hint}\n`);
+    if (hint === undefined) throw err;
+    process.stderr.write(`securesense serve: ${(err as Error).message}\n${hint ? `${hint}\n` : ''}`);
     return 1;
   }
   const where = {

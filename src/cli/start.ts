@@ -178,8 +178,8 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
     });
   } catch (err) {
     const hint = portInUseHint(err, platformPortFlags(config, { https: false }));
-    if (!hint) throw err;
-    process.stderr.write(`securesense start: ${(err as Error).message}\n${hint}\n`);
+    if (hint === undefined) throw err;
+    process.stderr.write(`securesense start: ${(err as Error).message}\n${hint ? `${hint}\n` : ''}`);
     return 1;
   }
   const devices: DemoDevice[] = [];

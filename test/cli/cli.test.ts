@@ -137,10 +137,7 @@ test('a port in use: start exits 1 and names --http-port', async (t) => {
     { timeoutMs: 30_000 },
   );
   assert.equal(r.code, 1, r.stderr);
-  assert.match(
-    r.stderr,
-    new RegExp(`port ${port} is already in use: .*--http-port \\(--http-port 0 takes any free port\\)`),
-  );
+  assert.match(r.stderr, new RegExp(`port ${port} .*is already in use.*--http-port.*0 takes any free port`));
 });
 
 test("the package's bin (bin/securesense) starts the pinned Node whatever Node is first on PATH", (t) => {
