@@ -8,18 +8,19 @@
  *        [--ca F …] [--trust-rpk F …] [--client-auth none|want|need]
  *
  * Output: one JSON line per event on stdout (DESIGN.md "Tools at the command line"), errors on
- * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx, 3 on timeout or Reset, 2 on bad usage.
+ * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx or an unreachable server, 3 on timeout or
+ * Reset, 2 on bad usage.
  */
 import { readFileSync } from 'node:fs';
 import { CoapClient, type CoapResponse } from '../coap/client.ts';
 import { createDemoServer } from '../coap/demo.ts';
-import { CoapCancelledError, CoapResetError, CoapTimeoutError } from '../coap/errors.ts';
+import { CoapCancelledError, CoapResetError, CoapTimeoutError, CoapUnreachableError } from '../coap/errors.ts';
 import { formatOptionValue } from '../coap/message.ts';
 import { type Method, optionName, parseContentFormat } from '../coap/options.ts';
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
-import type { PeerIdentity } from '../dtls/index.ts';
+import { DtlsTimeoutError, DtlsUnreachableError, type PeerIdentity } from '../dtls/index.ts';
 import {
   command,
   dispatch,
@@ -61,8 +62,9 @@ const SERVE_OPTIONS = {
   ...LIMIT_OPTIONS,
 } as const satisfies OptionTable;
 
-const CLIENT_ABOUT = `Prints one JSON line per response (and notification) on stdout. Exits 0 on 2.xx, 1 on 4.xx/5.xx,
-3 on timeout or Reset, 2 on bad usage. coaps:// takes the security flags.`;
+const CLIENT_ABOUT = `Prints one JSON line per response (and notification) on stdout. Exits 0 on 2.xx, 1 on 4.xx/5.xx
+or an unreachable server (ICMP port unreachable), 3 on timeout or Reset, 2 on bad usage. --timeout
+bounds the whole exchange, a coaps:// handshake included. coaps:// takes the security flags.`;
 
 const TEXT_FORMATS = new Set([0, 40, 50, 110]);
 
@@ -132,7 +134,9 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   const sec = clientSecurity(values);
   if (uri.scheme === 'coaps' && !sec)
     throw new UsageError('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
-  const c = new CoapClient({ security: sec, blockSize, responseTimeout: timeoutS * 1000 });
+  // The handshake counts against --timeout too: a silent coaps:// server ends the attempt in time.
+  const security = sec && { ...sec, handshakeTimeoutMs: timeoutS * 1000 };
+  const c = new CoapClient({ security, blockSize, responseTimeout: timeoutS * 1000 });
   const verbose = values.v ?? false;
   const req = {
     contentFormat: values.t !== undefined ? asUsage(() => parseContentFormat(values.t as string)) : undefined,
@@ -176,7 +180,16 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
     process.stdout.write(render('response', r, verbose));
     return r.ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof CoapTimeoutError || err instanceof CoapResetError || err instanceof CoapCancelledError) {
+    if (err instanceof CoapUnreachableError || err instanceof DtlsUnreachableError) {
+      process.stderr.write(`securesense coap: ${err.message}\n`);
+      return 1;
+    }
+    if (
+      err instanceof CoapTimeoutError ||
+      err instanceof CoapResetError ||
+      err instanceof CoapCancelledError ||
+      err instanceof DtlsTimeoutError
+    ) {
       process.stderr.write(`securesense coap: ${err.message}\n`);
       return 3;
     }

@@ -11,6 +11,7 @@ import {
   DtlsServer,
   type DtlsSession,
   DtlsTimeoutError,
+  DtlsUnreachableError,
   type PeerAddress,
 } from '../dtls/index.ts';
 import {
@@ -52,7 +53,11 @@ const CLIENT_OPTIONS = {
   'server-name': { type: 'string', arg: 'NAME', help: 'the name to check the server certificate against' },
   send: { type: 'string', arg: 'TEXT', help: 'send TEXT, print the reply and close (default: lines of stdin)' },
   resume: { type: 'boolean', help: 'handshake again, resuming the first session' },
-  timeout: { type: 'string', arg: 'MS', help: 'wait this long for the reply to --send (default 10000)' },
+  timeout: {
+    type: 'string',
+    arg: 'MS',
+    help: 'give up a handshake, or the wait for the reply to --send, after MS (default: the retransmission schedule; 10000 for the reply)',
+  },
 } as const satisfies OptionTable;
 
 /** The security flags for one role, checked and read (errors name the flag and the file). */
@@ -173,7 +178,16 @@ function failure(err: unknown): number {
       `securesense dtls: handshake failed: ${err.sent ? 'we sent' : 'the server sent'} alert ${alertName(err.description)} (${e.message})\n`,
     );
   } else if (err instanceof DtlsTimeoutError) {
+    emit({ event: 'error', error: 'timeout', message: e.message });
     process.stderr.write(`securesense dtls: ${e.message} (no answer from the server)\n`);
+  } else if (err instanceof DtlsUnreachableError) {
+    emit({
+      event: 'error',
+      error: 'unreachable',
+      peer: peerName(err.peer),
+      message: e.message,
+    });
+    process.stderr.write(`securesense dtls: ${e.message}\n`);
   } else process.stderr.write(`securesense dtls: ${e.message}\n`);
   return 1;
 }
@@ -219,8 +233,9 @@ async function clientRun(values: Values<typeof CLIENT_OPTIONS>, target: string):
     );
   }
   const send = values.send;
-  const timeout = intOption(values.timeout, '--timeout', 1, 3_600_000) ?? 10_000;
-  const base = { host, port, ...security, serverName: values['server-name'] };
+  const given = intOption(values.timeout, '--timeout', 1, 3_600_000);
+  const timeout = given ?? 10_000;
+  const base = { host, port, ...security, serverName: values['server-name'], handshakeTimeoutMs: given };
   const rounds = values.resume ? 2 : 1;
   let session: DtlsSession | undefined;
   for (let round = 0; round < rounds; round++) {
