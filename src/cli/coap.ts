@@ -4,7 +4,7 @@
  *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
  *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]
  *        [--trust-rpk F …] [--no-verify-name]
- *   coap serve [--host H] [--port P] [--dtls-port P] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
+ *   coap serve [--host H] [--port P] [--dtls-port P] [--quiet] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
  *        [--ca F …] [--trust-rpk F …] [--client-auth none|want|need]
  *
  * Output: one JSON line per event on stdout (DESIGN.md "Tools at the command line"), errors on
@@ -33,6 +33,7 @@ import {
 } from './args.ts';
 import { LIMIT_OPTIONS, readLimitFlags } from './dtls-limits.ts';
 import { portInUseHint } from './errors.ts';
+import { LineBatch } from './line-batch.ts';
 import {
   dtlsClientSecurity,
   dtlsServerSecurity,
@@ -58,6 +59,7 @@ const SERVE_OPTIONS = {
   host: { type: 'string', arg: 'ADDR', help: "address to bind (default '::', else 0.0.0.0)" },
   port: { type: 'string', arg: 'N', help: 'coap:// UDP port (default 5683; 0 = any free port)' },
   'dtls-port': { type: 'string', arg: 'N', help: 'coaps:// UDP port (default 5684; needs credentials)' },
+  quiet: { type: 'boolean', help: 'no line per request (the listening line only), as for benchmarks' },
   ...SECURITY_OPTIONS,
   ...LIMIT_OPTIONS,
 } as const satisfies OptionTable;
@@ -204,7 +206,9 @@ const serve = command(
   {
     name: 'coap serve',
     usage: '[options]',
-    about: 'The demo server (/time, /sensors, /large, …) over coap://, and over coaps:// with credentials.',
+    about: `The demo server (/time, /sensors, /large, …) over coap://, and over coaps:// with credentials.
+Prints a listening line, then one JSON line per request on stdout (written once per event-loop
+turn), none with --quiet.`,
     options: SERVE_OPTIONS,
   },
   async (p) => {
@@ -238,20 +242,24 @@ async function serveRun(
     );
   const host = values.host ?? '::';
   const port = ports.port;
+  // One write per event-loop turn for all the request lines of that turn, or none with --quiet.
+  const lines = new LineBatch();
   const demo = createDemoServer({
-    onRequest: (req) => {
-      const line: Record<string, unknown> = {
-        event: 'request',
-        method: req.method,
-        path: req.path,
-        scheme: req.scheme,
-        peer: `${req.peer.address}:${req.peer.port}`,
-        bytes: req.payload.length,
-      };
-      if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
-      else if (req.peer.identity) line.identity = identityJson(req.peer.identity);
-      process.stdout.write(`${JSON.stringify(line)}\n`);
-    },
+    onRequest: values.quiet
+      ? undefined
+      : (req) => {
+          const line: Record<string, unknown> = {
+            event: 'request',
+            method: req.method,
+            path: req.path,
+            scheme: req.scheme,
+            peer: `${req.peer.address}:${req.peer.port}`,
+            bytes: req.payload.length,
+          };
+          if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
+          else if (req.peer.identity) line.identity = identityJson(req.peer.identity);
+          lines.push(JSON.stringify(line));
+        },
   });
   let udp: UdpTransport;
   try {
@@ -280,6 +288,7 @@ async function serveRun(
   });
   process.stdout.write(`${JSON.stringify(listening)}\n`);
   await stop;
+  lines.flush();
   await demo.close();
   return 0;
 }

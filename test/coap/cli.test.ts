@@ -149,3 +149,21 @@ test('securesense coap --timeout bounds the whole exchange with a silent server,
     assert.ok(ms > 400 && ms < 2000, `${uri}: ${Math.round(ms)} ms beyond start-up`);
   }
 });
+
+test('securesense coap serve prints a line per request, none with --quiet', async (t) => {
+  for (const quiet of [false, true]) {
+    const port = await freeUdpPort();
+    const args = ['coap', 'serve', '--host', '127.0.0.1', '--port', String(port), ...(quiet ? ['--quiet'] : [])];
+    const server = await startCli(t, args, { timeoutMs: 30_000, readyTimeoutMs: 15_000 });
+    for (let i = 0; i < 3; i++) {
+      const r = await cli(['get', `coap://127.0.0.1:${port}/time`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const requests = () => lines(server.stdout()).filter((e) => e.event === 'request');
+    // The lines of a turn are written at its end: give the pipe a moment, then count.
+    for (let waited = 0; requests().length < 3 && waited < 2000; waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(requests().length, quiet ? 0 : 3, server.stdout());
+    assert.equal(lines(server.stdout())[0].event, 'listening');
+  }
+});
