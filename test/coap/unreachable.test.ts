@@ -121,3 +121,30 @@ test('a DTLS server that answers is unaffected by the connected client socket', 
   assert.equal((await reply).toString(), 'ping');
   await c.close();
 });
+
+test("the device agent's push to a closed port reports the server unreachable at once (coap:// and coaps://)", async (t) => {
+  const { DeviceAgent } = await import('../../src/device/agent.ts');
+  for (const scheme of ['coap', 'coaps'] as const) {
+    const port = await freeUdpPort();
+    // Default CoAP and DTLS timers: without the ICMP error, the first failure would take ~93 s.
+    const agent = new DeviceAgent({
+      push: `${scheme}://127.0.0.1:${port}/users/1/resources/7/data`,
+      security: scheme === 'coaps' ? { psk } : undefined,
+      sensors: ['temperature'],
+      intervalMs: 100,
+      backoff: { baseMs: 5000, maxMs: 5000 },
+    });
+    const t0 = performance.now();
+    const failed = new Promise<{ message: string; ms: number }>((resolve) => {
+      agent.on('event', (e: { event: string; message?: string }) => {
+        if (e.event === 'error') resolve({ message: e.message ?? '', ms: performance.now() - t0 });
+      });
+    });
+    await agent.start();
+    t.after(() => agent.stop());
+    const { message, ms } = await failed;
+    await agent.stop();
+    assert.match(message, new RegExp(`127\\.0\\.0\\.1:${port} is unreachable`), scheme);
+    assert.ok(ms < 1500, `${scheme}: first error after ${Math.round(ms)} ms (readings every 100 ms)`);
+  }
+});
