@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { CoapClient } from '../../src/coap/client.ts';
 import { CoapTimeoutError } from '../../src/coap/errors.ts';
@@ -52,6 +53,33 @@ test('coaps://: each request carries the PSK identity; one DTLS session per (ser
   await assert.rejects(bad.get(s));
 });
 
+/**
+ * A UDP relay between a client and a server that can go mute (drop everything both ways), as a
+ * path that loses every datagram for a while: what the server sends meanwhile never arrives.
+ */
+async function relay(target: number): Promise<{ port: number; mute: boolean; close(): void }> {
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  await Promise.all([front, back].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  let client: { address: string; port: number } | undefined;
+  const r = {
+    port: front.address().port,
+    mute: false,
+    close: () => {
+      front.close();
+      back.close();
+    },
+  };
+  front.on('message', (m, from) => {
+    client = { address: from.address, port: from.port };
+    if (!r.mute) back.send(m, target, '127.0.0.1');
+  });
+  back.on('message', (m) => {
+    if (!r.mute && client) front.send(m, client.port, client.address);
+  });
+  return r;
+}
+
 test('coaps://: when the server silently drops the association, a timeout makes the next request handshake again', async (t) => {
   const server = new CoapServer();
   server.get('/x', () => ({ payload: 'ok' }));
@@ -63,6 +91,8 @@ test('coaps://: when the server silently drops the association, a timeout makes 
   });
   server.listen(dtls);
   t.after(() => server.close());
+  const path = await relay(dtls.address().port);
+  t.after(() => path.close());
   let handshakes = 0;
   dtls.server.on('connection', () => handshakes++);
   const c = new CoapClient({
@@ -70,9 +100,12 @@ test('coaps://: when the server silently drops the association, a timeout makes 
     params: { ackTimeout: 100, maxRetransmit: 2 },
   });
   t.after(() => c.close());
-  const uri = `coaps://127.0.0.1:${dtls.address().port}/x`;
+  const uri = `coaps://127.0.0.1:${path.port}/x`;
   assert.equal((await c.get(uri)).payload.toString(), 'ok');
-  await new Promise((r) => setTimeout(r, 1200)); // The server forgets the idle association.
+  // The server forgets the idle association; its close_notify is lost on the mute path.
+  path.mute = true;
+  await new Promise((r) => setTimeout(r, 1200));
+  path.mute = false;
   await assert.rejects(c.get(uri), CoapTimeoutError);
   assert.equal((await c.get(uri)).payload.toString(), 'ok');
   assert.equal(handshakes, 2);
