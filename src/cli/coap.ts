@@ -148,7 +148,9 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   };
   const deadline = setTimeout(
     () => {
-      process.stderr.write(`securesense coap: no answer within ${timeoutS} s\n`);
+      const message = `no answer within ${timeoutS} s`;
+      process.stdout.write(`${JSON.stringify({ event: 'error', error: 'timeout', message })}\n`);
+      process.stderr.write(`securesense coap: ${message}\n`);
       process.exit(3);
     },
     (timeoutS + (observeFor ?? 0)) * 1000,
@@ -182,19 +184,21 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
     process.stdout.write(render('response', r, verbose));
     return r.ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof CoapUnreachableError || err instanceof DtlsUnreachableError) {
-      process.stderr.write(`securesense coap: ${err.message}\n`);
-      return 1;
-    }
-    if (
-      err instanceof CoapTimeoutError ||
-      err instanceof CoapResetError ||
-      err instanceof CoapCancelledError ||
-      err instanceof DtlsTimeoutError
-    ) {
-      process.stderr.write(`securesense coap: ${err.message}\n`);
-      return 3;
-    }
+    // An `error` event on stdout for scripts, the human line on stderr.
+    const fail = (error: string, e: Error, code: number, peer?: { address: string; port: number }) => {
+      const where =
+        peer && (peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'error', error, ...(where ? { peer: where } : {}), message: e.message })}\n`,
+      );
+      process.stderr.write(`securesense coap: ${e.message}\n`);
+      return code;
+    };
+    if (err instanceof CoapUnreachableError || err instanceof DtlsUnreachableError)
+      return fail('unreachable', err, 1, err.peer);
+    if (err instanceof CoapTimeoutError || err instanceof DtlsTimeoutError) return fail('timeout', err, 3);
+    if (err instanceof CoapResetError) return fail('reset', err, 3);
+    if (err instanceof CoapCancelledError) return fail('cancelled', err, 3);
     throw err;
   } finally {
     clearTimeout(deadline);

@@ -170,26 +170,30 @@ const server = command(
   },
 );
 
+/** A failed client run: an `error` (or `alert`) event on stdout, the human line on stderr; exit 1. */
 function failure(err: unknown): number {
-  const e = err as Error;
-  if (err instanceof DtlsAlertError) {
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (e instanceof DtlsAlertError) {
     emit(alertEvent(e));
     process.stderr.write(
-      `securesense dtls: handshake failed: ${err.sent ? 'we sent' : 'the server sent'} alert ${alertName(err.description)} (${e.message})\n`,
+      `securesense dtls: handshake failed: ${e.sent ? 'we sent' : 'the server sent'} alert ${alertName(e.description)} (${e.message})\n`,
     );
-  } else if (err instanceof DtlsTimeoutError) {
+  } else if (e instanceof DtlsTimeoutError || e instanceof ReplyTimeoutError) {
     emit({ event: 'error', error: 'timeout', message: e.message });
     process.stderr.write(`securesense dtls: ${e.message} (no answer from the server)\n`);
-  } else if (err instanceof DtlsUnreachableError) {
-    emit({
-      event: 'error',
-      error: 'unreachable',
-      peer: peerName(err.peer),
-      message: e.message,
-    });
+  } else if (e instanceof DtlsUnreachableError) {
+    emit({ event: 'error', error: 'unreachable', peer: peerName(e.peer), message: e.message });
     process.stderr.write(`securesense dtls: ${e.message}\n`);
-  } else process.stderr.write(`securesense dtls: ${e.message}\n`);
+  } else {
+    emit({ event: 'error', message: e.message });
+    process.stderr.write(`securesense dtls: ${e.message}\n`);
+  }
   return 1;
+}
+
+/** No application-data reply to --send within --timeout. */
+class ReplyTimeoutError extends Error {
+  override name = 'ReplyTimeoutError';
 }
 
 /** Sends `text` until a reply arrives (application data is not retransmitted by DTLS) or `ms` passes. */
@@ -197,7 +201,7 @@ async function exchange(c: DtlsConnection, text: string, ms: number): Promise<Bu
   return new Promise<Buffer>((resolve, reject) => {
     const timer = setTimeout(() => {
       c.off('data', onData);
-      reject(new Error(`no reply within ${ms} ms`));
+      reject(new ReplyTimeoutError(`no reply within ${ms} ms`));
     }, ms);
     const onData = (d: Buffer) => {
       clearTimeout(timer);

@@ -129,6 +129,10 @@ test('securesense coap get|post to a closed port fails at once: exit 1, the peer
     const ms = performance.now() - t0;
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is unreachable`));
+    assert.deepEqual(
+      lines(r.stdout).map((e) => [e.event, e.error, e.peer]),
+      [['error', 'unreachable', `127.0.0.1:${port}`]],
+    );
     // Beyond the start-up, within 1 s (it used to wait out ~80 s of retransmissions).
     assert.ok(ms - base < 1000, `${args.join(' ')} took ${Math.round(ms)} ms (start-up ${Math.round(base)} ms)`);
   }
@@ -146,6 +150,10 @@ test('securesense coap --timeout bounds the whole exchange with a silent server,
     const ms = performance.now() - t0 - base;
     assert.equal(r.code, 3, `${uri}: ${r.stderr}`);
     assert.match(r.stderr, /no answer within 0\.5 s|not finished within 500 ms/);
+    assert.deepEqual(
+      lines(r.stdout).map((e) => [e.event, e.error]),
+      [['error', 'timeout']],
+    );
     assert.ok(ms > 400 && ms < 2000, `${uri}: ${Math.round(ms)} ms beyond start-up`);
   }
 });
