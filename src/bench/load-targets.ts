@@ -118,7 +118,8 @@ async function freePortPair(): Promise<number> {
 
 function command(t: TargetName, sec: Security, m: Material, port: number): { cmd: string; args: string[] } {
   if (t === 'ours') {
-    const args = [BIN, 'coap', 'serve', '--host', '127.0.0.1', '--port', String(port)];
+    // --quiet: no line per request, as libcoap's servers run here (-v 0) print none either.
+    const args = [BIN, 'coap', 'serve', '--host', '127.0.0.1', '--port', String(port), '--quiet'];
     if (sec !== 'none') args.push('--dtls-port', String(port + 1));
     if (sec === 'psk') args.push('--psk', `${PSK_IDENTITY}:${PSK_HEX}`);
     if (sec === 'x509' || sec === 'x509-mutual') args.push('--cert', m.serverCert, '--key', m.serverKey);
@@ -185,7 +186,7 @@ export function killAll(): void {
 export async function startTarget(t: TargetName, sec: Security, m: Material, lifetimeMs: number): Promise<Running> {
   const port = await freePortPair();
   const { cmd, args } = command(t, sec, m, port);
-  // Ours prints a JSON line per request: to /dev/null, as a deployment that does not read them.
+  // Ours (with --quiet) prints only its listening line; nothing reads the servers' stdout.
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(proc);
   let stderr = '';

@@ -4,22 +4,23 @@
  *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
  *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]
  *        [--trust-rpk F …] [--no-verify-name]
- *   coap serve [--host H] [--port P] [--dtls-port P] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
+ *   coap serve [--host H] [--port P] [--dtls-port P] [--quiet] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
  *        [--ca F …] [--trust-rpk F …] [--client-auth none|want|need]
  *
  * Output: one JSON line per event on stdout (DESIGN.md "Tools at the command line"), errors on
- * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx, 3 on timeout or Reset, 2 on bad usage.
+ * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx or an unreachable server, 3 on timeout or
+ * Reset, 2 on bad usage.
  */
 import { readFileSync } from 'node:fs';
 import { CoapClient, type CoapResponse } from '../coap/client.ts';
 import { createDemoServer } from '../coap/demo.ts';
-import { CoapCancelledError, CoapResetError, CoapTimeoutError } from '../coap/errors.ts';
+import { CoapCancelledError, CoapResetError, CoapTimeoutError, CoapUnreachableError } from '../coap/errors.ts';
 import { formatOptionValue } from '../coap/message.ts';
 import { type Method, optionName, parseContentFormat } from '../coap/options.ts';
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
-import type { PeerIdentity } from '../dtls/index.ts';
+import { DtlsTimeoutError, DtlsUnreachableError, type PeerIdentity } from '../dtls/index.ts';
 import {
   command,
   dispatch,
@@ -32,6 +33,7 @@ import {
 } from './args.ts';
 import { LIMIT_OPTIONS, readLimitFlags } from './dtls-limits.ts';
 import { portInUseHint } from './errors.ts';
+import { LineBatch } from './line-batch.ts';
 import {
   dtlsClientSecurity,
   dtlsServerSecurity,
@@ -57,12 +59,14 @@ const SERVE_OPTIONS = {
   host: { type: 'string', arg: 'ADDR', help: "address to bind (default '::', else 0.0.0.0)" },
   port: { type: 'string', arg: 'N', help: 'coap:// UDP port (default 5683; 0 = any free port)' },
   'dtls-port': { type: 'string', arg: 'N', help: 'coaps:// UDP port (default 5684; needs credentials)' },
+  quiet: { type: 'boolean', help: 'no line per request (the listening line only), as for benchmarks' },
   ...SECURITY_OPTIONS,
   ...LIMIT_OPTIONS,
 } as const satisfies OptionTable;
 
-const CLIENT_ABOUT = `Prints one JSON line per response (and notification) on stdout. Exits 0 on 2.xx, 1 on 4.xx/5.xx,
-3 on timeout or Reset, 2 on bad usage. coaps:// takes the security flags.`;
+const CLIENT_ABOUT = `Prints one JSON line per response (and notification) on stdout. Exits 0 on 2.xx, 1 on 4.xx/5.xx
+or an unreachable server (ICMP port unreachable), 3 on timeout or Reset, 2 on bad usage. --timeout
+bounds the whole exchange, a coaps:// handshake included. coaps:// takes the security flags.`;
 
 const TEXT_FORMATS = new Set([0, 40, 50, 110]);
 
@@ -132,7 +136,9 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   const sec = clientSecurity(values);
   if (uri.scheme === 'coaps' && !sec)
     throw new UsageError('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
-  const c = new CoapClient({ security: sec, blockSize, responseTimeout: timeoutS * 1000 });
+  // The handshake counts against --timeout too: a silent coaps:// server ends the attempt in time.
+  const security = sec && { ...sec, handshakeTimeoutMs: timeoutS * 1000 };
+  const c = new CoapClient({ security, blockSize, responseTimeout: timeoutS * 1000 });
   const verbose = values.v ?? false;
   const req = {
     contentFormat: values.t !== undefined ? asUsage(() => parseContentFormat(values.t as string)) : undefined,
@@ -142,7 +148,9 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   };
   const deadline = setTimeout(
     () => {
-      process.stderr.write(`securesense coap: no answer within ${timeoutS} s\n`);
+      const message = `no answer within ${timeoutS} s`;
+      process.stdout.write(`${JSON.stringify({ event: 'error', error: 'timeout', message })}\n`);
+      process.stderr.write(`securesense coap: ${message}\n`);
       process.exit(3);
     },
     (timeoutS + (observeFor ?? 0)) * 1000,
@@ -176,10 +184,21 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
     process.stdout.write(render('response', r, verbose));
     return r.ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof CoapTimeoutError || err instanceof CoapResetError || err instanceof CoapCancelledError) {
-      process.stderr.write(`securesense coap: ${err.message}\n`);
-      return 3;
-    }
+    // An `error` event on stdout for scripts, the human line on stderr.
+    const fail = (error: string, e: Error, code: number, peer?: { address: string; port: number }) => {
+      const where =
+        peer && (peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'error', error, ...(where ? { peer: where } : {}), message: e.message })}\n`,
+      );
+      process.stderr.write(`securesense coap: ${e.message}\n`);
+      return code;
+    };
+    if (err instanceof CoapUnreachableError || err instanceof DtlsUnreachableError)
+      return fail('unreachable', err, 1, err.peer);
+    if (err instanceof CoapTimeoutError || err instanceof DtlsTimeoutError) return fail('timeout', err, 3);
+    if (err instanceof CoapResetError) return fail('reset', err, 3);
+    if (err instanceof CoapCancelledError) return fail('cancelled', err, 3);
     throw err;
   } finally {
     clearTimeout(deadline);
@@ -191,7 +210,9 @@ const serve = command(
   {
     name: 'coap serve',
     usage: '[options]',
-    about: 'The demo server (/time, /sensors, /large, …) over coap://, and over coaps:// with credentials.',
+    about: `The demo server (/time, /sensors, /large, …) over coap://, and over coaps:// with credentials.
+Prints a listening line, then one JSON line per request on stdout (written once per event-loop
+turn), none with --quiet.`,
     options: SERVE_OPTIONS,
   },
   async (p) => {
@@ -225,20 +246,24 @@ async function serveRun(
     );
   const host = values.host ?? '::';
   const port = ports.port;
+  // One write per event-loop turn for all the request lines of that turn, or none with --quiet.
+  const lines = new LineBatch();
   const demo = createDemoServer({
-    onRequest: (req) => {
-      const line: Record<string, unknown> = {
-        event: 'request',
-        method: req.method,
-        path: req.path,
-        scheme: req.scheme,
-        peer: `${req.peer.address}:${req.peer.port}`,
-        bytes: req.payload.length,
-      };
-      if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
-      else if (req.peer.identity) line.identity = identityJson(req.peer.identity);
-      process.stdout.write(`${JSON.stringify(line)}\n`);
-    },
+    onRequest: values.quiet
+      ? undefined
+      : (req) => {
+          const line: Record<string, unknown> = {
+            event: 'request',
+            method: req.method,
+            path: req.path,
+            scheme: req.scheme,
+            peer: `${req.peer.address}:${req.peer.port}`,
+            bytes: req.payload.length,
+          };
+          if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
+          else if (req.peer.identity) line.identity = identityJson(req.peer.identity);
+          lines.push(JSON.stringify(line));
+        },
   });
   let udp: UdpTransport;
   try {
@@ -267,6 +292,7 @@ async function serveRun(
   });
   process.stdout.write(`${JSON.stringify(listening)}\n`);
   await stop;
+  lines.flush();
   await demo.close();
   return 0;
 }

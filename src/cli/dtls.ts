@@ -11,6 +11,7 @@ import {
   DtlsServer,
   type DtlsSession,
   DtlsTimeoutError,
+  DtlsUnreachableError,
   type PeerAddress,
 } from '../dtls/index.ts';
 import {
@@ -52,7 +53,11 @@ const CLIENT_OPTIONS = {
   'server-name': { type: 'string', arg: 'NAME', help: 'the name to check the server certificate against' },
   send: { type: 'string', arg: 'TEXT', help: 'send TEXT, print the reply and close (default: lines of stdin)' },
   resume: { type: 'boolean', help: 'handshake again, resuming the first session' },
-  timeout: { type: 'string', arg: 'MS', help: 'wait this long for the reply to --send (default 10000)' },
+  timeout: {
+    type: 'string',
+    arg: 'MS',
+    help: 'give up a handshake, or the wait for the reply to --send, after MS (default: the retransmission schedule; 10000 for the reply)',
+  },
 } as const satisfies OptionTable;
 
 /** The security flags for one role, checked and read (errors name the flag and the file). */
@@ -165,17 +170,30 @@ const server = command(
   },
 );
 
+/** A failed client run: an `error` (or `alert`) event on stdout, the human line on stderr; exit 1. */
 function failure(err: unknown): number {
-  const e = err as Error;
-  if (err instanceof DtlsAlertError) {
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (e instanceof DtlsAlertError) {
     emit(alertEvent(e));
     process.stderr.write(
-      `securesense dtls: handshake failed: ${err.sent ? 'we sent' : 'the server sent'} alert ${alertName(err.description)} (${e.message})\n`,
+      `securesense dtls: handshake failed: ${e.sent ? 'we sent' : 'the server sent'} alert ${alertName(e.description)} (${e.message})\n`,
     );
-  } else if (err instanceof DtlsTimeoutError) {
+  } else if (e instanceof DtlsTimeoutError || e instanceof ReplyTimeoutError) {
+    emit({ event: 'error', error: 'timeout', message: e.message });
     process.stderr.write(`securesense dtls: ${e.message} (no answer from the server)\n`);
-  } else process.stderr.write(`securesense dtls: ${e.message}\n`);
+  } else if (e instanceof DtlsUnreachableError) {
+    emit({ event: 'error', error: 'unreachable', peer: peerName(e.peer), message: e.message });
+    process.stderr.write(`securesense dtls: ${e.message}\n`);
+  } else {
+    emit({ event: 'error', message: e.message });
+    process.stderr.write(`securesense dtls: ${e.message}\n`);
+  }
   return 1;
+}
+
+/** No application-data reply to --send within --timeout. */
+class ReplyTimeoutError extends Error {
+  override name = 'ReplyTimeoutError';
 }
 
 /** Sends `text` until a reply arrives (application data is not retransmitted by DTLS) or `ms` passes. */
@@ -183,7 +201,7 @@ async function exchange(c: DtlsConnection, text: string, ms: number): Promise<Bu
   return new Promise<Buffer>((resolve, reject) => {
     const timer = setTimeout(() => {
       c.off('data', onData);
-      reject(new Error(`no reply within ${ms} ms`));
+      reject(new ReplyTimeoutError(`no reply within ${ms} ms`));
     }, ms);
     const onData = (d: Buffer) => {
       clearTimeout(timer);
@@ -219,8 +237,9 @@ async function clientRun(values: Values<typeof CLIENT_OPTIONS>, target: string):
     );
   }
   const send = values.send;
-  const timeout = intOption(values.timeout, '--timeout', 1, 3_600_000) ?? 10_000;
-  const base = { host, port, ...security, serverName: values['server-name'] };
+  const given = intOption(values.timeout, '--timeout', 1, 3_600_000);
+  const timeout = given ?? 10_000;
+  const base = { host, port, ...security, serverName: values['server-name'], handshakeTimeoutMs: given };
   const rounds = values.resume ? 2 : 1;
   let session: DtlsSession | undefined;
   for (let round = 0; round < rounds; round++) {

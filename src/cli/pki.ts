@@ -8,8 +8,8 @@
  *   pki keygen --out FILE
  *   pki psk [--identity ID] [--bytes 16]
  *
- * Each command prints what it made on stdout (one JSON line for ca/issue/rpk/keygen, ID:HEX for psk,
- * the form `--psk` takes) and errors on stderr. Formats: docs/pki.md.
+ * Each command prints what it made as one JSON line on stdout (psk's carries `psk: "ID:HEX"`, the
+ * form `--psk` takes) and errors on stderr. Formats: docs/pki.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
@@ -161,7 +161,9 @@ const psk = command(
   {
     name: 'pki psk',
     usage: '[--identity ID] [--bytes N]',
-    about: 'A random pre-shared key, printed as ID:HEX (the form --psk takes).',
+    about:
+      'A random pre-shared key. Prints one JSON line: {"identity", "key" (hex), "psk": "ID:HEX"}, the last\n' +
+      'in the form --psk takes (`securesense pki psk | jq -r .psk`).',
     options: {
       identity: { type: 'string', arg: 'ID', help: 'the PSK identity (default device-<8 hex>)' },
       bytes: { type: 'string', arg: 'N', help: 'key length in bytes (default 16)' },
@@ -172,7 +174,7 @@ const psk = command(
       identity: values.identity,
       bytes: positiveInt(values.bytes, '--bytes'),
     });
-    process.stdout.write(`${identity}:${keyHex}\n`);
+    line({ identity, key: keyHex, psk: `${identity}:${keyHex}` });
     return 0;
   },
 );
@@ -182,7 +184,7 @@ const SUBS: Record<string, SubCommand> = {
   issue: { summary: 'a P-256 end-entity certificate (new key, --key or --csr)', run: issue },
   rpk: { summary: 'the raw public key (SPKI) of a key or certificate, and its SHA-256', run: rpk },
   keygen: { summary: 'a P-256 private key', run: keygen },
-  psk: { summary: 'a random pre-shared key, ID:HEX', run: psk },
+  psk: { summary: 'a random pre-shared key (JSON with its ID:HEX form)', run: psk },
 };
 
 export async function run(args: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 /**
  * The CoAP client: requests to `coap://` and `coaps://` URIs with token matching (RFC 7252 §5.3.2),
  * piggybacked and separate responses, Block1 uploads and Block2 downloads (RFC 7959 §2.5, §3) and
- * observations (RFC 7641 §3). `coap://` goes over one shared UDP socket per address family;
+ * observations (RFC 7641 §3). `coap://` goes over one UDP socket per server, connected to it;
  * `coaps://` over one DTLS session per (server, credentials), kept and reused for later requests.
  */
 import { lookup } from 'node:dns/promises';
@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { downloadBlocks, uploadBlocks } from './block.ts';
-import { CoapCancelledError } from './errors.ts';
+import { CoapCancelledError, CoapUnreachableError } from './errors.ts';
 import type { CoapMessage, CoapOption } from './message.ts';
 import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
 import { Observation, type ObservationHost } from './observe.ts';
@@ -158,6 +158,9 @@ export class CoapClient {
     // listener). A shared layer keeps the server's request listener and gains our token layer.
     const layer = shared ?? new MessageLayer(transport, { params: this.params, logger: this.log });
     const tokens = new TokenManager(layer, { responseTimeout: this.responseTimeout, nonTimeout: this.nonTimeout });
+    // A transport that sees ICMP errors (a socket connected to its one server) ends the exchanges
+    // with that server at once instead of letting them wait out every retransmission.
+    transport.onUnreachable?.((peer, err) => tokens.failPeer(peer, new CoapUnreachableError(peer, err)));
     this.layers.push(layer);
     this.tokenManagers.push(tokens);
     return { layer, transport, tokens };
@@ -175,16 +178,23 @@ export class CoapClient {
     return p;
   }
 
-  /** The built-in providers: one UDP socket per address family, one DTLS session per server and credentials. */
+  /**
+   * The built-in providers: one UDP socket per server, connected to it (so that an ICMP
+   * port-unreachable ends a request at once; Linux reports ICMP errors on connected sockets only),
+   * and one DTLS session per server and credentials.
+   */
   private builtinProvider(scheme: CoapUri['scheme']): TransportProvider {
     if (scheme === 'coap') {
       const given = this.opts.transport;
+      if (given) return { key: () => 'given', open: async () => ({ transport: given, owned: false }) };
       return {
-        key: (t) => (isIP(t.address) === 6 ? 'udp6' : 'udp4'),
-        open: async (t) =>
-          given
-            ? { transport: given, owned: false }
-            : { transport: await UdpTransport.bind({ type: isIP(t.address) === 6 ? 'udp6' : 'udp4' }) },
+        key: (t) => `${t.address}|${t.port}`,
+        open: async (t) => ({
+          transport: await UdpTransport.bind({
+            type: isIP(t.address) === 6 ? 'udp6' : 'udp4',
+            connect: { address: t.address, port: t.port },
+          }),
+        }),
       };
     }
     const security = this.opts.security;

@@ -46,3 +46,17 @@ export class CoapCancelledError extends Error {
     this.name = 'CoapCancelledError';
   }
 }
+
+/**
+ * Nothing listens at the peer's address and port: the host answered with an ICMP port-unreachable
+ * (seen as ECONNREFUSED on a connected socket). Retransmitting would only wait out the timers.
+ */
+export class CoapUnreachableError extends Error {
+  readonly peer: { address: string; port: number };
+  constructor(peer: { address: string; port: number }, cause?: Error) {
+    const where = peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+    super(`${where} is unreachable (ICMP port unreachable: nothing listens there)`, { cause });
+    this.name = 'CoapUnreachableError';
+    this.peer = peer;
+  }
+}

@@ -32,6 +32,8 @@ export interface RequestContent {
 export class TokenManager {
   /** Listeners by peer ("address|port"), then token (hex). */
   private readonly listeners = new Map<string, Map<string, TokenListener>>();
+  /** How to fail each exchange awaiting a response, by peer ("address|port"). */
+  private readonly pending = new Map<string, Set<(err: Error) => void>>();
 
   constructor(
     readonly layer: MessageLayer,
@@ -81,6 +83,15 @@ export class TokenManager {
   }
 
   /**
+   * Ends every exchange awaiting an answer from `peer` with `err` (the peer proved unreachable), so
+   * that none waits out its retransmissions. Observations already established are left alone.
+   */
+  failPeer(peer: { address: string; port: number }, err: Error): void {
+    const set = this.pending.get(peerKey(peer));
+    if (set) for (const fail of [...set]) fail(err);
+  }
+
+  /**
    * One request/response exchange on the wire (no block-wise logic): resolves with the response,
    * piggybacked or separate. `persistent` keeps the token registered afterwards (observations).
    * `onUnacknowledged` runs when a Confirmable got no ACK through all its retransmissions.
@@ -99,10 +110,19 @@ export class TokenManager {
       let done = false;
       let timer: NodeJS.Timeout | undefined;
       let cancel: (() => void) | undefined;
+      let pending = this.pending.get(pk);
+      if (!pending) {
+        pending = new Set();
+        this.pending.set(pk, pending);
+      }
+      const fail = (err: Error) => finish(err);
+      pending.add(fail);
       const finish = (err: Error | undefined, m?: CoapMessage) => {
         if (done) return;
         done = true;
         if (timer) clearTimeout(timer);
+        const set = this.pending.get(pk);
+        if (set?.delete(fail) && set.size === 0) this.pending.delete(pk);
         if (persistent && !err) this.set(pk, tk, persistent);
         else this.delete(pk, tk);
         // §5.2.2: a separate response before the ACK implies the ACK was lost: stop retransmitting.

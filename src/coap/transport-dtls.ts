@@ -12,6 +12,7 @@ import {
   DtlsServer,
   type DtlsServerOptions,
   type DtlsSession,
+  DtlsUnreachableError,
 } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import { peerKey, type Transport, type TransportPeer } from './transport.ts';
@@ -117,6 +118,7 @@ export interface DtlsClientTransportOptions {
 export class DtlsClientTransport implements Transport {
   readonly scheme = 'coaps' as const;
   private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
+  private unreachable?: (peer: { address: string; port: number }, err: Error) => void;
   private closed = false;
 
   constructor(
@@ -136,7 +138,10 @@ export class DtlsClientTransport implements Transport {
       this.closed = true;
       onClose?.();
     });
-    connection.on('error', () => {});
+    // The server went away (its port answers ICMP port-unreachable): the requests waiting on it end now.
+    connection.on('error', (err: Error) => {
+      if (err instanceof DtlsUnreachableError) this.unreachable?.(peer, err);
+    });
   }
 
   send(datagram: Buffer): void {
@@ -145,6 +150,10 @@ export class DtlsClientTransport implements Transport {
 
   onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
     this.receiver = cb;
+  }
+
+  onUnreachable(cb: (peer: { address: string; port: number }, err: Error) => void): void {
+    this.unreachable = cb;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,11 @@ export interface UdpTransportOptions {
   port?: number;
   /** Force the socket type; by default it follows `host`. */
   type?: 'udp4' | 'udp6';
+  /**
+   * Connect the socket to this one peer: it then sends only there, hears only from there, and
+   * sees the peer's ICMP port-unreachable (Linux reports ICMP errors on connected sockets only).
+   */
+  connect?: { address: string; port: number };
 }
 
 /**
@@ -30,15 +35,22 @@ const literalFirstLookup: SocketOptions['lookup'] = (hostname, options, callback
 export class UdpTransport implements Transport {
   readonly scheme = 'coap' as const;
   private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
+  private unreachable?: (peer: { address: string; port: number }, err: Error) => void;
   private closed = false;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    /** The one peer of a connected socket. */
+    readonly peer?: { address: string; port: number },
+  ) {
     socket.on('message', (msg, rinfo) => {
       this.receiver?.(msg, { address: rinfo.address, port: rinfo.port });
     });
-    // A send to an unreachable port surfaces as an ICMP error on some systems; CoAP's own timers
-    // deal with the loss, so errors are not fatal here.
-    socket.on('error', () => {});
+    // An unconnected socket never sees ICMP errors and CoAP's own timers deal with a loss; a
+    // connected one reports the peer's port-unreachable as ECONNREFUSED, which ends its exchanges.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.peer && err.code === 'ECONNREFUSED') this.unreachable?.(this.peer, err);
+    });
   }
 
   /** Binds a socket and resolves once it listens. */
@@ -53,7 +65,20 @@ export class UdpTransport implements Transport {
         resolve();
       });
     });
-    return new UdpTransport(socket);
+    const peer = opts.connect;
+    if (peer) {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(peer.port, peer.address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      }).catch((err: unknown) => {
+        socket.close();
+        throw err;
+      });
+    }
+    return new UdpTransport(socket, peer ? { address: peer.address, port: peer.port } : undefined);
   }
 
   address(): { address: string; port: number; family: string } {
@@ -64,11 +89,20 @@ export class UdpTransport implements Transport {
     if (this.closed) return;
     // Fire and forget: a lost datagram is CoAP's to recover (§4.2); send errors reach the 'error'
     // handler. No per-datagram callback or promise on the hot path.
+    if (this.peer) {
+      // A connected socket refuses an address with the send; it has only the one peer.
+      if (peer.port === this.peer.port && peer.address === this.peer.address) this.socket.send(datagram);
+      return;
+    }
     this.socket.send(datagram, peer.port, peer.address);
   }
 
   onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
     this.receiver = cb;
+  }
+
+  onUnreachable(cb: (peer: { address: string; port: number }, err: Error) => void): void {
+    this.unreachable = cb;
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,11 @@ export interface Transport {
   onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void;
   close(): Promise<void>;
   readonly scheme: 'coap' | 'coaps';
+  /**
+   * Registers who hears that a peer cannot be reached (an ICMP port-unreachable). Only transports
+   * that can see such errors implement it: a UDP socket connected to its one peer, a DTLS client.
+   */
+  onUnreachable?(cb: (peer: { address: string; port: number }, err: Error) => void): void;
 }
 
 /** A key that names a peer endpoint: `address|port`. */

@@ -29,6 +29,7 @@ import {
   type SessionCache,
 } from './cache.ts';
 import { ClientHelloScan, CookieJar, HELLO_VERIFY_DATAGRAM_LENGTH, scanClientHello } from './cookie.ts';
+import { DtlsUnreachableError } from './errors.ts';
 import { type ClientConfig, ClientHandshake } from './handshake/client.ts';
 import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
@@ -91,6 +92,8 @@ export class DtlsEndpoint extends EventEmitter {
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly host: AssociationHost;
+  /** The one server of a client socket connected to it (see {@link connectSocket}). */
+  private connectedTo: PeerAddress | undefined;
 
   private constructor(
     socket: Socket,
@@ -127,7 +130,15 @@ export class DtlsEndpoint extends EventEmitter {
       send: (d, remote) => this.sendDatagram(d, remote.port, remote.address),
     };
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    socket.on('error', (err) => opts.logger?.warn({ err: err.message }, 'dtls socket error'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const peer = this.connectedTo;
+      if (peer && err.code === 'ECONNREFUSED') {
+        // The ICMP port-unreachable of a connected socket's one peer: its association fails now.
+        this.associations.get(peerKey(peer.address, peer.port))?.fail(new DtlsUnreachableError(peer, err), false);
+        return;
+      }
+      opts.logger?.warn({ err: err.message }, 'dtls socket error');
+    });
     if (srv) {
       this.sweeper = setInterval(() => this.admission.sweep(Date.now()), sweepInterval(this.limits));
       this.sweeper.unref();
@@ -214,8 +225,32 @@ export class DtlsEndpoint extends EventEmitter {
   /** Sends a datagram; close() waits for the ones in flight (a close_notify must leave before the socket closes). */
   private sendDatagram(d: Buffer, port: number, address: string): void {
     if (this.closed) return;
+    const to = this.connectedTo;
+    if (to) {
+      // A connected socket takes no address and reaches only its one peer.
+      if (to.port !== port || to.address !== address) return;
+      this.pendingSends++;
+      this.socket.send(d, this.sent);
+      return;
+    }
     this.pendingSends++;
     this.socket.send(d, port, address, this.sent);
+  }
+
+  /**
+   * Connects a client socket that talks to one server only (`connect()` without a shared
+   * endpoint): Linux then reports the server's ICMP port-unreachable, which fails the association
+   * with DtlsUnreachableError at once instead of after every retransmission.
+   */
+  async connectSocket(remote: PeerAddress): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.connect(remote.port, remote.address, () => {
+        this.socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.connectedTo = remote;
   }
 
   private readonly sent = (): void => {

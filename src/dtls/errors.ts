@@ -67,3 +67,17 @@ export class DtlsTimeoutError extends Error {
     this.name = 'DtlsTimeoutError';
   }
 }
+
+/**
+ * The peer's host answered with an ICMP port-unreachable: nothing listens at that address and
+ * port (seen on a client socket connected to its one server, as ECONNREFUSED).
+ */
+export class DtlsUnreachableError extends Error {
+  readonly peer: { address: string; port: number; family: 'IPv4' | 'IPv6' };
+  constructor(peer: { address: string; port: number; family: 'IPv4' | 'IPv6' }, cause?: Error) {
+    const where = peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+    super(`${where} is unreachable (ICMP port unreachable: nothing listens there)`, { cause });
+    this.name = 'DtlsUnreachableError';
+    this.peer = { address: peer.address, port: peer.port, family: peer.family };
+  }
+}

@@ -18,10 +18,11 @@ import { isIP } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import type { EndpointStats } from './admission.ts';
 import type { Association } from './association.ts';
-import type { SessionCache } from './cache.ts';
+import { peerKey, type SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
 import { DtlsEndpoint } from './endpoint.ts';
+import { DtlsTimeoutError } from './errors.ts';
 import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 
@@ -52,6 +53,7 @@ export {
   DtlsAlertError,
   DtlsDecodeError,
   DtlsTimeoutError,
+  DtlsUnreachableError,
 } from './errors.ts';
 export type { CryptoOp, CryptoPurpose, Direction, DtlsMeter } from './meter.ts';
 
@@ -158,6 +160,11 @@ export interface DtlsClientOptions extends CommonOptions, PublicKeyOptions {
   session?: DtlsSession;
   /** Share one socket among several connections. */
   endpoint?: DtlsClientEndpoint;
+  /**
+   * Give up a handshake not finished after this long, whatever the retransmission schedule, with
+   * DtlsTimeoutError (default: none, the schedule alone decides).
+   */
+  handshakeTimeoutMs?: number;
 }
 
 function isSessionState(s: DtlsSession): s is SessionState {
@@ -264,24 +271,45 @@ export class DtlsClientEndpoint {
     return this.endpoint.address();
   }
 
-  /** Handshakes with a server; rejects with DtlsAlertError or DtlsTimeoutError. */
+  /**
+   * Connects the socket to its one server, so that the server's ICMP port-unreachable fails the
+   * handshake (or the connection) at once with DtlsUnreachableError. For an endpoint of its own.
+   */
+  async connectSocket(host: string, port: number): Promise<void> {
+    const r = await resolve(host, this.family);
+    await this.endpoint.connectSocket({ address: r.address, port, family: r.family });
+  }
+
+  /** Handshakes with a server; rejects with DtlsAlertError, DtlsTimeoutError or DtlsUnreachableError. */
   async connect(opts: Omit<DtlsClientOptions, 'endpoint'>): Promise<DtlsConnection> {
     const r = await resolve(opts.host, this.family);
     if (r.family !== this.family) throw new Error(`endpoint is ${this.family}, server ${opts.host} is ${r.family}`);
     const pki = opts.trust ? { certificate: opts.certificate, rpk: opts.rpk, trust: opts.trust } : undefined;
     if (!opts.psk && !pki) throw new Error('connect: configure a credential (psk, or trust for the public-key modes)');
     if (opts.session && !isSessionState(opts.session)) throw new TypeError('connect: session is not a DTLS session');
-    const a = await this.endpoint.connect(
-      { address: r.address, port: opts.port, family: r.family },
-      {
-        psk: opts.psk,
-        pki,
-        peerName: opts.host,
-        serverName: opts.serverName,
-        session: opts.session as SessionState | undefined,
-      },
-      opts,
-    );
+    const limit = opts.handshakeTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    if (limit !== undefined) {
+      if (!(limit > 0)) throw new RangeError(`connect: handshakeTimeoutMs must be positive, got ${limit}`);
+      const key = peerKey(r.address, opts.port);
+      timer = setTimeout(() => {
+        const what = `DTLS handshake with ${opts.host}:${opts.port} not finished within ${limit} ms`;
+        this.endpoint.associations.get(key)?.fail(new DtlsTimeoutError(what), false);
+      }, limit);
+    }
+    const a = await this.endpoint
+      .connect(
+        { address: r.address, port: opts.port, family: r.family },
+        {
+          psk: opts.psk,
+          pki,
+          peerName: opts.host,
+          serverName: opts.serverName,
+          session: opts.session as SessionState | undefined,
+        },
+        opts,
+      )
+      .finally(() => clearTimeout(timer));
     return a as DtlsConnection;
   }
 
@@ -291,14 +319,17 @@ export class DtlsClientEndpoint {
 }
 
 /**
- * Connects to a DTLS server. Without `endpoint`, the connection gets its own socket, closed with it.
- * A failed handshake rejects with `DtlsAlertError` (which alert, sent or received) or `DtlsTimeoutError`.
+ * Connects to a DTLS server. Without `endpoint`, the connection gets its own socket, connected to
+ * the server and closed with it. A failed handshake rejects with `DtlsAlertError` (which alert, sent
+ * or received), `DtlsTimeoutError`, or `DtlsUnreachableError` (the server's host answered with an
+ * ICMP port-unreachable; only seen on a socket of its own, as a shared one talks to many peers).
  */
 export async function connect(opts: DtlsClientOptions): Promise<DtlsConnection> {
   if (opts.endpoint) return opts.endpoint.connect(opts);
   const r = await resolve(opts.host);
   const ep = await DtlsClientEndpoint.bind({ ...opts, host: undefined, port: undefined, family: r.family });
   try {
+    await ep.connectSocket(r.address, opts.port);
     // The endpoint resolves the name again: the original name is what the server certificate must match.
     const c = await ep.connect(opts);
     c.once('close', () => void ep.close());

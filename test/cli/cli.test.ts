@@ -217,3 +217,29 @@ test('killed outright (SIGKILL), the hand-over process takes the pinned Node pro
   while (pidsWith(marker).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(pidsWith(marker), [], 'no server left behind');
 });
+
+test('the pki tools print one JSON line each; pki psk carries the ID:HEX form --psk takes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-json-'));
+  const runs = [
+    ['pki', 'psk', '--identity', 'sensor-7', '--bytes', '16'],
+    ['pki', 'keygen', '--out', join(dir, 'k.pem')],
+    ['pki', 'rpk', '--key', join(dir, 'k.pem')],
+    ['pki', 'ca', '--out', join(dir, 'ca')],
+  ];
+  const outs: Array<Record<string, unknown>> = [];
+  for (const args of runs) {
+    const r = runCliSync(args, { timeoutMs: 20_000 });
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stdout);
+    outs.push(JSON.parse(lines[0]) as Record<string, unknown>);
+  }
+  const psk = outs[0];
+  assert.equal(psk.identity, 'sensor-7');
+  assert.match(String(psk.key), /^[0-9a-f]{32}$/);
+  assert.equal(psk.psk, `sensor-7:${psk.key}`);
+  // The `psk` field is accepted as is by --psk (a closed port then: exit 1, not a usage error).
+  const r = await runCli(['coap', 'get', 'coaps://127.0.0.1:9/x', '--psk', String(psk.psk), '--timeout', '2']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /unreachable/);
+});

@@ -1,10 +1,12 @@
 /** The `securesense dtls` tools, spawned as a user runs them, against gnutls-cli and each other. */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { type TestContext, test } from 'node:test';
 import { jsonLines as events, pkiFlags, runCli, spawnCli, startCli } from '../support/cli.ts';
 import { gnutlsCli, gnutlsPskArgs } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
+import { freeUdpPort } from '../support/ports.ts';
 
 const KEY = '00112233445566778899aabbccddeeff';
 
@@ -110,4 +112,34 @@ test('securesense dtls: bad security flags exit 2 with a message naming the flag
     assert.match(r.stderr, msg);
     assert.equal(r.stdout, '');
   }
+});
+
+test('securesense dtls client: a closed port fails at once (exit 1, the peer named); --timeout bounds the handshake', async (t) => {
+  const t0 = performance.now();
+  await runCli(['--version']);
+  const startup = performance.now() - t0;
+
+  const closed = await freeUdpPort();
+  let t1 = performance.now();
+  let r = await runCli(['dtls', 'client', `127.0.0.1:${closed}`, '--psk', `dev1:${KEY}`, '--send', 'x']);
+  let ms = performance.now() - t1 - startup;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${closed} is unreachable`));
+  const [ev] = events(r.stdout);
+  assert.equal(ev.event, 'error');
+  assert.equal(ev.error, 'unreachable');
+  assert.equal(ev.peer, `127.0.0.1:${closed}`);
+  assert.ok(ms < 1000, `took ${Math.round(ms)} ms beyond start-up (it used to take ~124 s)`);
+
+  // A silent server (bound, never answers): --timeout ends the handshake, not only the reply wait.
+  const sink = createSocket('udp4');
+  await new Promise<void>((res) => sink.bind(0, '127.0.0.1', () => res()));
+  t.after(() => sink.close());
+  t1 = performance.now();
+  r = await runCli(['dtls', 'client', `127.0.0.1:${sink.address().port}`, '--psk', `dev1:${KEY}`, '--timeout', '700']);
+  ms = performance.now() - t1 - startup;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /not finished within 700 ms/);
+  assert.equal(events(r.stdout)[0].error, 'timeout');
+  assert.ok(ms > 600 && ms < 2500, `took ${Math.round(ms)} ms beyond start-up`);
 });
