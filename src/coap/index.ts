@@ -24,7 +24,14 @@ export {
   type TransportProvider,
   type TransportTarget,
 } from './client.ts';
-export { CoapCancelledError, CoapError, CoapFormatError, CoapResetError, CoapTimeoutError } from './errors.ts';
+export {
+  CoapCancelledError,
+  CoapError,
+  type CoapErrorKind,
+  CoapFormatError,
+  CoapResetError,
+  CoapTimeoutError,
+} from './errors.ts';
 /** RFC 6690 link format. */
 export { formatLinks, type Link, parseLinks } from './linkformat.ts';
 /** The message codec. */

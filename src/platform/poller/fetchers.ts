@@ -367,7 +367,7 @@ export class CoapFetcher implements Fetcher {
         if (u.scheme === 'coaps') await this.closeSlot(t.resourceId);
         throw new PollError('timeout', err.message, session);
       }
-      if (err instanceof CoapError) throw new PollError('coap', err.message, session);
+      if (err instanceof CoapError && err.kind === 'response') throw new PollError('coap', err.message, session);
       throw new PollError('network', (err as Error).message, session);
     }
     slot.lastAnswer = Date.now();
