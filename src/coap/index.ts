@@ -95,6 +95,7 @@ export {
   createDtlsClientTransport,
   DtlsClientTransport,
   DtlsServerTransport,
+  securityKey,
 } from './transport-dtls.ts';
 export { COAP_PORT, UdpTransport, type UdpTransportOptions } from './transport-udp.ts';
 export { type CoapUri, formatCoapUri, parseCoapUri, uriOptions } from './uri.ts';
