@@ -22,7 +22,7 @@ export class CoapError extends Error {
   readonly kind: CoapErrorKind;
   constructor(code: number, message?: string, kind: CoapErrorKind = 'response') {
     super(message ?? `CoAP ${codeString(code)}`);
-    this.name = 'CoapError';
+    this.name = new.target.name;
     this.code = code;
     this.kind = kind;
   }
@@ -32,7 +32,6 @@ export class CoapError extends Error {
 export class CoapFormatError extends CoapError {
   constructor(message: string) {
     super(Code.BadGateway, message, 'format');
-    this.name = 'CoapFormatError';
   }
 }
 
@@ -40,7 +39,6 @@ export class CoapFormatError extends CoapError {
 export class CoapTimeoutError extends CoapError {
   constructor(message = 'CoAP request timed out') {
     super(Code.GatewayTimeout, message, 'timeout');
-    this.name = 'CoapTimeoutError';
   }
 }
 
@@ -48,7 +46,6 @@ export class CoapTimeoutError extends CoapError {
 export class CoapResetError extends CoapError {
   constructor(message = 'peer answered with Reset') {
     super(Code.BadGateway, message, 'reset');
-    this.name = 'CoapResetError';
   }
 }
 
@@ -56,6 +53,5 @@ export class CoapResetError extends CoapError {
 export class CoapCancelledError extends CoapError {
   constructor(message = 'CoAP request cancelled') {
     super(Code.ServiceUnavailable, message, 'cancelled');
-    this.name = 'CoapCancelledError';
   }
 }

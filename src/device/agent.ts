@@ -30,7 +30,7 @@ import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { Backoff } from './backoff.ts';
 import { DeviceConfigError, PushRejectedError } from './errors.ts';
-import { PushLink } from './link.ts';
+import { type HandshakeReport, PushLink } from './link.ts';
 import { type PayloadFormat, renderSample } from './payload.ts';
 import { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
 import { Sampler, SIMULATED_SENSOR_NAMES, type SimulatedSensorName, sensorsFrom } from './sampler.ts';
@@ -54,16 +54,7 @@ export type AgentEvent =
       queueLimit: number;
     }
   | { event: 'reading'; seq: number; time: string; values: Record<string, number>; queued: number }
-  | {
-      event: 'handshake';
-      server: string;
-      mode: string;
-      resumed: boolean;
-      /** True when a saved session was offered (it may still have been refused: `resumed: false`). */
-      offered: boolean;
-      cipherSuite: string;
-      ms: number;
-    }
+  | ({ event: 'handshake' } & HandshakeReport)
   | { event: 'sent'; seq: number; time: string; code: string; bytes: number; ms: number; queued: number }
   | { event: 'backoff'; ms: number; failures: number; queued: number; reason: string }
   | { event: 'dropped'; seq: number; time: string; reason: string; queued: number }

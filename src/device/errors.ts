@@ -3,32 +3,25 @@
  * conditions on the push stay {@link CoapError}s from the CoAP layer; these are the agent's own.
  */
 
-/** Options the agent cannot run with (no mode, an unknown sensor or format, a missing credential). */
-export class DeviceConfigError extends Error {
+/** The base of the agent's errors; `name` is the subclass's. */
+export class DeviceError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'DeviceConfigError';
+    this.name = new.target.name;
   }
 }
+
+/** Options the agent cannot run with (no mode, an unknown sensor or format, a missing credential). */
+export class DeviceConfigError extends DeviceError {}
 
 /** A sensor gave no reading: its command failed or printed something that is not a number. */
-export class SensorError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SensorError';
-  }
-}
+export class SensorError extends DeviceError {}
 
 /** The state file cannot be used: unreadable, malformed, too large or readable by others. */
-export class StateFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StateFileError';
-  }
-}
+export class StateFileError extends DeviceError {}
 
 /** The cloud answered the push with an error code: the link is fine, the request was not. */
-export class PushRejectedError extends Error {
+export class PushRejectedError extends DeviceError {
   constructor(
     readonly code: number,
     readonly status: string,
@@ -37,6 +30,5 @@ export class PushRejectedError extends Error {
     readonly retryAfterMs?: number,
   ) {
     super(`the server answered ${status}${detail ? `: ${detail}` : ''}`);
-    this.name = 'PushRejectedError';
   }
 }

@@ -18,7 +18,7 @@ export {
   type DeviceAgentOptions,
 } from './agent.ts';
 export { Backoff } from './backoff.ts';
-export { DeviceConfigError, PushRejectedError, SensorError, StateFileError } from './errors.ts';
+export { DeviceConfigError, DeviceError, PushRejectedError, SensorError, StateFileError } from './errors.ts';
 export { type HandshakeReport, PushLink, type PushLinkOptions } from './link.ts';
 export { type PayloadFormat, renderSample } from './payload.ts';
 export { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';

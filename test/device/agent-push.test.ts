@@ -57,6 +57,22 @@ function readings(events: AgentEvent[]) {
   return events.filter((e): e is Extract<AgentEvent, { event: 'reading' }> => e.event === 'reading');
 }
 
+/** The ingest server over UDP on loopback, closed after the test; `uri` is its push URI. */
+async function udpIngest(t: TestContext): Promise<{ uri: string; received: Received[] }> {
+  const { server, received } = ingestServer();
+  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
+  server.listen(udp);
+  t.after(() => server.close());
+  return { uri: `coap://127.0.0.1:${udp.address().port}${PATH}`, received };
+}
+
+/** Each handshake event as [mode, resumed, offered]. */
+function handshakes(events: AgentEvent[]): Array<[string, boolean, boolean]> {
+  return events.flatMap((e) =>
+    e.event === 'handshake' ? [[e.mode, e.resumed, e.offered] as [string, boolean, boolean]] : [],
+  );
+}
+
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'securesense-agent-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,12 +88,9 @@ const FAST = {
 const FAST_DTLS = { retransmitInitialMs: 100, maxRetransmits: 2 };
 
 test('push over coap:// (UDP): every reading arrives as the JSON the platform auto-parses', async (t) => {
-  const { server, received } = ingestServer();
-  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
-  server.listen(udp);
-  t.after(() => server.close());
+  const { uri, received } = await udpIngest(t);
   const agent = new DeviceAgent({
-    push: `coap://127.0.0.1:${udp.address().port}${PATH}`,
+    push: uri,
     sensors: ['temperature', 'humidity'],
     intervalMs: 100,
   });
@@ -105,12 +118,9 @@ test('push over coap:// (UDP): every reading arrives as the JSON the platform au
 });
 
 test('push over coap:// as SenML with a base name', async (t) => {
-  const { server, received } = ingestServer();
-  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
-  server.listen(udp);
-  t.after(() => server.close());
+  const { uri, received } = await udpIngest(t);
   const agent = new DeviceAgent({
-    push: `coap://127.0.0.1:${udp.address().port}${PATH}`,
+    push: uri,
     sensors: ['power'],
     intervalMs: 100,
     format: 'senml',
@@ -158,11 +168,7 @@ test('push over coaps:// (PSK); a restarted agent resumes its session from the s
   await first.stop();
   assert.equal(conns.length, 1);
   assert.equal(conns[0].resumed, false);
-  const hs1 = ev1.filter((e) => e.event === 'handshake');
-  assert.deepEqual(
-    hs1.map((e) => e.event === 'handshake' && [e.mode, e.resumed, e.offered]),
-    [['psk', false, false]],
-  );
+  assert.deepEqual(handshakes(ev1), [['psk', false, false]]);
   // The state file holds a master secret: owner-only.
   assert.equal(statSync(stateFile).mode & 0o777, 0o600);
   assert.ok(received.every((r) => r.identity === PSK.identity));
@@ -177,11 +183,7 @@ test('push over coaps:// (PSK); a restarted agent resumes its session from the s
   // The server saw an abbreviated handshake on the second connection.
   assert.equal(conns.length, 2);
   assert.equal(conns[1].resumed, true);
-  const hs2 = ev2.filter((e) => e.event === 'handshake');
-  assert.deepEqual(
-    hs2.map((e) => e.event === 'handshake' && [e.mode, e.resumed, e.offered]),
-    [['psk', true, true]],
-  );
+  assert.deepEqual(handshakes(ev2), [['psk', true, true]]);
   assert.equal(second.stats().resumed, 1);
 });
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   AlertDescription,
   AlertLevel,
@@ -36,12 +36,19 @@ async function x509Server(pki: TempPki, clientAuth: 'none' | 'want' | 'need' = '
   });
 }
 
-test('our server ← openssl s_client: X.509 mutual authentication, echo', async (t) => {
-  if (!requireBinary(t, 'openssl')) return;
+/** A fresh PKI and our X.509 server, closed after the test, awaiting its first connection; undefined (skipped) without `bin`. */
+async function x509ServerFor(t: TestContext, bin: string, clientAuth: 'want' | 'need') {
+  if (!requireBinary(t, bin)) return undefined;
   const pki = await makeTempPki(t);
-  const srv = await x509Server(pki, 'need');
+  const srv = await x509Server(pki, clientAuth);
   t.after(() => srv.server.close());
-  const conn = once(srv.server, 'connection');
+  return { pki, srv, conn: once(srv.server, 'connection') };
+}
+
+test('our server ← openssl s_client: X.509 mutual authentication, echo', async (t) => {
+  const setup = await x509ServerFor(t, 'openssl', 'need');
+  if (!setup) return;
+  const { pki, srv, conn } = setup;
   const peer = opensslDtlsClient(t, srv.port, {
     caFile: pki.root.cert,
     verifyReturnError: true,
@@ -139,11 +146,9 @@ for (const kind of ['untrusted', 'expired'] as const) {
 }
 
 test('our server ← gnutls-cli: X.509 with a client certificate, echo', async (t) => {
-  if (!requireBinary(t, 'gnutls-cli')) return;
-  const pki = await makeTempPki(t);
-  const srv = await x509Server(pki, 'want');
-  t.after(() => srv.server.close());
-  const conn = once(srv.server, 'connection');
+  const setup = await x509ServerFor(t, 'gnutls-cli', 'want');
+  if (!setup) return;
+  const { pki, srv, conn } = setup;
   const peer = gnutlsCli(
     t,
     srv.port,
