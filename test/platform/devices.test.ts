@@ -1,5 +1,5 @@
 /**
- * Device credentials (issue 6) through the HTTP API, and the directory that maps a DTLS
+ * Device credentials through the HTTP API, and the directory that maps a DTLS
  * PeerIdentity to the resource it is bound to — on both store engines.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * One fetcher per URL scheme (issue 6): `http:`/`https:` with node:http(s), `coap:`/`coaps:` with
+ * One fetcher per URL scheme: `http:`/`https:` with node:http(s), `coap:`/`coaps:` with
  * the project's CoAP client. A fetcher turns a poll target into the response bytes and their
  * content type, or throws a {@link PollError} naming what failed.
  *
