@@ -4,11 +4,12 @@
  * queued reading after the server was away for a while.
  */
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { ContentFormat } from '../../src/coap/options.ts';
+import { ContentFormat, OptionNumber } from '../../src/coap/options.ts';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
@@ -139,6 +140,40 @@ test('push over coap:// as SenML with a base name', async (t) => {
   assert.equal(pack[0].u, 'W');
   assert.equal(typeof pack[0].v, 'number');
   assert.ok(Math.abs((pack[0].bt as number) * 1000 - Date.now()) < 60_000);
+});
+
+test('push to coaps://NAME: the request goes as coaps:// with Uri-Host NAME over the DTLS session to its address', async (t) => {
+  const { address } = await lookup('localhost');
+  const seen: Array<{ scheme: string; host?: string; identity?: string }> = [];
+  const server = new CoapServer();
+  server.post(PATH, (req) => {
+    const host = req.options.find((o) => o.number === OptionNumber.UriHost)?.value.toString('utf8');
+    seen.push({
+      scheme: req.scheme,
+      host,
+      identity: req.peer.identity?.mode === 'psk' ? req.peer.identity.identity : undefined,
+    });
+    return { code: 0x44 };
+  });
+  const dtls = await DtlsServerTransport.listen({ host: address, port: 0, psk: () => PSK.key });
+  server.listen(dtls);
+  t.after(() => server.close());
+  const agent = new DeviceAgent({
+    push: `coaps://localhost:${dtls.address().port}${PATH}`,
+    security: { psk: PSK },
+    sensors: ['power'],
+    intervalMs: 100,
+  });
+  const events = collect(agent);
+  await agent.start();
+  t.after(() => agent.stop());
+  await until('2 POSTs', () => seen.length >= 2);
+  await agent.stop();
+  for (const r of seen) assert.deepEqual(r, { scheme: 'coaps', host: 'localhost', identity: PSK.identity });
+  const server1 = events.find((e) => e.event === 'handshake');
+  const where = address.includes(':') ? `[${address}]` : address;
+  assert.equal(server1?.event === 'handshake' && server1.server, `${where}:${dtls.address().port}`);
+  assert.equal(agent.stats().handshakes, 1);
 });
 
 test('push over coaps:// (PSK); a restarted agent resumes its session from the state file', async (t) => {
