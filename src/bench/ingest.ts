@@ -6,7 +6,7 @@
  *   a JSON payload of 10 values (10 streams, auto-created by the first payload), each point with
  *   its own time so that no write is an overwrite;
  * - reads: `GET …/streams/:sid/data?limit=1000` (the newest 1 000 points of a stream) per second;
- * - coaps ingest (issue 6): the same payloads as CoAP POSTs over coaps:// from `--devices` (100)
+ * - coaps ingest: the same payloads as CoAP POSTs over coaps:// from `--devices` (100)
  *   simulated devices, each with its own PSK identity bound to its own resource and one DTLS
  *   session kept for the whole run (the handshakes happen before the clock starts), one
  *   confirmable request outstanding per device (NSTART = 1, RFC 7252 §4.7).

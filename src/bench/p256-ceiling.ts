@@ -2,7 +2,7 @@
  * The P-256 ceiling: how many full public-key handshakes per second the elliptic-curve operations
  * ALONE would allow on this machine, from `openssl speed ecdhp256 ecdsap256` (one core, OpenSSL's
  * own assembly) — the limit our DTLS engine can approach but not pass, printed beside its measured
- * handshakes/s by the dtls benchmark (issue 3).
+ * handshakes/s by the dtls benchmark.
  *
  * How the operations are counted (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, RFC 7251; RFC 5246 §7.4):
  *

@@ -246,7 +246,7 @@ export async function uploadBlocks(
     }
     offset += size;
     szx = next;
-    if (offset % blockSize(szx) !== 0) throw new Error('Block1 size change does not align');
+    if (offset % blockSize(szx) !== 0) throw new CoapError(Code.BadGateway, 'Block1 size change does not align');
   }
 }
 

@@ -203,12 +203,12 @@ export class CoapClient {
     return {
       dropWhenSilent: true,
       key: async (t) => {
-        if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+        if (!security) throw new TypeError('coaps:// needs credentials (security option: psk, cert/key or rpk)');
         if (credentials === undefined) credentials = (await import('./transport-dtls.ts')).securityKey(security);
         return `${t.address}|${t.port}|${credentials}`;
       },
       open: async (t, onClose) => {
-        if (!security) throw new Error('coaps:// needs credentials (security option: psk, cert/key or rpk)');
+        if (!security) throw new TypeError('coaps:// needs credentials (security option: psk, cert/key or rpk)');
         const { createDtlsClientTransport } = await import('./transport-dtls.ts');
         const transport = await createDtlsClientTransport({
           host: t.address,

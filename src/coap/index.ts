@@ -24,7 +24,14 @@ export {
   type TransportProvider,
   type TransportTarget,
 } from './client.ts';
-export { CoapCancelledError, CoapError, CoapFormatError, CoapResetError, CoapTimeoutError } from './errors.ts';
+export {
+  CoapCancelledError,
+  CoapError,
+  type CoapErrorKind,
+  CoapFormatError,
+  CoapResetError,
+  CoapTimeoutError,
+} from './errors.ts';
 /** RFC 6690 link format. */
 export { formatLinks, type Link, parseLinks } from './linkformat.ts';
 /** The message codec. */
@@ -88,6 +95,7 @@ export {
   createDtlsClientTransport,
   DtlsClientTransport,
   DtlsServerTransport,
+  securityKey,
 } from './transport-dtls.ts';
 export { COAP_PORT, UdpTransport, type UdpTransportOptions } from './transport-udp.ts';
 export { type CoapUri, formatCoapUri, parseCoapUri, uriOptions } from './uri.ts';

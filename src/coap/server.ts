@@ -492,7 +492,9 @@ export class CoapServer {
   }
 
   private handlerError(err: unknown, req: CoapRequest): Normalised {
-    if (err instanceof CoapError) {
+    // Only a code a handler chose is answered as given; a time-out or Reset from a request the
+    // handler made itself is a failure of the handler, answered 5.00 like any other.
+    if (err instanceof CoapError && err.kind === 'response') {
       return { code: err.code, body: Buffer.from(err.message), extra: NO_OPTIONS };
     }
     this.log.error({ err, path: req.path }, 'handler threw');

@@ -16,14 +16,13 @@ export {
   type AgentStats,
   DeviceAgent,
   type DeviceAgentOptions,
-  type PayloadFormat,
-  type ServeDtlsOptions,
-  type ServeOptions,
-  SIMULATED_SENSOR_NAMES,
-  type SimulatedSensorName,
 } from './agent.ts';
 export { Backoff } from './backoff.ts';
+export { DeviceConfigError, DeviceError, PushRejectedError, SensorError, StateFileError } from './errors.ts';
+export { type HandshakeReport, PushLink, type PushLinkOptions } from './link.ts';
+export { type PayloadFormat, renderSample } from './payload.ts';
 export { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
+export { Sampler, SIMULATED_SENSOR_NAMES, type SimulatedSensorName, sensorsFrom } from './sampler.ts';
 export {
   CommandSensor,
   type Reading,
@@ -36,4 +35,12 @@ export {
   toSenml,
   toTimedJson,
 } from './sensors.ts';
-export { type AgentState, loadState, type SavedSample, type SavedSession, saveState } from './state.ts';
+export { SensorServer, type SensorServerOptions, type ServeDtlsOptions, type ServeOptions } from './server.ts';
+export {
+  type AgentState,
+  loadState,
+  type SavedSample,
+  type SavedSession,
+  StateWriter,
+  saveState,
+} from './state.ts';

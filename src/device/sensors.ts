@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { SensorError } from './errors.ts';
 
 export interface Reading {
   /** Stream-friendly name, e.g. `temperature`. */
@@ -109,7 +110,7 @@ export class CommandSensor implements Sensor {
   read(): Promise<Reading[]> {
     return new Promise((resolve, reject) => {
       execFile('/bin/sh', ['-c', this.command], { timeout: this.timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout) => {
-        if (err) return reject(new Error(`sensor command failed: ${err.message}`));
+        if (err) return reject(new SensorError(`sensor command failed: ${err.message}`));
         const text = stdout.trim();
         const n = Number(text);
         if (text !== '' && Number.isFinite(n)) return resolve([{ name: this.name, value: n, unit: this.unit }]);
@@ -125,7 +126,9 @@ export class CommandSensor implements Sensor {
         } catch {
           // fall through to the error below
         }
-        reject(new Error(`sensor command printed neither a number nor a JSON object of numbers: ${text.slice(0, 80)}`));
+        reject(
+          new SensorError(`sensor command printed neither a number nor a JSON object of numbers: ${text.slice(0, 80)}`),
+        );
       });
     });
   }
@@ -138,7 +141,7 @@ export async function readAll(sensors: Sensor[], now = new Date()): Promise<{ re
   const errors: Error[] = [];
   for (const r of results) {
     if (r.status === 'fulfilled') readings.push(...r.value);
-    else errors.push(r.reason instanceof Error ? r.reason : new Error(String(r.reason)));
+    else errors.push(r.reason instanceof Error ? r.reason : new SensorError(String(r.reason)));
   }
   return { readings, errors };
 }

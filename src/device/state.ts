@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { DtlsSession } from '../dtls/index.ts';
+import { StateFileError } from './errors.ts';
 import type { Reading } from './sensors.ts';
 
 export const STATE_VERSION = 1;
@@ -68,7 +69,7 @@ function decodeValue(v: unknown): unknown {
     const keys = Object.keys(o);
     if (keys.length === 1 && keys[0] === '$base64') {
       if (typeof o.$base64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.$base64))
-        throw new Error('bad base64 value');
+        throw new StateFileError('bad base64 value');
       return Buffer.from(o.$base64, 'base64');
     }
     const out: Record<string, unknown> = {};
@@ -89,13 +90,13 @@ export function decodeState(text: string): AgentState {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new Error('not JSON');
+    throw new StateFileError('not JSON');
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new StateFileError('not a JSON object');
   const o = raw as Record<string, unknown>;
-  if (o.version !== STATE_VERSION) throw new Error(`version ${String(o.version)}, expected ${STATE_VERSION}`);
+  if (o.version !== STATE_VERSION) throw new StateFileError(`version ${String(o.version)}, expected ${STATE_VERSION}`);
   const d = decodeValue(o) as Record<string, unknown>;
-  if (typeof d.savedAt !== 'number') throw new Error('savedAt missing');
+  if (typeof d.savedAt !== 'number') throw new StateFileError('savedAt missing');
   const out: AgentState = { savedAt: d.savedAt };
   if (d.session !== undefined) out.session = decodeSession(d.session);
   if (d.queue !== undefined) out.queue = decodeQueue(d.queue);
@@ -105,26 +106,26 @@ export function decodeState(text: string): AgentState {
 function decodeSession(v: unknown): SavedSession {
   const d = v as Record<string, unknown> | null;
   if (!d || typeof d !== 'object' || typeof d.server !== 'string' || typeof d.credentials !== 'string')
-    throw new Error('session: server or credentials missing');
+    throw new StateFileError('session: server or credentials missing');
   const session = d.session as Record<string, unknown> | undefined;
   // The engine checks the rest of the session when it is used; the ID must be 1..32 bytes (RFC 5246 §7.4.1.2).
   if (!session || typeof session !== 'object' || !Buffer.isBuffer(session.id))
-    throw new Error('session missing or without an ID');
-  if (session.id.length === 0 || session.id.length > 32) throw new Error('session ID must be 1..32 bytes');
+    throw new StateFileError('session missing or without an ID');
+  if (session.id.length === 0 || session.id.length > 32) throw new StateFileError('session ID must be 1..32 bytes');
   return { server: d.server, credentials: d.credentials, session: session as unknown as DtlsSession };
 }
 
 function decodeQueue(v: unknown): SavedSample[] {
-  if (!Array.isArray(v)) throw new Error('queue is not a list');
-  if (v.length > MAX_SAVED_SAMPLES) throw new Error(`queue longer than ${MAX_SAVED_SAMPLES} samples`);
+  if (!Array.isArray(v)) throw new StateFileError('queue is not a list');
+  if (v.length > MAX_SAVED_SAMPLES) throw new StateFileError(`queue longer than ${MAX_SAVED_SAMPLES} samples`);
   return v.map((x, i) => {
     const s = x as { time?: unknown; readings?: unknown } | null;
     if (!s || typeof s.time !== 'number' || !Number.isFinite(s.time) || !Array.isArray(s.readings))
-      throw new Error(`queue[${i}]: time or readings missing`);
+      throw new StateFileError(`queue[${i}]: time or readings missing`);
     const readings = s.readings.map((r: unknown, j: number) => {
       const rr = r as Partial<Reading> | null;
       if (!rr || typeof rr.name !== 'string' || typeof rr.value !== 'number' || !Number.isFinite(rr.value))
-        throw new Error(`queue[${i}].readings[${j}]: name or value missing`);
+        throw new StateFileError(`queue[${i}].readings[${j}]: name or value missing`);
       return { name: rr.name, value: rr.value, unit: typeof rr.unit === 'string' ? rr.unit : '' };
     });
     return { time: s.time, readings };
@@ -141,17 +142,19 @@ export async function loadState(path: string): Promise<AgentState | undefined> {
     st = await stat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`state file ${path}: ${(err as Error).message}`);
+    throw new StateFileError(`state file ${path}: ${(err as Error).message}`);
   }
-  if (!st.isFile()) throw new Error(`state file ${path} is not a regular file`);
+  if (!st.isFile()) throw new StateFileError(`state file ${path} is not a regular file`);
   if ((st.mode & 0o077) !== 0)
-    throw new Error(`state file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  if (st.size > MAX_STATE_BYTES) throw new Error(`state file ${path} is larger than ${MAX_STATE_BYTES} bytes`);
+    throw new StateFileError(
+      `state file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+    );
+  if (st.size > MAX_STATE_BYTES) throw new StateFileError(`state file ${path} is larger than ${MAX_STATE_BYTES} bytes`);
   const text = await readFile(path, 'utf8');
   try {
     return decodeState(text);
   } catch (err) {
-    throw new Error(`state file ${path}: ${(err as Error).message}`);
+    throw new StateFileError(`state file ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -180,4 +183,60 @@ export async function clearState(path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
+}
+
+/**
+ * Keeps the state file current while the agent runs, so that a crash or `kill -9` loses at most the
+ * write in flight. Writes never overlap; requests that arrive during a write are coalesced into
+ * one more write after it.
+ */
+export class StateWriter {
+  private writing?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  /** Whether the last write listed unsent samples. */
+  hasQueue = false;
+
+  constructor(
+    readonly path: string,
+    private readonly snapshot: () => { session?: SavedSession; queue: SavedSample[] },
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** Writes the current state soon (now, or once after the write in flight). */
+  write(): void {
+    if (this.writing) {
+      this.again = true;
+      return;
+    }
+    this.writing = (async () => {
+      do {
+        this.again = false;
+        const { session, queue } = this.snapshot();
+        await saveState(this.path, { savedAt: Date.now(), session, queue }).then(() => {
+          this.hasQueue = queue.length > 0;
+        }, this.onError);
+      } while (this.again && !this.stopped);
+      this.writing = undefined;
+    })();
+  }
+
+  /** No more coalesced rewrites: the agent is stopping and {@link close} writes last. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves when no write is in flight. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+
+  /** Stops coalescing, waits for the write in flight, then writes the final state; resolves the samples saved. */
+  async close(): Promise<number> {
+    this.stop();
+    await this.writing;
+    const { session, queue } = this.snapshot();
+    await saveState(this.path, { savedAt: Date.now(), session, queue });
+    return queue.length;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * The opt-in meter (issue 7): the DTLS engine reports what crosses the wire and which crypto
+ * The opt-in meter: the DTLS engine reports what crosses the wire and which crypto
  * operations it performs, so that the device model can replay a real transcript on a constrained
  * device profile. When no meter is configured the engine does no extra work: every call site is
  * `meter?.x(...)`.
@@ -58,8 +58,8 @@ export interface DtlsMeter {
   record(dir: Direction, contentType: string, epoch: number, bytes: number): void;
   /**
    * `count` crypto operations of `op`; `context` names the handshake message being prepared or
-   * processed when there is one; `purpose` (added for issue 7's per-message table; meters written
-   * before it may ignore it) says what the operation computes, see {@link CryptoPurpose}.
+   * processed when there is one; `purpose` (added later, for the device model's per-message table;
+   * older meters may ignore it) says what the operation computes, see {@link CryptoPurpose}.
    */
   crypto(op: CryptoOp, count: number, context?: string, purpose?: CryptoPurpose): void;
 }

@@ -296,7 +296,7 @@ function need(v: string | undefined, what: string): string {
  * Engine options of both sides for `material`: a PSK; for RPK each side pins the other's key; for
  * X.509 both trust the root and the server requires a client certificate (clientAuth 'need'). The
  * option names are those of src/dtls/credentials (PublicKeyCredentials), which the engine takes for
- * issue 3.
+ * every mode.
  */
 export async function credentialsFrom(material: CredentialMaterial): Promise<Credentials> {
   if (material.mode === 'psk') {

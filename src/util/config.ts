@@ -29,7 +29,7 @@ export interface SecureSenseConfig {
     /** PEM private key file. */
     key: string | null;
   };
-  /** The CoAP/CoAPs API (issue 6); null turns a listener off. */
+  /** The CoAP/CoAPs API for devices; null turns a listener off. */
   coap: {
     host: string;
     port: number | null;
@@ -64,7 +64,7 @@ export interface SecureSenseConfig {
     /** Receive buffer requested for the coaps:// socket, bytes (the kernel may grant less). */
     recvBuffer: number;
   };
-  /** The poller that pulls resources' polling URLs (issue 6). */
+  /** The poller that pulls resources' polling URLs. */
   poller: {
     enabled: boolean;
     /**

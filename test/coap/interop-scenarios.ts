@@ -1,5 +1,5 @@
 /**
- * The libcoap interop scenarios of issue 4, shared by the NoSec and PSK interop tests: a GET, a POST,
+ * The libcoap interop scenarios, shared by the NoSec and PSK interop tests: a GET, a POST,
  * a Block2 download over 1 KiB, a Block1 upload and an observation with at least three
  * notifications, in both roles, each checking the payloads that crossed.
  */

@@ -4,11 +4,12 @@
  * queued reading after the server was away for a while.
  */
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { ContentFormat } from '../../src/coap/options.ts';
+import { ContentFormat, OptionNumber } from '../../src/coap/options.ts';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
@@ -57,6 +58,22 @@ function readings(events: AgentEvent[]) {
   return events.filter((e): e is Extract<AgentEvent, { event: 'reading' }> => e.event === 'reading');
 }
 
+/** The ingest server over UDP on loopback, closed after the test; `uri` is its push URI. */
+async function udpIngest(t: TestContext): Promise<{ uri: string; received: Received[] }> {
+  const { server, received } = ingestServer();
+  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
+  server.listen(udp);
+  t.after(() => server.close());
+  return { uri: `coap://127.0.0.1:${udp.address().port}${PATH}`, received };
+}
+
+/** Each handshake event as [mode, resumed, offered]. */
+function handshakes(events: AgentEvent[]): Array<[string, boolean, boolean]> {
+  return events.flatMap((e) =>
+    e.event === 'handshake' ? [[e.mode, e.resumed, e.offered] as [string, boolean, boolean]] : [],
+  );
+}
+
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'securesense-agent-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,12 +89,9 @@ const FAST = {
 const FAST_DTLS = { retransmitInitialMs: 100, maxRetransmits: 2 };
 
 test('push over coap:// (UDP): every reading arrives as the JSON the platform auto-parses', async (t) => {
-  const { server, received } = ingestServer();
-  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
-  server.listen(udp);
-  t.after(() => server.close());
+  const { uri, received } = await udpIngest(t);
   const agent = new DeviceAgent({
-    push: `coap://127.0.0.1:${udp.address().port}${PATH}`,
+    push: uri,
     sensors: ['temperature', 'humidity'],
     intervalMs: 100,
   });
@@ -105,12 +119,9 @@ test('push over coap:// (UDP): every reading arrives as the JSON the platform au
 });
 
 test('push over coap:// as SenML with a base name', async (t) => {
-  const { server, received } = ingestServer();
-  const udp = await UdpTransport.bind({ host: '127.0.0.1' });
-  server.listen(udp);
-  t.after(() => server.close());
+  const { uri, received } = await udpIngest(t);
   const agent = new DeviceAgent({
-    push: `coap://127.0.0.1:${udp.address().port}${PATH}`,
+    push: uri,
     sensors: ['power'],
     intervalMs: 100,
     format: 'senml',
@@ -129,6 +140,40 @@ test('push over coap:// as SenML with a base name', async (t) => {
   assert.equal(pack[0].u, 'W');
   assert.equal(typeof pack[0].v, 'number');
   assert.ok(Math.abs((pack[0].bt as number) * 1000 - Date.now()) < 60_000);
+});
+
+test('push to coaps://NAME: the request goes as coaps:// with Uri-Host NAME over the DTLS session to its address', async (t) => {
+  const { address } = await lookup('localhost');
+  const seen: Array<{ scheme: string; host?: string; identity?: string }> = [];
+  const server = new CoapServer();
+  server.post(PATH, (req) => {
+    const host = req.options.find((o) => o.number === OptionNumber.UriHost)?.value.toString('utf8');
+    seen.push({
+      scheme: req.scheme,
+      host,
+      identity: req.peer.identity?.mode === 'psk' ? req.peer.identity.identity : undefined,
+    });
+    return { code: 0x44 };
+  });
+  const dtls = await DtlsServerTransport.listen({ host: address, port: 0, psk: () => PSK.key });
+  server.listen(dtls);
+  t.after(() => server.close());
+  const agent = new DeviceAgent({
+    push: `coaps://localhost:${dtls.address().port}${PATH}`,
+    security: { psk: PSK },
+    sensors: ['power'],
+    intervalMs: 100,
+  });
+  const events = collect(agent);
+  await agent.start();
+  t.after(() => agent.stop());
+  await until('2 POSTs', () => seen.length >= 2);
+  await agent.stop();
+  for (const r of seen) assert.deepEqual(r, { scheme: 'coaps', host: 'localhost', identity: PSK.identity });
+  const server1 = events.find((e) => e.event === 'handshake');
+  const where = address.includes(':') ? `[${address}]` : address;
+  assert.equal(server1?.event === 'handshake' && server1.server, `${where}:${dtls.address().port}`);
+  assert.equal(agent.stats().handshakes, 1);
 });
 
 test('push over coaps:// (PSK); a restarted agent resumes its session from the state file', async (t) => {
@@ -158,11 +203,7 @@ test('push over coaps:// (PSK); a restarted agent resumes its session from the s
   await first.stop();
   assert.equal(conns.length, 1);
   assert.equal(conns[0].resumed, false);
-  const hs1 = ev1.filter((e) => e.event === 'handshake');
-  assert.deepEqual(
-    hs1.map((e) => e.event === 'handshake' && [e.mode, e.resumed, e.offered]),
-    [['psk', false, false]],
-  );
+  assert.deepEqual(handshakes(ev1), [['psk', false, false]]);
   // The state file holds a master secret: owner-only.
   assert.equal(statSync(stateFile).mode & 0o777, 0o600);
   assert.ok(received.every((r) => r.identity === PSK.identity));
@@ -177,11 +218,7 @@ test('push over coaps:// (PSK); a restarted agent resumes its session from the s
   // The server saw an abbreviated handshake on the second connection.
   assert.equal(conns.length, 2);
   assert.equal(conns[1].resumed, true);
-  const hs2 = ev2.filter((e) => e.event === 'handshake');
-  assert.deepEqual(
-    hs2.map((e) => e.event === 'handshake' && [e.mode, e.resumed, e.offered]),
-    [['psk', true, true]],
-  );
+  assert.deepEqual(handshakes(ev2), [['psk', true, true]]);
   assert.equal(second.stats().resumed, 1);
 });
 

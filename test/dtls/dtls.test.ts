@@ -12,8 +12,10 @@ import {
   DtlsServer,
   DtlsTimeoutError,
 } from '../../src/dtls/index.ts';
+import { opensslDtlsClient } from '../support/dtls-peers.ts';
+import { requireBinary } from '../support/peers.ts';
 import { sleep } from '../support/ports.ts';
-import { echoServer, IDENTITY, KEY, nextData } from './helpers.ts';
+import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from './helpers.ts';
 
 const psk = { identity: IDENTITY, key: KEY };
 
@@ -201,12 +203,35 @@ test('the meter sees whole handshake messages, records and crypto operations', a
   assert.ok(seen.records >= 8 && seen.aes > 0 && seen.sha > 0);
 });
 
-test('server close sends close_notify to its peers', async () => {
+test('server close sends close_notify to its peers: a warning-level close_notify, not a fatal alert', async (t) => {
   const srv = await echoServer();
-  const c: DtlsConnection = await connect({ host: '127.0.0.1', port: srv.port, psk });
+  const records: string[] = [];
+  const meter: DtlsMeter = {
+    handshakeMessage() {},
+    record: (dir, contentType, epoch) => records.push(`${dir}:${contentType}:${epoch}`),
+    crypto() {},
+  };
+  const c: DtlsConnection = await connect({ host: '127.0.0.1', port: srv.port, psk, meter });
+  const errors: Error[] = [];
+  c.on('error', (e: Error) => errors.push(e));
   const closed = once(c, 'close');
+  records.length = 0;
   await srv.server.close();
   await closed;
+  // A fatal alert would surface as 'error' (a DtlsAlertError); only close_notify is answered in kind.
+  assert.deepEqual(errors, []);
+  assert.deepEqual(records, ['in:alert:1', 'out:alert:1']);
+
+  // Our own decoder cannot vouch for the alert's level: let OpenSSL read it off the wire.
+  if (!requireBinary(t, 'openssl')) return;
+  const srv2 = await echoServer();
+  const conn = once(srv2.server, 'connection');
+  const peer = opensslDtlsClient(t, srv2.port, { psk: { identity: IDENTITY, keyHex: KEY_HEX }, args: ['-msg'] });
+  await conn;
+  await srv2.server.close();
+  // OpenSSL 3.0 -msg dumps a received DTLS alert as content_type=21 with its two bytes: level 1
+  // (warning), description 0 (close_notify) — RFC 5246 §7.2.
+  await peer.waitFor(/<<< [^\n]*content_type=21\) \[length 0002\]\s+01 00\b/);
 });
 
 test('DtlsServer.listen without credentials is refused', async () => {

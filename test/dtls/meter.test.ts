@@ -1,5 +1,5 @@
 /**
- * The meter (issue 7) as the device model needs it: every crypto operation the engine performs is
+ * The meter as the device model needs it: every crypto operation the engine performs is
  * reported by the code that performs it, named by message and purpose — the stateless cookie and
  * its HelloVerifyRequest, each PRF call, each signature of a peer's certificate chain.
  */

@@ -1,5 +1,5 @@
 /**
- * libcoap as a device (issue 6): `coap-client-gnutls` in PSK, RPK and PKI mode posts a JSON
+ * libcoap as a device: `coap-client-gnutls` in PSK, RPK and PKI mode posts a JSON
  * payload to the platform's coaps:// API and the points are stored; an identity that is not bound
  * (or a key that is not trusted) stores nothing.
  */

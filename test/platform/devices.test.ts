@@ -1,15 +1,23 @@
 /**
- * Device credentials (issue 6) through the HTTP API, and the directory that maps a DTLS
+ * Device credentials through the HTTP API, and the directory that maps a DTLS
  * PeerIdentity to the resource it is bound to — on both store engines.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import {
   certificatesFromPem,
   loadTrustAnchors,
   type PeerIdentity,
   verifyCertificateChain,
 } from '../../src/dtls/credentials/index.ts';
+import {
+  connect,
+  type DtlsConnection,
+  DtlsServer,
+  MemorySessionCache,
+  type SessionCache,
+} from '../../src/dtls/index.ts';
 import { DeviceDirectory } from '../../src/platform/devices.ts';
 import { makeTempPki } from '../support/pki.ts';
 import { bothEngines } from './engines.ts';
@@ -210,12 +218,49 @@ bothEngines('poll settings and the poll log', async (t, tg) => {
 bothEngines('a session store that fails means a full handshake, not a failed one', async (t, tg) => {
   const p = await startPlatform(t, tg);
   const dir = new DeviceDirectory(p.store);
-  const broken = {
+  const { uid, token } = await newUser(p.base, 'fay');
+  const r = await newResource(p.base, uid, token, 'F');
+  const keyHex = '000102030405060708090a0b0c0d0e0f';
+  const bound = await call(p.base, 'POST', `/users/${uid}/resources/${r.rid}/devices`, {
+    token,
+    body: { mode: 'psk', psk_identity: 'dev-f', psk_key: keyHex },
+  });
+  assert.equal(bound.status, 201, bound.text);
+  const psk = { identity: 'dev-f', key: Buffer.from(keyHex, 'hex') };
+
+  // Sessions are stored, but every lookup fails.
+  const memory = new MemorySessionCache();
+  let lookups = 0;
+  const broken: SessionCache = {
     get: async () => {
+      lookups++;
       throw new Error('store down');
     },
-    set: async () => {},
-    delete: async () => {},
+    set: (s) => memory.set(s),
+    delete: (id) => memory.delete(id),
   };
-  assert.equal(await dir.sessionCache(broken).get(Buffer.alloc(32, 1)), undefined);
+  const server = await DtlsServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: (identity) => dir.pskKey(identity),
+    sessionCache: dir.sessionCache(broken),
+  });
+  t.after(() => server.close());
+  const first = await connect({ host: '127.0.0.1', port: server.address().port, psk });
+  assert.equal(first.resumed, false);
+  const session = first.session;
+  await first.close();
+
+  // The client offers its session; the lookup throws; the server answers with a full handshake.
+  const serverSide = once(server, 'connection');
+  const second = await connect({ host: '127.0.0.1', port: server.address().port, psk, session });
+  assert.equal(lookups, 1);
+  assert.equal(second.resumed, false);
+  assert.notDeepEqual(second.session.id, session.id);
+  const [sc] = (await serverSide) as [DtlsConnection];
+  assert.deepEqual(sc.identity, { mode: 'psk', identity: 'dev-f' });
+  const got = once(sc, 'data');
+  second.send(Buffer.from('after a failed lookup'));
+  assert.equal(String((await got)[0]), 'after a failed lookup');
+  await second.close();
 });

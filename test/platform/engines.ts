@@ -1,5 +1,5 @@
 /**
- * Runs a test on both store engines (issue 5: "every store test runs on both engines").
+ * Runs a test on both store engines (SQLite and PostgreSQL), so that every store test holds for both.
  * SQLite always, on a temporary file. PostgreSQL when SECURESENSE_TEST_PG_URL is set, in a fresh
  * schema per test that is dropped afterwards, so parallel test files never see each other's rows.
  * Without the URL the PostgreSQL half is skipped with a message, except under CI where it fails.

@@ -1,5 +1,5 @@
 /**
- * The service without HTTP, as the CoAP API (issue 6) will use it: a device caller bound to a
+ * The service without HTTP, as the CoAP API uses it: a device caller bound to a
  * resource, point events for observers, and password/token handling.
  */
 import assert from 'node:assert/strict';

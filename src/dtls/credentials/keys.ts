@@ -212,7 +212,7 @@ export interface PeerCertificateContext {
   /** Client side: the host name or IP the client connected to. */
   serverName?: string;
   now?: Date;
-  /** Told of each signature checked on the peer's certificate chain (issue 7). */
+  /** Told of each signature checked on the peer's certificate chain (the meter's `certificate` context, for the device model). */
   meter?: DtlsMeter;
 }
 

@@ -59,7 +59,7 @@ export interface VerifyChainOptions {
   now?: Date;
   /** Most certificates in a path, anchor included (default 10). */
   maxPathLength?: number;
-  /** Told of each certificate signature checked (`ecdsa_verify`, context `certificate`, issue 7). */
+  /** Told of each certificate signature checked (`ecdsa_verify`, context `certificate`, for the device model). */
   meter?: DtlsMeter;
 }
 

@@ -9,7 +9,7 @@
  * - loading keys: PEM or DER, PKCS#8 or SEC1 ("EC PRIVATE KEY", RFC 5915) private keys and
  *   SubjectPublicKeyInfo (RFC 5480) public keys, each checked to be on P-256.
  *
- * Every operation reports itself to the optional meter (issue 7) so that a transcript can be
+ * Every operation reports itself to the optional meter so that a transcript can be
  * replayed on a constrained-device profile.
  */
 import {

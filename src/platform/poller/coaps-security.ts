@@ -1,5 +1,5 @@
 /**
- * What the poller shows and trusts when it pulls a `coaps://` device (issue 6). The platform is
+ * What the poller shows and trusts when it pulls a `coaps://` device. The platform is
  * the DTLS client there, and the resource's device credentials say who the device is:
  *
  * - `psk`: the platform logs in with the bound identity and key (RFC 4279) — the key proves both

@@ -1,5 +1,5 @@
 /**
- * One fetcher per URL scheme (issue 6): `http:`/`https:` with node:http(s), `coap:`/`coaps:` with
+ * One fetcher per URL scheme: `http:`/`https:` with node:http(s), `coap:`/`coaps:` with
  * the project's CoAP client. A fetcher turns a poll target into the response bytes and their
  * content type, or throws a {@link PollError} naming what failed.
  *
@@ -367,7 +367,7 @@ export class CoapFetcher implements Fetcher {
         if (u.scheme === 'coaps') await this.closeSlot(t.resourceId);
         throw new PollError('timeout', err.message, session);
       }
-      if (err instanceof CoapError) throw new PollError('coap', err.message, session);
+      if (err instanceof CoapError && err.kind === 'response') throw new PollError('coap', err.message, session);
       throw new PollError('network', (err as Error).message, session);
     }
     slot.lastAnswer = Date.now();

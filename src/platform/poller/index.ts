@@ -1,5 +1,5 @@
 /**
- * The poller (issue 6): every resource with a `polling_url` is pulled every `polling_period`
+ * The poller: every resource with a `polling_url` is pulled every `polling_period`
  * seconds; the URL's scheme picks the fetcher (http, https, coap, coaps); the response goes
  * through the resource's parsers into its streams (the same `postResourceData` as a push); each
  * poll's outcome is kept in the resource's poll log.

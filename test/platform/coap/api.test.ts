@@ -1,5 +1,5 @@
 /**
- * The CoAP API end to end (issue 6): devices push over coaps:// with our own CoAP client and the
+ * The CoAP API end to end: devices push over coaps:// with our own CoAP client and the
  * points appear through the HTTP API; a device is refused on a resource it is not bound to; an
  * unknown PSK identity fails the handshake; coap:// needs ?key=; an observation over coaps://
  * hears points posted over HTTP; a large read goes block-wise.

@@ -1,5 +1,5 @@
 /**
- * Devices in the public-key modes (issue 6): a raw-public-key device and an X.509 device (by name
+ * Devices in the public-key modes: a raw-public-key device and an X.509 device (by name
  * under a CA, and a self-signed one pinned) post over coaps:// with our own client and the points
  * appear over HTTP; an untrusted key and an untrusted certificate fail the handshake; a PSK device
  * still connects to the same port.

@@ -1,5 +1,5 @@
 /**
- * The poller (issue 6) against real device servers: a coaps:// device (our CoAP server over our
+ * The poller against real device servers: a coaps:// device (our CoAP server over our
  * DTLS server) polled 20 times shows one full handshake; a URL change closes that session with
  * close_notify and makes one new handshake; deleting the resource closes it too; https:// and
  * coap:// sources are polled into streams on schedule; per-resource retransmission settings hold.
