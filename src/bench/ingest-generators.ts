@@ -28,6 +28,8 @@ export interface PhaseFigures {
   generatorCpuPct: number;
   stealPct: number;
   machineBusyPct: number;
+  /** Requests per committed transaction (the group commit's sharing), when measured. */
+  requestsPerCommit?: number;
 }
 
 function percentile(sorted: number[], q: number): number {

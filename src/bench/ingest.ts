@@ -109,17 +109,26 @@ export async function benchEngine(
     if (first.created.length !== 10) throw new Error(`expected 10 streams, got ${first.created.length}`);
     const sid = first.created[0].id;
 
+    // Requests per commit over a phase: how well the group commit shares transactions.
+    const grouped = async (phase: Promise<PhaseFigures>): Promise<PhaseFigures> => {
+      const a = platform.store.ingestStats();
+      const f = await phase;
+      const b = platform.store.ingestStats();
+      return { ...f, requestsPerCommit: (b.requests - a.requests) / Math.max(1, b.commits - a.commits) };
+    };
     // Each generator its own range of times (1e9 ms apart), so that no two points collide.
-    const http = await runPhase(
-      split(opts.concurrency, opts.generators).map(
-        (concurrency, g): LoadJob => ({
-          kind: 'http-post',
-          url: dataUrl,
-          token: user.token,
-          concurrency,
-          seconds: opts.seconds,
-          timeBase: 1_700_000_000_000 + g * 1e9,
-        }),
+    const http = await grouped(
+      runPhase(
+        split(opts.concurrency, opts.generators).map(
+          (concurrency, g): LoadJob => ({
+            kind: 'http-post',
+            url: dataUrl,
+            token: user.token,
+            concurrency,
+            seconds: opts.seconds,
+            timeBase: 1_700_000_000_000 + g * 1e9,
+          }),
+        ),
       ),
     );
 
@@ -162,18 +171,20 @@ export async function benchEngine(
       }),
     );
     let offset = 0;
-    const coaps = await runPhase(
-      split(devices.length, opts.generators).map((n, g): LoadJob => {
-        const mine = devices.slice(offset, offset + n);
-        offset += n;
-        return {
-          kind: 'coaps-post',
-          devices: mine,
-          seconds: opts.seconds,
-          outstanding: opts.outstanding,
-          timeBase: 1_800_000_000_000 + g * 1e9,
-        };
-      }),
+    const coaps = await grouped(
+      runPhase(
+        split(devices.length, opts.generators).map((n, g): LoadJob => {
+          const mine = devices.slice(offset, offset + n);
+          offset += n;
+          return {
+            kind: 'coaps-post',
+            devices: mine,
+            seconds: opts.seconds,
+            outstanding: opts.outstanding,
+            timeBase: 1_800_000_000_000 + g * 1e9,
+          };
+        }),
+      ),
     );
     return { engine, http, reads, pointsInStream, coapsDevices: devices.length, coaps };
   } finally {
@@ -219,6 +230,7 @@ function report(results: IngestFigures[], machine: MachineFacts, o: IngestOption
     f0(p.generatorCpuPct),
     f1(p.stealPct),
     f0(p.machineBusyPct),
+    f1(p.requestsPerCommit ?? Number.NaN),
   ];
   printTable(`HTTP ingest: POST …/resources/:rid/data, JSON with 10 values; ${o.concurrency} keep-alive connections`, [
     head,
