@@ -52,7 +52,7 @@ export class DataService extends StreamService {
     // points join the shared transaction of the group commit, so that a bad request fails alone.
     const parsers = await this.store.listParsers(rid);
     if (parsers.length > 0) {
-      const streams = new Map((await this.store.listStreams(rid)).map((s) => [s.id, strip(s)]));
+      const streams = new Map((await this.store.streamTargets(rid)).map((s) => [s.id, s]));
       // A parser added between the two reads may target a stream not read yet: the slow path.
       if (parsers.every((p) => streams.has(p.streamId))) {
         const points = runParsers(parsers, streams, input);

@@ -1,9 +1,10 @@
 /** Data points: batched upserts with retention, ranged newest-N reads. */
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { DataPoint, StreamPoint } from '../model.ts';
+import type { ParserTarget } from '../parsers.ts';
 import type { StoreContext } from './context.ts';
 import { GroupCommit, type GroupCommitStats, noCommits } from './point-batch.ts';
-import type { Database, DataPointsTable, Engine } from './schema.ts';
+import type { Database, Engine } from './schema.ts';
 
 export interface PointQuery {
   /** Inclusive lower bound, ms. */
@@ -14,8 +15,24 @@ export interface PointQuery {
   limit: number;
 }
 
-/** Rows per INSERT: 4 parameters each stays well under SQLite's and PostgreSQL's parameter limits. */
-const INSERT_CHUNK = 500;
+/** Rows per SQLite INSERT: 4 parameters each, well under SQLite's limit of 32 766. */
+const SQLITE_ROWS = 50;
+// (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
+const UPSERT = 'ON CONFLICT (stream_id, time) DO UPDATE SET num = excluded.num, txt = excluded.txt';
+const SQLITE_INSERT_ONE = `INSERT INTO data_points (stream_id, time, num, txt) VALUES (?, ?, ?, ?) ${UPSERT}`;
+const SQLITE_INSERT_MANY = `INSERT INTO data_points (stream_id, time, num, txt) VALUES ${Array(SQLITE_ROWS).fill('(?, ?, ?, ?)').join(', ')} ${UPSERT}`;
+
+function rowParams(points: StreamPoint[], from: number, n: number): unknown[] {
+  const out = new Array<unknown>(4 * n);
+  for (let j = 0; j < n; j++) {
+    const p = points[from + j];
+    out[4 * j] = p.streamId;
+    out[4 * j + 1] = p.time;
+    out[4 * j + 2] = typeof p.value === 'number' ? p.value : null;
+    out[4 * j + 3] = typeof p.value === 'string' ? p.value : null;
+  }
+  return out;
+}
 /** Rows per PostgreSQL `unnest` insert (arrays are single parameters: only memory bounds it). */
 const PG_INSERT_CHUNK = 5000;
 
@@ -61,6 +78,8 @@ export interface PointStore {
    * the points join the caller's transaction instead.
    */
   insertPoints(points: StreamPoint[], now: number): Promise<number>;
+  /** The id and type of each stream of a resource: what ingest needs, without `lastTime`'s max(). */
+  streamTargets(resourceId: number): Promise<ParserTarget[]>;
   /** Counters of the group commit (all zero for a store handed out inside a transaction). */
   ingestStats(): GroupCommitStats;
   queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]>;
@@ -90,29 +109,13 @@ async function writePoints(db: Kysely<Database>, engine: Engine, points: StreamP
         ON CONFLICT (stream_id, time) DO UPDATE SET num = excluded.num, txt = excluded.txt`.execute(db);
     }
   } else {
-    for (let i = 0; i < points.length; i += INSERT_CHUNK) {
-      const end = Math.min(points.length, i + INSERT_CHUNK);
-      const rows = new Array<DataPointsTable>(end - i);
-      for (let j = i; j < end; j++) {
-        const p = points[j];
-        rows[j - i] = {
-          stream_id: p.streamId,
-          time: p.time,
-          num: typeof p.value === 'number' ? p.value : null,
-          txt: typeof p.value === 'string' ? p.value : null,
-        };
-      }
-      await db
-        .insertInto('data_points')
-        .values(rows)
-        // (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
-        .onConflict((oc) =>
-          oc
-            .columns(['stream_id', 'time'])
-            .doUpdateSet((eb) => ({ num: eb.ref('excluded.num'), txt: eb.ref('excluded.txt') })),
-        )
-        .execute();
+    // Fixed statements (SQLITE_ROWS rows, then one row at a time), prepared once and cached by
+    // their text, with flat parameters: building a query tree per row cost more than SQLite did.
+    let i = 0;
+    for (; i + SQLITE_ROWS <= points.length; i += SQLITE_ROWS) {
+      await db.executeQuery(CompiledQuery.raw(SQLITE_INSERT_MANY, rowParams(points, i, SQLITE_ROWS)));
     }
+    for (; i < points.length; i++) await db.executeQuery(CompiledQuery.raw(SQLITE_INSERT_ONE, rowParams(points, i, 1)));
   }
   // One look-up for the retention of all streams touched; most have none.
   const ids = [...new Set(points.map((p) => p.streamId))];
@@ -135,6 +138,9 @@ export function pointStore({ db, engine, inTransaction, withTransaction }: Store
       if (points.length === 0) return Promise.resolve(0);
       if (group) return group.submit(points, now);
       return writePoints(db, engine, points, now).then(() => points.length);
+    },
+    async streamTargets(resourceId: number): Promise<ParserTarget[]> {
+      return db.selectFrom('streams').select(['id', 'type']).where('resource_id', '=', resourceId).execute();
     },
     ingestStats: () => ({ ...(group?.stats ?? noCommits()) }),
     async queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]> {
