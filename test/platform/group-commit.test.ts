@@ -3,6 +3,7 @@
  * acknowledged point is stored; one bad request among good ones fails alone; a full queue refuses.
  */
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { NotFound } from '../../src/platform/errors.ts';
 import { PlatformError, type StreamPoint } from '../../src/platform/model.ts';
 import { GroupCommit } from '../../src/platform/store/point-batch.ts';
@@ -139,4 +140,29 @@ bothEngines('a full queue refuses at once and counts the refusal', async () => {
   // Two points a batch at most: two commits.
   assert.equal(gc.stats.commits, 2);
   assert.equal(gc.stats.queuedPoints, 0);
+});
+
+test('with two lanes, a second batch commits while the first is still committing', async () => {
+  const gates: Array<() => void> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const gc = new GroupCommit(
+    async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise<void>((r) => gates.push(r));
+      inFlight--;
+    },
+    { lanes: 2 },
+  );
+  const pt: StreamPoint[] = [{ streamId: 1, time: 1, value: 0 }];
+  const a = gc.submit(pt, 0);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r)); // the first batch is committing
+  const b = gc.submit(pt, 0);
+  while (gates.length < 2) await new Promise((r) => setImmediate(r));
+  assert.equal(maxInFlight, 2);
+  for (const g of gates) g();
+  assert.deepEqual(await Promise.all([a, b]), [1, 1]);
+  assert.equal(gc.stats.commits, 2);
 });

@@ -1,9 +1,10 @@
 /**
  * Group commit for points: concurrent writers share one transaction, and so one fsync.
  *
- * A request's points join the open batch. One batch commits at a time: the next starts when the
- * previous one's COMMIT returned (after letting pending I/O run, so that requests that arrived
- * meanwhile join it), and takes whole requests up to `maxBatchPoints`. Each request's promise
+ * A request's points join the open batch. One batch commits at a time per lane (`lanes`, one by
+ * default): a lane's next batch starts when its previous COMMIT returned (after letting pending
+ * I/O run, so that requests that arrived meanwhile join it), and takes whole requests up to
+ * `maxBatchPoints`. Each request's promise
  * settles only after the transaction holding its points committed, so an acknowledged point is as
  * durable as before. A batch that fails is retried one request per transaction, so that a bad
  * request (a stream deleted meanwhile) fails alone and the others are still stored.
@@ -57,12 +58,19 @@ export interface GroupCommitOptions {
   maxBatchPoints?: number;
   /** Points that may wait; beyond, a request is refused. */
   maxQueuedPoints?: number;
+  /**
+   * Batches committing at once. 1 for SQLite (one writer; its commit holds the event loop);
+   * more for PostgreSQL, where a commit waits on the network and the server's WAL flush, and
+   * the server flushes concurrent commits together.
+   */
+  lanes?: number;
 }
 
 export class GroupCommit {
   private readonly queue: Pending[] = [];
   private head = 0;
-  private running = false;
+  private running = 0;
+  private readonly lanes: number;
   private readonly maxBatchPoints: number;
   private readonly maxQueuedPoints: number;
   readonly stats: GroupCommitStats = noCommits();
@@ -74,6 +82,7 @@ export class GroupCommit {
   ) {
     this.maxBatchPoints = opts.maxBatchPoints ?? 5000;
     this.maxQueuedPoints = opts.maxQueuedPoints ?? 200_000;
+    this.lanes = opts.lanes ?? 1;
   }
 
   /** Resolves with the number of points once they are committed. */
@@ -86,8 +95,8 @@ export class GroupCommit {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ points, now, resolve, reject });
       this.stats.queuedPoints += points.length;
-      if (!this.running) {
-        this.running = true;
+      if (this.running < this.lanes) {
+        this.running++;
         // Let the requests that arrived in this turn of the event loop join the first batch.
         setImmediate(() => void this.drain());
       }
@@ -119,7 +128,7 @@ export class GroupCommit {
         if (this.head < this.queue.length) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
-      this.running = false;
+      this.running--;
     }
   }
 

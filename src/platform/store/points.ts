@@ -35,6 +35,8 @@ function rowParams(points: StreamPoint[], from: number, n: number): unknown[] {
 }
 /** Rows per PostgreSQL `unnest` insert (arrays are single parameters: only memory bounds it). */
 const PG_INSERT_CHUNK = 5000;
+/** PostgreSQL batches committing at once: one fills while another waits for its WAL flush. */
+const PG_COMMIT_LANES = 2;
 
 /** Keeps the newest `maxPoints` points and those younger than `maxAgeMs` (by their time). */
 async function applyRetention(
@@ -132,7 +134,9 @@ export function pointStore({ db, engine, inTransaction, withTransaction }: Store
   // Outside a transaction, concurrent writers share one (group commit); inside one, points join it.
   const group = inTransaction
     ? undefined
-    : new GroupCommit((points, now) => withTransaction((trx) => writePoints(trx, engine, points, now)));
+    : new GroupCommit((points, now) => withTransaction((trx) => writePoints(trx, engine, points, now)), {
+        lanes: engine === 'postgres' ? PG_COMMIT_LANES : 1,
+      });
   return {
     insertPoints(points: StreamPoint[], now: number): Promise<number> {
       if (points.length === 0) return Promise.resolve(0);
