@@ -21,7 +21,12 @@ const SQLITE_ROWS = 50;
 const UPSERT = 'ON CONFLICT (stream_id, time) DO UPDATE SET num = excluded.num, txt = excluded.txt';
 const SQLITE_INSERT_ONE = `INSERT INTO data_points (stream_id, time, num, txt) VALUES (?, ?, ?, ?) ${UPSERT}`;
 const SQLITE_INSERT_MANY = `INSERT INTO data_points (stream_id, time, num, txt) VALUES ${Array(SQLITE_ROWS).fill('(?, ?, ?, ?)').join(', ')} ${UPSERT}`;
+/** Rows per PostgreSQL `unnest` insert (arrays are single parameters: only memory bounds it). */
+const PG_INSERT_CHUNK = 5000;
+/** PostgreSQL batches committing at once: one fills while another waits for its WAL flush. */
+const PG_COMMIT_LANES = 2;
 
+/** SQLite parameters of `n` rows from `points[from]`, flat: stream_id, time, num, txt per row. */
 function rowParams(points: StreamPoint[], from: number, n: number): unknown[] {
   const out = new Array<unknown>(4 * n);
   for (let j = 0; j < n; j++) {
@@ -33,10 +38,6 @@ function rowParams(points: StreamPoint[], from: number, n: number): unknown[] {
   }
   return out;
 }
-/** Rows per PostgreSQL `unnest` insert (arrays are single parameters: only memory bounds it). */
-const PG_INSERT_CHUNK = 5000;
-/** PostgreSQL batches committing at once: one fills while another waits for its WAL flush. */
-const PG_COMMIT_LANES = 2;
 
 /** Keeps the newest `maxPoints` points and those younger than `maxAgeMs` (by their time). */
 async function applyRetention(
