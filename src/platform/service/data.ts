@@ -50,18 +50,14 @@ export class DataService extends StreamService {
     const input = { ...payload, now };
     // The common case, a resource with parsers: parse (and so refuse a bad payload) before the
     // points join the shared transaction of the group commit, so that a bad request fails alone.
-    const parsers = await this.store.listParsers(rid);
-    if (parsers.length > 0) {
-      const streams = new Map((await this.store.streamTargets(rid)).map((s) => [s.id, s]));
-      // A parser added between the two reads may target a stream not read yet: the slow path.
-      if (parsers.every((p) => streams.has(p.streamId))) {
-        const points = runParsers(parsers, streams, input);
-        await this.store.insertPoints(points, now);
-        this.emit(points);
-        return { stored: points.length, created: [] };
-      }
+    const plan = await this.store.ingestPlan(rid);
+    if (plan.parsers.length > 0) {
+      const points = runParsers(plan.parsers, plan.streams, input);
+      await this.store.insertPoints(points, now);
+      this.emit(points);
+      return { stored: points.length, created: [] };
     }
-    // A first payload (or a race with a parser change): everything in one transaction.
+    // A first payload: streams and parsers made and points stored in one transaction.
     const result = await this.store.transaction(async (tx) => {
       let parsers = await tx.listParsers(rid);
       const created: Stream[] = [];

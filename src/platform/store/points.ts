@@ -1,8 +1,9 @@
 /** Data points: batched upserts with retention, ranged newest-N reads. */
 import { CompiledQuery, type Kysely, sql } from 'kysely';
-import type { DataPoint, StreamPoint } from '../model.ts';
+import type { DataPoint, Parser, StreamPoint } from '../model.ts';
 import type { ParserTarget } from '../parsers.ts';
 import type { StoreContext } from './context.ts';
+import { parser } from './parsers.ts';
 import { GroupCommit, type GroupCommitStats, noCommits } from './point-batch.ts';
 import type { Database, Engine } from './schema.ts';
 
@@ -72,6 +73,14 @@ async function applyRetention(
   }
 }
 
+/** What a payload to a resource is parsed with. */
+export interface IngestPlan {
+  /** In id order, as `listParsers` gives them. */
+  parsers: Parser[];
+  /** The streams those parsers feed, by id. */
+  streams: Map<number, ParserTarget>;
+}
+
 export interface PointStore {
   /**
    * Stores points (a later point at the same (stream, time) replaces the value), moves each
@@ -81,8 +90,11 @@ export interface PointStore {
    * the points join the caller's transaction instead.
    */
   insertPoints(points: StreamPoint[], now: number): Promise<number>;
-  /** The id and type of each stream of a resource: what ingest needs, without `lastTime`'s max(). */
-  streamTargets(resourceId: number): Promise<ParserTarget[]>;
+  /**
+   * A resource's parsers with the id and type of the stream each feeds, in one query (one round
+   * trip, one consistent view): what ingest needs, without `lastTime`'s max() per stream.
+   */
+  ingestPlan(resourceId: number): Promise<IngestPlan>;
   /** Counters of the group commit (all zero for a store handed out inside a transaction). */
   ingestStats(): GroupCommitStats;
   queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]>;
@@ -144,8 +156,18 @@ export function pointStore({ db, engine, inTransaction, withTransaction }: Store
       if (group) return group.submit(points, now);
       return writePoints(db, engine, points, now).then(() => points.length);
     },
-    async streamTargets(resourceId: number): Promise<ParserTarget[]> {
-      return db.selectFrom('streams').select(['id', 'type']).where('resource_id', '=', resourceId).execute();
+    async ingestPlan(resourceId: number): Promise<IngestPlan> {
+      const rows = await db
+        .selectFrom('parsers')
+        .innerJoin('streams', 'streams.id', 'parsers.stream_id')
+        .selectAll('parsers')
+        .select('streams.type as stream_type')
+        .where('parsers.resource_id', '=', resourceId)
+        .orderBy('parsers.id')
+        .execute();
+      const streams = new Map<number, ParserTarget>();
+      for (const r of rows) streams.set(r.stream_id, { id: r.stream_id, type: r.stream_type });
+      return { parsers: rows.map(parser), streams };
     },
     ingestStats: () => ({ ...(group?.stats ?? noCommits()) }),
     async queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]> {
