@@ -68,23 +68,39 @@ for (const engine of ['sqlite', 'postgres'] as const)
     const { rid } = await newResource(base, uid, token);
     const { sid } = await newStream(base, uid, rid, token, { label: 'seq' });
     const D = `/users/${uid}/resources/${rid}/streams/${sid}/data`;
+    // Raw payloads through a parser into the same stream: the group-committed ingest path.
+    const parser = await call(base, 'POST', `/users/${uid}/resources/${rid}/parsers`, {
+      token,
+      body: { stream_id: sid, kind: 'json-path', expression: '/seq', time_format: 'unix-ms' },
+    });
+    assert.equal(parser.status, 201, parser.text);
 
-    // Four writers post points with unique times until the server dies under them.
+    // Eight writers (half raw payloads, half points) post points with unique times until the
+    // server dies under them; concurrent requests share commits.
     const acked = new Set<number>();
     let next = 1;
     let dead = false;
-    const writer = async () => {
+    let rawAcked = 0;
+    const writer = async (raw: boolean) => {
       while (!dead) {
         const time = next++;
         try {
-          const r = await call(base, 'POST', D, { token, body: { value: time, time } });
-          if (r.status === 200) acked.add(time);
+          const r = raw
+            ? await call(base, 'POST', `/users/${uid}/resources/${rid}/data`, {
+                token,
+                body: { seq: { value: time, time } },
+              })
+            : await call(base, 'POST', D, { token, body: { value: time, time } });
+          if (r.status === 200) {
+            acked.add(time);
+            if (raw) rawAcked++;
+          }
         } catch {
           return; // connection refused or reset: the server is gone
         }
       }
     };
-    const writers = Array.from({ length: 4 }, writer);
+    const writers = Array.from({ length: 8 }, (_, i) => writer(i % 2 === 0));
     while (acked.size < 300) await new Promise((r) => setTimeout(r, 10));
     first.peer.proc.kill('SIGKILL');
     dead = true;
@@ -98,6 +114,7 @@ for (const engine of ['sqlite', 'postgres'] as const)
     const lost = [...acked].filter((x) => !stored.has(x));
     assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acknowledged points lost`);
     assert.ok(acked.size >= 300);
+    assert.ok(rawAcked > 0 && rawAcked < acked.size, `${rawAcked} of ${acked.size} through the raw path`);
     t.diagnostic(`${acked.size} acknowledged points, all present after kill -9 and restart`);
   });
 
