@@ -42,6 +42,8 @@ const BENCHES: Record<string, Bench> = {
       seconds: SECONDS,
       concurrency: { type: 'string', arg: 'N', help: 'requests in flight (default 16)' },
       devices: { type: 'string', arg: 'N', help: 'devices writing (default 100)' },
+      outstanding: { type: 'string', arg: 'N', help: 'confirmable requests outstanding per device (default 1)' },
+      generators: { type: 'string', arg: 'N', help: 'load generator processes (default 2)' },
       pg: { type: 'string', arg: 'URL', help: 'PostgreSQL to measure (default SECURESENSE_BENCH_PG_URL)' },
       json: JSON_OUT,
     },

@@ -230,8 +230,23 @@ function isValueObject(v: Json): v is { [k: string]: Json } {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, 'value');
 }
 
-function jsonPathPoints(doc: Json, p: Parser, stream: Stream, now: number): StreamPoint[] {
-  const found = resolvePath(doc, splitJsonPath(p.expression));
+/** JSON paths split once per expression (a parser's path is fixed), not once per payload. */
+const compiledPaths = new Map<string, string[]>();
+const MAX_COMPILED_PATHS = 10_000;
+
+function compiledPath(expression: string): string[] {
+  let tokens = compiledPaths.get(expression);
+  if (!tokens) {
+    tokens = splitJsonPath(expression);
+    // A bounded cache: beyond the bound the oldest entry goes (and is split again when seen).
+    if (compiledPaths.size >= MAX_COMPILED_PATHS) compiledPaths.delete(compiledPaths.keys().next().value as string);
+    compiledPaths.set(expression, tokens);
+  }
+  return tokens;
+}
+
+function jsonPathPoints(doc: Json, p: Parser, stream: ParserTarget, now: number): StreamPoint[] {
+  const found = resolvePath(doc, compiledPath(p.expression));
   // A path the payload does not carry gives no point: a resource's payloads may vary.
   if (found === undefined || found === null) return [];
   const where = `parser ${p.id} (${p.expression})`;
@@ -284,7 +299,7 @@ export function checkRegex(expression: string): void {
     throw bad('the regular expression needs a capture group for the value (named "value" or the first group)');
 }
 
-function regexPoints(text: string, p: Parser, stream: Stream, now: number): StreamPoint[] {
+function regexPoints(text: string, p: Parser, stream: ParserTarget, now: number): StreamPoint[] {
   const where = `parser ${p.id} (regex)`;
   let matches: Array<[unknown, unknown]>;
   try {
@@ -450,7 +465,10 @@ export function resolveSenml(records: SenmlRecord[], now: number): ResolvedSenml
  * Runs every parser of a resource over one payload. Throws PlatformError(400) for a payload the
  * parsers cannot read or a value that does not fit its stream; the caller stores nothing then.
  */
-export function runParsers(parsers: Parser[], streams: Map<number, Stream>, payload: Payload): StreamPoint[] {
+/** What a parser needs of the stream it feeds: where the points go and what type they take. */
+export type ParserTarget = Pick<Stream, 'id' | 'type'>;
+
+export function runParsers(parsers: Parser[], streams: Map<number, ParserTarget>, payload: Payload): StreamPoint[] {
   const d = new Decoded(payload);
   const out: StreamPoint[] = [];
   let senml: ResolvedSenml[] | undefined;

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { CoapClient } from '../../src/coap/index.ts';
 import { createCa, generateKeyPem, issueCertificate } from '../../src/pki/index.ts';
+import { dropPostgresSchema, type Engine } from '../../src/platform/store/index.ts';
 import { launchFor, type Peer, requireBinary } from '../support/peers.ts';
+import { PG_URL } from './engines.ts';
 import { call, newResource, newStream, newUser } from './helpers.ts';
 
 const BIN = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
@@ -40,46 +42,81 @@ async function serve(t: TestContext, args: string[]): Promise<{ peer: Peer } & L
   return { peer, ...ev };
 }
 
-test('points acknowledged over HTTP survive kill -9 and restart', async (t) => {
-  const db = join(tmp(t), 'crash.db');
-  const first = await serve(t, ['--db', db, '--http-port', '0']);
-  const base = first.http!;
-  const { uid, token } = await newUser(base, 'ann');
-  const { rid } = await newResource(base, uid, token);
-  const { sid } = await newStream(base, uid, rid, token, { label: 'seq' });
-  const D = `/users/${uid}/resources/${rid}/streams/${sid}/data`;
+/** Where each engine's crash test keeps its data: a SQLite file, or a fresh PostgreSQL schema. */
+async function crashDb(t: TestContext, engine: Engine): Promise<string | undefined> {
+  if (engine === 'sqlite') return join(tmp(t), 'crash.db');
+  const url = PG_URL;
+  if (!url) {
+    t.skip('PostgreSQL half not run: SECURESENSE_TEST_PG_URL is not set');
+    return undefined;
+  }
+  // `serve` takes the schema from the URL's search_path (created when missing).
+  const schema = `ss_kill_${process.pid}_${Date.now().toString(36)}`;
+  t.after(() => dropPostgresSchema(url, schema));
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
 
-  // Four writers post points with unique times until the server dies under them.
-  const acked = new Set<number>();
-  let next = 1;
-  let dead = false;
-  const writer = async () => {
-    while (!dead) {
-      const time = next++;
-      try {
-        const r = await call(base, 'POST', D, { token, body: { value: time, time } });
-        if (r.status === 200) acked.add(time);
-      } catch {
-        return; // connection refused or reset: the server is gone
+for (const engine of ['sqlite', 'postgres'] as const)
+  test(`points acknowledged over HTTP survive kill -9 and restart [${engine}]`, async (t) => {
+    const db = await crashDb(t, engine);
+    if (!db) return;
+    const first = await serve(t, ['--db', db, '--http-port', '0']);
+    const base = first.http!;
+    const { uid, token } = await newUser(base, 'ann');
+    const { rid } = await newResource(base, uid, token);
+    const { sid } = await newStream(base, uid, rid, token, { label: 'seq' });
+    const D = `/users/${uid}/resources/${rid}/streams/${sid}/data`;
+    // Raw payloads through a parser into the same stream: the group-committed ingest path.
+    const parser = await call(base, 'POST', `/users/${uid}/resources/${rid}/parsers`, {
+      token,
+      body: { stream_id: sid, kind: 'json-path', expression: '/seq', time_format: 'unix-ms' },
+    });
+    assert.equal(parser.status, 201, parser.text);
+
+    // Eight writers (half raw payloads, half points) post points with unique times until the
+    // server dies under them; concurrent requests share commits.
+    const acked = new Set<number>();
+    let next = 1;
+    let dead = false;
+    let rawAcked = 0;
+    const writer = async (raw: boolean) => {
+      while (!dead) {
+        const time = next++;
+        try {
+          const r = raw
+            ? await call(base, 'POST', `/users/${uid}/resources/${rid}/data`, {
+                token,
+                body: { seq: { value: time, time } },
+              })
+            : await call(base, 'POST', D, { token, body: { value: time, time } });
+          if (r.status === 200) {
+            acked.add(time);
+            if (raw) rawAcked++;
+          }
+        } catch {
+          return; // connection refused or reset: the server is gone
+        }
       }
-    }
-  };
-  const writers = Array.from({ length: 4 }, writer);
-  while (acked.size < 300) await new Promise((r) => setTimeout(r, 10));
-  first.peer.proc.kill('SIGKILL');
-  dead = true;
-  await Promise.all(writers);
-  assert.equal(await first.peer.exited, null, 'killed by signal');
+    };
+    const writers = Array.from({ length: 8 }, (_, i) => writer(i % 2 === 0));
+    while (acked.size < 300) await new Promise((r) => setTimeout(r, 10));
+    first.peer.proc.kill('SIGKILL');
+    dead = true;
+    await Promise.all(writers);
+    assert.equal(await first.peer.exited, null, 'killed by signal');
 
-  const second = await serve(t, ['--db', db, '--http-port', '0']);
-  const got = await call(second.http!, 'GET', `${D}?limit=100000`, { token });
-  assert.equal(got.status, 200, got.text);
-  const stored = new Set((got.json.points as Array<{ time: number }>).map((p) => p.time));
-  const lost = [...acked].filter((x) => !stored.has(x));
-  assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acknowledged points lost`);
-  assert.ok(acked.size >= 300);
-  t.diagnostic(`${acked.size} acknowledged points, all present after kill -9 and restart`);
-});
+    const second = await serve(t, ['--db', db, '--http-port', '0']);
+    const got = await call(second.http!, 'GET', `${D}?limit=100000`, { token });
+    assert.equal(got.status, 200, got.text);
+    const stored = new Set((got.json.points as Array<{ time: number }>).map((p) => p.time));
+    const lost = [...acked].filter((x) => !stored.has(x));
+    assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acknowledged points lost`);
+    assert.ok(acked.size >= 300);
+    assert.ok(rawAcked > 0 && rawAcked < acked.size, `${rawAcked} of ${acked.size} through the raw path`);
+    t.diagnostic(`${acked.size} acknowledged points, all present after kill -9 and restart`);
+  });
 
 test('SIGINT stops the server cleanly', async (t) => {
   const { peer, http } = await serve(t, ['--db', join(tmp(t), 'a.db'), '--http-port', '0']);

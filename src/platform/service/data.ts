@@ -40,14 +40,24 @@ export class DataService extends StreamService {
   // Raw resource data
 
   /**
-   * Runs a raw payload through the resource's parsers and stores the points, all in one
-   * transaction: a payload or value a parser rejects stores nothing. The first payload to a
+   * Runs a raw payload through the resource's parsers and stores the points, all or nothing: a
+   * payload or value a parser rejects stores nothing. The first payload to a
    * resource without parsers creates one stream and parser per value (SicsthSense's rule).
    */
   async postResourceData(caller: Caller, uid: number, rid: number, payload: RawPayload): Promise<IngestResult> {
     await this.resource(caller, uid, rid, 'data');
     const now = this.now();
     const input = { ...payload, now };
+    // The common case, a resource with parsers: parse (and so refuse a bad payload) before the
+    // points join the shared transaction of the group commit, so that a bad request fails alone.
+    const plan = await this.store.ingestPlan(rid);
+    if (plan.parsers.length > 0) {
+      const points = runParsers(plan.parsers, plan.streams, input);
+      await this.store.insertPoints(points, now);
+      this.emit(points);
+      return { stored: points.length, created: [] };
+    }
+    // A first payload: streams and parsers made and points stored in one transaction.
     const result = await this.store.transaction(async (tx) => {
       let parsers = await tx.listParsers(rid);
       const created: Stream[] = [];

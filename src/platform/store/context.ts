@@ -4,11 +4,14 @@
  */
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import { Conflict, NotFound } from '../errors.ts';
-import type { Database } from './schema.ts';
+import type { Database, Engine } from './schema.ts';
 
 export interface StoreContext {
   /** The pool, or the open transaction when the store was handed out by `transaction()`. */
   db: Kysely<Database>;
+  engine: Engine;
+  /** True for the store handed out by `transaction()`: writes join that transaction. */
+  inTransaction: boolean;
   /** Runs a write, turning constraint violations into {@link Conflict} / {@link NotFound}. */
   run<T>(q: () => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction (joining the open one, if any); everything or nothing. */

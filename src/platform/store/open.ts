@@ -3,6 +3,7 @@
  * PostgreSQL (a `postgres://` URL), and runs the migrations before returning.
  */
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
@@ -29,7 +30,7 @@ export interface OpenStoreOptions {
    * Tests use a fresh one per file.
    */
   schema?: string;
-  /** PostgreSQL only: pool size. Default 10. */
+  /** PostgreSQL only: pool size. Default {@link defaultPoolSize}. */
   poolSize?: number;
   logger?: Logger;
 }
@@ -124,8 +125,19 @@ const types = {
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Connections beyond a few per core only queue inside the server (each is a backend process
+ * competing for the same cores); ingest needs two (its commit lanes), the rest serve reads.
+ */
+export function defaultPoolSize(): number {
+  return Math.max(4, 2 * availableParallelism());
+}
+
 async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
-  const schema = opts.schema ? checkSchemaName(opts.schema) : undefined;
+  // A schema named in the URL (`?options=-c search_path=NAME`) is treated as if given as `schema`:
+  // created when missing, and home of the migration bookkeeping (a separate `serve` per schema).
+  const named = opts.schema ?? searchPathOf(opts.db);
+  const schema = named ? checkSchemaName(named) : undefined;
   if (schema) {
     const c = new pg.Client({ connectionString: opts.db });
     await c.connect();
@@ -137,7 +149,7 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
   }
   const pool = new pg.Pool({
     connectionString: schema ? withSearchPath(opts.db, schema) : opts.db,
-    max: opts.poolSize ?? 10,
+    max: opts.poolSize ?? defaultPoolSize(),
     types,
   });
   pool.on('error', (err) => opts.logger?.error({ err }, 'idle PostgreSQL connection failed'));
@@ -165,6 +177,12 @@ function withSearchPath(url: string, schema: string): string {
   const prior = u.searchParams.get('options');
   u.searchParams.set('options', `${prior ? `${prior} ` : ''}-c search_path=${schema}`);
   return u.toString();
+}
+
+/** The single schema a URL's `options=-c search_path=NAME` names, if any. */
+function searchPathOf(url: string): string | undefined {
+  const m = /(?:^|\s)-c\s*search_path=([^\s,]+)(?:\s|$)/.exec(new URL(url).searchParams.get('options') ?? '');
+  return m?.[1];
 }
 
 /** Drops a PostgreSQL schema and everything in it (test clean-up). */

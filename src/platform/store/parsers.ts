@@ -7,7 +7,8 @@ import type { ParsersTable } from './schema.ts';
 /** A parser as created: all but the id the database gives. */
 export type NewParser = Omit<Parser, 'id'>;
 
-const parser = (r: Selectable<ParsersTable>): Parser => ({
+/** A parsers row as a Parser (also used by the ingest look-up in `points.ts`). */
+export const parser = (r: Selectable<ParsersTable>): Parser => ({
   id: r.id,
   resourceId: r.resource_id,
   streamId: r.stream_id,

@@ -1,8 +1,11 @@
 /** Data points: batched upserts with retention, ranged newest-N reads. */
-import type { Kysely } from 'kysely';
-import type { DataPoint, StreamPoint } from '../model.ts';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
+import type { DataPoint, Parser, StreamPoint } from '../model.ts';
+import type { ParserTarget } from '../parsers.ts';
 import type { StoreContext } from './context.ts';
-import type { Database } from './schema.ts';
+import { parser } from './parsers.ts';
+import { GroupCommit, type GroupCommitStats, noCommits } from './point-batch.ts';
+import type { Database, Engine } from './schema.ts';
 
 export interface PointQuery {
   /** Inclusive lower bound, ms. */
@@ -13,8 +16,29 @@ export interface PointQuery {
   limit: number;
 }
 
-/** Rows per INSERT: 4 parameters each stays well under SQLite's and PostgreSQL's parameter limits. */
-const INSERT_CHUNK = 500;
+/** Rows per SQLite INSERT: 4 parameters each, well under SQLite's limit of 32 766. */
+const SQLITE_ROWS = 50;
+// (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
+const UPSERT = 'ON CONFLICT (stream_id, time) DO UPDATE SET num = excluded.num, txt = excluded.txt';
+const SQLITE_INSERT_ONE = `INSERT INTO data_points (stream_id, time, num, txt) VALUES (?, ?, ?, ?) ${UPSERT}`;
+const SQLITE_INSERT_MANY = `INSERT INTO data_points (stream_id, time, num, txt) VALUES ${Array(SQLITE_ROWS).fill('(?, ?, ?, ?)').join(', ')} ${UPSERT}`;
+/** Rows per PostgreSQL `unnest` insert (arrays are single parameters: only memory bounds it). */
+const PG_INSERT_CHUNK = 5000;
+/** PostgreSQL batches committing at once: one fills while another waits for its WAL flush. */
+const PG_COMMIT_LANES = 2;
+
+/** SQLite parameters of `n` rows from `points[from]`, flat: stream_id, time, num, txt per row. */
+function rowParams(points: StreamPoint[], from: number, n: number): unknown[] {
+  const out = new Array<unknown>(4 * n);
+  for (let j = 0; j < n; j++) {
+    const p = points[from + j];
+    out[4 * j] = p.streamId;
+    out[4 * j + 1] = p.time;
+    out[4 * j + 2] = typeof p.value === 'number' ? p.value : null;
+    out[4 * j + 3] = typeof p.value === 'string' ? p.value : null;
+  }
+  return out;
+}
 
 /** Keeps the newest `maxPoints` points and those younger than `maxAgeMs` (by their time). */
 async function applyRetention(
@@ -49,55 +73,103 @@ async function applyRetention(
   }
 }
 
+/** What a payload to a resource is parsed with. */
+export interface IngestPlan {
+  /** In id order, as `listParsers` gives them. */
+  parsers: Parser[];
+  /** The streams those parsers feed, by id. */
+  streams: Map<number, ParserTarget>;
+}
+
 export interface PointStore {
   /**
    * Stores points (a later point at the same (stream, time) replaces the value), moves each
-   * stream's `lastTime`, and applies each stream's retention — all in one transaction.
-   * Returns how many points were written.
+   * stream's `lastTime`, and applies each stream's retention — all in one transaction, shared
+   * with the other requests writing at the same time (group commit, `point-batch.ts`); resolves
+   * with how many points were written once that transaction committed. Inside `transaction()`
+   * the points join the caller's transaction instead.
    */
   insertPoints(points: StreamPoint[], now: number): Promise<number>;
+  /**
+   * A resource's parsers with the id and type of the stream each feeds, in one query (one round
+   * trip, one consistent view): what ingest needs, without `lastTime`'s max() per stream.
+   */
+  ingestPlan(resourceId: number): Promise<IngestPlan>;
+  /** Counters of the group commit (all zero for a store handed out inside a transaction). */
+  ingestStats(): GroupCommitStats;
   queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]>;
   /** Deletes points in [from, until] (all when both are absent); returns how many. */
   deletePoints(streamId: number, q: { from?: number; until?: number }): Promise<number>;
 }
 
-export function pointStore({ db, withTransaction }: StoreContext): PointStore {
+/** Writes points and applies retention, in the transaction `db` is. */
+async function writePoints(db: Kysely<Database>, engine: Engine, points: StreamPoint[], now: number): Promise<void> {
+  if (engine === 'postgres') {
+    // One statement with four array parameters whatever the count: one plan, no parameter limit.
+    for (let i = 0; i < points.length; i += PG_INSERT_CHUNK) {
+      const n = Math.min(PG_INSERT_CHUNK, points.length - i);
+      const ids = new Array<number>(n);
+      const times = new Array<number>(n);
+      const nums = new Array<number | null>(n);
+      const txts = new Array<string | null>(n);
+      for (let j = 0; j < n; j++) {
+        const p = points[i + j];
+        ids[j] = p.streamId;
+        times[j] = p.time;
+        nums[j] = typeof p.value === 'number' ? p.value : null;
+        txts[j] = typeof p.value === 'string' ? p.value : null;
+      }
+      await sql`INSERT INTO data_points (stream_id, time, num, txt)
+        SELECT * FROM unnest(${ids}::integer[], ${times}::bigint[], ${nums}::double precision[], ${txts}::text[])
+        ON CONFLICT (stream_id, time) DO UPDATE SET num = excluded.num, txt = excluded.txt`.execute(db);
+    }
+  } else {
+    // Fixed statements (SQLITE_ROWS rows, then one row at a time), prepared once and cached by
+    // their text, with flat parameters: building a query tree per row cost more than SQLite did.
+    let i = 0;
+    for (; i + SQLITE_ROWS <= points.length; i += SQLITE_ROWS) {
+      await db.executeQuery(CompiledQuery.raw(SQLITE_INSERT_MANY, rowParams(points, i, SQLITE_ROWS)));
+    }
+    for (; i < points.length; i++) await db.executeQuery(CompiledQuery.raw(SQLITE_INSERT_ONE, rowParams(points, i, 1)));
+  }
+  // One look-up for the retention of all streams touched; most have none.
+  const ids = [...new Set(points.map((p) => p.streamId))];
+  const kept = await db
+    .selectFrom('streams')
+    .select(['id', 'retention_max_points', 'retention_max_age_ms'])
+    .where('id', 'in', ids)
+    .where((eb) => eb.or([eb('retention_max_points', 'is not', null), eb('retention_max_age_ms', 'is not', null)]))
+    .execute();
+  for (const s of kept) await applyRetention(db, s.id, s.retention_max_points, s.retention_max_age_ms, now);
+}
+
+export function pointStore({ db, engine, inTransaction, withTransaction }: StoreContext): PointStore {
+  // Outside a transaction, concurrent writers share one (group commit); inside one, points join it.
+  const group = inTransaction
+    ? undefined
+    : new GroupCommit((points, now) => withTransaction((trx) => writePoints(trx, engine, points, now)), {
+        lanes: engine === 'postgres' ? PG_COMMIT_LANES : 1,
+      });
   return {
     insertPoints(points: StreamPoint[], now: number): Promise<number> {
       if (points.length === 0) return Promise.resolve(0);
-      return withTransaction(async (db) => {
-        for (let i = 0; i < points.length; i += INSERT_CHUNK) {
-          const rows = points.slice(i, i + INSERT_CHUNK).map((p) => ({
-            stream_id: p.streamId,
-            time: p.time,
-            num: typeof p.value === 'number' ? p.value : null,
-            txt: typeof p.value === 'string' ? p.value : null,
-          }));
-          await db
-            .insertInto('data_points')
-            .values(rows)
-            // (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
-            .onConflict((oc) =>
-              oc
-                .columns(['stream_id', 'time'])
-                .doUpdateSet((eb) => ({ num: eb.ref('excluded.num'), txt: eb.ref('excluded.txt') })),
-            )
-            .execute();
-        }
-        // One look-up for the retention of all streams touched; most have none.
-        const ids = [...new Set(points.map((p) => p.streamId))];
-        const kept = await db
-          .selectFrom('streams')
-          .select(['id', 'retention_max_points', 'retention_max_age_ms'])
-          .where('id', 'in', ids)
-          .where((eb) =>
-            eb.or([eb('retention_max_points', 'is not', null), eb('retention_max_age_ms', 'is not', null)]),
-          )
-          .execute();
-        for (const s of kept) await applyRetention(db, s.id, s.retention_max_points, s.retention_max_age_ms, now);
-        return points.length;
-      });
+      if (group) return group.submit(points, now);
+      return writePoints(db, engine, points, now).then(() => points.length);
     },
+    async ingestPlan(resourceId: number): Promise<IngestPlan> {
+      const rows = await db
+        .selectFrom('parsers')
+        .innerJoin('streams', 'streams.id', 'parsers.stream_id')
+        .selectAll('parsers')
+        .select('streams.type as stream_type')
+        .where('parsers.resource_id', '=', resourceId)
+        .orderBy('parsers.id')
+        .execute();
+      const streams = new Map<number, ParserTarget>();
+      for (const r of rows) streams.set(r.stream_id, { id: r.stream_id, type: r.stream_type });
+      return { parsers: rows.map(parser), streams };
+    },
+    ingestStats: () => ({ ...(group?.stats ?? noCommits()) }),
     async queryPoints(streamId: number, q: PointQuery): Promise<DataPoint[]> {
       let query = db.selectFrom('data_points').select(['time', 'num', 'txt']).where('stream_id', '=', streamId);
       if (q.from !== undefined) query = query.where('time', '>=', q.from);

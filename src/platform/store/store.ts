@@ -82,6 +82,8 @@ export function kyselyStore(
   };
   const ctx: StoreContext = {
     db,
+    engine,
+    inTransaction,
     withTransaction: transaction,
     run: async (q) => {
       try {
