@@ -22,6 +22,7 @@ import type { Logger } from '../util/log.ts';
 import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
+import { FleetMonitor } from './fleet.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
@@ -39,6 +40,7 @@ export {
 } from './coap/api.ts';
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
+export { type DeviceState, type FleetEvent, FleetMonitor } from './fleet.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export * from './model.ts';
 export { proposeStreams, runParsers } from './parsers.ts';
@@ -64,6 +66,8 @@ export interface Platform {
   coap?: CoapApi;
   /** The poller, when asked for. */
   poller?: Poller;
+  /** Handshakes and device activity seen by this process (the dashboard's overview and events). */
+  fleet: FleetMonitor;
   /** The coaps:// API's session cache in the store, when `config.dtls.sessionKey` is set. */
   dtlsSessions?: StoreSessionCache;
   http: {
@@ -119,6 +123,9 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     logger: opts.logger,
   });
   const devices = new DeviceDirectory(store, opts.logger);
+  const fleet = new FleetMonitor();
+  const unwatchPoints = service.watchPoints((_sid, points) => fleet.stored(points.length));
+  let unfollow: (() => void) | undefined;
   const http: Platform['http'] = {};
   // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
   const given = typeof opts.coap === 'object' ? opts.coap : {};
@@ -145,6 +152,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         info,
         rateLimit: config.api.rateLimit,
         rateBurst: config.api.rateBurst,
+        fleet,
       });
       apps.push(app);
       http.plain =
@@ -159,6 +167,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         info,
         rateLimit: config.api.rateLimit,
         rateBurst: config.api.rateBurst,
+        fleet,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -199,6 +208,12 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         coapsPort: config.coap.coapsPort,
       });
       coapApi = coap;
+      if (coap.coaps)
+        unfollow = fleet.follow(
+          coap.coaps.transport.server,
+          (identity) => devices.resourceFor(identity),
+          (err) => opts.logger?.warn({ err }, 'handshake not recorded for the overview'),
+        );
     }
     if (opts.poller) {
       // The poller shows coaps:// devices the same raw public key and certificate as the CoAPs API.
@@ -223,12 +238,15 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     service,
     store,
     devices,
+    fleet,
     coap,
     poller,
     dtlsSessions,
     http,
     close() {
       closed ??= (async () => {
+        unfollow?.();
+        unwatchPoints();
         await poller?.stop();
         await coap?.close();
         await dtlsSessions?.close();

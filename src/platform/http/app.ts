@@ -24,6 +24,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from '../../util/log.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
+import { FleetMonitor } from '../fleet.ts';
 import { type Caller, PlatformError } from '../model.ts';
 import { compile, compileText } from '../schema/validate.ts';
 import type { PlatformService } from '../service.ts';
@@ -32,6 +33,7 @@ import { dashboard } from './dashboard.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { RouteContext, TypeBoxProvider } from './routes/context.ts';
 import { dataRoutes } from './routes/data.ts';
+import { fleetRoutes } from './routes/fleet.ts';
 import { parserRoutes } from './routes/parsers.ts';
 import { platformRoutes } from './routes/platform.ts';
 import { resourceRoutes } from './routes/resources.ts';
@@ -65,6 +67,8 @@ export interface HttpAppOptions {
   rateBurst?: number;
   /** `POST /login` attempts per minute per client IP and username (bucket of the same size). Default 10; 0 = off. */
   loginPerMinute?: number;
+  /** Handshakes and device activity for the dashboard's overview and events. Default: a fresh, unfed one. */
+  fleet?: FleetMonitor;
 }
 
 /** The platform's version, as `GET /info` and the OpenAPI document report it. */
@@ -224,7 +228,8 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     },
   };
   // One plugin per aggregate (routes/*.ts), each typed from its TypeBox schemas.
-  for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes]) {
+  const fleet = fleetRoutes(opts.fleet ?? new FleetMonitor(), { sseOpen: 0, sseRefused: 0 });
+  for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes, fleet]) {
     await app.register(async (api) => routes(api.withTypeProvider<TypeBoxProvider>(), ctx));
   }
   if (opts.dashboard !== false) dashboard(app);
