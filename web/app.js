@@ -1,5 +1,7 @@
-// The SecureSense dashboard: a user's resources and streams, and a chart of a stream's newest
-// points, refreshed every 5 s; and the management of what the user owns: creating and deleting
+// The SecureSense dashboard: an overview of the user's fleet after sign-in (overview.js), a user's
+// resources and streams, and a chart of a stream over a time range (its newest points, or the last
+// hour/day/week downsampled by the server), updated as points arrive over the live feed (live.js,
+// Server-Sent Events); and the management of what the user owns: creating and deleting
 // resources, binding and removing device credentials (PSK, RPK, X.509), a resource's poll log and
 // the command line that runs a device for it. It uses only the public HTTP API (docs/platform.md) and loads
 // nothing from elsewhere: the page is served with `default-src 'self'`, so no inline script or
@@ -20,6 +22,9 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 const LOG_ROWS = 50;
 /** RFC 7252 §6.2: the default port of coaps://, used until GET /info says the platform's real one. */
 const DEFAULT_COAPS_PORT = 5684;
+
+import { closeLive, onLive, openLive } from './live.js';
+import { renderOverview } from './overview.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -139,7 +144,14 @@ $('login-password').addEventListener('submit', async (ev) => {
     saveAuth({ uid: u.id, token: u.token, username: u.username });
     await signedIn();
   } catch (err) {
-    loginError(err.status === 401 ? 'Wrong username or password.' : `Cannot sign in: ${err.message}`);
+    // A refused field (a password too short to be anyone's) says no more than a wrong one would.
+    loginError(
+      err.status === 400 || err.status === 401
+        ? 'Wrong username or password.'
+        : err.status === 429
+          ? 'Too many sign-in attempts: wait a minute, then try again.'
+          : `Cannot sign in: ${err.message}`,
+    );
   }
 });
 
@@ -175,6 +187,7 @@ function signedOutText(err) {
 }
 
 function logout(message) {
+  closeLive();
   saveAuth(null);
   renderAccount();
   loginError(message);
@@ -186,6 +199,7 @@ function logout(message) {
 async function signedIn() {
   loginError(null);
   renderAccount();
+  openLive(auth);
   await loadTree();
   await showRoute();
 }
@@ -274,8 +288,12 @@ function ticks(lo, hi, count) {
 
 let drawn = null; // the last draw's arguments, to draw again at a new width
 
-function draw(points, unit) {
-  drawn = { points, unit };
+/**
+ * Draws `points` as a line; with `band` (series buckets: { time, min, max }) a min–max band under
+ * it, and with `span` ({ from, until }) the time axis is that range rather than the points' own.
+ */
+function draw(points, unit, band = null, span = null) {
+  drawn = { points, unit, band, span };
   const chart = $('chart');
   const nums = points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
   chart.replaceChildren();
@@ -292,10 +310,10 @@ function draw(points, unit) {
   const R = 16;
   const T = 14;
   const B = 30;
-  const t0 = nums[0].time;
-  const t1 = nums[nums.length - 1].time;
-  let lo = Math.min(...nums.map((p) => p.value));
-  let hi = Math.max(...nums.map((p) => p.value));
+  const t0 = span ? span.from : nums[0].time;
+  const t1 = span ? span.until : nums[nums.length - 1].time;
+  let lo = Math.min(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.min));
+  let hi = Math.max(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.max));
   if (lo === hi) {
     const d = Math.abs(lo) > 1 ? Math.abs(lo) * 0.05 : 1;
     lo -= d;
@@ -319,6 +337,11 @@ function draw(points, unit) {
     const tm = (t0 + t1) / 2;
     chart.append(svg('text', { class: 'axis', x: x(tm), y: H - 8, 'text-anchor': 'middle' }, label(tm)));
     chart.append(svg('text', { class: 'axis', x: W - R, y: H - 8, 'text-anchor': 'end' }, label(t1)));
+  }
+  if (band && band.length > 1) {
+    const up = band.map((b) => `${x(b.time).toFixed(1)},${y(b.max).toFixed(1)}`);
+    const down = band.map((b) => `${x(b.time).toFixed(1)},${y(b.min).toFixed(1)}`).reverse();
+    chart.append(svg('polygon', { class: 'band', points: [...up, ...down].join(' ') }));
   }
   if (nums.length > 1) {
     const pts = nums.map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
@@ -347,7 +370,9 @@ async function showRoute() {
     status('');
   }
   markCurrent();
-  $('intro').hidden = r !== null;
+  $('intro').hidden = r !== null || auth !== null;
+  $('overview').hidden = r !== null || auth === null;
+  if (r === null && auth) showOverview();
   if (r?.path !== secret?.path) hideSecret();
   if (r?.kind !== 'resource') {
     $('resource').hidden = true;
@@ -372,10 +397,18 @@ async function showStream(r) {
   const token = auth && auth.uid === r.uid ? auth.token : null;
   let stream;
   let data;
+  let series = null;
+  const span = rangeBounds();
   try {
-    [stream, data] = await Promise.all([
+    [stream, data, series] = await Promise.all([
       api(r.path, { token }),
-      api(`${r.path}/data?limit=${CHART_POINTS}`, { token }),
+      api(
+        span
+          ? `${r.path}/data?from=${span.from}&until=${span.until}&limit=${TABLE_ROWS}`
+          : `${r.path}/data?limit=${CHART_POINTS}`,
+        { token },
+      ),
+      span ? api(`${r.path}/series?from=${span.from}&until=${span.until}&buckets=${BUCKETS}`, { token }) : null,
     ]);
   } catch (err) {
     if (route()?.path !== r.path) return; // the user moved on meanwhile
@@ -408,11 +441,36 @@ async function showStream(r) {
     $('last-time').textContent = `at ${stamp(newest.time)} (${ago(newest.time)})`;
   }
   $('stream').hidden = false; // before drawing, which measures the chart's width
-  draw(points, unit);
+  if (series) {
+    // Each bucket drawn at its middle: its mean as the line, its min–max as the band.
+    const half = series.bucket_ms / 2;
+    const mid = series.buckets.map((b) => ({ ...b, time: b.time + half }));
+    draw(
+      mid.map((b) => ({ time: b.time, value: b.mean })),
+      unit,
+      mid,
+      span,
+    );
+    $('range-meta').textContent =
+      `${series.buckets.reduce((n, b) => n + b.count, 0)} points from ${stamp(span.from)} to ${stamp(span.until)} ` +
+      `in ${series.buckets.length} buckets of ${bucketText(series.bucket_ms)} (line: mean; band: min–max)`;
+    shownRange = { path: r.path, token, label: data.label, from: span.from, until: span.until };
+  } else {
+    draw(points, unit);
+    $('range-meta').textContent = '';
+    shownRange =
+      points.length > 0
+        ? { path: r.path, token, label: data.label, from: points[0].time, until: points[points.length - 1].time }
+        : null;
+  }
   const empty = $('empty');
-  empty.hidden = points.length > 0;
-  empty.textContent =
-    points.length > 0 ? '' : 'No points yet. New points appear here as devices post them (refreshed every 5 s).';
+  const any = series ? series.buckets.length > 0 || points.length > 0 : points.length > 0;
+  empty.hidden = any;
+  empty.textContent = any
+    ? ''
+    : span
+      ? 'No points in this range.'
+      : 'No points yet. New points appear here as devices post them.';
   const rows = points
     .slice(-TABLE_ROWS)
     .reverse()
@@ -424,7 +482,8 @@ async function showStream(r) {
   $('points').hidden = rows.length === 0;
   document.querySelector('#points tbody').replaceChildren(...rows);
   status(
-    `${points.length} newest point${points.length === 1 ? '' : 's'} · updated ${clock(Date.now())} · refreshes every ${REFRESH_MS / 1000} s`,
+    `${points.length} ${series ? 'newest point' : 'point'}${points.length === 1 ? '' : 's'} in the table · updated ${clock(Date.now())}` +
+      (token ? ' · live' : ` · refreshes every ${REFRESH_MS / 1000} s`),
   );
 }
 
@@ -856,11 +915,166 @@ document.addEventListener('click', async (ev) => {
   if (button.closest('#secret')) $('secret-copied').textContent = copied ? 'Copied to the clipboard.' : '';
 });
 
+// --- the time range of the chart: newest points, the last hour/day/week, or from–to
+
+/** Buckets a range is cut into by the server (about one per 3 CSS pixels of a wide chart). */
+const BUCKETS = 300;
+const SPAN_MS = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+let range = { kind: 'newest' };
+/** What the chart shows ({ path, token, label, from, until }), for the downloads. */
+let shownRange = null;
+
+/** The range asked for in ms, or null for the newest points. Relative ranges end now. */
+function rangeBounds() {
+  if (range.kind === 'custom') return { from: range.from, until: range.until };
+  const ms = SPAN_MS[range.kind];
+  if (!ms) return null;
+  const until = Date.now();
+  return { from: until - ms, until };
+}
+
+function bucketText(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
+function setRange(r) {
+  range = r;
+  for (const b of $('range').querySelectorAll('button[data-range]'))
+    b.setAttribute('aria-pressed', String(b.dataset.range === r.kind));
+  message('range-error', null);
+  showRoute();
+}
+
+$('range').addEventListener('click', (ev) => {
+  const b = ev.target.closest('button[data-range]');
+  if (b) setRange({ kind: b.dataset.range });
+});
+
+/** `datetime-local` text (local time, no zone) as ms, or NaN. */
+const localMs = (v) => (v ? new Date(v).getTime() : Number.NaN);
+
+$('range-custom').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const from = localMs($('range-from').value);
+  const until = localMs($('range-to').value);
+  if (!Number.isFinite(from) || !Number.isFinite(until)) {
+    message('range-error', 'Give both a start and an end (date and time).');
+    ($('range-from').value ? $('range-to') : $('range-from')).focus();
+    return;
+  }
+  if (from >= until) {
+    message('range-error', 'The start must be before the end.');
+    $('range-from').focus();
+    return;
+  }
+  setRange({ kind: 'custom', from, until });
+});
+
+/** Zoom: dragging across the chart shows the range under the drag. */
+let dragFrom = null;
+$('chart').addEventListener('pointerdown', (ev) => {
+  if (!drawn?.points.length) return;
+  dragFrom = ev.offsetX;
+});
+$('chart').addEventListener('pointerup', (ev) => {
+  const start = dragFrom;
+  dragFrom = null;
+  if (start === null || Math.abs(ev.offsetX - start) < 8 || !shownRange) return;
+  const w = $('chart').getBoundingClientRect().width;
+  const L = 64;
+  const R = 16;
+  const t = (px) => shownRange.from + ((px - L) / (w - L - R)) * (shownRange.until - shownRange.from);
+  const a = Math.round(t(Math.min(start, ev.offsetX)));
+  const b = Math.round(t(Math.max(start, ev.offsetX)));
+  if (b > a) setRange({ kind: 'custom', from: a, until: b });
+});
+
+async function download(format) {
+  message('range-error', null);
+  if (!shownRange) {
+    message('range-error', 'There is nothing on the chart to download.');
+    return;
+  }
+  const { path, token, label, from, until } = shownRange;
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  let res;
+  try {
+    res = await fetch(`${path}/data?from=${from}&until=${until}&limit=100000&format=${format}`, { headers });
+  } catch {
+    message('range-error', 'The server cannot be reached.');
+    return;
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    message('range-error', `Cannot download: ${body.message ?? res.statusText}`);
+    return;
+  }
+  const blob = await res.blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `${label.replace(/[^\w.-]+/g, '_')}-${from}-${until}.${format}`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+$('download-csv').addEventListener('click', () => download('csv'));
+$('download-json').addEventListener('click', () => download('json'));
+
+// --- the overview, and the live feed that keeps the page current
+
+let overviewBusy = false;
+async function showOverview() {
+  if (!auth || overviewBusy) return;
+  overviewBusy = true;
+  try {
+    const o = await api(`/users/${auth.uid}/overview`);
+    if (auth && route() === null) {
+      renderOverview($('overview'), o, auth.uid);
+      document.title = 'Overview · SecureSense';
+    }
+  } catch (err) {
+    if (err.status === 401) return logout(signedOutText(err));
+    $('overview').replaceChildren(el('p', `Cannot read the overview: ${err.message}`, 'error'));
+  } finally {
+    overviewBusy = false;
+  }
+}
+
+/** Several events in a burst cause one update of each view. */
+let pending = null;
+function soon(fn) {
+  pending ??= new Set();
+  pending.add(fn);
+  setTimeout(() => {
+    const fns = pending;
+    pending = null;
+    for (const f of fns ?? []) f();
+  }, 50);
+}
+onLive((kind, data) => {
+  const r = route();
+  if (r === null) soon(showOverview);
+  if (kind === 'points') {
+    soon(loadTree);
+    if (r?.kind === 'stream' && r.sid === data.stream_id) soon(() => showStream(route()));
+  }
+});
+
 // --- refresh: the open stream and the tree, never two refreshes at once
 
 let busy = false;
+let started = false;
 async function refresh() {
   if (busy || document.hidden) return;
+  // Signed in, the live feed updates the overview, the tree and the chart; only a resource's page
+  // (its poll log, which has no events yet) and a public stream seen signed out are refreshed.
+  const r = route();
+  if (auth && r?.kind !== 'resource' && !(r?.kind === 'stream' && r.uid !== auth.uid) && started) return;
+  started = true;
   busy = true;
   try {
     await loadTree();
@@ -874,7 +1088,7 @@ window.addEventListener('hashchange', () => showRoute());
 let resizing = 0;
 window.addEventListener('resize', () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit), 100);
+  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit, drawn.band, drawn.span), 100);
 });
 // A background tab skips its refreshes; coming back shows the newest points at once.
 document.addEventListener('visibilitychange', () => {
@@ -883,5 +1097,6 @@ document.addEventListener('visibilitychange', () => {
 setInterval(refresh, REFRESH_MS);
 deviceMode();
 renderAccount();
+if (auth) openLive(auth);
 loadInfo();
 refresh();

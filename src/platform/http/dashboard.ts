@@ -6,6 +6,8 @@ const WEB_DIR = new URL('../../../web/', import.meta.url);
 const WEB_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/web/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/web/live.js': { file: 'live.js', type: 'text/javascript; charset=utf-8' },
+  '/web/overview.js': { file: 'overview.js', type: 'text/javascript; charset=utf-8' },
   '/web/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
   '/web/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
