@@ -25,6 +25,7 @@ const DEFAULT_COAPS_PORT = 5684;
 
 import { closeLive, onLive, openLive } from './live.js';
 import { renderOverview } from './overview.js';
+import { showTokens } from './tokens.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -102,6 +103,7 @@ const show = (v) => (typeof v === 'number' ? String(Number(v.toPrecision(12))) :
 // #/users/UID/resources/RID a resource's page
 
 function route() {
+  if (location.hash === '#/tokens') return { kind: 'tokens', path: '/tokens' };
   const m = /^#\/users\/(\d+)\/resources\/(\d+)\/streams\/(\d+)$/.exec(location.hash);
   if (m) return { kind: 'stream', uid: Number(m[1]), rid: Number(m[2]), sid: Number(m[3]), path: m[0].slice(1) };
   const r = /^#\/users\/(\d+)\/resources\/(\d+)$/.exec(location.hash);
@@ -129,6 +131,7 @@ function renderAccount() {
   $('who').hidden = auth === null;
   $('logout').hidden = auth === null;
   $('create').hidden = auth === null;
+  $('tokens-link').hidden = auth === null;
   $('who').textContent = auth ? `${auth.username ?? 'user'} (id ${auth.uid})` : '';
   if (!auth) $('tree').replaceChildren();
 }
@@ -363,6 +366,8 @@ let shown = null; // the path of the stream on screen, to clear it only when ano
 /** Shows what the address names: a stream, a resource's page, or the introduction. */
 let routePath = null; // the address last shown: a message on screen stays until it changes
 
+let tokensShown = null; // the tokens page is drawn once per visit: a refresh would hide a new secret
+
 async function showRoute() {
   const r = route();
   if ((r?.path ?? '') !== routePath) {
@@ -378,6 +383,19 @@ async function showRoute() {
     $('resource').hidden = true;
     shownResource = null;
   }
+  $('tokens').hidden = r?.kind !== 'tokens' || auth === null;
+  if (r?.kind === 'tokens') {
+    $('stream').hidden = true;
+    shown = null;
+    if (!auth) return status('Sign in to manage your API tokens.', true);
+    document.title = 'API tokens · SecureSense';
+    if (r.path !== tokensShown) {
+      tokensShown = r.path;
+      return showTokens($('tokens'), { api, uid: auth.uid, onSignedOut: (err) => logout(signedOutText(err)) });
+    }
+    return;
+  }
+  tokensShown = null;
   if (r?.kind === 'resource') {
     $('stream').hidden = true;
     shown = null;

@@ -4,8 +4,8 @@
  * in (a too-short password reads "wrong username or password", not schema text), shows the
  * overview with the three devices online in their modes, then a point pushed over coaps:// appears
  * on the open chart within a second without reload (the live feed), the time range switches to the
- * last hour (server-side buckets), and the CSV download of the range shown holds the points. The
- * screenshots go to docs/img/ for docs/dashboard.md.
+ * last hour (server-side buckets), the CSV download of the range shown holds the points, and an
+ * API token is created (shown once), refused under a taken name and revoked. The screenshots go to docs/img/ for docs/dashboard.md.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -191,6 +191,27 @@ test('the fleet console in headless Chromium: overview, live point over coaps://
   await page.click('#range-custom button[type=submit]');
   await waitText(page, '#range-error', 'The start must be before the end.');
 
+  // API tokens: create one (its secret shown once, and it works), a taken name is refused in
+  // words, then revoke it (refused from then on).
+  await page.click('#tokens-link');
+  await waitText(page, '#tokens', 'API tokens');
+  await page.fill('#token-name', 'backup script');
+  await page.click('#token-create button[type=submit]');
+  await waitText(page, '#token-secret', 'shown only this once');
+  const secret = (await page.textContent('#token-value')) ?? '';
+  assert.match(secret, /^sst_/);
+  assert.equal((await call(base, 'GET', '/users/me', { token: secret })).status, 200);
+  assert.match((await page.textContent('#tokens-table')) ?? '', /backup script/);
+  await page.screenshot({ path: new URL('dashboard-tokens.png', SHOTS).pathname, fullPage: true });
+  await page.fill('#token-name', 'backup script');
+  await page.click('#token-create button[type=submit]');
+  await waitText(page, '#tokens-error', 'You already have a token named "backup script"');
+  await page.click('#tokens-table tr:has-text("backup script") button:text-is("Revoke")');
+  await page.click('#tokens-table tr:has-text("backup script") button:has-text("now")');
+  await waitText(page, '#tokens-status', 'Revoked "backup script"');
+  assert.doesNotMatch((await page.textContent('#tokens-table')) ?? '', /backup script/);
+  assert.equal((await call(base, 'GET', '/users/me', { token: secret })).status, 401);
+
   // A phone: the overview still fits.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.click('header h1 a');
@@ -200,7 +221,13 @@ test('the fleet console in headless Chromium: overview, live point over coaps://
   assert.deepEqual(problems.pageErrors, []);
   assert.deepEqual(await problems.csp(), []);
   // The browser logs the refused sign-in (400) as a console error; nothing else may appear.
-  const other = problems.console.filter((c) => !(c.url.endsWith('/login') && /status of 400/.test(c.text)));
-  assert.deepEqual(other, []);
-  assert.equal(problems.console.length, 1, 'the refused sign-in was seen, so the listener works');
+  // It logs the refused token name (409) likewise.
+  const expected = (c: { url: string; text: string }) =>
+    (c.url.endsWith('/login') && /status of 400/.test(c.text)) ||
+    (c.url.endsWith(`/users/${uid}/tokens`) && /status of 409/.test(c.text));
+  assert.deepEqual(
+    problems.console.filter((c) => !expected(c)),
+    [],
+  );
+  assert.equal(problems.console.length, 2, 'the refusals were seen, so the listener works');
 });

@@ -8,6 +8,7 @@ const WEB_FILES: Record<string, { file: string; type: string }> = {
   '/web/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/web/live.js': { file: 'live.js', type: 'text/javascript; charset=utf-8' },
   '/web/overview.js': { file: 'overview.js', type: 'text/javascript; charset=utf-8' },
+  '/web/tokens.js': { file: 'tokens.js', type: 'text/javascript; charset=utf-8' },
   '/web/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
   '/web/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
