@@ -525,7 +525,8 @@ function hideSecret() {
   secret = null;
   $('secret').hidden = true;
   // Cleared, not only hidden: a key that was shown once does not linger in the DOM.
-  for (const id of ['secret-title', 'secret-value', 'secret-cmd', 'secret-copied']) $(id).textContent = '';
+  for (const id of ['secret-title', 'secret-value', 'secret-cmd', 'secret-libcoap', 'secret-copied'])
+    $(id).textContent = '';
 }
 
 function renderSecret() {
@@ -534,6 +535,8 @@ function renderSecret() {
   $('secret-value').textContent = secret.value;
   $('secret-cmd-row').hidden = !secret.command;
   $('secret-cmd').textContent = secret.command ?? '';
+  $('secret-libcoap-row').hidden = !secret.libcoap;
+  $('secret-libcoap').textContent = secret.libcoap ?? '';
   $('secret').hidden = false;
 }
 
@@ -552,12 +555,26 @@ function deviceCommand(uid, rid, identity, key) {
   return `npx securesense device run --push coaps://${coapsHost()}/users/${uid}/resources/${rid}/data --psk ${word}`;
 }
 
+/** A shell word: anything but safe characters is single-quoted. */
+const shellWord = (s) => (/^[\w.:@%+=,/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** libcoap's coap-client posting one JSON reading over coaps:// with a PSK whose key is text. */
+function libcoapCommand(uid, rid, identity, textKey) {
+  return (
+    `coap-client-gnutls -m post -u ${shellWord(identity)} -k ${shellWord(textKey)} -t json ` +
+    `-e '{"temp":21.5}' coaps://${coapsHost()}/users/${uid}/resources/${rid}/data`
+  );
+}
+
 function renderCommand() {
   const r = route();
   if (r?.kind !== 'resource') return;
   $('r-command').textContent = deviceCommand(r.uid, r.rid, commandIdentity ?? 'IDENTITY', 'KEY');
-  if (secret?.identity) secret.command = deviceCommand(r.uid, r.rid, secret.identity, secret.value);
+  $('r-libcoap').textContent = libcoapCommand(r.uid, r.rid, commandIdentity ?? 'IDENTITY', 'KEY-AS-TEXT');
+  if (secret?.identity) secret.command = deviceCommand(r.uid, r.rid, secret.identity, secret.hexKey ?? secret.value);
+  if (secret?.identity && secret.textKey) secret.libcoap = libcoapCommand(r.uid, r.rid, secret.identity, secret.textKey);
   if (secret?.command) $('secret-cmd').textContent = secret.command;
+  if (secret?.libcoap) $('secret-libcoap').textContent = secret.libcoap;
 }
 
 /** What names a device in the list: its identity, fingerprint or bound name. */
@@ -797,12 +814,28 @@ $('d-x509-how').addEventListener('change', deviceMode);
 
 const isPem = (s) => /^-----BEGIN [A-Z ]+-----/.test(s);
 
+/** A form field the page refuses before asking the server: the message and the field to focus. */
+class FormError extends Error {
+  constructor(message, field) {
+    super(message);
+    this.field = field;
+  }
+}
+
 function deviceBody() {
   const mode = $('d-mode').value;
   const body = { mode };
   const label = $('d-label').value.trim();
   if (label) body.label = label;
-  if (mode === 'psk') body.psk_identity = $('d-psk-identity').value.trim();
+  if (mode === 'psk') {
+    body.psk_identity = $('d-psk-identity').value.trim();
+    const text = $('d-psk-text').value;
+    if (text) {
+      const bytes = new TextEncoder().encode(text);
+      if (bytes.length < 16 || bytes.length > 64) throw new FormError('The key as text must be 16 to 64 characters.', 'd-psk-text');
+      body.psk_key = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+    }
+  }
   if (mode === 'rpk') {
     const v = $('d-rpk-value').value.trim();
     if (isPem(v)) body.rpk = v;
@@ -825,8 +858,16 @@ $('add-device').addEventListener('submit', async (ev) => {
   const r = route();
   if (r?.kind !== 'resource' || !auth) return;
   let added;
+  let body;
   try {
-    added = await api(`${r.path}/devices`, { method: 'POST', body: deviceBody() });
+    body = deviceBody();
+  } catch (err) {
+    message('device-error', err.message);
+    $(err.field)?.focus();
+    return;
+  }
+  try {
+    added = await api(`${r.path}/devices`, { method: 'POST', body });
   } catch (err) {
     const text = apiFailure(err, 'Cannot add the device');
     if (text) message('device-error', text);
@@ -845,6 +886,19 @@ $('add-device').addEventListener('submit', async (ev) => {
       value: added.psk_key,
       identity: added.psk_identity,
       command: deviceCommand(r.uid, r.rid, added.psk_identity, added.psk_key),
+    };
+  } else if (body.psk_key) {
+    // The key was the user's own text: the commands that use it, shown this once like a generated key.
+    const textKey = new TextDecoder().decode(new Uint8Array(body.psk_key.match(/../g).map((h) => Number.parseInt(h, 16))));
+    secret = {
+      path: r.path,
+      title: `The commands of PSK device "${added.psk_identity}"`,
+      value: textKey,
+      textKey,
+      hexKey: body.psk_key,
+      identity: added.psk_identity,
+      command: deviceCommand(r.uid, r.rid, added.psk_identity, body.psk_key),
+      libcoap: libcoapCommand(r.uid, r.rid, added.psk_identity, textKey),
     };
   }
   status(`Added ${added.mode.toUpperCase()} device ${deviceName(added)}.`);

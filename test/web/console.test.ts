@@ -8,10 +8,12 @@
  * API token is created (shown once), refused under a taken name and revoked. The screenshots go to docs/img/ for docs/dashboard.md.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { CoapClient, ContentFormat } from '../../src/coap/index.ts';
 import { DtlsClientTransport } from '../../src/coap/transport-dtls.ts';
@@ -24,6 +26,7 @@ import { CHROMIUM_ARGS, openPage } from '../support/browser.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 
+const execFileAsync = promisify(execFile);
 const SHOTS = new URL('../../docs/img/', import.meta.url);
 
 async function coapPost(conn: DtlsConnection, port: number, path: string, body: unknown): Promise<string> {
@@ -190,6 +193,28 @@ test('the fleet console in headless Chromium: overview, live point over coaps://
   await page.fill('#range-to', '2026-01-01T10:00');
   await page.click('#range-custom button[type=submit]');
   await waitText(page, '#range-error', 'The start must be before the end.');
+
+  // A PSK device with a key given as text, on the spare resource: the page shows the libcoap
+  // command line, which, run as shown, posts a reading over coaps:// that is stored.
+  await page.click('#tree a:text-is("spare")');
+  await waitText(page, '#r-title', 'spare');
+  await page.fill('#coaps-port', String(port));
+  await page.fill('#d-psk-identity', 'spare-1');
+  await page.fill('#d-psk-text', 'too short');
+  await page.click('#add-device button[type=submit]');
+  await waitText(page, '#device-error', 'The key as text must be 16 to 64 characters.');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'd-psk-text');
+  await page.fill('#d-psk-text', "spare's text key 1");
+  await page.click('#add-device button[type=submit]');
+  await waitText(page, '#secret-libcoap', 'coap-client-gnutls');
+  const cmd = (await page.textContent('#secret-libcoap')) ?? '';
+  assert.ok(cmd.includes(`coaps://127.0.0.1:${port}/users/${uid}/resources/`), cmd);
+  if (requireBinary(t, 'coap-client-gnutls')) {
+    const run = await execFileAsync('sh', ['-c', cmd.replace('coap-client-gnutls ', 'coap-client-gnutls -B 10 ')], {
+      timeout: 20_000,
+    });
+    assert.match(run.stdout, /"stored":1/, `${cmd}\n${run.stdout}${run.stderr}`);
+  }
 
   // API tokens: create one (its secret shown once, and it works), a taken name is refused in
   // words, then revoke it (refused from then on).
