@@ -225,6 +225,11 @@ async function loadTree() {
     return;
   }
   if (!auth || auth.uid !== uid) return; // signed out meanwhile
+  allStreams = resources.flatMap((r, i) =>
+    streams[i]
+      .filter((s) => s.type !== 'text')
+      .map((s) => ({ path: `/users/${uid}/resources/${r.id}/streams/${s.id}`, label: `${r.label} / ${s.label}`, unit: s.unit })),
+  );
   const heading = el('h2', 'Resources');
   if (resources.length === 0) {
     const p = el('p', 'No resources yet: create one below (or with ', 'empty');
@@ -295,8 +300,8 @@ let drawn = null; // the last draw's arguments, to draw again at a new width
  * Draws `points` as a line; with `band` (series buckets: { time, min, max }) a min–max band under
  * it, and with `span` ({ from, until }) the time axis is that range rather than the points' own.
  */
-function draw(points, unit, band = null, span = null) {
-  drawn = { points, unit, band, span };
+function draw(points, unit, band = null, span = null, extra = []) {
+  drawn = { points, unit, band, span, extra };
   const chart = $('chart');
   const nums = points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
   chart.replaceChildren();
@@ -313,10 +318,12 @@ function draw(points, unit, band = null, span = null) {
   const R = 16;
   const T = 14;
   const B = 30;
-  const t0 = span ? span.from : nums[0].time;
-  const t1 = span ? span.until : nums[nums.length - 1].time;
-  let lo = Math.min(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.min));
-  let hi = Math.max(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.max));
+  // Compared streams share the axes: the time axis spans them all, the y axis their values too.
+  const others = extra.flatMap((e) => e.points).filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
+  const t0 = span ? span.from : Math.min(nums[0].time, ...others.map((p) => p.time));
+  const t1 = span ? span.until : Math.max(nums[nums.length - 1].time, ...others.map((p) => p.time));
+  let lo = Math.min(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.min), ...others.map((p) => p.value));
+  let hi = Math.max(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.max), ...others.map((p) => p.value));
   if (lo === hi) {
     const d = Math.abs(lo) > 1 ? Math.abs(lo) * 0.05 : 1;
     lo -= d;
@@ -346,6 +353,18 @@ function draw(points, unit, band = null, span = null) {
     const down = band.map((b) => `${x(b.time).toFixed(1)},${y(b.min).toFixed(1)}`).reverse();
     chart.append(svg('polygon', { class: 'band', points: [...up, ...down].join(' ') }));
   }
+  extra.forEach((e, i) => {
+    const ps = e.points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
+    if (ps.length === 0) return;
+    const line = svg('polyline', {
+      class: `line c${i}`,
+      points: (ps.length > 1 ? ps : [ps[0], ps[0]]).map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' '),
+    });
+    line.append(svg('title', {}, e.label));
+    chart.append(line);
+    const last = ps[ps.length - 1];
+    chart.append(svg('circle', { class: `dot c${i}`, cx: x(last.time), cy: y(last.value), r: 3 }));
+  });
   if (nums.length > 1) {
     const pts = nums.map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
     chart.append(svg('polyline', { class: 'line', points: pts }));
@@ -441,8 +460,12 @@ async function showStream(r) {
     return;
   }
   if (route()?.path !== r.path) return;
+  if (shown !== r.path) compare = [];
   shown = r.path;
   const unit = data.unit ?? '';
+  const extra = await comparedLines(span, token);
+  if (route()?.path !== r.path) return;
+  renderCompare(r, data);
   $('title').textContent = data.label;
   document.title = `${data.label} · SecureSense`;
   $('meta').textContent = [
@@ -468,13 +491,14 @@ async function showStream(r) {
       unit,
       mid,
       span,
+      extra,
     );
     $('range-meta').textContent =
       `${series.buckets.reduce((n, b) => n + b.count, 0)} points from ${stamp(span.from)} to ${stamp(span.until)} ` +
       `in ${series.buckets.length} buckets of ${bucketText(series.bucket_ms)} (line: mean; band: min–max)`;
     shownRange = { path: r.path, token, label: data.label, from: span.from, until: span.until };
   } else {
-    draw(points, unit);
+    draw(points, unit, null, null, extra);
     $('range-meta').textContent = '';
     shownRange =
       points.length > 0
@@ -987,6 +1011,79 @@ document.addEventListener('click', async (ev) => {
   if (button.closest('#secret')) $('secret-copied').textContent = copied ? 'Copied to the clipboard.' : '';
 });
 
+// --- several streams on one chart: the open one, and up to four more of the user's
+
+const MAX_COMPARED = 4;
+/** The user's numeric streams ({ path, label, unit }), from the list on the left. */
+let allStreams = [];
+/** The streams drawn with the open one ({ path, label, unit }); cleared when another opens. */
+let compare = [];
+
+/** Each compared stream's line: bucket means over `span`, or its newest points. */
+async function comparedLines(span, token) {
+  if (!token) return [];
+  const lines = await Promise.all(
+    compare.map(async (c) => {
+      try {
+        if (span) {
+          const s = await api(`${c.path}/series?from=${span.from}&until=${span.until}&buckets=${BUCKETS}`, { token });
+          return { label: c.label, points: s.buckets.map((b) => ({ time: b.time + s.bucket_ms / 2, value: b.mean })) };
+        }
+        const d = await api(`${c.path}/data?limit=${CHART_POINTS}`, { token });
+        return { label: c.label, points: d.points };
+      } catch (err) {
+        return { label: `${c.label} (${err.message})`, points: [] };
+      }
+    }),
+  );
+  return lines;
+}
+
+function renderCompare(r, data) {
+  const own = auth && auth.uid === r.uid;
+  $('compare').hidden = !own;
+  const select = $('compare-stream');
+  const taken = new Set([r.path, ...compare.map((c) => c.path)]);
+  const options = allStreams.filter((s) => !taken.has(s.path));
+  select.replaceChildren(
+    ...options.map((s) => {
+      const o = el('option', s.unit ? `${s.label} (${s.unit})` : s.label);
+      o.value = s.path;
+      return o;
+    }),
+  );
+  $('compare').querySelector('button').disabled = options.length === 0 || compare.length >= MAX_COMPARED;
+  const legend = $('legend');
+  legend.hidden = compare.length === 0;
+  const main = el('li');
+  main.append(el('span', '', 'swatch'), data.unit ? `${data.label} (${data.unit})` : data.label);
+  legend.replaceChildren(
+    main,
+    ...compare.map((c, i) => {
+      const li = el('li');
+      const remove = el('button', 'Remove');
+      remove.type = 'button';
+      remove.setAttribute('aria-label', `Remove ${c.label} from the chart`);
+      remove.addEventListener('click', () => {
+        compare = compare.filter((x) => x.path !== c.path);
+        showRoute();
+      });
+      li.append(el('span', '', `swatch c${i}`), c.unit ? `${c.label} (${c.unit})` : c.label, remove);
+      return li;
+    }),
+  );
+}
+
+$('compare').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const s = allStreams.find((x) => x.path === $('compare-stream').value);
+  if (!s) return message('range-error', 'Pick a stream to add to the chart.');
+  if (compare.length >= MAX_COMPARED) return message('range-error', `At most ${MAX_COMPARED} more streams on one chart.`);
+  compare.push(s);
+  message('range-error', null);
+  showRoute();
+});
+
 // --- the time range of the chart: newest points, the last hour/day/week, or from–to
 
 /** Buckets a range is cut into by the server (about one per 3 CSS pixels of a wide chart). */
@@ -1127,12 +1224,15 @@ function soon(fn) {
     for (const f of fns ?? []) f();
   }, 50);
 }
+const redrawStream = () => showStream(route());
 onLive((kind, data) => {
   const r = route();
   if (r === null) soon(showOverview);
   if (kind === 'points') {
     soon(loadTree);
-    if (r?.kind === 'stream' && r.sid === data.stream_id) soon(() => showStream(route()));
+    const path = `/users/${auth?.uid}/resources/${data.resource_id}/streams/${data.stream_id}`;
+    if (r?.kind === 'stream' && (r.sid === data.stream_id || compare.some((c) => c.path === path)))
+      soon(redrawStream);
   }
 });
 
@@ -1160,7 +1260,7 @@ window.addEventListener('hashchange', () => showRoute());
 let resizing = 0;
 window.addEventListener('resize', () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit, drawn.band, drawn.span), 100);
+  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit, drawn.band, drawn.span, drawn.extra), 100);
 });
 // A background tab skips its refreshes; coming back shows the newest points at once.
 document.addEventListener('visibilitychange', () => {

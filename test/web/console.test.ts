@@ -4,7 +4,7 @@
  * in (a too-short password reads "wrong username or password", not schema text), shows the
  * overview with the three devices online in their modes, then a point pushed over coaps:// appears
  * on the open chart within a second without reload (the live feed), the time range switches to the
- * last hour (server-side buckets), the CSV download of the range shown holds the points, and an
+ * last hour (server-side buckets) with a second stream on the same chart, the CSV download of the range shown holds the points, and an
  * API token is created (shown once), refused under a taken name and revoked. The screenshots go to docs/img/ for docs/dashboard.md.
  */
 import assert from 'node:assert/strict';
@@ -123,6 +123,11 @@ test('the fleet console in headless Chromium: overview, live point over coaps://
   const now = Date.now();
   const older = Array.from({ length: 30 }, (_, i) => ({ time: now - (30 - i) * 60_000, value: 40 + (i % 7) }));
   assert.equal((await call(base, 'POST', `${streamPath}/data`, { token, body: older })).status, 200);
+  // …and of the meter, every two minutes, to chart beside it.
+  const meterStreams = await call(base, 'GET', `/users/${uid}/resources/${rpk.rid}/streams`, { token });
+  const meterPath = `/users/${uid}/resources/${rpk.rid}/streams/${meterStreams.json[0].id}`;
+  const meterOlder = Array.from({ length: 15 }, (_, i) => ({ time: now - (30 - 2 * i) * 60_000, value: 28 + (i % 5) }));
+  assert.equal((await call(base, 'POST', `${meterPath}/data`, { token, body: meterOlder })).status, 200);
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.after(() => browser.close());
@@ -173,6 +178,12 @@ test('the fleet console in headless Chromium: overview, live point over coaps://
   assert.match(meta, /^32 points from .* buckets of 12 s/, meta);
   assert.equal(await page.getAttribute('#range button[data-range="hour"]', 'aria-pressed'), 'true');
   assert.equal(await page.locator('#chart polygon.band').count(), 1);
+  // A second stream on the same chart: the meter's, with its own line and a legend entry.
+  await page.selectOption('#compare-stream', meterPath);
+  await page.click('#compare button[type=submit]');
+  await waitText(page, '#legend', 'meter / temp');
+  await page.waitForFunction(() => document.querySelectorAll('#chart polyline').length === 2);
+  assert.equal(await page.locator('#chart polyline.c0').count(), 1);
   await page.screenshot({ path: new URL('dashboard-range.png', SHOTS).pathname, fullPage: true });
 
   // The CSV of the range shown: a header and every point of the last hour, oldest first.
