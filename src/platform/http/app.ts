@@ -36,6 +36,7 @@ import { dataRoutes } from './routes/data.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { parserRoutes } from './routes/parsers.ts';
 import { platformRoutes } from './routes/platform.ts';
+import { pskRotationRoutes } from './routes/psk-rotation.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { userRoutes } from './routes/users.ts';
@@ -229,7 +230,16 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   };
   // One plugin per aggregate (routes/*.ts), each typed from its TypeBox schemas.
   const fleet = fleetRoutes(opts.fleet ?? new FleetMonitor(), { sseOpen: 0, sseRefused: 0 });
-  for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes, fleet]) {
+  for (const routes of [
+    platformRoutes,
+    userRoutes,
+    resourceRoutes,
+    parserRoutes,
+    streamRoutes,
+    dataRoutes,
+    fleet,
+    pskRotationRoutes,
+  ]) {
     await app.register(async (api) => routes(api.withTypeProvider<TypeBoxProvider>(), ctx));
   }
   if (opts.dashboard !== false) dashboard(app);
