@@ -693,12 +693,24 @@ async function showResource(r) {
 }
 
 function renderDevices(r, devices) {
-  if (confirmingDevice !== null && !devices.some((c) => c.id === confirmingDevice)) confirmingDevice = null;
+  if (confirmingDevice !== null && !devices.some((c) => c.id === confirmingDevice || `rotate-${c.id}` === confirmingDevice))
+    confirmingDevice = null;
   const rows = devices.map((c) => {
     const tr = el('tr');
     tr.dataset.id = String(c.id);
     const cell = el('td');
-    if (confirmingDevice === c.id) {
+    if (confirmingDevice === `rotate-${c.id}`) {
+      const yes = el('button', 'Rotate the key');
+      yes.type = 'button';
+      yes.addEventListener('click', () => rotateDevice(r, c));
+      const no = el('button', 'Cancel');
+      no.type = 'button';
+      no.addEventListener('click', () => {
+        confirmingDevice = null;
+        renderDevices(r, devices);
+      });
+      cell.append(el('span', 'The device needs the new key for its next full handshake. ', 'confirm'), yes, ' ', no);
+    } else if (confirmingDevice === c.id) {
       const yes = el('button', 'Remove', 'danger');
       yes.type = 'button';
       yes.addEventListener('click', () => removeDevice(r, c));
@@ -717,6 +729,15 @@ function renderDevices(r, devices) {
         renderDevices(r, devices);
       });
       cell.append(ask);
+      if (c.mode === 'psk') {
+        const rotate = el('button', 'Rotate key…');
+        rotate.type = 'button';
+        rotate.addEventListener('click', () => {
+          confirmingDevice = `rotate-${c.id}`;
+          renderDevices(r, devices);
+        });
+        cell.append(' ', rotate);
+      }
     }
     tr.append(el('td', c.mode.toUpperCase()), el('td', deviceName(c), 'mono'), el('td', c.label ?? ''));
     tr.append(el('td', stamp(c.created_at)), cell);
@@ -738,6 +759,28 @@ async function removeDevice(r, c) {
   }
   confirmingDevice = null;
   status(`Removed ${c.mode.toUpperCase()} device ${deviceName(c)}: its next handshake is refused.`);
+  await showResource(r);
+}
+
+async function rotateDevice(r, c) {
+  message('device-error', null);
+  let rotated;
+  try {
+    rotated = await api(`${r.path}/devices/${c.id}/rotate`, { method: 'POST' });
+  } catch (err) {
+    const text = apiFailure(err, `Cannot rotate the key of ${deviceName(c)}`);
+    if (text) message('device-error', text);
+    return;
+  }
+  confirmingDevice = null;
+  secret = {
+    path: r.path,
+    title: `The new key of PSK device "${rotated.psk_identity}"`,
+    value: rotated.psk_key,
+    identity: rotated.psk_identity,
+    command: deviceCommand(r.uid, r.rid, rotated.psk_identity, rotated.psk_key),
+  };
+  status(`Rotated the key of ${deviceName(rotated)}: the old key is refused at its next full handshake.`);
   await showResource(r);
 }
 

@@ -227,6 +227,20 @@ test('the fleet console in headless Chromium: overview, live point over coaps://
     assert.match(run.stdout, /"stored":1/, `${cmd}\n${run.stdout}${run.stderr}`);
   }
 
+  // Rotating that device's key: confirmed, the new key shown once, and it passes a full handshake.
+  await page.click('#devices tr:has-text("spare-1") button:text-is("Rotate key…")');
+  await page.click('#devices tr:has-text("spare-1") button:text-is("Rotate the key")');
+  await waitText(page, '#secret-title', 'The new key of PSK device "spare-1"');
+  const newKey = (await page.textContent('#secret-value')) ?? '';
+  assert.match(newKey, /^[0-9a-f]{32}$/);
+  const rotated = await connect({
+    host: '127.0.0.1',
+    port,
+    retransmitInitialMs: 300,
+    psk: { identity: 'spare-1', key: Buffer.from(newKey, 'hex') },
+  });
+  await rotated.close();
+
   // API tokens: create one (its secret shown once, and it works), a taken name is refused in
   // words, then revoke it (refused from then on).
   await page.click('#tokens-link');
