@@ -1,4 +1,5 @@
-// The SecureSense dashboard: an overview of the user's fleet after sign-in (overview.js), a user's
+// The SecureSense dashboard (its pages and wiring; api.js, router.js, chart.js, dom.js, format.js,
+// live.js, overview.js and tokens.js are the modules it is built from): an overview of the user's fleet after sign-in (overview.js), a user's
 // resources and streams, and a chart of a stream over a time range (its newest points, or the last
 // hour/day/week downsampled by the server), updated as points arrive over the live feed (live.js,
 // Server-Sent Events); and the management of what the user owns: creating and deleting
@@ -17,25 +18,19 @@ const REFRESH_MS = 5000;
 const CHART_POINTS = 200;
 const TABLE_ROWS = 20;
 const STORAGE_KEY = 'securesense';
-const SVG_NS = 'http://www.w3.org/2000/svg';
 /** The poll log entries shown on a resource's page (the API keeps the newest 1000). */
 const LOG_ROWS = 50;
 /** RFC 7252 §6.2: the default port of coaps://, used until GET /info says the platform's real one. */
 const DEFAULT_COAPS_PORT = 5684;
 
+import { api, useToken } from './api.js';
+import { draw, lastDrawn, redraw } from './chart.js';
+import { $, el } from './dom.js';
+import { ago, clock, show, stamp } from './format.js';
 import { closeLive, onLive, openLive } from './live.js';
 import { renderOverview } from './overview.js';
+import { route } from './router.js';
 import { showTokens } from './tokens.js';
-
-const $ = (id) => document.getElementById(id);
-
-/** A non-2xx answer of the API, with its status and the server's message. */
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
 
 /**
  * { uid, token, username } while signed in. Kept for the browser tab only (sessionStorage). The
@@ -49,67 +44,10 @@ try {
 } catch {
   auth = null;
 }
-
-async function api(path, { method = 'GET', body, token = auth?.token } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'the server cannot be reached');
-  }
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, data.message ?? res.statusText ?? `HTTP ${res.status}`);
-  return data;
-}
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
-
-function svg(tag, attrs, text) {
-  const e = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const pad2 = (n) => String(n).padStart(2, '0');
-function clock(t) {
-  const d = new Date(t);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-}
-function day(t) {
-  const d = new Date(t);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
-}
-const stamp = (t) => `${day(t)} ${clock(t)}`;
-function ago(t) {
-  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
-}
-/** Numbers as the API gave them, but without float noise such as 0.30000000000000004. */
-const show = (v) => (typeof v === 'number' ? String(Number(v.toPrecision(12))) : String(v));
+useToken(() => auth?.token);
 
 // --- the route: #/users/UID/resources/RID/streams/SID names the open stream,
 // #/users/UID/resources/RID a resource's page
-
-function route() {
-  if (location.hash === '#/tokens') return { kind: 'tokens', path: '/tokens' };
-  const m = /^#\/users\/(\d+)\/resources\/(\d+)\/streams\/(\d+)$/.exec(location.hash);
-  if (m) return { kind: 'stream', uid: Number(m[1]), rid: Number(m[2]), sid: Number(m[3]), path: m[0].slice(1) };
-  const r = /^#\/users\/(\d+)\/resources\/(\d+)$/.exec(location.hash);
-  if (r) return { kind: 'resource', uid: Number(r[1]), rid: Number(r[2]), path: r[0].slice(1) };
-  return null;
-}
 
 // --- signing in and out
 
@@ -280,104 +218,6 @@ function status(text, isError = false) {
   const p = $('status');
   p.textContent = text;
   p.className = isError ? 'error' : 'hint';
-}
-
-/** About `count` round tick values, from one at or below `lo` to one at or above `hi`. */
-function ticks(lo, hi, count) {
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag;
-  const first = Math.floor(lo / step);
-  const last = Math.ceil(hi / step);
-  const out = [];
-  for (let i = first; i <= last; i++) out.push(Number((i * step).toPrecision(12)));
-  return out;
-}
-
-let drawn = null; // the last draw's arguments, to draw again at a new width
-
-/**
- * Draws `points` as a line; with `band` (series buckets: { time, min, max }) a min–max band under
- * it, and with `span` ({ from, until }) the time axis is that range rather than the points' own.
- */
-function draw(points, unit, band = null, span = null, extra = []) {
-  drawn = { points, unit, band, span, extra };
-  const chart = $('chart');
-  const nums = points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
-  chart.replaceChildren();
-  chart.dataset.points = String(nums.length);
-  // SVG elements have no `hidden` property: the attribute itself (styled in style.css) hides it.
-  chart.toggleAttribute('hidden', nums.length === 0);
-  if (nums.length === 0) return;
-  // The drawing is as wide as the element, one SVG unit per CSS pixel, so that the axis text keeps
-  // its size on a phone as on a wide screen.
-  const W = Math.round(Math.min(1600, Math.max(280, chart.getBoundingClientRect().width || 800)));
-  const H = W < 500 ? 220 : 280;
-  chart.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  const L = 64;
-  const R = 16;
-  const T = 14;
-  const B = 30;
-  // Compared streams share the axes: the time axis spans them all, the y axis their values too.
-  const others = extra.flatMap((e) => e.points).filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
-  const t0 = span ? span.from : Math.min(nums[0].time, ...others.map((p) => p.time));
-  const t1 = span ? span.until : Math.max(nums[nums.length - 1].time, ...others.map((p) => p.time));
-  let lo = Math.min(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.min), ...others.map((p) => p.value));
-  let hi = Math.max(...nums.map((p) => p.value), ...(band ?? []).map((b) => b.max), ...others.map((p) => p.value));
-  if (lo === hi) {
-    const d = Math.abs(lo) > 1 ? Math.abs(lo) * 0.05 : 1;
-    lo -= d;
-    hi += d;
-  }
-  const ys = ticks(lo, hi, 4);
-  lo = Math.min(lo, ys[0]);
-  hi = Math.max(hi, ys[ys.length - 1]);
-  // One point, or all at one time, sit in the middle rather than on the left edge.
-  const x = (t) => (t1 === t0 ? (L + W - R) / 2 : L + ((t - t0) / (t1 - t0)) * (W - L - R));
-  const y = (v) => H - B - ((v - lo) / (hi - lo)) * (H - T - B);
-  for (const v of ys) {
-    chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-    chart.append(svg('text', { class: 'axis', x: L - 8, y: y(v) + 4, 'text-anchor': 'end' }, show(v)));
-  }
-  if (unit) chart.append(svg('text', { class: 'axis', x: 4, y: T - 2 }, unit));
-  const sameDay = day(t0) === day(t1);
-  const label = (t) => (sameDay ? clock(t) : `${day(t)} ${clock(t).slice(0, 5)}`);
-  chart.append(svg('text', { class: 'axis', x: L, y: H - 8, 'text-anchor': 'start' }, label(t0)));
-  if (t1 !== t0) {
-    const tm = (t0 + t1) / 2;
-    chart.append(svg('text', { class: 'axis', x: x(tm), y: H - 8, 'text-anchor': 'middle' }, label(tm)));
-    chart.append(svg('text', { class: 'axis', x: W - R, y: H - 8, 'text-anchor': 'end' }, label(t1)));
-  }
-  if (band && band.length > 1) {
-    const up = band.map((b) => `${x(b.time).toFixed(1)},${y(b.max).toFixed(1)}`);
-    const down = band.map((b) => `${x(b.time).toFixed(1)},${y(b.min).toFixed(1)}`).reverse();
-    chart.append(svg('polygon', { class: 'band', points: [...up, ...down].join(' ') }));
-  }
-  extra.forEach((e, i) => {
-    const ps = e.points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
-    if (ps.length === 0) return;
-    const line = svg('polyline', {
-      class: `line c${i}`,
-      points: (ps.length > 1 ? ps : [ps[0], ps[0]]).map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' '),
-    });
-    line.append(svg('title', {}, e.label));
-    chart.append(line);
-    const last = ps[ps.length - 1];
-    chart.append(svg('circle', { class: `dot c${i}`, cx: x(last.time), cy: y(last.value), r: 3 }));
-  });
-  if (nums.length > 1) {
-    const pts = nums.map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
-    chart.append(svg('polyline', { class: 'line', points: pts }));
-  }
-  // Dots while they can be told apart; always one on the newest point.
-  const dots = nums.length <= 60 ? nums : nums.slice(-1);
-  dots.forEach((p, i) => {
-    const last = i === dots.length - 1;
-    const c = svg('circle', { class: last ? 'dot last' : 'dot', cx: x(p.time), cy: y(p.value), r: last ? 4 : 3 });
-    c.append(svg('title', {}, `${show(p.value)}${unit ? ` ${unit}` : ''} at ${stamp(p.time)}`));
-    chart.append(c);
-  });
-  chart.setAttribute('aria-label', `line chart of ${nums.length} points from ${stamp(t0)} to ${stamp(t1)}`);
 }
 
 let shown = null; // the path of the stream on screen, to clear it only when another is opened
@@ -1188,7 +1028,7 @@ $('range-custom').addEventListener('submit', (ev) => {
 /** Zoom: dragging across the chart shows the range under the drag. */
 let dragFrom = null;
 $('chart').addEventListener('pointerdown', (ev) => {
-  if (!drawn?.points.length) return;
+  if (!lastDrawn()?.points.length) return;
   dragFrom = ev.offsetX;
 });
 $('chart').addEventListener('pointerup', (ev) => {
@@ -1303,7 +1143,7 @@ window.addEventListener('hashchange', () => showRoute());
 let resizing = 0;
 window.addEventListener('resize', () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit, drawn.band, drawn.span, drawn.extra), 100);
+  resizing = setTimeout(redraw, 100);
 });
 // A background tab skips its refreshes; coming back shows the newest points at once.
 document.addEventListener('visibilitychange', () => {
