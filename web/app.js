@@ -449,6 +449,28 @@ function deviceName(c) {
   return `pinned certificate SHA-256 ${c.x509_fingerprint ?? ''}`;
 }
 
+/** The API's field names as the forms label them. */
+const FIELD_LABELS = {
+  polling_url: 'Polling URL',
+  polling_period: 'Polling period',
+  psk_identity: 'PSK identity',
+  psk_key: 'PSK key',
+  rpk: 'Public key',
+  rpk_fingerprint: 'Public key fingerprint',
+  x509_certificate: 'Certificate',
+  x509_fingerprint: 'Certificate fingerprint',
+  x509_name: 'Name',
+  x509_ca: 'CA certificate',
+};
+
+/** The API's message with its field names said as the form says them (the API's name kept after it). */
+function humanize(message) {
+  const text = message
+    .replace(/^(body|querystring|params)\//, '')
+    .replace(/\b(polling_url|polling_period|psk_identity|psk_key|rpk_fingerprint|rpk|x509_certificate|x509_fingerprint|x509_name|x509_ca)\b/g, (f) => `${FIELD_LABELS[f]} (${f})`);
+  return text;
+}
+
 function apiFailure(err, what) {
   if (err.status === 401) {
     logout(signedOutText(err));
@@ -456,7 +478,8 @@ function apiFailure(err, what) {
   }
   if (err.status === 403) return `${what}: this is not yours (${err.message}).`;
   if (err.status === 404) return `${what}: it no longer exists (${err.message}).`;
-  return `${what}: ${err.message}`;
+  if (err.status === 0) return `${what}: the server cannot be reached; try again.`;
+  return `${what}: ${humanize(err.message)}`;
 }
 
 async function showResource(r) {
@@ -776,7 +799,10 @@ $('add-device').addEventListener('submit', async (ev) => {
   try {
     added = await api(`${r.path}/devices`, { method: 'POST', body });
   } catch (err) {
-    const text = apiFailure(err, 'Cannot add the device');
+    const text =
+      err.status === 409
+        ? 'Cannot add the device: one with this identity already exists (a PSK identity, public key or certificate binds one resource only).'
+        : apiFailure(err, 'Cannot add the device');
     if (text) message('device-error', text);
     return;
   }
