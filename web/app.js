@@ -1,5 +1,8 @@
-// The SecureSense dashboard: a user's resources and streams, and a chart of a stream's newest
-// points, refreshed every 5 s; and the management of what the user owns: creating and deleting
+// The SecureSense dashboard (its pages and wiring; api.js, router.js, chart.js, dom.js, format.js,
+// live.js, overview.js and tokens.js are the modules it is built from): an overview of the user's fleet after sign-in (overview.js), a user's
+// resources and streams, and a chart of a stream over a time range (its newest points, or the last
+// hour/day/week downsampled by the server), updated as points arrive over the live feed (live.js,
+// Server-Sent Events); and the management of what the user owns: creating and deleting
 // resources, binding and removing device credentials (PSK, RPK, X.509), a resource's poll log and
 // the command line that runs a device for it. It uses only the public HTTP API (docs/platform.md) and loads
 // nothing from elsewhere: the page is served with `default-src 'self'`, so no inline script or
@@ -15,21 +18,19 @@ const REFRESH_MS = 5000;
 const CHART_POINTS = 200;
 const TABLE_ROWS = 20;
 const STORAGE_KEY = 'securesense';
-const SVG_NS = 'http://www.w3.org/2000/svg';
 /** The poll log entries shown on a resource's page (the API keeps the newest 1000). */
 const LOG_ROWS = 50;
 /** RFC 7252 §6.2: the default port of coaps://, used until GET /info says the platform's real one. */
 const DEFAULT_COAPS_PORT = 5684;
 
-const $ = (id) => document.getElementById(id);
-
-/** A non-2xx answer of the API, with its status and the server's message. */
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
+import { api, useToken } from './api.js';
+import { draw, lastDrawn, redraw } from './chart.js';
+import { $, el } from './dom.js';
+import { ago, clock, show, stamp } from './format.js';
+import { closeLive, onLive, openLive } from './live.js';
+import { renderOverview } from './overview.js';
+import { route } from './router.js';
+import { showTokens } from './tokens.js';
 
 /**
  * { uid, token, username } while signed in. Kept for the browser tab only (sessionStorage). The
@@ -43,66 +44,10 @@ try {
 } catch {
   auth = null;
 }
-
-async function api(path, { method = 'GET', body, token = auth?.token } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'the server cannot be reached');
-  }
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, data.message ?? res.statusText ?? `HTTP ${res.status}`);
-  return data;
-}
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
-
-function svg(tag, attrs, text) {
-  const e = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const pad2 = (n) => String(n).padStart(2, '0');
-function clock(t) {
-  const d = new Date(t);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-}
-function day(t) {
-  const d = new Date(t);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
-}
-const stamp = (t) => `${day(t)} ${clock(t)}`;
-function ago(t) {
-  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
-}
-/** Numbers as the API gave them, but without float noise such as 0.30000000000000004. */
-const show = (v) => (typeof v === 'number' ? String(Number(v.toPrecision(12))) : String(v));
+useToken(() => auth?.token);
 
 // --- the route: #/users/UID/resources/RID/streams/SID names the open stream,
 // #/users/UID/resources/RID a resource's page
-
-function route() {
-  const m = /^#\/users\/(\d+)\/resources\/(\d+)\/streams\/(\d+)$/.exec(location.hash);
-  if (m) return { kind: 'stream', uid: Number(m[1]), rid: Number(m[2]), sid: Number(m[3]), path: m[0].slice(1) };
-  const r = /^#\/users\/(\d+)\/resources\/(\d+)$/.exec(location.hash);
-  if (r) return { kind: 'resource', uid: Number(r[1]), rid: Number(r[2]), path: r[0].slice(1) };
-  return null;
-}
 
 // --- signing in and out
 
@@ -124,6 +69,7 @@ function renderAccount() {
   $('who').hidden = auth === null;
   $('logout').hidden = auth === null;
   $('create').hidden = auth === null;
+  $('tokens-link').hidden = auth === null;
   $('who').textContent = auth ? `${auth.username ?? 'user'} (id ${auth.uid})` : '';
   if (!auth) $('tree').replaceChildren();
 }
@@ -139,7 +85,14 @@ $('login-password').addEventListener('submit', async (ev) => {
     saveAuth({ uid: u.id, token: u.token, username: u.username });
     await signedIn();
   } catch (err) {
-    loginError(err.status === 401 ? 'Wrong username or password.' : `Cannot sign in: ${err.message}`);
+    // A refused field (a password too short to be anyone's) says no more than a wrong one would.
+    loginError(
+      err.status === 400 || err.status === 401
+        ? 'Wrong username or password.'
+        : err.status === 429
+          ? 'Too many sign-in attempts: wait a minute, then try again.'
+          : `Cannot sign in: ${err.message}`,
+    );
   }
 });
 
@@ -175,6 +128,7 @@ function signedOutText(err) {
 }
 
 function logout(message) {
+  closeLive();
   saveAuth(null);
   renderAccount();
   loginError(message);
@@ -186,6 +140,7 @@ function logout(message) {
 async function signedIn() {
   loginError(null);
   renderAccount();
+  openLive(auth);
   await loadTree();
   await showRoute();
 }
@@ -208,6 +163,11 @@ async function loadTree() {
     return;
   }
   if (!auth || auth.uid !== uid) return; // signed out meanwhile
+  allStreams = resources.flatMap((r, i) =>
+    streams[i]
+      .filter((s) => s.type !== 'text')
+      .map((s) => ({ path: `/users/${uid}/resources/${r.id}/streams/${s.id}`, label: `${r.label} / ${s.label}`, unit: s.unit })),
+  );
   const heading = el('h2', 'Resources');
   if (resources.length === 0) {
     const p = el('p', 'No resources yet: create one below (or with ', 'empty');
@@ -260,85 +220,12 @@ function status(text, isError = false) {
   p.className = isError ? 'error' : 'hint';
 }
 
-/** About `count` round tick values, from one at or below `lo` to one at or above `hi`. */
-function ticks(lo, hi, count) {
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag;
-  const first = Math.floor(lo / step);
-  const last = Math.ceil(hi / step);
-  const out = [];
-  for (let i = first; i <= last; i++) out.push(Number((i * step).toPrecision(12)));
-  return out;
-}
-
-let drawn = null; // the last draw's arguments, to draw again at a new width
-
-function draw(points, unit) {
-  drawn = { points, unit };
-  const chart = $('chart');
-  const nums = points.filter((p) => typeof p.value === 'number' && Number.isFinite(p.value));
-  chart.replaceChildren();
-  chart.dataset.points = String(nums.length);
-  // SVG elements have no `hidden` property: the attribute itself (styled in style.css) hides it.
-  chart.toggleAttribute('hidden', nums.length === 0);
-  if (nums.length === 0) return;
-  // The drawing is as wide as the element, one SVG unit per CSS pixel, so that the axis text keeps
-  // its size on a phone as on a wide screen.
-  const W = Math.round(Math.min(1600, Math.max(280, chart.getBoundingClientRect().width || 800)));
-  const H = W < 500 ? 220 : 280;
-  chart.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  const L = 64;
-  const R = 16;
-  const T = 14;
-  const B = 30;
-  const t0 = nums[0].time;
-  const t1 = nums[nums.length - 1].time;
-  let lo = Math.min(...nums.map((p) => p.value));
-  let hi = Math.max(...nums.map((p) => p.value));
-  if (lo === hi) {
-    const d = Math.abs(lo) > 1 ? Math.abs(lo) * 0.05 : 1;
-    lo -= d;
-    hi += d;
-  }
-  const ys = ticks(lo, hi, 4);
-  lo = Math.min(lo, ys[0]);
-  hi = Math.max(hi, ys[ys.length - 1]);
-  // One point, or all at one time, sit in the middle rather than on the left edge.
-  const x = (t) => (t1 === t0 ? (L + W - R) / 2 : L + ((t - t0) / (t1 - t0)) * (W - L - R));
-  const y = (v) => H - B - ((v - lo) / (hi - lo)) * (H - T - B);
-  for (const v of ys) {
-    chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-    chart.append(svg('text', { class: 'axis', x: L - 8, y: y(v) + 4, 'text-anchor': 'end' }, show(v)));
-  }
-  if (unit) chart.append(svg('text', { class: 'axis', x: 4, y: T - 2 }, unit));
-  const sameDay = day(t0) === day(t1);
-  const label = (t) => (sameDay ? clock(t) : `${day(t)} ${clock(t).slice(0, 5)}`);
-  chart.append(svg('text', { class: 'axis', x: L, y: H - 8, 'text-anchor': 'start' }, label(t0)));
-  if (t1 !== t0) {
-    const tm = (t0 + t1) / 2;
-    chart.append(svg('text', { class: 'axis', x: x(tm), y: H - 8, 'text-anchor': 'middle' }, label(tm)));
-    chart.append(svg('text', { class: 'axis', x: W - R, y: H - 8, 'text-anchor': 'end' }, label(t1)));
-  }
-  if (nums.length > 1) {
-    const pts = nums.map((p) => `${x(p.time).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
-    chart.append(svg('polyline', { class: 'line', points: pts }));
-  }
-  // Dots while they can be told apart; always one on the newest point.
-  const dots = nums.length <= 60 ? nums : nums.slice(-1);
-  dots.forEach((p, i) => {
-    const last = i === dots.length - 1;
-    const c = svg('circle', { class: last ? 'dot last' : 'dot', cx: x(p.time), cy: y(p.value), r: last ? 4 : 3 });
-    c.append(svg('title', {}, `${show(p.value)}${unit ? ` ${unit}` : ''} at ${stamp(p.time)}`));
-    chart.append(c);
-  });
-  chart.setAttribute('aria-label', `line chart of ${nums.length} points from ${stamp(t0)} to ${stamp(t1)}`);
-}
-
 let shown = null; // the path of the stream on screen, to clear it only when another is opened
 
 /** Shows what the address names: a stream, a resource's page, or the introduction. */
 let routePath = null; // the address last shown: a message on screen stays until it changes
+
+let tokensShown = null; // the tokens page is drawn once per visit: a refresh would hide a new secret
 
 async function showRoute() {
   const r = route();
@@ -347,12 +234,27 @@ async function showRoute() {
     status('');
   }
   markCurrent();
-  $('intro').hidden = r !== null;
+  $('intro').hidden = r !== null || auth !== null;
+  $('overview').hidden = r !== null || auth === null;
+  if (r === null && auth) showOverview();
   if (r?.path !== secret?.path) hideSecret();
   if (r?.kind !== 'resource') {
     $('resource').hidden = true;
     shownResource = null;
   }
+  $('tokens').hidden = r?.kind !== 'tokens' || auth === null;
+  if (r?.kind === 'tokens') {
+    $('stream').hidden = true;
+    shown = null;
+    if (!auth) return status('Sign in to manage your API tokens.', true);
+    document.title = 'API tokens · SecureSense';
+    if (r.path !== tokensShown) {
+      tokensShown = r.path;
+      return showTokens($('tokens'), { api, uid: auth.uid, onSignedOut: (err) => logout(signedOutText(err)) });
+    }
+    return;
+  }
+  tokensShown = null;
   if (r?.kind === 'resource') {
     $('stream').hidden = true;
     shown = null;
@@ -372,10 +274,18 @@ async function showStream(r) {
   const token = auth && auth.uid === r.uid ? auth.token : null;
   let stream;
   let data;
+  let series = null;
+  const span = rangeBounds();
   try {
-    [stream, data] = await Promise.all([
+    [stream, data, series] = await Promise.all([
       api(r.path, { token }),
-      api(`${r.path}/data?limit=${CHART_POINTS}`, { token }),
+      api(
+        span
+          ? `${r.path}/data?from=${span.from}&until=${span.until}&limit=${TABLE_ROWS}`
+          : `${r.path}/data?limit=${CHART_POINTS}`,
+        { token },
+      ),
+      span ? api(`${r.path}/series?from=${span.from}&until=${span.until}&buckets=${BUCKETS}`, { token }) : null,
     ]);
   } catch (err) {
     if (route()?.path !== r.path) return; // the user moved on meanwhile
@@ -390,8 +300,12 @@ async function showStream(r) {
     return;
   }
   if (route()?.path !== r.path) return;
+  if (shown !== r.path) compare = [];
   shown = r.path;
   const unit = data.unit ?? '';
+  const extra = await comparedLines(span, token);
+  if (route()?.path !== r.path) return;
+  renderCompare(r, data);
   $('title').textContent = data.label;
   document.title = `${data.label} · SecureSense`;
   $('meta').textContent = [
@@ -408,11 +322,37 @@ async function showStream(r) {
     $('last-time').textContent = `at ${stamp(newest.time)} (${ago(newest.time)})`;
   }
   $('stream').hidden = false; // before drawing, which measures the chart's width
-  draw(points, unit);
+  if (series) {
+    // Each bucket drawn at its middle: its mean as the line, its min–max as the band.
+    const half = series.bucket_ms / 2;
+    const mid = series.buckets.map((b) => ({ ...b, time: b.time + half }));
+    draw(
+      mid.map((b) => ({ time: b.time, value: b.mean })),
+      unit,
+      mid,
+      span,
+      extra,
+    );
+    $('range-meta').textContent =
+      `${series.buckets.reduce((n, b) => n + b.count, 0)} points from ${stamp(span.from)} to ${stamp(span.until)} ` +
+      `in ${series.buckets.length} buckets of ${bucketText(series.bucket_ms)} (line: mean; band: min–max)`;
+    shownRange = { path: r.path, token, label: data.label, from: span.from, until: span.until };
+  } else {
+    draw(points, unit, null, null, extra);
+    $('range-meta').textContent = '';
+    shownRange =
+      points.length > 0
+        ? { path: r.path, token, label: data.label, from: points[0].time, until: points[points.length - 1].time }
+        : null;
+  }
   const empty = $('empty');
-  empty.hidden = points.length > 0;
-  empty.textContent =
-    points.length > 0 ? '' : 'No points yet. New points appear here as devices post them (refreshed every 5 s).';
+  const any = series ? series.buckets.length > 0 || points.length > 0 : points.length > 0;
+  empty.hidden = any;
+  empty.textContent = any
+    ? ''
+    : span
+      ? 'No points in this range.'
+      : 'No points yet. New points appear here as devices post them.';
   const rows = points
     .slice(-TABLE_ROWS)
     .reverse()
@@ -424,7 +364,8 @@ async function showStream(r) {
   $('points').hidden = rows.length === 0;
   document.querySelector('#points tbody').replaceChildren(...rows);
   status(
-    `${points.length} newest point${points.length === 1 ? '' : 's'} · updated ${clock(Date.now())} · refreshes every ${REFRESH_MS / 1000} s`,
+    `${points.length} ${series ? 'newest point' : 'point'}${points.length === 1 ? '' : 's'} in the table · updated ${clock(Date.now())}` +
+      (token ? ' · live' : ` · refreshes every ${REFRESH_MS / 1000} s`),
   );
 }
 
@@ -448,7 +389,8 @@ function hideSecret() {
   secret = null;
   $('secret').hidden = true;
   // Cleared, not only hidden: a key that was shown once does not linger in the DOM.
-  for (const id of ['secret-title', 'secret-value', 'secret-cmd', 'secret-copied']) $(id).textContent = '';
+  for (const id of ['secret-title', 'secret-value', 'secret-cmd', 'secret-libcoap', 'secret-copied'])
+    $(id).textContent = '';
 }
 
 function renderSecret() {
@@ -457,6 +399,8 @@ function renderSecret() {
   $('secret-value').textContent = secret.value;
   $('secret-cmd-row').hidden = !secret.command;
   $('secret-cmd').textContent = secret.command ?? '';
+  $('secret-libcoap-row').hidden = !secret.libcoap;
+  $('secret-libcoap').textContent = secret.libcoap ?? '';
   $('secret').hidden = false;
 }
 
@@ -475,12 +419,26 @@ function deviceCommand(uid, rid, identity, key) {
   return `npx securesense device run --push coaps://${coapsHost()}/users/${uid}/resources/${rid}/data --psk ${word}`;
 }
 
+/** A shell word: anything but safe characters is single-quoted. */
+const shellWord = (s) => (/^[\w.:@%+=,/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** libcoap's coap-client posting one JSON reading over coaps:// with a PSK whose key is text. */
+function libcoapCommand(uid, rid, identity, textKey) {
+  return (
+    `coap-client-gnutls -m post -u ${shellWord(identity)} -k ${shellWord(textKey)} -t json ` +
+    `-e '{"temp":21.5}' coaps://${coapsHost()}/users/${uid}/resources/${rid}/data`
+  );
+}
+
 function renderCommand() {
   const r = route();
   if (r?.kind !== 'resource') return;
   $('r-command').textContent = deviceCommand(r.uid, r.rid, commandIdentity ?? 'IDENTITY', 'KEY');
-  if (secret?.identity) secret.command = deviceCommand(r.uid, r.rid, secret.identity, secret.value);
+  $('r-libcoap').textContent = libcoapCommand(r.uid, r.rid, commandIdentity ?? 'IDENTITY', 'KEY-AS-TEXT');
+  if (secret?.identity) secret.command = deviceCommand(r.uid, r.rid, secret.identity, secret.hexKey ?? secret.value);
+  if (secret?.identity && secret.textKey) secret.libcoap = libcoapCommand(r.uid, r.rid, secret.identity, secret.textKey);
   if (secret?.command) $('secret-cmd').textContent = secret.command;
+  if (secret?.libcoap) $('secret-libcoap').textContent = secret.libcoap;
 }
 
 /** What names a device in the list: its identity, fingerprint or bound name. */
@@ -491,6 +449,28 @@ function deviceName(c) {
   return `pinned certificate SHA-256 ${c.x509_fingerprint ?? ''}`;
 }
 
+/** The API's field names as the forms label them. */
+const FIELD_LABELS = {
+  polling_url: 'Polling URL',
+  polling_period: 'Polling period',
+  psk_identity: 'PSK identity',
+  psk_key: 'PSK key',
+  rpk: 'Public key',
+  rpk_fingerprint: 'Public key fingerprint',
+  x509_certificate: 'Certificate',
+  x509_fingerprint: 'Certificate fingerprint',
+  x509_name: 'Name',
+  x509_ca: 'CA certificate',
+};
+
+/** The API's message with its field names said as the form says them (the API's name kept after it). */
+function humanize(message) {
+  const text = message
+    .replace(/^(body|querystring|params)\//, '')
+    .replace(/\b(polling_url|polling_period|psk_identity|psk_key|rpk_fingerprint|rpk|x509_certificate|x509_fingerprint|x509_name|x509_ca)\b/g, (f) => `${FIELD_LABELS[f]} (${f})`);
+  return text;
+}
+
 function apiFailure(err, what) {
   if (err.status === 401) {
     logout(signedOutText(err));
@@ -498,7 +478,8 @@ function apiFailure(err, what) {
   }
   if (err.status === 403) return `${what}: this is not yours (${err.message}).`;
   if (err.status === 404) return `${what}: it no longer exists (${err.message}).`;
-  return `${what}: ${err.message}`;
+  if (err.status === 0) return `${what}: the server cannot be reached; try again.`;
+  return `${what}: ${humanize(err.message)}`;
 }
 
 async function showResource(r) {
@@ -575,12 +556,24 @@ async function showResource(r) {
 }
 
 function renderDevices(r, devices) {
-  if (confirmingDevice !== null && !devices.some((c) => c.id === confirmingDevice)) confirmingDevice = null;
+  if (confirmingDevice !== null && !devices.some((c) => c.id === confirmingDevice || `rotate-${c.id}` === confirmingDevice))
+    confirmingDevice = null;
   const rows = devices.map((c) => {
     const tr = el('tr');
     tr.dataset.id = String(c.id);
     const cell = el('td');
-    if (confirmingDevice === c.id) {
+    if (confirmingDevice === `rotate-${c.id}`) {
+      const yes = el('button', 'Rotate the key');
+      yes.type = 'button';
+      yes.addEventListener('click', () => rotateDevice(r, c));
+      const no = el('button', 'Cancel');
+      no.type = 'button';
+      no.addEventListener('click', () => {
+        confirmingDevice = null;
+        renderDevices(r, devices);
+      });
+      cell.append(el('span', 'The device needs the new key for its next full handshake. ', 'confirm'), yes, ' ', no);
+    } else if (confirmingDevice === c.id) {
       const yes = el('button', 'Remove', 'danger');
       yes.type = 'button';
       yes.addEventListener('click', () => removeDevice(r, c));
@@ -599,6 +592,15 @@ function renderDevices(r, devices) {
         renderDevices(r, devices);
       });
       cell.append(ask);
+      if (c.mode === 'psk') {
+        const rotate = el('button', 'Rotate key…');
+        rotate.type = 'button';
+        rotate.addEventListener('click', () => {
+          confirmingDevice = `rotate-${c.id}`;
+          renderDevices(r, devices);
+        });
+        cell.append(' ', rotate);
+      }
     }
     tr.append(el('td', c.mode.toUpperCase()), el('td', deviceName(c), 'mono'), el('td', c.label ?? ''));
     tr.append(el('td', stamp(c.created_at)), cell);
@@ -620,6 +622,28 @@ async function removeDevice(r, c) {
   }
   confirmingDevice = null;
   status(`Removed ${c.mode.toUpperCase()} device ${deviceName(c)}: its next handshake is refused.`);
+  await showResource(r);
+}
+
+async function rotateDevice(r, c) {
+  message('device-error', null);
+  let rotated;
+  try {
+    rotated = await api(`${r.path}/devices/${c.id}/rotate`, { method: 'POST' });
+  } catch (err) {
+    const text = apiFailure(err, `Cannot rotate the key of ${deviceName(c)}`);
+    if (text) message('device-error', text);
+    return;
+  }
+  confirmingDevice = null;
+  secret = {
+    path: r.path,
+    title: `The new key of PSK device "${rotated.psk_identity}"`,
+    value: rotated.psk_key,
+    identity: rotated.psk_identity,
+    command: deviceCommand(r.uid, r.rid, rotated.psk_identity, rotated.psk_key),
+  };
+  status(`Rotated the key of ${deviceName(rotated)}: the old key is refused at its next full handshake.`);
   await showResource(r);
 }
 
@@ -720,12 +744,28 @@ $('d-x509-how').addEventListener('change', deviceMode);
 
 const isPem = (s) => /^-----BEGIN [A-Z ]+-----/.test(s);
 
+/** A form field the page refuses before asking the server: the message and the field to focus. */
+class FormError extends Error {
+  constructor(message, field) {
+    super(message);
+    this.field = field;
+  }
+}
+
 function deviceBody() {
   const mode = $('d-mode').value;
   const body = { mode };
   const label = $('d-label').value.trim();
   if (label) body.label = label;
-  if (mode === 'psk') body.psk_identity = $('d-psk-identity').value.trim();
+  if (mode === 'psk') {
+    body.psk_identity = $('d-psk-identity').value.trim();
+    const text = $('d-psk-text').value;
+    if (text) {
+      const bytes = new TextEncoder().encode(text);
+      if (bytes.length < 16 || bytes.length > 64) throw new FormError('The key as text must be 16 to 64 characters.', 'd-psk-text');
+      body.psk_key = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+    }
+  }
   if (mode === 'rpk') {
     const v = $('d-rpk-value').value.trim();
     if (isPem(v)) body.rpk = v;
@@ -748,10 +788,21 @@ $('add-device').addEventListener('submit', async (ev) => {
   const r = route();
   if (r?.kind !== 'resource' || !auth) return;
   let added;
+  let body;
   try {
-    added = await api(`${r.path}/devices`, { method: 'POST', body: deviceBody() });
+    body = deviceBody();
   } catch (err) {
-    const text = apiFailure(err, 'Cannot add the device');
+    message('device-error', err.message);
+    $(err.field)?.focus();
+    return;
+  }
+  try {
+    added = await api(`${r.path}/devices`, { method: 'POST', body });
+  } catch (err) {
+    const text =
+      err.status === 409
+        ? 'Cannot add the device: one with this identity already exists (a PSK identity, public key or certificate binds one resource only).'
+        : apiFailure(err, 'Cannot add the device');
     if (text) message('device-error', text);
     return;
   }
@@ -768,6 +819,19 @@ $('add-device').addEventListener('submit', async (ev) => {
       value: added.psk_key,
       identity: added.psk_identity,
       command: deviceCommand(r.uid, r.rid, added.psk_identity, added.psk_key),
+    };
+  } else if (body.psk_key) {
+    // The key was the user's own text: the commands that use it, shown this once like a generated key.
+    const textKey = new TextDecoder().decode(new Uint8Array(body.psk_key.match(/../g).map((h) => Number.parseInt(h, 16))));
+    secret = {
+      path: r.path,
+      title: `The commands of PSK device "${added.psk_identity}"`,
+      value: textKey,
+      textKey,
+      hexKey: body.psk_key,
+      identity: added.psk_identity,
+      command: deviceCommand(r.uid, r.rid, added.psk_identity, body.psk_key),
+      libcoap: libcoapCommand(r.uid, r.rid, added.psk_identity, textKey),
     };
   }
   status(`Added ${added.mode.toUpperCase()} device ${deviceName(added)}.`);
@@ -856,11 +920,242 @@ document.addEventListener('click', async (ev) => {
   if (button.closest('#secret')) $('secret-copied').textContent = copied ? 'Copied to the clipboard.' : '';
 });
 
+// --- several streams on one chart: the open one, and up to four more of the user's
+
+const MAX_COMPARED = 4;
+/** The user's numeric streams ({ path, label, unit }), from the list on the left. */
+let allStreams = [];
+/** The streams drawn with the open one ({ path, label, unit }); cleared when another opens. */
+let compare = [];
+
+/** Each compared stream's line: bucket means over `span`, or its newest points. */
+async function comparedLines(span, token) {
+  if (!token) return [];
+  const lines = await Promise.all(
+    compare.map(async (c) => {
+      try {
+        if (span) {
+          const s = await api(`${c.path}/series?from=${span.from}&until=${span.until}&buckets=${BUCKETS}`, { token });
+          return { label: c.label, points: s.buckets.map((b) => ({ time: b.time + s.bucket_ms / 2, value: b.mean })) };
+        }
+        const d = await api(`${c.path}/data?limit=${CHART_POINTS}`, { token });
+        return { label: c.label, points: d.points };
+      } catch (err) {
+        return { label: `${c.label} (${err.message})`, points: [] };
+      }
+    }),
+  );
+  return lines;
+}
+
+function renderCompare(r, data) {
+  const own = auth && auth.uid === r.uid;
+  $('compare').hidden = !own;
+  const select = $('compare-stream');
+  const taken = new Set([r.path, ...compare.map((c) => c.path)]);
+  const options = allStreams.filter((s) => !taken.has(s.path));
+  select.replaceChildren(
+    ...options.map((s) => {
+      const o = el('option', s.unit ? `${s.label} (${s.unit})` : s.label);
+      o.value = s.path;
+      return o;
+    }),
+  );
+  $('compare').querySelector('button').disabled = options.length === 0 || compare.length >= MAX_COMPARED;
+  const legend = $('legend');
+  legend.hidden = compare.length === 0;
+  const main = el('li');
+  main.append(el('span', '', 'swatch'), data.unit ? `${data.label} (${data.unit})` : data.label);
+  legend.replaceChildren(
+    main,
+    ...compare.map((c, i) => {
+      const li = el('li');
+      const remove = el('button', 'Remove');
+      remove.type = 'button';
+      remove.setAttribute('aria-label', `Remove ${c.label} from the chart`);
+      remove.addEventListener('click', () => {
+        compare = compare.filter((x) => x.path !== c.path);
+        showRoute();
+      });
+      li.append(el('span', '', `swatch c${i}`), c.unit ? `${c.label} (${c.unit})` : c.label, remove);
+      return li;
+    }),
+  );
+}
+
+$('compare').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const s = allStreams.find((x) => x.path === $('compare-stream').value);
+  if (!s) return message('range-error', 'Pick a stream to add to the chart.');
+  if (compare.length >= MAX_COMPARED) return message('range-error', `At most ${MAX_COMPARED} more streams on one chart.`);
+  compare.push(s);
+  message('range-error', null);
+  showRoute();
+});
+
+// --- the time range of the chart: newest points, the last hour/day/week, or from–to
+
+/** Buckets a range is cut into by the server (about one per 3 CSS pixels of a wide chart). */
+const BUCKETS = 300;
+const SPAN_MS = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+let range = { kind: 'newest' };
+/** What the chart shows ({ path, token, label, from, until }), for the downloads. */
+let shownRange = null;
+
+/** The range asked for in ms, or null for the newest points. Relative ranges end now. */
+function rangeBounds() {
+  if (range.kind === 'custom') return { from: range.from, until: range.until };
+  const ms = SPAN_MS[range.kind];
+  if (!ms) return null;
+  const until = Date.now();
+  return { from: until - ms, until };
+}
+
+function bucketText(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
+function setRange(r) {
+  range = r;
+  for (const b of $('range').querySelectorAll('button[data-range]'))
+    b.setAttribute('aria-pressed', String(b.dataset.range === r.kind));
+  message('range-error', null);
+  showRoute();
+}
+
+$('range').addEventListener('click', (ev) => {
+  const b = ev.target.closest('button[data-range]');
+  if (b) setRange({ kind: b.dataset.range });
+});
+
+/** `datetime-local` text (local time, no zone) as ms, or NaN. */
+const localMs = (v) => (v ? new Date(v).getTime() : Number.NaN);
+
+$('range-custom').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const from = localMs($('range-from').value);
+  const until = localMs($('range-to').value);
+  if (!Number.isFinite(from) || !Number.isFinite(until)) {
+    message('range-error', 'Give both a start and an end (date and time).');
+    ($('range-from').value ? $('range-to') : $('range-from')).focus();
+    return;
+  }
+  if (from >= until) {
+    message('range-error', 'The start must be before the end.');
+    $('range-from').focus();
+    return;
+  }
+  setRange({ kind: 'custom', from, until });
+});
+
+/** Zoom: dragging across the chart shows the range under the drag. */
+let dragFrom = null;
+$('chart').addEventListener('pointerdown', (ev) => {
+  if (!lastDrawn()?.points.length) return;
+  dragFrom = ev.offsetX;
+});
+$('chart').addEventListener('pointerup', (ev) => {
+  const start = dragFrom;
+  dragFrom = null;
+  if (start === null || Math.abs(ev.offsetX - start) < 8 || !shownRange) return;
+  const w = $('chart').getBoundingClientRect().width;
+  const L = 64;
+  const R = 16;
+  const t = (px) => shownRange.from + ((px - L) / (w - L - R)) * (shownRange.until - shownRange.from);
+  const a = Math.round(t(Math.min(start, ev.offsetX)));
+  const b = Math.round(t(Math.max(start, ev.offsetX)));
+  if (b > a) setRange({ kind: 'custom', from: a, until: b });
+});
+
+async function download(format) {
+  message('range-error', null);
+  if (!shownRange) {
+    message('range-error', 'There is nothing on the chart to download.');
+    return;
+  }
+  const { path, token, label, from, until } = shownRange;
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  let res;
+  try {
+    res = await fetch(`${path}/data?from=${from}&until=${until}&limit=100000&format=${format}`, { headers });
+  } catch {
+    message('range-error', 'The server cannot be reached.');
+    return;
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    message('range-error', `Cannot download: ${body.message ?? res.statusText}`);
+    return;
+  }
+  const blob = await res.blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `${label.replace(/[^\w.-]+/g, '_')}-${from}-${until}.${format}`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+$('download-csv').addEventListener('click', () => download('csv'));
+$('download-json').addEventListener('click', () => download('json'));
+
+// --- the overview, and the live feed that keeps the page current
+
+let overviewBusy = false;
+async function showOverview() {
+  if (!auth || overviewBusy) return;
+  overviewBusy = true;
+  try {
+    const o = await api(`/users/${auth.uid}/overview`);
+    if (auth && route() === null) {
+      renderOverview($('overview'), o, auth.uid);
+      document.title = 'Overview · SecureSense';
+    }
+  } catch (err) {
+    if (err.status === 401) return logout(signedOutText(err));
+    $('overview').replaceChildren(el('p', `Cannot read the overview: ${err.message}`, 'error'));
+  } finally {
+    overviewBusy = false;
+  }
+}
+
+/** Several events in a burst cause one update of each view. */
+let pending = null;
+function soon(fn) {
+  pending ??= new Set();
+  pending.add(fn);
+  setTimeout(() => {
+    const fns = pending;
+    pending = null;
+    for (const f of fns ?? []) f();
+  }, 50);
+}
+const redrawStream = () => showStream(route());
+onLive((kind, data) => {
+  const r = route();
+  if (r === null) soon(showOverview);
+  if (kind === 'points') {
+    soon(loadTree);
+    const path = `/users/${auth?.uid}/resources/${data.resource_id}/streams/${data.stream_id}`;
+    if (r?.kind === 'stream' && (r.sid === data.stream_id || compare.some((c) => c.path === path)))
+      soon(redrawStream);
+  }
+});
+
 // --- refresh: the open stream and the tree, never two refreshes at once
 
 let busy = false;
+let started = false;
 async function refresh() {
   if (busy || document.hidden) return;
+  // Signed in, the live feed updates the overview, the tree and the chart; only a resource's page
+  // (its poll log, which has no events yet) and a public stream seen signed out are refreshed.
+  const r = route();
+  if (auth && r?.kind !== 'resource' && !(r?.kind === 'stream' && r.uid !== auth.uid) && started) return;
+  started = true;
   busy = true;
   try {
     await loadTree();
@@ -874,7 +1169,7 @@ window.addEventListener('hashchange', () => showRoute());
 let resizing = 0;
 window.addEventListener('resize', () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => drawn && draw(drawn.points, drawn.unit), 100);
+  resizing = setTimeout(redraw, 100);
 });
 // A background tab skips its refreshes; coming back shows the newest points at once.
 document.addEventListener('visibilitychange', () => {
@@ -883,5 +1178,6 @@ document.addEventListener('visibilitychange', () => {
 setInterval(refresh, REFRESH_MS);
 deviceMode();
 renderAccount();
+if (auth) openLive(auth);
 loadInfo();
 refresh();

@@ -23,6 +23,7 @@ import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/ap
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
 import { bindDualStack, urlOf } from './dual-stack.ts';
+import { FleetMonitor } from './fleet.ts';
 import { buildHttpApp, PLATFORM_VERSION } from './http/app.ts';
 import { ClientLimits } from './limits.ts';
 import { PlatformMetrics } from './metrics.ts';
@@ -43,6 +44,7 @@ export {
 } from './coap/api.ts';
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
+export { type DeviceState, type FleetEvent, FleetMonitor } from './fleet.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
 export { dtlsStats, PlatformMetrics, type PlatformMetricsOptions } from './metrics.ts';
@@ -71,6 +73,8 @@ export interface Platform {
   coap?: CoapApi;
   /** The poller, when asked for. */
   poller?: Poller;
+  /** Handshakes and device activity seen by this process (the dashboard's overview and events). */
+  fleet: FleetMonitor;
   /** The coaps:// API's session cache in the store, when `config.dtls.sessionKey` is set. */
   dtlsSessions?: StoreSessionCache;
   /** The rate limits every API of this process shares, with their refusal counters. */
@@ -148,6 +152,9 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   const ready = async (): Promise<void> => {
     await store.countList('resources', 0);
   };
+  const fleet = new FleetMonitor();
+  const unwatchPoints = service.watchPoints((_sid, points) => fleet.stored(points.length));
+  let unfollow: (() => void) | undefined;
   const http: Platform['http'] = {};
   // GET /info reads the CoAP listeners when asked: the HTTP apps are built before they bind.
   const given = typeof opts.coap === 'object' ? opts.coap : {};
@@ -175,6 +182,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         limits,
         metrics,
         ready,
+        fleet,
       });
       apps.push(app);
       http.plain =
@@ -190,6 +198,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         limits,
         metrics,
         ready,
+        fleet,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
@@ -240,6 +249,12 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         coapsPort: config.coap.coapsPort,
       });
       coapApi = coap;
+      if (coap.coaps)
+        unfollow = fleet.follow(
+          coap.coaps.transport.server,
+          (identity) => devices.resourceFor(identity),
+          (err) => opts.logger?.warn({ err }, 'handshake not recorded for the overview'),
+        );
     }
     if (opts.poller) {
       // The poller shows coaps:// devices the same raw public key and certificate as the CoAPs API.
@@ -264,6 +279,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     service,
     store,
     devices,
+    fleet,
     coap,
     poller,
     dtlsSessions,
@@ -272,6 +288,8 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     http,
     close() {
       closed ??= (async () => {
+        unfollow?.();
+        unwatchPoints();
         await poller?.stop();
         await coap?.close();
         await dtlsSessions?.close();

@@ -1,8 +1,8 @@
 /**
  * The dashboard (web/) in a real browser: headless Chromium driven by playwright-core against the
  * real platform on a temporary SQLite file. It signs in both ways the page offers, lists the
- * resources and streams, charts a stream, sees a point posted through the API after the 5 s
- * refresh, opens a public stream by its address without signing in, shows clear errors for a wrong
+ * resources and streams, charts a stream, sees a point posted through the API arrive over the
+ * live feed (Server-Sent Events), opens a public stream by its address without signing in, shows clear errors for a wrong
  * token, a wrong password and a private stream, and logs out — with no console error, page error or
  * CSP violation along the way (the page is served with `default-src 'self'`).
  */
@@ -120,8 +120,8 @@ test('the dashboard in headless Chromium: sign in, list, chart, refresh, public 
     assert.equal((await page.getAttribute('#chart polyline', 'points'))?.split(' ').length, 3);
     assert.equal(await page.isVisible('#empty'), false);
 
-    // A point posted through the API (with the resource's key, as a device would) shows up after
-    // the page's next 5 s refresh, without any action in the page.
+    // A point posted through the API (with the resource's key, as a device would) shows up when
+    // its event arrives on the page's live feed, without any action in the page.
     const posted = await call(base, 'POST', `${tempPath}/data?key=${resourceKey}`, { body: { value: 23.125 } });
     assert.equal(posted.json?.stored, 1, posted.text);
     await waitText(page, '#last-value', '23.125', 8_000);

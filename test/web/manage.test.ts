@@ -165,7 +165,7 @@ test('managing resources and devices from the page, with a real coaps:// device'
   t.after(() => device.close());
   const posted = await device.post(url, JSON.stringify({ soil_moisture: 31.25 }), JSON_CF);
   assert.equal(posted.status, '2.04', posted.payload.toString());
-  // The page's own 5 s refresh shows the new stream, in the tree and on the resource's page.
+  // The page shows the new stream, in the tree (live feed) and on the resource's page (its 5 s refresh).
   await waitText(page, '#r-streams', 'soil_moisture');
   await waitText(page, '#tree', 'soil_moisture');
   await page.click('#r-streams a:text-is("soil_moisture")');
@@ -177,7 +177,7 @@ test('managing resources and devices from the page, with a real coaps:// device'
 
   // The command line itself, run as the page gives it (without `npx`, from this checkout): our
   // device agent pushes over coaps:// a reading of a command sensor named after the stream, and
-  // the open stream's next refresh shows it.
+  // the open stream shows it when its event arrives on the live feed.
   const words = command.split(' ');
   assert.deepEqual(words.slice(0, 4), ['npx', 'securesense', 'device', 'run']);
   const agent = spawnCli(

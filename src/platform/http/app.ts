@@ -17,6 +17,7 @@ import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from '../../util/log.ts';
 import { DomainError, type ErrorKind } from '../errors.ts';
+import { FleetMonitor } from '../fleet.ts';
 import type { ClientLimits } from '../limits.ts';
 import { loggablePath, type PlatformMetrics } from '../metrics.ts';
 import { type Caller, PlatformError } from '../model.ts';
@@ -27,9 +28,11 @@ import { dashboard } from './dashboard.ts';
 import { installRateLimits } from './rate-limit.ts';
 import type { RouteContext, TypeBoxProvider } from './routes/context.ts';
 import { dataRoutes } from './routes/data.ts';
+import { fleetRoutes } from './routes/fleet.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { parserRoutes } from './routes/parsers.ts';
 import { platformRoutes } from './routes/platform.ts';
+import { pskRotationRoutes } from './routes/psk-rotation.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { userRoutes } from './routes/users.ts';
@@ -72,6 +75,8 @@ export interface HttpAppOptions {
   ready?: () => Promise<void>;
   /** `POST /login` attempts per minute per client IP and username (bucket of the same size). Default 10; 0 = off. */
   loginPerMinute?: number;
+  /** Handshakes and device activity for the dashboard's overview and events. Default: a fresh, unfed one. */
+  fleet?: FleetMonitor;
 }
 
 /** The platform's version, as `GET /info` and the OpenAPI document report it. */
@@ -226,7 +231,17 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
     loginGuard: async (req, reply) => limits.login(req, reply, req.body.username),
   };
   // One plugin per aggregate (routes/*.ts), each typed from its TypeBox schemas.
-  for (const routes of [platformRoutes, userRoutes, resourceRoutes, parserRoutes, streamRoutes, dataRoutes]) {
+  const fleet = fleetRoutes(opts.fleet ?? new FleetMonitor(), { sseOpen: 0, sseRefused: 0 });
+  for (const routes of [
+    platformRoutes,
+    userRoutes,
+    resourceRoutes,
+    parserRoutes,
+    streamRoutes,
+    dataRoutes,
+    fleet,
+    pskRotationRoutes,
+  ]) {
     await app.register(async (api) => routes(api.withTypeProvider<TypeBoxProvider>(), ctx));
   }
   await app.register(async (api) => opsRoutes(api, { metrics: opts.metrics, ready: opts.ready }));

@@ -235,6 +235,12 @@ export class ServiceCore {
     return () => this.events.off(name, listener);
   }
 
+  /** Calls `listener` with each batch of points stored into any stream, per stream, after commit. */
+  watchPoints(listener: (streamId: number, points: DataPoint[]) => void): () => void {
+    this.events.on('points', listener);
+    return () => this.events.off('points', listener);
+  }
+
   protected emit(points: StreamPoint[]): void {
     if (this.events.eventNames().length === 0) return;
     const by = new Map<number, DataPoint[]>();
@@ -247,6 +253,7 @@ export class ServiceCore {
     for (const [sid, list] of by) {
       try {
         this.events.emit(`points:${sid}`, list);
+        this.events.emit('points', sid, list);
       } catch (err) {
         this.log?.error({ err, stream: sid }, 'points listener failed');
       }

@@ -17,6 +17,7 @@ import { type PointStore, pointStore } from './points.ts';
 import { type PollLogStore, pollLogStore } from './poll-log.ts';
 import { type ResourceStore, resourceStore } from './resources.ts';
 import type { Database, Engine } from './schema.ts';
+import { type StatsStore, statsStore } from './stats.ts';
 import { type StreamStore, streamStore } from './streams.ts';
 import { type UserStore, userStore } from './users.ts';
 
@@ -27,6 +28,7 @@ export type { NewParser } from './parsers.ts';
 export type { PointQuery } from './points.ts';
 export type { NewPollLogEntry } from './poll-log.ts';
 export type { NewResource, ResourceUpdate } from './resources.ts';
+export type { PointBucket } from './stats.ts';
 export type { NewStream } from './streams.ts';
 export type { NewApiToken, NewUser, NewUserSession } from './users.ts';
 
@@ -50,7 +52,8 @@ export interface Store
     PointStore,
     CredentialStore,
     PollLogStore,
-    DtlsSessionStore {
+    DtlsSessionStore,
+    StatsStore {
   readonly engine: Engine;
   /** Runs `fn` in one transaction: everything or nothing. Nested calls join the outer one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
@@ -104,6 +107,7 @@ export function kyselyStore(
     ...credentialStore(ctx),
     ...pollLogStore(ctx),
     ...dtlsSessionStore(ctx),
+    ...statsStore(ctx),
     async countList(list, parentId) {
       // The table and column come from LIST_PARENT, never from the caller's text.
       const r = await db
