@@ -26,21 +26,14 @@ const EMPTY = Buffer.alloc(16).subarray(0, 0);
 const AAD = Buffer.alloc(13);
 
 /**
- * The AES key of a record-keys pair as a secret KeyObject, made once per pair. node:crypto checks
- * a raw Buffer key by trying it as a KeyObject and as a CryptoKey, each try ending in a caught
- * exception: on Node 24 that made `createCipheriv` with a Buffer key cost about 4× as much as
- * with a KeyObject (16 µs against 4 µs here). Weak, so the keys' lifetime decides the entry's.
+ * The AES key as a secret KeyObject, made per one-shot cipher. node:crypto checks a raw Buffer key
+ * by trying it as a KeyObject and as a CryptoKey, each try ending in a caught exception: on
+ * Node 24 that made `createCipheriv` with a Buffer key cost about 4× as much as with a KeyObject
+ * (16 µs against 4 µs here, `createSecretKey` 0.8 µs). Not kept with the keys: a KeyObject per
+ * direction added ~435 bytes to every idle session (`bench dtls --sessions`), and busy keys run
+ * on kept contexts anyway.
  */
-const KEY_OBJECTS = new WeakMap<RecordKeys, KeyObject>();
-
-function keyObjectOf(k: RecordKeys): KeyObject {
-  let ko = KEY_OBJECTS.get(k);
-  if (!ko) {
-    ko = createSecretKey(k.key);
-    KEY_OBJECTS.set(k, ko);
-  }
-  return ko;
-}
+const keyObjectOf = (k: RecordKeys): KeyObject => createSecretKey(k.key);
 
 /** Writes seq_num (epoch ‖ 48-bit sequence number, RFC 6347 §4.1.2.1) at `off`. */
 function writeSeqNum(b: Buffer, off: number, epoch: number, seq: number): void {
