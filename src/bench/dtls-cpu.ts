@@ -18,6 +18,9 @@
  *
  * Options: --seconds S (default 3) --concurrency N (default 8) --window N (default 32)
  *          --modes full,resumed,records --rounds N (default 1) --peer --profile DIR --external PORT,PID
+ *          --count (our server counts native crypto objects, UDP sends, promises and timers over the
+ *          window and the table gets them per unit of work; the counting slows it, so its rate is not
+ *          comparable with a run without --count)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,6 +31,7 @@ import { DtlsEndpoint } from '../dtls/endpoint.ts';
 import type { ClientConfig } from '../dtls/handshake/client.ts';
 import type { SessionState } from '../dtls/handshake/types.ts';
 import { DtlsServer } from '../dtls/index.ts';
+import { installOpCounters, type OpCounts } from './op-counts.ts';
 
 const SERVER_FLAG = '--dtls-cpu-server';
 const IDENTITY = 'bench';
@@ -38,6 +42,10 @@ const CLIENT: ClientConfig = { psk: { identity: IDENTITY, key: KEY } };
 /** A CoAP CON GET with a 2-byte token (libcoap answers it; ours echoes it). */
 const PAYLOAD = Buffer.from([0x42, 0x01, 0x00, 0x01, 0xab, 0xcd]);
 const TICKS_PER_SECOND = 100;
+/** Set in our server's environment by --count. */
+const COUNT_ENV = 'SECURESENSE_BENCH_COUNT';
+/** Sent to our server under --count: print the counts so far (one JSON line) and start again. */
+const COUNT_SIGNAL = 'SIGUSR2';
 
 type BenchMode = 'full' | 'resumed' | 'records';
 type Target = 'ours' | 'coap-server-gnutls' | 'coap-server-openssl';
@@ -53,6 +61,8 @@ interface Measured {
   work: number;
   seconds: number;
   cpu: number;
+  /** Operations in our server over the window (--count). */
+  counts?: OpCounts;
 }
 
 /** The server's user + system CPU seconds so far (fields 14 and 15 of /proc/PID/stat). */
@@ -64,6 +74,7 @@ function cpuSeconds(pid: number): number {
 
 /** Runs in the child: our server, echoing every application record; prints its port. */
 async function serverMain(): Promise<void> {
+  const readCounts = process.env[COUNT_ENV] === '1' ? installOpCounters() : undefined;
   const server = await DtlsServer.listen({
     host: '127.0.0.1',
     port: 0,
@@ -74,6 +85,7 @@ async function serverMain(): Promise<void> {
   });
   server.on('connection', (c) => c.on('data', (d: Buffer) => c.send(d)));
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+  if (readCounts) process.on(COUNT_SIGNAL, () => process.stdout.write(`${JSON.stringify(readCounts())}\n`));
   process.on('SIGTERM', () => {
     void server.close().then(() => process.exit(0));
   });
@@ -82,18 +94,27 @@ async function serverMain(): Promise<void> {
 interface Running {
   proc: ChildProcess;
   port: number;
+  /** Our server under --count: the counts since the previous call. */
+  counts?: () => Promise<OpCounts>;
 }
 
-async function startOurs(profileDir: string | undefined): Promise<Running> {
+async function startOurs(profileDir: string | undefined, count: boolean): Promise<Running> {
   const self = fileURLToPath(import.meta.url);
   const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const proc = spawn(process.execPath, [...flags, '--import', 'tsx', self, SERVER_FLAG], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: count ? { ...process.env, [COUNT_ENV]: '1' } : process.env,
   });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
   const { port } = JSON.parse(first.value as string) as { port: number };
-  return { proc, port };
+  if (!count) return { proc, port };
+  const counts = async () => {
+    proc.kill(COUNT_SIGNAL);
+    const line = await lines.next();
+    return JSON.parse(line.value as string) as OpCounts;
+  };
+  return { proc, port, counts };
 }
 
 let peerPort = 25684;
@@ -127,6 +148,7 @@ async function measureHandshakes(r: Running, seconds: number, concurrency: numbe
     await a.close();
   }
   let work = 0;
+  await r.counts?.();
   const pid = r.proc.pid!;
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
@@ -143,8 +165,9 @@ async function measureHandshakes(r: Running, seconds: number, concurrency: numbe
   );
   const cpu = cpuSeconds(pid) - cpu0;
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const counts = await r.counts?.();
   await Promise.all(endpoints.map((e) => e.close()));
-  return { work, seconds: elapsed, cpu };
+  return { work, seconds: elapsed, cpu, counts };
 }
 
 async function measureRecords(r: Running, seconds: number, window: number): Promise<Measured> {
@@ -152,6 +175,7 @@ async function measureRecords(r: Running, seconds: number, window: number): Prom
   const ep = await DtlsEndpoint.open({});
   const a = await ep.connect(remote, CLIENT);
   let work = 0;
+  await r.counts?.();
   let stopAt = Number.POSITIVE_INFINITY;
   let outstanding = 0;
   let done: () => void = () => {};
@@ -181,9 +205,10 @@ async function measureRecords(r: Running, seconds: number, window: number): Prom
   clearInterval(refill);
   const cpu = cpuSeconds(pid) - cpu0;
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const counts = await r.counts?.();
   await a.close();
   await ep.close();
-  return { work, seconds: elapsed, cpu };
+  return { work, seconds: elapsed, cpu, counts };
 }
 
 async function measure(target: Target, mode: BenchMode, o: Options): Promise<Measured> {
@@ -193,7 +218,7 @@ async function measure(target: Target, mode: BenchMode, o: Options): Promise<Mea
     if (mode === 'records') return measureRecords(r, o.seconds, o.window);
     return measureHandshakes(r, o.seconds, o.concurrency, mode === 'resumed');
   }
-  const r = target === 'ours' ? await startOurs(o.profile) : await startPeer(target);
+  const r = target === 'ours' ? await startOurs(o.profile, o.count) : await startPeer(target);
   try {
     if (mode === 'records') return await measureRecords(r, o.seconds, o.window);
     return await measureHandshakes(r, o.seconds, o.concurrency, mode === 'resumed');
@@ -207,8 +232,17 @@ interface Options {
   concurrency: number;
   window: number;
   profile?: string;
+  count: boolean;
   /** Our server started elsewhere (e.g. under `perf record`): its port and process id. */
   external?: { port: number; pid: number };
+}
+
+/** Counts per unit of work, largest first: `  per handshake: createCipheriv 2.0, …`. */
+function perWork(counts: OpCounts, work: number): string {
+  const items = Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${(n / Math.max(1, work)).toFixed(2)}`);
+  return `           per unit of work: ${items.join(', ')}`;
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0).padStart(8) : '       –');
@@ -225,6 +259,7 @@ export async function run(args: string[]): Promise<number> {
       peer: { type: 'boolean', default: false },
       profile: { type: 'string' },
       external: { type: 'string' },
+      count: { type: 'boolean', default: false },
     },
   });
   const o: Options = {
@@ -232,6 +267,7 @@ export async function run(args: string[]): Promise<number> {
     concurrency: Number(values.concurrency),
     window: Number(values.window),
     profile: values.profile,
+    count: values.count,
     external: values.external
       ? { port: Number(values.external.split(',')[0]), pid: Number(values.external.split(',')[1]) }
       : undefined,
@@ -250,6 +286,7 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write(
           `${mode.padEnd(10)} ${target.padEnd(18)} ${fmt(m.work / m.seconds)} ${m.cpu.toFixed(2).padStart(14)} ${fmt(perCpu[target]!).padStart(12)}   ${ratio}\n`,
         );
+        if (m.counts) process.stdout.write(`${perWork(m.counts, m.work)}\n`);
       }
     }
   }

@@ -60,6 +60,7 @@ const BENCHES: Record<string, Bench> = {
       peer: { type: 'boolean', help: 'also measure coap-server-gnutls/openssl' },
       profile: { type: 'string', arg: 'DIR', help: "write the server's CPU profile to DIR" },
       external: { type: 'string', arg: 'CMD', help: 'measure another server command instead of ours' },
+      count: { type: 'boolean', help: 'count crypto objects, sends, promises and timers per handshake in our server' },
     },
     load: () => import('../bench/dtls-cpu.ts'),
   },

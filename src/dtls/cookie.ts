@@ -5,7 +5,8 @@
  * and those bytes, and the HelloVerifyRequest is written straight into the one buffer that is
  * sent. The secret is rotated every few minutes; the previous one is still accepted.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { HmacSha256, SHA256_LENGTH } from './crypto/sha256.ts';
 import type { DtlsMeter } from './meter.ts';
 
 export const COOKIE_LENGTH = 32;
@@ -70,13 +71,30 @@ export function scanClientHello(d: Buffer, out: ClientHelloScan): ScanResult {
   return 'client_hello';
 }
 
+/**
+ * A fresh cookie secret as an HMAC key whose pads are compressed once (the TypeScript HMAC of
+ * crypto/sha256.ts). The cookie input is under two blocks, so a cookie is three compressions,
+ * about 1 µs against 2.4–3 µs for `createHmac` with a KeyObject (and 14 µs with a Buffer key, which
+ * node:crypto first tries as a KeyObject and a CryptoKey, each a caught exception). The raw
+ * secret is overwritten once the pads are made.
+ */
+function newSecret(): HmacSha256 {
+  const raw = randomBytes(32);
+  const h = new HmacSha256(raw);
+  raw.fill(0);
+  return h;
+}
+
+/** The HMAC input, assembled: address, port, client_version…session_id, cipher_suites (grows on demand). */
+let input = Buffer.alloc(512);
+/** The cookie a ClientHello should carry, for the comparison. */
+const EXPECTED = Buffer.alloc(SHA256_LENGTH);
+
 /** The cookie secrets: current and previous, rotated on use once `rotateMs` has passed. */
 export class CookieJar {
-  private current = randomBytes(32);
-  private previous = randomBytes(32);
+  private current = newSecret();
+  private previous = newSecret();
   private rotatedAt = Date.now();
-  /** Port as two bytes, for the HMAC input (reused: the endpoint is single-threaded). */
-  private readonly portBytes = Buffer.alloc(2);
 
   constructor(private readonly rotateMs: number) {}
 
@@ -84,18 +102,20 @@ export class CookieJar {
     const now = Date.now();
     if (now - this.rotatedAt >= this.rotateMs) {
       this.previous = this.current;
-      this.current = randomBytes(32);
+      this.current = newSecret();
       this.rotatedAt = now;
     }
   }
 
-  private mac(secret: Buffer, address: string, port: number, d: Buffer, s: ClientHelloScan) {
-    this.portBytes.writeUInt16BE(port, 0);
-    const h = createHmac('sha256', secret).update(address, 'latin1').update(this.portBytes);
-    // client_version, random, session_id; then cipher_suites. Ranges of the datagram, no copies.
-    h.update(new Uint8Array(d.buffer, d.byteOffset + 25, s.sessionEnd - 25));
-    h.update(new Uint8Array(d.buffer, d.byteOffset + s.suitesStart, s.suitesEnd - s.suitesStart));
-    return h.digest();
+  /** HMAC(secret, address ‖ port ‖ client_version…session_id ‖ cipher_suites), written into `out` at `off`. */
+  private mac(secret: HmacSha256, address: string, port: number, d: Buffer, s: ClientHelloScan, out: Buffer, off = 0) {
+    const need = address.length + 2 + (s.sessionEnd - 25) + (s.suitesEnd - s.suitesStart);
+    if (input.length < need) input = Buffer.alloc(need);
+    let n = input.write(address, 0, 'latin1');
+    n = input.writeUInt16BE(port, n);
+    n += d.copy(input, n, 25, s.sessionEnd);
+    n += d.copy(input, n, s.suitesStart, s.suitesEnd);
+    secret.macInto(input.subarray(0, n), out, off);
   }
 
   /** True when the ClientHello returns a cookie we made for this peer (current or previous secret). */
@@ -103,10 +123,13 @@ export class CookieJar {
     this.maybeRotate();
     if (s.cookieLength !== COOKIE_LENGTH) return false;
     const cookie = d.subarray(s.cookieStart, s.cookieStart + COOKIE_LENGTH);
+    const expected = EXPECTED;
     meter?.crypto('hmac', 1, 'client_hello', 'cookie');
-    if (timingSafeEqual(cookie, this.mac(this.current, address, port, d, s))) return true;
+    this.mac(this.current, address, port, d, s, expected);
+    if (timingSafeEqual(cookie, expected)) return true;
     meter?.crypto('hmac', 1, 'client_hello', 'cookie');
-    return timingSafeEqual(cookie, this.mac(this.previous, address, port, d, s));
+    this.mac(this.previous, address, port, d, s, expected);
+    return timingSafeEqual(cookie, expected);
   }
 
   /**
@@ -117,7 +140,6 @@ export class CookieJar {
   helloVerifyRequest(address: string, port: number, d: Buffer, s: ClientHelloScan, meter: DtlsMeter | undefined) {
     this.maybeRotate();
     meter?.crypto('hmac', 1, 'hello_verify_request', 'cookie');
-    const mac = this.mac(this.current, address, port, d, s);
     const out = Buffer.allocUnsafe(HELLO_VERIFY_DATAGRAM_LENGTH);
     out[0] = RECORD_HANDSHAKE;
     out.writeUInt16BE(DTLS1_0, 1);
@@ -132,7 +154,7 @@ export class CookieJar {
     out.writeUIntBE(bodyLength, 22, 3);
     out.writeUInt16BE(DTLS1_0, 25);
     out[27] = COOKIE_LENGTH;
-    mac.copy(out, 28);
+    this.mac(this.current, address, port, d, s, out, 28);
     return out;
   }
 }

@@ -13,7 +13,7 @@
  * every idle session, so contexts live in a bounded cache ({@link CcmContextCache}) that only busy
  * keys enter; the others keep using the one-shot cipher.
  */
-import { type Cipheriv, createCipheriv, timingSafeEqual } from 'node:crypto';
+import { type Cipheriv, createCipheriv, createSecretKey, timingSafeEqual } from 'node:crypto';
 
 const BLOCK = 16;
 /** Largest payload sealed or opened: a record fragment (RFC 5246 §6.2.3, 2^14 + 2048). */
@@ -42,9 +42,12 @@ export class CcmContext {
   lastUse = 0;
 
   constructor(key: Buffer) {
-    this.cbc = createCipheriv('aes-128-cbc', key, Buffer.alloc(BLOCK));
+    // One KeyObject for both ciphers: a raw Buffer key costs node:crypto two caught exceptions per
+    // cipher created (see keyObjectOf in ccm.ts).
+    const k = createSecretKey(key);
+    this.cbc = createCipheriv('aes-128-cbc', k, Buffer.alloc(BLOCK));
     this.cbc.setAutoPadding(false);
-    this.ecb = createCipheriv('aes-128-ecb', key, null);
+    this.ecb = createCipheriv('aes-128-ecb', k, null);
     this.ecb.setAutoPadding(false);
   }
 

@@ -436,7 +436,9 @@ export class ServerHandshake implements RoleHandshake {
       createdAt: Date.now(),
     };
     if (this.sessionId.length > 0 && this.cfg.sessionCache) {
-      Promise.resolve(this.cfg.sessionCache.set(session)).catch(() => {});
+      // A store that answers at once costs no promise; a failed asynchronous store only loses resumption.
+      const stored = this.cfg.sessionCache.set(session);
+      if (isPromiseLike(stored)) Promise.resolve(stored).catch(() => {});
     }
     this.state = 'done';
     this.host.complete({ suite: this.suite!, identity: session.identity, resumed: false, session });
