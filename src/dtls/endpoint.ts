@@ -29,12 +29,14 @@ import {
   type SessionCache,
 } from './cache.ts';
 import { ClientHelloScan, CookieJar, HELLO_VERIFY_DATAGRAM_LENGTH, scanClientHello } from './cookie.ts';
+import { randomOwnBytes } from './crypto/random.ts';
 import { type ClientConfig, ClientHandshake } from './handshake/client.ts';
 import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
+import { MAX_CID_LENGTH } from './wire/connection-id.ts';
 import { parseHandshakeFragments } from './wire/handshake.ts';
 import { ContentType, parseRecords } from './wire/record.ts';
 
@@ -61,6 +63,26 @@ export interface EndpointOptions {
     };
   sessionCache?: SessionCache;
   associations?: AssociationTable<Association>;
+  /**
+   * Connection ID (RFC 9146). Server: the length of the CIDs it gives clients that offer
+   * `connection_id` (default {@link DEFAULT_SERVER_CID_LENGTH}; 0: it asks for none but still
+   * sends the client's; `false`: the extension is ignored). Client: see `connect`'s `connectionId`.
+   */
+  connectionId?: { length: number } | false;
+}
+
+/**
+ * The server's CID length: 8 random bytes. A later multi-process or multi-host setup may give the
+ * first byte to the node number; 7 random bytes are still far beyond what a guess would find.
+ */
+export const DEFAULT_SERVER_CID_LENGTH = 8;
+
+/** Checks a configured CID length (0 allowed: a peer that needs no CID). */
+export function checkCidLength(length: number): number {
+  if (!Number.isInteger(length) || length < 0 || length > MAX_CID_LENGTH) {
+    throw new RangeError(`DTLS connection ID length must be 0..${MAX_CID_LENGTH}, got ${length}`);
+  }
+  return length;
 }
 
 /**
@@ -91,6 +113,10 @@ export class DtlsEndpoint extends EventEmitter {
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly host: AssociationHost;
+  /** Server: the length of the CIDs we give (undefined: CIDs not used). */
+  private readonly cidLength: number | undefined;
+  /** Server: associations by their CID (as a latin1 string), for records from a new address. */
+  private readonly cids = new Map<string, Association>();
 
   private constructor(
     socket: Socket,
@@ -125,7 +151,13 @@ export class DtlsEndpoint extends EventEmitter {
       closed: (a, err) => this.associationClosed(a, err),
       activity: (a) => this.admission.touch(a, a.lastActivity),
       send: (d, remote) => this.sendDatagram(d, remote.port, remote.address),
+      moved: (a, to) => this.associationMoved(a, to),
+      addressLimited: () => {
+        this.stats.connectionIds.addressLimited++;
+      },
     };
+    const cid = opts.connectionId;
+    this.cidLength = srv && cid !== false ? checkCidLength(cid?.length ?? DEFAULT_SERVER_CID_LENGTH) : undefined;
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', (err) => opts.logger?.warn({ err: err.message }, 'dtls socket error'));
     if (srv) {
@@ -262,7 +294,46 @@ export class DtlsEndpoint extends EventEmitter {
     if (a.opts.role === 'client' && !a.wasEstablished) this.clientHandshakes--;
     this.admission.remove(a);
     if (a.key !== undefined && this.associations.get(a.key) === a) this.associations.delete(a.key);
+    if (a.cidKey !== undefined && this.cids.get(a.cidKey) === a) this.cids.delete(a.cidKey);
     if (a.opts.role === 'server' && err && !a.wasEstablished) this.emit('handshakeError', err, a.remote);
+  }
+
+  /**
+   * A CID record that authenticated and was newer than any seen came from `to` (RFC 9146 §6): the
+   * association is filed under its new address. Whatever held that address before is a peer that
+   * has left it (a NAT gave the address away): it loses the address, and without a CID of its own
+   * by which it could still be reached, it is dropped.
+   */
+  private associationMoved(a: Association, to: PeerAddress): void {
+    const key = peerKey(to.address, to.port);
+    const other = this.associations.get(key);
+    if (other && other !== a) {
+      this.associations.delete(key);
+      other.key = undefined;
+      if (other.cidKey === undefined) other.destroy();
+    }
+    if (a.key !== undefined && this.associations.get(a.key) === a) this.associations.delete(a.key);
+    a.key = key;
+    this.associations.set(key, a);
+    this.stats.connectionIds.addressUpdates++;
+    this.opts.logger?.debug(
+      { from: `${a.remote.address}:${a.remote.port}`, to: `${to.address}:${to.port}` },
+      'dtls peer address updated',
+    );
+  }
+
+  /** A fresh CID for server association `a`, unique on this endpoint, registered for `a`. */
+  private allocateCid(a: Association): Buffer {
+    const length = this.cidLength ?? 0;
+    if (length === 0) return Buffer.alloc(0);
+    for (;;) {
+      const cid = randomOwnBytes(length);
+      const k = cid.toString('latin1');
+      if (this.cids.has(k)) continue;
+      this.cids.set(k, a);
+      a.cidKey = k;
+      return cid;
+    }
   }
 
   private logEviction(a: Association, reason: EvictionReason, count: number): void {
@@ -305,11 +376,16 @@ export class DtlsEndpoint extends EventEmitter {
       if (this.opts.server && (a?.state !== 'handshake' || !a.role) && msg[0] === ContentType.handshake) {
         if (this.onClientHello(msg, rinfo, key, a)) return;
       }
+      if (msg[0] === ContentType.tls12_cid) {
+        this.onCidDatagram(msg, rinfo, key, a);
+        return;
+      }
       if (!a) {
         this.stats.drops.noAssociation++;
         return;
       }
-      const records = parseRecords(msg);
+      // A datagram may hold plain records (a handshake's epoch 0) and then tls12_cid ones.
+      const records = parseRecords(msg, a.records.ownCid?.length ?? 0);
       if (records.length === 0) {
         this.stats.drops.malformed++;
         return;
@@ -320,6 +396,40 @@ export class DtlsEndpoint extends EventEmitter {
       this.stats.drops.malformed++;
       this.opts.logger?.debug({ err: (err as Error).message }, 'dtls datagram dropped');
     }
+  }
+
+  /**
+   * A datagram of tls12_cid records (RFC 9146 §4). A server finds the association by the CID,
+   * wherever the datagram came from; a client by the server's address. From the association's own
+   * (verified) address it is ordinary input; from anywhere else only what authenticates counts
+   * (see Association.receiveFrom).
+   */
+  private onCidDatagram(msg: Buffer, rinfo: RemoteInfo, key: PeerKey, a: Association | undefined): void {
+    let owner = a;
+    const len = this.cidLength;
+    if (len !== undefined && len > 0) {
+      owner = msg.length >= 11 + len ? this.cids.get(msg.toString('latin1', 11, 11 + len)) : undefined;
+    }
+    const own = owner?.records.ownCid;
+    if (owner === undefined || own === undefined) {
+      this.stats.connectionIds.unknown++;
+      return;
+    }
+    const records = parseRecords(msg, own.length);
+    if (records.length === 0) {
+      this.stats.drops.malformed++;
+      return;
+    }
+    if (owner.key === key && !owner.addressPending) {
+      void owner.receive(records);
+      return;
+    }
+    const from: PeerAddress = {
+      address: rinfo.address,
+      port: rinfo.port,
+      family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
+    };
+    owner.receiveFrom(records, from, msg.length);
   }
 
   /**
@@ -389,7 +499,11 @@ export class DtlsEndpoint extends EventEmitter {
     const a = this.newAssociation('server', remote, key);
     this.admission.handshakeStarted(a, Date.now());
     a.clientRandomTag = ch.random.readUIntBE(26, 6);
-    const hs = new ServerHandshake(a, { ...srv, sessionCache: this.sessionCache });
+    const hs = new ServerHandshake(a, {
+      ...srv,
+      sessionCache: this.sessionCache,
+      allocateConnectionId: this.cidLength === undefined ? undefined : () => this.allocateCid(a),
+    });
     a.role = hs;
     a.records.unprotect(rec); // enters the ClientHello's sequence number into the replay window
     a.records.setWriteSeq(0, rec.seq);

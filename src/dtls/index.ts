@@ -21,7 +21,8 @@ import type { Association } from './association.ts';
 import type { SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
-import { DtlsEndpoint } from './endpoint.ts';
+import { randomOwnBytes } from './crypto/random.ts';
+import { checkCidLength, DtlsEndpoint } from './endpoint.ts';
 import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 
@@ -124,6 +125,13 @@ export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
   recvBufferSize?: number;
   /** Where resumable sessions are kept (default: in memory). */
   sessionCache?: SessionCache;
+  /**
+   * Connection ID (RFC 9146) for clients that offer it: the length of the CID each one gets
+   * (default 8 random bytes; 0: we ask for none but send the client's; `false`: not negotiated).
+   * Records carrying a CID reach their session from any address, and an authenticated one newer
+   * than any seen moves the session there (counted in `stats.connectionIds.addressUpdates`).
+   */
+  connectionId?: { length: number } | false;
 }
 
 /** Opaque resumable session state: pass `connection.session` to `connect({ session })` to resume. */
@@ -141,6 +149,11 @@ export interface DtlsConnection extends EventEmitter {
   /** True when this connection came from an abbreviated handshake. */
   readonly resumed: boolean;
   readonly session: DtlsSession;
+  /**
+   * The Connection IDs in use (RFC 9146): `own` is what the peer puts in records to us, `peer` what
+   * we put in ours; undefined when that direction uses none.
+   */
+  readonly connectionIds: { own: Buffer | undefined; peer: Buffer | undefined };
   /** Sends one application_data record (at most 16 384 bytes). */
   send(data: Buffer): void;
   /** Sends close_notify and closes. */
@@ -158,6 +171,12 @@ export interface DtlsClientOptions extends CommonOptions, PublicKeyOptions {
   session?: DtlsSession;
   /** Share one socket among several connections. */
   endpoint?: DtlsClientEndpoint;
+  /**
+   * Offer a Connection ID (RFC 9146) of `length` random bytes (0 allowed: we need none, and send
+   * the server's). A server that answers then reaches this connection after our address changed
+   * (NAT rebinding). Default: not offered.
+   */
+  connectionId?: { length: number };
 }
 
 function isSessionState(s: DtlsSession): s is SessionState {
@@ -197,6 +216,7 @@ export class DtlsServer extends EventEmitter {
         maxSessions: opts.maxSessions,
         idleTimeoutMs: opts.idleTimeoutMs,
       },
+      connectionId: opts.connectionId,
     });
     return new DtlsServer(endpoint);
   }
@@ -279,6 +299,7 @@ export class DtlsClientEndpoint {
         peerName: opts.host,
         serverName: opts.serverName,
         session: opts.session as SessionState | undefined,
+        connectionId: opts.connectionId ? randomOwnBytes(checkCidLength(opts.connectionId.length)) : undefined,
       },
       opts,
     );
