@@ -115,8 +115,10 @@ export class DtlsEndpoint extends EventEmitter {
   private readonly host: AssociationHost;
   /** Server: the length of the CIDs we give (undefined: CIDs not used). */
   private readonly cidLength: number | undefined;
-  /** Server: associations by their CID (as a latin1 string), for records from a new address. */
+  /** Associations by their own CID (as a latin1 string), for records from a new address. */
   private readonly cids = new Map<string, Association>();
+  /** Client: the lengths of the CIDs its connections chose. */
+  private readonly clientCidLengths = new Set<number>();
 
   private constructor(
     socket: Socket,
@@ -358,7 +360,15 @@ export class DtlsEndpoint extends EventEmitter {
     if (old) old.destroy();
     const a = this.newAssociation('client', remote, key, timing);
     this.clientHandshakes++;
-    const hs = new ClientHandshake(a, cfg);
+    // Our CID is registered too: a server whose address changes still reaches this connection.
+    let own = cfg.connectionId;
+    if (own && own.length > 0) {
+      while (this.cids.has(own.toString('latin1'))) own = randomOwnBytes(own.length);
+      a.cidKey = own.toString('latin1');
+      this.cids.set(a.cidKey, a);
+      this.clientCidLengths.add(own.length);
+    }
+    const hs = new ClientHandshake(a, own === cfg.connectionId ? cfg : { ...cfg, connectionId: own });
     a.role = hs;
     hs.start();
     await a.handshakeDone();
@@ -405,10 +415,17 @@ export class DtlsEndpoint extends EventEmitter {
    * (see Association.receiveFrom).
    */
   private onCidDatagram(msg: Buffer, rinfo: RemoteInfo, key: PeerKey, a: Association | undefined): void {
-    let owner = a;
+    let owner: Association | undefined;
     const len = this.cidLength;
     if (len !== undefined && len > 0) {
       owner = msg.length >= 11 + len ? this.cids.get(msg.toString('latin1', 11, 11 + len)) : undefined;
+    } else {
+      // A client's connections may have CIDs of different lengths: the one at this address first.
+      owner = a?.records.ownCid ? a : undefined;
+      for (const n of this.clientCidLengths) {
+        if (owner !== undefined || msg.length < 11 + n) break;
+        owner = this.cids.get(msg.toString('latin1', 11, 11 + n));
+      }
     }
     const own = owner?.records.ownCid;
     if (owner === undefined || own === undefined) {

@@ -278,3 +278,28 @@ test('only the newest authentic record moves a session, and the unverified addre
   await sleep(100);
   assert.deepEqual(got, ['a', 'c', 'b', 'f', 'g'], 'd and e were answered at the other address only');
 });
+
+test('a client with a CID follows a server whose address changed (the server behind a NAT)', async (t) => {
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
+  t.after(() => relay.close());
+  // Equal CID lengths both ways: an echo is exactly as large as the record it answers.
+  const c = await connect({
+    host: '127.0.0.1',
+    port: relay.port,
+    psk: { identity: IDENTITY, key: KEY },
+    connectionId: { length: 8 },
+  });
+  t.after(() => c.close());
+  c.send(Buffer.from('x'));
+  assert.equal((await nextData(c)).toString(), 'x');
+  const newFront = await relay.rebindFront();
+  c.send(Buffer.from('y'));
+  assert.equal((await nextData(c)).toString(), 'y');
+  assert.equal(c.remote.port, newFront, 'the client now sends to where the server answers from');
+  const before = relay.upstream.length;
+  c.send(Buffer.from('z'));
+  assert.equal((await nextData(c)).toString(), 'z');
+  assert.equal(relay.upstream.length, before + 1);
+});
