@@ -46,6 +46,13 @@ import { DEFAULT_QUEUE_LIMIT, type Sample, SampleQueue } from './queue.ts';
 import { type Reading, readAll, type Sensor, SIMULATED, SimulatedSensor, toSenml, toTimedJson } from './sensors.ts';
 import { loadState, type SavedSession, saveState } from './state.ts';
 
+/**
+ * The device offers a Connection ID (RFC 9146) of length 0: the server's address does not change,
+ * so the device needs none of its own, while the CID the server gives it lets its records reach the
+ * session after a NAT rebinding changed the device's address (no new handshake).
+ */
+const DEVICE_CONNECTION_ID = { length: 0 };
+
 /** The simulated sensors the agent knows by name. */
 export type SimulatedSensorName = keyof typeof SIMULATED;
 
@@ -596,6 +603,7 @@ export class DeviceAgent extends EventEmitter {
         port: uri.port,
         serverName,
         session: saved,
+        connectionId: DEVICE_CONNECTION_ID,
         logger: security.logger ?? this.log,
       });
     } catch (err) {
@@ -605,7 +613,14 @@ export class DeviceAgent extends EventEmitter {
       if (!saved || !(err instanceof DtlsAlertError)) throw err;
       this.report({ event: 'error', where: 'handshake', message: `resumption refused: ${describe(err)}` });
       await this.forgetSession();
-      connection = await connect({ ...security, host: address, port: uri.port, serverName, logger: this.log });
+      connection = await connect({
+        ...security,
+        host: address,
+        port: uri.port,
+        serverName,
+        connectionId: DEVICE_CONNECTION_ID,
+        logger: this.log,
+      });
     }
     const ms = Math.round(performance.now() - t0);
     this.counters.handshakes++;
