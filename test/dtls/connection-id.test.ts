@@ -303,3 +303,49 @@ test('a client with a CID follows a server whose address changed (the server beh
   assert.equal((await nextData(c)).toString(), 'z');
   assert.equal(relay.upstream.length, before + 1);
 });
+
+test('malformed tls12_cid datagrams are dropped and counted; the session goes on', async (t) => {
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const c = await connect({
+    host: '127.0.0.1',
+    port: srv.port,
+    psk: { identity: IDENTITY, key: KEY },
+    connectionId: { length: 4 },
+  });
+  t.after(() => c.close());
+  c.send(Buffer.from('1'));
+  await nextData(c);
+  const cid = c.connectionIds.peer!;
+  const junk = createSocket('udp4');
+  t.after(() => junk.close());
+  await new Promise<void>((r) => junk.bind(0, '127.0.0.1', () => r()));
+  const header = (length: number) => {
+    const h = Buffer.alloc(13 + cid.length);
+    h[0] = ContentType.tls12_cid;
+    h.writeUInt16BE(0xfefd, 1);
+    h.writeUInt16BE(1, 3);
+    h.writeUInt32BE(999, 7);
+    cid.copy(h, 11);
+    h.writeUInt16BE(length, 11 + cid.length);
+    return h;
+  };
+  const datagrams = [
+    Buffer.of(ContentType.tls12_cid),
+    Buffer.from([ContentType.tls12_cid, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, ...cid.subarray(0, 3)]),
+    header(500), // length beyond the datagram
+    Buffer.concat([header(4), Buffer.alloc(4)]), // too short for CCM
+    Buffer.concat([header(40), Buffer.alloc(40, 0xaa)]), // does not authenticate
+  ];
+  for (let i = 0; i < 50; i++)
+    datagrams.push(
+      Buffer.concat([header(32), Buffer.from(Array.from({ length: 32 }, () => (Math.random() * 256) | 0))]),
+    );
+  for (const d of datagrams) junk.send(d, srv.port, '127.0.0.1');
+  await sleep(200);
+  assert.equal(srv.server.stats.connectionIds.addressUpdates, 0);
+  assert.ok(srv.server.stats.connectionIds.unknown + srv.server.stats.drops.malformed >= 3);
+  c.send(Buffer.from('2'));
+  assert.equal((await nextData(c)).toString(), '2');
+  assert.equal(srv.server.stats.sessions, 1);
+});
