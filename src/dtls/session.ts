@@ -199,7 +199,7 @@ export class RecordLayer {
     const inner = encodeInnerPlaintext(plaintext, type);
     const rec = Buffer.allocUnsafe(13 + cid.length + inner.length + CCM8_OVERHEAD);
     const at = writeCidRecordHeader(rec, DTLS1_2, epoch, seq, cid, inner.length + CCM8_OVERHEAD);
-    ccm8SealCidInto(ks.keys, rec, at, DTLS1_2, epoch, seq, cid, inner, this.meter);
+    ccm8SealCidInto(ks.keys, rec, at, DTLS1_2, epoch, seq, cid, inner, this.meter, contextFor(ks, ks.keys));
     return rec;
   }
 
@@ -228,7 +228,7 @@ export class RecordLayer {
     }
     let pt: Buffer | undefined;
     if (own !== undefined && keys !== undefined) {
-      pt = rec.cid?.equals(own) ? this.openCid(keys, rec) : undefined;
+      pt = rec.cid?.equals(own) ? this.openCid(keys, rec, contextFor(st, keys)) : undefined;
     } else {
       pt = keys
         ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st, keys))
@@ -245,8 +245,8 @@ export class RecordLayer {
   }
 
   /** Opens a tls12_cid record and puts its real type into `rec.type`; undefined when it fails. */
-  private openCid(keys: RecordKeys, rec: DtlsRecord): Buffer | undefined {
-    const inner = ccm8OpenCid(keys, rec.version, rec.epoch, rec.seq, rec.cid!, rec.fragment, this.meter);
+  private openCid(keys: RecordKeys, rec: DtlsRecord, ctx: CcmContext | undefined): Buffer | undefined {
+    const inner = ccm8OpenCid(keys, rec.version, rec.epoch, rec.seq, rec.cid!, rec.fragment, this.meter, ctx);
     if (inner === undefined) return undefined;
     const d = decodeInnerPlaintext(inner);
     if (d === undefined) return undefined;

@@ -7,13 +7,14 @@
  *   seq_num_placeholder (8 × 0xff) ‖ tls12_cid ‖ cid_length ‖ tls12_cid ‖ DTLSCiphertext.version ‖
  *   epoch ‖ sequence_number ‖ cid ‖ length_of_DTLSInnerPlaintext
  *
- * CID records use the one-shot `aes-128-ccm` cipher: the kept contexts of ccm-context.ts take
- * 13-byte additional data only.
+ * A busy key's kept context (ccm-context.ts) serves CID records as it serves the others; the
+ * one-shot `aes-128-ccm` cipher the rest.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { DtlsMeter } from '../meter.ts';
 import { ContentType } from '../wire/record.ts';
 import { CCM8_OVERHEAD, CCM8_TAG_LENGTH, EXPLICIT_NONCE_LENGTH, type RecordKeys } from './ccm.ts';
+import type { CcmContext } from './ccm-context.ts';
 
 /** Bytes of the CID additional data besides the CID itself. */
 export const CID_AAD_FIXED_LENGTH = 23;
@@ -70,12 +71,17 @@ export function ccm8SealCidInto(
   cid: Buffer,
   inner: Buffer,
   meter?: DtlsMeter,
+  ctx?: CcmContext,
 ): void {
   out.writeUInt16BE(epoch, off);
   out.writeUInt16BE(Math.floor(seq / 0x1_0000_0000), off + 2);
   out.writeUInt32BE(seq % 0x1_0000_0000, off + 4);
   const aad = cidAdditionalData(version, epoch, seq, cid, inner.length);
   meter?.crypto('aes_block', ccmBlocks(aad.length, inner.length), undefined, 'record');
+  if (ctx) {
+    ctx.seal(nonceOf(k.iv, out.subarray(off)), aad, inner, out, off + EXPLICIT_NONCE_LENGTH);
+    return;
+  }
   const c = createCipheriv('aes-128-ccm', k.key, nonceOf(k.iv, out.subarray(off)), {
     authTagLength: CCM8_TAG_LENGTH,
   });
@@ -95,11 +101,13 @@ export function ccm8OpenCid(
   cid: Buffer,
   fragment: Buffer,
   meter?: DtlsMeter,
+  ctx?: CcmContext,
 ): Buffer | undefined {
   if (fragment.length < CCM8_OVERHEAD) return undefined;
   const innerLength = fragment.length - CCM8_OVERHEAD;
   const aad = cidAdditionalData(version, epoch, seq, cid, innerLength);
   meter?.crypto('aes_block', ccmBlocks(aad.length, innerLength), undefined, 'record');
+  if (ctx) return ctx.open(nonceOf(k.iv, fragment), aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
   try {
     const d = createDecipheriv('aes-128-ccm', k.key, nonceOf(k.iv, fragment), { authTagLength: CCM8_TAG_LENGTH });
     d.setAuthTag(fragment.subarray(fragment.length - CCM8_TAG_LENGTH));
