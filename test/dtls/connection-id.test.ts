@@ -349,3 +349,33 @@ test('malformed tls12_cid datagrams are dropped and counted; the session goes on
   assert.equal((await nextData(c)).toString(), '2');
   assert.equal(srv.server.stats.sessions, 1);
 });
+
+test('an evicted session gives up its CID: its records from a new address reach nothing', async (t) => {
+  const srv = await echoServer({ maxSessions: 1 });
+  t.after(() => srv.server.close());
+  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
+  t.after(() => relay.close());
+  const psk = { identity: IDENTITY, key: KEY };
+  const first = await connect({ host: '127.0.0.1', port: relay.port, psk, connectionId: { length: 4 } });
+  first.send(Buffer.from('a'));
+  await nextData(first);
+  const closed = new Promise<void>((r) => first.once('close', r));
+  const second = await connect({ host: '127.0.0.1', port: srv.port, psk, connectionId: { length: 4 } });
+  t.after(() => second.close());
+  await closed; // the close_notify of the eviction
+  assert.equal(srv.server.stats.evictions.sessionCapacity, 1);
+  // The evicted session's last record, replayed from a new port, names a CID nobody holds now.
+  const last = relay.upstream.at(-1)!;
+  assert.equal(last[0], ContentType.tls12_cid);
+  await relay.rebind();
+  await sleep(100); // the evicted client's own close_notify (a CID record too) has come and gone
+  const before = srv.server.stats.connectionIds.unknown;
+  const s = createSocket('udp4');
+  t.after(() => s.close());
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  s.send(last, srv.port, '127.0.0.1');
+  await sleep(100);
+  assert.equal(srv.server.stats.connectionIds.unknown, before + 1);
+  second.send(Buffer.from('ok'));
+  assert.equal((await nextData(second)).toString(), 'ok');
+});
