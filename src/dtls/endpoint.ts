@@ -68,12 +68,18 @@ export interface EndpointOptions {
    * `connection_id` (default {@link DEFAULT_SERVER_CID_LENGTH}; 0: it asks for none but still
    * sends the client's; `false`: the extension is ignored). Client: see `connect`'s `connectionId`.
    */
-  connectionId?: { length: number } | false;
+  connectionId?: { length: number; node?: number } | false;
+  /**
+   * SO_REUSEPORT: several processes bind the same port and the kernel spreads the flows among
+   * them by a hash of the addresses (Linux). For a server run as several workers.
+   */
+  reusePort?: boolean;
 }
 
 /**
- * The server's CID length: 8 random bytes. A later multi-process or multi-host setup may give the
- * first byte to the node number; 7 random bytes are still far beyond what a guess would find.
+ * The server's CID length: 8 random bytes. With `connectionId.node` set (a worker or host number,
+ * 0..255), the first byte is that number and 7 random bytes remain, still far beyond a guess: a
+ * record that lands on another node after the peer's address changed says where it belongs.
  */
 export const DEFAULT_SERVER_CID_LENGTH = 8;
 
@@ -115,6 +121,8 @@ export class DtlsEndpoint extends EventEmitter {
   private readonly host: AssociationHost;
   /** Server: the length of the CIDs we give (undefined: CIDs not used). */
   private readonly cidLength: number | undefined;
+  /** Server: the node number our CIDs start with, if any. */
+  private readonly cidNode: number | undefined;
   /** Associations by their own CID (as a latin1 string), for records from a new address. */
   private readonly cids = new Map<string, Association>();
   /** Client: the lengths of the CIDs its connections chose. */
@@ -160,6 +168,13 @@ export class DtlsEndpoint extends EventEmitter {
     };
     const cid = opts.connectionId;
     this.cidLength = srv && cid !== false ? checkCidLength(cid?.length ?? DEFAULT_SERVER_CID_LENGTH) : undefined;
+    this.cidNode = cid ? cid.node : undefined;
+    if (this.cidNode !== undefined) {
+      if (!Number.isInteger(this.cidNode) || this.cidNode < 0 || this.cidNode > 255)
+        throw new RangeError(`DTLS connection ID node must be 0..255, got ${this.cidNode}`);
+      if ((this.cidLength ?? 0) < 5)
+        throw new RangeError('DTLS connection ID with a node number needs a length of at least 5');
+    }
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', (err) => opts.logger?.warn({ err: err.message }, 'dtls socket error'));
     if (srv) {
@@ -173,7 +188,7 @@ export class DtlsEndpoint extends EventEmitter {
     opts: EndpointOptions & { host?: string; port?: number; family?: 'IPv4' | 'IPv6' },
   ): Promise<DtlsEndpoint> {
     const v6 = opts.family ? opts.family === 'IPv6' : (opts.host ?? '').includes(':');
-    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: false });
+    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: false, reusePort: opts.reusePort === true });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(opts.port ?? 0, opts.host, () => {
@@ -330,6 +345,7 @@ export class DtlsEndpoint extends EventEmitter {
     if (length === 0) return Buffer.alloc(0);
     for (;;) {
       const cid = randomOwnBytes(length);
+      if (this.cidNode !== undefined) cid[0] = this.cidNode;
       const k = cid.toString('latin1');
       if (this.cids.has(k)) continue;
       this.cids.set(k, a);

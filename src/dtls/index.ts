@@ -131,7 +131,12 @@ export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
    * Records carrying a CID reach their session from any address, and an authenticated one newer
    * than any seen moves the session there (counted in `stats.connectionIds.addressUpdates`).
    */
-  connectionId?: { length: number } | false;
+  connectionId?: { length: number; node?: number } | false;
+  /**
+   * SO_REUSEPORT (Linux): several processes listen on the same port, the kernel spreads the flows
+   * among them. With `connectionId.node` set per process, a CID's first byte names its process.
+   */
+  reusePort?: boolean;
 }
 
 /** Opaque resumable session state: pass `connection.session` to `connect({ session })` to resume. */
@@ -217,6 +222,7 @@ export class DtlsServer extends EventEmitter {
         idleTimeoutMs: opts.idleTimeoutMs,
       },
       connectionId: opts.connectionId,
+      reusePort: opts.reusePort,
     });
     return new DtlsServer(endpoint);
   }

@@ -379,3 +379,25 @@ test('an evicted session gives up its CID: its records from a new address reach 
   second.send(Buffer.from('ok'));
   assert.equal((await nextData(second)).toString(), 'ok');
 });
+
+test('two servers share a port with reusePort; each CID starts with its node number', async (t) => {
+  const a = await echoServer({ reusePort: true, connectionId: { length: 8, node: 1 } });
+  t.after(() => a.server.close());
+  const b = await echoServer({ port: a.port, reusePort: true, connectionId: { length: 8, node: 2 } });
+  t.after(() => b.server.close());
+  assert.equal(b.port, a.port);
+  const psk = { identity: IDENTITY, key: KEY };
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, () => connect({ host: '127.0.0.1', port: a.port, psk, connectionId: { length: 0 } })),
+  );
+  t.after(() => Promise.all(clients.map((c) => c.close())));
+  for (const c of clients) {
+    c.send(Buffer.from('n'));
+    assert.equal((await nextData(c)).toString(), 'n');
+  }
+  // The kernel put each flow on one of the two; every CID names the server that holds it.
+  for (const c of a.connections) assert.equal(c.connectionIds.own?.[0], 1);
+  for (const c of b.connections) assert.equal(c.connectionIds.own?.[0], 2);
+  assert.equal(a.connections.length + b.connections.length, 8);
+  await assert.rejects(echoServer({ connectionId: { length: 4, node: 1 } }), /at least 5/);
+});
