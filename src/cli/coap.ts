@@ -62,6 +62,11 @@ const SERVE_OPTIONS = {
   quiet: { type: 'boolean', help: 'no line per request (the listening line only), as for benchmarks' },
   ...SECURITY_OPTIONS,
   ...LIMIT_OPTIONS,
+  'cid-length': {
+    type: 'string',
+    arg: 'N',
+    help: 'coaps: Connection ID (RFC 9146) length given to clients that offer one, 0..32 (default 8)',
+  },
 } as const satisfies OptionTable;
 
 const CLIENT_ABOUT = `Prints one JSON line per response (and notification) on stdout. Exits 0 on 2.xx, 1 on 4.xx/5.xx
@@ -240,6 +245,10 @@ async function serveRun(
   if (!dtlsSecurity && values['dtls-port'] !== undefined)
     throw new UsageError('--dtls-port needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
   const limits = asUsage(() => readLimitFlags(values));
+  const cidLength = intOption(values['cid-length'], '--cid-length', 0, 32);
+  const connectionId = cidLength === undefined ? undefined : { length: cidLength };
+  if (!dtlsSecurity && connectionId)
+    throw new UsageError('--cid-length needs credentials: --psk ID:HEX, --cert/--key or --rpk-key');
   if (!dtlsSecurity && Object.keys(limits).length > 0)
     throw new UsageError(
       'the DTLS limit flags (--max-sessions …) need credentials: --psk ID:HEX, --cert/--key or --rpk-key',
@@ -281,6 +290,7 @@ async function serveRun(
       port: ports.dtls,
       ...dtlsSecurity,
       ...limits,
+      ...(connectionId ? { connectionId } : {}),
     });
     demo.server.listen(dtls);
     listening.coaps = dtls.address();

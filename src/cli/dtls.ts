@@ -46,6 +46,11 @@ const SERVER_OPTIONS = {
   host: { type: 'string', arg: 'ADDR', help: 'address to bind (default all)' },
   ...SECURITY_OPTIONS,
   ...LIMIT_OPTIONS,
+  'cid-length': {
+    type: 'string',
+    arg: 'N',
+    help: 'Connection ID (RFC 9146) length given to clients that offer one, 0..32; 0 = ask for none (default 8)',
+  },
 } as const satisfies OptionTable;
 
 const CLIENT_OPTIONS = {
@@ -57,6 +62,11 @@ const CLIENT_OPTIONS = {
     type: 'string',
     arg: 'MS',
     help: 'give up a handshake, or the wait for the reply to --send, after MS (default: the retransmission schedule; 10000 for the reply)',
+  },
+  'cid-length': {
+    type: 'string',
+    arg: 'N',
+    help: "offer a Connection ID (RFC 9146) of N bytes, 0..32 (0: we need none but use the server's)",
   },
 } as const satisfies OptionTable;
 
@@ -95,7 +105,17 @@ function handshakeEvent(c: DtlsConnection): Record<string, unknown> {
     ...identityFields(c),
     cipher: c.cipherSuite,
     resumed: c.resumed,
+    ...cidFields(c),
   };
+}
+
+/** The Connection IDs in use (hex; `ownCid` is what the peer sends us), when any. */
+function cidFields(c: DtlsConnection): Record<string, string> {
+  const { own, peer } = c.connectionIds;
+  const out: Record<string, string> = {};
+  if (own) out.ownCid = own.toString('hex');
+  if (peer) out.peerCid = peer.toString('hex');
+  return out;
 }
 
 function alertEvent(err: Error, peer?: PeerAddress): Record<string, unknown> {
@@ -117,8 +137,15 @@ export async function runEchoServer(opts: {
   port: number;
   security: DtlsServerSecurity;
   limits?: DtlsLimitOptions;
+  connectionId?: { length: number };
 }): Promise<DtlsServer> {
-  const server = await DtlsServer.listen({ host: opts.host, port: opts.port, ...opts.security, ...opts.limits });
+  const server = await DtlsServer.listen({
+    host: opts.host,
+    port: opts.port,
+    ...opts.security,
+    ...opts.limits,
+    ...(opts.connectionId ? { connectionId: opts.connectionId } : {}),
+  });
   const a = server.address();
   emit({ event: 'listening', address: a.address, port: a.port, family: a.family, recvBuffer: server.recvBufferSize() });
   server.on('connection', (c: DtlsConnection) => {
@@ -157,7 +184,13 @@ const server = command(
     });
     let srv: DtlsServer;
     try {
-      srv = await runEchoServer({ host: values.host, port, security, limits });
+      srv = await runEchoServer({
+        host: values.host,
+        port,
+        security,
+        limits,
+        connectionId: cidFlag(values['cid-length']),
+      });
     } catch (err) {
       const hint = portInUseHint(err, { [port]: '--port' });
       if (!hint) throw err;
@@ -169,6 +202,12 @@ const server = command(
     return 0;
   },
 );
+
+/** `--cid-length N` → the connectionId option (undefined when the flag is absent). */
+export function cidFlag(v: string | undefined): { length: number } | undefined {
+  const length = intOption(v, '--cid-length', 0, 32);
+  return length === undefined ? undefined : { length };
+}
 
 /** A failed client run: an `error` (or `alert`) event on stdout, the human line on stderr; exit 1. */
 function failure(err: unknown): number {
@@ -239,7 +278,15 @@ async function clientRun(values: Values<typeof CLIENT_OPTIONS>, target: string):
   const send = values.send;
   const given = intOption(values.timeout, '--timeout', 1, 3_600_000);
   const timeout = given ?? 10_000;
-  const base = { host, port, ...security, serverName: values['server-name'], handshakeTimeoutMs: given };
+  const connectionId = cidFlag(values['cid-length']);
+  const base = {
+    host,
+    port,
+    ...security,
+    serverName: values['server-name'],
+    handshakeTimeoutMs: given,
+    ...(connectionId ? { connectionId } : {}),
+  };
   const rounds = values.resume ? 2 : 1;
   let session: DtlsSession | undefined;
   for (let round = 0; round < rounds; round++) {

@@ -27,6 +27,13 @@ import { connect, DtlsAlertError, type DtlsConnection } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import type { SavedSession } from './state.ts';
 
+/**
+ * The device offers a Connection ID (RFC 9146) of length 0: the server's address does not change,
+ * so the device needs none of its own, while the CID the server gives it lets its records reach the
+ * session after a NAT rebinding changed the device's address (no new handshake).
+ */
+const DEVICE_CONNECTION_ID = { length: 0 };
+
 /** What the agent reports of each handshake (its `handshake` event without the name). */
 export interface HandshakeReport {
   server: string;
@@ -137,6 +144,7 @@ export class PushLink {
       host: t.address,
       port: t.port,
       serverName: isIP(t.host) === 0 ? t.host : undefined,
+      connectionId: DEVICE_CONNECTION_ID,
       logger: security.logger ?? this.o.logger,
     };
     const t0 = performance.now();

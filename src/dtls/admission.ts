@@ -65,6 +65,18 @@ export interface EndpointStats {
     /** Handshakes not finished within the handshake time-out. */
     handshakeTimeout: number;
   };
+  /** Connection IDs (RFC 9146). */
+  connectionIds: {
+    /** Sessions moved to a new peer address by an authenticated CID record newer than any seen (§6). */
+    addressUpdates: number;
+    /**
+     * Datagrams held back from a new, not yet verified peer address because they were larger than
+     * what came from there (no amplification toward an address the peer has not proven).
+     */
+    addressLimited: number;
+    /** CID records whose CID names no association (dropped). */
+    unknown: number;
+  };
   /** Datagrams not answered, by reason (none of these is silent: each is counted here). */
   refusals: {
     /** A ClientHello whose HelloVerifyRequest would be larger than the ClientHello itself. */
@@ -97,6 +109,7 @@ export function emptyStats(): EndpointStats {
       handshakePerAddress: 0,
       handshakeTimeout: 0,
     },
+    connectionIds: { addressUpdates: 0, addressLimited: 0, unknown: 0 },
     refusals: { helloVerifyTooLarge: 0, fragmentedClientHello: 0 },
     drops: { malformed: 0, noAssociation: 0, receiveBuffer: 0 },
   };

@@ -36,6 +36,10 @@ export interface AssociationHost {
   activity(a: Association): void;
   /** Sends one datagram to `remote`. */
   send(datagram: Buffer, remote: PeerAddress): void;
+  /** The peer moved to `to` (RFC 9146 §6); the association's `remote` still names the old address. */
+  moved?(a: Association, to: PeerAddress): void;
+  /** A datagram was held back from an unverified new address. */
+  addressLimited?(a: Association): void;
 }
 
 export interface AssociationOptions {
@@ -95,6 +99,16 @@ export class Association extends EventEmitter {
   clientRandomTag = -1;
   /** The endpoint's key for this association's peer. */
   key: PeerKey | undefined = undefined;
+  /** The endpoint's key for this association's Connection ID, when it has one. */
+  cidKey: string | undefined = undefined;
+  /**
+   * Bytes we may still send to a peer address not yet proven (after a CID address update), or −1
+   * when the address is verified. Until the next authenticated record from the new address, we
+   * send there at most as many bytes as came from it.
+   */
+  private pathBudget = -1;
+  /** The latest datagram held back by `pathBudget`, sent when the address is verified. */
+  private held: Buffer | undefined;
   /** The endpoint's admission slot (session LRU or half-open handshake list). */
   admission: ListNode<unknown> | undefined = undefined;
 
@@ -208,12 +222,83 @@ export class Association extends EventEmitter {
     return this.result.session;
   }
 
+  get connectionIds(): { own: Buffer | undefined; peer: Buffer | undefined } {
+    return { own: this.records.ownCid, peer: this.records.peerCid };
+  }
+
   /** Sends one application_data record. */
   send(data: Buffer): void {
     if (this.state !== 'established') throw new Error(`DTLS connection is ${this.state}`);
     if (data.length > MAX_PLAINTEXT)
       throw new RangeError(`application data of ${data.length} bytes exceeds one record`);
-    this.opts.send(this.records.protect(ContentType.application_data, data));
+    this.out(this.records.protect(ContentType.application_data, data));
+  }
+
+  /** Sends a datagram to the peer, within the budget of an unverified new address. */
+  private out(d: Buffer): void {
+    if (this.pathBudget < 0) {
+      this.opts.send(d);
+      return;
+    }
+    if (d.length <= this.pathBudget) {
+      this.pathBudget -= d.length;
+      this.opts.send(d);
+      return;
+    }
+    this.held = d;
+    this.opts.host?.addressLimited?.(this);
+  }
+
+  /** True while the peer's address changed and it has not sent an authenticated record from there since. */
+  get addressPending(): boolean {
+    return this.pathBudget >= 0;
+  }
+
+  /**
+   * Records of one datagram carrying our Connection ID that came from `from`, which is not the
+   * peer's address or is one not yet verified (RFC 9146 §6). An authenticated record newer than any
+   * seen moves the association to `from`, with a send budget of the datagram's `bytes` until the
+   * next authenticated record from there verifies it; an older one is processed but moves nothing.
+   * Records that fail authentication or replay are dropped, so forged or replayed records never
+   * move anything.
+   */
+  receiveFrom(records: DtlsRecord[], from: PeerAddress, bytes: number): void {
+    const here = from.port === this.remote.port && from.address === this.remote.address;
+    if (this.state !== 'established' || this.queued > 0) {
+      // Only an established session moves; a handshake's records count only from its own address.
+      if (here) void this.receive(records);
+      return;
+    }
+    let movedNow = false;
+    for (const rec of records) {
+      if (this.state !== 'established') return;
+      if (rec.cid === undefined) continue; // only a CID record may speak for the session from elsewhere
+      try {
+        const pt = this.open(rec);
+        if (pt === undefined) continue;
+        const atRemote = movedNow || (from.port === this.remote.port && from.address === this.remote.address);
+        if (!atRemote) {
+          if (this.records.lastAhead) {
+            this.opts.host?.moved?.(this, from);
+            this.remote.address = from.address;
+            this.remote.port = from.port;
+            this.remote.family = from.family;
+            this.pathBudget = bytes;
+            this.held = undefined;
+            movedNow = true;
+          }
+        } else if (!movedNow && this.pathBudget >= 0) {
+          this.pathBudget = -1;
+          const h = this.held;
+          this.held = undefined;
+          if (h) this.opts.send(h);
+        }
+        this.onEstablishedRecord(rec, pt);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+    }
   }
 
   /** Sends close_notify (RFC 5246 §7.2.1) and closes. */
@@ -510,14 +595,14 @@ export class Association extends EventEmitter {
   private transmitFlight(): void {
     if (!this.flight) return;
     this.lastFlightSentAt = Date.now();
-    for (const d of flightDatagrams(this.flight, this.records, this.opts.mtu)) this.opts.send(d);
+    for (const d of flightDatagrams(this.flight, this.records, this.opts.mtu)) this.out(d);
   }
 
   // --- failure and shutdown ----------------------------------------------------------------------
 
   private sendAlert(level: AlertLevel, description: AlertDescription): void {
     try {
-      this.opts.send(this.records.protect(ContentType.alert, encodeAlert({ level, description })));
+      this.out(this.records.protect(ContentType.alert, encodeAlert({ level, description })));
     } catch {
       // Nothing more to do: the association is going away.
     }
@@ -544,6 +629,7 @@ export class Association extends EventEmitter {
     this.records.release();
     this.buffer.clear();
     this.flight = undefined;
+    this.held = undefined;
     // An Error (with its stack) only when there is a failure to tell or someone awaits the handshake.
     if (err) this.rejectReady(err);
     else if (this.ready) this.rejectReady(new Error('DTLS association closed'));

@@ -29,6 +29,7 @@ import {
   type SessionCache,
 } from './cache.ts';
 import { ClientHelloScan, CookieJar, HELLO_VERIFY_DATAGRAM_LENGTH, scanClientHello } from './cookie.ts';
+import { randomOwnBytes } from './crypto/random.ts';
 import { DtlsUnreachableError } from './errors.ts';
 import { type ClientConfig, ClientHandshake } from './handshake/client.ts';
 import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
@@ -36,6 +37,7 @@ import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
+import { MAX_CID_LENGTH } from './wire/connection-id.ts';
 import { parseHandshakeFragments } from './wire/handshake.ts';
 import { ContentType, parseRecords } from './wire/record.ts';
 
@@ -62,6 +64,32 @@ export interface EndpointOptions {
     };
   sessionCache?: SessionCache;
   associations?: AssociationTable<Association>;
+  /**
+   * Connection ID (RFC 9146). Server: the length of the CIDs it gives clients that offer
+   * `connection_id` (default {@link DEFAULT_SERVER_CID_LENGTH}; 0: it asks for none but still
+   * sends the client's; `false`: the extension is ignored). Client: see `connect`'s `connectionId`.
+   */
+  connectionId?: { length: number; node?: number } | false;
+  /**
+   * SO_REUSEPORT: several processes bind the same port and the kernel spreads the flows among
+   * them by a hash of the addresses (Linux). For a server run as several workers.
+   */
+  reusePort?: boolean;
+}
+
+/**
+ * The server's CID length: 8 random bytes. With `connectionId.node` set (a worker or host number,
+ * 0..255), the first byte is that number and 7 random bytes remain, still far beyond a guess: a
+ * record that lands on another node after the peer's address changed says where it belongs.
+ */
+export const DEFAULT_SERVER_CID_LENGTH = 8;
+
+/** Checks a configured CID length (0 allowed: a peer that needs no CID). */
+export function checkCidLength(length: number): number {
+  if (!Number.isInteger(length) || length < 0 || length > MAX_CID_LENGTH) {
+    throw new RangeError(`DTLS connection ID length must be 0..${MAX_CID_LENGTH}, got ${length}`);
+  }
+  return length;
 }
 
 /**
@@ -94,6 +122,14 @@ export class DtlsEndpoint extends EventEmitter {
   private readonly host: AssociationHost;
   /** The one server of a client socket connected to it (see {@link connectSocket}). */
   private connectedTo: PeerAddress | undefined;
+  /** Server: the length of the CIDs we give (undefined: CIDs not used). */
+  private readonly cidLength: number | undefined;
+  /** Server: the node number our CIDs start with, if any. */
+  private readonly cidNode: number | undefined;
+  /** Associations by their own CID (as a latin1 string), for records from a new address. */
+  private readonly cids = new Map<string, Association>();
+  /** Client: the lengths of the CIDs its connections chose. */
+  private readonly clientCidLengths = new Set<number>();
 
   private constructor(
     socket: Socket,
@@ -128,7 +164,20 @@ export class DtlsEndpoint extends EventEmitter {
       closed: (a, err) => this.associationClosed(a, err),
       activity: (a) => this.admission.touch(a, a.lastActivity),
       send: (d, remote) => this.sendDatagram(d, remote.port, remote.address),
+      moved: (a, to) => this.associationMoved(a, to),
+      addressLimited: () => {
+        this.stats.connectionIds.addressLimited++;
+      },
     };
+    const cid = opts.connectionId;
+    this.cidLength = srv && cid !== false ? checkCidLength(cid?.length ?? DEFAULT_SERVER_CID_LENGTH) : undefined;
+    this.cidNode = cid ? cid.node : undefined;
+    if (this.cidNode !== undefined) {
+      if (!Number.isInteger(this.cidNode) || this.cidNode < 0 || this.cidNode > 255)
+        throw new RangeError(`DTLS connection ID node must be 0..255, got ${this.cidNode}`);
+      if ((this.cidLength ?? 0) < 5)
+        throw new RangeError('DTLS connection ID with a node number needs a length of at least 5');
+    }
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const peer = this.connectedTo;
@@ -150,7 +199,7 @@ export class DtlsEndpoint extends EventEmitter {
     opts: EndpointOptions & { host?: string; port?: number; family?: 'IPv4' | 'IPv6' },
   ): Promise<DtlsEndpoint> {
     const v6 = opts.family ? opts.family === 'IPv6' : (opts.host ?? '').includes(':');
-    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: false });
+    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: false, reusePort: opts.reusePort === true });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(opts.port ?? 0, opts.host, () => {
@@ -297,7 +346,47 @@ export class DtlsEndpoint extends EventEmitter {
     if (a.opts.role === 'client' && !a.wasEstablished) this.clientHandshakes--;
     this.admission.remove(a);
     if (a.key !== undefined && this.associations.get(a.key) === a) this.associations.delete(a.key);
+    if (a.cidKey !== undefined && this.cids.get(a.cidKey) === a) this.cids.delete(a.cidKey);
     if (a.opts.role === 'server' && err && !a.wasEstablished) this.emit('handshakeError', err, a.remote);
+  }
+
+  /**
+   * A CID record that authenticated and was newer than any seen came from `to` (RFC 9146 §6): the
+   * association is filed under its new address. Whatever held that address before is a peer that
+   * has left it (a NAT gave the address away): it loses the address, and without a CID of its own
+   * by which it could still be reached, it is dropped.
+   */
+  private associationMoved(a: Association, to: PeerAddress): void {
+    const key = peerKey(to.address, to.port);
+    const other = this.associations.get(key);
+    if (other && other !== a) {
+      this.associations.delete(key);
+      other.key = undefined;
+      if (other.cidKey === undefined) other.destroy();
+    }
+    if (a.key !== undefined && this.associations.get(a.key) === a) this.associations.delete(a.key);
+    a.key = key;
+    this.associations.set(key, a);
+    this.stats.connectionIds.addressUpdates++;
+    this.opts.logger?.debug(
+      { from: `${a.remote.address}:${a.remote.port}`, to: `${to.address}:${to.port}` },
+      'dtls peer address updated',
+    );
+  }
+
+  /** A fresh CID for server association `a`, unique on this endpoint, registered for `a`. */
+  private allocateCid(a: Association): Buffer {
+    const length = this.cidLength ?? 0;
+    if (length === 0) return Buffer.alloc(0);
+    for (;;) {
+      const cid = randomOwnBytes(length);
+      if (this.cidNode !== undefined) cid[0] = this.cidNode;
+      const k = cid.toString('latin1');
+      if (this.cids.has(k)) continue;
+      this.cids.set(k, a);
+      a.cidKey = k;
+      return cid;
+    }
   }
 
   private logEviction(a: Association, reason: EvictionReason, count: number): void {
@@ -322,7 +411,15 @@ export class DtlsEndpoint extends EventEmitter {
     if (old) old.destroy();
     const a = this.newAssociation('client', remote, key, timing);
     this.clientHandshakes++;
-    const hs = new ClientHandshake(a, cfg);
+    // Our CID is registered too: a server whose address changes still reaches this connection.
+    let own = cfg.connectionId;
+    if (own && own.length > 0) {
+      while (this.cids.has(own.toString('latin1'))) own = randomOwnBytes(own.length);
+      a.cidKey = own.toString('latin1');
+      this.cids.set(a.cidKey, a);
+      this.clientCidLengths.add(own.length);
+    }
+    const hs = new ClientHandshake(a, own === cfg.connectionId ? cfg : { ...cfg, connectionId: own });
     a.role = hs;
     hs.start();
     await a.handshakeDone();
@@ -340,11 +437,16 @@ export class DtlsEndpoint extends EventEmitter {
       if (this.opts.server && (a?.state !== 'handshake' || !a.role) && msg[0] === ContentType.handshake) {
         if (this.onClientHello(msg, rinfo, key, a)) return;
       }
+      if (msg[0] === ContentType.tls12_cid) {
+        this.onCidDatagram(msg, rinfo, key, a);
+        return;
+      }
       if (!a) {
         this.stats.drops.noAssociation++;
         return;
       }
-      const records = parseRecords(msg);
+      // A datagram may hold plain records (a handshake's epoch 0) and then tls12_cid ones.
+      const records = parseRecords(msg, a.records.ownCid?.length ?? 0);
       if (records.length === 0) {
         this.stats.drops.malformed++;
         return;
@@ -355,6 +457,47 @@ export class DtlsEndpoint extends EventEmitter {
       this.stats.drops.malformed++;
       this.opts.logger?.debug({ err: (err as Error).message }, 'dtls datagram dropped');
     }
+  }
+
+  /**
+   * A datagram of tls12_cid records (RFC 9146 §4). A server finds the association by the CID,
+   * wherever the datagram came from; a client by the server's address. From the association's own
+   * (verified) address it is ordinary input; from anywhere else only what authenticates counts
+   * (see Association.receiveFrom).
+   */
+  private onCidDatagram(msg: Buffer, rinfo: RemoteInfo, key: PeerKey, a: Association | undefined): void {
+    let owner: Association | undefined;
+    const len = this.cidLength;
+    if (len !== undefined && len > 0) {
+      owner = msg.length >= 11 + len ? this.cids.get(msg.toString('latin1', 11, 11 + len)) : undefined;
+    } else {
+      // A client's connections may have CIDs of different lengths: the one at this address first.
+      owner = a?.records.ownCid ? a : undefined;
+      for (const n of this.clientCidLengths) {
+        if (owner !== undefined || msg.length < 11 + n) break;
+        owner = this.cids.get(msg.toString('latin1', 11, 11 + n));
+      }
+    }
+    const own = owner?.records.ownCid;
+    if (owner === undefined || own === undefined) {
+      this.stats.connectionIds.unknown++;
+      return;
+    }
+    const records = parseRecords(msg, own.length);
+    if (records.length === 0) {
+      this.stats.drops.malformed++;
+      return;
+    }
+    if (owner.key === key && !owner.addressPending) {
+      void owner.receive(records);
+      return;
+    }
+    const from: PeerAddress = {
+      address: rinfo.address,
+      port: rinfo.port,
+      family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
+    };
+    owner.receiveFrom(records, from, msg.length);
   }
 
   /**
@@ -424,7 +567,11 @@ export class DtlsEndpoint extends EventEmitter {
     const a = this.newAssociation('server', remote, key);
     this.admission.handshakeStarted(a, Date.now());
     a.clientRandomTag = ch.random.readUIntBE(26, 6);
-    const hs = new ServerHandshake(a, { ...srv, sessionCache: this.sessionCache });
+    const hs = new ServerHandshake(a, {
+      ...srv,
+      sessionCache: this.sessionCache,
+      allocateConnectionId: this.cidLength === undefined ? undefined : () => this.allocateCid(a),
+    });
     a.role = hs;
     a.records.unprotect(rec); // enters the ClientHello's sequence number into the replay window
     a.records.setWriteSeq(0, rec.seq);

@@ -21,7 +21,8 @@ import type { Association } from './association.ts';
 import { peerKey, type SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
-import { DtlsEndpoint } from './endpoint.ts';
+import { randomOwnBytes } from './crypto/random.ts';
+import { checkCidLength, DtlsEndpoint } from './endpoint.ts';
 import { DtlsTimeoutError } from './errors.ts';
 import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
@@ -126,6 +127,18 @@ export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
   recvBufferSize?: number;
   /** Where resumable sessions are kept (default: in memory). */
   sessionCache?: SessionCache;
+  /**
+   * Connection ID (RFC 9146) for clients that offer it: the length of the CID each one gets
+   * (default 8 random bytes; 0: we ask for none but send the client's; `false`: not negotiated).
+   * Records carrying a CID reach their session from any address, and an authenticated one newer
+   * than any seen moves the session there (counted in `stats.connectionIds.addressUpdates`).
+   */
+  connectionId?: { length: number; node?: number } | false;
+  /**
+   * SO_REUSEPORT (Linux): several processes listen on the same port, the kernel spreads the flows
+   * among them. With `connectionId.node` set per process, a CID's first byte names its process.
+   */
+  reusePort?: boolean;
 }
 
 /** Opaque resumable session state: pass `connection.session` to `connect({ session })` to resume. */
@@ -143,6 +156,11 @@ export interface DtlsConnection extends EventEmitter {
   /** True when this connection came from an abbreviated handshake. */
   readonly resumed: boolean;
   readonly session: DtlsSession;
+  /**
+   * The Connection IDs in use (RFC 9146): `own` is what the peer puts in records to us, `peer` what
+   * we put in ours; undefined when that direction uses none.
+   */
+  readonly connectionIds: { own: Buffer | undefined; peer: Buffer | undefined };
   /** Sends one application_data record (at most 16 384 bytes). */
   send(data: Buffer): void;
   /** Sends close_notify and closes. */
@@ -165,6 +183,12 @@ export interface DtlsClientOptions extends CommonOptions, PublicKeyOptions {
    * DtlsTimeoutError (default: none, the schedule alone decides).
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Offer a Connection ID (RFC 9146) of `length` random bytes (0 allowed: we need none, and send
+   * the server's). A server that answers then reaches this connection after our address changed
+   * (NAT rebinding). Default: not offered.
+   */
+  connectionId?: { length: number };
 }
 
 function isSessionState(s: DtlsSession): s is SessionState {
@@ -204,6 +228,8 @@ export class DtlsServer extends EventEmitter {
         maxSessions: opts.maxSessions,
         idleTimeoutMs: opts.idleTimeoutMs,
       },
+      connectionId: opts.connectionId,
+      reusePort: opts.reusePort,
     });
     return new DtlsServer(endpoint);
   }
@@ -306,6 +332,7 @@ export class DtlsClientEndpoint {
           peerName: opts.host,
           serverName: opts.serverName,
           session: opts.session as SessionState | undefined,
+          connectionId: opts.connectionId ? randomOwnBytes(checkCidLength(opts.connectionId.length)) : undefined,
         },
         opts,
       )

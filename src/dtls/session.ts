@@ -3,10 +3,13 @@
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
 import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
+import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
 import { EpochMap } from './epoch-map.ts';
 import type { DtlsMeter } from './meter.ts';
+import { decodeInnerPlaintext, encodeInnerPlaintext, writeCidRecordHeader } from './wire/connection-id.ts';
 import {
+  ContentType,
   contentTypeName,
   DTLS1_2,
   type DtlsRecord,
@@ -34,6 +37,11 @@ export class ReplayWindow {
   private hi = 0;
   constructor(readonly size = 64) {
     if (!Number.isInteger(size) || size < 1 || size > 64) throw new RangeError('replay window size must be 1..64');
+  }
+
+  /** True when `seq` is above every sequence number accepted so far (RFC 9146 §6: "newer than any seen"). */
+  isAhead(seq: number): boolean {
+    return seq > this.top;
   }
 
   /** True when `seq` has not been seen and is not too old. */
@@ -102,10 +110,27 @@ export class RecordLayer {
   private readonly writeKeys = new EpochMap<KeyState>();
   private readonly read = EpochMap.of<ReadState>({ keys: undefined, uses: 0, window: new ReplayWindow() });
 
+  /**
+   * Connection IDs (RFC 9146), set by the handshake that negotiated them: `ownCid` is what the
+   * peer puts in the records it sends us, `peerCid` what we put in ours. A non-empty CID switches
+   * that direction's records of epoch > 0 to the tls12_cid format; an empty or absent one keeps
+   * the RFC 6347 format.
+   */
+  ownCid: Buffer | undefined = undefined;
+  peerCid: Buffer | undefined = undefined;
+  /** The last record `unprotect` returned was above every record seen before in its epoch. */
+  lastAhead = false;
+
   /** Why the last `unprotect` returned undefined (the handshake turns an 'auth' failure on its Finished into bad_record_mac). */
   lastFailure: 'epoch' | 'replay' | 'auth' | undefined;
 
   constructor(private readonly meter?: DtlsMeter) {}
+
+  /** The CIDs negotiated by the handshake (both directions; either may be empty). */
+  setConnectionIds(own: Buffer, peer: Buffer): void {
+    this.ownCid = own.length > 0 ? own : undefined;
+    this.peerCid = peer.length > 0 ? peer : undefined;
+  }
 
   /** Starts epoch 0's write sequence at `seq` (a stateless server continues from the ClientHello's, §4.2.1). */
   setWriteSeq(epoch: number, seq: number): void {
@@ -148,7 +173,10 @@ export class RecordLayer {
     if (seq > MAX_SEQ) throw new RangeError('DTLS sequence number space exhausted');
     this.writeSeq.set(epoch, seq + 1);
     let rec: Buffer;
-    if (epoch === 0) {
+    const cid = this.peerCid;
+    if (cid !== undefined && epoch > 0) {
+      rec = this.protectCid(type, plaintext, epoch, seq, cid);
+    } else if (epoch === 0) {
       rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment: plaintext });
     } else {
       const ks = this.writeKeys.get(epoch);
@@ -164,9 +192,22 @@ export class RecordLayer {
     return rec;
   }
 
+  /** A tls12_cid record (RFC 9146 §4): header with the peer's CID, then the sealed DTLSInnerPlaintext. */
+  private protectCid(type: number, plaintext: Buffer, epoch: number, seq: number, cid: Buffer): Buffer {
+    const ks = this.writeKeys.get(epoch);
+    if (!ks) throw new Error(`no write keys for epoch ${epoch}`);
+    const inner = encodeInnerPlaintext(plaintext, type);
+    const rec = Buffer.allocUnsafe(13 + cid.length + inner.length + CCM8_OVERHEAD);
+    const at = writeCidRecordHeader(rec, DTLS1_2, epoch, seq, cid, inner.length + CCM8_OVERHEAD);
+    ccm8SealCidInto(ks.keys, rec, at, DTLS1_2, epoch, seq, cid, inner, this.meter, contextFor(ks, ks.keys));
+    return rec;
+  }
+
   /**
    * The plaintext of an incoming record, or undefined when it must be dropped silently (§4.1.2.7):
-   * unknown epoch, replayed, or failed authentication.
+   * unknown epoch, replayed, or failed authentication. A tls12_cid record must carry our CID and
+   * comes back with its real type in `rec.type`; once we have a CID, the peer's protected records
+   * must all carry it (RFC 9146 §4), so one without it is dropped.
    */
   unprotect(rec: DtlsRecord): Buffer | undefined {
     const st = this.read.get(rec.epoch);
@@ -180,15 +221,36 @@ export class RecordLayer {
       return undefined;
     }
     const keys = st.keys;
-    const pt = keys
-      ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st, keys))
-      : rec.fragment;
+    const own = this.ownCid;
+    if ((rec.type === ContentType.tls12_cid) !== (own !== undefined && keys !== undefined)) {
+      this.lastFailure = 'epoch';
+      return undefined;
+    }
+    let pt: Buffer | undefined;
+    if (own !== undefined && keys !== undefined) {
+      pt = rec.cid?.equals(own) ? this.openCid(keys, rec, contextFor(st, keys)) : undefined;
+    } else {
+      pt = keys
+        ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st, keys))
+        : rec.fragment;
+    }
     if (pt === undefined) {
       this.lastFailure = 'auth';
       return undefined;
     }
+    this.lastAhead = st.window.isAhead(rec.seq);
     st.window.accept(rec.seq);
-    this.meter?.record('in', contentTypeName(rec.type), rec.epoch, 13 + rec.fragment.length);
+    this.meter?.record('in', contentTypeName(rec.type), rec.epoch, 13 + (rec.cid?.length ?? 0) + rec.fragment.length);
     return pt;
+  }
+
+  /** Opens a tls12_cid record and puts its real type into `rec.type`; undefined when it fails. */
+  private openCid(keys: RecordKeys, rec: DtlsRecord, ctx: CcmContext | undefined): Buffer | undefined {
+    const inner = ccm8OpenCid(keys, rec.version, rec.epoch, rec.seq, rec.cid!, rec.fragment, this.meter, ctx);
+    if (inner === undefined) return undefined;
+    const d = decodeInnerPlaintext(inner);
+    if (d === undefined) return undefined;
+    rec.type = d.type;
+    return d.content;
   }
 }

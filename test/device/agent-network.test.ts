@@ -1,7 +1,8 @@
 /**
  * The push over a bad network: a NAT rebinding (the device's address and port as the server sees
  * them change mid-session) and a lossy link (drops, duplicates, reordering). No reading is lost;
- * after the rebinding the agent resumes its session instead of a full handshake.
+ * after the rebinding the session goes on (Connection ID), or, with a server that does not use
+ * CIDs, the agent resumes its session instead of a full handshake.
  */
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -21,21 +22,27 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
   }
 }
 
-async function cloud(t: TestContext) {
+/** The server; `cid: false` turns Connection IDs off (the device then re-handshakes after a rebinding). */
+async function cloud(t: TestContext, opts: { cid?: boolean } = {}) {
   const times: number[] = [];
   const server = new CoapServer();
   server.post('/d', (req) => {
     times.push((JSON.parse(req.payload.toString()) as { temperature: { time: number } }).temperature.time);
     return {};
   });
-  const dtls = await DtlsServerTransport.listen({ host: '127.0.0.1', port: 0, psk: () => PSK.key });
+  const dtls = await DtlsServerTransport.listen({
+    host: '127.0.0.1',
+    port: 0,
+    psk: () => PSK.key,
+    ...(opts.cid === false ? { connectionId: false as const } : {}),
+  });
   const conns: Array<{ resumed: boolean; port: number }> = [];
   dtls.server.on('connection', (c: { resumed: boolean; remote: { port: number } }) =>
     conns.push({ resumed: c.resumed, port: c.remote.port }),
   );
   server.listen(dtls);
   t.after(() => server.close());
-  return { times, conns, port: dtls.address().port };
+  return { times, conns, port: dtls.address().port, stats: dtls.server.stats };
 }
 
 /**
@@ -81,8 +88,38 @@ const FAST = {
   backoff: { baseMs: 50, maxMs: 200 },
 };
 
-test('a NAT rebinding mid-session: the agent notices, resumes the session, and loses no reading', async (t) => {
+test('a NAT rebinding mid-session with a Connection ID (the default): same session, no handshake, no reading lost', async (t) => {
   const c = await cloud(t);
+  const n = await nat(c.port);
+  t.after(() => n.close());
+  const agent = new DeviceAgent({
+    push: `coaps://127.0.0.1:${n.port}/d`,
+    security: { psk: PSK, retransmitInitialMs: 150, maxRetransmits: 3 },
+    sensors: ['temperature'],
+    intervalMs: 100,
+    ...FAST,
+  });
+  const events: AgentEvent[] = [];
+  agent.on('event', (e: AgentEvent) => events.push(e));
+  await agent.start();
+  t.after(() => agent.stop());
+  await until('3 POSTs', () => c.times.length >= 3);
+  const before = n.outsidePort();
+  await n.rebind();
+  assert.notEqual(n.outsidePort(), before);
+  const taken = () => events.filter((e) => e.event === 'reading').length;
+  const target = taken() + 3;
+  await until('3 more readings sent', () => taken() >= target && agent.stats().queued === 0);
+  await agent.stop();
+  assert.equal(c.conns.length, 1, 'one handshake for the whole run');
+  assert.equal(c.stats.connectionIds.addressUpdates, 1);
+  const got = new Set(c.times);
+  const lost = events.filter((e) => e.event === 'reading' && !got.has(Date.parse(e.time)));
+  assert.deepEqual(lost, []);
+});
+
+test('a NAT rebinding mid-session without a Connection ID: the agent notices, resumes the session, and loses no reading', async (t) => {
+  const c = await cloud(t, { cid: false });
   const n = await nat(c.port);
   t.after(() => n.close());
   const agent = new DeviceAgent({

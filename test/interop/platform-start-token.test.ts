@@ -25,7 +25,9 @@ async function start(t: TestContext, dir: string) {
     base,
     async stop() {
       p.proc.kill('SIGINT');
-      assert.equal(await p.exited, 0, p.stderr());
+      const code = await p.exited;
+      // A death by signal names the signal, so that a crash at shutdown can be told from a refusal.
+      assert.equal(code, 0, `exit ${code} signal ${p.proc.signalCode}\nstderr:\n${p.stderr()}\nstdout:\n${p.stdout()}`);
     },
   };
 }

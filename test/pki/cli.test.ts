@@ -179,8 +179,15 @@ test('keygen, rpk (SPKI PEM + SHA-256 that OpenSSL agrees with) and psk', (t) =>
   );
   assert.equal(readFileSync(p('kcert.key'), 'utf8'), readFileSync(p('k.pem'), 'utf8'), '--key certifies the given key');
 
-  assert.match(ok('psk', '--identity', 'sensor-7', '--bytes', '16').trim(), /^sensor-7:[0-9a-f]{32}$/);
-  assert.match(ok('psk').trim(), /^device-[0-9a-f]{8}:[0-9a-f]{32}$/);
+  const named = JSON.parse(ok('psk', '--identity', 'sensor-7', '--bytes', '16')) as {
+    identity: string;
+    key: string;
+    psk: string;
+  };
+  assert.equal(named.identity, 'sensor-7');
+  assert.match(named.key, /^[0-9a-f]{32}$/);
+  assert.equal(named.psk, `sensor-7:${named.key}`, 'the ID:HEX form that --psk takes');
+  assert.match((JSON.parse(ok('psk')) as { psk: string }).psk, /^device-[0-9a-f]{8}:[0-9a-f]{32}$/);
 });
 
 test('bad invocations fail with a message and a non-zero exit', () => {

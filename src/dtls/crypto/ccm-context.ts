@@ -18,8 +18,13 @@ import { type Cipheriv, createCipheriv, createSecretKey, timingSafeEqual } from 
 const BLOCK = 16;
 /** Largest payload sealed or opened: a record fragment (RFC 5246 §6.2.3, 2^14 + 2048). */
 export const CCM_MAX_PAYLOAD = 16384 + 2048;
-/** The record's additional data is always 13 bytes: seq_num(8) type(1) version(2) length(2). */
-const AAD_LENGTH = 13;
+/**
+ * Longest additional data: a record's is 13 bytes (seq_num, type, version, length), a tls12_cid
+ * record's 23 + its CID (RFC 9146 §5.3, CIDs of at most 255 bytes).
+ */
+const MAX_AAD_LENGTH = 23 + 255;
+/** Bytes of the MAC input before the payload at most: B0, then the AAD's length and the AAD, padded. */
+const MAX_MAC_HEADER = BLOCK + ((2 + MAX_AAD_LENGTH + BLOCK - 1) & ~(BLOCK - 1));
 const NONCE_LENGTH = 12;
 const TAG_LENGTH = 8;
 /** B0 flags: Adata, M = 8 ((8 − 2) / 2 = 3 in bits 3–5), L = 3 (L − 1 = 2 in bits 0–2). */
@@ -28,11 +33,11 @@ const B0_FLAGS = 0x40 | (3 << 3) | 2;
 const CTR_FLAGS = 2;
 
 /** Scratch for the MAC input and the counter blocks (synchronous use, one at a time). */
-const MAC_IN = Buffer.alloc(2 * BLOCK + CCM_MAX_PAYLOAD + BLOCK);
+const MAC_IN = Buffer.alloc(MAX_MAC_HEADER + CCM_MAX_PAYLOAD + BLOCK);
 const CTR_IN = Buffer.alloc(BLOCK + CCM_MAX_PAYLOAD + BLOCK);
 const TAG = Buffer.alloc(TAG_LENGTH);
 
-/** AES-128-CCM-8 with a 12-byte nonce and 13-byte additional data under one key. */
+/** AES-128-CCM-8 with a 12-byte nonce and additional data of up to 278 bytes under one key. */
 export class CcmContext {
   private readonly cbc: Cipheriv;
   private readonly ecb: Cipheriv;
@@ -59,13 +64,16 @@ export class CcmContext {
     m[13] = (n >>> 16) & 0xff;
     m[14] = (n >>> 8) & 0xff;
     m[15] = n & 0xff;
-    m[16] = 0;
-    m[17] = AAD_LENGTH;
-    aad.copy(m, 18, 0, AAD_LENGTH);
-    m[31] = 0;
-    payload.copy(m, 2 * BLOCK, 0, n);
-    const end = 2 * BLOCK + ((n + BLOCK - 1) & ~(BLOCK - 1));
-    m.fill(0, 2 * BLOCK + n, end);
+    const a = aad.length;
+    m[16] = a >>> 8;
+    m[17] = a & 0xff;
+    aad.copy(m, 18, 0, a);
+    // The AAD blocks end on a block boundary (13 bytes: one block, as before CIDs).
+    const at = BLOCK + ((2 + a + BLOCK - 1) & ~(BLOCK - 1));
+    m.fill(0, 18 + a, at);
+    payload.copy(m, at, 0, n);
+    const end = at + ((n + BLOCK - 1) & ~(BLOCK - 1));
+    m.fill(0, at + n, end);
     // The cipher chains from the previous call's last block; cancel it so that this MAC starts at zero.
     for (let i = 0; i < BLOCK; i++) m[i] ^= this.chain[i];
     const out = this.cbc.update(m.subarray(0, end));

@@ -26,6 +26,7 @@ import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire
 import { parseCertificateRequest } from '../wire/certificate-request.ts';
 import { encodeClientHello } from '../wire/client-hello.ts';
 import { encodeClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
+import { connectionIdExtension, parseConnectionIdExtension } from '../wire/connection-id.ts';
 import {
   type Extension,
   ExtensionType,
@@ -65,6 +66,11 @@ export interface ClientConfig {
   serverName?: string;
   /** A session to resume (abbreviated handshake, RFC 5246 §7.3). */
   session?: SessionState;
+  /**
+   * Our Connection ID (RFC 9146), offered in `connection_id`: what the server is to put in the
+   * records it sends us. Empty: we need none but will send the server's. Undefined: not offered.
+   */
+  connectionId?: Buffer;
 }
 
 type State =
@@ -139,6 +145,7 @@ export class ClientHandshake implements RoleHandshake {
     // server_name: the name given, else the host connected to, when it is a host name (RFC 6066 §3).
     const sni = this.cfg.serverName ?? this.cfg.peerName;
     if (sni && isValidHostName(sni)) extensions.push(serverNameExtension(sni));
+    if (this.cfg.connectionId) extensions.push(connectionIdExtension(this.cfg.connectionId));
     if (this.offered.some((s) => s.keyExchange === 'ecdhe_ecdsa')) {
       const ecc = clientHelloEccExtensions(this.cfg.pki);
       extensions.push(...ecc);
@@ -284,6 +291,7 @@ export class ClientHandshake implements RoleHandshake {
       ExtensionType.extended_master_secret,
       ExtensionType.server_name,
     ]);
+    if (this.cfg.connectionId) allowed.add(ExtensionType.connection_id);
     if (suite.keyExchange === 'ecdhe_ecdsa') {
       allowed.add(EXT_EC_POINT_FORMATS);
       allowed.add(EXT_CLIENT_CERTIFICATE_TYPE);
@@ -305,6 +313,10 @@ export class ClientHandshake implements RoleHandshake {
     this.serverRandom = ownCopy(sh.random);
     this.sessionId = ownCopy(sh.sessionId);
     this.ems = findExtension(sh.extensions, ExtensionType.extended_master_secret) !== undefined;
+    const cid = findExtension(sh.extensions, ExtensionType.connection_id);
+    if (cid && this.cfg.connectionId) {
+      this.host.records.setConnectionIds(this.cfg.connectionId, ownCopy(parseConnectionIdExtension(cid)));
+    }
     const t = this.host.transcript;
     t.reset();
     t.add(HandshakeType.client_hello, this.helloSeq, this.helloBody);

@@ -33,6 +33,7 @@ import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire
 import { ecdsaCertificateRequest, encodeCertificateRequest } from '../wire/certificate-request.ts';
 import type { ClientHello } from '../wire/client-hello.ts';
 import { parseClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
+import { connectionIdExtension, parseConnectionIdExtension } from '../wire/connection-id.ts';
 import {
   type Extension,
   ExtensionType,
@@ -74,6 +75,11 @@ export interface ServerConfig {
   pki?: PublicKeyCredentials;
   pskIdentityHint?: string;
   sessionCache?: SessionCache;
+  /**
+   * Gives this handshake's association a Connection ID of its own (RFC 9146), registered with the
+   * endpoint; called only when the client offers `connection_id`. Without it CIDs are not used.
+   */
+  allocateConnectionId?: () => Buffer;
 }
 
 type State =
@@ -164,6 +170,14 @@ export class ServerHandshake implements RoleHandshake {
     const extensions: Extension[] = [];
     if (secureRenegotiation) extensions.push(renegotiationInfo());
     if (this.ems) extensions.push(emsExtension());
+    // RFC 9146 §3: answer a client's connection_id with ours; its CID goes into the records we send.
+    const cidOffer = findExtension(ch.extensions, ExtensionType.connection_id);
+    if (cidOffer && this.cfg.allocateConnectionId) {
+      const peerCid = ownCopy(parseConnectionIdExtension(cidOffer));
+      const own = this.cfg.allocateConnectionId();
+      this.host.records.setConnectionIds(own, peerCid);
+      extensions.push(connectionIdExtension(own));
+    }
 
     if (ch.sessionId.length > 0 && this.cfg.sessionCache) {
       const cached = this.cfg.sessionCache.get(ch.sessionId);

@@ -17,6 +17,7 @@ export enum ExtensionType {
   encrypt_then_mac = 22,
   extended_master_secret = 23,
   session_ticket = 35,
+  connection_id = 54,
   renegotiation_info = 0xff01,
 }
 

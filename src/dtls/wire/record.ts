@@ -12,6 +12,8 @@ export enum ContentType {
   alert = 21,
   handshake = 22,
   application_data = 23,
+  /** A record carrying a Connection ID (RFC 9146 §4); its real type is inside the encryption. */
+  tls12_cid = 25,
 }
 
 export function contentTypeName(t: number): string {
@@ -28,6 +30,8 @@ export interface DtlsRecord {
   epoch: number;
   /** 48-bit sequence number. */
   seq: number;
+  /** The Connection ID of a tls12_cid record (RFC 9146 §4); undefined for the other types. */
+  cid?: Buffer;
   fragment: Buffer;
 }
 
@@ -35,8 +39,12 @@ export interface DtlsRecord {
  * Splits a datagram into records; stops at the first malformed one (the rest is dropped). It runs
  * once per datagram, so it reads the fixed-size header directly; every read is behind the
  * `off + RECORD_HEADER_LENGTH <= end` check and the fragment behind the length check.
+ *
+ * `cidLength` is the length of the Connection ID the receiver chose (RFC 9146): the tls12_cid header
+ * does not say how long its CID is, so only a receiver that expects CIDs (`cidLength` > 0) parses
+ * such records; for any other a tls12_cid record is malformed.
  */
-export function parseRecords(datagram: Buffer): DtlsRecord[] {
+export function parseRecords(datagram: Buffer, cidLength = 0): DtlsRecord[] {
   const out: DtlsRecord[] = [];
   const end = datagram.length;
   let off = 0;
@@ -45,6 +53,14 @@ export function parseRecords(datagram: Buffer): DtlsRecord[] {
     const version = datagram.readUInt16BE(off + 1);
     const epoch = datagram.readUInt16BE(off + 3);
     const seq = datagram.readUInt16BE(off + 5) * 0x1_0000_0000 + datagram.readUInt32BE(off + 7);
+    if (type === ContentType.tls12_cid) {
+      if (cidLength === 0) break;
+      const rec = parseCidRecordAt(datagram, off, cidLength);
+      if (!rec) break;
+      out.push(rec);
+      off += CID_RECORD_HEADER_LENGTH + cidLength + rec.fragment.length;
+      continue;
+    }
     const length = datagram.readUInt16BE(off + 11);
     off += RECORD_HEADER_LENGTH;
     if (length > end - off || length > MAX_RECORD_FRAGMENT) break;
@@ -53,6 +69,32 @@ export function parseRecords(datagram: Buffer): DtlsRecord[] {
     off += length;
   }
   return out;
+}
+
+/** A tls12_cid header without its CID: type(1) version(2) epoch(2) sequence_number(6) … length(2). */
+export const CID_RECORD_HEADER_LENGTH = 13;
+
+/**
+ * The tls12_cid record at `off` (RFC 9146 §4: type, version, epoch, sequence_number, cid[cidLength],
+ * length, enc_content), or undefined when it is truncated or not DTLS.
+ */
+function parseCidRecordAt(datagram: Buffer, off: number, cidLength: number): DtlsRecord | undefined {
+  const end = datagram.length;
+  const lengthAt = off + 11 + cidLength;
+  if (lengthAt + 2 > end) return undefined;
+  const version = datagram.readUInt16BE(off + 1);
+  if (version >> 8 !== 0xfe) return undefined;
+  const length = datagram.readUInt16BE(lengthAt);
+  const start = lengthAt + 2;
+  if (length > end - start || length > MAX_RECORD_FRAGMENT) return undefined;
+  return {
+    type: ContentType.tls12_cid,
+    version,
+    epoch: datagram.readUInt16BE(off + 3),
+    seq: datagram.readUInt16BE(off + 5) * 0x1_0000_0000 + datagram.readUInt32BE(off + 7),
+    cid: datagram.subarray(off + 11, lengthAt),
+    fragment: datagram.subarray(start, start + length),
+  };
 }
 
 /** Writes a record header for a fragment of `length` bytes at the start of `out`. */

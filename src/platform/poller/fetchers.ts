@@ -30,6 +30,13 @@ import { ForbiddenAddressError, NetGuard, UnresolvedHostError } from '../net-gua
 import type { CoapsPollSecurity } from './coaps-security.ts';
 import { PollError } from './errors.ts';
 
+/**
+ * The poller offers a Connection ID (RFC 9146) of 4 bytes: a device that serves DTLS behind a NAT
+ * and whose address changed still reaches the poller's session with its next record (the device's
+ * own CID, if it gives one, lets the poller's records reach it the same way).
+ */
+const POLLER_CONNECTION_ID = { length: 4 };
+
 export { PollError, type PollErrorKind } from './errors.ts';
 
 /** What a poll asks for. */
@@ -294,6 +301,7 @@ export class CoapFetcher implements Fetcher {
         // Sent as server_name (RFC 6066) when the URL names the device; never checked (see coaps-security.ts).
         serverName: isIP(u.host) === 0 ? u.host : undefined,
         session: prev?.key === resumeKey ? prev.session : undefined,
+        connectionId: POLLER_CONNECTION_ID,
         retransmitInitialMs: t.timeoutMs,
         maxRetransmits: t.retransmits,
         logger: this.log,
