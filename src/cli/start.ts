@@ -184,6 +184,7 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
   }
   const devices: DemoDevice[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let done: Promise<number> | undefined;
   const stopAll = async () => {
     if (timer) clearInterval(timer);
     await Promise.allSettled(devices.map((d) => d.agent.stop()));
@@ -290,6 +291,11 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
     for (const d of devices) d.total = await pointsOf(platform, d.rid);
     for (const d of devices) if (d.how === 'pushes') await d.agent.start();
 
+    // Listening for Ctrl-C before the first line is printed: a stop sent on seeing the token is heard
+    // (with no listener, a signal would end the process between two of the lines below).
+    done = stopOnSignal(logger, stopAll, () => {
+      process.stdout.write('stopped\n');
+    });
     const http = platform.http.plain?.url.replace(/0\.0\.0\.0|\[::\]/, '127.0.0.1');
     const out = (s: string) => process.stdout.write(`${s}\n`);
     out('SecureSense is running (Ctrl-C stops it).');
@@ -325,7 +331,6 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
     throw err;
   }
 
-  return stopOnSignal(logger, stopAll, () => {
-    process.stdout.write('stopped\n');
-  });
+  if (!done) throw new Error('start: the platform stopped before it was running');
+  return done;
 }

@@ -356,7 +356,10 @@ export async function connect(opts: DtlsClientOptions): Promise<DtlsConnection> 
   const r = await resolve(opts.host);
   const ep = await DtlsClientEndpoint.bind({ ...opts, host: undefined, port: undefined, family: r.family });
   try {
-    await ep.connectSocket(r.address, opts.port);
+    // A connected socket hears the server's ICMP port-unreachable at once, but only from that one
+    // address: a client that offers a CID of its own so that it can follow a server whose address
+    // changes (RFC 9146 §6) keeps its socket unconnected.
+    if (!opts.connectionId || opts.connectionId.length === 0) await ep.connectSocket(r.address, opts.port);
     // The endpoint resolves the name again: the original name is what the server certificate must match.
     const c = await ep.connect(opts);
     c.once('close', () => void ep.close());
