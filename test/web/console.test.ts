@@ -5,7 +5,7 @@
  * overview with the three devices online in their modes, then a point pushed over coaps:// appears
  * on the open chart within a second without reload (the live feed), the time range switches to the
  * last hour (server-side buckets) with a second stream on the same chart, the CSV download of the range shown holds the points, and an
- * API token is created (shown once), refused under a taken name and revoked. The screenshots go to docs/img/ for docs/dashboard.md.
+ * API token is created (shown once), refused under a taken name and revoked. The screenshots go to docs/img/ for docs/dashboard.md when SECURESENSE_SCREENSHOTS=docs, else to a temporary folder.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { CoapClient, ContentFormat } from '../../src/coap/index.ts';
@@ -27,7 +28,11 @@ import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 
 const execFileAsync = promisify(execFile);
-const SHOTS = new URL('../../docs/img/', import.meta.url);
+// docs/img/ only when asked (SECURESENSE_SCREENSHOTS=docs): a test run leaves the checkout as it was.
+const SHOTS =
+  process.env.SECURESENSE_SCREENSHOTS === 'docs'
+    ? new URL('../../docs/img/', import.meta.url)
+    : pathToFileURL(`${mkdtempSync(join(tmpdir(), 'ss-console-shots-'))}/`);
 
 async function coapPost(conn: DtlsConnection, port: number, path: string, body: unknown): Promise<string> {
   const client = new CoapClient({ transport: new DtlsClientTransport(conn), params: { ackTimeout: 500 } });
