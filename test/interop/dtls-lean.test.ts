@@ -9,6 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createDemoServer } from '../../src/coap/demo.ts';
+import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { connect, type DtlsConnection, ownRawPublicKey, PinnedKeys } from '../../src/dtls/index.ts';
 import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
 import {
@@ -21,7 +23,7 @@ import {
   startGnutlsServ,
   startOpensslDtlsServer,
 } from '../support/dtls-peers.ts';
-import { requireBinary } from '../support/peers.ts';
+import { launchFor, requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 
 const PSK = { identity: IDENTITY, keyHex: KEY_HEX };
@@ -142,3 +144,28 @@ test('lean server ← gnutls-cli: raw public keys both ways in one packed server
   await peer.waitFor(/Simple Client Mode:[\s\S]*lean-rpk-ping/);
   assert.deepEqual(srv.received.map(String), ['lean-rpk-ping\n']);
 });
+
+for (const build of ['openssl', 'gnutls'] as const) {
+  test(`coap-client-${build} (libcoap) → lean coaps server: PSK handshake and a GET`, async (t) => {
+    const bin = `coap-client-${build}`;
+    if (!requireBinary(t, bin)) return;
+    const key = 'secretPSK-0123456789';
+    const demo = createDemoServer({ tickMs: 300 });
+    t.after(() => demo.close());
+    const dtls = await DtlsServerTransport.listen({
+      host: '127.0.0.1',
+      port: 0,
+      psk: (id) => (id === 'sensor-17' ? Buffer.from(key) : undefined),
+      profile: 'lean',
+    });
+    demo.server.listen(dtls);
+    const p = launchFor(
+      t,
+      bin,
+      ['-B', '10', '-u', 'sensor-17', '-k', key, '-m', 'get', `coaps://127.0.0.1:${dtls.address().port}/time`],
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(await p.exited, 0, p.stderr());
+    assert.match(p.stdout(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z/);
+  });
+}
