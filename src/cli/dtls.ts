@@ -51,6 +51,10 @@ const SERVER_OPTIONS = {
     arg: 'N',
     help: 'Connection ID (RFC 9146) length given to clients that offer one, 0..32; 0 = ask for none (default 8)',
   },
+  lean: {
+    type: 'boolean',
+    help: 'lean handshake profile: fewest bytes on the air (16-byte cookie, packed records, only the needed extensions)',
+  },
 } as const satisfies OptionTable;
 
 const CLIENT_OPTIONS = {
@@ -67,6 +71,10 @@ const CLIENT_OPTIONS = {
     type: 'string',
     arg: 'N',
     help: "offer a Connection ID (RFC 9146) of N bytes, 0..32 (0: we need none but use the server's)",
+  },
+  lean: {
+    type: 'boolean',
+    help: 'lean handshake profile: fewest bytes on the air (16-byte cookie, packed records, only the needed extensions)',
   },
 } as const satisfies OptionTable;
 
@@ -138,6 +146,7 @@ export async function runEchoServer(opts: {
   security: DtlsServerSecurity;
   limits?: DtlsLimitOptions;
   connectionId?: { length: number };
+  lean?: boolean;
 }): Promise<DtlsServer> {
   const server = await DtlsServer.listen({
     host: opts.host,
@@ -145,6 +154,7 @@ export async function runEchoServer(opts: {
     ...opts.security,
     ...opts.limits,
     ...(opts.connectionId ? { connectionId: opts.connectionId } : {}),
+    ...(opts.lean ? { profile: 'lean' as const } : {}),
   });
   const a = server.address();
   emit({ event: 'listening', address: a.address, port: a.port, family: a.family, recvBuffer: server.recvBufferSize() });
@@ -190,6 +200,7 @@ const server = command(
         security,
         limits,
         connectionId: cidFlag(values['cid-length']),
+        lean: values.lean,
       });
     } catch (err) {
       const hint = portInUseHint(err, { [port]: '--port' });
@@ -286,6 +297,7 @@ async function clientRun(values: Values<typeof CLIENT_OPTIONS>, target: string):
     serverName: values['server-name'],
     handshakeTimeoutMs: given,
     ...(connectionId ? { connectionId } : {}),
+    ...(values.lean ? { profile: 'lean' as const } : {}),
   };
   const rounds = values.resume ? 2 : 1;
   let session: DtlsSession | undefined;

@@ -10,8 +10,16 @@ import { HmacSha256, SHA256_LENGTH } from './crypto/sha256.ts';
 import type { DtlsMeter } from './meter.ts';
 
 export const COOKIE_LENGTH = 32;
-/** Record header (13) + handshake header (12) + server_version (2) + cookie<0..255> (1 + 32). */
-export const HELLO_VERIFY_DATAGRAM_LENGTH = 13 + 12 + 2 + 1 + COOKIE_LENGTH;
+/**
+ * The lean profile's cookie: the HMAC-SHA256 truncated to 16 bytes. Forging one still means
+ * guessing 128 bits per try against a secret rotated every few minutes, and the cookie only proves
+ * that the client receives at its address (RFC 6347 §4.2.1 allows any length up to 255).
+ */
+export const LEAN_COOKIE_LENGTH = 16;
+/** Record header (13) + handshake header (12) + server_version (2) + cookie<0..255> (1 + length). */
+export const helloVerifyDatagramLength = (cookieLength: number) => 13 + 12 + 2 + 1 + cookieLength;
+/** The HelloVerifyRequest datagram with the full 32-byte cookie. */
+export const HELLO_VERIFY_DATAGRAM_LENGTH = helloVerifyDatagramLength(COOKIE_LENGTH);
 
 const RECORD_HANDSHAKE = 22;
 const HS_CLIENT_HELLO = 1;
@@ -90,13 +98,26 @@ let input = Buffer.alloc(512);
 /** The cookie a ClientHello should carry, for the comparison. */
 const EXPECTED = Buffer.alloc(SHA256_LENGTH);
 
-/** The cookie secrets: current and previous, rotated on use once `rotateMs` has passed. */
+/**
+ * The cookie secrets: current and previous, rotated on use once `rotateMs` has passed. Cookies are
+ * the first `cookieLength` bytes of the HMAC (32: all of it; the lean profile: 16).
+ */
 export class CookieJar {
   private current = newSecret();
   private previous = newSecret();
   private rotatedAt = Date.now();
+  /** Bytes of the HelloVerifyRequest datagram this jar sends (the amplification check needs it). */
+  readonly helloVerifyLength: number;
 
-  constructor(private readonly rotateMs: number) {}
+  constructor(
+    private readonly rotateMs: number,
+    private readonly cookieLength: number = COOKIE_LENGTH,
+  ) {
+    if (!Number.isInteger(cookieLength) || cookieLength < 16 || cookieLength > SHA256_LENGTH) {
+      throw new RangeError(`cookie length must be 16..${SHA256_LENGTH} bytes, got ${cookieLength}`);
+    }
+    this.helloVerifyLength = helloVerifyDatagramLength(cookieLength);
+  }
 
   private maybeRotate(): void {
     const now = Date.now();
@@ -121,14 +142,15 @@ export class CookieJar {
   /** True when the ClientHello returns a cookie we made for this peer (current or previous secret). */
   verify(address: string, port: number, d: Buffer, s: ClientHelloScan, meter: DtlsMeter | undefined): boolean {
     this.maybeRotate();
-    if (s.cookieLength !== COOKIE_LENGTH) return false;
-    const cookie = d.subarray(s.cookieStart, s.cookieStart + COOKIE_LENGTH);
-    const expected = EXPECTED;
+    const n = this.cookieLength;
+    if (s.cookieLength !== n) return false;
+    const cookie = d.subarray(s.cookieStart, s.cookieStart + n);
+    const expected = EXPECTED.subarray(0, n);
     meter?.crypto('hmac', 1, 'client_hello', 'cookie');
-    this.mac(this.current, address, port, d, s, expected);
+    this.mac(this.current, address, port, d, s, EXPECTED);
     if (timingSafeEqual(cookie, expected)) return true;
     meter?.crypto('hmac', 1, 'client_hello', 'cookie');
-    this.mac(this.previous, address, port, d, s, expected);
+    this.mac(this.previous, address, port, d, s, EXPECTED);
     return timingSafeEqual(cookie, expected);
   }
 
@@ -140,21 +162,26 @@ export class CookieJar {
   helloVerifyRequest(address: string, port: number, d: Buffer, s: ClientHelloScan, meter: DtlsMeter | undefined) {
     this.maybeRotate();
     meter?.crypto('hmac', 1, 'hello_verify_request', 'cookie');
-    const out = Buffer.allocUnsafe(HELLO_VERIFY_DATAGRAM_LENGTH);
+    const n = this.cookieLength;
+    const out = Buffer.allocUnsafe(this.helloVerifyLength);
     out[0] = RECORD_HANDSHAKE;
     out.writeUInt16BE(DTLS1_0, 1);
     out.writeUInt16BE(0, 3); // epoch 0
     d.copy(out, 5, 5, 11); // record sequence number
-    out.writeUInt16BE(HELLO_VERIFY_DATAGRAM_LENGTH - 13, 11);
+    out.writeUInt16BE(this.helloVerifyLength - 13, 11);
     out[13] = HS_HELLO_VERIFY_REQUEST;
-    const bodyLength = 2 + 1 + COOKIE_LENGTH;
+    const bodyLength = 2 + 1 + n;
     out.writeUIntBE(bodyLength, 14, 3);
     d.copy(out, 17, 17, 19); // message_seq
     out.writeUIntBE(0, 19, 3);
     out.writeUIntBE(bodyLength, 22, 3);
     out.writeUInt16BE(DTLS1_0, 25);
-    out[27] = COOKIE_LENGTH;
-    this.mac(this.current, address, port, d, s, out, 28);
+    out[27] = n;
+    if (n === SHA256_LENGTH) this.mac(this.current, address, port, d, s, out, 28);
+    else {
+      this.mac(this.current, address, port, d, s, EXPECTED);
+      EXPECTED.copy(out, 28, 0, n);
+    }
     return out;
   }
 }

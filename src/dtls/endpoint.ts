@@ -28,7 +28,7 @@ import {
   peerKey,
   type SessionCache,
 } from './cache.ts';
-import { ClientHelloScan, CookieJar, HELLO_VERIFY_DATAGRAM_LENGTH, scanClientHello } from './cookie.ts';
+import { ClientHelloScan, COOKIE_LENGTH, CookieJar, LEAN_COOKIE_LENGTH, scanClientHello } from './cookie.ts';
 import { randomOwnBytes } from './crypto/random.ts';
 import { DtlsUnreachableError } from './errors.ts';
 import { type ClientConfig, ClientHandshake } from './handshake/client.ts';
@@ -139,7 +139,10 @@ export class DtlsEndpoint extends EventEmitter {
     this.socket = socket;
     this.associations = opts.associations ?? new MapAssociationTable<Association>();
     this.sessionCache = opts.sessionCache ?? new MemorySessionCache();
-    this.cookies = new CookieJar(opts.server?.cookieRotateMs ?? 300_000);
+    this.cookies = new CookieJar(
+      opts.server?.cookieRotateMs ?? 300_000,
+      opts.server?.profile === 'lean' ? LEAN_COOKIE_LENGTH : COOKIE_LENGTH,
+    );
     this.mtu = Math.max(MIN_MTU, opts.mtu ?? DEFAULT_MTU);
     const srv = opts.server;
     this.limits = {
@@ -529,7 +532,7 @@ export class DtlsEndpoint extends EventEmitter {
     const meter = this.opts.meter;
     if (!this.cookies.verify(rinfo.address, rinfo.port, msg, scan, meter)) {
       // Never answer with more bytes than came in: the cookie exchange must not amplify.
-      if (msg.length < HELLO_VERIFY_DATAGRAM_LENGTH) {
+      if (msg.length < this.cookies.helloVerifyLength) {
         this.stats.refusals.helloVerifyTooLarge++;
         return true;
       }

@@ -24,7 +24,7 @@ import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './c
 import { randomOwnBytes } from './crypto/random.ts';
 import { checkCidLength, DtlsEndpoint } from './endpoint.ts';
 import { DtlsTimeoutError } from './errors.ts';
-import type { SessionState } from './handshake/types.ts';
+import type { HandshakeProfile, SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 
 export { type AdmissionLimits, DEFAULT_LIMITS, type EndpointStats } from './admission.ts';
@@ -56,6 +56,7 @@ export {
   DtlsTimeoutError,
   DtlsUnreachableError,
 } from './errors.ts';
+export type { HandshakeProfile } from './handshake/types.ts';
 export type { CryptoOp, CryptoPurpose, Direction, DtlsMeter } from './meter.ts';
 
 /** A UDP peer. */
@@ -81,6 +82,12 @@ export interface CommonOptions {
   /** Opt-in meter: handshake messages, records and crypto operations. */
   meter?: DtlsMeter;
   logger?: Logger;
+  /**
+   * 'lean': fewest bytes on the air for constrained links (16-byte cookie, 8-byte session ID,
+   * a flight's handshake messages sharing records, only the hello extensions the mode needs);
+   * interoperates with any RFC-conformant peer. Default 'default'.
+   */
+  profile?: HandshakeProfile;
 }
 
 /**
@@ -222,6 +229,7 @@ export class DtlsServer extends EventEmitter {
             ? { certificate: opts.certificate, rpk: opts.rpk, trust: opts.trust, clientAuth: opts.clientAuth }
             : undefined,
         pskIdentityHint: opts.pskIdentityHint,
+        profile: opts.profile,
         maxHandshakes: opts.maxHandshakes,
         maxHandshakesPerAddress: opts.maxHandshakesPerAddress,
         handshakeTimeoutMs: opts.handshakeTimeoutMs,
@@ -333,6 +341,7 @@ export class DtlsClientEndpoint {
           serverName: opts.serverName,
           session: opts.session as SessionState | undefined,
           connectionId: opts.connectionId ? randomOwnBytes(checkCidLength(opts.connectionId.length)) : undefined,
+          profile: opts.profile,
         },
         opts,
       )

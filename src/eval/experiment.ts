@@ -20,7 +20,8 @@ export interface Experiment {
 
 /** Where experiments get transcripts: recorded from our engine (default) or injected by tests. */
 export interface EvalContext {
-  transcript(mode: SecurityMode): Promise<Transcript | EngineUnavailableError>;
+  /** `profile: 'lean'`: both sides in the lean handshake profile (fewest bytes on the air). */
+  transcript(mode: SecurityMode, opts?: { profile?: 'lean' }): Promise<Transcript | EngineUnavailableError>;
 }
 
 export const MODES: SecurityMode[] = ['psk', 'rpk', 'x509'];
@@ -30,9 +31,9 @@ export const NOT_MEASURED = 'not yet measured (engine lacks mode)';
 
 export function engineContext(): EvalContext {
   return {
-    async transcript(mode) {
+    async transcript(mode, opts) {
       try {
-        return await transcriptFor(mode);
+        return await transcriptFor(mode, { profile: opts?.profile });
       } catch (err) {
         if (err instanceof EngineUnavailableError) return err;
         return new EngineUnavailableError(mode, (err as Error).message);
@@ -44,7 +45,8 @@ export function engineContext(): EvalContext {
 /** A context over fixed transcripts (tests); modes without one are "not yet measured". */
 export function fixedContext(transcripts: Partial<Record<SecurityMode, Transcript>>): EvalContext {
   return {
-    async transcript(mode) {
+    async transcript(mode, opts) {
+      if (opts?.profile === 'lean') return new EngineUnavailableError(mode, 'no lean transcript given');
       return transcripts[mode] ?? new EngineUnavailableError(mode, 'no transcript given');
     },
   };

@@ -249,6 +249,8 @@ export interface RecordOptions {
    * first, unrecorded, then a second connection offering its session.
    */
   resume?: boolean;
+  /** Handshake profile of both sides ('lean': fewest bytes on the air). Default: the engine's default. */
+  profile?: 'default' | 'lean';
 }
 
 export type Credentials = { server: Record<string, unknown>; client: Record<string, unknown> };
@@ -372,6 +374,7 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
         host: '127.0.0.1',
         port: 0,
         meter: rec.meter('server'),
+        profile: opts.profile,
         ...creds.server,
       });
     } catch (err) {
@@ -380,7 +383,13 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
     server.on('connection', (c) => c.on('data', (d) => c.send(d)));
     const { port } = server.address();
     try {
-      client = await engine.connect({ host: '127.0.0.1', port, meter: rec.meter('client'), ...creds.client });
+      client = await engine.connect({
+        host: '127.0.0.1',
+        port,
+        meter: rec.meter('client'),
+        profile: opts.profile,
+        ...creds.client,
+      });
       if (opts.resume) {
         const session = client.session;
         await client.close();
@@ -391,6 +400,7 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
           host: '127.0.0.1',
           port,
           meter: rec.meter('client'),
+          profile: opts.profile,
           ...creds.client,
           session,
         });
@@ -432,11 +442,14 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
 const cache = new Map<string, Promise<Transcript>>();
 
 /** recordTranscript, once per mode per process (the experiments share one recording per mode). */
-export function transcriptFor(mode: SecurityMode, opts: { resume?: boolean } = {}): Promise<Transcript> {
-  const key = `${mode}${opts.resume ? '+resume' : ''}`;
+export function transcriptFor(
+  mode: SecurityMode,
+  opts: { resume?: boolean; profile?: 'default' | 'lean' } = {},
+): Promise<Transcript> {
+  const key = `${mode}${opts.resume ? '+resume' : ''}${opts.profile === 'lean' ? '+lean' : ''}`;
   let p = cache.get(key);
   if (!p) {
-    p = recordTranscript(mode, { resume: opts.resume });
+    p = recordTranscript(mode, { resume: opts.resume, profile: opts.profile });
     cache.set(key, p);
   }
   return p;

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { ClientHelloScan, COOKIE_LENGTH, CookieJar, scanClientHello } from '../../src/dtls/cookie.ts';
+import {
+  ClientHelloScan,
+  COOKIE_LENGTH,
+  CookieJar,
+  HELLO_VERIFY_DATAGRAM_LENGTH,
+  LEAN_COOKIE_LENGTH,
+  scanClientHello,
+} from '../../src/dtls/cookie.ts';
 
 /** A ClientHello datagram (one record, one unfragmented message) with `cookie`, no extensions. */
 function clientHello(random: Buffer, cookie: Buffer, suites: number[] = [0xc0a8]): Buffer {
@@ -82,4 +89,30 @@ test('after one rotation the previous secret is still accepted, after two it is 
   const second = clientHello(random, cookie);
   assert.equal(jar.verify('127.0.0.1', 5684, second, scan(second), undefined), true);
   assert.equal(jar.verify('127.0.0.1', 5684, second, scan(second), undefined), false);
+});
+
+test('a lean jar sends 16-byte cookies, accepts only its own and refuses a 32-byte one', () => {
+  const lean = new CookieJar(60_000, LEAN_COOKIE_LENGTH);
+  const full = new CookieJar(60_000);
+  const random = randomBytes(32);
+  const first = clientHello(random, Buffer.alloc(0));
+  const hvr = lean.helloVerifyRequest('127.0.0.1', 5684, first, scan(first), undefined);
+  assert.equal(hvr.length, lean.helloVerifyLength);
+  assert.equal(hvr.length, HELLO_VERIFY_DATAGRAM_LENGTH - 16);
+  assert.equal(hvr[27], 16);
+  assert.equal(hvr.readUInt16BE(11), hvr.length - 13);
+  const cookie = hvr.subarray(28);
+  assert.equal(cookie.length, 16);
+  const second = clientHello(random, cookie);
+  assert.equal(lean.verify('127.0.0.1', 5684, second, scan(second), undefined), true);
+  assert.equal(lean.verify('127.0.0.1', 5685, second, scan(second), undefined), false);
+  const flipped = Buffer.from(cookie);
+  flipped[15] ^= 1;
+  const bad = clientHello(random, flipped);
+  assert.equal(lean.verify('127.0.0.1', 5684, bad, scan(bad), undefined), false);
+  // A full-length cookie (even a correct one from a 32-byte jar) is not a lean cookie.
+  const fullCookie = cookieOf(full, '127.0.0.1', 5684, first);
+  const long = clientHello(random, fullCookie);
+  assert.equal(lean.verify('127.0.0.1', 5684, long, scan(long), undefined), false);
+  assert.throws(() => new CookieJar(60_000, 8), RangeError);
 });

@@ -156,6 +156,11 @@ describe('experiments', () => {
     for (const row of r.table.rows.filter((x) => !String(x[0]).includes('(ours)')))
       assert.match(String(row[1]), /on paper/);
     assert.ok(bytes('EDHOC method 3') * 5 < bytes('DTLS 1.2, rpk'));
+    // The lean profile, measured: within tinydtls's 485 B (PSK) and 1 158 B (RPK mutual), below our default.
+    assert.ok(bytes('DTLS 1.2, psk lean') <= 485, `${bytes('DTLS 1.2, psk lean')}`);
+    assert.ok(bytes('DTLS 1.2, rpk lean') <= 1158, `${bytes('DTLS 1.2, rpk lean')}`);
+    assert.ok(bytes('DTLS 1.2, x509 lean') < bytes('DTLS 1.2, x509'));
+    assert.match(String(r.table.rows.find((x) => String(x[0]).includes('lean'))![1]), /measured/);
     assert.ok('panels' in r.chart && r.chart.panels.every((p) => p.series.some((s) => s.estimateAt?.includes(true))));
   });
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { type TestContext, test } from 'node:test';
+import { connect } from '../../src/dtls/index.ts';
 import { jsonLines as events, pkiFlags, runCli, spawnCli, startCli } from '../support/cli.ts';
 import { gnutlsCli, gnutlsPskArgs } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
@@ -142,4 +143,46 @@ test('securesense dtls client: a closed port fails at once (exit 1, the peer nam
   assert.match(r.stderr, /not finished within 700 ms/);
   assert.equal(events(r.stdout)[0].error, 'timeout');
   assert.ok(ms > 600 && ms < 2500, `took ${Math.round(ms)} ms beyond start-up`);
+});
+
+test('securesense dtls server --lean sends a 16-byte cookie; a --lean client handshakes, sends and resumes', async (t) => {
+  const { port } = await dtlsServer(t, ['--psk', `dev1:${KEY}`, '--lean']);
+  // Our library client (default profile) sees the lean server's HelloVerifyRequest.
+  const hvr: number[] = [];
+  const c = await connect({
+    host: '127.0.0.1',
+    port,
+    psk: { identity: 'dev1', key: Buffer.from(KEY, 'hex') },
+    meter: {
+      handshakeMessage: (dir, type, bytes) => {
+        if (dir === 'in' && type === 'hello_verify_request') hvr.push(bytes);
+      },
+      record: () => {},
+      crypto: () => {},
+    },
+  });
+  await c.close();
+  // server_version (2) + cookie length (1) + 16-byte cookie.
+  assert.deepEqual(hvr, [19]);
+  const cli = spawnCli(t, [
+    'dtls',
+    'client',
+    `127.0.0.1:${port}`,
+    '--psk',
+    `dev1:${KEY}`,
+    '--lean',
+    '--send',
+    'lean',
+    '--resume',
+  ]);
+  assert.equal(await cli.exited, 0, cli.stderr());
+  const ev = events(cli.stdout());
+  assert.deepEqual(
+    ev.filter((e) => e.event === 'handshake').map((e) => e.resumed),
+    [false, true],
+  );
+  assert.deepEqual(
+    ev.filter((e) => e.event === 'data').map((e) => e.text),
+    ['lean', 'lean'],
+  );
 });

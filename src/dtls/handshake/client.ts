@@ -19,7 +19,7 @@ import { checkServerKeyExchange, makeCertificateVerify, makeClientKeyExchange } 
 import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
 import { randomOwnBytes } from '../crypto/random.ts';
-import { type CipherSuite, suiteByCode } from '../crypto/suites.ts';
+import { type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { ownCopy } from '../wire/buffer.ts';
 import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
@@ -55,7 +55,7 @@ import { parseServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
 import { checkPeerFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
-import type { HandshakeHost, RoleHandshake, SessionState } from './types.ts';
+import type { HandshakeHost, HandshakeProfile, RoleHandshake, SessionState } from './types.ts';
 
 export interface ClientConfig {
   psk?: { identity: string; key: Buffer };
@@ -71,6 +71,8 @@ export interface ClientConfig {
    * records it sends us. Empty: we need none but will send the server's. Undefined: not offered.
    */
   connectionId?: Buffer;
+  /** 'lean': fewest bytes on the air (see {@link HandshakeProfile}). Default 'default'. */
+  profile?: HandshakeProfile;
 }
 
 type State =
@@ -141,13 +143,17 @@ export class ClientHandshake implements RoleHandshake {
   }
 
   private sendHello(): void {
-    const extensions: Extension[] = [renegotiationInfo(), emsExtension()];
+    const lean = this.cfg.profile === 'lean';
+    // Lean: secure renegotiation signalled by the SCSV (2 bytes in cipher_suites, RFC 5746 §3.3)
+    // instead of the empty extension (5 bytes); the server answers with the extension either way.
+    const extensions: Extension[] = lean ? [emsExtension()] : [renegotiationInfo(), emsExtension()];
     // server_name: the name given, else the host connected to, when it is a host name (RFC 6066 §3).
     const sni = this.cfg.serverName ?? this.cfg.peerName;
     if (sni && isValidHostName(sni)) extensions.push(serverNameExtension(sni));
     if (this.cfg.connectionId) extensions.push(connectionIdExtension(this.cfg.connectionId));
     if (this.offered.some((s) => s.keyExchange === 'ecdhe_ecdsa')) {
-      const ecc = clientHelloEccExtensions(this.cfg.pki);
+      // Lean: no ec_point_formats; RFC 8422 §5.1.2 makes its absence mean uncompressed only.
+      const ecc = clientHelloEccExtensions(this.cfg.pki).filter((e) => !lean || e.type !== EXT_EC_POINT_FORMATS);
       extensions.push(...ecc);
       const list = (type: number) => {
         const e = ecc.find((x) => x.type === type);
@@ -163,7 +169,9 @@ export class ClientHandshake implements RoleHandshake {
       random: this.clientRandom,
       sessionId: this.cfg.session?.id ?? Buffer.alloc(0),
       cookie: this.cookie,
-      cipherSuites: this.offered.map((s) => s.code),
+      cipherSuites: lean
+        ? [...this.offered.map((s) => s.code), TLS_EMPTY_RENEGOTIATION_INFO_SCSV]
+        : this.offered.map((s) => s.code),
       compressionMethods: [0],
       extensions,
     });
@@ -363,7 +371,7 @@ export class ClientHandshake implements RoleHandshake {
     const push = (msgType: number, body: Buffer, epoch = 0) => {
       const messageSeq = this.sendSeq++;
       t.add(msgType, messageSeq, body);
-      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch });
+      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch, pack: this.cfg.profile === 'lean' });
     };
     let cke: Buffer;
     let pms: Buffer;

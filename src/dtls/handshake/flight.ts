@@ -17,7 +17,18 @@ import {
 import { ContentType, RECORD_HEADER_LENGTH } from '../wire/record.ts';
 
 export type FlightItem =
-  | { kind: 'handshake'; msgType: number; messageSeq: number; body: Buffer; epoch: number }
+  | {
+      kind: 'handshake';
+      msgType: number;
+      messageSeq: number;
+      body: Buffer;
+      epoch: number;
+      /**
+       * May share a record with the flight's neighbouring packed messages of the same epoch
+       * (RFC 6347 §4.2.3), saving a record header (and AEAD overhead) per message. Lean profile.
+       */
+      pack?: boolean;
+    }
   | { kind: 'change_cipher_spec'; epoch: number };
 
 /** Default MTU: 1280-byte IPv6 packet − 40 IPv6 header − 8 UDP header. */
@@ -28,7 +39,39 @@ export const MIN_MTU = 64;
 /** Serialises a flight into datagrams (fresh record sequence numbers each time: retransmissions are new records). */
 export function flightDatagrams(items: FlightItem[], records: RecordLayer, mtu: number): Buffer[] {
   const recs: Buffer[] = [];
+  // Whole handshake messages waiting to share one record (packed items only).
+  let packed: Buffer[] = [];
+  let packedLength = 0;
+  let packedEpoch = 0;
+  const flush = () => {
+    if (packed.length === 0) return;
+    recs.push(records.protect(ContentType.handshake, Buffer.concat(packed, packedLength), packedEpoch));
+    packed = [];
+    packedLength = 0;
+  };
   for (const it of items) {
+    if (it.kind === 'handshake' && it.pack) {
+      const aead = it.epoch > 0 ? CCM8_OVERHEAD : 0;
+      const whole = HANDSHAKE_HEADER_LENGTH + it.body.length;
+      if (packed.length > 0 && (packedEpoch !== it.epoch || RECORD_HEADER_LENGTH + aead + packedLength + whole > mtu)) {
+        flush();
+      }
+      if (RECORD_HEADER_LENGTH + aead + whole <= mtu) {
+        packedEpoch = it.epoch;
+        packed.push(
+          encodeHandshakeFragment({
+            msgType: it.msgType,
+            length: it.body.length,
+            messageSeq: it.messageSeq,
+            fragmentOffset: 0,
+            fragment: it.body,
+          }),
+        );
+        packedLength += whole;
+        continue;
+      }
+    }
+    flush();
     if (it.kind === 'change_cipher_spec') {
       recs.push(records.protect(ContentType.change_cipher_spec, CHANGE_CIPHER_SPEC, it.epoch));
       continue;
@@ -51,6 +94,7 @@ export function flightDatagrams(items: FlightItem[], records: RecordLayer, mtu: 
       off += n;
     } while (off < it.body.length);
   }
+  flush();
   // Pack records into datagrams (RFC 6347 §4.1.1: several records may share a datagram).
   const out: Buffer[] = [];
   let cur: Buffer[] = [];

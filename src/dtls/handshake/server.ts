@@ -65,7 +65,7 @@ import { encodeServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
 import { checkPeerFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage } from './reassembly.ts';
-import type { HandshakeHost, PeerAddress, RoleHandshake, SessionState } from './types.ts';
+import type { HandshakeHost, HandshakeProfile, PeerAddress, RoleHandshake, SessionState } from './types.ts';
 
 export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;
 
@@ -80,7 +80,15 @@ export interface ServerConfig {
    * endpoint; called only when the client offers `connection_id`. Without it CIDs are not used.
    */
   allocateConnectionId?: () => Buffer;
+  /** 'lean': fewest bytes on the air (see {@link HandshakeProfile}). Default 'default'. */
+  profile?: HandshakeProfile;
 }
+
+/**
+ * The lean profile's session ID: 8 random bytes still make a collision among the sessions of one
+ * cache unlikely (2^-64 per pair) and resuming needs the master secret anyway; 24 bytes fewer.
+ */
+export const LEAN_SESSION_ID_LENGTH = 8;
 
 type State =
   | 'client_certificate'
@@ -207,12 +215,13 @@ export class ServerHandshake implements RoleHandshake {
       this.resume(cached, extensions);
       return;
     }
-    this.sessionId = this.cfg.sessionCache ? randomOwnBytes(32) : Buffer.alloc(0);
+    const lean = this.cfg.profile === 'lean';
+    this.sessionId = this.cfg.sessionCache ? randomOwnBytes(lean ? LEAN_SESSION_ID_LENGTH : 32) : Buffer.alloc(0);
     const items: FlightItem[] = [];
     const push = (msgType: number, body: Buffer) => {
       const messageSeq = this.sendSeq++;
       this.host.transcript.add(msgType, messageSeq, body);
-      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch: 0 });
+      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch: 0, pack: lean });
     };
     if (suite.keyExchange === 'ecdhe_ecdsa') {
       this.host.transcript.keepMessages();

@@ -54,3 +54,13 @@ export interface RoleHandshake {
   /** True while the next message is a Finished protected under the new epoch. */
   readonly awaitingFinished: boolean;
 }
+
+/**
+ * 'default': every message of a flight in a record of its own, 32-byte cookie and session ID,
+ * the full set of hello extensions. 'lean': fewest bytes on the air for constrained links: a
+ * 16-byte cookie and 8-byte session ID, a flight's handshake messages packed into shared records
+ * (RFC 6347 §4.2.3), renegotiation_info as the SCSV, no ec_point_formats (RFC 8422 §5.1.2: absent
+ * means uncompressed, the only format allowed). Extended master secret and secure renegotiation
+ * stay: the handshake's security rests on them.
+ */
+export type HandshakeProfile = 'default' | 'lean';
