@@ -32,6 +32,13 @@ export class EpochMap<V> {
     return this;
   }
 
+  /** Forgets `epoch`'s value. */
+  delete(epoch: number): void {
+    if (epoch === 0) this.e0 = undefined;
+    else if (epoch === 1) this.e1 = undefined;
+    else this.more?.delete(epoch);
+  }
+
   has(epoch: number): boolean {
     return this.get(epoch) !== undefined;
   }

@@ -187,6 +187,18 @@ export class RecordLayer {
     this.write.forEachEpoch((epoch) => this.releaseEpoch(epoch));
   }
 
+  /**
+   * Forgets epoch 0 in both directions once the association writes under a later epoch and no
+   * longer keeps a flight to repeat: an established session then neither sends nor needs any
+   * plaintext record, and epoch-0 input is dropped as from an unknown epoch (it was ignored anyway).
+   * Saves an idle session a read and a write state.
+   */
+  dropPlaintextEpoch(): void {
+    if (this.writeEpoch === 0) return;
+    this.write.delete(0);
+    this.read.delete(0);
+  }
+
   /** Forgets what epoch 0 saw (the client after a HelloVerifyRequest, whose servers restart their numbering). */
   resetReadWindow(epoch: number): void {
     this.read.get(epoch)?.reset();

@@ -14,4 +14,12 @@ test('EpochMap: epochs 0 and 1 in fields, higher ones in a Map, like a Map to it
   assert.equal(m.has(2), false);
   m.set(0, 'zero again');
   assert.equal(m.get(0), 'zero again');
+  m.delete(0);
+  m.delete(7);
+  assert.equal(m.has(0), false);
+  assert.equal(m.has(7), false);
+  assert.equal(m.get(1), 'one', 'deleting other epochs leaves epoch 1');
+  const seen: number[] = [];
+  m.forEachEpoch((e) => seen.push(e));
+  assert.deepEqual(seen, [1]);
 });
