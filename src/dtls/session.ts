@@ -5,7 +5,6 @@
 import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
-import { EpochMap } from './epoch-map.ts';
 import type { DtlsMeter } from './meter.ts';
 import { decodeInnerPlaintext, encodeInnerPlaintext, writeCidRecordHeader } from './wire/connection-id.ts';
 import {
@@ -127,8 +126,16 @@ function contextFor(owner: RecordKeys & { uses: number }): CcmContext | undefine
 export class RecordLayer {
   /** Epoch of the records we send now. */
   writeEpoch = 0;
-  private readonly write = EpochMap.of<WriteState>({ seq: 0, key: NO_BYTES, iv: NO_BYTES, uses: 0 });
-  private readonly read = EpochMap.of<ReadState>(new ReadState(NO_BYTES, NO_BYTES, false));
+  /**
+   * Per-epoch state in plain fields for epochs 0 and 1 (all a DTLS 1.2 association without
+   * renegotiation ever has) and a Map, made only when needed, for higher ones: an idle session
+   * keeps no map object at all.
+   */
+  private write0: WriteState | undefined = { seq: 0, key: NO_BYTES, iv: NO_BYTES, uses: 0 };
+  private write1: WriteState | undefined = undefined;
+  private read0: ReadState | undefined = new ReadState(NO_BYTES, NO_BYTES, false);
+  private read1: ReadState | undefined = undefined;
+  private higher: Map<number, { write: WriteState; read: ReadState }> | undefined = undefined;
 
   /**
    * Connection IDs (RFC 9146), set by the handshake that negotiated them: `ownCid` is what the
@@ -154,9 +161,9 @@ export class RecordLayer {
 
   /** Starts epoch 0's write sequence at `seq` (a stateless server continues from the ClientHello's, §4.2.1). */
   setWriteSeq(epoch: number, seq: number): void {
-    const w = this.write.get(epoch);
+    const w = this.writeState(epoch);
     if (w) w.seq = seq;
-    else this.write.set(epoch, { seq, key: NO_BYTES, iv: NO_BYTES, uses: 0 });
+    else if (epoch === 0) this.write0 = { seq, key: NO_BYTES, iv: NO_BYTES, uses: 0 };
   }
 
   /** Installs the keys of `epoch` for reading and writing (the epoch takes effect with ChangeCipherSpec). */
@@ -171,20 +178,44 @@ export class RecordLayer {
       at += b.length;
       return bytes.subarray(at - b.length, at);
     };
-    this.write.set(epoch, { seq: 0, key: own(write.key), iv: own(write.iv), uses: 0 });
-    this.read.set(epoch, new ReadState(own(read.key), own(read.iv), true));
+    const w: WriteState = { seq: 0, key: own(write.key), iv: own(write.iv), uses: 0 };
+    const r = new ReadState(own(read.key), own(read.iv), true);
+    if (epoch === 0) {
+      this.write0 = w;
+      this.read0 = r;
+    } else if (epoch === 1) {
+      this.write1 = w;
+      this.read1 = r;
+    } else {
+      this.higher ??= new Map();
+      this.higher.set(epoch, { write: w, read: r });
+    }
+  }
+
+  private writeState(epoch: number): WriteState | undefined {
+    if (epoch === 1) return this.write1;
+    if (epoch === 0) return this.write0;
+    return this.higher?.get(epoch)?.write;
+  }
+
+  private readState(epoch: number): ReadState | undefined {
+    if (epoch === 1) return this.read1;
+    if (epoch === 0) return this.read0;
+    return this.higher?.get(epoch)?.read;
   }
 
   private releaseEpoch(epoch: number): void {
-    const w = this.write.get(epoch);
-    const r = this.read.get(epoch);
+    const w = this.writeState(epoch);
+    const r = this.readState(epoch);
     if (w) ccmContexts.delete(w);
     if (r) ccmContexts.delete(r);
   }
 
   /** Gives back the cached CCM contexts of every epoch (the association is closed). */
   release(): void {
-    this.write.forEachEpoch((epoch) => this.releaseEpoch(epoch));
+    this.releaseEpoch(0);
+    this.releaseEpoch(1);
+    if (this.higher) for (const epoch of this.higher.keys()) this.releaseEpoch(epoch);
   }
 
   /**
@@ -195,22 +226,22 @@ export class RecordLayer {
    */
   dropPlaintextEpoch(): void {
     if (this.writeEpoch === 0) return;
-    this.write.delete(0);
-    this.read.delete(0);
+    this.write0 = undefined;
+    this.read0 = undefined;
   }
 
   /** Forgets what epoch 0 saw (the client after a HelloVerifyRequest, whose servers restart their numbering). */
   resetReadWindow(epoch: number): void {
-    this.read.get(epoch)?.reset();
+    this.readState(epoch)?.reset();
   }
 
   hasReadEpoch(epoch: number): boolean {
-    return this.read.has(epoch);
+    return this.readState(epoch) !== undefined;
   }
 
   /** A whole record (header + protected fragment) of `type` at `epoch` (default: the current write epoch). */
   protect(type: number, plaintext: Buffer, epoch = this.writeEpoch): Buffer {
-    const w = this.write.get(epoch);
+    const w = this.writeState(epoch);
     if (!w) throw new Error(`no write keys for epoch ${epoch}`);
     const seq = w.seq;
     if (seq > MAX_SEQ) throw new RangeError('DTLS sequence number space exhausted');
@@ -251,7 +282,7 @@ export class RecordLayer {
    * must all carry it (RFC 9146 §4), so one without it is dropped.
    */
   unprotect(rec: DtlsRecord): Buffer | undefined {
-    const st = this.read.get(rec.epoch);
+    const st = this.readState(rec.epoch);
     this.lastFailure = undefined;
     if (!st) {
       this.lastFailure = 'epoch';
