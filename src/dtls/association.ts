@@ -358,10 +358,14 @@ export class Association extends EventEmitter {
 
   /**
    * The peer has had time to repeat its last flight: the flight kept to answer it is released
-   * (RFC 6347 §4.2.4 lets the holder of the final flight discard it once the peer has moved on).
+   * (RFC 6347 §4.2.4 lets the holder of the final flight discard it once the peer has moved on),
+   * and with it the plaintext epoch's record state.
    */
   releaseFinalFlight(): void {
-    if (this.state === 'established') this.flight = undefined;
+    if (this.state !== 'established') return;
+    this.flight = undefined;
+    // Nothing is left to send or answer at epoch 0: its record state goes too.
+    this.records.dropPlaintextEpoch();
   }
 
   // --- input -----------------------------------------------------------------------------------

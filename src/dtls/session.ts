@@ -5,7 +5,6 @@
 import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
-import { EpochMap } from './epoch-map.ts';
 import type { DtlsMeter } from './meter.ts';
 import { decodeInnerPlaintext, encodeInnerPlaintext, writeCidRecordHeader } from './wire/connection-id.ts';
 import {
@@ -37,6 +36,13 @@ export class ReplayWindow {
   private hi = 0;
   constructor(readonly size = 64) {
     if (!Number.isInteger(size) || size < 1 || size > 64) throw new RangeError('replay window size must be 1..64');
+  }
+
+  /** Forgets every sequence number seen (the window starts over). */
+  reset(): void {
+    this.top = -1;
+    this.lo = 0;
+    this.hi = 0;
   }
 
   /** True when `seq` is above every sequence number accepted so far (RFC 9146 §6: "newer than any seen"). */
@@ -76,39 +82,60 @@ export class ReplayWindow {
 }
 
 /**
- * The keys of one epoch in one direction, and how many records used them since they last asked
- * the shared cache for a long-lived CCM context (see crypto/ccm-context.ts).
+ * One epoch's write side: its next sequence number and, for epoch > 0, its keys and how many records
+ * used them since they last asked the shared cache for a long-lived CCM context (see
+ * crypto/ccm-context.ts). The state is itself the `RecordKeys` the cipher takes: an idle session
+ * keeps one object per epoch and direction, not a state and a keys object.
  */
-interface KeyState {
-  keys: RecordKeys;
+interface WriteState {
+  seq: number;
+  key: Buffer;
+  iv: Buffer;
   uses: number;
 }
 
-/** An epoch's read side: its keys (none for epoch 0) and replay window. */
-interface ReadState {
-  keys: RecordKeys | undefined;
-  uses: number;
-  window: ReplayWindow;
+/**
+ * One epoch's read side: its keys (empty for epoch 0, which is plaintext) and, as the class it
+ * extends, its replay window, so that window and keys are one object.
+ */
+class ReadState extends ReplayWindow {
+  uses = 0;
+  constructor(
+    public key: Buffer,
+    public iv: Buffer,
+    readonly protectedEpoch: boolean,
+  ) {
+    super();
+  }
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** Records under one key after which it asks for a cached CCM context (a handshake's few never do). */
 const BUSY_RECORDS = 8;
 
-/** The cached context for `ks`, or undefined: the one-shot cipher then protects the record. */
-function contextFor(owner: { uses: number }, keys: RecordKeys): CcmContext | undefined {
+/** The cached context for `owner`'s keys, or undefined: the one-shot cipher then protects the record. */
+function contextFor(owner: RecordKeys & { uses: number }): CcmContext | undefined {
   const now = Date.now();
   const ctx = ccmContexts.get(owner, now);
   if (ctx || ++owner.uses < BUSY_RECORDS) return ctx;
   owner.uses = 0; // a refused key asks again after as many records
-  return ccmContexts.admit(owner, keys.key, now);
+  return ccmContexts.admit(owner, owner.key, now);
 }
 
 export class RecordLayer {
   /** Epoch of the records we send now. */
   writeEpoch = 0;
-  private readonly writeSeq = EpochMap.of<number>(0);
-  private readonly writeKeys = new EpochMap<KeyState>();
-  private readonly read = EpochMap.of<ReadState>({ keys: undefined, uses: 0, window: new ReplayWindow() });
+  /**
+   * Per-epoch state in plain fields for epochs 0 and 1 (all a DTLS 1.2 association without
+   * renegotiation ever has) and a Map, made only when needed, for higher ones: an idle session
+   * keeps no map object at all.
+   */
+  private write0: WriteState | undefined = { seq: 0, key: NO_BYTES, iv: NO_BYTES, uses: 0 };
+  private write1: WriteState | undefined = undefined;
+  private read0: ReadState | undefined = new ReadState(NO_BYTES, NO_BYTES, false);
+  private read1: ReadState | undefined = undefined;
+  private higher: Map<number, { write: WriteState; read: ReadState }> | undefined = undefined;
 
   /**
    * Connection IDs (RFC 9146), set by the handshake that negotiated them: `ownCid` is what the
@@ -134,72 +161,117 @@ export class RecordLayer {
 
   /** Starts epoch 0's write sequence at `seq` (a stateless server continues from the ClientHello's, §4.2.1). */
   setWriteSeq(epoch: number, seq: number): void {
-    this.writeSeq.set(epoch, seq);
+    const w = this.writeState(epoch);
+    if (w) w.seq = seq;
+    else if (epoch === 0) this.write0 = { seq, key: NO_BYTES, iv: NO_BYTES, uses: 0 };
   }
 
   /** Installs the keys of `epoch` for reading and writing (the epoch takes effect with ChangeCipherSpec). */
   installKeys(epoch: number, write: RecordKeys, read: RecordKeys): void {
     this.releaseEpoch(epoch);
-    this.writeKeys.set(epoch, { keys: write, uses: 0 });
-    this.writeSeq.set(epoch, 0);
-    this.read.set(epoch, { keys: read, uses: 0, window: new ReplayWindow() });
+    // The four keys and IVs get one allocation of their own (views into it), so that an idle
+    // session does not keep the whole key block (or a pooled slab) alive.
+    const bytes = Buffer.allocUnsafeSlow(write.key.length + write.iv.length + read.key.length + read.iv.length);
+    let at = 0;
+    const own = (b: Buffer): Buffer => {
+      b.copy(bytes, at);
+      at += b.length;
+      return bytes.subarray(at - b.length, at);
+    };
+    const w: WriteState = { seq: 0, key: own(write.key), iv: own(write.iv), uses: 0 };
+    const r = new ReadState(own(read.key), own(read.iv), true);
+    if (epoch === 0) {
+      this.write0 = w;
+      this.read0 = r;
+    } else if (epoch === 1) {
+      this.write1 = w;
+      this.read1 = r;
+    } else {
+      this.higher ??= new Map();
+      this.higher.set(epoch, { write: w, read: r });
+    }
+  }
+
+  private writeState(epoch: number): WriteState | undefined {
+    if (epoch === 1) return this.write1;
+    if (epoch === 0) return this.write0;
+    return this.higher?.get(epoch)?.write;
+  }
+
+  private readState(epoch: number): ReadState | undefined {
+    if (epoch === 1) return this.read1;
+    if (epoch === 0) return this.read0;
+    return this.higher?.get(epoch)?.read;
   }
 
   private releaseEpoch(epoch: number): void {
-    const w = this.writeKeys.get(epoch);
-    const r = this.read.get(epoch);
+    const w = this.writeState(epoch);
+    const r = this.readState(epoch);
     if (w) ccmContexts.delete(w);
     if (r) ccmContexts.delete(r);
   }
 
   /** Gives back the cached CCM contexts of every epoch (the association is closed). */
   release(): void {
-    this.writeKeys.forEachEpoch((epoch) => this.releaseEpoch(epoch));
+    this.releaseEpoch(0);
+    this.releaseEpoch(1);
+    if (this.higher) for (const epoch of this.higher.keys()) this.releaseEpoch(epoch);
+  }
+
+  /**
+   * Forgets epoch 0 in both directions once the association writes under a later epoch and no
+   * longer keeps a flight to repeat: an established session then neither sends nor needs any
+   * plaintext record, and epoch-0 input is dropped as from an unknown epoch (it was ignored anyway).
+   * Saves an idle session a read and a write state.
+   */
+  dropPlaintextEpoch(): void {
+    if (this.writeEpoch === 0) return;
+    this.write0 = undefined;
+    this.read0 = undefined;
   }
 
   /** Forgets what epoch 0 saw (the client after a HelloVerifyRequest, whose servers restart their numbering). */
   resetReadWindow(epoch: number): void {
-    const st = this.read.get(epoch);
-    if (st) st.window = new ReplayWindow();
+    this.readState(epoch)?.reset();
   }
 
   hasReadEpoch(epoch: number): boolean {
-    return this.read.has(epoch);
+    return this.readState(epoch) !== undefined;
   }
 
   /** A whole record (header + protected fragment) of `type` at `epoch` (default: the current write epoch). */
   protect(type: number, plaintext: Buffer, epoch = this.writeEpoch): Buffer {
-    const seq = this.writeSeq.get(epoch) ?? 0;
+    const w = this.writeState(epoch);
+    if (!w) throw new Error(`no write keys for epoch ${epoch}`);
+    const seq = w.seq;
     if (seq > MAX_SEQ) throw new RangeError('DTLS sequence number space exhausted');
-    this.writeSeq.set(epoch, seq + 1);
+    w.seq = seq + 1;
     let rec: Buffer;
     const cid = this.peerCid;
     if (cid !== undefined && epoch > 0) {
-      rec = this.protectCid(type, plaintext, epoch, seq, cid);
+      rec = this.protectCid(w, type, plaintext, epoch, seq, cid);
     } else if (epoch === 0) {
       rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment: plaintext });
     } else {
-      const ks = this.writeKeys.get(epoch);
-      if (!ks) throw new Error(`no write keys for epoch ${epoch}`);
+      if (w.key.length === 0) throw new Error(`no write keys for epoch ${epoch}`);
       // One buffer for the whole record: header, then the sealed fragment written in place.
       const length = plaintext.length + CCM8_OVERHEAD;
       rec = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
       writeRecordHeader(rec, type, DTLS1_2, epoch, seq, length);
-      const ctx = contextFor(ks, ks.keys);
-      ccm8SealInto(ks.keys, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter, ctx);
+      const ctx = contextFor(w);
+      ccm8SealInto(w, rec, RECORD_HEADER_LENGTH, type, DTLS1_2, epoch, seq, plaintext, this.meter, ctx);
     }
     this.meter?.record('out', contentTypeName(type), epoch, rec.length);
     return rec;
   }
 
   /** A tls12_cid record (RFC 9146 §4): header with the peer's CID, then the sealed DTLSInnerPlaintext. */
-  private protectCid(type: number, plaintext: Buffer, epoch: number, seq: number, cid: Buffer): Buffer {
-    const ks = this.writeKeys.get(epoch);
-    if (!ks) throw new Error(`no write keys for epoch ${epoch}`);
+  private protectCid(w: WriteState, type: number, plaintext: Buffer, epoch: number, seq: number, cid: Buffer): Buffer {
+    if (w.key.length === 0) throw new Error(`no write keys for epoch ${epoch}`);
     const inner = encodeInnerPlaintext(plaintext, type);
     const rec = Buffer.allocUnsafe(13 + cid.length + inner.length + CCM8_OVERHEAD);
     const at = writeCidRecordHeader(rec, DTLS1_2, epoch, seq, cid, inner.length + CCM8_OVERHEAD);
-    ccm8SealCidInto(ks.keys, rec, at, DTLS1_2, epoch, seq, cid, inner, this.meter, contextFor(ks, ks.keys));
+    ccm8SealCidInto(w, rec, at, DTLS1_2, epoch, seq, cid, inner, this.meter, contextFor(w));
     return rec;
   }
 
@@ -210,17 +282,17 @@ export class RecordLayer {
    * must all carry it (RFC 9146 §4), so one without it is dropped.
    */
   unprotect(rec: DtlsRecord): Buffer | undefined {
-    const st = this.read.get(rec.epoch);
+    const st = this.readState(rec.epoch);
     this.lastFailure = undefined;
     if (!st) {
       this.lastFailure = 'epoch';
       return undefined;
     }
-    if (!st.window.check(rec.seq)) {
+    if (!st.check(rec.seq)) {
       this.lastFailure = 'replay';
       return undefined;
     }
-    const keys = st.keys;
+    const keys = st.protectedEpoch ? st : undefined;
     const own = this.ownCid;
     if ((rec.type === ContentType.tls12_cid) !== (own !== undefined && keys !== undefined)) {
       this.lastFailure = 'epoch';
@@ -228,18 +300,18 @@ export class RecordLayer {
     }
     let pt: Buffer | undefined;
     if (own !== undefined && keys !== undefined) {
-      pt = rec.cid?.equals(own) ? this.openCid(keys, rec, contextFor(st, keys)) : undefined;
+      pt = rec.cid?.equals(own) ? this.openCid(keys, rec, contextFor(st)) : undefined;
     } else {
       pt = keys
-        ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st, keys))
+        ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st))
         : rec.fragment;
     }
     if (pt === undefined) {
       this.lastFailure = 'auth';
       return undefined;
     }
-    this.lastAhead = st.window.isAhead(rec.seq);
-    st.window.accept(rec.seq);
+    this.lastAhead = st.isAhead(rec.seq);
+    st.accept(rec.seq);
     this.meter?.record('in', contentTypeName(rec.type), rec.epoch, 13 + (rec.cid?.length ?? 0) + rec.fragment.length);
     return pt;
   }

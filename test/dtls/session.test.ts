@@ -96,3 +96,28 @@ test('record layer: protect/unprotect across epochs, replay and forgery dropped'
   assert.equal(b.unprotect({ type: 23, version: 0xfefd, epoch: 7, seq: 0, fragment: Buffer.alloc(30) }), undefined);
   assert.equal(b.lastFailure, 'epoch');
 });
+
+test('record layer: epoch 0 dropped once the session writes under epoch 1, which keeps working', () => {
+  const a = new RecordLayer();
+  const b = new RecordLayer();
+  const k1 = { key: Buffer.alloc(16, 5), iv: Buffer.alloc(4, 6) };
+  const k2 = { key: Buffer.alloc(16, 7), iv: Buffer.alloc(4, 8) };
+  a.installKeys(1, k1, k2);
+  b.installKeys(1, k2, k1);
+  b.dropPlaintextEpoch(); // still writing epoch 0: nothing is dropped
+  assert.equal(b.hasReadEpoch(0), true);
+  const plain = a.protect(22, Buffer.from('hello'), 0);
+  a.writeEpoch = 1;
+  b.writeEpoch = 1;
+  b.dropPlaintextEpoch();
+  assert.equal(b.hasReadEpoch(0), false);
+  assert.equal(b.unprotect(parseRecords(plain)[0]), undefined, 'a plaintext record is refused once epoch 0 is gone');
+  assert.equal(b.lastFailure, 'epoch');
+  assert.throws(() => b.protect(21, Buffer.from([1, 0]), 0), /no write keys for epoch 0/);
+  assert.equal(b.unprotect(parseRecords(a.protect(23, Buffer.from('one')))[0])?.toString(), 'one');
+  assert.equal(a.unprotect(parseRecords(b.protect(23, Buffer.from('two')))[0])?.toString(), 'two');
+  // The key bytes are the session's own copy: changing the caller's buffers changes nothing.
+  k1.key.fill(0);
+  k2.key.fill(0);
+  assert.equal(b.unprotect(parseRecords(a.protect(23, Buffer.from('three')))[0])?.toString(), 'three');
+});
