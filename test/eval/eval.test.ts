@@ -154,7 +154,20 @@ describe('experiments', () => {
     const r = await findExperiment('whatif')!.run(engineContext());
     const bytes = (label: string) => r.table.rows.find((x) => String(x[0]).startsWith(label))![2] as number;
     for (const row of r.table.rows.filter((x) => !String(x[0]).includes('(ours)')))
-      assert.match(String(row[1]), /on paper/);
+      assert.match(String(row[1]), /on paper|measured here|from the issue, not measured here/);
+    // The third-party peers beside ours: OpenSSL, GnuTLS and libcoap measured here, tinydtls quoted.
+    for (const peer of ['openssl', 'gnutls', 'libcoap']) {
+      const row = r.table.rows.find((x) => String(x[0]).endsWith(`(${peer})`));
+      assert.ok(row, peer);
+      assert.match(String(row[1]), /^measured here \(.+, \d{4}-\d{2}-\d{2}\)$/);
+      assert.ok((row[2] as number) > 0);
+    }
+    assert.equal(bytes('DTLS 1.2, psk (tinydtls)'), 485);
+    assert.match(
+      String(r.table.rows.find((x) => String(x[0]) === 'DTLS 1.2, psk (tinydtls)')![1]),
+      /not measured here/,
+    );
+    assert.ok(bytes('DTLS 1.2, psk lean') < bytes('DTLS 1.2, psk (openssl)'));
     assert.ok(bytes('EDHOC method 3') * 5 < bytes('DTLS 1.2, rpk'));
     // The lean profile, measured: within tinydtls's 485 B (PSK) and 1 158 B (RPK mutual), below our default.
     assert.ok(bytes('DTLS 1.2, psk lean') <= 485, `${bytes('DTLS 1.2, psk lean')}`);
