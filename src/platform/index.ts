@@ -174,16 +174,18 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   let poller: Poller | undefined;
   let dtlsSessions: StoreSessionCache | undefined;
   try {
+    // The HTTP and HTTPS apps differ only in their TLS material.
+    const appOptions = {
+      bodyLimit: config.api.bodyLimit,
+      logger: opts.logger,
+      info,
+      limits,
+      metrics,
+      ready,
+      fleet,
+    };
     if (config.http.port !== null) {
-      const app = await buildHttpApp(service, {
-        bodyLimit: config.api.bodyLimit,
-        logger: opts.logger,
-        info,
-        limits,
-        metrics,
-        ready,
-        fleet,
-      });
+      const app = await buildHttpApp(service, appOptions);
       apps.push(app);
       http.plain =
         opts.listen === false
@@ -192,13 +194,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     }
     if (config.https.port !== null && config.https.cert && config.https.key) {
       const app = await buildHttpApp(service, {
-        bodyLimit: config.api.bodyLimit,
-        logger: opts.logger,
-        info,
-        limits,
-        metrics,
-        ready,
-        fleet,
+        ...appOptions,
         https: { cert: readFileSync(config.https.cert), key: readFileSync(config.https.key) },
       });
       apps.push(app);
