@@ -1,6 +1,6 @@
 import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { energyJoules, subStates } from '../sim/energy.ts';
-import { simulateHandshake } from '../sim/handshake.ts';
+import { type HandshakeResult, simulateHandshake } from '../sim/handshake.ts';
 import { makeRdc, type RdcName } from '../sim/mac.ts';
 import { Network } from '../sim/network.ts';
 import { CC2538_SLEEP_MA, type SleepMode } from '../sim/profiles/index.ts';
@@ -48,6 +48,19 @@ export interface PlanResult {
 
 const COAP_EMPTY_ACK_BYTES = 4;
 /** Nominal cell voltage for the battery energy: the profile's supply (2 × AA at 1.5 V = 3 V). */
+/** One simulated handshake as the plan reports it: time, energy in mJ and the bytes of all its flights. */
+function handshakeCost(hs: HandshakeResult): {
+  seconds: number;
+  energyMj: number;
+  bytes: number;
+} {
+  return {
+    seconds: hs.totalSeconds,
+    energyMj: hs.energyJ * 1000,
+    bytes: hs.flights.reduce((s, f) => s + f.bytes, 0),
+  };
+}
+
 function batteryJoules(mah: number, volts: number): number {
   return (mah / 1000) * 3600 * volts;
 }
@@ -106,38 +119,25 @@ export function plan(
     handshake = { notMeasured: transcript.message };
     caveats.push('handshakes are left out of the battery life: not yet measured for this mode');
   } else {
-    const hs = simulateHandshake(transcript, {
+    // The full handshake and the resumption run over the same link.
+    const link = {
       role: input.role,
       profile: p,
       rdc: input.rdc,
       phaseLock: input.phaseLock,
       hops: input.hops,
       lossRate: input.lossRate,
-    });
-    handshake = {
-      seconds: hs.totalSeconds,
-      energyMj: hs.energyJ * 1000,
-      bytes: hs.flights.reduce((s, f) => s + f.bytes, 0),
     };
+    const hs = simulateHandshake(transcript, link);
+    handshake = handshakeCost(hs);
     let hsExtra = Math.max(0, hs.energyJ - idle * hs.totalSeconds);
     if (input.rehandshakeKind === 'resume') {
       if (!resumeTranscript || resumeTranscript instanceof EngineUnavailableError) {
         resumption = { notMeasured: resumeTranscript?.message ?? 'no resumption transcript given' };
         caveats.push('resumption not measured: the re-handshakes are counted as full handshakes');
       } else {
-        const rs = simulateHandshake(resumeTranscript, {
-          role: input.role,
-          profile: p,
-          rdc: input.rdc,
-          phaseLock: input.phaseLock,
-          hops: input.hops,
-          lossRate: input.lossRate,
-        });
-        resumption = {
-          seconds: rs.totalSeconds,
-          energyMj: rs.energyJ * 1000,
-          bytes: rs.flights.reduce((s, f) => s + f.bytes, 0),
-        };
+        const rs = simulateHandshake(resumeTranscript, link);
+        resumption = handshakeCost(rs);
         hsExtra = Math.max(0, rs.energyJ - idle * rs.totalSeconds);
       }
     }
