@@ -44,6 +44,37 @@ function run(t: Transcript, mode: SecurityMode, m: LossModel, hops: number): Mon
   });
 }
 
+/** One table row: the configuration, then time and energy at p50 and p95, then the failed trials. */
+function row(mode: SecurityMode, m: LossModel, hops: number, r: MonteCarloResult): (string | number)[] {
+  return [
+    mode,
+    short(m),
+    m.p,
+    hops,
+    ms(r.seconds.p50),
+    ms(r.seconds.p95),
+    mJ(r.energyJ.p50),
+    mJ(r.energyJ.p95),
+    r.failed,
+  ];
+}
+
+/** A chart line of p50 dots with whiskers to p95, of one quantity of the runs in the given unit. */
+function spread(
+  name: string,
+  runs: MonteCarloResult[],
+  quantity: (r: MonteCarloResult) => MonteCarloResult['seconds'],
+  unit: (x: number) => number,
+  dashed: boolean,
+): Series {
+  return {
+    name,
+    values: runs.map((r) => unit(quantity(r).p50)),
+    ranges: runs.map((r) => [unit(quantity(r).p50), unit(quantity(r).p95)]),
+    dashed,
+  };
+}
+
 export const distributions: Experiment = {
   name: 'distributions',
   title: 'Handshake time and energy over lossy links: p50/p95 of Monte-Carlo trials (Bernoulli vs bursty loss)',
@@ -66,61 +97,20 @@ export const distributions: Experiment = {
         const lossRuns = LOSSES.map((p) => {
           const m = models(p).find((x) => x.kind === kind)!;
           const r = run(t, mode, m, 1);
-          rows.push([
-            mode,
-            short(m),
-            p,
-            1,
-            ms(r.seconds.p50),
-            ms(r.seconds.p95),
-            mJ(r.energyJ.p50),
-            mJ(r.energyJ.p95),
-            r.failed,
-          ]);
+          rows.push(row(mode, m, 1, r));
           return r;
         });
         const hopRuns = HOPS.map((h) => {
           const m = models(HOPS_LOSS).find((x) => x.kind === kind)!;
           const r = h === 1 ? lossRuns[LOSSES.indexOf(HOPS_LOSS)] : run(t, mode, m, h);
-          if (h !== 1)
-            rows.push([
-              mode,
-              short(m),
-              HOPS_LOSS,
-              h,
-              ms(r.seconds.p50),
-              ms(r.seconds.p95),
-              mJ(r.energyJ.p50),
-              mJ(r.energyJ.p95),
-              r.failed,
-            ]);
+          if (h !== 1) rows.push(row(mode, m, h, r));
           return r;
         });
         const dashed = kind === 'gilbert-elliott';
-        timeByLoss.push({
-          name,
-          values: lossRuns.map((r) => ms(r.seconds.p50)),
-          ranges: lossRuns.map((r) => [ms(r.seconds.p50), ms(r.seconds.p95)]),
-          dashed,
-        });
-        energyByLoss.push({
-          name,
-          values: lossRuns.map((r) => mJ(r.energyJ.p50)),
-          ranges: lossRuns.map((r) => [mJ(r.energyJ.p50), mJ(r.energyJ.p95)]),
-          dashed,
-        });
-        timeByHops.push({
-          name,
-          values: hopRuns.map((r) => ms(r.seconds.p50)),
-          ranges: hopRuns.map((r) => [ms(r.seconds.p50), ms(r.seconds.p95)]),
-          dashed,
-        });
-        energyByHops.push({
-          name,
-          values: hopRuns.map((r) => mJ(r.energyJ.p50)),
-          ranges: hopRuns.map((r) => [mJ(r.energyJ.p50), mJ(r.energyJ.p95)]),
-          dashed,
-        });
+        timeByLoss.push(spread(name, lossRuns, (r) => r.seconds, ms, dashed));
+        energyByLoss.push(spread(name, lossRuns, (r) => r.energyJ, mJ, dashed));
+        timeByHops.push(spread(name, hopRuns, (r) => r.seconds, ms, dashed));
+        energyByHops.push(spread(name, hopRuns, (r) => r.energyJ, mJ, dashed));
       }
     }
     const panel = (
