@@ -11,7 +11,7 @@ import { childLogger } from '../util/log.ts';
 import { downloadBlocks, uploadBlocks } from './block.ts';
 import { CoapCancelledError, CoapUnreachableError } from './errors.ts';
 import type { CoapMessage, CoapOption } from './message.ts';
-import { derivedTimes, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
+import { derivedTimesOf, MessageLayer, randomToken, type TransmissionParameters } from './messaging.ts';
 import { Observation, type ObservationHost } from './observe.ts';
 import { blockSize, encodeBlock, encodeUint, type Method, methodCode, OptionNumber, szxFor } from './options.ts';
 import { type CoapResponse, toCoapResponse } from './response.ts';
@@ -141,16 +141,7 @@ export class CoapClient {
     this.tokenLength = opts.tokenLength ?? 8;
     if (this.tokenLength < 1 || this.tokenLength > 8) throw new RangeError('tokenLength must be 1..8');
     this.responseTimeout = opts.responseTimeout ?? 60_000;
-    const full: TransmissionParameters = {
-      ackTimeout: 2000,
-      ackRandomFactor: 1.5,
-      maxRetransmit: 4,
-      nstart: 1,
-      maxLatency: 100_000,
-      maxDedupEntries: 0,
-      ...this.params,
-    };
-    this.nonTimeout = Math.min(derivedTimes(full).maxTransmitWait, this.responseTimeout);
+    this.nonTimeout = Math.min(derivedTimesOf(this.params).maxTransmitWait, this.responseTimeout);
   }
 
   private attach(transport: Transport, shared?: MessageLayer): Attached {

@@ -87,6 +87,11 @@ export function derivedTimes(p: TransmissionParameters): {
   };
 }
 
+/** §4.8.2 derived times of the given parameters, the defaults filling in the ones not given. */
+export function derivedTimesOf(params: Partial<TransmissionParameters>): ReturnType<typeof derivedTimes> {
+  return derivedTimes({ ...DEFAULT_PARAMETERS, ...params });
+}
+
 /** Content of an outgoing message; the layer fills in type and Message ID. */
 export interface OutgoingMessage {
   code: number;

@@ -13,7 +13,7 @@ import { CoapError } from './errors.ts';
 import { formatLinks, type Link } from './linkformat.ts';
 import { type CoapOption, checkOptions, getOptions } from './message.ts';
 import {
-  derivedTimes,
+  derivedTimesOf,
   MessageLayer,
   type OutgoingMessage,
   type ServerExchange,
@@ -164,15 +164,7 @@ export class CoapServer {
     this.log = opts.logger ?? childLogger('coap.server');
     this.params = opts.params ?? {};
     this.szx = szxFor(opts.blockSize ?? 1024);
-    const lifetime = derivedTimes({
-      ackTimeout: 2000,
-      ackRandomFactor: 1.5,
-      maxRetransmit: 4,
-      nstart: 1,
-      maxLatency: 100_000,
-      maxDedupEntries: 0,
-      ...this.params,
-    }).exchangeLifetime;
+    const lifetime = derivedTimesOf(this.params).exchangeLifetime;
     this.block1 = new Block1Assembler(opts.maxBodySize ?? 1024 * 1024, lifetime, this.szx);
     this.block2 = new Block2Cache(lifetime);
     this.observers = new ObserverRegistry({ ...DEFAULT_OBSERVE_OPTIONS, ...opts.observe });
