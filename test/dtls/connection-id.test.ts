@@ -4,8 +4,8 @@
  * and X.509. Forged and replayed CID records from other addresses never move a session.
  */
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
-import { test } from 'node:test';
+import { createSocket, type Socket } from 'node:dgram';
+import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connect,
@@ -45,6 +45,33 @@ async function serverFor(pki: TempPki, extra: Parameters<typeof echoServer>[0] =
     clientAuth: 'need',
     ...extra,
   });
+}
+
+/** A UDP socket bound to a free loopback port, closed after the test. */
+async function loopbackSocket(t: TestContext): Promise<Socket> {
+  const socket = createSocket('udp4');
+  t.after(() => socket.close());
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return socket;
+}
+
+/**
+ * A PSK echo server behind a rebinding relay, and a client with an own CID of `length` bytes
+ * connected through the relay; all three closed after the test.
+ */
+async function pskClientBehindRelay(t: TestContext, length: number) {
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
+  t.after(() => relay.close());
+  const c = await connect({
+    host: '127.0.0.1',
+    port: relay.port,
+    psk: { identity: IDENTITY, key: KEY },
+    connectionId: { length },
+  });
+  t.after(() => c.close());
+  return { srv, relay, c };
 }
 
 /** Resolves with the next payload, or undefined when none comes within `ms`. */
@@ -141,17 +168,7 @@ test('clients with and without a CID, and a zero-length own CID, on one port', a
 });
 
 test('a zero-length own CID client survives a rebinding too (the server reads its CID)', async (t) => {
-  const srv = await echoServer();
-  t.after(() => srv.server.close());
-  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
-  t.after(() => relay.close());
-  const c = await connect({
-    host: '127.0.0.1',
-    port: relay.port,
-    psk: { identity: IDENTITY, key: KEY },
-    connectionId: { length: 0 },
-  });
-  t.after(() => c.close());
+  const { srv, relay, c } = await pskClientBehindRelay(t, 0);
   c.send(Buffer.from('one'));
   assert.equal((await nextData(c)).toString(), 'one');
   await relay.rebind();
@@ -161,26 +178,14 @@ test('a zero-length own CID client survives a rebinding too (the server reads it
 });
 
 test('CID records forged or replayed from other addresses never move a session', async (t) => {
-  const srv = await echoServer();
-  t.after(() => srv.server.close());
-  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
-  t.after(() => relay.close());
-  const c = await connect({
-    host: '127.0.0.1',
-    port: relay.port,
-    psk: { identity: IDENTITY, key: KEY },
-    connectionId: { length: 4 },
-  });
-  t.after(() => c.close());
+  const { srv, relay, c } = await pskClientBehindRelay(t, 4);
   c.send(Buffer.from('real'));
   assert.equal((await nextData(c)).toString(), 'real');
   const recorded = relay.upstream.at(-1)!;
   assert.equal(recorded[0], ContentType.tls12_cid);
   const home = srv.connections[0].remote.port;
 
-  const attacker = createSocket('udp4');
-  t.after(() => attacker.close());
-  await new Promise<void>((r) => attacker.bind(0, '127.0.0.1', () => r()));
+  const attacker = await loopbackSocket(t);
   const heard: Buffer[] = [];
   attacker.on('message', (m) => heard.push(m));
   const from = (d: Buffer) => attacker.send(d, srv.port, '127.0.0.1');
@@ -210,21 +215,9 @@ test('CID records forged or replayed from other addresses never move a session',
 });
 
 test('only the newest authentic record moves a session, and the unverified address gets no more bytes than it sent', async (t) => {
-  const srv = await echoServer();
-  t.after(() => srv.server.close());
-  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
-  t.after(() => relay.close());
   // Our CID is longer than the server's, so each echo is 8 bytes larger than the record it answers.
-  const c = await connect({
-    host: '127.0.0.1',
-    port: relay.port,
-    psk: { identity: IDENTITY, key: KEY },
-    connectionId: { length: 16 },
-  });
-  t.after(() => c.close());
-  const other = createSocket('udp4');
-  t.after(() => other.close());
-  await new Promise<void>((r) => other.bind(0, '127.0.0.1', () => r()));
+  const { srv, relay, c } = await pskClientBehindRelay(t, 16);
+  const other = await loopbackSocket(t);
   const heard: Buffer[] = [];
   other.on('message', (m) => heard.push(m));
 
@@ -280,18 +273,8 @@ test('only the newest authentic record moves a session, and the unverified addre
 });
 
 test('a client with a CID follows a server whose address changed (the server behind a NAT)', async (t) => {
-  const srv = await echoServer();
-  t.after(() => srv.server.close());
-  const relay = await startRebindingRelay({ targetHost: '127.0.0.1', targetPort: srv.port });
-  t.after(() => relay.close());
   // Equal CID lengths both ways: an echo is exactly as large as the record it answers.
-  const c = await connect({
-    host: '127.0.0.1',
-    port: relay.port,
-    psk: { identity: IDENTITY, key: KEY },
-    connectionId: { length: 8 },
-  });
-  t.after(() => c.close());
+  const { relay, c } = await pskClientBehindRelay(t, 8);
   c.send(Buffer.from('x'));
   assert.equal((await nextData(c)).toString(), 'x');
   const newFront = await relay.rebindFront();
@@ -317,9 +300,7 @@ test('malformed tls12_cid datagrams are dropped and counted; the session goes on
   c.send(Buffer.from('1'));
   await nextData(c);
   const cid = c.connectionIds.peer!;
-  const junk = createSocket('udp4');
-  t.after(() => junk.close());
-  await new Promise<void>((r) => junk.bind(0, '127.0.0.1', () => r()));
+  const junk = await loopbackSocket(t);
   const header = (length: number) => {
     const h = Buffer.alloc(13 + cid.length);
     h[0] = ContentType.tls12_cid;
@@ -370,9 +351,7 @@ test('an evicted session gives up its CID: its records from a new address reach 
   await relay.rebind();
   await sleep(100); // the evicted client's own close_notify (a CID record too) has come and gone
   const before = srv.server.stats.connectionIds.unknown;
-  const s = createSocket('udp4');
-  t.after(() => s.close());
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const s = await loopbackSocket(t);
   s.send(last, srv.port, '127.0.0.1');
   await sleep(100);
   assert.equal(srv.server.stats.connectionIds.unknown, before + 1);
