@@ -6,18 +6,13 @@
  * bucket on both engines; refusals are clear (401, 403, 400, 429).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { CoapClient, ContentFormat } from '../../src/coap/index.ts';
 import { DtlsClientTransport } from '../../src/coap/transport-dtls.ts';
 import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
 import { SSE_PER_USER } from '../../src/platform/http/routes/fleet.ts';
-import { createPlatform } from '../../src/platform/index.ts';
-import { loadConfig } from '../../src/util/config.ts';
 import { bothEngines } from './engines.ts';
-import { call, newResource, newStream, newUser, startPlatform } from './helpers.ts';
+import { call, newResource, newStream, newUser, startCoapsPlatform, startPlatform } from './helpers.ts';
 
 const JSON_CF = { contentFormat: ContentFormat['application/json'] };
 
@@ -82,20 +77,8 @@ async function events(url: string) {
 }
 
 test('overview and events: a PSK device over coaps:// shows online, its handshake full then resumed, its points live', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ss-fleet-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cfg = loadConfig({
-    env: {},
-    overrides: {
-      db: join(dir, 'fleet.db'),
-      http: { host: '127.0.0.1', port: 0 },
-      coap: { host: '127.0.0.1', port: null, coapsPort: 0 },
-    },
-  });
-  const p = await createPlatform(cfg, { coap: true });
-  t.after(() => p.close());
-  const base = p.http.plain?.url ?? '';
-  const port = p.coap?.coaps?.port ?? 0;
+  const p = await startCoapsPlatform(t, 'fleet');
+  const { base, port } = p;
   const { uid, token } = await newUser(base, 'fleet-ann');
   const other = await newUser(base, 'fleet-bob');
   const dev = await newResource(base, uid, token, 'boiler');

@@ -1,4 +1,7 @@
 /** Starts a platform on a test engine and talks to it over real HTTP. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createPlatform, type Platform } from '../../src/platform/index.ts';
 import { loadConfig, type SecureSenseConfig } from '../../src/util/config.ts';
@@ -22,6 +25,29 @@ export async function startPlatform(
   const p = await createPlatform(cfg, { pgSchema: tg.schema });
   t.after(() => p.close());
   return Object.assign(p, { base: p.http.plain?.url ?? '' });
+}
+
+/**
+ * Starts a platform on a fresh SQLite file in a temporary directory (named after `tag`) with HTTP
+ * and the coaps:// front end on free loopback ports; the platform and the directory go after the test.
+ */
+export async function startCoapsPlatform(
+  t: TestContext,
+  tag: string,
+): Promise<Platform & { base: string; port: number }> {
+  const dir = mkdtempSync(join(tmpdir(), `ss-${tag}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = loadConfig({
+    env: {},
+    overrides: {
+      db: join(dir, `${tag}.db`),
+      http: { host: '127.0.0.1', port: 0 },
+      coap: { host: '127.0.0.1', port: null, coapsPort: 0 },
+    },
+  });
+  const p = await createPlatform(cfg, { coap: true });
+  t.after(() => p.close());
+  return Object.assign(p, { base: p.http.plain?.url ?? '', port: p.coap?.coaps?.port ?? 0 });
 }
 
 export interface CallOptions {

@@ -5,30 +5,13 @@
  * refused (400, 403, 404).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect } from '../../src/dtls/index.ts';
-import { createPlatform } from '../../src/platform/index.ts';
-import { loadConfig } from '../../src/util/config.ts';
-import { call, newResource, newUser } from './helpers.ts';
+import { call, newResource, newUser, startCoapsPlatform } from './helpers.ts';
 
 test('rotating a PSK: the new key handshakes, the old one is refused, identity and label kept', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ss-rotate-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cfg = loadConfig({
-    env: {},
-    overrides: {
-      db: join(dir, 'r.db'),
-      http: { host: '127.0.0.1', port: 0 },
-      coap: { host: '127.0.0.1', port: null, coapsPort: 0 },
-    },
-  });
-  const p = await createPlatform(cfg, { coap: true });
-  t.after(() => p.close());
-  const base = p.http.plain?.url ?? '';
-  const port = p.coap?.coaps?.port ?? 0;
+  const p = await startCoapsPlatform(t, 'rotate');
+  const { base, port } = p;
   const { uid, token } = await newUser(base, 'ann');
   const bob = await newUser(base, 'bob');
   const { rid } = await newResource(base, uid, token, 'pump');
