@@ -9,7 +9,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type TestContext, test } from 'node:test';
 import { CoapServer } from '../../src/coap/server.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
-import { type AgentEvent, DeviceAgent } from '../../src/device/agent.ts';
+import { type AgentEvent, DeviceAgent, type DeviceAgentOptions } from '../../src/device/agent.ts';
 import { startLossyRelay } from '../support/lossy-relay.ts';
 
 const PSK = { identity: 'roaming-device', key: Buffer.from('roaming-device-key') };
@@ -82,6 +82,19 @@ async function nat(targetPort: number) {
   };
 }
 
+/** Starts an agent that records its events; it is stopped after the test. */
+async function startAgent(
+  t: TestContext,
+  opts: DeviceAgentOptions,
+): Promise<{ agent: DeviceAgent; events: AgentEvent[] }> {
+  const agent = new DeviceAgent(opts);
+  const events: AgentEvent[] = [];
+  agent.on('event', (e: AgentEvent) => events.push(e));
+  await agent.start();
+  t.after(() => agent.stop());
+  return { agent, events };
+}
+
 const FAST = {
   coap: { ackTimeout: 150, ackRandomFactor: 1, maxRetransmit: 2 },
   responseTimeoutMs: 1000,
@@ -92,17 +105,13 @@ test('a NAT rebinding mid-session with a Connection ID (the default): same sessi
   const c = await cloud(t);
   const n = await nat(c.port);
   t.after(() => n.close());
-  const agent = new DeviceAgent({
+  const { agent, events } = await startAgent(t, {
     push: `coaps://127.0.0.1:${n.port}/d`,
     security: { psk: PSK, retransmitInitialMs: 150, maxRetransmits: 3 },
     sensors: ['temperature'],
     intervalMs: 100,
     ...FAST,
   });
-  const events: AgentEvent[] = [];
-  agent.on('event', (e: AgentEvent) => events.push(e));
-  await agent.start();
-  t.after(() => agent.stop());
   await until('3 POSTs', () => c.times.length >= 3);
   const before = n.outsidePort();
   await n.rebind();
@@ -122,17 +131,13 @@ test('a NAT rebinding mid-session without a Connection ID: the agent notices, re
   const c = await cloud(t, { cid: false });
   const n = await nat(c.port);
   t.after(() => n.close());
-  const agent = new DeviceAgent({
+  const { agent, events } = await startAgent(t, {
     push: `coaps://127.0.0.1:${n.port}/d`,
     security: { psk: PSK, retransmitInitialMs: 150, maxRetransmits: 3 },
     sensors: ['temperature'],
     intervalMs: 100,
     ...FAST,
   });
-  const events: AgentEvent[] = [];
-  agent.on('event', (e: AgentEvent) => events.push(e));
-  await agent.start();
-  t.after(() => agent.stop());
   await until('3 POSTs', () => c.times.length >= 3);
   const before = n.outsidePort();
   await n.rebind();
@@ -167,7 +172,7 @@ test('a lossy link (20 % drop, 10 % duplication and reordering each way): every 
     seed: 7,
   });
   t.after(() => relay.close());
-  const agent = new DeviceAgent({
+  const { agent, events } = await startAgent(t, {
     push: `coaps://127.0.0.1:${relay.port}/d`,
     security: { psk: PSK, retransmitInitialMs: 150, maxRetransmits: 8 },
     sensors: ['temperature'],
@@ -175,10 +180,6 @@ test('a lossy link (20 % drop, 10 % duplication and reordering each way): every 
     coap: { ackTimeout: 150, ackRandomFactor: 1, maxRetransmit: 6 },
     backoff: { baseMs: 50, maxMs: 200 },
   });
-  const events: AgentEvent[] = [];
-  agent.on('event', (e: AgentEvent) => events.push(e));
-  await agent.start();
-  t.after(() => agent.stop());
   await until('12 readings taken', () => events.filter((e) => e.event === 'reading').length >= 12);
   // Stop sampling (no new readings) but let the queue drain: wait until all taken are sent.
   const taken = events.filter((e) => e.event === 'reading').map((e) => (e.event === 'reading' ? e.time : ''));
