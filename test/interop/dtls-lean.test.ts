@@ -5,9 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { createDemoServer } from '../../src/coap/demo.ts';
 import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
@@ -19,7 +16,7 @@ import {
   gnutlsPskArgs,
   gnutlsPskFile,
   gnutlsRpkArgs,
-  opensslDtlsClient,
+  opensslPskResumption,
   startGnutlsServ,
   startOpensslDtlsServer,
 } from '../support/dtls-peers.ts';
@@ -52,17 +49,7 @@ test('lean server ← openssl s_client: PSK handshake, echo, and resumption of t
   if (!requireBinary(t, 'openssl')) return;
   const srv = await echoServer({ profile: 'lean' });
   t.after(() => srv.server.close());
-  const sess = join(mkdtempSync(join(tmpdir(), 'dtls-lean-')), 'sess.pem');
-  const first = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-sess_out', sess] });
-  await first.waitFor(/New, TLSv1.2, Cipher is PSK-AES128-CCM8/);
-  first.write('one\n');
-  await first.waitFor(/\none\n/);
-  first.proc.stdin?.end();
-  await first.exited;
-  const second = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-sess_in', sess] });
-  await second.waitFor(/Reused, TLSv1.2, Cipher is PSK-AES128-CCM8/);
-  second.write('two\n');
-  await second.waitFor(/\ntwo\n/);
+  await opensslPskResumption(t, srv.port, PSK, 'dtls-lean-');
   assert.deepEqual(
     srv.connections.map((c) => c.resumed),
     [false, true],

@@ -1,13 +1,10 @@
 /** Interop with OpenSSL 3 (`openssl s_client` / `s_server -dtls1_2`), PSK with AES-128-CCM-8, both roles. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
 import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
-import { opensslDtlsClient, startOpensslDtlsServer } from '../support/dtls-peers.ts';
+import { opensslDtlsClient, opensslPskResumption, startOpensslDtlsServer } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 
 const PSK = { identity: IDENTITY, keyHex: KEY_HEX };
@@ -30,17 +27,7 @@ test('our server ← openssl s_client: session resumption with -sess_out/-sess_i
   if (!requireBinary(t, 'openssl')) return;
   const srv = await echoServer();
   t.after(() => srv.server.close());
-  const sess = join(mkdtempSync(join(tmpdir(), 'dtls-')), 'sess.pem');
-  const first = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-sess_out', sess] });
-  await first.waitFor(/New, TLSv1.2, Cipher is PSK-AES128-CCM8/);
-  first.write('one\n');
-  await first.waitFor(/\none\n/);
-  first.proc.stdin?.end();
-  await first.exited;
-  const second = opensslDtlsClient(t, srv.port, { psk: PSK, args: ['-sess_in', sess] });
-  await second.waitFor(/Reused, TLSv1.2, Cipher is PSK-AES128-CCM8/);
-  second.write('two\n');
-  await second.waitFor(/\ntwo\n/);
+  await opensslPskResumption(t, srv.port, PSK, 'dtls-');
   assert.equal(srv.connections.length, 2);
   assert.equal(srv.connections[0].resumed, false);
   assert.equal(srv.connections[1].resumed, true);

@@ -107,6 +107,30 @@ export function opensslDtlsClient(t: TestContext, port: number, o: OpensslClient
   return launchFor(t, 'openssl', args, o.launch);
 }
 
+/**
+ * Two `openssl s_client` PSK sessions to PORT, the second resuming the first (`-sess_out`, then
+ * `-sess_in` of a session file under a temporary directory named after `tmpPrefix`): each waits for
+ * its handshake line (New, then Reused) and for the echo of one line it sends.
+ */
+export async function opensslPskResumption(
+  t: TestContext,
+  port: number,
+  psk: PskArgs,
+  tmpPrefix: string,
+): Promise<void> {
+  const sess = join(mkdtempSync(join(tmpdir(), tmpPrefix)), 'sess.pem');
+  const first = opensslDtlsClient(t, port, { psk, args: ['-sess_out', sess] });
+  await first.waitFor(/New, TLSv1.2, Cipher is PSK-AES128-CCM8/);
+  first.write('one\n');
+  await first.waitFor(/\none\n/);
+  first.proc.stdin?.end();
+  await first.exited;
+  const second = opensslDtlsClient(t, port, { psk, args: ['-sess_in', sess] });
+  await second.waitFor(/Reused, TLSv1.2, Cipher is PSK-AES128-CCM8/);
+  second.write('two\n');
+  await second.waitFor(/\ntwo\n/);
+}
+
 /** `--pskusername ID --pskkey HEX --priority <PSK with AES-128-CCM-8>`. */
 export function gnutlsPskArgs(p: PskArgs): string[] {
   return ['--pskusername', p.identity, '--pskkey', p.keyHex, '--priority', GNUTLS_PRIORITY.psk];
