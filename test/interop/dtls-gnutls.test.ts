@@ -2,9 +2,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
+import { connect } from '../../src/dtls/index.ts';
 import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
-import { GNUTLS_PRIORITY, gnutlsCli, gnutlsPskArgs, gnutlsPskFile, startGnutlsServ } from '../support/dtls-peers.ts';
+import {
+  GNUTLS_PRIORITY,
+  gnutlsCli,
+  gnutlsCliPskHandshake,
+  gnutlsPskArgs,
+  gnutlsPskFile,
+  startGnutlsServ,
+} from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 
 const PSK = { identity: IDENTITY, keyHex: KEY_HEX };
@@ -13,12 +20,8 @@ test('our server ← gnutls-cli --udp: PSK handshake with EMS and safe renegotia
   if (!requireBinary(t, 'gnutls-cli')) return;
   const srv = await echoServer({ pskIdentityHint: 'securesense' });
   t.after(() => srv.server.close());
-  const conn = once(srv.server, 'connection');
-  const peer = gnutlsCli(t, srv.port, gnutlsPskArgs(PSK));
-  const [c] = (await conn) as [DtlsConnection];
+  const { c, peer, out } = await gnutlsCliPskHandshake(t, srv.server, srv.port, PSK);
   assert.deepEqual(c.identity, { mode: 'psk', identity: IDENTITY });
-  await peer.waitFor('Handshake was completed');
-  const out = peer.stdout() + peer.stderr();
   assert.match(out, /extended master secret/);
   assert.match(out, /safe renegotiation/);
   peer.write('ping-from-gnutls\n');

@@ -13,7 +13,7 @@ import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts
 import {
   GNUTLS_PRIORITY,
   gnutlsCli,
-  gnutlsPskArgs,
+  gnutlsCliPskHandshake,
   gnutlsPskFile,
   gnutlsRpkArgs,
   opensslPskResumption,
@@ -81,12 +81,8 @@ test('lean server ← gnutls-cli: PSK with EMS and safe renegotiation, echo', as
   if (!requireBinary(t, 'gnutls-cli')) return;
   const srv = await echoServer({ profile: 'lean' });
   t.after(() => srv.server.close());
-  const conn = once(srv.server, 'connection');
-  const peer = gnutlsCli(t, srv.port, gnutlsPskArgs(PSK));
-  const [c] = (await conn) as [DtlsConnection];
+  const { c, out } = await gnutlsCliPskHandshake(t, srv.server, srv.port, PSK);
   assert.deepEqual(c.identity, { mode: 'psk', identity: IDENTITY });
-  await peer.waitFor('Handshake was completed');
-  const out = peer.stdout() + peer.stderr();
   assert.match(out, /extended master secret/);
   assert.match(out, /safe renegotiation/);
 });

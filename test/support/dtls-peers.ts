@@ -9,10 +9,12 @@
  *   const { port, peer } = await startOpensslDtlsServer(t, { psk: { identity: 'dev1', keyHex } });
  *   const cli = gnutlsCli(t, port, gnutlsPskArgs('dev1', keyHex));
  */
+import { type EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { DtlsConnection } from '../../src/dtls/index.ts';
 import { type LaunchOptions, launchFor, type Peer } from './peers.ts';
 import { freeUdpPort, sleep } from './ports.ts';
 
@@ -150,6 +152,23 @@ export function gnutlsCli(
 ): Peer {
   const { host = '127.0.0.1', ...launch } = o;
   return launchFor(t, 'gnutls-cli', ['--udp', '-p', String(port), host, ...args], launch);
+}
+
+/**
+ * `gnutls-cli --udp` with a PSK against our server listening on PORT: resolves with our side's
+ * connection, the peer, and the peer's output once it reports the handshake completed.
+ */
+export async function gnutlsCliPskHandshake(
+  t: TestContext,
+  server: EventEmitter,
+  port: number,
+  psk: PskArgs,
+): Promise<{ c: DtlsConnection; peer: Peer; out: string }> {
+  const conn = once(server, 'connection');
+  const peer = gnutlsCli(t, port, gnutlsPskArgs(psk));
+  const [c] = (await conn) as [DtlsConnection];
+  await peer.waitFor('Handshake was completed');
+  return { c, peer, out: peer.stdout() + peer.stderr() };
 }
 
 /** `gnutls-serv --udp --echo` on a free port with ARGS…, ready for a handshake. */
