@@ -11,6 +11,7 @@ import { DtlsServerTransport } from '../../src/coap/transport-dtls.ts';
 import { connect, type DtlsConnection, ownRawPublicKey, PinnedKeys } from '../../src/dtls/index.ts';
 import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
 import {
+  connectRpkToGnutlsServ,
   GNUTLS_PRIORITY,
   gnutlsCli,
   gnutlsCliPskHandshake,
@@ -90,15 +91,7 @@ test('lean server ← gnutls-cli: PSK with EMS and safe renegotiation, echo', as
 test('lean client → gnutls-serv: raw public keys, no ec_point_formats, the server key pinned, echo', async (t) => {
   if (!requireBinary(t, 'gnutls-serv')) return;
   const pki = await makeTempPki(t, { intermediate: false });
-  const { port } = await startGnutlsServ(t, gnutlsRpkArgs(pki.rpkServer));
-  const c = await connect({
-    host: '127.0.0.1',
-    port,
-    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
-    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
-    profile: 'lean',
-    retransmitInitialMs: 300,
-  });
+  const c = await connectRpkToGnutlsServ(t, pki, { profile: 'lean' });
   assert.equal(c.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
   assert.equal(c.identity.mode === 'rpk' && c.identity.fingerprint, pki.rpkServer.fingerprint);
   const echo = nextData(c);

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { connect, DtlsAlertError, type DtlsConnection, ownRawPublicKey, PinnedKeys } from '../../src/dtls/index.ts';
 import { echoServer, nextData } from '../dtls/helpers.ts';
-import { gnutlsCli, gnutlsRpkArgs, startGnutlsServ } from '../support/dtls-peers.ts';
+import { connectRpkToGnutlsServ, gnutlsCli, gnutlsRpkArgs, startGnutlsServ } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki, type TempPki } from '../support/pki.ts';
 
@@ -52,14 +52,7 @@ test('our server refuses an unpinned raw public key with bad_certificate; gnutls
 test('our client → gnutls-serv: raw public keys, the server key pinned, echo', async (t) => {
   if (!requireBinary(t, 'gnutls-serv')) return;
   const pki = await makeTempPki(t, { intermediate: false });
-  const { port } = await startGnutlsServ(t, gnutlsRpkArgs(pki.rpkServer));
-  const c = await connect({
-    host: '127.0.0.1',
-    port,
-    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
-    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
-    retransmitInitialMs: 300,
-  });
+  const c = await connectRpkToGnutlsServ(t, pki);
   assert.equal(c.cipherSuite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
   assert.equal(c.identity.mode === 'rpk' && c.identity.fingerprint, pki.rpkServer.fingerprint);
   const echo = nextData(c);

@@ -14,8 +14,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { DtlsConnection } from '../../src/dtls/index.ts';
+import {
+  connect,
+  type DtlsClientOptions,
+  type DtlsConnection,
+  ownRawPublicKey,
+  PinnedKeys,
+} from '../../src/dtls/index.ts';
 import { type LaunchOptions, launchFor, type Peer } from './peers.ts';
+import type { TempPki } from './pki.ts';
 import { freeUdpPort, sleep } from './ports.ts';
 
 /** GnuTLS priority strings: DTLS 1.2 and AES-128-CCM-8 only, with each key exchange. */
@@ -192,4 +199,24 @@ export function gnutlsPskFile(t: TestContext, psks: PskArgs[]): string {
   const file = join(dir, 'psk.txt');
   writeFileSync(file, psks.map((p) => `${p.identity}:${p.keyHex}\n`).join(''), { mode: 0o600 });
   return file;
+}
+
+/**
+ * `gnutls-serv` with the temporary PKI's server raw public key, and our client connected to it with
+ * its own raw public key and the server's pinned (plus any `extra` client options).
+ */
+export async function connectRpkToGnutlsServ(
+  t: TestContext,
+  pki: TempPki,
+  extra: Partial<DtlsClientOptions> = {},
+): Promise<DtlsConnection> {
+  const { port } = await startGnutlsServ(t, gnutlsRpkArgs(pki.rpkServer));
+  return connect({
+    host: '127.0.0.1',
+    port,
+    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+    ...extra,
+    retransmitInitialMs: 300,
+  });
 }
