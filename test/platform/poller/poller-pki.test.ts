@@ -37,13 +37,8 @@ async function pollN(h: Harness, rid: number, dev: Awaited<ReturnType<typeof pkD
 }
 
 test('RPK: a device bound by its raw public key is polled with the platform key; one full handshake; deletion closes', async (t) => {
-  const pki = await makeTempPki(t);
   // The platform's raw public key is rpkServer (its CoAPs API shows the same key); the device's is rpkClient.
-  const h = await platformWith(t, { rpk: ownRawPublicKey(pki.rpkServer.keyPem) });
-  const dev = await pkDevice(t, {
-    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
-    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
-  });
+  const { pki, h, dev } = await rpkHarness(t);
   const rid = await h.polled(dev.url, { mode: 'rpk', rpk: pki.rpkClient.spkiPem });
   const conn = await pollN(h, rid, dev);
   assert.equal(conn.identity.mode, 'rpk');
@@ -56,6 +51,20 @@ test('RPK: a device bound by its raw public key is polled with the platform key;
   assert.equal(dev.seen.alertsIn, 1, 'closed by an encrypted alert: close_notify');
   assert.equal(h.poller.coap.size, 0);
 });
+
+/**
+ * A platform with the raw public key rpkServer, and a device showing the raw public key `device`
+ * (rpkClient unless told) that pins the platform's key.
+ */
+async function rpkHarness(t: TestContext, device: 'rpkClient' | 'rpkStranger' = 'rpkClient') {
+  const pki = await makeTempPki(t);
+  const h = await platformWith(t, { rpk: ownRawPublicKey(pki.rpkServer.keyPem) });
+  const dev = await pkDevice(t, {
+    rpk: ownRawPublicKey(pki[device].keyPem),
+    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
+  });
+  return { pki, h, dev };
+}
 
 async function x509Harness(t: TestContext, pki: TempPki) {
   // The platform's certificate allows clientAuth as well as serverAuth: it is shown in both roles.
@@ -98,13 +107,8 @@ test('X.509: a device bound by name under a CA is polled with the platform certi
 });
 
 test('a device with another raw public key fails the poll with bad_certificate; nothing is stored', async (t) => {
-  const pki = await makeTempPki(t);
-  const h = await platformWith(t, { rpk: ownRawPublicKey(pki.rpkServer.keyPem) });
   // The resource is bound to rpkClient, but the device at that address shows rpkStranger.
-  const dev = await pkDevice(t, {
-    rpk: ownRawPublicKey(pki.rpkStranger.keyPem),
-    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
-  });
+  const { pki, h, dev } = await rpkHarness(t, 'rpkStranger');
   const rid = await h.polled(dev.url, { mode: 'rpk', rpk_fingerprint: pki.rpkClient.fingerprint });
   const o = await h.poller.pollNow(rid);
   assert.equal(o.ok, false);
@@ -181,12 +185,7 @@ test('without a platform key or certificate of the needed kind, the poll log say
 });
 
 test('RPK: an idle session is renewed by resumption, as in PSK mode', async (t) => {
-  const pki = await makeTempPki(t);
-  const h = await platformWith(t, { rpk: ownRawPublicKey(pki.rpkServer.keyPem) });
-  const dev = await pkDevice(t, {
-    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
-    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
-  });
+  const { pki, h, dev } = await rpkHarness(t);
   const rid = await h.polled(dev.url, { mode: 'rpk', rpk: pki.rpkClient.spkiPem });
   await h.poller.pollNow(rid);
   // The platform's poller renews after 240 s of silence; a poller of our own with 50 ms shows it.
@@ -224,12 +223,7 @@ test('X.509: a session the device closes is made afresh at the next poll (resume
 });
 
 test('a resource bound in two modes offers both in one ClientHello: an RPK-only device picks RPK', async (t) => {
-  const pki = await makeTempPki(t);
-  const h = await platformWith(t, { rpk: ownRawPublicKey(pki.rpkServer.keyPem) });
-  const dev = await pkDevice(t, {
-    rpk: ownRawPublicKey(pki.rpkClient.keyPem),
-    trust: { pinnedKeys: new PinnedKeys([pki.rpkServer.spkiPem]) },
-  });
+  const { pki, h, dev } = await rpkHarness(t);
   const rid = await h.polled(
     dev.url,
     { mode: 'psk', psk_identity: 'poller-1', psk_key: '00'.repeat(16) },
