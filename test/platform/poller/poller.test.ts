@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:https';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { CoapServer, ContentFormat, DtlsServerTransport, UdpTransport } from '../../../src/coap/index.ts';
 import type { DtlsConnection, DtlsMeter } from '../../../src/dtls/index.ts';
-import { Poller } from '../../../src/platform/poller/index.ts';
+import { Poller, type PollerOptions } from '../../../src/platform/poller/index.ts';
 import type { SecureSenseConfig } from '../../../src/util/config.ts';
 import { makeTempPki } from '../../support/pki.ts';
 import { target } from '../engines.ts';
@@ -69,16 +69,26 @@ async function coapsDevice(t: import('node:test').TestContext) {
   return { seen, port: transport.address().port };
 }
 
-test('coaps:// polls reuse one DTLS session; a URL change sends close_notify and handshakes once more; deletion closes', async (t) => {
+/**
+ * The SQLite platform with a poller of the given options (started when `start`), a coaps:// device,
+ * and user ann's resources path; undefined when the engine is not available here.
+ */
+async function coapsLab(t: TestContext, options: PollerOptions, start: boolean) {
   const tg = await target(t, 'sqlite');
-  if (!tg) return;
+  if (!tg) return undefined;
   const p = await startPlatform(t, tg, lab);
-  const poller = new Poller(p.service, { startJitterMs: 0 });
-  await poller.start();
+  const poller = new Poller(p.service, options);
+  if (start) await poller.start();
   t.after(() => poller.stop());
   const dev = await coapsDevice(t);
   const { uid, token } = await newUser(p.base, 'ann');
-  const R = `/users/${uid}/resources`;
+  return { p, poller, dev, uid, token, R: `/users/${uid}/resources` };
+}
+
+test('coaps:// polls reuse one DTLS session; a URL change sends close_notify and handshakes once more; deletion closes', async (t) => {
+  const setup = await coapsLab(t, { startJitterMs: 0 }, true);
+  if (!setup) return;
+  const { p, poller, dev, token, R } = setup;
   const r = await call(p.base, 'POST', R, {
     token,
     body: { label: 'polled', polling_url: `coaps://127.0.0.1:${dev.port}/sensors`, polling_period: 3600 },
@@ -138,14 +148,9 @@ test('coaps:// polls reuse one DTLS session; a URL change sends close_notify and
 });
 
 test('a coaps:// session idle past idleRenewMs is renewed before the next poll, by resumption', async (t) => {
-  const tg = await target(t, 'sqlite');
-  if (!tg) return;
-  const p = await startPlatform(t, tg, lab);
-  const poller = new Poller(p.service, { idleRenewMs: 50 });
-  t.after(() => poller.stop());
-  const dev = await coapsDevice(t);
-  const { uid, token } = await newUser(p.base, 'ann');
-  const R = `/users/${uid}/resources`;
+  const setup = await coapsLab(t, { idleRenewMs: 50 }, false);
+  if (!setup) return;
+  const { p, poller, dev, token, R } = setup;
   const r = await call(p.base, 'POST', R, {
     token,
     body: { label: 'polled', polling_url: `coaps://127.0.0.1:${dev.port}/sensors`, polling_period: 3600 },
@@ -168,15 +173,9 @@ test('a coaps:// session idle past idleRenewMs is renewed before the next poll, 
 });
 
 test('coaps:// without a PSK credential, or with a wrong one, is logged as a failed poll', async (t) => {
-  const tg = await target(t, 'sqlite');
-  if (!tg) return;
-  const p = await startPlatform(t, tg, lab);
-  const poller = new Poller(p.service, { startJitterMs: 0 });
-  await poller.start();
-  t.after(() => poller.stop());
-  const dev = await coapsDevice(t);
-  const { uid, token } = await newUser(p.base, 'ann');
-  const R = `/users/${uid}/resources`;
+  const setup = await coapsLab(t, { startJitterMs: 0 }, true);
+  if (!setup) return;
+  const { p, poller, dev, token, R } = setup;
   const r = await call(p.base, 'POST', R, {
     token,
     body: {
