@@ -101,8 +101,12 @@ const FAST = {
   backoff: { baseMs: 50, maxMs: 200 },
 };
 
-test('a NAT rebinding mid-session with a Connection ID (the default): same session, no handshake, no reading lost', async (t) => {
-  const c = await cloud(t);
+/**
+ * A cloud (with `cloudOpts`) behind a NAT and an agent pushing to it through the NAT; once 3 POSTs
+ * have arrived the NAT rebinds, so the agent's outside port changes mid-session.
+ */
+async function reboundAgent(t: TestContext, cloudOpts: { cid?: boolean }) {
+  const c = await cloud(t, cloudOpts);
   const n = await nat(c.port);
   t.after(() => n.close());
   const { agent, events } = await startAgent(t, {
@@ -116,37 +120,35 @@ test('a NAT rebinding mid-session with a Connection ID (the default): same sessi
   const before = n.outsidePort();
   await n.rebind();
   assert.notEqual(n.outsidePort(), before);
+  return { c, agent, events };
+}
+
+/** Waits until 3 more readings are taken and the queue is empty, then stops the agent. */
+async function sendThreeMoreAndStop(agent: DeviceAgent, events: AgentEvent[]): Promise<void> {
   const taken = () => events.filter((e) => e.event === 'reading').length;
   const target = taken() + 3;
   await until('3 more readings sent', () => taken() >= target && agent.stats().queued === 0);
   await agent.stop();
+}
+
+/** The readings the agent took whose time the cloud never stored. */
+function lostReadings(stored: number[], events: AgentEvent[]): AgentEvent[] {
+  const got = new Set(stored);
+  return events.filter((e) => e.event === 'reading' && !got.has(Date.parse(e.time)));
+}
+
+test('a NAT rebinding mid-session with a Connection ID (the default): same session, no handshake, no reading lost', async (t) => {
+  const { c, agent, events } = await reboundAgent(t, {});
+  await sendThreeMoreAndStop(agent, events);
   assert.equal(c.conns.length, 1, 'one handshake for the whole run');
   assert.equal(c.stats.connectionIds.addressUpdates, 1);
-  const got = new Set(c.times);
-  const lost = events.filter((e) => e.event === 'reading' && !got.has(Date.parse(e.time)));
-  assert.deepEqual(lost, []);
+  assert.deepEqual(lostReadings(c.times, events), []);
 });
 
 test('a NAT rebinding mid-session without a Connection ID: the agent notices, resumes the session, and loses no reading', async (t) => {
-  const c = await cloud(t, { cid: false });
-  const n = await nat(c.port);
-  t.after(() => n.close());
-  const { agent, events } = await startAgent(t, {
-    push: `coaps://127.0.0.1:${n.port}/d`,
-    security: { psk: PSK, retransmitInitialMs: 150, maxRetransmits: 3 },
-    sensors: ['temperature'],
-    intervalMs: 100,
-    ...FAST,
-  });
-  await until('3 POSTs', () => c.times.length >= 3);
-  const before = n.outsidePort();
-  await n.rebind();
-  assert.notEqual(n.outsidePort(), before);
+  const { c, agent, events } = await reboundAgent(t, { cid: false });
   await until('a second connection', () => c.conns.length >= 2);
-  const taken = () => events.filter((e) => e.event === 'reading').length;
-  const target = taken() + 3;
-  await until('3 more readings sent', () => taken() >= target && agent.stats().queued === 0);
-  await agent.stop();
+  await sendThreeMoreAndStop(agent, events);
 
   // The server saw the device come back from its new outside port with an abbreviated handshake.
   assert.deepEqual(
@@ -155,9 +157,7 @@ test('a NAT rebinding mid-session without a Connection ID: the agent notices, re
   );
   assert.notEqual(c.conns[1].port, c.conns[0].port);
   // Every reading arrived.
-  const got = new Set(c.times);
-  const lost = events.filter((e) => e.event === 'reading' && !got.has(Date.parse(e.time)));
-  assert.deepEqual(lost, []);
+  assert.deepEqual(lostReadings(c.times, events), []);
   assert.ok(events.some((e) => e.event === 'backoff'));
 });
 
