@@ -2,6 +2,7 @@
  * Headless Chromium for the dashboard tests: the launch flags this machine needs (no background
  * networking: the network is closed) and a page watched for every kind of failure.
  */
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 
@@ -53,4 +54,23 @@ export async function openPage(
   });
   page.on('pageerror', (e) => problems.pageErrors.push(e.message));
   return { page, problems };
+}
+
+/** Waits until `selector`'s text contains `want`; on timeout fails saying what the text was. */
+export async function waitText(page: Page, selector: string, want: string, timeoutMs = 5_000): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ([s, w]) => (document.querySelector(s)?.textContent ?? '').includes(w),
+      [selector, want] as const,
+      { timeout: timeoutMs },
+    );
+  } catch {
+    const text = await page
+      .locator(selector)
+      .textContent()
+      .catch(() => null);
+    assert.fail(
+      `${selector} never showed ${JSON.stringify(want)} within ${timeoutMs} ms; it shows ${JSON.stringify(text)}`,
+    );
+  }
 }

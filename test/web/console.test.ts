@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { CoapClient, ContentFormat } from '../../src/coap/index.ts';
 import { DtlsClientTransport } from '../../src/coap/transport-dtls.ts';
 import { loadTrustAnchors, ownCertificate, ownRawPublicKey, PinnedKeys } from '../../src/dtls/credentials/index.ts';
@@ -23,7 +23,7 @@ import { connect, type DtlsClientOptions, type DtlsConnection } from '../../src/
 import { createPlatform } from '../../src/platform/index.ts';
 import { loadConfig } from '../../src/util/config.ts';
 import { call, newResource, newUser } from '../platform/helpers.ts';
-import { CHROMIUM_ARGS, openPage } from '../support/browser.ts';
+import { CHROMIUM_ARGS, openPage, waitText } from '../support/browser.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki } from '../support/pki.ts';
 
@@ -41,24 +41,6 @@ async function coapPost(conn: DtlsConnection, port: number, path: string, body: 
     return (await client.post(`coap://127.0.0.1:${port}${path}`, JSON.stringify(body), json)).status;
   } finally {
     await client.close();
-  }
-}
-
-async function waitText(page: Page, selector: string, want: string, timeoutMs = 5_000): Promise<void> {
-  try {
-    await page.waitForFunction(
-      ([s, w]) => (document.querySelector(s)?.textContent ?? '').includes(w),
-      [selector, want] as const,
-      { timeout: timeoutMs },
-    );
-  } catch {
-    const text = await page
-      .locator(selector)
-      .textContent()
-      .catch(() => null);
-    assert.fail(
-      `${selector} never showed ${JSON.stringify(want)} within ${timeoutMs} ms; it shows ${JSON.stringify(text)}`,
-    );
   }
 }
 

@@ -13,25 +13,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { call, newResource, newStream, newUser, startPlatform } from '../platform/helpers.ts';
-import { CHROMIUM_ARGS, openPage } from '../support/browser.ts';
+import { CHROMIUM_ARGS, openPage, waitText } from '../support/browser.ts';
 import { requireBinary } from '../support/peers.ts';
-
-/** Waits until `selector`'s text contains `want`; on timeout says what the text was. */
-async function waitText(page: Page, selector: string, want: string, timeoutMs = 5_000): Promise<void> {
-  try {
-    await page.waitForFunction(
-      ([s, w]) => (document.querySelector(s)?.textContent ?? '').includes(w),
-      [selector, want] as const,
-      { timeout: timeoutMs },
-    );
-  } catch {
-    const text = await page
-      .locator(selector)
-      .textContent()
-      .catch(() => null);
-    assert.fail(`${selector} never showed ${JSON.stringify(want)}; it shows ${JSON.stringify(text)}`);
-  }
-}
 
 const rows = (page: Page) => page.locator('#points tbody tr').allTextContents();
 
