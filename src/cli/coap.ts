@@ -4,7 +4,9 @@
  *   coap get|post|put|delete URI [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT] [-b BLOCKSIZE]
  *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]
  *        [--trust-rpk F …] [--no-verify-name]
- *   coap serve [--host H] [--port P] [--dtls-port P] [--quiet] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
+ *   coap get|post … [--oscore CONTEXT.json] [--proxy coap://PROXY]
+ *   coap proxy [--host H] [--port P]
+ *   coap serve [--oscore CONTEXT.json …] [--host H] [--port P] [--dtls-port P] [--quiet] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
  *        [--ca F …] [--trust-rpk F …] [--client-auth none|want|need]
  *
  * Output: one JSON line per event on stdout (DESIGN.md "Tools at the command line"), errors on
@@ -17,13 +19,16 @@ import { createDemoServer } from '../coap/demo.ts';
 import { CoapCancelledError, CoapResetError, CoapTimeoutError, CoapUnreachableError } from '../coap/errors.ts';
 import { formatOptionValue } from '../coap/message.ts';
 import { type Method, optionName, parseContentFormat } from '../coap/options.ts';
+import { CoapForwardProxy } from '../coap/proxy.ts';
 import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
 import { DtlsTimeoutError, DtlsUnreachableError, type PeerIdentity } from '../dtls/index.ts';
+import { OscoreServerContexts } from '../oscore/server.ts';
 import {
   command,
   dispatch,
+  durationOption,
   intOption,
   numberOption,
   type OptionTable,
@@ -34,6 +39,7 @@ import {
 import { LIMIT_OPTIONS, readLimitFlags } from './dtls-limits.ts';
 import { portInUseHint } from './errors.ts';
 import { LineBatch } from './line-batch.ts';
+import { loadOscoreContext } from './oscore-flags.ts';
 import {
   dtlsClientSecurity,
   dtlsServerSecurity,
@@ -51,7 +57,13 @@ const CLIENT_OPTIONS = {
   s: { type: 'string', arg: 'SECONDS', help: 'observe for SECONDS (RFC 7641; get only)' },
   non: { type: 'boolean', help: 'Non-confirmable request' },
   v: { type: 'boolean', help: 'print the options (and the DTLS identity) too' },
-  timeout: { type: 'string', arg: 'S', help: 'give up after S seconds (default 95)' },
+  timeout: {
+    type: 'string',
+    arg: 'DURATION',
+    help: 'give up after DURATION: 30s, 500ms, 2m, or a plain number of seconds (default 95s)',
+  },
+  oscore: { type: 'string', arg: 'FILE', help: 'protect the request with this OSCORE context (RFC 8613, JSON)' },
+  proxy: { type: 'string', arg: 'URI', help: 'send through this coap:// forward proxy (Proxy-Uri)' },
   ...SECURITY_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -60,6 +72,7 @@ const SERVE_OPTIONS = {
   port: { type: 'string', arg: 'N', help: 'coap:// UDP port (default 5683; 0 = any free port)' },
   'dtls-port': { type: 'string', arg: 'N', help: 'coaps:// UDP port (default 5684; needs credentials)' },
   quiet: { type: 'boolean', help: 'no line per request (the listening line only), as for benchmarks' },
+  oscore: { type: 'string', multiple: true, arg: 'FILE', help: 'accept OSCORE requests under this context (JSON)' },
   ...SECURITY_OPTIONS,
   ...LIMIT_OPTIONS,
   'cid-length': {
@@ -137,28 +150,31 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   const blockSize = intOption(values.b, '-b', 16, 1024);
   const observeFor = numberOption(values.s, '-s', 0.001, 86_400 * 365);
   if (observeFor !== undefined && method !== 'GET') throw new UsageError('-s (observe) works with get');
-  const timeoutS = numberOption(values.timeout, '--timeout', 0.001, 86_400) ?? 95;
+  const timeoutMs = durationOption(values.timeout, '--timeout', 1, 86_400_000) ?? 95_000;
   const sec = clientSecurity(values);
   if (uri.scheme === 'coaps' && !sec)
     throw new UsageError('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
   // The handshake counts against --timeout too: a silent coaps:// server ends the attempt in time.
-  const security = sec && { ...sec, handshakeTimeoutMs: timeoutS * 1000 };
-  const c = new CoapClient({ security, blockSize, responseTimeout: timeoutS * 1000 });
+  const security = sec && { ...sec, handshakeTimeoutMs: timeoutMs };
+  const oscore = values.oscore !== undefined ? await loadOscoreContext(values.oscore) : undefined;
+  if (values.proxy !== undefined) asUsage(() => parseCoapUri(values.proxy as string));
+  const c = new CoapClient({ security, blockSize, responseTimeout: timeoutMs, oscore });
   const verbose = values.v ?? false;
   const req = {
     contentFormat: values.t !== undefined ? asUsage(() => parseContentFormat(values.t as string)) : undefined,
     accept: values.A !== undefined ? asUsage(() => parseContentFormat(values.A as string)) : undefined,
     confirmable: !values.non,
     blockSize,
+    proxy: values.proxy,
   };
   const deadline = setTimeout(
     () => {
-      const message = `no answer within ${timeoutS} s`;
+      const message = `no answer within ${timeoutMs / 1000} s`;
       process.stdout.write(`${JSON.stringify({ event: 'error', error: 'timeout', message })}\n`);
       process.stderr.write(`securesense coap: ${message}\n`);
       process.exit(3);
     },
-    (timeoutS + (observeFor ?? 0)) * 1000,
+    timeoutMs + (observeFor ?? 0) * 1000,
   );
   deadline.unref();
   try {
@@ -257,7 +273,13 @@ async function serveRun(
   const port = ports.port;
   // One write per event-loop turn for all the request lines of that turn, or none with --quiet.
   const lines = new LineBatch();
+  const oscoreFiles = values.oscore ?? [];
+  const oscore =
+    oscoreFiles.length > 0
+      ? new OscoreServerContexts(await Promise.all(oscoreFiles.map((f) => loadOscoreContext(f))))
+      : undefined;
   const demo = createDemoServer({
+    oscore,
     onRequest: values.quiet
       ? undefined
       : (req) => {
@@ -269,6 +291,7 @@ async function serveRun(
             peer: `${req.peer.address}:${req.peer.port}`,
             bytes: req.payload.length,
           };
+          if (req.peer.oscore) line.oscore = req.peer.oscore;
           if (req.peer.identity?.mode === 'psk') line.identity = req.peer.identity.identity;
           else if (req.peer.identity) line.identity = identityJson(req.peer.identity);
           lines.push(JSON.stringify(line));
@@ -307,12 +330,45 @@ async function serveRun(
   return 0;
 }
 
+const proxy = command(
+  {
+    name: 'coap proxy',
+    usage: '[--host H] [--port P]',
+    about: `A CoAP forward proxy (RFC 7252 §5.7.2): requests naming their target by Proxy-Uri, or
+Proxy-Scheme with Uri-Host/Uri-Port, are sent on to that coap:// server. OSCORE requests pass
+through unread. Prints a listening line, then one JSON line per forwarded request.`,
+    options: {
+      host: { type: 'string', arg: 'ADDR', help: "address to bind (default '0.0.0.0')" },
+      port: { type: 'string', arg: 'N', help: 'UDP port (default 5683; 0 = any free port)' },
+    },
+  },
+  async ({ values }) => {
+    const port = intOption(values.port, '--port', 0, 65535) ?? 5683;
+    const udp = await UdpTransport.bind({ host: values.host ?? '0.0.0.0', port });
+    const p = new CoapForwardProxy({
+      onForward: (f) => process.stdout.write(`${JSON.stringify({ event: 'forward', ...f })}\n`),
+    });
+    p.listen(udp);
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    process.stdout.write(`${JSON.stringify({ event: 'listening', coap: udp.address() })}\n`);
+    await stop;
+    process.stdout.write(`${JSON.stringify({ event: 'stopped', ...p.stats })}\n`);
+    await p.close();
+    await udp.close();
+    return 0;
+  },
+);
+
 const SUBS: Record<string, SubCommand> = {
   get: clientCommand('GET'),
   post: clientCommand('POST'),
   put: clientCommand('PUT'),
   delete: clientCommand('DELETE'),
   serve: { summary: 'the demo server over coap:// and coaps://', run: serve },
+  proxy: { summary: 'a CoAP forward proxy (Proxy-Uri, Proxy-Scheme)', run: proxy },
 };
 
 export async function run(args: string[]): Promise<number> {

@@ -6,6 +6,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { secureExchange } from '../oscore/client.ts';
+import type { OscoreContext } from '../oscore/context.ts';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { downloadBlocks, uploadBlocks } from './block.ts';
@@ -19,7 +21,7 @@ import { type RequestContent, type TokenListener, TokenManager } from './tokens.
 import type { PeerIdentity, Transport } from './transport.ts';
 import type { CoapsSecurity } from './transport-dtls.ts';
 import { UdpTransport } from './transport-udp.ts';
-import { type CoapUri, parseCoapUri, uriOptions } from './uri.ts';
+import { type CoapUri, formatCoapUri, parseCoapUri, uriOptions } from './uri.ts';
 
 export { type CoapResponse, Observation, toCoapResponse };
 
@@ -45,6 +47,8 @@ export interface CoapClientOptions {
   layer?: MessageLayer;
   /** Credentials for `coaps://`. */
   security?: CoapsSecurity;
+  /** Protect every request with this OSCORE context (RFC 8613), over any scheme. */
+  oscore?: OscoreContext;
   /** Transport providers by URI scheme, replacing the built-in ones (see {@link TransportProvider}). */
   transports?: Partial<Record<CoapUri['scheme'], TransportProvider>>;
   logger?: Logger;
@@ -61,6 +65,10 @@ export interface RequestOptions {
   confirmable?: boolean;
   /** Block size for this request (Block1 upload, and the Block2 size asked for up front). */
   blockSize?: number;
+  /** OSCORE context for this request; `false` sends it unprotected despite the client's context. */
+  oscore?: OscoreContext | false;
+  /** Send the request to this forward proxy (a coap:// URI) with the target as Proxy-Uri (RFC 7252 §5.7). */
+  proxy?: string;
 }
 
 /** A message layer of the client with its token layer, on one transport. */
@@ -274,14 +282,28 @@ export class CoapClient {
     confirmable: boolean,
     token: Buffer = randomToken(this.tokenLength),
     persistent?: TokenListener,
+    sec?: OscoreContext,
   ): Promise<CoapMessage> {
+    if (sec) {
+      return secureExchange(
+        sec,
+        (outer, p) => ep.tokens.exchange(ep.peer, outer, confirmable, token, p, () => this.dropSecure(ep)),
+        msg,
+        persistent,
+      );
+    }
     return ep.tokens.exchange(ep.peer, msg, confirmable, token, persistent, () => this.dropSecure(ep));
+  }
+
+  private oscoreFor(opts: { oscore?: OscoreContext | false }): OscoreContext | undefined {
+    return opts.oscore === false ? undefined : (opts.oscore ?? this.opts.oscore);
   }
 
   /** Sends a request and returns the whole response, doing Block1 and Block2 as needed. */
   async request(uri: string | CoapUri, opts: RequestOptions = {}): Promise<CoapResponse> {
     const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
-    const ep = await this.endpoint(u);
+    const ep = await this.endpoint(opts.proxy ? parseCoapUri(opts.proxy) : u);
+    const sec = this.oscoreFor(opts);
     const method = opts.method ?? 'GET';
     const confirmable = opts.confirmable ?? true;
     const base = this.baseOptions(u, opts);
@@ -291,7 +313,7 @@ export class CoapClient {
     if (payload.length > blockSize(szx)) {
       // RFC 7959 §2.5; RFC 9175 §3.3: one Request-Tag keeps this upload apart from another of ours.
       first = await uploadBlocks(
-        (m) => this.exchange(ep, m, confirmable),
+        (m) => this.exchange(ep, m, confirmable, undefined, undefined, sec),
         methodCode(method),
         base,
         payload,
@@ -304,9 +326,16 @@ export class CoapClient {
       if (opts.blockSize && (method === 'GET' || method === 'FETCH')) {
         options.push({ number: OptionNumber.Block2, value: encodeBlock({ num: 0, more: false, szx }) });
       }
-      first = await this.exchange(ep, { code: methodCode(method), options, payload }, confirmable);
+      first = await this.exchange(
+        ep,
+        { code: methodCode(method), options, payload },
+        confirmable,
+        undefined,
+        undefined,
+        sec,
+      );
     }
-    const body = await this.block2Download(ep, method, base, first, confirmable);
+    const body = await this.block2Download(ep, method, base, first, confirmable, sec);
     return toCoapResponse(first, { ...ep.peer, identity: ep.identity }, body);
   }
 
@@ -332,7 +361,10 @@ export class CoapClient {
   }
 
   private baseOptions(u: CoapUri, opts: RequestOptions): CoapOption[] {
-    const options = [...uriOptions(u), ...(opts.options ?? [])];
+    const target = opts.proxy
+      ? [{ number: OptionNumber.ProxyUri, value: Buffer.from(formatCoapUri(u)) }]
+      : uriOptions(u);
+    const options = [...target, ...(opts.options ?? [])];
     if (opts.contentFormat !== undefined)
       options.push({ number: OptionNumber.ContentFormat, value: encodeUint(opts.contentFormat) });
     if (opts.accept !== undefined) options.push({ number: OptionNumber.Accept, value: encodeUint(opts.accept) });
@@ -346,8 +378,15 @@ export class CoapClient {
     base: CoapOption[],
     first: CoapMessage,
     confirmable: boolean,
+    sec?: OscoreContext,
   ): Promise<Buffer> {
-    return downloadBlocks((m) => this.exchange(ep, m, confirmable), methodCode(method), base, first, this.maxBodySize);
+    return downloadBlocks(
+      (m) => this.exchange(ep, m, confirmable, undefined, undefined, sec),
+      methodCode(method),
+      base,
+      first,
+      this.maxBodySize,
+    );
   }
 
   /**
@@ -356,12 +395,13 @@ export class CoapClient {
    */
   async observe(uri: string | CoapUri, opts: Omit<RequestOptions, 'method' | 'payload'> = {}): Promise<Observation> {
     const u = typeof uri === 'string' ? parseCoapUri(uri) : uri;
-    const ep = await this.endpoint(u);
+    const ep = await this.endpoint(opts.proxy ? parseCoapUri(opts.proxy) : u);
+    const sec = this.oscoreFor(opts);
     const base = this.baseOptions(u, opts);
     const host: ObservationHost = {
       peer: { ...ep.peer, identity: ep.identity },
-      exchange: (msg, confirmable, token, persistent) => this.exchange(ep, msg, confirmable, token, persistent),
-      block2: (first, confirmable) => this.block2Download(ep, 'GET', base, first, confirmable),
+      exchange: (msg, confirmable, token, persistent) => this.exchange(ep, msg, confirmable, token, persistent, sec),
+      block2: (first, confirmable) => this.block2Download(ep, 'GET', base, first, confirmable, sec),
       forget: (token) => ep.tokens.forget(ep.peer, token),
     };
     const obs = new Observation(host, base, opts.confirmable ?? true, randomToken(this.tokenLength));

@@ -13,6 +13,7 @@ export const OptionNumber = {
   Observe: 6,
   UriPort: 7,
   LocationPath: 8,
+  Oscore: 9,
   UriPath: 11,
   ContentFormat: 12,
   MaxAge: 14,
@@ -25,6 +26,7 @@ export const OptionNumber = {
   ProxyUri: 35,
   ProxyScheme: 39,
   Size1: 60,
+  Echo: 252,
   NoResponse: 258,
   RequestTag: 292,
 } as const;
@@ -49,6 +51,8 @@ const DEFINITIONS: Record<number, OptionDefinition> = {
   6: { name: 'Observe', format: 'uint', minLength: 0, maxLength: 3, repeatable: false },
   7: { name: 'Uri-Port', format: 'uint', minLength: 0, maxLength: 2, repeatable: false },
   8: { name: 'Location-Path', format: 'string', minLength: 0, maxLength: 255, repeatable: true },
+  // RFC 8613 §2: critical, unsafe; the server refuses it unless it has OSCORE contexts.
+  9: { name: 'OSCORE', format: 'opaque', minLength: 0, maxLength: 255, repeatable: false },
   11: { name: 'Uri-Path', format: 'string', minLength: 0, maxLength: 255, repeatable: true },
   12: { name: 'Content-Format', format: 'uint', minLength: 0, maxLength: 2, repeatable: false },
   14: { name: 'Max-Age', format: 'uint', minLength: 0, maxLength: 4, repeatable: false },
@@ -61,6 +65,8 @@ const DEFINITIONS: Record<number, OptionDefinition> = {
   35: { name: 'Proxy-Uri', format: 'string', minLength: 1, maxLength: 1034, repeatable: false },
   39: { name: 'Proxy-Scheme', format: 'string', minLength: 1, maxLength: 255, repeatable: false },
   60: { name: 'Size1', format: 'uint', minLength: 0, maxLength: 4, repeatable: false },
+  // RFC 9175 §2.2.1: elective, opaque 1..40.
+  252: { name: 'Echo', format: 'opaque', minLength: 1, maxLength: 40, repeatable: false },
   258: { name: 'No-Response', format: 'uint', minLength: 0, maxLength: 1, repeatable: false },
   // RFC 9175 §3.2: elective, safe to forward, repeatable, opaque 0..8.
   292: { name: 'Request-Tag', format: 'opaque', minLength: 0, maxLength: 8, repeatable: true },

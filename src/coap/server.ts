@@ -6,12 +6,19 @@
  * gets an answer, never an exception out of the server.
  */
 import { createHash } from 'node:crypto';
+import {
+  type OscoreRequest,
+  type OscoreServerContexts,
+  protectNotification,
+  protectReply,
+  type UnprotectOutcome,
+} from '../oscore/server.ts';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { Block1Assembler, Block2Cache, sliceBlock } from './block.ts';
 import { CoapError } from './errors.ts';
 import { formatLinks, type Link } from './linkformat.ts';
-import { type CoapOption, checkOptions, getOptions } from './message.ts';
+import { type CoapMessage, type CoapOption, checkOptions, getOptions } from './message.ts';
 import {
   derivedTimesOf,
   MessageLayer,
@@ -111,8 +118,17 @@ export interface CoapServerOptions {
   observe?: Partial<ObserveServerOptions>;
   /** Serve `/.well-known/core` from the routes. Default true. */
   wellKnownCore?: boolean;
+  /**
+   * OSCORE contexts (RFC 8613): a request with an OSCORE option is unprotected before routing, its
+   * handler sees `peer.oscore`, and its responses and notifications are protected. Without it such
+   * a request gets 4.02 Bad Option.
+   */
+  oscore?: OscoreServerContexts;
   logger?: Logger;
 }
+
+/** What the request handling uses of an exchange: a {@link ServerExchange}, or its OSCORE inner view. */
+type Exchange = Pick<ServerExchange, 'request' | 'peer' | 'isAnswered' | 'respond' | 'reject'>;
 
 interface Layer {
   id: number;
@@ -133,6 +149,12 @@ const NO_OPTIONS: CoapOption[] = [];
 /** Names a block-wise transfer (Block1 reassembly, Block2 cache): layer, peer, method and target. */
 function transferKey(layerId: number, peer: TransportPeer, method: Method, path: string, query: string[]): string {
   return `${layerId}|${peerKey(peer)}|${method}|${path}?${query.join('&')}`;
+}
+
+/** True when a message carries the OSCORE option (a plain loop: this runs for every request). */
+function hasOscore(options: CoapOption[]): boolean {
+  for (let i = 0; i < options.length; i++) if (options[i].number === OptionNumber.Oscore) return true;
+  return false;
 }
 
 /** A transfer key, or what makes one, so that the string is only built when a transfer is in play. */
@@ -159,8 +181,12 @@ export class CoapServer {
   readonly observers: ObserverRegistry;
   private readonly params: Partial<TransmissionParameters>;
   private closed = false;
+  private readonly oscore: OscoreServerContexts | undefined;
+  /** The OSCORE request behind a handler's peer object, for protecting its notifications. */
+  private readonly oscoreRequests = new WeakMap<object, OscoreRequest>();
 
   constructor(opts: CoapServerOptions = {}) {
+    this.oscore = opts.oscore;
     this.log = opts.logger ?? childLogger('coap.server');
     this.params = opts.params ?? {};
     this.szx = szxFor(opts.blockSize ?? 1024);
@@ -214,14 +240,14 @@ export class CoapServer {
     return layer;
   }
 
-  private failed(ex: ServerExchange, err: unknown): void {
+  private failed(ex: Exchange, err: unknown): void {
     this.log.error({ err }, 'request handling failed');
     if (!ex.isAnswered)
       ex.respond({ code: Code.InternalServerError, token: ex.request.token, options: [], payload: EMPTY });
   }
 
   /** Answers a request with an error code and a diagnostic payload (RFC 7252 §5.5.2, no Content-Format). */
-  private refuse(ex: ServerExchange, code: number, reason: string, extra: CoapOption[] = []): undefined {
+  private refuse(ex: Exchange, code: number, reason: string, extra: CoapOption[] = []): undefined {
     this.log.debug({ code: codeString(code), reason }, 'request refused');
     ex.respond({ code, token: ex.request.token, options: extra, payload: Buffer.from(reason) });
     return undefined;
@@ -233,8 +259,9 @@ export class CoapServer {
    * receive returns, with no promise, timer or microtask per request. Returns a promise only when
    * the handler returned one.
    */
-  private handle(ex: ServerExchange, layer: Layer): Promise<void> | undefined {
+  private handle(ex: Exchange, layer: Layer): Promise<void> | undefined {
     const m = ex.request;
+    if (hasOscore(m.options)) return this.handleOscore(ex, layer);
     const chk = checkOptions(m);
     if (!chk.ok) {
       // RFC 7252 §5.4.1: a bad critical option in a Confirmable request gets 4.02 Bad Option; in a
@@ -403,9 +430,92 @@ export class CoapServer {
     return undefined;
   }
 
+  /**
+   * RFC 8613 §8.2: unprotects, then handles the inner request with an exchange whose responses are
+   * protected. OSCORE's own refusals (4.02, 4.01, 4.00) go out unprotected with Max-Age 0 (§8.2).
+   */
+  private handleOscore(ex: Exchange, layer: Layer): Promise<void> | undefined {
+    if (!this.oscore) return this.refuse(ex, Code.BadOption, 'OSCORE is not supported here');
+    const whole = this.outerBlock1(ex, layer);
+    if (whole === undefined) return undefined;
+    const outcome = this.oscore.unprotect(whole);
+    if (isPromise(outcome)) return outcome.then((o) => this.afterUnprotect(ex, layer, o));
+    return this.afterUnprotect(ex, layer, outcome);
+  }
+
+  /**
+   * RFC 8613 §4.1.3.4.2: a proxy may have split a protected request into outer Block1 blocks; they
+   * are put together before OSCORE runs. Returns the whole protected request, or undefined once the
+   * block has been answered (2.31 Continue or an error, unprotected like any outer exchange).
+   */
+  private outerBlock1(ex: Exchange, layer: Layer): CoapMessage | undefined {
+    const m = ex.request;
+    let b1: Buffer | undefined;
+    let size1: number | undefined;
+    for (const o of m.options) {
+      if (o.number === OptionNumber.Block1) b1 ??= o.value;
+      else if (o.number === OptionNumber.Size1) size1 ??= decodeUint(o.value);
+    }
+    if (b1 === undefined) return m;
+    let block: BlockValue;
+    try {
+      block = decodeBlock(b1);
+    } catch (err) {
+      this.refuse(ex, Code.BadRequest, (err as Error).message);
+      return undefined;
+    }
+    const tag = getOptions(m, OptionNumber.RequestTag)
+      .map((t) => t.toString('hex'))
+      .join(',');
+    const key = `oscore|${transferKey(layer.id, ex.peer, 'POST', '', [])}#${tag}`;
+    const out = this.block1.accept(key, block, m.payload, size1);
+    if (out.status === 'error') {
+      this.refuse(ex, out.code, out.reason);
+      return undefined;
+    }
+    if (out.status === 'continue') {
+      ex.respond({
+        code: Code.Continue,
+        token: m.token,
+        options: [{ number: OptionNumber.Block1, value: encodeBlock(out.block) }],
+        payload: EMPTY,
+      });
+      return undefined;
+    }
+    const outer = m.options.filter(
+      (o) =>
+        o.number !== OptionNumber.Block1 && o.number !== OptionNumber.Size1 && o.number !== OptionNumber.RequestTag,
+    );
+    return { ...m, options: outer, payload: out.body };
+  }
+
+  private afterUnprotect(ex: Exchange, layer: Layer, out: UnprotectOutcome): Promise<void> | undefined {
+    const m = ex.request;
+    if (out.status === 'error') {
+      return this.refuse(ex, out.error.code, out.error.message, [{ number: OptionNumber.MaxAge, value: EMPTY }]);
+    }
+    const token = m.token;
+    if (out.status === 'echo') {
+      return (this.oscore as OscoreServerContexts).echoChallenge(out).then((c) => ex.respond({ ...c, token }));
+    }
+    const inner: CoapMessage = { ...m, code: out.inner.code, options: out.inner.options, payload: out.inner.payload };
+    const peer = { ...ex.peer, oscore: out.context.identity };
+    this.oscoreRequests.set(peer, out);
+    const view: Exchange = {
+      request: inner,
+      peer,
+      get isAnswered() {
+        return ex.isAnswered;
+      },
+      respond: (r) => ex.respond({ ...r, ...protectReply(out, r), token: r.token }),
+      reject: () => ex.reject(),
+    };
+    return this.handle(view, layer);
+  }
+
   /** Observe bookkeeping, the 2.03 shortcut and the response, once the handler has answered. */
   private answer(
-    ex: ServerExchange,
+    ex: Exchange,
     layer: Layer,
     route: Route,
     req: CoapRequest,
@@ -495,7 +605,7 @@ export class CoapServer {
 
   /** Sends a representation whole or as the requested Block2 slice, caching it for the next blocks. */
   private sendRepresentation(
-    ex: ServerExchange,
+    ex: Exchange,
     rep: Normalised,
     block2: BlockValue | undefined,
     cacheKey: TransferKey,
@@ -586,8 +696,10 @@ export class CoapServer {
     const success = rep.code >> 5 === 2;
     const seq = success ? this.observers.nextSequence() : undefined;
     const cacheKey = transferKey(this.layerIdOf(o.layer), o.peer, 'GET', state.req.path, state.req.queryItems);
-    const message = this.build(rep, { num: 0, more: false, szx: state.szx }, cacheKey, seq, undefined, o.token);
+    let message = this.build(rep, { num: 0, more: false, szx: state.szx }, cacheKey, seq, undefined, o.token);
     if (!message) return;
+    const secured = this.oscoreRequests.get(state.req.peer);
+    if (secured) message = { ...message, ...(await protectNotification(secured, message)) };
     // §3.2/§4.2: an error response ends the observation.
     if (!success) this.observers.remove(o);
     const con = !success || this.observers.wantsConfirmable(o);

@@ -466,3 +466,38 @@ export function encode(v: CborValue): Buffer {
   e.value(v);
   return e.result();
 }
+
+/** One item of a CBOR sequence with the bytes it was decoded from. */
+export interface SequenceItem {
+  readonly value: CborValue;
+  /** The item's own encoding, as it stood in the input (a view, not a copy). */
+  readonly bytes: Buffer;
+}
+
+export interface SequenceOptions extends DecodeOptions {
+  /** Maximum number of top-level items. Default 64. */
+  maxSequenceItems?: number;
+}
+
+/**
+ * Decodes a CBOR sequence (RFC 8742): zero or more data items back to back, with no framing.
+ * Every item is checked as strictly as {@link decode} checks one; the raw bytes of each item are
+ * returned beside its value so that a protocol can hash or re-check exactly what was received.
+ */
+export function decodeSequence(buf: Buffer, opts: SequenceOptions = {}): SequenceItem[] {
+  const d = new Decoder(buf, opts.maxDepth ?? 32, opts.maxItems ?? 65_536);
+  const max = opts.maxSequenceItems ?? 64;
+  const out: SequenceItem[] = [];
+  while (!d.done()) {
+    if (out.length >= max) throw new CborError(`more than ${max} items in a CBOR sequence`);
+    const start = d.offset;
+    const value = d.value(0);
+    out.push({ value, bytes: buf.subarray(start, d.offset) });
+  }
+  return out;
+}
+
+/** Encodes values as a CBOR sequence (RFC 8742): their encodings concatenated. */
+export function encodeSequence(values: readonly CborValue[]): Buffer {
+  return Buffer.concat(values.map((v) => encode(v)));
+}

@@ -1,0 +1,198 @@
+/**
+ * OSCORE keyed by EDHOC (RFC 9528 Appendix A) for devices bound by a raw public key.
+ *
+ * Platform side ({@link EdhocOscoreBinding}): `/.well-known/edhoc` with the platform's own RPK
+ * (method 0, suite 2, ES256, referenced by kid). The platform stores a device's key only as its
+ * SHA-256 fingerprint, as DTLS pins it, so the device sends its CCS credential by value (`kccs`);
+ * once message_3 verifies, the key's SubjectPublicKeyInfo fingerprint must be bound to a resource
+ * (the same lookup the DTLS server makes for an RPK) or the exchange ends in an EDHOC error. The
+ * OSCORE context then made is kept in memory, one per device (a new exchange replaces the old);
+ * a request under it is authorised as the DTLS identity `{ mode: 'rpk', spki, fingerprint }`.
+ * After a restart the contexts are gone: the device's requests get 4.01 "Security context not
+ * found" and it runs EDHOC again (fresh keys, so no nonce is ever reused).
+ *
+ * Device side ({@link edhocDeviceContext}): runs EDHOC as Initiator against the platform, optionally
+ * through a forward proxy, and returns the OSCORE context.
+ */
+import { createHash, type KeyObject } from 'node:crypto';
+import type { CoapRequest, CoapResponseInit, CoapServer } from '../coap/index.ts';
+import { CoapClient, type CoapClientOptions } from '../coap/index.ts';
+import type { PeerIdentity } from '../dtls/credentials/identity.ts';
+import { OscoreContext, type OscoreContextParams, type OscoreIdentity } from '../oscore/context.ts';
+import { DEVICE_SENDER_ID } from '../oscore/psk-binding.ts';
+import type { OscoreServerContexts } from '../oscore/server.ts';
+import type { Logger } from '../util/log.ts';
+import { EDHOC_PATH, EdhocResource, type EdhocResourceStats, edhocCombinedOverCoap, edhocOverCoap } from './coap.ts';
+import { byValue, knownCredentials, rpkByValue, rpkCredential, spkiOf } from './credentials.ts';
+import { EdhocError, ErrCode } from './errors.ts';
+import type { EdhocSession } from './session.ts';
+
+/** EDHOC method 0 (both sides sign, ES256 with the RPK's P-256 key) and suite 2. */
+const METHOD = 0;
+const SUITES = [2] as const;
+
+/** A raw public key of ours: the private key and its DER SubjectPublicKeyInfo (DTLS's `OwnRawPublicKey`). */
+export interface OwnRpk {
+  readonly key: KeyObject;
+  readonly spki: Buffer;
+}
+
+export interface EdhocPlatformOptions {
+  /** The platform's own raw public key (its DTLS RPK); devices pin it as they do for DTLS. */
+  readonly rpk: OwnRpk;
+  /** Devices with an OSCORE context at once; the least recently keyed is dropped beyond. Default 10 000. */
+  readonly maxDevices?: number;
+  readonly logger?: Logger;
+}
+
+/** The OSCORE context parameters of a completed EDHOC session (RFC 9528 Appendix A.1). */
+export function edhocOscoreParams(session: EdhocSession): OscoreContextParams {
+  const o = session.oscore();
+  return {
+    masterSecret: o.masterSecret,
+    masterSalt: o.masterSalt,
+    senderId: o.senderId,
+    recipientId: o.recipientId,
+    aead: o.aeadAlgorithm,
+    hkdf: o.hkdfAlgorithm,
+  };
+}
+
+function rpkIdentityOf(session: EdhocSession): Extract<PeerIdentity, { mode: 'rpk' }> {
+  const spki = spkiOf(session.peer.publicKey);
+  return { mode: 'rpk', spki, fingerprint: createHash('sha256').update(spki).digest('hex') };
+}
+
+interface Keyed {
+  readonly identity: Extract<PeerIdentity, { mode: 'rpk' }>;
+  readonly context: OscoreContext;
+}
+
+/** The platform's EDHOC resource and the OSCORE contexts it made, by device. */
+export class EdhocOscoreBinding {
+  readonly resource: EdhocResource;
+  /** By the context's Recipient ID (the kid of the device's requests), in the order they were keyed. */
+  private readonly byKid = new Map<string, Keyed>();
+  /** Device fingerprint → kid of its current context. */
+  private readonly byDevice = new Map<string, string>();
+  /** Contexts dropped to stay within `maxDevices`. */
+  evicted = 0;
+  /** Exchanges whose key verified but is bound to no resource. */
+  refusedKeys = 0;
+
+  constructor(
+    private readonly contexts: OscoreServerContexts,
+    /** Whether a raw public key (by SHA-256 fingerprint of its SPKI) is bound to a resource. */
+    private readonly knowsRpk: (fingerprint: string) => Promise<boolean>,
+    private readonly opts: EdhocPlatformOptions,
+  ) {
+    this.resource = new EdhocResource({
+      suites: [...SUITES],
+      credential: rpkCredential(opts.rpk.spki),
+      authKey: { kind: 'signature', key: opts.rpk.key },
+      // Any well-formed P-256 key by value; whether it is bound is decided in `accept`.
+      peers: rpkByValue(() => true),
+      accept: (session) => this.accept(session),
+      // Kid 01 with no kid context could be matched to a PSK device's context (§6.1 lookup by kid alone).
+      connectionIdInUse: (id) => this.byKid.has(id.toString('hex')) || id.equals(DEVICE_SENDER_ID),
+      logger: opts.logger,
+    });
+    // The EDHOC + OSCORE request (RFC 9668): message_3 arrives with the first OSCORE request.
+    contexts.edhocCombined = async (cR, message3) => {
+      await this.resource.completeCombined(cR, message3);
+    };
+  }
+
+  get stats(): EdhocResourceStats & { devices: number; evicted: number; refusedKeys: number } {
+    return { ...this.resource.stats, devices: this.byKid.size, evicted: this.evicted, refusedKeys: this.refusedKeys };
+  }
+
+  /** Registers POST /.well-known/edhoc, through `wrap` (the API's rate limits and error mapping). */
+  register(
+    server: CoapServer,
+    wrap: (fn: (req: CoapRequest) => Promise<CoapResponseInit>) => (req: CoapRequest) => Promise<CoapResponseInit>,
+  ): void {
+    server.post(
+      EDHOC_PATH,
+      wrap((req) => this.resource.respond(req)),
+      { rt: 'core.edhoc' },
+    );
+  }
+
+  /** The DTLS identity an OSCORE request under one of our contexts stands for. */
+  identityOf(o: OscoreIdentity | undefined): PeerIdentity | undefined {
+    if (!o || o.idContext !== undefined) return undefined;
+    return this.byKid.get(o.kid)?.identity;
+  }
+
+  private async accept(session: EdhocSession): Promise<void> {
+    const identity = rpkIdentityOf(session);
+    if (!(await this.knowsRpk(identity.fingerprint))) {
+      this.refusedKeys++;
+      throw new EdhocError('this raw public key is bound to no resource', ErrCode.unknownCredential);
+    }
+    const context = await OscoreContext.create(edhocOscoreParams(session));
+    const kid = context.identity.kid;
+    const old = this.byDevice.get(identity.fingerprint);
+    if (old !== undefined) this.drop(old);
+    this.byKid.set(kid, { identity, context });
+    this.byDevice.set(identity.fingerprint, kid);
+    this.contexts.add(context);
+    const max = this.opts.maxDevices ?? 10_000;
+    while (this.byKid.size > max) {
+      this.drop(this.byKid.keys().next().value as string);
+      this.evicted++;
+    }
+  }
+
+  private drop(kid: string): void {
+    const k = this.byKid.get(kid);
+    if (!k) return;
+    this.byKid.delete(kid);
+    if (this.byDevice.get(k.identity.fingerprint) === kid) this.byDevice.delete(k.identity.fingerprint);
+    this.contexts.remove(k.context);
+  }
+}
+
+export interface EdhocDeviceOptions {
+  /** Any URI on the platform's coap:// port (e.g. the push URI); EDHOC goes to its `/.well-known/edhoc`. */
+  readonly platform: string;
+  /** The device's raw public key, as bound to its resource. */
+  readonly rpk: OwnRpk;
+  /** The platform's raw public keys the device trusts (SPKI, PEM or DER). */
+  readonly platformKeys: readonly (Buffer | string)[];
+  /** Through this coap:// forward proxy. */
+  readonly proxy?: string;
+  readonly client?: CoapClientOptions;
+  /** Send message_3 in the first OSCORE request (RFC 9668) instead of its own round trip. */
+  readonly combined?: boolean;
+}
+
+/** Runs EDHOC with the platform and returns the device's OSCORE context (sequence in memory: fresh keys per run). */
+export async function edhocDeviceContext(opts: EdhocDeviceOptions): Promise<OscoreContext> {
+  const u = new URL(opts.platform);
+  if (u.protocol !== 'coap:') throw new RangeError(`EDHOC runs over coap://, not ${u.protocol}//`);
+  const uri = `coap://${u.host}${EDHOC_PATH}`;
+  if (opts.platformKeys.length === 0) throw new RangeError('EDHOC needs the platform key to trust');
+  const client = new CoapClient(opts.client ?? {});
+  try {
+    const edhoc = {
+      method: METHOD,
+      suites: [...SUITES],
+      credential: byValue(rpkCredential(opts.rpk.spki)),
+      authKey: { kind: 'signature', key: opts.rpk.key } as const,
+      peers: knownCredentials(opts.platformKeys.map((k) => rpkCredential(k))),
+      proxy: opts.proxy,
+    };
+    if (opts.combined) {
+      const { session, message3 } = await edhocCombinedOverCoap(client, uri, edhoc);
+      const ctx = await OscoreContext.create(edhocOscoreParams(session));
+      ctx.edhocMessage3 = message3;
+      return ctx;
+    }
+    const session = await edhocOverCoap(client, uri, edhoc);
+    return await OscoreContext.create(edhocOscoreParams(session));
+  } finally {
+    await client.close();
+  }
+}
