@@ -11,6 +11,13 @@
  *         (--resume: every handshake offers the session of a first full one, by session ID).
  *   coap  each connection (plain UDP, or a DTLS session made before the load starts) keeps --depth
  *         confirmable GET /PATH requests outstanding; each response sends the next request.
+ *         A connection never uses a Message ID twice: a server must treat a second CON with the
+ *         same ID from the same endpoint within EXCHANGE_LIFETIME (247 s) as a duplicate (RFC 7252
+ *         §4.5), and at these rates one endpoint runs through all 65 536 IDs in about a second. So
+ *         once a connection has sent MID_SPACE requests it stops sending, waits for the answers it
+ *         is owed, and starts over as a new endpoint: a fresh socket from the next source address
+ *         (and, over DTLS, a new session after close_notify, its handshake inside the load). The
+ *         result counts these renewals.
  *
  * Protocol with the parent, line by line:
  *   stdout  {"event":"ready"}  once every connection is up (load is already running: the warm-up)
@@ -42,6 +49,7 @@
 #define COAP_TIMEOUT_NS 2000000000ull
 #define RETRY_PAUSE_NS 100000000ull
 #define STDIN_TAG 0xffffffffu
+#define MID_SPACE 65536u /* requests one endpoint sends before it is replaced by a new one */
 
 enum kind { HS, COAP };
 enum sec { SEC_NONE, SEC_PSK, SEC_RPK, SEC_X509 };
@@ -69,6 +77,7 @@ struct conn {
   uint64_t t0;  /* handshake start */
   uint64_t due; /* next DTLS retransmission check, or end of a pause */
   uint16_t mid;
+  uint32_t sent; /* requests (each with a new Message ID) from this endpoint */
   uint32_t seq;
   struct req reqs[MAX_DEPTH];
 };
@@ -87,7 +96,7 @@ static int have_resume_data;
 static uint64_t win_start, win_end;
 static struct rusage ru_start;
 static int have_ru_start;
-static uint64_t ok, errors, timeouts, not_resumed;
+static uint64_t ok, errors, timeouts, not_resumed, renewals;
 static uint64_t hist[HIST_BUCKETS];
 static char first_error[160];
 
@@ -244,11 +253,16 @@ static void step_handshake(struct conn *c, uint32_t index) {
 
 /* --- CoAP -------------------------------------------------------------------------------------------- */
 
-/* CON GET /path: 4-byte header, a 4-byte token, one Uri-Path option (RFC 7252 §3, §5.10.1). */
+/* CON GET /path: 4-byte header, a 4-byte token, one Uri-Path option per '/'-separated segment
+ * (RFC 7252 §3, §5.10.1), so that "a/b" asks for /a/b. */
 static void send_request(struct conn *c, int i) {
-  unsigned char m[4 + 4 + 2 + 64];
-  size_t plen = strlen(o.path);
+  unsigned char m[4 + 4 + 2 * 64 + 64];
   struct req *q = &c->reqs[i];
+  if (c->sent >= MID_SPACE) { /* every Message ID used: this slot waits for the new endpoint */
+    q->busy = 0;
+    return;
+  }
+  c->sent++;
   q->token = (c->seq++ << 8) | (uint32_t)i;
   c->mid++;
   m[0] = 0x44; /* version 1, CON, token length 4 */
@@ -257,14 +271,22 @@ static void send_request(struct conn *c, int i) {
   m[3] = (unsigned char)c->mid;
   memcpy(m + 4, &q->token, 4);
   size_t n = 8;
-  if (plen < 13) {
-    m[n++] = (unsigned char)(0xb0 | plen); /* option delta 11 (Uri-Path) */
-  } else {
-    m[n++] = 0xbd;
-    m[n++] = (unsigned char)(plen - 13);
+  unsigned delta = 11; /* Uri-Path; repeated options have delta 0 */
+  for (const char *seg = o.path; *seg;) {
+    const char *end = strchr(seg, '/');
+    size_t plen = end ? (size_t)(end - seg) : strlen(seg);
+    if (plen < 13) {
+      m[n++] = (unsigned char)((delta << 4) | plen);
+    } else {
+      m[n++] = (unsigned char)((delta << 4) | 13);
+      m[n++] = (unsigned char)(plen - 13);
+    }
+    memcpy(m + n, seg, plen);
+    n += plen;
+    delta = 0;
+    seg += plen;
+    if (*seg == '/') seg++;
   }
-  memcpy(m + n, o.path, plen);
-  n += plen;
   q->busy = 1;
   q->t0 = now_ns();
   ssize_t r = c->s ? gnutls_record_send(c->s, m, n) : send(c->fd, m, n, 0);
@@ -275,10 +297,21 @@ static void send_request(struct conn *c, int i) {
 }
 
 static void start_requests(struct conn *c) {
+  c->sent = 0;
   for (int i = 0; i < o.depth; i++) send_request(c, i);
 }
 
-static void on_response(struct conn *c, const unsigned char *m, size_t n) {
+/* Once every Message ID has been used and answered (or timed out), a new endpoint takes over. */
+static void renew_if_spent(struct conn *c, uint32_t index) {
+  if (c->sent < MID_SPACE) return;
+  for (int i = 0; i < o.depth; i++)
+    if (c->reqs[i].busy) return;
+  if (in_window(now_ns())) renewals++;
+  close_conn(c);
+  start_conn(c, index);
+}
+
+static void on_response(struct conn *c, uint32_t index, const unsigned char *m, size_t n) {
   if (n < 4 || (m[0] >> 6) != 1) return;
   unsigned type = (m[0] >> 4) & 3, tkl = m[0] & 15;
   if (m[1] == 0) return; /* an empty ACK: a separate response follows */
@@ -301,6 +334,7 @@ static void on_response(struct conn *c, const unsigned char *m, size_t n) {
     done_error(t1, what);
   }
   send_request(c, i);
+  renew_if_spent(c, index);
 }
 
 static void on_readable(struct conn *c, uint32_t index) {
@@ -326,7 +360,8 @@ static void on_readable(struct conn *c, uint32_t index) {
       n = recv(c->fd, buf, sizeof buf, 0);
       if (n < 0) return; /* EAGAIN, or ICMP port unreachable: the timeout deals with it */
     }
-    on_response(c, buf, (size_t)n);
+    on_response(c, index, buf, (size_t)n);
+    if (c->st != S_OPEN) return; /* renewed: the old socket is closed */
   }
 }
 
@@ -344,6 +379,7 @@ static void check_timers(uint64_t t) {
           send_request(c, i);
         }
       }
+      renew_if_spent(c, (uint32_t)k);
     }
   }
 }
@@ -484,9 +520,9 @@ static void print_result(void) {
   getrusage(RUSAGE_SELF, &ru);
   double cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime) - tv_s(ru_start.ru_utime) - tv_s(ru_start.ru_stime);
   printf("{\"event\":\"result\",\"ok\":%llu,\"errors\":%llu,\"timeouts\":%llu,\"notResumed\":%llu,"
-         "\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"hist\":[",
+         "\"renewals\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"hist\":[",
          (unsigned long long)ok, (unsigned long long)errors, (unsigned long long)timeouts,
-         (unsigned long long)not_resumed, (double)(win_end - win_start) / 1e9, cpu);
+         (unsigned long long)not_resumed, (unsigned long long)renewals, (double)(win_end - win_start) / 1e9, cpu);
   int first = 1;
   for (int b = 0; b < HIST_BUCKETS; b++) {
     if (!hist[b]) continue;

@@ -32,6 +32,7 @@ import { CoapClient } from '../coap/client.ts';
 import { encodeMessage } from '../coap/message.ts';
 import { Code, OptionNumber } from '../coap/options.ts';
 import { type CoapUri, parseCoapUri } from '../coap/uri.ts';
+import { hasBinary, stopChild } from './child.ts';
 
 interface Target {
   name: string;
@@ -86,8 +87,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const hasBinary = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
-
 /** Clock ticks per second of /proc/PID/stat's utime and stime. */
 const CLK_TCK = (() => {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -114,14 +113,7 @@ function spawnServer(cmd: string, args: string[]): { proc: ChildProcess; stop: (
   proc.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(t);
-  };
+  const stop = () => stopChild(proc, 2000);
   proc.once('exit', (code) => {
     if (code && code !== 143) process.stderr.write(`bench: ${cmd} exited ${code}: ${stderr}\n`);
   });

@@ -29,8 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DtlsEndpoint } from '../dtls/endpoint.ts';
 import type { ClientConfig } from '../dtls/handshake/client.ts';
-import type { SessionState } from '../dtls/handshake/types.ts';
 import { DtlsServer } from '../dtls/index.ts';
+import { closeClients, handshakeUntil, openClients } from './handshakes.ts';
 import { installOpCounters, type OpCounts } from './op-counts.ts';
 
 const SERVER_FLAG = '--dtls-cpu-server';
@@ -139,34 +139,16 @@ async function stop(r: Running): Promise<void> {
 }
 
 async function measureHandshakes(r: Running, seconds: number, concurrency: number, resume: boolean): Promise<Measured> {
-  const remote = { address: '127.0.0.1', port: r.port, family: 'IPv4' as const };
-  const endpoints = await Promise.all(Array.from({ length: concurrency }, () => DtlsEndpoint.open({})));
-  const sessions: SessionState[] = [];
-  for (const ep of endpoints) {
-    const a = await ep.connect(remote, CLIENT);
-    sessions.push(a.session);
-    await a.close();
-  }
-  let work = 0;
+  const clients = await openClients(r.port, concurrency, CLIENT);
   await r.counts?.();
   const pid = r.proc.pid!;
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
-  const deadline = Date.now() + seconds * 1000;
-  await Promise.all(
-    endpoints.map(async (ep, i) => {
-      while (Date.now() < deadline) {
-        const a = await ep.connect(remote, resume ? { ...CLIENT, session: sessions[i] } : CLIENT);
-        if (a.resumed !== resume) throw new Error(`expected resumed=${resume}`);
-        work++;
-        await a.close();
-      }
-    }),
-  );
+  const work = await handshakeUntil(clients, resume, Date.now() + seconds * 1000);
   const cpu = cpuSeconds(pid) - cpu0;
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const counts = await r.counts?.();
-  await Promise.all(endpoints.map((e) => e.close()));
+  await closeClients(clients);
   return { work, seconds: elapsed, cpu, counts };
 }
 

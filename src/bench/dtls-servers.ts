@@ -17,9 +17,8 @@
  * in a row, every peer process has a hard lifetime and is killed when its phases end or this
  * process exits.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +29,7 @@ import type { ClientConfig } from '../dtls/handshake/client.ts';
 import type { SessionState } from '../dtls/handshake/types.ts';
 import { DtlsServer, loadTrustAnchors, ownCertificate, ownRawPublicKey } from '../dtls/index.ts';
 import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki/index.ts';
+import { hasBinary, secretDir, stopChild } from './child.ts';
 
 const SERVER_FLAG = '--dtls-bench-server';
 const IDENTITY = 'bench';
@@ -86,12 +86,7 @@ export async function makeMaterial(): Promise<Material> {
   const device = await issueCertificate({ ca: intermediate, cn: 'bench-device' });
   const serverRpkKey = await generateKeyPem();
   const clientRpkKey = await generateKeyPem();
-  const dir = mkdtempSync(join(tmpdir(), 'securesense-dtlsbench-'));
-  const write = (name: string, text: string) => {
-    const p = join(dir, name);
-    writeFileSync(p, text, { mode: 0o600 });
-    return p;
-  };
+  const { dir, write } = secretDir('securesense-dtlsbench-');
   const files = {
     root: write('root.pem', root.certPem),
     serverLeaf: write('server.pem', server.certPem),
@@ -190,14 +185,7 @@ async function launchServer(
   return {
     proc,
     port: found,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 1000);
-        await exited;
-        clearTimeout(t);
-      }
-    },
+    stop: () => stopChild(proc, 1000),
   };
 }
 
@@ -207,10 +195,6 @@ async function freeUdpPort(): Promise<number> {
   const port = ep.address().port;
   await ep.close();
   return port;
-}
-
-export function hasBinary(bin: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 }
 
 async function startOurs(m: Material, clientAuth: ClientAuth, lifetimeMs: number): Promise<Launched> {

@@ -25,10 +25,11 @@ import { parseArgs } from 'node:util';
 import { PinnedKeys, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
 import { DtlsEndpoint } from '../dtls/endpoint.ts';
 import type { ClientConfig } from '../dtls/handshake/client.ts';
-import type { SessionState } from '../dtls/handshake/types.ts';
 import { DtlsServer, loadTrustAnchors, ownCertificate, ownRawPublicKey } from '../dtls/index.ts';
 import { createCa, generateKeyPem, issueCertificate } from '../pki/index.ts';
+import { progressStep } from '../util/progress.ts';
 import { compareServers, type PhaseResult } from './dtls-servers.ts';
+import { closeClients, handshakeUntil, openClients } from './handshakes.ts';
 import { formatCeiling, measureP256Ceiling } from './p256-ceiling.ts';
 
 const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
@@ -95,30 +96,12 @@ async function handshakeRate(
   resume: boolean,
   cfg: ClientConfig = { psk: { identity: IDENTITY, key: KEY } },
 ): Promise<number> {
-  const remote = { address: '127.0.0.1', port, family: 'IPv4' as const };
-  const endpoints = await Promise.all(Array.from({ length: concurrency }, () => DtlsEndpoint.open({})));
-  // One full handshake each gives the sessions to resume.
-  const sessions: SessionState[] = [];
-  for (const ep of endpoints) {
-    const a = await ep.connect(remote, cfg);
-    sessions.push(a.session);
-    await a.close();
-  }
-  let count = 0;
+  const clients = await openClients(port, concurrency, cfg);
   const deadline = Date.now() + seconds * 1000;
   const start = process.hrtime.bigint();
-  await Promise.all(
-    endpoints.map(async (ep, i) => {
-      while (Date.now() < deadline) {
-        const a = await ep.connect(remote, resume ? { ...cfg, session: sessions[i] } : cfg);
-        if (a.resumed !== resume) throw new Error('unexpected resumption state');
-        count++;
-        await a.close();
-      }
-    }),
-  );
+  const count = await handshakeUntil(clients, resume, deadline);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  await Promise.all(endpoints.map((e) => e.close()));
+  await closeClients(clients);
   return count / elapsed;
 }
 
@@ -279,7 +262,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const servers = values['no-peers']
     ? []
-    : await compareServers({ seconds, progress: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
+    : await compareServers({ seconds, progress: values.json ? undefined : (l) => progressStep(l.trim()) });
   const heap = await heapPerSession(sessions, concurrency);
   rows.push({
     name: `heap per idle psk session (${heap.held} sessions held)`,

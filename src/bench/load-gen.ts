@@ -78,6 +78,8 @@ export interface GenResult {
   errors: number;
   timeouts: number;
   notResumed: number;
+  /** Connections that used up the 16-bit Message ID space and went on as a new endpoint. */
+  renewals?: number;
   seconds: number;
   /** The generator's own CPU in the window. */
   cpuSeconds: number;
@@ -147,6 +149,7 @@ export interface Merged {
   errors: number;
   timeouts: number;
   notResumed: number;
+  renewals: number;
   seconds: number;
   genCpuSeconds: number;
   p50Ms?: number;
@@ -176,6 +179,7 @@ export function mergeResults(results: GenResult[]): Merged {
     errors: sum((r) => r.errors),
     timeouts: sum((r) => r.timeouts),
     notResumed: sum((r) => r.notResumed),
+    renewals: sum((r) => r.renewals ?? 0),
     seconds: Math.max(0, ...results.map((r) => r.seconds)),
     genCpuSeconds: sum((r) => r.cpuSeconds),
     p50Ms: quantileMs(hist, 0.5),

@@ -19,6 +19,8 @@ export interface WindowResult {
   ok: number;
   errors: number;
   notResumed: number;
+  /** Connections renewed in the window because their Message IDs were used up (loadgen.c). */
+  renewals: number;
   rate: number;
   p50Ms?: number;
   p99Ms?: number;
@@ -82,6 +84,7 @@ export async function measureWindow(
       ok: merged.ok,
       errors: merged.errors + merged.timeouts + merged.notResumed,
       notResumed: merged.notResumed,
+      renewals: merged.renewals,
       rate: merged.ok / seconds,
       p50Ms: merged.p50Ms,
       p99Ms: merged.p99Ms,

@@ -4,13 +4,12 @@
  * package's server; plus the credentials (PSK, raw public keys, X.509 from our `pki` library) that
  * both the servers and the generator read from a temp directory.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki/index.ts';
+import { secretDir } from './child.ts';
 
 export const PSK_IDENTITY = 'bench';
 /** libcoap's -k takes the key as text; ours and the generator take its bytes in hex. */
@@ -52,12 +51,7 @@ export async function makeMaterial(): Promise<Material> {
   const client = await issueCertificate({ ca: root, cn: 'load-bench-device' });
   const serverRpk = await generateKeyPem();
   const clientRpk = await generateKeyPem();
-  const dir = mkdtempSync(join(tmpdir(), 'securesense-loadbench-'));
-  const write = (name: string, text: string) => {
-    const p = join(dir, name);
-    writeFileSync(p, text, { mode: 0o600 });
-    return p;
-  };
+  const { dir, write } = secretDir('securesense-loadbench-');
   return {
     dir,
     root: write('root.pem', root.certPem),
@@ -75,9 +69,6 @@ export async function makeMaterial(): Promise<Material> {
 export function removeMaterial(m: Material): void {
   rmSync(m.dir, { recursive: true, force: true });
 }
-
-export const hasBinary = (bin: string): boolean =>
-  spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 
 /** The binary a target needs, if any. */
 export function targetBinary(t: TargetName): string | undefined {

@@ -18,12 +18,13 @@
  *          --procs N (generator processes, default 1) --json (the results as one JSON line too)
  */
 import { parseArgs } from 'node:util';
+import { progressStep } from '../util/progress.ts';
+import { hasBinary } from './child.ts';
 import { processTree, sampleCpu } from './load-cpu.ts';
 import { buildLoadGen, type GenSpec } from './load-gen.ts';
 import { measureWindow, type WindowOptions } from './load-measure.ts';
 import { formatTable, type LoadResult } from './load-table.ts';
 import {
-  hasBinary,
   killAll,
   type Material,
   makeMaterial,
@@ -145,6 +146,7 @@ function resultOf(
 ): LoadResult {
   let note = w.firstError;
   if (w.notResumed > 0 && w.ok === 0) note = 'does not resume the session';
+  if (!note && w.renewals > 0) note = `${w.renewals} new endpoint(s): Message IDs used up`;
   return {
     row: row.id,
     label: row.label,
@@ -279,7 +281,7 @@ export async function run(args: string[]): Promise<number> {
       seconds,
       warmupSeconds,
       procs,
-      progress: (line) => process.stderr.write(`  ${line}\n`),
+      progress: (line) => progressStep(line),
     });
     process.stdout.write(formatTable(results));
     if (values.json) {

@@ -1,10 +1,25 @@
 /** The server side of one received request: answering it exactly once (RFC 7252 §5.2). */
 import type { Deadline } from './deadlines.ts';
-import { type CoapMessage, emptyAckFor, encodeMessage, resetFor } from './message.ts';
-import type { MessageLayer, OutgoingMessage } from './messaging.ts';
+import { type CoapMessage, type CoapOption, emptyAckFor, encodeMessage, resetFor } from './message.ts';
 import type { TransportPeer } from './transport.ts';
 
 /** A received request and the means to answer it exactly once. */
+/** Content of an outgoing message; the layer fills in type and Message ID. */
+export interface OutgoingMessage {
+  code: number;
+  token: Buffer;
+  options: CoapOption[];
+  payload: Buffer;
+}
+
+/** What an exchange needs of the message layer (messaging.ts's MessageLayer), named here so the two do not import each other. */
+export interface ReplyChannel {
+  sendReply(request: CoapMessage, slot: number, serial: number, reply: Buffer, peer: TransportPeer): void;
+  cancelDeadline(d: Deadline): void;
+  sendConfirmable(m: OutgoingMessage, peer: TransportPeer): { readonly acknowledged: Promise<unknown> };
+  sendNonConfirmable(m: OutgoingMessage, peer: TransportPeer): number;
+}
+
 export class ServerExchange {
   private answered = false;
   private acked = false;
@@ -12,7 +27,7 @@ export class ServerExchange {
   separateAfter?: Deadline;
 
   constructor(
-    private readonly layer: MessageLayer,
+    private readonly layer: ReplyChannel,
     readonly request: CoapMessage,
     readonly peer: TransportPeer,
     /** The request's dedup slot and its serial, where the ACK or Reset we send is kept (§4.5). */

@@ -19,11 +19,13 @@ import { childLogger } from '../util/log.ts';
 import { type Deadline, DeadlineQueue } from './deadlines.ts';
 import { DedupTable } from './dedup.ts';
 import { CoapCancelledError, CoapResetError, CoapTimeoutError } from './errors.ts';
-import { ServerExchange } from './exchange.ts';
+import { type OutgoingMessage, ServerExchange } from './exchange.ts';
+
+export type { OutgoingMessage } from './exchange.ts';
+
 import { MessageIdSequence, randomToken } from './ids.ts';
 import {
   type CoapMessage,
-  type CoapOption,
   decodeMessage,
   describeMessage,
   emptyAckFor,
@@ -90,14 +92,6 @@ export function derivedTimes(p: TransmissionParameters): {
 /** §4.8.2 derived times of the given parameters, the defaults filling in the ones not given. */
 export function derivedTimesOf(params: Partial<TransmissionParameters>): ReturnType<typeof derivedTimes> {
   return derivedTimes({ ...DEFAULT_PARAMETERS, ...params });
-}
-
-/** Content of an outgoing message; the layer fills in type and Message ID. */
-export interface OutgoingMessage {
-  code: number;
-  token: Buffer;
-  options: CoapOption[];
-  payload: Buffer;
 }
 
 /** An outstanding Confirmable message. */
@@ -297,14 +291,7 @@ export class MessageLayer {
   /** Sends a Non-confirmable message; `onReset` runs if the peer answers it with Reset. */
   sendNonConfirmable(m: OutgoingMessage, peer: { address: string; port: number }, onReset?: () => void): number {
     const messageId = this.ids.next();
-    const datagram = encodeMessage({
-      type: 'NON',
-      code: m.code,
-      messageId,
-      token: m.token,
-      options: m.options,
-      payload: m.payload,
-    });
+    const datagram = encodeOutgoing('NON', messageId, m);
     if (onReset && !this.closed) {
       const state = this.peerState(peer.address, peer.port);
       const key = sentKey(state, messageId);
@@ -330,14 +317,7 @@ export class MessageLayer {
   /** Sends a Confirmable message with retransmission, queued behind NSTART outstanding ones to the peer. */
   sendConfirmable(m: OutgoingMessage, peer: { address: string; port: number }): ConfirmableHandle {
     const messageId = this.ids.next();
-    const datagram = encodeMessage({
-      type: 'CON',
-      code: m.code,
-      messageId,
-      token: m.token,
-      options: m.options,
-      payload: m.payload,
-    });
+    const datagram = encodeOutgoing('CON', messageId, m);
     const state = this.peerState(peer.address, peer.port);
     const key = sentKey(state, messageId);
     state.refs++;
@@ -601,3 +581,8 @@ export class MessageLayer {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** `m` as one datagram: the type and Message ID are the message layer's to give. */
+function encodeOutgoing(type: 'CON' | 'NON', messageId: number, m: OutgoingMessage): Buffer {
+  return encodeMessage({ type, code: m.code, messageId, token: m.token, options: m.options, payload: m.payload });
+}

@@ -1,8 +1,8 @@
 /** `coap://` over a plain UDP socket (RFC 7252 §6.1), IPv4 or IPv6. */
-import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
-import { lookup as dnsLookup } from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
-import type { Transport, TransportPeer } from './transport.ts';
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { literalFirstLookup } from '../dtls/udp-lookup.ts';
+import { DatagramTransport, type Transport } from './transport.ts';
 
 export const COAP_PORT = 5683;
 
@@ -18,31 +18,19 @@ export interface UdpTransportOptions {
    * sees the peer's ICMP port-unreachable (Linux reports ICMP errors on connected sockets only).
    */
   connect?: { address: string; port: number };
+  /** SO_REUSEPORT: several processes (workers) bind the same port; the kernel spreads the flows. */
+  reusePort?: boolean;
 }
 
-/**
- * dgram resolves every destination through `dns.lookup`, which even for an IP literal costs a
- * regular expression and a `process.nextTick` per datagram. A server answers the literal address a
- * datagram came from, so literals are returned at once (as `dns.lookup` would return them, only
- * without the tick) and names still go to the resolver.
- */
-const literalFirstLookup: SocketOptions['lookup'] = (hostname, options, callback) => {
-  const family = isIP(hostname);
-  if (family !== 0) callback(null, hostname, family);
-  else dnsLookup(hostname, options, callback);
-};
-
-export class UdpTransport implements Transport {
+export class UdpTransport extends DatagramTransport implements Transport {
   readonly scheme = 'coap' as const;
-  private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
-  private unreachable?: (peer: { address: string; port: number }, err: Error) => void;
-  private closed = false;
 
   private constructor(
     readonly socket: Socket,
     /** The one peer of a connected socket. */
     readonly peer?: { address: string; port: number },
   ) {
+    super();
     socket.on('message', (msg, rinfo) => {
       this.receiver?.(msg, { address: rinfo.address, port: rinfo.port });
     });
@@ -53,11 +41,19 @@ export class UdpTransport implements Transport {
     });
   }
 
-  /** Binds a socket and resolves once it listens. */
-  static async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
+  /**
+   * Binds a socket and resolves once it listens. (`override`: a static `bind` shadows
+   * Function.prototype.bind, which TypeScript checks once the class has a base.)
+   */
+  static override async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
     const host = opts.host ?? (opts.type === 'udp6' ? '::' : '0.0.0.0');
     const type = opts.type ?? (isIPv6(host) ? 'udp6' : 'udp4');
-    const socket = createSocket({ type, reuseAddr: false, lookup: literalFirstLookup });
+    const socket = createSocket({
+      type,
+      reuseAddr: false,
+      reusePort: opts.reusePort === true,
+      lookup: literalFirstLookup,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(opts.port ?? 0, host, () => {
@@ -97,17 +93,7 @@ export class UdpTransport implements Transport {
     this.socket.send(datagram, peer.port, peer.address);
   }
 
-  onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
-    this.receiver = cb;
-  }
-
-  onUnreachable(cb: (peer: { address: string; port: number }, err: Error) => void): void {
-    this.unreachable = cb;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected async release(): Promise<void> {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -42,11 +42,13 @@ export interface AssociationHost {
   addressLimited?(a: Association): void;
 }
 
+/**
+ * How an association runs: the same for many associations (the endpoint shares one object among
+ * those made with its defaults, so that an idle session keeps no copy). The peer is the
+ * association's own `remote`; datagrams leave through `host.send`.
+ */
 export interface AssociationOptions {
   role: 'client' | 'server';
-  remote: PeerAddress;
-  /** Sends one datagram to the peer. */
-  send: (datagram: Buffer) => void;
   mtu: number;
   retransmitInitialMs: number;
   retransmitMaxMs: number;
@@ -135,9 +137,12 @@ export class Association extends EventEmitter {
     | { promise: Promise<HandshakeResult>; resolve(r: HandshakeResult): void; reject(e: Error): void }
     | undefined;
 
-  constructor(readonly opts: AssociationOptions) {
+  constructor(
+    readonly opts: AssociationOptions,
+    remote: PeerAddress,
+  ) {
     super();
-    this.remote = opts.remote;
+    this.remote = remote;
     this.meter = opts.meter;
     this.records = new RecordLayer(opts.meter);
     this.transcript = new Transcript(opts.meter);
@@ -237,12 +242,12 @@ export class Association extends EventEmitter {
   /** Sends a datagram to the peer, within the budget of an unverified new address. */
   private out(d: Buffer): void {
     if (this.pathBudget < 0) {
-      this.opts.send(d);
+      this.opts.host?.send(d, this.remote);
       return;
     }
     if (d.length <= this.pathBudget) {
       this.pathBudget -= d.length;
-      this.opts.send(d);
+      this.opts.host?.send(d, this.remote);
       return;
     }
     this.held = d;
@@ -291,7 +296,7 @@ export class Association extends EventEmitter {
           this.pathBudget = -1;
           const h = this.held;
           this.held = undefined;
-          if (h) this.opts.send(h);
+          if (h) this.opts.host?.send(h, this.remote);
         }
         this.onEstablishedRecord(rec, pt);
       } catch (err) {

@@ -2,7 +2,7 @@
  * The record layer of an association (RFC 6347 §4.1): epochs, 48-bit sequence numbers, the
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
-import { CCM8_OVERHEAD, ccm8Open, ccm8SealInto, type RecordKeys } from './crypto/ccm.ts';
+import { CCM8_OVERHEAD, ccm8OpenPacked, ccm8SealInto, keyOf, type PackedKeys, type RecordKeys } from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
 import type { DtlsMeter } from './meter.ts';
@@ -84,13 +84,12 @@ export class ReplayWindow {
 /**
  * One epoch's write side: its next sequence number and, for epoch > 0, its keys and how many records
  * used them since they last asked the shared cache for a long-lived CCM context (see
- * crypto/ccm-context.ts). The state is itself the `RecordKeys` the cipher takes: an idle session
- * keeps one object per epoch and direction, not a state and a keys object.
+ * crypto/ccm-context.ts). The state is itself the `PackedKeys` the cipher takes: an idle session
+ * keeps one object per epoch and direction, not a state and a keys object, and its keys are
+ * offsets into the epoch's one key buffer rather than Buffer views.
  */
-interface WriteState {
+interface WriteState extends PackedKeys {
   seq: number;
-  key: Buffer;
-  iv: Buffer;
   uses: number;
 }
 
@@ -98,11 +97,12 @@ interface WriteState {
  * One epoch's read side: its keys (empty for epoch 0, which is plaintext) and, as the class it
  * extends, its replay window, so that window and keys are one object.
  */
-class ReadState extends ReplayWindow {
+class ReadState extends ReplayWindow implements PackedKeys {
   uses = 0;
   constructor(
-    public key: Buffer,
-    public iv: Buffer,
+    public bytes: Buffer,
+    public keyAt: number,
+    public ivAt: number,
     readonly protectedEpoch: boolean,
   ) {
     super();
@@ -111,16 +111,21 @@ class ReadState extends ReplayWindow {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** Epoch 0's write state: plaintext, no keys. */
+function plaintextWrite(seq: number): WriteState {
+  return { seq, bytes: NO_BYTES, keyAt: 0, ivAt: 0, uses: 0 };
+}
+
 /** Records under one key after which it asks for a cached CCM context (a handshake's few never do). */
 const BUSY_RECORDS = 8;
 
 /** The cached context for `owner`'s keys, or undefined: the one-shot cipher then protects the record. */
-function contextFor(owner: RecordKeys & { uses: number }): CcmContext | undefined {
+function contextFor(owner: PackedKeys & { uses: number }): CcmContext | undefined {
   const now = Date.now();
   const ctx = ccmContexts.get(owner, now);
   if (ctx || ++owner.uses < BUSY_RECORDS) return ctx;
   owner.uses = 0; // a refused key asks again after as many records
-  return ccmContexts.admit(owner, owner.key, now);
+  return ccmContexts.admit(owner, keyOf(owner), now);
 }
 
 export class RecordLayer {
@@ -131,9 +136,9 @@ export class RecordLayer {
    * renegotiation ever has) and a Map, made only when needed, for higher ones: an idle session
    * keeps no map object at all.
    */
-  private write0: WriteState | undefined = { seq: 0, key: NO_BYTES, iv: NO_BYTES, uses: 0 };
+  private write0: WriteState | undefined = plaintextWrite(0);
   private write1: WriteState | undefined = undefined;
-  private read0: ReadState | undefined = new ReadState(NO_BYTES, NO_BYTES, false);
+  private read0: ReadState | undefined = new ReadState(NO_BYTES, 0, 0, false);
   private read1: ReadState | undefined = undefined;
   private higher: Map<number, { write: WriteState; read: ReadState }> | undefined = undefined;
 
@@ -163,23 +168,23 @@ export class RecordLayer {
   setWriteSeq(epoch: number, seq: number): void {
     const w = this.writeState(epoch);
     if (w) w.seq = seq;
-    else if (epoch === 0) this.write0 = { seq, key: NO_BYTES, iv: NO_BYTES, uses: 0 };
+    else if (epoch === 0) this.write0 = plaintextWrite(seq);
   }
 
   /** Installs the keys of `epoch` for reading and writing (the epoch takes effect with ChangeCipherSpec). */
   installKeys(epoch: number, write: RecordKeys, read: RecordKeys): void {
     this.releaseEpoch(epoch);
-    // The four keys and IVs get one allocation of their own (views into it), so that an idle
-    // session does not keep the whole key block (or a pooled slab) alive.
+    // The four keys and IVs get one allocation of their own (write key ‖ IV ‖ read key ‖ IV), which
+    // both states point into by offset, so that an idle session keeps neither the whole key block
+    // (or a pooled slab) alive nor a Buffer view per key.
     const bytes = Buffer.allocUnsafeSlow(write.key.length + write.iv.length + read.key.length + read.iv.length);
-    let at = 0;
-    const own = (b: Buffer): Buffer => {
-      b.copy(bytes, at);
-      at += b.length;
-      return bytes.subarray(at - b.length, at);
-    };
-    const w: WriteState = { seq: 0, key: own(write.key), iv: own(write.iv), uses: 0 };
-    const r = new ReadState(own(read.key), own(read.iv), true);
+    write.key.copy(bytes, 0);
+    write.iv.copy(bytes, write.key.length);
+    const readAt = write.key.length + write.iv.length;
+    read.key.copy(bytes, readAt);
+    read.iv.copy(bytes, readAt + read.key.length);
+    const w: WriteState = { seq: 0, bytes, keyAt: 0, ivAt: write.key.length, uses: 0 };
+    const r = new ReadState(bytes, readAt, readAt + read.key.length, true);
     if (epoch === 0) {
       this.write0 = w;
       this.read0 = r;
@@ -253,7 +258,7 @@ export class RecordLayer {
     } else if (epoch === 0) {
       rec = encodeRecord({ type, version: DTLS1_2, epoch, seq, fragment: plaintext });
     } else {
-      if (w.key.length === 0) throw new Error(`no write keys for epoch ${epoch}`);
+      if (w.bytes.length === 0) throw new Error(`no write keys for epoch ${epoch}`);
       // One buffer for the whole record: header, then the sealed fragment written in place.
       const length = plaintext.length + CCM8_OVERHEAD;
       rec = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
@@ -267,7 +272,7 @@ export class RecordLayer {
 
   /** A tls12_cid record (RFC 9146 §4): header with the peer's CID, then the sealed DTLSInnerPlaintext. */
   private protectCid(w: WriteState, type: number, plaintext: Buffer, epoch: number, seq: number, cid: Buffer): Buffer {
-    if (w.key.length === 0) throw new Error(`no write keys for epoch ${epoch}`);
+    if (w.bytes.length === 0) throw new Error(`no write keys for epoch ${epoch}`);
     const inner = encodeInnerPlaintext(plaintext, type);
     const rec = Buffer.allocUnsafe(13 + cid.length + inner.length + CCM8_OVERHEAD);
     const at = writeCidRecordHeader(rec, DTLS1_2, epoch, seq, cid, inner.length + CCM8_OVERHEAD);
@@ -303,7 +308,7 @@ export class RecordLayer {
       pt = rec.cid?.equals(own) ? this.openCid(keys, rec, contextFor(st)) : undefined;
     } else {
       pt = keys
-        ? ccm8Open(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st))
+        ? ccm8OpenPacked(keys, rec.type, rec.version, rec.epoch, rec.seq, rec.fragment, this.meter, contextFor(st))
         : rec.fragment;
     }
     if (pt === undefined) {
@@ -317,7 +322,7 @@ export class RecordLayer {
   }
 
   /** Opens a tls12_cid record and puts its real type into `rec.type`; undefined when it fails. */
-  private openCid(keys: RecordKeys, rec: DtlsRecord, ctx: CcmContext | undefined): Buffer | undefined {
+  private openCid(keys: PackedKeys, rec: DtlsRecord, ctx: CcmContext | undefined): Buffer | undefined {
     const inner = ccm8OpenCid(keys, rec.version, rec.epoch, rec.seq, rec.cid!, rec.fragment, this.meter, ctx);
     if (inner === undefined) return undefined;
     const d = decodeInnerPlaintext(inner);

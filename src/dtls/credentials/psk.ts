@@ -3,7 +3,10 @@
  * fixed list of them that compares identities in constant time.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { PskLookup } from '../index.ts';
+import type { PeerAddress } from '../handshake/types.ts';
+
+/** Server-side PSK lookup: identity → key, or undefined when the identity is unknown. May be async. */
+export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;
 
 export interface PskCredential {
   identity: string;

@@ -33,7 +33,7 @@ const AAD = Buffer.alloc(13);
  * direction added ~435 bytes to every idle session (`bench dtls --sessions`), and busy keys run
  * on kept contexts anyway.
  */
-const keyObjectOf = (k: RecordKeys): KeyObject => createSecretKey(k.key);
+const keyObjectOf = (k: PackedKeys): KeyObject => createSecretKey(keyOf(k));
 
 /** Writes seq_num (epoch ‖ 48-bit sequence number, RFC 6347 §4.1.2.1) at `off`. */
 function writeSeqNum(b: Buffer, off: number, epoch: number, seq: number): void {
@@ -52,8 +52,8 @@ function fillAad(epoch: number, seq: number, type: number, version: number, leng
 }
 
 /** Fills NONCE: the implicit IV (4 bytes) ‖ the explicit nonce (8 bytes) from `src` at `off`. */
-function fillNonce(iv: Buffer, src: Buffer, off: number): Buffer {
-  iv.copy(NONCE, 0, 0, 4);
+function fillNonce(k: PackedKeys, src: Buffer, off: number): Buffer {
+  k.bytes.copy(NONCE, 0, k.ivAt, k.ivAt + 4);
   src.copy(NONCE, 4, off, off + EXPLICIT_NONCE_LENGTH);
   return NONCE;
 }
@@ -95,12 +95,33 @@ export interface RecordKeys {
 }
 
 /**
+ * A direction's key and implicit IV as places in one buffer: the key is `bytes[keyAt, ivAt)`, the
+ * IV the 4 bytes at `ivAt`. The record layer keeps both directions' keys in one allocation this
+ * way, without a Buffer view per key and IV (~100 bytes each on an idle session).
+ */
+export interface PackedKeys {
+  bytes: Buffer;
+  keyAt: number;
+  ivAt: number;
+}
+
+/** The key of `k` (a view made on use: the one-shot cipher and a new CCM context take it). */
+export function keyOf(k: PackedKeys): Buffer {
+  return k.bytes.subarray(k.keyAt, k.ivAt);
+}
+
+/** `k` packed into one buffer of its own. */
+export function packKeys(k: RecordKeys): PackedKeys {
+  return { bytes: Buffer.concat([k.key, k.iv]), keyAt: 0, ivAt: k.key.length };
+}
+
+/**
  * Seals `plaintext` into `out` at `off`: explicit nonce (epoch ‖ seq) ‖ ciphertext ‖ tag, which is
  * {@link CCM8_OVERHEAD} bytes more than the plaintext. The record layer allocates `out` once with
  * room for the record header in front, so that a record costs one buffer.
  */
 export function ccm8SealInto(
-  k: RecordKeys,
+  k: PackedKeys,
   out: Buffer,
   off: number,
   type: number,
@@ -112,19 +133,36 @@ export function ccm8SealInto(
   ctx?: CcmContext,
 ): void {
   writeSeqNum(out, off, epoch, seq);
-  const nonce = fillNonce(k.iv, out, off);
+  const nonce = fillNonce(k, out, off);
   const aad = fillAad(epoch, seq, type, version, plaintext.length);
   meter?.crypto('aes_block', ccmBlocks(13, plaintext.length), undefined, 'record');
+  sealBody(k, nonce, aad, plaintext, out, off + EXPLICIT_NONCE_LENGTH, ctx);
+}
+
+/**
+ * Writes ciphertext ‖ tag of `plaintext` into `out` at `at`: on the kept context when given one,
+ * else with a one-shot cipher. The part of record protection that does not depend on how the
+ * nonce and additional data are made (plain records here, tls12_cid records in ccm-cid.ts).
+ */
+export function sealBody(
+  k: PackedKeys,
+  nonce: Buffer,
+  aad: Buffer,
+  plaintext: Buffer,
+  out: Buffer,
+  at: number,
+  ctx?: CcmContext,
+): void {
   if (ctx) {
-    ctx.seal(nonce, aad, plaintext, out, off + EXPLICIT_NONCE_LENGTH);
+    ctx.seal(nonce, aad, plaintext, out, at);
     return;
   }
   const c = createCipheriv('aes-128-ccm', keyObjectOf(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
   c.setAAD(aad, { plaintextLength: plaintext.length });
   const ct = c.update(plaintext.length === 0 ? EMPTY : plaintext);
   c.final();
-  ct.copy(out, off + EXPLICIT_NONCE_LENGTH);
-  c.getAuthTag().copy(out, off + EXPLICIT_NONCE_LENGTH + plaintext.length);
+  ct.copy(out, at);
+  c.getAuthTag().copy(out, at + plaintext.length);
 }
 
 /** The record fragment for `plaintext`: explicit nonce ‖ ciphertext ‖ tag (RFC 6655 §3). */
@@ -138,13 +176,26 @@ export function ccm8Seal(
   meter?: DtlsMeter,
 ): Buffer {
   const out = Buffer.allocUnsafe(plaintext.length + CCM8_OVERHEAD);
-  ccm8SealInto(k, out, 0, type, version, epoch, seq, plaintext, meter);
+  ccm8SealInto(packKeys(k), out, 0, type, version, epoch, seq, plaintext, meter);
   return out;
 }
 
 /** Returns the plaintext, or undefined when the record does not authenticate (to be dropped silently). */
 export function ccm8Open(
   k: RecordKeys,
+  type: number,
+  version: number,
+  epoch: number,
+  seq: number,
+  fragment: Buffer,
+  meter?: DtlsMeter,
+): Buffer | undefined {
+  return ccm8OpenPacked(packKeys(k), type, version, epoch, seq, fragment, meter);
+}
+
+/** {@link ccm8Open} with the record layer's {@link PackedKeys}, on a cached CCM context when given one. */
+export function ccm8OpenPacked(
+  k: PackedKeys,
   type: number,
   version: number,
   epoch: number,
@@ -158,9 +209,23 @@ export function ccm8Open(
   meter?.crypto('aes_block', ccmBlocks(13, ctLength), undefined, 'record');
   // The explicit nonce is whatever the sender chose (RFC 6655 §3 only asks that it never repeat);
   // the record's own epoch and sequence number enter through the additional data.
-  const nonce = fillNonce(k.iv, fragment, 0);
-  const aad = fillAad(epoch, seq, type, version, ctLength);
+  return openBody(k, fillNonce(k, fragment, 0), fillAad(epoch, seq, type, version, ctLength), fragment, ctx);
+}
+
+/**
+ * The plaintext of a record fragment (explicit nonce ‖ ciphertext ‖ tag, at least
+ * {@link CCM8_OVERHEAD} bytes), or undefined when the tag does not verify: the counterpart of
+ * {@link sealBody}.
+ */
+export function openBody(
+  k: PackedKeys,
+  nonce: Buffer,
+  aad: Buffer,
+  fragment: Buffer,
+  ctx?: CcmContext,
+): Buffer | undefined {
   if (ctx) return ctx.open(nonce, aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
+  const ctLength = fragment.length - CCM8_OVERHEAD;
   try {
     const d = createDecipheriv('aes-128-ccm', keyObjectOf(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
     d.setAuthTag(fragment.subarray(fragment.length - CCM8_TAG_LENGTH));

@@ -1,9 +1,70 @@
 /**
  * The TLS 1.2 PRF with SHA-256 (RFC 5246 §5): PRF(secret, label, seed) = P_SHA256(secret, label + seed),
  * P_hash(secret, seed) = HMAC(secret, A(1) + seed) + HMAC(secret, A(2) + seed) + …, A(i) = HMAC(secret, A(i-1)).
+ *
+ * A handshake makes four PRF calls (master secret, key block, two verify_data); each runs in one
+ * go, so they share one HMAC instance and scratch buffers and allocate only their output.
  */
 import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
 import { HmacSha256, SHA256_LENGTH } from './sha256.ts';
+
+const HMAC = new HmacSha256(new Uint8Array(0));
+/** A(i) ‖ label ‖ seed, when it fits (every PRF call of a handshake does: labels ≤ 22 bytes, seeds ≤ 64). */
+const SCRATCH = Buffer.alloc(SHA256_LENGTH + 160);
+const BLOCK = Buffer.alloc(SHA256_LENGTH);
+/** The labels' bytes, made once (the handful of RFC labels; others are made per call). */
+const LABELS = new Map<string, Buffer>();
+const MAX_LABELS = 16;
+const EMPTY = new Uint8Array(0);
+
+function labelBytes(label: string): Buffer {
+  let b = LABELS.get(label);
+  if (b === undefined) {
+    b = Buffer.from(label, 'ascii');
+    if (LABELS.size < MAX_LABELS) LABELS.set(label, b);
+  }
+  return b;
+}
+
+/** P_SHA256(secret, label ‖ seed) for `length` bytes; the label may be empty. */
+function pHash(
+  secret: Uint8Array,
+  label: Uint8Array,
+  seed: Uint8Array,
+  length: number,
+  meter?: DtlsMeter,
+  context?: string,
+  purpose?: CryptoPurpose,
+): Buffer {
+  const out = Buffer.alloc(length);
+  if (length === 0) return out;
+  const n = SHA256_LENGTH + label.length + seed.length;
+  // msg = A(i) ‖ label ‖ seed: A(i) is rewritten in place each round, so no buffer is concatenated.
+  const msg = n <= SCRATCH.length ? SCRATCH.subarray(0, n) : Buffer.alloc(n);
+  msg.set(label, SHA256_LENGTH);
+  msg.set(seed, SHA256_LENGTH + label.length);
+  const hmac = HMAC;
+  hmac.rekey(secret);
+  let filled = 0;
+  let hmacs = 0;
+  // A(1) = HMAC(secret, label ‖ seed)
+  hmac.macInto(msg.subarray(SHA256_LENGTH), msg, 0);
+  for (;;) {
+    // HMAC(secret, A(i) ‖ label ‖ seed)
+    hmac.macInto(msg, BLOCK, 0);
+    hmacs += 2;
+    BLOCK.copy(out, filled, 0, Math.min(SHA256_LENGTH, length - filled));
+    filled += SHA256_LENGTH;
+    if (filled >= length) break;
+    // A(i+1) = HMAC(secret, A(i))
+    hmac.macInto(msg.subarray(0, SHA256_LENGTH), msg, 0);
+  }
+  hmac.wipe();
+  msg.fill(0);
+  BLOCK.fill(0);
+  meter?.crypto('hmac', hmacs, context, purpose);
+  return out;
+}
 
 export function pSha256(
   secret: Buffer,
@@ -13,32 +74,7 @@ export function pSha256(
   context?: string,
   purpose?: CryptoPurpose,
 ): Buffer {
-  const out = Buffer.alloc(length);
-  if (length === 0) return out;
-  const hmac = new HmacSha256(secret);
-  // msg = A(i) ‖ seed: A(i) is rewritten in place each round, so no buffer is concatenated.
-  const msg = Buffer.alloc(SHA256_LENGTH + seed.length);
-  seed.copy(msg, SHA256_LENGTH);
-  const block = Buffer.alloc(SHA256_LENGTH);
-  let filled = 0;
-  let hmacs = 0;
-  // A(1) = HMAC(secret, seed)
-  hmac.macInto(msg.subarray(SHA256_LENGTH), msg, 0);
-  for (;;) {
-    // HMAC(secret, A(i) ‖ seed)
-    hmac.macInto(msg, block, 0);
-    hmacs += 2;
-    block.copy(out, filled, 0, Math.min(SHA256_LENGTH, length - filled));
-    filled += SHA256_LENGTH;
-    if (filled >= length) break;
-    // A(i+1) = HMAC(secret, A(i))
-    hmac.macInto(msg.subarray(0, SHA256_LENGTH), msg, 0);
-  }
-  hmac.wipe();
-  msg.fill(0);
-  block.fill(0);
-  meter?.crypto('hmac', hmacs, context, purpose);
-  return out;
+  return pHash(secret, EMPTY, seed, length, meter, context, purpose);
 }
 
 export function prf(
@@ -51,5 +87,5 @@ export function prf(
   purpose?: CryptoPurpose,
 ): Buffer {
   meter?.crypto('prf', 1, context, purpose);
-  return pSha256(secret, Buffer.concat([Buffer.from(label, 'ascii'), seed]), length, meter, context, purpose);
+  return pHash(secret, labelBytes(label), seed, length, meter, context, purpose);
 }

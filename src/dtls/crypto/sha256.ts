@@ -120,22 +120,32 @@ export function sha256(msg: Uint8Array): Buffer {
   return out;
 }
 
+/** Scratch for a key's padded block (compressed at once, then overwritten). */
+const PAD = new Uint8Array(BLOCK);
+
 /** HMAC-SHA256 under one key, its padded key blocks compressed once. */
 export class HmacSha256 {
-  private readonly inner = new Int32Array(IV);
-  private readonly outer = new Int32Array(IV);
+  private readonly inner = new Int32Array(8);
+  private readonly outer = new Int32Array(8);
   /** The inner hash, fed to the outer one. */
   private readonly innerDigest = new Uint8Array(SHA256_LENGTH);
 
   constructor(key: Uint8Array) {
+    this.rekey(key);
+  }
+
+  /** Starts over under `key` (one instance can serve one PRF call after another without allocating). */
+  rekey(key: Uint8Array): void {
     // RFC 2104 §2: a key longer than the block is hashed first.
     const k = key.length > BLOCK ? sha256(key) : key;
-    const pad = new Uint8Array(BLOCK);
+    const pad = PAD;
     pad.fill(0x36);
     for (let i = 0; i < k.length; i++) pad[i] ^= k[i];
+    this.inner.set(IV);
     compress(this.inner, pad, 0);
     pad.fill(0x5c);
     for (let i = 0; i < k.length; i++) pad[i] ^= k[i];
+    this.outer.set(IV);
     compress(this.outer, pad, 0);
     pad.fill(0);
   }
@@ -154,5 +164,48 @@ export class HmacSha256 {
     W.fill(0);
     STATE.fill(0);
     TAIL.fill(0);
+  }
+}
+
+/**
+ * Incremental SHA-256 for the handshake transcript: a few hundred bytes hashed in pieces, with a
+ * digest taken two or three times along the way. node:crypto's Hash costs a native object per
+ * transcript and per digest copy plus a JS→C++ call per update; here a digest finishes a copy of
+ * eight words and at most two blocks.
+ */
+export class Sha256 {
+  private readonly state = new Int32Array(IV);
+  /** Bytes not yet compressed (less than one block). */
+  private readonly pending = new Uint8Array(BLOCK);
+  private pendingLength = 0;
+  /** Bytes compressed into `state` (a multiple of 64). */
+  private compressed = 0;
+
+  update(data: Uint8Array): void {
+    const n = data.length;
+    let off = 0;
+    if (this.pendingLength > 0) {
+      const take = Math.min(BLOCK - this.pendingLength, n);
+      for (let i = 0; i < take; i++) this.pending[this.pendingLength + i] = data[i];
+      this.pendingLength += take;
+      off = take;
+      if (this.pendingLength < BLOCK) return;
+      compress(this.state, this.pending, 0);
+      this.compressed += BLOCK;
+      this.pendingLength = 0;
+    }
+    for (; off + BLOCK <= n; off += BLOCK) {
+      compress(this.state, data, off);
+      this.compressed += BLOCK;
+    }
+    for (let i = off; i < n; i++) this.pending[i - off] = data[i];
+    this.pendingLength = n - off;
+  }
+
+  /** The digest of everything so far; hashing may go on afterwards. */
+  digest(): Buffer {
+    const out = Buffer.alloc(SHA256_LENGTH);
+    finish(this.state, this.compressed, this.pending.subarray(0, this.pendingLength), out, 0);
+    return out;
   }
 }

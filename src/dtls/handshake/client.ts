@@ -16,7 +16,7 @@ import {
   verifyPeerCertificate,
 } from '../credentials/keys.ts';
 import { checkServerKeyExchange, makeCertificateVerify, makeClientKeyExchange } from '../crypto/ecc.ts';
-import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
+import { extendedMasterSecret, keyBlock, masterSecret } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
 import { randomOwnBytes } from '../crypto/random.ts';
 import { type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
@@ -45,14 +45,13 @@ import {
   parseCertificateTypeList,
   parseCertificateTypeSelected,
 } from '../wire/extensions-ecc.ts';
-import { encodeFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { parseHelloVerifyRequest } from '../wire/hello-verify-request.ts';
 import { DTLS1_0, DTLS1_2 } from '../wire/record.ts';
 import { parseServerHello } from '../wire/server-hello.ts';
 import { parseServerHelloDone } from '../wire/server-hello-done.ts';
 import { parseServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
-import { checkPeerFinished } from './finished.ts';
+import { changeCipherSpecAndFinished, checkPeerFinished, ownFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
 import type { HandshakeHost, HandshakeProfile, RoleHandshake, SessionState } from './types.ts';
@@ -403,9 +402,7 @@ export class ClientHandshake implements RoleHandshake {
       );
     }
     items.push({ kind: 'change_cipher_spec', epoch: 0 });
-    const fin = encodeFinished(
-      verifyData(this.master, 'client finished', t.digest('finished', 'handshake_hash'), this.host.meter),
-    );
+    const fin = ownFinished(this.master, 'client finished', this.host);
     push(HandshakeType.finished, fin, 1);
     this.host.records.writeEpoch = 1;
     this.state = 'finished';
@@ -429,17 +426,9 @@ export class ClientHandshake implements RoleHandshake {
           };
     if (this.state === 'finished_abbreviated') {
       t.add(m.msgType, m.messageSeq, m.body);
-      const fin = encodeFinished(
-        verifyData(this.master, 'client finished', t.digest('finished', 'handshake_hash'), this.host.meter),
-      );
+      const fin = ownFinished(this.master, 'client finished', this.host);
       this.host.records.writeEpoch = 1;
-      this.host.sendFlight(
-        [
-          { kind: 'change_cipher_spec', epoch: 0 },
-          { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: this.sendSeq++, body: fin, epoch: 1 },
-        ],
-        true,
-      );
+      this.host.sendFlight(changeCipherSpecAndFinished(this.sendSeq++, fin), true);
     }
     const resumed = this.state === 'finished_abbreviated';
     this.state = 'done';

@@ -1,12 +1,16 @@
 /**
- * The peer's Finished, checked the same way in both roles (RFC 5246 §7.4.9, RFC 6347 §4.2.6): it
+ * Finished in both roles (RFC 5246 §7.4.9, RFC 6347 §4.2.6): ours is verify_data, the PRF over
+ * the master secret and the transcript hash so far with our label, sent under the new epoch right
+ * after ChangeCipherSpec; the peer's is checked the same way in both roles (RFC 5246 §7.4.9, RFC 6347 §4.2.6): it
  * must arrive under the new epoch (after ChangeCipherSpec), and its verify_data must equal the PRF
  * over the master secret and the transcript hash so far with the peer's label (compared in constant time).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { verifyData } from '../crypto/keys.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
-import { parseFinished } from '../wire/finished.ts';
+import { encodeFinished, parseFinished } from '../wire/finished.ts';
+import { HandshakeType } from '../wire/handshake.ts';
+import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage } from './reassembly.ts';
 import type { HandshakeHost } from './types.ts';
 
@@ -23,4 +27,21 @@ export function checkPeerFinished(
   if (received.length !== expected.length || !timingSafeEqual(received, expected)) {
     throw new DtlsAlertError(AlertDescription.decrypt_error, `${peerLabel.split(' ')[0]} Finished does not verify`);
   }
+}
+
+/** Our Finished body over the transcript so far. */
+export function ownFinished(
+  master: Buffer,
+  ownLabel: 'client finished' | 'server finished',
+  host: HandshakeHost,
+): Buffer {
+  return encodeFinished(verifyData(master, ownLabel, host.transcript.digest('finished', 'handshake_hash'), host.meter));
+}
+
+/** The end of a flight that switches to the new keys: ChangeCipherSpec, then Finished in epoch 1. */
+export function changeCipherSpecAndFinished(messageSeq: number, finished: Buffer): FlightItem[] {
+  return [
+    { kind: 'change_cipher_spec', epoch: 0 },
+    { kind: 'handshake', msgType: HandshakeType.finished, messageSeq, body: finished, epoch: 1 },
+  ];
 }

@@ -23,7 +23,7 @@ import {
   makeServerKeyExchange,
   premasterFromClientKeyExchange,
 } from '../crypto/ecc.ts';
-import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/keys.ts';
+import { extendedMasterSecret, keyBlock, masterSecret } from '../crypto/keys.ts';
 import { pskPremaster } from '../crypto/psk.ts';
 import { randomOwnBytes } from '../crypto/random.ts';
 import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
@@ -56,13 +56,12 @@ import {
   parseEcPointFormats,
   parseSupportedGroups,
 } from '../wire/extensions-ecc.ts';
-import { encodeFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { DTLS1_2 } from '../wire/record.ts';
 import { encodeServerHello } from '../wire/server-hello.ts';
 import { encodeServerHelloDone } from '../wire/server-hello-done.ts';
 import { encodeServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
-import { checkPeerFinished } from './finished.ts';
+import { changeCipherSpecAndFinished, checkPeerFinished, ownFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage } from './reassembly.ts';
 import type { HandshakeHost, HandshakeProfile, PeerAddress, RoleHandshake, SessionState } from './types.ts';
@@ -319,9 +318,7 @@ export class ServerHandshake implements RoleHandshake {
     const sh = this.serverHello(s.id, extensions);
     t.add(HandshakeType.server_hello, shSeq, sh);
     this.installKeys('server_hello');
-    const fin = encodeFinished(
-      verifyData(this.master, 'server finished', t.digest('finished', 'handshake_hash'), this.host.meter),
-    );
+    const fin = ownFinished(this.master, 'server finished', this.host);
     const finSeq = this.sendSeq++;
     t.add(HandshakeType.finished, finSeq, fin);
     this.host.records.writeEpoch = 1;
@@ -439,17 +436,9 @@ export class ServerHandshake implements RoleHandshake {
       return;
     }
     t.add(m.msgType, m.messageSeq, m.body);
-    const fin = encodeFinished(
-      verifyData(this.master, 'server finished', t.digest('finished', 'handshake_hash'), this.host.meter),
-    );
+    const fin = ownFinished(this.master, 'server finished', this.host);
     this.host.records.writeEpoch = 1;
-    this.host.sendFlight(
-      [
-        { kind: 'change_cipher_spec', epoch: 0 },
-        { kind: 'handshake', msgType: HandshakeType.finished, messageSeq: this.sendSeq++, body: fin, epoch: 1 },
-      ],
-      true,
-    );
+    this.host.sendFlight(changeCipherSpecAndFinished(this.sendSeq++, fin), true);
     const session: SessionState = {
       id: this.sessionId,
       masterSecret: this.master,

@@ -4,16 +4,22 @@
  * unfragmented (fragment_offset 0, fragment_length = length). The first ClientHello and the
  * HelloVerifyRequest are left out.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { Sha256 } from '../crypto/sha256.ts';
 import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
 import { encodeHandshakeMessage, HANDSHAKE_HEADER_LENGTH, writeHandshakeHeader } from '../wire/handshake.ts';
 
-const EMPTY: Hash = createHash('sha256');
+/** What a finished transcript keeps: one shared hash that nothing is added to any more. */
+const EMPTY = new Sha256();
 /** Scratch for one message header (hash.update copies it into the hash state at once). */
 const HEADER = Buffer.alloc(HANDSHAKE_HEADER_LENGTH);
 
+/**
+ * The running hash is our own SHA-256 (crypto/sha256.ts), not node:crypto's: a PSK handshake hashes
+ * ~400 bytes in a dozen pieces and takes two or three digests, and a native Hash would cost an
+ * object per transcript and per digest copy and a crossing into C++ per piece.
+ */
 export class Transcript {
-  private hash: Hash = createHash('sha256');
+  private hash = new Sha256();
   private bytes = 0;
   private meteredBlocks = 0;
   /** The messages themselves, kept while a CertificateVerify may need them (RFC 5246 §7.4.8). */
@@ -56,7 +62,7 @@ export class Transcript {
       this.meter.crypto('sha256_block', full - this.meteredBlocks + 1, context, purpose);
       this.meteredBlocks = full;
     }
-    return this.hash.copy().digest();
+    return this.hash.digest();
   }
 
   /** Releases the hash state once the handshake is over. */
@@ -66,7 +72,7 @@ export class Transcript {
   }
 
   reset(): void {
-    this.hash = createHash('sha256');
+    this.hash = new Sha256();
     if (this.kept) this.kept = [];
     this.bytes = 0;
     this.meteredBlocks = 0;

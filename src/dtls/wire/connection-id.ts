@@ -27,9 +27,10 @@ export function parseConnectionIdExtension(e: Extension): Buffer {
 }
 
 /**
- * Writes a tls12_cid header at the start of `out`: type 25, version, epoch, 48-bit sequence
+ * Writes a tls12_cid header into `out` (at offset `at`, 0 by default): type 25, version, epoch, 48-bit sequence
  * number, the receiver's CID, and the length of the protected fragment that follows (§4).
- * Returns the header length.
+ * Returns the header length. The CID additional data of ccm-cid.ts carries the same fields after
+ * its first 10 bytes, so it writes them with this function.
  */
 export function writeCidRecordHeader(
   out: Buffer,
@@ -38,15 +39,16 @@ export function writeCidRecordHeader(
   seq: number,
   cid: Buffer,
   length: number,
+  at = 0,
 ): number {
   if (length > 0xffff) throw new RangeError('record fragment too long');
-  out[0] = ContentType.tls12_cid;
-  out.writeUInt16BE(version, 1);
-  out.writeUInt16BE(epoch, 3);
-  out.writeUInt16BE(Math.floor(seq / 0x1_0000_0000), 5);
-  out.writeUInt32BE(seq % 0x1_0000_0000, 7);
-  cid.copy(out, 11);
-  out.writeUInt16BE(length, 11 + cid.length);
+  out[at] = ContentType.tls12_cid;
+  out.writeUInt16BE(version, at + 1);
+  out.writeUInt16BE(epoch, at + 3);
+  out.writeUInt16BE(Math.floor(seq / 0x1_0000_0000), at + 5);
+  out.writeUInt32BE(seq % 0x1_0000_0000, at + 7);
+  cid.copy(out, at + 11);
+  out.writeUInt16BE(length, at + 11 + cid.length);
   return 13 + cid.length;
 }
 

@@ -10,19 +10,17 @@
  */
 import { DtlsDecodeError } from '../errors.ts';
 import { Reader, Writer } from './buffer.ts';
+import { type Extension, ExtensionType } from './extensions.ts';
 
-/** Extension type codes (IANA "TLS ExtensionType Values"). */
-export const EXT_SUPPORTED_GROUPS = 10;
-export const EXT_EC_POINT_FORMATS = 11;
-export const EXT_SIGNATURE_ALGORITHMS = 13;
-export const EXT_CLIENT_CERTIFICATE_TYPE = 19;
-export const EXT_SERVER_CERTIFICATE_TYPE = 20;
+/** The codes of the extensions here, by the names the handshake uses (values in {@link ExtensionType}). */
+export const EXT_SUPPORTED_GROUPS = ExtensionType.supported_groups;
+export const EXT_EC_POINT_FORMATS = ExtensionType.ec_point_formats;
+export const EXT_SIGNATURE_ALGORITHMS = ExtensionType.signature_algorithms;
+export const EXT_CLIENT_CERTIFICATE_TYPE = ExtensionType.client_certificate_type;
+export const EXT_SERVER_CERTIFICATE_TYPE = ExtensionType.server_certificate_type;
 
-/** A `{ type, data }` extension entry, structurally the `Extension` of extensions.ts. */
-export interface EccExtension {
-  type: number;
-  data: Buffer;
-}
+/** A `{ type, data }` entry of the generic extension list. */
+export type EccExtension = Extension;
 
 /** NamedGroup values we name (RFC 8422 §5.1.1, RFC 7919). Others pass through as numbers. */
 export enum NamedGroup {

@@ -25,6 +25,54 @@ test('kept-context CCM-8 equals the one-shot cipher, call after call, for every 
   }
 });
 
+test('keystream computed ahead for consecutive nonces gives the one-shot result, across batches, sizes and epochs', () => {
+  const key = randomBytes(16);
+  const sealer = new CcmContext(key);
+  const opener = new CcmContext(key);
+  const salt = randomBytes(4);
+  const nonceOf = (epoch: number, seq: number) => {
+    const n = Buffer.alloc(12);
+    salt.copy(n, 0);
+    n.writeUInt16BE(epoch, 4);
+    n.writeUIntBE(seq, 6, 6);
+    return n;
+  };
+  // Sequence numbers that cross several batches and the 32-bit boundary, lengths that grow past
+  // the batch's spare block and past the batched size, an epoch change, and a gap.
+  const plan: Array<[number, number, number]> = [];
+  for (let seq = 0; seq < 40; seq++) plan.push([1, seq, [0, 5, 16, 17, 33, 48, 120, 30][seq % 8]]);
+  for (let seq = 0xffff_fff0; seq < 0x1_0000_0010; seq++) plan.push([1, seq, 20]);
+  for (let seq = 7; seq < 30; seq += 3) plan.push([2, seq, 24]);
+  for (const [epoch, seq, n] of plan) {
+    const nonce = nonceOf(epoch, seq);
+    const aad = randomBytes(13);
+    const pt = randomBytes(n);
+    const expected = ccm8Encrypt(key, nonce, aad, pt);
+    const out = Buffer.alloc(n + 8);
+    sealer.seal(nonce, aad, pt, out, 0);
+    assert.deepEqual(out, expected, `seal, epoch ${epoch}, seq ${seq}, length ${n}`);
+    assert.deepEqual(opener.open(nonce, aad, expected), pt, `open, epoch ${epoch}, seq ${seq}, length ${n}`);
+  }
+});
+
+test('a forged record under a nonce computed ahead leaves the genuine record openable', () => {
+  const key = randomBytes(16);
+  const ctx = new CcmContext(key);
+  const nonceOf = (seq: number) => Buffer.from(`00000000000100000000000${seq.toString(16)}`.slice(-24), 'hex');
+  const aad = randomBytes(13);
+  const records = [1, 2, 3, 4].map((seq) => {
+    const pt = randomBytes(20);
+    return { seq, pt, sealed: ccm8Encrypt(key, nonceOf(seq), aad, pt) };
+  });
+  assert.deepEqual(ctx.open(nonceOf(1), aad, records[0].sealed), records[0].pt);
+  assert.deepEqual(ctx.open(nonceOf(2), aad, records[1].sealed), records[1].pt); // now computed ahead
+  const forged = Buffer.from(records[2].sealed);
+  forged[0] ^= 0xff;
+  assert.equal(ctx.open(nonceOf(3), aad, forged), undefined);
+  assert.deepEqual(ctx.open(nonceOf(3), aad, records[2].sealed), records[2].pt);
+  assert.deepEqual(ctx.open(nonceOf(4), aad, records[3].sealed), records[3].pt);
+});
+
 test('kept-context CCM-8 refuses a changed tag, ciphertext, nonce or additional data, and goes on working', () => {
   const key = randomBytes(16);
   const ctx = new CcmContext(key);

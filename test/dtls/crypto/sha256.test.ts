@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { HmacSha256, sha256 } from '../../../src/dtls/crypto/sha256.ts';
+import { HmacSha256, Sha256, sha256 } from '../../../src/dtls/crypto/sha256.ts';
 
 test('SHA-256: FIPS 180-4 examples and node:crypto for every length around the block and padding edges', () => {
   assert.equal(
@@ -31,6 +31,25 @@ test('HMAC-SHA256: RFC 4231 case 2 and node:crypto for keys shorter than, equal 
       const got = Buffer.alloc(40);
       mac.macInto(m, got, 8);
       assert.deepEqual(got.subarray(8), createHmac('sha256', key).update(m).digest(), `key ${keyLength}, message ${n}`);
+    }
+  }
+});
+
+test('incremental SHA-256: any split of the input, with digests taken along the way, equals node:crypto', () => {
+  const data = Buffer.alloc(700);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+  // Piece lengths that cross block boundaries in every way (0, below, exactly and beyond 64 bytes).
+  for (const pieces of [[0], [1], [12, 77], [55, 9], [63, 1, 64], [64, 64], [100, 3, 200, 12, 129], [700]]) {
+    const h = new Sha256();
+    const ref = createHash('sha256');
+    let off = 0;
+    for (const p of pieces) {
+      const part = data.subarray(off, off + p);
+      off += p;
+      h.update(part);
+      ref.update(part);
+      // A digest in the middle must not disturb what follows.
+      assert.deepEqual(h.digest(), ref.copy().digest(), `pieces ${pieces.join(',')} after ${off} bytes`);
     }
   }
 });
