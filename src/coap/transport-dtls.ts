@@ -15,7 +15,7 @@ import {
   DtlsUnreachableError,
 } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
-import { peerKey, type Transport, type TransportPeer } from './transport.ts';
+import { DatagramTransport, peerKey, type Transport, type TransportPeer } from './transport.ts';
 
 export const COAPS_PORT = 5684;
 
@@ -61,12 +61,21 @@ export class DtlsServerTransport implements Transport {
 
   private constructor(readonly server: DtlsServer) {
     server.on('connection', (c: DtlsConnection) => {
-      const key = peerKey(c.remote);
+      let key = peerKey(c.remote);
       this.connections.set(key, c);
-      // One peer object per connection: its address, port and identity do not change.
-      const peer: TransportPeer = { address: c.remote.address, port: c.remote.port, identity: c.identity };
+      // One peer object per connection address: its address, port and identity do not change. A
+      // Connection ID lets the connection move (NAT rebinding): the next datagram then gets a new
+      // peer object naming the new address (the old one still finds the connection for replies in flight).
+      let peer: TransportPeer = { address: c.remote.address, port: c.remote.port, identity: c.identity };
       this.byPeer.set(peer, c);
       c.on('data', (d: Buffer) => {
+        if (peer.port !== c.remote.port || peer.address !== c.remote.address) {
+          peer = { address: c.remote.address, port: c.remote.port, identity: c.identity };
+          this.byPeer.set(peer, c);
+          if (this.connections.get(key) === c) this.connections.delete(key);
+          key = peerKey(c.remote);
+          this.connections.set(key, c);
+        }
         this.receiver?.(d, peer);
       });
       c.on('close', () => {
@@ -115,16 +124,14 @@ export interface DtlsClientTransportOptions {
 }
 
 /** Client side: one DTLS connection to one server. */
-export class DtlsClientTransport implements Transport {
+export class DtlsClientTransport extends DatagramTransport implements Transport {
   readonly scheme = 'coaps' as const;
-  private receiver?: (datagram: Buffer, peer: TransportPeer) => void;
-  private unreachable?: (peer: { address: string; port: number }, err: Error) => void;
-  private closed = false;
 
   constructor(
     readonly connection: DtlsConnection,
     onClose?: () => void,
   ) {
+    super();
     // One peer object for the connection's life: the server's address and identity do not change.
     const peer: TransportPeer = {
       address: connection.remote.address,
@@ -148,17 +155,7 @@ export class DtlsClientTransport implements Transport {
     if (!this.closed) this.connection.send(datagram);
   }
 
-  onDatagram(cb: (datagram: Buffer, peer: TransportPeer) => void): void {
-    this.receiver = cb;
-  }
-
-  onUnreachable(cb: (peer: { address: string; port: number }, err: Error) => void): void {
-    this.unreachable = cb;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected async release(): Promise<void> {
     await this.connection.close();
   }
 }

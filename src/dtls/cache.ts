@@ -66,18 +66,30 @@ function packSessionBytes(s: SessionState): void {
   s.masterSecret = packed.subarray(s.id.length);
 }
 
+/**
+ * The Map key of a session ID: its first bytes as a small integer (session IDs are random, RFC
+ * 5246 §7.4.1.2), so that the cache keeps no key string per session (~48 bytes each). IDs that share
+ * a key sit in one bucket and are told apart by their bytes.
+ */
+function idKey(id: Buffer): number {
+  let h = id.length;
+  for (let i = 0; i < 4 && i < id.length; i++) h = ((h << 8) | id[i]) >>> 0;
+  return h & 0x3fffffff; // a small integer: stored in the Map without a heap number
+}
+
 /** An in-memory session cache with a lifetime and a size bound (oldest evicted first). */
 export class MemorySessionCache implements SessionCache {
-  private readonly map = new Map<string, SessionState>();
+  /** One session, or the few whose IDs share a key. In insertion order, oldest first. */
+  private readonly map = new Map<number, SessionState | SessionState[]>();
+  private count = 0;
   constructor(
     private readonly maxEntries = 100_000,
     private readonly lifetimeMs = 24 * 3600_000,
   ) {}
   get(id: Buffer): SessionState | undefined {
-    const k = id.toString('latin1');
-    const s = this.map.get(k);
+    const s = this.find(id);
     if (s && Date.now() - s.createdAt > this.lifetimeMs) {
-      this.map.delete(k);
+      this.delete(id);
       return undefined;
     }
     return s;
@@ -85,20 +97,46 @@ export class MemorySessionCache implements SessionCache {
   set(session: SessionState): void {
     if (session.id.length === 0) return;
     packSessionBytes(session);
-    const k = session.id.toString('latin1');
-    this.map.delete(k);
-    this.map.set(k, session);
-    while (this.map.size > this.maxEntries) {
-      const oldest = this.map.keys().next().value;
+    this.delete(session.id);
+    const k = idKey(session.id);
+    const had = this.map.get(k);
+    this.map.delete(k); // re-inserted at the end: the newest
+    this.map.set(k, had === undefined ? session : Array.isArray(had) ? [...had, session] : [had, session]);
+    this.count++;
+    while (this.count > this.maxEntries) {
+      const oldest = this.map.entries().next().value;
       if (oldest === undefined) break;
-      this.map.delete(oldest);
+      const [key, v] = oldest;
+      if (Array.isArray(v) && v.length > 1) this.map.set(key, v.length === 2 ? v[1] : v.slice(1));
+      else this.map.delete(key);
+      this.count--;
     }
   }
   delete(id: Buffer): void {
-    this.map.delete(id.toString('latin1'));
+    const k = idKey(id);
+    const v = this.map.get(k);
+    if (v === undefined) return;
+    if (!Array.isArray(v)) {
+      if (v.id.equals(id)) {
+        this.map.delete(k);
+        this.count--;
+      }
+      return;
+    }
+    const rest = v.filter((s) => !s.id.equals(id));
+    if (rest.length === v.length) return;
+    this.count--;
+    if (rest.length === 0) this.map.delete(k);
+    else this.map.set(k, rest.length === 1 ? rest[0] : rest);
   }
   get size(): number {
-    return this.map.size;
+    return this.count;
+  }
+  private find(id: Buffer): SessionState | undefined {
+    const v = this.map.get(idKey(id));
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) return v.id.equals(id) ? v : undefined;
+    return v.find((s) => s.id.equals(id));
   }
 }
 

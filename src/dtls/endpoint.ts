@@ -36,10 +36,14 @@ import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
+import { literalFirstLookup } from './udp-lookup.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
 import { MAX_CID_LENGTH } from './wire/connection-id.ts';
 import { parseHandshakeFragments } from './wire/handshake.ts';
 import { ContentType, parseRecords } from './wire/record.ts';
+
+/** How long close() waits for queued datagrams (close_notify) to leave. */
+const CLOSE_FLUSH_MS = 1000;
 
 /** A server's receive buffer, requested at bind: room for a burst of ClientHellos (the kernel may grant less). */
 export const DEFAULT_SERVER_RECV_BUFFER = 4 * 1024 * 1024;
@@ -75,6 +79,12 @@ export interface EndpointOptions {
    * them by a hash of the addresses (Linux). For a server run as several workers.
    */
   reusePort?: boolean;
+  /**
+   * Server with `connectionId.node`: a tls12_cid record whose CID names another node (it landed
+   * here after the client's address changed) is passed to this function (see cid-forward.ts),
+   * which returns true when it handed it over. The owner feeds it to {@link receiveHandedOver}.
+   */
+  cidHandOver?: (node: number, datagram: Buffer, from: PeerAddress) => boolean;
 }
 
 /**
@@ -90,14 +100,6 @@ export function checkCidLength(length: number): number {
     throw new RangeError(`DTLS connection ID length must be 0..${MAX_CID_LENGTH}, got ${length}`);
   }
   return length;
-}
-
-/**
- * Every association's `send`: called as `opts.send(d)`, so `this` is the association's options,
- * which name the remote and the host. One function for all (no closure per association).
- */
-function sendToRemote(this: AssociationOptions, d: Buffer): void {
-  this.host?.send(d, this.remote);
 }
 
 /** How often the sweep runs: a quarter of the shortest time-out, between 50 ms and 1 s. */
@@ -202,7 +204,12 @@ export class DtlsEndpoint extends EventEmitter {
     opts: EndpointOptions & { host?: string; port?: number; family?: 'IPv4' | 'IPv6' },
   ): Promise<DtlsEndpoint> {
     const v6 = opts.family ? opts.family === 'IPv6' : (opts.host ?? '').includes(':');
-    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: false, reusePort: opts.reusePort === true });
+    const socket = createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      ipv6Only: false,
+      reusePort: opts.reusePort === true,
+      lookup: literalFirstLookup,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(opts.port ?? 0, opts.host, () => {
@@ -271,22 +278,22 @@ export class DtlsEndpoint extends EventEmitter {
     return undefined;
   }
 
-  private pendingSends = 0;
-  private flushed: (() => void) | undefined;
-
-  /** Sends a datagram; close() waits for the ones in flight (a close_notify must leave before the socket closes). */
+  /**
+   * Sends a datagram. No completion callback: almost every send completes inside the call, and a
+   * callback would cost a tick per datagram; close() instead waits for libuv's send queue to empty
+   * (a close_notify must leave before the socket closes). A failed send is a lost datagram, which
+   * DTLS and CoAP retransmit (a connected socket's ICMP errors arrive as socket errors).
+   */
   private sendDatagram(d: Buffer, port: number, address: string): void {
     if (this.closed) return;
     const to = this.connectedTo;
     if (to) {
       // A connected socket takes no address and reaches only its one peer.
       if (to.port !== port || to.address !== address) return;
-      this.pendingSends++;
-      this.socket.send(d, this.sent);
+      this.socket.send(d);
       return;
     }
-    this.pendingSends++;
-    this.socket.send(d, port, address, this.sent);
+    this.socket.send(d, port, address);
   }
 
   /**
@@ -305,15 +312,13 @@ export class DtlsEndpoint extends EventEmitter {
     this.connectedTo = remote;
   }
 
-  private readonly sent = (): void => {
-    this.pendingSends--;
-    if (this.pendingSends === 0) this.flushed?.();
-  };
-
   /** Handshakes in progress and established sessions. */
   counts(): { handshakes: number; sessions: number } {
     return { handshakes: this.stats.handshakes + this.clientHandshakes, sessions: this.stats.sessions };
   }
+
+  /** The options of associations made with the endpoint's defaults, one object per role for all of them. */
+  private readonly sharedOptions: { client?: AssociationOptions; server?: AssociationOptions } = {};
 
   private newAssociation(
     role: 'client' | 'server',
@@ -321,19 +326,23 @@ export class DtlsEndpoint extends EventEmitter {
     key: PeerKey,
     overrides: { mtu?: number; retransmitInitialMs?: number; retransmitMaxMs?: number; maxRetransmits?: number } = {},
   ): Association {
-    const o = { ...this.opts, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-    const a = new Association({
-      role,
-      remote,
-      send: sendToRemote,
-      mtu: Math.max(MIN_MTU, o.mtu ?? this.mtu),
-      retransmitInitialMs: o.retransmitInitialMs ?? 1000,
-      retransmitMaxMs: o.retransmitMaxMs ?? 60_000,
-      maxRetransmits: o.maxRetransmits ?? 6,
-      meter: o.meter,
-      logger: o.logger,
-      host: this.host,
-    });
+    const custom = Object.values(overrides).some((v) => v !== undefined);
+    let opts = custom ? undefined : this.sharedOptions[role];
+    if (opts === undefined) {
+      const o = { ...this.opts, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+      opts = {
+        role,
+        mtu: Math.max(MIN_MTU, o.mtu ?? this.mtu),
+        retransmitInitialMs: o.retransmitInitialMs ?? 1000,
+        retransmitMaxMs: o.retransmitMaxMs ?? 60_000,
+        maxRetransmits: o.maxRetransmits ?? 6,
+        meter: o.meter,
+        logger: o.logger,
+        host: this.host,
+      };
+      if (!custom) this.sharedOptions[role] = opts;
+    }
+    const a = new Association(opts, remote);
     a.key = key;
     this.associations.set(key, a);
     return a;
@@ -482,6 +491,19 @@ export class DtlsEndpoint extends EventEmitter {
       }
     }
     const own = owner?.records.ownCid;
+    if (owner === undefined && len !== undefined && len > 0 && msg.length >= 11 + len) {
+      // Another node's CID: hand it over to that node (not back again if it came from one).
+      const node = msg[11];
+      const handOver = this.opts.cidHandOver;
+      if (this.cidNode !== undefined && node !== this.cidNode && handOver && !this.handingIn) {
+        const from: PeerAddress = {
+          address: rinfo.address,
+          port: rinfo.port,
+          family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
+        };
+        if (handOver(node, msg, from)) return;
+      }
+    }
     if (owner === undefined || own === undefined) {
       this.stats.connectionIds.unknown++;
       return;
@@ -501,6 +523,27 @@ export class DtlsEndpoint extends EventEmitter {
       family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
     };
     owner.receiveFrom(records, from, msg.length);
+  }
+
+  /** True while a datagram handed over by another node is processed (it is never handed on). */
+  private handingIn = false;
+
+  /**
+   * A datagram another node received from `from` and handed over because its CID is ours: it is
+   * processed as if it had arrived here (an authenticated, newer record moves the session to
+   * `from`, RFC 9146 §6), and the answers leave from this endpoint's socket.
+   */
+  receiveHandedOver(datagram: Buffer, from: PeerAddress): void {
+    if (datagram[0] !== ContentType.tls12_cid) {
+      this.stats.drops.malformed++;
+      return;
+    }
+    this.handingIn = true;
+    try {
+      this.onDatagram(datagram, { address: from.address, port: from.port, family: from.family, size: datagram.length });
+    } finally {
+      this.handingIn = false;
+    }
   }
 
   /**
@@ -588,10 +631,9 @@ export class DtlsEndpoint extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     for (const a of [...this.associations.values()]) await a.close();
-    if (this.pendingSends > 0) {
-      await new Promise<void>((resolve) => {
-        this.flushed = resolve;
-      });
+    // Datagrams the kernel could not take at once wait in libuv's queue; closing would drop them.
+    for (let waited = 0; this.socket.getSendQueueCount() > 0 && waited < CLOSE_FLUSH_MS; waited += 5) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 5));
     }
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);

@@ -15,17 +15,16 @@
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import type { Logger } from '../util/log.ts';
 import type { EndpointStats } from './admission.ts';
 import type { Association } from './association.ts';
 import { peerKey, type SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
+import type { PskLookup } from './credentials/psk.ts';
 import { randomOwnBytes } from './crypto/random.ts';
-import { checkCidLength, DtlsEndpoint } from './endpoint.ts';
+import { checkCidLength, DtlsEndpoint, type EndpointOptions } from './endpoint.ts';
 import { DtlsTimeoutError } from './errors.ts';
 import type { HandshakeProfile, SessionState } from './handshake/types.ts';
-import type { DtlsMeter } from './meter.ts';
 
 export { type AdmissionLimits, DEFAULT_LIMITS, type EndpointStats } from './admission.ts';
 export type { AssociationTable, PeerKey, SessionCache } from './cache.ts';
@@ -46,7 +45,7 @@ export {
   type TrustAnchors,
 } from './credentials/index.ts';
 /** Pre-shared keys in memory and a constant-time server-side lookup over them. */
-export { type PskCredential, pskLookup } from './credentials/psk.ts';
+export { type PskCredential, type PskLookup, pskLookup } from './credentials/psk.ts';
 export {
   AlertDescription,
   AlertLevel,
@@ -66,22 +65,21 @@ export interface PeerAddress {
   family: 'IPv4' | 'IPv6';
 }
 
-/** Server-side PSK lookup: identity → key, or undefined when the identity is unknown. May be async. */
-export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;
-
-/** Options shared by both roles. */
-export interface CommonOptions {
-  /** Largest datagram we send (UDP payload bytes). Default 1232 (1280 − 40 IPv6 − 8 UDP). */
-  mtu?: number;
-  /** Initial retransmission timeout (RFC 6347 §4.2.4.1). Default 1000 ms. */
-  retransmitInitialMs?: number;
-  /** Cap of the doubling retransmission timeout. Default 60 000 ms. */
-  retransmitMaxMs?: number;
-  /** Retransmissions of one flight before the handshake fails with DtlsTimeoutError. Default 6. */
-  maxRetransmits?: number;
-  /** Opt-in meter: handshake messages, records and crypto operations. */
-  meter?: DtlsMeter;
-  logger?: Logger;
+/**
+ * Options shared by both roles, the endpoint's own (declared once in `EndpointOptions`):
+ * - `mtu`: largest datagram we send (UDP payload bytes). Default 1232 (1280 − 40 IPv6 − 8 UDP).
+ * - `retransmitInitialMs`: initial retransmission timeout (RFC 6347 §4.2.4.1). Default 1000 ms.
+ * - `retransmitMaxMs`: cap of the doubling retransmission timeout. Default 60 000 ms.
+ * - `maxRetransmits`: retransmissions of one flight before the handshake fails with
+ *   DtlsTimeoutError. Default 6.
+ * - `meter`: opt-in meter of handshake messages, records and crypto operations.
+ * - `logger`: pino logger.
+ */
+export interface CommonOptions
+  extends Pick<
+    EndpointOptions,
+    'mtu' | 'retransmitInitialMs' | 'retransmitMaxMs' | 'maxRetransmits' | 'meter' | 'logger'
+  > {
   /**
    * 'lean': fewest bytes on the air for constrained links (16-byte cookie, 8-byte session ID,
    * a flight's handshake messages sharing records, only the hello extensions the mode needs);
@@ -146,6 +144,11 @@ export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
    * among them. With `connectionId.node` set per process, a CID's first byte names its process.
    */
   reusePort?: boolean;
+  /**
+   * With `connectionId.node`: where a CID record naming another node goes (see cid-forward.ts);
+   * true when it was handed over. The owning node passes it to {@link DtlsServer.receiveHandedOver}.
+   */
+  cidHandOver?: (node: number, datagram: Buffer, from: PeerAddress) => boolean;
 }
 
 /** Opaque resumable session state: pass `connection.session` to `connect({ session })` to resume. */
@@ -238,6 +241,7 @@ export class DtlsServer extends EventEmitter {
       },
       connectionId: opts.connectionId,
       reusePort: opts.reusePort,
+      cidHandOver: opts.cidHandOver,
     });
     return new DtlsServer(endpoint);
   }
@@ -269,6 +273,11 @@ export class DtlsServer extends EventEmitter {
   /** Refreshes and returns `stats.drops.receiveBuffer` from the kernel (Linux), undefined where not visible. */
   readReceiveDrops(): Promise<number | undefined> {
     return this.endpoint.readReceiveDrops();
+  }
+
+  /** A CID record another node received from `from` and handed over (see cid-forward.ts). */
+  receiveHandedOver(datagram: Buffer, from: PeerAddress): void {
+    this.endpoint.receiveHandedOver(datagram, from);
   }
 
   /** Sends close_notify to every peer and closes the socket. */
