@@ -99,26 +99,42 @@ async function httpLoad(
   const end = start + job.seconds * 1000;
   await Promise.all(
     Array.from({ length: job.concurrency }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        try {
-          const res = await once(job.kind === 'http-post' ? next() : undefined);
-          if (res.status >= 300) throw new Error(`HTTP ${res.status} ${res.text.slice(0, 200)}`);
-          r.lat.push(performance.now() - t0);
-          r.requests++;
-          r.points += job.kind === 'http-post' ? storedOf(res.text) : 0;
-        } catch (err) {
-          r.errors++;
-          r.firstError ??= String(err);
-        }
-      }
+      await sendUntil(r, end, async () => {
+        const res = await once(job.kind === 'http-post' ? next() : undefined);
+        if (res.status >= 300) throw new Error(`HTTP ${res.status} ${res.text.slice(0, 200)}`);
+        return job.kind === 'http-post' ? storedOf(res.text) : 0;
+      });
     }),
   );
+  stopClock(r, start, cpu0);
+  agent.destroy();
+  return r;
+}
+
+/**
+ * One load worker: sends until `end`, recording each answer's latency and stored points in `r`;
+ * a failed request is counted (the first one kept) and the worker goes on.
+ */
+async function sendUntil(r: LoadResult, end: number, send: () => Promise<number>): Promise<void> {
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    try {
+      const points = await send();
+      r.lat.push(performance.now() - t0);
+      r.requests++;
+      r.points += points;
+    } catch (err) {
+      r.errors++;
+      r.firstError ??= String(err);
+    }
+  }
+}
+
+/** The run's wall and CPU time since `start` and `cpu0`. */
+function stopClock(r: LoadResult, start: number, cpu0: NodeJS.CpuUsage): void {
   r.elapsedMs = performance.now() - start;
   const cpu = process.cpuUsage(cpu0);
   r.cpuMs = (cpu.user + cpu.system) / 1000;
-  agent.destroy();
-  return r;
 }
 
 async function coapsLoad(job: Extract<LoadJob, { kind: 'coaps-post' }>, go: Promise<void>): Promise<LoadResult> {
@@ -147,26 +163,16 @@ async function coapsLoad(job: Extract<LoadJob, { kind: 'coaps-post' }>, go: Prom
     const end = start + job.seconds * 1000;
     await Promise.all(
       clients.flatMap((d) =>
-        Array.from({ length: job.outstanding }, async () => {
-          while (performance.now() < end) {
-            const t0 = performance.now();
-            try {
-              const res = await d.client.post(d.url, next(), cf);
-              if (!res.ok) throw new Error(`coaps ${res.status} ${res.payload.toString().slice(0, 200)}`);
-              r.lat.push(performance.now() - t0);
-              r.requests++;
-              r.points += storedOf(res.payload.toString('utf8'));
-            } catch (err) {
-              r.errors++;
-              r.firstError ??= String(err);
-            }
-          }
-        }),
+        Array.from({ length: job.outstanding }, () =>
+          sendUntil(r, end, async () => {
+            const res = await d.client.post(d.url, next(), cf);
+            if (!res.ok) throw new Error(`coaps ${res.status} ${res.payload.toString().slice(0, 200)}`);
+            return storedOf(res.payload.toString('utf8'));
+          }),
+        ),
       ),
     );
-    r.elapsedMs = performance.now() - start;
-    const cpu = process.cpuUsage(cpu0);
-    r.cpuMs = (cpu.user + cpu.system) / 1000;
+    stopClock(r, start, cpu0);
   } finally {
     await Promise.all(clients.map((d) => d.client.close()));
   }
@@ -184,7 +190,9 @@ async function main(): Promise<void> {
     result = await httpLoad(job, go);
   }
   lines.close();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  // Flushed before main() returns and the process exits: a pipe is written asynchronously, and a
+  // fast run's latencies make a line of hundreds of kilobytes that exit() would cut short.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
 }
 
 // Only when run as the child (the parent imports the types).

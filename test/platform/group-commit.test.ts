@@ -3,9 +3,14 @@
  * acknowledged point is stored; one bad request among good ones fails alone; a full queue refuses.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { NotFound } from '../../src/platform/errors.ts';
+import { NotFound, Unavailable } from '../../src/platform/errors.ts';
+import { httpStatusOf } from '../../src/platform/http/errors.ts';
 import { PlatformError, type StreamPoint } from '../../src/platform/model.ts';
+import { openStore } from '../../src/platform/store/index.ts';
 import { GroupCommit } from '../../src/platform/store/point-batch.ts';
 import { bothEngines } from './engines.ts';
 import { call, newResource, newStream, newUser, startPlatform } from './helpers.ts';
@@ -132,7 +137,7 @@ bothEngines('a full queue refuses at once and counts the refusal', async () => {
   const a = gc.submit(pt(1), 0);
   const b = gc.submit(pt(2), 0);
   const c = gc.submit(pt(3), 0);
-  await assert.rejects(gc.submit(pt(4), 0), (e: unknown) => e instanceof PlatformError && e.status === 503);
+  await assert.rejects(gc.submit(pt(4), 0), (e: unknown) => e instanceof PlatformError && httpStatusOf(e) === 503);
   assert.equal(gc.stats.refusedRequests, 1);
   release();
   assert.deepEqual(await Promise.all([a, b, c]), [1, 1, 1]);
@@ -165,4 +170,79 @@ test('with two lanes, a second batch commits while the first is still committing
   for (const g of gates) g();
   assert.deepEqual(await Promise.all([a, b]), [1, 1]);
   assert.equal(gc.stats.commits, 2);
+});
+
+bothEngines('transactions that read then write succeed while batches of points commit beside them', async (t, tg) => {
+  // On SQLite the batches commit on the point writer thread's own connection: a main-connection
+  // transaction that read before such a commit and writes after it must wait, not fail.
+  const p = await startPlatform(t, tg);
+  const { uid, token } = await newUser(p.base, 'ann');
+  const { rid } = await newResource(p.base, uid, token);
+  const { sid } = await newStream(p.base, uid, rid, token, { label: 'bulk' });
+  const { sid: other } = await newStream(p.base, uid, rid, token, { label: 'tx' });
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Spread over time, so that many batches commit while the transactions run.
+  const bulk = Array.from({ length: 200 }, async (_, i) => {
+    await pause(i / 2);
+    return p.store.insertPoints(
+      Array.from({ length: 20 }, (_, j) => ({ streamId: sid, time: i * 100 + j, value: j })),
+      1,
+    );
+  });
+  const txs = Array.from({ length: 30 }, async (_, i) => {
+    await pause(i * 3);
+    return p.store.transaction(async (tx) => {
+      const seen = await tx.queryPoints(sid, { limit: 1 });
+      await pause(5); // let a batch commit between the read and the write
+      return tx.insertPoints([{ streamId: other, time: i, value: seen.length }], 1);
+    });
+  });
+  assert.deepEqual(await Promise.all(txs), new Array(30).fill(1));
+  assert.deepEqual(await Promise.all(bulk), new Array(200).fill(20));
+  assert.equal((await p.store.queryPoints(sid, { limit: 10_000 })).length, 4000);
+  assert.equal((await p.store.queryPoints(other, { limit: 100 })).length, 30);
+});
+
+test('SQLite: closing the store settles every write in flight, and each acknowledged one is on disk', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-close-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'close.db');
+  const s = await openStore({ db: path });
+  const u = await s.createUser({ username: 'ann', passwordHash: 'x', tokenHash: 'th', createdAt: 1 });
+  const r = await s.createResource({
+    ownerId: u.id,
+    label: 'r',
+    pollingUrl: null,
+    pollingPeriod: null,
+    keyHash: 'rk',
+    createdAt: 2,
+  });
+  const st = await s.createStream({
+    resourceId: r.id,
+    label: 'n',
+    unit: null,
+    type: 'numeric',
+    public: false,
+    retentionMaxPoints: null,
+    retentionMaxAgeMs: null,
+    keyHash: 'sk',
+    createdAt: 3,
+  });
+  // The first batch is on the writer thread when close() is called; later ones may be refused.
+  const first = s.insertPoints([{ streamId: st.id, time: 0, value: 0 }], 1);
+  await new Promise((r) => setImmediate(r));
+  const writes = [
+    first,
+    ...Array.from({ length: 50 }, (_, i) => s.insertPoints([{ streamId: st.id, time: i + 1, value: i }], 1)),
+  ];
+  const settling = Promise.allSettled(writes);
+  await s.close();
+  const settled = await settling;
+  const acked = settled.flatMap((x, i) => (x.status === 'fulfilled' ? [i] : []));
+  for (const x of settled) if (x.status === 'rejected') assert.ok(x.reason instanceof Unavailable, String(x.reason));
+  assert.ok(acked.includes(0), 'the write already on the thread was committed before it stopped');
+  const again = await openStore({ db: path });
+  t.after(() => again.close());
+  const times = new Set((await again.queryPoints(st.id, { limit: 100 })).map((p) => p.time));
+  for (const i of acked) assert.ok(times.has(i), `acknowledged point ${i} is stored`);
 });

@@ -12,7 +12,8 @@
  * Points waiting beyond `maxQueuedPoints` are refused at once (a 503 the client may retry), not
  * buffered without bound; refusals are counted in {@link GroupCommitStats}.
  */
-import { PlatformError, type StreamPoint } from '../model.ts';
+import { Unavailable } from '../errors.ts';
+import type { StreamPoint } from '../model.ts';
 
 export interface GroupCommitStats {
   /** Transactions committed (batches, and requests retried alone). */
@@ -59,9 +60,9 @@ export interface GroupCommitOptions {
   /** Points that may wait; beyond, a request is refused. */
   maxQueuedPoints?: number;
   /**
-   * Batches committing at once. 1 for SQLite (one writer; its commit holds the event loop);
-   * more for PostgreSQL, where a commit waits on the network and the server's WAL flush, and
-   * the server flushes concurrent commits together.
+   * Batches committing at once. 1 for SQLite (one writer connection, on its own thread: the
+   * next batch fills while it commits); more for PostgreSQL, where a commit waits on the network
+   * and the server's WAL flush, and the server flushes concurrent commits together.
    */
   lanes?: number;
 }
@@ -90,7 +91,7 @@ export class GroupCommit {
     if (points.length === 0) return Promise.resolve(0);
     if (this.stats.queuedPoints + points.length > this.maxQueuedPoints) {
       this.stats.refusedRequests++;
-      return Promise.reject(new PlatformError(503, 'the point store is saturated; retry later'));
+      return Promise.reject(new Unavailable('the point store is saturated; retry later'));
     }
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ points, now, resolve, reject });

@@ -2,9 +2,10 @@
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { DataPoint, Parser, StreamPoint } from '../model.ts';
 import type { ParserTarget } from '../parsers.ts';
-import type { StoreContext } from './context.ts';
+import { mapError, type StoreContext } from './context.ts';
 import { parser } from './parsers.ts';
 import { GroupCommit, type GroupCommitStats, noCommits } from './point-batch.ts';
+import { SQLITE_INSERT_MANY, SQLITE_INSERT_ONE, SQLITE_ROWS } from './point-sql.ts';
 import type { Database, Engine } from './schema.ts';
 
 export interface PointQuery {
@@ -16,12 +17,6 @@ export interface PointQuery {
   limit: number;
 }
 
-/** Rows per SQLite INSERT: 4 parameters each, well under SQLite's limit of 32 766. */
-const SQLITE_ROWS = 50;
-// (stream, time) is unique; a repeated time replaces the value (an idempotent retry).
-const UPSERT = 'ON CONFLICT (stream_id, time) DO UPDATE SET num = excluded.num, txt = excluded.txt';
-const SQLITE_INSERT_ONE = `INSERT INTO data_points (stream_id, time, num, txt) VALUES (?, ?, ?, ?) ${UPSERT}`;
-const SQLITE_INSERT_MANY = `INSERT INTO data_points (stream_id, time, num, txt) VALUES ${Array(SQLITE_ROWS).fill('(?, ?, ?, ?)').join(', ')} ${UPSERT}`;
 /** Rows per PostgreSQL `unnest` insert (arrays are single parameters: only memory bounds it). */
 const PG_INSERT_CHUNK = 5000;
 /** PostgreSQL batches committing at once: one fills while another waits for its WAL flush. */
@@ -143,13 +138,16 @@ async function writePoints(db: Kysely<Database>, engine: Engine, points: StreamP
   for (const s of kept) await applyRetention(db, s.id, s.retention_max_points, s.retention_max_age_ms, now);
 }
 
-export function pointStore({ db, engine, inTransaction, withTransaction }: StoreContext): PointStore {
+export function pointStore({ db, engine, inTransaction, withTransaction, pointWriter }: StoreContext): PointStore {
   // Outside a transaction, concurrent writers share one (group commit); inside one, points join it.
+  // A batch goes to the engine's point writer when it has one (SQLite: a thread that commits off
+  // the event loop), else into a transaction on the pool.
+  const commitBatch = pointWriter
+    ? (points: StreamPoint[], now: number) => pointWriter.write(points, now).catch(mapError)
+    : (points: StreamPoint[], now: number) => withTransaction((trx) => writePoints(trx, engine, points, now));
   const group = inTransaction
     ? undefined
-    : new GroupCommit((points, now) => withTransaction((trx) => writePoints(trx, engine, points, now)), {
-        lanes: engine === 'postgres' ? PG_COMMIT_LANES : 1,
-      });
+    : new GroupCommit(commitBatch, { lanes: engine === 'postgres' ? PG_COMMIT_LANES : 1 });
   return {
     insertPoints(points: StreamPoint[], now: number): Promise<number> {
       if (points.length === 0) return Promise.resolve(0);
