@@ -205,6 +205,25 @@ export function numberOption(v: string | undefined, flag: string, min: number, m
   return n;
 }
 
+/** The units a duration option takes, to milliseconds; a plain number is in seconds. */
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/**
+ * A duration option (`--timeout`) in milliseconds, or undefined when absent: `30s`, `500ms`,
+ * `2m`, or a plain number of seconds (`30`, `0.5`), between minMs and maxMs. Every client
+ * command reads its `--timeout` with this, so all take the same unit.
+ */
+export function durationOption(v: string | undefined, flag: string, minMs: number, maxMs: number): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*$/.exec(v);
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2] ?? 's'] : Number.NaN;
+  if (!(ms >= minMs && ms <= maxMs))
+    throw new UsageError(
+      `${flag} must be a duration from ${minMs} ms to ${maxMs / 1000} s (\`30s\`, \`500ms\`, \`2m\`; a plain number is seconds), got '${v}'`,
+    );
+  return Math.round(ms);
+}
+
 /** A required option's value. */
 export function required<V>(v: V | undefined, flag: string): V {
   if (v === undefined || v === '') throw new UsageError(`${flag} is required`);

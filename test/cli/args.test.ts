@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  durationOption,
   helpText,
   intOption,
   numberOption,
@@ -82,4 +83,22 @@ test('number helpers name the flag and the range; required names the flag', () =
   assert.equal(numberOption('0.25', '--s', 0, 1), 0.25);
   assert.throws(() => numberOption('2', '--s', 0, 1), /--s must be a number in 0\.\.1/);
   assert.throws(() => required(undefined, '--out'), /--out is required/);
+});
+
+test('durations: 30s, 500ms, 2m and plain seconds are one unit; anything else is a usage error naming the flag', () => {
+  assert.equal(durationOption(undefined, '--timeout', 1, 60_000), undefined);
+  assert.equal(durationOption('30s', '--timeout', 1, 60_000), 30_000);
+  assert.equal(durationOption('500ms', '--timeout', 1, 60_000), 500);
+  assert.equal(durationOption('2m', '--timeout', 1, 300_000), 120_000);
+  assert.equal(durationOption('30', '--timeout', 1, 60_000), 30_000);
+  assert.equal(durationOption('0.5', '--timeout', 1, 60_000), 500);
+  assert.equal(durationOption(' 1.5s ', '--timeout', 1, 60_000), 1500);
+  for (const bad of ['', 'soon', '-1', '10h', '1e3', '0', '61s', '0.0001ms', '5 5']) {
+    assert.throws(
+      () => durationOption(bad, '--timeout', 1, 60_000),
+      (e: unknown) =>
+        e instanceof UsageError && /--timeout must be a duration .*plain number is seconds/.test(e.message),
+      bad,
+    );
+  }
 });

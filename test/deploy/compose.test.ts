@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from '../../src/util/config.ts';
+import { ConfigError, loadConfig } from '../../src/platform/config.ts';
 import { launchFor } from '../support/peers.ts';
 import { block, interpolate, items, pairs } from './compose-lines.ts';
 
@@ -75,7 +75,7 @@ test('the compose environment is a configuration serve accepts, its database the
     assert.equal(config.dtls.sessionKey, null);
   }
   // Every variable the file sets is one the configuration reads (a typo would be ignored silently).
-  const known = readFileSync(join(ROOT, 'src/util/config.ts'), 'utf8');
+  const known = readFileSync(join(ROOT, 'src/platform/config.ts'), 'utf8');
   for (const name of Object.keys(platformEnv())) assert.ok(known.includes(`'${name}'`), `${name} is a config variable`);
 
   // The public set-up from the docs: admin sign-up needs the admin token, and says so.

@@ -70,7 +70,7 @@ export class CoapLimits {
   onError(req: CoapRequest, err: unknown): CoapResponseInit | undefined {
     if (err instanceof CoapRateLimited) return refusal(err.retryAfter, err.message.replace(/: retry after.*$/, ''));
     const unauthorized =
-      (err instanceof PlatformError && err.status === 401) ||
+      (err instanceof PlatformError && err.kind === 'unauthenticated') ||
       (err instanceof CoapError && err.code === Code.Unauthorized);
     if (unauthorized && !req.notification) this.limits.failed(req.peer.address);
     return undefined;

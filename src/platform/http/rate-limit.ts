@@ -9,8 +9,9 @@
  * and the CoAP API needs the same policy over the same buckets (coap/rate-limit.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RateLimited } from '../errors.ts';
 import { ClientLimits, type ClientLimitsOptions } from '../limits.ts';
-import { type Caller, PlatformError } from '../model.ts';
+import type { Caller } from '../model.ts';
 
 export { RateLimiter, type RateLimiterOptions } from '../limits.ts';
 
@@ -26,7 +27,7 @@ export interface HttpLimits {
 /** 429 with `Retry-After` in seconds. */
 function tooMany(reply: FastifyReply, wait: number, what: string): never {
   reply.header('retry-after', String(wait));
-  throw new PlatformError(429, `${what}: retry after ${wait} s`);
+  throw new RateLimited(`${what}: retry after ${wait} s`);
 }
 
 /**
@@ -60,7 +61,7 @@ export function installRateLimits(app: FastifyInstance, opts: ClientLimitsOption
       const wait = limits.authenticated(req.ip, caller);
       if (wait > 0) {
         retryAfter.set(req, wait);
-        throw new PlatformError(429, `too many requests: retry after ${wait} s`);
+        throw new RateLimited(`too many requests: retry after ${wait} s`);
       }
       return caller;
     },

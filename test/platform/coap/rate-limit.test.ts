@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ContentFormat } from '../../../src/coap/index.ts';
+import { loadConfig } from '../../../src/platform/config.ts';
 import { createPlatform } from '../../../src/platform/index.ts';
-import { loadConfig } from '../../../src/util/config.ts';
 import { target } from '../engines.ts';
 import { call, newUser } from '../helpers.ts';
 import { client } from './helpers.ts';
