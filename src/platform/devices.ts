@@ -26,13 +26,8 @@ import {
 import type { SessionState } from '../dtls/handshake/types.ts';
 import { MemorySessionCache, type SessionCache } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
-import {
-  type Caller,
-  type DeviceCredential,
-  type DeviceCredentialRecord,
-  type DeviceMode,
-  PlatformError,
-} from './model.ts';
+import { Invalid } from './errors.ts';
+import type { Caller, DeviceCredential, DeviceCredentialRecord, DeviceMode } from './model.ts';
 import type { NewDeviceCredential, Store } from './store/index.ts';
 
 /** What a client asks to bind (HTTP body `{ mode, psk_identity, psk_key, … }` after renaming). */
@@ -75,14 +70,14 @@ function hexKey(s: string): Buffer {
   const h = s.replace(/^0x/i, '').replace(/[:\s]/g, '').toLowerCase();
   // RFC 4279 §5.3: PSKs up to 64 octets; fewer than 16 would be too weak to accept.
   if (!/^[0-9a-f]*$/.test(h) || h.length % 2 !== 0 || h.length < 32 || h.length > 128) {
-    throw new PlatformError(400, 'psk_key must be 16–64 bytes as hex');
+    throw new Invalid('psk_key must be 16–64 bytes as hex');
   }
   return Buffer.from(h, 'hex');
 }
 
 function fingerprint(name: string, s: string): string {
   const f = s.replace(/:/g, '').toLowerCase();
-  if (!HEX_SHA256.test(f)) throw new PlatformError(400, `${name} must be a hex SHA-256 (64 hex digits)`);
+  if (!HEX_SHA256.test(f)) throw new Invalid(`${name} must be a hex SHA-256 (64 hex digits)`);
   return f;
 }
 
@@ -96,17 +91,17 @@ export function prepareDeviceCredential(
   now: number,
 ): { row: NewDeviceCredential; generatedKey?: string; generatedText?: string } {
   const label = input.label ?? null;
-  if (label !== null && label.length > 200) throw new PlatformError(400, 'label must be at most 200 characters');
+  if (label !== null && label.length > 200) throw new Invalid('label must be at most 200 characters');
   const base = { resourceId, mode: input.mode, label, createdAt: now };
   switch (input.mode) {
     case 'psk': {
       if (!input.pskIdentity || !PSK_IDENTITY.test(input.pskIdentity))
-        throw new PlatformError(400, 'psk_identity must be 1–128 printable ASCII characters');
+        throw new Invalid('psk_identity must be 1–128 printable ASCII characters');
       if (input.pskKey !== undefined && input.pskKeyText !== undefined)
-        throw new PlatformError(400, 'give psk_key or psk_key_text, not both');
+        throw new Invalid('give psk_key or psk_key_text, not both');
       if (input.pskKeyText !== undefined) {
         if (!PSK_TEXT.test(input.pskKeyText))
-          throw new PlatformError(400, 'psk_key_text must be 16–64 printable ASCII characters without spaces');
+          throw new Invalid('psk_key_text must be 16–64 printable ASCII characters without spaces');
         return { row: { ...base, pskIdentity: input.pskIdentity, pskKey: Buffer.from(input.pskKeyText, 'ascii') } };
       }
       if (input.pskKey !== undefined) {
@@ -126,10 +121,10 @@ export function prepareDeviceCredential(
         try {
           fp = pinFingerprint(input.rpk);
         } catch (err) {
-          throw new PlatformError(400, `rpk: ${(err as Error).message}`);
+          throw new Invalid(`rpk: ${(err as Error).message}`);
         }
       } else if (input.rpkFingerprint !== undefined) fp = fingerprint('rpk_fingerprint', input.rpkFingerprint);
-      else throw new PlatformError(400, 'mode rpk needs rpk_fingerprint or rpk (PEM SubjectPublicKeyInfo)');
+      else throw new Invalid('mode rpk needs rpk_fingerprint or rpk (PEM SubjectPublicKeyInfo)');
       return { row: { ...base, rpkFingerprint: fp } };
     }
     case 'x509': {
@@ -140,9 +135,9 @@ export function prepareDeviceCredential(
             der = certificatesFromPem(input.x509Certificate)[0];
             parseCertificateDer(der);
           } catch (err) {
-            throw new PlatformError(400, `x509_certificate: ${(err as Error).message}`);
+            throw new Invalid(`x509_certificate: ${(err as Error).message}`);
           }
-          if (!der) throw new PlatformError(400, 'x509_certificate holds no PEM certificate');
+          if (!der) throw new Invalid('x509_certificate holds no PEM certificate');
           const pem = `-----BEGIN CERTIFICATE-----\n${der
             .toString('base64')
             .replace(/(.{64})/g, '$1\n')
@@ -155,22 +150,19 @@ export function prepareDeviceCredential(
         return { row: { ...base, x509Fingerprint: fingerprint('x509_fingerprint', input.x509Fingerprint as string) } };
       }
       if (!input.x509Name || !input.x509Ca)
-        throw new PlatformError(
-          400,
-          'mode x509 needs x509_fingerprint (or x509_certificate), or x509_name with x509_ca',
-        );
-      if (input.x509Name.length > 512) throw new PlatformError(400, 'x509_name is too long');
+        throw new Invalid('mode x509 needs x509_fingerprint (or x509_certificate), or x509_name with x509_ca');
+      if (input.x509Name.length > 512) throw new Invalid('x509_name is too long');
       let anchors: number;
       try {
         anchors = loadTrustAnchors(input.x509Ca).certificates.length;
       } catch (err) {
-        throw new PlatformError(400, `x509_ca is not a PEM CA certificate: ${(err as Error).message}`);
+        throw new Invalid(`x509_ca is not a PEM CA certificate: ${(err as Error).message}`);
       }
-      if (anchors === 0) throw new PlatformError(400, 'x509_ca is not a PEM CA certificate: no certificate');
+      if (anchors === 0) throw new Invalid('x509_ca is not a PEM CA certificate: no certificate');
       return { row: { ...base, x509Name: input.x509Name, x509Ca: input.x509Ca } };
     }
     default:
-      throw new PlatformError(400, 'mode must be psk, rpk or x509');
+      throw new Invalid('mode must be psk, rpk or x509');
   }
 }
 

@@ -17,9 +17,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { SecureSenseConfig } from '../util/config.ts';
 import type { Logger } from '../util/log.ts';
 import { type CoapApi, type CoapApiListenOptions, startCoapApi } from './coap/api.ts';
+import type { SecureSenseConfig } from './config.ts';
 import { DeviceDirectory } from './devices.ts';
 import { StoreSessionCache } from './dtls-sessions.ts';
 import { bindDualStack, urlOf } from './dual-stack.ts';
@@ -30,10 +30,10 @@ import { PlatformMetrics } from './metrics.ts';
 import { NetGuard } from './net-guard.ts';
 import { Poller, type PollerOptions } from './poller/index.ts';
 import { PlatformService } from './service.ts';
+import { SharedLimits } from './shared-limits.ts';
 import { openStore, type Store } from './store/index.ts';
 import type { PlatformInfo } from './views.ts';
 
-export { ConfigError, DEFAULT_CONFIG, loadConfig, type SecureSenseConfig } from '../util/config.ts';
 export {
   buildCoapApi,
   type CoapApi,
@@ -42,10 +42,26 @@ export {
   coapCodeOf,
   startCoapApi,
 } from './coap/api.ts';
+export { ConfigError, DEFAULT_CONFIG, loadConfig, type SecureSenseConfig } from './config.ts';
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
+export {
+  Conflict,
+  type ErrorKind,
+  Forbidden,
+  Internal,
+  Invalid,
+  InvalidInput,
+  NotFound,
+  RateLimited,
+  TooLarge,
+  Unauthenticated,
+  Unavailable,
+  Unprocessable,
+} from './errors.ts';
 export { type DeviceState, type FleetEvent, FleetMonitor } from './fleet.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
+export { httpStatusOf } from './http/errors.ts';
 export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
 export { dtlsStats, PlatformMetrics, type PlatformMetricsOptions } from './metrics.ts';
 export * from './model.ts';
@@ -104,6 +120,8 @@ export interface CreatePlatformOptions {
   coap?: boolean | Omit<CoapApiListenOptions, 'host' | 'port' | 'coapsPort'>;
   /** Run the poller. Default false. */
   poller?: boolean | PollerOptions;
+  /** SO_REUSEPORT on every listener: one of several worker processes sharing the ports. */
+  reusePort?: boolean;
 }
 
 async function listen(
@@ -111,10 +129,11 @@ async function listen(
   host: string,
   port: number,
   scheme: 'http' | 'https',
+  reusePort = false,
 ): Promise<HttpListener> {
   // '::' with ipv6Only false: IPv6 and IPv4 (mapped) clients on one socket (dual-stack.ts).
   const bound = await bindDualStack(host, scheme, async (h) => {
-    await app.listen({ host: h, port, ipv6Only: false });
+    await app.listen({ host: h, port, ipv6Only: false, ...(reusePort ? { reusePort } : {}) });
     return h;
   });
   const addr = app.server.address();
@@ -141,11 +160,17 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   });
   const devices = new DeviceDirectory(store, opts.logger);
   // One set of rate limits for every front end of this process: HTTP, HTTPS and CoAP share buckets.
+  // Shared through the store with every other front end on it unless rateLimitSync is 0.
+  const sharedLimits =
+    config.api.rateLimitSync > 0
+      ? new SharedLimits({ store, intervalMs: config.api.rateLimitSync, logger: opts.logger })
+      : undefined;
   const limits = new ClientLimits({
     rate: config.api.rateLimit,
     burst: config.api.rateBurst,
     loginPerMinute: 10,
     failuresPerMinute: config.api.authFailureLimit,
+    shared: sharedLimits,
   });
   metrics.watchLimits(limits);
   // GET /ready: the database answers a query (a count on an index; no user data read).
@@ -190,7 +215,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       http.plain =
         opts.listen === false
           ? { app, url: '', port: 0 }
-          : await listen(app, config.http.host, config.http.port, 'http');
+          : await listen(app, config.http.host, config.http.port, 'http', opts.reusePort);
     }
     if (config.https.port !== null && config.https.cert && config.https.key) {
       const app = await buildHttpApp(service, {
@@ -201,7 +226,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       http.secure =
         opts.listen === false
           ? { app, url: '', port: 0 }
-          : await listen(app, config.https.host, config.https.port, 'https');
+          : await listen(app, config.https.host, config.https.port, 'https', opts.reusePort);
     }
     if (opts.coap && opts.listen !== false) {
       // The coaps:// limits from the config; options given in code take precedence.
@@ -243,6 +268,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         host: config.coap.host,
         port: config.coap.port,
         coapsPort: config.coap.coapsPort,
+        reusePort: opts.reusePort,
       });
       coapApi = coap;
       if (coap.coaps)
@@ -267,6 +293,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
     await coap?.close();
     await dtlsSessions?.close();
     for (const a of apps) await a.close();
+    await sharedLimits?.close();
     await store.close();
     throw err;
   }
@@ -290,6 +317,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
         await coap?.close();
         await dtlsSessions?.close();
         for (const a of apps) await a.close();
+        await sharedLimits?.close();
         await store.close();
       })();
       return closed;

@@ -10,8 +10,12 @@
  * Memory stays bounded: at most `maxKeys` buckets are kept. A bucket that has refilled to `burst`
  * is indistinguishable from a new one, so idle buckets are dropped first; when every bucket is
  * busy, the least recently used is evicted (a Map iterates in insertion order, and a hit re-inserts).
+ *
+ * The buckets are per process. When several front ends run on one store, {@link SharedLimits}
+ * (shared-limits.ts) counts the same limits across all of them, and a request must fit both.
  */
 import { clientKey } from '../util/ip.ts';
+import type { SharedLimits, SharedWindow } from './shared-limits.ts';
 
 export interface RateLimiterOptions {
   /** Tokens per second. */
@@ -134,6 +138,52 @@ export interface ClientLimitsOptions {
   failuresPerMinute?: number;
   /** Clock in ms (tests). */
   now?: () => number;
+  /**
+   * The same limits shared with the other front ends on this store (shared-limits.ts): each
+   * bucket also becomes a sliding window of `burst` hits per `burst / rate` seconds counted by
+   * every process; a request must fit both.
+   */
+  shared?: SharedLimits;
+}
+
+/** A per-process token bucket and, when front ends share the store, the same limit counted by all. */
+class Limit {
+  constructor(
+    readonly local: RateLimiter,
+    readonly shared: SharedWindow | undefined,
+  ) {}
+
+  take(key: string): number {
+    const wait = this.local.take(key);
+    if (!this.shared) return wait;
+    if (wait > 0) return Math.max(wait, this.shared.peek(key)); // a Retry-After that both allow
+    const all = this.shared.take(key);
+    if (all > 0) this.local.give(key); // refused: the local token was not spent
+    return all;
+  }
+
+  give(key: string): void {
+    this.local.give(key);
+    this.shared?.give(key);
+  }
+
+  peek(key: string): number {
+    return Math.max(this.local.peek(key), this.shared?.peek(key) ?? 0);
+  }
+}
+
+/** A limit of `burst` at once refilled at `rate` a second, shared with `prefix` when asked. */
+function limit(
+  rate: number,
+  burst: number,
+  maxKeys: number | undefined,
+  opts: ClientLimitsOptions,
+  prefix: string,
+): Limit {
+  return new Limit(
+    new RateLimiter({ rate, burst, maxKeys, now: opts.now }),
+    opts.shared?.window(prefix, burst, (burst / rate) * 1000),
+  );
 }
 
 /** What the limits refused, by reason: the operator's counters. */
@@ -154,18 +204,21 @@ export interface LimitRefusals {
  * username besides. An address is keyed by `clientKey` (IPv6 by its /64).
  */
 export class ClientLimits {
-  private readonly requests: RateLimiter | null;
-  private readonly failures: RateLimiter | null;
-  private readonly logins: RateLimiter | null;
+  private readonly requests: Limit | null;
+  private readonly failures: Limit | null;
+  private readonly logins: Limit | null;
   readonly refused: LimitRefusals = { address: 0, principal: 0, failures: 0, login: 0 };
+  /** The sync with the other front ends, when shared (its counters are the operator's too). */
+  readonly shared: SharedLimits | undefined;
 
   constructor(opts: ClientLimitsOptions) {
-    const now = opts.now;
-    this.requests = opts.rate > 0 ? new RateLimiter({ rate: opts.rate, burst: Math.max(1, opts.burst), now }) : null;
+    this.shared = opts.shared;
+    // The keys carry their kind (`a:`, `p:`, `f:`); sign-in keys get theirs from the shared prefix.
+    this.requests = opts.rate > 0 ? limit(opts.rate, Math.max(1, opts.burst), undefined, opts, '') : null;
     const f = opts.failuresPerMinute ?? 60;
-    this.failures = f > 0 ? new RateLimiter({ rate: f / 60, burst: f, maxKeys: 50_000, now }) : null;
+    this.failures = f > 0 ? limit(f / 60, f, 50_000, opts, '') : null;
     const l = opts.loginPerMinute;
-    this.logins = l > 0 ? new RateLimiter({ rate: l / 60, burst: l, maxKeys: 50_000, now }) : null;
+    this.logins = l > 0 ? limit(l / 60, l, 50_000, opts, 'l:') : null;
   }
 
   /** Before authentication: 0 to go on, else the seconds the address must wait. */
@@ -196,7 +249,8 @@ export class ClientLimits {
 
   /** A sign-in attempt for `username`: 0 to go on, else the seconds to wait. */
   login(address: string, username: string): number {
-    const wait = this.logins?.take(`${clientKey(address)}\u0000${username}`) ?? 0;
+    // An address has no `|`; the key is also stored as text, where PostgreSQL refuses NUL.
+    const wait = this.logins?.take(`${clientKey(address)}|${username}`) ?? 0;
     if (wait > 0) this.refused.login++;
     return wait;
   }

@@ -15,9 +15,19 @@
  * - rate-limit refusals, read from {@link ClientLimits.refused} at each scrape;
  * - the process (CPU, memory, event-loop lag) from prom-client's default collectors.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
 import { codeString, decodeMessage, OptionNumber, type Transport, type TransportPeer } from '../coap/index.ts';
 import { methodName } from '../coap/options.ts';
+import type { HandOverStats } from '../dtls/cid-forward.ts';
 import type { DtlsServer } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
 import type { ClientLimits } from './limits.ts';
@@ -220,11 +230,89 @@ export class PlatformMetrics {
         for (const [bucket, v] of Object.entries(sum)) this.inc({ bucket }, v);
       },
     });
+    new Counter({
+      name: 'securesense_rate_limit_shared_total',
+      help: 'The rate limits shared through the store: syncs, failed syncs (limits per process meanwhile), keys evicted from memory',
+      labelNames: ['event'] as const,
+      registers,
+      collect() {
+        const sum = { sync: 0, sync_error: 0, evicted: 0 };
+        for (const l of limitSets) {
+          sum.sync += l.shared?.stats.syncs ?? 0;
+          sum.sync_error += l.shared?.stats.syncErrors ?? 0;
+          sum.evicted += l.shared?.stats.evicted ?? 0;
+        }
+        this.reset();
+        for (const [event, v] of Object.entries(sum)) this.inc({ event }, v);
+      },
+    });
   }
 
-  /** The text exposition format, for `GET /metrics`. */
+  /** Set by {@link aggregateWith}: gathers every worker's metrics (this one's included) as JSON. */
+  private gather: (() => Promise<unknown[]>) | undefined;
+
+  /** The text exposition format, for `GET /metrics`; with workers, every worker's counts added up. */
   async render(): Promise<{ contentType: string; body: string }> {
+    if (this.gather) {
+      const all = (await this.gather()) as MetricObjectWithValues<MetricValue<string>>[][];
+      if (all.length > 0) {
+        const sum = AggregatorRegistry.aggregate(all);
+        return { contentType: sum.contentType, body: await sum.metrics() };
+      }
+    }
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * One of several workers: `GET /metrics` on any of them answers with the sum of all (prom-client's
+   * aggregation; gauges add up, the per-worker series below keep their `worker` label apart).
+   * `gather` returns each worker's `registry.getMetricsAsJSON()`.
+   */
+  aggregateWith(gather: () => Promise<unknown[]>): void {
+    this.gather = gather;
+  }
+
+  /**
+   * One worker's own series, labelled with its number: its DTLS sessions and completed handshakes,
+   * Connection ID address updates, and the CID records it handed to other workers or took from
+   * them (see cid-forward.ts).
+   */
+  watchWorker(node: number, server: DtlsServer, handOver: HandOverStats): void {
+    const worker = String(node);
+    const registers = [this.registry];
+    new Gauge({
+      name: 'securesense_worker_dtls_sessions',
+      help: 'Established DTLS sessions of the coaps:// API, by worker process',
+      labelNames: ['worker'] as const,
+      registers,
+      collect() {
+        this.set({ worker }, server.counts().sessions);
+      },
+    });
+    new Counter({
+      name: 'securesense_worker_dtls_handshakes_total',
+      help: 'DTLS handshakes completed on the coaps:// API, by worker process',
+      labelNames: ['worker'] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ worker }, server.stats.sessionsEstablished);
+      },
+    });
+    new Counter({
+      name: 'securesense_dtls_cid_events_total',
+      help: 'Connection ID records by worker and event: address_updates (a session moved to a new address), forwarded (handed to the worker owning the CID), received (taken from another worker), no_route and refused (hand-overs dropped)',
+      labelNames: ['worker', 'event'] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ worker, event: 'address_updates' }, server.stats.connectionIds.addressUpdates);
+        this.inc({ worker, event: 'forwarded' }, handOver.forwarded);
+        this.inc({ worker, event: 'received' }, handOver.received);
+        this.inc({ worker, event: 'no_route' }, handOver.noRoute);
+        this.inc({ worker, event: 'refused' }, handOver.refused);
+      },
+    });
   }
 
   /** Reads the refusal counters of `limits` at each scrape. */

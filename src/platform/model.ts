@@ -5,21 +5,7 @@
  * Times are milliseconds since the Unix epoch everywhere inside the platform.
  */
 
-/**
- * An HTTP-status-carrying refusal, the base of every error the service and the store throw. The
- * store and new code throw the domain errors of `errors.ts` (NotFound, Conflict, Forbidden,
- * Invalid), which the APIs map by kind; older service refusals still name their status here.
- */
-export class PlatformError extends Error {
-  constructor(
-    /** HTTP status; the CoAP API maps it to the matching 4.xx/5.xx code. */
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PlatformError';
-  }
-}
+export { PlatformError } from './errors.ts';
 
 export interface User {
   id: number;

@@ -24,7 +24,7 @@ import { BlockList, isIP } from 'node:net';
 import { parseCoapUri } from '../coap/index.ts';
 import { ipv6Bytes } from '../util/ip.ts';
 import { type AllowEntry, parseAllowEntry } from '../util/net-allow.ts';
-import { PlatformError } from './model.ts';
+import { Invalid } from './errors.ts';
 
 /** The class of a special-purpose address, as the refusals name it. */
 export type AddressClass =
@@ -240,5 +240,5 @@ export class NetGuard {
 /** At resource create/update: a 400 naming `polling_url` when it names a forbidden address literally. */
 export function refuseForbiddenTarget(guard: NetGuard, url: string | null): void {
   const why = url === null ? undefined : guard.literalRefusal(url);
-  if (why) throw new PlatformError(400, `polling_url: ${why}`);
+  if (why) throw new Invalid(`polling_url: ${why}`);
 }

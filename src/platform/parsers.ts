@@ -11,26 +11,28 @@
  *   resolved name.
  *
  * Nothing here touches the store: the service runs these and stores the whole batch in one
- * transaction, so a bad payload stores nothing.
+ * transaction, so a bad payload stores nothing. Reading SenML packs is `senml.ts`; fitting a value
+ * and a time to a point is `point-values.ts`.
  */
 import vm from 'node:vm';
 import { CborError, type CborValue, decode as decodeCbor } from '../util/cbor.ts';
+import { Internal, Invalid, TooLarge, Unprocessable } from './errors.ts';
 import {
   LIMITS,
   type Parser,
   type ParserKind,
-  PlatformError,
-  type PointValue,
   type Stream,
   type StreamPoint,
   type StreamType,
   type TimeFormat,
 } from './model.ts';
+import { parseTime, toValue } from './point-values.ts';
+import { type ResolvedSenml, resolveSenml, type SenmlRecord, senmlFromCbor, senmlFromJson } from './senml.ts';
+
+export { parseTime, toValue } from './point-values.ts';
+export { type ResolvedSenml, resolveSenml, type SenmlRecord, senmlFromCbor, senmlFromJson } from './senml.ts';
 
 export const REGEX_TIMEOUT_MS = 100;
-
-/** The newest time a point may carry (the ECMAScript Date range, ms). */
-const MAX_TIME = 8.64e15;
 
 export interface Payload {
   body: Buffer;
@@ -40,7 +42,7 @@ export interface Payload {
   now: number;
 }
 
-const bad = (msg: string) => new PlatformError(400, msg);
+const bad = (msg: string) => new Invalid(msg);
 
 // ---------------------------------------------------------------------------------------------
 // Payload decoding
@@ -107,92 +109,6 @@ class Decoded {
     }
     return senmlFromJson(this.asJson());
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Values and times
-
-/** How deep {@link show} looks into a value before it writes "…". */
-const SHOW_DEPTH = 3;
-
-/**
- * A value for an error message, cut short: a payload may be large, and deep. JSON.parse builds a
- * value nested 100 000 levels without complaint, but JSON.stringify (and String(), which joins
- * arrays recursively) then overflows the stack: the client would get a 500 instead of the 400
- * naming its bad field. So only the first few levels and characters are rendered, by hand.
- */
-function show(v: unknown): string {
-  const s = preview(v, SHOW_DEPTH, 64);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function preview(v: unknown, depth: number, budget: number): string {
-  if (v === null || typeof v !== 'object') {
-    if (typeof v === 'string') return JSON.stringify(v.length > budget ? v.slice(0, budget) : v);
-    return String(v);
-  }
-  if (depth === 0) return Array.isArray(v) ? '[…]' : '{…}';
-  const parts: string[] = [];
-  let used = 0;
-  const entries: Array<[string | undefined, unknown]> = Array.isArray(v)
-    ? v.map((x) => [undefined, x])
-    : Object.keys(v).map((k) => [k, (v as Record<string, unknown>)[k]]);
-  for (const [k, x] of entries) {
-    if (used > budget) {
-      parts.push('…');
-      break;
-    }
-    const item = `${k === undefined ? '' : `${JSON.stringify(k)}:`}${preview(x, depth - 1, budget - used)}`;
-    parts.push(item);
-    used += item.length + 1;
-  }
-  return Array.isArray(v) ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
-}
-
-/**
- * A number written in decimal (`21.5`, `-3`, `1e3`, blanks around allowed), as a payload's text
- * carries it. Not what `Number()` also reads: `0x1f`, `0b1`, `Infinity`, the empty string.
- */
-const DECIMAL = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
-
-/**
- * Reads a raw value as the stream's type: numbers (and decimal text; a parsed payload's booleans
- * as 1/0 — the points API refuses booleans before this) or text.
- */
-export function toValue(raw: unknown, type: StreamType, where: string): PointValue {
-  if (type === 'numeric') {
-    let n: number;
-    if (typeof raw === 'number') n = raw;
-    else if (typeof raw === 'boolean') n = raw ? 1 : 0;
-    else if (typeof raw === 'string' && DECIMAL.test(raw)) n = Number(raw);
-    else throw bad(`${where}: ${show(raw)} is not a number (the stream is numeric)`);
-    if (!Number.isFinite(n)) throw bad(`${where}: value is not finite`);
-    return n;
-  }
-  let s: string;
-  if (typeof raw === 'string') s = raw;
-  else if (typeof raw === 'number' || typeof raw === 'boolean') s = String(raw);
-  else throw bad(`${where}: ${show(raw)} is not a text value`);
-  if (s.length > LIMITS.textValueLength) throw bad(`${where}: text value longer than ${LIMITS.textValueLength}`);
-  return s;
-}
-
-const ISO8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-/** Reads a time in the parser's format into ms since the epoch. */
-export function parseTime(raw: unknown, format: TimeFormat, where = 'time'): number {
-  let ms: number;
-  if (format === 'iso8601') {
-    if (typeof raw !== 'string' || !ISO8601.test(raw.trim())) throw bad(`${where}: ${show(raw)} is not ISO 8601`);
-    ms = Date.parse(raw.trim());
-  } else {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && DECIMAL.test(raw) ? Number(raw) : Number.NaN;
-    if (!Number.isFinite(n)) throw bad(`${where}: ${show(raw)} is not a ${format} time`);
-    ms = format === 'unix-s' ? n * 1000 : n;
-  }
-  ms = Math.round(ms);
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME) throw bad(`${where}: ${show(raw)} is out of range`);
-  return ms;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +180,7 @@ function jsonPathPoints(doc: Json, p: Parser, stream: ParserTarget, now: number)
   if (Array.isArray(found)) {
     if (!found.every(isValueObject)) throw bad(`${where}: an array must hold {value, time} objects`);
     if (found.length > LIMITS.pointsPerBatch)
-      throw new PlatformError(413, `more than ${LIMITS.pointsPerBatch} points in one payload`);
+      throw new TooLarge(`more than ${LIMITS.pointsPerBatch} points in one payload`);
     return found.map(one);
   }
   return [one(found)];
@@ -307,7 +223,7 @@ function regexPoints(text: string, p: Parser, stream: ParserTarget, now: number)
     matches = regexScript.runInContext(regexContext, { timeout: REGEX_TIMEOUT_MS }) as Array<[unknown, unknown]>;
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
-    if (/timed out/i.test(msg)) throw new PlatformError(422, `${where}: the regular expression took too long`);
+    if (/timed out/i.test(msg)) throw new Unprocessable(`${where}: the regular expression took too long`);
     throw bad(`${where}: ${msg}`);
   } finally {
     regexContext.text = '';
@@ -322,147 +238,10 @@ function regexPoints(text: string, p: Parser, stream: ParserTarget, now: number)
 }
 
 // ---------------------------------------------------------------------------------------------
-// SenML (RFC 8428)
-
-export interface SenmlRecord {
-  bn?: string;
-  bt?: number;
-  bu?: string;
-  bv?: number;
-  bver?: number;
-  n?: string;
-  u?: string;
-  v?: number;
-  vs?: string;
-  vb?: boolean;
-  vd?: string;
-  s?: number;
-  t?: number;
-}
-
-/** SenML CBOR labels (RFC 8428 §6, Table 6). */
-const CBOR_LABELS: Record<number, keyof SenmlRecord> = {
-  [-1]: 'bver',
-  [-2]: 'bn',
-  [-3]: 'bt',
-  [-4]: 'bu',
-  [-5]: 'bv',
-  [-6]: 'bs' as keyof SenmlRecord,
-  0: 'n',
-  1: 'u',
-  2: 'v',
-  3: 'vs',
-  4: 'vb',
-  5: 's',
-  6: 't',
-  7: 'ut' as keyof SenmlRecord,
-  8: 'vd',
-};
-
-const FIELD_TYPES: Record<string, 'string' | 'number' | 'boolean'> = {
-  bn: 'string',
-  bt: 'number',
-  bu: 'string',
-  bv: 'number',
-  bs: 'number',
-  bver: 'number',
-  n: 'string',
-  u: 'string',
-  v: 'number',
-  vs: 'string',
-  vb: 'boolean',
-  vd: 'string',
-  s: 'number',
-  t: 'number',
-  ut: 'number',
-};
-
-function checkRecord(rec: Record<string, unknown>, i: number): SenmlRecord {
-  for (const [k, v] of Object.entries(rec)) {
-    const type = FIELD_TYPES[k];
-    if (!type) {
-      // §4.4: a label ending in "_" must be understood, or the whole pack is rejected.
-      if (k.endsWith('_')) throw bad(`SenML record ${i}: unsupported must-understand field "${k}"`);
-      continue;
-    }
-    if (typeof v !== type) throw bad(`SenML record ${i}: field "${k}" must be a ${type}`);
-  }
-  return rec as SenmlRecord;
-}
-
-export function senmlFromJson(doc: unknown): SenmlRecord[] {
-  if (!Array.isArray(doc)) throw bad('a SenML pack must be a JSON array of records (RFC 8428 §4)');
-  return doc.map((r, i) => {
-    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw bad(`SenML record ${i} is not an object`);
-    return checkRecord(r, i);
-  });
-}
-
-export function senmlFromCbor(v: CborValue): SenmlRecord[] {
-  if (!Array.isArray(v)) throw bad('a SenML-CBOR pack must be an array of maps (RFC 8428 §6)');
-  return v.map((r, i) => {
-    if (!(r instanceof Map)) throw bad(`SenML-CBOR record ${i} is not a map`);
-    const rec: Record<string, unknown> = {};
-    for (const [k, x] of r) {
-      // §6: labels are integers; text labels are allowed for fields without a number.
-      const name = typeof k === 'number' ? CBOR_LABELS[k] : typeof k === 'string' ? k : undefined;
-      if (name === undefined) {
-        if (typeof k === 'number' && k < -256) continue; // private-use labels are ignored
-        throw bad(`SenML-CBOR record ${i}: unknown label ${String(k)}`);
-      }
-      // vd is a byte string in CBOR (§6); we keep it as base64url text like the JSON form.
-      rec[name] = name === 'vd' && Buffer.isBuffer(x) ? x.toString('base64url') : typeof x === 'bigint' ? Number(x) : x;
-    }
-    return checkRecord(rec, i);
-  });
-}
-
-export interface ResolvedSenml {
-  name: string;
-  unit: string | null;
-  value: number | string | boolean;
-  time: number;
-}
-
-/** Resolves a pack (RFC 8428 §4.6): base fields carry forward; relative times count from `now`. */
-export function resolveSenml(records: SenmlRecord[], now: number): ResolvedSenml[] {
-  let bn = '';
-  let bt = 0;
-  let bu: string | undefined;
-  let bv = 0;
-  const out: ResolvedSenml[] = [];
-  records.forEach((r, i) => {
-    if (r.bver !== undefined && r.bver > 10) throw bad(`SenML record ${i}: version ${r.bver} is not supported`);
-    if (r.bn !== undefined) bn = r.bn;
-    if (r.bt !== undefined) bt = r.bt;
-    if (r.bu !== undefined) bu = r.bu;
-    if (r.bv !== undefined) bv = r.bv;
-    let value: number | string | boolean;
-    if (r.v !== undefined) value = bv + r.v;
-    else if (r.vs !== undefined) value = r.vs;
-    else if (r.vb !== undefined) value = r.vb;
-    else if (r.vd !== undefined) value = r.vd;
-    else if (r.bv !== undefined && r.n !== undefined) value = bv;
-    else return; // a record with only base fields or a sum carries no value for a stream
-    const name = bn + (r.n ?? '');
-    // §4.5.1: the name must be non-empty and use only these characters.
-    if (name === '' || !/^[A-Za-z0-9][A-Za-z0-9\-:./_]*$/.test(name)) {
-      throw bad(`SenML record ${i}: invalid name ${JSON.stringify(name)}`);
-    }
-    const t = bt + (r.t ?? 0);
-    // §4.5.3: values below 2^28 are relative to now (seconds); others are absolute seconds.
-    const ms = Math.round(t < 2 ** 28 ? now + t * 1000 : t * 1000);
-    if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME) throw bad(`SenML record ${i}: time out of range`);
-    out.push({ name, unit: r.u ?? bu ?? null, value, time: ms });
-  });
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Running a resource's parsers
 
 /**
- * Runs every parser of a resource over one payload. Throws PlatformError(400) for a payload the
+ * Runs every parser of a resource over one payload. Throws Invalid for a payload the
  * parsers cannot read or a value that does not fit its stream; the caller stores nothing then.
  */
 /** What a parser needs of the stream it feeds: where the points go and what type they take. */
@@ -474,7 +253,7 @@ export function runParsers(parsers: Parser[], streams: Map<number, ParserTarget>
   let senml: ResolvedSenml[] | undefined;
   for (const p of parsers) {
     const stream = streams.get(p.streamId);
-    if (!stream) throw new PlatformError(500, `parser ${p.id} targets missing stream ${p.streamId}`);
+    if (!stream) throw new Internal(`parser ${p.id} targets missing stream ${p.streamId}`);
     switch (p.kind) {
       case 'json-path':
         for (const pt of jsonPathPoints(d.asJson(), p, stream, payload.now)) out.push(pt);
@@ -492,7 +271,7 @@ export function runParsers(parsers: Parser[], streams: Map<number, ParserTarget>
       }
     }
     if (out.length > LIMITS.pointsPerBatch)
-      throw new PlatformError(413, `more than ${LIMITS.pointsPerBatch} points in one payload`);
+      throw new TooLarge(`more than ${LIMITS.pointsPerBatch} points in one payload`);
   }
   return out;
 }
@@ -524,10 +303,7 @@ export function proposeStreams(payload: Payload): AutoStream[] {
   const out: AutoStream[] = [];
   const push = (s: AutoStream) => {
     if (out.length >= LIMITS.autoStreams) {
-      throw new PlatformError(
-        413,
-        `the first payload has more than ${LIMITS.autoStreams} values; add parsers explicitly`,
-      );
+      throw new TooLarge(`the first payload has more than ${LIMITS.autoStreams} values; add parsers explicitly`);
     }
     out.push(s);
   };

@@ -9,7 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { publicCredential } from './devices.ts';
-import { type Caller, type DeviceCredential, PlatformError } from './model.ts';
+import { Invalid, NotFound } from './errors.ts';
+import type { Caller, DeviceCredential } from './model.ts';
 import type { PlatformService } from './service.ts';
 
 export async function rotatePsk(
@@ -19,15 +20,15 @@ export async function rotatePsk(
   rid: number,
   cid: number,
 ): Promise<{ credential: DeviceCredential; pskKey: string }> {
-  // The owner check (403/404) is the listing's.
+  // The owner check (Forbidden/NotFound) is the listing's.
   const bound = await service.listDeviceCredentials(caller, uid, rid);
   const old = bound.find((c) => c.id === cid);
-  if (!old) throw new PlatformError(404, `no device credential ${cid} in resource ${rid}`);
+  if (!old) throw new NotFound(`no device credential ${cid} in resource ${rid}`);
   if (old.mode !== 'psk' || old.pskIdentity === null)
-    throw new PlatformError(400, `device credential ${cid} is ${old.mode}: only a PSK has a key to rotate`);
+    throw new Invalid(`device credential ${cid} is ${old.mode}: only a PSK has a key to rotate`);
   const key = randomBytes(16);
   const created = await service.store.transaction(async (tx) => {
-    if (!(await tx.deleteDeviceCredential(cid))) throw new PlatformError(404, `no device credential ${cid}`);
+    if (!(await tx.deleteDeviceCredential(cid))) throw new NotFound(`no device credential ${cid}`);
     return tx.createDeviceCredential({
       resourceId: rid,
       mode: 'psk',

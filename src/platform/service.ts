@@ -2,14 +2,14 @@
  * The platform's use cases, independent of protocol (DESIGN.md, "Service"). The HTTP API and
  * the CoAP API call only this. Every function takes the {@link Caller} and the ids of
  * the path it addresses (`/users/:uid/resources/:rid/streams/:sid`), and returns data or throws a
- * {@link PlatformError} carrying the HTTP status.
+ * {@link PlatformError} of a kind (errors.ts) that each API maps to its answer.
  *
  * Authorization, in this order:
  * 1. A read of a public stream (and its data) is allowed to anyone, whatever the path's owner.
- * 2. No credential → 401. A credential for another user, resource or stream → 403
+ * 2. No credential → Unauthenticated. A credential for another user, resource or stream → Forbidden
  *    (decided from the ids alone, before any lookup, so it leaks nothing about existence).
  * 3. A path whose objects do not exist or do not nest (stream not in that resource, resource not
- *    that user's) → 404.
+ *    that user's) → NotFound.
  * What each caller kind may do is described on {@link Caller}.
  *
  * Secrets: the user's API tokens, sign-in sessions and the resource and stream keys are 192-bit

@@ -22,8 +22,8 @@ import {
   type DtlsConnection,
   type DtlsMeter,
 } from '../../src/dtls/index.ts';
+import { loadConfig } from '../../src/platform/config.ts';
 import { createPlatform } from '../../src/platform/index.ts';
-import { loadConfig } from '../../src/util/config.ts';
 import { opensslDtlsClient } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 import { makeTempPki, type TempPki } from '../support/pki.ts';

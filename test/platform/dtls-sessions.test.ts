@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { SessionState } from '../../src/dtls/handshake/types.ts';
+import { ConfigError, loadConfig } from '../../src/platform/config.ts';
 import {
   decodeSessionState,
   deriveSessionSealingKey,
@@ -16,7 +17,6 @@ import {
   unsealSessionState,
 } from '../../src/platform/dtls-sessions.ts';
 import { openStore, type Store } from '../../src/platform/store/index.ts';
-import { ConfigError, loadConfig } from '../../src/util/config.ts';
 import { bothEngines, type EngineTarget } from './engines.ts';
 
 const SECRET = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';

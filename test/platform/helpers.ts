@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { loadConfig, type SecureSenseConfig } from '../../src/platform/config.ts';
 import { createPlatform, type Platform } from '../../src/platform/index.ts';
-import { loadConfig, type SecureSenseConfig } from '../../src/util/config.ts';
 import type { EngineTarget } from './engines.ts';
 
 export interface Reply {

@@ -3,8 +3,8 @@
  * (Parsers through POST …/data are in http-ingest.test.ts.)
  */
 import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/platform/config.ts';
 import { createPlatform } from '../../src/platform/index.ts';
-import { loadConfig } from '../../src/util/config.ts';
 import { bothEngines } from './engines.ts';
 import { call, newResource, newStream, newUser, startPlatform } from './helpers.ts';
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { httpStatusOf } from '../../src/platform/http/errors.ts';
 import type { Parser, Stream, StreamType } from '../../src/platform/model.ts';
 import { PlatformError } from '../../src/platform/model.ts';
 import {
@@ -51,7 +52,7 @@ const run = (
     now: NOW,
   });
 
-const status = (code: number) => (e: unknown) => e instanceof PlatformError && e.status === code;
+const status = (code: number) => (e: unknown) => e instanceof PlatformError && httpStatusOf(e) === code;
 
 test('json-path takes a value, a {value, time} object and an array of them', () => {
   const body = JSON.stringify({
@@ -112,7 +113,7 @@ test('a catastrophic regex is stopped by the time limit, not left to hang', () =
   const start = Date.now();
   assert.throws(
     () => run([parser(1, 1, 'regex', '^(a+)+$')], [stream(1)], `${'a'.repeat(40)}!`, 'text/plain'),
-    (e: unknown) => e instanceof PlatformError && e.status === 422 && /too long/.test(e.message),
+    (e: unknown) => e instanceof PlatformError && httpStatusOf(e) === 422 && /too long/.test(e.message),
   );
   assert.ok(Date.now() - start < 5000);
 });
@@ -287,7 +288,7 @@ test('hostile payloads are refused with a 4xx, not a crash', () => {
   const big = JSON.stringify({ a: 'x'.repeat(100_000) });
   assert.throws(
     () => run([parser(1, 1, 'json-path', '/a')], [stream(1)], big),
-    (e: unknown) => e instanceof PlatformError && e.status === 400 && e.message.length < 200,
+    (e: unknown) => e instanceof PlatformError && httpStatusOf(e) === 400 && e.message.length < 200,
   );
   assert.throws(() => run([parser(1, 1, 'json-path', '/a')], [stream(1, 'text')], big), /longer than 4096/);
   assert.throws(

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { httpStatusOf } from '../../src/platform/http/errors.ts';
 import { type Caller, type DataPoint, PlatformError } from '../../src/platform/model.ts';
 import { hashPassword, PlatformService, verifyPassword } from '../../src/platform/service.ts';
 import { openStore } from '../../src/platform/store/index.ts';
 import { bothEngines } from './engines.ts';
 
-const status = (code: number) => (e: unknown) => e instanceof PlatformError && e.status === code;
+const status = (code: number) => (e: unknown) => e instanceof PlatformError && httpStatusOf(e) === code;
 
 bothEngines('a device caller may push data to its resource only, and observers see each batch', async (t, tg) => {
   const store = await openStore({ db: tg.db, schema: tg.schema });

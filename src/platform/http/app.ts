@@ -16,7 +16,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from '../../util/log.ts';
-import { DomainError, type ErrorKind } from '../errors.ts';
+import { Unauthenticated } from '../errors.ts';
 import { FleetMonitor } from '../fleet.ts';
 import type { ClientLimits } from '../limits.ts';
 import { loggablePath, type PlatformMetrics } from '../metrics.ts';
@@ -25,6 +25,7 @@ import { compile, compileText } from '../schema/validate.ts';
 import type { PlatformService } from '../service.ts';
 import type { PlatformInfo } from '../views.ts';
 import { dashboard } from './dashboard.ts';
+import { httpStatusOf } from './errors.ts';
 import { installRateLimits } from './rate-limit.ts';
 import type { RouteContext, TypeBoxProvider } from './routes/context.ts';
 import { dataRoutes } from './routes/data.ts';
@@ -93,15 +94,12 @@ function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (h !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    if (!m) throw new PlatformError(401, 'Authorization must be "Bearer TOKEN"');
+    if (!m) throw new Unauthenticated('Authorization must be "Bearer TOKEN"');
     return m[1];
   }
   const q = req.query as { key?: unknown } | undefined;
   return typeof q?.key === 'string' ? q.key : undefined;
 }
-
-/** The HTTP answer to each kind of domain error. */
-const HTTP_STATUS: Record<ErrorKind, number> = { invalid: 400, forbidden: 403, 'not-found': 404, conflict: 409 };
 
 /** Builds the Fastify app (not listening). */
 export async function buildHttpApp(service: PlatformService, opts: HttpAppOptions = {}): Promise<FastifyInstance> {
@@ -133,11 +131,8 @@ export async function buildHttpApp(service: PlatformService, opts: HttpAppOption
   app.setErrorHandler((err: FastifyError | PlatformError, req, reply) => {
     let status: number;
     let message: string;
-    if (err instanceof DomainError) {
-      status = HTTP_STATUS[err.kind];
-      message = err.message;
-    } else if (err instanceof PlatformError) {
-      status = err.status;
+    if (err instanceof PlatformError) {
+      status = httpStatusOf(err);
       message = err.message;
     } else if ((err as FastifyError).validation) {
       status = 400;

@@ -3,6 +3,7 @@
  * from decimal digits (`compileText` in validate.ts); `key` is the SicsthSense-style secret.
  */
 import { Type } from '@sinclair/typebox';
+import { parseTime } from '../point-values.ts';
 
 const key = Type.Optional(Type.String({ maxLength: 256, description: 'user token, resource key or stream key' }));
 
@@ -39,3 +40,9 @@ export const PollLogQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   offset,
 });
+
+/** A `from`/`until` query value: digits are ms since the epoch, anything else ISO 8601. */
+export function queryTime(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  return parseTime(v, /^\d+$/.test(v) ? 'unix-ms' : 'iso8601', name);
+}

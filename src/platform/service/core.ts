@@ -4,12 +4,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../util/log.ts';
+import { Forbidden, Invalid, NotFound, Unauthenticated } from '../errors.ts';
 import {
   type ApiToken,
   type Caller,
   type DataPoint,
   LIMITS,
-  PlatformError,
   type Resource,
   type ResourceRecord,
   type StreamPoint,
@@ -70,14 +70,14 @@ export interface PageRequest {
   total?: number;
 }
 
-/** A bad limit/offset is a 400 that says which and why. */
+/** A bad limit/offset is Invalid, saying which and why. */
 export function checkPage(page: PageRequest | undefined): StorePage | undefined {
   if (!page) return undefined;
   const { limit, offset } = page;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT))
-    throw new PlatformError(400, `limit must be an integer 1–${MAX_PAGE_LIMIT}`);
+    throw new Invalid(`limit must be an integer 1–${MAX_PAGE_LIMIT}`);
   if (offset !== undefined && (!Number.isInteger(offset) || offset < 0))
-    throw new PlatformError(400, 'offset must be an integer ≥ 0');
+    throw new Invalid('offset must be an integer ≥ 0');
   return { limit, offset };
 }
 
@@ -131,14 +131,14 @@ export class ServiceCore {
 
   /**
    * Maps a presented secret (Bearer token or `?key=`) to a caller. Undefined or empty → anonymous;
-   * a secret that unlocks nothing → 401.
+   * a secret that unlocks nothing → Unauthenticated.
    *
    * The lookup is by SHA-256 of the secret: the index timing can reveal something about the hash
    * at most, which does not help find a 192-bit preimage; the final comparison is constant-time.
    */
   async authenticate(secret: string | undefined): Promise<Caller> {
     if (secret === undefined || secret === '') return { kind: 'anonymous' };
-    if (secret.length > 256) throw new PlatformError(401, 'invalid token or key');
+    if (secret.length > 256) throw new Unauthenticated('invalid token or key');
     const h = hashSecret(secret);
     if (this.adminTokenHash && sameHash(h, this.adminTokenHash)) return { kind: 'admin' };
     const prefix = secret.slice(0, 4);
@@ -160,7 +160,7 @@ export class ServiceCore {
       if (s && sameHash(s.tokenHash, h)) {
         if (s.expiresAt <= this.now()) {
           await this.store.deleteUserSession(s.id);
-          throw new PlatformError(401, 'session expired');
+          throw new Unauthenticated('session expired');
         }
         return { kind: 'user', userId: s.userId };
       }
@@ -173,7 +173,7 @@ export class ServiceCore {
       const s = await this.store.getStreamByKeyHash(h);
       if (s && sameHash(s.keyHash, h)) return { kind: 'stream', streamId: s.id };
     }
-    throw new PlatformError(401, 'invalid token or key');
+    throw new Unauthenticated('invalid token or key');
   }
 
   /** The caller for a device whose DTLS identity is bound to `resourceId`. */
@@ -185,20 +185,19 @@ export class ServiceCore {
   protected authorize(caller: Caller, uid: number, rid: number | undefined, sid: number | undefined, need: Need): void {
     switch (caller.kind) {
       case 'anonymous':
-        throw new PlatformError(401, 'authentication required: Authorization: Bearer TOKEN or ?key=');
+        throw new Unauthenticated('authentication required: Authorization: Bearer TOKEN or ?key=');
       case 'admin':
-        throw new PlatformError(403, 'the admin token only creates users');
+        throw new Forbidden('the admin token only creates users');
       case 'user':
-        if (caller.userId !== uid) throw new PlatformError(403, "another user's objects");
+        if (caller.userId !== uid) throw new Forbidden("another user's objects");
         return;
       case 'resource':
-        if (need === 'owner') throw new PlatformError(403, 'a resource key cannot change definitions');
-        if (rid === undefined || caller.resourceId !== rid)
-          throw new PlatformError(403, 'the key is for another resource');
+        if (need === 'owner') throw new Forbidden('a resource key cannot change definitions');
+        if (rid === undefined || caller.resourceId !== rid) throw new Forbidden('the key is for another resource');
         return;
       case 'stream':
-        if (need === 'owner') throw new PlatformError(403, 'a stream key cannot change definitions');
-        if (sid === undefined || caller.streamId !== sid) throw new PlatformError(403, 'the key is for another stream');
+        if (need === 'owner') throw new Forbidden('a stream key cannot change definitions');
+        if (sid === undefined || caller.streamId !== sid) throw new Forbidden('the key is for another stream');
         return;
     }
   }
@@ -206,7 +205,7 @@ export class ServiceCore {
   protected async resource(caller: Caller, uid: number, rid: number, need: Need): Promise<ResourceRecord> {
     this.authorize(caller, uid, rid, undefined, need);
     const r = await this.store.getResource(rid);
-    if (!r || r.ownerId !== uid) throw new PlatformError(404, `no resource ${rid} for user ${uid}`);
+    if (!r || r.ownerId !== uid) throw new NotFound(`no resource ${rid} for user ${uid}`);
     return r;
   }
 
@@ -216,7 +215,7 @@ export class ServiceCore {
     const found = r && r.ownerId === uid ? s : undefined;
     if (found?.public && need === 'read') return found;
     this.authorize(caller, uid, rid, sid, need);
-    if (!found) throw new PlatformError(404, `no stream ${sid} in resource ${rid} of user ${uid}`);
+    if (!found) throw new NotFound(`no stream ${sid} in resource ${rid} of user ${uid}`);
     return found;
   }
 
@@ -263,6 +262,6 @@ export class ServiceCore {
 
 export function checkLabel(label: string): void {
   if (label.trim() === '' || label.length > LIMITS.labelLength) {
-    throw new PlatformError(400, `label must be 1–${LIMITS.labelLength} characters`);
+    throw new Invalid(`label must be 1–${LIMITS.labelLength} characters`);
   }
 }

@@ -2,15 +2,7 @@
  * Data in and out: raw payloads through a resource's parsers, points posted to, read from and
  * deleted from a stream.
  */
-import {
-  type Caller,
-  type DataPoint,
-  LIMITS,
-  PlatformError,
-  type PointValue,
-  type Stream,
-  type StreamPoint,
-} from '../model.ts';
+import { type Caller, type DataPoint, LIMITS, type PointValue, type Stream, type StreamPoint } from '../model.ts';
 import { parseTime, proposeStreams, runParsers, toValue } from '../parsers.ts';
 import { strip } from './core.ts';
 import { hashSecret, newSecret } from './secrets.ts';
@@ -33,6 +25,7 @@ export interface IngestResult {
   created: Stream[];
 }
 
+import { Invalid, NotFound, TooLarge } from '../errors.ts';
 import { StreamService } from './streams.ts';
 
 export class DataService extends StreamService {
@@ -63,11 +56,11 @@ export class DataService extends StreamService {
       const created: Stream[] = [];
       if (parsers.length === 0) {
         // Serialize first payloads to this resource, then look again: another may have won.
-        if (!(await tx.lockResource(rid))) throw new PlatformError(404, `no resource ${rid}`);
+        if (!(await tx.lockResource(rid))) throw new NotFound(`no resource ${rid}`);
         parsers = await tx.listParsers(rid);
         if (parsers.length === 0) {
           const proposals = proposeStreams(input);
-          if (proposals.length === 0) throw new PlatformError(400, 'the payload has no values to make streams of');
+          if (proposals.length === 0) throw new Invalid('the payload has no values to make streams of');
           for (const p of proposals) {
             const s = await tx.createStream({
               resourceId: rid,
@@ -115,18 +108,17 @@ export class DataService extends StreamService {
     const s = await this.stream(caller, uid, rid, sid, 'read');
     const limit = q.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > this.maxReadLimit) {
-      throw new PlatformError(400, `limit must be 1–${this.maxReadLimit}`);
+      throw new Invalid(`limit must be 1–${this.maxReadLimit}`);
     }
-    if (q.from !== undefined && q.until !== undefined && q.from > q.until)
-      throw new PlatformError(400, 'from is after until');
+    if (q.from !== undefined && q.until !== undefined && q.from > q.until) throw new Invalid('from is after until');
     return { stream: strip(s), points: await this.store.queryPoints(sid, { from: q.from, until: q.until, limit }) };
   }
 
   /** Stores points given as values (with optional times) into one stream; all or nothing. */
   async postStreamData(caller: Caller, uid: number, rid: number, sid: number, input: PointInput[]): Promise<number> {
     const s = await this.stream(caller, uid, rid, sid, 'data');
-    if (input.length === 0) throw new PlatformError(400, 'no points');
-    if (input.length > LIMITS.pointsPerBatch) throw new PlatformError(413, `more than ${LIMITS.pointsPerBatch} points`);
+    if (input.length === 0) throw new Invalid('no points');
+    if (input.length > LIMITS.pointsPerBatch) throw new TooLarge(`more than ${LIMITS.pointsPerBatch} points`);
     const now = this.now();
     const points: StreamPoint[] = input.map((p, i) => ({
       streamId: sid,

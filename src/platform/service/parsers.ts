@@ -1,5 +1,7 @@
 /** A resource's parsers: checked against the resource's streams before they are stored. */
-import { type Caller, type Parser, PlatformError, type StreamRecord } from '../model.ts';
+
+import { Invalid, NotFound } from '../errors.ts';
+import type { Caller, Parser, StreamRecord } from '../model.ts';
 import { checkParser } from '../parsers.ts';
 import type { ParserInput } from '../schema/parsers.ts';
 import { checkPage, type Need, type PageRequest } from './core.ts';
@@ -37,14 +39,14 @@ export class ParserService extends ResourceService {
 
   protected async ownStream(rid: number, sid: number): Promise<StreamRecord> {
     const s = await this.store.getStream(sid);
-    if (!s || s.resourceId !== rid) throw new PlatformError(400, `stream ${sid} is not a stream of resource ${rid}`);
+    if (!s || s.resourceId !== rid) throw new Invalid(`stream ${sid} is not a stream of resource ${rid}`);
     return s;
   }
 
   protected async parser(caller: Caller, uid: number, rid: number, pid: number, need: Need): Promise<Parser> {
     await this.resource(caller, uid, rid, need);
     const p = await this.store.getParser(pid);
-    if (!p || p.resourceId !== rid) throw new PlatformError(404, `no parser ${pid} in resource ${rid}`);
+    if (!p || p.resourceId !== rid) throw new NotFound(`no parser ${pid} in resource ${rid}`);
     return p;
   }
 
@@ -57,7 +59,7 @@ export class ParserService extends ResourceService {
     checkParser(patch.kind ?? cur.kind, patch.expression ?? cur.expression);
     if (patch.streamId !== undefined) await this.ownStream(rid, patch.streamId);
     const p = await this.store.updateParser(pid, patch);
-    if (!p) throw new PlatformError(404, `no parser ${pid}`);
+    if (!p) throw new NotFound(`no parser ${pid}`);
     return p;
   }
 

@@ -3,7 +3,8 @@
  * and the CoAP API's trust anchors follow.
  */
 import { type DeviceCredentialInput, prepareDeviceCredential, publicCredential } from '../devices.ts';
-import { type Caller, type DeviceCredential, PlatformError, type PollLogEntry, type Resource } from '../model.ts';
+import { Invalid, NotFound } from '../errors.ts';
+import type { Caller, DeviceCredential, PollLogEntry, Resource } from '../model.ts';
 import { refuseForbiddenTarget } from '../net-guard.ts';
 import type { ResourceInput } from '../schema/resources.ts';
 import type { Store } from '../store/index.ts';
@@ -83,7 +84,7 @@ export class ResourceService extends UserService {
       set.keyHash = hashSecret(key);
     }
     const r = await this.store.updateResource(rid, set);
-    if (!r) throw new PlatformError(404, `no resource ${rid}`);
+    if (!r) throw new NotFound(`no resource ${rid}`);
     await this.changed({ resourceId: rid, resource: strip(r), what: 'updated' });
     return key ? { resource: strip(r), key } : { resource: strip(r) };
   }
@@ -132,7 +133,7 @@ export class ResourceService extends UserService {
   async deleteDeviceCredential(caller: Caller, uid: number, rid: number, cid: number): Promise<void> {
     await this.resource(caller, uid, rid, 'owner');
     const c = await this.store.getDeviceCredential(cid);
-    if (!c || c.resourceId !== rid) throw new PlatformError(404, `no device credential ${cid} in resource ${rid}`);
+    if (!c || c.resourceId !== rid) throw new NotFound(`no device credential ${cid} in resource ${rid}`);
     await this.store.deleteDeviceCredential(cid);
     await this.changed({ resourceId: rid, what: 'credentials' });
   }
@@ -144,7 +145,7 @@ export class ResourceService extends UserService {
   async getPollLog(caller: Caller, uid: number, rid: number, limit = 100, page?: PageRequest): Promise<PollLogEntry[]> {
     await this.resource(caller, uid, rid, 'read');
     if (!Number.isInteger(limit) || limit < 1 || limit > POLL_LOG_KEEP)
-      throw new PlatformError(400, `limit must be 1–${POLL_LOG_KEEP}`);
+      throw new Invalid(`limit must be 1–${POLL_LOG_KEEP}`);
     const offset = checkPage(page)?.offset ?? 0;
     await this.total(page, 'poll_log', rid);
     return this.store.listPollLog(rid, limit, offset);
@@ -183,9 +184,9 @@ function checkPollTuning(
   // RFC 7252 §4.8 leaves MAX_RETRANSMIT and ACK_TIMEOUT to the deployment; these bounds keep a
   // poll's worst case (ACK_TIMEOUT · 1.5 · (2^(MAX_RETRANSMIT+1) − 1)) finite and sane.
   if (retransmits !== null && (!Number.isInteger(retransmits) || retransmits < 0 || retransmits > 20))
-    throw new PlatformError(400, 'polling_retransmits must be 0–20');
+    throw new Invalid('polling_retransmits must be 0–20');
   if (timeoutMs !== null && (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000))
-    throw new PlatformError(400, 'polling_timeout_ms must be 100–60000');
+    throw new Invalid('polling_timeout_ms must be 100–60000');
   return { pollingRetransmits: retransmits, pollingTimeoutMs: timeoutMs };
 }
 
@@ -200,14 +201,13 @@ function checkPolling(
     try {
       u = new URL(url);
     } catch {
-      throw new PlatformError(400, `polling_url is not a URL: ${url}`);
+      throw new Invalid(`polling_url is not a URL: ${url}`);
     }
-    if (!POLL_SCHEMES.includes(u.protocol))
-      throw new PlatformError(400, 'polling_url must be http, https, coap or coaps');
-    if (period === null) throw new PlatformError(400, 'polling_url needs polling_period (seconds)');
+    if (!POLL_SCHEMES.includes(u.protocol)) throw new Invalid('polling_url must be http, https, coap or coaps');
+    if (period === null) throw new Invalid('polling_url needs polling_period (seconds)');
   }
   if (period !== null && (!Number.isInteger(period) || period < 1 || period > 31_536_000)) {
-    throw new PlatformError(400, 'polling_period must be 1–31536000 seconds');
+    throw new Invalid('polling_period must be 1–31536000 seconds');
   }
   return { pollingUrl: url, pollingPeriod: period };
 }

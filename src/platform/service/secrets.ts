@@ -4,7 +4,8 @@
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { LIMITS, PlatformError } from '../model.ts';
+import { Invalid } from '../errors.ts';
+import { LIMITS } from '../model.ts';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
@@ -57,6 +58,6 @@ export const DUMMY_PASSWORD_RECORD = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}
 
 export function checkPassword(pw: string): void {
   if (pw.length < LIMITS.passwordMinLength || pw.length > LIMITS.passwordMaxLength) {
-    throw new PlatformError(400, `password must be ${LIMITS.passwordMinLength}–${LIMITS.passwordMaxLength} characters`);
+    throw new Invalid(`password must be ${LIMITS.passwordMinLength}–${LIMITS.passwordMaxLength} characters`);
   }
 }

@@ -1,5 +1,7 @@
 /** A resource's streams: labels, units, visibility, retention and their secret keys. */
-import { type Caller, PlatformError, type Stream } from '../model.ts';
+
+import { Invalid, NotFound } from '../errors.ts';
+import type { Caller, Stream } from '../model.ts';
 import type { StreamInput } from '../schema/streams.ts';
 import type { Store } from '../store/index.ts';
 import { checkLabel, checkPage, type PageRequest, strip } from './core.ts';
@@ -68,7 +70,7 @@ export class StreamService extends ParserService {
       set.keyHash = hashSecret(key);
     }
     const s = await this.store.updateStream(sid, set);
-    if (!s) throw new PlatformError(404, `no stream ${sid}`);
+    if (!s) throw new NotFound(`no stream ${sid}`);
     return key ? { stream: strip(s), key } : { stream: strip(s) };
   }
 
@@ -80,9 +82,9 @@ export class StreamService extends ParserService {
 
 function checkRetention(points: number | null | undefined, ageMs: number | null | undefined): void {
   if (points !== undefined && points !== null && (!Number.isInteger(points) || points < 1)) {
-    throw new PlatformError(400, 'retention_max_points must be a positive integer');
+    throw new Invalid('retention_max_points must be a positive integer');
   }
   if (ageMs !== undefined && ageMs !== null && (!Number.isInteger(ageMs) || ageMs < 1)) {
-    throw new PlatformError(400, 'retention_max_age_ms must be a positive integer');
+    throw new Invalid('retention_max_age_ms must be a positive integer');
   }
 }

@@ -1,5 +1,7 @@
 /** Users, sign-in sessions (`login`/`logout`) and named API tokens. */
-import { type ApiToken, type Caller, LIMITS, PlatformError, type User, type UserRecord } from '../model.ts';
+
+import { Conflict, Forbidden, Invalid, NotFound, Unauthenticated } from '../errors.ts';
+import { type ApiToken, type Caller, LIMITS, type User, type UserRecord } from '../model.ts';
 import {
   checkPage,
   DEFAULT_TOKEN_NAME,
@@ -30,10 +32,12 @@ export class UserService extends ServiceCore {
     input: { username: string; password: string },
   ): Promise<{ user: User; token: string }> {
     if (this.signup === 'admin' && caller.kind !== 'admin') {
-      throw new PlatformError(caller.kind === 'anonymous' ? 401 : 403, 'creating users needs the admin token');
+      throw caller.kind === 'anonymous'
+        ? new Unauthenticated('creating users needs the admin token')
+        : new Forbidden('creating users needs the admin token');
     }
     if (!/^[A-Za-z0-9_.-]+$/.test(input.username) || input.username.length > LIMITS.usernameLength) {
-      throw new PlatformError(400, `username must be 1–${LIMITS.usernameLength} of A-Z a-z 0-9 _ . -`);
+      throw new Invalid(`username must be 1–${LIMITS.usernameLength} of A-Z a-z 0-9 _ . -`);
     }
     checkPassword(input.password);
     const token = newSecret('sst');
@@ -65,7 +69,7 @@ export class UserService extends ServiceCore {
     const rec = await this.store.getUserByUsername(input.username);
     // Check a password even for an unknown user so that timing does not tell which names exist.
     const ok = await verifyPassword(input.password, rec?.passwordHash ?? DUMMY_PASSWORD_RECORD);
-    if (!rec || !ok) throw new PlatformError(401, 'wrong username or password');
+    if (!rec || !ok) throw new Unauthenticated('wrong username or password');
     const now = this.now();
     // Sessions nobody signed out of pile up otherwise; a bounded batch per sign-in keeps up with them.
     await this.store.deleteExpiredUserSessions(now, SESSION_SWEEP);
@@ -75,15 +79,13 @@ export class UserService extends ServiceCore {
     return { user: strip(rec), token, expiresAt };
   }
 
-  /** Ends the sign-in session whose token this is (`POST /logout`); an API token is a 400. */
+  /** Ends the sign-in session whose token this is (`POST /logout`); an API token is Invalid. */
   async logout(secret: string | undefined): Promise<void> {
-    if (secret === undefined || secret === '')
-      throw new PlatformError(401, 'authentication required: the session token');
-    if (!secret.startsWith('ssn_'))
-      throw new PlatformError(400, 'not a session token: only a session (POST /login) signs out');
+    if (secret === undefined || secret === '') throw new Unauthenticated('authentication required: the session token');
+    if (!secret.startsWith('ssn_')) throw new Invalid('not a session token: only a session (POST /login) signs out');
     const h = hashSecret(secret);
     const s = await this.store.getUserSessionByHash(h);
-    if (!s || !sameHash(s.tokenHash, h)) throw new PlatformError(401, 'invalid token or key');
+    if (!s || !sameHash(s.tokenHash, h)) throw new Unauthenticated('invalid token or key');
     await this.store.deleteUserSession(s.id);
   }
 
@@ -99,7 +101,7 @@ export class UserService extends ServiceCore {
     return (await this.store.listApiTokens(uid, w)).map(stripToken);
   }
 
-  /** A new named API token; its secret is returned only now. A name the user already has is a 409. */
+  /** A new named API token; its secret is returned only now. A name the user already has is a Conflict. */
   async createToken(
     caller: Caller,
     uid: number,
@@ -109,12 +111,12 @@ export class UserService extends ServiceCore {
     await this.userRecord(uid);
     const name = input.name.trim();
     if (name.length === 0 || name.length > LIMITS.labelLength) {
-      throw new PlatformError(400, `name must be 1–${LIMITS.labelLength} characters`);
+      throw new Invalid(`name must be 1–${LIMITS.labelLength} characters`);
     }
     if ((await this.store.listApiTokens(uid)).length >= MAX_API_TOKENS) {
-      throw new PlatformError(409, `at most ${MAX_API_TOKENS} API tokens per user: revoke one first`);
+      throw new Conflict(`at most ${MAX_API_TOKENS} API tokens per user: revoke one first`);
     }
-    if (await this.store.getApiTokenByName(uid, name)) throw new PlatformError(409, `a token named "${name}" exists`);
+    if (await this.store.getApiTokenByName(uid, name)) throw new Conflict(`a token named "${name}" exists`);
     const secret = newSecret('sst');
     const rec = await this.store.createApiToken({
       userId: uid,
@@ -129,14 +131,14 @@ export class UserService extends ServiceCore {
   async deleteToken(caller: Caller, uid: number, tid: number): Promise<void> {
     this.authorize(caller, uid, undefined, undefined, 'owner');
     const t = await this.store.getApiToken(tid);
-    if (!t || t.userId !== uid) throw new PlatformError(404, `no token ${tid} for user ${uid}`);
+    if (!t || t.userId !== uid) throw new NotFound(`no token ${tid} for user ${uid}`);
     await this.store.deleteApiToken(tid);
   }
 
   /** The user a user token belongs to (`GET /users/me`): lets a client that holds only a token find its id. */
   async whoami(caller: Caller): Promise<User> {
-    if (caller.kind === 'anonymous') throw new PlatformError(401, 'credentials required');
-    if (caller.kind !== 'user') throw new PlatformError(403, 'only a user token names a user');
+    if (caller.kind === 'anonymous') throw new Unauthenticated('credentials required');
+    if (caller.kind !== 'user') throw new Forbidden('only a user token names a user');
     return strip(await this.userRecord(caller.userId));
   }
 
@@ -147,7 +149,7 @@ export class UserService extends ServiceCore {
 
   protected async userRecord(uid: number): Promise<UserRecord> {
     const u = await this.store.getUser(uid);
-    if (!u) throw new PlatformError(404, `no user ${uid}`);
+    if (!u) throw new NotFound(`no user ${uid}`);
     return u;
   }
 
@@ -180,7 +182,7 @@ export class UserService extends ServiceCore {
       else await this.store.createApiToken({ userId: uid, name: DEFAULT_TOKEN_NAME, tokenHash: h, createdAt: now });
     }
     const u = await this.store.updateUser(uid, set);
-    if (!u) throw new PlatformError(404, `no user ${uid}`);
+    if (!u) throw new NotFound(`no user ${uid}`);
     // A new password ends every sign-in made with the old one (someone who learnt it is signed
     // out); API tokens are separate credentials and are revoked one by one.
     if (patch.password !== undefined) await this.store.deleteUserSessionsOf(uid);
@@ -189,6 +191,6 @@ export class UserService extends ServiceCore {
 
   async deleteUser(caller: Caller, uid: number): Promise<void> {
     this.authorize(caller, uid, undefined, undefined, 'owner');
-    if (!(await this.store.deleteUser(uid))) throw new PlatformError(404, `no user ${uid}`);
+    if (!(await this.store.deleteUser(uid))) throw new NotFound(`no user ${uid}`);
   }
 }

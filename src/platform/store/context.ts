@@ -2,9 +2,23 @@
  * What every aggregate's store module is built from: the database handle (the connection pool, or
  * the transaction it runs in), the mapping of driver errors to domain errors, and paging.
  */
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import { Conflict, NotFound } from '../errors.ts';
+import type { StreamPoint } from '../model.ts';
 import type { Database, Engine } from './schema.ts';
+
+/** `snake_case` → `camelCase`, at the type level. */
+type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
+
+/**
+ * What a store's create method takes: the table's Kysely `Insertable` row with camelCase keys (the
+ * service's spelling), so a column added to `schema.ts` shows up here without a second declaration.
+ * Generated and nullable columns are optional, as in the INSERT; the generated `id` is left out.
+ */
+export type NewRow<T> = { [K in keyof Insertable<T> as K extends 'id' ? never : Camel<K & string>]: Insertable<T>[K] };
+
+/** What a store's update method takes: the table's Kysely `Updateable` row, camelCase keys. */
+export type RowPatch<T> = { [K in keyof Updateable<T> as Camel<K & string>]?: Updateable<T>[K] };
 
 export interface StoreContext {
   /** The pool, or the open transaction when the store was handed out by `transaction()`. */
@@ -16,6 +30,16 @@ export interface StoreContext {
   run<T>(q: () => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction (joining the open one, if any); everything or nothing. */
   withTransaction<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /**
+   * Where group-committed points go instead of a transaction on `db`, when the engine has one
+   * (SQLite on a file: a writer thread, `sqlite-point-writer.ts`). Stores the points, with their
+   * streams' retention, in one transaction; resolves once it committed.
+   */
+  pointWriter?: PointWriter;
+}
+
+export interface PointWriter {
+  write(points: StreamPoint[], now: number): Promise<void>;
 }
 
 /** Maps driver errors for constraint violations to domain errors; rethrows anything else. */

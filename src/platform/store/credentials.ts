@@ -1,22 +1,11 @@
 /** Device credentials: the DTLS identities bound to a resource, and the lookups a handshake makes. */
 import type { Selectable } from 'kysely';
-import type { DeviceCredentialRecord, DeviceMode } from '../model.ts';
-import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
+import type { DeviceCredentialRecord } from '../model.ts';
+import { deleteById, findOne, insertOne, type NewRow, type StoreContext, type StorePage, window } from './context.ts';
 import type { DeviceCredentialsTable } from './schema.ts';
 
-export interface NewDeviceCredential {
-  resourceId: number;
-  mode: DeviceMode;
-  label: string | null;
-  pskIdentity?: string | null;
-  pskKey?: Buffer | null;
-  rpkFingerprint?: string | null;
-  x509Fingerprint?: string | null;
-  x509Name?: string | null;
-  x509Ca?: string | null;
-  x509Certificate?: string | null;
-  createdAt: number;
-}
+/** The row, but the PSK as bytes: the store keeps it as hex text. */
+export type NewDeviceCredential = Omit<NewRow<DeviceCredentialsTable>, 'pskKey'> & { pskKey?: Buffer | null };
 
 const deviceCredential = (r: Selectable<DeviceCredentialsTable>): DeviceCredentialRecord => ({
   id: r.id,

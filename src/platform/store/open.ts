@@ -20,6 +20,7 @@ import pg from 'pg';
 import type { Logger } from '../../util/log.ts';
 import { Invalid } from '../errors.ts';
 import { type Database, type Engine, migrations } from './schema.ts';
+import { SqlitePointWriter } from './sqlite-point-writer.ts';
 import { kyselyStore, type Store } from './store.ts';
 
 export interface OpenStoreOptions {
@@ -90,7 +91,14 @@ async function openSqlite(opts: OpenStoreOptions): Promise<Store> {
     await db.destroy();
     throw err;
   }
-  return kyselyStore(db, 'sqlite', false, () => db.destroy());
+  // A file gets a writer thread for points (its commits off the event loop); `:memory:` is one
+  // connection's private database, which another thread cannot open.
+  const writer = opts.db === ':memory:' ? undefined : new SqlitePointWriter(opts.db, opts.logger);
+  const close = async () => {
+    await writer?.close();
+    await db.destroy();
+  };
+  return kyselyStore(db, 'sqlite', false, close, writer);
 }
 
 /**
@@ -102,7 +110,11 @@ function cachingStatements(sqlite: BetterSqlite3.Database, max = 256): SqliteDat
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => sqlite.close(),
-    prepare(sql: string) {
+    prepare(text: string) {
+      // Kysely opens a transaction with a deferred `begin`, which takes the write lock only at
+      // its first write and fails (SQLITE_BUSY) if another connection — the point writer thread —
+      // committed since the transaction's first read. Taking the lock up front waits instead.
+      const sql = text === 'begin' ? 'begin immediate' : text;
       let stmt = cache.get(sql);
       if (stmt) {
         cache.delete(sql); // re-insert: Map order is the recency order

@@ -1,11 +1,11 @@
 /** A resource's parsers. */
 import type { Selectable } from 'kysely';
 import type { Parser } from '../model.ts';
-import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
+import { deleteById, findOne, insertOne, type NewRow, type StoreContext, type StorePage, window } from './context.ts';
 import type { ParsersTable } from './schema.ts';
 
-/** A parser as created: all but the id the database gives. */
-export type NewParser = Omit<Parser, 'id'>;
+/** A parser as created: its row, all but the id the database gives. */
+export type NewParser = NewRow<ParsersTable>;
 
 /** A parsers row as a Parser (also used by the ingest look-up in `points.ts`). */
 export const parser = (r: Selectable<ParsersTable>): Parser => ({

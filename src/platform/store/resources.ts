@@ -1,22 +1,23 @@
 /** Resources: what a user owns and the poller pulls. */
 import type { Selectable } from 'kysely';
 import type { ResourceRecord } from '../model.ts';
-import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
+import {
+  deleteById,
+  findOne,
+  insertOne,
+  type NewRow,
+  type RowPatch,
+  type StoreContext,
+  type StorePage,
+  window,
+} from './context.ts';
 import type { ResourcesTable } from './schema.ts';
 
-export interface NewResource {
-  ownerId: number;
-  label: string;
-  pollingUrl: string | null;
-  pollingPeriod: number | null;
-  pollingRetransmits?: number | null;
-  pollingTimeoutMs?: number | null;
-  keyHash: string;
-  createdAt: number;
-}
+export type NewResource = NewRow<ResourcesTable>;
 
-export type ResourceUpdate = Partial<
-  Pick<ResourceRecord, 'label' | 'pollingUrl' | 'pollingPeriod' | 'pollingRetransmits' | 'pollingTimeoutMs' | 'keyHash'>
+export type ResourceUpdate = Pick<
+  RowPatch<ResourcesTable>,
+  'label' | 'pollingUrl' | 'pollingPeriod' | 'pollingRetransmits' | 'pollingTimeoutMs' | 'keyHash'
 >;
 
 const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({

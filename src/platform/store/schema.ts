@@ -136,8 +136,18 @@ export interface UserSessionsTable {
   expires_at: number;
 }
 
+/** Rate-limit hits per key and fixed window, shared by the front ends (0006; store/rate-limits.ts). */
+export interface RateLimitsTable {
+  /** The limit's kind and its key, e.g. `a:203.0.113.7` (an address) or `p:u12` (a principal). */
+  key: string;
+  /** The window's start, ms since the epoch. */
+  window_start: number;
+  hits: number;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
+  rate_limits: RateLimitsTable;
   user_sessions: UserSessionsTable;
   dtls_sessions: DtlsSessionsTable;
   users: UsersTable;
@@ -158,7 +168,8 @@ type AnyDb = Kysely<any>;
  * `0002` adds device credentials, the poll log and per-resource poll
  * retransmission settings, `0003` the pinned certificate itself, `0004` the DTLS
  * sessions shared between front ends, `0005` named API tokens and sign-in sessions (users.token_hash
- * stays as a copy of the `default` token's hash: authentication reads api_tokens only).
+ * stays as a copy of the `default` token's hash: authentication reads api_tokens only), `0006` the
+ * rate-limit counters the front ends share.
  */
 export function migrations(engine: Engine): Record<string, Migration> {
   const id = engine === 'sqlite' ? 'integer' : 'serial';
@@ -338,6 +349,22 @@ export function migrations(engine: Engine): Record<string, Migration> {
       async down(db: AnyDb) {
         await db.schema.dropTable('user_sessions').execute();
         await db.schema.dropTable('api_tokens').execute();
+      },
+    },
+    '0006_rate_limits': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('rate_limits')
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('window_start', big, (c) => c.notNull())
+          .addColumn('hits', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('rate_limits_pk', ['key', 'window_start'])
+          .execute();
+        // The clean-up deletes old windows.
+        await db.schema.createIndex('rate_limits_window').on('rate_limits').column('window_start').execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.dropTable('rate_limits').execute();
       },
     },
   };

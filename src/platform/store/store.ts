@@ -9,12 +9,13 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import { PlatformError } from '../model.ts';
-import { mapError, type StoreContext } from './context.ts';
+import { mapError, type PointWriter, type StoreContext } from './context.ts';
 import { type CredentialStore, credentialStore } from './credentials.ts';
 import { type DtlsSessionStore, dtlsSessionStore } from './dtls-sessions.ts';
 import { type ParserStore, parserStore } from './parsers.ts';
 import { type PointStore, pointStore } from './points.ts';
 import { type PollLogStore, pollLogStore } from './poll-log.ts';
+import { type RateLimitStore, rateLimitStore } from './rate-limits.ts';
 import { type ResourceStore, resourceStore } from './resources.ts';
 import type { Database, Engine } from './schema.ts';
 import { type StatsStore, statsStore } from './stats.ts';
@@ -27,6 +28,7 @@ export type { DtlsSessionRecord } from './dtls-sessions.ts';
 export type { NewParser } from './parsers.ts';
 export type { PointQuery } from './points.ts';
 export type { NewPollLogEntry } from './poll-log.ts';
+export type { RateHits } from './rate-limits.ts';
 export type { NewResource, ResourceUpdate } from './resources.ts';
 export type { PointBucket } from './stats.ts';
 export type { NewStream } from './streams.ts';
@@ -53,6 +55,7 @@ export interface Store
     CredentialStore,
     PollLogStore,
     DtlsSessionStore,
+    RateLimitStore,
     StatsStore {
   readonly engine: Engine;
   /** Runs `fn` in one transaction: everything or nothing. Nested calls join the outer one. */
@@ -72,6 +75,7 @@ export function kyselyStore(
   engine: Engine,
   inTransaction = false,
   onClose: () => Promise<void> = async () => {},
+  pointWriter?: PointWriter,
 ): Store {
   const transaction = async <T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> => {
     if (inTransaction) return fn(db);
@@ -88,6 +92,7 @@ export function kyselyStore(
     engine,
     inTransaction,
     withTransaction: transaction,
+    pointWriter,
     run: async (q) => {
       try {
         return await q();
@@ -107,6 +112,7 @@ export function kyselyStore(
     ...credentialStore(ctx),
     ...pollLogStore(ctx),
     ...dtlsSessionStore(ctx),
+    ...rateLimitStore(ctx),
     ...statsStore(ctx),
     async countList(list, parentId) {
       // The table and column come from LIST_PARENT, never from the caller's text.

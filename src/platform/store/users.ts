@@ -1,19 +1,23 @@
 /** Users, their named API tokens and sign-in sessions. */
 import type { Selectable } from 'kysely';
 import type { ApiTokenRecord, UserRecord, UserSessionRecord } from '../model.ts';
-import { deleteById, findOne, insertOne, type StoreContext, type StorePage, window } from './context.ts';
+import {
+  deleteById,
+  findOne,
+  insertOne,
+  type NewRow,
+  type RowPatch,
+  type StoreContext,
+  type StorePage,
+  window,
+} from './context.ts';
 import type { ApiTokensTable, UserSessionsTable, UsersTable } from './schema.ts';
 
-export interface NewUser {
-  username: string;
-  passwordHash: string;
-  tokenHash: string;
-  createdAt: number;
-}
+export type NewUser = NewRow<UsersTable>;
 
-export type NewApiToken = Omit<ApiTokenRecord, 'id' | 'lastUsedAt'>;
+export type NewApiToken = Omit<NewRow<ApiTokensTable>, 'lastUsedAt'>;
 
-export type NewUserSession = Omit<UserSessionRecord, 'id'>;
+export type NewUserSession = NewRow<UserSessionsTable>;
 
 const user = (r: Selectable<UsersTable>): UserRecord => ({
   id: r.id,
@@ -47,7 +51,7 @@ export interface UserStore {
   getUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined>;
   updateUser(
     id: number,
-    patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
+    patch: Pick<RowPatch<UsersTable>, 'passwordHash' | 'tokenHash'>,
   ): Promise<UserRecord | undefined>;
   deleteUser(id: number): Promise<boolean>;
   /** A named API token; a name the user already has is a Conflict. */
@@ -94,7 +98,7 @@ export function userStore({ db, run }: StoreContext): UserStore {
     },
     updateUser(
       id: number,
-      patch: Partial<Pick<UserRecord, 'passwordHash' | 'tokenHash'>>,
+      patch: Pick<RowPatch<UsersTable>, 'passwordHash' | 'tokenHash'>,
     ): Promise<UserRecord | undefined> {
       const set: Partial<Selectable<UsersTable>> = {};
       if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { CoapServer, ContentFormat, UdpTransport } from '../../../src/coap/index.ts';
+import type { SecureSenseConfig } from '../../../src/platform/config.ts';
+import { loadConfig } from '../../../src/platform/config.ts';
 import { addressClass, ForbiddenAddressError, NetGuard } from '../../../src/platform/net-guard.ts';
 import { Poller } from '../../../src/platform/poller/index.ts';
-import type { SecureSenseConfig } from '../../../src/util/config.ts';
-import { loadConfig } from '../../../src/util/config.ts';
 import { target } from '../engines.ts';
 import { call, newUser, startPlatform } from '../helpers.ts';
 

@@ -14,7 +14,9 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Caller } from '../../model.ts';
-import { parseTime } from '../../parsers.ts';
+
+export { queryTime } from '../../schema/queries.ts';
+
 import type { Credentials } from '../../schema/users.ts';
 import type { PageRequest, PlatformService } from '../../service.ts';
 import type { PlatformInfo } from '../../views.ts';
@@ -49,12 +51,6 @@ export interface RouteContext {
 
 /** A route plugin: one aggregate's routes. */
 export type Routes = (app: Api, ctx: RouteContext) => Promise<void>;
-
-/** A `from`/`until` query value: digits are ms since the epoch, anything else ISO 8601. */
-export function queryTime(v: string | undefined, name: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  return parseTime(v, /^\d+$/.test(v) ? 'unix-ms' : 'iso8601', name);
-}
 
 /** The page a list route was asked for (its `total` filled in by the service). */
 export function pageOf(q: { limit?: number; offset?: number }): PageRequest {

@@ -1,5 +1,6 @@
 /** Data in and out: a resource's raw payloads (through its parsers) and a stream's points. */
-import { PlatformError } from '../../model.ts';
+
+import { Invalid } from '../../errors.ts';
 import { pointsOf } from '../../schema/points.ts';
 import { pointsCsv, streamView } from '../../views.ts';
 import * as S from '../schemas.ts';
@@ -29,7 +30,7 @@ export const dataRoutes: Routes = async (app, { service, caller, bodyLimit }) =>
       },
       async (req) => {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        if (body.length === 0) throw new PlatformError(400, 'empty payload');
+        if (body.length === 0) throw new Invalid('empty payload');
         const r = await service.postResourceData(await caller(req), req.params.uid, req.params.rid, {
           body,
           contentType: req.headers['content-type'] ?? null,

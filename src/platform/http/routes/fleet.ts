@@ -5,9 +5,9 @@
  * SQL to min/max/mean per bucket).
  */
 import type { ServerResponse } from 'node:http';
+import { Invalid, RateLimited } from '../../errors.ts';
 import type { FleetEvent, FleetMonitor } from '../../fleet.ts';
 import type { DataPoint } from '../../model.ts';
-import { PlatformError } from '../../model.ts';
 import { fleetOverview } from '../../overview.ts';
 import { OverviewView, SeriesQuery, SeriesView } from '../../schema/fleet.ts';
 import * as S from '../schemas.ts';
@@ -66,7 +66,7 @@ export function fleetRoutes(fleet: FleetMonitor, counters: FleetRouteCounters): 
         const q = req.query;
         const from = queryTime(q.from, 'from') as number;
         const until = queryTime(q.until, 'until') ?? Date.now();
-        if (from > until) throw new PlatformError(400, 'from is after until');
+        if (from > until) throw new Invalid('from is after until');
         const buckets = q.buckets ?? 300;
         await service.getStream(await caller(req), uid, rid, sid);
         const rows = await service.store.bucketPoints(sid, from, until, buckets);
@@ -183,7 +183,7 @@ export function fleetRoutes(fleet: FleetMonitor, counters: FleetRouteCounters): 
         if (set.size >= SSE_PER_USER || counters.sseOpen >= SSE_TOTAL) {
           counters.sseRefused++;
           reply.header('retry-after', '30');
-          throw new PlatformError(429, `too many open event streams (at most ${SSE_PER_USER} per user)`);
+          throw new RateLimited(`too many open event streams (at most ${SSE_PER_USER} per user)`);
         }
         reply.hijack();
         const res = reply.raw;

@@ -7,7 +7,7 @@
  * {@link ConfigError}, naming where it came from (file key or environment variable).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseAllowList } from './net-allow.ts';
+import { parseAllowList } from '../util/net-allow.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type SignupPolicy = 'open' | 'admin';
@@ -93,6 +93,11 @@ export interface SecureSenseConfig {
      * HTTP and CoAP; once spent, the address is refused (429 / 4.29) until its bucket refills. 0 = off.
      */
     authFailureLimit: number;
+    /**
+     * How often (ms) the rate limits are synced with the store, so that every front end on one
+     * database shares them; 0 keeps them per process.
+     */
+    rateLimitSync: number;
   };
   logLevel: LogLevel;
 }
@@ -122,6 +127,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
     rateLimit: 200,
     rateBurst: 400,
     authFailureLimit: 60,
+    rateLimitSync: 250,
   },
   logLevel: 'info',
 };
@@ -270,6 +276,7 @@ const FIELDS: Field[] = [
   { path: ['api', 'rateLimit'], env: 'SECURESENSE_RATE_LIMIT', parse: nonNegativeInt(1_000_000) },
   { path: ['api', 'rateBurst'], env: 'SECURESENSE_RATE_BURST', parse: positiveInt(10_000_000) },
   { path: ['api', 'authFailureLimit'], env: 'SECURESENSE_AUTH_FAILURE_LIMIT', parse: nonNegativeInt(1_000_000) },
+  { path: ['api', 'rateLimitSync'], env: 'SECURESENSE_RATE_LIMIT_SYNC', parse: nonNegativeInt(60_000) },
   { path: ['logLevel'], env: 'SECURESENSE_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
 ];
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../../src/util/config.ts';
+import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../../src/platform/config.ts';
 
 function tmp(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ss-config-'));
