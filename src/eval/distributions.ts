@@ -4,7 +4,7 @@ import { type LossModel, type MonteCarloResult, monteCarloHandshake } from '../s
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, type Transcript } from '../sim/transcript.ts';
 import type { ChartSpec, Series } from './chart.ts';
-import { type Experiment, MODES, mJ, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, MODES, mJ, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * Handshake time and energy as distributions: Monte-Carlo trials over frame loss — independent
@@ -133,9 +133,7 @@ export const distributions: Experiment = {
       `${TRIALS} trials per point, seeds fixed per configuration (mulberry32); dots are p50, whiskers run to p95. Gilbert–Elliott lines are dashed: same mean loss, bursts of ${MEAN_BURST} attempts on average, which defeat CSMA's quick retries and so cost whole DTLS timeouts (1 s, doubling).`,
       'Losses are drawn per transmission attempt on every hop; DTLS resends the whole flight; the busy-receiver effect (rdc-crossover) is left out here.',
     );
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: [
           'mode',
@@ -185,6 +183,6 @@ export const distributions: Experiment = {
         note: 'Monte-Carlo over our engine’s transcripts; dashed = Gilbert–Elliott (bursty). The paper reports averages only (no spread).',
       },
       notes,
-    };
+    });
   },
 };

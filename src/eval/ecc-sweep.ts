@@ -2,7 +2,7 @@ import { simulateHandshake } from '../sim/handshake.ts';
 import type { RdcName } from '../sim/mac.ts';
 import { CC2538_HW, CPI_RANGE, cc2538WithPkaSpeedup, type DeviceProfile } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, type Transcript } from '../sim/transcript.ts';
-import { type Experiment, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * The paper's "certificate handshake < 4 s with hardware crypto", tested rather than assumed: the
@@ -24,9 +24,7 @@ export const eccSweep: Experiment = {
     const t = await ctx.transcript('x509');
     const categories = SPEEDUPS.map((r) => (r === 1 ? '1 (software only)' : `${r}×`));
     if (t instanceof EngineUnavailableError) {
-      return {
-        name: this.name,
-        title: this.title,
+      return resultOf(this, {
         table: { columns: ['ECC costs', 'rdc', 'handshake ms'], rows: [['x509', '-', NOT_MEASURED]] },
         chart: {
           title: 'X.509 handshake vs PKA speed-up',
@@ -36,7 +34,7 @@ export const eccSweep: Experiment = {
           yLabel: 'ms',
         },
         notes: [t.message],
-      };
+      });
     }
     const rows: (string | number)[][] = [];
     const series = RDCS.map((rdc) => ({
@@ -65,9 +63,7 @@ export const eccSweep: Experiment = {
       : series.every((s) => s.values[0] < 4000)
         ? 'under 4 s at the middle CPI, at the limit at the slowest'
         : 'over 4 s';
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: { columns: ['ECC costs', 'rdc', 'handshake ms (CPI 1.75)', 'range ms (CPI 1.4–2.1)'], rows },
       chart: {
         title: 'X.509 handshake (device = client, 1 hop) vs PKA speed-up over our measured software',
@@ -83,6 +79,6 @@ export const eccSweep: Experiment = {
         `With no hardware ECC at all (speed-up 1) our measured software P-256 gives an X.509 handshake of ${over.join(', ')}: ${verdict}. Any PKA speed-up ≥ 2 keeps it under 4 s with either RDC, so the paper's "< 4 s" no longer rests on the PKA estimate.`,
         'ContikiMAC adds about one second over NullRDC on a clean link (each datagram waits half a wake-up interval); see rdc-crossover for loss.',
       ],
-    };
+    });
   },
 };

@@ -10,7 +10,7 @@ import {
   PAPER_SOFTWARE_ECC_FACTOR,
   softwareEccSeconds,
 } from '../sim/profiles/index.ts';
-import { type Experiment, ms } from './experiment.ts';
+import { type Experiment, ms, resultOf } from './experiment.ts';
 
 /**
  * Paper Fig. 14: each ECC function, hardware (PKA, an estimate) vs software on the CC2538 — the
@@ -76,9 +76,7 @@ export const ecc: Experiment = {
         Number((host[op] * 1000).toFixed(4)),
       ];
     });
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: [
           'op',
@@ -124,6 +122,6 @@ export const ecc: Experiment = {
         `The paper's "up to 18×" is drawn as a mark, not used as an input. Measured software is ${Math.min(...rows.map((r) => r[5] as number))}–${Math.max(...rows.map((r) => r[5] as number))}× the PKA estimate: a plain double-and-add P-256 in C is nowhere near 18× slower; the paper's ratio belongs to its own software library.`,
         'The last column is measured on this host with our engine’s ECC functions (node:crypto/OpenSSL): the cloud side, for scale.',
       ],
-    };
+    });
   },
 };

@@ -2,7 +2,7 @@ import { simulateHandshake } from '../sim/handshake.ts';
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, type Side } from '../sim/transcript.ts';
 import type { Series } from './chart.ts';
-import { type Experiment, MODES, mJ, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, MODES, mJ, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * Paper Fig. 15: device energy per handshake flight, per mode, device as DTLS client and as server,
@@ -78,9 +78,7 @@ export const energy: Experiment = {
       series.push({ name: s.name, values: categories.map((_, i) => s.byFlight.get(i + 1) ?? null) });
     }
     if (series.length === 0) series.push({ name: NOT_MEASURED, values: categories.map(() => null) });
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: { columns: ['mode', 'device role', 'flight', 'messages', 'bytes', 'ms', 'device mJ'], rows },
       chart: {
         title: 'Device energy per handshake flight (HW crypto, ContikiMAC, 1 hop)',
@@ -95,6 +93,6 @@ export const energy: Experiment = {
         note: 'Energy = Σ I·V·t over Energest states (paper §5.2, Table 1 at 3 V); PKA = estimate. Paper Fig. 15: no values in its text.',
       },
       notes,
-    };
+    });
   },
 };

@@ -18,6 +18,11 @@ export interface Experiment {
   run(ctx: EvalContext): Promise<ExperimentResult>;
 }
 
+/** `exp`'s result: its own name and title with what its run produced. */
+export function resultOf(exp: Experiment, r: Omit<ExperimentResult, 'name' | 'title'>): ExperimentResult {
+  return { name: exp.name, title: exp.title, ...r };
+}
+
 /** Where experiments get transcripts: recorded from our engine (default) or injected by tests. */
 export interface EvalContext {
   /** `profile: 'lean'`: both sides in the lean handshake profile (fewest bytes on the air). */

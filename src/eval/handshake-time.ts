@@ -3,7 +3,7 @@ import type { RdcName } from '../sim/mac.ts';
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { EngineUnavailableError } from '../sim/transcript.ts';
 import type { Series } from './chart.ts';
-import { type Experiment, MODES, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, MODES, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * Paper Fig. 9: handshake completion time, device as DTLS client with hardware crypto, cloud as
@@ -70,9 +70,7 @@ export const handshakeTime: Experiment = {
       });
       if (t instanceof EngineUnavailableError) notes.push(`${mode}: ${t.message}`);
     }
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: [
           'mode',
@@ -98,6 +96,6 @@ export const handshakeTime: Experiment = {
         note: 'Model: our transcripts replayed on cc2538-hw (PKA = estimate) over 802.15.4/6LoWPAN; busy receiver: see rdc-crossover.',
       },
       notes,
-    };
+    });
   },
 };

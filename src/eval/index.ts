@@ -10,6 +10,7 @@ import { handshakeTime } from './handshake-time.ts';
 import { lifetime } from './lifetime.ts';
 import { memory } from './memory.ts';
 import { messageTime } from './message-time.ts';
+import { oscoreEnergy } from './oscore.ts';
 import { rdcCrossover } from './rdc-crossover.ts';
 import { rttHops } from './rtt-hops.ts';
 import { rttSize } from './rtt-size.ts';
@@ -33,6 +34,7 @@ export const EXPERIMENTS: Experiment[] = [
   distributions,
   lifetime,
   whatIf,
+  oscoreEnergy,
 ];
 
 export function findExperiment(name: string): Experiment | undefined {

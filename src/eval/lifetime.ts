@@ -2,7 +2,7 @@ import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { CC2538_HW, type SleepMode } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, transcriptFor } from '../sim/transcript.ts';
 import type { Series } from './chart.ts';
-import { type Experiment, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, NOT_MEASURED, resultOf } from './experiment.ts';
 import { plan } from './plan.ts';
 
 /**
@@ -69,9 +69,7 @@ export const lifetime: Experiment = {
       'PM1 is the paper’s LPM (0.6 mA); PM2 (1.3 µA) keeps the sleep timer ContikiMAC needs. The CPU time of each channel-check wake-up is not counted, which flatters PM2.',
       'The first handshake is always a full one; "resumption" re-handshakes with the abbreviated handshake our engine performs when offered the session (no ECC, 5 flights).',
     );
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: ['case', ...INTERVALS_H.map((h) => (h === 0 ? 'never (days)' : `every ${h} h (days)`))],
         rows,
@@ -87,6 +85,6 @@ export const lifetime: Experiment = {
         note: 'PM currents: CC2538 datasheet (SWRS096). The paper’s battery figures are not stated; its PM1-only assumption is the lowest line.',
       },
       notes,
-    };
+    });
   },
 };

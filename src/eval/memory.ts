@@ -9,7 +9,7 @@ import {
   type Side,
   type Transcript,
 } from '../sim/transcript.ts';
-import { type Experiment, MODES, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, MODES, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * The counterpart of the paper's Fig. 18 (static RAM per firmware image): what each mode must keep
@@ -203,9 +203,7 @@ export const memory: Experiment = {
       `paper static RAM (KB, §5.4): UDP ${PAPER_STATIC_RAM_KB.udp}, CoAP ${PAPER_STATIC_RAM_KB.coap}, ` +
         `UDP+DTLS-PSK ${PAPER_STATIC_RAM_KB['udp+dtls-psk']?.toFixed(1)}, UDP+DTLS-cert ${PAPER_STATIC_RAM_KB['udp+dtls-x509']?.toFixed(1)} (derived from the text).`,
     );
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: [
           'mode',
@@ -256,6 +254,6 @@ export const memory: Experiment = {
         note: 'Separate axes: device bytes and cloud heap differ by an order of magnitude; RPK static RAM is not stated in the paper (n/a).',
       },
       notes,
-    };
+    });
   },
 };

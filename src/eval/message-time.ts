@@ -2,7 +2,7 @@ import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { messageTimes } from '../sim/handshake.ts';
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, type Side, type Transcript } from '../sim/transcript.ts';
-import { type Experiment, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * Paper Figs. 10–13: time to prepare (outgoing) or process (incoming) each handshake message on the
@@ -51,9 +51,7 @@ export const messageTime: Experiment = {
       withoutEcc.push(null);
       ecc.push(null);
     }
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: ['mode', 'device role', 'flight', 'message', 'phase', 'total ms', 'ECC ms', 'without ECC ms'],
         rows,
@@ -75,6 +73,6 @@ export const messageTime: Experiment = {
         note: '→ prepared (sent) by the device, ← processed (received). ECC: PKA estimate; per-message cost calibrated to the paper’s range (estimate).',
       },
       notes,
-    };
+    });
   },
 };

@@ -4,7 +4,7 @@ import { makeRdc, type RdcName } from '../sim/mac.ts';
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, type Transcript } from '../sim/transcript.ts';
 import type { ChartSpec, Series } from './chart.ts';
-import { type Experiment, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 
 /**
  * The paper's Fig. 9 finding — ContikiMAC completes RPK and certificate handshakes faster than
@@ -117,9 +117,7 @@ export const rdcCrossover: Experiment = {
       xLabel,
       height: 380,
     });
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: [
           'mode',
@@ -156,6 +154,6 @@ export const rdcCrossover: Experiment = {
         note: 'Paper (Fig. 9, values not in its text): ContikiMAC faster than NullMAC for RPK and certificates. Model: our transcripts; losses independent per frame, in expectation.',
       },
       notes,
-    };
+    });
   },
 };

@@ -1,6 +1,6 @@
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { simulateRtt } from '../sim/rtt.ts';
-import { type Experiment, ms } from './experiment.ts';
+import { type Experiment, ms, resultOf } from './experiment.ts';
 
 /** Paper Fig. 17: round-trip time of 128 bytes over 1–4 hops, UDP vs DTLS, hardware AES, NullRDC. */
 const HOPS = [1, 2, 3, 4];
@@ -30,9 +30,7 @@ export const rttHops: Experiment = {
       udp.push(ms(u.seconds));
       dtls.push(ms(d.seconds));
     }
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: { columns: ['hops', 'UDP ms', 'DTLS ms', 'UDP +ms/hop', 'DTLS +ms/hop'], rows },
       chart: {
         title: 'Round-trip time of 128 B vs hops (HW AES, NullRDC + CSMA)',
@@ -47,6 +45,6 @@ export const rttHops: Experiment = {
         note: 'Each mote reassembles and re-fragments (forwarding CPU per byte: estimate). Paper Fig. 17: no values in its text — shape only.',
       },
       notes: [],
-    };
+    });
   },
 };

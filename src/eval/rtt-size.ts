@@ -2,7 +2,7 @@ import { CC2538_HW, CC2538_SW } from '../sim/profiles/index.ts';
 import { simulateRtt } from '../sim/rtt.ts';
 import { ccmAesBlocks, DTLS_CCM8_OVERHEAD_BYTES } from '../sim/sixlowpan.ts';
 import { EngineUnavailableError } from '../sim/transcript.ts';
-import { type Experiment, ms } from './experiment.ts';
+import { type Experiment, ms, resultOf } from './experiment.ts';
 
 /**
  * Paper Fig. 16: round-trip time of 16–128-byte payloads over one hop, plain UDP vs DTLS with
@@ -49,9 +49,7 @@ export const rttSize: Experiment = {
         );
       }
     }
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: ['payload B', 'UDP frames', 'DTLS frames', 'UDP ms', 'DTLS HW ms', 'DTLS SW ms', 'DTLS HW − UDP ms'],
         rows,
@@ -70,6 +68,6 @@ export const rttSize: Experiment = {
         note: 'DTLS adds 29 B per record (paper: 13 + 8 + 8); fragments from 58 B. uIP/6LoWPAN CPU costs: estimate. Paper Fig. 16: no values in its text — shape only.',
       },
       notes,
-    };
+    });
   },
 };

@@ -2,7 +2,7 @@ import { simulateHandshake } from '../sim/handshake.ts';
 import { PAPER_PROTOCOLS, paperTranscript, RECORD_OVERHEAD } from '../sim/paper-protocols.ts';
 import { CC2538_HW } from '../sim/profiles/index.ts';
 import { EngineUnavailableError, type Transcript } from '../sim/transcript.ts';
-import { type Experiment, MODES, mJ, ms, NOT_MEASURED } from './experiment.ts';
+import { type Experiment, MODES, mJ, ms, NOT_MEASURED, resultOf } from './experiment.ts';
 import { PEER_HANDSHAKE_BYTES, TINYDTLS_QUOTED } from './peer-bytes.ts';
 
 /**
@@ -129,9 +129,7 @@ export const whatIf: Experiment = {
         estimateAt: [...paper, ...peerBars.map((b) => b.quoted)],
       },
     ];
-    return {
-      name: this.name,
-      title: this.title,
+    return resultOf(this, {
       table: {
         columns: [
           'handshake',
@@ -172,6 +170,6 @@ export const whatIf: Experiment = {
         note: 'Hatched = on paper (RFC 9147/8446, RFC 9528/8613 message formats; our arithmetic), not an implementation, or tinydtls’s figures from the issue (not measured here). Solid = our engine’s recorded bytes, and the third-party peers’ bytes measured here (OpenSSL, GnuTLS, libcoap; bytes panel only).',
       },
       notes,
-    };
+    });
   },
 };

@@ -322,23 +322,14 @@ export async function credentialsFrom(material: CredentialMaterial): Promise<Cre
     };
   }
   const anchors = creds.loadTrustAnchors(need(material.rootPem, 'the root'));
+  const certificateOf = (side: 'server' | 'client') =>
+    creds.ownCertificate(
+      need(material[`${side}KeyPem`], `the ${side} key`),
+      need(material[`${side}CertPem`], `the ${side} certificate`),
+    );
   return {
-    server: {
-      certificate: creds.ownCertificate(
-        need(material.serverKeyPem, 'the server key'),
-        need(material.serverCertPem, 'the server certificate'),
-      ),
-      trust: { anchors },
-      clientAuth: 'need',
-    },
-    client: {
-      certificate: creds.ownCertificate(
-        need(material.clientKeyPem, 'the client key'),
-        need(material.clientCertPem, 'the client certificate'),
-      ),
-      trust: { anchors },
-      serverName: '127.0.0.1',
-    },
+    server: { certificate: certificateOf('server'), trust: { anchors }, clientAuth: 'need' },
+    client: { certificate: certificateOf('client'), trust: { anchors }, serverName: '127.0.0.1' },
   };
 }
 
@@ -382,28 +373,16 @@ export async function recordTranscript(mode: SecurityMode, opts: RecordOptions =
     }
     server.on('connection', (c) => c.on('data', (d) => c.send(d)));
     const { port } = server.address();
+    const clientOpts = { host: '127.0.0.1', port, meter: rec.meter('client'), profile: opts.profile, ...creds.client };
     try {
-      client = await engine.connect({
-        host: '127.0.0.1',
-        port,
-        meter: rec.meter('client'),
-        profile: opts.profile,
-        ...creds.client,
-      });
+      client = await engine.connect(clientOpts);
       if (opts.resume) {
         const session = client.session;
         await client.close();
         // Let the server finish with the first connection (its close_notify) before recording.
         await new Promise((r) => setTimeout(r, 100));
         rec.clear();
-        client = await engine.connect({
-          host: '127.0.0.1',
-          port,
-          meter: rec.meter('client'),
-          profile: opts.profile,
-          ...creds.client,
-          session,
-        });
+        client = await engine.connect({ ...clientOpts, session });
         if (!client.resumed) throw new Error('the server did not resume the session');
       }
     } catch (err) {

@@ -224,6 +224,7 @@ describe('experiments', () => {
         'distributions',
         'lifetime',
         'whatif',
+        'oscore',
       ],
     );
   });

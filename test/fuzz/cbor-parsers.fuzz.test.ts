@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { httpStatusOf } from '../../src/platform/http/errors.ts';
 import { type Parser, PlatformError, type Stream } from '../../src/platform/model.ts';
 import { proposeStreams, runParsers } from '../../src/platform/parsers.ts';
 import { CborError, decode, encode } from '../../src/util/cbor.ts';
@@ -114,7 +115,7 @@ function nest(rng: Rng, inner: Buffer, cbor: boolean): Buffer {
 /** True for the errors a module may raise: CborError, or a PlatformError with a 4xx status. */
 function ownError(err: unknown): boolean {
   if (err instanceof CborError) return true;
-  return err instanceof PlatformError && err.status >= 400 && err.status < 500;
+  return err instanceof PlatformError && httpStatusOf(err) >= 400 && httpStatusOf(err) < 500;
 }
 
 interface Target {
@@ -193,7 +194,7 @@ test('a value nested 100 000 deep gets a 400 naming the field, not a stack overf
   ] as const) {
     assert.throws(
       () => runParsers([p], streams, payload(Buffer.from(body), 'application/json')),
-      (err: unknown) => err instanceof PlatformError && err.status === 400 && /parser \d/.test(err.message),
+      (err: unknown) => err instanceof PlatformError && httpStatusOf(err) === 400 && /parser \d/.test(err.message),
     );
   }
 });
