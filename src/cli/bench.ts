@@ -4,7 +4,11 @@
  * in the same run. The option tables here are what `bench NAME --help` lists and what is checked
  * before the benchmark starts (a typo exits 2 at once instead of after minutes of measuring).
  */
+import { startProgress } from '../util/progress.ts';
 import { command, dispatch, type OptionTable, type SubCommand } from './args.ts';
+
+/** Every bench shows a progress line on stderr (a benchmark's rows may report with util/progress.ts `progressStep`). */
+const QUIET = { type: 'boolean', help: 'no progress line on stderr' } as const;
 
 const SECONDS = { type: 'string', arg: 'S', help: 'seconds per measurement (default 3)' } as const;
 const JSON_OUT = { type: 'boolean', help: 'print the figures as JSON' } as const;
@@ -27,6 +31,11 @@ const BENCHES: Record<string, Bench> = {
     },
     load: () => import('../bench/dtls.ts'),
   },
+  'oscore-bytes': {
+    summary: 'bytes per request/response: coap://, coap:// + OSCORE, coaps:// DTLS PSK, same payload',
+    options: {},
+    load: () => import('../bench/oscore-bytes.ts'),
+  },
   coap: {
     summary: 'CoAP confirmable GETs/s: ours vs libcoap vs the coap npm package',
     options: {
@@ -45,6 +54,11 @@ const BENCHES: Record<string, Bench> = {
       outstanding: { type: 'string', arg: 'N', help: 'confirmable requests outstanding per device (default 1)' },
       generators: { type: 'string', arg: 'N', help: 'load generator processes (default 2)' },
       pg: { type: 'string', arg: 'URL', help: 'PostgreSQL to measure (default SECURESENSE_BENCH_PG_URL)' },
+      'pg-workers': {
+        type: 'string',
+        arg: 'N,…',
+        help: 'a serve --workers N on PostgreSQL for each N of the list (default 1,2; 0 skips them)',
+      },
       json: JSON_OUT,
     },
     load: () => import('../bench/ingest.ts'),
@@ -77,6 +91,19 @@ const BENCHES: Record<string, Bench> = {
     },
     load: () => import('../bench/load.ts'),
   },
+  workers: {
+    summary: 'the platform with 1 and 2 worker processes: PSK handshakes/s and CoAPs req/s, server and generator CPU',
+    options: {
+      seconds: { type: 'string', arg: 'S', help: 'seconds per measured window (default 4)' },
+      warmup: { type: 'string', arg: 'S', help: 'seconds of load before each window (default 1)' },
+      workers: { type: 'string', arg: 'N,…', help: 'worker counts to compare (default 1,2)' },
+      'c-hs': { type: 'string', arg: 'N', help: 'handshakes in flight (default 16)' },
+      'c-coap': { type: 'string', arg: 'N', help: 'DTLS sessions sending requests (default 64)' },
+      db: { type: 'string', arg: 'URL|PATH', help: 'the store (default: a temporary SQLite file per worker count)' },
+      json: JSON_OUT,
+    },
+    load: () => import('../bench/workers.ts'),
+  },
   sessions: {
     summary: 'idle PSK sessions one server process holds (RSS, heap per session), ours vs libcoap',
     options: {
@@ -105,8 +132,17 @@ const SUBS: Record<string, SubCommand> = Object.fromEntries(
     {
       summary: b.summary,
       run: (args) =>
-        command({ name: `bench ${name}`, usage: '[options]', about: b.summary, options: b.options }, async () =>
-          (await b.load()).run(args),
+        command(
+          { name: `bench ${name}`, usage: '[options]', about: b.summary, options: { ...b.options, quiet: QUIET } },
+          async ({ values }) => {
+            const progress = startProgress({ label: `bench ${name}`, quiet: values.quiet === true });
+            try {
+              // --quiet is ours: the benchmark's own parser sees the rest.
+              return await (await b.load()).run(args.filter((a) => a !== '--quiet'));
+            } finally {
+              progress.end();
+            }
+          },
         )(args),
     },
   ]),

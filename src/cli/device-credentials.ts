@@ -10,7 +10,10 @@
  * (SECURESENSE_TOKEN): the owner's API token. Output: one JSON line per credential; `add` with a
  * generated PSK prints the key once (`psk_key`), as the API does.
  */
+
 import { readFileSync } from 'node:fs';
+import { contextParamsToJson } from '../oscore/context.ts';
+import { pskOscoreParams } from '../oscore/psk-binding.ts';
 import { helpText, type OptionTable, parse, UsageError } from './args.ts';
 
 const OPTIONS = {
@@ -58,6 +61,11 @@ const OPTIONS = {
   },
   ca: { type: 'string', arg: 'FILE', help: 'the CA of --x509-name', group: 'add, one mode' },
   label: { type: 'string', arg: 'TEXT', help: 'a note for people', group: 'add, one mode' },
+  oscore: {
+    type: 'boolean',
+    help: 'with a PSK: also print the OSCORE context derived from it (for coap --oscore / device run --oscore)',
+    group: 'add, one mode',
+  },
   id: { type: 'string', arg: 'CID', help: "the credential's id (from list)", group: 'remove' },
 } as const satisfies OptionTable;
 
@@ -177,9 +185,20 @@ export async function runWith(
       body = { mode: 'x509', x509_name: v['x509-name'], x509_ca: file(v.ca) };
     }
     if (v.label !== undefined) body.label = v.label;
+    if (v.oscore && v['psk-identity'] === undefined) return usage('--oscore goes with --psk-identity');
     const r = await request('POST', base, body);
     if (r.status !== 201) return failed(r);
     io.out(JSON.stringify(r.json));
+    if (v.oscore && v['psk-identity'] !== undefined) {
+      const generated = (r.json as { psk_key?: string }).psk_key;
+      const keyHex =
+        generated ??
+        v['psk-key'] ??
+        (v['psk-key-text'] !== undefined ? Buffer.from(v['psk-key-text'], 'ascii').toString('hex') : undefined);
+      if (keyHex === undefined) return usage('--oscore: no PSK to derive the context from');
+      const params = pskOscoreParams(v['psk-identity'], Buffer.from(keyHex, 'hex'), 'device');
+      io.out(JSON.stringify({ event: 'oscore', context: contextParamsToJson(params) }));
+    }
     return 0;
   } catch (err) {
     io.err(`securesense device ${sub}: ${(err as Error).message}`);

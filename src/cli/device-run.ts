@@ -5,21 +5,43 @@
  *       [--interval SECONDS] [--sensors temperature,humidity,power] [--command 'CMD' [--command-name NAME]]
  *       [--format json|senml] [--con|--non] [--state FILE] [--queue N] [--duration SECONDS]
  *       [--psk ID:HEX …] [--cert F --key F] [--ca F …] [--rpk-key F] [--trust-rpk F …]
+ *       [--oscore [--edhoc] [--proxy coap://PROXY]]
  *       [--no-verify-name] [--client-auth none|want|need]
  *
  * One JSON line per event on stdout (DESIGN.md "Tools at the command line"), a human line on
  * stderr for each error. Ctrl-C (SIGINT) or SIGTERM stops the agent, which closes its DTLS session
  * with close_notify, and exits 0. Exit 2 on bad usage, 1 when the agent cannot start.
  */
+
+import { readFile } from 'node:fs/promises';
 import { type AgentEvent, DeviceAgent, type DeviceAgentOptions, SIMULATED_SENSOR_NAMES } from '../device/agent.ts';
 import { DEFAULT_QUEUE_LIMIT } from '../device/queue.ts';
 import { CommandSensor, type Sensor } from '../device/sensors.ts';
+import { ownRawPublicKey } from '../dtls/credentials/index.ts';
+import { EdhocError, EdhocPeerError } from '../edhoc/errors.ts';
+import { edhocDeviceContext } from '../edhoc/oscore-binding.ts';
+import { OscoreContext } from '../oscore/context.ts';
+import { pskOscoreParams } from '../oscore/psk-binding.ts';
+import { FileSequenceStore } from '../oscore/sequence.ts';
 import { command, type OptionTable, UsageError, type Values } from './args.ts';
 import { parseSecurityFlags } from './device-security.ts';
 import { CREDENTIAL_OPTIONS } from './security-flags.ts';
 
 const OPTIONS = {
   push: { type: 'string', arg: 'URI', help: 'POST every sample to URI (coap:// or coaps://)' },
+  oscore: {
+    type: 'boolean',
+    help: 'protect pushes with OSCORE (RFC 8613) keyed from --psk, as device add --oscore prints (needs --state)',
+  },
+  edhoc: {
+    type: 'boolean',
+    help: 'with --oscore: key OSCORE by EDHOC (RFC 9528) with --rpk-key (as bound to the resource) and the platform key in --trust-rpk',
+  },
+  'edhoc-combined': {
+    type: 'boolean',
+    help: 'with --edhoc: send EDHOC message_3 in the first push (RFC 9668), one round trip less',
+  },
+  proxy: { type: 'string', arg: 'URI', help: 'push through this coap:// forward proxy' },
   serve: { type: 'string', arg: 'PORT', help: 'serve /sensors, /sensors/NAME and /.well-known/core over CoAP (UDP)' },
   'serve-dtls': { type: 'string', arg: 'PORT', help: 'the same over CoAP over DTLS (needs --psk)' },
   host: { type: 'string', arg: 'ADDR', help: 'bind address of the servers (default 0.0.0.0)' },
@@ -122,6 +144,7 @@ export function agentOptions(values: Values<typeof OPTIONS>): { options: DeviceA
 
   const options: DeviceAgentOptions = {
     push: values.push,
+    proxy: values.proxy,
     serve: servePort !== undefined ? { port: servePort, host: values.host } : undefined,
     serveDtls:
       dtlsPort !== undefined
@@ -152,15 +175,108 @@ export const run = command(
   },
   async ({ values }) => {
     const parsed = agentOptions(values);
+    if (values.edhoc && !values.oscore) throw new UsageError('--edhoc goes with --oscore');
+    if (values['edhoc-combined'] && !values.edhoc) throw new UsageError('--edhoc-combined goes with --oscore --edhoc');
+    if (values.oscore && values.edhoc) {
+      const ctx = await edhocOscoreContext(values);
+      if (typeof ctx === 'number') return ctx;
+      parsed.options.oscore = ctx;
+    } else if (values.oscore) parsed.options.oscore = await deviceOscoreContext(values);
     let agent: DeviceAgent;
     try {
       agent = new DeviceAgent(parsed.options);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    if (values.oscore && values.edhoc) rekeyOn401(agent, parsed.options, values);
     return runAgent(agent, parsed.durationMs);
   },
 );
+
+/**
+ * `--oscore`: the device side of the context `device add --oscore` provisions from the PSK. Its
+ * sender sequence bound is kept beside the --state file, so a restart never reuses a nonce.
+ */
+async function deviceOscoreContext(values: Values<typeof OPTIONS>): Promise<OscoreContext> {
+  if (!values.push) throw new UsageError('--oscore goes with --push');
+  if (!values.state) throw new UsageError('--oscore needs --state FILE (the sender sequence is kept beside it)');
+  const psk = values.psk?.[0];
+  if (!psk) throw new UsageError('--oscore needs --psk ID:HEX (the OSCORE context is derived from it)');
+  const i = psk.lastIndexOf(':');
+  const key = psk.slice(i + 1);
+  if (i < 1 || !/^([0-9a-fA-F]{2})+$/.test(key)) throw new UsageError('--psk wants ID:HEX');
+  try {
+    return await OscoreContext.create(pskOscoreParams(psk.slice(0, i), Buffer.from(key, 'hex'), 'device'), {
+      sequenceStore: new FileSequenceStore(`${values.state}.oscore-seq`),
+    });
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`--oscore: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * `--oscore --edhoc`: runs EDHOC with the platform (through --proxy too) and keys OSCORE with it.
+ * The context lives as long as the process; a restarted device runs EDHOC again, so nothing is
+ * persisted. Exit 1 when the exchange fails (the platform does not know the key, or we do not trust it).
+ */
+async function edhocOscoreContext(values: Values<typeof OPTIONS>): Promise<OscoreContext | number> {
+  const push = values.push;
+  if (!push?.toLowerCase().startsWith('coap:')) throw new UsageError('--oscore --edhoc goes with --push coap://…');
+  if (!values['rpk-key']) throw new UsageError('--oscore --edhoc needs --rpk-key FILE (the key bound to the resource)');
+  const trust = values['trust-rpk'] ?? [];
+  if (trust.length === 0)
+    throw new UsageError('--oscore --edhoc needs --trust-rpk FILE (the platform raw public key, PEM or DER)');
+  let rpk: ReturnType<typeof ownRawPublicKey>;
+  let platformKeys: Buffer[];
+  try {
+    rpk = ownRawPublicKey(await readFile(values['rpk-key']));
+    platformKeys = await Promise.all(trust.map((f) => readFile(f)));
+  } catch (err) {
+    throw new UsageError(`--rpk-key/--trust-rpk: ${(err as Error).message}`);
+  }
+  try {
+    const pem = (b: Buffer) => (b.includes('-----BEGIN') ? b.toString('utf8') : b);
+    const ctx = await edhocDeviceContext({
+      platform: push,
+      rpk,
+      platformKeys: platformKeys.map(pem),
+      proxy: values.proxy,
+      combined: values['edhoc-combined'],
+    });
+    process.stdout.write(`${JSON.stringify({ event: 'edhoc', senderId: ctx.params.senderId.toString('hex') })}\n`);
+    return ctx;
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`--oscore --edhoc: ${err.message}`);
+    const what = err instanceof EdhocError || err instanceof EdhocPeerError ? 'EDHOC refused' : 'EDHOC failed';
+    process.stderr.write(`securesense device run: ${what}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/**
+ * The platform keeps EDHOC-made contexts in memory: after its restart (or when this key ran EDHOC
+ * again elsewhere) our pushes get 4.01 "Security context not found". Then EDHOC runs again, once
+ * at a time, and later pushes use the new context (the agent reads `options.oscore` per push; the
+ * sample that met the 4.01 is dropped, as the agent drops every 4.xx).
+ */
+function rekeyOn401(agent: DeviceAgent, options: DeviceAgentOptions, values: Values<typeof OPTIONS>): void {
+  let running = false;
+  agent.on('event', (e: AgentEvent) => {
+    if (running || e.event !== 'error' || e.where !== 'push' || !e.message.includes(' 4.01')) return;
+    running = true;
+    edhocOscoreContext(values)
+      .then((ctx) => {
+        if (typeof ctx !== 'number') options.oscore = ctx;
+      })
+      .catch((err: unknown) =>
+        process.stderr.write(`securesense device run: EDHOC failed: ${(err as Error).message}\n`),
+      )
+      .finally(() => {
+        running = false;
+      });
+  });
+}
 
 async function runAgent(agent: DeviceAgent, durationMs: number | undefined): Promise<number> {
   agent.on('event', (e: AgentEvent) => {

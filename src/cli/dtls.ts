@@ -3,6 +3,7 @@
  * They print one JSON line per event on stdout and human-readable errors on stderr.
  */
 import { createInterface } from 'node:readline';
+import { CidForwarder } from '../dtls/cid-forward.ts';
 import {
   alertName,
   connect,
@@ -17,6 +18,7 @@ import {
 import {
   command,
   dispatch,
+  durationOption,
   intOption,
   type OptionTable,
   required,
@@ -36,6 +38,7 @@ import {
   SECURITY_OPTIONS,
   type SecurityFlags,
 } from './security-flags.ts';
+import { PrimarySessionCache, runPrimary, type WorkerInfo, workerInfo, workerReady } from './workers.ts';
 
 const ABOUT = `The server echoes every application-data record to its sender. Both print one JSON line per
 event (handshake, data, alert, close) on stdout. The mode (psk, rpk, x509) is chosen per handshake
@@ -55,6 +58,11 @@ const SERVER_OPTIONS = {
     type: 'boolean',
     help: 'lean handshake profile: fewest bytes on the air (16-byte cookie, packed records, only the needed extensions)',
   },
+  workers: {
+    type: 'string',
+    arg: 'N',
+    help: 'N processes on the one port (SO_REUSEPORT), CIDs handed to the worker that owns them, sessions resumable on any (default 1)',
+  },
 } as const satisfies OptionTable;
 
 const CLIENT_OPTIONS = {
@@ -64,8 +72,8 @@ const CLIENT_OPTIONS = {
   resume: { type: 'boolean', help: 'handshake again, resuming the first session' },
   timeout: {
     type: 'string',
-    arg: 'MS',
-    help: 'give up a handshake, or the wait for the reply to --send, after MS (default: the retransmission schedule; 10000 for the reply)',
+    arg: 'DURATION',
+    help: 'give up a handshake, or the wait for the reply to --send, after DURATION: 30s, 500ms, 2m, or a plain number of seconds (default: the retransmission schedule; 10s for the reply)',
   },
   'cid-length': {
     type: 'string',
@@ -95,7 +103,10 @@ export function parseHostPort(s: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
-const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+/** Fields every event line carries (a worker's number, with --workers). */
+let eventFields: Record<string, unknown> = {};
+const emit = (event: Record<string, unknown>) =>
+  process.stdout.write(`${JSON.stringify({ ...event, ...eventFields })}\n`);
 const peerName = (p: PeerAddress) => (p.family === 'IPv6' ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`);
 
 /** The identity fields of a handshake line: psk identity; rpk fingerprint and SPKI; x509 subject, SANs, fingerprint. */
@@ -147,17 +158,56 @@ export async function runEchoServer(opts: {
   limits?: DtlsLimitOptions;
   connectionId?: { length: number };
   lean?: boolean;
+  /** Run as one of several workers on the port (see workers.ts). */
+  worker?: WorkerInfo;
 }): Promise<DtlsServer> {
-  const server = await DtlsServer.listen({
-    host: opts.host,
-    port: opts.port,
-    ...opts.security,
-    ...opts.limits,
-    ...(opts.connectionId ? { connectionId: opts.connectionId } : {}),
-    ...(opts.lean ? { profile: 'lean' as const } : {}),
-  });
+  const w = opts.worker;
+  const forwarder = w ? await CidForwarder.open({ node: w.node, token: w.token }) : undefined;
+  let server: DtlsServer;
+  try {
+    server = await DtlsServer.listen({
+      host: opts.host,
+      port: w?.ports?.dtls ?? opts.port,
+      ...opts.security,
+      ...opts.limits,
+      ...(opts.connectionId ? { connectionId: opts.connectionId } : {}),
+      ...(opts.lean ? { profile: 'lean' as const } : {}),
+      ...(w && forwarder
+        ? {
+            reusePort: true,
+            connectionId: { length: opts.connectionId?.length ?? 8, node: w.node },
+            sessionCache: new PrimarySessionCache(),
+            cidHandOver: (node: number, d: Buffer, from: PeerAddress) => {
+              const ok = forwarder.forward(node, d, from);
+              if (ok) emit({ event: 'handover', peer: peerName(from), to: node });
+              return ok;
+            },
+          }
+        : {}),
+    });
+  } catch (err) {
+    await forwarder?.close();
+    throw err;
+  }
   const a = server.address();
-  emit({ event: 'listening', address: a.address, port: a.port, family: a.family, recvBuffer: server.recvBufferSize() });
+  if (w && forwarder) {
+    eventFields = { worker: w.node };
+    forwarder.receive((d, from) => server.receiveHandedOver(d, from));
+    workerReady({ dtls: a.port }, forwarder.address(), (routes) => forwarder.setRoutes(routes));
+    const close = server.close.bind(server);
+    server.close = async () => {
+      await close();
+      await forwarder.close();
+    };
+  } else {
+    emit({
+      event: 'listening',
+      address: a.address,
+      port: a.port,
+      family: a.family,
+      recvBuffer: server.recvBufferSize(),
+    });
+  }
   server.on('connection', (c: DtlsConnection) => {
     emit(handshakeEvent(c));
     c.on('data', (d: Buffer) => {
@@ -179,6 +229,19 @@ const server = command(
   { name: 'dtls server', usage: '--port N [options]', about: ABOUT, options: SERVER_OPTIONS },
   async ({ values }) => {
     const port = required(intOption(values.port, '--port', 0, 65535), '--port');
+    const workers = intOption(values.workers, '--workers', 1, 64) ?? 1;
+    const cid = cidFlag(values['cid-length']);
+    if (workers > 1 && cid && cid.length < 5)
+      throw new UsageError('--workers needs --cid-length of at least 5 (the first byte names the worker)');
+    const worker = workerInfo();
+    if (workers > 1 && !worker) {
+      return runPrimary({
+        count: workers,
+        args: process.argv.slice(2),
+        onListening: (ports) => emit({ event: 'listening', port: ports.dtls, workers }),
+        warn: (m) => process.stderr.write(`securesense dtls server: ${m}\n`),
+      });
+    }
     const security = dtlsServerSecurity(securityFlags(values, 'server'));
     if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
     let limits: DtlsLimitOptions;
@@ -199,8 +262,9 @@ const server = command(
         port,
         security,
         limits,
-        connectionId: cidFlag(values['cid-length']),
+        connectionId: cid,
         lean: values.lean,
+        worker,
       });
     } catch (err) {
       const hint = portInUseHint(err, { [port]: '--port' });
@@ -287,7 +351,7 @@ async function clientRun(values: Values<typeof CLIENT_OPTIONS>, target: string):
     );
   }
   const send = values.send;
-  const given = intOption(values.timeout, '--timeout', 1, 3_600_000);
+  const given = durationOption(values.timeout, '--timeout', 1, 3_600_000);
   const timeout = given ?? 10_000;
   const connectionId = cidFlag(values['cid-length']);
   const base = {

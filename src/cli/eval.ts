@@ -4,6 +4,7 @@ import type { SecurityMode } from '../dtls/credentials/identity.ts';
 import { EXPERIMENTS, findExperiment, renderText, runExperiment } from '../eval/index.ts';
 import { formatTable } from '../eval/table.ts';
 import { EngineUnavailableError, recordTranscript, type Transcript } from '../sim/transcript.ts';
+import { startProgress } from '../util/progress.ts';
 import { command, type OptionTable, UsageError } from './args.ts';
 
 /**
@@ -17,6 +18,7 @@ const DEFAULT_OUT = fileURLToPath(new URL('../../docs/evaluation/', import.meta.
 const OPTIONS = {
   out: { type: 'string', arg: 'DIR', help: 'where the SVG charts and tables go (default docs/evaluation/)' },
   json: { type: 'boolean', help: 'one JSON line per experiment (or the transcript) instead of tables' },
+  quiet: { type: 'boolean', help: 'no progress line on stderr' },
 } as const satisfies OptionTable;
 
 export const run = command(
@@ -38,20 +40,26 @@ export const run = command(
     if (unknown.length) throw new UsageError(`unknown experiment ${unknown.join(', ')}`);
     const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => findExperiment(n));
     const t0 = Date.now();
-    for (const [k, e] of chosen.entries()) {
-      if (!e) continue;
-      const started = Date.now();
-      // Progress on stderr, so that stdout stays the tables (or one JSON line per experiment).
-      process.stderr.write(`[${k + 1}/${chosen.length}] ${e.name} …\n`);
-      const r = await runExperiment(e, { outDir: out });
-      if (json) process.stdout.write(`${JSON.stringify({ name: r.name, table: r.table, notes: r.notes })}\n`);
-      else {
-        process.stdout.write(`${renderText(r)}  → ${resolve(out, `${e.name}.svg`)} (${Date.now() - started} ms)\n\n`);
+    // Progress on stderr, so that stdout stays the tables (or one JSON line per experiment).
+    const progress = startProgress({ label: 'eval', total: chosen.length, quiet: values.quiet === true });
+    try {
+      for (const e of chosen) {
+        if (!e) continue;
+        const started = Date.now();
+        const r = await runExperiment(e, { outDir: out });
+        progress.step(e.name);
+        if (json) process.stdout.write(`${JSON.stringify({ name: r.name, table: r.table, notes: r.notes })}\n`);
+        else {
+          process.stdout.write(`${renderText(r)}  → ${resolve(out, `${e.name}.svg`)} (${Date.now() - started} ms)\n\n`);
+        }
       }
+    } finally {
+      progress.end();
     }
-    process.stderr.write(
-      `eval: ${chosen.length} experiment(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${out}\n`,
-    );
+    if (!values.quiet)
+      process.stderr.write(
+        `eval: ${chosen.length} experiment(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${out}\n`,
+      );
     return 0;
   },
 );

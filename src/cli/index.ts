@@ -24,6 +24,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   serve: { summary: 'the platform (HTTP/HTTPS, CoAP/CoAPs APIs, poller)', load: () => import('./serve.ts') },
   dtls: { summary: 'DTLS 1.2 server and client tools (PSK, RPK, X.509)', load: () => import('./dtls.ts') },
   coap: { summary: 'CoAP client (get/post/put/delete) and demo server', load: () => import('./coap.ts') },
+  edhoc: { summary: 'EDHOC key exchange over CoAP (server, client)', load: () => import('./edhoc.ts') },
   pki: {
     summary: 'create a CA, issue certificates, export raw public keys, make PSKs',
     load: () => import('./pki.ts'),

@@ -7,12 +7,16 @@
  * (SQLite `./data/securesense.db` by default). Prints one JSON line on stdout when listening (`{"event":"listening",...}`), logs with
  * pino on stderr, and closes cleanly on SIGINT/SIGTERM (Ctrl-C).
  */
+
+import { randomBytes } from 'node:crypto';
 import { type Logger, pino } from 'pino';
+import { CidForwarder } from '../dtls/cid-forward.ts';
 import { loadCredentialFiles, type PublicKeyCredentials } from '../dtls/credentials/index.ts';
+import { ConfigError, type ConfigInput, loadConfig } from '../platform/config.ts';
 import { createPlatform, type Platform } from '../platform/index.ts';
-import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
-import { command, type OptionTable, type Parsed } from './args.ts';
+import { command, intOption, type OptionTable, type Parsed } from './args.ts';
 import { platformPortFlags, portInUseHint } from './errors.ts';
+import { allWorkersMetrics, runPrimary, shareMetrics, workerInfo, workerReady } from './workers.ts';
 
 const OPTIONS = {
   config: { type: 'string', arg: 'FILE', help: 'JSON config file (also SECURESENSE_CONFIG)' },
@@ -28,6 +32,11 @@ const OPTIONS = {
   'dtls-key': { type: 'string', arg: 'FILE', help: 'its PEM private key (P-256)' },
   'rpk-key': { type: 'string', arg: 'FILE', help: 'PEM P-256 key whose public key the server shows RPK devices' },
   'no-poller': { type: 'boolean', help: "do not pull the resources' polling URLs" },
+  workers: {
+    type: 'string',
+    arg: 'N',
+    help: 'N processes sharing the ports (SO_REUSEPORT; CIDs handed to their worker; the poller in worker 0) (default 1)',
+  },
   'log-level': { type: 'string', arg: 'LEVEL', help: 'trace|debug|info|warn|error|fatal|silent (default info)' },
 } as const satisfies OptionTable;
 
@@ -83,6 +92,41 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
     throw err;
   }
 
+  const workers = intOption(values.workers, '--workers', 1, 64) ?? 1;
+  const worker = workerInfo();
+  if (workers > 1 && !worker) {
+    // Sessions resumable on any worker go through the store, sealed with the session key: one
+    // made up for this run when none is configured (a restart then forgets the sessions).
+    if (!config.dtls.sessionKey) process.env.SECURESENSE_SESSION_KEY = randomBytes(32).toString('hex');
+    return runPrimary({
+      count: workers,
+      args: process.argv.slice(2),
+      onListening: (ports) => {
+        const url = (scheme: string, port: number | undefined) =>
+          port === undefined ? null : `${scheme}://${urlHost(config.http.host)}:${port}`;
+        process.stdout.write(
+          `${JSON.stringify({
+            event: 'listening',
+            workers,
+            http: url('http', ports.http),
+            https: url('https', ports.https),
+            coap: url('coap', ports.coap),
+            coaps: url('coaps', ports.coaps),
+          })}\n`,
+        );
+      },
+      warn: (m) => process.stderr.write(`securesense serve: ${m}\n`),
+    });
+  }
+  if (worker?.ports) {
+    // Workers after the first bind the ports it bound (a requested 0 became a real port).
+    const p = worker.ports;
+    if (config.http.port !== null) config.http.port = p.http ?? config.http.port;
+    if (config.https.port !== null) config.https.port = p.https ?? config.https.port;
+    if (config.coap.port !== null) config.coap.port = p.coap ?? config.coap.port;
+    if (config.coap.coapsPort !== null) config.coap.coapsPort = p.coaps ?? config.coap.coapsPort;
+  }
+
   let dtls: Pick<PublicKeyCredentials, 'certificate' | 'rpk'>;
   try {
     // The engine's own loader: it checks the key against the certificate and names the file at fault.
@@ -95,16 +139,31 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
     process.stderr.write(`securesense serve: coaps:// credentials: ${(err as Error).message}\n`);
     return 2;
   }
-  const logger = pino({ level: config.logLevel }, pino.destination(2));
+  const logger = pino(
+    { level: config.logLevel, ...(worker ? { base: { worker: worker.node } } : {}) },
+    pino.destination(2),
+  );
   const useCoap = config.coap.port !== null || config.coap.coapsPort !== null;
+  const forwarder = worker ? await CidForwarder.open({ node: worker.node, token: worker.token }) : undefined;
+  const workerDtls = forwarder
+    ? {
+        reusePort: true,
+        connectionId: { length: 8, node: forwarder.node },
+        cidHandOver: (node: number, d: Buffer, from: { address: string; port: number; family: 'IPv4' | 'IPv6' }) =>
+          forwarder.forward(node, d, from),
+      }
+    : {};
   let platform: Platform;
   try {
     platform = await createPlatform(config, {
       logger,
-      coap: useCoap ? { dtls } : false,
-      poller: config.poller.enabled,
+      coap: useCoap ? { dtls: { ...dtls, ...workerDtls } } : false,
+      // One poller for all workers, or each device would be polled N times.
+      poller: config.poller.enabled && (worker === undefined || worker.node === 0),
+      reusePort: worker !== undefined,
     });
   } catch (err) {
+    await forwarder?.close();
     const hint = portInUseHint(err, platformPortFlags(config, { https: true }));
     if (hint === undefined) throw err;
     process.stderr.write(`securesense serve: ${(err as Error).message}\n${hint ? `${hint}\n` : ''}`);
@@ -125,16 +184,43 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
         ? `${platform.http.secure.url}/docs`
         : null,
   };
-  process.stdout.write(`${JSON.stringify(where)}\n`);
-  logger.info(where, 'platform started');
+  if (worker && forwarder) {
+    const coaps = platform.coap?.coaps?.transport.server;
+    if (coaps) {
+      forwarder.receive((d, from) => coaps.receiveHandedOver(d, from));
+      platform.metrics.watchWorker(worker.node, coaps, forwarder.stats);
+    }
+    shareMetrics(() => platform.metrics.registry.getMetricsAsJSON());
+    platform.metrics.aggregateWith(() => allWorkersMetrics());
+    const ports: Record<string, number> = {};
+    if (platform.http.plain) ports.http = platform.http.plain.port;
+    if (platform.http.secure) ports.https = platform.http.secure.port;
+    if (platform.coap?.coap) ports.coap = platform.coap.coap.port;
+    if (platform.coap?.coaps) ports.coaps = platform.coap.coaps.port;
+    workerReady(ports, forwarder.address(), (routes) => forwarder.setRoutes(routes));
+    logger.info({ ...where, worker: worker.node }, 'worker started');
+  } else {
+    process.stdout.write(`${JSON.stringify(where)}\n`);
+    logger.info(where, 'platform started');
+  }
 
   return stopOnSignal(
     logger,
-    () => platform.close(),
+    async () => {
+      await platform.close();
+      await forwarder?.close();
+    },
     () => {
       process.stdout.write(`${JSON.stringify({ event: 'stopped' })}\n`);
     },
   );
+}
+
+/** A bound host as a URL shows it ('::' and '0.0.0.0' become the loopback address, IPv6 in brackets). */
+function urlHost(host: string): string {
+  if (host === '::' || host === '') return '[::1]';
+  if (host === '0.0.0.0') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**

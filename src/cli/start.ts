@@ -22,8 +22,8 @@ import type { CoapsSecurity } from '../coap/index.ts';
 import { DeviceAgent } from '../device/agent.ts';
 import { loadTrustAnchors, ownCertificate, ownRawPublicKey, PinnedKeys } from '../dtls/credentials/index.ts';
 import { createCa, generateKeyPem, issueCertificate, rawPublicKey } from '../pki/index.ts';
-import { createPlatform, type Platform, PlatformError } from '../platform/index.ts';
-import { ConfigError, type ConfigInput, loadConfig } from '../util/config.ts';
+import { ConfigError, type ConfigInput, loadConfig } from '../platform/config.ts';
+import { Conflict, createPlatform, type Platform } from '../platform/index.ts';
 import { command, type OptionTable, type Parsed } from './args.ts';
 import { demoToken, keepDemoToken } from './demo-token.ts';
 import { platformPortFlags, portInUseHint } from './errors.ts';
@@ -101,7 +101,7 @@ async function demoUser(platform: Platform, dataDir: string): Promise<{ uid: num
     keepDemoToken(file, user.username, user.id, token);
     return { uid: user.id, token };
   } catch (err) {
-    if (!(err instanceof PlatformError) || err.status !== 409) throw err;
+    if (!(err instanceof Conflict)) throw err;
     const { user } = await platform.service.login(DEMO_USER);
     return { uid: user.id, token: (await demoToken(platform.service, file, user)).token };
   }

@@ -26,6 +26,7 @@
 
 import { EventEmitter } from 'node:events';
 import { type CoapsSecurity, Code, parseCoapUri, type TransmissionParameters } from '../coap/index.ts';
+import type { OscoreContext } from '../oscore/context.ts';
 import type { Logger } from '../util/log.ts';
 import { childLogger } from '../util/log.ts';
 import { Backoff } from './backoff.ts';
@@ -95,6 +96,10 @@ export interface DeviceAgentOptions {
   confirmable?: boolean;
   /** Credentials for a `coaps://` push: whatever the DTLS engine's `connect` takes (`psk`, …). */
   security?: CoapsSecurity;
+  /** Protect every push with this OSCORE context (RFC 8613), e.g. over `coap://` through proxies. */
+  oscore?: OscoreContext;
+  /** Push through this `coap://` forward proxy (the push URI goes in Proxy-Uri). */
+  proxy?: string;
   /**
    * File that keeps, across restarts, the push connection's resumable DTLS session (written after
    * each full handshake) and the samples still queued when the agent stopped (written by `stop()`;
@@ -385,6 +390,8 @@ export class DeviceAgent extends EventEmitter {
           payload: body,
           contentFormat,
           confirmable: this.opts.confirmable ?? true,
+          oscore: this.opts.oscore,
+          proxy: this.opts.proxy,
         });
         if (this.stopping) return;
         if (res.ok) {

@@ -44,7 +44,7 @@ test('every command and sub-command answers --help on stdout with exit 0, listin
   const top = runCliSync(['--help']);
   assert.equal(top.code, 0, top.stderr);
   const commands = commandsOf(top.stdout);
-  assert.deepEqual(commands, ['start', 'serve', 'dtls', 'coap', 'pki', 'device', 'eval', 'plan', 'bench']);
+  assert.deepEqual(commands, ['start', 'serve', 'dtls', 'coap', 'edhoc', 'pki', 'device', 'eval', 'plan', 'bench']);
   const helps = new Map<string, string>();
   for (const c of commands) {
     const r = runCliSync([c, '--help']);
@@ -61,14 +61,15 @@ test('every command and sub-command answers --help on stdout with exit 0, listin
   }
   // The sub-commands of each command are listed, and `help` works as well as `--help`.
   assert.deepEqual(commandsOf(helps.get('dtls') ?? ''), ['server', 'client']);
+  assert.deepEqual(commandsOf(helps.get('edhoc') ?? ''), ['server', 'client']);
   assert.deepEqual(commandsOf(helps.get('device') ?? ''), ['run', 'add', 'list', 'remove']);
   assert.ok(commandsOf(helps.get('bench') ?? '').includes('dtls'));
   assert.equal(runCliSync(['pki', 'help']).code, 0);
   // Options come from the same tables the parsers read: a sample per kind of command.
   for (const [cmd, flags] of [
     ['dtls server', ['--port N', '--host ADDR', '--psk ID:HEX', '--client-auth MODE', '--mtu N', '--hint TEXT']],
-    ['dtls client', ['--send TEXT', '--resume', '--timeout MS', '--server-name NAME', '--trust-rpk FILE']],
-    ['coap get', ['-e TEXT', '-b SIZE', '--non', '--timeout S', '--psk ID:HEX']],
+    ['dtls client', ['--send TEXT', '--resume', '--timeout DURATION', '--server-name NAME', '--trust-rpk FILE']],
+    ['coap get', ['-e TEXT', '-b SIZE', '--non', '--timeout DURATION', '--psk ID:HEX']],
     ['device run', ['--push URI', '--serve-dtls PORT', '--state FILE', '--queue N', '--rpk-key FILE']],
     ['device add', ['--psk-identity ID', '--x509-name NAME', '--token TOKEN']],
     ['bench dtls', ['--seconds S', '--concurrency N', '--sessions N', '--no-peers', '--json']],
@@ -78,6 +79,10 @@ test('every command and sub-command answers --help on stdout with exit 0, listin
     ['eval', ['--out DIR', '--json']],
   ] as const) {
     for (const f of flags) assert.ok(helps.get(cmd)?.includes(f), `${cmd} --help lists ${f}`);
+  }
+  // Every client's --timeout is one unit, and its help says which.
+  for (const cmd of ['dtls client', 'coap get']) {
+    assert.match(helps.get(cmd) ?? '', /--timeout DURATION[\s\S]*30s, 500ms, 2m, or a plain number of\s+seconds/, cmd);
   }
 });
 
@@ -91,6 +96,11 @@ test('usage errors exit 2 with a message on stderr and nothing on stdout, in eve
     [['coap', 'get'], /missing argument/],
     [['coap', 'get', 'coap://127.0.0.1:9/x', '-b', '7'], /-b must be an integer in 16\.\.1024/],
     [['coap', 'get', 'http://x/y'], /coap/],
+    [['coap', 'get', 'coap://127.0.0.1:9/x', '--timeout', '5h'], /--timeout must be a duration/],
+    [
+      ['dtls', 'client', '127.0.0.1:9', '--psk', 'a:01', '--timeout', '30000'],
+      /--timeout must be a duration .* got '30000'/,
+    ],
     [['coap', 'serve', '--port', 'x'], /--port must be an integer/],
     [['pki', 'ca'], /--out is required/],
     [['pki', 'psk', '--bytes', '0'], /--bytes must be a positive integer/],

@@ -51,6 +51,13 @@ test('securesense coap serve + get/post/put/-s/-v over coap:// and coaps:// (PSK
   r = await cli(['get', `coap://127.0.0.1:${closed}/x`, '--timeout', '1']);
   assert.equal(r.code, 1, r.stderr);
 
+  // --timeout takes the unit every client takes: 30s, 500ms, or plain seconds; others exit 2.
+  r = await cli(['get', `${base}/missing`, '--timeout', '5000ms']);
+  assert.equal(lines(r.stdout)[0].code, '4.04', r.stderr); // an answer: the flag was taken
+  r = await cli(['get', `${base}/x`, '--timeout', 'soon']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--timeout must be a duration/);
+
   r = await cli(['get', `${base}/x`, '-e', 'a', '-f', 'b']);
   assert.equal(r.code, 2, 'a usage error');
   assert.match(r.stderr, /exclude/);

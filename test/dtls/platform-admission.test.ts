@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:dgram';
 import { test } from 'node:test';
 import { ContentFormat } from '../../src/coap/index.ts';
-import { loadConfig } from '../../src/util/config.ts';
+import { loadConfig } from '../../src/platform/config.ts';
 import { bindPsk, client, startCoapPlatform } from '../platform/coap/helpers.ts';
 import { target } from '../platform/engines.ts';
 import { newResource, newUser } from '../platform/helpers.ts';

@@ -146,7 +146,15 @@ test('securesense dtls client: a closed port fails at once (exit 1, the peer nam
   await new Promise<void>((res) => sink.bind(0, '127.0.0.1', () => res()));
   t.after(() => sink.close());
   t1 = performance.now();
-  r = await runCli(['dtls', 'client', `127.0.0.1:${sink.address().port}`, '--psk', `dev1:${KEY}`, '--timeout', '700']);
+  r = await runCli([
+    'dtls',
+    'client',
+    `127.0.0.1:${sink.address().port}`,
+    '--psk',
+    `dev1:${KEY}`,
+    '--timeout',
+    '700ms',
+  ]);
   ms = performance.now() - t1 - startup;
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /not finished within 700 ms/);
