@@ -5,47 +5,13 @@
  * relay on loopback between client and server counts the UDP payload of every datagram each way;
  * figures are exact byte counts, not timings, so the machine's load does not affect them.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { CoapClient } from '../coap/client.ts';
 import { CoapServer } from '../coap/server.ts';
 import { DtlsServerTransport } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
+import { type Relay, relay } from '../eval/oscore-wire.ts';
 import { OscoreContext } from '../oscore/context.ts';
 import { OscoreServerContexts } from '../oscore/server.ts';
-
-interface Relay {
-  port: number;
-  /** Datagram sizes, client→server ('up') and server→client ('down'), in order. */
-  log: { dir: 'up' | 'down'; bytes: number }[];
-  close(): void;
-}
-
-/** A loopback relay: the client talks to it, it talks to the server from one socket. */
-async function relay(serverPort: number): Promise<Relay> {
-  const front: Socket = createSocket('udp4');
-  const back: Socket = createSocket('udp4');
-  await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));
-  await new Promise<void>((r) => back.bind(0, '127.0.0.1', r));
-  const log: Relay['log'] = [];
-  let client: { address: string; port: number } | undefined;
-  front.on('message', (msg, rinfo) => {
-    client = { address: rinfo.address, port: rinfo.port };
-    log.push({ dir: 'up', bytes: msg.length });
-    back.send(msg, serverPort, '127.0.0.1');
-  });
-  back.on('message', (msg) => {
-    log.push({ dir: 'down', bytes: msg.length });
-    if (client) front.send(msg, client.port, client.address);
-  });
-  return {
-    port: front.address().port,
-    log,
-    close: () => {
-      front.close();
-      back.close();
-    },
-  };
-}
 
 const PATH = '/users/1/resources/7/data';
 

@@ -24,14 +24,15 @@ export interface Datagram {
   bytes: number;
 }
 
-interface Relay {
+export interface Relay {
   port: number;
+  /** Datagram sizes, client→server ('up') and server→client ('down'), in order. */
   log: Datagram[];
   close(): void;
 }
 
 /** A loopback relay: the client talks to it, it talks to the server from one socket. */
-async function relay(serverPort: number): Promise<Relay> {
+export async function relay(serverPort: number): Promise<Relay> {
   const front: Socket = createSocket('udp4');
   const back: Socket = createSocket('udp4');
   await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));

@@ -198,6 +198,15 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
   let coap: CoapApi | undefined;
   let poller: Poller | undefined;
   let dtlsSessions: StoreSessionCache | undefined;
+  // Stops what has started, in the reverse order of its start: on close and on a failed start.
+  const stopAll = async (): Promise<void> => {
+    await poller?.stop();
+    await coap?.close();
+    await dtlsSessions?.close();
+    for (const a of apps) await a.close();
+    await sharedLimits?.close();
+    await store.close();
+  };
   try {
     // The HTTP and HTTPS apps differ only in their TLS material.
     const appOptions = {
@@ -289,12 +298,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       await poller.start();
     }
   } catch (err) {
-    await poller?.stop();
-    await coap?.close();
-    await dtlsSessions?.close();
-    for (const a of apps) await a.close();
-    await sharedLimits?.close();
-    await store.close();
+    await stopAll();
     throw err;
   }
   let closed: Promise<void> | undefined;
@@ -313,12 +317,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       closed ??= (async () => {
         unfollow?.();
         unwatchPoints();
-        await poller?.stop();
-        await coap?.close();
-        await dtlsSessions?.close();
-        for (const a of apps) await a.close();
-        await sharedLimits?.close();
-        await store.close();
+        await stopAll();
       })();
       return closed;
     },
