@@ -113,3 +113,36 @@ export async function insertOne<T extends keyof Database>(
     .executeTakeFirstOrThrow();
   return row as unknown as Selectable<Database[T]>;
 }
+
+/** `camelCase` → `snake_case`: a patch key to its column. */
+function columnOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * Applies the fields of `patch` named in `keys` that are not undefined to the row of `table` with
+ * this id, and returns the row as stored, mapped; the row unchanged when nothing is set; undefined
+ * when there is no such row. Only `keys` are read, so a patch object with more fields never names
+ * a column the caller did not mean.
+ */
+export async function updateById<T extends keyof Database, P extends object, R>(
+  { db, run }: Pick<StoreContext, 'db' | 'run'>,
+  table: T,
+  id: number,
+  patch: P,
+  keys: readonly (keyof P & string)[],
+  map: (row: Selectable<Database[T]>) => R,
+): Promise<R | undefined> {
+  const set: Record<string, unknown> = {};
+  for (const k of keys) if (patch[k] !== undefined) set[columnOf(k)] = patch[k];
+  if (Object.keys(set).length === 0) return findOne(db, table, 'id' as keyof Database[T] & string, id, map);
+  return run(async () => {
+    const r = await db
+      .updateTable(table as 'users')
+      .set(set as Updateable<Database['users']>)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return r && map(r as unknown as Selectable<Database[T]>);
+  });
+}

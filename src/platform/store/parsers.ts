@@ -1,7 +1,16 @@
 /** A resource's parsers. */
 import type { Selectable } from 'kysely';
 import type { Parser } from '../model.ts';
-import { deleteById, findOne, insertOne, type NewRow, type StoreContext, type StorePage, window } from './context.ts';
+import {
+  deleteById,
+  findOne,
+  insertOne,
+  type NewRow,
+  type StoreContext,
+  type StorePage,
+  updateById,
+  window,
+} from './context.ts';
 import type { ParsersTable } from './schema.ts';
 
 /** A parser as created: its row, all but the id the database gives. */
@@ -59,16 +68,7 @@ export function parserStore({ db, run }: StoreContext): ParserStore {
       id: number,
       patch: Partial<Pick<Parser, 'streamId' | 'kind' | 'expression' | 'timeFormat'>>,
     ): Promise<Parser | undefined> {
-      const set: Partial<Selectable<ParsersTable>> = {};
-      if (patch.streamId !== undefined) set.stream_id = patch.streamId;
-      if (patch.kind !== undefined) set.kind = patch.kind;
-      if (patch.expression !== undefined) set.expression = patch.expression;
-      if (patch.timeFormat !== undefined) set.time_format = patch.timeFormat;
-      if (Object.keys(set).length === 0) return this.getParser(id);
-      return run(async () => {
-        const r = await db.updateTable('parsers').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-        return r && parser(r);
-      });
+      return updateById({ db, run }, 'parsers', id, patch, ['streamId', 'kind', 'expression', 'timeFormat'], parser);
     },
     async deleteParser(id: number): Promise<boolean> {
       return deleteById(db, 'parsers', id);

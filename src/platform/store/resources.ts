@@ -9,16 +9,22 @@ import {
   type RowPatch,
   type StoreContext,
   type StorePage,
+  updateById,
   window,
 } from './context.ts';
 import type { ResourcesTable } from './schema.ts';
 
 export type NewResource = NewRow<ResourcesTable>;
 
-export type ResourceUpdate = Pick<
-  RowPatch<ResourcesTable>,
-  'label' | 'pollingUrl' | 'pollingPeriod' | 'pollingRetransmits' | 'pollingTimeoutMs' | 'keyHash'
->;
+const RESOURCE_PATCH = [
+  'label',
+  'pollingUrl',
+  'pollingPeriod',
+  'pollingRetransmits',
+  'pollingTimeoutMs',
+  'keyHash',
+] as const;
+export type ResourceUpdate = Pick<RowPatch<ResourcesTable>, (typeof RESOURCE_PATCH)[number]>;
 
 const resource = (r: Selectable<ResourcesTable>): ResourceRecord => ({
   id: r.id,
@@ -89,18 +95,7 @@ export function resourceStore({ db, run }: StoreContext): ResourceStore {
       return rows.map(resource);
     },
     updateResource(id: number, patch: ResourceUpdate): Promise<ResourceRecord | undefined> {
-      const set: Partial<Selectable<ResourcesTable>> = {};
-      if (patch.label !== undefined) set.label = patch.label;
-      if (patch.pollingUrl !== undefined) set.polling_url = patch.pollingUrl;
-      if (patch.pollingPeriod !== undefined) set.polling_period = patch.pollingPeriod;
-      if (patch.pollingRetransmits !== undefined) set.polling_retransmits = patch.pollingRetransmits;
-      if (patch.pollingTimeoutMs !== undefined) set.polling_timeout_ms = patch.pollingTimeoutMs;
-      if (patch.keyHash !== undefined) set.key_hash = patch.keyHash;
-      if (Object.keys(set).length === 0) return this.getResource(id);
-      return run(async () => {
-        const r = await db.updateTable('resources').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-        return r && resource(r);
-      });
+      return updateById({ db, run }, 'resources', id, patch, RESOURCE_PATCH, resource);
     },
     async deleteResource(id: number): Promise<boolean> {
       return deleteById(db, 'resources', id);

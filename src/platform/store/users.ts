@@ -9,6 +9,7 @@ import {
   type RowPatch,
   type StoreContext,
   type StorePage,
+  updateById,
   window,
 } from './context.ts';
 import type { ApiTokensTable, UserSessionsTable, UsersTable } from './schema.ts';
@@ -100,14 +101,7 @@ export function userStore({ db, run }: StoreContext): UserStore {
       id: number,
       patch: Pick<RowPatch<UsersTable>, 'passwordHash' | 'tokenHash'>,
     ): Promise<UserRecord | undefined> {
-      const set: Partial<Selectable<UsersTable>> = {};
-      if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
-      if (patch.tokenHash !== undefined) set.token_hash = patch.tokenHash;
-      if (Object.keys(set).length === 0) return this.getUser(id);
-      return run(async () => {
-        const r = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-        return r && user(r);
-      });
+      return updateById({ db, run }, 'users', id, patch, ['passwordHash', 'tokenHash'], user);
     },
     async deleteUser(id: number): Promise<boolean> {
       return deleteById(db, 'users', id);
