@@ -45,6 +45,7 @@ export {
 export { ConfigError, DEFAULT_CONFIG, loadConfig, type SecureSenseConfig } from './config.ts';
 export { type DeviceCredentialInput, DeviceDirectory } from './devices.ts';
 export { StoreSessionCache, type StoreSessionCacheOptions } from './dtls-sessions.ts';
+export { dtlsStats } from './dtls-stats.ts';
 export {
   Conflict,
   type ErrorKind,
@@ -63,7 +64,7 @@ export { type DeviceState, type FleetEvent, FleetMonitor } from './fleet.ts';
 export { buildHttpApp, type HttpAppOptions } from './http/app.ts';
 export { httpStatusOf } from './http/errors.ts';
 export { ClientLimits, type ClientLimitsOptions, type LimitRefusals, RateLimiter } from './limits.ts';
-export { dtlsStats, PlatformMetrics, type PlatformMetricsOptions } from './metrics.ts';
+export { PlatformMetrics, type PlatformMetricsOptions } from './metrics.ts';
 export * from './model.ts';
 export { type AddressClass, addressClass, ForbiddenAddressError, NetGuard, type NetGuardOptions } from './net-guard.ts';
 export { proposeStreams, runParsers } from './parsers.ts';

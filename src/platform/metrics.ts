@@ -4,13 +4,14 @@
  * as in the tests, do not mix their counts). What it measures, and where from:
  *
  * - the store: every operation's latency by method, points stored (counted when their transaction
- *   commits) and poll outcomes, through {@link PlatformMetrics.instrumentStore} — a wrapper, so
- *   the service, the poller and the DTLS session cache are measured without knowing it;
+ *   commits) and poll outcomes, through {@link PlatformMetrics.instrumentStore} — a wrapper
+ *   (metered-store.ts), so the service, the poller and the DTLS session cache are measured without
+ *   knowing it;
  * - CoAP requests by response code and transport, through {@link PlatformMetrics.coapTransport},
  *   which reads the datagrams a transport carries (the access log's CoAP lines come from there too);
  * - DTLS handshakes by mode and result, sessions and handshakes in progress, and the endpoint's
  *   own counters (drops, HelloVerifyRequests, refusals at the limits) when the server exposes them
- *   ({@link dtlsStats});
+ *   (dtls-stats.ts);
  * - HTTP requests by method, route and status, with their duration (http/app.ts's access-log hook);
  * - rate-limit refusals, read from {@link ClientLimits.refused} at each scrape;
  * - the process (CPU, memory, event-loop lag) from prom-client's default collectors.
@@ -30,66 +31,11 @@ import { methodName } from '../coap/options.ts';
 import type { HandOverStats } from '../dtls/cid-forward.ts';
 import type { DtlsServer } from '../dtls/index.ts';
 import type { Logger } from '../util/log.ts';
+import { dtlsStats } from './dtls-stats.ts';
 import type { ClientLimits } from './limits.ts';
-import type { PollErrorKind } from './poller/errors.ts';
+import { meteredStore } from './metered-store.ts';
+import { redactQuery } from './redact.ts';
 import type { Store } from './store/index.ts';
-
-/** Query parameters whose values are secrets: never logged. */
-const SECRET_PARAMS = new Set(['key', 'token', 'password', 'access_token']);
-
-/** A query string with the values of secret parameters replaced (`?key=…` → `?key=[redacted]`). */
-export function redactQuery(query: string): string {
-  if (query === '') return '';
-  return query
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = decodeURIComponentSafe(eq < 0 ? pair : pair.slice(0, eq)).toLowerCase();
-      return SECRET_PARAMS.has(name) ? `${pair.slice(0, eq < 0 ? pair.length : eq)}=[redacted]` : pair;
-    })
-    .join('&');
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-/** A URL as the access log shows it: the path and a query without secret values. */
-export function loggablePath(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const rest = redactQuery(url.slice(q + 1));
-  return rest === '' ? url.slice(0, q) : `${url.slice(0, q)}?${rest}`;
-}
-
-/** Stats entries that are levels, not counts: the sessions and handshakes gauges read them from `counts()`. */
-const DTLS_LEVELS = new Set(['sessions', 'handshakes']);
-
-/**
- * The DTLS endpoint's counters — evictions, refusals and drops by reason, HelloVerifyRequests —
- * when the server offers them as a `stats` object, flattened to dotted names
- * (`evictions.sessionCapacity`, `drops.malformed`, `helloVerifyRequests`); undefined when it does
- * not. Read by shape, not by type, so that it follows the DTLS engine's counters as they grow.
- */
-export function dtlsStats(server: DtlsServer): Record<string, number> | undefined {
-  const s = (server as unknown as { stats?: unknown }).stats;
-  if (typeof s !== 'object' || s === null) return undefined;
-  const out: Record<string, number> = {};
-  const walk = (o: object, prefix: string, depth: number) => {
-    for (const [k, v] of Object.entries(o)) {
-      const name = prefix ? `${prefix}.${k}` : k;
-      if (typeof v === 'number' && Number.isFinite(v) && v >= 0) {
-        if (!(prefix === '' && DTLS_LEVELS.has(k))) out[name] = v;
-      } else if (typeof v === 'object' && v !== null && depth < 2) walk(v, name, depth + 1);
-    }
-  };
-  walk(s, '', 0);
-  return out;
-}
 
 /** A CoAP request seen arriving, kept until its response leaves (for the duration and the log). */
 interface PendingCoap {
@@ -414,42 +360,10 @@ export class PlatformMetrics {
    * counted. A transaction's store is wrapped too; its points count once the outermost commits.
    */
   instrumentStore(store: Store): Store {
-    return this.wrapStore(store, undefined);
-  }
-
-  private wrapStore(store: Store, tx: { points: number } | undefined): Store {
-    const m = this;
-    return new Proxy(store, {
-      get(target, prop, receiver) {
-        const v = Reflect.get(target, prop, receiver);
-        if (typeof v !== 'function' || typeof prop !== 'string') return v;
-        if (prop === 'transaction') {
-          return async <T>(fn: (t: Store) => Promise<T>): Promise<T> => {
-            if (tx) return target.transaction((t) => fn(m.wrapStore(t, tx)));
-            const mine = { points: 0 };
-            const out = await m.timed('transaction', () => target.transaction((t) => fn(m.wrapStore(t, mine))));
-            if (mine.points > 0) m.pointsStored.inc(mine.points);
-            return out;
-          };
-        }
-        return (...args: unknown[]) => {
-          const r: unknown = v.apply(target, args);
-          if (!(r instanceof Promise)) return r;
-          return m
-            .timed(prop, () => r)
-            .then((out: unknown) => {
-              if (prop === 'insertPoints') {
-                const n = (args[0] as unknown[]).length;
-                if (tx) tx.points += n;
-                else m.pointsStored.inc(n);
-              } else if (prop === 'addPollLog') {
-                const e = args[0] as { ok: boolean; status: string };
-                m.polls.inc({ result: e.ok ? 'ok' : pollResult(e.status) });
-              }
-              return out;
-            });
-        };
-      },
+    return meteredStore(store, {
+      timed: (op, fn) => this.timed(op, fn),
+      pointsStored: (n) => this.pointsStored.inc(n),
+      polled: (result) => this.polls.inc({ result }),
     });
   }
 
@@ -464,22 +378,4 @@ export class PlatformMetrics {
       throw err;
     }
   }
-}
-
-/** The failure kinds a poll log entry names (model.ts `PollLogEntry.status`); anything else is "other". */
-const POLL_FAILURES = new Set<string>([
-  'timeout',
-  'network',
-  'handshake',
-  'http',
-  'coap',
-  'too-large',
-  'credentials',
-  'scheme',
-  'forbidden',
-  'parse',
-] satisfies Array<PollErrorKind | 'parse'>);
-
-function pollResult(status: string): string {
-  return POLL_FAILURES.has(status) ? status : 'other';
 }
