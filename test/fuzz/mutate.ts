@@ -182,3 +182,23 @@ export function describeFailures(fs: readonly FuzzFailure[], max = 5): string {
     .map((f) => `seed ${f.seed} iteration ${f.iteration}: ${f.error}\n  input ${f.input.slice(0, 400)}`)
     .join('\n');
 }
+
+/**
+ * Whether `run` on this input is a hang and not a pause: a first run took `ms` > `limit`, so run
+ * it again up to three times and call it a hang only when every run takes longer than `limit`. A
+ * decoder that loops on an input does so each time; a garbage collection or the scheduler on a
+ * shared machine (what made single timings fail here) does not repeat on the same input.
+ */
+export function hangs(run: () => void, ms: number, limit: number): boolean {
+  if (ms <= limit) return false;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    try {
+      run();
+    } catch {
+      // The outcome was judged on the first run; only the time matters here.
+    }
+    if (performance.now() - t0 <= limit) return false;
+  }
+  return true;
+}
