@@ -14,6 +14,7 @@ import type { Transport } from '../../src/coap/transport.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
 import { type AgentEvent, DeviceAgent } from '../../src/device/agent.ts';
 import { ownRawPublicKey } from '../../src/dtls/credentials/index.ts';
+import { edhocPeerErrorOf } from '../../src/edhoc/coap.ts';
 import {
   byValue,
   encodeIdCred,
@@ -23,7 +24,6 @@ import {
   spkiOf,
 } from '../../src/edhoc/credentials.ts';
 import { EdhocError, EdhocPeerError, ErrCode } from '../../src/edhoc/errors.ts';
-import { edhocPeerErrorOf } from '../../src/edhoc/coap.ts';
 import { edhocDeviceContext } from '../../src/edhoc/oscore-binding.ts';
 import { OscoreError } from '../../src/oscore/errors.ts';
 import { decode } from '../../src/util/cbor.ts';
