@@ -22,7 +22,14 @@ import { OscoreContext, type OscoreContextParams, type OscoreIdentity } from '..
 import { DEVICE_SENDER_ID } from '../oscore/psk-binding.ts';
 import type { OscoreServerContexts } from '../oscore/server.ts';
 import type { Logger } from '../util/log.ts';
-import { EDHOC_PATH, EdhocResource, type EdhocResourceStats, edhocCombinedOverCoap, edhocOverCoap } from './coap.ts';
+import {
+  EDHOC_PATH,
+  type EdhocClientOptions,
+  EdhocResource,
+  type EdhocResourceStats,
+  edhocCombinedOverCoap,
+  edhocOverCoap,
+} from './coap.ts';
 import { byValue, knownCredentials, rpkByValue, rpkCredential, spkiOf } from './credentials.ts';
 import { EdhocError, ErrCode } from './errors.ts';
 import type { EdhocSession } from './session.ts';
@@ -170,20 +177,46 @@ export interface EdhocDeviceOptions {
 
 /** Runs EDHOC with the platform and returns the device's OSCORE context (sequence in memory: fresh keys per run). */
 export async function edhocDeviceContext(opts: EdhocDeviceOptions): Promise<OscoreContext> {
-  const u = new URL(opts.platform);
-  if (u.protocol !== 'coap:') throw new RangeError(`EDHOC runs over coap://, not ${u.protocol}//`);
-  const uri = `coap://${u.host}${EDHOC_PATH}`;
   if (opts.platformKeys.length === 0) throw new RangeError('EDHOC needs the platform key to trust');
-  const client = new CoapClient(opts.client ?? {});
-  try {
-    const edhoc = {
+  return edhocClientContext({
+    uri: opts.platform,
+    edhoc: {
       method: METHOD,
       suites: [...SUITES],
       credential: byValue(rpkCredential(opts.rpk.spki)),
-      authKey: { kind: 'signature', key: opts.rpk.key } as const,
+      authKey: { kind: 'signature', key: opts.rpk.key },
       peers: knownCredentials(opts.platformKeys.map((k) => rpkCredential(k))),
-      proxy: opts.proxy,
-    };
+    },
+    proxy: opts.proxy,
+    client: opts.client,
+    combined: opts.combined,
+  });
+}
+
+export interface EdhocClientContextOptions {
+  /** Any URI on the server's coap:// port; EDHOC goes to its `/.well-known/edhoc`. */
+  readonly uri: string;
+  /** Our credential, key, the peers we trust, method and suites. */
+  readonly edhoc: Omit<EdhocClientOptions, 'proxy'>;
+  /** Through this coap:// forward proxy. */
+  readonly proxy?: string;
+  readonly client?: CoapClientOptions;
+  /** Stop after message_2 and leave message_3 for the first OSCORE request (RFC 9668). */
+  readonly combined?: boolean;
+}
+
+/**
+ * Runs EDHOC as Initiator against the server of `uri` and returns the OSCORE context it keys
+ * (RFC 9528 Appendix A.1; sequence in memory, as every run makes fresh keys). With `combined`
+ * the context holds message_3 in `edhocMessage3`, sent with the first request made under it.
+ */
+export async function edhocClientContext(opts: EdhocClientContextOptions): Promise<OscoreContext> {
+  const u = new URL(opts.uri);
+  if (u.protocol !== 'coap:') throw new RangeError(`EDHOC runs over coap://, not ${u.protocol}//`);
+  const uri = `coap://${u.host}${EDHOC_PATH}`;
+  const client = new CoapClient(opts.client ?? {});
+  try {
+    const edhoc = { ...opts.edhoc, proxy: opts.proxy };
     if (opts.combined) {
       const { session, message3 } = await edhocCombinedOverCoap(client, uri, edhoc);
       const ctx = await OscoreContext.create(edhocOscoreParams(session));
