@@ -18,6 +18,7 @@ import {
   type EdhocCredential,
   knownCredentials,
   rpkCredential,
+  x5chainCredential,
   x509Credential,
 } from '../edhoc/credentials.ts';
 import { anyCredential, x509ChainResolver } from '../edhoc/x509-trust.ts';
@@ -69,9 +70,7 @@ export function edhocInitiatorFromFlags(v: EdhocFlags): Omit<EdhocClientOptions,
     } else if (v.cert !== undefined) {
       if (v.key === undefined) throw new UsageError('--cert needs --key');
       const own = ownCertificate(read(v.key, '--key'), read(v.cert, '--cert'));
-      const leaf = x509Credential(own.chain[0], v['edhoc-x5t'] ? 'x5t' : 'x5chain');
-      // x5chain carries the whole chain we hold (leaf first), so a peer trusting our root can build the path.
-      credential = v['edhoc-x5t'] ? leaf : { ...leaf, idCred: { kind: 'x5chain', certificates: own.chain } };
+      credential = v['edhoc-x5t'] ? x509Credential(own.chain[0], 'x5t') : x5chainCredential(own.chain);
       key = own.key;
     } else {
       throw new UsageError('--edhoc needs our credential: --rpk-key FILE, or --cert FILE --key FILE');
