@@ -101,6 +101,8 @@ interface KexRow {
   messages?: readonly number[];
   datagrams: number;
   bytes: number;
+  /** Each datagram's UDP payload in order, ↑ device to platform, ↓ back. */
+  sizes: string;
 }
 
 const READING = Buffer.from('{"temperature":21.5}');
@@ -196,6 +198,7 @@ async function edhocOnTheWire(
       messages: edhocMessageSizes(keys, credential),
       datagrams: r.log.length,
       bytes: r.log.reduce((a, d) => a + d.bytes, 0),
+      sizes: sizesOf(r),
     };
   } finally {
     await client.close();
@@ -203,6 +206,8 @@ async function edhocOnTheWire(
     await server.close();
   }
 }
+
+const sizesOf = (r: Relay): string => r.log.map((d) => `${d.bytes}${d.dir === 'up' ? '↑' : '↓'}`).join(' ');
 
 /** A DTLS 1.2 handshake (CCM_8 suites) and the first push, through the counting relay. */
 async function dtlsOnTheWire(
@@ -219,7 +224,12 @@ async function dtlsOnTheWire(
   try {
     const res = await client.post(`coaps://127.0.0.1:${r.port}${PATH}`, READING, { contentFormat: 50 });
     if (!res.ok) throw new Error(`${name}: the first push got ${res.status}`);
-    return { exchange: `DTLS 1.2 ${name}`, datagrams: r.log.length, bytes: r.log.reduce((a, d) => a + d.bytes, 0) };
+    return {
+      exchange: `DTLS 1.2 ${name}`,
+      datagrams: r.log.length,
+      bytes: r.log.reduce((a, d) => a + d.bytes, 0),
+      sizes: sizesOf(r),
+    };
   } finally {
     await client.close();
     r.close();
@@ -314,12 +324,12 @@ export async function run(_args: string[]): Promise<number> {
   process.stdout.write('|---|---|---|---|\n');
   for (const r of rows) process.stdout.write(`| ${r.transport} | ${r.request} | ${r.response} | ${r.setup} |\n`);
   process.stdout.write(
-    "\n| key exchange (device side) | EDHOC message_1 + _2 + _3 B | datagrams | B on the wire, through the first push's answer |\n",
+    "\n| key exchange (device side) | EDHOC message_1 + _2 + _3 B | datagrams: UDP payload B (↑ device → platform) | B on the wire, through the first push's answer |\n",
   );
   process.stdout.write('|---|---|---|---|\n');
   for (const r of await keyExchangeRows()) {
     const m = r.messages ? r.messages.join(' + ') : '—';
-    process.stdout.write(`| ${r.exchange} | ${m} | ${r.datagrams} | ${r.bytes} |\n`);
+    process.stdout.write(`| ${r.exchange} | ${m} | ${r.datagrams}: ${r.sizes} | ${r.bytes} |\n`);
   }
   return 0;
 }
