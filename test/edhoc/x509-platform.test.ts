@@ -158,5 +158,31 @@ bothEngines(
       2,
       'the device chain holds its intermediate',
     );
+
+    // The device agent with its certificate: device run --oscore --edhoc --cert --key.
+    const agent = await runCli([
+      'device',
+      'run',
+      '--push',
+      data(rid),
+      '--oscore',
+      '--edhoc',
+      '--cert',
+      pki.device.chain,
+      '--key',
+      pki.device.key,
+      '--trust-rpk',
+      pki.rpkServer.spki,
+      '--sensors',
+      'power',
+      '--interval',
+      '0.2',
+      '--duration',
+      '1.2',
+    ]);
+    assert.equal(agent.code, 0, agent.stderr);
+    const events = jsonLines(agent.stdout).map((l) => l.event);
+    assert.equal(events[0], 'edhoc');
+    assert.ok(events.includes('sent'), agent.stdout);
   },
 );
