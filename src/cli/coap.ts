@@ -5,6 +5,7 @@
  *        [-s SECONDS] [--non] [-v] [--psk ID:HEX] [--cert F --key F] [--rpk-key F] [--ca F …]
  *        [--trust-rpk F …] [--no-verify-name]
  *   coap get|post … [--oscore CONTEXT.json] [--proxy coap://PROXY]
+ *   coap get|post … --edhoc [--edhoc-combined] [--edhoc-x5t] (--rpk-key F | --cert F --key F) (--trust-rpk F | --ca F)
  *   coap proxy [--host H] [--port P]
  *   coap serve [--oscore CONTEXT.json …] [--host H] [--port P] [--dtls-port P] [--quiet] [--psk ID:HEX …] [--cert F --key F] [--rpk-key F]
  *        [--ca F …] [--trust-rpk F …] [--client-auth none|want|need]
@@ -24,6 +25,10 @@ import type { CoapsSecurity } from '../coap/transport-dtls.ts';
 import { UdpTransport } from '../coap/transport-udp.ts';
 import { parseCoapUri } from '../coap/uri.ts';
 import { DtlsTimeoutError, DtlsUnreachableError, type PeerIdentity } from '../dtls/index.ts';
+import { edhocPeerErrorOf } from '../edhoc/coap.ts';
+import { EdhocError, EdhocPeerError } from '../edhoc/errors.ts';
+import { edhocClientContext } from '../edhoc/oscore-binding.ts';
+import { OscoreError } from '../oscore/errors.ts';
 import { OscoreServerContexts } from '../oscore/server.ts';
 import {
   command,
@@ -37,6 +42,7 @@ import {
   UsageError,
 } from './args.ts';
 import { LIMIT_OPTIONS, readLimitFlags } from './dtls-limits.ts';
+import { EDHOC_CLIENT_OPTIONS, edhocInitiatorFromFlags } from './edhoc-flags.ts';
 import { portInUseHint } from './errors.ts';
 import { LineBatch } from './line-batch.ts';
 import { loadOscoreContext } from './oscore-flags.ts';
@@ -64,6 +70,7 @@ const CLIENT_OPTIONS = {
   },
   oscore: { type: 'string', arg: 'FILE', help: 'protect the request with this OSCORE context (RFC 8613, JSON)' },
   proxy: { type: 'string', arg: 'URI', help: 'send through this coap:// forward proxy (Proxy-Uri)' },
+  ...EDHOC_CLIENT_OPTIONS,
   ...SECURITY_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -138,6 +145,11 @@ function clientCommand(method: Method): SubCommand {
   };
 }
 
+/** RFC 8613 §8.2's diagnostic of an unprotected 4.01: the server holds no context for our kid (it restarted). */
+function contextLost(r: CoapResponse): boolean {
+  return r.status === '4.01' && r.payload.toString('utf8').startsWith('Security context not found');
+}
+
 async function client(method: Method, { values, positionals }: Parsed<typeof CLIENT_OPTIONS>): Promise<number> {
   const uri = asUsage(() => parseCoapUri(positionals[0]));
   if (values.e !== undefined && values.f !== undefined) throw new UsageError('-e and -f exclude each other');
@@ -151,14 +163,20 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   const observeFor = numberOption(values.s, '-s', 0.001, 86_400 * 365);
   if (observeFor !== undefined && method !== 'GET') throw new UsageError('-s (observe) works with get');
   const timeoutMs = durationOption(values.timeout, '--timeout', 1, 86_400_000) ?? 95_000;
-  const sec = clientSecurity(values);
+  if (values['edhoc-combined'] && !values.edhoc) throw new UsageError('--edhoc-combined goes with --edhoc');
+  if (values['edhoc-x5t'] && !values.edhoc) throw new UsageError('--edhoc-x5t goes with --edhoc');
+  if (values.edhoc && values.oscore !== undefined) throw new UsageError('--edhoc and --oscore exclude each other');
+  if (values.edhoc && uri.scheme !== 'coap') throw new UsageError('--edhoc runs over coap:// (OSCORE, not DTLS)');
+  // With --edhoc the public-key flags are our EDHOC credential and trust, not DTLS's.
+  const initiator = values.edhoc ? edhocInitiatorFromFlags(values) : undefined;
+  const sec = initiator ? undefined : clientSecurity(values);
   if (uri.scheme === 'coaps' && !sec)
     throw new UsageError('coaps:// needs credentials: --psk ID:HEX, or --ca/--trust-rpk');
   // The handshake counts against --timeout too: a silent coaps:// server ends the attempt in time.
   const security = sec && { ...sec, handshakeTimeoutMs: timeoutMs };
-  const oscore = values.oscore !== undefined ? await loadOscoreContext(values.oscore) : undefined;
+  let oscore = values.oscore !== undefined ? await loadOscoreContext(values.oscore) : undefined;
   if (values.proxy !== undefined) asUsage(() => parseCoapUri(values.proxy as string));
-  const c = new CoapClient({ security, blockSize, responseTimeout: timeoutMs, oscore });
+  const c = new CoapClient({ security, blockSize, responseTimeout: timeoutMs });
   const verbose = values.v ?? false;
   const req = {
     contentFormat: values.t !== undefined ? asUsage(() => parseContentFormat(values.t as string)) : undefined,
@@ -166,6 +184,24 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
     confirmable: !values.non,
     blockSize,
     proxy: values.proxy,
+  };
+  /** EDHOC (through --proxy too), keying the context the requests go under; one `edhoc` line each run. */
+  const rekey = async (): Promise<void> => {
+    if (!initiator) return;
+    oscore = await edhocClientContext({
+      uri: positionals[0],
+      edhoc: initiator,
+      proxy: values.proxy,
+      combined: values['edhoc-combined'],
+      client: { responseTimeout: timeoutMs },
+    });
+    const ids = {
+      senderId: oscore.params.senderId.toString('hex'),
+      recipientId: oscore.params.recipientId.toString('hex'),
+    };
+    process.stdout.write(
+      `${JSON.stringify({ event: 'edhoc', ...ids, combined: values['edhoc-combined'] ?? false })}\n`,
+    );
   };
   const deadline = setTimeout(
     () => {
@@ -178,30 +214,15 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
   );
   deadline.unref();
   try {
-    if (observeFor !== undefined) {
-      const o = await c.observe(uri, req);
-      process.stdout.write(render('response', o.first!, verbose));
-      if (!o.first!.ok) return 1;
-      let ended = false;
-      o.on('notification', (r: CoapResponse) => process.stdout.write(render('notification', r, verbose)));
-      o.on('error', (err: Error) => process.stderr.write(`securesense coap: ${err.message}\n`));
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, observeFor * 1000);
-        o.on('end', (r: CoapResponse) => {
-          ended = true;
-          process.stdout.write(render('end', r, verbose));
-          clearTimeout(t);
-          resolve();
-        });
-        if (!o.isActive) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      if (!ended) await o.cancel();
-      return 0;
+    await rekey();
+    if (observeFor !== undefined)
+      return await observeLoop(c, uri, () => ({ ...req, oscore }), observeFor, verbose, initiator ? rekey : undefined);
+    let r = await c.request(uri, { ...req, method, payload, oscore });
+    // A server that lost our EDHOC-made context (a restart: nothing is persisted) answers 4.01: key again, once.
+    if (initiator && contextLost(r)) {
+      await rekey();
+      r = await c.request(uri, { ...req, method, payload, oscore });
     }
-    const r = await c.request(uri, { ...req, method, payload });
     process.stdout.write(render('response', r, verbose));
     return r.ok ? 0 : 1;
   } catch (err) {
@@ -220,10 +241,66 @@ async function client(method: Method, { values, positionals }: Parsed<typeof CLI
     if (err instanceof CoapTimeoutError || err instanceof DtlsTimeoutError) return fail('timeout', err, 3);
     if (err instanceof CoapResetError) return fail('reset', err, 3);
     if (err instanceof CoapCancelledError) return fail('cancelled', err, 3);
+    // EDHOC refused (an EDHOC error message, or a server credential we do not trust), also inside a combined request.
+    const peerError = edhocPeerErrorOf(err);
+    if (peerError) return fail('edhoc', new Error(`EDHOC refused: ${peerError.message}`), 1);
+    if (err instanceof EdhocError || err instanceof EdhocPeerError)
+      return fail('edhoc', new Error(`EDHOC refused: ${err.message}`), 1);
+    if (err instanceof OscoreError) return fail('oscore', err, 1);
     throw err;
   } finally {
     clearTimeout(deadline);
     await c.close();
+  }
+}
+
+/**
+ * `-s SECONDS`: observes, printing the first response and each notification. With --edhoc, an
+ * observation the server ends with 4.01 "Security context not found" (it restarted and lost our
+ * context; our re-registration told us) is registered again after a new EDHOC run.
+ */
+async function observeLoop(
+  c: CoapClient,
+  uri: ReturnType<typeof parseCoapUri>,
+  opts: () => Parameters<CoapClient['observe']>[1],
+  seconds: number,
+  verbose: boolean,
+  rekey: (() => Promise<void>) | undefined,
+): Promise<number> {
+  const until = Date.now() + seconds * 1000;
+  let first = true;
+  for (;;) {
+    const o = await c.observe(uri, opts());
+    process.stdout.write(render(first ? 'response' : 'reregistered', o.first!, verbose));
+    if (!o.first!.ok) {
+      if (!rekey || first || !contextLost(o.first!) || Date.now() >= until) return 1;
+      await rekey();
+      continue;
+    }
+    first = false;
+    let ended: CoapResponse | undefined;
+    o.on('notification', (r: CoapResponse) => process.stdout.write(render('notification', r, verbose)));
+    o.on('error', (err: Error) => process.stderr.write(`securesense coap: ${err.message}\n`));
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, until - Date.now()));
+      o.on('end', (r: CoapResponse) => {
+        ended = r;
+        process.stdout.write(render('end', r, verbose));
+        clearTimeout(t);
+        resolve();
+      });
+      if (!o.isActive) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    if (!ended) {
+      if (o.isActive) await o.cancel();
+      if (o.first!.ok || Date.now() >= until) return 0;
+    }
+    if (Date.now() >= until) return 0;
+    if (!rekey || (ended && !contextLost(ended))) return 0;
+    await rekey();
   }
 }
 

@@ -5,7 +5,7 @@
  *       [--interval SECONDS] [--sensors temperature,humidity,power] [--command 'CMD' [--command-name NAME]]
  *       [--format json|senml] [--con|--non] [--state FILE] [--queue N] [--duration SECONDS]
  *       [--psk ID:HEX …] [--cert F --key F] [--ca F …] [--rpk-key F] [--trust-rpk F …]
- *       [--oscore [--edhoc] [--proxy coap://PROXY]]
+ *       [--oscore [--edhoc [--edhoc-combined] [--edhoc-x5t]] [--proxy coap://PROXY]]
  *       [--no-verify-name] [--client-auth none|want|need]
  *
  * One JSON line per event on stdout (DESIGN.md "Tools at the command line"), a human line on
@@ -13,18 +13,17 @@
  * with close_notify, and exits 0. Exit 2 on bad usage, 1 when the agent cannot start.
  */
 
-import { readFile } from 'node:fs/promises';
 import { type AgentEvent, DeviceAgent, type DeviceAgentOptions, SIMULATED_SENSOR_NAMES } from '../device/agent.ts';
 import { DEFAULT_QUEUE_LIMIT } from '../device/queue.ts';
 import { CommandSensor, type Sensor } from '../device/sensors.ts';
-import { ownRawPublicKey } from '../dtls/credentials/index.ts';
 import { EdhocError, EdhocPeerError } from '../edhoc/errors.ts';
-import { edhocDeviceContext } from '../edhoc/oscore-binding.ts';
+import { edhocClientContext } from '../edhoc/oscore-binding.ts';
 import { OscoreContext } from '../oscore/context.ts';
 import { pskOscoreParams } from '../oscore/psk-binding.ts';
 import { FileSequenceStore } from '../oscore/sequence.ts';
 import { command, type OptionTable, UsageError, type Values } from './args.ts';
 import { parseSecurityFlags } from './device-security.ts';
+import { edhocInitiatorFromFlags } from './edhoc-flags.ts';
 import { CREDENTIAL_OPTIONS } from './security-flags.ts';
 
 const OPTIONS = {
@@ -35,11 +34,15 @@ const OPTIONS = {
   },
   edhoc: {
     type: 'boolean',
-    help: 'with --oscore: key OSCORE by EDHOC (RFC 9528) with --rpk-key (as bound to the resource) and the platform key in --trust-rpk',
+    help: 'with --oscore: key OSCORE by EDHOC (RFC 9528) with --rpk-key or --cert/--key (as bound to the resource) and the platform key in --trust-rpk',
   },
   'edhoc-combined': {
     type: 'boolean',
     help: 'with --edhoc: send EDHOC message_3 in the first push (RFC 9668), one round trip less',
+  },
+  'edhoc-x5t': {
+    type: 'boolean',
+    help: 'with --edhoc --cert: refer to our (pinned) certificate by its hash instead of sending the chain',
   },
   proxy: { type: 'string', arg: 'URI', help: 'push through this coap:// forward proxy' },
   serve: { type: 'string', arg: 'PORT', help: 'serve /sensors, /sensors/NAME and /.well-known/core over CoAP (UDP)' },
@@ -217,33 +220,19 @@ async function deviceOscoreContext(values: Values<typeof OPTIONS>): Promise<Osco
 
 /**
  * `--oscore --edhoc`: runs EDHOC with the platform (through --proxy too) and keys OSCORE with it.
- * The context lives as long as the process; a restarted device runs EDHOC again, so nothing is
- * persisted. Exit 1 when the exchange fails (the platform does not know the key, or we do not trust it).
+ * Our credential is --rpk-key (sent by value) or --cert/--key (the chain by value, or its hash with
+ * --edhoc-x5t for a pinned certificate); the platform's key is pinned with --trust-rpk. The context
+ * lives as long as the process; a restarted device runs EDHOC again, so nothing is persisted. Exit
+ * 1 when the exchange fails (the platform does not know the credential, or we do not trust it).
  */
 async function edhocOscoreContext(values: Values<typeof OPTIONS>): Promise<OscoreContext | number> {
   const push = values.push;
   if (!push?.toLowerCase().startsWith('coap:')) throw new UsageError('--oscore --edhoc goes with --push coap://…');
-  if (!values['rpk-key']) throw new UsageError('--oscore --edhoc needs --rpk-key FILE (the key bound to the resource)');
-  const trust = values['trust-rpk'] ?? [];
-  if (trust.length === 0)
-    throw new UsageError('--oscore --edhoc needs --trust-rpk FILE (the platform raw public key, PEM or DER)');
-  let rpk: ReturnType<typeof ownRawPublicKey>;
-  let platformKeys: Buffer[];
+  if ((values['trust-rpk'] ?? []).length === 0 && (values.ca ?? []).length === 0)
+    throw new UsageError('--oscore --edhoc needs --trust-rpk FILE (the platform raw public key, PEM)');
+  const edhoc = edhocInitiatorFromFlags({ ...values, psk: undefined });
   try {
-    rpk = ownRawPublicKey(await readFile(values['rpk-key']));
-    platformKeys = await Promise.all(trust.map((f) => readFile(f)));
-  } catch (err) {
-    throw new UsageError(`--rpk-key/--trust-rpk: ${(err as Error).message}`);
-  }
-  try {
-    const pem = (b: Buffer) => (b.includes('-----BEGIN') ? b.toString('utf8') : b);
-    const ctx = await edhocDeviceContext({
-      platform: push,
-      rpk,
-      platformKeys: platformKeys.map(pem),
-      proxy: values.proxy,
-      combined: values['edhoc-combined'],
-    });
+    const ctx = await edhocClientContext({ uri: push, edhoc, proxy: values.proxy, combined: values['edhoc-combined'] });
     process.stdout.write(`${JSON.stringify({ event: 'edhoc', senderId: ctx.params.senderId.toString('hex') })}\n`);
     return ctx;
   } catch (err) {

@@ -11,7 +11,8 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CoapClient, CoapServer, UdpTransport } from '../coap/index.ts';
+import { createDemoServer } from '../coap/demo.ts';
+import { CoapClient, UdpTransport } from '../coap/index.ts';
 import { certificatesFromPem, loadTrustAnchors } from '../dtls/credentials/x509.ts';
 import type { OwnAuthKey } from '../edhoc/auth.ts';
 import { EDHOC_PATH, EdhocResource, edhocOverCoap } from '../edhoc/coap.ts';
@@ -21,14 +22,21 @@ import {
   ccsCredential,
   type EdhocCredential,
   knownCredentials,
+  rpkByValue,
+  rpkCredential,
+  spkiOf,
   x509Credential,
 } from '../edhoc/credentials.ts';
 import { dhKeyPairFromPrivate } from '../edhoc/crypto.ts';
+import { edhocOscoreParams } from '../edhoc/oscore-binding.ts';
 import { oscoreContextJson } from '../edhoc/oscore-context.ts';
 import type { EdhocSession } from '../edhoc/session.ts';
 import { suiteById } from '../edhoc/suites.ts';
 import { anyCredential, x509ChainResolver } from '../edhoc/x509-trust.ts';
+import { OscoreContext } from '../oscore/context.ts';
+import { OscoreServerContexts } from '../oscore/server.ts';
 import { command, dispatch, intOption, type OptionTable, type SubCommand, UsageError } from './args.ts';
+import { LineBatch } from './line-batch.ts';
 
 const COMMON = {
   key: { type: 'string', arg: 'FILE', help: 'our private key (PEM: P-256, Ed25519 or X25519)' },
@@ -37,6 +45,12 @@ const COMMON = {
   peer: { type: 'string', arg: 'KID:FILE', multiple: true, help: "a peer's kid and public key (PEM)" },
   'peer-cert': { type: 'string', arg: 'FILE', multiple: true, help: "a peer's X.509 certificate" },
   trust: { type: 'string', arg: 'FILE', help: 'CA certificates (PEM): accept peers that send a chain to them' },
+  'trust-rpk': {
+    type: 'string',
+    arg: 'FILE',
+    multiple: true,
+    help: "a peer's raw public key (PEM), sent by value or referenced by its fingerprint kid",
+  },
   'send-cert': { type: 'boolean', help: 'send our certificate by value (x5chain) instead of its x5t hash' },
   auth: { type: 'string', arg: 'signature|static-dh', help: 'how we authenticate (default signature)' },
   suites: { type: 'string', arg: 'LIST', help: 'cipher suites, comma-separated (default 2; 0 = X25519/EdDSA)' },
@@ -56,12 +70,13 @@ function identity(v: {
   peer?: string[];
   'peer-cert'?: string[];
   trust?: string;
+  'trust-rpk'?: string[];
   'send-cert'?: boolean;
   auth?: string;
   suites?: string;
 }): Identity {
   if (!v.key) throw new UsageError('--key is required');
-  if (!v.kid === !v.cert) throw new UsageError('give exactly one of --kid and --cert');
+  if (v.kid && v.cert) throw new UsageError('give one of --kid and --cert, not both');
   const auth = v.auth ?? 'signature';
   if (auth !== 'signature' && auth !== 'static-dh') throw new UsageError(`--auth must be signature or static-dh`);
   const priv = createPrivateKey(readFileSync(v.key));
@@ -69,12 +84,16 @@ function identity(v: {
   for (const s of suites) if (!suiteById(s)) throw new UsageError(`cipher suite ${s} is not supported (0, 2)`);
   const authKey: OwnAuthKey =
     auth === 'signature' ? { kind: 'signature', key: priv } : { kind: 'static-dh', pair: dhPair(priv) };
+  // Neither --kid nor --cert: our raw public key as a CCS whose kid is the first 4 bytes of its SHA-256
+  // fingerprint, as the platform's; `coap … --edhoc --trust-rpk OUR.pub` then finds it.
   const credential = v.cert
     ? x509Credential(
         certificatesFromPem(readFileSync(v.cert))[0] ?? readFileSync(v.cert),
         v['send-cert'] ? 'x5chain' : 'x5t',
       )
-    : ccsCredential({ kid: hexArg(v.kid!, '--kid'), publicKey: authKeyOf(createPublicKey(priv)) });
+    : v.kid
+      ? ccsCredential({ kid: hexArg(v.kid, '--kid'), publicKey: authKeyOf(createPublicKey(priv)) })
+      : rpkCredential(createPublicKey(priv).export({ format: 'der', type: 'spki' }));
   const peers = [
     ...(v.peer ?? []).map((p) => {
       const at = p.indexOf(':');
@@ -88,8 +107,18 @@ function identity(v: {
       x509Credential(certificatesFromPem(readFileSync(f))[0] ?? readFileSync(f), 'x5t'),
     ),
   ];
-  if (peers.length === 0 && !v.trust) throw new UsageError('give at least one --peer, --peer-cert or --trust');
-  const known = knownCredentials(peers);
+  // --trust-rpk: raw public keys a peer may send by value (kccs, as `coap … --edhoc --rpk-key` does).
+  const byValueKeys = new Set(
+    (v['trust-rpk'] ?? []).map((f) => spkiOf(authKeyOf(createPublicKey(readFileSync(f)))).toString('hex')),
+  );
+  if (peers.length === 0 && !v.trust && byValueKeys.size === 0)
+    throw new UsageError('give at least one --peer, --peer-cert, --trust-rpk or --trust');
+  peers.push(...[...byValueKeys].map((hex) => rpkCredential(Buffer.from(hex, 'hex'))));
+  // By value first: the credential must keep the ID_CRED_x the peer sent, which its signature covers.
+  const known = anyCredential(
+    rpkByValue((spki) => byValueKeys.has(spki.toString('hex'))),
+    knownCredentials(peers),
+  );
   const resolver = v.trust
     ? anyCredential(known, x509ChainResolver({ anchors: loadTrustAnchors(readFileSync(v.trust)) }))
     : known;
@@ -117,19 +146,29 @@ function line(event: string, s: EdhocSession, extra: Record<string, unknown> = {
 const server = command(
   {
     name: 'edhoc server',
-    usage: '--port N --key FILE (--kid HEX | --cert FILE) (--peer KID:FILE | --peer-cert FILE)… [options]',
-    about: 'An EDHOC Responder at /.well-known/edhoc; prints one JSON line per completed exchange.',
+    usage:
+      '--port N --key FILE [--kid HEX | --cert FILE] (--peer KID:FILE | --peer-cert FILE | --trust-rpk FILE)… [options]',
+    about: `An EDHOC Responder at /.well-known/edhoc, and the demo resources of \`coap serve\` (/time, /sensors, …)
+under the OSCORE contexts it derives (RFC 9528 Appendix A.1; the EDHOC + OSCORE request of RFC 9668
+too). Prints one JSON line per completed exchange and per request. The contexts live in memory
+only: after a restart clients get 4.01 "Security context not found" and run EDHOC again.`,
     options: {
       port: { type: 'string', arg: 'N', help: 'UDP port (default 5683, 0 = any)' },
       host: { type: 'string', arg: 'ADDR', help: 'address to bind (default 127.0.0.1)' },
       ...COMMON,
       'no-message-4': { type: 'boolean', help: 'do not send message_4' },
       count: { type: 'string', arg: 'N', help: 'exit after N exchanges' },
+      'max-contexts': {
+        type: 'string',
+        arg: 'N',
+        help: 'OSCORE contexts kept at once (default 1024); the oldest is dropped and counted beyond',
+      },
     },
   },
   async ({ values: v }) => {
     const id = identity(v);
     const count = intOption(v.count, '--count', 1, 1_000_000);
+    const maxContexts = intOption(v['max-contexts'], '--max-contexts', 1, 1_000_000) ?? 1024;
     let done = 0;
     let finish: () => void = () => {};
     const stop = new Promise<void>((resolve) => {
@@ -137,31 +176,70 @@ const server = command(
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    const lines = new LineBatch();
+    const contexts = new OscoreServerContexts();
+    // By Recipient ID (C_R), oldest first: a Map keeps insertion order, so eviction is FIFO.
+    const keyed = new Map<string, OscoreContext>();
+    let evicted = 0;
     const resource = new EdhocResource({
       suites: id.suites,
       credential: id.credential,
       authKey: id.authKey,
       peers: id.peers,
       sendMessage4: !v['no-message-4'],
-      onSession: (s, req) => {
-        process.stdout.write(line('edhoc', s, { peer: `${req.peer.address}:${req.peer.port}` }));
-        if (count !== undefined && ++done >= count) finish();
+      // C_R is our Recipient ID: never one a live context answers to.
+      connectionIdInUse: (cR) => keyed.has(cR.toString('hex')),
+      accept: async (s, req) => {
+        const ctx = await OscoreContext.create(edhocOscoreParams(s));
+        const kid = ctx.params.recipientId.toString('hex');
+        const previous = keyed.get(kid);
+        if (previous) contexts.remove(previous);
+        keyed.delete(kid);
+        keyed.set(kid, ctx);
+        contexts.add(ctx);
+        while (keyed.size > maxContexts) {
+          const [oldest, old] = keyed.entries().next().value as [string, OscoreContext];
+          keyed.delete(oldest);
+          contexts.remove(old);
+          evicted++;
+        }
+        const peer = req ? { peer: `${req.peer.address}:${req.peer.port}` } : { combined: true };
+        lines.push(line('edhoc', s, peer).trimEnd());
+        if (count !== undefined && ++done >= count) setImmediate(finish);
       },
     });
-    const coap = new CoapServer();
-    resource.register(coap);
+    // RFC 9668: message_3 inside the first OSCORE request completes the exchange through `accept`.
+    contexts.edhocCombined = async (cR, message3) => {
+      await resource.completeCombined(cR, message3);
+    };
+    const demo = createDemoServer({
+      oscore: contexts,
+      onRequest: (req) =>
+        lines.push(
+          JSON.stringify({
+            event: 'request',
+            method: req.method,
+            path: req.path,
+            peer: `${req.peer.address}:${req.peer.port}`,
+            ...(req.peer.oscore ? { oscore: req.peer.oscore } : {}),
+          }),
+        ),
+    });
+    resource.register(demo.server);
     const tr = await UdpTransport.bind({
       host: v.host ?? '127.0.0.1',
       port: intOption(v.port, '--port', 0, 65535) ?? 5683,
     });
-    coap.listen(tr);
+    demo.server.listen(tr);
     const a = tr.address();
     process.stdout.write(
       `${JSON.stringify({ event: 'listening', address: a.address, port: a.port, path: EDHOC_PATH })}\n`,
     );
     await stop;
-    await coap.close();
-    process.stderr.write(`${JSON.stringify({ event: 'stats', ...resource.stats })}\n`);
+    lines.flush();
+    await demo.close();
+    const stats = { ...resource.stats, contexts: keyed.size, maxContexts, contextsEvicted: evicted };
+    process.stderr.write(`${JSON.stringify({ event: 'stats', ...stats })}\n`);
     return 0;
   },
 );

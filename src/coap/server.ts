@@ -492,6 +492,13 @@ export class CoapServer {
   private afterUnprotect(ex: Exchange, layer: Layer, out: UnprotectOutcome): Promise<void> | undefined {
     const m = ex.request;
     if (out.status === 'error') {
+      // RFC 9668 §3.3.1: a failed EDHOC + OSCORE request gets the EDHOC error message, unprotected.
+      const r = out.error.response;
+      if (r) {
+        const options = [{ number: OptionNumber.ContentFormat, value: encodeUint(r.contentFormat) }];
+        ex.respond({ code: r.code, token: m.token, options, payload: r.payload });
+        return undefined;
+      }
       return this.refuse(ex, out.error.code, out.error.message, [{ number: OptionNumber.MaxAge, value: EMPTY }]);
     }
     const token = m.token;

@@ -11,11 +11,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CoapClient, CoapRequest, CoapResponseInit, CoapServer } from '../coap/index.ts';
+import { OscoreError } from '../oscore/errors.ts';
 import { decodeSequence } from '../util/cbor.ts';
 import { childLogger, type Logger } from '../util/log.ts';
 import { EdhocError, EdhocPeerError, ErrCode } from './errors.ts';
 import { EdhocInitiator, type InitiatorOptions } from './initiator.ts';
-import { type ConnectionId, decodeMessage1, encodeConnectionId } from './messages.ts';
+import { type ConnectionId, decodeError, decodeMessage1, encodeConnectionId } from './messages.ts';
 import { EdhocResponder, errorMessageFor, type ResponderOptions } from './responder.ts';
 import type { EdhocSession } from './session.ts';
 import { SUPPORTED_SUITES } from './suites.ts';
@@ -189,8 +190,9 @@ export class EdhocResource {
 
   /**
    * Completes the exchange named by `cR` with the message_3 an EDHOC + OSCORE request carried
-   * (RFC 9668 §3.3.1), running the `accept` hook; rejects with the EDHOC failure (there is no
-   * message_4 in this flow, and the OSCORE layer answers the request).
+   * (RFC 9668 §3.3.1), running the `accept` hook. A failure rejects with an OscoreError of kind
+   * 'edhoc' carrying the EDHOC error message (4.00, or 5.00 for our own fault) that the OSCORE
+   * layer sends instead of a response; there is no message_4 in this flow.
    */
   async completeCombined(cR: ConnectionId, message3: Buffer): Promise<EdhocSession> {
     this.expire();
@@ -202,9 +204,10 @@ export class EdhocResource {
       p.responder.handleMessage3(message3);
       await this.opts.accept?.(p.responder.session, undefined);
     } catch (e) {
-      this.refuse(e);
+      const res = this.failure(e);
       this.log.info({ cR: key, error: this.lastError }, 'EDHOC + OSCORE request refused');
-      throw e;
+      // RFC 9668 §3.3.1: the OSCORE layer answers with this EDHOC error message, unprotected.
+      throw new OscoreError('edhoc', `EDHOC failed: ${this.lastError}`, { ...res, contentFormat: CF_EDHOC });
     }
     this.counters.completed++;
     return p.responder.session;
@@ -213,10 +216,15 @@ export class EdhocResource {
   private lastError = '';
 
   private refuse(e: unknown): CoapResponseInit {
+    return { ...this.failure(e), contentFormat: CF_EDHOC };
+  }
+
+  /** Counts a failed exchange and makes its EDHOC error message: 4.00 for the peer's fault, 5.00 for ours. */
+  private failure(e: unknown): { code: number; payload: Buffer } {
     this.counters.failed++;
     this.lastError = e instanceof Error ? e.message : String(e);
     const ours = e instanceof EdhocError || e instanceof EdhocPeerError;
-    return { code: ours ? BAD_REQUEST : INTERNAL_ERROR, payload: errorMessageFor(e), contentFormat: CF_EDHOC };
+    return { code: ours ? BAD_REQUEST : INTERNAL_ERROR, payload: errorMessageFor(e) };
   }
 
   private expire(): void {
@@ -243,6 +251,20 @@ export class EdhocResource {
 
   private free(id: ConnectionId): boolean {
     return !this.pending.has(id.toString('hex')) && !this.opts.connectionIdInUse?.(id);
+  }
+}
+
+/**
+ * The EDHOC error message inside an OscoreError of kind 'edhoc' (the answer to an EDHOC + OSCORE
+ * request whose EDHOC part failed, RFC 9668 §3.3.1), decoded; undefined for anything else.
+ */
+export function edhocPeerErrorOf(e: unknown): EdhocPeerError | undefined {
+  if (!(e instanceof OscoreError) || e.kind !== 'edhoc' || !e.response) return undefined;
+  try {
+    const m = decodeError(e.response.payload);
+    return new EdhocPeerError(m.errCode, m.diagnostic, m.suitesR);
+  } catch {
+    return undefined;
   }
 }
 

@@ -221,6 +221,16 @@ export function x509Credential(der: Buffer, ref: 'x5t' | 'x5chain' | { kid: Buff
   return { idCred, cred: encode(der), publicKey: authKeyOf(cert.publicKey) };
 }
 
+/**
+ * Our certificate chain (DER, leaf first) sent by value: ID_CRED_x = x5chain with every certificate
+ * we hold, so a peer that trusts our root can build the path; CRED_x is the leaf (RFC 9528 §3.5.2).
+ */
+export function x5chainCredential(chain: readonly Buffer[]): EdhocCredential {
+  if (chain.length === 0) throw new EdhocError('an x5chain needs at least one certificate');
+  const leaf = x509Credential(chain[0], 'x5chain');
+  return { ...leaf, idCred: { kind: 'x5chain', certificates: [...chain] } };
+}
+
 /** The verification key object of a credential's public key (signature methods). */
 export function verificationKey(k: AuthPublicKey): KeyObject {
   if (k.kind === 'Ed25519') return ed25519PublicKey(k.raw);

@@ -12,6 +12,7 @@ export {
   type EdhocResourceOptions,
   type EdhocResourceStats,
   edhocOverCoap,
+  edhocPeerErrorOf,
 } from './coap.ts';
 export {
   type AuthPublicKey,

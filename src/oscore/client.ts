@@ -5,14 +5,39 @@
  * exchange on the wire, so block-wise and observe loops above it stay unchanged: every block and
  * every re-registration is its own protected request (end-to-end block-wise, §4.1.3.4).
  */
-import type { CoapMessage } from '../coap/message.ts';
+import { type CoapMessage, getUintOption } from '../coap/message.ts';
 import { Code, OptionNumber } from '../coap/options.ts';
 import type { TransportPeer } from '../coap/transport.ts';
+import { decodeSequence } from '../util/cbor.ts';
 import { combineRequest } from './combined.ts';
 import type { OscoreContext } from './context.ts';
 import { OscoreError } from './errors.ts';
 import { sequenceOf } from './option.ts';
 import { type MessageContent, oscoreOptionOf, protectRequest, unprotectResponse } from './protect.ts';
+
+/** application/edhoc+cbor-seq: an EDHOC error message answering an EDHOC + OSCORE request. */
+const CF_EDHOC = 64;
+
+/**
+ * RFC 9668 §3.3.1: the server refused the EDHOC part of our combined request with an EDHOC error
+ * message (ERR_CODE, ERR_INFO), unprotected. It becomes an OscoreError of kind 'edhoc' holding the
+ * response, so that the EDHOC layer can decode it fully.
+ */
+function edhocFailure(res: CoapMessage): OscoreError {
+  let detail: string;
+  try {
+    const [code, info] = decodeSequence(res.payload, { maxDepth: 2, maxSequenceItems: 2 }).map((i) => i.value);
+    detail = `EDHOC error ${String(code)}${typeof info === 'string' ? `: ${info}` : ''}`;
+  } catch {
+    detail = 'a malformed EDHOC error message';
+  }
+  const status = `${res.code >> 5}.${String(res.code & 31).padStart(2, '0')}`;
+  return new OscoreError('edhoc', `EDHOC + OSCORE request refused (${status}): ${detail}`, {
+    code: res.code,
+    contentFormat: CF_EDHOC,
+    payload: res.payload,
+  });
+}
 
 export type WireExchange = (
   outer: MessageContent,
@@ -22,7 +47,8 @@ export type WireExchange = (
 /**
  * Sends `inner` protected under `ctx` and resolves with the inner response. An unprotected error
  * response (the server's 4.01/4.02/4.00 of §8.2, or a proxy's 5.xx) is returned as it came, since
- * OSCORE could not run; an unprotected success, or one that does not verify, rejects.
+ * OSCORE could not run; an unprotected success, or one that does not verify, rejects. So does an
+ * EDHOC error message answering a request that carried message_3 (OscoreError kind 'edhoc').
  */
 export async function secureExchange(
   ctx: OscoreContext,
@@ -60,6 +86,7 @@ export async function secureExchange(
     throw err instanceof OscoreError ? err : new OscoreError('malformed', String(err));
   }
   if (!opt) {
+    if (m3 && getUintOption(res, OptionNumber.ContentFormat) === CF_EDHOC) throw edhocFailure(res);
     if (res.code >> 5 >= 4) return res;
     throw new OscoreError(
       'malformed',

@@ -17,7 +17,12 @@ export type OscoreErrorKind =
   /** The server wants the request again with the Echo value it sent (RFC 9175). */
   | 'echo'
   /** The sender sequence number space is exhausted or could not be persisted. */
-  | 'sequence';
+  | 'sequence'
+  /**
+   * The EDHOC part of an EDHOC + OSCORE request failed (RFC 9668 §3.3.1): the server answers with
+   * the unprotected EDHOC error message in `response`, and the client sees this kind.
+   */
+  | 'edhoc';
 
 const CODE_OF: Record<OscoreErrorKind, number> = {
   malformed: Code.BadOption,
@@ -26,7 +31,16 @@ const CODE_OF: Record<OscoreErrorKind, number> = {
   decrypt: Code.BadRequest,
   echo: Code.Unauthorized,
   sequence: Code.InternalServerError,
+  edhoc: Code.BadRequest,
 };
+
+/** An unprotected answer other than the reason text: the EDHOC error message of RFC 9668 §3.3.1. */
+export interface OscoreErrorResponse {
+  /** 4.00 when the client is at fault, 5.00 for the server's own (RFC 9528 Appendix A.2.3). */
+  readonly code: number;
+  readonly contentFormat: number;
+  readonly payload: Buffer;
+}
 
 export class OscoreError extends Error {
   /** The CoAP error code a server answers with (RFC 8613 §8.2, §8.4). */
@@ -34,9 +48,11 @@ export class OscoreError extends Error {
   constructor(
     readonly kind: OscoreErrorKind,
     message: string,
+    /** What the server sends instead of the reason text (kind 'edhoc'); on the client, what came. */
+    readonly response?: OscoreErrorResponse,
   ) {
     super(message);
     this.name = 'OscoreError';
-    this.code = CODE_OF[kind];
+    this.code = response?.code ?? CODE_OF[kind];
   }
 }

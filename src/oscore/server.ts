@@ -43,6 +43,8 @@ export interface OscoreServerStats {
   replayed: number;
   decryptFailed: number;
   echoChallenges: number;
+  /** EDHOC + OSCORE requests whose EDHOC part failed. */
+  edhocFailed: number;
 }
 
 /** Makes the context of a kid (and kid context) not yet known, e.g. from a device directory. */
@@ -74,13 +76,15 @@ export class OscoreServerContexts {
     replayed: 0,
     decryptFailed: 0,
     echoChallenges: 0,
+    edhocFailed: 0,
   };
   /** Contexts evicted to stay within `maxContexts`. */
   evicted = 0;
   /**
    * Completes the EDHOC exchange named by C_R (the request's kid) with the message_3 of an EDHOC +
-   * OSCORE request (RFC 9668) and adds its context; rejects when EDHOC fails. Without it such a
-   * request is refused 4.02.
+   * OSCORE request (RFC 9668) and adds its context; rejects when EDHOC fails, with an OscoreError
+   * of kind 'edhoc' whose `response` is the EDHOC error message to send. Without it such a request
+   * is refused 4.02.
    */
   edhocCombined?: (cR: Buffer, message3: Buffer) => Promise<void>;
   /** Keys of contexts made by the resolver, oldest first, with when they were last resolved. */
@@ -195,7 +199,12 @@ export class OscoreServerContexts {
     };
     return this.edhocCombined(cR, split.message3).then(
       () => this.unprotect(inner),
-      (err: unknown) => this.failure(new OscoreError('unknown-context', `EDHOC failed: ${(err as Error).message}`)),
+      (err: unknown): UnprotectOutcome => {
+        this.stats.edhocFailed++;
+        // The binding answers with the EDHOC error message (RFC 9668 §3.3.1); anything else is a 4.01.
+        if (err instanceof OscoreError && err.kind === 'edhoc') return { status: 'error', error: err };
+        return this.failure(new OscoreError('unknown-context', `EDHOC failed: ${(err as Error).message}`));
+      },
     );
   }
 

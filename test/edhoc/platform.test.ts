@@ -14,6 +14,7 @@ import type { Transport } from '../../src/coap/transport.ts';
 import { UdpTransport } from '../../src/coap/transport-udp.ts';
 import { type AgentEvent, DeviceAgent } from '../../src/device/agent.ts';
 import { ownRawPublicKey } from '../../src/dtls/credentials/index.ts';
+import { edhocPeerErrorOf } from '../../src/edhoc/coap.ts';
 import {
   byValue,
   encodeIdCred,
@@ -24,6 +25,7 @@ import {
 } from '../../src/edhoc/credentials.ts';
 import { EdhocError, EdhocPeerError, ErrCode } from '../../src/edhoc/errors.ts';
 import { edhocDeviceContext } from '../../src/edhoc/oscore-binding.ts';
+import { OscoreError } from '../../src/oscore/errors.ts';
 import { decode } from '../../src/util/cbor.ts';
 import { startCoapPlatform } from '../platform/coap/helpers.ts';
 import { target } from '../platform/engines.ts';
@@ -320,21 +322,30 @@ test('the EDHOC + OSCORE request: message_3 rides in the first OSCORE request th
   );
   assert.equal(Buffer.concat(handled).indexOf(Buffer.from('temperature')), -1, 'the proxy handled the plaintext');
 
-  // A message_3 that does not verify: 4.01, unprotected, and no context is made.
+  // A message_3 that does not verify: RFC 9668 §3.3.1's unprotected EDHOC error message (4.00,
+  // Content-Format 64), surfaced as OscoreError kind 'edhoc'; no context is made.
   const bad = await edhocDeviceContext(device);
   const m3 = Buffer.from(bad.edhocMessage3 as Buffer);
   m3[m3.length - 1] ^= 1;
   bad.edhocMessage3 = m3;
-  const refused = await client.post(push, '{"temperature":1}', { ...body, oscore: bad });
-  assert.equal(refused.status, '4.01', refused.payload.toString());
-  assert.equal(
-    refused.options.some((o) => o.number === 9),
-    false,
+  const refusedBy = (errCode: number) => (e: unknown) => {
+    assert.ok(e instanceof OscoreError && e.kind === 'edhoc', String(e));
+    assert.equal(e.response?.code, 0x80, 'EDHOC error message in a 4.00');
+    assert.equal(e.response?.contentFormat, 64);
+    const peer = edhocPeerErrorOf(e);
+    assert.equal(peer?.errCode, errCode, peer?.message);
+    return true;
+  };
+  await assert.rejects(
+    client.post(push, '{"temperature":1}', { ...body, oscore: bad }),
+    refusedBy(ErrCode.unspecified),
   );
   const after = await client.post(push, '{"temperature":1}', { ...body, oscore: bad });
   assert.equal(after.status, '4.01', after.payload.toString());
-  // An unbound key in a combined request: EDHOC's accept refuses it, no context either.
+  // An unbound key in a combined request: EDHOC's accept refuses it (unknown credential), no context either.
   const stranger = await edhocDeviceContext({ ...device, rpk: ownRawPublicKey(pki.rpkStranger.keyPem) });
-  const unbound = await client.post(push, '{"temperature":1}', { ...body, oscore: stranger });
-  assert.equal(unbound.status, '4.01', unbound.payload.toString());
+  await assert.rejects(
+    client.post(push, '{"temperature":1}', { ...body, oscore: stranger }),
+    refusedBy(ErrCode.unknownCredential),
+  );
 });

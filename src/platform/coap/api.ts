@@ -66,8 +66,8 @@ export function buildCoapApi(
 ): CoapServer {
   const stops: (() => void)[] = [];
   const oscore = pskOscore(devices);
-  // RPK devices key their OSCORE contexts by EDHOC; they are authorised as their DTLS RPK identity.
-  const edhoc = opts.edhoc && new EdhocOscoreBinding(oscore, (fp) => devices.knowsRpk(fp), opts.edhoc);
+  // RPK and X.509 devices key their OSCORE contexts by EDHOC; they are authorised as their DTLS identity.
+  const edhoc = opts.edhoc && new EdhocOscoreBinding(oscore, devices, opts.edhoc);
   const server = new (class extends CoapServer {
     override async close(): Promise<void> {
       for (const stop of stops.splice(0)) stop();
