@@ -1,0 +1,192 @@
+/**
+ * The device side of test/cluster/hosts.test.ts, run inside the client's network namespace
+ * (`ip netns exec NS node --import tsx test/cluster/hosts-device.ts`): the test process cannot open
+ * sockets in another namespace, so it drives this one over stdin/stdout, one JSON object a line:
+ * `{"id":1,"op":"connect"}` → `{"id":1,"result":…}` or `{"id":1,"error":"…"}`.
+ *
+ * The DTLS client talks through a small "NAT" in front of it (the mover): `move` sends its
+ * datagrams on from a new source address and port, as after a NAT rebinding or a change of
+ * network, so the balancer's hash may send them to the other host.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createInterface } from 'node:readline';
+import { decodeMessage, encodeMessage, OptionNumber } from '../../src/coap/index.ts';
+import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
+import { nextData } from '../dtls/helpers.ts';
+import { CLIENT_ADDRESSES, COAPS_PORT, VIP } from './netns.ts';
+
+async function bound(address: string): Promise<Socket> {
+  const s = createSocket('udp4');
+  s.on('error', () => {});
+  await new Promise<void>((r) => s.bind(0, address, () => r()));
+  return s;
+}
+
+/** The client's NAT: the client sends to `front`, which sends on from `back` (moved by `move`). */
+async function startMover() {
+  let client: RemoteInfo | undefined;
+  let moves = 0;
+  const openBack = async () => {
+    const s = await bound(CLIENT_ADDRESSES[moves % CLIENT_ADDRESSES.length]);
+    s.on('message', (msg) => {
+      if (s === back && client) front.send(msg, client.port, client.address);
+    });
+    return s;
+  };
+  let back = await openBack();
+  const front = await bound('127.0.0.1');
+  front.on('message', (msg, rinfo) => {
+    client = rinfo;
+    back.send(msg, COAPS_PORT, VIP);
+  });
+  return {
+    port: front.address().port,
+    outside: () => back.address(),
+    async move() {
+      moves++;
+      const old = back;
+      back = await openBack();
+      old.close();
+      return back.address();
+    },
+    close() {
+      front.close();
+      back.close();
+    },
+  };
+}
+
+let mid = 1;
+/**
+ * A CoAP CON GET of /.well-known/core, retransmitted every 500 ms (`attempts` times) as a CoAP
+ * client does: right after a move, the owner may hold a reply larger than the request until the
+ * next record verifies the new address (RFC 9146 §6). The response code, or null without one.
+ */
+async function ping(c: DtlsConnection, attempts = 6): Promise<number | null> {
+  const messageId = mid++;
+  const request = encodeMessage({
+    type: 'CON',
+    code: 1,
+    messageId,
+    token: Buffer.of(messageId & 0xff),
+    options: [
+      { number: OptionNumber.UriPath, value: Buffer.from('.well-known') },
+      { number: OptionNumber.UriPath, value: Buffer.from('core') },
+    ],
+    payload: Buffer.alloc(0),
+  });
+  for (let i = 0; i < attempts; i++) {
+    c.send(request);
+    const deadline = Date.now() + 500;
+    while (Date.now() < deadline) {
+      let reply: Buffer;
+      try {
+        reply = await nextData(c, Math.max(1, deadline - Date.now()));
+      } catch {
+        break;
+      }
+      const d = decodeMessage(reply);
+      if (d.ok && d.message.messageId === messageId) return d.message.code;
+    }
+  }
+  return null;
+}
+
+async function http(base: string, method: string, path: string, body?: unknown, token?: string) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+type Psk = { identity: string; key: Buffer };
+let psk: Psk | undefined;
+let mover: Awaited<ReturnType<typeof startMover>> | undefined;
+let conn: DtlsConnection | undefined;
+
+const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
+  /** A user, a resource and a PSK device on it, through one host's HTTP API. */
+  async setup(a) {
+    const base = String(a.base);
+    const name = `hosts${process.pid}`;
+    const u = await http(base, 'POST', '/users', { username: name, password: 'a good password' });
+    const token = String(u.token);
+    const r = await http(base, 'POST', `/users/${u.id}/resources`, { label: 'dev' }, token);
+    const d = await http(
+      base,
+      'POST',
+      `/users/${u.id}/resources/${r.id}/devices`,
+      { mode: 'psk', psk_identity: name },
+      token,
+    );
+    psk = { identity: name, key: Buffer.from(String(d.psk_key), 'hex') };
+    return { identity: name };
+  },
+  /** A session with a CID, through the mover: the node named by the server's CID. */
+  async connect() {
+    if (!psk) throw new Error('setup first');
+    mover?.close();
+    await conn?.close();
+    mover = await startMover();
+    conn = await connect({
+      host: '127.0.0.1',
+      port: mover.port,
+      psk,
+      connectionId: { length: 4 },
+      handshakeTimeoutMs: 5000,
+    });
+    return { node: conn.connectionIds.peer?.[0], outside: mover.outside() };
+  },
+  async move() {
+    if (!mover) throw new Error('connect first');
+    return mover.move();
+  },
+  async ping(a) {
+    if (!conn) throw new Error('connect first');
+    return ping(conn, typeof a.attempts === 'number' ? a.attempts : 6);
+  },
+  /** A new flow (a new port) resuming the session: who took it, whether abbreviated, and a CoAP answer. */
+  async resume() {
+    if (!conn || !psk) throw new Error('connect first');
+    const r = await connect({
+      host: VIP,
+      port: COAPS_PORT,
+      psk,
+      session: conn.session,
+      connectionId: { length: 4 },
+      handshakeTimeoutMs: 5000,
+    });
+    try {
+      return { resumed: r.resumed, node: r.connectionIds.peer?.[0], code: await ping(r) };
+    } finally {
+      await r.close();
+    }
+  },
+  async metrics(a) {
+    const r = await fetch(`${String(a.base)}/metrics`);
+    return r.text();
+  },
+};
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const req = JSON.parse(line) as { id: number; op: string } & Record<string, unknown>;
+  const op = ops[req.op];
+  (op ? op(req) : Promise.reject(new Error(`unknown op ${req.op}`))).then(
+    (result) => process.stdout.write(`${JSON.stringify({ id: req.id, result })}\n`),
+    (err: unknown) => process.stdout.write(`${JSON.stringify({ id: req.id, error: String(err) })}\n`),
+  );
+});
+rl.on('close', () => {
+  mover?.close();
+  void conn?.close().finally(() => process.exit(0));
+  if (!conn) process.exit(0);
+});
+process.stdout.write(`${JSON.stringify({ event: 'ready' })}\n`);
