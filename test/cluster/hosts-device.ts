@@ -58,11 +58,11 @@ async function startMover() {
 
 let mid = 1;
 /**
- * A CoAP CON GET of /.well-known/core, retransmitted every 500 ms (`attempts` times) as a CoAP
+ * A CoAP CON GET of /.well-known/core, retransmitted every 250 ms (`attempts` times) as a CoAP
  * client does: right after a move, the owner may hold a reply larger than the request until the
  * next record verifies the new address (RFC 9146 §6). The response code, or null without one.
  */
-async function ping(c: DtlsConnection, attempts = 6): Promise<number | null> {
+async function ping(c: DtlsConnection, attempts = 8): Promise<number | null> {
   const messageId = mid++;
   const request = encodeMessage({
     type: 'CON',
@@ -77,7 +77,7 @@ async function ping(c: DtlsConnection, attempts = 6): Promise<number | null> {
   });
   for (let i = 0; i < attempts; i++) {
     c.send(request);
-    const deadline = Date.now() + 500;
+    const deadline = Date.now() + 250;
     while (Date.now() < deadline) {
       let reply: Buffer;
       try {
@@ -150,7 +150,7 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
   },
   async ping(a) {
     if (!conn) throw new Error('connect first');
-    return ping(conn, typeof a.attempts === 'number' ? a.attempts : 6);
+    return ping(conn, typeof a.attempts === 'number' ? a.attempts : 8);
   },
   /** A new flow (a new port) resuming the session: who took it, whether abbreviated, and a CoAP answer. */
   async resume() {

@@ -139,14 +139,15 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
       await p.waitFor('"event":"listening"', 20_000);
       return p;
     };
-    // One after the other: the first one migrates the schema.
-    await startHost(0, token);
-    const host1 = await startHost(1, token);
+    // The device loads while the hosts start.
     const devicePeer = launch('ip', ['netns', 'exec', topo.client, process.execPath, '--import', 'tsx', DEVICE], {
       cwd: ROOT,
       timeoutMs: 60_000,
     });
     peers.push(devicePeer);
+    // One after the other: the first one migrates the schema.
+    await startHost(0, token);
+    const host1 = await startHost(1, token);
     await devicePeer.waitFor('"event":"ready"', 15_000);
     const rpc = deviceDriver(devicePeer);
     const metrics = (host: number) => rpc<string>('metrics', { base: BASES[host] });
@@ -157,6 +158,7 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
       series(await metrics(1), `securesense_dtls_handshakes_total{mode="psk",result="${result}"}`);
 
     await rpc('setup', { base: BASES[0] });
+    const ready = Date.now() - started;
 
     // 1. A session with a CID naming its host; moves until the balancer sends the device elsewhere.
     const first = await rpc<{ node: number }>('connect');
@@ -199,15 +201,19 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
     const sentBefore = await handOvers(notOwner, 'sent');
     const refusedBefore = await handOvers(second.node, 'refused');
     let lost = false;
+    let movesAfter = 0;
     for (let i = 0; i < MAX_MOVES && !lost; i++) {
+      movesAfter++;
       await rpc('move');
-      const code = await rpc<number | null>('ping', { attempts: 3 });
+      const code = await rpc<number | null>('ping', { attempts: 4 });
       lost = (await handOvers(notOwner, 'sent')) > sentBefore;
       assert.equal(code, lost ? null : 69, lost ? 'no answer once handed over with a wrong tag' : 'still on its host');
     }
     assert.ok(lost, `the balancer never sent the device to the other host in ${MAX_MOVES} moves`);
     assert.ok((await handOvers(second.node, 'refused')) > refusedBefore, 'the owner counted the refused hand-overs');
-    t.diagnostic(`moves to change host: ${moves}; whole test ${Date.now() - started} ms`);
+    t.diagnostic(
+      `namespaces, hosts and device ready in ${ready} ms; moves to change host: ${moves}, then ${movesAfter}; whole test ${Date.now() - started} ms`,
+    );
   } finally {
     await Promise.all(peers.map((p) => p.kill()));
     await pgRelay?.close();
