@@ -9,9 +9,18 @@
  * network, so the balancer's hash may send them to the other host.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { decodeMessage, encodeMessage, OptionNumber } from '../../src/coap/index.ts';
-import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
+import {
+  connect,
+  type DtlsClientOptions,
+  type DtlsConnection,
+  loadTrustAnchors,
+  ownCertificate,
+  ownRawPublicKey,
+  PinnedKeys,
+} from '../../src/dtls/index.ts';
 import { nextData } from '../dtls/helpers.ts';
 import { CLIENT_ADDRESSES, COAPS_PORT, VIP } from './netns.ts';
 
@@ -106,39 +115,56 @@ async function http(base: string, method: string, path: string, body?: unknown, 
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
-type Psk = { identity: string; key: Buffer };
-let psk: Psk | undefined;
+type Credentials = Omit<DtlsClientOptions, 'host' | 'port'>;
+/** The device's credentials in each DTLS mode, once `setup` has bound them. */
+const modes = new Map<string, Credentials>();
+let creds: Credentials | undefined;
 let mover: Awaited<ReturnType<typeof startMover>> | undefined;
 let conn: DtlsConnection | undefined;
 
 const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
-  /** A user, a resource and a PSK device on it, through one host's HTTP API. */
+  /**
+   * A user and one resource per DTLS mode, each with this device bound (PSK; RPK and X.509 from the
+   * files named in `pki`: test/support/pki.ts's rpkClient, rpkServer, device and root), through one
+   * host's HTTP API.
+   */
   async setup(a) {
     const base = String(a.base);
+    const pki = a.pki as Record<string, string>;
+    const read = (k: string) => readFileSync(pki[k], 'utf8');
     const name = `hosts${process.pid}`;
     const u = await http(base, 'POST', '/users', { username: name, password: 'a good password' });
     const token = String(u.token);
-    const r = await http(base, 'POST', `/users/${u.id}/resources`, { label: 'dev' }, token);
-    const d = await http(
-      base,
-      'POST',
-      `/users/${u.id}/resources/${r.id}/devices`,
-      { mode: 'psk', psk_identity: name },
-      token,
-    );
-    psk = { identity: name, key: Buffer.from(String(d.psk_key), 'hex') };
-    return { identity: name };
+    const bind = async (mode: string, body: Record<string, unknown>) => {
+      const r = await http(base, 'POST', `/users/${u.id}/resources`, { label: mode }, token);
+      return http(base, 'POST', `/users/${u.id}/resources/${r.id}/devices`, { mode, ...body }, token);
+    };
+    const d = await bind('psk', { psk_identity: name });
+    modes.set('psk', { psk: { identity: name, key: Buffer.from(String(d.psk_key), 'hex') } });
+    await bind('rpk', { rpk: read('rpkClientSpki') });
+    modes.set('rpk', {
+      rpk: ownRawPublicKey(read('rpkClientKey')),
+      trust: { pinnedKeys: new PinnedKeys([read('rpkServerSpki')]) },
+    });
+    await bind('x509', { x509_name: 'CN=device-1', x509_ca: read('rootCert') });
+    modes.set('x509', {
+      certificate: ownCertificate(read('deviceKey'), read('deviceChain')),
+      // The server's certificate names 127.0.0.1 and localhost, not the VIP: the chain is what is checked.
+      trust: { anchors: loadTrustAnchors(read('rootCert')), verifyName: false },
+    });
+    return [...modes.keys()];
   },
-  /** A session with a CID, through the mover: the node named by the server's CID. */
-  async connect() {
-    if (!psk) throw new Error('setup first');
+  /** A session with a CID in `mode` (default psk), through the mover: the node named by the server's CID. */
+  async connect(a) {
+    creds = modes.get(typeof a.mode === 'string' ? a.mode : 'psk');
+    if (!creds) throw new Error('setup first');
     mover?.close();
     await conn?.close();
     mover = await startMover();
     conn = await connect({
       host: '127.0.0.1',
       port: mover.port,
-      psk,
+      ...creds,
       connectionId: { length: 4 },
       handshakeTimeoutMs: 5000,
     });
@@ -154,11 +180,11 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
   },
   /** A new flow (a new port) resuming the session: who took it, whether abbreviated, and a CoAP answer. */
   async resume() {
-    if (!conn || !psk) throw new Error('connect first');
+    if (!conn || !creds) throw new Error('connect first');
     const r = await connect({
       host: VIP,
       port: COAPS_PORT,
-      psk,
+      ...creds,
       session: conn.session,
       connectionId: { length: 4 },
       handshakeTimeoutMs: 5000,

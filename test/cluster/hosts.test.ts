@@ -1,8 +1,9 @@
 /**
  * Several hosts: two `securesense serve` front ends, each in its own network namespace, over one
  * PostgreSQL, behind a kernel L4 balancer (nftables in a third namespace, direct server return by a
- * hash of the client's address and port; see netns.ts for the topology). A PSK device (its own
- * namespace, driven through hosts-device.ts) makes a session with a Connection ID, then its source
+ * hash of the client's address and port; see netns.ts for the topology). A device (its own
+ * namespace, driven through hosts-device.ts), in PSK, RPK and X.509 mode in turn, makes a session
+ * with a Connection ID, then its source
  * address and port change until the balancer sends it to the other host: the session goes on
  * without a handshake (that host hands the records to the owner named in the CID, which answers),
  * and a resumption is done by the other host (sessions in the shared store). With a hand-over token
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { dropPostgresSchema } from '../../src/platform/store/open.ts';
 import { CLI_BIN } from '../support/cli.ts';
 import { launch, type Peer } from '../support/peers.ts';
+import { makeTempPki } from '../support/pki.ts';
 import {
   buildHostsTopology,
   COAPS_PORT,
@@ -35,6 +37,8 @@ const PG_URL = process.env.SECURESENSE_TEST_PG_URL;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEVICE = fileURLToPath(new URL('./hosts-device.ts', import.meta.url));
 const MAX_MOVES = 16;
+const MODES = ['psk', 'rpk', 'x509'] as const;
+type Mode = (typeof MODES)[number];
 const BASES = HOST_ADDRESSES.map((a) => `http://${a}:8080`);
 
 /** The value of one series in a Prometheus text body (0 when absent). */
@@ -68,7 +72,7 @@ function deviceDriver(peer: Peer) {
   };
 }
 
-test('two hosts behind an nftables balancer: a moved device goes on by CID, resumes on the other host, a wrong hand-over token stops it', {
+test('two hosts behind an nftables balancer: a moved device goes on by CID and resumes on the other host (PSK, RPK, X.509); a wrong hand-over token stops it', {
   timeout: 60_000,
 }, async (t: TestContext) => {
   const reason = skipReason();
@@ -83,6 +87,7 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
   let topo: HostsTopology | undefined;
   let pgRelay: { close(): Promise<void> } | undefined;
   try {
+    const pki = await makeTempPki(t);
     topo = buildHostsTopology();
     const pg = new URL(PG_URL as string);
     pgRelay = await startPgRelay(dir, { host: pg.hostname, port: Number(pg.port || 5432) });
@@ -120,6 +125,12 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
           '--no-poller',
           '--log-level',
           'warn',
+          '--dtls-cert',
+          pki.server.chain,
+          '--dtls-key',
+          pki.server.key,
+          '--rpk-key',
+          pki.rpkServer.key,
         ],
         {
           timeoutMs: 60_000,
@@ -145,57 +156,81 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
       timeoutMs: 60_000,
     });
     peers.push(devicePeer);
-    // One after the other: the first one migrates the schema.
+    // One after the other: the first one migrates the schema. The devices are bound through host 0
+    // before host 1 starts, as host 1 reads the X.509 anchors (bound CAs) at its start and then only
+    // every 30 s (docs/deployment.md, Limits).
     await startHost(0, token);
-    const host1 = await startHost(1, token);
     await devicePeer.waitFor('"event":"ready"', 15_000);
     const rpc = deviceDriver(devicePeer);
     const metrics = (host: number) => rpc<string>('metrics', { base: BASES[host] });
     const handOvers = async (host: number, event: string) =>
       series(await metrics(host), `securesense_cid_handovers_total{node="${host}",event="${event}"}`);
-    const handshakes = async (result: 'full' | 'resumed') =>
-      series(await metrics(0), `securesense_dtls_handshakes_total{mode="psk",result="${result}"}`) +
-      series(await metrics(1), `securesense_dtls_handshakes_total{mode="psk",result="${result}"}`);
-
-    await rpc('setup', { base: BASES[0] });
+    const handshakes = async (mode: Mode, result: 'full' | 'resumed') =>
+      series(await metrics(0), `securesense_dtls_handshakes_total{mode="${mode}",result="${result}"}`) +
+      series(await metrics(1), `securesense_dtls_handshakes_total{mode="${mode}",result="${result}"}`);
+    await rpc('setup', {
+      base: BASES[0],
+      pki: {
+        rpkClientKey: pki.rpkClient.key,
+        rpkClientSpki: pki.rpkClient.spki,
+        rpkServerSpki: pki.rpkServer.spki,
+        deviceKey: pki.device.key,
+        deviceChain: pki.device.chain,
+        rootCert: pki.root.cert,
+      },
+    });
+    const host1 = await startHost(1, token);
     const ready = Date.now() - started;
 
-    // 1. A session with a CID naming its host; moves until the balancer sends the device elsewhere.
-    const first = await rpc<{ node: number }>('connect');
-    const owner = first.node;
-    assert.ok(owner === 0 || owner === 1, `the CID's first byte names a host: ${owner}`);
-    const other = 1 - owner;
-    assert.equal(await rpc('ping'), 69, '2.05 Content');
-    let moves = 0;
-    while ((await handOvers(other, 'sent')) === 0 && moves < MAX_MOVES) {
-      moves++;
-      await rpc('move');
-      assert.equal(await rpc('ping'), 69, `an answer after move ${moves}`);
-    }
-    assert.ok(
-      (await handOvers(other, 'sent')) > 0,
-      `the balancer never sent the device to the other host in ${MAX_MOVES} moves\n${topo.ruleset()}`,
-    );
-    assert.equal(await rpc('ping'), 69, 'the session goes on from the other host');
-    assert.ok((await handOvers(owner, 'received')) > 0, 'the owner took the records handed over');
-    assert.ok((await handOvers(owner, 'address_updates')) >= 1, 'the owner moved the session to the new address');
-    assert.equal(await handshakes('full'), 1, 'no second handshake on either host');
+    const moves: string[] = [];
+    for (const mode of MODES) {
+      // 1. A session with a CID naming its host; moves until the balancer sends the device elsewhere.
+      const first = await rpc<{ node: number }>('connect', { mode });
+      const owner = first.node;
+      assert.ok(owner === 0 || owner === 1, `${mode}: the CID's first byte names a host: ${owner}`);
+      const other = 1 - owner;
+      assert.equal(await rpc('ping'), 69, `${mode}: 2.05 Content`);
+      const sentBefore = await handOvers(other, 'sent');
+      const receivedBefore = await handOvers(owner, 'received');
+      const updatesBefore = await handOvers(owner, 'address_updates');
+      let n = 0;
+      while ((await handOvers(other, 'sent')) === sentBefore && n < MAX_MOVES) {
+        n++;
+        await rpc('move');
+        assert.equal(await rpc('ping'), 69, `${mode}: an answer after move ${n}`);
+      }
+      moves.push(`${mode} ${n}`);
+      assert.ok(
+        (await handOvers(other, 'sent')) > sentBefore,
+        `${mode}: the balancer never sent the device to the other host in ${MAX_MOVES} moves\n${topo.ruleset()}`,
+      );
+      assert.equal(await rpc('ping'), 69, `${mode}: the session goes on from the other host`);
+      assert.ok(
+        (await handOvers(owner, 'received')) > receivedBefore,
+        `${mode}: the owner took the records handed over`,
+      );
+      assert.ok(
+        (await handOvers(owner, 'address_updates')) > updatesBefore,
+        `${mode}: the owner moved the session to the new address`,
+      );
+      assert.equal(await handshakes(mode, 'full'), 1, `${mode}: no second handshake on either host`);
 
-    // 2. New flows resuming the session until the other host does it (through the shared store).
-    let resumedOn = owner;
-    for (let i = 0; i < MAX_MOVES && resumedOn === owner; i++) {
-      const r = await rpc<{ resumed: boolean; node: number; code: number | null }>('resume');
-      assert.ok(r.resumed, 'an abbreviated handshake');
-      assert.equal(r.code, 69, 'a CoAP answer on the resumed session');
-      resumedOn = r.node;
+      // 2. New flows resuming the session until the other host does it (through the shared store).
+      let resumedOn = owner;
+      for (let i = 0; i < MAX_MOVES && resumedOn === owner; i++) {
+        const r = await rpc<{ resumed: boolean; node: number; code: number | null }>('resume');
+        assert.ok(r.resumed, `${mode}: an abbreviated handshake`);
+        assert.equal(r.code, 69, `${mode}: a CoAP answer on the resumed session`);
+        resumedOn = r.node;
+      }
+      assert.equal(resumedOn, other, `${mode}: no resumption landed on the other host in ${MAX_MOVES} tries`);
+      assert.equal(await handshakes(mode, 'full'), 1, `${mode}: resumptions only`);
     }
-    assert.equal(resumedOn, other, `no resumption landed on the other host in ${MAX_MOVES} tries`);
-    assert.equal(await handshakes('full'), 1, 'resumptions only');
 
     // 3. Host 1 again, with a hand-over token of its own: a moved session no longer goes on.
     await host1.kill();
     await startHost(1, randomBytes(16).toString('hex'));
-    const second = await rpc<{ node: number }>('connect');
+    const second = await rpc<{ node: number }>('connect', { mode: 'psk' });
     assert.equal(await rpc('ping'), 69);
     const notOwner = 1 - second.node;
     const sentBefore = await handOvers(notOwner, 'sent');
@@ -212,7 +247,7 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID, resu
     assert.ok(lost, `the balancer never sent the device to the other host in ${MAX_MOVES} moves`);
     assert.ok((await handOvers(second.node, 'refused')) > refusedBefore, 'the owner counted the refused hand-overs');
     t.diagnostic(
-      `namespaces, hosts and device ready in ${ready} ms; moves to change host: ${moves}, then ${movesAfter}; whole test ${Date.now() - started} ms`,
+      `namespaces, hosts and device ready in ${ready} ms; moves to change host: ${moves.join(', ')}, then psk ${movesAfter} with a wrong token; whole test ${Date.now() - started} ms`,
     );
   } finally {
     await Promise.all(peers.map((p) => p.kill()));
