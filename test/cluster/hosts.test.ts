@@ -180,7 +180,12 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID and r
       },
     });
     const host1 = await startHost(1, token);
-    const ready = Date.now() - started;
+    const timings: string[] = [`ready ${Date.now() - started} ms`];
+    let mark = Date.now();
+    const lap = (what: string) => {
+      timings.push(`${what} ${Date.now() - mark} ms`);
+      mark = Date.now();
+    };
 
     const moves: string[] = [];
     for (const mode of MODES) {
@@ -225,11 +230,13 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID and r
       }
       assert.equal(resumedOn, other, `${mode}: no resumption landed on the other host in ${MAX_MOVES} tries`);
       assert.equal(await handshakes(mode, 'full'), 1, `${mode}: resumptions only`);
+      lap(mode);
     }
 
     // 3. Host 1 again, with a hand-over token of its own: a moved session no longer goes on.
     await host1.kill();
     await startHost(1, randomBytes(16).toString('hex'));
+    lap('restart');
     const second = await rpc<{ node: number }>('connect', { mode: 'psk' });
     assert.equal(await rpc('ping'), 69);
     const notOwner = 1 - second.node;
@@ -246,8 +253,9 @@ test('two hosts behind an nftables balancer: a moved device goes on by CID and r
     }
     assert.ok(lost, `the balancer never sent the device to the other host in ${MAX_MOVES} moves`);
     assert.ok((await handOvers(second.node, 'refused')) > refusedBefore, 'the owner counted the refused hand-overs');
+    lap('wrong token');
     t.diagnostic(
-      `namespaces, hosts and device ready in ${ready} ms; moves to change host: ${moves.join(', ')}, then psk ${movesAfter} with a wrong token; whole test ${Date.now() - started} ms`,
+      `moves to change host: ${moves.join(', ')}, then psk ${movesAfter} with a wrong token; ${timings.join(', ')}; whole test ${Date.now() - started} ms`,
     );
   } finally {
     await Promise.all(peers.map((p) => p.kill()));
