@@ -16,6 +16,7 @@ import { ConfigError, type ConfigInput, loadConfig } from '../platform/config.ts
 import { createPlatform, type Platform } from '../platform/index.ts';
 import { command, intOption, type OptionTable, type Parsed } from './args.ts';
 import { platformPortFlags, portInUseHint } from './errors.ts';
+import { connectHostForwarder, openHostForwarder } from './hosts.ts';
 import { allWorkersMetrics, runPrimary, shareMetrics, workerInfo, workerReady } from './workers.ts';
 
 const OPTIONS = {
@@ -44,6 +45,7 @@ const NOTES = `Environment: SECURESENSE_DB, SECURESENSE_HTTP_PORT, SECURESENSE_H
 SECURESENSE_HTTPS_KEY, SECURESENSE_COAP_PORT, SECURESENSE_COAPS_PORT, SECURESENSE_COAPS_CERT,
 SECURESENSE_COAPS_KEY, SECURESENSE_COAPS_RPK_KEY, SECURESENSE_POLLER (true|false),
 SECURESENSE_SESSION_KEY (DTLS sessions shared by front ends), SECURESENSE_SESSION_LIFETIME,
+SECURESENSE_COAPS_CID_NODE, SECURESENSE_COAPS_HANDOVER_ADDRESS|PEERS|TOKEN (several hosts),
 SECURESENSE_SIGNUP (open|admin), SECURESENSE_ADMIN_TOKEN, SECURESENSE_BODY_LIMIT, …
 (see docs/platform.md).`;
 
@@ -94,6 +96,13 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
 
   const workers = intOption(values.workers, '--workers', 1, 64) ?? 1;
   const worker = workerInfo();
+  if (workers > 1 && config.coap.cidNode !== null) {
+    // Both would put their number in the CID's first byte.
+    process.stderr.write(
+      'securesense serve: --workers and coap.cidNode (SECURESENSE_COAPS_CID_NODE) cannot be used together yet: run one process per host\n',
+    );
+    return 2;
+  }
   if (workers > 1 && !worker) {
     // Sessions resumable on any worker go through the store, sealed with the session key: one
     // made up for this run when none is configured (a restart then forgets the sessions).
@@ -144,10 +153,18 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
     pino.destination(2),
   );
   const useCoap = config.coap.port !== null || config.coap.coapsPort !== null;
-  const forwarder = worker ? await CidForwarder.open({ node: worker.node, token: worker.token }) : undefined;
+  let forwarder: CidForwarder | undefined;
+  try {
+    forwarder = worker
+      ? await CidForwarder.open({ node: worker.node, token: worker.token })
+      : await openHostForwarder(config.coap);
+  } catch (err) {
+    process.stderr.write(`securesense serve: ${(err as Error).message}\n`);
+    return 1;
+  }
   const workerDtls = forwarder
     ? {
-        reusePort: true,
+        reusePort: worker !== undefined,
         connectionId: { length: 8, node: forwarder.node },
         cidHandOver: (node: number, d: Buffer, from: { address: string; port: number; family: 'IPv4' | 'IPv6' }) =>
           forwarder.forward(node, d, from),
@@ -177,6 +194,7 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
     coaps: platform.coap?.coaps?.url ?? null,
     coapsModes: ['psk', ...(dtls.rpk ? ['rpk'] : []), ...(dtls.certificate ? ['x509'] : [])],
     poller: config.poller.enabled,
+    ...(config.coap.cidNode !== null ? { cidNode: config.coap.cidNode } : {}),
     db: platform.store.engine === 'sqlite' ? config.db : 'postgres',
     docs: platform.http.plain
       ? `${platform.http.plain.url}/docs`
@@ -200,6 +218,7 @@ async function serve({ values }: Parsed<typeof OPTIONS>): Promise<number> {
     workerReady(ports, forwarder.address(), (routes) => forwarder.setRoutes(routes));
     logger.info({ ...where, worker: worker.node }, 'worker started');
   } else {
+    if (forwarder) connectHostForwarder(platform, forwarder);
     process.stdout.write(`${JSON.stringify(where)}\n`);
     logger.info(where, 'platform started');
   }

@@ -7,20 +7,25 @@
  * client's address; the owner processes it as if it had arrived itself (RFC 9146 §6's address
  * update rules apply there) and answers from the shared port.
  *
- * Frame (one datagram): "SSCF" ‖ version 1 ‖ token (16 bytes, shared by the nodes; frames without
- * it are dropped, so another local process cannot inject records with a chosen source address) ‖
- * client port (2) ‖ address length (1) ‖ client address (ASCII) ‖ the record datagram as received.
+ * Frame (one datagram): "SSCF" ‖ version 2 ‖ client port (2) ‖ address length (1) ‖ client address
+ * (ASCII) ‖ the record datagram as received ‖ tag (16 bytes: HMAC-SHA256 of everything before it,
+ * keyed with the token the nodes share, truncated). The token never travels, so one seen on the
+ * wire between hosts does not let anyone forge frames; a frame with a bad tag is refused (counted),
+ * as otherwise another machine could inject records with a chosen source address. A replayed frame
+ * carries a record the owner's DTLS replay window already saw, and is dropped there.
  */
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { PeerAddress } from './handshake/types.ts';
 
 const MAGIC = Buffer.from('SSCF', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
+/** The shared secret's length in bytes (`coap.handOverToken` is 32 hex digits). */
 export const HAND_OVER_TOKEN_LENGTH = 16;
-const HEADER = MAGIC.length + 1 + HAND_OVER_TOKEN_LENGTH + 2 + 1;
+const TAG_LENGTH = 16;
+const HEADER = MAGIC.length + 1 + 2 + 1;
 
 /** Where a node takes hand-overs. */
 export interface NodeAddress {
@@ -28,33 +33,41 @@ export interface NodeAddress {
   port: number;
 }
 
+function tag(token: Buffer, body: Buffer): Buffer {
+  return createHmac('sha256', token).update(body).digest().subarray(0, TAG_LENGTH);
+}
+
 /** Builds a hand-over frame for `datagram`, received from `from`. */
 export function encodeHandOver(token: Buffer, from: PeerAddress, datagram: Buffer): Buffer {
   const addr = Buffer.from(from.address, 'latin1');
-  const out = Buffer.allocUnsafe(HEADER + addr.length + datagram.length);
+  const bodyLength = HEADER + addr.length + datagram.length;
+  const out = Buffer.allocUnsafe(bodyLength + TAG_LENGTH);
   MAGIC.copy(out, 0);
   out[4] = VERSION;
-  token.copy(out, 5);
-  out.writeUInt16BE(from.port, 5 + HAND_OVER_TOKEN_LENGTH);
-  out[7 + HAND_OVER_TOKEN_LENGTH] = addr.length;
+  out.writeUInt16BE(from.port, 5);
+  out[7] = addr.length;
   addr.copy(out, HEADER);
   datagram.copy(out, HEADER + addr.length);
+  tag(token, out.subarray(0, bodyLength)).copy(out, bodyLength);
   return out;
 }
 
-/** Reads a hand-over frame; undefined when it is not one, has another token, or names no IP address. */
+/** Reads a hand-over frame; undefined when it is not one, its tag is wrong (another token), or it names no IP address. */
 export function decodeHandOver(token: Buffer, frame: Buffer): { from: PeerAddress; datagram: Buffer } | undefined {
-  if (frame.length <= HEADER || !frame.subarray(0, 4).equals(MAGIC) || frame[4] !== VERSION) return undefined;
-  if (!timingSafeEqual(frame.subarray(5, 5 + HAND_OVER_TOKEN_LENGTH), token)) return undefined;
-  const port = frame.readUInt16BE(5 + HAND_OVER_TOKEN_LENGTH);
-  const len = frame[7 + HAND_OVER_TOKEN_LENGTH];
-  if (frame.length <= HEADER + len || port === 0) return undefined;
+  if (frame.length <= HEADER + TAG_LENGTH || !frame.subarray(0, 4).equals(MAGIC) || frame[4] !== VERSION) {
+    return undefined;
+  }
+  const bodyLength = frame.length - TAG_LENGTH;
+  if (!timingSafeEqual(frame.subarray(bodyLength), tag(token, frame.subarray(0, bodyLength)))) return undefined;
+  const port = frame.readUInt16BE(5);
+  const len = frame[7];
+  if (bodyLength <= HEADER + len || port === 0) return undefined;
   const address = frame.toString('latin1', HEADER, HEADER + len);
   const v = isIP(address);
   if (v === 0) return undefined;
   return {
     from: { address, port, family: v === 6 ? 'IPv6' : 'IPv4' },
-    datagram: frame.subarray(HEADER + len),
+    datagram: frame.subarray(HEADER + len, bodyLength),
   };
 }
 
@@ -66,7 +79,7 @@ export interface HandOverStats {
   noRoute: number;
   /** Hand-overs taken in from other nodes. */
   received: number;
-  /** Frames refused: not a frame, a wrong token, a bad address. */
+  /** Frames refused: not a frame, a wrong tag (another token), a bad address. */
   refused: number;
 }
 

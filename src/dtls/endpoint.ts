@@ -458,7 +458,7 @@ export class DtlsEndpoint extends EventEmitter {
         return;
       }
       // A datagram may hold plain records (a handshake's epoch 0) and then tls12_cid ones.
-      const records = parseRecords(msg, a.records.ownCid?.length ?? 0);
+      const records = parseRecords(msg, (a.records.ownCid ?? a.records.offeredCid)?.length ?? 0);
       if (records.length === 0) {
         this.stats.drops.malformed++;
         return;

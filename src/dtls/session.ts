@@ -150,6 +150,13 @@ export class RecordLayer {
    */
   ownCid: Buffer | undefined = undefined;
   peerCid: Buffer | undefined = undefined;
+  /**
+   * The CID a client offered, until the server's answer sets `ownCid`: the server's ServerHello,
+   * ChangeCipherSpec and Finished of an abbreviated handshake come in one datagram, and its
+   * tls12_cid Finished must be split out of it before the ServerHello has been read. Only for
+   * parsing: `unprotect` still takes a tls12_cid record only once `ownCid` is set and equal.
+   */
+  offeredCid: Buffer | undefined = undefined;
   /** The last record `unprotect` returned was above every record seen before in its epoch. */
   lastAhead = false;
 

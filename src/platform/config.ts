@@ -7,6 +7,7 @@
  * {@link ConfigError}, naming where it came from (file key or environment variable).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseAllowList } from '../util/net-allow.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -42,6 +43,18 @@ export interface SecureSenseConfig {
     cert: string | null;
     key: string | null;
     rpkKey: string | null;
+    /**
+     * Several hosts (docs/deployment.md "Several hosts"): this host's node number (0–255), the first
+     * byte of every Connection ID it hands out, so that another host that receives the record after
+     * the device's address changed knows whose it is. Null (the default): one host.
+     */
+    cidNode: number | null;
+    /** Where this host takes hand-overs from its peers (an internal address); default its own `handOverPeers` entry. */
+    handOverAddress: HostPort | null;
+    /** Where each node takes hand-overs, by node number (this host's own entry may be listed too). */
+    handOverPeers: Record<number, HostPort>;
+    /** 32 hex digits shared by the hosts: the key that authenticates hand-overs (HMAC). A secret. */
+    handOverToken: string | null;
   };
   /** DTLS sessions of the coaps:// API shared between front ends through the store (docs/platform-coap.md). */
   dtls: {
@@ -102,12 +115,29 @@ export interface SecureSenseConfig {
   logLevel: LogLevel;
 }
 
+/** An IP address and a port (`10.0.0.5:5690`, `[fd00::5]:5690`). */
+export interface HostPort {
+  address: string;
+  port: number;
+}
+
 export const DEFAULT_CONFIG: SecureSenseConfig = {
   db: './data/securesense.db',
   // '::' is dual-stack: IPv6 clients, and IPv4 ones as IPv4-mapped addresses (platform/dual-stack.ts).
   http: { host: '::', port: 8080 },
   https: { host: '::', port: null, cert: null, key: null },
-  coap: { host: '::', port: 5683, coapsPort: 5684, cert: null, key: null, rpkKey: null },
+  coap: {
+    host: '::',
+    port: 5683,
+    coapsPort: 5684,
+    cert: null,
+    key: null,
+    rpkKey: null,
+    cidNode: null,
+    handOverAddress: null,
+    handOverPeers: {},
+    handOverToken: null,
+  },
   dtls: {
     sessionKey: null,
     sessionLifetime: 86_400,
@@ -218,7 +248,9 @@ function db(raw: unknown): string {
     } catch {
       throw new Error(`is not a valid postgres:// URL: ${s}`);
     }
-    if (!u.hostname || u.pathname.length < 2) throw new Error(`postgres URL needs a host and a database name: ${s}`);
+    // `postgres:///db?host=/var/run/postgresql`: a Unix socket directory instead of a host name.
+    const host = u.hostname || u.searchParams.get('host');
+    if (!host || u.pathname.length < 2) throw new Error(`postgres URL needs a host and a database name: ${s}`);
   }
   return s;
 }
@@ -241,6 +273,60 @@ function sessionKey(raw: unknown): string | null {
   return s.toLowerCase();
 }
 
+function optionalCidNode(raw: unknown): number | null {
+  if (raw === null || raw === '') return null;
+  return nonNegativeInt(255)(raw) as number;
+}
+
+function hostPort(raw: unknown): HostPort {
+  const s = typeof raw === 'string' ? raw.trim() : '';
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  const p = m ? Number(m[2]) : Number.NaN;
+  if (!m || isIP(m[1]) === 0 || !Number.isInteger(p) || p < 1 || p > 65535) {
+    throw new Error(`must be IP:PORT (an IP address, not a name; [IPv6]:PORT), got ${show(raw)}`);
+  }
+  return { address: m[1], port: p };
+}
+
+function optionalHostPort(raw: unknown): HostPort | null {
+  return raw === null || raw === '' ? null : hostPort(raw);
+}
+
+/** `{"0":"10.0.0.1:5690",…}` in a file, `0=10.0.0.1:5690,1=…` in the environment. */
+function handOverPeers(raw: unknown): Record<number, HostPort> {
+  let entries: Array<[string, unknown]>;
+  if (typeof raw === 'string') {
+    entries = raw
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '')
+      .map((e) => {
+        const i = e.indexOf('=');
+        if (i < 0) throw new Error(`must be NODE=IP:PORT,… got ${show(e)}`);
+        return [e.slice(0, i).trim(), e.slice(i + 1)];
+      });
+  } else if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    entries = Object.entries(raw);
+  } else {
+    throw new Error(`must be an object {"NODE": "IP:PORT", …} or NODE=IP:PORT,…, got ${show(raw)}`);
+  }
+  const out: Record<number, HostPort> = {};
+  for (const [k, v] of entries) {
+    if (!/^\d+$/.test(k) || Number(k) > 255) throw new Error(`node numbers are 0–255, got ${show(k)}`);
+    out[Number(k)] = hostPort(v);
+  }
+  return out;
+}
+
+/** The hand-over secret: exactly 32 hex digits (128 bits). Never echoed in an error. */
+function handOverToken(raw: unknown): string | null {
+  if (raw === null || raw === '') return null;
+  if (typeof raw !== 'string' || !/^[0-9a-fA-F]{32}$/.test(raw.trim())) {
+    throw new Error('must be exactly 32 hex digits (128 bits)');
+  }
+  return raw.trim().toLowerCase();
+}
+
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
@@ -259,6 +345,10 @@ const FIELDS: Field[] = [
   { path: ['coap', 'cert'], env: 'SECURESENSE_COAPS_CERT', parse: optionalFile },
   { path: ['coap', 'key'], env: 'SECURESENSE_COAPS_KEY', parse: optionalFile },
   { path: ['coap', 'rpkKey'], env: 'SECURESENSE_COAPS_RPK_KEY', parse: optionalFile },
+  { path: ['coap', 'cidNode'], env: 'SECURESENSE_COAPS_CID_NODE', parse: optionalCidNode },
+  { path: ['coap', 'handOverAddress'], env: 'SECURESENSE_COAPS_HANDOVER_ADDRESS', parse: optionalHostPort },
+  { path: ['coap', 'handOverPeers'], env: 'SECURESENSE_COAPS_HANDOVER_PEERS', parse: handOverPeers },
+  { path: ['coap', 'handOverToken'], env: 'SECURESENSE_COAPS_HANDOVER_TOKEN', parse: handOverToken },
   { path: ['dtls', 'sessionKey'], env: 'SECURESENSE_SESSION_KEY', parse: sessionKey },
   { path: ['dtls', 'sessionLifetime'], env: 'SECURESENSE_SESSION_LIFETIME', parse: positiveInt(365 * 86_400) },
   { path: ['dtls', 'maxSessions'], env: 'SECURESENSE_COAPS_MAX_SESSIONS', parse: positiveInt(10_000_000) },
@@ -349,6 +439,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): SecureSenseConfig {
   }
   if ((out.coap.cert === null) !== (out.coap.key === null)) {
     problems.push('coap.cert and coap.key (SECURESENSE_COAPS_CERT/KEY) must be given together');
+  }
+  const node = out.coap.cidNode;
+  if (node !== null) {
+    if (!out.coap.handOverToken) {
+      problems.push('coap.cidNode is set but coap.handOverToken (SECURESENSE_COAPS_HANDOVER_TOKEN) is not');
+    }
+    if (!out.coap.handOverAddress && !out.coap.handOverPeers[node]) {
+      problems.push(
+        `coap.cidNode is ${node} but neither coap.handOverAddress (SECURESENSE_COAPS_HANDOVER_ADDRESS) nor coap.handOverPeers["${node}"] says where it takes hand-overs`,
+      );
+    }
+  } else if (out.coap.handOverAddress || Object.keys(out.coap.handOverPeers).length > 0) {
+    problems.push('coap.handOverAddress/handOverPeers are set but coap.cidNode (SECURESENSE_COAPS_CID_NODE) is not');
   }
   if (out.api.signup === 'admin' && !out.api.adminToken) {
     problems.push('api.signup is "admin" but api.adminToken (SECURESENSE_ADMIN_TOKEN) is not set');

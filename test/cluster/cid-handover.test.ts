@@ -77,7 +77,7 @@ async function twoWorkers(t: TestContext, pki: TempPki, handOver = true): Promis
   return { port, workers };
 }
 
-test('hand-over frames: the client address survives, a wrong token or garbage is refused', () => {
+test('hand-over frames: the client address survives, a wrong token, a changed address or garbage is refused', () => {
   const token = randomBytes(16);
   const rec = Buffer.from([25, 0xfe, 0xfd, 1, 2, 3]);
   for (const from of [
@@ -89,6 +89,11 @@ test('hand-over frames: the client address survives, a wrong token or garbage is
     assert.deepEqual(h?.datagram, rec);
     assert.equal(decodeHandOver(randomBytes(16), encodeHandOver(token, from, rec)), undefined);
   }
+  // The client address is covered by the tag: a frame whose address was changed on the way is refused.
+  const frame = encodeHandOver(token, { address: '10.0.0.1', port: 40000, family: 'IPv4' }, rec);
+  frame[frame.indexOf('10.0.0.1') + 7] = '9'.charCodeAt(0);
+  assert.equal(decodeHandOver(token, frame), undefined);
+  assert.equal(frame.includes(token), false, 'the token itself never travels');
   const bad = encodeHandOver(token, { address: 'not-an-ip', port: 1, family: 'IPv4' }, rec);
   assert.equal(decodeHandOver(token, bad), undefined);
   assert.equal(decodeHandOver(token, rec), undefined);

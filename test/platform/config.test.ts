@@ -97,3 +97,63 @@ test('a file that is not JSON is reported, not thrown raw', (t) => {
     (e: unknown) => e instanceof ConfigError && e.message.includes(file),
   );
 });
+
+test('several hosts: cidNode, hand-over address, peers and token from a file or the environment', (t) => {
+  const token = '00112233445566778899aabbccddeeff';
+  const env = {
+    SECURESENSE_COAPS_CID_NODE: '1',
+    SECURESENSE_COAPS_HANDOVER_PEERS: '0=10.1.0.2:5690, 1=[fd00::2]:5690',
+    SECURESENSE_COAPS_HANDOVER_TOKEN: token.toUpperCase(),
+  };
+  const cfg = loadConfig({ env });
+  assert.equal(cfg.coap.cidNode, 1);
+  assert.deepEqual(cfg.coap.handOverPeers, {
+    0: { address: '10.1.0.2', port: 5690 },
+    1: { address: 'fd00::2', port: 5690 },
+  });
+  assert.equal(cfg.coap.handOverToken, token);
+  assert.equal(cfg.coap.handOverAddress, null, "the node's own peers entry will do");
+
+  const dir = tmp(t);
+  const file = join(dir, 'c.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      coap: {
+        cidNode: 0,
+        handOverAddress: '10.1.0.2:5690',
+        handOverPeers: { 1: '10.2.0.2:5690' },
+        handOverToken: token,
+      },
+    }),
+  );
+  const f = loadConfig({ file, env: {} });
+  assert.deepEqual(f.coap.handOverAddress, { address: '10.1.0.2', port: 5690 });
+  assert.deepEqual(f.coap.handOverPeers, { 1: { address: '10.2.0.2', port: 5690 } });
+
+  const secret = 'abcd'.repeat(7);
+  assert.throws(
+    () => loadConfig({ env: { ...env, SECURESENSE_COAPS_HANDOVER_TOKEN: secret } }),
+    (e: unknown) => e instanceof ConfigError && /32 hex digits/.test(e.message) && !e.message.includes(secret),
+  );
+  assert.throws(() => loadConfig({ env: { ...env, SECURESENSE_COAPS_HANDOVER_TOKEN: '' } }), /handOverToken/);
+  assert.throws(() => loadConfig({ env: { ...env, SECURESENSE_COAPS_CID_NODE: '256' } }), /0–255/);
+  assert.throws(
+    () => loadConfig({ env: { ...env, SECURESENSE_COAPS_HANDOVER_PEERS: '0=host.example:5690' } }),
+    /IP:PORT/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { ...env, SECURESENSE_COAPS_HANDOVER_PEERS: '0=10.1.0.2:5690' } }),
+    /where it takes hand-overs/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { SECURESENSE_COAPS_HANDOVER_PEERS: '0=10.1.0.2:5690' } }),
+    /cidNode .* is not/,
+  );
+});
+
+test('a postgres URL may name a Unix socket directory instead of a host', () => {
+  const db = 'postgres:///securesense?host=/var/run/postgresql&user=u&password=p';
+  assert.equal(loadConfig({ env: { SECURESENSE_DB: db } }).db, db);
+  assert.throws(() => loadConfig({ env: { SECURESENSE_DB: 'postgres:///securesense' } }), /needs a host/);
+});

@@ -111,6 +111,7 @@ export class ClientHandshake implements RoleHandshake {
     private readonly host: HandshakeHost,
     private readonly cfg: ClientConfig,
   ) {
+    if (cfg.connectionId && cfg.connectionId.length > 0) host.records.offeredCid = cfg.connectionId;
     const offered: CipherSuite[] = [];
     const psk = suiteByCode(0xc0a8);
     const ecdhe = suiteByCode(0xc0ae);
