@@ -2,21 +2,17 @@
  * The cipher-suite table. Each row says how the keys are exchanged and how records are protected;
  * the handshake reads the row, never a suite code. Adding a suite is adding a row.
  */
-import type { KeyExchange as KeyExchangeStrategy } from '../handshake/key-exchange.ts';
+import type { KeyExchange } from '../handshake/key-exchange.ts';
 import { ECDHE_ECDSA_KEY_EXCHANGE } from '../handshake/kx-ecdhe.ts';
 import { PSK_KEY_EXCHANGE } from '../handshake/kx-psk.ts';
-
-export type KeyExchange = 'psk' | 'ecdhe_ecdsa';
 
 export interface CipherSuite {
   /** IANA code. */
   code: number;
   /** IANA name. */
   name: string;
-  /** The key exchange's name (for logs and tables; the handshake uses `kx`). */
-  keyExchange: KeyExchange;
-  /** The key exchange itself (handshake/key-exchange.ts). */
-  kx: KeyExchangeStrategy;
+  /** The key exchange (handshake/key-exchange.ts): the handshake asks it, never which one it is. */
+  kx: KeyExchange;
   /** Record protection: AES-128-CCM with an 8-byte tag (RFC 6655 §3). */
   protection: 'aes_128_ccm_8';
   macKeyLength: number;
@@ -31,7 +27,6 @@ export interface CipherSuite {
 export const TLS_PSK_WITH_AES_128_CCM_8: CipherSuite = {
   code: 0xc0a8,
   name: 'TLS_PSK_WITH_AES_128_CCM_8',
-  keyExchange: 'psk',
   kx: PSK_KEY_EXCHANGE,
   protection: 'aes_128_ccm_8',
   macKeyLength: 0,
@@ -45,7 +40,6 @@ export const TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8: CipherSuite = {
   ...TLS_PSK_WITH_AES_128_CCM_8,
   code: 0xc0ae,
   name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8',
-  keyExchange: 'ecdhe_ecdsa',
   kx: ECDHE_ECDSA_KEY_EXCHANGE,
 };
 
