@@ -1,8 +1,9 @@
 /**
- * The client's states accept each message of the server's flight once and in its place
+ * Each role's states accept each message of the peer's flight once and in its place
  * (RFC 5246 §7.3, §7.4): a second ServerKeyExchange or CertificateRequest, or a CertificateRequest
- * in a PSK handshake, is unexpected_message — the old single-class state machine let the first two
- * through. Driven directly through a stand-in for the association.
+ * in a PSK handshake, is unexpected_message — the old single-class client let the first two
+ * through — and so are a server's unrequested client Certificate and second ClientKeyExchange.
+ * Driven directly through a stand-in for the association.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -12,12 +13,14 @@ import { makeServerKeyExchange } from '../../../src/dtls/crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../../../src/dtls/errors.ts';
 import { type ClientConfig, ClientHandshake } from '../../../src/dtls/handshake/client.ts';
 import type { FlightItem } from '../../../src/dtls/handshake/flight.ts';
+import { ServerHandshake } from '../../../src/dtls/handshake/server.ts';
 import { Transcript } from '../../../src/dtls/handshake/transcript.ts';
 import type { HandshakeHost } from '../../../src/dtls/handshake/types.ts';
 import { RecordLayer } from '../../../src/dtls/session.ts';
 import { encodeCertificate } from '../../../src/dtls/wire/certificate.ts';
 import { ecdsaCertificateRequest, encodeCertificateRequest } from '../../../src/dtls/wire/certificate-request.ts';
-import { parseClientHello } from '../../../src/dtls/wire/client-hello.ts';
+import { encodeClientHello, parseClientHello } from '../../../src/dtls/wire/client-hello.ts';
+import { encodeClientKeyExchangePsk } from '../../../src/dtls/wire/client-key-exchange.ts';
 import type { Extension } from '../../../src/dtls/wire/extensions.ts';
 import { CertificateType, serverCertificateTypeExtension } from '../../../src/dtls/wire/extensions-ecc.ts';
 import { HandshakeType } from '../../../src/dtls/wire/handshake.ts';
@@ -117,4 +120,44 @@ test('ECDHE (raw public key): a second CertificateRequest, or ServerHelloDone be
   const ske2 = makeServerKeyExchange(server.privateKey, d.clientRandom, d.serverRandom);
   await d.deliver(HandshakeType.server_key_exchange, ske2.body);
   await assert.rejects(d.deliver(HandshakeType.server_key_exchange, ske2.body), unexpectedMessage);
+});
+
+test('server (PSK): a client Certificate nobody asked for, or a second ClientKeyExchange, is unexpected_message', async () => {
+  const flights: FlightItem[][] = [];
+  const host: HandshakeHost = {
+    records: new RecordLayer(),
+    transcript: new Transcript(),
+    remote: { address: '127.0.0.1', port: 40000, family: 'IPv4' },
+    sendFlight: (items) => flights.push(items),
+    setNextRecvSeq: () => {},
+    complete: () => {},
+  };
+  const start = () => {
+    const hs = new ServerHandshake(host, { psk: (id) => (id === PSK.identity ? PSK.key : undefined) });
+    const body = encodeClientHello({
+      clientVersion: DTLS1_2,
+      random: randomBytes(32),
+      sessionId: Buffer.alloc(0),
+      cookie: randomBytes(32),
+      cipherSuites: [0xc0a8],
+      compressionMethods: [0],
+      extensions: [],
+    });
+    hs.onClientHello(parseClientHello(body), { msgType: HandshakeType.client_hello, messageSeq: 1, body, epoch: 0 });
+    let seq = 2;
+    const deliver = async (msgType: number, b: Buffer) => {
+      await hs.onMessage({ msgType, messageSeq: seq++, body: b, epoch: 0 });
+    };
+    return { hs, deliver };
+  };
+  const cke = encodeClientKeyExchangePsk({ identity: Buffer.from(PSK.identity, 'utf8') });
+  const a = start();
+  await assert.rejects(
+    a.deliver(HandshakeType.certificate, encodeCertificate({ type: 'rpk', spki: Buffer.alloc(0) })),
+    unexpectedMessage,
+  );
+  const b = start();
+  await b.deliver(HandshakeType.client_key_exchange, cke);
+  assert.ok(b.hs.awaitingFinished);
+  await assert.rejects(b.deliver(HandshakeType.client_key_exchange, cke), unexpectedMessage);
 });
