@@ -72,17 +72,18 @@
  *
  * ## The key exchange itself (crypto/ecc.ts), one helper per handshake message
  *
- *   server: makeServerKeyExchange(signingKey, clientRandom, serverRandom, meter?)
+ *   server: makeServerKeyExchange(signingKey, clientRandom, serverRandom, crypto?)
  *             → { ephemeral, body }                          ServerKeyExchange body
- *           premasterFromClientKeyExchange(body, ephemeral, meter?) → premaster (32 bytes)
- *           checkCertificateVerify(body, clientPublicKey, handshakeMessages, meter?)  throws
- *   client: checkServerKeyExchange(body, serverPublicKey, clientRandom, serverRandom, meter?)
+ *           premasterFromClientKeyExchange(body, ephemeral, crypto?) → premaster (32 bytes)
+ *           checkCertificateVerify(body, clientPublicKey, handshakeMessages, crypto?)  throws
+ *   client: checkServerKeyExchange(body, serverPublicKey, clientRandom, serverRandom, crypto?)
  *             → { serverPoint }                             throws decrypt_error / illegal_parameter
- *           makeClientKeyExchange(serverPoint, meter?) → { body, premasterSecret }
- *           makeCertificateVerify(signingKey, handshakeMessages, meter?) → body
+ *           makeClientKeyExchange(serverPoint, crypto?) → { body, premasterSecret }
+ *           makeCertificateVerify(signingKey, handshakeMessages, crypto?) → body
  *   handshakeMessages: the concatenated handshake messages from ClientHello up to (not including)
- *   CertificateVerify, as the transcript holds them. Each helper reports its ECDH/ECDSA operations
- *   to the meter with the message name as context.
+ *   CertificateVerify, as the transcript holds them. `crypto`: the association's HandshakeCrypto
+ *   (crypto/provider.ts); its metered form reports each ECDH/ECDSA operation with the message name
+ *   as context. The handshake calls them through the ECDHE strategy (handshake/kx-ecdhe.ts).
  *
  * ## Message codecs (wire/)
  *

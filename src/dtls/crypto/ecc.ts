@@ -9,8 +9,8 @@
  * - loading keys: PEM or DER, PKCS#8 or SEC1 ("EC PRIVATE KEY", RFC 5915) private keys and
  *   SubjectPublicKeyInfo (RFC 5480) public keys, each checked to be on P-256.
  *
- * Every operation reports itself to the optional meter so that a transcript can be
- * replayed on a constrained-device profile.
+ * The primitives do the work only; the message helpers at the end take the association's
+ * HandshakeCrypto (crypto/provider.ts), whose metered form reports each operation to the meter.
  */
 import {
   createECDH,
@@ -24,7 +24,6 @@ import {
 } from 'node:crypto';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { LruCache } from '../lru.ts';
-import type { DtlsMeter } from '../meter.ts';
 import { encodeCertificateVerify, parseCertificateVerify } from '../wire/certificate-verify.ts';
 import { encodeClientKeyExchangeEcdhe, parseClientKeyExchangeEcdhe } from '../wire/client-key-exchange-ecdhe.ts';
 import { ECDSA_SHA256, isEcdsaSha256 } from '../wire/extensions-ecc.ts';
@@ -34,6 +33,7 @@ import {
   parseServerKeyExchangeEcdhe,
   serverKeyExchangeSignedBlob,
 } from '../wire/server-key-exchange-ecdhe.ts';
+import type { CryptoContext, HandshakeCrypto } from './provider.ts';
 
 /** NamedCurve secp256r1 in the IANA "TLS Supported Groups" registry (RFC 8422 §5.1.1). */
 export const NAMED_CURVE_SECP256R1 = 23;
@@ -53,10 +53,9 @@ export interface EcdhKeyPair {
 }
 
 /** A fresh ephemeral P-256 key pair (one `ecdh_keygen`). */
-export function generateEcdhKeyPair(meter?: DtlsMeter, context?: string): EcdhKeyPair {
+export function generateEcdhKeyPair(): EcdhKeyPair {
   const ecdh = createECDH(NODE_CURVE);
   const publicPoint = ecdh.generateKeys();
-  meter?.crypto('ecdh_keygen', 1, context);
   return { publicPoint, ecdh };
 }
 
@@ -75,7 +74,7 @@ export function ecdhKeyPairFromPrivate(d: Buffer): EcdhKeyPair {
  * not 65 bytes starting 0x04, or not on the curve, is refused with `illegal_parameter`
  * (RFC 8422 §5.4: compressed points are no longer used; RFC 5246 §7.2.2 for the alert).
  */
-export function ecdhSharedSecret(own: EcdhKeyPair, peerPoint: Buffer, meter?: DtlsMeter, context?: string): Buffer {
+export function ecdhSharedSecret(own: EcdhKeyPair, peerPoint: Buffer): Buffer {
   if (peerPoint.length !== P256_POINT_LENGTH || peerPoint[0] !== 0x04) {
     throw new DtlsAlertError(
       AlertDescription.illegal_parameter,
@@ -88,19 +87,16 @@ export function ecdhSharedSecret(own: EcdhKeyPair, peerPoint: Buffer, meter?: Dt
   } catch {
     throw new DtlsAlertError(AlertDescription.illegal_parameter, 'peer ECDH point is not on P-256');
   }
-  meter?.crypto('ecdh_agree', 1, context);
   return secret;
 }
 
 /** ECDSA-SHA256 over `data`, DER-encoded signature (one `ecdsa_sign`). */
-export function ecdsaSign(key: KeyObject, data: Buffer, meter?: DtlsMeter, context?: string): Buffer {
+export function ecdsaSign(key: KeyObject, data: Buffer): Buffer {
   assertP256(key, 'signing key');
   // The KeyObject itself, not `{ key, dsaEncoding: 'der' }` (DER is the default): node:crypto
   // tries an options object as a KeyObject and as a CryptoKey first, each a caught exception,
   // which cost ~10 µs per signature on Node 24 (a third of the signature itself).
-  const sig = sign('sha256', data, key);
-  meter?.crypto('ecdsa_sign', 1, context);
-  return sig;
+  return sign('sha256', data, key);
 }
 
 /**
@@ -108,14 +104,7 @@ export function ecdsaSign(key: KeyObject, data: Buffer, meter?: DtlsMeter, conte
  * malformed signature rather than throwing: the caller decides the alert (`decrypt_error` for
  * CertificateVerify and ServerKeyExchange, RFC 5246 §7.2.2).
  */
-export function ecdsaVerify(
-  key: KeyObject,
-  data: Buffer,
-  signature: Buffer,
-  meter?: DtlsMeter,
-  context?: string,
-): boolean {
-  meter?.crypto('ecdsa_verify', 1, context);
+export function ecdsaVerify(key: KeyObject, data: Buffer, signature: Buffer): boolean {
   try {
     // The KeyObject itself (DER is the default encoding): see ecdsaSign.
     return verify('sha256', data, key, signature);
@@ -267,19 +256,34 @@ export function sha256Hex(der: Buffer): string {
 // ---------------------------------------------------------------------------------------------
 // The ECDHE_ECDSA key exchange, message by message (RFC 8422 §5.4, §5.7, §5.10; RFC 5246 §7.4.8):
 // each helper builds or checks one handshake body with the codecs of wire/, so that the handshake
-// state machines only move bytes and state.
+// state machines only move bytes and state. `crypto` is the association's provider (metered when
+// the association has a meter); without one the primitives run as they are.
+
+const keygen = (crypto: HandshakeCrypto | undefined, context: CryptoContext) =>
+  crypto ? crypto.ecdhKeygen(context) : generateEcdhKeyPair();
+const agree = (crypto: HandshakeCrypto | undefined, own: EcdhKeyPair, point: Buffer, context: CryptoContext) =>
+  crypto ? crypto.ecdhAgree(own, point, context) : ecdhSharedSecret(own, point);
+const signWith = (crypto: HandshakeCrypto | undefined, key: KeyObject, data: Buffer, context: CryptoContext) =>
+  crypto ? crypto.ecdsaSign(key, data, context) : ecdsaSign(key, data);
+const verifyWith = (
+  crypto: HandshakeCrypto | undefined,
+  key: KeyObject,
+  data: Buffer,
+  sig: Buffer,
+  context: CryptoContext,
+) => (crypto ? crypto.ecdsaVerify(key, data, sig, context) : ecdsaVerify(key, data, sig));
 
 /** The server's ServerKeyExchange: a fresh ephemeral key on secp256r1 and its params signed with `signingKey`. */
 export function makeServerKeyExchange(
   signingKey: KeyObject,
   clientRandom: Buffer,
   serverRandom: Buffer,
-  meter?: DtlsMeter,
+  crypto?: HandshakeCrypto,
 ): { ephemeral: EcdhKeyPair; body: Buffer } {
-  const ephemeral = generateEcdhKeyPair(meter, 'server_key_exchange');
+  const ephemeral = keygen(crypto, 'server_key_exchange');
   const params = { namedCurve: NAMED_CURVE_SECP256R1, publicPoint: ephemeral.publicPoint };
   const blob = serverKeyExchangeSignedBlob(clientRandom, serverRandom, encodeServerECDHParams(params));
-  const signature = ecdsaSign(signingKey, blob, meter, 'server_key_exchange');
+  const signature = signWith(crypto, signingKey, blob, 'server_key_exchange');
   return { ephemeral, body: encodeServerKeyExchangeEcdhe({ params, algorithm: ECDSA_SHA256, signature }) };
 }
 
@@ -294,7 +298,7 @@ export function checkServerKeyExchange(
   serverPublicKey: KeyObject,
   clientRandom: Buffer,
   serverRandom: Buffer,
-  meter?: DtlsMeter,
+  crypto?: HandshakeCrypto,
 ): { serverPoint: Buffer } {
   const m = parseServerKeyExchangeEcdhe(body);
   if (m.params.namedCurve !== NAMED_CURVE_SECP256R1) {
@@ -310,7 +314,7 @@ export function checkServerKeyExchange(
     );
   }
   const blob = serverKeyExchangeSignedBlob(clientRandom, serverRandom, m.paramsBytes);
-  if (!ecdsaVerify(serverPublicKey, blob, m.signature, meter, 'server_key_exchange')) {
+  if (!verifyWith(crypto, serverPublicKey, blob, m.signature, 'server_key_exchange')) {
     throw new DtlsAlertError(AlertDescription.decrypt_error, 'ServerKeyExchange signature does not verify');
   }
   return { serverPoint: m.params.publicPoint };
@@ -319,25 +323,29 @@ export function checkServerKeyExchange(
 /** The client's ClientKeyExchange and premaster secret, from the server's ephemeral point. */
 export function makeClientKeyExchange(
   serverPoint: Buffer,
-  meter?: DtlsMeter,
+  crypto?: HandshakeCrypto,
 ): { body: Buffer; premasterSecret: Buffer } {
-  const ephemeral = generateEcdhKeyPair(meter, 'client_key_exchange');
-  const premasterSecret = ecdhSharedSecret(ephemeral, serverPoint, meter, 'client_key_exchange');
+  const ephemeral = keygen(crypto, 'client_key_exchange');
+  const premasterSecret = agree(crypto, ephemeral, serverPoint, 'client_key_exchange');
   return { body: encodeClientKeyExchangeEcdhe({ publicPoint: ephemeral.publicPoint }), premasterSecret };
 }
 
 /** The server's premaster secret from the client's ClientKeyExchange (`illegal_parameter` for a bad point). */
-export function premasterFromClientKeyExchange(body: Buffer, ephemeral: EcdhKeyPair, meter?: DtlsMeter): Buffer {
+export function premasterFromClientKeyExchange(body: Buffer, ephemeral: EcdhKeyPair, crypto?: HandshakeCrypto): Buffer {
   const { publicPoint } = parseClientKeyExchangeEcdhe(body);
-  return ecdhSharedSecret(ephemeral, publicPoint, meter, 'client_key_exchange');
+  return agree(crypto, ephemeral, publicPoint, 'client_key_exchange');
 }
 
 /**
  * CertificateVerify over `handshakeMessages` — every handshake message from ClientHello up to,
  * not including, this one, concatenated as the transcript holds them (RFC 5246 §7.4.8).
  */
-export function makeCertificateVerify(signingKey: KeyObject, handshakeMessages: Buffer, meter?: DtlsMeter): Buffer {
-  const signature = ecdsaSign(signingKey, handshakeMessages, meter, 'certificate_verify');
+export function makeCertificateVerify(
+  signingKey: KeyObject,
+  handshakeMessages: Buffer,
+  crypto?: HandshakeCrypto,
+): Buffer {
+  const signature = signWith(crypto, signingKey, handshakeMessages, 'certificate_verify');
   return encodeCertificateVerify({ algorithm: ECDSA_SHA256, signature });
 }
 
@@ -346,7 +354,7 @@ export function checkCertificateVerify(
   body: Buffer,
   clientPublicKey: KeyObject,
   handshakeMessages: Buffer,
-  meter?: DtlsMeter,
+  crypto?: HandshakeCrypto,
 ): void {
   const m = parseCertificateVerify(body);
   if (!isEcdsaSha256(m.algorithm)) {
@@ -355,7 +363,7 @@ export function checkCertificateVerify(
       `CertificateVerify signed with ${m.algorithm.hash}/${m.algorithm.signature}, we asked for ecdsa_secp256r1_sha256`,
     );
   }
-  if (!ecdsaVerify(clientPublicKey, handshakeMessages, m.signature, meter, 'certificate_verify')) {
+  if (!verifyWith(crypto, clientPublicKey, handshakeMessages, m.signature, 'certificate_verify')) {
     throw new DtlsAlertError(AlertDescription.decrypt_error, 'CertificateVerify signature does not verify');
   }
 }

@@ -2,7 +2,6 @@
  * Master secret and key block (RFC 5246 §6.3, §8.1; RFC 7627 §4 for the extended master secret).
  * For the CCM suites the MAC keys are empty and each side has a 16-byte key and a 4-byte implicit IV.
  */
-import type { DtlsMeter } from '../meter.ts';
 import { prf } from './prf.ts';
 import type { CipherSuite } from './suites.ts';
 
@@ -10,35 +9,15 @@ export const MASTER_SECRET_LENGTH = 48;
 
 /**
  * master_secret = PRF(pre_master_secret, "master secret", ClientHello.random + ServerHello.random)
- * (RFC 5246 §8.1). `context` names the handshake message the meter charges it to (the
- * ClientKeyExchange, which the client prepares and the server processes).
+ * (RFC 5246 §8.1).
  */
-export function masterSecret(
-  premaster: Buffer,
-  clientRandom: Buffer,
-  serverRandom: Buffer,
-  meter?: DtlsMeter,
-  context = 'client_key_exchange',
-): Buffer {
-  return prf(
-    premaster,
-    'master secret',
-    Buffer.concat([clientRandom, serverRandom]),
-    MASTER_SECRET_LENGTH,
-    meter,
-    context,
-    'master_secret',
-  );
+export function masterSecret(premaster: Buffer, clientRandom: Buffer, serverRandom: Buffer): Buffer {
+  return prf(premaster, 'master secret', Buffer.concat([clientRandom, serverRandom]), MASTER_SECRET_LENGTH);
 }
 
 /** RFC 7627 §4: master_secret = PRF(pre_master_secret, "extended master secret", session_hash). */
-export function extendedMasterSecret(
-  premaster: Buffer,
-  sessionHash: Buffer,
-  meter?: DtlsMeter,
-  context = 'client_key_exchange',
-): Buffer {
-  return prf(premaster, 'extended master secret', sessionHash, MASTER_SECRET_LENGTH, meter, context, 'master_secret');
+export function extendedMasterSecret(premaster: Buffer, sessionHash: Buffer): Buffer {
+  return prf(premaster, 'extended master secret', sessionHash, MASTER_SECRET_LENGTH);
 }
 
 export interface KeyBlock {
@@ -50,29 +29,12 @@ export interface KeyBlock {
 
 /**
  * key_block = PRF(master_secret, "key expansion", server_random + client_random) (RFC 5246 §6.3).
- * `context`: the message the meter charges it to — ClientKeyExchange in a full handshake, the
- * ServerHello in an abbreviated one (the keys are installed when the session is resumed).
  */
-export function keyBlock(
-  suite: CipherSuite,
-  master: Buffer,
-  clientRandom: Buffer,
-  serverRandom: Buffer,
-  meter?: DtlsMeter,
-  context?: string,
-): KeyBlock {
+export function keyBlock(suite: CipherSuite, master: Buffer, clientRandom: Buffer, serverRandom: Buffer): KeyBlock {
   const k = suite.encKeyLength;
   const iv = suite.fixedIvLength;
   const m = suite.macKeyLength;
-  const block = prf(
-    master,
-    'key expansion',
-    Buffer.concat([serverRandom, clientRandom]),
-    2 * (m + k + iv),
-    meter,
-    context,
-    'key_block',
-  );
+  const block = prf(master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), 2 * (m + k + iv));
   let o = 2 * m;
   const take = (n: number) => {
     const b = block.subarray(o, o + n);
@@ -87,11 +49,6 @@ export function keyBlock(
 }
 
 /** verify_data = PRF(master_secret, finished_label, Hash(handshake_messages))[0..11] (RFC 5246 §7.4.9). */
-export function verifyData(
-  master: Buffer,
-  label: 'client finished' | 'server finished',
-  hash: Buffer,
-  meter?: DtlsMeter,
-): Buffer {
-  return prf(master, label, hash, 12, meter, 'finished', 'finished');
+export function verifyData(master: Buffer, label: 'client finished' | 'server finished', hash: Buffer): Buffer {
+  return prf(master, label, hash, 12);
 }

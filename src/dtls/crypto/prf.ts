@@ -5,7 +5,6 @@
  * A handshake makes four PRF calls (master secret, key block, two verify_data); each runs in one
  * go, so they share one HMAC instance and scratch buffers and allocate only their output.
  */
-import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
 import { HmacSha256, SHA256_LENGTH } from './sha256.ts';
 
 const HMAC = new HmacSha256(new Uint8Array(0));
@@ -27,15 +26,7 @@ function labelBytes(label: string): Buffer {
 }
 
 /** P_SHA256(secret, label ‖ seed) for `length` bytes; the label may be empty. */
-function pHash(
-  secret: Uint8Array,
-  label: Uint8Array,
-  seed: Uint8Array,
-  length: number,
-  meter?: DtlsMeter,
-  context?: string,
-  purpose?: CryptoPurpose,
-): Buffer {
+function pHash(secret: Uint8Array, label: Uint8Array, seed: Uint8Array, length: number): Buffer {
   const out = Buffer.alloc(length);
   if (length === 0) return out;
   const n = SHA256_LENGTH + label.length + seed.length;
@@ -46,13 +37,11 @@ function pHash(
   const hmac = HMAC;
   hmac.rekey(secret);
   let filled = 0;
-  let hmacs = 0;
   // A(1) = HMAC(secret, label ‖ seed)
   hmac.macInto(msg.subarray(SHA256_LENGTH), msg, 0);
   for (;;) {
     // HMAC(secret, A(i) ‖ label ‖ seed)
     hmac.macInto(msg, BLOCK, 0);
-    hmacs += 2;
     BLOCK.copy(out, filled, 0, Math.min(SHA256_LENGTH, length - filled));
     filled += SHA256_LENGTH;
     if (filled >= length) break;
@@ -62,30 +51,18 @@ function pHash(
   hmac.wipe();
   msg.fill(0);
   BLOCK.fill(0);
-  meter?.crypto('hmac', hmacs, context, purpose);
   return out;
 }
 
-export function pSha256(
-  secret: Buffer,
-  seed: Buffer,
-  length: number,
-  meter?: DtlsMeter,
-  context?: string,
-  purpose?: CryptoPurpose,
-): Buffer {
-  return pHash(secret, EMPTY, seed, length, meter, context, purpose);
+export function pSha256(secret: Buffer, seed: Buffer, length: number): Buffer {
+  return pHash(secret, EMPTY, seed, length);
 }
 
-export function prf(
-  secret: Buffer,
-  label: string,
-  seed: Buffer,
-  length: number,
-  meter?: DtlsMeter,
-  context?: string,
-  purpose?: CryptoPurpose,
-): Buffer {
-  meter?.crypto('prf', 1, context, purpose);
-  return pHash(secret, labelBytes(label), seed, length, meter, context, purpose);
+export function prf(secret: Buffer, label: string, seed: Buffer, length: number): Buffer {
+  return pHash(secret, labelBytes(label), seed, length);
+}
+
+/** The HMACs one PRF call of `length` output bytes computes: two per 32-byte block (A(i) and the block). */
+export function prfHmacCount(length: number): number {
+  return 2 * Math.ceil(length / SHA256_LENGTH);
 }

@@ -2,14 +2,17 @@
  * The cipher-suite table. Each row says how the keys are exchanged and how records are protected;
  * the handshake reads the row, never a suite code. Adding a suite is adding a row.
  */
-export type KeyExchange = 'psk' | 'ecdhe_ecdsa';
+import type { KeyExchange } from '../handshake/key-exchange.ts';
+import { ECDHE_ECDSA_KEY_EXCHANGE } from '../handshake/kx-ecdhe.ts';
+import { PSK_KEY_EXCHANGE } from '../handshake/kx-psk.ts';
 
 export interface CipherSuite {
   /** IANA code. */
   code: number;
   /** IANA name. */
   name: string;
-  keyExchange: KeyExchange;
+  /** The key exchange (handshake/key-exchange.ts): the handshake asks it, never which one it is. */
+  kx: KeyExchange;
   /** Record protection: AES-128-CCM with an 8-byte tag (RFC 6655 §3). */
   protection: 'aes_128_ccm_8';
   macKeyLength: number;
@@ -24,7 +27,7 @@ export interface CipherSuite {
 export const TLS_PSK_WITH_AES_128_CCM_8: CipherSuite = {
   code: 0xc0a8,
   name: 'TLS_PSK_WITH_AES_128_CCM_8',
-  keyExchange: 'psk',
+  kx: PSK_KEY_EXCHANGE,
   protection: 'aes_128_ccm_8',
   macKeyLength: 0,
   encKeyLength: 16,
@@ -37,7 +40,7 @@ export const TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8: CipherSuite = {
   ...TLS_PSK_WITH_AES_128_CCM_8,
   code: 0xc0ae,
   name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8',
-  keyExchange: 'ecdhe_ecdsa',
+  kx: ECDHE_ECDSA_KEY_EXCHANGE,
 };
 
 /** Every suite the engine implements, in our order of preference. */

@@ -1,31 +1,28 @@
 /**
  * The client side of the DTLS 1.2 handshake, flight by flight (RFC 6347 §4.2.4, RFC 5246 §7.3):
  *   flight 1  ClientHello                       → flight 2  HelloVerifyRequest (optional)
- *   flight 3  ClientHello + cookie              → flight 4  ServerHello [ServerKeyExchange] ServerHelloDone
- *   flight 5  ClientKeyExchange CCS Finished    → flight 6  CCS Finished
+ *   flight 3  ClientHello + cookie              → flight 4  ServerHello [Certificate] [ServerKeyExchange]
+ *                                                           [CertificateRequest] ServerHelloDone
+ *   flight 5  [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished → flight 6  CCS Finished
  * Abbreviated (resumption): flight 4 is ServerHello CCS Finished and the client answers CCS Finished.
+ *
+ * Each state is a class that holds what is known in it and names the messages it accepts
+ * (rustls' `Expect*` states): a message out of place — a second ServerKeyExchange or
+ * CertificateRequest, a CertificateRequest in a PSK handshake — is `unexpected_message`. The key
+ * exchange is the suite's strategy (key-exchange.ts); crypto goes through the association's provider.
  */
 import type { KeyObject } from 'node:crypto';
 import type { PeerIdentity } from '../credentials/identity.ts';
-import {
-  acceptServerCertificateTypes,
-  clientHelloEccExtensions,
-  ownCertificateMessage,
-  type PublicKeyCredentials,
-  signingKey,
-  verifyPeerCertificate,
-} from '../credentials/keys.ts';
-import { checkServerKeyExchange, makeCertificateVerify, makeClientKeyExchange } from '../crypto/ecc.ts';
-import { extendedMasterSecret, keyBlock, masterSecret } from '../crypto/keys.ts';
-import { pskPremaster } from '../crypto/psk.ts';
+import { ownCertificateMessage, type PublicKeyCredentials, signingKey } from '../credentials/keys.ts';
+import { makeCertificateVerify } from '../crypto/ecc.ts';
+import { type HandshakeCrypto, handshakeCrypto } from '../crypto/provider.ts';
 import { randomOwnBytes } from '../crypto/random.ts';
-import { type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
+import { CIPHER_SUITES, type CipherSuite, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { ownCopy } from '../wire/buffer.ts';
 import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
 import { parseCertificateRequest } from '../wire/certificate-request.ts';
 import { encodeClientHello } from '../wire/client-hello.ts';
-import { encodeClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
 import { connectionIdExtension, parseConnectionIdExtension } from '../wire/connection-id.ts';
 import {
   type Extension,
@@ -37,22 +34,14 @@ import {
   renegotiationInfo,
   serverName as serverNameExtension,
 } from '../wire/extensions.ts';
-import {
-  CertificateType,
-  EXT_CLIENT_CERTIFICATE_TYPE,
-  EXT_EC_POINT_FORMATS,
-  EXT_SERVER_CERTIFICATE_TYPE,
-  parseCertificateTypeList,
-  parseCertificateTypeSelected,
-} from '../wire/extensions-ecc.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import { parseHelloVerifyRequest } from '../wire/hello-verify-request.ts';
 import { DTLS1_0, DTLS1_2 } from '../wire/record.ts';
 import { parseServerHello } from '../wire/server-hello.ts';
 import { parseServerHelloDone } from '../wire/server-hello-done.ts';
-import { parseServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
 import { changeCipherSpecAndFinished, checkPeerFinished, ownFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
+import type { ClientAgreement, ClientKeyMaker, KeyExchange } from './key-exchange.ts';
 import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
 import type { HandshakeHost, HandshakeProfile, RoleHandshake, SessionState } from './types.ts';
 
@@ -74,221 +63,130 @@ export interface ClientConfig {
   profile?: HandshakeProfile;
 }
 
-type State =
-  | 'hello'
-  | 'server_certificate'
-  | 'server_key_exchange'
-  | 'server_hello_done'
-  | 'finished'
-  | 'finished_abbreviated'
-  | 'done';
+/** A lookup may answer at once or with a promise. */
+const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
+  typeof (v as PromiseLike<T> | undefined)?.then === 'function';
 
 const unexpected = (m: HandshakeMessage, state: string) =>
   new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
 
-export class ClientHandshake implements RoleHandshake {
-  private state: State = 'hello';
-  private readonly clientRandom = randomOwnBytes(32);
-  private cookie: Buffer = Buffer.alloc(0);
-  private sendSeq = 0;
-  private helloSeq = 0;
-  private helloBody: Buffer = Buffer.alloc(0);
-  private readonly offered: CipherSuite[];
-  private suite: CipherSuite | undefined;
-  private serverRandom: Buffer = Buffer.alloc(0);
-  private sessionId: Buffer = Buffer.alloc(0);
-  private ems = false;
-  private master: Buffer = Buffer.alloc(0);
-  private identityHint: string | undefined;
-  private sentTypes: { clientCertificateTypes?: number[]; serverCertificateTypes?: number[] } = {};
-  private types = { server: CertificateType.X509 as number, client: CertificateType.X509 as number };
-  private serverIdentity: PeerIdentity | undefined;
-  private serverPublicKey: KeyObject | undefined;
-  private serverPoint: Buffer | undefined;
-  private certificateRequested = false;
+/** What every state of one client handshake shares. */
+class Client {
+  /** The next message_seq we send. */
+  sendSeq = 0;
+  readonly clientRandom = randomOwnBytes(32);
+  readonly crypto: HandshakeCrypto;
+  readonly offered: CipherSuite[];
+  /** The PSK identity hint the server sent, if any (RFC 4279 §2). */
+  hint: string | undefined;
 
   constructor(
-    private readonly host: HandshakeHost,
-    private readonly cfg: ClientConfig,
+    readonly host: HandshakeHost,
+    readonly cfg: ClientConfig,
   ) {
     if (cfg.connectionId && cfg.connectionId.length > 0) host.records.offeredCid = cfg.connectionId;
-    const offered: CipherSuite[] = [];
-    const psk = suiteByCode(0xc0a8);
-    const ecdhe = suiteByCode(0xc0ae);
-    if (cfg.psk && psk) offered.push(psk);
-    // The public-key suite needs something to verify the server with.
-    if (ecdhe && (cfg.pki?.trust?.anchors || cfg.pki?.trust?.pinnedKeys || cfg.pki?.trust?.rpkLookup)) {
-      offered.push(ecdhe);
-    }
-    if (offered.length === 0) {
+    this.crypto = handshakeCrypto(host.meter);
+    this.offered = CIPHER_SUITES.filter((s) => s.kx.canOffer(cfg));
+    if (this.offered.length === 0) {
       throw new Error('DTLS client: no credentials configured (psk, or trust anchors / pinned keys)');
     }
-    this.offered = offered;
-    if (offered.some((s) => s.keyExchange === 'ecdhe_ecdsa')) this.host.transcript.keepMessages();
+    if (this.offered.some((s) => s.kx.certificates)) host.transcript.keepMessages();
   }
 
-  get waitingFirst(): boolean {
-    return this.state === 'hello';
-  }
-  get awaitingFinished(): boolean {
-    return this.state === 'finished' || this.state === 'finished_abbreviated';
-  }
-  /** The PSK identity hint the server sent, if any (RFC 4279 §2). */
-  get hint(): string | undefined {
-    return this.identityHint;
-  }
-
-  start(): void {
-    this.sendHello();
-  }
-
-  private sendHello(): void {
-    const lean = this.cfg.profile === 'lean';
+  /** Sends a ClientHello (with `cookie` after a HelloVerifyRequest); the state that awaits the answer. */
+  sendHello(cookie: Buffer): ExpectServerHello {
+    const cfg = this.cfg;
+    const lean = cfg.profile === 'lean';
     // Lean: secure renegotiation signalled by the SCSV (2 bytes in cipher_suites, RFC 5746 §3.3)
     // instead of the empty extension (5 bytes); the server answers with the extension either way.
     const extensions: Extension[] = lean ? [emsExtension()] : [renegotiationInfo(), emsExtension()];
     // server_name: the name given, else the host connected to, when it is a host name (RFC 6066 §3).
-    const sni = this.cfg.serverName ?? this.cfg.peerName;
+    const sni = cfg.serverName ?? cfg.peerName;
     if (sni && isValidHostName(sni)) extensions.push(serverNameExtension(sni));
-    if (this.cfg.connectionId) extensions.push(connectionIdExtension(this.cfg.connectionId));
-    if (this.offered.some((s) => s.keyExchange === 'ecdhe_ecdsa')) {
-      // Lean: no ec_point_formats; RFC 8422 §5.1.2 makes its absence mean uncompressed only.
-      const ecc = clientHelloEccExtensions(this.cfg.pki).filter((e) => !lean || e.type !== EXT_EC_POINT_FORMATS);
-      extensions.push(...ecc);
-      const list = (type: number) => {
-        const e = ecc.find((x) => x.type === type);
-        return e ? parseCertificateTypeList(e.data) : undefined;
-      };
-      this.sentTypes = {
-        clientCertificateTypes: list(EXT_CLIENT_CERTIFICATE_TYPE),
-        serverCertificateTypes: list(EXT_SERVER_CERTIFICATE_TYPE),
-      };
+    if (cfg.connectionId) extensions.push(connectionIdExtension(cfg.connectionId));
+    for (const kx of new Set<KeyExchange>(this.offered.map((s) => s.kx))) {
+      extensions.push(...kx.clientHelloExtensions(cfg, lean));
     }
-    this.helloBody = encodeClientHello({
+    const codes = this.offered.map((s) => s.code);
+    const body = encodeClientHello({
       clientVersion: DTLS1_2,
       random: this.clientRandom,
-      sessionId: this.cfg.session?.id ?? Buffer.alloc(0),
-      cookie: this.cookie,
-      cipherSuites: lean
-        ? [...this.offered.map((s) => s.code), TLS_EMPTY_RENEGOTIATION_INFO_SCSV]
-        : this.offered.map((s) => s.code),
+      sessionId: cfg.session?.id ?? Buffer.alloc(0),
+      cookie,
+      cipherSuites: lean ? [...codes, TLS_EMPTY_RENEGOTIATION_INFO_SCSV] : codes,
       compressionMethods: [0],
       extensions,
     });
-    this.helloSeq = this.sendSeq++;
+    const messageSeq = this.sendSeq++;
     this.host.sendFlight(
-      [
-        {
-          kind: 'handshake',
-          msgType: HandshakeType.client_hello,
-          messageSeq: this.helloSeq,
-          body: this.helloBody,
-          epoch: 0,
-        },
-      ],
+      [{ kind: 'handshake', msgType: HandshakeType.client_hello, messageSeq, body, epoch: 0 }],
       false,
     );
+    return new ExpectServerHello(this, { cookie, messageSeq, body, extensions });
   }
 
-  pickFirst(buf: ReassemblyBuffer): void {
-    const hvr = buf.findComplete(HandshakeType.hello_verify_request);
-    const sh = buf.findComplete(HandshakeType.server_hello);
-    if (sh !== undefined) {
-      buf.discardBelow(sh);
-      this.host.setNextRecvSeq(sh);
-      return;
-    }
-    if (hvr === undefined) return;
-    const m = buf.take(hvr)!;
-    this.host.meter?.handshakeMessage('in', 'hello_verify_request', m.body.length);
-    const v = parseHelloVerifyRequest(m.body);
-    if (v.serverVersion !== DTLS1_0 && v.serverVersion !== DTLS1_2) {
-      throw new DtlsAlertError(AlertDescription.protocol_version, 'HelloVerifyRequest with an unknown version');
-    }
-    // A duplicate of the HelloVerifyRequest we already answered: our retransmission timer covers it.
-    if (v.cookie.equals(this.cookie)) return;
-    if (this.sendSeq > 1) {
-      // A second, different cookie: answer once more but never loop forever.
-      if (this.sendSeq > 4)
-        throw new DtlsAlertError(AlertDescription.handshake_failure, 'too many HelloVerifyRequests');
-    }
-    this.cookie = Buffer.from(v.cookie);
-    // The server numbers its records afresh after a stateless HelloVerifyRequest (RFC 6347 §4.2.1).
-    this.host.records.resetReadWindow(0);
-    this.sendHello();
+  /** `context`: the message the key block is charged to (ClientKeyExchange, or ServerHello on resumption). */
+  installKeys(n: Negotiated, master: Buffer, context: 'client_key_exchange' | 'server_hello'): void {
+    const kb = this.crypto.keyBlock(n.suite, master, this.clientRandom, n.serverRandom, context);
+    this.host.records.installKeys(
+      1,
+      { key: kb.clientWriteKey, iv: kb.clientWriteIv },
+      { key: kb.serverWriteKey, iv: kb.serverWriteIv },
+    );
   }
+}
 
-  async onMessage(m: HandshakeMessage): Promise<void> {
-    switch (this.state) {
-      case 'server_certificate': {
-        if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.state);
-        this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-        const cert = parseCertificate(m.body, this.types.server);
-        if (isEmptyCertificate(cert)) {
-          throw new DtlsAlertError(AlertDescription.handshake_failure, 'the server sent no certificate');
-        }
-        const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, {
-          peerRole: 'server',
-          serverName: this.cfg.serverName ?? this.cfg.peerName,
-          meter: this.host.meter,
-        });
-        this.serverIdentity = v.identity;
-        this.serverPublicKey = v.publicKey;
-        this.state = 'server_key_exchange';
-        return;
-      }
-      case 'server_key_exchange': {
-        if (m.msgType !== HandshakeType.server_key_exchange) throw unexpected(m, this.state);
-        this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-        this.serverPoint = checkServerKeyExchange(
-          m.body,
-          this.serverPublicKey!,
-          this.clientRandom,
-          this.serverRandom,
-          this.host.meter,
-        ).serverPoint;
-        this.state = 'server_hello_done';
-        return;
-      }
-      case 'hello':
-        if (m.msgType === HandshakeType.hello_verify_request) return; // handled in pickFirst; stale copy
-        if (m.msgType !== HandshakeType.server_hello) throw unexpected(m, this.state);
-        this.onServerHello(m);
-        return;
-      case 'server_hello_done':
-        if (m.msgType === HandshakeType.certificate_request && this.suite?.keyExchange === 'ecdhe_ecdsa') {
-          this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-          parseCertificateRequest(m.body);
-          this.certificateRequested = true;
-          return;
-        }
-        if (m.msgType === HandshakeType.server_key_exchange) {
-          this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-          if (this.suite?.keyExchange !== 'psk') throw unexpected(m, this.state);
-          this.identityHint = parseServerKeyExchangePsk(m.body).identityHint.toString('utf8');
-          return;
-        }
-        if (m.msgType !== HandshakeType.server_hello_done) throw unexpected(m, this.state);
-        parseServerHelloDone(m.body);
-        this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-        this.sendKeyExchange();
-        return;
-      case 'finished':
-      case 'finished_abbreviated':
-        if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.state);
-        this.onFinished(m);
-        return;
-      default:
-        throw unexpected(m, this.state);
-    }
+/** What the ServerHello settled. */
+interface Negotiated {
+  readonly suite: CipherSuite;
+  readonly serverRandom: Buffer;
+  readonly sessionId: Buffer;
+  readonly ems: boolean;
+}
+
+/** The ClientHello we sent last. */
+interface SentHello {
+  readonly cookie: Buffer;
+  readonly messageSeq: number;
+  readonly body: Buffer;
+  readonly extensions: readonly Extension[];
+}
+
+interface ClientState {
+  readonly name: string;
+  /** The next message is a Finished protected under the new epoch. */
+  readonly awaitingFinished: boolean;
+  handle(m: HandshakeMessage): ClientState | Promise<ClientState>;
+}
+
+class Closed implements ClientState {
+  readonly awaitingFinished = false;
+  constructor(readonly name: string) {}
+  handle(m: HandshakeMessage): never {
+    throw unexpected(m, this.name);
   }
+}
 
-  private onServerHello(m: HandshakeMessage): void {
+const NOT_STARTED = new Closed('start');
+const DONE = new Closed('done');
+
+class ExpectServerHello implements ClientState {
+  readonly name = 'hello';
+  readonly awaitingFinished = false;
+  constructor(
+    readonly c: Client,
+    readonly hello: SentHello,
+  ) {}
+
+  handle(m: HandshakeMessage): ClientState {
+    if (m.msgType === HandshakeType.hello_verify_request) return this; // handled in pickFirst; stale copy
+    if (m.msgType !== HandshakeType.server_hello) throw unexpected(m, this.name);
+    const { host, cfg } = this.c;
     const sh = parseServerHello(m.body);
     if (sh.serverVersion !== DTLS1_2) {
       throw new DtlsAlertError(AlertDescription.protocol_version, 'server chose a version other than DTLS 1.2');
     }
-    const suite = this.offered.find((s) => s.code === sh.cipherSuite);
+    const suite = this.c.offered.find((s) => s.code === sh.cipherSuite);
     if (!suite)
       throw new DtlsAlertError(AlertDescription.illegal_parameter, 'server chose a cipher suite we did not offer');
     if (sh.compressionMethod !== 0) {
@@ -298,13 +196,9 @@ export class ClientHandshake implements RoleHandshake {
       ExtensionType.renegotiation_info,
       ExtensionType.extended_master_secret,
       ExtensionType.server_name,
+      ...suite.kx.serverHelloExtensionTypes,
     ]);
-    if (this.cfg.connectionId) allowed.add(ExtensionType.connection_id);
-    if (suite.keyExchange === 'ecdhe_ecdsa') {
-      allowed.add(EXT_EC_POINT_FORMATS);
-      allowed.add(EXT_CLIENT_CERTIFICATE_TYPE);
-      allowed.add(EXT_SERVER_CERTIFICATE_TYPE);
-    }
+    if (cfg.connectionId) allowed.add(ExtensionType.connection_id);
     for (const e of sh.extensions) {
       // RFC 5246 §7.4.1.4: a server must not send an extension the client did not offer.
       if (!allowed.has(e.type))
@@ -317,122 +211,293 @@ export class ClientHandshake implements RoleHandshake {
         'renegotiation_info not empty in an initial handshake',
       );
     }
-    this.suite = suite;
-    this.serverRandom = ownCopy(sh.random);
-    this.sessionId = ownCopy(sh.sessionId);
-    this.ems = findExtension(sh.extensions, ExtensionType.extended_master_secret) !== undefined;
+    const n: Negotiated = {
+      suite,
+      serverRandom: ownCopy(sh.random),
+      sessionId: ownCopy(sh.sessionId),
+      ems: findExtension(sh.extensions, ExtensionType.extended_master_secret) !== undefined,
+    };
     const cid = findExtension(sh.extensions, ExtensionType.connection_id);
-    if (cid && this.cfg.connectionId) {
-      this.host.records.setConnectionIds(this.cfg.connectionId, ownCopy(parseConnectionIdExtension(cid)));
+    if (cid && cfg.connectionId) {
+      host.records.setConnectionIds(cfg.connectionId, ownCopy(parseConnectionIdExtension(cid)));
     }
-    const t = this.host.transcript;
+    const t = host.transcript;
     t.reset();
-    t.add(HandshakeType.client_hello, this.helloSeq, this.helloBody);
+    t.add(HandshakeType.client_hello, this.hello.messageSeq, this.hello.body);
     t.add(m.msgType, m.messageSeq, m.body);
-    const s = this.cfg.session;
+    const s = cfg.session;
     if (s && sh.sessionId.length > 0 && sh.sessionId.equals(s.id)) {
       // RFC 7627 §5.3: a session resumes only with the same extended-master-secret setting.
-      if (s.extendedMasterSecret !== this.ems || s.cipherSuite !== suite.code) {
+      if (s.extendedMasterSecret !== n.ems || s.cipherSuite !== suite.code) {
         throw new DtlsAlertError(AlertDescription.handshake_failure, 'resumed session parameters differ');
       }
-      this.master = s.masterSecret;
-      this.installKeys('server_hello');
-      this.state = 'finished_abbreviated';
-      return;
+      this.c.installKeys(n, s.masterSecret, 'server_hello');
+      return new ExpectServerFinishedResumed(this.c, n, s);
     }
-    if (suite.keyExchange === 'ecdhe_ecdsa') {
-      const answer = (type: number, what: string) => {
-        const e = findExtension(sh.extensions, type);
-        return e ? parseCertificateTypeSelected(e.data, what) : undefined;
-      };
-      this.types = acceptServerCertificateTypes(this.sentTypes, {
-        clientCertificateType: answer(EXT_CLIENT_CERTIFICATE_TYPE, 'client_certificate_type'),
-        serverCertificateType: answer(EXT_SERVER_CERTIFICATE_TYPE, 'server_certificate_type'),
-      });
-      this.state = 'server_certificate';
-      return;
+    const kx = suite.kx.startClient({
+      credentials: cfg,
+      crypto: this.c.crypto,
+      clientRandom: this.c.clientRandom,
+      serverRandom: n.serverRandom,
+      sent: this.hello.extensions,
+      answered: sh.extensions,
+    });
+    return kx.serverIdentity === undefined
+      ? new ExpectServerCertificate(this.c, n, kx)
+      : new ExpectServerKeyExchange(this.c, n, kx, kx.serverIdentity, undefined);
+  }
+}
+
+class ExpectServerCertificate implements ClientState {
+  readonly name = 'server_certificate';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly c: Client,
+    private readonly n: Negotiated,
+    private readonly kx: ClientAgreement,
+  ) {}
+
+  handle(m: HandshakeMessage): Promise<ClientState> {
+    if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.name);
+    const { host, cfg, crypto } = this.c;
+    host.transcript.add(m.msgType, m.messageSeq, m.body);
+    const cert = parseCertificate(m.body, this.kx.serverCertificateType);
+    if (isEmptyCertificate(cert)) {
+      throw new DtlsAlertError(AlertDescription.handshake_failure, 'the server sent no certificate');
     }
-    this.state = 'server_hello_done';
+    return crypto
+      .verifyPeerCertificate(cert, cfg.pki?.trust, { peerRole: 'server', serverName: cfg.serverName ?? cfg.peerName })
+      .then((v) => new ExpectServerKeyExchange(this.c, this.n, this.kx, v.identity, v.publicKey));
   }
+}
 
-  /** `context`: the message the key block is charged to (ClientKeyExchange, or ServerHello on resumption). */
-  private installKeys(context: 'client_key_exchange' | 'server_hello'): void {
-    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter, context);
-    this.host.records.installKeys(
-      1,
-      { key: kb.clientWriteKey, iv: kb.clientWriteIv },
-      { key: kb.serverWriteKey, iv: kb.serverWriteIv },
-    );
+/** ServerKeyExchange: required after a certificate; a PSK server may go straight to ServerHelloDone. */
+class ExpectServerKeyExchange implements ClientState {
+  readonly name = 'server_key_exchange';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly c: Client,
+    private readonly n: Negotiated,
+    private readonly kx: ClientAgreement,
+    private readonly server: PeerIdentity,
+    /** The key of the server's certificate: it signed the ServerKeyExchange, and it may ask for ours. */
+    private readonly serverKey: KeyObject | undefined,
+  ) {}
+
+  handle(m: HandshakeMessage): ClientState {
+    if (m.msgType === HandshakeType.server_key_exchange) {
+      this.c.host.transcript.add(m.msgType, m.messageSeq, m.body);
+      const maker = this.kx.serverKeyExchange(m.body, this.serverKey);
+      this.c.hint = maker.hint;
+      // RFC 5246 §7.4.4: only a server that authenticated with a certificate may request one.
+      return this.serverKey
+        ? new ExpectCertificateRequest(this.c, this.n, this.kx, this.server, maker)
+        : new ExpectServerHelloDone(this.c, this.n, this.kx, this.server, maker, false);
+    }
+    if (m.msgType === HandshakeType.server_hello_done && !this.kx.serverKeyExchangeRequired) {
+      return sendKeyExchange(this.c, this.n, this.kx, this.server, this.kx.withoutServerKeyExchange(), false, m);
+    }
+    throw unexpected(m, this.name);
   }
+}
 
-  private sendKeyExchange(): void {
-    const t = this.host.transcript;
-    const items: FlightItem[] = [];
-    const push = (msgType: number, body: Buffer, epoch = 0) => {
-      const messageSeq = this.sendSeq++;
-      t.add(msgType, messageSeq, body);
-      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch, pack: this.cfg.profile === 'lean' });
+/** A server with a certificate may ask for ours (RFC 5246 §7.4.4), once. */
+class ExpectCertificateRequest implements ClientState {
+  readonly name = 'certificate_request';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly c: Client,
+    private readonly n: Negotiated,
+    private readonly kx: ClientAgreement,
+    private readonly server: PeerIdentity,
+    private readonly maker: ClientKeyMaker,
+  ) {}
+
+  handle(m: HandshakeMessage): ClientState {
+    if (m.msgType === HandshakeType.certificate_request) {
+      this.c.host.transcript.add(m.msgType, m.messageSeq, m.body);
+      parseCertificateRequest(m.body);
+      return new ExpectServerHelloDone(this.c, this.n, this.kx, this.server, this.maker, true);
+    }
+    if (m.msgType === HandshakeType.server_hello_done) {
+      return sendKeyExchange(this.c, this.n, this.kx, this.server, this.maker, false, m);
+    }
+    throw unexpected(m, this.name);
+  }
+}
+
+class ExpectServerHelloDone implements ClientState {
+  readonly name = 'server_hello_done';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly c: Client,
+    private readonly n: Negotiated,
+    private readonly kx: ClientAgreement,
+    private readonly server: PeerIdentity,
+    private readonly maker: ClientKeyMaker,
+    private readonly certificateRequested: boolean,
+  ) {}
+
+  handle(m: HandshakeMessage): ClientState {
+    if (m.msgType !== HandshakeType.server_hello_done) throw unexpected(m, this.name);
+    return sendKeyExchange(this.c, this.n, this.kx, this.server, this.maker, this.certificateRequested, m);
+  }
+}
+
+/** The ServerHelloDone `m` ends flight 4: flight 5 goes out, and the server's Finished is next. */
+function sendKeyExchange(
+  c: Client,
+  n: Negotiated,
+  kx: ClientAgreement,
+  server: PeerIdentity,
+  maker: ClientKeyMaker,
+  certificateRequested: boolean,
+  m: HandshakeMessage,
+): ClientState {
+  const { host, cfg, crypto } = c;
+  parseServerHelloDone(m.body);
+  const t = host.transcript;
+  t.add(m.msgType, m.messageSeq, m.body);
+  const items: FlightItem[] = [];
+  const push = (msgType: number, body: Buffer, epoch = 0) => {
+    const messageSeq = c.sendSeq++;
+    t.add(msgType, messageSeq, body);
+    items.push({ kind: 'handshake', msgType, messageSeq, body, epoch, pack: cfg.profile === 'lean' });
+  };
+  let certificateVerifyKey: KeyObject | undefined;
+  if (certificateRequested) {
+    // RFC 5246 §7.4.6: answer a CertificateRequest with our Certificate, empty when we have none of that type.
+    const own = ownCertificateMessage(cfg.pki, kx.clientCertificateType);
+    push(HandshakeType.certificate, encodeCertificate(own));
+    if (!isEmptyCertificate(own)) certificateVerifyKey = signingKey(cfg.pki, kx.clientCertificateType);
+  }
+  const { body, premaster } = maker.clientKeyExchange();
+  push(HandshakeType.client_key_exchange, body);
+  const master = n.ems
+    ? crypto.extendedMasterSecret(premaster, t.digest('client_key_exchange', 'session_hash'))
+    : crypto.masterSecret(premaster, c.clientRandom, n.serverRandom);
+  c.installKeys(n, master, 'client_key_exchange');
+  if (certificateVerifyKey) {
+    push(HandshakeType.certificate_verify, makeCertificateVerify(certificateVerifyKey, t.messages(), crypto));
+  }
+  items.push({ kind: 'change_cipher_spec', epoch: 0 });
+  push(HandshakeType.finished, ownFinished(master, 'client finished', t, crypto), 1);
+  host.records.writeEpoch = 1;
+  host.sendFlight(items, false);
+  return new ExpectServerFinished(c, n, master, server);
+}
+
+class ExpectServerFinished implements ClientState {
+  readonly name = 'finished';
+  readonly awaitingFinished = true;
+  constructor(
+    private readonly c: Client,
+    private readonly n: Negotiated,
+    private readonly master: Buffer,
+    private readonly server: PeerIdentity,
+  ) {}
+
+  handle(m: HandshakeMessage): ClientState {
+    if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.name);
+    checkPeerFinished(m, this.master, 'server finished', this.c.host.transcript, this.c.crypto);
+    const session: SessionState = {
+      id: this.n.sessionId,
+      masterSecret: this.master,
+      cipherSuite: this.n.suite.code,
+      extendedMasterSecret: this.n.ems,
+      identity: this.server,
+      createdAt: Date.now(),
     };
-    let cke: Buffer;
-    let pms: Buffer;
-    let certificateVerifyKey: KeyObject | undefined;
-    if (this.suite!.keyExchange === 'ecdhe_ecdsa') {
-      if (this.certificateRequested) {
-        // RFC 5246 §7.4.6: answer a CertificateRequest with our Certificate, empty when we have none of that type.
-        const own = ownCertificateMessage(this.cfg.pki, this.types.client);
-        push(HandshakeType.certificate, encodeCertificate(own));
-        if (!isEmptyCertificate(own)) certificateVerifyKey = signingKey(this.cfg.pki, this.types.client);
-      }
-      const kx = makeClientKeyExchange(this.serverPoint!, this.host.meter);
-      cke = kx.body;
-      pms = kx.premasterSecret;
-    } else {
-      const psk = this.cfg.psk!;
-      cke = encodeClientKeyExchangePsk({ identity: Buffer.from(psk.identity, 'utf8') });
-      pms = pskPremaster(psk.key);
-    }
-    push(HandshakeType.client_key_exchange, cke);
-    this.master = this.ems
-      ? extendedMasterSecret(pms, t.digest('client_key_exchange', 'session_hash'), this.host.meter)
-      : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
-    this.installKeys('client_key_exchange');
-    if (certificateVerifyKey) {
-      push(
-        HandshakeType.certificate_verify,
-        makeCertificateVerify(certificateVerifyKey, t.messages(), this.host.meter),
-      );
-    }
-    items.push({ kind: 'change_cipher_spec', epoch: 0 });
-    const fin = ownFinished(this.master, 'client finished', this.host);
-    push(HandshakeType.finished, fin, 1);
-    this.host.records.writeEpoch = 1;
-    this.state = 'finished';
-    this.host.sendFlight(items, false);
+    this.c.host.complete({ suite: this.n.suite, identity: session.identity, resumed: false, session });
+    return DONE;
+  }
+}
+
+/** Resumption: the server's Finished came first; ours ends the handshake. */
+class ExpectServerFinishedResumed implements ClientState {
+  readonly name = 'finished_abbreviated';
+  readonly awaitingFinished = true;
+  constructor(
+    private readonly c: Client,
+    private readonly n: Negotiated,
+    private readonly session: SessionState,
+  ) {}
+
+  handle(m: HandshakeMessage): ClientState {
+    if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.name);
+    const { host, crypto } = this.c;
+    const t = host.transcript;
+    const master = this.session.masterSecret;
+    checkPeerFinished(m, master, 'server finished', t, crypto);
+    t.add(m.msgType, m.messageSeq, m.body);
+    const fin = ownFinished(master, 'client finished', t, crypto);
+    host.records.writeEpoch = 1;
+    host.sendFlight(changeCipherSpecAndFinished(this.c.sendSeq++, fin), true);
+    const s = this.session;
+    host.complete({ suite: this.n.suite, identity: s.identity, resumed: true, session: s });
+    return DONE;
+  }
+}
+
+export class ClientHandshake implements RoleHandshake {
+  private readonly c: Client;
+  private state: ClientState = NOT_STARTED;
+
+  constructor(host: HandshakeHost, cfg: ClientConfig) {
+    this.c = new Client(host, cfg);
   }
 
-  private onFinished(m: HandshakeMessage): void {
-    checkPeerFinished(m, this.master, 'server finished', this.host);
-    const t = this.host.transcript;
-    const identity: PeerIdentity = this.serverIdentity ?? { mode: 'psk', identity: this.cfg.psk?.identity ?? '' };
-    const session: SessionState =
-      this.state === 'finished_abbreviated'
-        ? this.cfg.session!
-        : {
-            id: this.sessionId,
-            masterSecret: this.master,
-            cipherSuite: this.suite!.code,
-            extendedMasterSecret: this.ems,
-            identity,
-            createdAt: Date.now(),
-          };
-    if (this.state === 'finished_abbreviated') {
-      t.add(m.msgType, m.messageSeq, m.body);
-      const fin = ownFinished(this.master, 'client finished', this.host);
-      this.host.records.writeEpoch = 1;
-      this.host.sendFlight(changeCipherSpecAndFinished(this.sendSeq++, fin), true);
+  get waitingFirst(): boolean {
+    return this.state instanceof ExpectServerHello;
+  }
+  get awaitingFinished(): boolean {
+    return this.state.awaitingFinished;
+  }
+  /** The PSK identity hint the server sent, if any (RFC 4279 §2). */
+  get hint(): string | undefined {
+    return this.c.hint;
+  }
+
+  start(): void {
+    this.state = this.c.sendHello(Buffer.alloc(0));
+  }
+
+  pickFirst(buf: ReassemblyBuffer): void {
+    const state = this.state;
+    if (!(state instanceof ExpectServerHello)) return;
+    const hvr = buf.findComplete(HandshakeType.hello_verify_request);
+    const sh = buf.findComplete(HandshakeType.server_hello);
+    const { host } = this.c;
+    if (sh !== undefined) {
+      buf.discardBelow(sh);
+      host.setNextRecvSeq(sh);
+      return;
     }
-    const resumed = this.state === 'finished_abbreviated';
-    this.state = 'done';
-    this.host.complete({ suite: this.suite!, identity: session.identity, resumed, session });
+    if (hvr === undefined) return;
+    const m = buf.take(hvr);
+    if (!m) return;
+    host.meter?.handshakeMessage('in', 'hello_verify_request', m.body.length);
+    const v = parseHelloVerifyRequest(m.body);
+    if (v.serverVersion !== DTLS1_0 && v.serverVersion !== DTLS1_2) {
+      throw new DtlsAlertError(AlertDescription.protocol_version, 'HelloVerifyRequest with an unknown version');
+    }
+    // A duplicate of the HelloVerifyRequest we already answered: our retransmission timer covers it.
+    if (v.cookie.equals(state.hello.cookie)) return;
+    // A second, different cookie: answer once more but never loop forever.
+    if (this.c.sendSeq > 4)
+      throw new DtlsAlertError(AlertDescription.handshake_failure, 'too many HelloVerifyRequests');
+    // The server numbers its records afresh after a stateless HelloVerifyRequest (RFC 6347 §4.2.1).
+    host.records.resetReadWindow(0);
+    this.state = this.c.sendHello(Buffer.from(v.cookie));
+  }
+
+  onMessage(m: HandshakeMessage): Promise<void> | void {
+    const next = this.state.handle(m);
+    if (isPromiseLike(next)) {
+      return Promise.resolve(next).then((s) => {
+        this.state = s;
+      });
+    }
+    this.state = next;
   }
 }

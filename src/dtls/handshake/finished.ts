@@ -6,22 +6,23 @@
  * over the master secret and the transcript hash so far with the peer's label (compared in constant time).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { verifyData } from '../crypto/keys.ts';
+import { type FinishedLabel, type HandshakeCrypto, PLAIN_CRYPTO } from '../crypto/provider.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { encodeFinished, parseFinished } from '../wire/finished.ts';
 import { HandshakeType } from '../wire/handshake.ts';
 import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage } from './reassembly.ts';
-import type { HandshakeHost } from './types.ts';
+import type { Transcript } from './transcript.ts';
 
 export function checkPeerFinished(
   m: HandshakeMessage,
   master: Buffer,
-  peerLabel: 'client finished' | 'server finished',
-  host: HandshakeHost,
+  peerLabel: FinishedLabel,
+  transcript: Transcript,
+  crypto: HandshakeCrypto = PLAIN_CRYPTO,
 ): void {
   if (m.epoch === 0) throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
-  const expected = verifyData(master, peerLabel, host.transcript.digest('finished', 'handshake_hash'), host.meter);
+  const expected = crypto.verifyData(master, peerLabel, transcript.digest('finished', 'handshake_hash'));
   const received = parseFinished(m.body);
   // A MAC is compared in constant time: an early exit would tell the peer how many bytes matched.
   if (received.length !== expected.length || !timingSafeEqual(received, expected)) {
@@ -32,10 +33,11 @@ export function checkPeerFinished(
 /** Our Finished body over the transcript so far. */
 export function ownFinished(
   master: Buffer,
-  ownLabel: 'client finished' | 'server finished',
-  host: HandshakeHost,
+  ownLabel: FinishedLabel,
+  transcript: Transcript,
+  crypto: HandshakeCrypto = PLAIN_CRYPTO,
 ): Buffer {
-  return encodeFinished(verifyData(master, ownLabel, host.transcript.digest('finished', 'handshake_hash'), host.meter));
+  return encodeFinished(crypto.verifyData(master, ownLabel, transcript.digest('finished', 'handshake_hash')));
 }
 
 /** The end of a flight that switches to the new keys: ChangeCipherSpec, then Finished in epoch 1. */

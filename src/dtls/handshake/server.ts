@@ -2,37 +2,26 @@
  * The server side of the DTLS 1.2 handshake, after the stateless cookie exchange has been passed
  * (the endpoint answers flight 1 with a HelloVerifyRequest and creates the association only for a
  * ClientHello with a valid cookie, RFC 6347 §4.2.1):
- *   ClientHello+cookie → ServerHello [ServerKeyExchange(hint)] ServerHelloDone
- *   ClientKeyExchange CCS Finished → CCS Finished
+ *   ClientHello+cookie → ServerHello [Certificate ServerKeyExchange [CertificateRequest]] ServerHelloDone
+ *   [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished → CCS Finished
  * Abbreviated (a cached session ID): ClientHello → ServerHello CCS Finished; CCS Finished.
+ *
+ * Each state is a class that holds what is known in it and names the one message it accepts
+ * (rustls' `Expect*` states); what the key exchange contributes comes from the suite's strategy
+ * (key-exchange.ts), and every crypto operation goes through the association's provider.
  */
 import type { KeyObject } from 'node:crypto';
 import type { SessionCache } from '../cache.ts';
 import type { PeerIdentity } from '../credentials/identity.ts';
-import {
-  chooseCertificateTypes,
-  ownCertificateMessage,
-  type PublicKeyCredentials,
-  signingKey,
-  verifyPeerCertificate,
-} from '../credentials/keys.ts';
-import { trustAnchorNames } from '../credentials/x509.ts';
-import {
-  checkCertificateVerify,
-  type EcdhKeyPair,
-  makeServerKeyExchange,
-  premasterFromClientKeyExchange,
-} from '../crypto/ecc.ts';
-import { extendedMasterSecret, keyBlock, masterSecret } from '../crypto/keys.ts';
-import { pskPremaster } from '../crypto/psk.ts';
+import type { PublicKeyCredentials } from '../credentials/keys.ts';
+import { checkCertificateVerify } from '../crypto/ecc.ts';
+import { type HandshakeCrypto, handshakeCrypto } from '../crypto/provider.ts';
 import { randomOwnBytes } from '../crypto/random.ts';
 import { CIPHER_SUITES, type CipherSuite, suiteByCode, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../crypto/suites.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { ownCopy } from '../wire/buffer.ts';
-import { encodeCertificate, isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
-import { ecdsaCertificateRequest, encodeCertificateRequest } from '../wire/certificate-request.ts';
+import { isEmptyCertificate, parseCertificate } from '../wire/certificate.ts';
 import type { ClientHello } from '../wire/client-hello.ts';
-import { parseClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
 import { connectionIdExtension, parseConnectionIdExtension } from '../wire/connection-id.ts';
 import {
   type Extension,
@@ -44,15 +33,8 @@ import {
   renegotiationInfo,
 } from '../wire/extensions.ts';
 import {
-  CertificateType,
-  ECPointFormat,
-  EXT_CLIENT_CERTIFICATE_TYPE,
   EXT_EC_POINT_FORMATS,
-  EXT_SERVER_CERTIFICATE_TYPE,
   EXT_SUPPORTED_GROUPS,
-  ecPointFormatsExtension,
-  NamedGroup,
-  parseCertificateTypeList,
   parseEcPointFormats,
   parseSupportedGroups,
 } from '../wire/extensions-ecc.ts';
@@ -60,13 +42,14 @@ import { HandshakeType } from '../wire/handshake.ts';
 import { DTLS1_2 } from '../wire/record.ts';
 import { encodeServerHello } from '../wire/server-hello.ts';
 import { encodeServerHelloDone } from '../wire/server-hello-done.ts';
-import { encodeServerKeyExchangePsk } from '../wire/server-key-exchange.ts';
 import { changeCipherSpecAndFinished, checkPeerFinished, ownFinished } from './finished.ts';
 import type { FlightItem } from './flight.ts';
+import type { EccOffer, PskLookup, ServerAgreement, ServerKxResult } from './key-exchange.ts';
+import { anonymousIdentity } from './kx-ecdhe.ts';
 import type { HandshakeMessage } from './reassembly.ts';
-import type { HandshakeHost, HandshakeProfile, PeerAddress, RoleHandshake, SessionState } from './types.ts';
+import type { HandshakeHost, HandshakeProfile, RoleHandshake, SessionState } from './types.ts';
 
-export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;
+export type { PskLookup } from './key-exchange.ts';
 
 export interface ServerConfig {
   psk?: PskLookup;
@@ -89,14 +72,6 @@ export interface ServerConfig {
  */
 export const LEAN_SESSION_ID_LENGTH = 8;
 
-type State =
-  | 'client_certificate'
-  | 'client_key_exchange'
-  | 'certificate_verify'
-  | 'finished'
-  | 'finished_abbreviated'
-  | 'done';
-
 /** A lookup (PSK store, session cache) may answer at once or with a promise. */
 const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
   typeof (v as PromiseLike<T> | undefined)?.then === 'function';
@@ -104,47 +79,240 @@ const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
 const unexpected = (m: HandshakeMessage, state: string) =>
   new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
 
+/** What every state of one server handshake shares. */
+class Server {
+  /** The next message_seq we send: the server continues the client's numbering (RFC 6347 §4.2.2). */
+  sendSeq = 0;
+  readonly serverRandom = randomOwnBytes(32);
+  readonly crypto: HandshakeCrypto;
+  constructor(
+    readonly host: HandshakeHost,
+    readonly cfg: ServerConfig,
+  ) {
+    this.crypto = handshakeCrypto(host.meter);
+  }
+
+  /** A handshake message of our flight, entered into the transcript. */
+  message(msgType: number, body: Buffer, epoch = 0): FlightItem {
+    const messageSeq = this.sendSeq++;
+    this.host.transcript.add(msgType, messageSeq, body);
+    return { kind: 'handshake', msgType, messageSeq, body, epoch, pack: this.cfg.profile === 'lean' };
+  }
+
+  /** `context`: the message the key block is charged to (ClientKeyExchange, or ServerHello on resumption). */
+  installKeys(n: Negotiated, master: Buffer, context: 'client_key_exchange' | 'server_hello'): void {
+    const kb = this.crypto.keyBlock(n.suite, master, n.clientRandom, this.serverRandom, context);
+    this.host.records.installKeys(
+      1,
+      { key: kb.serverWriteKey, iv: kb.serverWriteIv },
+      { key: kb.clientWriteKey, iv: kb.clientWriteIv },
+    );
+  }
+}
+
+/** What the ClientHello and our answer settled. */
+interface Negotiated {
+  readonly suite: CipherSuite;
+  readonly clientRandom: Buffer;
+  readonly sessionId: Buffer;
+  readonly ems: boolean;
+}
+
+interface ServerState {
+  readonly name: string;
+  /** The next message is a Finished protected under the new epoch. */
+  readonly awaitingFinished: boolean;
+  handle(m: HandshakeMessage): ServerState | Promise<ServerState>;
+}
+
+/** Before the ClientHello (which the endpoint hands to {@link ServerHandshake.onClientHello}), and after the end. */
+class Closed implements ServerState {
+  readonly awaitingFinished = false;
+  constructor(readonly name: string) {}
+  handle(m: HandshakeMessage): never {
+    throw unexpected(m, this.name);
+  }
+}
+
+const EXPECT_CLIENT_HELLO = new Closed('client_hello');
+const DONE = new Closed('done');
+
+/** We sent a CertificateRequest: the client's Certificate (possibly empty) comes first (RFC 5246 §7.4.6). */
+class ExpectClientCertificate implements ServerState {
+  readonly name = 'client_certificate';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly s: Server,
+    private readonly n: Negotiated,
+    private readonly kx: ServerAgreement,
+    private readonly type: number,
+  ) {}
+
+  handle(m: HandshakeMessage): ServerState | Promise<ServerState> {
+    if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.name);
+    this.s.host.transcript.add(m.msgType, m.messageSeq, m.body);
+    const cert = parseCertificate(m.body, this.type);
+    if (isEmptyCertificate(cert)) {
+      // RFC 5246 §7.4.6: an empty Certificate; with 'need' that ends the handshake.
+      if ((this.s.cfg.pki?.clientAuth ?? 'none') === 'need') {
+        throw new DtlsAlertError(AlertDescription.handshake_failure, 'client authentication required, none sent');
+      }
+      // 'want': the client stays anonymous; its identity is the negotiated mode with nothing in it.
+      return new ExpectClientKeyExchange(this.s, this.n, this.kx, anonymousIdentity(this.type), undefined);
+    }
+    return this.s.crypto
+      .verifyPeerCertificate(cert, this.s.cfg.pki?.trust, { peerRole: 'client' })
+      .then((v) => new ExpectClientKeyExchange(this.s, this.n, this.kx, v.identity, v.publicKey));
+  }
+}
+
+class ExpectClientKeyExchange implements ServerState {
+  readonly name = 'client_key_exchange';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly s: Server,
+    private readonly n: Negotiated,
+    private readonly kx: ServerAgreement,
+    /** From the client's Certificate (or the anonymous identity of an empty one); undefined when none was asked for. */
+    private readonly certified: PeerIdentity | undefined,
+    /** The key of the client's certificate: a CertificateVerify must prove it (RFC 5246 §7.4.8). */
+    private readonly clientKey: KeyObject | undefined,
+  ) {}
+
+  handle(m: HandshakeMessage): ServerState | Promise<ServerState> {
+    if (m.msgType !== HandshakeType.client_key_exchange) throw unexpected(m, this.name);
+    const r = this.kx.clientKeyExchange(m.body, this.s.host.remote);
+    if (isPromiseLike(r)) return Promise.resolve(r).then((x) => this.derive(m, x));
+    return this.derive(m, r);
+  }
+
+  private derive(m: HandshakeMessage, r: ServerKxResult): ServerState {
+    const { host, crypto } = this.s;
+    const t = host.transcript;
+    t.add(m.msgType, m.messageSeq, m.body);
+    const master = this.n.ems
+      ? crypto.extendedMasterSecret(r.premaster, t.digest('client_key_exchange', 'session_hash'))
+      : crypto.masterSecret(r.premaster, this.n.clientRandom, this.s.serverRandom);
+    this.s.installKeys(this.n, master, 'client_key_exchange');
+    const identity = r.identity ?? this.certified ?? this.kx.anonymousClient;
+    return this.clientKey
+      ? new ExpectCertificateVerify(this.s, this.n, master, identity, this.clientKey)
+      : new ExpectClientFinished(this.s, this.n, master, identity);
+  }
+}
+
+class ExpectCertificateVerify implements ServerState {
+  readonly name = 'certificate_verify';
+  readonly awaitingFinished = false;
+  constructor(
+    private readonly s: Server,
+    private readonly n: Negotiated,
+    private readonly master: Buffer,
+    private readonly identity: PeerIdentity,
+    private readonly clientKey: KeyObject,
+  ) {}
+
+  handle(m: HandshakeMessage): ServerState {
+    if (m.msgType !== HandshakeType.certificate_verify) throw unexpected(m, this.name);
+    const t = this.s.host.transcript;
+    checkCertificateVerify(m.body, this.clientKey, t.messages(), this.s.crypto);
+    t.add(m.msgType, m.messageSeq, m.body);
+    return new ExpectClientFinished(this.s, this.n, this.master, this.identity);
+  }
+}
+
+/** A full handshake's client Finished: we answer with ours and the session is made. */
+class ExpectClientFinished implements ServerState {
+  readonly name = 'finished';
+  readonly awaitingFinished = true;
+  constructor(
+    private readonly s: Server,
+    private readonly n: Negotiated,
+    private readonly master: Buffer,
+    private readonly identity: PeerIdentity,
+  ) {}
+
+  handle(m: HandshakeMessage): ServerState {
+    if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.name);
+    const { host, crypto, cfg } = this.s;
+    const t = host.transcript;
+    checkPeerFinished(m, this.master, 'client finished', t, crypto);
+    t.add(m.msgType, m.messageSeq, m.body);
+    const fin = ownFinished(this.master, 'server finished', t, crypto);
+    host.records.writeEpoch = 1;
+    host.sendFlight(changeCipherSpecAndFinished(this.s.sendSeq++, fin), true);
+    const session: SessionState = {
+      id: this.n.sessionId,
+      masterSecret: this.master,
+      cipherSuite: this.n.suite.code,
+      extendedMasterSecret: this.n.ems,
+      identity: this.identity,
+      createdAt: Date.now(),
+    };
+    if (this.n.sessionId.length > 0 && cfg.sessionCache) {
+      // A store that answers at once costs no promise; a failed asynchronous store only loses resumption.
+      const stored = cfg.sessionCache.set(session);
+      if (isPromiseLike(stored)) Promise.resolve(stored).catch(() => {});
+    }
+    host.complete({ suite: this.n.suite, identity: session.identity, resumed: false, session });
+    return DONE;
+  }
+}
+
+/** An abbreviated handshake: we sent our Finished first; the client's ends it. */
+class ExpectClientFinishedResumed implements ServerState {
+  readonly name = 'finished_abbreviated';
+  readonly awaitingFinished = true;
+  constructor(
+    private readonly s: Server,
+    private readonly suite: CipherSuite,
+    private readonly session: SessionState,
+  ) {}
+
+  handle(m: HandshakeMessage): ServerState {
+    if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.name);
+    checkPeerFinished(m, this.session.masterSecret, 'client finished', this.s.host.transcript, this.s.crypto);
+    const s = this.session;
+    this.s.host.complete({ suite: this.suite, identity: s.identity, resumed: true, session: s });
+    return DONE;
+  }
+}
+
 export class ServerHandshake implements RoleHandshake {
-  private state: State = 'client_key_exchange';
-  private sendSeq = 0;
-  private readonly serverRandom = randomOwnBytes(32);
-  private clientRandom: Buffer = Buffer.alloc(0);
-  private suite: CipherSuite | undefined;
-  private sessionId: Buffer = Buffer.alloc(0);
-  private ems = false;
-  private master: Buffer = Buffer.alloc(0);
-  private resumedSession: SessionState | undefined;
-  private identity = '';
-  private peerIdentity: PeerIdentity | undefined;
-  private clientPublicKey: KeyObject | undefined;
-  private ephemeral: EcdhKeyPair | undefined;
-  /** The certificate type the client must send; undefined when we sent no CertificateRequest. */
-  private clientType: number | undefined;
-  private serverType: number = CertificateType.X509;
-  /** ECC-capable client: the supported_groups / ec_point_formats it sent (undefined when absent). */
-  private eccOffer: { groups?: number[]; formats?: number[] } = {};
+  private readonly s: Server;
+  private state: ServerState = EXPECT_CLIENT_HELLO;
   /** The server_name the client asked for, when it was a valid host name (RFC 6066 §3). */
   serverName: string | undefined;
 
-  constructor(
-    private readonly host: HandshakeHost,
-    private readonly cfg: ServerConfig,
-  ) {}
+  constructor(host: HandshakeHost, cfg: ServerConfig) {
+    this.s = new Server(host, cfg);
+  }
 
   get waitingFirst(): boolean {
     return false;
   }
   get awaitingFinished(): boolean {
-    return this.state === 'finished' || this.state === 'finished_abbreviated';
+    return this.state.awaitingFinished;
+  }
+
+  onMessage(m: HandshakeMessage): Promise<void> | void {
+    const next = this.state.handle(m);
+    if (isPromiseLike(next)) {
+      return Promise.resolve(next).then((s) => {
+        this.state = s;
+      });
+    }
+    this.state = next;
   }
 
   /** Answers the ClientHello that carried a valid cookie (async only when the session cache is). */
   onClientHello(ch: ClientHello, m: HandshakeMessage): Promise<void> | void {
+    const { host, cfg } = this.s;
     // The server continues the message numbering of the client's ClientHello (RFC 6347 §4.2.2).
-    this.sendSeq = m.messageSeq;
-    this.host.setNextRecvSeq(m.messageSeq + 1);
-    this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-    this.clientRandom = ownCopy(ch.random);
+    this.s.sendSeq = m.messageSeq;
+    host.setNextRecvSeq(m.messageSeq + 1);
+    host.transcript.add(m.msgType, m.messageSeq, m.body);
+    const clientRandom = ownCopy(ch.random);
     // DTLS versions count down: 1.2 is 0xfefd, 1.0 0xfeff. A client that cannot do 1.2 is refused.
     // DTLS versions are 0xfeXX (RFC 6347 §4.1); anything else (TLS's 0x0303) is not DTLS at all.
     if (ch.clientVersion >> 8 !== 0xfe || ch.clientVersion > DTLS1_2) {
@@ -155,13 +323,12 @@ export class ServerHandshake implements RoleHandshake {
     }
     const groups = findExtension(ch.extensions, EXT_SUPPORTED_GROUPS);
     const formats = findExtension(ch.extensions, EXT_EC_POINT_FORMATS);
-    this.eccOffer = {
+    const ecc: EccOffer = {
       groups: groups ? parseSupportedGroups(groups.data) : undefined,
       formats: formats ? parseEcPointFormats(formats.data) : undefined,
     };
-    const suite = CIPHER_SUITES.find((s) => ch.cipherSuites.includes(s.code) && this.canServe(s));
+    const suite = CIPHER_SUITES.find((s) => ch.cipherSuites.includes(s.code) && s.kx.canServe(cfg, ecc));
     if (!suite) throw new DtlsAlertError(AlertDescription.handshake_failure, 'no cipher suite in common');
-    this.suite = suite;
     const ri = findExtension(ch.extensions, ExtensionType.renegotiation_info);
     if (ri && !isEmptyRenegotiationInfo(ri)) {
       throw new DtlsAlertError(
@@ -170,160 +337,100 @@ export class ServerHandshake implements RoleHandshake {
       );
     }
     const secureRenegotiation = ri !== undefined || ch.cipherSuites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
-    this.ems = findExtension(ch.extensions, ExtensionType.extended_master_secret) !== undefined;
+    const ems = findExtension(ch.extensions, ExtensionType.extended_master_secret) !== undefined;
     const sni = findExtension(ch.extensions, ExtensionType.server_name);
     if (sni) this.serverName = parseServerName(sni);
 
     const extensions: Extension[] = [];
     if (secureRenegotiation) extensions.push(renegotiationInfo());
-    if (this.ems) extensions.push(emsExtension());
+    if (ems) extensions.push(emsExtension());
     // RFC 9146 §3: answer a client's connection_id with ours; its CID goes into the records we send.
     const cidOffer = findExtension(ch.extensions, ExtensionType.connection_id);
-    if (cidOffer && this.cfg.allocateConnectionId) {
+    if (cidOffer && cfg.allocateConnectionId) {
       const peerCid = ownCopy(parseConnectionIdExtension(cidOffer));
-      const own = this.cfg.allocateConnectionId();
-      this.host.records.setConnectionIds(own, peerCid);
+      const own = cfg.allocateConnectionId();
+      host.records.setConnectionIds(own, peerCid);
       extensions.push(connectionIdExtension(own));
     }
 
-    if (ch.sessionId.length > 0 && this.cfg.sessionCache) {
-      const cached = this.cfg.sessionCache.get(ch.sessionId);
+    const offer: Hello = { ch, m, suite, clientRandom, ems, ecc, extensions };
+    if (ch.sessionId.length > 0 && cfg.sessionCache) {
+      const cached = cfg.sessionCache.get(ch.sessionId);
       if (isPromiseLike(cached)) {
-        return Promise.resolve(cached).then((c) => this.answerClientHello(ch, m, suite, extensions, c));
+        return Promise.resolve(cached).then((c) => {
+          this.state = this.answer(offer, c);
+        });
       }
-      return this.answerClientHello(ch, m, suite, extensions, cached);
+      this.state = this.answer(offer, cached);
+      return;
     }
-    return this.answerClientHello(ch, m, suite, extensions, undefined);
+    this.state = this.answer(offer, undefined);
   }
 
   /** The server's flight: resumption of `cached` when it fits, else a full handshake. */
-  private answerClientHello(
-    ch: ClientHello,
-    m: HandshakeMessage,
-    suite: CipherSuite,
-    extensions: Extension[],
-    cached: SessionState | undefined,
-  ): void {
+  private answer(h: Hello, cached: SessionState | undefined): ServerState {
     // RFC 7627 §5.3: resume only with the same EMS setting; otherwise fall back to a full handshake.
     if (
       cached &&
-      cached.cipherSuite === suite.code &&
-      cached.extendedMasterSecret === this.ems &&
+      cached.cipherSuite === h.suite.code &&
+      cached.extendedMasterSecret === h.ems &&
       suiteByCode(cached.cipherSuite)
     ) {
-      this.resume(cached, extensions);
-      return;
+      return this.resume(h, cached);
     }
-    const lean = this.cfg.profile === 'lean';
-    this.sessionId = this.cfg.sessionCache ? randomOwnBytes(lean ? LEAN_SESSION_ID_LENGTH : 32) : Buffer.alloc(0);
-    const items: FlightItem[] = [];
-    const push = (msgType: number, body: Buffer) => {
-      const messageSeq = this.sendSeq++;
-      this.host.transcript.add(msgType, messageSeq, body);
-      items.push({ kind: 'handshake', msgType, messageSeq, body, epoch: 0, pack: lean });
+    const { host, cfg, crypto } = this.s;
+    const lean = cfg.profile === 'lean';
+    const n: Negotiated = {
+      suite: h.suite,
+      clientRandom: h.clientRandom,
+      sessionId: cfg.sessionCache ? randomOwnBytes(lean ? LEAN_SESSION_ID_LENGTH : 32) : Buffer.alloc(0),
+      ems: h.ems,
     };
-    if (suite.keyExchange === 'ecdhe_ecdsa') {
-      this.host.transcript.keepMessages();
-      // The transcript so far holds the ClientHello; keepMessages starts empty, so add it again there.
-      this.host.transcript.reset();
-      this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-      const certTypes = (type: number) => {
-        const e = findExtension(ch.extensions, type);
-        return e ? parseCertificateTypeList(e.data) : undefined;
-      };
-      const choice = chooseCertificateTypes(
-        {
-          clientCertificateTypes: certTypes(EXT_CLIENT_CERTIFICATE_TYPE),
-          serverCertificateTypes: certTypes(EXT_SERVER_CERTIFICATE_TYPE),
-        },
-        this.cfg.pki,
-      );
-      // RFC 8422 §5.2: answer ec_point_formats when the client sent it.
-      if (this.eccOffer.formats) extensions.push(ecPointFormatsExtension());
-      extensions.push(...choice.serverHelloExtensions);
-      push(HandshakeType.server_hello, this.serverHello(this.sessionId, extensions));
-      push(HandshakeType.certificate, encodeCertificate(ownCertificateMessage(this.cfg.pki, choice.server)));
-      const ske = makeServerKeyExchange(
-        signingKey(this.cfg.pki, choice.server)!,
-        this.clientRandom,
-        this.serverRandom,
-        this.host.meter,
-      );
-      this.ephemeral = ske.ephemeral;
-      push(HandshakeType.server_key_exchange, ske.body);
-      this.clientType = choice.client;
-      this.serverType = choice.server;
-      if (choice.client !== undefined) {
-        const anchors = this.cfg.pki?.trust?.anchors;
-        const names = choice.client === CertificateType.X509 && anchors ? trustAnchorNames(anchors) : [];
-        push(HandshakeType.certificate_request, encodeCertificateRequest(ecdsaCertificateRequest(names)));
-      }
-      push(HandshakeType.server_hello_done, encodeServerHelloDone());
-      this.state = choice.client !== undefined ? 'client_certificate' : 'client_key_exchange';
-      this.host.sendFlight(items, false);
-      return;
+    const kx = h.suite.kx;
+    if (kx.certificates) {
+      // CertificateVerify signs the messages themselves; keepMessages starts empty, so the
+      // ClientHello goes in again.
+      const t = host.transcript;
+      t.keepMessages();
+      t.reset();
+      t.add(h.m.msgType, h.m.messageSeq, h.m.body);
     }
-    push(HandshakeType.server_hello, this.serverHello(this.sessionId, extensions));
-    // RFC 4279 §2: the ServerKeyExchange is sent only when there is an identity hint.
-    if (this.cfg.pskIdentityHint !== undefined) {
-      push(
-        HandshakeType.server_key_exchange,
-        encodeServerKeyExchangePsk({ identityHint: Buffer.from(this.cfg.pskIdentityHint, 'utf8') }),
-      );
-    }
-    push(HandshakeType.server_hello_done, encodeServerHelloDone());
-    this.state = 'client_key_exchange';
-    this.host.sendFlight(items, false);
-  }
-
-  private canServe(s: CipherSuite): boolean {
-    if (s.keyExchange === 'psk') return this.cfg.psk !== undefined;
-    // ECDHE_ECDSA: we need a key to sign with, and the client must accept P-256 uncompressed
-    // points (RFC 8422 §5.1: absent extensions mean "anything").
-    const { groups, formats } = this.eccOffer;
-    return (
-      (this.cfg.pki?.certificate !== undefined || this.cfg.pki?.rpk !== undefined) &&
-      (groups === undefined || groups.includes(NamedGroup.secp256r1)) &&
-      (formats === undefined || formats.includes(ECPointFormat.uncompressed))
-    );
-  }
-
-  private serverHello(sessionId: Buffer, extensions: Extension[]): Buffer {
-    return encodeServerHello({
-      serverVersion: DTLS1_2,
-      random: this.serverRandom,
-      sessionId,
-      cipherSuite: this.suite!.code,
-      compressionMethod: 0,
-      extensions,
+    const agreement = kx.startServer({
+      credentials: cfg,
+      crypto,
+      clientHello: h.ch,
+      clientRandom: h.clientRandom,
+      serverRandom: this.s.serverRandom,
+      ecc: h.ecc,
     });
+    const items: FlightItem[] = [
+      this.s.message(
+        HandshakeType.server_hello,
+        this.serverHello(h.suite, n.sessionId, [...h.extensions, ...agreement.serverHelloExtensions]),
+      ),
+    ];
+    for (const msg of agreement.messages) items.push(this.s.message(msg.msgType, msg.body));
+    items.push(this.s.message(HandshakeType.server_hello_done, encodeServerHelloDone()));
+    host.sendFlight(items, false);
+    const type = agreement.clientCertificateType;
+    return type !== undefined
+      ? new ExpectClientCertificate(this.s, n, agreement, type)
+      : new ExpectClientKeyExchange(this.s, n, agreement, undefined, undefined);
   }
 
-  /** `context`: the message the key block is charged to (ClientKeyExchange, or ServerHello on resumption). */
-  private installKeys(context: 'client_key_exchange' | 'server_hello'): void {
-    const kb = keyBlock(this.suite!, this.master, this.clientRandom, this.serverRandom, this.host.meter, context);
-    this.host.records.installKeys(
-      1,
-      { key: kb.serverWriteKey, iv: kb.serverWriteIv },
-      { key: kb.clientWriteKey, iv: kb.clientWriteIv },
-    );
-  }
-
-  private resume(s: SessionState, extensions: Extension[]): void {
-    this.resumedSession = s;
-    this.sessionId = s.id;
-    this.master = s.masterSecret;
-    const t = this.host.transcript;
-    const shSeq = this.sendSeq++;
-    const sh = this.serverHello(s.id, extensions);
+  private resume(h: Hello, session: SessionState): ServerState {
+    const { host, crypto } = this.s;
+    const t = host.transcript;
+    const n: Negotiated = { suite: h.suite, clientRandom: h.clientRandom, sessionId: session.id, ems: h.ems };
+    const shSeq = this.s.sendSeq++;
+    const sh = this.serverHello(h.suite, session.id, h.extensions);
     t.add(HandshakeType.server_hello, shSeq, sh);
-    this.installKeys('server_hello');
-    const fin = ownFinished(this.master, 'server finished', this.host);
-    const finSeq = this.sendSeq++;
+    this.s.installKeys(n, session.masterSecret, 'server_hello');
+    const fin = ownFinished(session.masterSecret, 'server finished', t, crypto);
+    const finSeq = this.s.sendSeq++;
     t.add(HandshakeType.finished, finSeq, fin);
-    this.host.records.writeEpoch = 1;
-    this.state = 'finished_abbreviated';
-    this.host.sendFlight(
+    host.records.writeEpoch = 1;
+    host.sendFlight(
       [
         { kind: 'handshake', msgType: HandshakeType.server_hello, messageSeq: shSeq, body: sh, epoch: 0 },
         { kind: 'change_cipher_spec', epoch: 0 },
@@ -331,128 +438,28 @@ export class ServerHandshake implements RoleHandshake {
       ],
       false,
     );
+    return new ExpectClientFinishedResumed(this.s, h.suite, session);
   }
 
-  onMessage(m: HandshakeMessage): Promise<void> | void {
-    switch (this.state) {
-      case 'client_certificate':
-        if (m.msgType !== HandshakeType.certificate) throw unexpected(m, this.state);
-        return this.onClientCertificate(m);
-      case 'certificate_verify': {
-        if (m.msgType !== HandshakeType.certificate_verify) throw unexpected(m, this.state);
-        const t = this.host.transcript;
-        checkCertificateVerify(m.body, this.clientPublicKey!, t.messages(), this.host.meter);
-        t.add(m.msgType, m.messageSeq, m.body);
-        this.state = 'finished';
-        return;
-      }
-      case 'client_key_exchange':
-        if (m.msgType !== HandshakeType.client_key_exchange) throw unexpected(m, this.state);
-        return this.onClientKeyExchange(m);
-      case 'finished':
-      case 'finished_abbreviated':
-        if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.state);
-        return this.onFinished(m);
-      default:
-        throw unexpected(m, this.state);
-    }
+  private serverHello(suite: CipherSuite, sessionId: Buffer, extensions: Extension[]): Buffer {
+    return encodeServerHello({
+      serverVersion: DTLS1_2,
+      random: this.s.serverRandom,
+      sessionId,
+      cipherSuite: suite.code,
+      compressionMethod: 0,
+      extensions,
+    });
   }
+}
 
-  private async onClientCertificate(m: HandshakeMessage): Promise<void> {
-    this.host.transcript.add(m.msgType, m.messageSeq, m.body);
-    const type = this.clientType!;
-    const cert = parseCertificate(m.body, type);
-    if (isEmptyCertificate(cert)) {
-      // RFC 5246 §7.4.6: an empty Certificate; with 'need' that ends the handshake.
-      if ((this.cfg.pki?.clientAuth ?? 'none') === 'need') {
-        throw new DtlsAlertError(AlertDescription.handshake_failure, 'client authentication required, none sent');
-      }
-      // 'want': the client stays anonymous; its identity is the negotiated mode with nothing in it.
-      this.peerIdentity =
-        type === CertificateType.RawPublicKey
-          ? { mode: 'rpk', spki: Buffer.alloc(0), fingerprint: '' }
-          : { mode: 'x509', subject: '', sans: [], fingerprint: '', chain: [] };
-      this.state = 'client_key_exchange';
-      return;
-    }
-    const v = await verifyPeerCertificate(cert, this.cfg.pki?.trust, { peerRole: 'client', meter: this.host.meter });
-    this.peerIdentity = v.identity;
-    this.clientPublicKey = v.publicKey;
-    this.state = 'client_key_exchange';
-  }
-
-  private onClientKeyExchange(m: HandshakeMessage): Promise<void> | void {
-    if (this.suite!.keyExchange === 'ecdhe_ecdsa') {
-      const pms = premasterFromClientKeyExchange(m.body, this.ephemeral!, this.host.meter);
-      this.ephemeral = undefined;
-      this.deriveFromPremaster(m, pms);
-      // RFC 5246 §7.4.8: a client that sent a certificate proves it with CertificateVerify.
-      this.state = this.clientPublicKey ? 'certificate_verify' : 'finished';
-      if (!this.peerIdentity) {
-        this.peerIdentity =
-          this.chosenServerType() === CertificateType.RawPublicKey
-            ? { mode: 'rpk', spki: Buffer.alloc(0), fingerprint: '' }
-            : { mode: 'x509', subject: '', sans: [], fingerprint: '', chain: [] };
-      }
-      return;
-    }
-    const { identity } = parseClientKeyExchangePsk(m.body);
-    this.identity = identity.toString('utf8');
-    const key = this.cfg.psk!(this.identity, this.host.remote);
-    if (isPromiseLike(key)) return Promise.resolve(key).then((k) => this.withPsk(m, k));
-    this.withPsk(m, key);
-  }
-
-  private withPsk(m: HandshakeMessage, key: Buffer | undefined): void {
-    // RFC 4279 §2: an unknown identity is refused with unknown_psk_identity.
-    if (!key)
-      throw new DtlsAlertError(AlertDescription.unknown_psk_identity, `unknown PSK identity '${this.identity}'`);
-    this.peerIdentity = { mode: 'psk', identity: this.identity };
-    this.deriveFromPremaster(m, pskPremaster(key));
-    this.state = 'finished';
-  }
-
-  /** The mode of this handshake (our certificate type): an anonymous client gets an empty identity of that mode. */
-  private chosenServerType(): number {
-    return this.serverType;
-  }
-
-  private deriveFromPremaster(m: HandshakeMessage, pms: Buffer): void {
-    const t = this.host.transcript;
-    t.add(m.msgType, m.messageSeq, m.body);
-    this.master = this.ems
-      ? extendedMasterSecret(pms, t.digest('client_key_exchange', 'session_hash'), this.host.meter)
-      : masterSecret(pms, this.clientRandom, this.serverRandom, this.host.meter);
-    this.installKeys('client_key_exchange');
-  }
-
-  private onFinished(m: HandshakeMessage): void {
-    checkPeerFinished(m, this.master, 'client finished', this.host);
-    const t = this.host.transcript;
-    if (this.state === 'finished_abbreviated') {
-      const s = this.resumedSession!;
-      this.state = 'done';
-      this.host.complete({ suite: this.suite!, identity: s.identity, resumed: true, session: s });
-      return;
-    }
-    t.add(m.msgType, m.messageSeq, m.body);
-    const fin = ownFinished(this.master, 'server finished', this.host);
-    this.host.records.writeEpoch = 1;
-    this.host.sendFlight(changeCipherSpecAndFinished(this.sendSeq++, fin), true);
-    const session: SessionState = {
-      id: this.sessionId,
-      masterSecret: this.master,
-      cipherSuite: this.suite!.code,
-      extendedMasterSecret: this.ems,
-      identity: this.peerIdentity!,
-      createdAt: Date.now(),
-    };
-    if (this.sessionId.length > 0 && this.cfg.sessionCache) {
-      // A store that answers at once costs no promise; a failed asynchronous store only loses resumption.
-      const stored = this.cfg.sessionCache.set(session);
-      if (isPromiseLike(stored)) Promise.resolve(stored).catch(() => {});
-    }
-    this.state = 'done';
-    this.host.complete({ suite: this.suite!, identity: session.identity, resumed: false, session });
-  }
+/** The ClientHello as read, and the answer's common part. */
+interface Hello {
+  readonly ch: ClientHello;
+  readonly m: HandshakeMessage;
+  readonly suite: CipherSuite;
+  readonly clientRandom: Buffer;
+  readonly ems: boolean;
+  readonly ecc: EccOffer;
+  readonly extensions: Extension[];
 }

@@ -50,7 +50,7 @@ export function writeExtensions(w: Writer, exts: Extension[]): void {
   w.vec16(inner.finish());
 }
 
-export function findExtension(exts: Extension[], type: number): Extension | undefined {
+export function findExtension(exts: readonly Extension[], type: number): Extension | undefined {
   return exts.find((e) => e.type === type);
 }
 

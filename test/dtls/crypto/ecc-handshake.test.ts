@@ -9,6 +9,7 @@ import {
   makeServerKeyExchange,
   premasterFromClientKeyExchange,
 } from '../../../src/dtls/crypto/ecc.ts';
+import { MeteredCrypto } from '../../../src/dtls/crypto/provider.ts';
 import { AlertDescription, DtlsAlertError } from '../../../src/dtls/errors.ts';
 import type { CryptoOp, DtlsMeter } from '../../../src/dtls/meter.ts';
 import { encodeCertificateVerify } from '../../../src/dtls/wire/certificate-verify.ts';
@@ -20,19 +21,18 @@ import {
 const alert = (d: AlertDescription) => (e: unknown) =>
   e instanceof DtlsAlertError && AlertDescription[e.description] === AlertDescription[d];
 
-function meter(): { m: DtlsMeter; ops: Map<string, number> } {
+function meter(): { m: MeteredCrypto; ops: Map<string, number> } {
   const ops = new Map<string, number>();
-  return {
-    ops,
-    m: {
-      handshakeMessage() {},
-      record() {},
-      crypto(op: CryptoOp, n: number, ctx?: string) {
-        const k = `${op}@${ctx}`;
-        ops.set(k, (ops.get(k) ?? 0) + n);
-      },
+  const m: DtlsMeter = {
+    handshakeMessage() {},
+    record() {},
+    crypto(op: CryptoOp, n: number, ctx?: string) {
+      const k = `${op}@${ctx}`;
+      ops.set(k, (ops.get(k) ?? 0) + n);
     },
   };
+  // The key-exchange helpers report through the association's provider, metered.
+  return { ops, m: new MeteredCrypto(m) };
 }
 
 test('a whole ECDHE_ECDSA key exchange: both sides reach the same premaster; the meter sees each op once', () => {

@@ -18,6 +18,7 @@ import {
   sha256Hex,
   spkiDer,
 } from '../../../src/dtls/crypto/ecc.ts';
+import { MeteredCrypto } from '../../../src/dtls/crypto/provider.ts';
 import { AlertDescription, DtlsAlertError } from '../../../src/dtls/errors.ts';
 import type { CryptoOp, DtlsMeter } from '../../../src/dtls/meter.ts';
 import { requireBinary } from '../../support/peers.ts';
@@ -44,12 +45,14 @@ function tempDir(t: { after(fn: () => void): void }): string {
 
 test('ECDH: both sides derive the same 32-byte secret; meter counts keygen and agree', () => {
   const { meter, ops } = countingMeter();
-  const a = generateEcdhKeyPair(meter);
-  const b = generateEcdhKeyPair(meter);
+  const crypto = new MeteredCrypto(meter);
+  const a = crypto.ecdhKeygen('client_key_exchange');
+  const b = crypto.ecdhKeygen('server_key_exchange');
   assert.equal(a.publicPoint.length, P256_POINT_LENGTH);
   assert.equal(a.publicPoint[0], 0x04);
-  const s1 = ecdhSharedSecret(a, b.publicPoint, meter);
-  const s2 = ecdhSharedSecret(b, a.publicPoint, meter);
+  const s1 = crypto.ecdhAgree(a, b.publicPoint, 'client_key_exchange');
+  const s2 = ecdhSharedSecret(b, a.publicPoint);
+  crypto.ecdhAgree(b, a.publicPoint, 'client_key_exchange');
   assert.equal(s1.length, 32);
   assert.deepEqual(s1, s2);
   assert.equal(ops.get('ecdh_keygen'), 2);
@@ -100,12 +103,13 @@ test('ECDH agrees with OpenSSL (pkeyutl -derive) on the same keys', (t) => {
 
 test('ECDSA: sign/verify round trip, DER form, tampering detected, meter counts', () => {
   const { meter, ops } = countingMeter();
+  const crypto = new MeteredCrypto(meter);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const data = Buffer.from('client_random server_random params');
-  const sig = ecdsaSign(privateKey, data, meter);
+  const sig = crypto.ecdsaSign(privateKey, data, 'server_key_exchange');
   assert.equal(sig[0], 0x30, 'DER SEQUENCE');
   assert.ok(sig.length >= 8 && sig.length <= 72);
-  assert.equal(ecdsaVerify(publicKey, data, sig, meter), true);
+  assert.equal(crypto.ecdsaVerify(publicKey, data, sig, 'server_key_exchange'), true);
   assert.equal(ecdsaVerify(publicKey, Buffer.from('other'), sig), false);
   const bad = Buffer.from(sig);
   bad[bad.length - 1] ^= 1;

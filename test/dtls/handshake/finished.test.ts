@@ -29,25 +29,25 @@ test('peer Finished: the right verify_data passes; any other, or one under epoch
   const h = host();
   const good = verifyData(master, 'client finished', h.transcript.digest('finished', 'handshake_hash'));
   const msg = (body: Buffer, epoch = 1) => ({ msgType: HandshakeType.finished, messageSeq: 2, body, epoch });
-  checkPeerFinished(msg(encodeFinished(good)), master, 'client finished', h);
+  checkPeerFinished(msg(encodeFinished(good)), master, 'client finished', h.transcript);
   const isAlert = (d: AlertDescription) => (e: unknown) => e instanceof DtlsAlertError && e.description === d;
   for (const i of [0, 5, 11]) {
     const bad = Buffer.from(good);
     bad[i] ^= 0x80;
     assert.throws(
-      () => checkPeerFinished(msg(bad), master, 'client finished', h),
+      () => checkPeerFinished(msg(bad), master, 'client finished', h.transcript),
       isAlert(AlertDescription.decrypt_error),
     );
   }
   // The server's label over the same transcript is not the client's Finished.
   const other = verifyData(master, 'server finished', h.transcript.digest('finished', 'handshake_hash'));
   assert.throws(
-    () => checkPeerFinished(msg(other), master, 'client finished', h),
+    () => checkPeerFinished(msg(other), master, 'client finished', h.transcript),
     isAlert(AlertDescription.decrypt_error),
   );
   assert.throws(
-    () => checkPeerFinished(msg(good, 0), master, 'client finished', h),
+    () => checkPeerFinished(msg(good, 0), master, 'client finished', h.transcript),
     isAlert(AlertDescription.unexpected_message),
   );
-  assert.throws(() => checkPeerFinished(msg(good.subarray(0, 11)), master, 'client finished', h));
+  assert.throws(() => checkPeerFinished(msg(good.subarray(0, 11)), master, 'client finished', h.transcript));
 });
