@@ -137,6 +137,27 @@ function dbOf(tg: EngineTarget): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How many shared-limit syncs a serve process has completed (its /metrics). */
+async function syncsOf(base: string): Promise<number> {
+  const r = await call(base, 'GET', '/metrics');
+  const m = /securesense_rate_limit_shared_total\{event="sync"\} (\d+)/.exec(r.text);
+  return Number(m?.[1] ?? 0);
+}
+
+/**
+ * Waits until the process at `base` has completed two syncs after this call: the second began
+ * after the call, so what the process counted before is in the store and what the store held
+ * then is in its memory. (A fixed sleep of a few intervals was not enough on a loaded machine.)
+ */
+async function synced(base: string): Promise<void> {
+  const from = await syncsOf(base);
+  const deadline = Date.now() + 15_000;
+  while ((await syncsOf(base)) < from + 2) {
+    if (Date.now() > deadline) throw new Error(`no shared-limit sync at ${base} within 15 s`);
+    await sleep(50);
+  }
+}
+
 for (const engine of ['sqlite', 'postgres'] as const) {
   test(`two serve processes on one ${engine} database: bogus tokens and login guesses spread over both get 429 / 4.29`, async (t) => {
     if (engine === 'postgres' && !PG_URL) return t.skip('SECURESENSE_TEST_PG_URL is not set');
@@ -153,7 +174,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const r = await call(a.base, 'POST', '/login', { body: { username: 'bob', password: `wrong password ${i}` } });
       assert.equal(r.status, 401);
     }
-    await sleep(700);
+    await synced(a.base);
     const c = client(t);
     const codes: string[] = [];
     let maxAge: number | undefined;
@@ -174,10 +195,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     for (let i = 0; i < 40; i++) {
       assert.equal((await call(a.base, 'GET', '/users/me', { token: `sst_bogusA${i}` })).status, 401);
     }
-    await sleep(700); // a few sync intervals (250 ms)
+    await synced(a.base); // A's 40 are in the store
     // 50 to B: per process they would all be 401; shared, only the ten left (plus a refill or two).
+    // B last read this address's key during the sign-in above, so its first request marks the key
+    // seen and the next sync of B reads back A's hits: wait for it, then the rest.
     const onB = new Map<number, number>();
-    for (let i = 0; i < 50; i++) {
+    const first = await call(b.base, 'GET', '/users/me', { token: 'sst_bogusB' });
+    onB.set(first.status, 1);
+    await synced(b.base);
+    for (let i = 1; i < 50; i++) {
       const r = await call(b.base, 'GET', '/users/me', { token: `sst_bogusB${i}` });
       onB.set(r.status, (onB.get(r.status) ?? 0) + 1);
     }
