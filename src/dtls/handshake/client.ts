@@ -413,7 +413,8 @@ export class ClientHandshake implements RoleHandshake {
     checkPeerFinished(m, this.master, 'server finished', this.host);
     const t = this.host.transcript;
     const identity: PeerIdentity = this.serverIdentity ?? { mode: 'psk', identity: this.cfg.psk?.identity ?? '' };
-    const session: SessionState =
+    // Kept beside the record keys (one buffer for all the association's secret bytes).
+    const session = this.host.records.keepWithKeys(
       this.state === 'finished_abbreviated'
         ? this.cfg.session!
         : {
@@ -423,7 +424,8 @@ export class ClientHandshake implements RoleHandshake {
             extendedMasterSecret: this.ems,
             identity,
             createdAt: Date.now(),
-          };
+          },
+    );
     if (this.state === 'finished_abbreviated') {
       t.add(m.msgType, m.messageSeq, m.body);
       const fin = ownFinished(this.master, 'client finished', this.host);

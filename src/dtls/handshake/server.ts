@@ -430,7 +430,8 @@ export class ServerHandshake implements RoleHandshake {
     checkPeerFinished(m, this.master, 'client finished', this.host);
     const t = this.host.transcript;
     if (this.state === 'finished_abbreviated') {
-      const s = this.resumedSession!;
+      // The session gets its own copy beside this association's keys (the cache's stays where it is).
+      const s = this.host.records.keepWithKeys(this.resumedSession!);
       this.state = 'done';
       this.host.complete({ suite: this.suite!, identity: s.identity, resumed: true, session: s });
       return;
@@ -439,14 +440,15 @@ export class ServerHandshake implements RoleHandshake {
     const fin = ownFinished(this.master, 'server finished', this.host);
     this.host.records.writeEpoch = 1;
     this.host.sendFlight(changeCipherSpecAndFinished(this.sendSeq++, fin), true);
-    const session: SessionState = {
+    // Packed beside the record keys: the association and the in-memory cache share one buffer.
+    const session = this.host.records.keepWithKeys({
       id: this.sessionId,
       masterSecret: this.master,
       cipherSuite: this.suite!.code,
       extendedMasterSecret: this.ems,
       identity: this.peerIdentity!,
       createdAt: Date.now(),
-    };
+    });
     if (this.sessionId.length > 0 && this.cfg.sessionCache) {
       // A store that answers at once costs no promise; a failed asynchronous store only loses resumption.
       const stored = this.cfg.sessionCache.set(session);
