@@ -123,10 +123,12 @@ export class Association extends EventEmitter {
   /** Handshake reassembly; a shared, empty one once established. */
   private buffer = new ReassemblyBuffer();
   private nextRecvSeq = 0;
-  private flight: FlightItem[] | undefined;
-  /** The flight in `flight` ends the handshake (the peer sends nothing after it). */
-  private flightFinal = false;
-  private lastFlightSentAt = 0;
+  /**
+   * Our last flight, kept to send again, with when it was last sent and whether it ends the
+   * handshake (the peer sends nothing after it). One object that goes with the flight, so that a
+   * settled session keeps no field for it (a time in a field costs a heap number per association).
+   */
+  private flight: { items: FlightItem[]; final: boolean; sentAt: number } | undefined;
   /** The flight timer, only while a handshake runs (an established association keeps no timer). */
   private timer: RetransmitTimer | undefined;
   private queue: Promise<void> = DONE;
@@ -348,8 +350,7 @@ export class Association extends EventEmitter {
   sendFlight(items: FlightItem[], final: boolean): void {
     // A handshake evicted while it awaited something (a PSK lookup) must not speak again.
     if (this.state === 'closed') return;
-    this.flight = items;
-    this.flightFinal = final;
+    this.flight = { items, final, sentAt: 0 };
     meterFlight(items, this.meter);
     this.transmitFlight();
     if (final) this.timer?.stop();
@@ -377,8 +378,9 @@ export class Association extends EventEmitter {
     // Only the side that sent the final flight answers a repeated peer flight after completion; the
     // other side's last flight was acknowledged by the peer's final one (otherwise both would
     // answer each other's retransmissions forever).
-    this.flight = this.flightFinal
-      ? this.flight?.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it))
+    const f = this.flight;
+    this.flight = f?.final
+      ? { ...f, items: f.items.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it)) }
       : undefined;
     // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
     // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
@@ -620,7 +622,7 @@ export class Association extends EventEmitter {
   /** The peer sent its previous flight again: it lost ours, so send ours again (RFC 6347 §4.2.4). */
   private peerRetransmitted(): void {
     const gap = Math.max(20, this.opts.retransmitInitialMs / 4);
-    if (this.flight && Date.now() - this.lastFlightSentAt >= gap) this.transmitFlight();
+    if (this.flight && Date.now() - this.flight.sentAt >= gap) this.transmitFlight();
   }
 
   private resendFlight(): void {
@@ -628,9 +630,10 @@ export class Association extends EventEmitter {
   }
 
   private transmitFlight(): void {
-    if (!this.flight) return;
-    this.lastFlightSentAt = Date.now();
-    for (const d of flightDatagrams(this.flight, this.records, this.opts.mtu)) this.out(d);
+    const f = this.flight;
+    if (!f) return;
+    f.sentAt = Date.now();
+    for (const d of flightDatagrams(f.items, this.records, this.opts.mtu)) this.out(d);
   }
 
   // --- failure and shutdown ----------------------------------------------------------------------

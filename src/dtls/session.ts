@@ -114,52 +114,72 @@ class ReadState extends ReplayWindow implements PackedKeys {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** Bytes of a packed session before its ID: its creation time (ms since the epoch, a double). */
+const CREATED_AT_BYTES = 8;
+
 /**
  * A resumable session as an established association and the in-memory session cache keep it: the
- * session ID and then the master secret sit at `at` in one buffer (the association's record-key
- * buffer, see {@link RecordLayer.keepWithKeys}, so that an idle session has one allocation for
- * all its secret bytes), and `id` and `masterSecret` are views made when asked for. Internal: what
- * leaves the engine (a connection's `session`, a cache hit) is a plain {@link SessionState} made by
- * {@link unpack}, which a caller may copy or spread.
+ * creation time, the session ID and the master secret sit at `at` in one buffer (the
+ * association's record-key buffer, see {@link RecordLayer.keepWithKeys}, so that an idle session
+ * has one allocation for all its secret bytes), and `id` and `masterSecret` are views made when
+ * asked for. The time is in the buffer too, because a time in a field costs a heap number. Internal:
+ * what leaves the engine (a connection's `session`, a cache hit) is a plain {@link SessionState}
+ * made by {@link unpack}, which a caller may copy or spread.
  */
 export class PackedSession implements SessionState {
-  constructor(
+  private constructor(
     private readonly bytes: Buffer,
     private readonly at: number,
     private readonly idLength: number,
     readonly cipherSuite: number,
     readonly extendedMasterSecret: boolean,
     readonly identity: PeerIdentity,
-    readonly createdAt: number,
   ) {}
 
-  /** `s` in one allocation of its own (ID ‖ master secret), for a session that has no record keys to share. */
+  /** Bytes {@link write} needs for `s`. */
+  static size(s: SessionState): number {
+    return CREATED_AT_BYTES + s.id.length + s.masterSecret.length;
+  }
+
+  /** Writes `s` at `at` of `bytes` (which has {@link size} bytes there) and returns it packed. */
+  static write(s: SessionState, bytes: Buffer, at: number): PackedSession {
+    bytes.writeDoubleLE(s.createdAt, at);
+    s.id.copy(bytes, at + CREATED_AT_BYTES);
+    s.masterSecret.copy(bytes, at + CREATED_AT_BYTES + s.id.length);
+    return new PackedSession(bytes, at, s.id.length, s.cipherSuite, s.extendedMasterSecret, s.identity);
+  }
+
+  /** `s` in one allocation of its own, for a session that has no record keys to share. */
   static from(s: SessionState): PackedSession {
     if (s instanceof PackedSession) return s;
-    const bytes = Buffer.allocUnsafeSlow(s.id.length + s.masterSecret.length);
-    s.id.copy(bytes, 0);
-    s.masterSecret.copy(bytes, s.id.length);
-    return new PackedSession(bytes, 0, s.id.length, s.cipherSuite, s.extendedMasterSecret, s.identity, s.createdAt);
+    return PackedSession.write(s, Buffer.allocUnsafeSlow(PackedSession.size(s)), 0);
+  }
+
+  get createdAt(): number {
+    return this.bytes.readDoubleLE(this.at);
   }
 
   get id(): Buffer {
-    return this.bytes.subarray(this.at, this.at + this.idLength);
+    const from = this.at + CREATED_AT_BYTES;
+    return this.bytes.subarray(from, from + this.idLength);
   }
 
   /** The master secret runs from the end of the ID to the end of the buffer. */
   get masterSecret(): Buffer {
-    return this.bytes.subarray(this.at + this.idLength);
+    return this.bytes.subarray(this.at + CREATED_AT_BYTES + this.idLength);
   }
 
   /** True when `id` is this session's ID (compared in place, no view made). */
   hasId(id: Buffer): boolean {
-    return id.length === this.idLength && this.bytes.compare(id, 0, id.length, this.at, this.at + this.idLength) === 0;
+    const from = this.at + CREATED_AT_BYTES;
+    return id.length === this.idLength && this.bytes.compare(id, 0, id.length, from, from + id.length) === 0;
   }
 
   /** A plain copy (ID and master secret in one allocation of their own), safe to hand out. */
   unpack(): SessionState {
-    const own = Buffer.allocUnsafeSlow(this.bytes.length - this.at);
-    this.bytes.copy(own, 0, this.at);
+    const from = this.at + CREATED_AT_BYTES;
+    const own = Buffer.allocUnsafeSlow(this.bytes.length - from);
+    this.bytes.copy(own, 0, from);
     return {
       id: own.subarray(0, this.idLength),
       masterSecret: own.subarray(this.idLength),
@@ -271,7 +291,7 @@ export class RecordLayer {
 
   /**
    * Keeps session `s` (its ID and master secret) in the same allocation as epoch 1's record keys:
-   * write key ‖ IV ‖ read key ‖ IV ‖ session ID ‖ master secret. An established association then
+   * write key ‖ IV ‖ read key ‖ IV ‖ creation time ‖ session ID ‖ master secret. An established association then
    * holds one buffer for all its secret bytes instead of three (keys, ID, master secret) and the
    * Buffer views over them. Returns `s` when it is packed already (a resumed session from the
    * in-memory cache keeps the buffer it has), or, without epoch-1 keys, `s` in a buffer of its own.
@@ -282,22 +302,12 @@ export class RecordLayer {
     const r = this.read1;
     if (w === undefined || r === undefined || w.bytes !== r.bytes) return PackedSession.from(s);
     const keys = w.bytes;
-    const bytes = Buffer.allocUnsafeSlow(keys.length + s.id.length + s.masterSecret.length);
+    const bytes = Buffer.allocUnsafeSlow(keys.length + PackedSession.size(s));
     keys.copy(bytes, 0);
-    s.id.copy(bytes, keys.length);
-    s.masterSecret.copy(bytes, keys.length + s.id.length);
     // Same key bytes at the same offsets: a cached CCM context for these states stays valid.
     w.bytes = bytes;
     r.bytes = bytes;
-    return new PackedSession(
-      bytes,
-      keys.length,
-      s.id.length,
-      s.cipherSuite,
-      s.extendedMasterSecret,
-      s.identity,
-      s.createdAt,
-    );
+    return PackedSession.write(s, bytes, keys.length);
   }
 
   private releaseEpoch(epoch: number): void {
