@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- sessions [--sessions N] [--clients K] [--no-peer] [--settle MS]
- * [--server-flags FLAGS] [--heap-snapshot FILE]`: how many idle PSK sessions
+ * [--server-flags=FLAGS] [--heap-snapshot FILE]`: how many idle PSK sessions
  * one server process holds, and what each costs. Our DTLS server runs alone in a child process
  * with `--max-sessions N`; K client processes complete N handshakes from N distinct source
  * addresses and ports in 127.0.0.0/8 (250 addresses × as many ports as needed), each dropping its
@@ -14,7 +14,8 @@
  * split into heap used, V8's free heap pages (heap total − used), external memory (array buffers
  * and other native memory V8 knows of) and the rest (code, stacks, the allocator's own free lists),
  * because RSS per session and heap per session differ mostly by what the collector keeps in hand.
- * `--server-flags` passes extra Node flags to the server process (e.g. `--max-semi-space-size=1`);
+ * `--server-flags=FLAGS` passes extra Node flags (space-separated; the `=` is needed because they
+ * start with a dash) to the server process, e.g. `--server-flags=--max-semi-space-size=1`;
  * `--heap-snapshot FILE` writes the server's heap at the last checkpoint (for DevTools, or to sort
  * by constructor).
  */
@@ -333,7 +334,9 @@ export async function run(args: string[]): Promise<number> {
   }
   const serverFlags = (values['server-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
   if (serverFlags.some((f) => !f.startsWith('--'))) {
-    process.stderr.write('--server-flags takes Node flags (each starting with --), e.g. "--max-semi-space-size=1"\n');
+    process.stderr.write(
+      '--server-flags takes Node flags (each starting with --), e.g. --server-flags=--max-semi-space-size=1\n',
+    );
     return 2;
   }
   const n = Number(values.sessions ?? 150_000);

@@ -111,7 +111,11 @@ const BENCHES: Record<string, Bench> = {
       clients: { type: 'string', arg: 'N', help: 'client processes (default 2)' },
       'no-peer': { type: 'boolean', help: 'measure our server only (no coap-server-gnutls)' },
       settle: { type: 'string', arg: 'MS', help: 'wait this long (and collect garbage again) before each measurement' },
-      'server-flags': { type: 'string', arg: 'FLAGS', help: 'extra Node flags for the server process' },
+      'server-flags': {
+        type: 'string',
+        arg: 'FLAGS',
+        help: 'extra Node flags for the server process (--server-flags=--max-semi-space-size=1)',
+      },
       'heap-snapshot': { type: 'string', arg: 'FILE', help: "write the server's heap snapshot at the last checkpoint" },
     },
     load: () => import('../bench/sessions.ts'),
