@@ -16,6 +16,8 @@
  * because RSS per session and heap per session differ mostly by what the collector keeps in hand.
  * `--server-flags=FLAGS` passes extra Node flags (space-separated; the `=` is needed because they
  * start with a dash) to the server process, e.g. `--server-flags=--max-semi-space-size=1`;
+ * `--compact` ends each measurement with a last-resort collection (V8 compacts the heap, as under
+ * memory pressure), which separates live bytes from pages the collector merely keeps;
  * `--heap-snapshot FILE` writes the server's heap at the last checkpoint (for DevTools, or to sort
  * by constructor).
  */
@@ -49,7 +51,10 @@ function rssOf(pid: number): number {
 
 // --- child: our server ----------------------------------------------------------------------------
 
-async function serverMain(maxSessions: number, settleMs: number): Promise<void> {
+/** V8's gc() of `--expose-gc`: with options, a last-resort collection also compacts every page it can. */
+type Gc = (o?: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+async function serverMain(maxSessions: number, settleMs: number, compact: boolean): Promise<void> {
   const server = await DtlsServer.listen({
     host: '127.0.0.1',
     port: 0,
@@ -57,7 +62,7 @@ async function serverMain(maxSessions: number, settleMs: number): Promise<void> 
     maxSessions,
     idleTimeoutMs: 0,
   });
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = (globalThis as { gc?: Gc }).gc;
   const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   say({ port: server.address().port, recvBuffer: server.recvBufferSize() });
   for await (const line of createInterface({ input: process.stdin })) {
@@ -67,6 +72,9 @@ async function serverMain(maxSessions: number, settleMs: number): Promise<void> 
         await new Promise((res) => setTimeout(res, settleMs));
         gc?.();
       }
+      // What V8 does under memory pressure: a full collection that compacts, so that the free heap
+      // pages left by the handshakes' garbage are given back.
+      if (compact) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
       const m = process.memoryUsage();
       say({
         heap: m.heapUsed,
@@ -209,6 +217,7 @@ const kib = (b: number) => `${(b / 1024).toFixed(2)} KiB`;
 
 interface OursOptions {
   settleMs: number;
+  compact: boolean;
   serverFlags: string[];
   heapSnapshot: string | undefined;
 }
@@ -226,12 +235,13 @@ function breakdown(m: Measure, base: Measure, s: number): string {
 
 async function ours(n: number, k: number, o: OursOptions): Promise<string[]> {
   const out: string[] = [];
-  const srv = child([SERVER_FLAG, String(n), String(o.settleMs)], o.serverFlags);
+  const srv = child([SERVER_FLAG, String(n), String(o.settleMs), o.compact ? '1' : '0'], o.serverFlags);
   try {
     const { port, recvBuffer } = (await srv.next()) as { port: number; recvBuffer: number };
     out.push(`ours: server pid ${srv.proc.pid}, port ${port}, SO_RCVBUF granted ${recvBuffer} bytes`);
     if (o.serverFlags.length > 0) out.push(`  server node flags: ${o.serverFlags.join(' ')}`);
     if (o.settleMs > 0) out.push(`  each measurement after 3 collections, ${o.settleMs} ms and one more`);
+    if (o.compact) out.push('  and then a last-resort (compacting) collection');
     const base = await measure(srv);
     out.push(
       `  baseline: RSS ${(base.rss / 2 ** 20).toFixed(1)} MiB, heap used ${(base.heap / 2 ** 20).toFixed(1)} MiB ` +
@@ -323,6 +333,7 @@ export async function run(args: string[]): Promise<number> {
       clients: { type: 'string' },
       'no-peer': { type: 'boolean' },
       settle: { type: 'string' },
+      compact: { type: 'boolean' },
       'server-flags': { type: 'string' },
       'heap-snapshot': { type: 'string' },
     },
@@ -351,15 +362,15 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`Idle PSK sessions held by one server process: ${n} sessions, ${k} client processes\n`);
   const t0 = Date.now();
-  for (const line of await ours(n, k, { settleMs, serverFlags, heapSnapshot: values['heap-snapshot'] }))
-    process.stdout.write(`${line}\n`);
+  const opts = { settleMs, compact: values.compact === true, serverFlags, heapSnapshot: values['heap-snapshot'] };
+  for (const line of await ours(n, k, opts)) process.stdout.write(`${line}\n`);
   const budget = Math.max(30_000, Date.now() - t0);
   if (!values['no-peer']) for (const line of await libcoap(n, k, budget)) process.stdout.write(`${line}\n`);
   return 0;
 }
 
 const [, , flag, ...rest] = process.argv;
-if (flag === SERVER_FLAG) void serverMain(Number(rest[0]), Number(rest[1] ?? 0));
+if (flag === SERVER_FLAG) void serverMain(Number(rest[0]), Number(rest[1] ?? 0), rest[2] === '1');
 if (flag === CLIENT_FLAG) {
   const [port, from, to, salt, conc, deadline] = rest.map(Number);
   void clientMain(port, from, to, salt, conc, deadline);

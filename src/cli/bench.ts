@@ -111,6 +111,7 @@ const BENCHES: Record<string, Bench> = {
       clients: { type: 'string', arg: 'N', help: 'client processes (default 2)' },
       'no-peer': { type: 'boolean', help: 'measure our server only (no coap-server-gnutls)' },
       settle: { type: 'string', arg: 'MS', help: 'wait this long (and collect garbage again) before each measurement' },
+      compact: { type: 'boolean', help: 'end each measurement with a compacting (last-resort) collection' },
       'server-flags': {
         type: 'string',
         arg: 'FLAGS',
