@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- sessions [--sessions N] [--clients K] [--no-peer]`: how many idle PSK sessions
+ * `npm run bench -- sessions [--sessions N] [--clients K] [--no-peer] [--settle MS]
+ * [--server-flags=FLAGS] [--heap-snapshot FILE]`: how many idle PSK sessions
  * one server process holds, and what each costs. Our DTLS server runs alone in a child process
  * with `--max-sessions N`; K client processes complete N handshakes from N distinct source
  * addresses and ports in 127.0.0.0/8 (250 addresses × as many ports as needed), each dropping its
@@ -7,12 +8,25 @@
  * read before, at 50 000 (or N/3) and at N sessions; then an honest client connects at the cap
  * and must get in, evicting the idlest session. Then libcoap's `coap-server-gnutls -k KEY` is
  * given the same clients, and its RSS growth per session held is printed beside ours.
+ *
+ * Each measurement collects garbage three times (and with `--settle MS` waits that long and
+ * collects again, so that V8 can give back the pages its last collections freed); it prints RSS
+ * split into heap used, V8's free heap pages (heap total − used), external memory (array buffers
+ * and other native memory V8 knows of) and the rest (code, stacks, the allocator's own free lists),
+ * because RSS per session and heap per session differ mostly by what the collector keeps in hand.
+ * `--server-flags=FLAGS` passes extra Node flags (space-separated; the `=` is needed because they
+ * start with a dash) to the server process, e.g. `--server-flags=--max-semi-space-size=1`;
+ * `--compact` ends each measurement with a last-resort collection (V8 compacts the heap, as under
+ * memory pressure), which separates live bytes from pages the collector merely keeps;
+ * `--heap-snapshot FILE` writes the server's heap at the last checkpoint (for DevTools, or to sort
+ * by constructor).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { DtlsEndpoint } from '../dtls/endpoint.ts';
 import { connect, DtlsServer } from '../dtls/index.ts';
 
@@ -37,7 +51,10 @@ function rssOf(pid: number): number {
 
 // --- child: our server ----------------------------------------------------------------------------
 
-async function serverMain(maxSessions: number): Promise<void> {
+/** V8's gc() of `--expose-gc`: with options, a last-resort collection also compacts every page it can. */
+type Gc = (o?: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+async function serverMain(maxSessions: number, settleMs: number, compact: boolean): Promise<void> {
   const server = await DtlsServer.listen({
     host: '127.0.0.1',
     port: 0,
@@ -45,14 +62,33 @@ async function serverMain(maxSessions: number): Promise<void> {
     maxSessions,
     idleTimeoutMs: 0,
   });
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = (globalThis as { gc?: Gc }).gc;
   const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   say({ port: server.address().port, recvBuffer: server.recvBufferSize() });
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'measure') {
       for (let i = 0; i < 3; i++) gc?.();
+      if (settleMs > 0) {
+        await new Promise((res) => setTimeout(res, settleMs));
+        gc?.();
+      }
+      // What V8 does under memory pressure: a full collection that compacts, so that the free heap
+      // pages left by the handshakes' garbage are given back.
+      if (compact) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
       const m = process.memoryUsage();
-      say({ heap: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss, stats: server.stats });
+      say({
+        heap: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        rss: m.rss,
+        stats: server.stats,
+      });
+    }
+    if (line.startsWith('snapshot ')) {
+      gc?.();
+      const file = writeHeapSnapshot(line.slice('snapshot '.length));
+      say({ snapshot: file });
     }
     if (line === 'exit') break;
   }
@@ -122,9 +158,9 @@ interface Child {
   next(): Promise<Record<string, unknown>>;
 }
 
-function child(args: string[]): Child {
+function child(args: string[], nodeFlags: string[] = []): Child {
   const self = fileURLToPath(import.meta.url);
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...args], {
+  const proc = spawn(process.execPath, ['--expose-gc', ...nodeFlags, '--import', 'tsx', self, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   proc.stdin?.on('error', () => {});
@@ -165,6 +201,8 @@ async function runClients(
 
 interface Measure {
   heap: number;
+  heapTotal: number;
+  external: number;
   arrayBuffers: number;
   rss: number;
   stats: { sessions: number; evictions: { sessionCapacity: number } };
@@ -177,15 +215,41 @@ async function measure(srv: Child): Promise<Measure> {
 
 const kib = (b: number) => `${(b / 1024).toFixed(2)} KiB`;
 
-async function ours(n: number, k: number): Promise<string[]> {
+interface OursOptions {
+  settleMs: number;
+  compact: boolean;
+  serverFlags: string[];
+  heapSnapshot: string | undefined;
+}
+
+/** `m` − `base` per session, split as RSS = heap used + V8 free heap pages + external + other. */
+function breakdown(m: Measure, base: Measure, s: number): string {
+  const d = (f: (x: Measure) => number) => kib((f(m) - f(base)) / s);
+  const free = (x: Measure) => x.heapTotal - x.heap;
+  const other = (x: Measure) => x.rss - x.heapTotal - x.external;
+  return (
+    `RSS ${d((x) => x.rss)} = heap used ${d((x) => x.heap)} + V8 free pages ${d(free)} + ` +
+    `external ${d((x) => x.external)} (array buffers ${d((x) => x.arrayBuffers)}) + other ${d(other)}`
+  );
+}
+
+async function ours(n: number, k: number, o: OursOptions): Promise<string[]> {
   const out: string[] = [];
-  const srv = child([SERVER_FLAG, String(n)]);
+  const srv = child([SERVER_FLAG, String(n), String(o.settleMs), o.compact ? '1' : '0'], o.serverFlags);
   try {
     const { port, recvBuffer } = (await srv.next()) as { port: number; recvBuffer: number };
     out.push(`ours: server pid ${srv.proc.pid}, port ${port}, SO_RCVBUF granted ${recvBuffer} bytes`);
+    if (o.serverFlags.length > 0) out.push(`  server node flags: ${o.serverFlags.join(' ')}`);
+    if (o.settleMs > 0) out.push(`  each measurement after 3 collections, ${o.settleMs} ms and one more`);
+    if (o.compact) out.push('  and then a last-resort (compacting) collection');
     const base = await measure(srv);
+    out.push(
+      `  baseline: RSS ${(base.rss / 2 ** 20).toFixed(1)} MiB, heap used ${(base.heap / 2 ** 20).toFixed(1)} MiB ` +
+        `of ${(base.heapTotal / 2 ** 20).toFixed(1)} MiB, external ${(base.external / 2 ** 20).toFixed(1)} MiB`,
+    );
     const checkpoints = [...new Set([Math.min(50_000, Math.floor(n / 3)), n])].filter((c) => c > 0);
     let held = 0;
+    let prev: Measure | undefined;
     const t0 = Date.now();
     for (const c of checkpoints) {
       const r = await runClients(port, held, c, k, 0);
@@ -197,7 +261,19 @@ async function ours(n: number, k: number): Promise<string[]> {
         `  ${String(s).padStart(7)} sessions (${((Date.now() - t0) / 1000).toFixed(0)} s): ` +
           `RSS +${((m.rss - base.rss) / 2 ** 20).toFixed(1)} MiB = ${kib((m.rss - base.rss) / s)}/session, ` +
           `heap ${kib((m.heap - base.heap) / s)} + buffers ${kib((m.arrayBuffers - base.arrayBuffers) / s)}/session`,
+        `           from 0: ${breakdown(m, base, s)}`,
       );
+      if (prev && s > prev.stats.sessions) {
+        out.push(
+          `           per added session (${prev.stats.sessions} → ${s}): ${breakdown(m, prev, s - prev.stats.sessions)}`,
+        );
+      }
+      prev = m;
+    }
+    if (o.heapSnapshot) {
+      srv.proc.stdin?.write(`snapshot ${o.heapSnapshot}\n`);
+      const { snapshot } = (await srv.next()) as { snapshot: string };
+      out.push(`  heap snapshot at ${held} sessions: ${snapshot}`);
     }
     const start = performance.now();
     try {
@@ -252,8 +328,28 @@ async function libcoap(n: number, k: number, budgetMs: number): Promise<string[]
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { sessions: { type: 'string' }, clients: { type: 'string' }, 'no-peer': { type: 'boolean' } },
+    options: {
+      sessions: { type: 'string' },
+      clients: { type: 'string' },
+      'no-peer': { type: 'boolean' },
+      settle: { type: 'string' },
+      compact: { type: 'boolean' },
+      'server-flags': { type: 'string' },
+      'heap-snapshot': { type: 'string' },
+    },
   });
+  const settleMs = Number(values.settle ?? 0);
+  if (!Number.isInteger(settleMs) || settleMs < 0 || settleMs > 600_000) {
+    process.stderr.write('--settle must be milliseconds in 0..600000\n');
+    return 2;
+  }
+  const serverFlags = (values['server-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
+  if (serverFlags.some((f) => !f.startsWith('--'))) {
+    process.stderr.write(
+      '--server-flags takes Node flags (each starting with --), e.g. --server-flags=--max-semi-space-size=1\n',
+    );
+    return 2;
+  }
   const n = Number(values.sessions ?? 150_000);
   const k = Number(values.clients ?? 2);
   if (!Number.isInteger(n) || n < 1 || n > 1_000_000) {
@@ -266,14 +362,15 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`Idle PSK sessions held by one server process: ${n} sessions, ${k} client processes\n`);
   const t0 = Date.now();
-  for (const line of await ours(n, k)) process.stdout.write(`${line}\n`);
+  const opts = { settleMs, compact: values.compact === true, serverFlags, heapSnapshot: values['heap-snapshot'] };
+  for (const line of await ours(n, k, opts)) process.stdout.write(`${line}\n`);
   const budget = Math.max(30_000, Date.now() - t0);
   if (!values['no-peer']) for (const line of await libcoap(n, k, budget)) process.stdout.write(`${line}\n`);
   return 0;
 }
 
 const [, , flag, ...rest] = process.argv;
-if (flag === SERVER_FLAG) void serverMain(Number(rest[0]));
+if (flag === SERVER_FLAG) void serverMain(Number(rest[0]), Number(rest[1] ?? 0), rest[2] === '1');
 if (flag === CLIENT_FLAG) {
   const [port, from, to, salt, conc, deadline] = rest.map(Number);
   void clientMain(port, from, to, salt, conc, deadline);

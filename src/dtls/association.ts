@@ -9,6 +9,7 @@ import type { Logger } from './../util/log.ts';
 import type { EvictionReason } from './admission.ts';
 import type { PeerKey } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
+import { suiteByCode } from './crypto/suites.ts';
 import { AlertDescription, AlertLevel, alertName, DtlsAlertError, DtlsTimeoutError } from './errors.ts';
 import { type FlightItem, flightDatagrams, meterFlight } from './handshake/flight.ts';
 import { ReassemblyBuffer } from './handshake/reassembly.ts';
@@ -17,7 +18,7 @@ import { Transcript } from './handshake/transcript.ts';
 import type { HandshakeResult, PeerAddress, RoleHandshake, SessionState } from './handshake/types.ts';
 import type { ListNode } from './lru.ts';
 import type { DtlsMeter } from './meter.ts';
-import { RecordLayer } from './session.ts';
+import { type PackedSession, RecordLayer } from './session.ts';
 import { encodeAlert, parseAlert } from './wire/alert.ts';
 import { ownCopy } from './wire/buffer.ts';
 import { parseChangeCipherSpec } from './wire/change-cipher-spec.ts';
@@ -84,6 +85,11 @@ export type AssociationState = 'handshake' | 'established' | 'closed';
 /** Largest application_data plaintext in one record (RFC 5246 §6.2.1). */
 export const MAX_PLAINTEXT = 16384;
 
+/** EventEmitter's own field, left undefined until a listener is added (see the constructor). */
+interface LazyEvents {
+  _events: object | undefined;
+}
+
 export class Association extends EventEmitter {
   readonly records: RecordLayer;
   /** The handshake's transcript; a shared, empty one once established. */
@@ -91,14 +97,14 @@ export class Association extends EventEmitter {
   readonly remote: PeerAddress;
   readonly meter?: DtlsMeter;
   state: AssociationState = 'handshake';
-  /** Time of the last authenticated record, for the idle timeout. */
-  lastActivity = Date.now();
   role!: RoleHandshake;
   /**
-   * Server side: the last six bytes of the random of the ClientHello that started this association,
-   * as a number (spots that ClientHello's retransmissions without keeping a buffer per session).
+   * Server side: the last four bytes of the random of the ClientHello that started this
+   * association, as a signed 32-bit number (a small integer, not a heap number): spots that
+   * ClientHello's retransmissions without keeping a buffer per session. A restarted client's new
+   * random matches by chance once in 2^32, and then its next ClientHello gets in.
    */
-  clientRandomTag = -1;
+  clientRandomTag = 0;
   /** The endpoint's key for this association's peer. */
   key: PeerKey | undefined = undefined;
   /** The endpoint's key for this association's Connection ID, when it has one. */
@@ -117,16 +123,24 @@ export class Association extends EventEmitter {
   /** Handshake reassembly; a shared, empty one once established. */
   private buffer = new ReassemblyBuffer();
   private nextRecvSeq = 0;
-  private flight: FlightItem[] | undefined;
-  /** The flight in `flight` ends the handshake (the peer sends nothing after it). */
-  private flightFinal = false;
-  private lastFlightSentAt = 0;
+  /**
+   * Our last flight, kept to send again, with when it was last sent and whether it ends the
+   * handshake (the peer sends nothing after it). One object that goes with the flight, so that a
+   * settled session keeps no field for it (a time in a field costs a heap number per association).
+   */
+  private flight: { items: FlightItem[]; final: boolean; sentAt: number } | undefined;
   /** The flight timer, only while a handshake runs (an established association keeps no timer). */
   private timer: RetransmitTimer | undefined;
   private queue: Promise<void> = DONE;
   /** Datagrams (and runExclusive tasks) waiting in `queue`. */
   private queued = 0;
-  private result: HandshakeResult | undefined;
+  /**
+   * The established session: its ID and master secret share the record keys' buffer
+   * (RecordLayer.keepWithKeys), and the handshake's result is made from it when asked for, so
+   * that an idle association keeps no result object and no Buffer views.
+   */
+  private kept: PackedSession | undefined;
+  private keptResumed = false;
   /** Why the handshake failed or the association closed before it finished. */
   private failure: Error | undefined;
   /**
@@ -142,6 +156,10 @@ export class Association extends EventEmitter {
     remote: PeerAddress,
   ) {
     super();
+    // EventEmitter makes an empty dictionary for listeners in every instance (~180 bytes); an idle
+    // server session usually has no listener at all. Node's EventEmitter takes `_events ===
+    // undefined` as "none yet" and makes the dictionary with the first listener.
+    (this as unknown as LazyEvents)._events = undefined;
     this.remote = remote;
     this.meter = opts.meter;
     this.records = new RecordLayer(opts.meter);
@@ -150,7 +168,8 @@ export class Association extends EventEmitter {
 
   /** Resolves when the handshake completes; rejects with DtlsAlertError or DtlsTimeoutError. */
   handshakeDone(): Promise<HandshakeResult> {
-    if (this.result) return Promise.resolve(this.result);
+    const done = this.result();
+    if (done) return Promise.resolve(done);
     if (this.state === 'closed') return Promise.reject(this.failure ?? new Error('DTLS association closed'));
     if (!this.ready) {
       let resolve!: (r: HandshakeResult) => void;
@@ -190,9 +209,16 @@ export class Association extends EventEmitter {
     return this.timer;
   }
 
-  /** An authenticated record arrived: the session is not idle. */
+  /** The handshake's result, made from the kept session (undefined before the handshake completed). */
+  private result(): HandshakeResult | undefined {
+    const s = this.kept;
+    const suite = s && suiteByCode(s.cipherSuite);
+    if (!s || !suite) return undefined;
+    return { suite, identity: s.identity, resumed: this.keptResumed, session: s.unpack() };
+  }
+
+  /** An authenticated record arrived: the session is not idle (the endpoint's admission notes when). */
   private touch(): void {
-    this.lastActivity = Date.now();
     this.opts.host?.activity(this);
   }
 
@@ -213,18 +239,19 @@ export class Association extends EventEmitter {
   // --- DtlsConnection -------------------------------------------------------------------------
 
   get identity(): PeerIdentity {
-    if (!this.result) throw new Error('handshake not finished');
-    return this.result.identity;
+    if (!this.kept) throw new Error('handshake not finished');
+    return this.kept.identity;
   }
   get cipherSuite(): string {
-    return this.result?.suite.name ?? '';
+    return this.kept ? (suiteByCode(this.kept.cipherSuite)?.name ?? '') : '';
   }
   get resumed(): boolean {
-    return this.result?.resumed ?? false;
+    return this.keptResumed;
   }
+  /** A plain copy of the session (to resume it with `connect({ session })`), made on each call. */
   get session(): SessionState {
-    if (!this.result) throw new Error('handshake not finished');
-    return this.result.session;
+    if (!this.kept) throw new Error('handshake not finished');
+    return this.kept.unpack();
   }
 
   get connectionIds(): { own: Buffer | undefined; peer: Buffer | undefined } {
@@ -323,8 +350,7 @@ export class Association extends EventEmitter {
   sendFlight(items: FlightItem[], final: boolean): void {
     // A handshake evicted while it awaited something (a PSK lookup) must not speak again.
     if (this.state === 'closed') return;
-    this.flight = items;
-    this.flightFinal = final;
+    this.flight = { items, final, sentAt: 0 };
     meterFlight(items, this.meter);
     this.transmitFlight();
     if (final) this.timer?.stop();
@@ -337,7 +363,8 @@ export class Association extends EventEmitter {
 
   complete(result: HandshakeResult): void {
     if (this.state === 'closed') return;
-    this.result = result;
+    this.kept = this.records.keepWithKeys(result.session);
+    this.keptResumed = result.resumed;
     this.state = 'established';
     this.timer?.stop();
     this.timer = undefined;
@@ -351,14 +378,15 @@ export class Association extends EventEmitter {
     // Only the side that sent the final flight answers a repeated peer flight after completion; the
     // other side's last flight was acknowledged by the peer's final one (otherwise both would
     // answer each other's retransmissions forever).
-    this.flight = this.flightFinal
-      ? this.flight?.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it))
+    const f = this.flight;
+    this.flight = f?.final
+      ? { ...f, items: f.items.map((it) => (it.kind === 'handshake' ? { ...it, body: ownCopy(it.body) } : it)) }
       : undefined;
     // The last flight of a full handshake's server (and the client's in an abbreviated one) is kept:
     // it is sent again when the peer repeats its own last flight (RFC 6347 §4.2.4).
-    this.resolveReady(result);
+    if (this.ready) this.resolveReady(this.result() ?? result);
     this.opts.host?.established(this);
-    this.emit('established', result);
+    if (this.listenerCount('established') > 0) this.emit('established', this.result() ?? result);
   }
 
   /**
@@ -377,7 +405,7 @@ export class Association extends EventEmitter {
 
   /** True once the handshake completed (even if closed since). */
   get wasEstablished(): boolean {
-    return this.result !== undefined;
+    return this.kept !== undefined;
   }
 
   /** Runs `fn` in this association's input order; a thrown error ends the association. */
@@ -594,7 +622,7 @@ export class Association extends EventEmitter {
   /** The peer sent its previous flight again: it lost ours, so send ours again (RFC 6347 §4.2.4). */
   private peerRetransmitted(): void {
     const gap = Math.max(20, this.opts.retransmitInitialMs / 4);
-    if (this.flight && Date.now() - this.lastFlightSentAt >= gap) this.transmitFlight();
+    if (this.flight && Date.now() - this.flight.sentAt >= gap) this.transmitFlight();
   }
 
   private resendFlight(): void {
@@ -602,9 +630,10 @@ export class Association extends EventEmitter {
   }
 
   private transmitFlight(): void {
-    if (!this.flight) return;
-    this.lastFlightSentAt = Date.now();
-    for (const d of flightDatagrams(this.flight, this.records, this.opts.mtu)) this.out(d);
+    const f = this.flight;
+    if (!f) return;
+    f.sentAt = Date.now();
+    for (const d of flightDatagrams(f.items, this.records, this.opts.mtu)) this.out(d);
   }
 
   // --- failure and shutdown ----------------------------------------------------------------------
@@ -645,6 +674,6 @@ export class Association extends EventEmitter {
     this.opts.host?.closed(this, err);
     if (err && wasEstablished && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('closed', err);
-    if (wasEstablished || this.result) this.emit('close');
+    if (wasEstablished || this.kept) this.emit('close');
   }
 }

@@ -5,6 +5,7 @@
  * same interfaces.
  */
 import type { SessionState } from './handshake/types.ts';
+import { PackedSession } from './session.ts';
 
 /** Resumable sessions by session ID (RFC 5246 §7.3). May be backed by a shared store, hence async-capable. */
 export interface SessionCache {
@@ -53,20 +54,6 @@ export interface AssociationTable<A> {
 }
 
 /**
- * Moves a session's ID and master secret into one allocation of their own (same bytes, same
- * object): one ArrayBuffer per cached session instead of two, ~150 bytes of heap and native memory
- * less for each idle association. Not Node's shared pool: one session would pin a whole 8 KiB slab.
- */
-function packSessionBytes(s: SessionState): void {
-  if (s.id.buffer === s.masterSecret.buffer && s.id.byteOffset + s.id.length === s.masterSecret.byteOffset) return;
-  const packed = Buffer.allocUnsafeSlow(s.id.length + s.masterSecret.length);
-  s.id.copy(packed, 0);
-  s.masterSecret.copy(packed, s.id.length);
-  s.id = packed.subarray(0, s.id.length);
-  s.masterSecret = packed.subarray(s.id.length);
-}
-
-/**
  * The Map key of a session ID: its first bytes as a small integer (session IDs are random, RFC
  * 5246 §7.4.1.2), so that the cache keeps no key string per session (~48 bytes each). IDs that share
  * a key sit in one bucket and are told apart by their bytes.
@@ -77,10 +64,15 @@ function idKey(id: Buffer): number {
   return h & 0x3fffffff; // a small integer: stored in the Map without a heap number
 }
 
-/** An in-memory session cache with a lifetime and a size bound (oldest evicted first). */
+/**
+ * An in-memory session cache with a lifetime and a size bound (oldest evicted first). It keeps
+ * sessions packed: one handed over by a handshake as it is (its ID and master secret share the
+ * association's record-key buffer, RecordLayer.keepWithKeys), any other as ID ‖ master secret
+ * in one allocation of its own. `get` hands out a plain copy.
+ */
 export class MemorySessionCache implements SessionCache {
   /** One session, or the few whose IDs share a key. In insertion order, oldest first. */
-  private readonly map = new Map<number, SessionState | SessionState[]>();
+  private readonly map = new Map<number, PackedSession | PackedSession[]>();
   private count = 0;
   constructor(
     private readonly maxEntries = 100_000,
@@ -92,11 +84,11 @@ export class MemorySessionCache implements SessionCache {
       this.delete(id);
       return undefined;
     }
-    return s;
+    return s?.unpack();
   }
-  set(session: SessionState): void {
-    if (session.id.length === 0) return;
-    packSessionBytes(session);
+  set(given: SessionState): void {
+    if (given.id.length === 0) return;
+    const session = PackedSession.from(given);
     this.delete(session.id);
     const k = idKey(session.id);
     const had = this.map.get(k);
@@ -117,13 +109,13 @@ export class MemorySessionCache implements SessionCache {
     const v = this.map.get(k);
     if (v === undefined) return;
     if (!Array.isArray(v)) {
-      if (v.id.equals(id)) {
+      if (v.hasId(id)) {
         this.map.delete(k);
         this.count--;
       }
       return;
     }
-    const rest = v.filter((s) => !s.id.equals(id));
+    const rest = v.filter((s) => !s.hasId(id));
     if (rest.length === v.length) return;
     this.count--;
     if (rest.length === 0) this.map.delete(k);
@@ -132,11 +124,11 @@ export class MemorySessionCache implements SessionCache {
   get size(): number {
     return this.count;
   }
-  private find(id: Buffer): SessionState | undefined {
+  private find(id: Buffer): PackedSession | undefined {
     const v = this.map.get(idKey(id));
     if (v === undefined) return undefined;
-    if (!Array.isArray(v)) return v.id.equals(id) ? v : undefined;
-    return v.find((s) => s.id.equals(id));
+    if (!Array.isArray(v)) return v.hasId(id) ? v : undefined;
+    return v.find((s) => s.hasId(id));
   }
 }
 

@@ -167,7 +167,7 @@ export class DtlsEndpoint extends EventEmitter {
     this.host = {
       established: (a) => this.associationEstablished(a),
       closed: (a, err) => this.associationClosed(a, err),
-      activity: (a) => this.admission.touch(a, a.lastActivity),
+      activity: (a) => this.admission.touch(a, Date.now()),
       send: (d, remote) => this.sendDatagram(d, remote.port, remote.address),
       moved: (a, to) => this.associationMoved(a, to),
       addressLimited: () => {
@@ -569,7 +569,7 @@ export class DtlsEndpoint extends EventEmitter {
       return true;
     }
     // A retransmitted ClientHello of the handshake that established this association: ignore.
-    if (existing?.state === 'established' && existing.clientRandomTag === msg.readUIntBE(scan.randomStart + 26, 6)) {
+    if (existing?.state === 'established' && existing.clientRandomTag === msg.readInt32BE(scan.randomStart + 28)) {
       return true;
     }
     const meter = this.opts.meter;
@@ -612,7 +612,7 @@ export class DtlsEndpoint extends EventEmitter {
     };
     const a = this.newAssociation('server', remote, key);
     this.admission.handshakeStarted(a, Date.now());
-    a.clientRandomTag = ch.random.readUIntBE(26, 6);
+    a.clientRandomTag = ch.random.readInt32BE(28);
     const hs = new ServerHandshake(a, {
       ...srv,
       sessionCache: this.sessionCache,

@@ -2,9 +2,12 @@
  * The record layer of an association (RFC 6347 §4.1): epochs, 48-bit sequence numbers, the
  * anti-replay window (§4.1.2.6) and AES-128-CCM-8 protect/unprotect. Epoch 0 is plaintext.
  */
+
+import type { PeerIdentity } from './credentials/identity.ts';
 import { CCM8_OVERHEAD, ccm8OpenPacked, ccm8SealInto, keyOf, type PackedKeys, type RecordKeys } from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
+import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
 import { decodeInnerPlaintext, encodeInnerPlaintext, writeCidRecordHeader } from './wire/connection-id.ts';
 import {
@@ -111,6 +114,83 @@ class ReadState extends ReplayWindow implements PackedKeys {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** Bytes of a packed session before its ID: its creation time (ms since the epoch, a double). */
+const CREATED_AT_BYTES = 8;
+
+/**
+ * A resumable session as an established association and the in-memory session cache keep it: the
+ * creation time, the session ID and the master secret sit at `at` in one buffer (the
+ * association's record-key buffer, see {@link RecordLayer.keepWithKeys}, so that an idle session
+ * has one allocation for all its secret bytes), and `id` and `masterSecret` are views made when
+ * asked for. The time is in the buffer too, because a time in a field costs a heap number. Internal:
+ * what leaves the engine (a connection's `session`, a cache hit) is a plain {@link SessionState}
+ * made by {@link unpack}, which a caller may copy or spread.
+ */
+export class PackedSession implements SessionState {
+  private constructor(
+    private readonly bytes: Buffer,
+    private readonly at: number,
+    private readonly idLength: number,
+    readonly cipherSuite: number,
+    readonly extendedMasterSecret: boolean,
+    readonly identity: PeerIdentity,
+  ) {}
+
+  /** Bytes {@link write} needs for `s`. */
+  static size(s: SessionState): number {
+    return CREATED_AT_BYTES + s.id.length + s.masterSecret.length;
+  }
+
+  /** Writes `s` at `at` of `bytes` (which has {@link size} bytes there) and returns it packed. */
+  static write(s: SessionState, bytes: Buffer, at: number): PackedSession {
+    bytes.writeDoubleLE(s.createdAt, at);
+    s.id.copy(bytes, at + CREATED_AT_BYTES);
+    s.masterSecret.copy(bytes, at + CREATED_AT_BYTES + s.id.length);
+    return new PackedSession(bytes, at, s.id.length, s.cipherSuite, s.extendedMasterSecret, s.identity);
+  }
+
+  /** `s` in one allocation of its own, for a session that has no record keys to share. */
+  static from(s: SessionState): PackedSession {
+    if (s instanceof PackedSession) return s;
+    return PackedSession.write(s, Buffer.allocUnsafeSlow(PackedSession.size(s)), 0);
+  }
+
+  get createdAt(): number {
+    return this.bytes.readDoubleLE(this.at);
+  }
+
+  get id(): Buffer {
+    const from = this.at + CREATED_AT_BYTES;
+    return this.bytes.subarray(from, from + this.idLength);
+  }
+
+  /** The master secret runs from the end of the ID to the end of the buffer. */
+  get masterSecret(): Buffer {
+    return this.bytes.subarray(this.at + CREATED_AT_BYTES + this.idLength);
+  }
+
+  /** True when `id` is this session's ID (compared in place, no view made). */
+  hasId(id: Buffer): boolean {
+    const from = this.at + CREATED_AT_BYTES;
+    return id.length === this.idLength && this.bytes.compare(id, 0, id.length, from, from + id.length) === 0;
+  }
+
+  /** A plain copy (ID and master secret in one allocation of their own), safe to hand out. */
+  unpack(): SessionState {
+    const from = this.at + CREATED_AT_BYTES;
+    const own = Buffer.allocUnsafeSlow(this.bytes.length - from);
+    this.bytes.copy(own, 0, from);
+    return {
+      id: own.subarray(0, this.idLength),
+      masterSecret: own.subarray(this.idLength),
+      cipherSuite: this.cipherSuite,
+      extendedMasterSecret: this.extendedMasterSecret,
+      identity: this.identity,
+      createdAt: this.createdAt,
+    };
+  }
+}
+
 /** Epoch 0's write state: plaintext, no keys. */
 function plaintextWrite(seq: number): WriteState {
   return { seq, bytes: NO_BYTES, keyAt: 0, ivAt: 0, uses: 0 };
@@ -214,6 +294,27 @@ export class RecordLayer {
     if (epoch === 1) return this.read1;
     if (epoch === 0) return this.read0;
     return this.higher?.get(epoch)?.read;
+  }
+
+  /**
+   * Keeps session `s` (its ID and master secret) in the same allocation as epoch 1's record keys:
+   * write key ‖ IV ‖ read key ‖ IV ‖ creation time ‖ session ID ‖ master secret. An established association then
+   * holds one buffer for all its secret bytes instead of three (keys, ID, master secret) and the
+   * Buffer views over them. Returns `s` when it is packed already (a resumed session from the
+   * in-memory cache keeps the buffer it has), or, without epoch-1 keys, `s` in a buffer of its own.
+   */
+  keepWithKeys(s: SessionState): PackedSession {
+    if (s instanceof PackedSession) return s;
+    const w = this.write1;
+    const r = this.read1;
+    if (w === undefined || r === undefined || w.bytes !== r.bytes) return PackedSession.from(s);
+    const keys = w.bytes;
+    const bytes = Buffer.allocUnsafeSlow(keys.length + PackedSession.size(s));
+    keys.copy(bytes, 0);
+    // Same key bytes at the same offsets: a cached CCM context for these states stays valid.
+    w.bytes = bytes;
+    r.bytes = bytes;
+    return PackedSession.write(s, bytes, keys.length);
   }
 
   private releaseEpoch(epoch: number): void {

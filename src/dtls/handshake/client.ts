@@ -400,14 +400,15 @@ class ExpectServerFinished implements ClientState {
   handle(m: HandshakeMessage): ClientState {
     if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.name);
     checkPeerFinished(m, this.master, 'server finished', this.c.host.transcript, this.c.crypto);
-    const session: SessionState = {
+    // Kept beside the record keys (one buffer for all the association's secret bytes).
+    const session = this.c.host.records.keepWithKeys({
       id: this.n.sessionId,
       masterSecret: this.master,
       cipherSuite: this.n.suite.code,
       extendedMasterSecret: this.n.ems,
       identity: this.server,
       createdAt: Date.now(),
-    };
+    });
     this.c.host.complete({ suite: this.n.suite, identity: session.identity, resumed: false, session });
     return DONE;
   }
@@ -433,7 +434,7 @@ class ExpectServerFinishedResumed implements ClientState {
     const fin = ownFinished(master, 'client finished', t, crypto);
     host.records.writeEpoch = 1;
     host.sendFlight(changeCipherSpecAndFinished(this.c.sendSeq++, fin), true);
-    const s = this.session;
+    const s = host.records.keepWithKeys(this.session);
     host.complete({ suite: this.n.suite, identity: s.identity, resumed: true, session: s });
     return DONE;
   }

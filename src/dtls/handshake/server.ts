@@ -241,14 +241,15 @@ class ExpectClientFinished implements ServerState {
     const fin = ownFinished(this.master, 'server finished', t, crypto);
     host.records.writeEpoch = 1;
     host.sendFlight(changeCipherSpecAndFinished(this.s.sendSeq++, fin), true);
-    const session: SessionState = {
+    // Packed beside the record keys: the association and the in-memory cache share one buffer.
+    const session = host.records.keepWithKeys({
       id: this.n.sessionId,
       masterSecret: this.master,
       cipherSuite: this.n.suite.code,
       extendedMasterSecret: this.n.ems,
       identity: this.identity,
       createdAt: Date.now(),
-    };
+    });
     if (this.n.sessionId.length > 0 && cfg.sessionCache) {
       // A store that answers at once costs no promise; a failed asynchronous store only loses resumption.
       const stored = cfg.sessionCache.set(session);
@@ -272,7 +273,8 @@ class ExpectClientFinishedResumed implements ServerState {
   handle(m: HandshakeMessage): ServerState {
     if (m.msgType !== HandshakeType.finished) throw unexpected(m, this.name);
     checkPeerFinished(m, this.session.masterSecret, 'client finished', this.s.host.transcript, this.s.crypto);
-    const s = this.session;
+    // The session gets its own copy beside this association's keys (the cache's stays where it is).
+    const s = this.s.host.records.keepWithKeys(this.session);
     this.s.host.complete({ suite: this.suite, identity: s.identity, resumed: true, session: s });
     return DONE;
   }
