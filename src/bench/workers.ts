@@ -12,6 +12,7 @@
  * Options: --seconds S (default 4) --warmup S (default 1) --workers N[,N] (default 1,2)
  *          --c-hs N (handshakes in flight, default 16) --c-coap N (sessions, default 64)
  *          --db URL|PATH (default: a temporary SQLite file) --json
+ *          --cpu-prof DIR (V8 CPU profiles of the server's processes, written into DIR at their exit)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,10 +33,12 @@ interface Platform extends Running {
   http: string;
 }
 
-async function startPlatform(workers: number, db: string): Promise<Platform> {
+async function startPlatform(workers: number, db: string, cpuProfDir?: string): Promise<Platform> {
   const proc: ChildProcess = spawn(
     process.execPath,
     [
+      // V8's profiler in every server process (the workers inherit the primary's node options).
+      ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
       BIN,
       'serve',
       '--workers',
@@ -130,6 +133,7 @@ export async function run(args: string[]): Promise<number> {
       'c-hs': { type: 'string' },
       'c-coap': { type: 'string' },
       db: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -143,7 +147,7 @@ export async function run(args: string[]): Promise<number> {
   const rows: Row[] = [];
   try {
     for (const n of counts) {
-      const p = await startPlatform(n, values.db ?? join(dir, `w${n}.db`));
+      const p = await startPlatform(n, values.db ?? join(dir, `w${n}.db`), values['cpu-prof']);
       try {
         const psk = await pskDevice(p.http);
         const works: [string, number, Omit<GenSpec, 'port'>][] = [

@@ -100,6 +100,7 @@ const BENCHES: Record<string, Bench> = {
       'c-hs': { type: 'string', arg: 'N', help: 'handshakes in flight (default 16)' },
       'c-coap': { type: 'string', arg: 'N', help: 'DTLS sessions sending requests (default 64)' },
       db: { type: 'string', arg: 'URL|PATH', help: 'the store (default: a temporary SQLite file per worker count)' },
+      'cpu-prof': { type: 'string', arg: 'DIR', help: "V8 CPU profiles of the server's processes, into DIR" },
       json: JSON_OUT,
     },
     load: () => import('../bench/workers.ts'),
