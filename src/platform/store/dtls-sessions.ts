@@ -14,6 +14,8 @@ export interface DtlsSessionRecord {
 export interface DtlsSessionStore {
   /** Stores a DTLS session for the other front ends; an existing row with the same ID is replaced. */
   putDtlsSession(s: DtlsSessionRecord): Promise<void>;
+  /** Stores several sessions in one statement (one commit, one fsync); the last of a repeated ID wins. */
+  putDtlsSessions(s: readonly DtlsSessionRecord[]): Promise<void>;
   /** The session with this ID unless it has expired by `now`; its `last_used_at` becomes `now`. */
   getDtlsSession(sessionId: string, now: number): Promise<DtlsSessionRecord | undefined>;
   deleteDtlsSession(sessionId: string): Promise<boolean>;
@@ -23,28 +25,41 @@ export interface DtlsSessionStore {
   countDtlsSessions(): Promise<number>;
 }
 
+/** Rows per INSERT: 5 parameters each stays far below SQLite's 32 766 and PostgreSQL's 65 535. */
+const ROWS_PER_INSERT = 500;
+
 export function dtlsSessionStore({ db }: StoreContext): DtlsSessionStore {
-  return {
-    async putDtlsSession(r: DtlsSessionRecord): Promise<void> {
-      const row = {
-        session_id: r.sessionId,
-        state: r.state,
-        created_at: r.createdAt,
-        last_used_at: r.lastUsedAt,
-        expires_at: r.expiresAt,
-      };
+  const upsert = async (records: readonly DtlsSessionRecord[]): Promise<void> => {
+    // One row per ID: PostgreSQL refuses an ON CONFLICT that would touch a row twice.
+    const byId = new Map(records.map((r) => [r.sessionId, r]));
+    const rows = [...byId.values()].map((r) => ({
+      session_id: r.sessionId,
+      state: r.state,
+      created_at: r.createdAt,
+      last_used_at: r.lastUsedAt,
+      expires_at: r.expiresAt,
+    }));
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       await db
         .insertInto('dtls_sessions')
-        .values(row)
+        .values(rows.slice(i, i + ROWS_PER_INSERT))
         .onConflict((oc) =>
-          oc.column('session_id').doUpdateSet({
-            state: row.state,
-            created_at: row.created_at,
-            last_used_at: row.last_used_at,
-            expires_at: row.expires_at,
-          }),
+          oc.column('session_id').doUpdateSet((eb) => ({
+            state: eb.ref('excluded.state'),
+            created_at: eb.ref('excluded.created_at'),
+            last_used_at: eb.ref('excluded.last_used_at'),
+            expires_at: eb.ref('excluded.expires_at'),
+          })),
         )
         .execute();
+    }
+  };
+  return {
+    async putDtlsSession(r: DtlsSessionRecord): Promise<void> {
+      await upsert([r]);
+    },
+    async putDtlsSessions(records: readonly DtlsSessionRecord[]): Promise<void> {
+      if (records.length > 0) await upsert(records);
     },
     async getDtlsSession(sessionId: string, now: number): Promise<DtlsSessionRecord | undefined> {
       const r = await db
