@@ -28,7 +28,7 @@ export interface DtlsSessionStore {
 /** Rows per INSERT: 5 parameters each stays far below SQLite's 32 766 and PostgreSQL's 65 535. */
 const ROWS_PER_INSERT = 500;
 
-export function dtlsSessionStore({ db }: StoreContext): DtlsSessionStore {
+export function dtlsSessionStore({ db, inTransaction, pointWriter }: StoreContext): DtlsSessionStore {
   const upsert = async (records: readonly DtlsSessionRecord[]): Promise<void> => {
     // One row per ID: PostgreSQL refuses an ON CONFLICT that would touch a row twice.
     const byId = new Map(records.map((r) => [r.sessionId, r]));
@@ -59,7 +59,10 @@ export function dtlsSessionStore({ db }: StoreContext): DtlsSessionStore {
       await upsert([r]);
     },
     async putDtlsSessions(records: readonly DtlsSessionRecord[]): Promise<void> {
-      if (records.length > 0) await upsert(records);
+      if (records.length === 0) return;
+      // SQLite on a file: the writer thread commits them, so the fsync does not hold the event loop.
+      if (pointWriter?.writeSessions && !inTransaction) await pointWriter.writeSessions(records);
+      else await upsert(records);
     },
     async getDtlsSession(sessionId: string, now: number): Promise<DtlsSessionRecord | undefined> {
       const r = await db
