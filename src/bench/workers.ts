@@ -142,7 +142,7 @@ interface Row {
 function processName(pid: number): string {
   try {
     const m = /(?:^|\0)SECURESENSE_WORKER=(\d+)\//.exec(readFileSync(`/proc/${pid}/environ`, 'latin1'));
-    return m ? `worker ${m[1]}` : 'primary (serves itself with 1 worker)';
+    return m ? `worker ${m[1]}` : 'primary';
   } catch {
     return `pid ${pid}`;
   }
@@ -256,7 +256,9 @@ export async function run(args: string[]): Promise<number> {
     const byName = new Map<string, { cpu: number[]; rq: number[] }>();
     for (const res of r.results)
       for (const s of res.serverProcesses) {
-        const name = r.names.get(s.pid) ?? `pid ${s.pid}`;
+        // With 1 worker, serve does not fork: its one process does the work.
+        const named = r.names.get(s.pid) ?? `pid ${s.pid}`;
+        const name = r.workers === 1 && named === 'primary' ? 'server (one process)' : named;
         const e = byName.get(name) ?? { cpu: [], rq: [] };
         e.cpu.push(s.cpu);
         if (s.runQueue !== undefined) e.rq.push(s.runQueue);
