@@ -127,6 +127,8 @@ async function pskDevice(base: string): Promise<{ identity: string; keyHex: stri
   return { identity: name, keyHex: String(d.psk_key) };
 }
 
+type Work = [string, number, Omit<GenSpec, 'port'>];
+
 interface Row {
   store: string;
   writeBatch: number;
@@ -166,6 +168,7 @@ export async function run(args: string[]): Promise<number> {
       db: { type: 'string' },
       'write-batch': { type: 'string' },
       rounds: { type: 'string' },
+      resume: { type: 'boolean' },
       'cpu-prof': { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -192,8 +195,11 @@ export async function run(args: string[]): Promise<number> {
             const p = await startPlatform(n, file, writeBatch, values['cpu-prof']);
             try {
               const psk = await pskDevice(p.http);
-              const works: [string, number, Omit<GenSpec, 'port'>][] = [
+              const works: Work[] = [
                 ['PSK full handshakes/s', cHs, { kind: 'hs', sec: 'psk', conns: cHs, psk }],
+                ...(values.resume
+                  ? [['PSK resumptions/s', cHs, { kind: 'hs', sec: 'psk', conns: cHs, psk, resume: true }] as Work]
+                  : []),
                 [
                   'CoAPs CON GET/s, many sessions',
                   cCoap,

@@ -115,6 +115,7 @@ const BENCHES: Record<string, Bench> = {
         arg: 'R',
         help: 'repeat the whole matrix R times, in turn (default 1; medians printed)',
       },
+      resume: { type: 'boolean', help: 'also PSK abbreviated handshakes/s (sessions resumed through the store)' },
       'cpu-prof': { type: 'string', arg: 'DIR', help: "V8 CPU profiles of the server's processes, into DIR" },
       json: JSON_OUT,
     },

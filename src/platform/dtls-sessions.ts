@@ -164,7 +164,8 @@ export interface StoreSessionCacheOptions {
    * commit per handshake — an fsync under a write lock that every process on the file waits for —
    * was what kept several workers slower than one. Meanwhile this process resumes them from
    * memory; other processes see them once written. A batch lost in a crash only costs those
-   * devices a full handshake. Default 20 ms; 0 writes every session at once.
+   * devices a full handshake. The `last_used_at` of sessions resumed from the store goes with the
+   * same batch. Default 20 ms; 0 writes every session at once.
    */
   writeBatchMs?: number;
   /** How often expired rows are cleaned up. Default 60 s; 0 turns the timer off (call `cleanup()`). */
@@ -198,6 +199,8 @@ export class StoreSessionCache implements SessionCache {
   private cleaning?: Promise<number>;
   /** Sessions not written yet, by hex ID. */
   private pending = new Map<string, PendingWrite>();
+  /** Sessions resumed from the store since the last batch (their `last_used_at` goes with it). */
+  private readonly touched = new Set<string>();
   /** Sessions of batches being written, by hex ID (still answered from memory until written). */
   private readonly writing = new Map<string, PendingWrite>();
   private writeTimer?: NodeJS.Timeout;
@@ -231,7 +234,8 @@ export class StoreSessionCache implements SessionCache {
     if (mine) return now - mine.session.createdAt > this.lifetimeMs ? undefined : mine.session;
     let sealed: Buffer;
     try {
-      const row = await this.store.getDtlsSession(hex, now);
+      // Its last use is written with the next batch, not by an UPDATE of its own per resumption.
+      const row = await this.store.getDtlsSession(hex, now, false);
       if (!row) return undefined;
       sealed = row.state;
     } catch (err) {
@@ -250,7 +254,19 @@ export class StoreSessionCache implements SessionCache {
       return undefined;
     }
     if (now - s.createdAt > this.lifetimeMs) return undefined;
+    this.touched.add(hex);
+    this.schedule();
     return s;
+  }
+
+  /** Starts the batch timer unless it runs (or writes at once with `writeBatchMs: 0`). */
+  private schedule(): Promise<void> | undefined {
+    if (this.writeBatchMs === 0 || this.pending.size + this.touched.size >= MAX_PENDING_WRITES) return this.flush();
+    if (!this.writeTimer) {
+      this.writeTimer = setTimeout(() => void this.flush(), this.writeBatchMs);
+      this.writeTimer.unref(); // close() writes what is left
+    }
+    return undefined;
   }
 
   /** Queues the session for the next batch (or writes it at once with `writeBatchMs: 0`). */
@@ -270,33 +286,40 @@ export class StoreSessionCache implements SessionCache {
       return undefined;
     }
     this.pending.set(record.sessionId, { session, record });
-    if (this.writeBatchMs === 0 || this.pending.size >= MAX_PENDING_WRITES) return this.flush();
-    if (!this.writeTimer) {
-      this.writeTimer = setTimeout(() => void this.flush(), this.writeBatchMs);
-      this.writeTimer.unref(); // close() writes what is left
-    }
-    return undefined;
+    return this.schedule();
   }
 
   /** Writes the sessions queued so far in one batch; resolves when every batch so far is written. */
   flush(): Promise<void> {
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = undefined;
-    if (this.pending.size === 0) return this.writes;
+    if (this.pending.size === 0 && this.touched.size === 0) return this.writes;
     const batch = this.pending;
     this.pending = new Map();
+    const touched = [...this.touched];
+    this.touched.clear();
+    const at = this.now();
     for (const [hex, w] of batch) this.writing.set(hex, w);
     this.writes = this.writes.then(async () => {
-      try {
-        await this.store.putDtlsSessions([...batch.values()].map((w) => w.record));
-        this.writeStats.batches++;
-        this.writeStats.sessions += batch.size;
-      } catch (err) {
-        // The devices still have their sessions; they just cannot resume them elsewhere.
-        this.writeStats.failed += batch.size;
-        this.log?.warn({ err, sessions: batch.size }, 'DTLS sessions not stored');
+      if (batch.size > 0) {
+        try {
+          await this.store.putDtlsSessions([...batch.values()].map((w) => w.record));
+          this.writeStats.batches++;
+          this.writeStats.sessions += batch.size;
+        } catch (err) {
+          // The devices still have their sessions; they just cannot resume them elsewhere.
+          this.writeStats.failed += batch.size;
+          this.log?.warn({ err, sessions: batch.size }, 'DTLS sessions not stored');
+        }
+        for (const [hex, w] of batch) if (this.writing.get(hex) === w) this.writing.delete(hex);
       }
-      for (const [hex, w] of batch) if (this.writing.get(hex) === w) this.writing.delete(hex);
+      if (touched.length > 0) {
+        try {
+          await this.store.touchDtlsSessions(touched, at);
+        } catch (err) {
+          this.log?.warn({ err, sessions: touched.length }, "DTLS sessions' last use not stored");
+        }
+      }
     });
     return this.writes;
   }

@@ -195,7 +195,7 @@ bothEngines(
     // The fixed sessions above were made in 2025: a lifetime that still covers them.
     const common = { store, secret: SECRET, cleanupIntervalMs: 0, lifetimeMs: 20 * 365 * 86_400_000 };
     const a = new StoreSessionCache({ ...common, writeBatchMs: 400 });
-    const b = new StoreSessionCache(common);
+    const b = new StoreSessionCache({ ...common, writeBatchMs: 60_000 }); // written by flush() only
     t.after(() => Promise.all([a.close(), b.close()]));
     for (const s of [PSK, RPK, X509]) assert.equal(a.set(s), undefined, 'set does not wait for the store');
     assert.equal(await store.countDtlsSessions(), 0, 'nothing written before the interval');
@@ -206,6 +206,13 @@ bothEngines(
     assert.equal(await store.countDtlsSessions(), 3);
     assert.deepEqual(a.writeStats, { batches: 1, sessions: 3, failed: 0 }, 'one batch, one commit');
     for (const s of [PSK, RPK, X509]) assert.deepEqual(await b.get(s.id), s, `${s.identity.mode} on the other`);
+    // Resumed from the store: its last use is written with b's next batch, not by an UPDATE each.
+    const psk = PSK.id.toString('hex');
+    assert.equal((await store.getDtlsSession(psk, Date.now(), false))?.lastUsedAt, PSK.createdAt);
+    const before = Date.now();
+    await b.get(PSK.id);
+    await b.flush();
+    assert.ok(((await store.getDtlsSession(psk, Date.now(), false))?.lastUsedAt ?? 0) >= before, 'last use written');
 
     // A session deleted before its batch is written never reaches the store.
     const gone = session({ mode: 'psk', identity: 'gone' });

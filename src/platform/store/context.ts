@@ -45,6 +45,8 @@ export interface PointWriter {
    * writer can: a batch of new sessions then costs the serving thread no fsync.
    */
   writeSessions?(rows: readonly DtlsSessionRow[]): Promise<void>;
+  /** Sets `last_used_at` of these DTLS sessions, in one transaction on the writer thread. */
+  touchSessions?(sessionIds: readonly string[], at: number): Promise<void>;
 }
 
 /** A `dtls_sessions` row as the writer thread upserts it. */

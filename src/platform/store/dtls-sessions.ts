@@ -16,8 +16,13 @@ export interface DtlsSessionStore {
   putDtlsSession(s: DtlsSessionRecord): Promise<void>;
   /** Stores several sessions in one statement (one commit, one fsync); the last of a repeated ID wins. */
   putDtlsSessions(s: readonly DtlsSessionRecord[]): Promise<void>;
-  /** The session with this ID unless it has expired by `now`; its `last_used_at` becomes `now`. */
-  getDtlsSession(sessionId: string, now: number): Promise<DtlsSessionRecord | undefined>;
+  /**
+   * The session with this ID unless it has expired by `now`; its `last_used_at` becomes `now`
+   * unless `touch` is false (the caller then batches it with {@link touchDtlsSessions}).
+   */
+  getDtlsSession(sessionId: string, now: number, touch?: boolean): Promise<DtlsSessionRecord | undefined>;
+  /** Sets `last_used_at` to `at` for these sessions, in one transaction. */
+  touchDtlsSessions(sessionIds: readonly string[], at: number): Promise<void>;
   deleteDtlsSession(sessionId: string): Promise<boolean>;
   /** Deletes at most `limit` sessions expired by `now` (oldest expiry first); returns how many. */
   deleteExpiredDtlsSessions(now: number, limit: number): Promise<number>;
@@ -64,7 +69,7 @@ export function dtlsSessionStore({ db, inTransaction, pointWriter }: StoreContex
       if (pointWriter?.writeSessions && !inTransaction) await pointWriter.writeSessions(records);
       else await upsert(records);
     },
-    async getDtlsSession(sessionId: string, now: number): Promise<DtlsSessionRecord | undefined> {
+    async getDtlsSession(sessionId: string, now: number, touch = true): Promise<DtlsSessionRecord | undefined> {
       const r = await db
         .selectFrom('dtls_sessions')
         .selectAll()
@@ -72,15 +77,27 @@ export function dtlsSessionStore({ db, inTransaction, pointWriter }: StoreContex
         .where('expires_at', '>', now)
         .executeTakeFirst();
       if (!r) return undefined;
-      await db.updateTable('dtls_sessions').set({ last_used_at: now }).where('session_id', '=', sessionId).execute();
+      if (touch)
+        await db.updateTable('dtls_sessions').set({ last_used_at: now }).where('session_id', '=', sessionId).execute();
       return {
         sessionId: r.session_id,
         // better-sqlite3 and pg both hand BLOB/bytea back as a Buffer; copy defensively all the same.
         state: Buffer.from(r.state),
         createdAt: Number(r.created_at),
-        lastUsedAt: now,
+        lastUsedAt: touch ? now : Number(r.last_used_at),
         expiresAt: Number(r.expires_at),
       };
+    },
+    async touchDtlsSessions(sessionIds: readonly string[], at: number): Promise<void> {
+      if (sessionIds.length === 0) return;
+      if (pointWriter?.touchSessions && !inTransaction) return pointWriter.touchSessions(sessionIds, at);
+      for (let i = 0; i < sessionIds.length; i += ROWS_PER_INSERT) {
+        await db
+          .updateTable('dtls_sessions')
+          .set({ last_used_at: at })
+          .where('session_id', 'in', sessionIds.slice(i, i + ROWS_PER_INSERT))
+          .execute();
+      }
     },
     async deleteDtlsSession(sessionId: string): Promise<boolean> {
       const r = await db.deleteFrom('dtls_sessions').where('session_id', '=', sessionId).executeTakeFirst();

@@ -19,6 +19,7 @@ import type {
   PointBatchReply,
   PointThreadData,
   SessionBatchMessage,
+  SessionTouchMessage,
 } from './sqlite-point-writer.ts';
 
 // The touched streams that have a retention (most have none), in one look-up.
@@ -93,9 +94,14 @@ const storeSessions = db.transaction((rows: readonly DtlsSessionRow[]) => {
   }
 });
 
+const touchSession = db.prepare('UPDATE dtls_sessions SET last_used_at = ? WHERE session_id = ?');
+const touchSessions = db.transaction((m: SessionTouchMessage) => {
+  for (const id of m.touch) touchSession.run(m.at, id);
+});
+
 const port = parentPort;
 if (!port) throw new Error('sqlite-point-thread runs as a worker thread');
-port.on('message', (m: PointBatchMessage | SessionBatchMessage | 'close') => {
+port.on('message', (m: PointBatchMessage | SessionBatchMessage | SessionTouchMessage | 'close') => {
   if (m === 'close') {
     db.close();
     port.close();
@@ -104,6 +110,7 @@ port.on('message', (m: PointBatchMessage | SessionBatchMessage | 'close') => {
   let reply: PointBatchReply;
   try {
     if ('sessions' in m) storeSessions.immediate(m.sessions);
+    else if ('touch' in m) touchSessions.immediate(m);
     else store.immediate(m);
     reply = { id: m.id };
   } catch (err) {

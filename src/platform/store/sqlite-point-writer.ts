@@ -34,6 +34,13 @@ export interface SessionBatchMessage {
   sessions: readonly DtlsSessionRow[];
 }
 
+/** DTLS sessions resumed since the last batch: their `last_used_at` becomes `at`. */
+export interface SessionTouchMessage {
+  id: number;
+  touch: readonly string[];
+  at: number;
+}
+
 /** One batch: the points as columns; `txts[i]` set means a text value, else `nums[i]`. */
 export interface PointBatchMessage {
   id: number;
@@ -114,7 +121,16 @@ export class SqlitePointWriter {
     return this.send({ id: this.nextId++, sessions } satisfies SessionBatchMessage);
   }
 
-  private send(m: PointBatchMessage | SessionBatchMessage, transfer: ArrayBuffer[] = []): Promise<void> {
+  /** Sets `last_used_at` of DTLS sessions in one transaction on the thread. */
+  touchSessions(sessionIds: readonly string[], at: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Unavailable('the store is closed'));
+    return this.send({ id: this.nextId++, touch: sessionIds, at } satisfies SessionTouchMessage);
+  }
+
+  private send(
+    m: PointBatchMessage | SessionBatchMessage | SessionTouchMessage,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<void> {
     const w = this.thread();
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(m.id, { resolve, reject });
