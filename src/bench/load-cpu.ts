@@ -95,3 +95,36 @@ export function cpuBetween(a: CpuSample, b: CpuSample): { cpuSeconds: number; sh
   const elapsed = (b.at - a.at) / 1000;
   return { cpuSeconds, share: elapsed > 0 ? cpuSeconds / elapsed : 0 };
 }
+
+/** One process's CPU ticks and the time its threads waited on a run queue (schedstat), for per-process tables. */
+export interface ProcessSample {
+  pid: number;
+  /** utime + stime, seconds (all threads). */
+  cpuSeconds: number;
+  /** Time its threads were runnable but waiting for a core, seconds (/proc/PID/task/TID/schedstat field 2). */
+  runQueueSeconds?: number;
+}
+
+/** Each process of `pids` separately (gone ones are left out). */
+export function sampleEach(pids: readonly number[]): ProcessSample[] {
+  const out: ProcessSample[] = [];
+  for (const pid of pids) {
+    const s = readStat(pid);
+    if (!s) continue;
+    let waitNs: number | undefined;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').trim().split(' ');
+        waitNs = (waitNs ?? 0) + Number(f[1]);
+      }
+    } catch {
+      // no schedstat (kernel without CONFIG_SCHED_INFO, or the process went): CPU only
+    }
+    out.push({
+      pid,
+      cpuSeconds: s.ticks / CLOCK_TICKS,
+      runQueueSeconds: waitNs === undefined ? undefined : waitNs / 1e9,
+    });
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
  * server's CPU read from /proc at the window's start and end (the same instants at which the
  * generators start and stop counting), and the generators' CPU beside it.
  */
-import { cpuBetween, processTree, sampleCpu } from './load-cpu.ts';
+import { cpuBetween, type ProcessSample, processTree, sampleCpu, sampleEach } from './load-cpu.ts';
 import { type Gen, type GenSpec, mergeResults, spawnGen } from './load-gen.ts';
 import type { Running } from './load-targets.ts';
 
@@ -30,6 +30,21 @@ export interface WindowResult {
   genCpu: number;
   serverRssBytes: number;
   firstError?: string;
+  /** Each server process over the window: CPU in cores, run-queue wait in seconds per second. */
+  serverProcesses: { pid: number; cpu: number; runQueue?: number }[];
+}
+
+/** Per-process CPU (cores) and run-queue wait (s/s) between two {@link sampleEach} samples `seconds` apart. */
+function perProcess(a: ProcessSample[], b: ProcessSample[], seconds: number): WindowResult['serverProcesses'] {
+  return b.flatMap((end) => {
+    const start = a.find((s) => s.pid === end.pid);
+    if (!start || !(seconds > 0)) return [];
+    const rq =
+      start.runQueueSeconds !== undefined && end.runQueueSeconds !== undefined
+        ? (end.runQueueSeconds - start.runQueueSeconds) / seconds
+        : undefined;
+    return [{ pid: end.pid, cpu: (end.cpuSeconds - start.cpuSeconds) / seconds, runQueue: rq }];
+  });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -70,8 +85,10 @@ export async function measureWindow(
     for (const g of gens) g.start(startMs, windowMs);
     await sleep(startMs - Date.now());
     const s0 = sampleCpu(serverPids);
+    const e0 = sampleEach(serverPids);
     await sleep(startMs + windowMs - Date.now());
     const s1 = sampleCpu(serverPids);
+    const e1 = sampleEach(serverPids);
     const results = await within(
       Promise.all(gens.map((g) => g.result)),
       10_000,
@@ -95,6 +112,7 @@ export async function measureWindow(
       genCpu: merged.genCpuSeconds / seconds,
       serverRssBytes: s1.rssBytes,
       firstError: merged.firstError,
+      serverProcesses: perProcess(e0, e1, (s1.at - s0.at) / 1000),
     };
   } finally {
     for (const g of gens) g.kill();

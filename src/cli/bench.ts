@@ -92,14 +92,31 @@ const BENCHES: Record<string, Bench> = {
     load: () => import('../bench/load.ts'),
   },
   workers: {
-    summary: 'the platform with 1 and 2 worker processes: PSK handshakes/s and CoAPs req/s, server and generator CPU',
+    summary:
+      'the platform with 1 and 2 worker processes: PSK handshakes/s and CoAPs req/s, CPU of each process and of the generator',
     options: {
       seconds: { type: 'string', arg: 'S', help: 'seconds per measured window (default 4)' },
       warmup: { type: 'string', arg: 'S', help: 'seconds of load before each window (default 1)' },
       workers: { type: 'string', arg: 'N,…', help: 'worker counts to compare (default 1,2)' },
       'c-hs': { type: 'string', arg: 'N', help: 'handshakes in flight (default 16)' },
       'c-coap': { type: 'string', arg: 'N', help: 'DTLS sessions sending requests (default 64)' },
-      db: { type: 'string', arg: 'URL|PATH', help: 'the store (default: a temporary SQLite file per worker count)' },
+      db: {
+        type: 'string',
+        arg: 'sqlite|PATH|URL,…',
+        help: 'the stores to compare (default sqlite: a temporary SQLite file per run; postgres://… for PostgreSQL)',
+      },
+      'write-batch': {
+        type: 'string',
+        arg: 'MS,…',
+        help: 'session store write batch intervals to compare (default 20; 0 = a write per handshake)',
+      },
+      rounds: {
+        type: 'string',
+        arg: 'R',
+        help: 'repeat the whole matrix R times, in turn (default 1; medians printed)',
+      },
+      resume: { type: 'boolean', help: 'also PSK abbreviated handshakes/s (sessions resumed through the store)' },
+      'cpu-prof': { type: 'string', arg: 'DIR', help: "V8 CPU profiles of the server's processes, into DIR" },
       json: JSON_OUT,
     },
     load: () => import('../bench/workers.ts'),

@@ -10,8 +10,9 @@
  * sessions for resumption (so that a session is resumable on any worker; the platform uses its
  * store instead) and gathers the workers' metrics for `/metrics`.
  *
- * The primary only starts, stops and relays: it binds no port. A worker that dies is reported
- * on stderr and not restarted; the primary exits with 1 when the last one has gone.
+ * The primary only starts, supervises, stops and relays: it binds no port. A worker that dies is
+ * reported on stderr and restarted with backoff (supervisor.ts; `securesense_worker_restarts_total`);
+ * SIGINT/SIGTERM stop them all.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,8 @@ import type { SessionCache } from '../dtls/cache.ts';
 import { HAND_OVER_TOKEN_LENGTH, type NodeAddress } from '../dtls/cid-forward.ts';
 import type { SessionState } from '../dtls/handshake/types.ts';
 import { decodeSessionState, encodeSessionState } from '../platform/dtls-sessions.ts';
+import { WorkerRestartMetrics } from '../platform/worker-metrics.ts';
+import { type BackoffOptions, RestartBackoff } from './supervisor.ts';
 
 const WORKER_ENV = 'SECURESENSE_WORKER';
 const PORTS_ENV = 'SECURESENSE_WORKER_PORTS';
@@ -168,21 +171,39 @@ export interface PrimaryOptions {
   onListening(ports: Record<string, number>): void;
   /** Where the primary says what happens to its workers (stderr). */
   warn(message: string): void;
+  /** The delays between a worker's death and its restart (supervisor.ts; tests shorten them). */
+  backoff?: BackoffOptions;
 }
 
-/** Runs the workers until SIGINT/SIGTERM; resolves with the exit code. */
+/**
+ * Runs the workers until SIGINT/SIGTERM, which stop them all; resolves with the exit code. A
+ * worker that dies once all listen is started again with the same number on the same ports after
+ * a backoff (supervisor.ts), and the others learn its new hand-over address; meanwhile the kernel
+ * gives its flows to the workers still bound. A worker that dies before all listen fails the start
+ * (a port in use, a bad config: restarting would not help).
+ */
 export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const token = randomBytes(HAND_OVER_TOKEN_LENGTH);
   const sessions = new Map<string, string>();
   const children: ChildProcess[] = [];
-  const handOvers: [number, NodeAddress][] = [];
+  const handOvers = new Map<number, NodeAddress>();
+  const backoffs = Array.from({ length: opts.count }, () => new RestartBackoff(opts.backoff));
+  const restartTimers = new Set<NodeJS.Timeout>();
+  const restarts = new WorkerRestartMetrics(opts.count);
+  let running = false;
   let stopping = false;
+  let ports: Record<string, number> | undefined;
   const metricsWaits = new Map<number, { got: unknown[]; left: number; done: () => void }>();
 
   const stopSignal = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+
+  const sendRoutes = () => {
+    const routes = [...handOvers.entries()].sort((a, b) => a[0] - b[0]);
+    for (const c of children) if (c?.connected) c.send({ t: 'routes', routes } satisfies ToWorker);
+  };
 
   const onMessage = (child: ChildProcess, m: ToPrimary): void => {
     if (m.t === 'cache') {
@@ -193,13 +214,17 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
       } else if (m.op === 'delete') sessions.delete(m.key);
       else child.send({ t: 'cache', id: m.id, value: sessions.get(m.key) } satisfies ToWorker);
     } else if (m.t === 'metrics-request') {
-      const live = children.filter((c) => c.connected);
+      const live = children.filter((c) => c?.connected);
+      const key = m.id * 1000 + children.indexOf(child);
       const wait = { got: [] as unknown[], left: live.length, done: () => {} };
       wait.done = () => {
-        metricsWaits.delete(m.id * 1000 + children.indexOf(child));
-        child.send({ t: 'metrics', id: m.id, all: wait.got } satisfies ToWorker);
+        metricsWaits.delete(key);
+        restarts.json().then(
+          (own) =>
+            child.connected && child.send({ t: 'metrics', id: m.id, all: [...wait.got, own] } satisfies ToWorker),
+          () => child.connected && child.send({ t: 'metrics', id: m.id, all: wait.got } satisfies ToWorker),
+        );
       };
-      const key = m.id * 1000 + children.indexOf(child);
       metricsWaits.set(key, wait);
       setTimeout(() => metricsWaits.get(key) === wait && wait.done(), 2000).unref();
       for (const c of live) c.send({ t: 'metrics-request', id: key } satisfies ToWorker);
@@ -211,8 +236,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     }
   };
 
-  const start = (node: number, ports: Record<string, number> | undefined) =>
-    new Promise<{ child: ChildProcess; ports: Record<string, number>; handOver: NodeAddress }>((resolve, reject) => {
+  const start = (node: number) =>
+    new Promise<{ ports: Record<string, number>; handOver: NodeAddress }>((resolve, reject) => {
       const child = fork(process.argv[1], opts.args, {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: {
@@ -222,42 +247,50 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
         },
       });
       children[node] = child;
+      backoffs[node].started(Date.now());
       child.on('message', (m: ToPrimary) => {
-        if (m.t === 'ready') resolve({ child, ports: m.ports, handOver: m.handOver });
-        else onMessage(child, m);
+        if (m.t === 'ready') {
+          handOvers.set(node, m.handOver);
+          resolve({ ports: m.ports, handOver: m.handOver });
+        } else onMessage(child, m);
       });
       child.once('exit', (code, signal) => {
-        reject(new Error(`worker ${node} exited (${signal ?? code}) before it listened`));
-        if (!stopping) opts.warn(`worker ${node} exited (${signal ?? `code ${code}`}); it is not restarted`);
-        if (!stopping && children.every((c) => c.exitCode !== null || c.signalCode !== null)) stopAll();
+        const how = signal ?? `code ${code}`;
+        reject(new Error(`worker ${node} exited (${how}) before it listened`));
+        if (stopping || !running) return;
+        const delay = backoffs[node].died(Date.now());
+        opts.warn(`worker ${node} (pid ${child.pid}) exited (${how}); restarting it in ${delay} ms`);
+        const timer = setTimeout(() => {
+          restartTimers.delete(timer);
+          if (stopping) return;
+          restarts.restarted(node);
+          start(node).then(
+            () => {
+              opts.warn(`worker ${node} restarted (pid ${children[node].pid})`);
+              sendRoutes();
+            },
+            () => {}, // its exit handler schedules the next attempt
+          );
+        }, delay);
+        restartTimers.add(timer);
       });
     });
 
-  let allGone: () => void = () => {};
-  const gone = new Promise<void>((r) => {
-    allGone = r;
-  });
-  const stopAll = () => {
-    stopping = true;
-    allGone();
-  };
-
   let code = 0;
   try {
-    const first = await start(0, undefined);
-    handOvers.push([0, first.handOver]);
-    const rest = await Promise.all(Array.from({ length: opts.count - 1 }, (_, i) => start(i + 1, first.ports)));
-    for (const [i, r] of rest.entries()) handOvers.push([i + 1, r.handOver]);
-    for (const c of children) c.send({ t: 'routes', routes: handOvers } satisfies ToWorker);
+    const first = await start(0);
+    ports = first.ports;
+    await Promise.all(Array.from({ length: opts.count - 1 }, (_, i) => start(i + 1)));
+    running = true;
+    sendRoutes();
     opts.onListening(first.ports);
-    await Promise.race([stopSignal, gone]);
-    if (!stopping) stopping = true;
-    else code = 1;
+    await stopSignal;
   } catch (err) {
     opts.warn((err as Error).message);
-    stopping = true;
     code = 1;
   }
+  stopping = true;
+  for (const timer of restartTimers) clearTimeout(timer);
   await Promise.all(
     children.map(
       (c) =>

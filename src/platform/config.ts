@@ -66,6 +66,8 @@ export interface SecureSenseConfig {
     sessionKey: string | null;
     /** How long a session may be resumed after its full handshake, seconds (default 24 h). */
     sessionLifetime: number;
+    /** New shared sessions are written to the store in batches this often, ms (default 20; 0 = each at once). */
+    sessionWriteBatch: number;
     /** coaps:// sessions held at once; past it the session idle longest is evicted (docs/dtls.md "Limits"). */
     maxSessions: number;
     /** coaps:// half-open handshakes at once; past it the oldest is dropped for a new verified ClientHello. */
@@ -141,6 +143,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   dtls: {
     sessionKey: null,
     sessionLifetime: 86_400,
+    sessionWriteBatch: 20,
     maxSessions: 100_000,
     maxHandshakes: 1000,
     handshakeTimeout: 10_000,
@@ -351,6 +354,7 @@ const FIELDS: Field[] = [
   { path: ['coap', 'handOverToken'], env: 'SECURESENSE_COAPS_HANDOVER_TOKEN', parse: handOverToken },
   { path: ['dtls', 'sessionKey'], env: 'SECURESENSE_SESSION_KEY', parse: sessionKey },
   { path: ['dtls', 'sessionLifetime'], env: 'SECURESENSE_SESSION_LIFETIME', parse: positiveInt(365 * 86_400) },
+  { path: ['dtls', 'sessionWriteBatch'], env: 'SECURESENSE_SESSION_WRITE_BATCH', parse: nonNegativeInt(10_000) },
   { path: ['dtls', 'maxSessions'], env: 'SECURESENSE_COAPS_MAX_SESSIONS', parse: positiveInt(10_000_000) },
   { path: ['dtls', 'maxHandshakes'], env: 'SECURESENSE_COAPS_MAX_HANDSHAKES', parse: positiveInt(1_000_000) },
   { path: ['dtls', 'handshakeTimeout'], env: 'SECURESENSE_COAPS_HANDSHAKE_TIMEOUT', parse: positiveInt(3_600_000) },

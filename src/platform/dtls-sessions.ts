@@ -17,7 +17,7 @@ import type { SessionState } from '../dtls/handshake/types.ts';
 import { Reader, Writer } from '../dtls/wire/buffer.ts';
 import type { Logger } from '../util/log.ts';
 import { SessionStateError } from './errors.ts';
-import type { Store } from './store/index.ts';
+import type { DtlsSessionRecord, Store } from './store/index.ts';
 
 /** Version byte of the sealed row; a row of another version is a miss. */
 const SEALED_V1 = 1;
@@ -148,12 +148,26 @@ export function unsealSessionState(key: Buffer, id: Buffer, sealed: Buffer): Buf
 
 // --- the cache
 
+/** Default of {@link StoreSessionCacheOptions.writeBatchMs}. */
+export const DEFAULT_SESSION_WRITE_BATCH_MS = 20;
+/** New sessions waiting past which their batch is written at once, whatever the interval. */
+const MAX_PENDING_WRITES = 1000;
+
 export interface StoreSessionCacheOptions {
   store: Store;
   /** The configured secret (hex string or bytes, ≥ 16 bytes); the sealing key is derived from it. */
   secret: Buffer | string;
   /** How long a session may be resumed after its full handshake. Default 24 h. */
   lifetimeMs?: number;
+  /**
+   * New sessions are gathered this long and written in one statement (one commit): one SQLite
+   * commit per handshake — an fsync under a write lock that every process on the file waits for —
+   * was what kept several workers slower than one. Meanwhile this process resumes them from
+   * memory; other processes see them once written. A batch lost in a crash only costs those
+   * devices a full handshake. The `last_used_at` of sessions resumed from the store goes with the
+   * same batch. Default 20 ms; 0 writes every session at once.
+   */
+  writeBatchMs?: number;
   /** How often expired rows are cleaned up. Default 60 s; 0 turns the timer off (call `cleanup()`). */
   cleanupIntervalMs?: number;
   /** Most rows one clean-up deletes. Default 1000. */
@@ -163,26 +177,45 @@ export interface StoreSessionCacheOptions {
   now?: () => number;
 }
 
+interface PendingWrite {
+  session: SessionState;
+  record: DtlsSessionRecord;
+}
+
 /**
  * A {@link SessionCache} over the platform's store (SQLite or PostgreSQL), shared by every process
  * on that store with the same secret. Store failures and rows that do not open are misses (a full
- * handshake), never handshake errors.
+ * handshake), never handshake errors. New sessions are written in batches (`writeBatchMs`).
  */
 export class StoreSessionCache implements SessionCache {
   private readonly store: Store;
   private readonly key: Buffer;
   readonly lifetimeMs: number;
+  readonly writeBatchMs: number;
   private readonly batch: number;
   private readonly log?: Logger;
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
   private cleaning?: Promise<number>;
+  /** Sessions not written yet, by hex ID. */
+  private pending = new Map<string, PendingWrite>();
+  /** Sessions resumed from the store since the last batch (their `last_used_at` goes with it). */
+  private readonly touched = new Set<string>();
+  /** Sessions of batches being written, by hex ID (still answered from memory until written). */
+  private readonly writing = new Map<string, PendingWrite>();
+  private writeTimer?: NodeJS.Timeout;
+  /** The batches' writes, one after the other. */
+  private writes: Promise<void> = Promise.resolve();
+  /** Batches written and sessions in them (tests, monitoring). */
+  readonly writeStats = { batches: 0, sessions: 0, failed: 0 };
 
   constructor(o: StoreSessionCacheOptions) {
     this.store = o.store;
     this.key = deriveSessionSealingKey(o.secret);
     this.lifetimeMs = o.lifetimeMs ?? 24 * 3600_000;
     if (!(this.lifetimeMs > 0)) throw new RangeError('lifetimeMs must be positive');
+    this.writeBatchMs = o.writeBatchMs ?? DEFAULT_SESSION_WRITE_BATCH_MS;
+    if (!(this.writeBatchMs >= 0)) throw new RangeError('writeBatchMs must be 0 or more');
     this.batch = o.cleanupBatch ?? 1000;
     this.log = o.logger;
     this.now = o.now ?? Date.now;
@@ -196,9 +229,13 @@ export class StoreSessionCache implements SessionCache {
   async get(id: Buffer): Promise<SessionState | undefined> {
     if (id.length === 0 || id.length > MAX_SESSION_ID) return undefined;
     const now = this.now();
+    const hex = id.toString('hex');
+    const mine = this.pending.get(hex) ?? this.writing.get(hex);
+    if (mine) return now - mine.session.createdAt > this.lifetimeMs ? undefined : mine.session;
     let sealed: Buffer;
     try {
-      const row = await this.store.getDtlsSession(id.toString('hex'), now);
+      // Its last use is written with the next batch, not by an UPDATE of its own per resumption.
+      const row = await this.store.getDtlsSession(hex, now, false);
       if (!row) return undefined;
       sealed = row.state;
     } catch (err) {
@@ -211,41 +248,94 @@ export class StoreSessionCache implements SessionCache {
     } catch (err) {
       // Another front end with another key, or an altered row: not ours to resume, not an error.
       this.log?.info(
-        { sessionId: id.toString('hex').slice(0, 16), reason: (err as Error).message },
+        { sessionId: hex.slice(0, 16), reason: (err as Error).message },
         'stored DTLS session does not open; a full handshake instead',
       );
       return undefined;
     }
     if (now - s.createdAt > this.lifetimeMs) return undefined;
+    this.touched.add(hex);
+    this.schedule();
     return s;
   }
 
-  async set(session: SessionState): Promise<void> {
-    if (session.id.length === 0 || session.id.length > MAX_SESSION_ID) return;
+  /** Starts the batch timer unless it runs (or writes at once with `writeBatchMs: 0`). */
+  private schedule(): Promise<void> | undefined {
+    if (this.writeBatchMs === 0 || this.pending.size + this.touched.size >= MAX_PENDING_WRITES) return this.flush();
+    if (!this.writeTimer) {
+      this.writeTimer = setTimeout(() => void this.flush(), this.writeBatchMs);
+      this.writeTimer.unref(); // close() writes what is left
+    }
+    return undefined;
+  }
+
+  /** Queues the session for the next batch (or writes it at once with `writeBatchMs: 0`). */
+  set(session: SessionState): Promise<void> | undefined {
+    if (session.id.length === 0 || session.id.length > MAX_SESSION_ID) return undefined;
+    let record: DtlsSessionRecord;
     try {
-      const state = sealSessionState(this.key, session.id, encodeSessionState(session));
-      await this.store.putDtlsSession({
+      record = {
         sessionId: session.id.toString('hex'),
-        state,
+        state: sealSessionState(this.key, session.id, encodeSessionState(session)),
         createdAt: session.createdAt,
         lastUsedAt: session.createdAt,
         expiresAt: session.createdAt + this.lifetimeMs,
-      });
+      };
     } catch (err) {
-      // The device still has its session; it just cannot resume it elsewhere.
       this.log?.warn({ err }, 'DTLS session not stored');
+      return undefined;
     }
+    this.pending.set(record.sessionId, { session, record });
+    return this.schedule();
+  }
+
+  /** Writes the sessions queued so far in one batch; resolves when every batch so far is written. */
+  flush(): Promise<void> {
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
+    if (this.pending.size === 0 && this.touched.size === 0) return this.writes;
+    const batch = this.pending;
+    this.pending = new Map();
+    const touched = [...this.touched];
+    this.touched.clear();
+    const at = this.now();
+    for (const [hex, w] of batch) this.writing.set(hex, w);
+    this.writes = this.writes.then(async () => {
+      if (batch.size > 0) {
+        try {
+          await this.store.putDtlsSessions([...batch.values()].map((w) => w.record));
+          this.writeStats.batches++;
+          this.writeStats.sessions += batch.size;
+        } catch (err) {
+          // The devices still have their sessions; they just cannot resume them elsewhere.
+          this.writeStats.failed += batch.size;
+          this.log?.warn({ err, sessions: batch.size }, 'DTLS sessions not stored');
+        }
+        for (const [hex, w] of batch) if (this.writing.get(hex) === w) this.writing.delete(hex);
+      }
+      if (touched.length > 0) {
+        try {
+          await this.store.touchDtlsSessions(touched, at);
+        } catch (err) {
+          this.log?.warn({ err, sessions: touched.length }, "DTLS sessions' last use not stored");
+        }
+      }
+    });
+    return this.writes;
   }
 
   async delete(id: Buffer): Promise<void> {
     if (id.length === 0 || id.length > MAX_SESSION_ID) return;
+    const hex = id.toString('hex');
+    this.pending.delete(hex);
+    // A batch being written that holds it would bring it back: delete after it.
+    if (this.writing.has(hex)) await this.writes;
     try {
-      await this.store.deleteDtlsSession(id.toString('hex'));
+      await this.store.deleteDtlsSession(hex);
     } catch (err) {
       this.log?.warn({ err }, 'DTLS session not deleted');
     }
   }
-
   /** Deletes at most one batch of expired sessions; one clean-up at a time. Returns how many went. */
   cleanup(): Promise<number> {
     this.cleaning ??= (async () => {
@@ -263,10 +353,11 @@ export class StoreSessionCache implements SessionCache {
     return this.cleaning;
   }
 
-  /** Stops the clean-up timer and waits for a clean-up in progress (before the store closes). */
+  /** Stops the timers, writes the sessions still queued, waits for a clean-up in progress (before the store closes). */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.flush();
     await this.cleaning;
   }
 }

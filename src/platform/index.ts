@@ -255,6 +255,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
             store,
             secret: config.dtls.sessionKey,
             lifetimeMs: config.dtls.sessionLifetime * 1000,
+            writeBatchMs: config.dtls.sessionWriteBatch,
             logger: opts.logger,
           });
           dtls = { ...dtls, sessionCache: dtlsSessions };

@@ -36,6 +36,7 @@ import type { ClientLimits } from './limits.ts';
 import { meteredStore } from './metered-store.ts';
 import { redactQuery } from './redact.ts';
 import type { Store } from './store/index.ts';
+import { watchWorkerCoap } from './worker-metrics.ts';
 
 /** A CoAP request seen arriving, kept until its response leaves (for the duration and the log). */
 interface PendingCoap {
@@ -219,13 +220,14 @@ export class PlatformMetrics {
   }
 
   /**
-   * One worker's own series, labelled with its number: its DTLS sessions and completed handshakes,
-   * Connection ID address updates, and the CID records it handed to other workers or took from
-   * them (see cid-forward.ts).
+   * One worker's own series, labelled with its number: its CoAP requests (worker-metrics.ts), its
+   * DTLS sessions and completed handshakes, Connection ID address updates, and the CID records it
+   * handed to other workers or took from them (see cid-forward.ts).
    */
   watchWorker(node: number, server: DtlsServer, handOver: HandOverStats): void {
     const worker = String(node);
     const registers = [this.registry];
+    watchWorkerCoap(this.registry, node, this.coapRequests);
     new Gauge({
       name: 'securesense_worker_dtls_sessions',
       help: 'Established DTLS sessions of the coaps:// API, by worker process',

@@ -131,6 +131,9 @@ test('serve --workers 2: a coaps:// device moved to the other worker goes on; re
   assert.equal(series(body, 'securesense_dtls_sessions'), 1, 'the sessions gauge summed over the workers');
 
   // Resumption: new flows (new ports) until one is resumed by the worker that did not make the session.
+  // The other worker reads the session from the store, where it lands with its batch (writeBatchMs,
+  // 20 ms by default): wait well past that first, as a device that comes back later does.
+  await new Promise((r) => setTimeout(r, 250));
   let resumedElsewhere = false;
   for (let i = 0; i < MAX_TRIES && !resumedElsewhere; i++) {
     const r = await connect({

@@ -112,7 +112,8 @@ bothEngines(
       cleanupIntervalMs: 0,
       now: clock,
     });
-    for (const s of [PSK, RPK, X509]) await cache.set(s);
+    for (const s of [PSK, RPK, X509]) cache.set(s);
+    await cache.flush();
     assert.equal(await store.countDtlsSessions(), 3);
     for (const s of [PSK, RPK, X509]) assert.deepEqual(await cache.get(s.id), s, s.identity.mode);
     assert.equal(await cache.get(randomBytes(32)), undefined, 'an unknown ID');
@@ -168,10 +169,10 @@ bothEngines(
       cleanupBatch: 2,
       now: () => now,
     });
-    for (let i = 0; i < 5; i++)
-      await cache.set(session({ mode: 'psk', identity: `old${i}` }, { createdAt: now - 5000 }));
+    for (let i = 0; i < 5; i++) cache.set(session({ mode: 'psk', identity: `old${i}` }, { createdAt: now - 5000 }));
     const fresh = session({ mode: 'psk', identity: 'fresh' }, { createdAt: now });
-    await cache.set(fresh);
+    cache.set(fresh);
+    await cache.flush();
     assert.equal(await store.countDtlsSessions(), 6);
     assert.equal(await cache.cleanup(), 2);
     assert.equal(await store.countDtlsSessions(), 4);
@@ -187,12 +188,61 @@ bothEngines(
   },
 );
 
+bothEngines(
+  'StoreSessionCache: new sessions are written in one batch after writeBatchMs; meanwhile this process resumes them from memory',
+  async (t, tg) => {
+    const store = await open(t, tg);
+    // The fixed sessions above were made in 2025: a lifetime that still covers them.
+    const common = { store, secret: SECRET, cleanupIntervalMs: 0, lifetimeMs: 20 * 365 * 86_400_000 };
+    const a = new StoreSessionCache({ ...common, writeBatchMs: 400 });
+    const b = new StoreSessionCache({ ...common, writeBatchMs: 60_000 }); // written by flush() only
+    t.after(() => Promise.all([a.close(), b.close()]));
+    for (const s of [PSK, RPK, X509]) assert.equal(a.set(s), undefined, 'set does not wait for the store');
+    assert.equal(await store.countDtlsSessions(), 0, 'nothing written before the interval');
+    assert.deepEqual(await a.get(PSK.id), PSK, 'the process that made it resumes it at once');
+    assert.equal(await b.get(PSK.id), undefined, 'another process: not yet (a full handshake)');
+    // The timer writes the batch (waited for, not slept: a loaded PostgreSQL may take a while).
+    for (let i = 0; i < 250 && a.writeStats.batches === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await store.countDtlsSessions(), 3);
+    assert.deepEqual(a.writeStats, { batches: 1, sessions: 3, failed: 0 }, 'one batch, one commit');
+    for (const s of [PSK, RPK, X509]) assert.deepEqual(await b.get(s.id), s, `${s.identity.mode} on the other`);
+    // Resumed from the store: its last use is written with b's next batch, not by an UPDATE each.
+    const psk = PSK.id.toString('hex');
+    assert.equal((await store.getDtlsSession(psk, Date.now(), false))?.lastUsedAt, PSK.createdAt);
+    const before = Date.now();
+    await b.get(PSK.id);
+    await b.flush();
+    assert.ok(((await store.getDtlsSession(psk, Date.now(), false))?.lastUsedAt ?? 0) >= before, 'last use written');
+
+    // A session deleted before its batch is written never reaches the store.
+    const gone = session({ mode: 'psk', identity: 'gone' });
+    a.set(gone);
+    await a.delete(gone.id);
+    assert.equal(await a.get(gone.id), undefined);
+    await a.flush();
+    assert.equal(await store.getDtlsSession(gone.id.toString('hex'), Date.now()), undefined);
+
+    // close() writes what is still queued; writeBatchMs 0 writes at once.
+    const late = session({ mode: 'psk', identity: 'late' });
+    a.set(late);
+    await a.close();
+    assert.deepEqual(await b.get(late.id), late);
+    const now0 = new StoreSessionCache({ ...common, writeBatchMs: 0 });
+    const at = session({ mode: 'psk', identity: 'at-once' });
+    await now0.set(at);
+    assert.deepEqual(await b.get(at.id), at);
+    await now0.close();
+  },
+);
+
 bothEngines('StoreSessionCache: a store that fails is a miss, not an error', async (t, tg) => {
   const store = await openStore({ db: tg.db, schema: tg.schema });
   const cache = new StoreSessionCache({ store, secret: SECRET, cleanupIntervalMs: 0 });
   await store.close();
   t.after(() => cache.close());
-  await cache.set(PSK); // logged, not thrown
+  cache.set(PSK);
+  await cache.flush(); // logged, not thrown
+  assert.equal(cache.writeStats.failed, 1);
   assert.equal(await cache.get(PSK.id), undefined);
   await cache.delete(PSK.id);
   assert.equal(await cache.cleanup(), 0);

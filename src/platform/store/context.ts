@@ -40,6 +40,22 @@ export interface StoreContext {
 
 export interface PointWriter {
   write(points: StreamPoint[], now: number): Promise<void>;
+  /**
+   * Upserts DTLS session rows in one transaction off the event loop (the writer thread), when the
+   * writer can: a batch of new sessions then costs the serving thread no fsync.
+   */
+  writeSessions?(rows: readonly DtlsSessionRow[]): Promise<void>;
+  /** Sets `last_used_at` of these DTLS sessions, in one transaction on the writer thread. */
+  touchSessions?(sessionIds: readonly string[], at: number): Promise<void>;
+}
+
+/** A `dtls_sessions` row as the writer thread upserts it. */
+export interface DtlsSessionRow {
+  sessionId: string;
+  state: Uint8Array;
+  createdAt: number;
+  lastUsedAt: number;
+  expiresAt: number;
 }
 
 /** Maps driver errors for constraint violations to domain errors; rethrows anything else. */

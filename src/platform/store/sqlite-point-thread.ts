@@ -5,13 +5,22 @@
  * then answers. better-sqlite3 is synchronous: here its COMMIT (the WAL's fdatasync) and the WAL
  * checkpoints block this thread, not the event loop that serves requests.
  *
+ * It also upserts batches of DTLS sessions (`dtls_sessions`), for the same reason.
+ *
  * Each connection sets its own pragmas: `synchronous = FULL` makes every commit durable before
  * its answer goes back, as on the main connection.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
+import type { DtlsSessionRow } from './context.ts';
 import { SQLITE_ROWS as ROWS, SQLITE_INSERT_MANY, SQLITE_INSERT_ONE } from './point-sql.ts';
-import type { PointBatchMessage, PointBatchReply, PointThreadData } from './sqlite-point-writer.ts';
+import type {
+  PointBatchMessage,
+  PointBatchReply,
+  PointThreadData,
+  SessionBatchMessage,
+  SessionTouchMessage,
+} from './sqlite-point-writer.ts';
 
 // The touched streams that have a retention (most have none), in one look-up.
 const RETAINED = `SELECT id, retention_max_points AS maxPoints, retention_max_age_ms AS maxAgeMs FROM streams
@@ -73,9 +82,26 @@ const store = db.transaction((m: PointBatchMessage) => {
   }
 });
 
+// DTLS sessions (a batch of new ones from dtls-sessions.ts): the same upsert as the main connection's.
+const upsertSession = db.prepare(`INSERT INTO dtls_sessions (session_id, state, created_at, last_used_at, expires_at)
+  VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state,
+  created_at = excluded.created_at, last_used_at = excluded.last_used_at, expires_at = excluded.expires_at`);
+const storeSessions = db.transaction((rows: readonly DtlsSessionRow[]) => {
+  for (const r of rows) {
+    // A Buffer crosses the thread boundary as a plain Uint8Array; better-sqlite3 binds Buffers.
+    const state = Buffer.from(r.state.buffer, r.state.byteOffset, r.state.byteLength);
+    upsertSession.run(r.sessionId, state, r.createdAt, r.lastUsedAt, r.expiresAt);
+  }
+});
+
+const touchSession = db.prepare('UPDATE dtls_sessions SET last_used_at = ? WHERE session_id = ?');
+const touchSessions = db.transaction((m: SessionTouchMessage) => {
+  for (const id of m.touch) touchSession.run(m.at, id);
+});
+
 const port = parentPort;
 if (!port) throw new Error('sqlite-point-thread runs as a worker thread');
-port.on('message', (m: PointBatchMessage | 'close') => {
+port.on('message', (m: PointBatchMessage | SessionBatchMessage | SessionTouchMessage | 'close') => {
   if (m === 'close') {
     db.close();
     port.close();
@@ -83,7 +109,9 @@ port.on('message', (m: PointBatchMessage | 'close') => {
   }
   let reply: PointBatchReply;
   try {
-    store.immediate(m);
+    if ('sessions' in m) storeSessions.immediate(m.sessions);
+    else if ('touch' in m) touchSessions.immediate(m);
+    else store.immediate(m);
     reply = { id: m.id };
   } catch (err) {
     const e = err as { message?: string; code?: unknown };

@@ -13,6 +13,7 @@
  * beside the thread's write, and a read that starts after an acknowledgement sees the points.
  *
  * Points cross to the thread as columns in typed arrays whose buffers are transferred, not copied.
+ * Batches of DTLS sessions (dtls-sessions.ts) take the same thread, for the same reason.
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +21,24 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../util/log.ts';
 import { Unavailable } from '../errors.ts';
 import type { StreamPoint } from '../model.ts';
+import type { DtlsSessionRow } from './context.ts';
 
 /** What the thread is started with. */
 export interface PointThreadData {
   path: string;
+}
+
+/** DTLS session rows to upsert in one transaction (store/dtls-sessions.ts's batches). */
+export interface SessionBatchMessage {
+  id: number;
+  sessions: readonly DtlsSessionRow[];
+}
+
+/** DTLS sessions resumed since the last batch: their `last_used_at` becomes `at`. */
+export interface SessionTouchMessage {
+  id: number;
+  touch: readonly string[];
+  at: number;
 }
 
 /** One batch: the points as columns; `txts[i]` set means a text value, else `nums[i]`. */
@@ -96,14 +111,32 @@ export class SqlitePointWriter {
   /** Stores the points in one transaction; resolves once it committed. */
   write(points: StreamPoint[], now: number): Promise<void> {
     if (this.closed) return Promise.reject(new Unavailable('the point store is closed'));
+    const m = pointColumns(points, now, this.nextId++);
+    return this.send(m, [m.streamIds.buffer, m.times.buffer, m.nums.buffer] as ArrayBuffer[]);
+  }
+
+  /** Upserts DTLS session rows in one transaction on the thread; resolves once it committed. */
+  writeSessions(sessions: readonly DtlsSessionRow[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Unavailable('the store is closed'));
+    return this.send({ id: this.nextId++, sessions } satisfies SessionBatchMessage);
+  }
+
+  /** Sets `last_used_at` of DTLS sessions in one transaction on the thread. */
+  touchSessions(sessionIds: readonly string[], at: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Unavailable('the store is closed'));
+    return this.send({ id: this.nextId++, touch: sessionIds, at } satisfies SessionTouchMessage);
+  }
+
+  private send(
+    m: PointBatchMessage | SessionBatchMessage | SessionTouchMessage,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<void> {
     const w = this.thread();
-    const id = this.nextId++;
-    const m = pointColumns(points, now, id);
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(m.id, { resolve, reject });
       // Keep the process alive while a write is in flight, not otherwise.
       if (this.waiting.size === 1) w.ref();
-      w.postMessage(m, [m.streamIds.buffer, m.times.buffer, m.nums.buffer] as ArrayBuffer[]);
+      w.postMessage(m, transfer);
     });
   }
 
