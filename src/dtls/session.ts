@@ -7,8 +7,8 @@ import type { PeerIdentity } from './credentials/identity.ts';
 import { CCM8_OVERHEAD, ccm8OpenPacked, ccm8SealInto, keyOf, type PackedKeys, type RecordKeys } from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
-import type { SessionState } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
+import type { SessionState } from './session-state.ts';
 import { decodeInnerPlaintext, encodeInnerPlaintext, writeCidRecordHeader } from './wire/connection-id.ts';
 import {
   ContentType,

@@ -33,7 +33,6 @@ import {
   parseServerKeyExchangeEcdhe,
   serverKeyExchangeSignedBlob,
 } from '../wire/server-key-exchange-ecdhe.ts';
-import type { CryptoContext, HandshakeCrypto } from './provider.ts';
 
 /** NamedCurve secp256r1 in the IANA "TLS Supported Groups" registry (RFC 8422 §5.1.1). */
 export const NAMED_CURVE_SECP256R1 = 23;
@@ -259,26 +258,42 @@ export function sha256Hex(der: Buffer): string {
 // state machines only move bytes and state. `crypto` is the association's provider (metered when
 // the association has a meter); without one the primitives run as they are.
 
-const keygen = (crypto: HandshakeCrypto | undefined, context: CryptoContext) =>
+/**
+ * The handshake message an operation is charged to (the meter's `context`): the message being
+ * prepared or processed when the operation runs.
+ */
+export type EccContext = 'server_hello' | 'server_key_exchange' | 'client_key_exchange' | 'certificate_verify';
+
+/**
+ * What the message helpers below need of the association's provider: the part of HandshakeCrypto
+ * (crypto/provider.ts, which extends this) that does P-256 work. Declared here so that this module
+ * does not import the provider, which imports it.
+ */
+export interface EcdheCrypto {
+  /** A fresh ephemeral P-256 key pair. */
+  ecdhKeygen(context: EccContext): EcdhKeyPair;
+  /** The ECDH premaster secret with the peer's point (`illegal_parameter` for a bad point). */
+  ecdhAgree(own: EcdhKeyPair, peerPoint: Buffer, context: EccContext): Buffer;
+  ecdsaSign(key: KeyObject, data: Buffer, context: EccContext): Buffer;
+  /** False for a wrong or malformed signature. */
+  ecdsaVerify(key: KeyObject, data: Buffer, signature: Buffer, context: EccContext): boolean;
+}
+
+const keygen = (crypto: EcdheCrypto | undefined, context: EccContext) =>
   crypto ? crypto.ecdhKeygen(context) : generateEcdhKeyPair();
-const agree = (crypto: HandshakeCrypto | undefined, own: EcdhKeyPair, point: Buffer, context: CryptoContext) =>
+const agree = (crypto: EcdheCrypto | undefined, own: EcdhKeyPair, point: Buffer, context: EccContext) =>
   crypto ? crypto.ecdhAgree(own, point, context) : ecdhSharedSecret(own, point);
-const signWith = (crypto: HandshakeCrypto | undefined, key: KeyObject, data: Buffer, context: CryptoContext) =>
+const signWith = (crypto: EcdheCrypto | undefined, key: KeyObject, data: Buffer, context: EccContext) =>
   crypto ? crypto.ecdsaSign(key, data, context) : ecdsaSign(key, data);
-const verifyWith = (
-  crypto: HandshakeCrypto | undefined,
-  key: KeyObject,
-  data: Buffer,
-  sig: Buffer,
-  context: CryptoContext,
-) => (crypto ? crypto.ecdsaVerify(key, data, sig, context) : ecdsaVerify(key, data, sig));
+const verifyWith = (crypto: EcdheCrypto | undefined, key: KeyObject, data: Buffer, sig: Buffer, context: EccContext) =>
+  crypto ? crypto.ecdsaVerify(key, data, sig, context) : ecdsaVerify(key, data, sig);
 
 /** The server's ServerKeyExchange: a fresh ephemeral key on secp256r1 and its params signed with `signingKey`. */
 export function makeServerKeyExchange(
   signingKey: KeyObject,
   clientRandom: Buffer,
   serverRandom: Buffer,
-  crypto?: HandshakeCrypto,
+  crypto?: EcdheCrypto,
 ): { ephemeral: EcdhKeyPair; body: Buffer } {
   const ephemeral = keygen(crypto, 'server_key_exchange');
   const params = { namedCurve: NAMED_CURVE_SECP256R1, publicPoint: ephemeral.publicPoint };
@@ -298,7 +313,7 @@ export function checkServerKeyExchange(
   serverPublicKey: KeyObject,
   clientRandom: Buffer,
   serverRandom: Buffer,
-  crypto?: HandshakeCrypto,
+  crypto?: EcdheCrypto,
 ): { serverPoint: Buffer } {
   const m = parseServerKeyExchangeEcdhe(body);
   if (m.params.namedCurve !== NAMED_CURVE_SECP256R1) {
@@ -323,7 +338,7 @@ export function checkServerKeyExchange(
 /** The client's ClientKeyExchange and premaster secret, from the server's ephemeral point. */
 export function makeClientKeyExchange(
   serverPoint: Buffer,
-  crypto?: HandshakeCrypto,
+  crypto?: EcdheCrypto,
 ): { body: Buffer; premasterSecret: Buffer } {
   const ephemeral = keygen(crypto, 'client_key_exchange');
   const premasterSecret = agree(crypto, ephemeral, serverPoint, 'client_key_exchange');
@@ -331,7 +346,7 @@ export function makeClientKeyExchange(
 }
 
 /** The server's premaster secret from the client's ClientKeyExchange (`illegal_parameter` for a bad point). */
-export function premasterFromClientKeyExchange(body: Buffer, ephemeral: EcdhKeyPair, crypto?: HandshakeCrypto): Buffer {
+export function premasterFromClientKeyExchange(body: Buffer, ephemeral: EcdhKeyPair, crypto?: EcdheCrypto): Buffer {
   const { publicPoint } = parseClientKeyExchangeEcdhe(body);
   return agree(crypto, ephemeral, publicPoint, 'client_key_exchange');
 }
@@ -340,11 +355,7 @@ export function premasterFromClientKeyExchange(body: Buffer, ephemeral: EcdhKeyP
  * CertificateVerify over `handshakeMessages` — every handshake message from ClientHello up to,
  * not including, this one, concatenated as the transcript holds them (RFC 5246 §7.4.8).
  */
-export function makeCertificateVerify(
-  signingKey: KeyObject,
-  handshakeMessages: Buffer,
-  crypto?: HandshakeCrypto,
-): Buffer {
+export function makeCertificateVerify(signingKey: KeyObject, handshakeMessages: Buffer, crypto?: EcdheCrypto): Buffer {
   const signature = signWith(crypto, signingKey, handshakeMessages, 'certificate_verify');
   return encodeCertificateVerify({ algorithm: ECDSA_SHA256, signature });
 }
@@ -354,7 +365,7 @@ export function checkCertificateVerify(
   body: Buffer,
   clientPublicKey: KeyObject,
   handshakeMessages: Buffer,
-  crypto?: HandshakeCrypto,
+  crypto?: EcdheCrypto,
 ): void {
   const m = parseCertificateVerify(body);
   if (!isEcdsaSha256(m.algorithm)) {

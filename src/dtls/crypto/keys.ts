@@ -3,7 +3,6 @@
  * For the CCM suites the MAC keys are empty and each side has a 16-byte key and a 4-byte implicit IV.
  */
 import { prf } from './prf.ts';
-import type { CipherSuite } from './suites.ts';
 
 export const MASTER_SECRET_LENGTH = 48;
 
@@ -20,6 +19,13 @@ export function extendedMasterSecret(premaster: Buffer, sessionHash: Buffer): Bu
   return prf(premaster, 'extended master secret', sessionHash, MASTER_SECRET_LENGTH);
 }
 
+/** What the key block needs of a cipher suite (suites.ts's rows have it): its key and IV lengths. */
+export interface SuiteKeyLengths {
+  macKeyLength: number;
+  encKeyLength: number;
+  fixedIvLength: number;
+}
+
 export interface KeyBlock {
   clientWriteKey: Buffer;
   serverWriteKey: Buffer;
@@ -30,7 +36,7 @@ export interface KeyBlock {
 /**
  * key_block = PRF(master_secret, "key expansion", server_random + client_random) (RFC 5246 §6.3).
  */
-export function keyBlock(suite: CipherSuite, master: Buffer, clientRandom: Buffer, serverRandom: Buffer): KeyBlock {
+export function keyBlock(suite: SuiteKeyLengths, master: Buffer, clientRandom: Buffer, serverRandom: Buffer): KeyBlock {
   const k = suite.encKeyLength;
   const iv = suite.fixedIvLength;
   const m = suite.macKeyLength;

@@ -14,34 +14,42 @@ import type { PeerIdentity } from '../credentials/identity.ts';
 import { type PeerCertificateContext, type PeerTrust, verifyPeerCertificate } from '../credentials/keys.ts';
 import type { CryptoOp, CryptoPurpose, DtlsMeter } from '../meter.ts';
 import type { CertificateMessage } from '../wire/certificate.ts';
-import { type EcdhKeyPair, ecdhSharedSecret, ecdsaSign, ecdsaVerify, generateEcdhKeyPair } from './ecc.ts';
+import {
+  type EccContext,
+  type EcdheCrypto,
+  type EcdhKeyPair,
+  ecdhSharedSecret,
+  ecdsaSign,
+  ecdsaVerify,
+  generateEcdhKeyPair,
+} from './ecc.ts';
 import {
   extendedMasterSecret,
   type KeyBlock,
   keyBlock,
   MASTER_SECRET_LENGTH,
   masterSecret,
+  type SuiteKeyLengths,
   verifyData,
 } from './keys.ts';
 import { prfHmacCount } from './prf.ts';
-import type { CipherSuite } from './suites.ts';
 
 /**
  * The handshake message an operation is charged to (the meter's `context`): the message being
  * prepared or processed when the operation runs.
  */
-export type CryptoContext = 'server_hello' | 'server_key_exchange' | 'client_key_exchange' | 'certificate_verify';
+export type CryptoContext = EccContext;
 
 export type FinishedLabel = 'client finished' | 'server finished';
 
-export interface HandshakeCrypto {
+export interface HandshakeCrypto extends EcdheCrypto {
   /** PRF(pre_master_secret, "master secret", randoms), RFC 5246 §8.1; charged to the ClientKeyExchange. */
   masterSecret(premaster: Buffer, clientRandom: Buffer, serverRandom: Buffer): Buffer;
   /** PRF(pre_master_secret, "extended master secret", session_hash), RFC 7627 §4; charged to the ClientKeyExchange. */
   extendedMasterSecret(premaster: Buffer, sessionHash: Buffer): Buffer;
   /** The key block (RFC 5246 §6.3), charged to the ClientKeyExchange, or the ServerHello on resumption. */
   keyBlock(
-    suite: CipherSuite,
+    suite: SuiteKeyLengths,
     master: Buffer,
     clientRandom: Buffer,
     serverRandom: Buffer,
@@ -112,7 +120,7 @@ export class MeteredCrypto implements HandshakeCrypto {
   }
 
   keyBlock(
-    suite: CipherSuite,
+    suite: SuiteKeyLengths,
     master: Buffer,
     clientRandom: Buffer,
     serverRandom: Buffer,

@@ -16,9 +16,9 @@ import type { KeyObject } from 'node:crypto';
 import type { PeerIdentity } from '../credentials/identity.ts';
 import type { PublicKeyCredentials } from '../credentials/keys.ts';
 import type { HandshakeCrypto } from '../crypto/provider.ts';
+import type { PeerAddress } from '../peer-address.ts';
 import type { ClientHello } from '../wire/client-hello.ts';
 import type { Extension } from '../wire/extensions.ts';
-import type { PeerAddress } from './types.ts';
 
 /** A PSK store: the key of an identity, at once or later (undefined: unknown identity). */
 export type PskLookup = (identity: string, peer: PeerAddress) => Buffer | undefined | Promise<Buffer | undefined>;

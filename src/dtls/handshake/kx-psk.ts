@@ -5,6 +5,7 @@
  */
 import { pskPremaster } from '../crypto/psk.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
+import type { PeerAddress } from '../peer-address.ts';
 import { encodeClientKeyExchangePsk, parseClientKeyExchangePsk } from '../wire/client-key-exchange.ts';
 import { CertificateType } from '../wire/extensions-ecc.ts';
 import { HandshakeType } from '../wire/handshake.ts';
@@ -20,7 +21,6 @@ import type {
   ServerKxParams,
   ServerKxResult,
 } from './key-exchange.ts';
-import type { PeerAddress } from './types.ts';
 
 /** A lookup (PSK store) may answer at once or with a promise. */
 const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>

@@ -7,22 +7,13 @@ import type { FlightItem } from './flight.ts';
 import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
 import type { Transcript } from './transcript.ts';
 
-export interface PeerAddress {
-  address: string;
-  port: number;
-  family: 'IPv4' | 'IPv6';
-}
+// Declared in modules of their own, which the key exchanges and the record layer import without
+// this one (no import cycle); re-exported for the rest.
+export type { PeerAddress } from '../peer-address.ts';
+export type { SessionState } from '../session-state.ts';
 
-/** Resumable state of a finished full handshake (RFC 5246 §7.3 "session"), kept by both roles. */
-export interface SessionState {
-  id: Buffer;
-  masterSecret: Buffer;
-  cipherSuite: number;
-  /** The session was created with the extended master secret (RFC 7627 §5.3). */
-  extendedMasterSecret: boolean;
-  identity: PeerIdentity;
-  createdAt: number;
-}
+import type { PeerAddress } from '../peer-address.ts';
+import type { SessionState } from '../session-state.ts';
 
 export interface HandshakeResult {
   suite: CipherSuite;
