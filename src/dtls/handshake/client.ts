@@ -43,6 +43,7 @@ import { changeCipherSpecAndFinished, checkPeerFinished, ownFinished } from './f
 import type { FlightItem } from './flight.ts';
 import type { ClientAgreement, ClientKeyMaker, KeyExchange } from './key-exchange.ts';
 import type { HandshakeMessage, ReassemblyBuffer } from './reassembly.ts';
+import { Closed, type HandshakeState, isPromiseLike, unexpected } from './states.ts';
 import type { HandshakeHost, HandshakeProfile, RoleHandshake, SessionState } from './types.ts';
 
 export interface ClientConfig {
@@ -62,13 +63,6 @@ export interface ClientConfig {
   /** 'lean': fewest bytes on the air (see {@link HandshakeProfile}). Default 'default'. */
   profile?: HandshakeProfile;
 }
-
-/** A lookup may answer at once or with a promise. */
-const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
-  typeof (v as PromiseLike<T> | undefined)?.then === 'function';
-
-const unexpected = (m: HandshakeMessage, state: string) =>
-  new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
 
 /** What every state of one client handshake shares. */
 class Client {
@@ -152,20 +146,7 @@ interface SentHello {
   readonly extensions: readonly Extension[];
 }
 
-interface ClientState {
-  readonly name: string;
-  /** The next message is a Finished protected under the new epoch. */
-  readonly awaitingFinished: boolean;
-  handle(m: HandshakeMessage): ClientState | Promise<ClientState>;
-}
-
-class Closed implements ClientState {
-  readonly awaitingFinished = false;
-  constructor(readonly name: string) {}
-  handle(m: HandshakeMessage): never {
-    throw unexpected(m, this.name);
-  }
-}
+type ClientState = HandshakeState<ClientState>;
 
 const NOT_STARTED = new Closed('start');
 const DONE = new Closed('done');

@@ -47,6 +47,7 @@ import type { FlightItem } from './flight.ts';
 import type { EccOffer, PskLookup, ServerAgreement, ServerKxResult } from './key-exchange.ts';
 import { anonymousIdentity } from './kx-ecdhe.ts';
 import type { HandshakeMessage } from './reassembly.ts';
+import { Closed, type HandshakeState, isPromiseLike, unexpected } from './states.ts';
 import type { HandshakeHost, HandshakeProfile, RoleHandshake, SessionState } from './types.ts';
 
 export type { PskLookup } from './key-exchange.ts';
@@ -71,13 +72,6 @@ export interface ServerConfig {
  * cache unlikely (2^-64 per pair) and resuming needs the master secret anyway; 24 bytes fewer.
  */
 export const LEAN_SESSION_ID_LENGTH = 8;
-
-/** A lookup (PSK store, session cache) may answer at once or with a promise. */
-const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
-  typeof (v as PromiseLike<T> | undefined)?.then === 'function';
-
-const unexpected = (m: HandshakeMessage, state: string) =>
-  new DtlsAlertError(AlertDescription.unexpected_message, `unexpected handshake message ${m.msgType} in ${state}`);
 
 /** What every state of one server handshake shares. */
 class Server {
@@ -118,21 +112,7 @@ interface Negotiated {
   readonly ems: boolean;
 }
 
-interface ServerState {
-  readonly name: string;
-  /** The next message is a Finished protected under the new epoch. */
-  readonly awaitingFinished: boolean;
-  handle(m: HandshakeMessage): ServerState | Promise<ServerState>;
-}
-
-/** Before the ClientHello (which the endpoint hands to {@link ServerHandshake.onClientHello}), and after the end. */
-class Closed implements ServerState {
-  readonly awaitingFinished = false;
-  constructor(readonly name: string) {}
-  handle(m: HandshakeMessage): never {
-    throw unexpected(m, this.name);
-  }
-}
+type ServerState = HandshakeState<ServerState>;
 
 const EXPECT_CLIENT_HELLO = new Closed('client_hello');
 const DONE = new Closed('done');
