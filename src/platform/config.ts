@@ -6,11 +6,29 @@
  * Everything is validated at start; every bad value gets its own line in the thrown
  * {@link ConfigError}, naming where it came from (file key or environment variable).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { parseAllowList } from '../util/net-allow.ts';
+import {
+  adminToken,
+  bool,
+  db,
+  type HostPort,
+  handOverPeers,
+  handOverToken,
+  nonEmpty,
+  nonNegativeInt,
+  oneOf,
+  optionalCidNode,
+  optionalFile,
+  optionalHostPort,
+  type Parse,
+  port,
+  positiveInt,
+  sessionKey,
+} from './config-values.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 export type SignupPolicy = 'open' | 'admin';
 
 export interface SecureSenseConfig {
@@ -117,12 +135,6 @@ export interface SecureSenseConfig {
   logLevel: LogLevel;
 }
 
-/** An IP address and a port (`10.0.0.5:5690`, `[fd00::5]:5690`). */
-export interface HostPort {
-  address: string;
-  port: number;
-}
-
 export const DEFAULT_CONFIG: SecureSenseConfig = {
   db: './data/securesense.db',
   // '::' is dual-stack: IPv6 clients, and IPv4 ones as IPv4-mapped addresses (platform/dual-stack.ts).
@@ -165,6 +177,8 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
   logLevel: 'info',
 };
 
+export type { HostPort } from './config-values.ts';
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -179,159 +193,10 @@ export type ConfigInput = {
     : unknown;
 };
 
-type Parse = (raw: unknown) => unknown;
-
 interface Field {
   path: [keyof SecureSenseConfig] | [keyof SecureSenseConfig, string];
   env: string;
   parse: Parse;
-}
-
-const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-function port(raw: unknown): number | null {
-  if (raw === null || raw === 'off' || raw === 'none' || raw === '') return null;
-  const n =
-    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`must be a port 0–65535 or "off", got ${show(raw)}`);
-  return n;
-}
-
-function positiveInt(max: number): Parse {
-  return (raw) => {
-    const n =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`must be an integer 1–${max}, got ${show(raw)}`);
-    return n;
-  };
-}
-
-function nonNegativeInt(max: number): Parse {
-  return (raw) => {
-    const n =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-    if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`must be an integer 0–${max}, got ${show(raw)}`);
-    return n;
-  };
-}
-
-function nonEmpty(raw: unknown): string {
-  if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`must be a non-empty string, got ${show(raw)}`);
-  return raw;
-}
-
-function optionalFile(raw: unknown): string | null {
-  if (raw === null || raw === '') return null;
-  const f = nonEmpty(raw);
-  if (!existsSync(f)) throw new Error(`file ${f} does not exist`);
-  return f;
-}
-
-function bool(raw: unknown): boolean {
-  if (raw === true || raw === 'true' || raw === '1' || raw === 'on' || raw === 'yes') return true;
-  if (raw === false || raw === 'false' || raw === '0' || raw === 'off' || raw === 'no') return false;
-  throw new Error(`must be true or false, got ${show(raw)}`);
-}
-
-function oneOf<T extends string>(values: readonly T[]): Parse {
-  return (raw) => {
-    if (typeof raw !== 'string' || !values.includes(raw as T)) {
-      throw new Error(`must be one of ${values.join(', ')}, got ${show(raw)}`);
-    }
-    return raw;
-  };
-}
-
-function db(raw: unknown): string {
-  const s = nonEmpty(raw);
-  if (/^postgres(ql)?:/i.test(s)) {
-    let u: URL;
-    try {
-      u = new URL(s);
-    } catch {
-      throw new Error(`is not a valid postgres:// URL: ${s}`);
-    }
-    // `postgres:///db?host=/var/run/postgresql`: a Unix socket directory instead of a host name.
-    const host = u.hostname || u.searchParams.get('host');
-    if (!host || u.pathname.length < 2) throw new Error(`postgres URL needs a host and a database name: ${s}`);
-  }
-  return s;
-}
-
-function adminToken(raw: unknown): string | null {
-  if (raw === null || raw === '') return null;
-  const s = nonEmpty(raw);
-  if (s.length < 16) throw new Error('must be at least 16 characters long');
-  return s;
-}
-
-/** The session-sealing secret: hex, ≥ 128 bits. Never echoed in an error: it is a secret. */
-function sessionKey(raw: unknown): string | null {
-  if (raw === null || raw === '') return null;
-  if (typeof raw !== 'string') throw new Error('must be a string of hex digits');
-  const s = raw.trim();
-  if (!/^[0-9a-fA-F]*$/.test(s)) throw new Error('must be hex digits only (0-9, a-f)');
-  if (s.length % 2 !== 0) throw new Error('must have an even number of hex digits (whole bytes)');
-  if (s.length < 32) throw new Error(`must be at least 32 hex digits (128 bits), got ${s.length}`);
-  return s.toLowerCase();
-}
-
-function optionalCidNode(raw: unknown): number | null {
-  if (raw === null || raw === '') return null;
-  return nonNegativeInt(255)(raw) as number;
-}
-
-function hostPort(raw: unknown): HostPort {
-  const s = typeof raw === 'string' ? raw.trim() : '';
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  const p = m ? Number(m[2]) : Number.NaN;
-  if (!m || isIP(m[1]) === 0 || !Number.isInteger(p) || p < 1 || p > 65535) {
-    throw new Error(`must be IP:PORT (an IP address, not a name; [IPv6]:PORT), got ${show(raw)}`);
-  }
-  return { address: m[1], port: p };
-}
-
-function optionalHostPort(raw: unknown): HostPort | null {
-  return raw === null || raw === '' ? null : hostPort(raw);
-}
-
-/** `{"0":"10.0.0.1:5690",…}` in a file, `0=10.0.0.1:5690,1=…` in the environment. */
-function handOverPeers(raw: unknown): Record<number, HostPort> {
-  let entries: Array<[string, unknown]>;
-  if (typeof raw === 'string') {
-    entries = raw
-      .split(',')
-      .map((e) => e.trim())
-      .filter((e) => e !== '')
-      .map((e) => {
-        const i = e.indexOf('=');
-        if (i < 0) throw new Error(`must be NODE=IP:PORT,… got ${show(e)}`);
-        return [e.slice(0, i).trim(), e.slice(i + 1)];
-      });
-  } else if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
-    entries = Object.entries(raw);
-  } else {
-    throw new Error(`must be an object {"NODE": "IP:PORT", …} or NODE=IP:PORT,…, got ${show(raw)}`);
-  }
-  const out: Record<number, HostPort> = {};
-  for (const [k, v] of entries) {
-    if (!/^\d+$/.test(k) || Number(k) > 255) throw new Error(`node numbers are 0–255, got ${show(k)}`);
-    out[Number(k)] = hostPort(v);
-  }
-  return out;
-}
-
-/** The hand-over secret: exactly 32 hex digits (128 bits). Never echoed in an error. */
-function handOverToken(raw: unknown): string | null {
-  if (raw === null || raw === '') return null;
-  if (typeof raw !== 'string' || !/^[0-9a-fA-F]{32}$/.test(raw.trim())) {
-    throw new Error('must be exactly 32 hex digits (128 bits)');
-  }
-  return raw.trim().toLowerCase();
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 const FIELDS: Field[] = [
