@@ -88,7 +88,8 @@ function startChild(job: LoadJob): Child {
     if (msg.ready) onReady();
     else onResult(msg);
   });
-  proc.on('exit', (code) => onFail(new Error(`load generator exited with ${code}`)));
+  // 'close' (stdout read to its end), not 'exit', which may come before the result line is read.
+  proc.on('close', (code) => onFail(new Error(`load generator exited with ${code}`)));
   return { ready, result, go: () => proc.stdin.end('go\n') };
 }
 

@@ -105,8 +105,10 @@ export function spawnGen(bin: string, spec: GenSpec, lifetimeS: number): Gen {
   proc.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 4096) stderr += d.toString();
   });
+  // 'close', not 'exit': 'exit' may come before the last lines of stdout have been read, and the
+  // result line is the generator's last — a run that ended well was reported as one without a result.
   const exited = new Promise<number | null>((resolve) => {
-    proc.on('exit', (code) => resolve(code));
+    proc.on('close', (code) => resolve(code));
     proc.on('error', () => resolve(-1));
   });
   const why = () => stderr.trim().split('\n').pop() || 'no output';
