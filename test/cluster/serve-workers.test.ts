@@ -5,52 +5,18 @@
  * `/metrics` on either worker shows both workers' counts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { decodeMessage, encodeMessage, OptionNumber } from '../../src/coap/index.ts';
 import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
 import { nextData } from '../dtls/helpers.ts';
 import { startRebindingRelay } from '../dtls/rebinding-relay.ts';
 import { call, newResource, newUser } from '../platform/helpers.ts';
-import { startCli } from '../support/cli.ts';
+import { serveTwoWorkers } from './serve-workers-helper.ts';
 
 const MAX_TRIES = 24;
 
 async function platformWithWorkers(t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'ss-workers-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const srv = await startCli(
-    t,
-    [
-      'serve',
-      '--workers',
-      '2',
-      '--db',
-      join(dir, 's.db'),
-      '--host',
-      '127.0.0.1',
-      '--http-port',
-      '0',
-      '--coap-port',
-      '0',
-      '--coaps-port',
-      '0',
-      '--no-poller',
-      '--log-level',
-      'warn',
-    ],
-    { ready: /"workers":2/, readyTimeoutMs: 40_000 },
-  );
-  const line = JSON.parse(
-    srv
-      .stdout()
-      .split('\n')
-      .find((l) => l.includes('"workers":2')) ?? '{}',
-  );
-  const base = line.http as string;
-  const coapsPort = Number(new URL(line.coaps as string).port);
+  const { base, coapsPort } = await serveTwoWorkers(t);
   const { uid, token } = await newUser(base, 'workers');
   const r = await newResource(base, uid, token, 'dev');
   const bound = await call(base, 'POST', `/users/${uid}/resources/${r.rid}/devices`, {

@@ -6,16 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processTree } from '../../src/bench/load-cpu.ts';
 import { RestartBackoff } from '../../src/cli/supervisor.ts';
 import { decodeMessage, encodeMessage, OptionNumber } from '../../src/coap/index.ts';
 import { call } from '../platform/helpers.ts';
-import { startCli } from '../support/cli.ts';
+import { serveTwoWorkers } from './serve-workers-helper.ts';
 
 /** The worker processes under `root`, by worker number (SECURESENSE_WORKER in their environment). */
 function workerPids(root: number): Map<number, number> {
@@ -73,38 +71,7 @@ function series(body: string, name: string): number | undefined {
 }
 
 test('serve --workers 2: a worker killed with SIGKILL is restarted, the ports answer meanwhile, /metrics counts it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ss-restart-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const srv = await startCli(
-    t,
-    [
-      'serve',
-      '--workers',
-      '2',
-      '--db',
-      join(dir, 's.db'),
-      '--host',
-      '127.0.0.1',
-      '--http-port',
-      '0',
-      '--coap-port',
-      '0',
-      '--coaps-port',
-      '0',
-      '--no-poller',
-      '--log-level',
-      'warn',
-    ],
-    { ready: /"workers":2/, readyTimeoutMs: 40_000, timeoutMs: 90_000 },
-  );
-  const line = JSON.parse(
-    srv
-      .stdout()
-      .split('\n')
-      .find((l) => l.includes('"workers":2')) ?? '{}',
-  );
-  const base = line.http as string;
-  const coapPort = Number(new URL(line.coap as string).port);
+  const { srv, base, coapPort } = await serveTwoWorkers(t, { timeoutMs: 90_000 });
   const before = workerPids(srv.proc.pid ?? 0);
   assert.equal(before.size, 2, `two workers under ${srv.proc.pid}`);
 
