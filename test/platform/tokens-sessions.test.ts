@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { hashSecret, PlatformService } from '../../src/platform/service.ts';
 import { openStore } from '../../src/platform/store/index.ts';
+import { SchemaPostgresDialect } from '../../src/platform/store/pg-introspector.ts';
 import { type Database, migrations } from '../../src/platform/store/schema.ts';
 import { bothEngines } from './engines.ts';
 import { call, newResource, newUser, startPlatform } from './helpers.ts';
@@ -234,9 +235,10 @@ bothEngines('migration 0005: a user made before it keeps its token, now named "d
     tg.engine === 'sqlite'
       ? new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(tg.db) }) })
       : new Kysely<Database>({
-          dialect: new PostgresDialect({
-            pool: new pg.Pool({ connectionString: `${tg.db}?options=-c%20search_path%3D${tg.schema}`, max: 1 }),
-          }),
+          dialect: new SchemaPostgresDialect(
+            { pool: new pg.Pool({ connectionString: `${tg.db}?options=-c%20search_path%3D${tg.schema}`, max: 1 }) },
+            tg.schema ?? 'public',
+          ),
         });
   try {
     const migrator = new Migrator({

@@ -11,7 +11,6 @@ import {
   type Migration,
   type MigrationProvider,
   Migrator,
-  PostgresDialect,
   type SqliteDatabase,
   SqliteDialect,
   type SqliteStatement,
@@ -19,6 +18,7 @@ import {
 import pg from 'pg';
 import type { Logger } from '../../util/log.ts';
 import { Invalid } from '../errors.ts';
+import { SchemaPostgresDialect } from './pg-introspector.ts';
 import { type Database, type Engine, migrations } from './schema.ts';
 import { SqlitePointWriter } from './sqlite-point-writer.ts';
 import { kyselyStore, type Store } from './store.ts';
@@ -170,7 +170,7 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
   pool.on('connect', (client) =>
     client.on('error', (err) => opts.logger?.warn({ err: err.message }, 'PostgreSQL connection lost')),
   );
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }, schema ?? 'public') });
   try {
     await migrate(db, 'postgres', opts.logger, schema);
   } catch (err) {
