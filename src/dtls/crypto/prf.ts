@@ -31,25 +31,27 @@ function pHash(secret: Uint8Array, label: Uint8Array, seed: Uint8Array, length: 
   if (length === 0) return out;
   const n = SHA256_LENGTH + label.length + seed.length;
   // msg = A(i) ‖ label ‖ seed: A(i) is rewritten in place each round, so no buffer is concatenated.
-  const msg = n <= SCRATCH.length ? SCRATCH.subarray(0, n) : Buffer.alloc(n);
+  // Ranges of one buffer rather than views of it: no typed-array object per HMAC.
+  const msg = n <= SCRATCH.length ? SCRATCH : Buffer.alloc(n);
   msg.set(label, SHA256_LENGTH);
   msg.set(seed, SHA256_LENGTH + label.length);
   const hmac = HMAC;
   hmac.rekey(secret);
   let filled = 0;
   // A(1) = HMAC(secret, label ‖ seed)
-  hmac.macInto(msg.subarray(SHA256_LENGTH), msg, 0);
+  hmac.macRangeInto(msg, SHA256_LENGTH, n, msg, 0);
   for (;;) {
     // HMAC(secret, A(i) ‖ label ‖ seed)
-    hmac.macInto(msg, BLOCK, 0);
-    BLOCK.copy(out, filled, 0, Math.min(SHA256_LENGTH, length - filled));
+    hmac.macRangeInto(msg, 0, n, BLOCK, 0);
+    const take = Math.min(SHA256_LENGTH, length - filled);
+    for (let i = 0; i < take; i++) out[filled + i] = BLOCK[i];
     filled += SHA256_LENGTH;
     if (filled >= length) break;
     // A(i+1) = HMAC(secret, A(i))
-    hmac.macInto(msg.subarray(0, SHA256_LENGTH), msg, 0);
+    hmac.macRangeInto(msg, 0, SHA256_LENGTH, msg, 0);
   }
   hmac.wipe();
-  msg.fill(0);
+  msg.fill(0, 0, n);
   BLOCK.fill(0);
   return out;
 }
