@@ -20,7 +20,7 @@
  *          --modes full,resumed,records --rounds N (default 1) --peer --profile DIR --external PORT,PID
  *          --count (our server counts native crypto objects, UDP sends, promises and timers over the
  *          window and the table gets them per unit of work; the counting slows it, so its rate is not
- *          comparable with a run without --count)
+ *          comparable with a run without --count); --count-sites: the same, Buffers also by call site
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -46,6 +46,9 @@ const TICKS_PER_SECOND = 100;
 const COUNT_ENV = 'SECURESENSE_BENCH_COUNT';
 /** Sent to our server under --count: print the counts so far (one JSON line) and start again. */
 const COUNT_SIGNAL = 'SIGUSR2';
+
+/** --count: operations per unit of work; 'sites': Buffers also by call site. */
+type Count = boolean | 'sites';
 
 type BenchMode = 'full' | 'resumed' | 'records';
 type Target = 'ours' | 'coap-server-gnutls' | 'coap-server-openssl';
@@ -74,7 +77,8 @@ function cpuSeconds(pid: number): number {
 
 /** Runs in the child: our server, echoing every application record; prints its port. */
 async function serverMain(): Promise<void> {
-  const readCounts = process.env[COUNT_ENV] === '1' ? installOpCounters() : undefined;
+  const mode = process.env[COUNT_ENV];
+  const readCounts = mode === '1' || mode === 'sites' ? installOpCounters(mode === 'sites') : undefined;
   const server = await DtlsServer.listen({
     host: '127.0.0.1',
     port: 0,
@@ -98,12 +102,12 @@ interface Running {
   counts?: () => Promise<OpCounts>;
 }
 
-async function startOurs(profileDir: string | undefined, count: boolean): Promise<Running> {
+async function startOurs(profileDir: string | undefined, count: Count): Promise<Running> {
   const self = fileURLToPath(import.meta.url);
   const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const proc = spawn(process.execPath, [...flags, '--import', 'tsx', self, SERVER_FLAG], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: count ? { ...process.env, [COUNT_ENV]: '1' } : process.env,
+    env: count ? { ...process.env, [COUNT_ENV]: count === 'sites' ? 'sites' : '1' } : process.env,
   });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
@@ -214,7 +218,7 @@ interface Options {
   concurrency: number;
   window: number;
   profile?: string;
-  count: boolean;
+  count: Count;
   /** Our server started elsewhere (e.g. under `perf record`): its port and process id. */
   external?: { port: number; pid: number };
 }
@@ -242,6 +246,7 @@ export async function run(args: string[]): Promise<number> {
       profile: { type: 'string' },
       external: { type: 'string' },
       count: { type: 'boolean', default: false },
+      'count-sites': { type: 'boolean', default: false },
     },
   });
   const o: Options = {
@@ -249,7 +254,7 @@ export async function run(args: string[]): Promise<number> {
     concurrency: Number(values.concurrency),
     window: Number(values.window),
     profile: values.profile,
-    count: values.count,
+    count: values['count-sites'] ? 'sites' : values.count,
     external: values.external
       ? { port: Number(values.external.split(',')[0]), pid: Number(values.external.split(',')[1]) }
       : undefined,

@@ -74,7 +74,11 @@ const BENCHES: Record<string, Bench> = {
       peer: { type: 'boolean', help: 'also measure coap-server-gnutls/openssl' },
       profile: { type: 'string', arg: 'DIR', help: "write the server's CPU profile to DIR" },
       external: { type: 'string', arg: 'CMD', help: 'measure another server command instead of ours' },
-      count: { type: 'boolean', help: 'count crypto objects, sends, promises and timers per handshake in our server' },
+      count: {
+        type: 'boolean',
+        help: 'count crypto objects, sends, promises, timers and Buffers per handshake in our server',
+      },
+      'count-sites': { type: 'boolean', help: 'as --count, with the Buffers also counted by call site' },
     },
     load: () => import('../bench/dtls-cpu.ts'),
   },

@@ -136,7 +136,7 @@ export class CookieJar {
     n = input.writeUInt16BE(port, n);
     n += d.copy(input, n, 25, s.sessionEnd);
     n += d.copy(input, n, s.suitesStart, s.suitesEnd);
-    secret.macInto(input.subarray(0, n), out, off);
+    secret.macRangeInto(input, 0, n, out, off);
   }
 
   /** True when the ClientHello returns a cookie we made for this peer (current or previous secret). */

@@ -4,7 +4,15 @@
  */
 
 import type { PeerIdentity } from './credentials/identity.ts';
-import { CCM8_OVERHEAD, ccm8OpenPacked, ccm8SealInto, keyOf, type PackedKeys, type RecordKeys } from './crypto/ccm.ts';
+import {
+  CCM8_OVERHEAD,
+  ccm8OpenPacked,
+  ccm8SealInto,
+  keyObjects,
+  keyOf,
+  type PackedKeys,
+  type RecordKeys,
+} from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
 import type { DtlsMeter } from './meter.ts';
@@ -320,8 +328,14 @@ export class RecordLayer {
   private releaseEpoch(epoch: number): void {
     const w = this.writeState(epoch);
     const r = this.readState(epoch);
-    if (w) ccmContexts.delete(w);
-    if (r) ccmContexts.delete(r);
+    if (w) {
+      ccmContexts.delete(w);
+      keyObjects.delete(w);
+    }
+    if (r) {
+      ccmContexts.delete(r);
+      keyObjects.delete(r);
+    }
   }
 
   /** Gives back the cached CCM contexts of every epoch (the association is closed). */

@@ -26,14 +26,47 @@ const EMPTY = Buffer.alloc(16).subarray(0, 0);
 const AAD = Buffer.alloc(13);
 
 /**
- * The AES key as a secret KeyObject, made per one-shot cipher. node:crypto checks a raw Buffer key
+ * The AES key as a secret KeyObject for the one-shot cipher. node:crypto checks a raw Buffer key
  * by trying it as a KeyObject and as a CryptoKey, each try ending in a caught exception: on
  * Node 24 that made `createCipheriv` with a Buffer key cost about 4× as much as with a KeyObject
  * (16 µs against 4 µs here, `createSecretKey` 0.8 µs). Not kept with the keys: a KeyObject per
- * direction added ~435 bytes to every idle session (`bench dtls --sessions`), and busy keys run
- * on kept contexts anyway.
+ * direction added ~435 bytes to every idle session (`bench dtls --sessions`). Instead the keys
+ * that protected a record lately keep theirs in a small bounded cache ({@link KeyObjectCache}):
+ * a handshake's keys protect two records each (Finished, then the close_notify or the first
+ * application record), and made a KeyObject for both.
  */
-const keyObjectOf = (k: PackedKeys): KeyObject => createSecretKey(keyOf(k));
+export class KeyObjectCache {
+  /** In insertion order: the first entry is the one evicted when full. */
+  private readonly keys = new Map<PackedKeys, KeyObject>();
+
+  constructor(readonly capacity = 256) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** The KeyObject of `k`'s key, made on first use (the owner is the record layer's key state). */
+  of(k: PackedKeys): KeyObject {
+    let o = this.keys.get(k);
+    if (o === undefined) {
+      o = createSecretKey(keyOf(k));
+      if (this.keys.size >= this.capacity) {
+        const oldest = this.keys.keys().next();
+        if (!oldest.done) this.keys.delete(oldest.value);
+      }
+      this.keys.set(k, o);
+    }
+    return o;
+  }
+
+  /** Forgets `k`'s KeyObject (its keys are replaced or gone). */
+  delete(k: PackedKeys): void {
+    this.keys.delete(k);
+  }
+}
+
+/** The process's cache: at most 256 KeyObjects (~110 KB), shared by every endpoint. */
+export const keyObjects = new KeyObjectCache();
 
 /** Writes seq_num (epoch ‖ 48-bit sequence number, RFC 6347 §4.1.2.1) at `off`. */
 function writeSeqNum(b: Buffer, off: number, epoch: number, seq: number): void {
@@ -157,7 +190,7 @@ export function sealBody(
     ctx.seal(nonce, aad, plaintext, out, at);
     return;
   }
-  const c = createCipheriv('aes-128-ccm', keyObjectOf(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
+  const c = createCipheriv('aes-128-ccm', keyObjects.of(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
   c.setAAD(aad, { plaintextLength: plaintext.length });
   const ct = c.update(plaintext.length === 0 ? EMPTY : plaintext);
   c.final();
@@ -176,7 +209,9 @@ export function ccm8Seal(
   meter?: DtlsMeter,
 ): Buffer {
   const out = Buffer.allocUnsafe(plaintext.length + CCM8_OVERHEAD);
-  ccm8SealInto(packKeys(k), out, 0, type, version, epoch, seq, plaintext, meter);
+  const packed = packKeys(k);
+  ccm8SealInto(packed, out, 0, type, version, epoch, seq, plaintext, meter);
+  keyObjects.delete(packed);
   return out;
 }
 
@@ -190,7 +225,10 @@ export function ccm8Open(
   fragment: Buffer,
   meter?: DtlsMeter,
 ): Buffer | undefined {
-  return ccm8OpenPacked(packKeys(k), type, version, epoch, seq, fragment, meter);
+  const packed = packKeys(k);
+  const pt = ccm8OpenPacked(packed, type, version, epoch, seq, fragment, meter);
+  keyObjects.delete(packed);
+  return pt;
 }
 
 /** {@link ccm8Open} with the record layer's {@link PackedKeys}, on a cached CCM context when given one. */
@@ -227,7 +265,7 @@ export function openBody(
   if (ctx) return ctx.open(nonce, aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
   const ctLength = fragment.length - CCM8_OVERHEAD;
   try {
-    const d = createDecipheriv('aes-128-ccm', keyObjectOf(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
+    const d = createDecipheriv('aes-128-ccm', keyObjects.of(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
     d.setAuthTag(fragment.subarray(fragment.length - CCM8_TAG_LENGTH));
     d.setAAD(aad, { plaintextLength: ctLength });
     const pt = d.update(fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + ctLength));

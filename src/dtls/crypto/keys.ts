@@ -2,7 +2,7 @@
  * Master secret and key block (RFC 5246 §6.3, §8.1; RFC 7627 §4 for the extended master secret).
  * For the CCM suites the MAC keys are empty and each side has a 16-byte key and a 4-byte implicit IV.
  */
-import { prf } from './prf.ts';
+import { prf, prfTwoSeeds } from './prf.ts';
 
 export const MASTER_SECRET_LENGTH = 48;
 
@@ -11,7 +11,7 @@ export const MASTER_SECRET_LENGTH = 48;
  * (RFC 5246 §8.1).
  */
 export function masterSecret(premaster: Buffer, clientRandom: Buffer, serverRandom: Buffer): Buffer {
-  return prf(premaster, 'master secret', Buffer.concat([clientRandom, serverRandom]), MASTER_SECRET_LENGTH);
+  return prfTwoSeeds(premaster, 'master secret', clientRandom, serverRandom, MASTER_SECRET_LENGTH);
 }
 
 /** RFC 7627 §4: master_secret = PRF(pre_master_secret, "extended master secret", session_hash). */
@@ -40,7 +40,7 @@ export function keyBlock(suite: SuiteKeyLengths, master: Buffer, clientRandom: B
   const k = suite.encKeyLength;
   const iv = suite.fixedIvLength;
   const m = suite.macKeyLength;
-  const block = prf(master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), 2 * (m + k + iv));
+  const block = prfTwoSeeds(master, 'key expansion', serverRandom, clientRandom, 2 * (m + k + iv));
   let o = 2 * m;
   const take = (n: number) => {
     const b = block.subarray(o, o + n);

@@ -25,31 +25,43 @@ function labelBytes(label: string): Buffer {
   return b;
 }
 
-/** P_SHA256(secret, label ‖ seed) for `length` bytes; the label may be empty. */
-function pHash(secret: Uint8Array, label: Uint8Array, seed: Uint8Array, length: number): Buffer {
+/**
+ * P_SHA256(secret, label ‖ seed ‖ seed2) for `length` bytes; the label and `seed2` may be empty
+ * (a seed in two parts, such as the two randoms, is not concatenated first).
+ */
+function pHash(
+  secret: Uint8Array,
+  label: Uint8Array,
+  seed: Uint8Array,
+  length: number,
+  seed2: Uint8Array = EMPTY,
+): Buffer {
   const out = Buffer.alloc(length);
   if (length === 0) return out;
-  const n = SHA256_LENGTH + label.length + seed.length;
+  const n = SHA256_LENGTH + label.length + seed.length + seed2.length;
   // msg = A(i) ‖ label ‖ seed: A(i) is rewritten in place each round, so no buffer is concatenated.
-  const msg = n <= SCRATCH.length ? SCRATCH.subarray(0, n) : Buffer.alloc(n);
+  // Ranges of one buffer rather than views of it: no typed-array object per HMAC.
+  const msg = n <= SCRATCH.length ? SCRATCH : Buffer.alloc(n);
   msg.set(label, SHA256_LENGTH);
   msg.set(seed, SHA256_LENGTH + label.length);
+  msg.set(seed2, SHA256_LENGTH + label.length + seed.length);
   const hmac = HMAC;
   hmac.rekey(secret);
   let filled = 0;
   // A(1) = HMAC(secret, label ‖ seed)
-  hmac.macInto(msg.subarray(SHA256_LENGTH), msg, 0);
+  hmac.macRangeInto(msg, SHA256_LENGTH, n, msg, 0);
   for (;;) {
     // HMAC(secret, A(i) ‖ label ‖ seed)
-    hmac.macInto(msg, BLOCK, 0);
-    BLOCK.copy(out, filled, 0, Math.min(SHA256_LENGTH, length - filled));
+    hmac.macRangeInto(msg, 0, n, BLOCK, 0);
+    const take = Math.min(SHA256_LENGTH, length - filled);
+    for (let i = 0; i < take; i++) out[filled + i] = BLOCK[i];
     filled += SHA256_LENGTH;
     if (filled >= length) break;
     // A(i+1) = HMAC(secret, A(i))
-    hmac.macInto(msg.subarray(0, SHA256_LENGTH), msg, 0);
+    hmac.macRangeInto(msg, 0, SHA256_LENGTH, msg, 0);
   }
   hmac.wipe();
-  msg.fill(0);
+  msg.fill(0, 0, n);
   BLOCK.fill(0);
   return out;
 }
@@ -60,6 +72,11 @@ export function pSha256(secret: Buffer, seed: Buffer, length: number): Buffer {
 
 export function prf(secret: Buffer, label: string, seed: Buffer, length: number): Buffer {
   return pHash(secret, labelBytes(label), seed, length);
+}
+
+/** {@link prf} with the seed `seed ‖ seed2` (the two randoms), without concatenating them. */
+export function prfTwoSeeds(secret: Buffer, label: string, seed: Buffer, seed2: Buffer, length: number): Buffer {
+  return pHash(secret, labelBytes(label), seed, length, seed2);
 }
 
 /** The HMACs one PRF call of `length` output bytes computes: two per 32-byte block (A(i) and the block). */

@@ -21,6 +21,8 @@ interface Partial {
   body: Buffer;
   /** Received byte ranges [start, end), sorted and merged. */
   ranges: Array<[number, number]>;
+  /** `body` is the fragment as it came (a whole message in one fragment), not a buffer of ours. */
+  borrowed: boolean;
 }
 
 export interface ReassemblyOptions {
@@ -69,12 +71,28 @@ export class ReassemblyBuffer {
     let p = this.pending.get(f.messageSeq);
     if (!p) {
       if (this.buffered + f.length > this.maxBufferedBytes) return false;
-      p = { msgType: f.msgType, epoch, length: f.length, body: Buffer.alloc(f.length), ranges: [] };
+      if (f.fragmentOffset === 0 && f.fragment.length === f.length) {
+        // A whole message in one fragment (nearly every message): its bytes are taken as they came,
+        // a view of the record's plaintext, instead of a buffer of its own and a copy.
+        p = { msgType: f.msgType, epoch, length: f.length, body: f.fragment, ranges: [[0, f.length]], borrowed: true };
+        this.pending.set(f.messageSeq, p);
+        this.buffered += f.length;
+        return true;
+      }
+      p = { msgType: f.msgType, epoch, length: f.length, body: Buffer.alloc(f.length), ranges: [], borrowed: false };
       this.pending.set(f.messageSeq, p);
       this.buffered += f.length;
     } else if (p.msgType !== f.msgType || p.length !== f.length || p.epoch !== epoch) {
       // A fragment that disagrees with what we hold is forged or corrupt: ignore it.
       return false;
+    }
+    if (p.borrowed) {
+      // Another fragment of a message we hold whole (a duplicate): write into a copy of our own,
+      // never into the datagram the first one came in.
+      const own = Buffer.alloc(p.length);
+      p.body.copy(own);
+      p.body = own;
+      p.borrowed = false;
     }
     const start = f.fragmentOffset;
     const end = start + f.fragment.length;

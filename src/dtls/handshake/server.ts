@@ -294,7 +294,9 @@ export class ServerHandshake implements RoleHandshake {
     this.s.sendSeq = m.messageSeq;
     host.setNextRecvSeq(m.messageSeq + 1);
     host.transcript.add(m.msgType, m.messageSeq, m.body);
-    const clientRandom = ownCopy(ch.random);
+    // A view of the ClientHello, not a copy: the random is needed only until the keys are made, and
+    // the datagram it came in is a buffer of its own (Node gives each datagram one).
+    const clientRandom = ch.random;
     // DTLS versions count down: 1.2 is 0xfefd, 1.0 0xfeff. A client that cannot do 1.2 is refused.
     // DTLS versions are 0xfeXX (RFC 6347 §4.1); anything else (TLS's 0x0303) is not DTLS at all.
     if (ch.clientVersion >> 8 !== 0xfe || ch.clientVersion > DTLS1_2) {

@@ -12,6 +12,8 @@ import { encodeHandshakeMessage, HANDSHAKE_HEADER_LENGTH, writeHandshakeHeader }
 const EMPTY = new Sha256();
 /** Scratch for one message header (hash.update copies it into the hash state at once). */
 const HEADER = Buffer.alloc(HANDSHAKE_HEADER_LENGTH);
+/** Where {@link Transcript.digest} writes (every caller feeds it straight into the PRF as its seed). */
+const DIGEST = Buffer.alloc(32);
 
 /**
  * The running hash is our own SHA-256 (crypto/sha256.ts), not node:crypto's: a PSK handshake hashes
@@ -54,6 +56,8 @@ export class Transcript {
   /**
    * Hash of everything added so far (the running hash continues). `context` and `purpose` are what
    * the meter is told: the Finished's handshake hash, or the extended master secret's session hash.
+   * The digest is written into one shared buffer, valid until the next digest of any transcript:
+   * each is the seed of a PRF call made at once, and a new Buffer for each cost an allocation.
    */
   digest(context: string, purpose: CryptoPurpose): Buffer {
     if (this.meter) {
@@ -62,7 +66,8 @@ export class Transcript {
       this.meter.crypto('sha256_block', full - this.meteredBlocks + 1, context, purpose);
       this.meteredBlocks = full;
     }
-    return this.hash.digest();
+    this.hash.digestInto(DIGEST, 0);
+    return DIGEST;
   }
 
   /** Releases the hash state once the handshake is over. */

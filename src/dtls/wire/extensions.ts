@@ -55,13 +55,20 @@ export function findExtension(exts: readonly Extension[], type: number): Extensi
 }
 
 /** extended_master_secret carries no data (RFC 7627 §5.1). */
+/** Both answers below are the same every time: one object each, shared (nothing writes an extension once made). */
+const EMS: Extension = Object.freeze({ type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) });
+const RENEGOTIATION_INFO_INITIAL: Extension = Object.freeze({
+  type: ExtensionType.renegotiation_info,
+  data: Buffer.of(0),
+});
+
 export function extendedMasterSecret(): Extension {
-  return { type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) };
+  return EMS;
 }
 
 /** renegotiation_info with an empty renegotiated_connection (RFC 5746 §3.2: initial handshake). */
 export function renegotiationInfo(): Extension {
-  return { type: ExtensionType.renegotiation_info, data: Buffer.of(0) };
+  return RENEGOTIATION_INFO_INITIAL;
 }
 
 /** True when a renegotiation_info extension says "initial handshake" (renegotiated_connection empty). */

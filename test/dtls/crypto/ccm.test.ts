@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ccm8Decrypt, ccm8Encrypt, ccm8Open, ccm8Seal } from '../../../src/dtls/crypto/ccm.ts';
+import {
+  ccm8Decrypt,
+  ccm8Encrypt,
+  ccm8Open,
+  ccm8OpenPacked,
+  ccm8Seal,
+  ccm8SealInto,
+  KeyObjectCache,
+  keyObjects,
+  packKeys,
+} from '../../../src/dtls/crypto/ccm.ts';
 
 test('AES-128-CCM with an 8-byte tag: NIST SP 800-38C example 3', () => {
   const key = Buffer.from('404142434445464748494a4b4c4d4e4f', 'hex');
@@ -32,4 +42,34 @@ test('record protection: explicit nonce is epoch+seq, AAD binds type/version/epo
   const aad = Buffer.from(`000100000000000517fefd${pt.length.toString(16).padStart(4, '0')}`, 'hex');
   const nonce = Buffer.concat([k.iv, frag.subarray(0, 8)]);
   assert.deepEqual(frag.subarray(8), ccm8Encrypt(k.key, nonce, aad, pt));
+});
+
+test('KeyObjectCache: one KeyObject per key state while it is used, bounded, forgotten on delete', () => {
+  const c = new KeyObjectCache(2);
+  const a = packKeys({ key: Buffer.alloc(16, 1), iv: Buffer.alloc(4) });
+  const b = packKeys({ key: Buffer.alloc(16, 2), iv: Buffer.alloc(4) });
+  const d = packKeys({ key: Buffer.alloc(16, 3), iv: Buffer.alloc(4) });
+  const ka = c.of(a);
+  assert.equal(c.of(a), ka);
+  assert.deepEqual(ka.export(), Buffer.alloc(16, 1));
+  c.of(b);
+  c.of(d); // evicts a, the oldest
+  assert.equal(c.size, 2);
+  assert.notEqual(c.of(a), ka); // made again; evicts b
+  c.delete(a);
+  assert.equal(c.size, 1);
+});
+
+test('record protection through the shared KeyObject cache round-trips and leaves ad-hoc keys out of it', () => {
+  const k = packKeys({ key: Buffer.alloc(16, 7), iv: Buffer.from('01020304', 'hex') });
+  const pt = Buffer.from('finished!');
+  const before = keyObjects.size;
+  const out = Buffer.alloc(pt.length + 16);
+  ccm8SealInto(k, out, 0, 22, 0xfefd, 1, 0, pt);
+  assert.deepEqual(ccm8OpenPacked(k, 22, 0xfefd, 1, 0, out), pt);
+  assert.equal(keyObjects.size, before + 1);
+  keyObjects.delete(k);
+  const frag = ccm8Seal({ key: Buffer.alloc(16, 7), iv: Buffer.from('01020304', 'hex') }, 22, 0xfefd, 1, 0, pt);
+  assert.deepEqual(frag, out);
+  assert.equal(keyObjects.size, before);
 });
