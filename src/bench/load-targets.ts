@@ -107,10 +107,16 @@ async function freePortPair(): Promise<number> {
   throw new Error('no free UDP port pair on 127.0.0.1');
 }
 
-function command(t: TargetName, sec: Security, m: Material, port: number): { cmd: string; args: string[] } {
+function command(
+  t: TargetName,
+  sec: Security,
+  m: Material,
+  port: number,
+  nodeFlags: string[] = [],
+): { cmd: string; args: string[] } {
   if (t === 'ours') {
     // --quiet: no line per request, as libcoap's servers run here (-v 0) print none either.
-    const args = [BIN, 'coap', 'serve', '--host', '127.0.0.1', '--port', String(port), '--quiet'];
+    const args = [...nodeFlags, BIN, 'coap', 'serve', '--host', '127.0.0.1', '--port', String(port), '--quiet'];
     if (sec !== 'none') args.push('--dtls-port', String(port + 1));
     if (sec === 'psk') args.push('--psk', `${PSK_IDENTITY}:${PSK_HEX}`);
     if (sec === 'x509' || sec === 'x509-mutual') args.push('--cert', m.serverCert, '--key', m.serverKey);
@@ -172,11 +178,18 @@ export function killAll(): void {
 
 /**
  * Starts `t` serving `sec`, killed after `lifetimeMs` whatever happens; ready once it answers a
- * CoAP GET on plain UDP (every target serves /time there, the DTLS ones as well).
+ * CoAP GET on plain UDP (every target serves /time there, the DTLS ones as well). `nodeFlags`
+ * go to our server's Node.js (a CPU profile, a GC setting being tried).
  */
-export async function startTarget(t: TargetName, sec: Security, m: Material, lifetimeMs: number): Promise<Running> {
+export async function startTarget(
+  t: TargetName,
+  sec: Security,
+  m: Material,
+  lifetimeMs: number,
+  nodeFlags: string[] = [],
+): Promise<Running> {
   const port = await freePortPair();
-  const { cmd, args } = command(t, sec, m, port);
+  const { cmd, args } = command(t, sec, m, port, nodeFlags);
   // Ours (with --quiet) prints only its listening line; nothing reads the servers' stdout.
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(proc);

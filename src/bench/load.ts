@@ -16,6 +16,8 @@
  * Options: --seconds S (window, default 5) --warmup S (default 0.5) --only ROW[,ROW]
  *          --targets NAME[,NAME] (substrings) --c N[,N] (replaces each row's concurrencies)
  *          --procs N (generator processes, default 1) --json (the results as one JSON line too)
+ *          --profile DIR (our server runs under `node --cpu-prof`; its .cpuprofile lands in DIR)
+ *          --node-flags 'F …' (Node.js/V8 flags for our server, e.g. a GC setting being tried)
  */
 import { parseArgs } from 'node:util';
 import { progressStep } from '../util/progress.ts';
@@ -135,6 +137,8 @@ export interface LoadOptions extends WindowOptions {
   targets?: string[];
   concurrency?: number[];
   progress?: (line: string) => void;
+  /** Node.js flags for our server (`--cpu-prof --cpu-prof-dir DIR`, a V8 setting being tried). */
+  serverNodeFlags?: string[];
 }
 
 function resultOf(
@@ -195,7 +199,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult[]> {
         let server: Running | undefined;
         try {
           const lifetimeMs = cs.length * (opts.seconds + opts.warmupSeconds + 30) * 1000;
-          server = await startTarget(target, row.sec, m, lifetimeMs);
+          server = await startTarget(target, row.sec, m, lifetimeMs, opts.serverNodeFlags);
         } catch (err) {
           notRun((err as Error).message.split('\n')[0]);
           continue;
@@ -247,6 +251,8 @@ export async function run(args: string[]): Promise<number> {
       c: { type: 'string' },
       procs: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      'node-flags': { type: 'string' },
     },
   });
   const seconds = Number(values.seconds);
@@ -281,6 +287,10 @@ export async function run(args: string[]): Promise<number> {
       seconds,
       warmupSeconds,
       procs,
+      serverNodeFlags: [
+        ...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []),
+        ...(list(values['node-flags']?.replaceAll(' ', ',')) ?? []),
+      ],
       progress: (line) => progressStep(line),
     });
     process.stdout.write(formatTable(results));

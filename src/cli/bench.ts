@@ -91,6 +91,12 @@ const BENCHES: Record<string, Bench> = {
       targets: { type: 'string', arg: 'LIST', help: 'comma-separated servers (default all)' },
       c: { type: 'string', arg: 'N,…', help: 'concurrencies (default per row)' },
       procs: { type: 'string', arg: 'N', help: 'generator processes (default 1)' },
+      profile: { type: 'string', arg: 'DIR', help: 'run our server under node --cpu-prof, its profile into DIR' },
+      'node-flags': {
+        type: 'string',
+        arg: "'F …'",
+        help: 'Node.js/V8 flags for our server (a GC setting being tried)',
+      },
       json: JSON_OUT,
     },
     load: () => import('../bench/load.ts'),
