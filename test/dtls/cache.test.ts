@@ -45,3 +45,90 @@ test('session cache: an entry past its lifetime is not returned', () => {
   assert.equal(cache.get(Buffer.from([5, 5, 5, 5])), undefined);
   assert.equal(cache.size, 0);
 });
+
+const idOf = (n: number): Buffer => {
+  const id = Buffer.alloc(32);
+  id.writeUInt32BE(n, 28); // the first four bytes (the cache's key) are the same for all: one chain
+  return id;
+};
+
+test('session cache: grows from a small slab to its bound, keeps every session until then, and evicts oldest first after', () => {
+  const cache = new MemorySessionCache(1000);
+  for (let n = 0; n < 1000; n++) cache.set({ ...session([1]), id: idOf(n), masterSecret: Buffer.alloc(48, n & 0xff) });
+  assert.equal(cache.size, 1000);
+  for (let n = 0; n < 1000; n += 97) assert.deepEqual(cache.get(idOf(n))?.masterSecret, Buffer.alloc(48, n & 0xff));
+  for (let n = 1000; n < 1010; n++) cache.set({ ...session([1]), id: idOf(n) });
+  assert.equal(cache.size, 1000);
+  for (let n = 0; n < 10; n++)
+    assert.equal(cache.get(idOf(n)), undefined, `session ${n}, among the oldest, was evicted`);
+  assert.ok(cache.get(idOf(10)), 'the next oldest stays');
+  assert.ok(cache.get(idOf(1009)), 'the newest stays');
+});
+
+test('session cache: one session stored again and again does not push the others out', () => {
+  // Each store of the same ID leaves a dead slot behind; the ring must reclaim them, not evict live ones.
+  const cache = new MemorySessionCache(100);
+  for (let n = 0; n < 99; n++) cache.set({ ...session([2]), id: idOf(n) });
+  const hot = { ...session([3]), id: Buffer.from('hot-session-id') };
+  for (let i = 0; i < 10_000; i++) cache.set({ ...hot, createdAt: Date.now() });
+  assert.equal(cache.size, 100);
+  for (let n = 0; n < 99; n++) assert.ok(cache.get(idOf(n)), `session ${n} is still cached`);
+  assert.deepEqual(cache.get(Buffer.from('hot-session-id'))?.identity, hot.identity);
+  cache.delete(Buffer.from('hot-session-id'));
+  assert.equal(cache.size, 99);
+});
+
+test('session cache: what it hands out is a copy, with the suite, the EMS flag and the identity as stored', () => {
+  const cache = new MemorySessionCache(4);
+  const s: SessionState = {
+    id: Buffer.from([4, 4, 4, 4, 4]),
+    masterSecret: Buffer.alloc(48, 0xaa),
+    cipherSuite: 0xc0ae,
+    extendedMasterSecret: false,
+    identity: { mode: 'psk', identity: 'dev-42' },
+    createdAt: 1_700_000_000_123.5,
+  };
+  const cache2 = new MemorySessionCache(4, Number.POSITIVE_INFINITY);
+  cache2.set(s);
+  const got = cache2.get(s.id);
+  assert.deepEqual(got, s);
+  got?.masterSecret.fill(0); // the caller's copy: the cache's own bytes stay
+  assert.deepEqual(cache2.get(s.id)?.masterSecret, Buffer.alloc(48, 0xaa));
+  // Longer than a TLS 1.2 session ID (32 bytes): not cached, nor found.
+  cache.set({ ...s, id: Buffer.alloc(33, 1) });
+  assert.equal(cache.size, 0);
+  assert.equal(cache.get(Buffer.alloc(33, 1)), undefined);
+  assert.throws(() => new MemorySessionCache(0), RangeError);
+});
+
+test('session cache: agrees with a plain bounded Map under random stores, deletes and look-ups', () => {
+  // The model: a Map in insertion order (a store moves an ID to the end), the oldest dropped past the bound.
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  for (const bound of [1, 5, 37, 200]) {
+    const cache = new MemorySessionCache(bound);
+    const model = new Map<number, number>();
+    for (let step = 0; step < 20_000; step++) {
+      const n = rand(bound * 3); // IDs that share their key (idOf) and come back often
+      const op = rand(10);
+      if (op < 6) {
+        const value = rand(256);
+        cache.set({ ...session([1]), id: idOf(n), masterSecret: Buffer.alloc(48, value) });
+        model.delete(n);
+        model.set(n, value);
+        if (model.size > bound) model.delete(model.keys().next().value as number);
+      } else if (op < 8) {
+        cache.delete(idOf(n));
+        model.delete(n);
+      } else {
+        const want = model.get(n);
+        const got = cache.get(idOf(n))?.masterSecret[0];
+        assert.equal(got, want, `bound ${bound}, step ${step}: session ${n}`);
+      }
+      assert.equal(cache.size, model.size, `bound ${bound}, step ${step}: size`);
+    }
+  }
+});
