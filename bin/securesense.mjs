@@ -40,7 +40,9 @@ const YOUNG_GENERATION = '--max-semi-space-size=8';
 const [first, second] = process.argv.slice(2);
 const serverFlags =
   (SERVERS.has(first) || SERVERS.has(`${first} ${second}`)) &&
-  ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.startsWith('--max-semi-space-size'))
+  ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) =>
+    f.startsWith('--max-semi-space-size'),
+  )
     ? [YOUNG_GENERATION]
     : [];
 
