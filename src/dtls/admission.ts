@@ -64,6 +64,11 @@ export interface EndpointStats {
     handshakePerAddress: number;
     /** Handshakes not finished within the handshake time-out. */
     handshakeTimeout: number;
+    /**
+     * Resumable sessions dropped by the session cache at its bound, oldest first (a later
+     * resumption of one becomes a full handshake); from the cache's own count when it keeps one.
+     */
+    sessionCache: number;
   };
   /** Connection IDs (RFC 9146). */
   connectionIds: {
@@ -108,6 +113,7 @@ export function emptyStats(): EndpointStats {
       handshakeCapacity: 0,
       handshakePerAddress: 0,
       handshakeTimeout: 0,
+      sessionCache: 0,
     },
     connectionIds: { addressUpdates: 0, addressLimited: 0, unknown: 0 },
     refusals: { helloVerifyTooLarge: 0, fragmentedClientHello: 0 },

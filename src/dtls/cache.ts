@@ -12,6 +12,8 @@ export interface SessionCache {
   get(id: Buffer): SessionState | undefined | Promise<SessionState | undefined>;
   set(session: SessionState): void | Promise<void>;
   delete(id: Buffer): void | Promise<void>;
+  /** Sessions dropped to stay within a bound, when the cache has one (endpoint stats `evictions.sessionCache`). */
+  readonly evictions?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export class MemorySessionCache implements SessionCache {
   /** Slots from the head on in use, live or dead. */
   private used = 0;
   private live = 0;
+  private evicted = 0;
 
   constructor(
     private readonly maxEntries = 100_000,
@@ -173,6 +176,11 @@ export class MemorySessionCache implements SessionCache {
     return this.live;
   }
 
+  /** Live sessions dropped at the bound so far. */
+  get evictions(): number {
+    return this.evicted;
+  }
+
   /** The oldest live session goes; dead slots before it at the head are freed on the way. */
   private evictOldest(): void {
     while (this.used > 0) {
@@ -182,6 +190,7 @@ export class MemorySessionCache implements SessionCache {
         this.unlink(slot, this.keyAt(slot));
         this.identities[slot] = undefined;
         this.live--;
+        this.evicted++;
       }
       this.head = (this.head + 1) % this.capacity;
       this.used--;

@@ -248,7 +248,9 @@ export class DtlsEndpoint extends EventEmitter {
 
   /** Counters of what the endpoint held, evicted, refused and dropped (see {@link EndpointStats}). */
   get stats(): EndpointStats {
-    return this.admission.stats;
+    const s = this.admission.stats;
+    s.evictions.sessionCache = this.sessionCache.evictions ?? 0;
+    return s;
   }
 
   /**

@@ -246,6 +246,9 @@ export class DeviceDirectory {
       },
       set: (session) => inner.set(session),
       delete: (id) => inner.delete(id),
+      get evictions() {
+        return inner.evictions;
+      },
     };
   }
 

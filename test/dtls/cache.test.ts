@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemorySessionCache } from '../../src/dtls/cache.ts';
 import type { SessionState } from '../../src/dtls/handshake/types.ts';
+import { connect } from '../../src/dtls/index.ts';
+import { echoServer, IDENTITY, KEY, nextData } from './helpers.ts';
 
 const session = (id: number[]): SessionState => ({
   id: Buffer.from(id),
@@ -28,6 +30,7 @@ test('session cache: IDs that share their first bytes are kept apart, found by t
 
   cache.set(session([7, 7])); // over the bound: a, the oldest, goes
   assert.equal(cache.size, 3);
+  assert.equal(cache.evictions, 1);
   assert.equal(cache.get(Buffer.from([1, 2, 3, 4, 5])), undefined);
   assert.deepEqual(cache.get(Buffer.from([1, 2, 3, 4, 6])), b);
 
@@ -131,4 +134,25 @@ test('session cache: agrees with a plain bounded Map under random stores, delete
       assert.equal(cache.size, model.size, `bound ${bound}, step ${step}: size`);
     }
   }
+});
+
+test('session cache at its bound: the oldest session is evicted and counted; resuming it is a full handshake, not a refusal', async (t) => {
+  const srv = await echoServer({ sessionCache: new MemorySessionCache(1) });
+  t.after(() => srv.server.close());
+  const opts = { host: '127.0.0.1', port: srv.port, psk: { identity: IDENTITY, key: KEY } };
+  const a = await connect(opts);
+  await a.close();
+  const b = await connect(opts);
+  await b.close();
+  assert.equal(srv.server.stats.evictions.sessionCache, 1, "a's session made room for b's");
+  const againA = await connect({ ...opts, session: a.session });
+  t.after(() => againA.close());
+  assert.equal(againA.resumed, false, 'a full handshake instead');
+  againA.send(Buffer.from('still served'));
+  assert.equal((await nextData(againA)).toString(), 'still served');
+  assert.equal(srv.server.stats.evictions.sessionCache, 2, "a's new session made room in turn");
+  const againB = await connect({ ...opts, session: b.session });
+  t.after(() => againB.close());
+  assert.equal(againB.resumed, false, "b's session was evicted by a's new one");
+  assert.equal(srv.server.stats.evictions.sessionCache, 3);
 });
