@@ -60,9 +60,9 @@ export interface AssociationTable<A> {
  * 5246 §7.4.1.2), so that the cache keeps no key string per session (~48 bytes each). IDs that share
  * a key are chained and told apart by their bytes.
  */
-function idKey(id: Buffer): number {
-  let h = id.length;
-  for (let i = 0; i < 4 && i < id.length; i++) h = ((h << 8) | id[i]) >>> 0;
+function idKey(b: Buffer, at = 0, length = b.length): number {
+  let h = length;
+  for (let i = 0; i < 4 && i < length; i++) h = ((h << 8) | b[at + i]) >>> 0;
   return h & 0x3fffffff; // a small integer: stored in the Map without a heap number
 }
 
@@ -258,13 +258,10 @@ export class MemorySessionCache implements SessionCache {
     }
   }
 
-  /** The {@link idKey} of the ID in `slot` (as idKey computes it, without a view). */
+  /** The {@link idKey} of the ID in `slot`. */
   private keyAt(slot: number): number {
     const at = slot * SLOT;
-    const length = this.slab[at + AT_ID_LENGTH];
-    let h = length;
-    for (let i = 0; i < 4 && i < length; i++) h = ((h << 8) | this.slab[at + AT_ID + i]) >>> 0;
-    return h & 0x3fffffff;
+    return idKey(this.slab, at + AT_ID, this.slab[at + AT_ID_LENGTH]);
   }
 
   private find(id: Buffer): number {
