@@ -29,22 +29,30 @@ function pinnedNode() {
 const HANDED_OVER = 'SECURESENSE_HANDED_OVER';
 
 /**
- * The servers run with V8's young generation capped at 8 MB semi-spaces. Node 24 lets them grow
- * to 64 MB: under handshake load the new space alone reached 134 MB and a server's RSS went from
- * 72 MB idle to 250 MB with one session to hold, for no CPU saved (docs/benchmarks.md, "Handshake
- * work, round 6"). A flag given by the user (`node --max-semi-space-size=N bin/securesense.mjs …`
- * or NODE_OPTIONS) wins.
+ * The servers run with two V8 heap settings that bound their memory under load:
+ * - the young generation capped at 8 MB semi-spaces. Node 24 lets them grow to 64 MB: under
+ *   handshake load the new space alone reached 134 MB and a server's RSS went from 72 MB idle to
+ *   250 MB with one session to hold, for no CPU saved (docs/benchmarks.md, "Handshake work, round 6");
+ * - the old generation allowed to grow by 20 % over what a full collection left alive before the
+ *   next one, instead of V8's dynamic factor (up to 4×): under a minute of full handshakes the old
+ *   space held about twice its live data and RSS went from 73 MB idle to 209–227 MB; with the
+ *   setting to 137–148 MB, for no CPU measured (docs/benchmarks.md, "Handshake work, round 7").
+ *   `--heap-growing-percent=0` gives V8's default back.
+ * A flag given by the user (`node --max-semi-space-size=N bin/securesense.mjs …` or NODE_OPTIONS)
+ * wins over ours of the same name.
  */
 const SERVERS = new Set(['start', 'serve', 'coap serve', 'coap proxy', 'dtls server', 'edhoc server']);
-const YOUNG_GENERATION = '--max-semi-space-size=8';
+const SERVER_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=20'];
 const [first, second] = process.argv.slice(2);
+/** A flag's name as V8 reads it (`--max_semi_space_size=4` and `--max-semi-space-size=4` are one flag). */
+const flagName = (flag) => `--${flag.replace(/^--/, '').split('=')[0].replaceAll('_', '-')}`;
+const given = new Set(
+  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+    .filter((f) => f.startsWith('--'))
+    .map(flagName),
+);
 const serverFlags =
-  (SERVERS.has(first) || SERVERS.has(`${first} ${second}`)) &&
-  ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) =>
-    f.startsWith('--max-semi-space-size'),
-  )
-    ? [YOUNG_GENERATION]
-    : [];
+  SERVERS.has(first) || SERVERS.has(`${first} ${second}`) ? SERVER_FLAGS.filter((f) => !given.has(flagName(f))) : [];
 
 const pinned = pinnedNode();
 if (!pinned && serverFlags.length > 0 && typeof process.execve === 'function') {

