@@ -26,6 +26,7 @@ import { isP256 } from '../crypto/ecc.ts';
 import { AlertDescription, DtlsAlertError } from '../errors.ts';
 import { LruCache } from '../lru.ts';
 import type { DtlsMeter } from '../meter.ts';
+import { ownCopy } from '../wire/buffer.ts';
 import type { PeerIdentity } from './identity.ts';
 
 export type X509Identity = Extract<PeerIdentity, { mode: 'x509' }>;
@@ -517,7 +518,9 @@ export function verifyCertificateChain(chain: readonly Buffer[], opts: VerifyCha
       subject: names.subject,
       sans: [...names.sans],
       fingerprint: names.fingerprint,
-      chain: [...chain],
+      // Copies with memory of their own: the identity lives as long as the cached session, and a
+      // certificate sliced from the received flight kept the whole flight's buffer alive.
+      chain: chain.map(ownCopy),
     },
     publicKey,
     path,

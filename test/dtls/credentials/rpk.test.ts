@@ -26,6 +26,9 @@ test('pinned keys: by SPKI DER, SPKI PEM, private key PEM, fingerprint in three 
     const pins = new PinnedKeys([entry]);
     const v = await verifyRawPublicKey(spkiDer, { pinnedKeys: pins });
     assert.deepEqual(v.identity, { mode: 'rpk', spki: spkiDer, fingerprint });
+    // The identity outlives the handshake (the session cache keeps it): its SPKI holds no larger
+    // buffer alive (a slice of Node's 8 KiB pool did, ~5 KB per cached RPK session).
+    assert.equal(v.identity.spki.buffer.byteLength, v.identity.spki.length);
     assert.equal(v.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
   }
   assert.equal(pinFingerprint(spkiPem), fingerprint);

@@ -36,6 +36,9 @@ test('a server chain (leaf + intermediate) verifies to the root; identity fields
     assert.equal(v.identity.fingerprint, createHash('sha256').update(chain[0]).digest('hex'));
     assert.equal(v.identity.fingerprint, new X509Certificate(chain[0]).fingerprint256.replace(/:/g, '').toLowerCase());
     assert.deepEqual(v.identity.chain, chain);
+    // The identity outlives the handshake (the session cache keeps it): its certificates hold no
+    // larger buffer alive (the received flight, or a shared pool of Node's small Buffers).
+    for (const der of v.identity.chain) assert.equal(der.buffer.byteLength, der.length);
     assert.equal(v.path.length, 3);
     assert.equal(v.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
   }
