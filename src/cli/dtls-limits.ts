@@ -1,7 +1,7 @@
 /**
  * The admission-control flags of the DTLS servers on the command line (`securesense dtls server`
  * and `securesense coap serve`): `--max-sessions`, `--max-handshakes`, `--handshake-timeout`,
- * `--idle-timeout`, `--recv-buffer`. Each is checked here; errors name the flag.
+ * `--idle-timeout`, `--recv-buffer`, `--session-cache`. Each is checked here; errors name the flag.
  */
 import type { DtlsServerOptions } from '../dtls/index.ts';
 import type { OptionTable } from './args.ts';
@@ -32,6 +32,12 @@ export const LIMIT_OPTIONS = {
     group: 'limits',
     help: 'a session silent this long is dropped, 0 = never (default 300000)',
   },
+  'session-cache': {
+    type: 'string',
+    arg: 'N',
+    group: 'limits',
+    help: 'resumable sessions kept; past it the oldest is dropped and resumes as a full handshake (default 100000)',
+  },
   'recv-buffer': {
     type: 'string',
     arg: 'BYTES',
@@ -44,7 +50,7 @@ export type LimitFlags = { [K in keyof typeof LIMIT_OPTIONS]?: string };
 
 export type DtlsLimitOptions = Pick<
   DtlsServerOptions,
-  'maxSessions' | 'maxHandshakes' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'recvBufferSize'
+  'maxSessions' | 'maxHandshakes' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'recvBufferSize' | 'maxCachedSessions'
 >;
 
 function int(v: string | undefined, flag: string, min: number, max: number): number | undefined {
@@ -64,10 +70,12 @@ export function readLimitFlags(f: LimitFlags): DtlsLimitOptions {
   const handshakeTimeoutMs = int(f['handshake-timeout'], 'handshake-timeout', 100, 3_600_000);
   const idleTimeoutMs = int(f['idle-timeout'], 'idle-timeout', 0, 30 * 86_400_000);
   const recvBufferSize = int(f['recv-buffer'], 'recv-buffer', 4096, 1 << 30);
+  const maxCachedSessions = int(f['session-cache'], 'session-cache', 1, 10_000_000);
   if (maxSessions !== undefined) out.maxSessions = maxSessions;
   if (maxHandshakes !== undefined) out.maxHandshakes = maxHandshakes;
   if (handshakeTimeoutMs !== undefined) out.handshakeTimeoutMs = handshakeTimeoutMs;
   if (idleTimeoutMs !== undefined) out.idleTimeoutMs = idleTimeoutMs;
   if (recvBufferSize !== undefined) out.recvBufferSize = recvBufferSize;
+  if (maxCachedSessions !== undefined) out.maxCachedSessions = maxCachedSessions;
   return out;
 }

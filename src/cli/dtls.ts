@@ -233,6 +233,12 @@ const server = command(
     const cid = cidFlag(values['cid-length']);
     if (workers > 1 && cid && cid.length < 5)
       throw new UsageError('--workers needs --cid-length of at least 5 (the first byte names the worker)');
+    let limits: DtlsLimitOptions;
+    try {
+      limits = readLimitFlags(values);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const worker = workerInfo();
     if (workers > 1 && !worker) {
       return runPrimary({
@@ -240,16 +246,12 @@ const server = command(
         args: process.argv.slice(2),
         onListening: (ports) => emit({ event: 'listening', port: ports.dtls, workers }),
         warn: (m) => process.stderr.write(`securesense dtls server: ${m}\n`),
+        // The workers' sessions live in the primary's cache (each worker's own is not used).
+        sharedSessions: limits.maxCachedSessions,
       });
     }
     const security = dtlsServerSecurity(securityFlags(values, 'server'));
     if (!security) throw new UsageError('give at least one credential: --psk, --cert/--key or --rpk-key');
-    let limits: DtlsLimitOptions;
-    try {
-      limits = readLimitFlags(values);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
     // Listening for the signals before the `listening` line, so that a stop sent on seeing it is heard.
     const stop = new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

@@ -173,6 +173,8 @@ export interface PrimaryOptions {
   warn(message: string): void;
   /** The delays between a worker's death and its restart (supervisor.ts; tests shorten them). */
   backoff?: BackoffOptions;
+  /** Sessions the shared cache keeps (`--session-cache`; default {@link MAX_SHARED_SESSIONS}), oldest dropped first. */
+  sharedSessions?: number;
 }
 
 /**
@@ -210,7 +212,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
       if (m.op === 'set' && m.value !== undefined) {
         sessions.delete(m.key);
         sessions.set(m.key, m.value);
-        if (sessions.size > MAX_SHARED_SESSIONS) sessions.delete(sessions.keys().next().value as string);
+        if (sessions.size > (opts.sharedSessions ?? MAX_SHARED_SESSIONS))
+          sessions.delete(sessions.keys().next().value as string);
       } else if (m.op === 'delete') sessions.delete(m.key);
       else child.send({ t: 'cache', id: m.id, value: sessions.get(m.key) } satisfies ToWorker);
     } else if (m.t === 'metrics-request') {

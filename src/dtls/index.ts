@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { EndpointStats } from './admission.ts';
 import type { Association } from './association.ts';
-import { peerKey, type SessionCache } from './cache.ts';
+import { MemorySessionCache, peerKey, type SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
 import type { PskLookup } from './credentials/psk.ts';
@@ -130,8 +130,14 @@ export interface DtlsServerOptions extends CommonOptions, PublicKeyOptions {
   idleTimeoutMs?: number;
   /** SO_RCVBUF requested for the socket (default 4 MiB, room for bursts; see `recvBufferSize()`). */
   recvBufferSize?: number;
-  /** Where resumable sessions are kept (default: in memory). */
+  /** Where resumable sessions are kept (default: in memory, {@link maxCachedSessions} of them). */
   sessionCache?: SessionCache;
+  /**
+   * Resumable sessions kept in memory when no `sessionCache` is given (default 100 000): past it the
+   * oldest is dropped (counted in `stats.evictions.sessionCache`) and its next connection is a full
+   * handshake. Each costs ~250 bytes with a PSK identity, ~1 KB with a client certificate.
+   */
+  maxCachedSessions?: number;
   /**
    * Connection ID (RFC 9146) for clients that offer it: the length of the CID each one gets
    * (default 8 random bytes; 0: we ask for none but send the client's; `false`: not negotiated).
@@ -224,7 +230,9 @@ export class DtlsServer extends EventEmitter {
       ...opts,
       host: opts.host,
       port: opts.port,
-      sessionCache: opts.sessionCache,
+      sessionCache:
+        opts.sessionCache ??
+        (opts.maxCachedSessions === undefined ? undefined : new MemorySessionCache(opts.maxCachedSessions)),
       server: {
         psk: opts.psk,
         pki:

@@ -88,6 +88,8 @@ export interface SecureSenseConfig {
     sessionWriteBatch: number;
     /** coaps:// sessions held at once; past it the session idle longest is evicted (docs/dtls.md "Limits"). */
     maxSessions: number;
+    /** Resumable coaps:// sessions kept in memory (without a session key); past it the oldest is dropped. */
+    sessionCache: number;
     /** coaps:// half-open handshakes at once; past it the oldest is dropped for a new verified ClientHello. */
     maxHandshakes: number;
     /** A coaps:// handshake not finished after this long is dropped, ms. */
@@ -157,6 +159,7 @@ export const DEFAULT_CONFIG: SecureSenseConfig = {
     sessionLifetime: 86_400,
     sessionWriteBatch: 20,
     maxSessions: 100_000,
+    sessionCache: 100_000,
     maxHandshakes: 1000,
     handshakeTimeout: 10_000,
     idleTimeout: 300_000,
@@ -221,6 +224,7 @@ const FIELDS: Field[] = [
   { path: ['dtls', 'sessionLifetime'], env: 'SECURESENSE_SESSION_LIFETIME', parse: positiveInt(365 * 86_400) },
   { path: ['dtls', 'sessionWriteBatch'], env: 'SECURESENSE_SESSION_WRITE_BATCH', parse: nonNegativeInt(10_000) },
   { path: ['dtls', 'maxSessions'], env: 'SECURESENSE_COAPS_MAX_SESSIONS', parse: positiveInt(10_000_000) },
+  { path: ['dtls', 'sessionCache'], env: 'SECURESENSE_COAPS_SESSION_CACHE', parse: positiveInt(10_000_000) },
   { path: ['dtls', 'maxHandshakes'], env: 'SECURESENSE_COAPS_MAX_HANDSHAKES', parse: positiveInt(1_000_000) },
   { path: ['dtls', 'handshakeTimeout'], env: 'SECURESENSE_COAPS_HANDSHAKE_TIMEOUT', parse: positiveInt(3_600_000) },
   { path: ['dtls', 'idleTimeout'], env: 'SECURESENSE_COAPS_IDLE_TIMEOUT', parse: nonNegativeInt(30 * 86_400_000) },

@@ -242,6 +242,7 @@ export async function createPlatform(config: SecureSenseConfig, opts: CreatePlat
       // The coaps:// limits from the config; options given in code take precedence.
       let dtls: typeof given.dtls = {
         maxSessions: config.dtls.maxSessions,
+        maxCachedSessions: config.dtls.sessionCache,
         maxHandshakes: config.dtls.maxHandshakes,
         handshakeTimeoutMs: config.dtls.handshakeTimeout,
         idleTimeoutMs: config.dtls.idleTimeout,

@@ -14,8 +14,16 @@ test('readLimitFlags: each flag to its option; bad values name the flag', () => 
       'handshake-timeout': '2000',
       'idle-timeout': '0',
       'recv-buffer': '8388608',
+      'session-cache': '20480',
     }),
-    { maxSessions: 150_000, maxHandshakes: 50, handshakeTimeoutMs: 2000, idleTimeoutMs: 0, recvBufferSize: 8_388_608 },
+    {
+      maxSessions: 150_000,
+      maxHandshakes: 50,
+      handshakeTimeoutMs: 2000,
+      idleTimeoutMs: 0,
+      recvBufferSize: 8_388_608,
+      maxCachedSessions: 20_480,
+    },
   );
   assert.deepEqual(readLimitFlags({}), {});
   assert.throws(() => readLimitFlags({ 'max-sessions': '0' }), /--max-sessions must be an integer in 1\.\./);
@@ -23,6 +31,34 @@ test('readLimitFlags: each flag to its option; bad values name the flag', () => 
   assert.throws(() => readLimitFlags({ 'handshake-timeout': '1.5' }), /--handshake-timeout/);
   assert.throws(() => readLimitFlags({ 'idle-timeout': '-1' }), /--idle-timeout/);
   assert.throws(() => readLimitFlags({ 'recv-buffer': '' }), /--recv-buffer/);
+  assert.throws(() => readLimitFlags({ 'session-cache': '0' }), /--session-cache must be an integer in 1\.\./);
+});
+
+test("securesense dtls server --session-cache 1: a session resumes until another device's takes its place", async (t) => {
+  const srv = await startCli(t, [
+    'dtls',
+    'server',
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--psk',
+    `${IDENTITY}:${KEY_HEX}`,
+    '--session-cache',
+    '1',
+  ]);
+  const port = Number(jsonLines(srv.stdout()).find((e) => e.event === 'listening')?.port);
+  const psk = { identity: IDENTITY, key: KEY };
+  const a = await connect({ host: '127.0.0.1', port, psk });
+  await a.close();
+  const again = await connect({ host: '127.0.0.1', port, psk, session: a.session });
+  assert.ok(again.resumed, 'the one cached session resumes');
+  await again.close();
+  const b = await connect({ host: '127.0.0.1', port, psk });
+  await b.close();
+  const late = await connect({ host: '127.0.0.1', port, psk, session: a.session });
+  assert.equal(late.resumed, false, "the bound dropped the first device's session: a full handshake");
+  await late.close();
 });
 
 test('securesense dtls server --max-sessions 1 --recv-buffer: the second device evicts the first', async (t) => {

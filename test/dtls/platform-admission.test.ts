@@ -60,12 +60,35 @@ test('the coaps:// limits come from the platform config (file keys and SECURESEN
       SECURESENSE_COAPS_HANDSHAKE_TIMEOUT: '5000',
       SECURESENSE_COAPS_IDLE_TIMEOUT: '0',
       SECURESENSE_COAPS_RECV_BUFFER: '8388608',
+      SECURESENSE_COAPS_SESSION_CACHE: '20480',
     },
   });
+  assert.equal(cfg.dtls.sessionCache, 20_480);
+  assert.equal(loadConfig({ env: {} }).dtls.sessionCache, 100_000);
+  assert.throws(
+    () => loadConfig({ env: { SECURESENSE_COAPS_SESSION_CACHE: 'all' } }),
+    /SECURESENSE_COAPS_SESSION_CACHE/,
+  );
   assert.equal(cfg.dtls.maxSessions, 150_000);
   assert.equal(cfg.dtls.maxHandshakes, 200);
   assert.equal(cfg.dtls.handshakeTimeout, 5000);
   assert.equal(cfg.dtls.idleTimeout, 0);
   assert.equal(cfg.dtls.recvBuffer, 8_388_608);
   assert.throws(() => loadConfig({ env: { SECURESENSE_COAPS_MAX_SESSIONS: '0' } }), /SECURESENSE_COAPS_MAX_SESSIONS/);
+});
+
+test('the platform keeps as many resumable coaps:// sessions as it is told; one past the bound is counted', async (t) => {
+  const tg = await target(t, 'sqlite');
+  if (!tg) return;
+  const p = await startCoapPlatform(t, tg, { maxCachedSessions: 1 });
+  const { uid, token } = await newUser(p.base, 'bo');
+  const a = await newResource(p.base, uid, token, 'A');
+  const url = `${p.coapsBase}/users/${uid}/resources/${a.rid}/data`;
+  for (const identity of ['dev-1', 'dev-2', 'dev-3']) {
+    const key = await bindPsk(p.base, token, uid, a.rid, identity);
+    const dev = client(t, { security: { psk: { identity, key } } });
+    assert.equal((await dev.post(url, '{"t":1}', JSON_CF)).status, '2.04');
+  }
+  // Three full handshakes into a cache of one: two sessions dropped at the bound.
+  assert.equal(p.coapApi.coaps?.transport.server.stats.evictions.sessionCache, 2);
 });

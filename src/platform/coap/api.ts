@@ -27,6 +27,7 @@ import {
   DtlsServerTransport,
   UdpTransport,
 } from '../../coap/index.ts';
+import { MemorySessionCache } from '../../dtls/cache.ts';
 import type { DtlsServerOptions } from '../../dtls/index.ts';
 import { EdhocOscoreBinding, type EdhocPlatformOptions } from '../../edhoc/oscore-binding.ts';
 import { pskIdentityOf, pskOscore } from '../../oscore/psk-binding.ts';
@@ -198,7 +199,9 @@ export async function startCoapApi(
           port: coapsPort,
           logger: opts.dtls?.logger ?? opts.logger,
           ...(publicKey ? { trust: devices.trust, clientAuth: opts.dtls?.clientAuth ?? 'need' } : {}),
-          sessionCache: devices.sessionCache(opts.dtls?.sessionCache),
+          sessionCache: devices.sessionCache(
+            opts.dtls?.sessionCache ?? new MemorySessionCache(opts.dtls?.maxCachedSessions),
+          ),
           // RFC 4279 §2: the key is looked up at handshake time, so a credential added through the API works at once.
           psk: (identity) => devices.pskKey(identity),
         });
