@@ -2,23 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connect } from '../../src/dtls/index.ts';
-import { jsonLines, runCli, startCli } from '../support/cli.ts';
-import { IDENTITY, KEY, KEY_HEX } from './helpers.ts';
+import { jsonLines, runCli } from '../support/cli.ts';
+import { IDENTITY, KEY, KEY_HEX, startPskServerCli } from './helpers.ts';
 
 test('dtls server --cid-length 5 gives 5-byte CIDs; dtls client --cid-length 3 offers one', async (t) => {
-  const srv = await startCli(t, [
-    'dtls',
-    'server',
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '--psk',
-    `${IDENTITY}:${KEY_HEX}`,
-    '--cid-length',
-    '5',
-  ]);
-  const port = Number(jsonLines(srv.stdout()).find((e) => e.event === 'listening')?.port);
+  const { port } = await startPskServerCli(t, ['--cid-length', '5']);
   const c = await connect({
     host: '127.0.0.1',
     port,

@@ -1,6 +1,8 @@
 /** Shared helpers of the DTLS tests: a PSK echo server and a promise for the next data event. */
 import { once } from 'node:events';
+import type { TestContext } from 'node:test';
 import { type DtlsConnection, DtlsServer, type DtlsServerOptions } from '../../src/dtls/index.ts';
+import { jsonLines, startCli } from '../support/cli.ts';
 
 export const KEY_HEX = '00112233445566778899aabbccddeeff';
 export const KEY = Buffer.from(KEY_HEX, 'hex');
@@ -46,4 +48,21 @@ export async function nextData(c: DtlsConnection, ms = 5000): Promise<Buffer> {
   } finally {
     clearTimeout(t);
   }
+}
+
+/** `securesense dtls server` on 127.0.0.1 with the test PSK and `flags`; its `listening` event and port. */
+export async function startPskServerCli(t: TestContext, flags: string[]) {
+  const srv = await startCli(t, [
+    'dtls',
+    'server',
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--psk',
+    `${IDENTITY}:${KEY_HEX}`,
+    ...flags,
+  ]);
+  const listening = jsonLines(srv.stdout()).find((e) => e.event === 'listening') ?? {};
+  return { srv, listening, port: Number(listening.port) };
 }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readLimitFlags } from '../../src/cli/dtls-limits.ts';
 import { connect } from '../../src/dtls/index.ts';
-import { jsonLines, runCli, startCli } from '../support/cli.ts';
-import { IDENTITY, KEY, KEY_HEX } from './helpers.ts';
+import { runCli } from '../support/cli.ts';
+import { IDENTITY, KEY, KEY_HEX, startPskServerCli } from './helpers.ts';
 
 test('readLimitFlags: each flag to its option; bad values name the flag', () => {
   assert.deepEqual(
@@ -35,19 +35,7 @@ test('readLimitFlags: each flag to its option; bad values name the flag', () => 
 });
 
 test("securesense dtls server --session-cache 1: a session resumes until another device's takes its place", async (t) => {
-  const srv = await startCli(t, [
-    'dtls',
-    'server',
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '--psk',
-    `${IDENTITY}:${KEY_HEX}`,
-    '--session-cache',
-    '1',
-  ]);
-  const port = Number(jsonLines(srv.stdout()).find((e) => e.event === 'listening')?.port);
+  const { port } = await startPskServerCli(t, ['--session-cache', '1']);
   const psk = { identity: IDENTITY, key: KEY };
   const a = await connect({ host: '127.0.0.1', port, psk });
   await a.close();
@@ -62,22 +50,7 @@ test("securesense dtls server --session-cache 1: a session resumes until another
 });
 
 test('securesense dtls server --max-sessions 1 --recv-buffer: the second device evicts the first', async (t) => {
-  const srv = await startCli(t, [
-    'dtls',
-    'server',
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '--psk',
-    `${IDENTITY}:${KEY_HEX}`,
-    '--max-sessions',
-    '1',
-    '--recv-buffer',
-    '1048576',
-  ]);
-  const listening = jsonLines(srv.stdout()).find((e) => e.event === 'listening');
-  const port = Number(listening?.port);
+  const { listening, port } = await startPskServerCli(t, ['--max-sessions', '1', '--recv-buffer', '1048576']);
   // Linux reports twice the requested payload room.
   assert.ok(Number(listening?.recvBuffer) >= 1_048_576, JSON.stringify(listening));
   const psk = { identity: IDENTITY, key: KEY };
