@@ -185,10 +185,13 @@ async function start({ values: v }: Parsed<typeof OPTIONS>): Promise<number> {
   const devices: DemoDevice[] = [];
   let timer: NodeJS.Timeout | undefined;
   let done: Promise<number> | undefined;
+  // The platform stops first: its poller waits for a poll in flight, and a polled device already
+  // gone would hold that poll (and the stop) until the handshake's or request's retransmissions
+  // run out, up to a minute (one stop in eight hung so under `npm start` on a loaded machine).
   const stopAll = async () => {
     if (timer) clearInterval(timer);
-    await Promise.allSettled(devices.map((d) => d.agent.stop()));
     await platform.close();
+    await Promise.allSettled(devices.map((d) => d.agent.stop()));
   };
 
   try {

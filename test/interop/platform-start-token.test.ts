@@ -16,16 +16,24 @@ const BIN = new URL('../../bin/securesense.mjs', import.meta.url).pathname;
 /** One `securesense start` on `dir`: its HTTP base and token once it is up, and a clean stop. */
 async function start(t: TestContext, dir: string) {
   const args = ['--data', dir, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--report', '600'];
-  // Generous bounds: four starts on a shared, loaded 2-core machine.
+  // Generous bounds: four starts on a shared, loaded 2-core machine; each step has its own, below
+  // the test's, so that a step that hangs fails with the server's output rather than a bare timeout.
   const p = launchFor(t, process.execPath, [BIN, 'start', ...args], { timeoutMs: 180_000 });
-  const token = (await p.waitFor(/token\s+sst_\S+/, 120_000)).split(/\s+/)[1];
+  const token = (await p.waitFor(/token\s+sst_\S+/, 90_000)).split(/\s+/)[1];
   const base = (await p.waitFor(/HTTP API\s+http:\/\/\S+/)).split(/\s+/).at(-1) as string;
   return {
     token,
     base,
     async stop() {
       p.proc.kill('SIGINT');
-      const code = await p.exited;
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        p.exited,
+        new Promise<'still running'>((r) => {
+          timer = setTimeout(() => r('still running'), 60_000);
+        }),
+      ]);
+      clearTimeout(timer);
       // A death by signal names the signal, so that a crash at shutdown can be told from a refusal.
       assert.equal(code, 0, `exit ${code} signal ${p.proc.signalCode}\nstderr:\n${p.stderr()}\nstdout:\n${p.stdout()}`);
     },
@@ -33,12 +41,17 @@ async function start(t: TestContext, dir: string) {
 }
 
 async function me(base: string, token: string): Promise<{ status: number; id?: number; username?: string }> {
-  const r = await fetch(`${base}/users/me`, { headers: { authorization: `Bearer ${token}` } });
+  const r = await fetch(`${base}/users/me`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = (await r.json()) as { id?: number; username?: string };
   return { status: r.status, ...body };
 }
 
-test('npm start: the demo token survives a restart; an explicit rotation is not undone by the next start', async (t) => {
+test('npm start: the demo token survives a restart; an explicit rotation is not undone by the next start', {
+  timeout: 400_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ss-start-token-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -62,6 +75,7 @@ test('npm start: the demo token survives a restart; an explicit rotation is not 
     method: 'PUT',
     headers: { authorization: `Bearer ${first.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ rotate_token: true }),
+    signal: AbortSignal.timeout(30_000),
   });
   assert.equal(rot.status, 200);
   const rotated = ((await rot.json()) as { token: string }).token;
