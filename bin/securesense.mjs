@@ -36,7 +36,8 @@ const HANDED_OVER = 'SECURESENSE_HANDED_OVER';
  * - the old generation allowed to grow by 20 % over what a full collection left alive before the
  *   next one, instead of V8's dynamic factor (up to 4×): under a minute of full handshakes the old
  *   space held about twice its live data and RSS went from 73 MB idle to 209–227 MB; with the
- *   setting to 137–148 MB, for no CPU measured (docs/benchmarks.md, "Handshake work, round 7").
+ *   setting to 137–148 MB, at 0–8 % of the handshakes' CPU in six alternating runs, within their
+ *   spread (docs/benchmarks.md, "Handshake work, round 7").
  *   `--heap-growing-percent=0` gives V8's default back.
  * A flag given by the user (`node --max-semi-space-size=N bin/securesense.mjs …` or NODE_OPTIONS)
  * wins over ours of the same name.
