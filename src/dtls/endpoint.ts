@@ -67,6 +67,8 @@ export interface EndpointOptions {
       cookieRotateMs?: number;
     };
   sessionCache?: SessionCache;
+  /** Sessions the in-memory cache keeps when no `sessionCache` is given (default 100 000, oldest dropped first). */
+  maxCachedSessions?: number;
   associations?: AssociationTable<Association>;
   /**
    * Connection ID (RFC 9146). Server: the length of the CIDs it gives clients that offer
@@ -140,7 +142,7 @@ export class DtlsEndpoint extends EventEmitter {
     super();
     this.socket = socket;
     this.associations = opts.associations ?? new MapAssociationTable<Association>();
-    this.sessionCache = opts.sessionCache ?? new MemorySessionCache();
+    this.sessionCache = opts.sessionCache ?? new MemorySessionCache(opts.maxCachedSessions);
     this.cookies = new CookieJar(
       opts.server?.cookieRotateMs ?? 300_000,
       opts.server?.profile === 'lean' ? LEAN_COOKIE_LENGTH : COOKIE_LENGTH,

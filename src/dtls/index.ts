@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { EndpointStats } from './admission.ts';
 import type { Association } from './association.ts';
-import { MemorySessionCache, peerKey, type SessionCache } from './cache.ts';
+import { peerKey, type SessionCache } from './cache.ts';
 import type { PeerIdentity } from './credentials/identity.ts';
 import type { ClientAuth, OwnCertificate, OwnRawPublicKey, PeerTrust } from './credentials/index.ts';
 import type { PskLookup } from './credentials/psk.ts';
@@ -230,9 +230,8 @@ export class DtlsServer extends EventEmitter {
       ...opts,
       host: opts.host,
       port: opts.port,
-      sessionCache:
-        opts.sessionCache ??
-        (opts.maxCachedSessions === undefined ? undefined : new MemorySessionCache(opts.maxCachedSessions)),
+      sessionCache: opts.sessionCache,
+      maxCachedSessions: opts.maxCachedSessions,
       server: {
         psk: opts.psk,
         pki:
