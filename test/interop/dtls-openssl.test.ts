@@ -1,9 +1,12 @@
 /** Interop with OpenSSL 3 (`openssl s_client` / `s_server -dtls1_2`), PSK with AES-128-CCM-8, both roles. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, type DtlsConnection } from '../../src/dtls/index.ts';
-import { echoServer, IDENTITY, KEY, KEY_HEX, nextData } from '../dtls/helpers.ts';
+import { echoServer, IDENTITY, KEY, KEY_HEX, nextData, startPskServerCli } from '../dtls/helpers.ts';
 import { opensslDtlsClient, opensslPskResumption, startOpensslDtlsServer } from '../support/dtls-peers.ts';
 import { requireBinary } from '../support/peers.ts';
 
@@ -32,6 +35,26 @@ test('our server ← openssl s_client: session resumption with -sess_out/-sess_i
   assert.equal(srv.connections[0].resumed, false);
   assert.equal(srv.connections[1].resumed, true);
   assert.deepEqual(srv.connections[1].identity, { mode: 'psk', identity: IDENTITY });
+});
+
+test("securesense dtls server --session-cache 1 ← openssl s_client: resumed until another client's session takes the place", async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const { port } = await startPskServerCli(t, ['--session-cache', '1']);
+  const dir = mkdtempSync(join(tmpdir(), 'dtls-cache-'));
+  /** One s_client session: its handshake line (New or Reused), an echo, close_notify. */
+  const session = async (args: string[], handshake: RegExp) => {
+    const peer = opensslDtlsClient(t, port, { psk: PSK, args });
+    await peer.waitFor(handshake);
+    peer.write('x\n');
+    await peer.waitFor(/\nx\n/);
+    peer.proc.stdin?.end();
+    await peer.exited;
+  };
+  const a = join(dir, 'a.pem');
+  await session(['-sess_out', a], /New, TLSv1.2/);
+  await session(['-sess_in', a], /Reused, TLSv1.2/);
+  await session(['-sess_out', join(dir, 'b.pem')], /New, TLSv1.2/); // the cache's one place goes to B
+  await session(['-sess_in', a], /New, TLSv1.2/); // A's session was dropped: a full handshake
 });
 
 test('our server ignores a server_name that is an IP literal (as some CoAP clients send)', async (t) => {
