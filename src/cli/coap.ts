@@ -14,6 +14,7 @@
  * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx or an unreachable server, 3 on timeout or
  * Reset, 2 on bad usage.
  */
+
 import { readFileSync } from 'node:fs';
 import { CoapClient, type CoapResponse } from '../coap/client.ts';
 import { createDemoServer } from '../coap/demo.ts';
@@ -28,6 +29,7 @@ import { DtlsTimeoutError, DtlsUnreachableError, type PeerIdentity } from '../dt
 import { edhocPeerErrorOf } from '../edhoc/coap.ts';
 import { EdhocError, EdhocPeerError } from '../edhoc/errors.ts';
 import { edhocClientContext } from '../edhoc/oscore-binding.ts';
+import { udpBackend } from '../net/batch-udp.ts';
 import { OscoreError } from '../oscore/errors.ts';
 import { OscoreServerContexts } from '../oscore/server.ts';
 import {
@@ -382,7 +384,7 @@ async function serveRun(
     else throw err;
   }
   demo.server.listen(udp);
-  const listening: Record<string, unknown> = { event: 'listening', coap: udp.address() };
+  const listening: Record<string, unknown> = { event: 'listening', coap: udp.address(), io: udpBackend };
   if (dtlsSecurity) {
     const { DtlsServerTransport } = await import('../coap/transport-dtls.ts');
     const dtls = await DtlsServerTransport.listen({

@@ -2,6 +2,7 @@
  * `securesense dtls server|client`: the DTLS tools, used the way `openssl s_server/s_client` are.
  * They print one JSON line per event on stdout and human-readable errors on stderr.
  */
+
 import { createInterface } from 'node:readline';
 import { CidForwarder } from '../dtls/cid-forward.ts';
 import {
@@ -15,6 +16,7 @@ import {
   DtlsUnreachableError,
   type PeerAddress,
 } from '../dtls/index.ts';
+import { udpBackend } from '../net/batch-udp.ts';
 import {
   command,
   dispatch,
@@ -206,6 +208,7 @@ export async function runEchoServer(opts: {
       port: a.port,
       family: a.family,
       recvBuffer: server.recvBufferSize(),
+      io: udpBackend,
     });
   }
   server.on('connection', (c: DtlsConnection) => {

@@ -1,7 +1,8 @@
 /** `coap://` over a plain UDP socket (RFC 7252 §6.1), IPv4 or IPv6. */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { literalFirstLookup } from '../dtls/udp-lookup.ts';
+import { openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
+import { literalFirstLookup } from '../net/udp-lookup.ts';
 import { DatagramTransport, type Transport } from './transport.ts';
 
 export const COAP_PORT = 5683;
@@ -26,7 +27,8 @@ export class UdpTransport extends DatagramTransport implements Transport {
   readonly scheme = 'coap' as const;
 
   private constructor(
-    readonly socket: Socket,
+    /** Unconnected: a server's batched socket where the native module is built (see openServerSocket). */
+    readonly socket: UdpSocket,
     /** The one peer of a connected socket. */
     readonly peer?: { address: string; port: number },
   ) {
@@ -48,6 +50,11 @@ export class UdpTransport extends DatagramTransport implements Transport {
   static override async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
     const host = opts.host ?? (opts.type === 'udp6' ? '::' : '0.0.0.0');
     const type = opts.type ?? (isIPv6(host) ? 'udp6' : 'udp4');
+    const peer = opts.connect;
+    if (!peer) {
+      const socket = await openServerSocket({ type, host, port: opts.port ?? 0, reusePort: opts.reusePort });
+      return new UdpTransport(socket);
+    }
     const socket = createSocket({
       type,
       reuseAddr: false,
@@ -61,20 +68,17 @@ export class UdpTransport extends DatagramTransport implements Transport {
         resolve();
       });
     });
-    const peer = opts.connect;
-    if (peer) {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.connect(peer.port, peer.address, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      }).catch((err: unknown) => {
-        socket.close();
-        throw err;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(peer.port, peer.address, () => {
+        socket.off('error', reject);
+        resolve();
       });
-    }
-    return new UdpTransport(socket, peer ? { address: peer.address, port: peer.port } : undefined);
+    }).catch((err: unknown) => {
+      socket.close();
+      throw err;
+    });
+    return new UdpTransport(socket, { address: peer.address, port: peer.port });
   }
 
   address(): { address: string; port: number; family: string } {
@@ -87,7 +91,8 @@ export class UdpTransport extends DatagramTransport implements Transport {
     // handler. No per-datagram callback or promise on the hot path.
     if (this.peer) {
       // A connected socket refuses an address with the send; it has only the one peer.
-      if (peer.port === this.peer.port && peer.address === this.peer.address) this.socket.send(datagram);
+      if (peer.port === this.peer.port && peer.address === this.peer.address && this.socket instanceof Socket)
+        this.socket.send(datagram);
       return;
     }
     this.socket.send(datagram, peer.port, peer.address);

@@ -97,6 +97,8 @@ export interface EndpointStats {
     noAssociation: number;
     /** Datagrams the kernel dropped on this socket's receive queue (Linux /proc/net/udp*, where visible). */
     receiveBuffer: number;
+    /** Datagrams not sent because the socket's send buffer was full (a batched server socket drops; dgram queues). */
+    sendBuffer: number;
   };
 }
 
@@ -117,7 +119,7 @@ export function emptyStats(): EndpointStats {
     },
     connectionIds: { addressUpdates: 0, addressLimited: 0, unknown: 0 },
     refusals: { helloVerifyTooLarge: 0, fragmentedClientHello: 0 },
-    drops: { malformed: 0, noAssociation: 0, receiveBuffer: 0 },
+    drops: { malformed: 0, noAssociation: 0, receiveBuffer: 0, sendBuffer: 0 },
   };
 }
 

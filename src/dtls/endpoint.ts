@@ -8,9 +8,11 @@
  * and drop.
  */
 
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { BatchUdpSocket, openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
+import { literalFirstLookup } from '../net/udp-lookup.ts';
 import type { Logger } from '../util/log.ts';
 import {
   Admission,
@@ -36,7 +38,6 @@ import { DEFAULT_MTU, MIN_MTU } from './handshake/flight.ts';
 import { type ServerConfig, ServerHandshake } from './handshake/server.ts';
 import type { PeerAddress } from './handshake/types.ts';
 import type { DtlsMeter } from './meter.ts';
-import { literalFirstLookup } from './udp-lookup.ts';
 import { type ClientHello, parseClientHello } from './wire/client-hello.ts';
 import { MAX_CID_LENGTH } from './wire/connection-id.ts';
 import { parseHandshakeFragments } from './wire/handshake.ts';
@@ -111,7 +112,8 @@ function sweepInterval(l: AdmissionLimits): number {
 }
 
 export class DtlsEndpoint extends EventEmitter {
-  readonly socket: Socket;
+  /** A server's batched socket, or a dgram Socket (a client's; see {@link openServerSocket}). */
+  readonly socket: UdpSocket;
   readonly associations: AssociationTable<Association>;
   readonly sessionCache: SessionCache;
   readonly limits: AdmissionLimits;
@@ -136,7 +138,7 @@ export class DtlsEndpoint extends EventEmitter {
   private readonly clientCidLengths = new Set<number>();
 
   private constructor(
-    socket: Socket,
+    socket: UdpSocket,
     private readonly opts: EndpointOptions,
   ) {
     super();
@@ -206,19 +208,12 @@ export class DtlsEndpoint extends EventEmitter {
     opts: EndpointOptions & { host?: string; port?: number; family?: 'IPv4' | 'IPv6' },
   ): Promise<DtlsEndpoint> {
     const v6 = opts.family ? opts.family === 'IPv6' : (opts.host ?? '').includes(':');
-    const socket = createSocket({
-      type: v6 ? 'udp6' : 'udp4',
-      ipv6Only: false,
-      reusePort: opts.reusePort === true,
-      lookup: literalFirstLookup,
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(opts.port ?? 0, opts.host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const type = v6 ? 'udp6' : 'udp4';
+    // A server's socket is batched (recvmmsg) where the native module is built; a client's stays
+    // on dgram, which can connect to its one server (connectSocket).
+    const socket: UdpSocket = opts.server
+      ? await openServerSocket({ type, host: opts.host, port: opts.port ?? 0, reusePort: opts.reusePort })
+      : await bindDgram(type, opts);
     const want = opts.recvBufferSize ?? (opts.server ? DEFAULT_SERVER_RECV_BUFFER : undefined);
     if (want !== undefined) {
       try {
@@ -252,6 +247,7 @@ export class DtlsEndpoint extends EventEmitter {
   get stats(): EndpointStats {
     const s = this.admission.stats;
     s.evictions.sessionCache = this.sessionCache.evictions ?? 0;
+    if (this.socket instanceof BatchUdpSocket) s.drops.sendBuffer = this.socket.sendDrops;
     return s;
   }
 
@@ -291,7 +287,7 @@ export class DtlsEndpoint extends EventEmitter {
   private sendDatagram(d: Buffer, port: number, address: string): void {
     if (this.closed) return;
     const to = this.connectedTo;
-    if (to) {
+    if (to && this.socket instanceof Socket) {
       // A connected socket takes no address and reaches only its one peer.
       if (to.port !== port || to.address !== address) return;
       this.socket.send(d);
@@ -306,10 +302,12 @@ export class DtlsEndpoint extends EventEmitter {
    * with DtlsUnreachableError at once instead of after every retransmission.
    */
   async connectSocket(remote: PeerAddress): Promise<void> {
+    const socket = this.socket;
+    if (!(socket instanceof Socket)) throw new Error('a server endpoint does not connect its socket');
     await new Promise<void>((resolve, reject) => {
-      this.socket.once('error', reject);
-      this.socket.connect(remote.port, remote.address, () => {
-        this.socket.off('error', reject);
+      socket.once('error', reject);
+      socket.connect(remote.port, remote.address, () => {
+        socket.off('error', reject);
         resolve();
       });
     });
@@ -643,4 +641,25 @@ export class DtlsEndpoint extends EventEmitter {
     if (this.sweeper) clearInterval(this.sweeper);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
+}
+
+/** A client's dgram socket, bound (it may later connect to its one server). */
+async function bindDgram(
+  type: 'udp4' | 'udp6',
+  opts: { host?: string; port?: number; reusePort?: boolean },
+): Promise<Socket> {
+  const socket = createSocket({
+    type,
+    ipv6Only: false,
+    reusePort: opts.reusePort === true,
+    lookup: literalFirstLookup,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(opts.port ?? 0, opts.host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return socket;
 }
