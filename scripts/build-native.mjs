@@ -1,50 +1,52 @@
 #!/usr/bin/env node
-// Builds native/udp-batch.c into dist/native/udp-batch.node with the system's C compiler, against
-// the headers of the Node.js running this script (Node-API and libuv are ABI-stable within a major
-// version; the pinned runtime's package brings its headers). Linux only: recvmmsg(2). Where there is
-// no compiler, or the build fails, it says so and exits 0: the servers then use node:dgram
-// (src/net/batch-udp.ts), slower per datagram but the same behaviour.
+// Builds native/*.c into dist/native/*.node with the system's C compiler, against the headers of
+// the Node.js running this script (Node-API, libuv and the OpenSSL that Node exports; the pinned
+// runtime's package brings them). Linux only. Where there is no compiler, or a build fails, it says
+// so and exits 0: the code then takes its JavaScript path, slower but the same behaviour —
+//   udp-batch.c  recvmmsg batches for the servers' sockets (else node:dgram; src/net/batch-udp.ts)
+//   ccm.c        AES-128-CCM-8 records in one call (else node:crypto; src/dtls/crypto/native-ccm.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const source = join(root, 'native/udp-batch.c');
-const out = join(root, 'dist/native/udp-batch.node');
 const include = join(dirname(process.execPath), '..', 'include', 'node');
+const MODULES = ['udp-batch', 'ccm'];
 
 function skip(why) {
-  console.warn(`build-native: ${why}; the servers use node:dgram (SECURESENSE_UDP=dgram behaviour)`);
+  console.warn(`build-native: ${why}; the JavaScript paths are used instead (node:dgram, node:crypto)`);
   process.exit(0);
 }
 
-if (process.platform !== 'linux') skip(`recvmmsg batching is Linux-only (this is ${process.platform})`);
+if (process.platform !== 'linux') skip(`the native modules are built on Linux only (this is ${process.platform})`);
 if (!existsSync(join(include, 'node_api.h'))) skip(`no Node.js headers at ${include}`);
-if (
-  existsSync(out) &&
-  statSync(out).mtimeMs >= statSync(source).mtimeMs &&
-  statSync(out).mtimeMs >= statSync(import.meta.filename).mtimeMs
-)
-  process.exit(0);
 const cc = process.env.CC ?? 'cc';
-mkdirSync(dirname(out), { recursive: true });
-const r = spawnSync(
-  cc,
-  [
-    '-O2',
-    '-shared',
-    '-fPIC',
-    '-Wall',
-    '-Wextra',
-    '-Wno-unused-parameter',
-    '-DNODE_GYP_MODULE_NAME=udp_batch',
-    '-I',
-    include,
-    source,
-    '-o',
-    out,
-  ],
-  { stdio: ['ignore', 'inherit', 'inherit'] },
-);
-if (r.error) skip(`${cc}: ${r.error.message}`);
-if (r.status !== 0) skip(`${cc} failed (exit ${r.status})`);
+const self = statSync(import.meta.filename).mtimeMs;
+for (const name of MODULES) {
+  const source = join(root, 'native', `${name}.c`);
+  const out = join(root, 'dist/native', `${name}.node`);
+  if (existsSync(out) && statSync(out).mtimeMs >= Math.max(statSync(source).mtimeMs, self)) continue;
+  mkdirSync(dirname(out), { recursive: true });
+  const r = spawnSync(
+    cc,
+    [
+      '-O2',
+      '-shared',
+      '-fPIC',
+      '-Wall',
+      '-Wextra',
+      '-Wno-unused-parameter',
+      `-DNODE_GYP_MODULE_NAME=${name.replace('-', '_')}`,
+      '-I',
+      include,
+      source,
+      '-o',
+      out,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  // One module failing leaves the others (and their speed) in place.
+  if (r.error) skip(`${cc}: ${r.error.message}`);
+  if (r.status !== 0)
+    console.warn(`build-native: ${cc} failed on native/${name}.c (exit ${r.status}); its JavaScript path is used`);
+}

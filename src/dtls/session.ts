@@ -15,6 +15,7 @@ import {
 } from './crypto/ccm.ts';
 import { ccm8OpenCid, ccm8SealCidInto } from './crypto/ccm-cid.ts';
 import { type CcmContext, ccmContexts } from './crypto/ccm-context.ts';
+import { nativeCcm } from './crypto/native-ccm.ts';
 import type { DtlsMeter } from './meter.ts';
 import type { SessionState } from './session-state.ts';
 import { decodeInnerPlaintext, encodeInnerPlaintext, writeCidRecordHeader } from './wire/connection-id.ts';
@@ -209,6 +210,8 @@ const BUSY_RECORDS = 8;
 
 /** The cached context for `owner`'s keys, or undefined: the one-shot cipher then protects the record. */
 function contextFor(owner: PackedKeys & { uses: number }): CcmContext | undefined {
+  // The native record cipher (native/ccm.c) is faster than a kept context and needs none.
+  if (nativeCcm) return undefined;
   const now = Date.now();
   const ctx = ccmContexts.get(owner, now);
   if (ctx || ++owner.uses < BUSY_RECORDS) return ctx;

@@ -7,6 +7,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import type { DtlsMeter } from '../meter.ts';
 import type { CcmContext } from './ccm-context.ts';
+import { nativeCcm } from './native-ccm.ts';
 
 export const CCM8_TAG_LENGTH = 8;
 export const EXPLICIT_NONCE_LENGTH = 8;
@@ -186,6 +187,10 @@ export function sealBody(
   at: number,
   ctx?: CcmContext,
 ): void {
+  if (nativeCcm) {
+    if (!nativeCcm.seal(k.bytes, k.keyAt, nonce, aad, plaintext, out, at)) throw new Error('AES-CCM seal failed');
+    return;
+  }
   if (ctx) {
     ctx.seal(nonce, aad, plaintext, out, at);
     return;
@@ -262,8 +267,12 @@ export function openBody(
   fragment: Buffer,
   ctx?: CcmContext,
 ): Buffer | undefined {
-  if (ctx) return ctx.open(nonce, aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
   const ctLength = fragment.length - CCM8_OVERHEAD;
+  if (nativeCcm) {
+    const pt = Buffer.allocUnsafe(ctLength);
+    return nativeCcm.open(k.bytes, k.keyAt, nonce, aad, fragment, EXPLICIT_NONCE_LENGTH, ctLength, pt) ? pt : undefined;
+  }
+  if (ctx) return ctx.open(nonce, aad, fragment.subarray(EXPLICIT_NONCE_LENGTH));
   try {
     const d = createDecipheriv('aes-128-ccm', keyObjects.of(k), nonce, { authTagLength: CCM8_TAG_LENGTH });
     d.setAuthTag(fragment.subarray(fragment.length - CCM8_TAG_LENGTH));
