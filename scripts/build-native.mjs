@@ -20,7 +20,9 @@ function skip(why) {
 
 if (process.platform !== 'linux') skip(`the native modules are built on Linux only (this is ${process.platform})`);
 if (!existsSync(join(include, 'node_api.h'))) skip(`no Node.js headers at ${include}`);
-const cc = process.env.CC ?? 'cc';
+/** $CC, else cc, else gcc (a machine may have one name and not the other). */
+const cc =
+  process.env.CC ?? ['cc', 'gcc'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0) ?? 'cc';
 const self = statSync(import.meta.filename).mtimeMs;
 for (const name of MODULES) {
   const source = join(root, 'native', `${name}.c`);
