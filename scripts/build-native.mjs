@@ -5,13 +5,14 @@
 // so and exits 0: the code then takes its JavaScript path, slower but the same behaviour —
 //   udp-batch.c  recvmmsg batches for the servers' sockets (else node:dgram; src/net/batch-udp.ts)
 //   ccm.c        AES-128-CCM-8 records in one call (else node:crypto; src/dtls/crypto/native-ccm.ts)
+//   prf.c        the TLS 1.2 PRF's P_SHA256 in one call (else TypeScript HMAC; src/dtls/crypto/native-prf.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const include = join(dirname(process.execPath), '..', 'include', 'node');
-const MODULES = ['udp-batch', 'ccm'];
+const MODULES = ['udp-batch', 'ccm', 'prf'];
 
 function skip(why) {
   console.warn(`build-native: ${why}; the JavaScript paths are used instead (node:dgram, node:crypto)`);

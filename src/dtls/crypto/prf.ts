@@ -5,6 +5,7 @@
  * A handshake makes four PRF calls (master secret, key block, two verify_data); each runs in one
  * go, so they share one HMAC instance and scratch buffers and allocate only their output.
  */
+import { nativePrf } from './native-prf.ts';
 import { HmacSha256, SHA256_LENGTH } from './sha256.ts';
 
 const HMAC = new HmacSha256(new Uint8Array(0));
@@ -38,6 +39,10 @@ function pHash(
 ): Buffer {
   const out = Buffer.alloc(length);
   if (length === 0) return out;
+  if (nativePrf) {
+    if (!nativePrf.pSha256(secret, label, seed, seed2, out)) throw new Error('P_SHA256 failed in OpenSSL');
+    return out;
+  }
   const n = SHA256_LENGTH + label.length + seed.length + seed2.length;
   // msg = A(i) ‖ label ‖ seed: A(i) is rewritten in place each round, so no buffer is concatenated.
   // Ranges of one buffer rather than views of it: no typed-array object per HMAC.

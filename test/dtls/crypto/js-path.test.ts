@@ -9,7 +9,7 @@ import { test } from 'node:test';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
-test('with SECURESENSE_CCM=js and SECURESENSE_UDP=dgram the record layer and a DTLS server pass their tests', async () => {
+test('with SECURESENSE_CCM=js, SECURESENSE_PRF=js and SECURESENSE_UDP=dgram the record layer, the PRF and a DTLS server pass their tests', async () => {
   const files = [
     'test/dtls/crypto/ccm.test.ts',
     'test/dtls/crypto/ccm-context.test.ts',
@@ -17,7 +17,7 @@ test('with SECURESENSE_CCM=js and SECURESENSE_UDP=dgram the record layer and a D
   ];
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', ...files], {
     cwd: ROOT,
-    env: { ...process.env, SECURESENSE_CCM: 'js', SECURESENSE_UDP: 'dgram' },
+    env: { ...process.env, SECURESENSE_CCM: 'js', SECURESENSE_PRF: 'js', SECURESENSE_UDP: 'dgram' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
