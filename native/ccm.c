@@ -10,6 +10,7 @@
  */
 #include <node_api.h>
 #include <openssl/evp.h>
+#include "napi-args.h"
 #include <string.h>
 
 #define KEY 16
@@ -38,23 +39,6 @@ static int ready(void) {
   if (!enc_ctx) enc_ctx = setup(1);
   if (!dec_ctx) dec_ctx = setup(0);
   return enc_ctx && dec_ctx;
-}
-
-typedef struct {
-  unsigned char *p;
-  size_t n;
-} bytes;
-
-/* A Uint8Array argument (a Buffer is one). */
-static int arg_bytes(napi_env env, napi_value v, bytes *out) {
-  napi_typedarray_type t;
-  void *data;
-  if (napi_get_typedarray_info(env, v, &t, &out->n, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "a Uint8Array");
-    return 0;
-  }
-  out->p = data;
-  return 1;
 }
 
 static int arg_index(napi_env env, napi_value v, size_t *out) {

@@ -12,15 +12,11 @@
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include "napi-args.h"
 #include <string.h>
 
 #define HASH 32
 #define BLOCK 64
-
-typedef struct {
-  const unsigned char *p;
-  size_t n;
-} part;
 
 /* HMAC-SHA256 with the key's pads hashed once (RFC 2104): the inner and outer states. */
 typedef struct {
@@ -49,26 +45,15 @@ static void hmac_setkey(hmac_key *k, const unsigned char *key, size_t key_len) {
   OPENSSL_cleanse(pad, sizeof pad);
 }
 
-static void hmac(const hmac_key *k, const part *parts, int count, unsigned char out[HASH]) {
+static void hmac(const hmac_key *k, const bytes *bytess, int count, unsigned char out[HASH]) {
   SHA256_CTX c = k->inner;
   for (int i = 0; i < count; i++)
-    if (parts[i].n) SHA256_Update(&c, parts[i].p, parts[i].n);
+    if (bytess[i].n) SHA256_Update(&c, bytess[i].p, bytess[i].n);
   SHA256_Final(out, &c);
   c = k->outer;
   SHA256_Update(&c, out, HASH);
   SHA256_Final(out, &c);
   OPENSSL_cleanse(&c, sizeof c);
-}
-
-static int arg_bytes(napi_env env, napi_value v, part *out) {
-  napi_typedarray_type t;
-  void *data;
-  if (napi_get_typedarray_info(env, v, &t, &out->n, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "a Uint8Array");
-    return 0;
-  }
-  out->p = data;
-  return 1;
 }
 
 /*
@@ -82,7 +67,7 @@ static napi_value js_p_sha256(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "pSha256: 5 arguments");
     return NULL;
   }
-  part secret, seed[4], out;
+  bytes secret, seed[4], out;
   if (!arg_bytes(env, argv[0], &secret) || !arg_bytes(env, argv[1], &seed[1]) || !arg_bytes(env, argv[2], &seed[2]) ||
       !arg_bytes(env, argv[3], &seed[3]) || !arg_bytes(env, argv[4], &out))
     return NULL;

@@ -7,7 +7,7 @@
 //   ccm.c        AES-128-CCM-8 records in one call (else node:crypto; src/dtls/crypto/native-ccm.ts)
 //   prf.c        the TLS 1.2 PRF's P_SHA256 in one call (else TypeScript HMAC; src/dtls/crypto/native-prf.ts)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -24,7 +24,12 @@ if (!existsSync(join(include, 'node_api.h'))) skip(`no Node.js headers at ${incl
 /** $CC, else cc, else gcc (a machine may have one name and not the other). */
 const cc =
   process.env.CC ?? ['cc', 'gcc'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0) ?? 'cc';
-const self = statSync(import.meta.filename).mtimeMs;
+// A module is rebuilt when its source, a shared header or this script is newer than it.
+const headers = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h'));
+const self = Math.max(
+  statSync(import.meta.filename).mtimeMs,
+  ...headers.map((h) => statSync(join(root, 'native', h)).mtimeMs),
+);
 for (const name of MODULES) {
   const source = join(root, 'native', `${name}.c`);
   const out = join(root, 'dist/native', `${name}.node`);

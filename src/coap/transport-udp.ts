@@ -1,8 +1,7 @@
 /** `coap://` over a plain UDP socket (RFC 7252 §6.1), IPv4 or IPv6. */
-import { createSocket, Socket } from 'node:dgram';
+import { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
-import { literalFirstLookup } from '../net/udp-lookup.ts';
+import { bindDgram, openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
 import { DatagramTransport, type Transport } from './transport.ts';
 
 export const COAP_PORT = 5683;
@@ -55,19 +54,7 @@ export class UdpTransport extends DatagramTransport implements Transport {
       const socket = await openServerSocket({ type, host, port: opts.port ?? 0, reusePort: opts.reusePort });
       return new UdpTransport(socket);
     }
-    const socket = createSocket({
-      type,
-      reuseAddr: false,
-      reusePort: opts.reusePort === true,
-      lookup: literalFirstLookup,
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(opts.port ?? 0, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindDgram({ type, host, port: opts.port, reusePort: opts.reusePort });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.connect(peer.port, peer.address, () => {

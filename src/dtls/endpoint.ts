@@ -8,11 +8,10 @@
  * and drop.
  */
 
-import { createSocket, type RemoteInfo, Socket } from 'node:dgram';
+import { type RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { BatchUdpSocket, openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
-import { literalFirstLookup } from '../net/udp-lookup.ts';
+import { BatchUdpSocket, bindDgram, openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
 import type { Logger } from '../util/log.ts';
 import {
   Admission,
@@ -213,7 +212,7 @@ export class DtlsEndpoint extends EventEmitter {
     // on dgram, which can connect to its one server (connectSocket).
     const socket: UdpSocket = opts.server
       ? await openServerSocket({ type, host: opts.host, port: opts.port ?? 0, reusePort: opts.reusePort })
-      : await bindDgram(type, opts);
+      : await bindDgram({ type, host: opts.host, port: opts.port, reusePort: opts.reusePort });
     const want = opts.recvBufferSize ?? (opts.server ? DEFAULT_SERVER_RECV_BUFFER : undefined);
     if (want !== undefined) {
       try {
@@ -641,25 +640,4 @@ export class DtlsEndpoint extends EventEmitter {
     if (this.sweeper) clearInterval(this.sweeper);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
-}
-
-/** A client's dgram socket, bound (it may later connect to its one server). */
-async function bindDgram(
-  type: 'udp4' | 'udp6',
-  opts: { host?: string; port?: number; reusePort?: boolean },
-): Promise<Socket> {
-  const socket = createSocket({
-    type,
-    ipv6Only: false,
-    reusePort: opts.reusePort === true,
-    lookup: literalFirstLookup,
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(opts.port ?? 0, opts.host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  return socket;
 }

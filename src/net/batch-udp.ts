@@ -16,9 +16,9 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import { type AddressInfo, isIP } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { loadNative } from '../util/native.ts';
 import { literalFirstLookup } from './udp-lookup.ts';
 
 /** What the servers need of a UDP socket; node:dgram's Socket and {@link BatchUdpSocket} both have it. */
@@ -71,17 +71,7 @@ const TEXT = 64;
 /** Address strings remembered per socket (IPv4 senders, as a number). */
 const NAMES = 4096;
 
-function loadNative(): NativeUdp | undefined {
-  if (process.env.SECURESENSE_UDP === 'dgram') return undefined;
-  try {
-    const require = createRequire(import.meta.url);
-    return require(new URL('../../dist/native/udp-batch.node', import.meta.url).pathname) as NativeUdp;
-  } catch {
-    return undefined;
-  }
-}
-
-const native = loadNative();
+const native = loadNative<NativeUdp>('udp-batch', 'SECURESENSE_UDP', 'dgram');
 
 /** Which I/O the servers' sockets use: `recvmmsg` (batched, native) or `dgram`. */
 export const udpBackend: 'recvmmsg' | 'dgram' = native ? 'recvmmsg' : 'dgram';
@@ -234,7 +224,17 @@ export async function openServerSocket(opts: {
   const host = opts.host ?? (opts.type === 'udp6' ? '::' : '0.0.0.0');
   const batched = isIP(host) !== 0 ? BatchUdpSocket.open({ ...opts, host }) : undefined;
   if (batched) return batched;
-  const socket: Socket = createSocket({
+  return bindDgram({ ...opts, host });
+}
+
+/** A node:dgram socket, bound (a client's may then connect to its one server). */
+export async function bindDgram(opts: {
+  type: 'udp4' | 'udp6';
+  host?: string;
+  port?: number;
+  reusePort?: boolean;
+}): Promise<Socket> {
+  const socket = createSocket({
     type: opts.type,
     ipv6Only: false,
     reuseAddr: false,
@@ -243,7 +243,7 @@ export async function openServerSocket(opts: {
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(opts.port, host, () => {
+    socket.bind(opts.port ?? 0, opts.host, () => {
       socket.off('error', reject);
       resolve();
     });

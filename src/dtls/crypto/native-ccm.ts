@@ -5,7 +5,7 @@
  * ~9 µs for node:crypto's one-shot cipher (five JS-to-native calls, a Cipheriv and new Buffers).
  * `SECURESENSE_CCM=js` turns it off.
  */
-import { createRequire } from 'node:module';
+import { loadNative } from '../../util/native.ts';
 
 export interface NativeCcm {
   /** Writes ciphertext ‖ tag of `plaintext` at `out[at]`; the key is `keys[keyAt, keyAt + 16)`. */
@@ -23,15 +23,4 @@ export interface NativeCcm {
   ): boolean;
 }
 
-function load(): NativeCcm | undefined {
-  if (process.env.SECURESENSE_CCM === 'js') return undefined;
-  try {
-    return createRequire(import.meta.url)(
-      new URL('../../../dist/native/ccm.node', import.meta.url).pathname,
-    ) as NativeCcm;
-  } catch {
-    return undefined;
-  }
-}
-
-export const nativeCcm: NativeCcm | undefined = load();
+export const nativeCcm = loadNative<NativeCcm>('ccm', 'SECURESENSE_CCM', 'js');

@@ -4,22 +4,11 @@
  * computes it with its TypeScript HMAC. ~3.5 µs a 48-byte PRF call against ~20 µs.
  * `SECURESENSE_PRF=js` turns it off.
  */
-import { createRequire } from 'node:module';
+import { loadNative } from '../../util/native.ts';
 
 export interface NativePrf {
   /** Fills `out` with P_SHA256(secret, label ‖ seed ‖ seed2); true (throws on arguments that are not byte arrays). */
   pSha256(secret: Uint8Array, label: Uint8Array, seed: Uint8Array, seed2: Uint8Array, out: Buffer): boolean;
 }
 
-function load(): NativePrf | undefined {
-  if (process.env.SECURESENSE_PRF === 'js') return undefined;
-  try {
-    return createRequire(import.meta.url)(
-      new URL('../../../dist/native/prf.node', import.meta.url).pathname,
-    ) as NativePrf;
-  } catch {
-    return undefined;
-  }
-}
-
-export const nativePrf: NativePrf | undefined = load();
+export const nativePrf = loadNative<NativePrf>('prf', 'SECURESENSE_PRF', 'js');
