@@ -1,7 +1,7 @@
 /** `coap://` over a plain UDP socket (RFC 7252 §6.1), IPv4 or IPv6. */
 import { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { bindDgram, openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
+import { BatchUdpSocket, bindDgram, openServerSocket, type UdpSocket } from '../net/batch-udp.ts';
 import { DatagramTransport, type Transport } from './transport.ts';
 
 export const COAP_PORT = 5683;
@@ -66,6 +66,11 @@ export class UdpTransport extends DatagramTransport implements Transport {
       throw err;
     });
     return new UdpTransport(socket, { address: peer.address, port: peer.port });
+  }
+
+  /** Datagrams the batched socket dropped on a full send buffer (0 on dgram, which queues them). */
+  get sendDrops(): number {
+    return this.socket instanceof BatchUdpSocket ? this.socket.sendDrops : 0;
   }
 
   address(): { address: string; port: number; family: string } {

@@ -26,7 +26,14 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
-import { codeString, decodeMessage, OptionNumber, type Transport, type TransportPeer } from '../coap/index.ts';
+import {
+  codeString,
+  decodeMessage,
+  OptionNumber,
+  type Transport,
+  type TransportPeer,
+  UdpTransport,
+} from '../coap/index.ts';
 import { methodName } from '../coap/options.ts';
 import type { HandOverStats } from '../dtls/cid-forward.ts';
 import type { DtlsServer } from '../dtls/index.ts';
@@ -60,6 +67,8 @@ export class PlatformMetrics {
   private readonly log?: Logger;
   private readonly dtlsServers = new Set<DtlsServer>();
   private readonly limitSets = new Set<ClientLimits>();
+  /** The coap:// API's sockets, read for their send drops at each scrape. */
+  private readonly udpTransports = new Set<UdpTransport>();
 
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route'>;
@@ -139,6 +148,18 @@ export class PlatformMetrics {
         }
         this.reset();
         for (const [event, v] of sum) this.inc({ event }, v);
+      },
+    });
+    const udp = this.udpTransports;
+    new Counter({
+      name: 'securesense_coap_udp_send_drops_total',
+      help: 'Datagrams of the coap:// API dropped because the socket send buffer was full (batched sockets drop and count; CoAP retransmits)',
+      registers,
+      collect() {
+        let n = 0;
+        for (const t of udp) n += t.sendDrops;
+        this.reset();
+        this.inc(n);
       },
     });
     this.pointsStored = new Counter({
@@ -295,6 +316,7 @@ export class PlatformMetrics {
    * Notifications of an observation (responses with no request pending) are counted too.
    */
   coapTransport(inner: Transport): Transport {
+    if (inner instanceof UdpTransport) this.udpTransports.add(inner);
     const pending = new Map<string, PendingCoap>();
     const scheme = inner.scheme;
     const key = (peer: { address: string; port: number }, token: Buffer) =>

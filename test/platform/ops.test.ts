@@ -92,6 +92,9 @@ test('/metrics moves with an HTTP point, a coaps:// point and refused sign-ins; 
   assert.equal(sample(during, 'securesense_coap_requests_total', { code: '2.04', transport: 'coaps' }), 1);
   assert.equal(sample(during, 'securesense_dtls_handshakes_total', { mode: 'psk', result: 'full' }), 1);
   assert.equal(sample(during, 'securesense_dtls_sessions'), 1);
+  // Sends the batched sockets dropped on a full buffer: exposed (none here).
+  assert.match(during, /^securesense_coap_udp_send_drops_total 0$/m);
+  assert.match(during, /^securesense_dtls_endpoint_events_total\{event="drops\.sendBuffer"\} 0$/m);
   const route = '/users/:uid/resources/:rid/streams/:sid/data';
   assert.equal(sample(during, 'securesense_http_requests_total', { method: 'POST', route, status: '200' }), 1);
   assert.ok(sample(during, 'securesense_store_operation_seconds_count', { op: 'insertPoints', outcome: 'ok' }) >= 2);
