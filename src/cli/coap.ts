@@ -14,7 +14,6 @@
  * stderr. The client exits 0 on 2.xx, 1 on 4.xx/5.xx or an unreachable server, 3 on timeout or
  * Reset, 2 on bad usage.
  */
-
 import { readFileSync } from 'node:fs';
 import { CoapClient, type CoapResponse } from '../coap/client.ts';
 import { createDemoServer } from '../coap/demo.ts';

@@ -2,7 +2,6 @@
  * `securesense dtls server|client`: the DTLS tools, used the way `openssl s_server/s_client` are.
  * They print one JSON line per event on stdout and human-readable errors on stderr.
  */
-
 import { createInterface } from 'node:readline';
 import { CidForwarder } from '../dtls/cid-forward.ts';
 import {
