@@ -44,6 +44,29 @@ test('a server chain (leaf + intermediate) verifies to the root; identity fields
   }
 });
 
+test('one identity per leaf and chain, shared by every verification of it and frozen', () => {
+  const anchors = loadTrustAnchors(pki.root.certPem);
+  const [leaf, inter] = chainOf(pki.server.chainPem);
+  const root = chainOf(pki.root.certPem)[0];
+  // Fresh copies, as each handshake's flight brings: the identity is found by content, not by buffer.
+  const first = verifyCertificateChain([Buffer.from(leaf), Buffer.from(inter)], {
+    anchors,
+    peerRole: 'server',
+  }).identity;
+  const again = verifyCertificateChain([Buffer.from(leaf), Buffer.from(inter)], {
+    anchors,
+    peerRole: 'server',
+  }).identity;
+  assert.equal(again, first);
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first.sans) && Object.isFrozen(first.chain));
+  assert.throws(() => (first.sans as string[]).push('DNS:evil.example'), TypeError);
+  // The same leaf behind a different chain is another identity, with the chain as that peer sent it.
+  const longer = verifyCertificateChain([leaf, inter, root], { anchors, peerRole: 'server' }).identity;
+  assert.notEqual(longer, first);
+  assert.deepEqual(longer.chain, [leaf, inter, root]);
+  assert.equal(longer.fingerprint, first.fingerprint);
+});
+
 test('path building takes the sent certificates in any order after the leaf, ignores extras, accepts the root sent along', () => {
   const anchors = loadTrustAnchors(pki.root.certPem);
   const [leaf, inter] = chainOf(pki.server.chainPem);
