@@ -5,7 +5,8 @@
 // so and exits 0: the code then takes its JavaScript path, slower but the same behaviour —
 //   udp-batch.c  recvmmsg batches for the servers' sockets (else node:dgram; src/net/batch-udp.ts)
 //   ccm.c        AES-128-CCM-8 records in one call (else node:crypto; src/dtls/crypto/native-ccm.ts)
-//   prf.c        the TLS 1.2 PRF's P_SHA256 in one call (else TypeScript HMAC; src/dtls/crypto/native-prf.ts)
+//   prf.c        the TLS 1.2 PRF's P_SHA256 in one call, the transcript's running SHA-256 and the cookie
+//                HMAC (else TypeScript SHA-256/HMAC; src/dtls/crypto/native-prf.ts, hash.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

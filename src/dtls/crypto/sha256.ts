@@ -196,7 +196,13 @@ export class Sha256 {
   /** Bytes compressed into `state` (a multiple of 64). */
   private compressed = 0;
 
-  update(data: Uint8Array): void {
+  /** Hashes `data`, then `more` when given. */
+  update(data: Uint8Array, more?: Uint8Array): void {
+    this.absorb(data);
+    if (more) this.absorb(more);
+  }
+
+  private absorb(data: Uint8Array): void {
     const n = data.length;
     let off = 0;
     if (this.pendingLength > 0) {

@@ -4,24 +4,25 @@
  * unfragmented (fragment_offset 0, fragment_length = length). The first ClientHello and the
  * HelloVerifyRequest are left out.
  */
-import { Sha256 } from '../crypto/sha256.ts';
+import { newSha256 } from '../crypto/hash.ts';
 import type { CryptoPurpose, DtlsMeter } from '../meter.ts';
 import { encodeHandshakeMessage, HANDSHAKE_HEADER_LENGTH, writeHandshakeHeader } from '../wire/handshake.ts';
 
 /** What a finished transcript keeps: one shared hash that nothing is added to any more. */
-const EMPTY = new Sha256();
+const EMPTY = newSha256();
 /** Scratch for one message header (hash.update copies it into the hash state at once). */
 const HEADER = Buffer.alloc(HANDSHAKE_HEADER_LENGTH);
 /** Where {@link Transcript.digest} writes (every caller feeds it straight into the PRF as its seed). */
 const DIGEST = Buffer.alloc(32);
 
 /**
- * The running hash is our own SHA-256 (crypto/sha256.ts), not node:crypto's: a PSK handshake hashes
- * ~400 bytes in a dozen pieces and takes two or three digests, and a native Hash would cost an
- * object per transcript and per digest copy and a crossing into C++ per piece.
+ * The running hash is crypto/hash.ts's (OpenSSL's SHA-256 with its state in a small array, else our
+ * TypeScript one), not node:crypto's Hash: a PSK handshake hashes ~400 bytes in a dozen pieces and
+ * takes two or three digests, and a node:crypto Hash would cost an object per transcript and per
+ * digest copy; here a piece is one call and a digest finishes a copy of the state.
  */
 export class Transcript {
-  private hash = new Sha256();
+  private hash = newSha256();
   private bytes = 0;
   private meteredBlocks = 0;
   /** The messages themselves, kept while a CertificateVerify may need them (RFC 5246 §7.4.8). */
@@ -36,8 +37,7 @@ export class Transcript {
     } else {
       // Header and body are hashed as they are: no copy of the message.
       writeHandshakeHeader(HEADER, 0, msgType, body.length, messageSeq, 0, body.length);
-      this.hash.update(HEADER);
-      this.hash.update(body);
+      this.hash.update(HEADER, body);
     }
     this.bytes += HANDSHAKE_HEADER_LENGTH + body.length;
   }
@@ -77,7 +77,7 @@ export class Transcript {
   }
 
   reset(): void {
-    this.hash = new Sha256();
+    this.hash = newSha256();
     if (this.kept) this.kept = [];
     this.bytes = 0;
     this.meteredBlocks = 0;
