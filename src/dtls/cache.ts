@@ -56,14 +56,14 @@ export interface AssociationTable<A> {
 }
 
 /**
- * The Map key of a session ID: its first bytes as a small integer (session IDs are random, RFC
- * 5246 §7.4.1.2), so that the cache keeps no key string per session (~48 bytes each). IDs that share
- * a key are chained and told apart by their bytes.
+ * The hash of a session ID: its first bytes as an integer (session IDs are random, RFC 5246
+ * §7.4.1.2, and ours are chosen by this server, so a peer cannot aim IDs at one bucket). IDs that
+ * share a bucket are chained and told apart by their bytes.
  */
 function idKey(b: Buffer, at = 0, length = b.length): number {
   let h = length;
   for (let i = 0; i < 4 && i < length; i++) h = ((h << 8) | b[at + i]) >>> 0;
-  return h & 0x3fffffff; // a small integer: stored in the Map without a heap number
+  return h & 0x3fffffff;
 }
 
 /**
@@ -90,8 +90,11 @@ const NONE = -1;
  * An in-memory session cache with a lifetime and a size bound (oldest evicted first).
  *
  * Sessions live in one slab of fixed-size slots used as a ring in insertion order (the head is the
- * oldest), so that a cached session costs its 96-byte slot, a Map entry (ID key → slot, two small
- * integers) and its identity, and the collector sees no object per session but the identity. A
+ * oldest), found through a table of chain heads (an Int32Array, a power of two at least the slot
+ * count), so that a cached session costs its 96-byte slot, 4–8 bytes of index and chain and its
+ * identity (shared by the sessions of one peer), and the collector sees no object per session. A
+ * Map from ID key to slot cost ~70 bytes a session (7.3 MB of hash table at the 100 000 bound,
+ * counting the deleted entries a Map keeps until it rehashes). A
  * session kept as objects (a PackedSession with its Buffer, ArrayBuffer and native backing store)
  * cost ~630 bytes and six objects for the collector to trace; 100 000 of them (the default bound,
  * reached in 20 s of full handshakes at full speed) were 63 MB of heap. A deleted or replaced
@@ -104,8 +107,9 @@ export class MemorySessionCache implements SessionCache {
   private identities: Array<PeerIdentity | undefined> = [];
   /** The next slot whose ID has the same {@link idKey}, or {@link NONE}. */
   private chain = new Int32Array(0);
-  /** ID key → the first slot of its chain. */
-  private readonly index = new Map<number, number>();
+  /** The first slot of each bucket's chain ({@link idKey} & mask), or {@link NONE}. */
+  private heads = new Int32Array(0);
+  private mask = 0;
   private capacity = 0;
   private head = 0;
   /** Slots from the head on in use, live or dead. */
@@ -243,6 +247,12 @@ export class MemorySessionCache implements SessionCache {
     this.slab = slab;
     this.identities = identities;
     this.chain = new Int32Array(capacity);
+    let buckets = FIRST_SLOTS;
+    while (buckets < capacity) buckets *= 2;
+    if (buckets !== this.heads.length) {
+      this.heads = new Int32Array(buckets);
+      this.mask = buckets - 1;
+    }
     this.capacity = capacity;
     this.head = 0;
     this.used = n;
@@ -251,7 +261,7 @@ export class MemorySessionCache implements SessionCache {
 
   /** Rebuilds the ID index and its chains over the `used` slots from the head (all live). */
   private reindex(): void {
-    this.index.clear();
+    this.heads.fill(NONE);
     for (let i = 0; i < this.used; i++) {
       const slot = (this.head + i) % this.capacity;
       this.link(slot, this.keyAt(slot));
@@ -265,8 +275,8 @@ export class MemorySessionCache implements SessionCache {
   }
 
   private find(id: Buffer): number {
-    if (id.length === 0 || id.length > MAX_ID) return NONE;
-    for (let slot = this.index.get(idKey(id)) ?? NONE; slot !== NONE; slot = this.chain[slot]) {
+    if (id.length === 0 || id.length > MAX_ID || this.capacity === 0) return NONE;
+    for (let slot = this.heads[idKey(id) & this.mask]; slot !== NONE; slot = this.chain[slot]) {
       const at = slot * SLOT;
       if (
         this.slab[at + AT_ID_LENGTH] === id.length &&
@@ -284,15 +294,16 @@ export class MemorySessionCache implements SessionCache {
   }
 
   private link(slot: number, key: number): void {
-    this.chain[slot] = this.index.get(key) ?? NONE;
-    this.index.set(key, slot);
+    const bucket = key & this.mask;
+    this.chain[slot] = this.heads[bucket];
+    this.heads[bucket] = slot;
   }
 
   private unlink(slot: number, key: number): void {
-    const first = this.index.get(key) ?? NONE;
+    const bucket = key & this.mask;
+    const first = this.heads[bucket];
     if (first === slot) {
-      if (this.chain[slot] === NONE) this.index.delete(key);
-      else this.index.set(key, this.chain[slot]);
+      this.heads[bucket] = this.chain[slot];
       return;
     }
     for (let p = first; p !== NONE; p = this.chain[p]) {

@@ -45,6 +45,23 @@ test('PSK handshake, echo, identity hint, resumption keeps the identity', async 
   await c2.close();
 });
 
+test('the full handshakes of one PSK identity share one frozen identity (one per key and identity)', async (t) => {
+  const srv = await echoServer();
+  t.after(() => srv.server.close());
+  for (let i = 0; i < 2; i++) {
+    const c = await connect({ host: '127.0.0.1', port: srv.port, psk });
+    assert.equal(c.resumed, false);
+    const echo = nextData(c);
+    c.send(Buffer.from('x'));
+    await echo;
+    await c.close();
+  }
+  const [a, b] = srv.connections.map((c) => c.identity);
+  assert.deepEqual(a, { mode: 'psk', identity: IDENTITY });
+  assert.equal(b, a, 'the second session holds the same object, not a copy');
+  assert.ok(Object.isFrozen(a));
+});
+
 test('async PSK lookup; unknown identity → unknown_psk_identity; wrong key → bad_record_mac', async (t) => {
   const srv = await echoServer({
     psk: async (id) => {

@@ -116,14 +116,11 @@ export async function verifyRawPublicKey(spki: Buffer, trust: RpkTrust): Promise
   // non-minimal encoding of a pinned key still matches.
   const parsed = trust.pinnedKeys?.parsedKey(spki) ?? parseSpki(spki); // bad_certificate / unsupported_certificate
   const { key: publicKey, fingerprint } = parsed;
-  // The identity is handed to the application: its own copy, never the cache's, and with memory of
-  // its own: the session cache keeps it as long as the session, and a 91-byte slice of Node's 8 KiB
-  // Buffer pool kept the whole pool alive (an RPK server's RSS grew by ~5 KB per handshake).
-  const canonical = ownCopy(parsed.spki);
+  const identity = identityOf(parsed);
   let trusted = trust.pinnedKeys?.has(fingerprint) ?? false;
   if (!trusted && trust.rpkLookup) {
     try {
-      trusted = (await trust.rpkLookup(canonical, fingerprint)) === true;
+      trusted = (await trust.rpkLookup(identity.spki, fingerprint)) === true;
     } catch (err) {
       throw new DtlsAlertError(
         AlertDescription.internal_error,
@@ -134,5 +131,23 @@ export async function verifyRawPublicKey(spki: Buffer, trust: RpkTrust): Promise
   if (!trusted) {
     throw new DtlsAlertError(AlertDescription.bad_certificate, `raw public key sha256:${fingerprint} is not trusted`);
   }
-  return { identity: { mode: 'rpk', spki: canonical, fingerprint }, publicKey };
+  return { identity, publicKey };
+}
+
+/**
+ * The identity of a parsed key, made once and shared by that peer's sessions (credentials/
+ * identity.ts), frozen: each full handshake caches a session, and a copy of the key and its
+ * fingerprint in each (~300 bytes) grew an RPK server's heap with every handshake of a device that
+ * reconnects. The SPKI is the identity's own copy, never the parse cache's, with memory of its own: a
+ * 91-byte slice of Node's 8 KiB Buffer pool would keep the whole pool alive. Parsed keys are the
+ * pinned ones and those of ecc.ts's bounded cache, so this map holds no more than they do.
+ */
+const IDENTITIES = new WeakMap<ParsedSpki, RpkIdentity>();
+function identityOf(parsed: ParsedSpki): RpkIdentity {
+  let identity = IDENTITIES.get(parsed);
+  if (!identity) {
+    identity = Object.freeze({ mode: 'rpk', spki: ownCopy(parsed.spki), fingerprint: parsed.fingerprint });
+    IDENTITIES.set(parsed, identity);
+  }
+  return identity;
 }

@@ -63,6 +63,25 @@ test('unpinned, wrong-curve, garbage and empty keys get their alerts', async () 
   );
 });
 
+test('one frozen identity per key, shared by every verification and handed to the lookup', async () => {
+  const pins = new PinnedKeys([pki.rpkClient.spkiDer]);
+  // Fresh copies, as each handshake's Certificate message brings.
+  const first = (await verifyRawPublicKey(Buffer.from(pki.rpkClient.spkiDer), { pinnedKeys: pins })).identity;
+  const again = (await verifyRawPublicKey(Buffer.from(pki.rpkClient.spkiDer), { pinnedKeys: pins })).identity;
+  assert.equal(again, first);
+  assert.ok(Object.isFrozen(first));
+  assert.deepEqual(first.spki, pki.rpkClient.spkiDer);
+  assert.equal(first.spki.buffer.byteLength, first.spki.length, 'memory of its own, not a slice of a pool');
+  const handed: Buffer[] = [];
+  const viaLookup = (
+    await verifyRawPublicKey(Buffer.from(pki.rpkStranger.spkiDer), {
+      rpkLookup: (spki) => handed.push(spki) > 0,
+    })
+  ).identity;
+  assert.equal(handed[0], viaLookup.spki);
+  assert.notEqual(viaLookup, first);
+});
+
 test('a lookup function (async) decides about keys that are not pinned; a throwing lookup is internal_error', async () => {
   const seen: string[] = [];
   const known = new Set([pki.rpkClient.fingerprint]);

@@ -77,14 +77,22 @@ describe('raw public keys', () => {
     );
   });
 
-  it('each identity gets its own copy of the key bytes', async () => {
+  it("the identity's key bytes are its own, never the parse cache's: writing into them changes no trust decision", async () => {
     const spki = newSpki();
     const pins = new PinnedKeys([spki]);
     const a = await verifyRawPublicKey(spki, { pinnedKeys: pins });
+    const fingerprint = a.identity.fingerprint;
     a.identity.spki.fill(0);
+    // The key's sessions share one identity (credentials/rpk.ts), so the scribble shows there, and
+    // only there: the parsed key, its fingerprint and the pins are untouched.
     const b = await verifyRawPublicKey(spki, { pinnedKeys: pins });
-    assert.ok(b.identity.spki.equals(spki));
+    assert.equal(b.identity.fingerprint, fingerprint);
     assert.ok(spkiDer(b.publicKey).equals(spki));
+    assert.ok(pins.parsedKey(spki));
+    await assert.rejects(
+      verifyRawPublicKey(Buffer.alloc(spki.length), { pinnedKeys: pins }),
+      alert(AlertDescription.bad_certificate),
+    );
   });
 });
 
