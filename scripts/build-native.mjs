@@ -7,13 +7,14 @@
 //   ccm.c        AES-128-CCM-8 records in one call (else node:crypto; src/dtls/crypto/native-ccm.ts)
 //   prf.c        the TLS 1.2 PRF's P_SHA256 in one call, the transcript's running SHA-256 and the cookie
 //                HMAC (else TypeScript SHA-256/HMAC; src/dtls/crypto/native-prf.ts, hash.ts)
+//   p256.c       ephemeral ECDH on P-256: a key pair and an agreement (else createECDH; native-p256.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const include = join(dirname(process.execPath), '..', 'include', 'node');
-const MODULES = ['udp-batch', 'ccm', 'prf'];
+const MODULES = ['udp-batch', 'ccm', 'prf', 'p256'];
 
 function skip(why) {
   console.warn(`build-native: ${why}; the JavaScript paths are used instead (node:dgram, node:crypto)`);

@@ -36,7 +36,7 @@ if (build.status !== 0) {
   console.error('the build (tsc -p tsconfig.build.json) failed: the tests run the compiled command');
   process.exit(1);
 }
-// The native modules (native/*.c: batched UDP, record AES-CCM, PRF); without a compiler the
+// The native modules (native/*.c: batched UDP, record AES-CCM, PRF, P-256 ECDH); without a compiler the
 // JavaScript paths run (scripts/build-native.mjs says so).
 spawnSync(pinnedNode(), [join(root, 'scripts/build-native.mjs')], { stdio: 'inherit', cwd: root });
 /** The pinned Node's binary, or this one where that package is not installed (another platform). */

@@ -33,6 +33,7 @@ import {
   parseServerKeyExchangeEcdhe,
   serverKeyExchangeSignedBlob,
 } from '../wire/server-key-exchange-ecdhe.ts';
+import { type NativeP256, nativeP256 } from './native-p256.ts';
 
 /** NamedCurve secp256r1 in the IANA "TLS Supported Groups" registry (RFC 8422 §5.1.1). */
 export const NAMED_CURVE_SECP256R1 = 23;
@@ -47,15 +48,57 @@ export const P256_SECRET_LENGTH = 32;
 export interface EcdhKeyPair {
   /** Uncompressed point, 65 bytes. */
   readonly publicPoint: Buffer;
-  /** Computes the premaster secret with the peer's point; see {@link ecdhSharedSecret}. */
-  readonly ecdh: ECDH;
+  /**
+   * The X coordinate of the shared point with `peerPoint` (65 bytes, 0x04…), or undefined when
+   * that is not a point of P-256. Use {@link ecdhSharedSecret}, which checks the form and alerts.
+   */
+  agree(peerPoint: Buffer): Buffer | undefined;
+}
+
+/**
+ * A key pair in native/p256.c (~13 µs to make and ~41 µs to agree, against ~45 and ~90 µs for
+ * createECDH, whose every instance builds the curve's group afresh). The scalar and the secret get
+ * memory of their own, not slices of Node's shared Buffer pool.
+ */
+class NativeEcdhKeyPair implements EcdhKeyPair {
+  constructor(
+    private readonly n: NativeP256,
+    private readonly scalar: Buffer,
+    readonly publicPoint: Buffer,
+  ) {}
+
+  agree(peerPoint: Buffer): Buffer | undefined {
+    const secret = Buffer.allocUnsafeSlow(P256_SECRET_LENGTH);
+    return this.n.p256Agree(this.scalar, peerPoint, secret) ? secret : undefined;
+  }
+}
+
+/** A key pair in node:crypto, where the native module is not built (or SECURESENSE_P256=js). */
+class NodeEcdhKeyPair implements EcdhKeyPair {
+  constructor(
+    private readonly ecdh: ECDH,
+    readonly publicPoint: Buffer,
+  ) {}
+
+  agree(peerPoint: Buffer): Buffer | undefined {
+    try {
+      return this.ecdh.computeSecret(peerPoint);
+    } catch {
+      return undefined; // not on the curve
+    }
+  }
 }
 
 /** A fresh ephemeral P-256 key pair (one `ecdh_keygen`). */
 export function generateEcdhKeyPair(): EcdhKeyPair {
+  if (nativeP256) {
+    const scalar = Buffer.allocUnsafeSlow(P256_SECRET_LENGTH);
+    const publicPoint = Buffer.allocUnsafe(P256_POINT_LENGTH);
+    nativeP256.p256Keygen(scalar, publicPoint);
+    return new NativeEcdhKeyPair(nativeP256, scalar, publicPoint);
+  }
   const ecdh = createECDH(NODE_CURVE);
-  const publicPoint = ecdh.generateKeys();
-  return { publicPoint, ecdh };
+  return new NodeEcdhKeyPair(ecdh, ecdh.generateKeys());
 }
 
 /**
@@ -64,8 +107,9 @@ export function generateEcdhKeyPair(): EcdhKeyPair {
  */
 export function ecdhKeyPairFromPrivate(d: Buffer): EcdhKeyPair {
   const ecdh = createECDH(NODE_CURVE);
-  ecdh.setPrivateKey(d);
-  return { publicPoint: ecdh.getPublicKey(), ecdh };
+  ecdh.setPrivateKey(d); // refuses a scalar outside [1, n)
+  if (nativeP256) return new NativeEcdhKeyPair(nativeP256, Buffer.from(d), ecdh.getPublicKey());
+  return new NodeEcdhKeyPair(ecdh, ecdh.getPublicKey());
 }
 
 /**
@@ -80,12 +124,8 @@ export function ecdhSharedSecret(own: EcdhKeyPair, peerPoint: Buffer): Buffer {
       `peer ECDH point must be an uncompressed P-256 point (65 bytes, 0x04…), got ${peerPoint.length} bytes`,
     );
   }
-  let secret: Buffer;
-  try {
-    secret = own.ecdh.computeSecret(peerPoint);
-  } catch {
-    throw new DtlsAlertError(AlertDescription.illegal_parameter, 'peer ECDH point is not on P-256');
-  }
+  const secret = own.agree(peerPoint);
+  if (!secret) throw new DtlsAlertError(AlertDescription.illegal_parameter, 'peer ECDH point is not on P-256');
   return secret;
 }
 
