@@ -51,23 +51,13 @@ static int arg_index(napi_env env, napi_value v, size_t *out) {
   return 1;
 }
 
-static napi_value result(napi_env env, int ok) {
-  napi_value v;
-  napi_get_boolean(env, ok, &v);
-  return v;
-}
-
 /*
  * seal(keys, keyAt, nonce, aad, plaintext, out, at) → true
  * Writes ciphertext ‖ tag (plaintext length + 8 bytes) at out[at]; the key is keys[keyAt, keyAt + 16).
  */
 static napi_value js_seal(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) {
-    napi_throw_type_error(env, NULL, "seal: 7 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 7, argv, "seal: 7 arguments")) return NULL;
   bytes keys, nonce, aad, pt, out;
   size_t key_at, at;
   if (!arg_bytes(env, argv[0], &keys) || !arg_index(env, argv[1], &key_at) || !arg_bytes(env, argv[2], &nonce) ||
@@ -79,7 +69,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "seal: key, nonce, additional data or output out of range");
     return NULL;
   }
-  if (!ready()) return result(env, 0);
+  if (!ready()) return js_boolean(env, 0);
   EVP_CIPHER_CTX *c = enc_ctx;
   int n = 0, ok = EVP_EncryptInit_ex(c, NULL, NULL, keys.p + key_at, nonce.p) == 1 &&
                   EVP_EncryptUpdate(c, NULL, &n, NULL, (int)pt.n) == 1 &&
@@ -89,7 +79,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   ok = ok && EVP_EncryptUpdate(c, out.p + at, &n, pt.n ? pt.p : none, (int)pt.n) == 1 &&
        EVP_EncryptFinal_ex(c, out.p + at + pt.n, &n) == 1 &&
        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG, out.p + at + pt.n) == 1;
-  return result(env, ok);
+  return js_boolean(env, ok);
 }
 
 /*
@@ -97,12 +87,8 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
  * Opens fragment[from, from + length + 8) (ciphertext ‖ tag) into out[0, length).
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) {
-    napi_throw_type_error(env, NULL, "open: 8 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 8, argv, "open: 8 arguments")) return NULL;
   bytes keys, nonce, aad, frag, out;
   size_t key_at, from, len;
   if (!arg_bytes(env, argv[0], &keys) || !arg_index(env, argv[1], &key_at) || !arg_bytes(env, argv[2], &nonce) ||
@@ -114,7 +100,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "open: key, nonce, additional data, fragment or output out of range");
     return NULL;
   }
-  if (!ready()) return result(env, 0);
+  if (!ready()) return js_boolean(env, 0);
   EVP_CIPHER_CTX *c = dec_ctx;
   unsigned char none[1];
   int n = 0;
@@ -125,7 +111,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
            (aad.n == 0 || EVP_DecryptUpdate(c, NULL, &n, aad.p, (int)aad.n) == 1) &&
            EVP_DecryptUpdate(c, len ? out.p : none, &n, len ? frag.p + from : none, (int)len) == 1;
   if (!ok && len) memset(out.p, 0, len); /* nothing of a forged record's plaintext is left */
-  return result(env, ok);
+  return js_boolean(env, ok);
 }
 
 static napi_value init(napi_env env, napi_value exports) {

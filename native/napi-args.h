@@ -1,4 +1,4 @@
-/* Argument helpers shared by the native modules (native/ccm.c, native/prf.c; Node-API). */
+/* Argument helpers shared by the native modules (native/ccm.c, prf.c, p256.c; Node-API). */
 #ifndef SECURESENSE_NAPI_ARGS_H
 #define SECURESENSE_NAPI_ARGS_H
 #include <node_api.h>
@@ -20,6 +20,21 @@ static inline int arg_bytes(napi_env env, napi_value v, bytes *out) {
   }
   out->p = data;
   return 1;
+}
+
+/* The call's first n arguments into argv; throws a TypeError with `message` when fewer were given. */
+static inline int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *message) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= n) return 1;
+  napi_throw_type_error(env, NULL, message);
+  return 0;
+}
+
+/* A JavaScript boolean. */
+static inline napi_value js_boolean(napi_env env, int v) {
+  napi_value r;
+  napi_get_boolean(env, v, &r);
+  return r;
 }
 
 #endif

@@ -43,24 +43,14 @@ static int exact(napi_env env, const bytes *b, size_t n, const char *what) {
   return 0;
 }
 
-static napi_value boolean(napi_env env, int v) {
-  napi_value r;
-  napi_get_boolean(env, v, &r);
-  return r;
-}
-
 /*
  * p256Keygen(priv, pub) → true. A random scalar in [1, n) into priv (32 bytes, big-endian) and its
  * public point, uncompressed, into pub (65 bytes). Throws when OpenSSL cannot (no randomness).
  */
 static napi_value js_keygen(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   bytes priv, pub;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    napi_throw_type_error(env, NULL, "p256Keygen: 2 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv, "p256Keygen: 2 arguments")) return NULL;
   if (!arg_bytes(env, argv[0], &priv) || !arg_bytes(env, argv[1], &pub)) return NULL;
   if (!exact(env, &priv, SCALAR, "p256Keygen: a 32-byte scalar") || !exact(env, &pub, POINT, "p256Keygen: a 65-byte point"))
     return NULL;
@@ -81,7 +71,7 @@ static napi_value js_keygen(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "p256Keygen: OpenSSL failed");
     return NULL;
   }
-  return boolean(env, 1);
+  return js_boolean(env, 1);
 }
 
 /*
@@ -91,13 +81,9 @@ static napi_value js_keygen(napi_env env, napi_callback_info info) {
  * point is in the group and no small-subgroup check is needed.
  */
 static napi_value js_agree(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
   bytes priv, peer, out;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "p256Agree: 3 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "p256Agree: 3 arguments")) return NULL;
   if (!arg_bytes(env, argv[0], &priv) || !arg_bytes(env, argv[1], &peer) || !arg_bytes(env, argv[2], &out)) return NULL;
   if (!exact(env, &priv, SCALAR, "p256Agree: a 32-byte scalar") || !exact(env, &peer, POINT, "p256Agree: a 65-byte point") ||
       !exact(env, &out, SCALAR, "p256Agree: 32 bytes out"))
@@ -117,7 +103,7 @@ static napi_value js_agree(napi_env env, napi_callback_info info) {
   EC_POINT_clear_free(s);
   /* A refused point leaves OpenSSL's error queue filled; node:crypto must not find it later. */
   if (!ok) ERR_clear_error();
-  return boolean(env, ok);
+  return js_boolean(env, ok);
 }
 
 static napi_value init(napi_env env, napi_value exports) {

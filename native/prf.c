@@ -64,12 +64,8 @@ static void hmac(const hmac_key *k, const bytes *bytess, int count, unsigned cha
  * Fills out with P_SHA256(secret, label ‖ seed ‖ seed2).
  */
 static napi_value js_p_sha256(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) {
-    napi_throw_type_error(env, NULL, "pSha256: 5 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 5, argv, "pSha256: 5 arguments")) return NULL;
   bytes secret, seed[4], out;
   if (!arg_bytes(env, argv[0], &secret) || !arg_bytes(env, argv[1], &seed[1]) || !arg_bytes(env, argv[2], &seed[2]) ||
       !arg_bytes(env, argv[3], &seed[3]) || !arg_bytes(env, argv[4], &out))
@@ -96,9 +92,7 @@ static napi_value js_p_sha256(napi_env env, napi_callback_info info) {
   OPENSSL_cleanse(&k, sizeof k);
   OPENSSL_cleanse(a, sizeof a);
   OPENSSL_cleanse(block, sizeof block);
-  napi_value v;
-  napi_get_boolean(env, true, &v);
-  return v;
+  return js_boolean(env, 1);
 }
 
 /*
@@ -127,37 +121,23 @@ static int arg_u32(napi_env env, napi_value v, uint32_t *out) {
   return 1;
 }
 
-static napi_value ok(napi_env env) {
-  napi_value v;
-  napi_get_boolean(env, true, &v);
-  return v;
-}
-
 /* sha256Init(state): a fresh SHA-256 in state (at least sha256StateLength bytes). */
 static napi_value js_sha256_init(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
   bytes st;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-    napi_throw_type_error(env, NULL, "sha256Init: 1 argument");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv, "sha256Init: 1 argument")) return NULL;
   if (!arg_state(env, argv[0], sizeof(SHA256_CTX), &st)) return NULL;
   SHA256_CTX c;
   SHA256_Init(&c);
   memcpy(st.p, &c, sizeof c);
-  return ok(env);
+  return js_boolean(env, 1);
 }
 
 /* sha256Update(state, a, b): hashes a, then b (a handshake message's header and body in one call). */
 static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
   bytes st, a, b;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "sha256Update: 3 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "sha256Update: 3 arguments")) return NULL;
   if (!arg_state(env, argv[0], sizeof(SHA256_CTX), &st) || !arg_bytes(env, argv[1], &a) ||
       !arg_bytes(env, argv[2], &b))
     return NULL;
@@ -166,7 +146,7 @@ static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
   if (a.n) SHA256_Update(&c, a.p, a.n);
   if (b.n) SHA256_Update(&c, b.p, b.n);
   memcpy(st.p, &c, sizeof c);
-  return ok(env);
+  return js_boolean(env, 1);
 }
 
 /* The output range out[off, off + 32), checked. */
@@ -184,50 +164,38 @@ static int arg_out(napi_env env, napi_value vout, napi_value voff, unsigned char
 
 /* sha256DigestInto(state, out, off): the digest so far at out[off, off + 32); hashing may go on. */
 static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
   bytes st;
   unsigned char *o;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "sha256DigestInto: 3 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "sha256DigestInto: 3 arguments")) return NULL;
   if (!arg_state(env, argv[0], sizeof(SHA256_CTX), &st) || !arg_out(env, argv[1], argv[2], &o)) return NULL;
   SHA256_CTX c;
   memcpy(&c, st.p, sizeof c);
   SHA256_Final(o, &c);
   OPENSSL_cleanse(&c, sizeof c);
-  return ok(env);
+  return js_boolean(env, 1);
 }
 
 /* hmacSha256Key(state, key): the key's compressed pads in state (at least hmacStateLength bytes). */
 static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   bytes st, key;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    napi_throw_type_error(env, NULL, "hmacSha256Key: 2 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv, "hmacSha256Key: 2 arguments")) return NULL;
   if (!arg_state(env, argv[0], sizeof(hmac_key), &st) || !arg_bytes(env, argv[1], &key)) return NULL;
   hmac_key k;
   hmac_setkey(&k, key.p, key.n);
   memcpy(st.p, &k, sizeof k);
   OPENSSL_cleanse(&k, sizeof k);
-  return ok(env);
+  return js_boolean(env, 1);
 }
 
 /* hmacSha256Into(state, msg, from, to, out, off): HMAC of msg[from, to) at out[off, off + 32). */
 static napi_value js_hmac(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
   bytes st, msg;
   uint32_t from, to;
   unsigned char *o;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) {
-    napi_throw_type_error(env, NULL, "hmacSha256Into: 6 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 6, argv, "hmacSha256Into: 6 arguments")) return NULL;
   if (!arg_state(env, argv[0], sizeof(hmac_key), &st) || !arg_bytes(env, argv[1], &msg) ||
       !arg_u32(env, argv[2], &from) || !arg_u32(env, argv[3], &to) || !arg_out(env, argv[4], argv[5], &o))
     return NULL;
@@ -240,7 +208,7 @@ static napi_value js_hmac(napi_env env, napi_callback_info info) {
   bytes part = {msg.p + from, to - from};
   hmac(&k, &part, 1, o);
   OPENSSL_cleanse(&k, sizeof k);
-  return ok(env);
+  return js_boolean(env, 1);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
