@@ -28,12 +28,13 @@ const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
   typeof (v as PromiseLike<T> | undefined)?.then === 'function';
 
 const NO_EXTENSIONS: readonly never[] = [];
+const ANONYMOUS_PSK = Object.freeze({ mode: 'psk', identity: '' } as const);
 
 class PskServerAgreement implements ServerAgreement {
   readonly serverHelloExtensions = NO_EXTENSIONS;
   readonly messages: readonly OutMessage[];
   readonly clientCertificateType = undefined;
-  readonly anonymousClient = { mode: 'psk', identity: '' } as const;
+  readonly anonymousClient = ANONYMOUS_PSK;
 
   constructor(private readonly credentials: ServerCredentials) {
     const hint = credentials.pskIdentityHint;
