@@ -23,6 +23,7 @@
 
 #define SCALAR 32
 #define POINT 65 /* 0x04 ‖ X ‖ Y */
+#define COMPRESSED 33 /* 0x02 or 0x03 ‖ X */
 
 /* Per thread (a worker thread has its own): made on first use, kept for the thread's life. */
 static _Thread_local EC_GROUP *group;
@@ -76,25 +77,30 @@ static napi_value js_keygen(napi_env env, napi_callback_info info) {
 
 /*
  * p256Agree(priv, peer, out) → true, with the X coordinate of priv · peer in out (32 bytes); false,
- * out untouched, when peer (65 bytes, 0x04 ‖ X ‖ Y) is not a point of P-256 or the scalar is not
- * in [1, n). OpenSSL checks that the point is on the curve; P-256's cofactor is 1, so every such
- * point is in the group and no small-subgroup check is needed.
+ * out untouched, when peer is not a point of P-256 or the scalar is not in [1, n). peer is 65 bytes
+ * (0x04 ‖ X ‖ Y, DTLS) or 33 (0x02 or 0x03 ‖ X: EDHOC sends X alone, RFC 9528 §3.7). OpenSSL checks
+ * that the point is on the curve (for X alone, that it has a Y); P-256's cofactor is 1, so every
+ * such point is in the group and no small-subgroup check is needed.
  */
 static napi_value js_agree(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   bytes priv, peer, out;
   if (!get_args(env, info, 3, argv, "p256Agree: 3 arguments")) return NULL;
   if (!arg_bytes(env, argv[0], &priv) || !arg_bytes(env, argv[1], &peer) || !arg_bytes(env, argv[2], &out)) return NULL;
-  if (!exact(env, &priv, SCALAR, "p256Agree: a 32-byte scalar") || !exact(env, &peer, POINT, "p256Agree: a 65-byte point") ||
-      !exact(env, &out, SCALAR, "p256Agree: 32 bytes out"))
+  if (!exact(env, &priv, SCALAR, "p256Agree: a 32-byte scalar") || !exact(env, &out, SCALAR, "p256Agree: 32 bytes out"))
     return NULL;
+  if (peer.n != POINT && peer.n != COMPRESSED) {
+    napi_throw_range_error(env, NULL, "p256Agree: a 65-byte or 33-byte point");
+    return NULL;
+  }
   if (!ready(env)) return NULL;
   BIGNUM *d = BN_secure_new(), *x = BN_new();
   EC_POINT *p = EC_POINT_new(group), *s = EC_POINT_new(group);
   int ok = d != NULL && x != NULL && p != NULL && s != NULL;
   if (ok) BN_set_flags(d, BN_FLG_CONSTTIME);
-  ok = ok && peer.p[0] == 0x04 && BN_bin2bn(priv.p, SCALAR, d) != NULL && !BN_is_zero(d) &&
-       BN_cmp(d, EC_GROUP_get0_order(group)) < 0 && EC_POINT_oct2point(group, p, peer.p, POINT, bn_ctx) &&
+  int form = peer.n == POINT ? peer.p[0] == 0x04 : peer.p[0] == 0x02 || peer.p[0] == 0x03;
+  ok = ok && form && BN_bin2bn(priv.p, SCALAR, d) != NULL && !BN_is_zero(d) &&
+       BN_cmp(d, EC_GROUP_get0_order(group)) < 0 && EC_POINT_oct2point(group, p, peer.p, peer.n, bn_ctx) &&
        EC_POINT_mul(group, s, NULL, p, d, bn_ctx) && !EC_POINT_is_at_infinity(group, s) &&
        EC_POINT_get_affine_coordinates(group, s, x, NULL, bn_ctx) && BN_bn2binpad(x, out.p, SCALAR) == SCALAR;
   BN_clear_free(d);

@@ -16,6 +16,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
+import { nativeP256 } from '../dtls/crypto/native-p256.ts';
 import { EdhocError } from './errors.ts';
 import type { EdhocCurve, EdhocSignature } from './suites.ts';
 
@@ -23,6 +24,7 @@ const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const COMPRESSED_EVEN = Buffer.from([0x02]);
 
 /** A Diffie-Hellman key pair: the private scalar and the compact public key EDHOC sends. */
 export interface DhKeyPair {
@@ -48,6 +50,13 @@ export function dhKeyPairFromPrivate(curve: EdhocCurve, privateKey: Buffer): DhK
 }
 
 export function generateDhKeyPair(curve: EdhocCurve): DhKeyPair {
+  if (curve === 'P-256' && nativeP256) {
+    // native/p256.c, as the DTLS handshakes use it: ~13 µs against ~45 µs for createECDH.
+    const privateKey = Buffer.allocUnsafeSlow(32);
+    const point = Buffer.allocUnsafe(65);
+    nativeP256.p256Keygen(privateKey, point);
+    return { curve, privateKey, publicKey: Buffer.from(point.subarray(1, 33)) };
+  }
   if (curve === 'P-256') {
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
@@ -63,11 +72,16 @@ export function dh(curve: EdhocCurve, privateKey: Buffer, peerPublic: Buffer): B
   if (peerPublic.length !== 32) throw new EdhocError(`${curve} public key must be 32 bytes, got ${peerPublic.length}`);
   let secret: Buffer;
   try {
-    if (curve === 'P-256') {
+    // Compressed form with an arbitrary sign: the x-coordinate of the shared point is the same.
+    const compressed = curve === 'P-256' ? Buffer.concat([COMPRESSED_EVEN, peerPublic]) : undefined;
+    if (compressed && nativeP256) {
+      // native/p256.c: ~41 µs against ~90 µs (plus a setPrivateKey) through createECDH.
+      secret = Buffer.allocUnsafeSlow(32);
+      if (!nativeP256.p256Agree(privateKey, compressed, secret)) throw new Error('not a point of P-256');
+    } else if (compressed) {
       const ecdh = createECDH('prime256v1');
       ecdh.setPrivateKey(privateKey);
-      // Compressed form with an arbitrary sign: the x-coordinate of the shared point is the same.
-      secret = ecdh.computeSecret(Buffer.concat([Buffer.from([0x02]), peerPublic]));
+      secret = ecdh.computeSecret(compressed);
     } else {
       const pub = createPublicKey({ key: Buffer.concat([X25519_SPKI, peerPublic]), format: 'der', type: 'spki' });
       secret = diffieHellman({ privateKey: x25519Private(privateKey), publicKey: pub });

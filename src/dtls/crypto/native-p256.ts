@@ -11,8 +11,8 @@ export interface NativeP256 {
   p256Keygen(priv: Uint8Array, pub: Uint8Array): boolean;
   /**
    * The X coordinate of priv · peer into `out` (32 bytes): true; false (out untouched) when `peer`
-   * (65 bytes, 0x04 ‖ X ‖ Y) is not a point of P-256 or `priv` is not in [1, n). Wrong lengths
-   * are RangeErrors.
+   * — 65 bytes (0x04 ‖ X ‖ Y) or 33 (0x02 or 0x03 ‖ X, the form EDHOC's X-only keys take) — is not
+   * a point of P-256, or `priv` is not in [1, n). Wrong lengths are RangeErrors.
    */
   p256Agree(priv: Uint8Array, peer: Uint8Array, out: Uint8Array): boolean;
 }

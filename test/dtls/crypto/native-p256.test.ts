@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createECDH } from 'node:crypto';
+import { createECDH, ECDH } from 'node:crypto';
 import { test } from 'node:test';
 import { ecdhKeyPairFromPrivate, ecdhSharedSecret, generateEcdhKeyPair } from '../../../src/dtls/crypto/ecc.ts';
 import { nativeP256 } from '../../../src/dtls/crypto/native-p256.ts';
@@ -91,4 +91,37 @@ test('native P-256 refuses points off the curve, scalars outside [1, n) and wron
   const a = createECDH('prime256v1');
   a.setPrivateKey(RFC5903.i);
   assert.deepEqual(a.computeSecret(RFC5903.gr), RFC5903.gir);
+});
+
+test("native P-256 takes EDHOC's X-only keys as compressed points: either sign gives the same X; an X with no point is refused", (t) => {
+  const n = nativeP256;
+  if (!n) {
+    t.skip('not built here');
+    return;
+  }
+  const x = RFC5903.gr.subarray(1, 33);
+  for (const prefix of [0x02, 0x03]) {
+    const out = Buffer.alloc(32);
+    assert.equal(n.p256Agree(RFC5903.i, Buffer.concat([Buffer.from([prefix]), x]), out), true);
+    assert.deepEqual(out, RFC5903.gir);
+  }
+  const out = Buffer.alloc(32, 0xee);
+  assert.equal(n.p256Agree(RFC5903.i, Buffer.concat([Buffer.from([0x04]), x]), out), false, '33 bytes with 0x04');
+  // The first X from 1 up that is no point's (node:crypto cannot decompress it either).
+  let bad = Buffer.alloc(33);
+  for (let v = 1; v < 1000; v++) {
+    const candidate = Buffer.alloc(33);
+    candidate[0] = 0x02;
+    candidate.writeUInt16BE(v, 31);
+    try {
+      ECDH.convertKey(candidate, 'prime256v1', undefined, undefined, 'uncompressed');
+    } catch {
+      bad = candidate;
+      break;
+    }
+  }
+  assert.equal(bad[0], 0x02, 'an X off the curve was found');
+  assert.equal(n.p256Agree(RFC5903.i, bad, out), false);
+  assert.deepEqual(out, Buffer.alloc(32, 0xee));
+  assert.throws(() => n.p256Agree(RFC5903.i, Buffer.alloc(32), out), RangeError);
 });
