@@ -16,7 +16,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { nativeP256 } from '../dtls/crypto/native-p256.ts';
+import { p256KeyPair, p256SharedX } from '../dtls/crypto/ecc.ts';
 import { EdhocError } from './errors.ts';
 import type { EdhocCurve, EdhocSignature } from './suites.ts';
 
@@ -50,17 +50,10 @@ export function dhKeyPairFromPrivate(curve: EdhocCurve, privateKey: Buffer): DhK
 }
 
 export function generateDhKeyPair(curve: EdhocCurve): DhKeyPair {
-  if (curve === 'P-256' && nativeP256) {
-    // native/p256.c, as the DTLS handshakes use it: ~13 µs against ~45 µs for createECDH.
-    const privateKey = Buffer.allocUnsafeSlow(32);
-    const point = Buffer.allocUnsafe(65);
-    nativeP256.p256Keygen(privateKey, point);
-    return { curve, privateKey, publicKey: Buffer.from(point.subarray(1, 33)) };
-  }
   if (curve === 'P-256') {
-    const ecdh = createECDH('prime256v1');
-    ecdh.generateKeys();
-    return { curve, privateKey: ecdh.getPrivateKey(), publicKey: ecdh.getPublicKey().subarray(1, 33) };
+    // The DTLS handshakes' P-256 (native/p256.c where built): EDHOC sends the point's X alone.
+    const { scalar, publicPoint } = p256KeyPair();
+    return { curve, privateKey: scalar, publicKey: Buffer.from(publicPoint.subarray(1, 33)) };
   }
   const { privateKey } = generateKeyPairSync('x25519');
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -72,16 +65,11 @@ export function dh(curve: EdhocCurve, privateKey: Buffer, peerPublic: Buffer): B
   if (peerPublic.length !== 32) throw new EdhocError(`${curve} public key must be 32 bytes, got ${peerPublic.length}`);
   let secret: Buffer;
   try {
-    // Compressed form with an arbitrary sign: the x-coordinate of the shared point is the same.
-    const compressed = curve === 'P-256' ? Buffer.concat([COMPRESSED_EVEN, peerPublic]) : undefined;
-    if (compressed && nativeP256) {
-      // native/p256.c: ~41 µs against ~90 µs (plus a setPrivateKey) through createECDH.
-      secret = Buffer.allocUnsafeSlow(32);
-      if (!nativeP256.p256Agree(privateKey, compressed, secret)) throw new Error('not a point of P-256');
-    } else if (compressed) {
-      const ecdh = createECDH('prime256v1');
-      ecdh.setPrivateKey(privateKey);
-      secret = ecdh.computeSecret(compressed);
+    if (curve === 'P-256') {
+      // Compressed form with an arbitrary sign: the x-coordinate of the shared point is the same.
+      const x = p256SharedX(privateKey, Buffer.concat([COMPRESSED_EVEN, peerPublic]));
+      if (!x) throw new Error('not a point of P-256');
+      secret = x;
     } else {
       const pub = createPublicKey({ key: Buffer.concat([X25519_SPKI, peerPublic]), format: 'der', type: 'spki' });
       secret = diffieHellman({ privateKey: x25519Private(privateKey), publicKey: pub });

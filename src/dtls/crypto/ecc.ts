@@ -33,7 +33,7 @@ import {
   parseServerKeyExchangeEcdhe,
   serverKeyExchangeSignedBlob,
 } from '../wire/server-key-exchange-ecdhe.ts';
-import { type NativeP256, nativeP256 } from './native-p256.ts';
+import { nativeP256 } from './native-p256.ts';
 
 /** NamedCurve secp256r1 in the IANA "TLS Supported Groups" registry (RFC 8422 §5.1.1). */
 export const NAMED_CURVE_SECP256R1 = 23;
@@ -56,24 +56,57 @@ export interface EcdhKeyPair {
 }
 
 /**
- * A key pair in native/p256.c (~13 µs to make and ~41 µs to agree, against ~45 and ~90 µs for
- * createECDH, whose every instance builds the curve's group afresh). The scalar and the secret get
- * memory of their own, not slices of Node's shared Buffer pool.
+ * A fresh P-256 scalar and its uncompressed point: native/p256.c where built (~13 µs against ~45 µs
+ * for createECDH, whose every instance builds the curve's group afresh), else node:crypto. The
+ * scalar has memory of its own, not a slice of Node's shared Buffer pool. EDHOC uses it too.
  */
-class NativeEcdhKeyPair implements EcdhKeyPair {
+export function p256KeyPair(): { scalar: Buffer; publicPoint: Buffer } {
+  if (nativeP256) {
+    const scalar = Buffer.allocUnsafeSlow(P256_SECRET_LENGTH);
+    const publicPoint = Buffer.allocUnsafe(P256_POINT_LENGTH);
+    nativeP256.p256Keygen(scalar, publicPoint);
+    return { scalar, publicPoint };
+  }
+  const ecdh = createECDH(NODE_CURVE);
+  const publicPoint = ecdh.generateKeys();
+  return { scalar: ecdh.getPrivateKey(), publicPoint };
+}
+
+/**
+ * The X coordinate of scalar · point, where `point` is uncompressed (65 bytes, 0x04…) or X alone
+ * with a sign (33 bytes, 0x02 or 0x03: EDHOC's keys); undefined when it is not a point of P-256.
+ * Native (~41 µs) where built, else createECDH (~90 µs plus setting the scalar).
+ */
+export function p256SharedX(scalar: Buffer, point: Buffer): Buffer | undefined {
+  if (nativeP256) {
+    const secret = Buffer.allocUnsafeSlow(P256_SECRET_LENGTH);
+    return nativeP256.p256Agree(scalar, point, secret) ? secret : undefined;
+  }
+  try {
+    const ecdh = createECDH(NODE_CURVE);
+    ecdh.setPrivateKey(scalar);
+    return ecdh.computeSecret(point);
+  } catch {
+    return undefined; // not on the curve
+  }
+}
+
+/** A key pair held as its scalar: the native path's form. */
+class ScalarKeyPair implements EcdhKeyPair {
   constructor(
-    private readonly n: NativeP256,
     private readonly scalar: Buffer,
     readonly publicPoint: Buffer,
   ) {}
 
   agree(peerPoint: Buffer): Buffer | undefined {
-    const secret = Buffer.allocUnsafeSlow(P256_SECRET_LENGTH);
-    return this.n.p256Agree(this.scalar, peerPoint, secret) ? secret : undefined;
+    return p256SharedX(this.scalar, peerPoint);
   }
 }
 
-/** A key pair in node:crypto, where the native module is not built (or SECURESENSE_P256=js). */
+/**
+ * A key pair held as node:crypto's ECDH object, where the native module is not built (or
+ * SECURESENSE_P256=js): it agrees without setting its scalar again.
+ */
 class NodeEcdhKeyPair implements EcdhKeyPair {
   constructor(
     private readonly ecdh: ECDH,
@@ -92,10 +125,8 @@ class NodeEcdhKeyPair implements EcdhKeyPair {
 /** A fresh ephemeral P-256 key pair (one `ecdh_keygen`). */
 export function generateEcdhKeyPair(): EcdhKeyPair {
   if (nativeP256) {
-    const scalar = Buffer.allocUnsafeSlow(P256_SECRET_LENGTH);
-    const publicPoint = Buffer.allocUnsafe(P256_POINT_LENGTH);
-    nativeP256.p256Keygen(scalar, publicPoint);
-    return new NativeEcdhKeyPair(nativeP256, scalar, publicPoint);
+    const { scalar, publicPoint } = p256KeyPair();
+    return new ScalarKeyPair(scalar, publicPoint);
   }
   const ecdh = createECDH(NODE_CURVE);
   return new NodeEcdhKeyPair(ecdh, ecdh.generateKeys());
@@ -108,7 +139,7 @@ export function generateEcdhKeyPair(): EcdhKeyPair {
 export function ecdhKeyPairFromPrivate(d: Buffer): EcdhKeyPair {
   const ecdh = createECDH(NODE_CURVE);
   ecdh.setPrivateKey(d); // refuses a scalar outside [1, n)
-  if (nativeP256) return new NativeEcdhKeyPair(nativeP256, Buffer.from(d), ecdh.getPublicKey());
+  if (nativeP256) return new ScalarKeyPair(Buffer.from(d), ecdh.getPublicKey());
   return new NodeEcdhKeyPair(ecdh, ecdh.getPublicKey());
 }
 
